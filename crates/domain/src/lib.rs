@@ -4,3 +4,14 @@
 //! edge into the types defined here, and the decisions the manual prescribes are made here.
 
 pub mod auth;
+pub mod money;
+pub mod person;
+pub mod time;
+pub mod unit;
+pub mod validation;
+
+pub use money::Money;
+pub use person::{IdDocument, IdKind, PersonName, Phone, PhoneKind};
+pub use time::CivilDate;
+pub use unit::{Area, DepartmentKind, Floor, OccupantRelation, RoomNo, UnitStatus};
+pub use validation::{FieldErrors, ValidationError};
