@@ -6,4 +6,4 @@
 
 mod role;
 
-pub use role::{Permission, Role, RoleGrant, Grants};
+pub use role::{Grants, Permission, Role, RoleGrant};

@@ -116,7 +116,10 @@ impl Role {
 
     /// Managers and supervisors of the customer-service department, and the director.
     pub fn is_cs_management(self) -> bool {
-        matches!(self, Role::CentreDirector | Role::CsManager | Role::CsSupervisor)
+        matches!(
+            self,
+            Role::CentreDirector | Role::CsManager | Role::CsSupervisor
+        )
     }
 
     /// What this role may do in the community where it is held (R-ROLE-2).
@@ -142,11 +145,17 @@ impl Role {
             ),
             // Staff accounts and their roles.
             ManageStaff => matches!(self, SystemAdmin),
-            ViewStaff => matches!(self, SystemAdmin | CentreDirector | CsManager | CsSupervisor),
+            ViewStaff => matches!(
+                self,
+                SystemAdmin | CentreDirector | CsManager | CsSupervisor
+            ),
             // Bulk import of buildings, units and owners.
             ImportData => matches!(self, SystemAdmin | CsManager),
             // The audit trail: managers browse and filter it.
-            ViewAudit => matches!(self, SystemAdmin | CentreDirector | CsManager | CsSupervisor),
+            ViewAudit => matches!(
+                self,
+                SystemAdmin | CentreDirector | CsManager | CsSupervisor
+            ),
             // Company and community settings (time zone, calendars, targets).
             ManageCommunity => matches!(self, SystemAdmin),
         }
@@ -234,7 +243,9 @@ impl Grants {
 
     /// Does this person hold a company-wide grant allowing `p`?
     pub fn allows_company_wide(&self, p: Permission) -> bool {
-        self.0.iter().any(|g| g.community.is_none() && g.role.allows(p))
+        self.0
+            .iter()
+            .any(|g| g.community.is_none() && g.role.allows(p))
     }
 
     /// The communities where this person may do `p`; `None` means all of them.
@@ -289,7 +300,10 @@ mod tests {
     /// R-ROLE-2: a role held in one community grants nothing in another.
     #[test]
     fn r_role_2_grants_are_scoped_to_their_community() {
-        let g = Grants::new(vec![RoleGrant { community: Some(1), role: Role::CsManager }]);
+        let g = Grants::new(vec![RoleGrant {
+            community: Some(1),
+            role: Role::CsManager,
+        }]);
         assert!(g.allows(Permission::ViewAudit, 1));
         assert!(!g.allows(Permission::ViewAudit, 2));
         assert!(!g.allows(Permission::ManageStaff, 1));
@@ -298,7 +312,10 @@ mod tests {
 
     #[test]
     fn r_role_2_company_wide_admin_covers_every_community() {
-        let g = Grants::new(vec![RoleGrant { community: None, role: Role::SystemAdmin }]);
+        let g = Grants::new(vec![RoleGrant {
+            community: None,
+            role: Role::SystemAdmin,
+        }]);
         assert!(g.allows(Permission::ManageStaff, 7));
         assert_eq!(g.communities_for(Permission::ManageStaff), None);
     }
@@ -307,8 +324,14 @@ mod tests {
     #[test]
     fn r_role_1_several_roles_union() {
         let g = Grants::new(vec![
-            RoleGrant { community: Some(1), role: Role::Technician },
-            RoleGrant { community: Some(1), role: Role::CsSupervisor },
+            RoleGrant {
+                community: Some(1),
+                role: Role::Technician,
+            },
+            RoleGrant {
+                community: Some(1),
+                role: Role::CsSupervisor,
+            },
         ]);
         assert!(g.allows(Permission::ViewAudit, 1));
         assert_eq!(g.roles_in(1), vec![Role::CsSupervisor, Role::Technician]);

@@ -1,0 +1,468 @@
+//! Bulk import of units and their owners from a spreadsheet (CSV in UTF-8 with or
+//! without BOM or GBK/GB18030 as Excel saves it on Chinese Windows, or XLSX/XLS).
+//!
+//! One row per unit and person: `房号, 楼层, 建筑面积, 状态, 姓名, 手机, 证件类型, 证件号码,
+//! 工作单位, 通讯地址, 关系`. Buildings are created from the room numbers. A dry run reports
+//! every bad row; the real import writes nothing unless every row is good, all in one
+//! transaction.
+
+use super::people::{PersonInput, parse_person, seal, today_in};
+use super::{
+    Actor, App, AppError, AppResult, audit,
+    org::{UnitInput, parse_unit},
+};
+use crate::store::{org, people as pst};
+use huiqian_domain::auth::Permission;
+use huiqian_domain::unit::{OccupantRelation, UnitStatus};
+use huiqian_domain::validation::{FieldErrors, ValidationError};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// The columns huiqian understands, with the header names people use for them.
+const COLUMNS: &[(&str, &[&str])] = &[
+    (
+        "room_no",
+        &["房号", "房屋编号", "房间号", "room_no", "room"],
+    ),
+    ("floor", &["楼层", "floor"]),
+    (
+        "area",
+        &["建筑面积", "面积", "面积(㎡)", "建筑面积(㎡)", "area"],
+    ),
+    ("status", &["状态", "房屋状态", "status"]),
+    ("building_name", &["楼栋名称", "building_name"]),
+    ("name", &["姓名", "业主姓名", "住户姓名", "name"]),
+    ("phone", &["手机", "手机号", "电话", "联系电话", "phone"]),
+    ("id_kind", &["证件类型", "id_kind"]),
+    (
+        "id_number",
+        &["证件号码", "身份证号", "身份证号码", "id_number"],
+    ),
+    ("employer", &["工作单位", "employer"]),
+    ("address", &["通讯地址", "地址", "联系地址", "address"]),
+    ("relation", &["关系", "与房屋关系", "relation"]),
+];
+
+/// One problem in one cell (or row) of the file.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RowError {
+    /// Row number as the spreadsheet shows it (the header is row 1).
+    pub row: usize,
+    /// The column's header as written in the file (empty for whole-row problems).
+    pub column: String,
+    pub code: String,
+    #[schema(value_type = Object)]
+    pub params: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    /// Data rows read (blank rows skipped).
+    pub rows: usize,
+    pub buildings_new: usize,
+    pub units_new: usize,
+    pub persons_new: usize,
+    pub errors: Vec<RowError>,
+    /// Whether anything was written.
+    pub applied: bool,
+}
+
+/// A decoded table: header and rows of text cells.
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<(usize, Vec<String>)>,
+}
+
+/// Decode an uploaded file into a table. The format is recognised from its content
+/// (XLSX/XLS signatures), then from the file name; CSV text may be UTF-8 (with or without
+/// BOM) or GB18030/GBK.
+pub fn decode(filename: &str, bytes: &[u8]) -> Result<Table, ValidationError> {
+    let lower = filename.to_lowercase();
+    let is_zip = bytes.starts_with(b"PK\x03\x04");
+    let is_ole = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]);
+    if is_zip || is_ole || lower.ends_with(".xlsx") || lower.ends_with(".xls") {
+        return decode_workbook(bytes);
+    }
+    decode_csv(bytes)
+}
+
+fn decode_text(bytes: &[u8]) -> String {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return String::from_utf8_lossy(rest).into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::GB18030.decode(bytes).0.into_owned(),
+    }
+}
+
+fn decode_csv(bytes: &[u8]) -> Result<Table, ValidationError> {
+    let text = decode_text(bytes);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut records = rdr.records();
+    let header = match records.next() {
+        Some(Ok(h)) => h.iter().map(|s| s.trim().to_string()).collect(),
+        Some(Err(_)) => return Err(ValidationError::new("import.unreadable")),
+        None => return Err(ValidationError::new("import.empty")),
+    };
+    let mut rows = Vec::new();
+    for (i, r) in records.enumerate() {
+        let r = r.map_err(|_| {
+            ValidationError::new("import.unreadable").with("row", (i + 2).to_string())
+        })?;
+        rows.push((i + 2, r.iter().map(|s| s.to_string()).collect()));
+    }
+    Ok(Table { header, rows })
+}
+
+fn cell_text(c: &calamine::Data) -> String {
+    use calamine::Data;
+    match c {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        // Excel stores room floors, phone numbers and areas as numbers: print them
+        // without a spurious ".0" and without exponent notation.
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Float(f) => {
+            let s = format!("{f:.6}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+        Data::Int(i) => i.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(d) => excel_date(d.as_f64()),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Error(_) => String::new(),
+    }
+}
+
+/// An Excel date serial number (days since 1899-12-30) as `YYYY-MM-DD`.
+fn excel_date(serial: f64) -> String {
+    let base = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).expect("valid date");
+    base.checked_add_signed(chrono::Duration::days(serial.floor() as i64))
+        .map(|d| d.to_string())
+        .unwrap_or_default()
+}
+
+fn decode_workbook(bytes: &[u8]) -> Result<Table, ValidationError> {
+    use calamine::Reader;
+    let mut wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes.to_vec()))
+        .map_err(|_| ValidationError::new("import.unreadable"))?;
+    let range = wb
+        .worksheet_range_at(0)
+        .ok_or_else(|| ValidationError::new("import.empty"))?
+        .map_err(|_| ValidationError::new("import.unreadable"))?;
+    let mut it = range.rows();
+    let header: Vec<String> = it
+        .next()
+        .ok_or_else(|| ValidationError::new("import.empty"))?
+        .iter()
+        .map(|c| cell_text(c).trim().to_string())
+        .collect();
+    let start = range.start().map(|(r, _)| r as usize).unwrap_or(0);
+    let rows = it
+        .enumerate()
+        .map(|(i, r)| (start + i + 2, r.iter().map(cell_text).collect()))
+        .collect();
+    Ok(Table { header, rows })
+}
+
+struct Prepared {
+    building_code: String,
+    unit: Option<super::org::ParsedUnit>,
+    person: Option<super::people::ParsedPerson>,
+    relation: OccupantRelation,
+}
+
+/// Check (and unless `dry_run`, apply) an import into a community.
+pub async fn import_units_and_owners(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    filename: &str,
+    bytes: &[u8],
+    dry_run: bool,
+) -> AppResult<ImportReport> {
+    let authority = actor.authorize(Permission::ImportData, community_id)?;
+    let community = org::community(app.store.read(), community_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let table = decode(filename, bytes).map_err(|e| AppError::field("file", e))?;
+    let mut report = ImportReport {
+        dry_run,
+        ..Default::default()
+    };
+
+    // Map the file's headers to our columns.
+    let mut col_of: HashMap<&'static str, (usize, String)> = HashMap::new();
+    for (i, h) in table.header.iter().enumerate() {
+        let norm = h
+            .trim()
+            .trim_start_matches('\u{feff}')
+            .replace(['*', ' '], "")
+            .to_lowercase();
+        if let Some((key, _)) = COLUMNS
+            .iter()
+            .find(|(_, names)| names.iter().any(|n| n.to_lowercase() == norm))
+        {
+            col_of.insert(key, (i, h.clone()));
+        }
+    }
+    for required in ["room_no", "area"] {
+        if !col_of.contains_key(required) {
+            let label = COLUMNS
+                .iter()
+                .find(|(k, _)| *k == required)
+                .map(|(_, n)| n[0])
+                .unwrap_or(required);
+            report.errors.push(RowError {
+                row: 1,
+                column: label.to_string(),
+                code: "import.missing_column".into(),
+                params: HashMap::new(),
+            });
+        }
+    }
+    if !report.errors.is_empty() {
+        return Ok(report);
+    }
+    let get = |row: &[String], key: &str| -> String {
+        col_of
+            .get(key)
+            .and_then(|(i, _)| row.get(*i))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let header_of = |key: &str| -> String {
+        col_of
+            .get(key)
+            .map(|(_, h)| h.clone())
+            .unwrap_or_else(|| key.to_string())
+    };
+
+    let today = today_in(&community.timezone);
+    let mut prepared: Vec<(usize, Prepared)> = Vec::new();
+    let mut seen_units: HashMap<String, (usize, i64, i64, String)> = HashMap::new();
+    let mut seen_people: HashMap<(String, String), usize> = HashMap::new();
+    for (rowno, row) in &table.rows {
+        if row.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        report.rows += 1;
+        let mut errors = FieldErrors::default();
+        let has_person = !get(row, "name").is_empty();
+        let status = if get(row, "status").is_empty() {
+            if has_person {
+                UnitStatus::Occupied.as_str().to_string()
+            } else {
+                String::new()
+            }
+        } else {
+            get(row, "status")
+        };
+        let unit = parse_unit(
+            &UnitInput {
+                room_no: get(row, "room_no"),
+                floor: get(row, "floor"),
+                area: get(row, "area"),
+                status,
+                active: true,
+            },
+            &mut errors,
+        );
+        let person =
+            if has_person || !get(row, "phone").is_empty() || !get(row, "id_number").is_empty() {
+                parse_person(
+                    &PersonInput {
+                        name: get(row, "name"),
+                        phone: get(row, "phone"),
+                        id_kind: get(row, "id_kind"),
+                        id_number: get(row, "id_number"),
+                        employer: get(row, "employer"),
+                        address: get(row, "address"),
+                        ..Default::default()
+                    },
+                    today,
+                    &mut errors,
+                )
+            } else {
+                None
+            };
+        let relation = if get(row, "relation").is_empty() {
+            Some(OccupantRelation::Owner)
+        } else {
+            OccupantRelation::parse(&get(row, "relation"))
+                .map_err(|e| errors.push("relation", e))
+                .ok()
+        };
+        if let Some(u) = &unit {
+            let key = u.room.as_str().to_string();
+            let sig = (u.floor, u.area.as_centi(), u.status.as_str().to_string());
+            match seen_units.get(&key) {
+                Some((first, f, a, s)) if (*f, *a, s.clone()) != sig => {
+                    errors.push(
+                        "room_no",
+                        ValidationError::new("import.unit_conflict").with("row", first.to_string()),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    seen_units.insert(key.clone(), (*rowno, sig.0, sig.1, sig.2));
+                }
+            }
+            if let Some(p) = &person {
+                let pk = (key, p.name.as_str().to_string());
+                if let Some(first) = seen_people.get(&pk) {
+                    errors.push(
+                        "name",
+                        ValidationError::new("import.duplicate_person")
+                            .with("row", first.to_string()),
+                    );
+                } else {
+                    seen_people.insert(pk, *rowno);
+                }
+            }
+        }
+        for (field, e) in errors.iter() {
+            report.errors.push(RowError {
+                row: *rowno,
+                column: header_of(field),
+                code: e.code.to_string(),
+                params: e
+                    .params
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            });
+        }
+        let building_code = unit
+            .as_ref()
+            .map(|u| u.room.building().to_string())
+            .unwrap_or_default();
+        prepared.push((
+            *rowno,
+            Prepared {
+                building_code,
+                unit,
+                person,
+                relation: relation.unwrap_or(OccupantRelation::Owner),
+            },
+        ));
+    }
+    if report.rows == 0 {
+        report.errors.push(RowError {
+            row: 1,
+            column: String::new(),
+            code: "import.empty".into(),
+            params: HashMap::new(),
+        });
+    }
+
+    // Compare with what the community already has.
+    let existing_buildings: HashMap<String, i64> = org::buildings(app.store.read(), community_id)
+        .await?
+        .into_iter()
+        .map(|b| (b.code, b.id))
+        .collect();
+    let existing_rooms = crate::store::org::room_numbers(app.store.read(), community_id).await?;
+    for (rowno, p) in &prepared {
+        if let Some(u) = &p.unit {
+            if existing_rooms.contains(u.room.as_str())
+                && seen_units.get(u.room.as_str()).map(|s| s.0) == Some(*rowno)
+            {
+                report.errors.push(RowError {
+                    row: *rowno,
+                    column: header_of("room_no"),
+                    code: "unit.room_taken".into(),
+                    params: HashMap::new(),
+                });
+            }
+        }
+    }
+    let mut new_buildings: Vec<String> = prepared
+        .iter()
+        .map(|(_, p)| p.building_code.clone())
+        .filter(|c| !c.is_empty() && !existing_buildings.contains_key(c))
+        .collect();
+    new_buildings.sort();
+    new_buildings.dedup();
+    report.buildings_new = new_buildings.len();
+    report.units_new = seen_units.len();
+    report.persons_new = prepared.iter().filter(|(_, p)| p.person.is_some()).count();
+    report.errors.sort_by_key(|e| e.row);
+    if dry_run || !report.errors.is_empty() {
+        return Ok(report);
+    }
+
+    // Apply, all or nothing.
+    let mut tx = app.store.begin().await?;
+    let mut building_ids = existing_buildings.clone();
+    for code in &new_buildings {
+        let max_floor = prepared
+            .iter()
+            .filter(|(_, p)| &p.building_code == code)
+            .filter_map(|(_, p)| p.unit.as_ref().map(|u| u.floor))
+            .max()
+            .unwrap_or(0);
+        let id = org::insert_building(
+            &mut tx,
+            community_id,
+            code,
+            &format!("{code}号楼"),
+            max_floor,
+        )
+        .await?;
+        building_ids.insert(code.clone(), id);
+    }
+    let mut unit_rows = Vec::new();
+    let mut unit_index: HashMap<String, usize> = HashMap::new();
+    for (_, p) in &prepared {
+        if let Some(u) = &p.unit {
+            if !unit_index.contains_key(u.room.as_str()) {
+                unit_index.insert(u.room.as_str().to_string(), unit_rows.len());
+                unit_rows.push(org::UnitRow {
+                    building_id: building_ids[&p.building_code],
+                    room_no: u.room.as_str().to_string(),
+                    floor: u.floor,
+                    area_centi: u.area.as_centi(),
+                    status: u.status.as_str().to_string(),
+                });
+            }
+        }
+    }
+    let unit_ids =
+        org::insert_units_batch(&mut tx, app.store.backend(), community_id, &unit_rows).await?;
+    let mut person_rows = Vec::new();
+    let mut links = Vec::new();
+    for (_, p) in &prepared {
+        if let (Some(u), Some(person)) = (&p.unit, &p.person) {
+            person_rows.push(pst::PersonRow {
+                name: person.name.as_str().to_string(),
+                sealed: seal(&app.secrets, person),
+                note: String::new(),
+            });
+            links.push((unit_ids[unit_index[u.room.as_str()]], p.relation.as_str()));
+        }
+    }
+    let person_ids =
+        pst::insert_persons_batch(&mut tx, app.store.backend(), community_id, &person_rows).await?;
+    let occ: Vec<(i64, i64, &str)> = links
+        .iter()
+        .zip(&person_ids)
+        .map(|((unit, rel), person)| (*unit, *person, *rel))
+        .collect();
+    pst::insert_occupancies_batch(&mut tx, community_id, &occ).await?;
+    let digest = crate::crypto::sha256_hex(bytes);
+    audit::record(&mut tx, actor, &authority, "import.applied", "community", community_id, json!({
+        "file": filename, "sha256": digest, "rows": report.rows, "buildings_new": report.buildings_new,
+        "units_new": report.units_new, "persons_new": report.persons_new,
+        "unit_ids": [unit_ids.first(), unit_ids.last()], "person_ids": [person_ids.first(), person_ids.last()],
+    })).await?;
+    tx.commit().await?;
+    report.applied = true;
+    Ok(report)
+}

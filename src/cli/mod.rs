@@ -1,0 +1,365 @@
+//! The command line: `huiqian serve|migrate|user|backup|audit|config|bench`.
+
+use crate::app::{Actor, App, auth};
+use crate::config::{Config, Overrides};
+use crate::crypto::Secrets;
+use crate::store::{Backend, Store};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "huiqian",
+    version,
+    about = "会签 huiqian — customer-service desk for residential property management"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct Global {
+    /// Config file (TOML). Default: huiqian.toml in the data folder, if present.
+    #[arg(long, global = true, env = "HUIQIAN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data folder (SQLite database, attachments, generated secret key).
+    #[arg(long, global = true, env = "HUIQIAN_DATA")]
+    data: Option<PathBuf>,
+    /// postgres://… to run on PostgreSQL (default: SQLite in the data folder).
+    #[arg(long, global = true, env = "HUIQIAN_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the web interface and the JSON API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "HUIQIAN_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Load the demo company into an empty database and print its log-ins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations (also done at every start).
+    Migrate,
+    /// Staff accounts.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Back up the database (SQLite: online copy; PostgreSQL: explains pg_dump).
+    Backup {
+        /// Destination file.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a staff account, optionally with roles (`role` or `role@COMMUNITYCODE`).
+    Add {
+        #[arg(long)]
+        username: String,
+        /// Name shown in the interface.
+        #[arg(long)]
+        name: String,
+        /// Initial password (or HUIQIAN_PASSWORD); a random one is printed if absent.
+        #[arg(long, env = "HUIQIAN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// e.g. `system_admin` (company-wide) or `receptionist@HY`.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Set a temporary password (changed at next sign-in); ends the person's sessions.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long, env = "HUIQIAN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Also remove the second factor (lost phone).
+        #[arg(long)]
+        clear_totp: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Recompute the hash chain and report altered, inserted or removed entries.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print the effective configuration, secrets redacted.
+    Check,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HUIQIAN_LOG")
+                .unwrap_or_else(|_| "huiqian=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("huiqian: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Open the configured database (creating the data folder's SQLite file if needed),
+/// apply migrations, and assemble the application.
+pub async fn open(cfg: Config) -> Result<App, BoxError> {
+    let default_sqlite = cfg.database_url.is_empty();
+    open_with(cfg, default_sqlite).await
+}
+
+/// Like [`open`]; `create` allows creating a missing SQLite file (tests, the data folder).
+pub async fn open_with(cfg: Config, create: bool) -> Result<App, BoxError> {
+    let url = cfg.effective_database_url();
+    let default_sqlite = create;
+    if cfg.database_url.is_empty() {
+        std::fs::create_dir_all(&cfg.data)
+            .map_err(|e| format!("cannot create data folder {}: {e}", cfg.data.display()))?;
+    }
+    let secrets = Secrets::load_or_create(&cfg.secret_key, &cfg.data)?;
+    let store = Store::connect(&url, default_sqlite).await?;
+    store.migrate().await?;
+    Ok(App {
+        store,
+        secrets,
+        config: Arc::new(cfg),
+    })
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
+    let listen = match &cli.cmd {
+        Cmd::Serve { listen, .. } => *listen,
+        _ => None,
+    };
+    let o = Overrides {
+        config_file: cli.global.config.clone(),
+        listen,
+        data: cli.global.data.clone(),
+        database_url: cli.global.database_url.clone(),
+    };
+    let mut cfg = Config::load(&o)?;
+    match cli.cmd {
+        Cmd::Serve { demo, .. } => {
+            let started = std::time::Instant::now();
+            cfg.demo = demo;
+            let app = open(cfg).await?;
+            if demo {
+                let loaded = crate::demo::load_if_empty(&app).await?;
+                crate::demo::print_logins(&app, loaded).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(app.config.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
+            let addr = listener.local_addr()?;
+            eprintln!(
+                "huiqian is ready at http://{addr}/ ({} database, started in {} ms)",
+                app.store.backend().name(),
+                started.elapsed().as_millis()
+            );
+            crate::web::serve(app, listener).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Migrate => {
+            let app = open(cfg).await?;
+            println!(
+                "database is at the latest schema ({})",
+                app.store.backend().name()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::User(u) => {
+            let app = open(cfg).await?;
+            user_cmd(&app, u).await
+        }
+        Cmd::Backup { to } => {
+            let app = open(cfg).await?;
+            match app.store.backend() {
+                Backend::Sqlite => {
+                    if to.exists() {
+                        return Err(format!("{} exists; choose a new file", to.display()).into());
+                    }
+                    app.store.backup_sqlite(&to.display().to_string()).await?;
+                    println!(
+                        "backup written to {} (a consistent copy taken while running)",
+                        to.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Backend::Postgres => {
+                    println!(
+                        "huiqian does not copy a PostgreSQL database itself. Use PostgreSQL's own tool, which takes a consistent snapshot while huiqian runs:\n\n  pg_dump --format=custom --file={} \"$HUIQIAN_DATABASE_URL\"\n\nRestore with: pg_restore --clean --dbname=\"$HUIQIAN_DATABASE_URL\" {}\nKeep the secret key (HUIQIAN_SECRET_KEY or the data folder's secret.key) with the backup: without it the stored ID numbers cannot be read.",
+                        to.display(),
+                        to.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+        Cmd::Audit(AuditCmd::Verify) => {
+            let app = open(cfg).await?;
+            let r = crate::app::audit::verify(&app)
+                .await
+                .map_err(|e| e.to_string())?;
+            if r.ok() {
+                println!("audit trail intact: {} entries verified", r.checked);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("audit trail damaged ({} entries read):", r.checked);
+                for p in &r.problems {
+                    println!("  - {p}");
+                }
+                Ok(ExitCode::from(2))
+            }
+        }
+        Cmd::Config(ConfigCmd::Check) => {
+            let secret_source = if !cfg.secret_key.is_empty() {
+                "configured".to_string()
+            } else {
+                format!("file {}", cfg.data.join("secret.key").display())
+            };
+            let text = toml::to_string_pretty(&cfg.redacted())?;
+            println!(
+                "# effective configuration (secrets redacted)\n# secret key: {secret_source}\n{text}"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn random_password() -> String {
+    let t = crate::crypto::random_token();
+    format!("Hq-{}", &t[..12])
+}
+
+async fn user_cmd(app: &App, cmd: UserCmd) -> Result<ExitCode, BoxError> {
+    let actor = Actor::cli();
+    match cmd {
+        UserCmd::Add {
+            username,
+            name,
+            password,
+            roles,
+        } => {
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(random_password);
+            let mut grants = Vec::new();
+            for r in &roles {
+                let (role, code) = match r.split_once('@') {
+                    Some((r, c)) => (r, Some(c)),
+                    None => (r.as_str(), None),
+                };
+                let role = huiqian_domain::auth::Role::parse(role)
+                    .ok_or_else(|| format!("unknown role {role:?}"))?;
+                let community = match code {
+                    None => None,
+                    Some(c) => {
+                        let all = crate::store::org::communities(app.store.read(), None).await?;
+                        Some(
+                            all.into_iter()
+                                .find(|x| x.code.eq_ignore_ascii_case(c))
+                                .ok_or_else(|| format!("unknown community code {c:?}"))?
+                                .id,
+                        )
+                    }
+                };
+                grants.push((community, role));
+            }
+            let input = auth::NewStaff {
+                username: username.clone(),
+                display_name: name,
+                password: password.clone(),
+                phone: String::new(),
+                locale: "zh-CN".into(),
+            };
+            let user = auth::create_staff(
+                app,
+                &actor,
+                &input,
+                auth::StaffOptions {
+                    must_change_password: generated,
+                    totp_exempt: false,
+                },
+            )
+            .await
+            .map_err(|e| describe(e))?;
+            for (community, role) in grants {
+                auth::grant_role(app, &actor, user.id, community, role, None)
+                    .await
+                    .map_err(describe)?;
+            }
+            println!("created user {username} (id {})", user.id);
+            if generated {
+                println!("temporary password: {password}  (to be changed at first sign-in)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UserCmd::ResetPassword {
+            username,
+            password,
+            clear_totp,
+        } => {
+            let mut conn = app.store.read().acquire().await?;
+            let user = crate::store::auth::user_by_name(&mut conn, &username.to_lowercase())
+                .await?
+                .ok_or_else(|| format!("no user {username:?}"))?;
+            drop(conn);
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(random_password);
+            auth::reset_password(app, &actor, user.id, &password, clear_totp)
+                .await
+                .map_err(describe)?;
+            println!("password of {username} reset; every session of theirs has ended");
+            if generated {
+                println!("temporary password: {password}  (to be changed at next sign-in)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A use-case error as one line of English for the terminal.
+fn describe(e: crate::app::AppError) -> String {
+    use crate::app::AppError;
+    match e {
+        AppError::Validation(f) => f
+            .iter()
+            .map(|(field, v)| {
+                format!(
+                    "{field}: {}",
+                    crate::web::error_message(v, crate::i18n::Lang::En)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => crate::web::app_error_message(&other, crate::i18n::Lang::En),
+    }
+}

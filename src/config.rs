@@ -1,0 +1,239 @@
+//! Effective configuration: defaults, then the config file, then `HUIQIAN_*` environment
+//! variables, then command-line flags (each later source wins).
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything huiqian needs to run. Secrets are never printed: see [`Config::redacted`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the web interface and API listen on.
+    pub listen: SocketAddr,
+    /// Data folder: the SQLite database, attachments and the generated secret key live here.
+    pub data: PathBuf,
+    /// `postgres://…` to run on PostgreSQL, or `sqlite://…` for an explicit SQLite file.
+    /// Empty: SQLite in the data folder.
+    pub database_url: String,
+    /// 32-byte key (base64) protecting personal data at rest and keying lookup hashes.
+    /// Empty: read from, or on first start written to, `<data>/secret.key`.
+    pub secret_key: String,
+    /// The address people use to reach huiqian (links in printed forms and notices).
+    pub public_url: String,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    /// Started with `--demo`: the sign-in page says so and lists no secrets.
+    #[serde(skip)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Minutes without activity after which a session ends.
+    pub idle_timeout_minutes: i64,
+    /// Hours after sign-in after which a session ends whatever the activity.
+    pub absolute_timeout_hours: i64,
+    /// Failed sign-ins in a row before the account is locked for a while.
+    pub max_failed_logins: i64,
+    /// Minutes an account stays locked after too many failures.
+    pub lockout_minutes: i64,
+    /// Roles that must sign in with a second factor (TOTP). Default: the roles that
+    /// administer, approve access to owner data or release special keys.
+    pub require_totp_roles: Vec<String>,
+    /// Set cookies with the `Secure` flag (turn on behind HTTPS).
+    pub secure_cookies: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body accepted, in bytes (forms and JSON).
+    pub max_body_bytes: usize,
+    /// Largest uploaded file accepted, in bytes (imports, attachments).
+    pub max_upload_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("literal address"),
+            data: PathBuf::from("./huiqian-data"),
+            database_url: String::new(),
+            secret_key: String::new(),
+            public_url: String::new(),
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
+            demo: false,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            idle_timeout_minutes: 30,
+            absolute_timeout_hours: 12,
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+            require_totp_roles: huiqian_domain::auth::Role::ALL
+                .into_iter()
+                .filter(|r| r.requires_second_factor_by_default())
+                .map(|r| r.as_str().to_string())
+                .collect(),
+            secure_cookies: false,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: 2 * 1024 * 1024,
+            max_upload_bytes: 20 * 1024 * 1024,
+        }
+    }
+}
+
+/// Values given on the command line or in the environment; `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub data: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {source}")]
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Load the effective configuration. The config file is the one named by
+    /// `--config`/`HUIQIAN_CONFIG`, else `huiqian.toml` in the data folder if present.
+    pub fn load(o: &Overrides) -> Result<Config, ConfigError> {
+        let explicit = o.config_file.clone();
+        let data_hint = o
+            .data
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("./huiqian-data"));
+        let implicit = data_hint.join("huiqian.toml");
+        let mut cfg = match (&explicit, implicit.exists()) {
+            (Some(p), _) => Self::from_file(p)?,
+            (None, true) => Self::from_file(&implicit)?,
+            (None, false) => Config::default(),
+        };
+        if let Some(v) = &o.listen {
+            cfg.listen = *v;
+        }
+        if let Some(v) = &o.data {
+            cfg.data = v.clone();
+        }
+        if let Some(v) = &o.database_url {
+            cfg.database_url = v.clone();
+        }
+        if let Ok(v) = std::env::var("HUIQIAN_SECRET_KEY") {
+            if !v.is_empty() {
+                cfg.secret_key = v;
+            }
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.auth.idle_timeout_minutes <= 0 || self.auth.absolute_timeout_hours <= 0 {
+            return Err(ConfigError::Invalid(
+                "auth timeouts must be positive".into(),
+            ));
+        }
+        for r in &self.auth.require_totp_roles {
+            if huiqian_domain::auth::Role::parse(r).is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.require_totp_roles: unknown role {r:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL actually used: the configured one, or SQLite in the data folder.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data.join("huiqian.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The configuration as `huiqian config check` prints it: secrets replaced.
+    pub fn redacted(&self) -> Config {
+        let mut c = self.clone();
+        if !c.secret_key.is_empty() {
+            c.secret_key = "<redacted>".into();
+        }
+        c.database_url = redact_url(&c.effective_database_url());
+        c
+    }
+}
+
+/// Hide a password in a database URL.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_password_in_url() {
+        assert_eq!(
+            redact_url("postgres://hq:s3cret@db.example:5432/hq"),
+            "postgres://hq:redacted@db.example:5432/hq"
+        );
+        assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn default_requires_totp_for_admins() {
+        let c = Config::default();
+        assert!(
+            c.auth
+                .require_totp_roles
+                .iter()
+                .any(|r| r == "system_admin")
+        );
+        assert!(!c.auth.require_totp_roles.iter().any(|r| r == "technician"));
+    }
+}

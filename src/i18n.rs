@@ -1,0 +1,185 @@
+//! zh-CN first, English second. Messages live in `locales/*.toml` (flat `key = "text"`,
+//! `{name}` placeholders); a test checks that every key exists in both languages.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Lang {
+    #[default]
+    #[serde(rename = "zh-CN")]
+    Zh,
+    #[serde(rename = "en")]
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "zh-CN" | "zh" | "zh-cn" => Some(Lang::Zh),
+            "en" | "en-US" | "en-GB" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// From an `Accept-Language` header: English only if preferred over Chinese.
+    pub fn from_accept_language(h: &str) -> Lang {
+        for part in h.split(',') {
+            let tag = part.split(';').next().unwrap_or("").trim().to_lowercase();
+            if tag.starts_with("zh") {
+                return Lang::Zh;
+            }
+            if tag.starts_with("en") {
+                return Lang::En;
+            }
+        }
+        Lang::Zh
+    }
+}
+
+pub const ZH_FILES: &[&str] = &[
+    include_str!("../locales/zh-CN.toml"),
+    include_str!("../locales/validation.zh-CN.toml"),
+];
+pub const EN_FILES: &[&str] = &[
+    include_str!("../locales/en.toml"),
+    include_str!("../locales/validation.en.toml"),
+];
+
+fn load(files: &[&str]) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for f in files {
+        let table: toml::Table =
+            toml::from_str(f).expect("locale files are valid TOML (checked by tests)");
+        flatten("", &table, &mut map);
+    }
+    map
+}
+
+fn flatten(prefix: &str, t: &toml::Table, out: &mut HashMap<String, String>) {
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            toml::Value::Table(sub) => flatten(&key, sub, out),
+            _ => {}
+        }
+    }
+}
+
+fn table(lang: Lang) -> &'static HashMap<String, String> {
+    static ZH: OnceLock<HashMap<String, String>> = OnceLock::new();
+    static EN: OnceLock<HashMap<String, String>> = OnceLock::new();
+    match lang {
+        Lang::Zh => ZH.get_or_init(|| load(ZH_FILES)),
+        Lang::En => EN.get_or_init(|| load(EN_FILES)),
+    }
+}
+
+/// The message for `key`; the key itself if missing (tests make sure none is).
+pub fn t(lang: Lang, key: &str) -> &'static str {
+    match table(lang).get(key) {
+        Some(s) => s.as_str(),
+        None => missing(key),
+    }
+}
+
+/// A missing key is shown as itself (and logged once), never as an empty string.
+fn missing(key: &str) -> &'static str {
+    static SEEN: std::sync::Mutex<Option<HashMap<String, &'static str>>> =
+        std::sync::Mutex::new(None);
+    let mut g = SEEN.lock().expect("i18n lock");
+    let map = g.get_or_insert_with(HashMap::new);
+    if let Some(s) = map.get(key) {
+        return s;
+    }
+    tracing::warn!(key, "missing translation");
+    let leaked: &'static str = Box::leak(key.to_string().into_boxed_str());
+    map.insert(key.to_string(), leaked);
+    leaked
+}
+
+pub fn has(lang: Lang, key: &str) -> bool {
+    table(lang).contains_key(key)
+}
+
+/// The message for `key` with `{name}` placeholders filled.
+pub fn tf<K: AsRef<str>, V: AsRef<str>>(lang: Lang, key: &str, params: &[(K, V)]) -> String {
+    let mut s = t(lang, key).to_string();
+    for (k, v) in params {
+        s = s.replace(&format!("{{{}}}", k.as_ref()), v.as_ref());
+    }
+    s
+}
+
+/// All keys of a language (for the completeness test).
+pub fn keys(lang: Lang) -> Vec<String> {
+    let mut v: Vec<String> = table(lang).keys().cloned().collect();
+    v.sort();
+    v
+}
+
+/// The per-request translator handed to templates.
+#[derive(Debug, Clone, Copy)]
+pub struct T(pub Lang);
+
+impl T {
+    pub fn get(&self, key: &str) -> &'static str {
+        t(self.0, key)
+    }
+    pub fn lang(&self) -> &'static str {
+        self.0.code()
+    }
+    pub fn is_en(&self) -> bool {
+        self.0 == Lang::En
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_exists_in_both_languages() {
+        let zh = keys(Lang::Zh);
+        let en = keys(Lang::En);
+        let missing_en: Vec<_> = zh.iter().filter(|k| !en.contains(k)).collect();
+        let missing_zh: Vec<_> = en.iter().filter(|k| !zh.contains(k)).collect();
+        assert!(missing_en.is_empty(), "missing in en: {missing_en:?}");
+        assert!(missing_zh.is_empty(), "missing in zh-CN: {missing_zh:?}");
+    }
+
+    #[test]
+    fn accept_language() {
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,zh-CN;q=0.8"),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Lang::Zh
+        );
+        assert_eq!(Lang::from_accept_language(""), Lang::Zh);
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        assert_eq!(
+            tf(Lang::En, "error.account_locked", &[("minutes", "5")]),
+            "Too many failed sign-ins. The account is locked; try again in 5 minutes."
+        );
+    }
+}

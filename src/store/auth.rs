@@ -1,0 +1,591 @@
+//! Staff accounts, their roles, sessions, API tokens and idempotency keys.
+
+use super::now_ms;
+use huiqian_domain::auth::{Role, RoleGrant};
+use serde::Serialize;
+use sqlx::{AnyConnection, AnyPool, FromRow, Row};
+
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub phone_masked: String,
+    pub locale: String,
+    pub totp_enabled: i64,
+    pub totp_exempt: i64,
+    pub must_change_password: i64,
+    pub failed_logins: i64,
+    pub locked_until: Option<i64>,
+    pub active: i64,
+    pub version: i64,
+}
+
+const USER_COLS: &str = "id, username, display_name, phone_masked, locale, totp_enabled, totp_exempt, \
+                         must_change_password, failed_logins, locked_until, active, version";
+
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub phone_masked: &'a str,
+    pub phone_enc: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub locale: &'a str,
+    pub must_change_password: bool,
+    pub totp_exempt: bool,
+}
+
+pub async fn insert_user(tx: &mut AnyConnection, u: &NewUser<'_>) -> Result<i64, sqlx::Error> {
+    let now = now_ms();
+    sqlx::query_scalar(
+        "INSERT INTO users (username, display_name, phone_masked, phone_enc, password_hash, locale, \
+         must_change_password, totp_exempt, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+    )
+    .bind(u.username)
+    .bind(u.display_name)
+    .bind(u.phone_masked)
+    .bind(u.phone_enc)
+    .bind(u.password_hash)
+    .bind(u.locale)
+    .bind(super::flag(u.must_change_password))
+    .bind(super::flag(u.totp_exempt))
+    .bind(now)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn update_user(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    display_name: &str,
+    active: bool,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE users SET display_name = $1, active = $2, updated_at = $3, version = version + 1 \
+         WHERE id = $4 AND version = $5",
+    )
+    .bind(display_name)
+    .bind(super::flag(active))
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn user(pool: &AnyPool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn user_by_name(
+    conn: &mut AnyConnection,
+    username: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {USER_COLS} FROM users WHERE username = $1"
+    ))
+    .bind(username)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Staff who hold any role in one of `communities` (`None`: everybody).
+pub async fn users(pool: &AnyPool, communities: Option<&[i64]>) -> Result<Vec<User>, sqlx::Error> {
+    let sql = match communities {
+        None => format!("SELECT {USER_COLS} FROM users ORDER BY id"),
+        Some([]) => return Ok(vec![]),
+        Some(ids) => format!(
+            "SELECT {USER_COLS} FROM users WHERE id IN (SELECT user_id FROM user_roles WHERE community_id IN ({})) ORDER BY id",
+            ids.iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    };
+    sqlx::query_as(&sql).fetch_all(pool).await
+}
+
+pub async fn password_hash(conn: &mut AnyConnection, id: i64) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn set_password(
+    tx: &mut AnyConnection,
+    id: i64,
+    hash: &str,
+    must_change: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, must_change_password = $2, failed_logins = 0, locked_until = NULL, \
+         updated_at = $3, version = version + 1 WHERE id = $4",
+    )
+    .bind(hash)
+    .bind(super::flag(must_change))
+    .bind(now_ms())
+    .bind(id)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_locale(tx: &mut AnyConnection, id: i64, locale: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET locale = $1, updated_at = $2 WHERE id = $3")
+        .bind(locale)
+        .bind(now_ms())
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Count a failed sign-in; lock the account until `lock_until` once `max` is reached.
+pub async fn record_failed_login(
+    tx: &mut AnyConnection,
+    id: i64,
+    max: i64,
+    lock_until: i64,
+) -> Result<i64, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if n >= max {
+        sqlx::query("UPDATE users SET locked_until = $1, failed_logins = 0 WHERE id = $2")
+            .bind(lock_until)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(n)
+}
+
+pub async fn clear_failed_logins(tx: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)")
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn totp_secret(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<(Option<String>, i64), sqlx::Error> {
+    let r = sqlx::query("SELECT totp_secret_enc, totp_last_step FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    Ok((r.get(0), r.get(1)))
+}
+
+pub async fn set_totp(
+    tx: &mut AnyConnection,
+    id: i64,
+    secret_enc: Option<&str>,
+    enabled: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET totp_secret_enc = $1, totp_enabled = $2, totp_last_step = 0, updated_at = $3 WHERE id = $4")
+        .bind(secret_enc)
+        .bind(super::flag(enabled))
+        .bind(now_ms())
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Turn on the second factor whose secret was stored by enrolment.
+pub async fn enable_totp(tx: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET totp_enabled = 1, updated_at = $1 WHERE id = $2 AND totp_secret_enc IS NOT NULL")
+        .bind(now_ms())
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Remember the last TOTP time step used, so a code cannot be replayed. Returns false
+/// when the step was already used.
+pub async fn use_totp_step(
+    tx: &mut AnyConnection,
+    id: i64,
+    step: i64,
+) -> Result<bool, sqlx::Error> {
+    let r =
+        sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
+            .bind(step)
+            .bind(id)
+            .execute(tx)
+            .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn grants(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<RoleGrant>, sqlx::Error> {
+    let rows = sqlx::query("SELECT community_id, role FROM user_roles WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let role = Role::parse(&r.get::<String, _>(1))?;
+            Some(RoleGrant {
+                community: r.get(0),
+                role,
+            })
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct RoleRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub community_id: Option<i64>,
+    pub role: String,
+    pub department_id: Option<i64>,
+}
+
+pub async fn role_rows(pool: &AnyPool, user_id: i64) -> Result<Vec<RoleRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, user_id, community_id, role, department_id FROM user_roles WHERE user_id = $1 ORDER BY community_id, role")
+        .bind(user_id)
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn role_row(pool: &AnyPool, id: i64) -> Result<Option<RoleRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, user_id, community_id, role, department_id FROM user_roles WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn insert_role(
+    tx: &mut AnyConnection,
+    user_id: i64,
+    community_id: Option<i64>,
+    role: Role,
+    department_id: Option<i64>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO user_roles (user_id, community_id, role, department_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(community_id)
+    .bind(role.as_str())
+    .bind(department_id)
+    .bind(now_ms())
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn delete_role(tx: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM user_roles WHERE id = $1")
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+// ---- sessions ----
+
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Session {
+    /// SHA-256 of the cookie value; shown shortened to let people tell sessions apart.
+    pub id: String,
+    pub user_id: i64,
+    #[serde(skip)]
+    pub csrf_token: String,
+    pub second_factor_done: i64,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ip: String,
+    pub user_agent: String,
+    pub ended_at: Option<i64>,
+}
+
+const SESSION_COLS: &str = "id, user_id, csrf_token, second_factor_done, created_at, last_seen_at, expires_at, ip, user_agent, ended_at";
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_session(
+    tx: &mut AnyConnection,
+    id: &str,
+    user_id: i64,
+    csrf: &str,
+    second_factor_done: bool,
+    expires_at: i64,
+    ip: &str,
+    user_agent: &str,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, csrf_token, second_factor_done, created_at, last_seen_at, expires_at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(csrf)
+    .bind(super::flag(second_factor_done))
+    .bind(now)
+    .bind(expires_at)
+    .bind(ip)
+    .bind(user_agent)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn session(pool: &AnyPool, id: &str) -> Result<Option<Session>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SESSION_COLS} FROM sessions WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn touch_session(tx: &mut AnyConnection, id: &str, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL")
+        .bind(at)
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn complete_second_factor(tx: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET second_factor_done = 1, last_seen_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn end_session(
+    tx: &mut AnyConnection,
+    id: &str,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
+    )
+    .bind(now_ms())
+    .bind(reason)
+    .bind(id)
+    .execute(tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// End every open session of a user (password reset, deactivation), except `keep`.
+pub async fn end_user_sessions(
+    tx: &mut AnyConnection,
+    user_id: i64,
+    keep: Option<&str>,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE user_id = $3 AND ended_at IS NULL AND id <> $4",
+    )
+    .bind(now_ms())
+    .bind(reason)
+    .bind(user_id)
+    .bind(keep.unwrap_or(""))
+    .execute(tx)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+pub async fn open_sessions(
+    pool: &AnyPool,
+    user_id: i64,
+    now: i64,
+) -> Result<Vec<Session>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SESSION_COLS} FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 ORDER BY last_seen_at DESC"
+    ))
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
+
+// ---- API tokens ----
+
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    /// The first characters of the token, to recognise it.
+    pub prefix: String,
+    /// `read` or `read,write`.
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+const TOKEN_COLS: &str =
+    "id, user_id, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at";
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_token(
+    tx: &mut AnyConnection,
+    user_id: i64,
+    name: &str,
+    prefix: &str,
+    hash: &str,
+    scopes: &str,
+    expires_at: Option<i64>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO api_tokens (user_id, name, prefix, token_hash, scopes, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(prefix)
+    .bind(hash)
+    .bind(scopes)
+    .bind(now_ms())
+    .bind(expires_at)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn token_by_hash(pool: &AnyPool, hash: &str) -> Result<Option<ApiToken>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {TOKEN_COLS} FROM api_tokens WHERE token_hash = $1"
+    ))
+    .bind(hash)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn tokens_of(pool: &AnyPool, user_id: i64) -> Result<Vec<ApiToken>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC"
+    ))
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn revoke_token(
+    tx: &mut AnyConnection,
+    id: i64,
+    user_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+        .bind(now_ms())
+        .bind(id)
+        .bind(user_id)
+        .execute(tx)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn touch_token(tx: &mut AnyConnection, id: i64, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+        .bind(at)
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+// ---- idempotency ----
+
+/// The response stored for a create retried with the same key.
+pub async fn idempotent_response(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    let r =
+        sqlx::query("SELECT status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(conn)
+            .await?;
+    Ok(r.map(|r| (r.get(0), r.get(1))))
+}
+
+pub async fn remember_response(
+    tx: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+    status: i64,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO idempotency_keys (user_id, key, status, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(user_id)
+        .bind(key)
+        .bind(status)
+        .bind(body)
+        .bind(now_ms())
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn idempotency_reserved_at(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT created_at FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+        .bind(user_id)
+        .bind(key)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn complete_response(
+    tx: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+    status: i64,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = $1, body = $2 WHERE user_id = $3 AND key = $4",
+    )
+    .bind(status)
+    .bind(body)
+    .bind(user_id)
+    .bind(key)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn forget_response(
+    tx: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status = 0")
+        .bind(user_id)
+        .bind(key)
+        .execute(tx)
+        .await?;
+    Ok(())
+}

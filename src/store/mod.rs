@@ -1,0 +1,267 @@
+//! The only code that knows SQL.
+//!
+//! One application over SQLite (embedded default) or PostgreSQL, chosen from the URL.
+//! Queries are written once in portable SQL and run through sqlx's `Any` driver; where the
+//! dialects truly differ (triggers, text search) a function branches on [`Backend`].
+//! See `docs/adr/0001-one-sql-for-two-backends.md`.
+
+pub mod audit;
+pub mod auth;
+mod migrate;
+pub mod org;
+pub mod people;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
+
+/// A transaction on the write side of the store.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: use postgres://… or sqlite://…")]
+    BadUrl(String),
+    #[error(
+        "the SQLite database {0} does not exist; start without --database-url to create one in the data folder, or check the path"
+    )]
+    MissingSqliteFile(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(
+        "migration {version} ({name}) was changed after it was applied; never edit an applied migration"
+    )]
+    MigrationChanged { version: i64, name: String },
+    #[error(
+        "the database has migration {0}, which this version of huiqian does not know; upgrade huiqian"
+    )]
+    UnknownMigration(i64),
+}
+
+/// The database: a read pool and a write pool. On SQLite the write pool has one
+/// connection (SQLite has one writer anyway; queueing in-process avoids busy errors),
+/// on PostgreSQL both are the same pool.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+/// Is this a unique-constraint violation? Recognised by kind, not by constraint name.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d.is_unique_violation(),
+        _ => false,
+    }
+}
+
+impl Store {
+    /// Open the database at `url`. A SQLite file must already exist unless `create` is
+    /// set (the data folder's own database); a mistyped URL is an error, never a new
+    /// empty database.
+    pub async fn connect(url: &str, create: bool) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::BadUrl(url.to_string()));
+        };
+        match backend {
+            Backend::Sqlite => {
+                let path = sqlite_path(url).ok_or_else(|| StoreError::BadUrl(url.to_string()))?;
+                let exists = std::path::Path::new(&path).exists();
+                if !exists && !create {
+                    return Err(StoreError::MissingSqliteFile(path));
+                }
+                let base = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let opts = AnyConnectOptions::from_str(&base)?;
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|c, _| Box::pin(async move { sqlite_pragmas(c).await }))
+                    .connect_with(opts.clone())
+                    .await?;
+                let read = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .min_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|c, _| Box::pin(async move { sqlite_pragmas(c).await }))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Store {
+                    backend,
+                    read,
+                    write,
+                })
+            }
+            Backend::Postgres => {
+                let opts = AnyConnectOptions::from_str(url)?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Store {
+                    backend,
+                    read: pool.clone(),
+                    write: pool,
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for reads that need no transaction.
+    pub fn read(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Begin a write transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.write.begin().await
+    }
+
+    /// Apply every migration not yet applied, each in its own transaction.
+    pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
+        migrate::run(self).await
+    }
+
+    /// Can the database answer a query? Used by `/readyz`.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+
+    /// Online backup of a SQLite database into `dest` (`VACUUM INTO`): consistent even
+    /// while huiqian serves requests.
+    pub async fn backup_sqlite(&self, dest: &str) -> Result<(), StoreError> {
+        let mut c = self.write.acquire().await?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(dest.to_string())
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+async fn sqlite_pragmas(c: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    c.execute(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; \
+         PRAGMA busy_timeout=10000; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
+    )
+    .await?;
+    Ok(())
+}
+
+/// The file path in a `sqlite:` URL (`sqlite://path`, `sqlite:path`, query string dropped).
+pub fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Some(path.to_string())
+}
+
+/// Current time as epoch milliseconds UTC, the way instants are stored.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Booleans are stored as 0/1 integers on both backends.
+pub fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+/// Drop LIKE wildcards from what a user typed, so a prefix search matches it literally
+/// (room numbers, names and phone digits never contain them).
+pub fn escape_like(s: &str) -> String {
+    s.replace(['\\', '%', '_'], "")
+}
+
+/// Allocate `n` ids for a table before a batch insert, so that rows inserted in bulk
+/// can be linked without a round trip per row. SQLite has one writer, so the next ids
+/// after the largest are free for the rest of the transaction; PostgreSQL draws them
+/// from the identity sequence.
+pub async fn allocate_ids(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    table: &'static str,
+    n: usize,
+) -> Result<Vec<i64>, sqlx::Error> {
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    match backend {
+        Backend::Sqlite => {
+            let max: i64 = sqlx::query_scalar(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"))
+                .fetch_one(&mut *tx)
+                .await?;
+            Ok((1..=n as i64).map(|i| max + i).collect())
+        }
+        Backend::Postgres => sqlx::query_scalar(&format!(
+            "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
+        ))
+        .bind(n as i64)
+        .fetch_all(&mut *tx)
+        .await,
+    }
+}
+
+/// Placeholders `($1, $2, …), (…)` for a multi-row insert of `rows` rows of `cols` columns.
+pub fn values_placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// Rows per multi-row INSERT: well under both backends' parameter limits.
+pub const BATCH_ROWS: usize = 400;

@@ -1,0 +1,138 @@
+//! One error shape for the API and one for pages.
+//!
+//! API errors are `{"error": {"code", "message", "fields": [{"field", "code", "message"}]}}`:
+//! the code is stable (clients key on it), the message is in the caller's language.
+//! Internal errors are logged with the request id and never shown.
+
+use crate::app::AppError;
+use crate::i18n::{Lang, t, tf};
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldErrorBody {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldErrorBody>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+    pub retry_after: Option<i64>,
+}
+
+pub fn status_of(e: &AppError) -> StatusCode {
+    match e {
+        AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Forbidden => StatusCode::FORBIDDEN,
+        AppError::NotFound => StatusCode::NOT_FOUND,
+        AppError::Conflict { .. } => StatusCode::CONFLICT,
+        AppError::Rejected {
+            code: "account_locked",
+            ..
+        } => StatusCode::LOCKED,
+        AppError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The translated message of a use-case error.
+pub fn message_of(e: &AppError, lang: Lang) -> String {
+    match e {
+        AppError::Rejected { code, params } => tf(lang, &format!("error.{code}"), params),
+        AppError::TooManyRequests { retry_after_secs } => tf(
+            lang,
+            "error.too_many_requests",
+            &[("seconds", retry_after_secs.to_string())],
+        ),
+        other => t(lang, &format!("error.{}", other.code())).to_string(),
+    }
+}
+
+/// The translated message of a refused field value.
+pub fn field_message(e: &huiqian_domain::validation::ValidationError, lang: Lang) -> String {
+    tf(lang, e.code, &e.params)
+}
+
+impl ApiError {
+    pub fn from_app(e: AppError, lang: Lang) -> ApiError {
+        if let AppError::Internal(msg) = &e {
+            tracing::error!(error = %msg, "internal error");
+        }
+        let fields = match &e {
+            AppError::Validation(f) => f
+                .iter()
+                .map(|(field, v)| FieldErrorBody {
+                    field: field.to_string(),
+                    code: v.code.to_string(),
+                    message: field_message(v, lang),
+                })
+                .collect(),
+            _ => vec![],
+        };
+        let retry_after = match &e {
+            AppError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        ApiError {
+            status: status_of(&e),
+            body: ErrorBody {
+                error: ErrorDetail {
+                    code: e.code().to_string(),
+                    message: message_of(&e, lang),
+                    fields,
+                },
+            },
+            retry_after,
+        }
+    }
+
+    pub fn from_code(status: StatusCode, code: &str, lang: Lang) -> ApiError {
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: ErrorDetail {
+                    code: code.to_string(),
+                    message: t(lang, &format!("error.{code}")).to_string(),
+                    fields: vec![],
+                },
+            },
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(self.body)).into_response();
+        if let Some(s) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        r
+    }
+}
+
+pub fn internal(e: AppError) -> ApiError {
+    ApiError::from_app(e, Lang::Zh)
+}

@@ -1,0 +1,128 @@
+//! The web interface (server-rendered HTML) and the JSON API under `/api/v1`.
+//!
+//! Nothing below this module knows about HTTP. Requests are parsed here into the inputs
+//! of the use-cases in [`crate::app`]; their errors become one HTML or JSON shape here.
+
+pub mod api;
+mod assets;
+mod error;
+mod extract;
+mod pages;
+mod security;
+
+pub use error::{ApiError, ErrorBody, FieldErrorBody};
+pub use extract::{ApiActor, Ctx};
+
+use crate::app::App;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub const SESSION_COOKIE: &str = "hq_session";
+pub const LANG_COOKIE: &str = "hq_lang";
+pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub throttle: Arc<security::Throttle>,
+}
+
+/// The whole HTTP application: pages, API, OpenAPI document, health checks.
+pub fn router(app: App) -> Router {
+    let limit = app
+        .config
+        .limits
+        .max_upload_bytes
+        .max(app.config.limits.max_body_bytes);
+    let state = AppState {
+        app,
+        throttle: Arc::new(security::Throttle::default()),
+    };
+    let (api_router, openapi) = api::router().split_for_parts();
+    let openapi = Arc::new(openapi);
+    Router::new()
+        .merge(pages::router())
+        .merge(api_router)
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json((*doc).clone()) }
+            }),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/readyz", axum::routing::get(readyz))
+        .merge(assets::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::session_and_csrf))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn readyz(
+    axum::extract::State(s): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, &'static str) {
+    if s.app.store.ping().await {
+        (axum::http::StatusCode::OK, "ready")
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable",
+        )
+    }
+}
+
+/// Serve until Ctrl-C or SIGTERM; in-flight requests finish first.
+pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let router = router(app);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// The translated message of a refused field value (also used by the command line).
+pub fn error_message(
+    e: &huiqian_domain::validation::ValidationError,
+    lang: crate::i18n::Lang,
+) -> String {
+    error::field_message(e, lang)
+}
+
+/// The translated message of a use-case error (also used by the command line).
+pub fn app_error_message(e: &crate::app::AppError, lang: crate::i18n::Lang) -> String {
+    error::message_of(e, lang)
+}

@@ -1,0 +1,232 @@
+//! Server-rendered pages (askama templates, checked at build time). Forms re-render with
+//! field errors on 422 and keep what was typed.
+
+mod account;
+mod admin;
+mod org;
+mod people;
+mod sign_in;
+
+pub use sign_in::{clear_cookie, do_sign_in};
+
+use super::AppState;
+use super::extract::{Ctx, Meta};
+use crate::app::AppError;
+use crate::i18n::{Lang, T};
+use askama::Template;
+use axum::Router;
+use axum::extract::Multipart;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use huiqian_domain::auth::Permission;
+use std::collections::HashMap;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(sign_in::router())
+        .merge(account::router())
+        .merge(org::router())
+        .merge(people::router())
+        .merge(admin::router())
+}
+
+/// What every page's frame needs: translator, who is signed in, navigation, CSRF token.
+pub struct Chrome {
+    pub t: T,
+    pub user: String,
+    pub csrf: String,
+    pub path: String,
+    pub nav_staff: bool,
+    pub nav_audit: bool,
+    pub nav_import: bool,
+}
+
+impl Chrome {
+    pub fn of(c: &Ctx) -> Chrome {
+        let g = &c.actor.grants;
+        Chrome {
+            t: c.t,
+            user: c.actor.display_name.clone(),
+            csrf: c.csrf.clone(),
+            path: c.path.clone(),
+            nav_staff: g.allows_anywhere(Permission::ViewStaff),
+            nav_audit: g.allows_anywhere(Permission::ViewAudit),
+            nav_import: g.allows_anywhere(Permission::ImportData),
+        }
+    }
+
+    /// The frame of pages shown before sign-in.
+    pub fn anonymous(lang: Lang, path: &str) -> Chrome {
+        Chrome {
+            t: T(lang),
+            user: String::new(),
+            csrf: String::new(),
+            path: path.to_string(),
+            nav_staff: false,
+            nav_audit: false,
+            nav_import: false,
+        }
+    }
+}
+
+/// What a form shows: the values as typed and a message per refused field.
+#[derive(Debug, Default, Clone)]
+pub struct Form {
+    pub values: HashMap<String, String>,
+    pub errors: HashMap<String, String>,
+    /// A message about the whole form (conflict, refusal).
+    pub banner: String,
+}
+
+impl Form {
+    pub fn with(values: &[(&str, String)]) -> Form {
+        Form {
+            values: values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+    pub fn v(&self, name: &str) -> &str {
+        self.values.get(name).map(String::as_str).unwrap_or("")
+    }
+    pub fn e(&self, name: &str) -> &str {
+        self.errors.get(name).map(String::as_str).unwrap_or("")
+    }
+    pub fn has(&self, name: &str) -> bool {
+        self.errors.contains_key(name)
+    }
+    pub fn checked(&self, name: &str) -> bool {
+        matches!(self.v(name), "on" | "true" | "1")
+    }
+    /// Put a use-case error on the form: field errors beside their fields, anything else
+    /// in the banner. Returns the status to answer with.
+    pub fn fail(&mut self, e: AppError, lang: Lang) -> Result<StatusCode, PageError> {
+        match e {
+            AppError::Validation(fields) => {
+                for (f, v) in fields.iter() {
+                    self.errors
+                        .insert(f.to_string(), super::error::field_message(v, lang));
+                }
+                self.banner = crate::i18n::t(lang, "error.validation_failed").to_string();
+                Ok(StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            e @ (AppError::Conflict { .. } | AppError::Rejected { .. }) => {
+                let st = super::error::status_of(&e);
+                self.banner = super::error::message_of(&e, lang);
+                Ok(st)
+            }
+            other => Err(PageError(other, lang)),
+        }
+    }
+}
+
+/// An error page.
+#[derive(Debug)]
+pub struct PageError(pub AppError, pub Lang);
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    c: Chrome,
+    status: u16,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        if let AppError::Internal(m) = &self.0 {
+            tracing::error!(error = %m, "internal error");
+        }
+        let status = super::error::status_of(&self.0);
+        let page = ErrorPage {
+            c: Chrome::anonymous(self.1, "/"),
+            status: status.as_u16(),
+            message: super::error::message_of(&self.0, self.1),
+        };
+        (status, render(&page)).into_response()
+    }
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+pub fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template error");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+pub fn page<T: Template>(status: StatusCode, t: &T) -> Response {
+    (status, render(t)).into_response()
+}
+
+pub trait OrPage<T> {
+    fn page(self, lang: Lang) -> Result<T, PageError>;
+}
+
+impl<T> OrPage<T> for Result<T, AppError> {
+    fn page(self, lang: Lang) -> Result<T, PageError> {
+        self.map_err(|e| PageError(e, lang))
+    }
+}
+
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// Read the one file of a multipart upload, refusing it past `limit` bytes.
+pub async fn read_upload(mut mp: Multipart, limit: usize) -> Result<(String, Vec<u8>), AppError> {
+    use huiqian_domain::validation::ValidationError;
+    while let Some(mut field) = mp
+        .next_field()
+        .await
+        .map_err(|_| AppError::field("file", ValidationError::new("upload.broken")))?
+    {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or("upload").to_string();
+        let mut buf = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|_| {
+            AppError::field(
+                "file",
+                ValidationError::new("upload.too_large").with("max_mb", limit / 1024 / 1024),
+            )
+        })? {
+            if buf.len() + chunk.len() > limit {
+                return Err(AppError::field(
+                    "file",
+                    ValidationError::new("upload.too_large").with("max_mb", limit / 1024 / 1024),
+                ));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        if buf.is_empty() {
+            return Err(AppError::field(
+                "file",
+                ValidationError::new("upload.empty"),
+            ));
+        }
+        return Ok((name, buf));
+    }
+    Err(AppError::field(
+        "file",
+        ValidationError::new("upload.missing"),
+    ))
+}
+
+/// Format an instant for people, in the community's (or Shanghai's) zone.
+pub fn when(ms: i64, tz: &str) -> String {
+    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+#[allow(dead_code)]
+fn _meta(_: Meta) {}

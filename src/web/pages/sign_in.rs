@@ -1,0 +1,396 @@
+//! Sign-in, second factor, sign-out, language switch, and the home page.
+
+use super::{Chrome, Form, OrPage, PageResult, page, render, see_other};
+use crate::app::auth::{self, SecondFactor, SignedIn};
+use crate::app::{AppError, AppResult};
+use crate::i18n::{Lang, T};
+use crate::web::extract::{Ctx, Meta};
+use crate::web::{AppState, LANG_COOKIE, SESSION_COOKIE};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form as AxForm, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login_submit))
+        .route(
+            "/login/second-factor",
+            get(second_factor_page).post(second_factor_submit),
+        )
+        .route("/logout", post(logout))
+        .route("/lang", post(switch_lang))
+}
+
+fn session_cookie(s: &AppState, token: &str) -> String {
+    let secure = if s.app.config.auth.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = s.app.config.auth.absolute_timeout_hours * 3600;
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+pub fn clear_cookie(s: &AppState) -> String {
+    let secure = if s.app.config.auth.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+}
+
+/// Check throttling, sign in, and end the session the browser had before (the session
+/// id is always new after sign-in). Returns the result and the `Set-Cookie` value.
+pub async fn do_sign_in(
+    s: &AppState,
+    meta: &Meta,
+    username: &str,
+    password: &str,
+) -> AppResult<(SignedIn, String)> {
+    if let Some(secs) = s.throttle.check(meta.ip) {
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: secs as i64,
+        });
+    }
+    let r = auth::sign_in(
+        &s.app,
+        username,
+        password,
+        &meta.ip.to_string(),
+        &meta.user_agent,
+        &meta.request_id,
+    )
+    .await;
+    match &r {
+        Err(AppError::Unauthenticated) => s.throttle.failed(meta.ip),
+        Ok(_) => s.throttle.succeeded(meta.ip),
+        _ => {}
+    }
+    let signed = r?;
+    if let Some(old) = &meta.session {
+        let mut tx = s.app.store.begin().await?;
+        crate::store::auth::end_session(&mut tx, &old.id, "replaced_at_sign_in").await?;
+        tx.commit().await?;
+    }
+    let cookie = session_cookie(s, &signed.token);
+    Ok((signed, cookie))
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    c: Chrome,
+    f: Form,
+    next: String,
+    demo: bool,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths are followed after sign-in (no open redirect).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_string()
+        }
+        _ => "/".into(),
+    }
+}
+
+async fn login_page(State(s): State<AppState>, meta: Meta, Query(q): Query<NextQuery>) -> Response {
+    if meta.session.as_ref().is_some_and(|x| x.second_factor_done) {
+        return see_other(&safe_next(q.next.as_deref()));
+    }
+    render(&LoginPage {
+        c: Chrome::anonymous(meta.lang, "/login"),
+        f: Form::default(),
+        next: safe_next(q.next.as_deref()),
+        demo: s.app.config.demo,
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login_submit(
+    State(s): State<AppState>,
+    meta: Meta,
+    AxForm(f): AxForm<LoginForm>,
+) -> Response {
+    let next = safe_next(Some(&f.next));
+    match do_sign_in(&s, &meta, &f.username, &f.password).await {
+        Ok((signed, cookie)) => {
+            let lang = Lang::parse(&signed.locale).unwrap_or_default();
+            let to = match signed.second_factor {
+                SecondFactor::Done if signed.must_change_password => {
+                    "/account/password".to_string()
+                }
+                SecondFactor::Done => next,
+                _ => "/login/second-factor".to_string(),
+            };
+            let lang_cookie = format!(
+                "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+                lang.code()
+            );
+            let mut r = see_other(&to);
+            r.headers_mut()
+                .append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                lang_cookie.parse().expect("cookie is ASCII"),
+            );
+            r
+        }
+        Err(e) => {
+            let status = crate::web::error::status_of(&e);
+            let mut form = Form::with(&[("username", f.username.clone())]);
+            form.banner = if matches!(e, AppError::Unauthenticated) {
+                crate::i18n::t(meta.lang, "login.failed").to_string()
+            } else if matches!(e, AppError::Internal(_)) {
+                return super::PageError(e, meta.lang).into_response();
+            } else {
+                crate::web::error::message_of(&e, meta.lang)
+            };
+            page(
+                status,
+                &LoginPage {
+                    c: Chrome::anonymous(meta.lang, "/login"),
+                    f: form,
+                    next,
+                    demo: s.app.config.demo,
+                },
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/second_factor.html")]
+struct SecondFactorPage {
+    c: Chrome,
+    f: Form,
+    enrol: bool,
+    qr_svg: String,
+    secret: String,
+}
+
+fn qr_svg(data: &str) -> String {
+    match qrcode::QrCode::new(data.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(180, 180)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Second step: a TOTP code, or, when the roles require one and none is set up yet,
+/// setting it up now.
+async fn second_factor_page(State(s): State<AppState>, meta: Meta) -> PageResult {
+    let Some(sess) = meta.session.clone() else {
+        return Ok(see_other("/login"));
+    };
+    if sess.second_factor_done {
+        return Ok(see_other("/"));
+    }
+    let c = Chrome {
+        csrf: sess.csrf_token.clone(),
+        ..Chrome::anonymous(meta.lang, "/login/second-factor")
+    };
+    if sess.user.totp_enabled == 1 {
+        return Ok(render(&SecondFactorPage {
+            c,
+            f: Form::default(),
+            enrol: false,
+            qr_svg: String::new(),
+            secret: String::new(),
+        }));
+    }
+    let (url, secret) = auth::totp_begin(&s.app, sess.user.id, &sess.user.username)
+        .await
+        .page(meta.lang)?;
+    Ok(render(&SecondFactorPage {
+        c,
+        f: Form::default(),
+        enrol: true,
+        qr_svg: qr_svg(&url),
+        secret,
+    }))
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    secret: String,
+}
+
+async fn second_factor_submit(
+    State(s): State<AppState>,
+    meta: Meta,
+    AxForm(f): AxForm<CodeForm>,
+) -> PageResult {
+    let Some(sess) = meta.session.clone() else {
+        return Ok(see_other("/login"));
+    };
+    let enrol = sess.user.totp_enabled == 0;
+    let r = if enrol {
+        auth::totp_confirm(&s.app, &sess.id, &sess.user, &f.code, &meta.request_id).await
+    } else {
+        auth::totp_verify(&s.app, &sess.id, &sess.user, &f.code, &meta.request_id).await
+    };
+    match r {
+        Ok(()) if sess.user.must_change_password == 1 => Ok(see_other("/account/password")),
+        Ok(()) => Ok(see_other("/")),
+        Err(e) => {
+            let mut form = Form::default();
+            let status = form.fail(e, meta.lang)?;
+            let c = Chrome {
+                csrf: sess.csrf_token.clone(),
+                ..Chrome::anonymous(meta.lang, "/login/second-factor")
+            };
+            let (qr, secret) = if enrol {
+                let url = totp_rs::TOTP::new(
+                    totp_rs::Algorithm::SHA1,
+                    6,
+                    1,
+                    30,
+                    totp_rs::Secret::Encoded(f.secret.clone())
+                        .to_bytes()
+                        .unwrap_or_default(),
+                    Some("huiqian".into()),
+                    sess.user.username.clone(),
+                )
+                .map(|t| t.get_url())
+                .unwrap_or_default();
+                (qr_svg(&url), f.secret)
+            } else {
+                (String::new(), String::new())
+            };
+            Ok(page(
+                status,
+                &SecondFactorPage {
+                    c,
+                    f: form,
+                    enrol,
+                    qr_svg: qr,
+                    secret,
+                },
+            ))
+        }
+    }
+}
+
+async fn logout(State(s): State<AppState>, meta: Meta) -> Response {
+    if let Some(sess) = &meta.session {
+        if let Err(e) = auth::sign_out(&s.app, &sess.id, &sess.user, &meta.request_id).await {
+            return super::PageError(e, meta.lang).into_response();
+        }
+    }
+    let mut r = see_other("/login");
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        clear_cookie(&s).parse().expect("cookie is ASCII"),
+    );
+    r
+}
+
+#[derive(Deserialize)]
+struct LangForm {
+    lang: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Switch the interface language: kept per user when signed in, in a cookie otherwise.
+async fn switch_lang(
+    State(s): State<AppState>,
+    meta: Meta,
+    AxForm(f): AxForm<LangForm>,
+) -> Response {
+    let lang = Lang::parse(&f.lang).unwrap_or_default();
+    if let Some(sess) = meta.session.as_ref().filter(|x| x.second_factor_done) {
+        let actor = crate::app::Actor {
+            user_id: sess.user.id,
+            username: sess.user.username.clone(),
+            display_name: sess.user.display_name.clone(),
+            grants: sess.grants.clone(),
+            request_id: meta.request_id.clone(),
+            via: crate::app::Via::Session,
+        };
+        if let Err(e) = auth::set_locale(&s.app, &actor, lang.code()).await {
+            return super::PageError(e, meta.lang).into_response();
+        }
+    }
+    let mut r = see_other(&safe_next(Some(&f.next)));
+    let c = format!(
+        "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
+        lang.code()
+    );
+    r.headers_mut()
+        .insert(header::SET_COOKIE, c.parse().expect("cookie is ASCII"));
+    r
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    c: Chrome,
+    communities: Vec<crate::store::org::Community>,
+    roles: Vec<(String, String)>,
+}
+
+/// Home: the communities one works in and one's roles there.
+async fn home(State(s): State<AppState>, ctx: Ctx) -> PageResult {
+    let communities = crate::app::org::my_communities(&s.app, &ctx.actor)
+        .await
+        .page(ctx.lang)?;
+    let roles = ctx
+        .actor
+        .grants
+        .iter()
+        .map(|g| {
+            let place = match g.community {
+                None => crate::i18n::t(ctx.lang, "role.company_wide").to_string(),
+                Some(id) => communities
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_else(|| id.to_string()),
+            };
+            let label = if ctx.t.is_en() {
+                g.role.label_en()
+            } else {
+                g.role.label_zh()
+            };
+            (place, label.to_string())
+        })
+        .collect();
+    Ok(render(&HomePage {
+        c: Chrome::of(&ctx),
+        communities,
+        roles,
+    }))
+}
+
+#[allow(dead_code)]
+fn _t(_: T) -> StatusCode {
+    StatusCode::OK
+}

@@ -1,0 +1,268 @@
+//! `TestApp`: a fresh database (a SQLite file, or a PostgreSQL schema of its own), a
+//! server on 127.0.0.1:0, a company with two communities and a user for every role.
+
+use huiqian::app::{Actor, App, auth, org};
+use huiqian::config::Config;
+use huiqian::domain::auth::Role;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "Test-pass-123";
+
+pub fn backend() -> String {
+    std::env::var("HUIQIAN_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into())
+}
+
+fn pg_base() -> String {
+    std::env::var("HUIQIAN_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub addr: SocketAddr,
+    pub base: String,
+    pub company: i64,
+    /// Two communities: `c1` (HY, 和园) and `c2` (LY, 柳园).
+    pub c1: i64,
+    pub c2: i64,
+    /// Username of the user holding each role in `c1`.
+    pub users: HashMap<Role, String>,
+    pub db_url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// A database URL of its own for one test.
+pub async fn fresh_database_url(dir: &std::path::Path) -> String {
+    if backend() == "postgres" {
+        let schema = format!("hq_t_{}", uuid::Uuid::new_v4().simple());
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_base())
+            .await
+            .expect(
+                "PostgreSQL must be reachable for HUIQIAN_TEST_BACKEND=postgres (127.0.0.1:5432)",
+            );
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .expect("create schema");
+        format!("{}?options=-c%20search_path%3D{schema}", pg_base())
+    } else {
+        format!("sqlite://{}", dir.join("test.db").display())
+    }
+}
+
+pub fn test_config(dir: &std::path::Path, db_url: &str) -> Config {
+    let mut cfg = Config {
+        data: dir.to_path_buf(),
+        database_url: db_url.to_string(),
+        ..Config::default()
+    };
+    cfg.secret_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.auth.require_totp_roles = vec![];
+    cfg
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = fresh_database_url(dir.path()).await;
+        let mut cfg = test_config(dir.path(), &db_url);
+        tweak(&mut cfg);
+        let app = huiqian::cli::open_with(cfg, true)
+            .await
+            .expect("open database");
+        let cli = Actor::cli();
+        let company = org::create_company(&app, &cli, "测试物业有限公司")
+            .await
+            .unwrap();
+        let mk = |code: &str, name: &str| org::CommunityInput {
+            company_id: company,
+            code: code.into(),
+            name: name.into(),
+            timezone: String::new(),
+            address: String::new(),
+            phone: String::new(),
+            active: true,
+        };
+        let c1 = org::create_community(&app, &cli, &mk("HY", "和园"))
+            .await
+            .unwrap()
+            .id;
+        let c2 = org::create_community(&app, &cli, &mk("LY", "柳园"))
+            .await
+            .unwrap()
+            .id;
+        let mut users = HashMap::new();
+        for role in Role::ALL {
+            let username = format!("u_{}", role.as_str());
+            let u = auth::create_staff(
+                &app,
+                &cli,
+                &auth::NewStaff {
+                    username: username.clone(),
+                    display_name: format!("测试{}", role.label_zh()),
+                    password: PASSWORD.into(),
+                    phone: String::new(),
+                    locale: "zh-CN".into(),
+                },
+                auth::StaffOptions {
+                    must_change_password: false,
+                    totp_exempt: false,
+                },
+            )
+            .await
+            .unwrap();
+            auth::grant_role(&app, &cli, u.id, Some(c1), role, None)
+                .await
+                .unwrap();
+            users.insert(role, username);
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serve_app = app.clone();
+        tokio::spawn(async move {
+            let _ = huiqian::web::serve(serve_app, listener).await;
+        });
+        TestApp {
+            app,
+            addr,
+            base: format!("http://{addr}"),
+            company,
+            c1,
+            c2,
+            users,
+            db_url,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A browser-like client (cookie store) not signed in.
+    pub fn anon(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Sign in through the API; the client then sends the CSRF token with every request.
+    pub async fn client(&self, username: &str) -> Client {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = http
+            .post(self.url("/api/v1/auth/sign-in"))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "sign-in of {username}");
+        let body: Value = r.json().await.unwrap();
+        let csrf = body["csrf_token"].as_str().unwrap().to_string();
+        let mut h = HeaderMap::new();
+        h.insert("x-csrf-token", HeaderValue::from_str(&csrf).unwrap());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar)
+            .default_headers(h)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Client {
+            http,
+            base: self.base.clone(),
+            csrf,
+        }
+    }
+
+    pub async fn as_role(&self, role: Role) -> Client {
+        self.client(&self.users[&role].clone()).await
+    }
+
+    pub fn cli(&self) -> Actor {
+        Actor::cli()
+    }
+
+    /// Number of audit entries.
+    pub async fn audit_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(self.app.store.read())
+            .await
+            .unwrap()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.app.store.read())
+            .await
+            .unwrap()
+    }
+}
+
+/// A signed-in HTTP client.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub csrf: String,
+}
+
+impl Client {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self.get(path).await;
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let r = self
+            .http
+            .request(method, self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send_json(reqwest::Method::POST, path, body).await
+    }
+    pub async fn put_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send_json(reqwest::Method::PUT, path, body).await
+    }
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut f: Vec<(&str, &str)> = form.to_vec();
+        f.push(("_csrf", &self.csrf));
+        self.http
+            .post(self.url(path))
+            .form(&f)
+            .send()
+            .await
+            .unwrap()
+    }
+}

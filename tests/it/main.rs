@@ -1,0 +1,14 @@
+//! One integration-test binary (link time dominates on two cores). Every test runs
+//! against a real server on a loopback port and a real database: SQLite by default,
+//! PostgreSQL when `HUIQIAN_TEST_BACKEND=postgres` (the test command runs both).
+
+mod harness;
+
+mod audit;
+mod auth;
+mod import;
+mod matrix;
+mod openapi;
+mod org;
+mod people;
+mod storage;

@@ -1,0 +1,402 @@
+//! R-ROLE-2: every API route × every role. A role without the right is refused (403) and
+//! nothing is written; no role reaches into another community. The table must classify
+//! every operation of the OpenAPI document, so a new route cannot escape it.
+
+use crate::harness::{Client, TestApp};
+use huiqian::domain::auth::{Permission, Role};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, Debug)]
+enum Need {
+    /// Any signed-in person (their own account).
+    Me,
+    /// Any member of staff (the list is scoped to what they may see).
+    AnyStaff,
+    /// A permission in the community the route touches.
+    In(Permission),
+    /// A company-wide grant of this permission.
+    Company(Permission),
+}
+
+/// (method, path, need). Paths with `{id}` refer to a record of the first community.
+fn table() -> Vec<(&'static str, &'static str, Need)> {
+    use Need::*;
+    use Permission::*;
+    vec![
+        ("get", "/api/v1/me", Me),
+        ("put", "/api/v1/me/password", Me),
+        ("put", "/api/v1/me/locale", Me),
+        ("get", "/api/v1/me/sessions", Me),
+        ("delete", "/api/v1/me/sessions/{id}", Me),
+        ("get", "/api/v1/me/tokens", Me),
+        ("post", "/api/v1/me/tokens", Me),
+        ("delete", "/api/v1/me/tokens/{id}", Me),
+        ("get", "/api/v1/companies", Company(ManageCommunity)),
+        ("post", "/api/v1/companies", Company(ManageCommunity)),
+        ("get", "/api/v1/communities", AnyStaff),
+        ("post", "/api/v1/communities", Company(ManageCommunity)),
+        ("get", "/api/v1/communities/{id}", In(ViewCommunity)),
+        ("put", "/api/v1/communities/{id}", In(ManageCommunity)),
+        (
+            "get",
+            "/api/v1/communities/{id}/buildings",
+            In(ViewCommunity),
+        ),
+        (
+            "post",
+            "/api/v1/communities/{id}/buildings",
+            In(ManageStructure),
+        ),
+        ("put", "/api/v1/buildings/{id}", In(ManageStructure)),
+        ("get", "/api/v1/communities/{id}/units", In(ViewCommunity)),
+        (
+            "post",
+            "/api/v1/communities/{id}/units",
+            In(ManageStructure),
+        ),
+        ("get", "/api/v1/units/{id}", In(ViewCommunity)),
+        ("put", "/api/v1/units/{id}", In(ManageStructure)),
+        ("get", "/api/v1/units/{id}/occupants", In(ViewCommunity)),
+        ("post", "/api/v1/units/{id}/occupants", In(ManageResidents)),
+        ("post", "/api/v1/occupancies/{id}/end", In(ManageResidents)),
+        (
+            "get",
+            "/api/v1/communities/{id}/departments",
+            In(ViewCommunity),
+        ),
+        (
+            "post",
+            "/api/v1/communities/{id}/departments",
+            In(ManageStructure),
+        ),
+        ("put", "/api/v1/departments/{id}", In(ManageStructure)),
+        ("get", "/api/v1/communities/{id}/persons", In(ViewCommunity)),
+        (
+            "post",
+            "/api/v1/communities/{id}/persons",
+            In(ManageResidents),
+        ),
+        ("get", "/api/v1/persons/{id}", In(ViewCommunity)),
+        ("put", "/api/v1/persons/{id}", In(ManageResidents)),
+        ("post", "/api/v1/communities/{id}/imports", In(ImportData)),
+        ("get", "/api/v1/staff", In(ViewStaff)),
+        ("post", "/api/v1/staff", In(ManageStaff)),
+        ("get", "/api/v1/staff/{id}", In(ViewStaff)),
+        ("put", "/api/v1/staff/{id}", In(ManageStaff)),
+        ("post", "/api/v1/staff/{id}/roles", In(ManageStaff)),
+        ("delete", "/api/v1/roles/{id}", In(ManageStaff)),
+        ("post", "/api/v1/staff/{id}/reset-password", In(ManageStaff)),
+        ("get", "/api/v1/audit", In(ViewAudit)),
+    ]
+}
+
+/// Operations tested elsewhere, because running them would end the session under test.
+const ELSEWHERE: &[(&str, &str, &str)] = &[
+    (
+        "post",
+        "/api/v1/auth/sign-in",
+        "auth::session_cookie_is_http_only_same_site_and_rotated_at_sign_in",
+    ),
+    (
+        "post",
+        "/api/v1/auth/second-factor",
+        "auth::second_factor_is_required_for_administrators",
+    ),
+    (
+        "post",
+        "/api/v1/auth/sign-out",
+        "auth (sign-out ends the session)",
+    ),
+    (
+        "post",
+        "/api/v1/me/totp",
+        "auth::second_factor_is_required_for_administrators",
+    ),
+    (
+        "post",
+        "/api/v1/me/totp/confirm",
+        "auth::second_factor_is_required_for_administrators",
+    ),
+];
+
+struct Fixture {
+    community: i64,
+    building: i64,
+    unit: i64,
+    person: i64,
+    occupancy: i64,
+    department: i64,
+    staff: i64,
+    role_row: i64,
+}
+
+async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
+    use huiqian::app::{auth, org, people};
+    let cli = t.cli();
+    let b = org::create_building(
+        &t.app,
+        &cli,
+        community,
+        &org::BuildingInput {
+            code: "1".into(),
+            name: String::new(),
+            floors: 6,
+            active: true,
+        },
+    )
+    .await
+    .unwrap();
+    let u = org::create_unit(
+        &t.app,
+        &cli,
+        community,
+        &org::UnitInput {
+            room_no: "1-1-101".into(),
+            floor: String::new(),
+            area: "80".into(),
+            status: String::new(),
+            active: true,
+        },
+    )
+    .await
+    .unwrap();
+    let p = people::create_person(
+        &t.app,
+        &cli,
+        community,
+        &people::PersonInput {
+            name: "王秀英".into(),
+            phone: "13812345678".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let o = people::add_occupancy(
+        &t.app,
+        &cli,
+        u.id,
+        &people::OccupancyInput {
+            person_id: p.id,
+            relation: "owner".into(),
+            since: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let d = org::departments(&t.app, &cli, community).await.unwrap()[0].id;
+    let s = auth::create_staff(
+        &t.app,
+        &cli,
+        &auth::NewStaff {
+            username: format!("target_{tag}"),
+            display_name: "目标员工".into(),
+            password: "Target-pass-1".into(),
+            phone: String::new(),
+            locale: "zh-CN".into(),
+        },
+        auth::StaffOptions::default(),
+    )
+    .await
+    .unwrap();
+    let r = auth::grant_role(&t.app, &cli, s.id, Some(community), Role::Technician, None)
+        .await
+        .unwrap();
+    Fixture {
+        community,
+        building: b.id,
+        unit: u.id,
+        person: p.id,
+        occupancy: o.id,
+        department: d,
+        staff: s.id,
+        role_row: r,
+    }
+}
+
+fn path_for(path: &str, f: &Fixture) -> String {
+    let id = if path.starts_with("/api/v1/communities/") {
+        f.community
+    } else if path.starts_with("/api/v1/buildings/") {
+        f.building
+    } else if path.starts_with("/api/v1/units/") {
+        f.unit
+    } else if path.starts_with("/api/v1/persons/") {
+        f.person
+    } else if path.starts_with("/api/v1/occupancies/") {
+        f.occupancy
+    } else if path.starts_with("/api/v1/departments/") {
+        f.department
+    } else if path.starts_with("/api/v1/staff/") {
+        f.staff
+    } else if path.starts_with("/api/v1/roles/") {
+        f.role_row
+    } else {
+        999_999
+    };
+    path.replace("{id}", &id.to_string())
+}
+
+fn body_for(method: &str, path: &str, n: usize) -> Value {
+    match (method, path) {
+        ("put", "/api/v1/me/password") => {
+            json!({"current_password": "wrong-one", "new_password": "whatever-1"})
+        }
+        ("put", "/api/v1/me/locale") => json!({"locale": "zh-CN"}),
+        ("post", "/api/v1/me/tokens") => json!({"name": "t"}),
+        ("post", "/api/v1/companies") => json!({"name": format!("公司{n}")}),
+        ("post", "/api/v1/communities") => {
+            json!({"company_id": 1, "code": format!("Q{n}"), "name": format!("小区{n}")})
+        }
+        ("put", "/api/v1/communities/{id}") => json!({"version": 1, "name": "和园"}),
+        ("post", "/api/v1/communities/{id}/buildings") => json!({"code": format!("B{n}")}),
+        ("put", "/api/v1/buildings/{id}") => json!({"version": 1, "name": "1号楼", "floors": 6}),
+        ("post", "/api/v1/communities/{id}/units") => {
+            json!({"room_no": format!("1-1-{}", 200 + n), "area": "80"})
+        }
+        ("put", "/api/v1/units/{id}") => json!({"version": 1, "area": "81", "status": "occupied"}),
+        ("post", "/api/v1/units/{id}/occupants") => json!({"person_id": 1, "relation": "agent"}),
+        ("post", "/api/v1/occupancies/{id}/end") => json!({"version": 1}),
+        ("post", "/api/v1/communities/{id}/departments") => json!({"kind": "security"}),
+        ("put", "/api/v1/departments/{id}") => json!({"version": 1, "name": "客服部"}),
+        ("post", "/api/v1/communities/{id}/persons") => {
+            json!({"name": format!("测试{}", ["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛", "壬", "癸", "子", "丑", "寅"][n % 13])})
+        }
+        ("put", "/api/v1/persons/{id}") => json!({"version": 1, "name": "王秀英"}),
+        ("post", "/api/v1/staff") => {
+            json!({"username": format!("new{n}"), "display_name": "新员工", "password": "New-staff-123"})
+        }
+        ("put", "/api/v1/staff/{id}") => {
+            json!({"version": 1, "display_name": "目标员工", "active": true})
+        }
+        ("post", "/api/v1/staff/{id}/roles") => {
+            json!({"community_id": 0, "role": "security_officer"})
+        }
+        ("post", "/api/v1/staff/{id}/reset-password") => json!({"password": "Reset-pass-123"}),
+        _ => json!({}),
+    }
+}
+
+async fn send(c: &Client, method: &str, path: &str, body: &Value) -> u16 {
+    if path.ends_with("/imports") {
+        let part =
+            reqwest::multipart::Part::bytes("房号,建筑面积\n9-1-101,80\n".as_bytes().to_vec())
+                .file_name("m.csv");
+        let form = reqwest::multipart::Form::new().part("file", part);
+        return c
+            .http
+            .post(c.url(&format!("{path}?dry_run=true")))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+    }
+    let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+    let mut rb = c.http.request(m.clone(), c.url(path));
+    if m != Method::GET && m != Method::DELETE {
+        rb = rb.json(body);
+    }
+    rb.send().await.unwrap().status().as_u16()
+}
+
+fn allowed(need: Need, role: Role) -> bool {
+    match need {
+        Need::Me | Need::AnyStaff => true,
+        Need::In(p) => role.allows(p),
+        Need::Company(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn r_role_2_every_route_for_every_role() {
+    let t = TestApp::spawn().await;
+    let f1 = fixture(&t, t.c1, "one").await;
+    let f2 = fixture(&t, t.c2, "two").await;
+
+    // Every operation in the document is classified.
+    let doc: Value = t
+        .anon()
+        .get(t.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let table = table();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            let known = table.iter().any(|(m, p, _)| m == method && p == path)
+                || ELSEWHERE.iter().any(|(m, p, _)| m == method && p == path);
+            assert!(known, "{method} {path} is not in the route × role matrix");
+        }
+    }
+
+    let mut clients: HashMap<Role, Client> = HashMap::new();
+    for role in Role::ALL {
+        clients.insert(role, t.as_role(role).await);
+    }
+    let mut n = 0;
+    let mut failures = Vec::new();
+    for (method, path, need) in &table {
+        for role in Role::ALL {
+            n += 1;
+            let c = &clients[&role];
+            let mut body = body_for(method, path, n);
+            if body.get("community_id").is_some() {
+                body["community_id"] = json!(t.c1);
+            }
+            // In the person's own community.
+            let before = t.audit_count().await;
+            let s = send(c, method, &path_for(path, &f1), &body).await;
+            let ok = allowed(*need, role);
+            if ok && (s == 401 || s == 403) {
+                failures.push(format!(
+                    "{role:?} {method} {path}: refused ({s}) but should be allowed"
+                ));
+            }
+            if !ok {
+                if s != 403 {
+                    failures.push(format!("{role:?} {method} {path}: got {s}, expected 403"));
+                }
+                if t.audit_count().await != before {
+                    failures.push(format!(
+                        "{role:?} {method} {path}: refused but something was written"
+                    ));
+                }
+            }
+            // In the other community: always refused, nothing written.
+            if path.contains("{id}") && matches!(need, Need::In(_)) {
+                if body.get("community_id").is_some() {
+                    body["community_id"] = json!(t.c2);
+                }
+                let before = t.audit_count().await;
+                let s = send(c, method, &path_for(path, &f2), &body).await;
+                let is_staff_route =
+                    path.starts_with("/api/v1/staff/") || path.starts_with("/api/v1/roles/");
+                let refused = s == 403
+                    || (s == 404 && (*method == "get" || !is_staff_route || *method == "get"));
+                if !refused {
+                    failures.push(format!(
+                        "{role:?} {method} {path} in another community: got {s}"
+                    ));
+                }
+                if t.audit_count().await != before {
+                    failures.push(format!(
+                        "{role:?} {method} {path} in another community: something was written"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {n} checks failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
