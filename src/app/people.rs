@@ -485,3 +485,40 @@ pub async fn end_occupancy(
         .await?
         .ok_or(AppError::NotFound)
 }
+
+/// Link a person to a unit given by its room number (the desk knows rooms, not ids).
+pub async fn link_to_room(
+    app: &App,
+    actor: &Actor,
+    person_id: i64,
+    room_no: &str,
+    relation: &str,
+    since: &str,
+) -> AppResult<st::Occupancy> {
+    let p = st::person(app.store.read(), person_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    actor.authorize(Permission::ManageResidents, p.community_id)?;
+    let room = RoomNo::parse(room_no).map_err(|e| AppError::field("room_no", e))?;
+    let mut conn = app.store.read().acquire().await?;
+    let unit = org::unit_by_room(&mut conn, p.community_id, room.as_str())
+        .await?
+        .ok_or_else(|| {
+            AppError::field(
+                "room_no",
+                ValidationError::new("unit.unknown").with("room_no", room.as_str()),
+            )
+        })?;
+    drop(conn);
+    add_occupancy(
+        app,
+        actor,
+        unit.id,
+        &OccupancyInput {
+            person_id,
+            relation: relation.to_string(),
+            since: since.to_string(),
+        },
+    )
+    .await
+}

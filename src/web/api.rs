@@ -1,7 +1,7 @@
 //! The JSON API under `/api/v1`. Routes are registered through `utoipa_axum::routes!`, so
 //! the OpenAPI document at `/api/openapi.json` is generated from these very handlers.
 
-use super::extract::{Meta, ReqLang};
+use super::extract::Meta;
 use super::{ApiActor, ApiError, AppState, ErrorBody};
 use crate::app::{self, AppError, AppResult, auth, import, org, people};
 use crate::store::{audit::Entry, auth as sa, org as so, people as sp};
@@ -1052,6 +1052,3 @@ async fn audit_log(
         .map(Json)
         .api(a.lang)
 }
-
-#[allow(dead_code)]
-fn _lang_marker(_: ReqLang) {}

@@ -39,19 +39,6 @@ fn actor_of(s: &LiveSession, rid: String) -> Actor {
     }
 }
 
-/// The language of this request (user preference, cookie, or Accept-Language).
-#[derive(Debug, Clone, Copy)]
-pub struct ReqLang(pub Lang);
-
-impl FromRequestParts<AppState> for ReqLang {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(ReqLang(
-            parts.extensions.get::<Lang>().copied().unwrap_or_default(),
-        ))
-    }
-}
-
 /// Request metadata pages and sign-in need.
 #[derive(Debug, Clone)]
 pub struct Meta {
@@ -60,7 +47,6 @@ pub struct Meta {
     pub user_agent: String,
     pub lang: Lang,
     pub session: Option<LiveSession>,
-    pub path: String,
 }
 
 impl FromRequestParts<AppState> for Meta {
@@ -80,11 +66,6 @@ impl FromRequestParts<AppState> for Meta {
                 .extensions
                 .get::<SessionSlot>()
                 .and_then(|s| s.0.clone()),
-            path: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_else(|| "/".into()),
         })
     }
 }

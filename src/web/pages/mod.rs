@@ -5,12 +5,12 @@ mod account;
 mod admin;
 mod org;
 mod people;
-mod sign_in;
+pub(crate) mod sign_in;
 
 pub use sign_in::{clear_cookie, do_sign_in};
 
 use super::AppState;
-use super::extract::{Ctx, Meta};
+use super::extract::Ctx;
 use crate::app::AppError;
 use crate::i18n::{Lang, T};
 use askama::Template;
@@ -96,9 +96,6 @@ impl Form {
     }
     pub fn has(&self, name: &str) -> bool {
         self.errors.contains_key(name)
-    }
-    pub fn checked(&self, name: &str) -> bool {
-        matches!(self.v(name), "on" | "true" | "1")
     }
     /// Put a use-case error on the form: field errors beside their fields, anything else
     /// in the banner. Returns the status to answer with.
@@ -227,6 +224,3 @@ pub fn when(ms: i64, tz: &str) -> String {
         .map(|d| d.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
 }
-
-#[allow(dead_code)]
-fn _meta(_: Meta) {}

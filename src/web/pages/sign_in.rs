@@ -3,13 +3,13 @@
 use super::{Chrome, Form, OrPage, PageResult, page, render, see_other};
 use crate::app::auth::{self, SecondFactor, SignedIn};
 use crate::app::{AppError, AppResult};
-use crate::i18n::{Lang, T};
+use crate::i18n::Lang;
 use crate::web::extract::{Ctx, Meta};
 use crate::web::{AppState, LANG_COOKIE, SESSION_COOKIE};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form as AxForm, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -190,7 +190,7 @@ struct SecondFactorPage {
     secret: String,
 }
 
-fn qr_svg(data: &str) -> String {
+pub(super) fn qr_svg(data: &str) -> String {
     match qrcode::QrCode::new(data.as_bytes()) {
         Ok(code) => code
             .render::<qrcode::render::svg::Color>()
@@ -388,9 +388,4 @@ async fn home(State(s): State<AppState>, ctx: Ctx) -> PageResult {
         communities,
         roles,
     }))
-}
-
-#[allow(dead_code)]
-fn _t(_: T) -> StatusCode {
-    StatusCode::OK
 }
