@@ -162,6 +162,61 @@ mod tests {
         assert!(missing_zh.is_empty(), "missing in zh-CN: {missing_zh:?}");
     }
 
+    /// Every message key the code and templates use exists in both languages: a missing
+    /// one would show its key to a receptionist.
+    #[test]
+    fn every_key_used_in_code_and_templates_exists() {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    files(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs" || x == "html") {
+                    out.push(p);
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut all = vec![];
+        files(&root.join("src"), &mut all);
+        files(&root.join("templates"), &mut all);
+        files(&root.join("crates/domain/src"), &mut all);
+        // (prefix before the quoted key, prefix added to the key)
+        let patterns: &[(&str, &str)] = &[
+            (".get(\"", ""),
+            ("ValidationError::new(\"", ""),
+            ("rejected(\"", "error."),
+            ("Conflict { code: \"", "error."),
+            ("Rejected { code: \"", "error."),
+        ];
+        let mut missing = vec![];
+        for f in &all {
+            let text = std::fs::read_to_string(f).unwrap();
+            for (pat, prefix) in patterns {
+                for (i, _) in text.match_indices(pat) {
+                    let rest = &text[i + pat.len()..];
+                    let Some(end) = rest.find('"') else { continue };
+                    let key = &rest[..end];
+                    if !key.contains('.') && prefix.is_empty() && *pat == ".get(\"" {
+                        continue;
+                    }
+                    if key.is_empty() || key.contains('{') || key.contains(' ') {
+                        continue;
+                    }
+                    let full = format!("{prefix}{key}");
+                    for lang in [Lang::Zh, Lang::En] {
+                        if !has(lang, &full) {
+                            missing.push(format!("{full} ({}) in {}", lang.code(), f.display()));
+                        }
+                    }
+                }
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        assert!(missing.is_empty(), "missing translations:\n{}", missing.join("\n"));
+    }
+
     #[test]
     fn accept_language() {
         assert_eq!(

@@ -1,7 +1,7 @@
 //! The JSON API under `/api/v1`. Routes are registered through `utoipa_axum::routes!`, so
 //! the OpenAPI document at `/api/openapi.json` is generated from these very handlers.
 
-use super::extract::Meta;
+use super::extract::{ApiJson, Meta};
 use super::{ApiActor, ApiError, AppState, ErrorBody};
 use crate::app::{self, AppError, AppResult, auth, import, org, people};
 use crate::store::{audit::Entry, auth as sa, org as so, people as sp};
@@ -46,7 +46,8 @@ impl Modify for Security {
     }
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
+/// `upload_limit`: the body limit of the upload routes (others keep the global limit).
+pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .routes(routes!(sign_in))
         .routes(routes!(second_factor))
@@ -73,7 +74,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_department))
         .routes(routes!(search_persons, create_person))
         .routes(routes!(get_person, update_person))
-        .routes(routes!(import_file))
+        .merge(OpenApiRouter::new().routes(routes!(import_file)).layer(axum::extract::DefaultBodyLimit::max(upload_limit)))
         .routes(routes!(list_staff, create_staff))
         .routes(routes!(get_staff, update_staff))
         .routes(routes!(grant_role))
@@ -179,7 +180,7 @@ pub struct SignInResult {
 async fn sign_in(
     State(s): State<AppState>,
     meta: Meta,
-    Json(b): Json<SignInBody>,
+    ApiJson(b): ApiJson<SignInBody>,
 ) -> ApiResult<Response> {
     let r = super::pages::do_sign_in(&s, &meta, &b.username, &b.password)
         .await
@@ -215,7 +216,7 @@ pub struct CodeBody {
 async fn second_factor(
     State(s): State<AppState>,
     meta: Meta,
-    Json(b): Json<CodeBody>,
+    ApiJson(b): ApiJson<CodeBody>,
 ) -> ApiResult<StatusCode> {
     let Some(sess) = meta.session else {
         return Err(ApiError::from_code(
@@ -277,7 +278,7 @@ pub struct PasswordBody {
 async fn change_password(
     State(s): State<AppState>,
     a: ApiActor,
-    Json(b): Json<PasswordBody>,
+    ApiJson(b): ApiJson<PasswordBody>,
 ) -> ApiResult<StatusCode> {
     auth::change_password(
         &s.app,
@@ -302,7 +303,7 @@ pub struct LocaleBody {
 async fn set_locale(
     State(s): State<AppState>,
     a: ApiActor,
-    Json(b): Json<LocaleBody>,
+    ApiJson(b): ApiJson<LocaleBody>,
 ) -> ApiResult<StatusCode> {
     auth::set_locale(&s.app, &a.actor, &b.locale)
         .await
@@ -364,7 +365,7 @@ pub struct NewToken {
 async fn create_token(
     State(s): State<AppState>,
     a: ApiActor,
-    Json(b): Json<NewTokenBody>,
+    ApiJson(b): ApiJson<NewTokenBody>,
 ) -> ApiResult<(StatusCode, Json<NewToken>)> {
     let (token, secret) = auth::create_token(&s.app, &a.actor, &b.name, b.write, b.expires_in_days)
         .await
@@ -413,7 +414,7 @@ async fn totp_begin(State(s): State<AppState>, meta: Meta) -> ApiResult<Json<Tot
 async fn totp_confirm(
     State(s): State<AppState>,
     meta: Meta,
-    Json(b): Json<CodeBody>,
+    ApiJson(b): ApiJson<CodeBody>,
 ) -> ApiResult<StatusCode> {
     let Some(sess) = meta.session else {
         return Err(ApiError::from_code(
@@ -461,7 +462,7 @@ async fn create_company(
     State(s): State<AppState>,
     a: ApiActor,
     headers: HeaderMap,
-    Json(b): Json<NameBody>,
+    ApiJson(b): ApiJson<NameBody>,
 ) -> ApiResult<Response> {
     idempotent(&s, &a, &headers, async {
         org::create_company(&s.app, &a.actor, &b.name)
@@ -489,7 +490,7 @@ async fn create_community(
     State(s): State<AppState>,
     a: ApiActor,
     headers: HeaderMap,
-    Json(b): Json<org::CommunityInput>,
+    ApiJson(b): ApiJson<org::CommunityInput>,
 ) -> ApiResult<Response> {
     idempotent(
         &s,
@@ -526,7 +527,7 @@ async fn update_community(
     State(s): State<AppState>,
     a: ApiActor,
     Path(id): Path<i64>,
-    Json(b): Json<UpdateCommunity>,
+    ApiJson(b): ApiJson<UpdateCommunity>,
 ) -> ApiResult<Json<so::Community>> {
     org::update_community(&s.app, &a.actor, id, b.version, &b.data)
         .await
@@ -552,7 +553,7 @@ async fn create_building(
     a: ApiActor,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Json(b): Json<org::BuildingInput>,
+    ApiJson(b): ApiJson<org::BuildingInput>,
 ) -> ApiResult<Response> {
     idempotent(
         &s,
@@ -575,7 +576,7 @@ async fn update_building(
     State(s): State<AppState>,
     a: ApiActor,
     Path(id): Path<i64>,
-    Json(b): Json<UpdateBuilding>,
+    ApiJson(b): ApiJson<UpdateBuilding>,
 ) -> ApiResult<Json<so::Building>> {
     org::update_building(&s.app, &a.actor, id, b.version, &b.data)
         .await
@@ -619,7 +620,7 @@ async fn create_unit(
     a: ApiActor,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Json(b): Json<org::UnitInput>,
+    ApiJson(b): ApiJson<org::UnitInput>,
 ) -> ApiResult<Response> {
     idempotent(&s, &a, &headers, org::create_unit(&s.app, &a.actor, id, &b)).await
 }
@@ -645,7 +646,7 @@ async fn update_unit(
     State(s): State<AppState>,
     a: ApiActor,
     Path(id): Path<i64>,
-    Json(b): Json<UpdateUnit>,
+    ApiJson(b): ApiJson<UpdateUnit>,
 ) -> ApiResult<Json<so::Unit>> {
     org::update_unit(&s.app, &a.actor, id, b.version, &b.data)
         .await
@@ -671,7 +672,7 @@ async fn add_occupant(
     a: ApiActor,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Json(b): Json<people::OccupancyInput>,
+    ApiJson(b): ApiJson<people::OccupancyInput>,
 ) -> ApiResult<Response> {
     idempotent(
         &s,
@@ -696,7 +697,7 @@ async fn end_occupancy(
     State(s): State<AppState>,
     a: ApiActor,
     Path(id): Path<i64>,
-    Json(b): Json<EndOccupancy>,
+    ApiJson(b): ApiJson<EndOccupancy>,
 ) -> ApiResult<Json<sp::Occupancy>> {
     people::end_occupancy(&s.app, &a.actor, id, b.version, &b.until)
         .await
@@ -722,7 +723,7 @@ async fn create_department(
     a: ApiActor,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Json(b): Json<org::DepartmentInput>,
+    ApiJson(b): ApiJson<org::DepartmentInput>,
 ) -> ApiResult<Response> {
     idempotent(
         &s,
@@ -745,7 +746,7 @@ async fn update_department(
     State(s): State<AppState>,
     a: ApiActor,
     Path(id): Path<i64>,
-    Json(b): Json<UpdateDepartment>,
+    ApiJson(b): ApiJson<UpdateDepartment>,
 ) -> ApiResult<Json<so::Department>> {
     org::update_department(&s.app, &a.actor, id, b.version, &b.data)
         .await
@@ -790,7 +791,7 @@ async fn create_person(
     a: ApiActor,
     headers: HeaderMap,
     Path(id): Path<i64>,
-    Json(b): Json<people::PersonInput>,
+    ApiJson(b): ApiJson<people::PersonInput>,
 ) -> ApiResult<Response> {
     idempotent(
         &s,
@@ -833,7 +834,7 @@ async fn update_person(
     State(s): State<AppState>,
     a: ApiActor,
     Path(id): Path<i64>,
-    Json(b): Json<UpdatePerson>,
+    ApiJson(b): ApiJson<UpdatePerson>,
 ) -> ApiResult<Json<sp::Person>> {
     people::update_person(&s.app, &a.actor, id, b.version, &b.data)
         .await
@@ -904,7 +905,7 @@ async fn create_staff(
     State(s): State<AppState>,
     a: ApiActor,
     headers: HeaderMap,
-    Json(b): Json<auth::NewStaff>,
+    ApiJson(b): ApiJson<auth::NewStaff>,
 ) -> ApiResult<Response> {
     idempotent(
         &s,
@@ -938,7 +939,7 @@ async fn update_staff(
     State(s): State<AppState>,
     a: ApiActor,
     Path(id): Path<i64>,
-    Json(b): Json<UpdateStaff>,
+    ApiJson(b): ApiJson<UpdateStaff>,
 ) -> ApiResult<Json<sa::User>> {
     auth::update_staff(&s.app, &a.actor, id, b.version, &b.display_name, b.active)
         .await
@@ -960,7 +961,7 @@ async fn grant_role(
     State(s): State<AppState>,
     a: ApiActor,
     Path(id): Path<i64>,
-    Json(b): Json<GrantBody>,
+    ApiJson(b): ApiJson<GrantBody>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     let role = huiqian_domain::auth::Role::parse(&b.role)
         .ok_or_else(|| {
@@ -1002,7 +1003,7 @@ async fn reset_password(
     State(s): State<AppState>,
     a: ApiActor,
     Path(id): Path<i64>,
-    Json(b): Json<ResetBody>,
+    ApiJson(b): ApiJson<ResetBody>,
 ) -> ApiResult<StatusCode> {
     auth::reset_password(&s.app, &a.actor, id, &b.password, b.clear_totp)
         .await

@@ -33,19 +33,16 @@ pub struct AppState {
 
 /// The whole HTTP application: pages, API, OpenAPI document, health checks.
 pub fn router(app: App) -> Router {
-    let limit = app
-        .config
-        .limits
-        .max_upload_bytes
-        .max(app.config.limits.max_body_bytes);
+    let limit = app.config.limits.max_body_bytes;
+    let upload_limit = app.config.limits.max_upload_bytes;
     let state = AppState {
         app,
         throttle: Arc::new(security::Throttle::default()),
     };
-    let (api_router, openapi) = api::router().split_for_parts();
+    let (api_router, openapi) = api::router(upload_limit).split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
-        .merge(pages::router())
+        .merge(pages::router(upload_limit))
         .merge(api_router)
         .route(
             "/api/openapi.json",

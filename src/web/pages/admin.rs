@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use huiqian_domain::auth::{Permission, Role};
 use serde::Deserialize;
 
-pub fn router() -> Router<AppState> {
+pub fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/staff", get(staff_list))
         .route("/staff/new", get(new_staff).post(create_staff))
@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/staff/{id}/roles", post(grant_role))
         .route("/staff/{id}/reset-password", post(reset_password))
         .route("/roles/{id}/revoke", post(revoke_role))
-        .route("/import", get(import_page).post(import_submit))
+        .route("/import", get(import_page).post(import_submit).layer(axum::extract::DefaultBodyLimit::max(upload_limit)))
         .route("/audit", get(audit_page))
 }
 

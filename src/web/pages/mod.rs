@@ -21,13 +21,13 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use huiqian_domain::auth::Permission;
 use std::collections::HashMap;
 
-pub fn router() -> Router<AppState> {
+pub fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .merge(sign_in::router())
         .merge(account::router())
         .merge(org::router())
         .merge(people::router())
-        .merge(admin::router())
+        .merge(admin::router(upload_limit))
 }
 
 /// What every page's frame needs: translator, who is signed in, navigation, CSRF token.
