@@ -338,3 +338,76 @@ async fn must_change_password_is_enforced_on_pages() {
     assert_eq!(r.status(), 303);
     assert_eq!(c.get("/persons").await.status(), 200);
 }
+
+/// Foundation §2: a company-wide administrator creates companies and communities from
+/// the home page; a community administrator cannot.
+#[tokio::test]
+async fn company_wide_administrator_creates_companies_and_communities() {
+    let t = TestApp::spawn().await;
+    let local = t.as_role(Role::SystemAdmin).await;
+    assert_eq!(
+        local
+            .post_form("/companies", &[("name", "另一家物业")])
+            .await
+            .status(),
+        403
+    );
+    huiqian::app::auth::create_staff(
+        &t.app,
+        &t.cli(),
+        &huiqian::app::auth::NewStaff {
+            username: "boss".into(),
+            display_name: "总部管理员".into(),
+            password: crate::harness::PASSWORD.into(),
+            phone: String::new(),
+            locale: "zh-CN".into(),
+        },
+        huiqian::app::auth::StaffOptions {
+            must_change_password: false,
+            totp_exempt: false,
+        },
+    )
+    .await
+    .unwrap();
+    let mut conn = t.app.store.read().acquire().await.unwrap();
+    let boss = huiqian::store::auth::user_by_name(&mut conn, "boss")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    drop(conn);
+    huiqian::app::auth::grant_role(&t.app, &t.cli(), boss, None, Role::SystemAdmin, None)
+        .await
+        .unwrap();
+    let c = t.client("boss").await;
+    assert_eq!(
+        c.post_form("/companies", &[("name", "另一家物业")])
+            .await
+            .status(),
+        303
+    );
+    let home = c.get("/").await.text().await.unwrap();
+    assert!(
+        home.contains("另一家物业") && home.contains("和园") && home.contains("柳园"),
+        "company-wide sees every community"
+    );
+    let r = c
+        .post_form(
+            "/communities/new",
+            &[
+                ("company_id", &t.company.to_string()),
+                ("code", "SY"),
+                ("name", "松园"),
+                ("timezone", "Asia/Urumqi"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = c
+        .get(r.headers()["location"].to_str().unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("松园") && page.contains("Asia/Urumqi") && page.contains("工程部"));
+}

@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/logout", post(logout))
         .route("/lang", post(switch_lang))
+        .route("/companies", post(create_company))
 }
 
 fn session_cookie(s: &AppState, token: &str) -> String {
@@ -355,10 +356,17 @@ struct HomePage {
     c: Chrome,
     communities: Vec<crate::store::org::Community>,
     roles: Vec<(String, String)>,
+    /// Companies, for company-wide administrators (who create companies and communities).
+    companies: Option<Vec<crate::store::org::Company>>,
+    f: Form,
 }
 
 /// Home: the communities one works in and one's roles there.
 async fn home(State(s): State<AppState>, ctx: Ctx) -> PageResult {
+    home_page(&s, &ctx, Form::default()).await
+}
+
+async fn home_page(s: &AppState, ctx: &Ctx, f: Form) -> PageResult {
     let communities = crate::app::org::my_communities(&s.app, &ctx.actor)
         .await
         .page(ctx.lang)?;
@@ -383,9 +391,54 @@ async fn home(State(s): State<AppState>, ctx: Ctx) -> PageResult {
             (place, label.to_string())
         })
         .collect();
-    Ok(render(&HomePage {
-        c: Chrome::of(&ctx),
-        communities,
-        roles,
-    }))
+    let companies = if ctx
+        .actor
+        .authorize_company(huiqian_domain::auth::Permission::ManageCommunity)
+        .is_ok()
+    {
+        Some(
+            crate::store::org::companies(s.app.store.read())
+                .await
+                .map_err(|e| super::PageError(e.into(), ctx.lang))?,
+        )
+    } else {
+        None
+    };
+    let status = if f.banner.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(page(
+        status,
+        &HomePage {
+            c: Chrome::of(ctx),
+            communities,
+            roles,
+            companies,
+            f,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+struct CompanyForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// Create a company (company-wide administrators).
+async fn create_company(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    AxForm(f): AxForm<CompanyForm>,
+) -> PageResult {
+    match crate::app::org::create_company(&s.app, &ctx.actor, &f.name).await {
+        Ok(_) => Ok(see_other("/")),
+        Err(e) => {
+            let mut form = Form::with(&[("name", f.name)]);
+            form.fail(e, ctx.lang)?;
+            home_page(&s, &ctx, form).await
+        }
+    }
 }
