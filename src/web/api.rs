@@ -74,7 +74,11 @@ pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(update_department))
         .routes(routes!(search_persons, create_person))
         .routes(routes!(get_person, update_person))
-        .merge(OpenApiRouter::new().routes(routes!(import_file)).layer(axum::extract::DefaultBodyLimit::max(upload_limit)))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(import_file))
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
         .routes(routes!(list_staff, create_staff))
         .routes(routes!(get_staff, update_staff))
         .routes(routes!(grant_role))

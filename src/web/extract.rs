@@ -201,7 +201,10 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
@@ -210,13 +213,18 @@ where
                 let (status, code) = match &rejection {
                     JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_json_data"),
                     JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "bad_json"),
-                    MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required"),
-                    BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+                    MissingJsonContentType(_) => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required")
+                    }
+                    BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                        (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+                    }
                     _ => (rejection.status(), "bad_json"),
                 };
                 let mut e = ApiError::from_code(status, code, lang);
                 // Say where the body went wrong (serde's path and reason), after the message.
-                e.body.error.message = format!("{} ({})", e.body.error.message, rejection.body_text());
+                e.body.error.message =
+                    format!("{} ({})", e.body.error.message, rejection.body_text());
                 Err(e)
             }
         }

@@ -290,16 +290,36 @@ async fn oversized_and_malformed_bodies_are_refused_clearly() {
     let t = TestApp::spawn_with(|c| c.limits.max_body_bytes = 16 * 1024).await;
     let m = t.as_role(Role::CsManager).await;
     let big = "楼".repeat(20_000);
-    let (s, e) = m.post_json(&format!("/api/v1/communities/{}/buildings", t.c1), &json!({"code": "1", "name": big})).await;
+    let (s, e) = m
+        .post_json(
+            &format!("/api/v1/communities/{}/buildings", t.c1),
+            &json!({"code": "1", "name": big}),
+        )
+        .await;
     assert_eq!(s, 413);
     assert_eq!(e["error"]["code"], "too_large");
-    let r = m.http.post(m.url(&format!("/api/v1/communities/{}/buildings", t.c1))).header("content-type", "application/json").body("{\"code\": ").send().await.unwrap();
+    let r = m
+        .http
+        .post(m.url(&format!("/api/v1/communities/{}/buildings", t.c1)))
+        .header("content-type", "application/json")
+        .body("{\"code\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let e: serde_json::Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "bad_json");
-    let (s, e) = m.post_json(&format!("/api/v1/communities/{}/buildings", t.c1), &json!({"code": 5})).await;
+    let (s, e) = m
+        .post_json(
+            &format!("/api/v1/communities/{}/buildings", t.c1),
+            &json!({"code": 5}),
+        )
+        .await;
     assert_eq!(s, 422);
     assert_eq!(e["error"]["code"], "bad_json_data");
-    assert!(e["error"]["message"].as_str().unwrap().contains("code"), "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("code"),
+        "{e}"
+    );
     assert_eq!(t.count("buildings").await, 0);
 }

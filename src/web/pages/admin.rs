@@ -21,7 +21,12 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/staff/{id}/roles", post(grant_role))
         .route("/staff/{id}/reset-password", post(reset_password))
         .route("/roles/{id}/revoke", post(revoke_role))
-        .route("/import", get(import_page).post(import_submit).layer(axum::extract::DefaultBodyLimit::max(upload_limit)))
+        .route(
+            "/import",
+            get(import_page)
+                .post(import_submit)
+                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/audit", get(audit_page))
 }
 
