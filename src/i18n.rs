@@ -188,6 +188,7 @@ mod tests {
             ("rejected(\"", "error."),
             ("Conflict { code: \"", "error."),
             ("Rejected { code: \"", "error."),
+            ("Refusal(\"", "error."),
         ];
         let mut missing = vec![];
         for f in &all {

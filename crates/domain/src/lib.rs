@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod money;
 pub mod person;
+pub mod sheet;
 pub mod time;
 pub mod unit;
 pub mod validation;

@@ -1,0 +1,1486 @@
+//! The sheet's lifecycle as a pure state machine over its event history.
+//!
+//! ```text
+//! registered → dispatched (per department: handed over → acknowledged → in progress → returned)
+//!            → awaiting acceptance → collected → archived
+//! plus: extended (new deadline), suspended ⇄ resumed, terminated, beyond the centre
+//! ```
+//!
+//! A command is decided against the current state ([`Sheet::decide`]) and yields one
+//! event or a refusal with a stable code; the event is then applied
+//! ([`Sheet::apply`]). The state is only ever the fold of the history, so nothing that
+//! happened is lost and the sheet can be rebuilt from its events at any time
+//! (R-SHEET-12).
+
+use super::{Channel, SheetKind};
+use serde::{Deserialize, Serialize};
+
+pub type UserId = i64;
+pub type DepartmentId = i64;
+/// Epoch milliseconds, UTC.
+pub type Ms = i64;
+
+/// Where the sheet is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SheetState {
+    /// Registered at the desk, not yet sent to any department.
+    Registered,
+    /// With one or more departments.
+    Dispatched,
+    /// Back with customer service: every department returned it, or it was terminated or
+    /// found beyond the centre; waiting for the resident's acceptance.
+    AwaitingAcceptance,
+    /// Paused with a signed explanation; clocks stop.
+    Suspended,
+    /// Collected with an acceptance opinion confirmed by the party concerned (R-SHEET-7).
+    Collected,
+    /// Archived three ways (R-SHEET-11); nothing changes any more.
+    Archived,
+}
+
+impl SheetState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SheetState::Registered => "registered",
+            SheetState::Dispatched => "dispatched",
+            SheetState::AwaitingAcceptance => "awaiting_acceptance",
+            SheetState::Suspended => "suspended",
+            SheetState::Collected => "collected",
+            SheetState::Archived => "archived",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SheetState> {
+        [
+            SheetState::Registered,
+            SheetState::Dispatched,
+            SheetState::AwaitingAcceptance,
+            SheetState::Suspended,
+            SheetState::Collected,
+            SheetState::Archived,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    /// Still open (customer service must chase it back, R-SHEET-9).
+    pub fn is_open(self) -> bool {
+        !matches!(self, SheetState::Collected | SheetState::Archived)
+    }
+}
+
+/// One department's part: each handover is a ledger entry the receiver signs (R-SHEET-4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandoverState {
+    /// Sent; the receiver has not yet confirmed receipt.
+    HandedOver,
+    /// The receiver confirmed receipt (the time of confirmation is the receipt).
+    Acknowledged,
+    /// Work has started.
+    InProgress,
+    /// Returned with the department's opinion and signature (R-SHEET-5).
+    Returned,
+    /// Closed by a termination of the whole sheet (R-SHEET-8).
+    Terminated,
+}
+
+impl HandoverState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoverState::HandedOver => "handed_over",
+            HandoverState::Acknowledged => "acknowledged",
+            HandoverState::InProgress => "in_progress",
+            HandoverState::Returned => "returned",
+            HandoverState::Terminated => "terminated",
+        }
+    }
+
+    /// Still with the department.
+    pub fn is_out(self) -> bool {
+        matches!(
+            self,
+            HandoverState::HandedOver | HandoverState::Acknowledged | HandoverState::InProgress
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handover {
+    /// 1, 2, … within the sheet.
+    pub no: u32,
+    pub department: DepartmentId,
+    /// A named receiver, if customer service chose one.
+    pub to_user: Option<UserId>,
+    pub state: HandoverState,
+    pub handed_over_at: Ms,
+    pub handed_over_by: UserId,
+    pub opinion_sent: String,
+    pub acknowledged_at: Option<Ms>,
+    pub acknowledged_by: Option<UserId>,
+    pub returned_at: Option<Ms>,
+    pub returned_by: Option<UserId>,
+    pub result: String,
+    pub signer: String,
+}
+
+/// How the party concerned confirmed the acceptance opinion (R-SHEET-7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Confirmation {
+    /// Signed on the screen (the signature image is an attachment of the sheet).
+    Signature { signer: String },
+    /// Confirmed by telephone at a recorded time.
+    Phone { at: Ms, note: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acceptance {
+    pub opinion: String,
+    pub confirmation: Confirmation,
+    /// Written by the centre director (allowed for matters beyond the centre, R-SHEET-10).
+    pub by_director: bool,
+    pub at: Ms,
+    pub by: UserId,
+}
+
+/// How a sheet ended other than by every department finishing its part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Terminated with an explanation signed by the head of the responsible department.
+    Terminated {
+        explanation: String,
+        signed_by: UserId,
+    },
+    /// Beyond the centre (R-SHEET-10): explained to the resident; a third party, if
+    /// any, was sent a copy and its receipt is the evidence of resolution.
+    BeyondCentre {
+        explanation: String,
+        third_party: Option<String>,
+        receipt: Option<String>,
+    },
+}
+
+/// What happened to a sheet. Stored in order; the sheet is their fold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Registered {
+        kind: SheetKind,
+        channel: Channel,
+        first_contact: UserId,
+    },
+    SignatureCaptured {
+        signer: String,
+    },
+    Dispatched {
+        handover: u32,
+        department: DepartmentId,
+        to_user: Option<UserId>,
+        opinion: String,
+    },
+    Acknowledged {
+        handover: u32,
+    },
+    WorkStarted {
+        handover: u32,
+    },
+    Returned {
+        handover: u32,
+        result: String,
+        signer: String,
+    },
+    Extended {
+        due_at: Ms,
+        explanation: String,
+        signed_by: UserId,
+    },
+    Suspended {
+        explanation: String,
+        signed_by: UserId,
+    },
+    Resumed {
+        note: String,
+    },
+    Terminated {
+        explanation: String,
+        signed_by: UserId,
+    },
+    BeyondCentre {
+        explanation: String,
+        third_party: Option<String>,
+    },
+    ThirdPartyReceipt {
+        evidence: String,
+    },
+    Collected {
+        opinion: String,
+        confirmation: Confirmation,
+        by_director: bool,
+    },
+    Archived,
+    FirstContactReassigned {
+        to: UserId,
+        reason: String,
+    },
+}
+
+impl Event {
+    /// The stable name of the event (`sheet.dispatched` in the audit trail and timeline).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Registered { .. } => "registered",
+            Event::SignatureCaptured { .. } => "signature_captured",
+            Event::Dispatched { .. } => "dispatched",
+            Event::Acknowledged { .. } => "acknowledged",
+            Event::WorkStarted { .. } => "work_started",
+            Event::Returned { .. } => "returned",
+            Event::Extended { .. } => "extended",
+            Event::Suspended { .. } => "suspended",
+            Event::Resumed { .. } => "resumed",
+            Event::Terminated { .. } => "terminated",
+            Event::BeyondCentre { .. } => "beyond_centre",
+            Event::ThirdPartyReceipt { .. } => "third_party_receipt",
+            Event::Collected { .. } => "collected",
+            Event::Archived => "archived",
+            Event::FirstContactReassigned { .. } => "first_contact_reassigned",
+        }
+    }
+}
+
+/// An event as it happened: when, by whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub event: Event,
+    pub at: Ms,
+    pub by: UserId,
+}
+
+/// What someone asks to do to a sheet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    CaptureSignature {
+        signer: String,
+    },
+    Dispatch {
+        department: DepartmentId,
+        to_user: Option<UserId>,
+        opinion: String,
+    },
+    Acknowledge {
+        handover: u32,
+    },
+    StartWork {
+        handover: u32,
+    },
+    Return {
+        handover: u32,
+        result: String,
+        signer: String,
+    },
+    Extend {
+        due_at: Ms,
+        explanation: String,
+        signed_by: Option<UserId>,
+    },
+    Suspend {
+        explanation: String,
+        signed_by: Option<UserId>,
+    },
+    Resume {
+        note: String,
+    },
+    Terminate {
+        explanation: String,
+        signed_by: Option<UserId>,
+    },
+    BeyondCentre {
+        explanation: String,
+        third_party: Option<String>,
+    },
+    RecordThirdPartyReceipt {
+        evidence: String,
+    },
+    Collect {
+        opinion: String,
+        confirmation: Option<Confirmation>,
+        by_director: bool,
+    },
+    Archive,
+    ReassignFirstContact {
+        to: UserId,
+        reason: String,
+    },
+}
+
+/// Why a command was refused: a stable code the interface translates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal(pub &'static str);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Every refusal code, for the translation check.
+pub const REFUSALS: &[&str] = &[
+    "sheet.archived",
+    "sheet.closed",
+    "sheet.suspended",
+    "sheet.not_suspended",
+    "sheet.signature_not_pending",
+    "sheet.signer_required",
+    "sheet.opinion_required",
+    "sheet.department_holding",
+    "sheet.ended",
+    "sheet.handover_unknown",
+    "sheet.handover_not_received",
+    "sheet.handover_not_acknowledged",
+    "sheet.handover_not_out",
+    "sheet.explanation_required",
+    "sheet.head_signature_required",
+    "sheet.deadline_not_later",
+    "sheet.departments_still_out",
+    "sheet.not_awaiting_acceptance",
+    "sheet.acceptance_required",
+    "sheet.confirmation_required",
+    "sheet.third_party_receipt_required",
+    "sheet.director_only_beyond_centre",
+    "sheet.no_third_party",
+    "sheet.receipt_recorded",
+    "sheet.not_collected",
+    "sheet.reason_required",
+    "sheet.same_first_contact",
+];
+
+/// The sheet as its history makes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sheet {
+    pub kind: SheetKind,
+    pub channel: Channel,
+    pub state: SheetState,
+    /// The receptionist who answers for the sheet to its close (首接责任人, R-SHEET-6).
+    pub first_contact: UserId,
+    /// Phone or letter: the requester's signature is still to be collected (R-SHEET-3).
+    pub signature_pending: bool,
+    pub registered_at: Ms,
+    pub handovers: Vec<Handover>,
+    pub outcome: Option<Outcome>,
+    pub acceptance: Option<Acceptance>,
+    /// A deadline set by an extension (R-SHEET-8).
+    pub extended_due_at: Option<Ms>,
+    /// The state to return to on resuming.
+    pub suspended_from: Option<SheetState>,
+    /// Number of events applied.
+    pub events: usize,
+}
+
+fn need(text: &str, code: &'static str) -> Result<(), Refusal> {
+    if text.trim().is_empty() {
+        Err(Refusal(code))
+    } else {
+        Ok(())
+    }
+}
+
+impl Sheet {
+    /// A new sheet from its registration.
+    pub fn register(
+        kind: SheetKind,
+        channel: Channel,
+        first_contact: UserId,
+        at: Ms,
+    ) -> (Sheet, Recorded) {
+        let rec = Recorded {
+            event: Event::Registered {
+                kind,
+                channel,
+                first_contact,
+            },
+            at,
+            by: first_contact,
+        };
+        (
+            Sheet::replay(std::slice::from_ref(&rec)).expect("a registration starts a sheet"),
+            rec,
+        )
+    }
+
+    /// Rebuild a sheet from its history (the first event must be the registration).
+    pub fn replay(events: &[Recorded]) -> Option<Sheet> {
+        let first = events.first()?;
+        let Event::Registered {
+            kind,
+            channel,
+            first_contact,
+        } = &first.event
+        else {
+            return None;
+        };
+        let mut sheet = Sheet {
+            kind: *kind,
+            channel: *channel,
+            state: SheetState::Registered,
+            first_contact: *first_contact,
+            signature_pending: !channel.signs_at_registration(),
+            registered_at: first.at,
+            handovers: vec![],
+            outcome: None,
+            acceptance: None,
+            extended_due_at: None,
+            suspended_from: None,
+            events: 1,
+        };
+        for e in &events[1..] {
+            sheet.apply(e);
+        }
+        Some(sheet)
+    }
+
+    pub fn handover(&self, no: u32) -> Option<&Handover> {
+        self.handovers.iter().find(|h| h.no == no)
+    }
+
+    /// Departments still holding the sheet.
+    pub fn departments_out(&self) -> impl Iterator<Item = &Handover> {
+        self.handovers.iter().filter(|h| h.state.is_out())
+    }
+
+    /// When the sheet was first sent to a department (the start of the collection limit).
+    pub fn first_dispatched_at(&self) -> Option<Ms> {
+        self.handovers.iter().map(|h| h.handed_over_at).min()
+    }
+
+    /// Decide a command: the event it produces, or why it is refused. `now` is used only to
+    /// check that a new deadline lies ahead.
+    pub fn decide(&self, cmd: &Command, now: Ms) -> Result<Event, Refusal> {
+        use SheetState::*;
+        let closed = !self.state.is_open();
+        if self.state == Archived {
+            return Err(Refusal("sheet.archived"));
+        }
+        let suspended = self.state == Suspended;
+        match cmd {
+            Command::CaptureSignature { signer } => {
+                if !self.signature_pending {
+                    return Err(Refusal("sheet.signature_not_pending"));
+                }
+                need(signer, "sheet.signer_required")?;
+                Ok(Event::SignatureCaptured {
+                    signer: signer.trim().into(),
+                })
+            }
+            Command::Dispatch {
+                department,
+                to_user,
+                opinion,
+            } => {
+                if closed {
+                    return Err(Refusal("sheet.closed"));
+                }
+                if suspended {
+                    return Err(Refusal("sheet.suspended"));
+                }
+                if self.outcome.is_some() {
+                    return Err(Refusal("sheet.ended"));
+                }
+                need(opinion, "sheet.opinion_required")?;
+                if self.departments_out().any(|h| h.department == *department) {
+                    return Err(Refusal("sheet.department_holding"));
+                }
+                let no = self.handovers.len() as u32 + 1;
+                Ok(Event::Dispatched {
+                    handover: no,
+                    department: *department,
+                    to_user: *to_user,
+                    opinion: opinion.trim().into(),
+                })
+            }
+            Command::Acknowledge { handover }
+            | Command::StartWork { handover }
+            | Command::Return { handover, .. } => {
+                if closed {
+                    return Err(Refusal("sheet.closed"));
+                }
+                if suspended {
+                    return Err(Refusal("sheet.suspended"));
+                }
+                let h = self
+                    .handover(*handover)
+                    .ok_or(Refusal("sheet.handover_unknown"))?;
+                match cmd {
+                    Command::Acknowledge { .. } => match h.state {
+                        HandoverState::HandedOver => Ok(Event::Acknowledged {
+                            handover: *handover,
+                        }),
+                        _ => Err(Refusal("sheet.handover_not_out")),
+                    },
+                    Command::StartWork { .. } => match h.state {
+                        HandoverState::Acknowledged => Ok(Event::WorkStarted {
+                            handover: *handover,
+                        }),
+                        HandoverState::HandedOver => Err(Refusal("sheet.handover_not_received")),
+                        _ => Err(Refusal("sheet.handover_not_out")),
+                    },
+                    Command::Return { result, signer, .. } => match h.state {
+                        HandoverState::Acknowledged | HandoverState::InProgress => {
+                            need(result, "sheet.opinion_required")?;
+                            need(signer, "sheet.signer_required")?;
+                            Ok(Event::Returned {
+                                handover: *handover,
+                                result: result.trim().into(),
+                                signer: signer.trim().into(),
+                            })
+                        }
+                        HandoverState::HandedOver => Err(Refusal("sheet.handover_not_received")),
+                        _ => Err(Refusal("sheet.handover_not_out")),
+                    },
+                    _ => unreachable!("matched above"),
+                }
+            }
+            Command::Extend {
+                due_at,
+                explanation,
+                signed_by,
+            } => {
+                if closed {
+                    return Err(Refusal("sheet.closed"));
+                }
+                need(explanation, "sheet.explanation_required")?;
+                let signed_by = signed_by.ok_or(Refusal("sheet.head_signature_required"))?;
+                if *due_at <= now || self.extended_due_at.is_some_and(|d| *due_at <= d) {
+                    return Err(Refusal("sheet.deadline_not_later"));
+                }
+                Ok(Event::Extended {
+                    due_at: *due_at,
+                    explanation: explanation.trim().into(),
+                    signed_by,
+                })
+            }
+            Command::Suspend {
+                explanation,
+                signed_by,
+            } => {
+                if closed {
+                    return Err(Refusal("sheet.closed"));
+                }
+                if suspended {
+                    return Err(Refusal("sheet.suspended"));
+                }
+                need(explanation, "sheet.explanation_required")?;
+                let signed_by = signed_by.ok_or(Refusal("sheet.head_signature_required"))?;
+                Ok(Event::Suspended {
+                    explanation: explanation.trim().into(),
+                    signed_by,
+                })
+            }
+            Command::Resume { note } => {
+                if !suspended {
+                    return Err(Refusal("sheet.not_suspended"));
+                }
+                Ok(Event::Resumed {
+                    note: note.trim().into(),
+                })
+            }
+            Command::Terminate {
+                explanation,
+                signed_by,
+            } => {
+                if closed {
+                    return Err(Refusal("sheet.closed"));
+                }
+                if self.outcome.is_some() {
+                    return Err(Refusal("sheet.ended"));
+                }
+                need(explanation, "sheet.explanation_required")?;
+                let signed_by = signed_by.ok_or(Refusal("sheet.head_signature_required"))?;
+                Ok(Event::Terminated {
+                    explanation: explanation.trim().into(),
+                    signed_by,
+                })
+            }
+            Command::BeyondCentre {
+                explanation,
+                third_party,
+            } => {
+                if closed {
+                    return Err(Refusal("sheet.closed"));
+                }
+                if suspended {
+                    return Err(Refusal("sheet.suspended"));
+                }
+                if self.outcome.is_some() {
+                    return Err(Refusal("sheet.ended"));
+                }
+                if self.departments_out().next().is_some() {
+                    return Err(Refusal("sheet.departments_still_out"));
+                }
+                need(explanation, "sheet.explanation_required")?;
+                let third_party = third_party
+                    .as_ref()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty());
+                Ok(Event::BeyondCentre {
+                    explanation: explanation.trim().into(),
+                    third_party,
+                })
+            }
+            Command::RecordThirdPartyReceipt { evidence } => {
+                match &self.outcome {
+                    Some(Outcome::BeyondCentre {
+                        third_party: Some(_),
+                        receipt: None,
+                        ..
+                    }) => {}
+                    Some(Outcome::BeyondCentre {
+                        third_party: Some(_),
+                        receipt: Some(_),
+                        ..
+                    }) => return Err(Refusal("sheet.receipt_recorded")),
+                    _ => return Err(Refusal("sheet.no_third_party")),
+                }
+                need(evidence, "sheet.explanation_required")?;
+                Ok(Event::ThirdPartyReceipt {
+                    evidence: evidence.trim().into(),
+                })
+            }
+            Command::Collect {
+                opinion,
+                confirmation,
+                by_director,
+            } => {
+                if closed {
+                    return Err(Refusal("sheet.closed"));
+                }
+                if suspended {
+                    return Err(Refusal("sheet.suspended"));
+                }
+                if self.departments_out().next().is_some() {
+                    return Err(Refusal("sheet.departments_still_out"));
+                }
+                if self.state != AwaitingAcceptance {
+                    return Err(Refusal("sheet.not_awaiting_acceptance"));
+                }
+                need(opinion, "sheet.acceptance_required")?;
+                let confirmation = confirmation
+                    .clone()
+                    .ok_or(Refusal("sheet.confirmation_required"))?;
+                match &confirmation {
+                    Confirmation::Signature { signer } => need(signer, "sheet.signer_required")?,
+                    Confirmation::Phone { .. } => {}
+                }
+                if let Some(Outcome::BeyondCentre {
+                    third_party: Some(_),
+                    receipt: None,
+                    ..
+                }) = &self.outcome
+                {
+                    return Err(Refusal("sheet.third_party_receipt_required"));
+                }
+                if *by_director && !matches!(self.outcome, Some(Outcome::BeyondCentre { .. })) {
+                    return Err(Refusal("sheet.director_only_beyond_centre"));
+                }
+                Ok(Event::Collected {
+                    opinion: opinion.trim().into(),
+                    confirmation,
+                    by_director: *by_director,
+                })
+            }
+            Command::Archive => {
+                if self.state != Collected {
+                    return Err(Refusal("sheet.not_collected"));
+                }
+                if self.departments_out().next().is_some() {
+                    return Err(Refusal("sheet.departments_still_out"));
+                }
+                Ok(Event::Archived)
+            }
+            Command::ReassignFirstContact { to, reason } => {
+                need(reason, "sheet.reason_required")?;
+                if *to == self.first_contact {
+                    return Err(Refusal("sheet.same_first_contact"));
+                }
+                Ok(Event::FirstContactReassigned {
+                    to: *to,
+                    reason: reason.trim().into(),
+                })
+            }
+        }
+    }
+
+    /// Apply an event that [`Sheet::decide`] produced (or that was stored).
+    pub fn apply(&mut self, rec: &Recorded) {
+        use SheetState::*;
+        self.events += 1;
+        let (at, by) = (rec.at, rec.by);
+        match &rec.event {
+            Event::Registered { .. } => {}
+            Event::SignatureCaptured { .. } => self.signature_pending = false,
+            Event::Dispatched {
+                handover,
+                department,
+                to_user,
+                opinion,
+            } => {
+                self.handovers.push(Handover {
+                    no: *handover,
+                    department: *department,
+                    to_user: *to_user,
+                    state: HandoverState::HandedOver,
+                    handed_over_at: at,
+                    handed_over_by: by,
+                    opinion_sent: opinion.clone(),
+                    acknowledged_at: None,
+                    acknowledged_by: None,
+                    returned_at: None,
+                    returned_by: None,
+                    result: String::new(),
+                    signer: String::new(),
+                });
+                self.state = Dispatched;
+            }
+            Event::Acknowledged { handover } => {
+                if let Some(h) = self.handovers.iter_mut().find(|h| h.no == *handover) {
+                    h.state = HandoverState::Acknowledged;
+                    h.acknowledged_at = Some(at);
+                    h.acknowledged_by = Some(by);
+                }
+            }
+            Event::WorkStarted { handover } => {
+                if let Some(h) = self.handovers.iter_mut().find(|h| h.no == *handover) {
+                    h.state = HandoverState::InProgress;
+                }
+            }
+            Event::Returned {
+                handover,
+                result,
+                signer,
+            } => {
+                if let Some(h) = self.handovers.iter_mut().find(|h| h.no == *handover) {
+                    h.state = HandoverState::Returned;
+                    h.returned_at = Some(at);
+                    h.returned_by = Some(by);
+                    h.result = result.clone();
+                    h.signer = signer.clone();
+                }
+                if self.departments_out().next().is_none() {
+                    self.state = AwaitingAcceptance;
+                }
+            }
+            Event::Extended { due_at, .. } => self.extended_due_at = Some(*due_at),
+            Event::Suspended { .. } => {
+                self.suspended_from = Some(self.state);
+                self.state = Suspended;
+            }
+            Event::Resumed { .. } => {
+                self.state = self.suspended_from.take().unwrap_or(Registered);
+            }
+            Event::Terminated {
+                explanation,
+                signed_by,
+            } => {
+                for h in self.handovers.iter_mut().filter(|h| h.state.is_out()) {
+                    h.state = HandoverState::Terminated;
+                }
+                self.outcome = Some(Outcome::Terminated {
+                    explanation: explanation.clone(),
+                    signed_by: *signed_by,
+                });
+                self.suspended_from = None;
+                self.state = AwaitingAcceptance;
+            }
+            Event::BeyondCentre {
+                explanation,
+                third_party,
+            } => {
+                self.outcome = Some(Outcome::BeyondCentre {
+                    explanation: explanation.clone(),
+                    third_party: third_party.clone(),
+                    receipt: None,
+                });
+                self.state = AwaitingAcceptance;
+            }
+            Event::ThirdPartyReceipt { evidence } => {
+                if let Some(Outcome::BeyondCentre { receipt, .. }) = &mut self.outcome {
+                    *receipt = Some(evidence.clone());
+                }
+            }
+            Event::Collected {
+                opinion,
+                confirmation,
+                by_director,
+            } => {
+                self.acceptance = Some(Acceptance {
+                    opinion: opinion.clone(),
+                    confirmation: confirmation.clone(),
+                    by_director: *by_director,
+                    at,
+                    by,
+                });
+                self.state = Collected;
+            }
+            Event::Archived => self.state = Archived,
+            Event::FirstContactReassigned { to, .. } => self.first_contact = *to,
+        }
+    }
+
+    /// Decide and apply in one step (what a use-case does inside its transaction).
+    pub fn handle(&mut self, cmd: &Command, at: Ms, by: UserId) -> Result<Recorded, Refusal> {
+        let event = self.decide(cmd, at)?;
+        let rec = Recorded { event, at, by };
+        self.apply(&rec);
+        Ok(rec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DESK: UserId = 10;
+    const ENG: DepartmentId = 2;
+    const SEC: DepartmentId = 3;
+
+    fn visit() -> Sheet {
+        Sheet::register(SheetKind::Repair, Channel::Visit, DESK, 1_000).0
+    }
+
+    fn signed() -> Option<Confirmation> {
+        Some(Confirmation::Signature {
+            signer: "王秀英".into(),
+        })
+    }
+
+    /// The everyday journey: register, dispatch to engineering, acknowledge, return,
+    /// collect with the resident's acceptance, archive.
+    #[test]
+    fn r_sheet_4_5_7_11_everyday_journey() {
+        let mut s = visit();
+        assert!(
+            !s.signature_pending,
+            "a visit is signed at registration (R-SHEET-3)"
+        );
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                to_user: None,
+                opinion: "请工程部处理漏水".into(),
+            },
+            2_000,
+            DESK,
+        )
+        .unwrap();
+        assert_eq!(s.state, SheetState::Dispatched);
+        s.handle(&Command::Acknowledge { handover: 1 }, 3_000, 20)
+            .unwrap();
+        assert_eq!(
+            s.handover(1).unwrap().acknowledged_at,
+            Some(3_000),
+            "receipt time is the confirmation (R-SHEET-4)"
+        );
+        s.handle(&Command::StartWork { handover: 1 }, 3_500, 20)
+            .unwrap();
+        s.handle(
+            &Command::Return {
+                handover: 1,
+                result: "已更换水管".into(),
+                signer: "李师傅".into(),
+            },
+            4_000,
+            20,
+        )
+        .unwrap();
+        assert_eq!(s.state, SheetState::AwaitingAcceptance);
+        s.handle(
+            &Command::Collect {
+                opinion: "满意".into(),
+                confirmation: signed(),
+                by_director: false,
+            },
+            5_000,
+            DESK,
+        )
+        .unwrap();
+        s.handle(&Command::Archive, 6_000, DESK).unwrap();
+        assert_eq!(s.state, SheetState::Archived);
+        assert_eq!(s.events, 7);
+    }
+
+    /// R-SHEET-3: phone and letter sheets wait for a signature.
+    #[test]
+    fn r_sheet_3_phone_sheet_needs_a_later_signature() {
+        let (mut s, _) = Sheet::register(SheetKind::Complaint, Channel::Phone, DESK, 0);
+        assert!(s.signature_pending);
+        assert_eq!(
+            s.decide(&Command::CaptureSignature { signer: " ".into() }, 1),
+            Err(Refusal("sheet.signer_required"))
+        );
+        s.handle(
+            &Command::CaptureSignature {
+                signer: "张伟".into(),
+            },
+            1,
+            DESK,
+        )
+        .unwrap();
+        assert!(!s.signature_pending);
+        assert_eq!(
+            s.decide(
+                &Command::CaptureSignature {
+                    signer: "张伟".into()
+                },
+                2
+            ),
+            Err(Refusal("sheet.signature_not_pending"))
+        );
+    }
+
+    /// R-SHEET-4: one open handover per department; several departments at once.
+    #[test]
+    fn r_sheet_4_several_departments_one_open_handover_each() {
+        let mut s = visit();
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                to_user: None,
+                opinion: "x".into(),
+            },
+            1,
+            DESK,
+        )
+        .unwrap();
+        assert_eq!(
+            s.decide(
+                &Command::Dispatch {
+                    department: ENG,
+                    to_user: None,
+                    opinion: "again".into()
+                },
+                2
+            ),
+            Err(Refusal("sheet.department_holding"))
+        );
+        s.handle(
+            &Command::Dispatch {
+                department: SEC,
+                to_user: Some(31),
+                opinion: "请安保配合".into(),
+            },
+            2,
+            DESK,
+        )
+        .unwrap();
+        assert_eq!(
+            s.decide(
+                &Command::Return {
+                    handover: 2,
+                    result: "ok".into(),
+                    signer: "x".into()
+                },
+                3
+            ),
+            Err(Refusal("sheet.handover_not_received"))
+        );
+        for h in [1, 2] {
+            s.handle(&Command::Acknowledge { handover: h }, 3, 20)
+                .unwrap();
+        }
+        s.handle(
+            &Command::Return {
+                handover: 1,
+                result: "修好".into(),
+                signer: "李".into(),
+            },
+            4,
+            20,
+        )
+        .unwrap();
+        assert_eq!(s.state, SheetState::Dispatched, "security still holds it");
+        assert_eq!(
+            s.decide(
+                &Command::Collect {
+                    opinion: "满意".into(),
+                    confirmation: signed(),
+                    by_director: false
+                },
+                5
+            ),
+            Err(Refusal("sheet.departments_still_out"))
+        );
+        s.handle(
+            &Command::Return {
+                handover: 2,
+                result: "已巡查".into(),
+                signer: "赵".into(),
+            },
+            5,
+            31,
+        )
+        .unwrap();
+        assert_eq!(s.state, SheetState::AwaitingAcceptance);
+        // Back with customer service, it may be sent out again (e.g. the resident is not satisfied).
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                to_user: None,
+                opinion: "返修".into(),
+            },
+            6,
+            DESK,
+        )
+        .unwrap();
+        assert_eq!(s.state, SheetState::Dispatched);
+    }
+
+    /// R-SHEET-7: no collection without an acceptance opinion confirmed by the party.
+    #[test]
+    fn r_sheet_7_collection_needs_opinion_and_confirmation() {
+        let mut s = visit();
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                to_user: None,
+                opinion: "x".into(),
+            },
+            1,
+            DESK,
+        )
+        .unwrap();
+        s.handle(&Command::Acknowledge { handover: 1 }, 2, 20)
+            .unwrap();
+        s.handle(
+            &Command::Return {
+                handover: 1,
+                result: "done".into(),
+                signer: "李".into(),
+            },
+            3,
+            20,
+        )
+        .unwrap();
+        assert_eq!(
+            s.decide(
+                &Command::Collect {
+                    opinion: "".into(),
+                    confirmation: signed(),
+                    by_director: false
+                },
+                4
+            ),
+            Err(Refusal("sheet.acceptance_required"))
+        );
+        assert_eq!(
+            s.decide(
+                &Command::Collect {
+                    opinion: "满意".into(),
+                    confirmation: None,
+                    by_director: false
+                },
+                4
+            ),
+            Err(Refusal("sheet.confirmation_required"))
+        );
+        assert_eq!(
+            s.decide(&Command::Archive, 4),
+            Err(Refusal("sheet.not_collected"))
+        );
+        let phone = Some(Confirmation::Phone {
+            at: 4,
+            note: "业主电话确认".into(),
+        });
+        s.handle(
+            &Command::Collect {
+                opinion: "满意".into(),
+                confirmation: phone,
+                by_director: false,
+            },
+            4,
+            DESK,
+        )
+        .unwrap();
+        assert_eq!(
+            s.decide(
+                &Command::Dispatch {
+                    department: ENG,
+                    to_user: None,
+                    opinion: "x".into()
+                },
+                5
+            ),
+            Err(Refusal("sheet.closed"))
+        );
+    }
+
+    /// R-SHEET-8: extension, suspension and termination need an explanation signed by
+    /// the department head; suspension pauses until resumed.
+    #[test]
+    fn r_sheet_8_extend_suspend_terminate() {
+        let mut s = visit();
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                to_user: None,
+                opinion: "x".into(),
+            },
+            1,
+            DESK,
+        )
+        .unwrap();
+        assert_eq!(
+            s.decide(
+                &Command::Extend {
+                    due_at: 100,
+                    explanation: "等配件".into(),
+                    signed_by: None
+                },
+                2
+            ),
+            Err(Refusal("sheet.head_signature_required"))
+        );
+        assert_eq!(
+            s.decide(
+                &Command::Extend {
+                    due_at: 100,
+                    explanation: " ".into(),
+                    signed_by: Some(5)
+                },
+                2
+            ),
+            Err(Refusal("sheet.explanation_required"))
+        );
+        assert_eq!(
+            s.decide(
+                &Command::Extend {
+                    due_at: 1,
+                    explanation: "等配件".into(),
+                    signed_by: Some(5)
+                },
+                2
+            ),
+            Err(Refusal("sheet.deadline_not_later"))
+        );
+        s.handle(
+            &Command::Extend {
+                due_at: 100,
+                explanation: "等配件".into(),
+                signed_by: Some(5),
+            },
+            2,
+            5,
+        )
+        .unwrap();
+        assert_eq!(s.extended_due_at, Some(100));
+        s.handle(
+            &Command::Suspend {
+                explanation: "业主出差".into(),
+                signed_by: Some(5),
+            },
+            3,
+            5,
+        )
+        .unwrap();
+        assert_eq!(s.state, SheetState::Suspended);
+        assert_eq!(
+            s.decide(&Command::Acknowledge { handover: 1 }, 4),
+            Err(Refusal("sheet.suspended"))
+        );
+        s.handle(
+            &Command::Resume {
+                note: "业主回来了".into(),
+            },
+            5,
+            DESK,
+        )
+        .unwrap();
+        assert_eq!(s.state, SheetState::Dispatched, "resumes where it was");
+        s.handle(
+            &Command::Terminate {
+                explanation: "业主撤回申请".into(),
+                signed_by: Some(5),
+            },
+            6,
+            5,
+        )
+        .unwrap();
+        assert_eq!(
+            s.state,
+            SheetState::AwaitingAcceptance,
+            "returns to customer service"
+        );
+        assert_eq!(s.handover(1).unwrap().state, HandoverState::Terminated);
+        s.handle(
+            &Command::Collect {
+                opinion: "业主同意终止".into(),
+                confirmation: signed(),
+                by_director: false,
+            },
+            7,
+            DESK,
+        )
+        .unwrap();
+        s.handle(&Command::Archive, 8, DESK).unwrap();
+    }
+
+    /// R-SHEET-10: beyond the centre; a third party's receipt is the evidence; the director
+    /// may write the acceptance.
+    #[test]
+    fn r_sheet_10_beyond_the_centre() {
+        let mut s = Sheet::register(SheetKind::SituationReport, Channel::Visit, DESK, 0).0;
+        s.handle(
+            &Command::BeyondCentre {
+                explanation: "属燃气公司职责，已告知业主".into(),
+                third_party: Some("燃气公司".into()),
+            },
+            1,
+            DESK,
+        )
+        .unwrap();
+        assert_eq!(
+            s.decide(
+                &Command::Collect {
+                    opinion: "已解决".into(),
+                    confirmation: signed(),
+                    by_director: true
+                },
+                2
+            ),
+            Err(Refusal("sheet.third_party_receipt_required"))
+        );
+        s.handle(
+            &Command::RecordThirdPartyReceipt {
+                evidence: "燃气公司回执（传真）".into(),
+            },
+            2,
+            DESK,
+        )
+        .unwrap();
+        s.handle(
+            &Command::Collect {
+                opinion: "已由燃气公司解决".into(),
+                confirmation: signed(),
+                by_director: true,
+            },
+            3,
+            1,
+        )
+        .unwrap();
+        assert!(s.acceptance.as_ref().unwrap().by_director);
+        // The director's acceptance is for matters beyond the centre only.
+        let mut t = visit();
+        t.handle(
+            &Command::Dispatch {
+                department: ENG,
+                to_user: None,
+                opinion: "x".into(),
+            },
+            1,
+            DESK,
+        )
+        .unwrap();
+        t.handle(&Command::Acknowledge { handover: 1 }, 2, 20)
+            .unwrap();
+        t.handle(
+            &Command::Return {
+                handover: 1,
+                result: "done".into(),
+                signer: "李".into(),
+            },
+            3,
+            20,
+        )
+        .unwrap();
+        assert_eq!(
+            t.decide(
+                &Command::Collect {
+                    opinion: "ok".into(),
+                    confirmation: signed(),
+                    by_director: true
+                },
+                4
+            ),
+            Err(Refusal("sheet.director_only_beyond_centre"))
+        );
+    }
+
+    /// R-SHEET-6: the first-contact owner can be replaced, with a reason.
+    #[test]
+    fn r_sheet_6_first_contact_reassigned_with_reason() {
+        let mut s = visit();
+        assert_eq!(
+            s.decide(
+                &Command::ReassignFirstContact {
+                    to: 11,
+                    reason: "".into()
+                },
+                1
+            ),
+            Err(Refusal("sheet.reason_required"))
+        );
+        s.handle(
+            &Command::ReassignFirstContact {
+                to: 11,
+                reason: "休假".into(),
+            },
+            1,
+            2,
+        )
+        .unwrap();
+        assert_eq!(s.first_contact, 11);
+    }
+
+    #[test]
+    fn replay_rebuilds_the_same_sheet() {
+        let (mut s, first) = Sheet::register(SheetKind::Repair, Channel::Letter, DESK, 0);
+        let mut log = vec![first];
+        for (cmd, by) in [
+            (
+                Command::Dispatch {
+                    department: ENG,
+                    to_user: None,
+                    opinion: "x".into(),
+                },
+                DESK,
+            ),
+            (Command::Acknowledge { handover: 1 }, 20),
+            (
+                Command::Suspend {
+                    explanation: "s".into(),
+                    signed_by: Some(5),
+                },
+                5,
+            ),
+            (
+                Command::Resume {
+                    note: String::new(),
+                },
+                DESK,
+            ),
+        ] {
+            log.push(s.handle(&cmd, log.len() as i64, by).unwrap());
+        }
+        assert_eq!(Sheet::replay(&log).unwrap(), s);
+        // Events serialise with a stable tag (they are stored as JSON).
+        let json = serde_json::to_string(&log[1].event).unwrap();
+        assert!(json.starts_with("{\"type\":\"dispatched\""), "{json}");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn command() -> impl Strategy<Value = (Command, UserId)> {
+            let text = prop_oneof![Just(String::new()), Just("说明".to_string())];
+            let signer = prop_oneof![Just(None), Just(Some(5i64))];
+            prop_oneof![
+                text.clone()
+                    .prop_map(|s| (Command::CaptureSignature { signer: s }, DESK)),
+                (1i64..4, text.clone()).prop_map(|(d, o)| (
+                    Command::Dispatch {
+                        department: d,
+                        to_user: None,
+                        opinion: o
+                    },
+                    DESK
+                )),
+                (1u32..5).prop_map(|h| (Command::Acknowledge { handover: h }, 20)),
+                (1u32..5).prop_map(|h| (Command::StartWork { handover: h }, 20)),
+                (1u32..5, text.clone(), text.clone()).prop_map(|(h, r, s)| (
+                    Command::Return {
+                        handover: h,
+                        result: r,
+                        signer: s
+                    },
+                    20
+                )),
+                (0i64..2000, text.clone(), signer.clone()).prop_map(|(d, e, s)| (
+                    Command::Extend {
+                        due_at: d,
+                        explanation: e,
+                        signed_by: s
+                    },
+                    5
+                )),
+                (text.clone(), signer.clone()).prop_map(|(e, s)| (
+                    Command::Suspend {
+                        explanation: e,
+                        signed_by: s
+                    },
+                    5
+                )),
+                text.clone()
+                    .prop_map(|n| (Command::Resume { note: n }, DESK)),
+                (text.clone(), signer).prop_map(|(e, s)| (
+                    Command::Terminate {
+                        explanation: e,
+                        signed_by: s
+                    },
+                    5
+                )),
+                (
+                    text.clone(),
+                    prop_oneof![Just(None), Just(Some("燃气公司".to_string()))]
+                )
+                    .prop_map(|(e, t)| (
+                        Command::BeyondCentre {
+                            explanation: e,
+                            third_party: t
+                        },
+                        DESK
+                    )),
+                text.clone()
+                    .prop_map(|e| (Command::RecordThirdPartyReceipt { evidence: e }, DESK)),
+                (text.clone(), any::<bool>(), any::<bool>()).prop_map(|(o, c, d)| (
+                    Command::Collect {
+                        opinion: o,
+                        confirmation: c.then(|| Confirmation::Signature {
+                            signer: "王".into()
+                        }),
+                        by_director: d
+                    },
+                    DESK
+                )),
+                Just((Command::Archive, DESK)),
+                (10i64..13, text)
+                    .prop_map(|(to, r)| (Command::ReassignFirstContact { to, reason: r }, 2)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// No sequence of operations closes a sheet without an acceptance opinion,
+            /// archives one with a department still out, or loses an event.
+            #[test]
+            fn invariants_hold_for_any_sequence(kind in 0usize..7, channel in 0usize..4, cmds in proptest::collection::vec(command(), 0..60)) {
+                let (mut s, first) = Sheet::register(SheetKind::ALL[kind], Channel::ALL[channel], DESK, 0);
+                let mut log = vec![first];
+                for (i, (cmd, by)) in cmds.iter().enumerate() {
+                    let before = s.clone();
+                    match s.handle(cmd, i as i64 + 1, *by) {
+                        Ok(rec) => log.push(rec),
+                        Err(_) => prop_assert_eq!(&s, &before, "a refused command changes nothing"),
+                    }
+                    if matches!(s.state, SheetState::Collected | SheetState::Archived) {
+                        let a = s.acceptance.as_ref();
+                        prop_assert!(a.is_some_and(|a| !a.opinion.trim().is_empty()), "closed without an acceptance opinion");
+                    }
+                    if s.state == SheetState::Archived {
+                        prop_assert!(s.departments_out().next().is_none(), "archived with a department still out");
+                    }
+                    if s.state == SheetState::AwaitingAcceptance {
+                        prop_assert!(s.departments_out().next().is_none());
+                    }
+                    if s.acceptance.as_ref().is_some_and(|a| a.by_director) {
+                        let beyond = matches!(s.outcome, Some(Outcome::BeyondCentre { .. }));
+                        prop_assert!(beyond);
+                    }
+                    prop_assert_eq!(s.events, log.len(), "every accepted command is one event");
+                }
+                prop_assert_eq!(Sheet::replay(&log).unwrap(), s, "the history rebuilds the sheet");
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The countersign sheet (会签单, R-SHEET-1 … R-SHEET-12): its kinds, its lifecycle as a
+//! pure state machine over an event history, its number, and its clocks.
+
+mod kind;
+pub mod lifecycle;
+pub mod number;
+
+pub use kind::{Channel, SheetKind};
+pub use lifecycle::{
+    Acceptance, Command, Confirmation, Event, Handover, HandoverState, Outcome, Refusal, Sheet,
+    SheetState,
+};
