@@ -1,9 +1,11 @@
 //! The countersign sheet (会签单, R-SHEET-1 … R-SHEET-12): its kinds, its lifecycle as a
 //! pure state machine over an event history, its number, and its clocks.
 
+pub mod calendar;
 mod kind;
 pub mod lifecycle;
 pub mod number;
+pub mod sla;
 
 pub use kind::{Channel, SheetKind};
 pub use lifecycle::{
