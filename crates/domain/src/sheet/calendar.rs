@@ -179,10 +179,11 @@ mod tests {
             let local = DateTime::<Utc>::from_timestamp_millis(m)
                 .unwrap()
                 .with_timezone(&c.tz);
-            if let Some((a, b)) = c.hours_on(local.date_naive()) {
-                if local.time() >= a && local.time() < b {
-                    n += 60_000;
-                }
+            if let Some((a, b)) = c.hours_on(local.date_naive())
+                && local.time() >= a
+                && local.time() < b
+            {
+                n += 60_000;
             }
             m += 60_000;
         }
