@@ -28,6 +28,15 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backend a connection talks to.
+    pub fn of(conn: &AnyConnection) -> Backend {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
@@ -244,7 +253,11 @@ pub async fn allocate_ids(
 }
 
 /// Placeholders `($1, $2, …), (…)` for a multi-row insert of `rows` rows of `cols` columns.
-pub fn values_placeholders(rows: usize, cols: usize) -> String {
+///
+/// SQLite gets anonymous `?` instead: it looks up the name of a numbered parameter with
+/// a linear scan for each one bound, which made a 7,200-parameter statement quadratic
+/// (80% of a bulk insert's time went there).
+pub fn values_placeholders(backend: Backend, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -255,8 +268,13 @@ pub fn values_placeholders(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push_str(", ");
             }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            match backend {
+                Backend::Sqlite => s.push('?'),
+                Backend::Postgres => {
+                    s.push('$');
+                    s.push_str(&(r * cols + c + 1).to_string());
+                }
+            }
         }
         s.push(')');
     }
@@ -265,3 +283,20 @@ pub fn values_placeholders(rows: usize, cols: usize) -> String {
 
 /// Rows per multi-row INSERT: well under both backends' parameter limits.
 pub const BATCH_ROWS: usize = 400;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_per_backend() {
+        assert_eq!(
+            values_placeholders(Backend::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(
+            values_placeholders(Backend::Sqlite, 2, 3),
+            "(?, ?, ?), (?, ?, ?)"
+        );
+    }
+}

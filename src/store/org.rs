@@ -455,7 +455,7 @@ pub async fn insert_units_batch(
     {
         let sql = format!(
             "INSERT INTO units (id, community_id, building_id, room_no, floor, area_centi, status, created_at, updated_at) VALUES {}",
-            super::values_placeholders(chunk.len(), 9)
+            super::values_placeholders(backend, chunk.len(), 9)
         );
         let mut q = sqlx::query(&sql);
         for (r, id) in chunk.iter().zip(idc) {

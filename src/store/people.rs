@@ -315,7 +315,7 @@ pub async fn insert_persons_batch(
             "INSERT INTO persons (id, community_id, name, phone_enc, phone_hash, phone_last4, phone_masked, \
              id_kind, id_enc, id_hash, id_masked, employer_enc, employer_masked, address_enc, address_masked, \
              note, created_at, updated_at) VALUES {}",
-            super::values_placeholders(chunk.len(), 18)
+            super::values_placeholders(backend, chunk.len(), 18)
         );
         let mut q = sqlx::query(&sql);
         for (r, id) in chunk.iter().zip(idc) {
@@ -352,10 +352,11 @@ pub async fn insert_occupancies_batch(
     rows: &[(i64, i64, &str)],
 ) -> Result<(), sqlx::Error> {
     let now = now_ms();
+    let backend = super::Backend::of(tx);
     for chunk in rows.chunks(super::BATCH_ROWS) {
         let sql = format!(
             "INSERT INTO occupancies (community_id, unit_id, person_id, relation, created_at, updated_at) VALUES {}",
-            super::values_placeholders(chunk.len(), 6)
+            super::values_placeholders(backend, chunk.len(), 6)
         );
         let mut q = sqlx::query(&sql);
         for (unit, person, rel) in chunk {
