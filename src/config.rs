@@ -145,10 +145,10 @@ impl Config {
         if let Some(v) = &o.database_url {
             cfg.database_url = v.clone();
         }
-        if let Ok(v) = std::env::var("HUIQIAN_SECRET_KEY") {
-            if !v.is_empty() {
-                cfg.secret_key = v;
-            }
+        if let Ok(v) = std::env::var("HUIQIAN_SECRET_KEY")
+            && !v.is_empty()
+        {
+            cfg.secret_key = v;
         }
         cfg.validate()?;
         Ok(cfg)

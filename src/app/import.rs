@@ -370,17 +370,16 @@ pub async fn import_units_and_owners(
         .collect();
     let existing_rooms = crate::store::org::room_numbers(app.store.read(), community_id).await?;
     for (rowno, p) in &prepared {
-        if let Some(u) = &p.unit {
-            if existing_rooms.contains(u.room.as_str())
-                && seen_units.get(u.room.as_str()).map(|s| s.0) == Some(*rowno)
-            {
-                report.errors.push(RowError {
-                    row: *rowno,
-                    column: header_of("room_no"),
-                    code: "unit.room_taken".into(),
-                    params: HashMap::new(),
-                });
-            }
+        if let Some(u) = &p.unit
+            && existing_rooms.contains(u.room.as_str())
+            && seen_units.get(u.room.as_str()).map(|s| s.0) == Some(*rowno)
+        {
+            report.errors.push(RowError {
+                row: *rowno,
+                column: header_of("room_no"),
+                code: "unit.room_taken".into(),
+                params: HashMap::new(),
+            });
         }
     }
     let mut new_buildings: Vec<String> = prepared
@@ -421,17 +420,17 @@ pub async fn import_units_and_owners(
     let mut unit_rows = Vec::new();
     let mut unit_index: HashMap<String, usize> = HashMap::new();
     for (_, p) in &prepared {
-        if let Some(u) = &p.unit {
-            if !unit_index.contains_key(u.room.as_str()) {
-                unit_index.insert(u.room.as_str().to_string(), unit_rows.len());
-                unit_rows.push(org::UnitRow {
-                    building_id: building_ids[&p.building_code],
-                    room_no: u.room.as_str().to_string(),
-                    floor: u.floor,
-                    area_centi: u.area.as_centi(),
-                    status: u.status.as_str().to_string(),
-                });
-            }
+        if let Some(u) = &p.unit
+            && !unit_index.contains_key(u.room.as_str())
+        {
+            unit_index.insert(u.room.as_str().to_string(), unit_rows.len());
+            unit_rows.push(org::UnitRow {
+                building_id: building_ids[&p.building_code],
+                room_no: u.room.as_str().to_string(),
+                floor: u.floor,
+                area_centi: u.area.as_centi(),
+                status: u.status.as_str().to_string(),
+            });
         }
     }
     let unit_ids =

@@ -4,10 +4,12 @@
 pub mod audit;
 pub mod auth;
 mod error;
+mod files;
 pub mod idempotency;
 pub mod import;
 pub mod org;
 pub mod people;
+pub mod sheet;
 
 pub use error::{AppError, AppResult};
 

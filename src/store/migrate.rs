@@ -22,8 +22,8 @@ macro_rules! migrations {
     };
 }
 
-pub static MIGRATIONS_SQLITE: &[Migration] = migrations!("sqlite": 1 "foundation");
-pub static MIGRATIONS_POSTGRES: &[Migration] = migrations!("postgres": 1 "foundation");
+pub static MIGRATIONS_SQLITE: &[Migration] = migrations!("sqlite": 1 "foundation", 2 "sheets");
+pub static MIGRATIONS_POSTGRES: &[Migration] = migrations!("postgres": 1 "foundation", 2 "sheets");
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

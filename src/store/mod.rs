@@ -10,6 +10,7 @@ pub mod auth;
 mod migrate;
 pub mod org;
 pub mod people;
+pub mod sheet;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};

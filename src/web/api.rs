@@ -26,7 +26,8 @@ use utoipa_axum::routes;
          (name = "people", description = "Owners and residents (personal data masked)"),
          (name = "staff", description = "Staff accounts and roles"),
          (name = "import", description = "Bulk import"),
-         (name = "audit", description = "Audit trail"))
+         (name = "audit", description = "Audit trail"),
+         (name = "sheets", description = "Countersign sheets (会签单): registration, handovers, collection, archive"))
 )]
 struct ApiDoc;
 
@@ -85,6 +86,7 @@ pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_role))
         .routes(routes!(reset_password))
         .routes(routes!(audit_log));
+    let v1 = v1.merge(super::api_sheets::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

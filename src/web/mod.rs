@@ -4,6 +4,7 @@
 //! of the use-cases in [`crate::app`]; their errors become one HTML or JSON shape here.
 
 pub mod api;
+mod api_sheets;
 mod assets;
 mod error;
 mod extract;
@@ -122,4 +123,9 @@ pub fn error_message(
 /// The translated message of a use-case error (also used by the command line).
 pub fn app_error_message(e: &crate::app::AppError, lang: crate::i18n::Lang) -> String {
     error::message_of(e, lang)
+}
+
+/// An instant as people read it, in a community's zone.
+pub(crate) fn pages_when(ms: i64, tz: &str) -> String {
+    pages::when(ms, tz)
 }

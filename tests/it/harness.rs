@@ -7,7 +7,6 @@ use huiqian::domain::auth::Role;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub const PASSWORD: &str = "Test-pass-123";
@@ -23,7 +22,6 @@ fn pg_base() -> String {
 
 pub struct TestApp {
     pub app: App,
-    pub addr: SocketAddr,
     pub base: String,
     pub company: i64,
     /// Two communities: `c1` (HY, 和园) and `c2` (LY, 柳园).
@@ -134,7 +132,6 @@ impl TestApp {
         });
         TestApp {
             app,
-            addr,
             base: format!("http://{addr}"),
             company,
             c1,

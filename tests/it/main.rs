@@ -6,10 +6,13 @@ mod harness;
 
 mod audit;
 mod auth;
+mod cli;
 mod demo;
 mod import;
 mod matrix;
 mod openapi;
 mod org;
+mod pages;
 mod people;
+mod sheets;
 mod storage;

@@ -333,9 +333,7 @@ async fn reset_password(
 ) -> PageResult {
     match auth::reset_password(&s.app, &ctx.actor, id, &f.password, f.clear_totp.is_some()).await {
         Ok(()) => {
-            let mut form = Form::default();
-            form.banner = String::new();
-            form.values.insert("reset_done".into(), "1".into());
+            let form = Form::with(&[("reset_done", "1".into())]);
             staff_page(&s, &ctx, id, form).await
         }
         Err(e) => {

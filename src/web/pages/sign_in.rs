@@ -300,10 +300,10 @@ async fn second_factor_submit(
 }
 
 async fn logout(State(s): State<AppState>, meta: Meta) -> Response {
-    if let Some(sess) = &meta.session {
-        if let Err(e) = auth::sign_out(&s.app, &sess.id, &sess.user, &meta.request_id).await {
-            return super::PageError(e, meta.lang).into_response();
-        }
+    if let Some(sess) = &meta.session
+        && let Err(e) = auth::sign_out(&s.app, &sess.id, &sess.user, &meta.request_id).await
+    {
+        return super::PageError(e, meta.lang).into_response();
     }
     let mut r = see_other("/login");
     r.headers_mut().insert(

@@ -114,6 +114,34 @@ impl Role {
         )
     }
 
+    /// The department a role works in when its grant names none.
+    pub fn department_kind(self) -> Option<crate::unit::DepartmentKind> {
+        use crate::unit::DepartmentKind::*;
+        match self {
+            Role::CentreDirector => Some(DirectorOffice),
+            Role::CsManager
+            | Role::CsSupervisor
+            | Role::Receptionist
+            | Role::MoveInReceptionist
+            | Role::BuildingManager
+            | Role::Archivist => Some(CustomerService),
+            Role::EngineeringDispatcher | Role::Technician => Some(Engineering),
+            Role::SecurityOfficer => Some(Security),
+            Role::FinanceClerk => Some(Finance),
+            Role::SystemAdmin => None,
+        }
+    }
+
+    /// Heads a department by virtue of the role (the customer-service manager heads
+    /// customer service; the centre director answers for every department).
+    pub fn heads(self, kind: crate::unit::DepartmentKind) -> bool {
+        match self {
+            Role::CentreDirector => true,
+            Role::CsManager => kind == crate::unit::DepartmentKind::CustomerService,
+            _ => false,
+        }
+    }
+
     /// Managers and supervisors of the customer-service department, and the director.
     pub fn is_cs_management(self) -> bool {
         matches!(
@@ -158,6 +186,25 @@ impl Role {
             ),
             // Company and community settings (time zone, calendars, targets).
             ManageCommunity => matches!(self, SystemAdmin),
+            // Register a resident's request on a sheet (R-SHEET-1): the desk and the
+            // people who meet residents for it.
+            RegisterSheet => matches!(
+                self,
+                Receptionist
+                    | MoveInReceptionist
+                    | CsSupervisor
+                    | CsManager
+                    | CentreDirector
+                    | BuildingManager
+            ),
+            // Customer service's part of a sheet: its opinion and dispatch, the return to
+            // the desk, collection and archive (R-SHEET-4, -7, -10, -11).
+            HandleSheet => matches!(
+                self,
+                Receptionist | CsSupervisor | CsManager | CentreDirector
+            ),
+            // Reassign a sheet's first-contact receptionist (R-SHEET-6).
+            ReassignSheet => matches!(self, CsSupervisor | CsManager | CentreDirector),
         }
     }
 }
@@ -180,10 +227,13 @@ pub enum Permission {
     ImportData,
     ViewAudit,
     ManageCommunity,
+    RegisterSheet,
+    HandleSheet,
+    ReassignSheet,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 11] = [
         Permission::ViewCommunity,
         Permission::ManageStructure,
         Permission::ManageResidents,
@@ -192,6 +242,9 @@ impl Permission {
         Permission::ImportData,
         Permission::ViewAudit,
         Permission::ManageCommunity,
+        Permission::RegisterSheet,
+        Permission::HandleSheet,
+        Permission::ReassignSheet,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -204,6 +257,9 @@ impl Permission {
             Permission::ImportData => "import_data",
             Permission::ViewAudit => "view_audit",
             Permission::ManageCommunity => "manage_community",
+            Permission::RegisterSheet => "register_sheet",
+            Permission::HandleSheet => "handle_sheet",
+            Permission::ReassignSheet => "reassign_sheet",
         }
     }
 }

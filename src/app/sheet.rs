@@ -1,0 +1,878 @@
+//! Countersign sheets: registration, the commands of the lifecycle, queues, the archive
+//! and the handover ledger (R-SHEET-1 … R-SHEET-12).
+//!
+//! Every command runs the same way: load the sheet and its history, rebuild it, check
+//! who may do this, let the domain decide, then in one transaction append the event,
+//! update the projection (refusing a stale `version`), write the handover ledger and the
+//! audit entry.
+
+use super::{Actor, App, AppError, AppResult, Authority, audit, files};
+use crate::store::{self, org, people as sp, sheet as st};
+use huiqian_domain::auth::{Permission, Role};
+use huiqian_domain::person::{PersonName, Phone};
+use huiqian_domain::sheet::calendar::Calendar;
+use huiqian_domain::sheet::lifecycle::Recorded;
+use huiqian_domain::sheet::sla::{self, ClockSpec};
+use huiqian_domain::sheet::{Channel, Command, Confirmation, Event, Sheet, SheetKind, number};
+use huiqian_domain::unit::{DepartmentKind, RoomNo};
+use huiqian_domain::validation::{FieldErrors, ValidationError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// What the desk fills in (R-SHEET-1).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct RegisterInput {
+    /// `repair`, `complaint`, `situation_report`, `special_service`, `inquiry`, `suggestion`, `other`.
+    pub kind: String,
+    /// `visit`, `phone`, `letter`, `other`.
+    pub channel: String,
+    /// The unit, by room number (`3-2-1502`).
+    #[serde(default)]
+    pub room_no: String,
+    /// A registered owner or resident, when the requester is one.
+    #[serde(default)]
+    pub person_id: Option<i64>,
+    pub requester_name: String,
+    #[serde(default)]
+    pub requester_phone: String,
+    /// 来访事由: clear and brief; longer notes go in attachments.
+    pub reason: String,
+    /// For a visit: the requester's signature drawn on the screen (`data:image/png;base64,…`).
+    #[serde(default)]
+    pub signature: String,
+}
+
+/// Reasons are "clear and brief" (R-SHEET-1); longer notes are attached.
+const REASON_MAX: usize = 1000;
+
+async fn community_tz(app: &App, community_id: i64) -> AppResult<String> {
+    Ok(org::community(app.store.read(), community_id)
+        .await?
+        .ok_or(AppError::NotFound)?
+        .timezone)
+}
+
+/// Register a request. A visit carries the requester's signature; a call or letter is
+/// listed as waiting for one (R-SHEET-3). The number is drawn inside the transaction
+/// (gap-free, R-SHEET-2). A retry with the same idempotency key returns the first sheet.
+pub async fn register(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    input: &RegisterInput,
+    idempotency_key: Option<&str>,
+) -> AppResult<st::SheetRow> {
+    let authority = actor.authorize(Permission::RegisterSheet, community_id)?;
+    let tz = community_tz(app, community_id).await?;
+    let mut errors = FieldErrors::default();
+    let kind = SheetKind::parse(&input.kind)
+        .map_err(|e| errors.push("kind", e))
+        .ok();
+    let channel = Channel::parse(&input.channel)
+        .map_err(|e| errors.push("channel", e))
+        .ok();
+    let name = PersonName::parse(&input.requester_name)
+        .map_err(|e| errors.push("requester_name", e))
+        .ok();
+    let phone = if input.requester_phone.trim().is_empty() {
+        None
+    } else {
+        Phone::parse(&input.requester_phone)
+            .map_err(|e| errors.push("requester_phone", e))
+            .ok()
+    };
+    let reason = input.reason.trim();
+    if reason.is_empty() {
+        errors.push("reason", ValidationError::new("required"));
+    } else if reason.chars().count() > REASON_MAX {
+        errors.push(
+            "reason",
+            ValidationError::new("text.too_long").with("max", REASON_MAX),
+        );
+    }
+    let room = if input.room_no.trim().is_empty() {
+        None
+    } else {
+        RoomNo::parse(&input.room_no)
+            .map_err(|e| errors.push("room_no", e))
+            .ok()
+    };
+    let signature = match channel {
+        Some(c) if c.signs_at_registration() => match files::signature_png(&input.signature) {
+            Ok(png) => Some(png),
+            Err(_) if input.signature.trim().is_empty() => {
+                errors.push("signature", ValidationError::new("signature.required"));
+                None
+            }
+            Err(e) => {
+                errors.push("signature", e);
+                None
+            }
+        },
+        _ => None,
+    };
+    let mut conn = app.store.read().acquire().await?;
+    let unit = match &room {
+        Some(r) => {
+            let u = org::unit_by_room(&mut conn, community_id, r.as_str()).await?;
+            if u.is_none() {
+                errors.push(
+                    "room_no",
+                    ValidationError::new("unit.unknown").with("room_no", r.as_str()),
+                );
+            }
+            u
+        }
+        None => None,
+    };
+    if let Some(pid) = input.person_id
+        && sp::person(app.store.read(), pid)
+            .await?
+            .is_none_or(|p| p.community_id != community_id)
+    {
+        errors.push("person_id", ValidationError::new("person.unknown"));
+    }
+    if let Some(key) = idempotency_key
+        && let Some(id) = st::sheet_by_idempotency(&mut conn, actor.user_id, key).await?
+    {
+        return st::sheet(app.store.read(), id)
+            .await?
+            .ok_or(AppError::NotFound);
+    }
+    drop(conn);
+    errors.into_result().map_err(AppError::Validation)?;
+    let (kind, channel, name) = (
+        kind.expect("validated"),
+        channel.expect("validated"),
+        name.expect("validated"),
+    );
+    let stored_signature = match &signature {
+        Some(png) => Some(files::store(app, "signature", png)?),
+        None => None,
+    };
+    let now = store::now_ms();
+    let year = i64::from(chrono::Datelike::year(&super::people::today_in(&tz)));
+    let (domain_sheet, first) = Sheet::register(kind, channel, actor.user_id, now);
+    let mut tx = app.store.begin().await?;
+    let seq = st::next_seq(&mut tx, app.store.backend(), community_id, year).await?;
+    let no = number::format("KF", year as i32, seq);
+    let phone_masked = phone.as_ref().map(|p| p.masked()).unwrap_or_default();
+    let new = st::NewSheet {
+        community_id,
+        number: &no,
+        year,
+        seq,
+        kind: kind.as_str(),
+        channel: channel.as_str(),
+        unit_id: unit.as_ref().map(|u| u.id),
+        person_id: input.person_id,
+        requester_name: name.as_str(),
+        requester_phone_masked: &phone_masked,
+        requester_phone_last4: phone.as_ref().map(|p| p.last4()).unwrap_or(""),
+        reason,
+        first_contact_id: actor.user_id,
+        signature_pending: domain_sheet.signature_pending,
+        registered_at: now,
+        idempotency_key,
+    };
+    let id = match st::insert_sheet(&mut tx, &new).await {
+        Ok(id) => id,
+        Err(e) if store::is_unique_violation(&e) && idempotency_key.is_some() => {
+            // The same registration committed concurrently: answer with it.
+            drop(tx);
+            let mut conn = app.store.read().acquire().await?;
+            let id = st::sheet_by_idempotency(
+                &mut conn,
+                actor.user_id,
+                idempotency_key.unwrap_or_default(),
+            )
+            .await?
+            .ok_or(AppError::Conflict { code: "duplicate" })?;
+            return st::sheet(app.store.read(), id)
+                .await?
+                .ok_or(AppError::NotFound);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    st::insert_event(
+        &mut tx,
+        id,
+        1,
+        now,
+        actor.user_id,
+        authority.role.as_str(),
+        first.event.name(),
+        &serde_json::to_string(&first.event).expect("events serialise"),
+    )
+    .await?;
+    if let (Some(f), true) = (&stored_signature, channel.signs_at_registration()) {
+        st::insert_attachment(
+            &mut tx,
+            community_id,
+            id,
+            "signature",
+            &f.sha256,
+            f.size,
+            f.mime,
+            "signature.png",
+            name.as_str(),
+            actor.user_id,
+        )
+        .await?;
+    }
+    audit::record(&mut tx, actor, &authority, "sheet.registered", "sheet", id, json!({
+        "number": no, "kind": kind.as_str(), "channel": channel.as_str(), "room_no": unit.as_ref().map(|u| u.room_no.clone()),
+        "requester": name.as_str(), "phone": phone_masked, "signature_pending": domain_sheet.signature_pending,
+    })).await?;
+    tx.commit().await?;
+    st::sheet(app.store.read(), id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// A sheet with everything its page shows.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SheetDetail {
+    pub sheet: st::SheetRow,
+    pub handovers: Vec<st::HandoverRow>,
+    pub events: Vec<st::EventRow>,
+    pub attachments: Vec<st::Attachment>,
+    #[schema(value_type = Object)]
+    pub clock: sla::ClockStatus,
+}
+
+fn recorded(rows: &[st::EventRow]) -> AppResult<Vec<Recorded>> {
+    rows.iter()
+        .map(|r| {
+            let event: Event = serde_json::from_str(&r.data)
+                .map_err(|e| AppError::Internal(format!("sheet event {}: {e}", r.seq)))?;
+            Ok(Recorded {
+                event,
+                at: r.at,
+                by: r.by_user_id,
+            })
+        })
+        .collect()
+}
+
+fn calendar(tz: &str) -> Calendar {
+    Calendar::standard(tz.parse().unwrap_or(chrono_tz::Asia::Shanghai))
+}
+
+pub async fn detail(app: &App, actor: &Actor, id: i64) -> AppResult<SheetDetail> {
+    let sheet = st::sheet(app.store.read(), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    actor
+        .authorize(Permission::ViewCommunity, sheet.community_id)
+        .map_err(|_| AppError::NotFound)?;
+    let mut conn = app.store.read().acquire().await?;
+    let events = st::events(&mut conn, id).await?;
+    drop(conn);
+    let tz = community_tz(app, sheet.community_id).await?;
+    let clock = sla::clock(
+        &ClockSpec::collection_default(),
+        &calendar(&tz),
+        &recorded(&events)?,
+        store::now_ms(),
+    );
+    Ok(SheetDetail {
+        handovers: st::handovers_of(app.store.read(), id).await?,
+        attachments: st::attachments_of(app.store.read(), id).await?,
+        events,
+        clock,
+        sheet,
+    })
+}
+
+/// What someone asks to do, as the API and forms send it.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Capture the requester's later signature (补签).
+    CaptureSignature {
+        signature: String,
+        signer: String,
+    },
+    /// Customer service's opinion, sent to a department (R-SHEET-4).
+    Dispatch {
+        department_id: i64,
+        #[serde(default)]
+        to_user_id: Option<i64>,
+        opinion: String,
+    },
+    /// The receiving department confirms receipt.
+    Acknowledge {
+        handover: u32,
+    },
+    StartWork {
+        handover: u32,
+    },
+    /// The department's opinion/result and signature (R-SHEET-5).
+    Return {
+        handover: u32,
+        result: String,
+        signer: String,
+    },
+    /// A new deadline, explained and signed by the head of the responsible department.
+    Extend {
+        due_at: i64,
+        explanation: String,
+    },
+    Suspend {
+        explanation: String,
+    },
+    Resume {
+        #[serde(default)]
+        note: String,
+    },
+    Terminate {
+        explanation: String,
+    },
+    /// Beyond the centre (R-SHEET-10).
+    BeyondCentre {
+        explanation: String,
+        #[serde(default)]
+        third_party: Option<String>,
+    },
+    RecordThirdPartyReceipt {
+        evidence: String,
+    },
+    /// Collect with the acceptance opinion confirmed by the party concerned (R-SHEET-7).
+    Collect {
+        opinion: String,
+        #[serde(default)]
+        signature: String,
+        #[serde(default)]
+        signer: String,
+        #[serde(default)]
+        phone_confirmed_at: Option<i64>,
+        #[serde(default)]
+        phone_note: String,
+        #[serde(default)]
+        as_director: bool,
+    },
+    Archive,
+    /// A manager or supervisor hands the sheet to another receptionist (R-SHEET-6).
+    ReassignFirstContact {
+        to_user_id: i64,
+        reason: String,
+    },
+}
+
+/// Does the actor act for this department (a grant naming it, or a role of its kind)?
+async fn acts_for(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    department_id: i64,
+) -> AppResult<Option<(Role, bool)>> {
+    let dep = org::department(app.store.read(), department_id)
+        .await?
+        .filter(|d| d.community_id == community_id)
+        .ok_or(AppError::NotFound)?;
+    let kind = DepartmentKind::parse(&dep.kind).ok();
+    let mut conn = app.store.read().acquire().await?;
+    let explicit = st::memberships(&mut conn, actor.user_id, community_id).await?;
+    drop(conn);
+    let head_explicit = explicit
+        .iter()
+        .any(|(d, head)| *d == department_id && *head);
+    let member_explicit = explicit.iter().any(|(d, _)| *d == department_id);
+    for role in actor.grants.roles_in(community_id) {
+        let by_kind = kind.is_some() && role.department_kind() == kind;
+        let head = head_explicit || kind.is_some_and(|k| role.heads(k));
+        if member_explicit || by_kind || head {
+            return Ok(Some((role, head)));
+        }
+    }
+    Ok(None)
+}
+
+/// The head who may sign for the sheet's responsible departments: of a department that
+/// holds or held it, of customer service, or the centre director.
+async fn head_authority(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    sheet: &Sheet,
+) -> AppResult<Authority> {
+    let mut deps: Vec<i64> = sheet.handovers.iter().map(|h| h.department).collect();
+    let all = org::departments(app.store.read(), community_id).await?;
+    deps.extend(
+        all.iter()
+            .filter(|d| d.kind == DepartmentKind::CustomerService.as_str())
+            .map(|d| d.id),
+    );
+    deps.dedup();
+    for d in deps {
+        if let Some((role, true)) = acts_for(app, actor, community_id, d).await? {
+            return Ok(Authority {
+                role,
+                community: Some(community_id),
+            });
+        }
+    }
+    Err(AppError::rejected("sheet.head_signature_required"))
+}
+
+/// Carry out an action on a sheet whose projection was read at `version`.
+pub async fn act(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    version: i64,
+    action: &Action,
+) -> AppResult<SheetDetail> {
+    let row = st::sheet(app.store.read(), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let c = row.community_id;
+    actor
+        .authorize(Permission::ViewCommunity, c)
+        .map_err(|_| AppError::NotFound)?;
+    let mut conn = app.store.read().acquire().await?;
+    let rows = st::events(&mut conn, id).await?;
+    drop(conn);
+    let history = recorded(&rows)?;
+    let mut sheet = Sheet::replay(&history)
+        .ok_or_else(|| AppError::Internal(format!("sheet {id} has no registration")))?;
+    let now = store::now_ms();
+    let mut signature: Option<(files::Stored, String, &'static str)> = None;
+    // Who may do it, and the domain command it becomes.
+    let (authority, command) = match action {
+        Action::CaptureSignature {
+            signature: data,
+            signer,
+        } => {
+            let a = actor.authorize(Permission::RegisterSheet, c)?;
+            let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
+            signature = Some((
+                files::store(app, "signature", &png)?,
+                signer.trim().to_string(),
+                "signature",
+            ));
+            (
+                a,
+                Command::CaptureSignature {
+                    signer: signer.clone(),
+                },
+            )
+        }
+        Action::Dispatch {
+            department_id,
+            to_user_id,
+            opinion,
+        } => {
+            let a = actor.authorize(Permission::HandleSheet, c)?;
+            if org::department(app.store.read(), *department_id)
+                .await?
+                .is_none_or(|d| d.community_id != c || d.active == 0)
+            {
+                return Err(AppError::field(
+                    "department_id",
+                    ValidationError::new("department.unknown"),
+                ));
+            }
+            (
+                a,
+                Command::Dispatch {
+                    department: *department_id,
+                    to_user: *to_user_id,
+                    opinion: opinion.clone(),
+                },
+            )
+        }
+        Action::Acknowledge { handover }
+        | Action::StartWork { handover }
+        | Action::Return { handover, .. } => {
+            let h = sheet
+                .handover(*handover)
+                .ok_or(AppError::rejected("sheet.handover_unknown"))?;
+            let role = if h.to_user == Some(actor.user_id) {
+                actor.grants.roles_in(c).first().copied()
+            } else {
+                acts_for(app, actor, c, h.department).await?.map(|(r, _)| r)
+            };
+            let role = role.ok_or(AppError::Forbidden)?;
+            let a = Authority {
+                role,
+                community: Some(c),
+            };
+            let cmd = match action {
+                Action::Acknowledge { handover } => Command::Acknowledge {
+                    handover: *handover,
+                },
+                Action::StartWork { handover } => Command::StartWork {
+                    handover: *handover,
+                },
+                Action::Return {
+                    handover,
+                    result,
+                    signer,
+                } => Command::Return {
+                    handover: *handover,
+                    result: result.clone(),
+                    signer: signer.clone(),
+                },
+                _ => unreachable!("matched above"),
+            };
+            (a, cmd)
+        }
+        Action::Extend {
+            due_at,
+            explanation,
+        } => {
+            actor.authorize(Permission::ViewCommunity, c)?;
+            let a = head_authority(app, actor, c, &sheet).await?;
+            (
+                a,
+                Command::Extend {
+                    due_at: *due_at,
+                    explanation: explanation.clone(),
+                    signed_by: Some(actor.user_id),
+                },
+            )
+        }
+        Action::Suspend { explanation } => {
+            let a = head_authority(app, actor, c, &sheet).await?;
+            (
+                a,
+                Command::Suspend {
+                    explanation: explanation.clone(),
+                    signed_by: Some(actor.user_id),
+                },
+            )
+        }
+        Action::Terminate { explanation } => {
+            let a = head_authority(app, actor, c, &sheet).await?;
+            (
+                a,
+                Command::Terminate {
+                    explanation: explanation.clone(),
+                    signed_by: Some(actor.user_id),
+                },
+            )
+        }
+        Action::Resume { note } => {
+            let a = match actor.authorize(Permission::HandleSheet, c) {
+                Ok(a) => a,
+                Err(_) => head_authority(app, actor, c, &sheet).await?,
+            };
+            (a, Command::Resume { note: note.clone() })
+        }
+        Action::BeyondCentre {
+            explanation,
+            third_party,
+        } => (
+            actor.authorize(Permission::HandleSheet, c)?,
+            Command::BeyondCentre {
+                explanation: explanation.clone(),
+                third_party: third_party.clone(),
+            },
+        ),
+        Action::RecordThirdPartyReceipt { evidence } => (
+            actor.authorize(Permission::HandleSheet, c)?,
+            Command::RecordThirdPartyReceipt {
+                evidence: evidence.clone(),
+            },
+        ),
+        Action::Collect {
+            opinion,
+            signature: data,
+            signer,
+            phone_confirmed_at,
+            phone_note,
+            as_director,
+        } => {
+            let a = if *as_director {
+                let role = actor
+                    .grants
+                    .roles_in(c)
+                    .into_iter()
+                    .find(|r| *r == Role::CentreDirector)
+                    .ok_or(AppError::Forbidden)?;
+                Authority {
+                    role,
+                    community: Some(c),
+                }
+            } else {
+                actor.authorize(Permission::HandleSheet, c)?
+            };
+            let confirmation = if !data.trim().is_empty() {
+                let png =
+                    files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
+                signature = Some((
+                    files::store(app, "signature", &png)?,
+                    signer.trim().to_string(),
+                    "signature",
+                ));
+                Some(Confirmation::Signature {
+                    signer: signer.clone(),
+                })
+            } else {
+                phone_confirmed_at.map(|at| Confirmation::Phone {
+                    at,
+                    note: phone_note.clone(),
+                })
+            };
+            (
+                a,
+                Command::Collect {
+                    opinion: opinion.clone(),
+                    confirmation,
+                    by_director: *as_director,
+                },
+            )
+        }
+        Action::Archive => (
+            actor.authorize(Permission::HandleSheet, c)?,
+            Command::Archive,
+        ),
+        Action::ReassignFirstContact { to_user_id, reason } => {
+            let a = actor.authorize(Permission::ReassignSheet, c)?;
+            let mut conn = app.store.read().acquire().await?;
+            let target = store::auth::grants(&mut conn, *to_user_id).await?;
+            drop(conn);
+            let ok = target.iter().any(|g| {
+                (g.community == Some(c) || g.community.is_none())
+                    && g.role.allows(Permission::HandleSheet)
+            });
+            if !ok {
+                return Err(AppError::field(
+                    "to_user_id",
+                    ValidationError::new("sheet.not_a_receptionist"),
+                ));
+            }
+            (
+                a,
+                Command::ReassignFirstContact {
+                    to: *to_user_id,
+                    reason: reason.clone(),
+                },
+            )
+        }
+    };
+    let before_handovers = sheet.handovers.clone();
+    let rec = sheet
+        .handle(&command, now, actor.user_id)
+        .map_err(|r| AppError::rejected(r.0))?;
+    let tz = community_tz(app, c).await?;
+    let mut all = history;
+    all.push(rec.clone());
+    let clock = sla::clock(&ClockSpec::collection_default(), &calendar(&tz), &all, now);
+    let outcome = sheet.outcome.as_ref().map(|o| match o {
+        huiqian_domain::sheet::Outcome::Terminated { .. } => "terminated",
+        huiqian_domain::sheet::Outcome::BeyondCentre { .. } => "beyond_centre",
+    });
+    let projection = st::Projection {
+        state: sheet.state.as_str(),
+        first_contact_id: sheet.first_contact,
+        signature_pending: sheet.signature_pending,
+        outcome,
+        dispatched_at: sheet.first_dispatched_at(),
+        collected_at: sheet.acceptance.as_ref().map(|a| a.at),
+        archived_at: matches!(rec.event, Event::Archived)
+            .then_some(now)
+            .or(row.archived_at),
+        due_at: clock.due_at,
+        clock_state: clock.state.as_str(),
+    };
+    let mut tx = app.store.begin().await?;
+    if !st::update_projection(&mut tx, id, version, &projection).await? {
+        return Err(AppError::Conflict {
+            code: "stale_version",
+        });
+    }
+    let data = serde_json::to_string(&rec.event).expect("events serialise");
+    match st::insert_event(
+        &mut tx,
+        id,
+        all.len() as i64,
+        now,
+        actor.user_id,
+        authority.role.as_str(),
+        rec.event.name(),
+        &data,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(e) if store::is_unique_violation(&e) => {
+            return Err(AppError::Conflict {
+                code: "stale_version",
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    for h in sheet
+        .handovers
+        .iter()
+        .filter(|h| !before_handovers.contains(h))
+    {
+        st::save_handover(&mut tx, c, id, h).await?;
+    }
+    if let Some((f, signer, purpose)) = &signature {
+        st::insert_attachment(
+            &mut tx,
+            c,
+            id,
+            purpose,
+            &f.sha256,
+            f.size,
+            f.mime,
+            "signature.png",
+            signer,
+            actor.user_id,
+        )
+        .await?;
+    }
+    audit::record(&mut tx, actor, &authority, &format!("sheet.{}", rec.event.name()), "sheet", id, json!({"number": row.number, "event": serde_json::from_str::<serde_json::Value>(&data).unwrap_or_default(), "state": sheet.state.as_str()})).await?;
+    tx.commit().await?;
+    detail(app, actor, id).await
+}
+
+/// The queues of the desk and the departments (R-SHEET-9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueName {
+    /// My open sheets.
+    Mine,
+    /// Sheets to chase back, soonest due first.
+    Chase,
+    /// Sheets my departments hold.
+    Department,
+    /// Past the collection limit.
+    Overdue,
+    /// Waiting for the requester's signature.
+    Signature,
+}
+
+pub async fn queue(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    name: QueueName,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Vec<st::SheetRow>> {
+    actor
+        .authorize(Permission::ViewCommunity, community_id)
+        .map_err(|_| AppError::NotFound)?;
+    let (limit, offset) = (limit.clamp(1, 500), offset.max(0));
+    let pool = app.store.read();
+    let communities = [community_id];
+    Ok(match name {
+        QueueName::Mine => {
+            st::queue(
+                pool,
+                &communities,
+                &st::Queue::MineOpen(actor.user_id),
+                limit,
+                offset,
+            )
+            .await?
+        }
+        QueueName::Chase => {
+            st::queue(pool, &communities, &st::Queue::ToChase, limit, offset).await?
+        }
+        QueueName::Overdue => {
+            st::queue(
+                pool,
+                &communities,
+                &st::Queue::Overdue(store::now_ms()),
+                limit,
+                offset,
+            )
+            .await?
+        }
+        QueueName::Signature => {
+            st::queue(
+                pool,
+                &communities,
+                &st::Queue::SignaturePending,
+                limit,
+                offset,
+            )
+            .await?
+        }
+        QueueName::Department => {
+            let deps = org::departments(pool, community_id).await?;
+            let mut out = Vec::new();
+            for d in deps {
+                if acts_for(app, actor, community_id, d.id).await?.is_some() {
+                    out.extend(
+                        st::queue(
+                            pool,
+                            &communities,
+                            &st::Queue::Department(d.id),
+                            limit,
+                            offset,
+                        )
+                        .await?,
+                    );
+                }
+            }
+            out.sort_by_key(|s| (s.due_at.is_none(), s.due_at, s.id));
+            out.dedup_by_key(|s| s.id);
+            out.truncate(limit as usize);
+            out
+        }
+    })
+}
+
+/// The customer-service archive (R-SHEET-11).
+pub async fn search(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    f: st::Search,
+) -> AppResult<Vec<st::SheetRow>> {
+    actor
+        .authorize(Permission::ViewCommunity, community_id)
+        .map_err(|_| AppError::NotFound)?;
+    Ok(st::search(
+        app.store.read(),
+        community_id,
+        &st::Search {
+            limit: f.limit.clamp(1, 500),
+            offset: f.offset.max(0),
+            ..f
+        },
+    )
+    .await?)
+}
+
+/// The handover ledger (R-SHEET-4).
+pub async fn ledger(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    f: st::LedgerFilter,
+) -> AppResult<Vec<st::HandoverRow>> {
+    actor
+        .authorize(Permission::ViewCommunity, community_id)
+        .map_err(|_| AppError::NotFound)?;
+    Ok(st::ledger(
+        app.store.read(),
+        community_id,
+        &st::LedgerFilter {
+            limit: f.limit.clamp(1, 10_000),
+            offset: f.offset.max(0),
+            ..f
+        },
+    )
+    .await?)
+}
+
+/// Recovery rate per receptionist for a period (R-SHEET-9), for managers.
+pub async fn recovery(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    from_ms: i64,
+    to_ms: i64,
+) -> AppResult<Vec<st::Recovery>> {
+    actor.authorize(Permission::ReassignSheet, community_id)?;
+    Ok(st::recovery(app.store.read(), community_id, from_ms, to_ms).await?)
+}

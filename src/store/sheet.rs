@@ -1,0 +1,642 @@
+//! Countersign sheets: the projection row, the event record, the handover ledger, the
+//! number counter and attachments.
+
+use super::{Backend, now_ms};
+use serde::Serialize;
+use sqlx::{AnyConnection, AnyPool, FromRow, Row};
+
+/// Draw the next number of a community's year. The counter row is updated in the
+/// registering transaction, so the sequence has no gaps: a rolled-back registration
+/// returns its number (R-SHEET-2).
+pub async fn next_seq(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    community_id: i64,
+    year: i64,
+) -> Result<i64, sqlx::Error> {
+    let upsert = match backend {
+        // Both dialects share ON CONFLICT … DO UPDATE … RETURNING.
+        Backend::Sqlite | Backend::Postgres => {
+            "INSERT INTO sheet_counters (community_id, year, last_seq) VALUES ($1, $2, 1) \
+             ON CONFLICT (community_id, year) DO UPDATE SET last_seq = sheet_counters.last_seq + 1 RETURNING last_seq"
+        }
+    };
+    sqlx::query_scalar(upsert)
+        .bind(community_id)
+        .bind(year)
+        .fetch_one(tx)
+        .await
+}
+
+/// A sheet as queues and pages show it.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct SheetRow {
+    pub id: i64,
+    pub community_id: i64,
+    pub number: String,
+    pub kind: String,
+    pub channel: String,
+    pub state: String,
+    pub unit_id: Option<i64>,
+    pub room_no: Option<String>,
+    pub person_id: Option<i64>,
+    pub requester_name: String,
+    pub requester_phone_masked: String,
+    pub reason: String,
+    pub first_contact_id: i64,
+    pub first_contact_name: String,
+    pub signature_pending: i64,
+    pub outcome: Option<String>,
+    pub registered_at: i64,
+    pub dispatched_at: Option<i64>,
+    pub collected_at: Option<i64>,
+    pub archived_at: Option<i64>,
+    pub due_at: Option<i64>,
+    pub clock_state: String,
+    pub version: i64,
+}
+
+const SHEET_SELECT: &str = "SELECT s.id, s.community_id, s.number, s.kind, s.channel, s.state, s.unit_id, u.room_no, s.person_id, \
+     s.requester_name, s.requester_phone_masked, s.reason, s.first_contact_id, f.display_name AS first_contact_name, \
+     s.signature_pending, s.outcome, s.registered_at, s.dispatched_at, s.collected_at, s.archived_at, s.due_at, \
+     s.clock_state, s.version \
+     FROM sheets s LEFT JOIN units u ON u.id = s.unit_id JOIN users f ON f.id = s.first_contact_id";
+
+pub struct NewSheet<'a> {
+    pub community_id: i64,
+    pub number: &'a str,
+    pub year: i64,
+    pub seq: i64,
+    pub kind: &'a str,
+    pub channel: &'a str,
+    pub unit_id: Option<i64>,
+    pub person_id: Option<i64>,
+    pub requester_name: &'a str,
+    pub requester_phone_masked: &'a str,
+    pub requester_phone_last4: &'a str,
+    pub reason: &'a str,
+    pub first_contact_id: i64,
+    pub signature_pending: bool,
+    pub registered_at: i64,
+    pub idempotency_key: Option<&'a str>,
+}
+
+pub async fn insert_sheet(tx: &mut AnyConnection, s: &NewSheet<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO sheets (community_id, number, year, seq, kind, channel, state, unit_id, person_id, requester_name, \
+         requester_phone_masked, requester_phone_last4, reason, first_contact_id, signature_pending, registered_at, \
+         idempotency_key, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'registered', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15) RETURNING id",
+    )
+    .bind(s.community_id)
+    .bind(s.number)
+    .bind(s.year)
+    .bind(s.seq)
+    .bind(s.kind)
+    .bind(s.channel)
+    .bind(s.unit_id)
+    .bind(s.person_id)
+    .bind(s.requester_name)
+    .bind(s.requester_phone_masked)
+    .bind(s.requester_phone_last4)
+    .bind(s.reason)
+    .bind(s.first_contact_id)
+    .bind(super::flag(s.signature_pending))
+    .bind(s.registered_at)
+    .bind(s.idempotency_key)
+    .fetch_one(tx)
+    .await
+}
+
+/// The sheet a retried registration already created.
+pub async fn sheet_by_idempotency(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM sheets WHERE first_contact_id = $1 AND idempotency_key = $2")
+        .bind(user_id)
+        .bind(key)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The projection after an event: state, flags and the collection clock.
+pub struct Projection<'a> {
+    pub state: &'a str,
+    pub first_contact_id: i64,
+    pub signature_pending: bool,
+    pub outcome: Option<&'a str>,
+    pub dispatched_at: Option<i64>,
+    pub collected_at: Option<i64>,
+    pub archived_at: Option<i64>,
+    pub due_at: Option<i64>,
+    pub clock_state: &'a str,
+}
+
+/// Update the projection if nobody changed the sheet since `version` was read.
+pub async fn update_projection(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    p: &Projection<'_>,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE sheets SET state = $1, first_contact_id = $2, signature_pending = $3, outcome = $4, dispatched_at = $5, \
+         collected_at = $6, archived_at = $7, due_at = $8, clock_state = $9, updated_at = $10, version = version + 1 \
+         WHERE id = $11 AND version = $12",
+    )
+    .bind(p.state)
+    .bind(p.first_contact_id)
+    .bind(super::flag(p.signature_pending))
+    .bind(p.outcome)
+    .bind(p.dispatched_at)
+    .bind(p.collected_at)
+    .bind(p.archived_at)
+    .bind(p.due_at)
+    .bind(p.clock_state)
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn sheet(pool: &AnyPool, id: i64) -> Result<Option<SheetRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SHEET_SELECT} WHERE s.id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn sheet_by_number(
+    pool: &AnyPool,
+    community_id: i64,
+    number: &str,
+) -> Result<Option<SheetRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SHEET_SELECT} WHERE s.community_id = $1 AND s.number = $2"
+    ))
+    .bind(community_id)
+    .bind(number)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A stored event.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct EventRow {
+    pub seq: i64,
+    pub at: i64,
+    pub by_user_id: i64,
+    pub by_name: String,
+    pub by_role: String,
+    pub name: String,
+    /// The event as JSON (`{"type": "dispatched", …}`).
+    pub data: String,
+}
+
+pub async fn events(conn: &mut AnyConnection, sheet_id: i64) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.seq, e.at, e.by_user_id, u.display_name AS by_name, e.by_role, e.name, e.data \
+         FROM sheet_events e JOIN users u ON u.id = e.by_user_id WHERE e.sheet_id = $1 ORDER BY e.seq",
+    )
+    .bind(sheet_id)
+    .fetch_all(conn)
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_event(
+    tx: &mut AnyConnection,
+    sheet_id: i64,
+    seq: i64,
+    at: i64,
+    by: i64,
+    by_role: &str,
+    name: &str,
+    data: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO sheet_events (sheet_id, seq, at, by_user_id, by_role, name, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(sheet_id)
+        .bind(seq)
+        .bind(at)
+        .bind(by)
+        .bind(by_role)
+        .bind(name)
+        .bind(data)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// A handover as the ledger shows it.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct HandoverRow {
+    pub sheet_id: i64,
+    pub number: String,
+    pub no: i64,
+    pub department_id: i64,
+    pub department_name: String,
+    pub to_user_id: Option<i64>,
+    pub state: String,
+    pub opinion: String,
+    pub handed_over_at: i64,
+    pub handed_over_by_name: String,
+    pub acknowledged_at: Option<i64>,
+    pub acknowledged_by_name: Option<String>,
+    pub returned_at: Option<i64>,
+    pub returned_by_name: Option<String>,
+    pub result: String,
+    pub signer: String,
+}
+
+const HANDOVER_SELECT: &str = "SELECT h.sheet_id, s.number, h.no, h.department_id, d.name AS department_name, h.to_user_id, h.state, \
+     h.opinion, h.handed_over_at, hb.display_name AS handed_over_by_name, h.acknowledged_at, ab.display_name AS acknowledged_by_name, \
+     h.returned_at, rb.display_name AS returned_by_name, h.result, h.signer \
+     FROM sheet_handovers h JOIN sheets s ON s.id = h.sheet_id JOIN departments d ON d.id = h.department_id \
+     JOIN users hb ON hb.id = h.handed_over_by LEFT JOIN users ab ON ab.id = h.acknowledged_by LEFT JOIN users rb ON rb.id = h.returned_by";
+
+/// Write a handover's current state (insert or update).
+pub async fn save_handover(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    sheet_id: i64,
+    h: &huiqian_domain::sheet::Handover,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sheet_handovers (sheet_id, no, community_id, department_id, to_user_id, state, opinion, handed_over_at, \
+         handed_over_by, acknowledged_at, acknowledged_by, returned_at, returned_by, result, signer) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         ON CONFLICT (sheet_id, no) DO UPDATE SET state = $6, acknowledged_at = $10, acknowledged_by = $11, \
+         returned_at = $12, returned_by = $13, result = $14, signer = $15",
+    )
+    .bind(sheet_id)
+    .bind(i64::from(h.no))
+    .bind(community_id)
+    .bind(h.department)
+    .bind(h.to_user)
+    .bind(h.state.as_str())
+    .bind(&h.opinion_sent)
+    .bind(h.handed_over_at)
+    .bind(h.handed_over_by)
+    .bind(h.acknowledged_at)
+    .bind(h.acknowledged_by)
+    .bind(h.returned_at)
+    .bind(h.returned_by)
+    .bind(&h.result)
+    .bind(&h.signer)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn handovers_of(pool: &AnyPool, sheet_id: i64) -> Result<Vec<HandoverRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{HANDOVER_SELECT} WHERE h.sheet_id = $1 ORDER BY h.no"
+    ))
+    .bind(sheet_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// The handover ledger of a community: newest first, optionally one department's or one
+/// state's, between two instants.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerFilter {
+    pub department_id: Option<i64>,
+    pub state: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn ledger(
+    pool: &AnyPool,
+    community_id: i64,
+    f: &LedgerFilter,
+) -> Result<Vec<HandoverRow>, sqlx::Error> {
+    let mut sql = format!("{HANDOVER_SELECT} WHERE h.community_id = $1");
+    let mut n = 1;
+    let mut next = |sql: &mut String, cond: &str| {
+        n += 1;
+        sql.push_str(&format!(" AND {cond} ${n}"));
+    };
+    if f.department_id.is_some() {
+        next(&mut sql, "h.department_id =");
+    }
+    if f.state.is_some() {
+        next(&mut sql, "h.state =");
+    }
+    if f.from_ms.is_some() {
+        next(&mut sql, "h.handed_over_at >=");
+    }
+    if f.to_ms.is_some() {
+        next(&mut sql, "h.handed_over_at <");
+    }
+    sql.push_str(&format!(
+        " ORDER BY h.handed_over_at DESC, h.sheet_id DESC, h.no DESC LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    ));
+    let mut q = sqlx::query_as(&sql).bind(community_id);
+    if let Some(v) = f.department_id {
+        q = q.bind(v);
+    }
+    if let Some(v) = &f.state {
+        q = q.bind(v.clone());
+    }
+    if let Some(v) = f.from_ms {
+        q = q.bind(v);
+    }
+    if let Some(v) = f.to_ms {
+        q = q.bind(v);
+    }
+    q.bind(f.limit).bind(f.offset).fetch_all(pool).await
+}
+
+/// Which sheets a queue lists.
+#[derive(Debug, Clone)]
+pub enum Queue {
+    /// Open sheets a receptionist answers for (R-SHEET-6).
+    MineOpen(i64),
+    /// Open sheets of a community that have left the desk, soonest due first (催收, R-SHEET-9).
+    ToChase,
+    /// Sheets a department holds and has not returned.
+    Department(i64),
+    /// Past the collection limit and still open.
+    Overdue(i64),
+    /// Phone or letter sheets still waiting for the requester's signature (R-SHEET-3).
+    SignaturePending,
+}
+
+pub async fn queue(
+    pool: &AnyPool,
+    communities: &[i64],
+    q: &Queue,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<SheetRow>, sqlx::Error> {
+    if communities.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids = communities
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let open = "s.state NOT IN ('collected', 'archived')";
+    let (cond, order, arg) = match q {
+        Queue::MineOpen(u) => (
+            format!("s.first_contact_id = $1 AND {open}"),
+            "s.due_at IS NULL, s.due_at, s.id",
+            Some(*u),
+        ),
+        Queue::ToChase => (
+            format!("{open} AND s.state <> 'registered' AND s.due_at IS NOT NULL AND $1 = $1"),
+            "s.due_at, s.id",
+            Some(0),
+        ),
+        Queue::Department(d) => (
+            "s.id IN (SELECT h.sheet_id FROM sheet_handovers h WHERE h.department_id = $1 AND h.state IN ('handed_over', 'acknowledged', 'in_progress'))".to_string(),
+            "s.due_at IS NULL, s.due_at, s.id",
+            Some(*d),
+        ),
+        Queue::Overdue(now) => (
+            format!("{open} AND s.due_at < $1 AND s.state <> 'suspended'"),
+            "s.due_at, s.id",
+            Some(*now),
+        ),
+        Queue::SignaturePending => (
+            "s.signature_pending = 1 AND s.state <> 'archived' AND $1 = $1".to_string(),
+            "s.registered_at, s.id",
+            Some(0),
+        ),
+    };
+    let sql = format!(
+        "{SHEET_SELECT} WHERE s.community_id IN ({ids}) AND {cond} ORDER BY {order} LIMIT $2 OFFSET $3"
+    );
+    sqlx::query_as(&sql)
+        .bind(arg.unwrap_or(0))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await
+}
+
+/// Search the customer-service archive (R-SHEET-11).
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub number: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub kind: Option<String>,
+    pub state: Option<String>,
+    pub unit_id: Option<i64>,
+    pub room_prefix: Option<String>,
+    pub person_id: Option<i64>,
+    pub first_contact_id: Option<i64>,
+    pub department_id: Option<i64>,
+    pub phone_last4: Option<String>,
+    /// Words in the reason or the requester's name.
+    pub text: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn search(
+    pool: &AnyPool,
+    community_id: i64,
+    f: &Search,
+) -> Result<Vec<SheetRow>, sqlx::Error> {
+    let mut sql = format!("{SHEET_SELECT} WHERE s.community_id = $1");
+    let mut binds: Vec<Bind> = vec![];
+    let mut add = |sql: &mut String, cond: &str, v: Bind| {
+        binds.push(v);
+        sql.push_str(&format!(
+            " AND {}",
+            cond.replace('?', &format!("${}", binds.len() + 1))
+        ));
+    };
+    if let Some(v) = &f.number {
+        add(&mut sql, "s.number = ?", Bind::S(v.trim().to_uppercase()));
+    }
+    if let Some(v) = f.from_ms {
+        add(&mut sql, "s.registered_at >= ?", Bind::I(v));
+    }
+    if let Some(v) = f.to_ms {
+        add(&mut sql, "s.registered_at < ?", Bind::I(v));
+    }
+    if let Some(v) = &f.kind {
+        add(&mut sql, "s.kind = ?", Bind::S(v.clone()));
+    }
+    if let Some(v) = &f.state {
+        add(&mut sql, "s.state = ?", Bind::S(v.clone()));
+    }
+    if let Some(v) = f.unit_id {
+        add(&mut sql, "s.unit_id = ?", Bind::I(v));
+    }
+    if let Some(v) = &f.room_prefix {
+        add(
+            &mut sql,
+            "u.room_no LIKE ?",
+            Bind::S(format!("{}%", super::escape_like(v))),
+        );
+    }
+    if let Some(v) = f.person_id {
+        add(&mut sql, "s.person_id = ?", Bind::I(v));
+    }
+    if let Some(v) = f.first_contact_id {
+        add(&mut sql, "s.first_contact_id = ?", Bind::I(v));
+    }
+    if let Some(v) = f.department_id {
+        add(
+            &mut sql,
+            "s.id IN (SELECT h.sheet_id FROM sheet_handovers h WHERE h.department_id = ?)",
+            Bind::I(v),
+        );
+    }
+    if let Some(v) = &f.phone_last4 {
+        add(&mut sql, "s.requester_phone_last4 = ?", Bind::S(v.clone()));
+    }
+    if let Some(v) = &f.text {
+        for word in v.split_whitespace().take(5) {
+            // Both `?` become the same numbered placeholder: one value, two columns.
+            add(
+                &mut sql,
+                "(s.reason LIKE ? OR s.requester_name LIKE ?)",
+                Bind::S(format!("%{}%", super::escape_like(word))),
+            );
+        }
+    }
+    sql.push_str(&format!(
+        " ORDER BY s.registered_at DESC, s.id DESC LIMIT ${} OFFSET ${}",
+        binds.len() + 2,
+        binds.len() + 3
+    ));
+    let mut q = sqlx::query_as(&sql).bind(community_id);
+    for b in binds {
+        q = match b {
+            Bind::I(v) => q.bind(v),
+            Bind::S(v) => q.bind(v),
+        };
+    }
+    q.bind(f.limit).bind(f.offset).fetch_all(pool).await
+}
+
+enum Bind {
+    I(i64),
+    S(String),
+}
+
+/// Sheets registered by each receptionist in a period and how many of them are back
+/// (collected or archived): the recovery rate of R-SHEET-9.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Recovery {
+    pub user_id: i64,
+    pub name: String,
+    pub registered: i64,
+    pub recovered: i64,
+}
+
+pub async fn recovery(
+    pool: &AnyPool,
+    community_id: i64,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Recovery>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.first_contact_id AS user_id, u.display_name AS name, COUNT(*) AS registered, \
+         CAST(SUM(CASE WHEN s.state IN ('collected', 'archived') THEN 1 ELSE 0 END) AS BIGINT) AS recovered \
+         FROM sheets s JOIN users u ON u.id = s.first_contact_id \
+         WHERE s.community_id = $1 AND s.registered_at >= $2 AND s.registered_at < $3 \
+         GROUP BY s.first_contact_id, u.display_name ORDER BY u.display_name",
+    )
+    .bind(community_id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(pool)
+    .await
+}
+
+/// Attachments.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Attachment {
+    pub id: i64,
+    pub community_id: i64,
+    pub sheet_id: Option<i64>,
+    pub purpose: String,
+    pub sha256: String,
+    pub size: i64,
+    pub mime: String,
+    pub filename: String,
+    pub signer: String,
+    pub created_at: i64,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_attachment(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    sheet_id: i64,
+    purpose: &str,
+    sha256: &str,
+    size: i64,
+    mime: &str,
+    filename: &str,
+    signer: &str,
+    by: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO attachments (community_id, sheet_id, purpose, sha256, size, mime, filename, signer, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(community_id)
+    .bind(sheet_id)
+    .bind(purpose)
+    .bind(sha256)
+    .bind(size)
+    .bind(mime)
+    .bind(filename)
+    .bind(signer)
+    .bind(now_ms())
+    .bind(by)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn attachments_of(pool: &AnyPool, sheet_id: i64) -> Result<Vec<Attachment>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, community_id, sheet_id, purpose, sha256, size, mime, filename, signer, created_at FROM attachments WHERE sheet_id = $1 ORDER BY id",
+    )
+    .bind(sheet_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn attachment(pool: &AnyPool, id: i64) -> Result<Option<Attachment>, sqlx::Error> {
+    sqlx::query_as("SELECT id, community_id, sheet_id, purpose, sha256, size, mime, filename, signer, created_at FROM attachments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Departments a user acts for in a community: explicit department grants, and whether
+/// each is held as its head.
+pub async fn memberships(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    community_id: i64,
+) -> Result<Vec<(i64, bool)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT department_id, is_head FROM user_roles WHERE user_id = $1 AND community_id = $2 AND department_id IS NOT NULL")
+        .bind(user_id)
+        .bind(community_id)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1) == 1))
+        .collect())
+}

@@ -1,0 +1,348 @@
+//! The countersign-sheet part of the JSON API.
+
+use super::extract::ApiJson;
+use super::{ApiActor, ApiError, AppState, ErrorBody};
+use crate::app::{AppResult, sheet};
+use crate::store::sheet as st;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search_sheets, register_sheet))
+        .routes(routes!(get_sheet))
+        .routes(routes!(sheet_action))
+        .routes(routes!(sheet_queue))
+        .routes(routes!(handover_ledger))
+        .routes(routes!(unit_sheets))
+        .routes(routes!(department_sheets))
+        .routes(routes!(recovery_rate))
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn api<T>(r: AppResult<T>, lang: crate::i18n::Lang) -> ApiResult<T> {
+    r.map_err(|e| ApiError::from_app(e, lang))
+}
+
+/// Register a resident's request (R-SHEET-1). `Idempotency-Key`: a retried registration
+/// returns the first sheet instead of creating a second.
+#[utoipa::path(post, path = "/communities/{id}/sheets", tag = "sheets", params(("id" = i64, Path)), request_body = sheet::RegisterInput,
+    responses((status = 201, body = st::SheetRow), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn register_sheet(
+    State(s): State<AppState>,
+    a: ApiActor,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<sheet::RegisterInput>,
+) -> ApiResult<(StatusCode, Json<st::SheetRow>)> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 100);
+    let row = api(sheet::register(&s.app, &a.actor, id, &b, key).await, a.lang)?;
+    Ok((StatusCode::CREATED, Json(row)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SearchQuery {
+    /// Sheet number (`KF-2026-000123`).
+    pub number: Option<String>,
+    /// Registered from (epoch ms, inclusive).
+    pub from: Option<i64>,
+    /// Registered before (epoch ms).
+    pub to: Option<i64>,
+    pub kind: Option<String>,
+    pub state: Option<String>,
+    /// Room-number prefix.
+    pub room: Option<String>,
+    pub person_id: Option<i64>,
+    /// The first-contact receptionist.
+    pub receptionist_id: Option<i64>,
+    pub department_id: Option<i64>,
+    /// Last four digits of the requester's phone.
+    pub phone_last4: Option<String>,
+    /// Words in the reason or the requester's name.
+    pub q: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+fn nonempty(v: &Option<String>) -> Option<String> {
+    v.as_ref()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+impl SearchQuery {
+    pub fn filter(&self) -> st::Search {
+        st::Search {
+            number: nonempty(&self.number),
+            from_ms: self.from,
+            to_ms: self.to,
+            kind: nonempty(&self.kind),
+            state: nonempty(&self.state),
+            unit_id: None,
+            room_prefix: nonempty(&self.room),
+            person_id: self.person_id,
+            first_contact_id: self.receptionist_id,
+            department_id: self.department_id,
+            phone_last4: nonempty(&self.phone_last4),
+            text: nonempty(&self.q),
+            limit: self.limit.unwrap_or(50),
+            offset: self.offset.unwrap_or(0),
+        }
+    }
+}
+
+/// The customer-service archive: find any sheet (R-SHEET-11).
+#[utoipa::path(get, path = "/communities/{id}/sheets", tag = "sheets", params(("id" = i64, Path), SearchQuery), responses((status = 200, body = [st::SheetRow]), (status = 404, body = ErrorBody)))]
+async fn search_sheets(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<Vec<st::SheetRow>>> {
+    api(
+        sheet::search(&s.app, &a.actor, id, q.filter()).await,
+        a.lang,
+    )
+    .map(Json)
+}
+
+/// A sheet with its handovers, timeline, attachments and live collection clock (R-SHEET-12).
+#[utoipa::path(get, path = "/sheets/{id}", tag = "sheets", params(("id" = i64, Path)), responses((status = 200, body = sheet::SheetDetail), (status = 404, body = ErrorBody)))]
+async fn get_sheet(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<sheet::SheetDetail>> {
+    api(sheet::detail(&s.app, &a.actor, id).await, a.lang).map(Json)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ActionBody {
+    /// The sheet's `version` as read; a stale one gets 409.
+    pub version: i64,
+    #[serde(flatten)]
+    pub action: sheet::Action,
+}
+
+/// Act on a sheet: dispatch, acknowledge, return, extend, suspend, resume, terminate,
+/// beyond the centre, collect, archive, reassign, capture a signature. Who may do what
+/// follows the manual (R-ROLE-2); refusals name the rule.
+#[utoipa::path(post, path = "/sheets/{id}/actions", tag = "sheets", params(("id" = i64, Path)), request_body = ActionBody,
+    responses((status = 200, body = sheet::SheetDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn sheet_action(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<ActionBody>,
+) -> ApiResult<Json<sheet::SheetDetail>> {
+    api(
+        sheet::act(&s.app, &a.actor, id, b.version, &b.action).await,
+        a.lang,
+    )
+    .map(Json)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct Paging {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Work queues: `mine`, `chase` (soonest due first), `department`, `overdue`, `signature`.
+#[utoipa::path(get, path = "/communities/{id}/queues/{name}", tag = "sheets", params(("id" = i64, Path), ("name" = sheet::QueueName, Path), Paging), responses((status = 200, body = [st::SheetRow])))]
+async fn sheet_queue(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path((id, name)): Path<(i64, sheet::QueueName)>,
+    Query(p): Query<Paging>,
+) -> ApiResult<Json<Vec<st::SheetRow>>> {
+    api(
+        sheet::queue(
+            &s.app,
+            &a.actor,
+            id,
+            name,
+            p.limit.unwrap_or(100),
+            p.offset.unwrap_or(0),
+        )
+        .await,
+        a.lang,
+    )
+    .map(Json)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LedgerQuery {
+    pub department_id: Option<i64>,
+    pub state: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// `csv` to download (UTF-8 with BOM, opens in Excel).
+    pub format: Option<String>,
+}
+
+/// The handover ledger (会签单交接记录本, R-SHEET-4), filterable and exportable.
+#[utoipa::path(get, path = "/communities/{id}/handovers", tag = "sheets", params(("id" = i64, Path), LedgerQuery), responses((status = 200, body = [st::HandoverRow])))]
+async fn handover_ledger(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    Query(q): Query<LedgerQuery>,
+) -> ApiResult<Response> {
+    let csv = q.format.as_deref() == Some("csv");
+    let f = st::LedgerFilter {
+        department_id: q.department_id,
+        state: nonempty(&q.state),
+        from_ms: q.from,
+        to_ms: q.to,
+        limit: q.limit.unwrap_or(if csv { 10_000 } else { 100 }),
+        offset: q.offset.unwrap_or(0),
+    };
+    let rows = api(sheet::ledger(&s.app, &a.actor, id, f).await, a.lang)?;
+    if !csv {
+        return Ok(Json(rows).into_response());
+    }
+    let tz = crate::store::org::community(s.app.store.read(), id)
+        .await
+        .map_err(|e| ApiError::from_app(e.into(), a.lang))?
+        .map(|c| c.timezone)
+        .unwrap_or_default();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"handover-ledger.csv\"",
+            ),
+        ],
+        ledger_csv(&rows, &tz, a.lang),
+    )
+        .into_response())
+}
+
+/// The ledger as CSV, UTF-8 with a BOM so that Excel on Chinese Windows opens it.
+pub fn ledger_csv(rows: &[st::HandoverRow], tz: &str, lang: crate::i18n::Lang) -> Vec<u8> {
+    let when = |ms: Option<i64>| ms.map(|m| super::pages_when(m, tz)).unwrap_or_default();
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        let t = |k: &str| crate::i18n::t(lang, k);
+        let _ = w.write_record([
+            t("ledger.number"),
+            t("ledger.no"),
+            t("ledger.department"),
+            t("ledger.handed_over_at"),
+            t("ledger.handed_over_by"),
+            t("ledger.opinion"),
+            t("ledger.acknowledged_at"),
+            t("ledger.acknowledged_by"),
+            t("ledger.returned_at"),
+            t("ledger.returned_by"),
+            t("ledger.result"),
+            t("ledger.signer"),
+            t("common.status"),
+        ]);
+        for r in rows {
+            let _ = w.write_record([
+                r.number.clone(),
+                r.no.to_string(),
+                r.department_name.clone(),
+                when(Some(r.handed_over_at)),
+                r.handed_over_by_name.clone(),
+                r.opinion.clone(),
+                when(r.acknowledged_at),
+                r.acknowledged_by_name.clone().unwrap_or_default(),
+                when(r.returned_at),
+                r.returned_by_name.clone().unwrap_or_default(),
+                r.result.clone(),
+                r.signer.clone(),
+                crate::i18n::t(lang, &format!("handover.{}", r.state)).to_string(),
+            ]);
+        }
+        let _ = w.flush();
+    }
+    out
+}
+
+/// Every sheet of a unit: the owner's file (R-SHEET-11).
+#[utoipa::path(get, path = "/units/{id}/sheets", tag = "sheets", params(("id" = i64, Path), Paging), responses((status = 200, body = [st::SheetRow]), (status = 404, body = ErrorBody)))]
+async fn unit_sheets(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    Query(p): Query<Paging>,
+) -> ApiResult<Json<Vec<st::SheetRow>>> {
+    let u = api(crate::app::org::unit(&s.app, &a.actor, id).await, a.lang)?;
+    let f = st::Search {
+        unit_id: Some(id),
+        limit: p.limit.unwrap_or(100),
+        offset: p.offset.unwrap_or(0),
+        ..Default::default()
+    };
+    api(
+        sheet::search(&s.app, &a.actor, u.community_id, f).await,
+        a.lang,
+    )
+    .map(Json)
+}
+
+/// Every sheet a department handled: its own archive (R-SHEET-11).
+#[utoipa::path(get, path = "/departments/{id}/sheets", tag = "sheets", params(("id" = i64, Path), Paging), responses((status = 200, body = [st::SheetRow]), (status = 404, body = ErrorBody)))]
+async fn department_sheets(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    Query(p): Query<Paging>,
+) -> ApiResult<Json<Vec<st::SheetRow>>> {
+    let d = crate::store::org::department(s.app.store.read(), id)
+        .await
+        .map_err(|e| ApiError::from_app(e.into(), a.lang))?
+        .ok_or_else(|| ApiError::from_app(crate::app::AppError::NotFound, a.lang))?;
+    let f = st::Search {
+        department_id: Some(id),
+        limit: p.limit.unwrap_or(100),
+        offset: p.offset.unwrap_or(0),
+        ..Default::default()
+    };
+    api(
+        sheet::search(&s.app, &a.actor, d.community_id, f).await,
+        a.lang,
+    )
+    .map(Json)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PeriodQuery {
+    /// Period start (epoch ms).
+    pub from: i64,
+    /// Period end (epoch ms, exclusive).
+    pub to: i64,
+}
+
+/// Recovery rate per receptionist for a period (R-SHEET-9; target 100%).
+#[utoipa::path(get, path = "/communities/{id}/recovery", tag = "sheets", params(("id" = i64, Path), PeriodQuery), responses((status = 200, body = [st::Recovery]), (status = 403, body = ErrorBody)))]
+async fn recovery_rate(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    Query(q): Query<PeriodQuery>,
+) -> ApiResult<Json<Vec<st::Recovery>>> {
+    api(
+        sheet::recovery(&s.app, &a.actor, id, q.from, q.to).await,
+        a.lang,
+    )
+    .map(Json)
+}
