@@ -1,4 +1,5 @@
-//! The command line: `huiqian serve|migrate|user|backup|audit|config|bench`.
+//! The command line: `huiqian serve|migrate|user|backup|audit|config`, and the hidden
+//! `bench-data` that generates the benchmark database.
 
 use crate::app::{Actor, App, auth};
 use crate::config::{Config, Overrides};
@@ -64,6 +65,21 @@ enum Cmd {
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Fill an empty database with generated data for the benchmarks (docs/benchmarks.md):
+    /// one company, its communities, units and residents, and the account `bench`.
+    #[command(hide = true)]
+    BenchData {
+        #[arg(long, default_value_t = 50_000)]
+        units: usize,
+        #[arg(long, default_value_t = 100_000)]
+        residents: usize,
+        #[arg(long, default_value_t = 1)]
+        communities: usize,
+        /// Write sample mobile numbers of the first community here, one a line
+        /// (default: print them).
+        #[arg(long)]
+        phones: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -239,6 +255,46 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 }
                 Ok(ExitCode::from(2))
             }
+        }
+        Cmd::BenchData {
+            units,
+            residents,
+            communities,
+            phones,
+        } => {
+            let app = open(cfg).await?;
+            let size = crate::demo::bench::Size {
+                units,
+                residents,
+                communities,
+            };
+            let g = crate::demo::bench::generate(&app, size).await?;
+            println!(
+                "generated {} units and {} residents in {} communities ({} database) in {} ms; \
+                 sign in as {} / {}",
+                g.units,
+                g.residents,
+                g.communities.len(),
+                app.store.backend().name(),
+                g.millis,
+                crate::demo::bench::USERNAME,
+                crate::demo::bench::PASSWORD
+            );
+            let list = g.sample_phones.join("\n") + "\n";
+            match phones {
+                Some(path) => {
+                    std::fs::write(&path, list)
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    println!(
+                        "{} sample phone numbers (community {}) written to {}",
+                        g.sample_phones.len(),
+                        g.communities[0],
+                        path.display()
+                    );
+                }
+                None => print!("{list}"),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Config(ConfigCmd::Check) => {
             let secret_source = if !cfg.secret_key.is_empty() {

@@ -5,6 +5,7 @@
 //! Both are written straight into an empty database in bulk, one transaction and one
 //! audit entry per community, so that the demo is there within a second of starting.
 
+pub mod bench;
 pub mod synth;
 
 use crate::app::people::{seal, today_in};

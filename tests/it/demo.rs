@@ -312,3 +312,44 @@ async fn demo_log_ins_need_no_second_factor() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// `huiqian bench-data`: exact counts, findable sample phones, the bench account in every
+/// community, and only into an empty database.
+#[tokio::test]
+async fn bench_data_fills_an_empty_database_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_in(dir.path(), |_| {}).await;
+    let size = demo::bench::Size {
+        units: 500,
+        residents: 1100,
+        communities: 2,
+    };
+    let g = demo::bench::generate(&app, size).await.unwrap();
+    assert_eq!(g.communities.len(), 2);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM units").await, 500);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM persons").await, 1100);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM occupancies").await, 1100);
+    assert!(g.sample_phones.len() >= 400);
+    for phone in g.sample_phones.iter().take(20) {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM persons WHERE community_id = $1 AND phone_hash = $2",
+        )
+        .bind(g.communities[0])
+        .bind(app.secrets.lookup_hash("phone", phone))
+        .fetch_one(app.store.read())
+        .await
+        .unwrap();
+        assert_eq!(n, 1, "{phone}");
+    }
+    let grants = count(
+        &app,
+        "SELECT COUNT(*) FROM user_roles r JOIN users u ON u.id = r.user_id \
+         WHERE u.username = 'bench' AND r.role = 'cs_manager' AND u.totp_exempt = 1",
+    )
+    .await;
+    assert_eq!(grants, 2);
+    assert!(demo::bench::generate(&app, size).await.is_err());
+    assert!(!demo::load_if_empty(&app).await.unwrap());
+    let r = audit::verify(&app).await.unwrap();
+    assert!(r.ok(), "{:?}", r.problems);
+}
