@@ -7,3 +7,55 @@ document.addEventListener("submit", function (ev) {
   form.dataset.submitting = "1";
   setTimeout(function () { form.dataset.submitting = ""; }, 4000);
 });
+
+// Signature pads: draw with a finger, a stylus or the mouse; the drawing is kept as a
+// PNG data URL in the hidden input named by data-target (empty until something is drawn).
+function setupPad(canvas) {
+  const input = document.getElementById(canvas.dataset.target);
+  const ctx = canvas.getContext("2d");
+  ctx.lineWidth = 2.5; ctx.lineCap = "round"; ctx.lineJoin = "round"; ctx.strokeStyle = "#111";
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
+  let drawing = false, drawn = false;
+  const pos = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+  };
+  canvas.addEventListener("pointerdown", (e) => { drawing = true; canvas.setPointerCapture(e.pointerId); const [x, y] = pos(e); ctx.beginPath(); ctx.moveTo(x, y); e.preventDefault(); });
+  canvas.addEventListener("pointermove", (e) => { if (!drawing) return; const [x, y] = pos(e); ctx.lineTo(x, y); ctx.stroke(); drawn = true; e.preventDefault(); });
+  const end = () => { if (drawing && drawn && input) input.value = canvas.toDataURL("image/png"); drawing = false; };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  canvas.style.touchAction = "none";
+  canvas.clearPad = () => { ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height); drawn = false; if (input) input.value = ""; };
+}
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("canvas.signature-pad").forEach(setupPad);
+  document.querySelectorAll("[data-clear-signature]").forEach((b) => b.addEventListener("click", () => {
+    const c = document.querySelector(`canvas[data-target="${b.dataset.clearSignature}"]`);
+    if (c && c.clearPad) c.clearPad();
+  }));
+  // The registration form shows the signature pad only for a visit (R-SHEET-3).
+  const channel = document.querySelector("#sheet-form select[name=channel]");
+  const pad = document.querySelector("#sheet-form fieldset[data-for-channel]");
+  if (channel && pad) {
+    const sync = () => { pad.hidden = channel.value !== "visit"; };
+    channel.addEventListener("change", sync); sync();
+  }
+  // Live countdowns to a clock's deadline.
+  const tick = () => document.querySelectorAll(".countdown[data-due]").forEach((el) => {
+    const left = Number(el.dataset.due) - Date.now();
+    const a = Math.abs(left), h = Math.floor(a / 3600000), m = Math.floor((a % 3600000) / 60000);
+    el.textContent = (left < 0 ? el.dataset.overdueLabel + " " : "") + h + ":" + String(m).padStart(2, "0");
+    el.classList.toggle("late", left < 0);
+  });
+  tick(); setInterval(tick, 30000);
+});
+// The unit finder: a click fills the room, the requester and the person.
+document.addEventListener("click", (e) => {
+  const b = e.target.closest("button.candidate");
+  if (!b) return;
+  const form = b.closest("form");
+  form.querySelector("[name=room_no]").value = b.dataset.room;
+  if (b.dataset.name) form.querySelector("[name=requester_name]").value = b.dataset.name;
+  form.querySelector("[name=person_id]").value = b.dataset.person || "";
+});

@@ -100,7 +100,6 @@ pub fn signature_png(data_url: &str) -> Result<Vec<u8>, ValidationError> {
     Ok(bytes)
 }
 
-#[allow(dead_code)]
 pub fn read(app: &App, sha256: &str) -> AppResult<Vec<u8>> {
     std::fs::read(path_of(app, sha256)).map_err(|e| AppError::Internal(e.to_string()))
 }

@@ -876,3 +876,44 @@ pub async fn recovery(
     actor.authorize(Permission::ReassignSheet, community_id)?;
     Ok(st::recovery(app.store.read(), community_id, from_ms, to_ms).await?)
 }
+
+/// The desk's finder: a room number (`3-2-15…`), the last four digits of a phone, or a
+/// name; units with their people, masked.
+pub async fn find_requester(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    q: &str,
+) -> AppResult<Vec<st::Candidate>> {
+    actor
+        .authorize(Permission::ViewCommunity, community_id)
+        .map_err(|_| AppError::NotFound)?;
+    let q = q.trim();
+    if q.is_empty() {
+        return Ok(vec![]);
+    }
+    let finder = if q.len() == 4 && q.chars().all(|c| c.is_ascii_digit()) {
+        st::Finder::Last4(q.to_string())
+    } else if q.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
+        st::Finder::Room(
+            RoomNo::parse(q)
+                .map(|r| r.as_str().to_string())
+                .unwrap_or_else(|_| q.to_uppercase()),
+        )
+    } else {
+        st::Finder::Name(q.to_string())
+    };
+    Ok(st::find_candidates(app.store.read(), community_id, &finder).await?)
+}
+
+/// An attachment the actor may see (it belongs to a sheet of one of their communities).
+pub async fn attachment(app: &App, actor: &Actor, id: i64) -> AppResult<(st::Attachment, Vec<u8>)> {
+    let a = st::attachment(app.store.read(), id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    actor
+        .authorize(Permission::ViewCommunity, a.community_id)
+        .map_err(|_| AppError::NotFound)?;
+    let bytes = files::read(app, &a.sha256)?;
+    Ok((a, bytes))
+}

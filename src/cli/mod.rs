@@ -366,7 +366,7 @@ async fn user_cmd(app: &App, cmd: UserCmd) -> Result<ExitCode, BoxError> {
                 },
             )
             .await
-            .map_err(|e| describe(e))?;
+            .map_err(describe)?;
             for (community, role) in grants {
                 auth::grant_role(app, &actor, user.id, community, role, None)
                     .await

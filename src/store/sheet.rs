@@ -640,3 +640,43 @@ pub async fn memberships(
         .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1) == 1))
         .collect())
 }
+
+/// A unit and one of its people, as the desk's finder lists them.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Candidate {
+    pub unit_id: i64,
+    pub room_no: String,
+    pub person_id: Option<i64>,
+    pub person_name: Option<String>,
+    pub phone_masked: Option<String>,
+    pub relation: Option<String>,
+}
+
+/// How the desk finds the unit: by room number, by the last four digits of a phone, or
+/// by a name.
+pub enum Finder {
+    Room(String),
+    Last4(String),
+    Name(String),
+}
+
+pub async fn find_candidates(
+    pool: &AnyPool,
+    community_id: i64,
+    f: &Finder,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    let base = "SELECT u.id AS unit_id, u.room_no, p.id AS person_id, p.name AS person_name, p.phone_masked, o.relation \
+                FROM units u LEFT JOIN occupancies o ON o.unit_id = u.id AND o.active = 1 LEFT JOIN persons p ON p.id = o.person_id";
+    let (cond, arg) = match f {
+        Finder::Room(r) => ("u.room_no LIKE $2", format!("{}%", super::escape_like(r))),
+        Finder::Last4(d) => ("p.phone_last4 = $2", d.clone()),
+        Finder::Name(n) => ("p.name LIKE $2", format!("{}%", super::escape_like(n))),
+    };
+    sqlx::query_as(&format!(
+        "{base} WHERE u.community_id = $1 AND {cond} ORDER BY u.room_no, o.relation LIMIT 20"
+    ))
+    .bind(community_id)
+    .bind(arg)
+    .fetch_all(pool)
+    .await
+}

@@ -14,5 +14,6 @@ mod openapi;
 mod org;
 mod pages;
 mod people;
+mod sheet_pages;
 mod sheets;
 mod storage;

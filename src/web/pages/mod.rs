@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod org;
 mod people;
+mod sheets;
 pub(crate) mod sign_in;
 
 pub use sign_in::{clear_cookie, do_sign_in};
@@ -27,6 +28,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(account::router())
         .merge(org::router())
         .merge(people::router())
+        .merge(sheets::router())
         .merge(admin::router(upload_limit))
 }
 

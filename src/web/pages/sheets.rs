@@ -1,0 +1,1077 @@
+//! Countersign-sheet pages: registration with a signature pad, the sheet with its
+//! timeline, clocks and actions, the printed four-part form, queues, the archive search
+//! and the handover ledger.
+
+use super::{Chrome, Form, OrPage, PageError, PageResult, page, render, see_other, when};
+use crate::app::{AppError, org, sheet};
+use crate::store::{org as so, sheet as st};
+use crate::web::AppState;
+use crate::web::extract::Ctx;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form as AxForm, Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use huiqian_domain::auth::{Permission, Role};
+use huiqian_domain::sheet::{Channel, SheetKind};
+use huiqian_domain::unit::DepartmentKind;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sheets/new", get(new_sheet).post(create_sheet))
+        .route("/sheets/find", get(finder))
+        .route("/sheets", get(archive))
+        .route("/sheets/{id}", get(sheet_page))
+        .route("/sheets/{id}/print", get(print))
+        .route("/sheets/{id}/act", post(act))
+        .route("/queues", get(queues))
+        .route("/handovers", get(ledger))
+        .route("/attachments/{id}", get(attachment))
+}
+
+fn kind_label(c: &Chrome, code: &str) -> String {
+    SheetKind::parse(code)
+        .map(|k| {
+            if c.t.is_en() {
+                k.label_en()
+            } else {
+                k.label_zh()
+            }
+            .to_string()
+        })
+        .unwrap_or_else(|_| code.to_string())
+}
+
+fn channel_label(c: &Chrome, code: &str) -> String {
+    Channel::parse(code)
+        .map(|k| {
+            if c.t.is_en() {
+                k.label_en()
+            } else {
+                k.label_zh()
+            }
+            .to_string()
+        })
+        .unwrap_or_else(|_| code.to_string())
+}
+
+fn kind_options(c: &Chrome) -> Vec<(String, String)> {
+    SheetKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.as_str().to_string(),
+                if c.t.is_en() {
+                    k.label_en()
+                } else {
+                    k.label_zh()
+                }
+                .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn channel_options(c: &Chrome) -> Vec<(String, String)> {
+    Channel::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.as_str().to_string(),
+                if c.t.is_en() {
+                    k.label_en()
+                } else {
+                    k.label_zh()
+                }
+                .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A sheet row as lists show it.
+pub struct Row {
+    pub s: st::SheetRow,
+    pub kind: String,
+    pub state: String,
+    pub registered: String,
+    pub due: String,
+    pub overdue: bool,
+}
+
+fn rows(c: &Chrome, tz: &str, list: Vec<st::SheetRow>) -> Vec<Row> {
+    let now = crate::store::now_ms();
+    list.into_iter()
+        .map(|s| Row {
+            kind: kind_label(c, &s.kind),
+            state: c.t.get(&format!("sheet_state.{}", s.state)).to_string(),
+            registered: when(s.registered_at, tz),
+            due: s.due_at.map(|d| when(d, tz)).unwrap_or_default(),
+            overdue: s.due_at.is_some_and(|d| d < now)
+                && !matches!(s.state.as_str(), "collected" | "archived" | "suspended"),
+            s,
+        })
+        .collect()
+}
+
+async fn communities(
+    s: &AppState,
+    ctx: &Ctx,
+    p: Permission,
+) -> Result<Vec<so::Community>, PageError> {
+    let all = org::my_communities(&s.app, &ctx.actor)
+        .await
+        .page(ctx.lang)?;
+    Ok(all
+        .into_iter()
+        .filter(|c| ctx.actor.authorize(p, c.id).is_ok())
+        .collect())
+}
+
+fn pick(
+    list: &[so::Community],
+    wanted: Option<i64>,
+    lang: crate::i18n::Lang,
+) -> Result<so::Community, PageError> {
+    wanted
+        .and_then(|w| list.iter().find(|c| c.id == w))
+        .or_else(|| list.first())
+        .cloned()
+        .ok_or(PageError(AppError::Forbidden, lang))
+}
+
+// ---- registration ----
+
+#[derive(Template)]
+#[template(path = "sheets/new.html")]
+struct NewPage {
+    c: Chrome,
+    communities: Vec<(String, String)>,
+    community_id: i64,
+    kinds: Vec<(String, String)>,
+    channels: Vec<(String, String)>,
+    f: Form,
+    key: String,
+}
+
+#[derive(Deserialize)]
+struct CommunityQuery {
+    community_id: Option<i64>,
+    room_no: Option<String>,
+}
+
+async fn new_sheet(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<CommunityQuery>,
+) -> PageResult {
+    let list = communities(&s, &ctx, Permission::RegisterSheet).await?;
+    let cm = pick(&list, q.community_id, ctx.lang)?;
+    let c = Chrome::of(&ctx);
+    let f = Form::with(&[
+        ("channel", "visit".into()),
+        ("kind", "repair".into()),
+        ("room_no", q.room_no.unwrap_or_default()),
+    ]);
+    Ok(render(&NewPage {
+        kinds: kind_options(&c),
+        channels: channel_options(&c),
+        communities: list
+            .iter()
+            .map(|x| (x.id.to_string(), x.name.clone()))
+            .collect(),
+        community_id: cm.id,
+        c,
+        f,
+        key: uuid::Uuid::new_v4().to_string(),
+    }))
+}
+
+#[derive(Deserialize, Default)]
+struct NewForm {
+    #[serde(default)]
+    community_id: i64,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    room_no: String,
+    #[serde(default)]
+    person_id: String,
+    #[serde(default)]
+    requester_name: String,
+    #[serde(default)]
+    requester_phone: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    signature: String,
+    /// Generated with the form: a double submit registers one sheet.
+    #[serde(default)]
+    key: String,
+}
+
+async fn create_sheet(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    AxForm(f): AxForm<NewForm>,
+) -> PageResult {
+    let input = sheet::RegisterInput {
+        kind: f.kind.clone(),
+        channel: f.channel.clone(),
+        room_no: f.room_no.clone(),
+        person_id: f.person_id.parse().ok(),
+        requester_name: f.requester_name.clone(),
+        requester_phone: f.requester_phone.clone(),
+        reason: f.reason.clone(),
+        signature: f.signature.clone(),
+    };
+    let key = (!f.key.is_empty()).then_some(f.key.as_str());
+    match sheet::register(&s.app, &ctx.actor, f.community_id, &input, key).await {
+        Ok(row) => Ok(see_other(&format!("/sheets/{}", row.id))),
+        Err(e) => {
+            let mut form = Form::with(&[
+                ("kind", f.kind.clone()),
+                ("channel", f.channel.clone()),
+                ("room_no", f.room_no.clone()),
+                ("person_id", f.person_id.clone()),
+                ("requester_name", f.requester_name.clone()),
+                ("requester_phone", f.requester_phone.clone()),
+                ("reason", f.reason.clone()),
+            ]);
+            let status = form.fail(e, ctx.lang)?;
+            let list = communities(&s, &ctx, Permission::RegisterSheet).await?;
+            let c = Chrome::of(&ctx);
+            Ok(page(
+                status,
+                &NewPage {
+                    kinds: kind_options(&c),
+                    channels: channel_options(&c),
+                    communities: list
+                        .iter()
+                        .map(|x| (x.id.to_string(), x.name.clone()))
+                        .collect(),
+                    community_id: f.community_id,
+                    c,
+                    f: form,
+                    key: f.key,
+                },
+            ))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sheets/finder.html")]
+struct FinderFragment {
+    c: Chrome,
+    candidates: Vec<st::Candidate>,
+}
+
+#[derive(Deserialize)]
+struct FinderQuery {
+    community_id: i64,
+    #[serde(default)]
+    q: String,
+}
+
+/// The unit finder's results (an htmx fragment under the search box).
+async fn finder(State(s): State<AppState>, ctx: Ctx, Query(q): Query<FinderQuery>) -> PageResult {
+    let candidates = sheet::find_requester(&s.app, &ctx.actor, q.community_id, &q.q)
+        .await
+        .page(ctx.lang)?;
+    Ok(render(&FinderFragment {
+        c: Chrome::of(&ctx),
+        candidates,
+    }))
+}
+
+// ---- the sheet ----
+
+pub struct EventView {
+    pub at: String,
+    pub by: String,
+    pub role: String,
+    pub what: String,
+    pub detail: String,
+}
+
+pub struct HandoverView {
+    pub h: st::HandoverRow,
+    pub state: String,
+    pub sent: String,
+    pub received: String,
+    pub returned: String,
+    pub mine: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sheets/sheet.html")]
+struct SheetPage {
+    c: Chrome,
+    cm: so::Community,
+    s: st::SheetRow,
+    kind: String,
+    channel: String,
+    state: String,
+    registered: String,
+    clock_state: String,
+    due: String,
+    due_ms: i64,
+    handovers: Vec<HandoverView>,
+    events: Vec<EventView>,
+    signatures: Vec<st::Attachment>,
+    departments: Vec<(String, String)>,
+    receptionists: Vec<(String, String)>,
+    can_handle: bool,
+    can_register: bool,
+    can_reassign: bool,
+    is_director: bool,
+    f: Form,
+}
+
+fn describe_event(c: &Chrome, name: &str, data: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+    let pick = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    match name {
+        "dispatched" => format!(
+            "#{} {}",
+            v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0),
+            pick("opinion")
+        ),
+        "acknowledged" | "work_started" => format!(
+            "#{}",
+            v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0)
+        ),
+        "returned" => format!(
+            "#{} {} （{}）",
+            v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0),
+            pick("result"),
+            pick("signer")
+        ),
+        "extended" | "suspended" | "terminated" | "beyond_centre" => pick("explanation"),
+        "third_party_receipt" => pick("evidence"),
+        "signature_captured" => pick("signer"),
+        "collected" => {
+            let conf = v.get("confirmation").cloned().unwrap_or_default();
+            let how = if conf.get("by").and_then(|x| x.as_str()) == Some("phone") {
+                c.t.get("sheet.confirmed_by_phone")
+            } else {
+                c.t.get("sheet.confirmed_by_signature")
+            };
+            format!("{} · {how}", pick("opinion"))
+        }
+        "resumed" => pick("note"),
+        "first_contact_reassigned" => pick("reason"),
+        _ => String::new(),
+    }
+}
+
+async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
+    let d = sheet::detail(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, d.sheet.community_id)
+        .await
+        .page(ctx.lang)?;
+    let c = Chrome::of(ctx);
+    let tz = cm.timezone.clone();
+    let cid = cm.id;
+    let deps = org::departments(&s.app, &ctx.actor, cid)
+        .await
+        .page(ctx.lang)?;
+    let my_kinds: Vec<DepartmentKind> = ctx
+        .actor
+        .grants
+        .roles_in(cid)
+        .iter()
+        .filter_map(|r| r.department_kind())
+        .collect();
+    let is_director = ctx
+        .actor
+        .grants
+        .roles_in(cid)
+        .contains(&Role::CentreDirector);
+    let handovers = d
+        .handovers
+        .into_iter()
+        .map(|h| {
+            let kind = deps
+                .iter()
+                .find(|x| x.id == h.department_id)
+                .and_then(|x| DepartmentKind::parse(&x.kind).ok());
+            HandoverView {
+                state: c.t.get(&format!("handover.{}", h.state)).to_string(),
+                sent: when(h.handed_over_at, &tz),
+                received: h.acknowledged_at.map(|v| when(v, &tz)).unwrap_or_default(),
+                returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
+                mine: is_director
+                    || kind.is_some_and(|k| my_kinds.contains(&k))
+                    || h.to_user_id == Some(ctx.actor.user_id),
+                h,
+            }
+        })
+        .collect();
+    let events = d
+        .events
+        .iter()
+        .map(|e| EventView {
+            at: when(e.at, &tz),
+            by: e.by_name.clone(),
+            role: Role::parse(&e.by_role)
+                .map(|r| {
+                    if c.t.is_en() {
+                        r.label_en()
+                    } else {
+                        r.label_zh()
+                    }
+                    .to_string()
+                })
+                .unwrap_or_default(),
+            what: c.t.get(&format!("sheet_event.{}", e.name)).to_string(),
+            detail: describe_event(&c, &e.name, &e.data),
+        })
+        .collect();
+    let staff = crate::app::auth::list_staff(&s.app, &ctx.actor)
+        .await
+        .unwrap_or_default();
+    let status = if f.errors.is_empty() && f.banner.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(page(
+        status,
+        &SheetPage {
+            kind: kind_label(&c, &d.sheet.kind),
+            channel: channel_label(&c, &d.sheet.channel),
+            state: c
+                .t
+                .get(&format!("sheet_state.{}", d.sheet.state))
+                .to_string(),
+            registered: when(d.sheet.registered_at, &tz),
+            clock_state: c
+                .t
+                .get(&format!("clock.{}", d.clock.state.as_str()))
+                .to_string(),
+            due: d.clock.due_at.map(|v| when(v, &tz)).unwrap_or_default(),
+            due_ms: d.clock.due_at.unwrap_or(0),
+            handovers,
+            events,
+            signatures: d
+                .attachments
+                .into_iter()
+                .filter(|a| a.purpose == "signature")
+                .collect(),
+            departments: deps
+                .iter()
+                .filter(|x| x.active == 1)
+                .map(|x| (x.id.to_string(), x.name.clone()))
+                .collect(),
+            receptionists: staff
+                .iter()
+                .filter(|u| u.active == 1 && u.id != d.sheet.first_contact_id)
+                .map(|u| (u.id.to_string(), u.display_name.clone()))
+                .collect(),
+            can_handle: ctx.actor.authorize(Permission::HandleSheet, cid).is_ok(),
+            can_register: ctx.actor.authorize(Permission::RegisterSheet, cid).is_ok(),
+            can_reassign: ctx.actor.authorize(Permission::ReassignSheet, cid).is_ok(),
+            is_director,
+            c,
+            cm,
+            s: d.sheet,
+            f,
+        },
+    ))
+}
+
+async fn sheet_page(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
+    sheet_view(&s, &ctx, id, Form::default()).await
+}
+
+/// Every action form posts here: `action` names it, the other fields are its own.
+#[derive(Deserialize, Default)]
+struct ActForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    version: i64,
+    #[serde(default)]
+    department_id: String,
+    #[serde(default)]
+    opinion: String,
+    #[serde(default)]
+    handover: u32,
+    #[serde(default)]
+    result: String,
+    #[serde(default)]
+    signer: String,
+    #[serde(default)]
+    signature: String,
+    #[serde(default)]
+    explanation: String,
+    #[serde(default)]
+    due_date: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    third_party: String,
+    #[serde(default)]
+    evidence: String,
+    #[serde(default)]
+    confirm: String,
+    #[serde(default)]
+    phone_note: String,
+    #[serde(default)]
+    as_director: Option<String>,
+    #[serde(default)]
+    to_user_id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+fn end_of_day_ms(date: &str, tz: &str) -> Option<i64> {
+    use chrono::TimeZone;
+    let d = huiqian_domain::time::CivilDate::parse(date).ok()?.date();
+    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    tz.from_local_datetime(&d.and_hms_opt(18, 0, 0)?)
+        .single()
+        .map(|x| x.timestamp_millis())
+}
+
+async fn act(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    AxForm(f): AxForm<ActForm>,
+) -> PageResult {
+    use sheet::Action as A;
+    let row = st::sheet(s.app.store.read(), id)
+        .await
+        .map_err(|e| PageError(e.into(), ctx.lang))?
+        .ok_or(PageError(AppError::NotFound, ctx.lang))?;
+    let tz = so::community(s.app.store.read(), row.community_id)
+        .await
+        .map_err(|e| PageError(e.into(), ctx.lang))?
+        .map(|c| c.timezone)
+        .unwrap_or_default();
+    let now = crate::store::now_ms();
+    let action = match f.action.as_str() {
+        "dispatch" => A::Dispatch {
+            department_id: f.department_id.parse().unwrap_or(0),
+            to_user_id: None,
+            opinion: f.opinion.clone(),
+        },
+        "acknowledge" => A::Acknowledge {
+            handover: f.handover,
+        },
+        "start_work" => A::StartWork {
+            handover: f.handover,
+        },
+        "return" => A::Return {
+            handover: f.handover,
+            result: f.result.clone(),
+            signer: f.signer.clone(),
+        },
+        "extend" => A::Extend {
+            due_at: end_of_day_ms(&f.due_date, &tz).unwrap_or(0),
+            explanation: f.explanation.clone(),
+        },
+        "suspend" => A::Suspend {
+            explanation: f.explanation.clone(),
+        },
+        "resume" => A::Resume {
+            note: f.note.clone(),
+        },
+        "terminate" => A::Terminate {
+            explanation: f.explanation.clone(),
+        },
+        "beyond_centre" => A::BeyondCentre {
+            explanation: f.explanation.clone(),
+            third_party: Some(f.third_party.clone()),
+        },
+        "record_third_party_receipt" => A::RecordThirdPartyReceipt {
+            evidence: f.evidence.clone(),
+        },
+        "collect" => {
+            let by_phone = f.confirm == "phone";
+            A::Collect {
+                opinion: f.opinion.clone(),
+                signature: if by_phone {
+                    String::new()
+                } else {
+                    f.signature.clone()
+                },
+                signer: f.signer.clone(),
+                phone_confirmed_at: by_phone.then_some(now),
+                phone_note: f.phone_note.clone(),
+                as_director: f.as_director.is_some(),
+            }
+        }
+        "archive" => A::Archive,
+        "capture_signature" => A::CaptureSignature {
+            signature: f.signature.clone(),
+            signer: f.signer.clone(),
+        },
+        "reassign_first_contact" => A::ReassignFirstContact {
+            to_user_id: f.to_user_id.parse().unwrap_or(0),
+            reason: f.reason.clone(),
+        },
+        _ => return Err(PageError(AppError::NotFound, ctx.lang)),
+    };
+    match sheet::act(&s.app, &ctx.actor, id, f.version, &action).await {
+        Ok(_) => Ok(see_other(&format!("/sheets/{id}"))),
+        Err(e) => {
+            let mut form = Form::with(&[
+                ("action", f.action.clone()),
+                ("opinion", f.opinion.clone()),
+                ("result", f.result.clone()),
+                ("signer", f.signer.clone()),
+                ("explanation", f.explanation.clone()),
+                ("due_date", f.due_date.clone()),
+                ("note", f.note.clone()),
+                ("third_party", f.third_party.clone()),
+                ("evidence", f.evidence.clone()),
+                ("phone_note", f.phone_note.clone()),
+                ("reason", f.reason.clone()),
+            ]);
+            form.fail(e, ctx.lang)?;
+            sheet_view(&s, &ctx, id, form).await
+        }
+    }
+}
+
+// ---- print ----
+
+#[derive(Template)]
+#[template(path = "sheets/print.html")]
+struct PrintPage {
+    c: Chrome,
+    cm: so::Community,
+    s: st::SheetRow,
+    kind: String,
+    channel: String,
+    registered: String,
+    handovers: Vec<HandoverView>,
+    acceptance: String,
+    qr_svg: String,
+    link: String,
+    parts: Vec<&'static str>,
+}
+
+/// The paper four-part form (四联单), A4, with a QR code back to the record.
+async fn print(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> PageResult {
+    let d = sheet::detail(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, d.sheet.community_id)
+        .await
+        .page(ctx.lang)?;
+    let c = Chrome::of(&ctx);
+    let tz = cm.timezone.clone();
+    let base = if s.app.config.public_url.is_empty() {
+        headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|h| format!("http://{h}"))
+            .unwrap_or_default()
+    } else {
+        s.app.config.public_url.trim_end_matches('/').to_string()
+    };
+    let link = format!("{base}/sheets/{id}");
+    let acceptance = d
+        .events
+        .iter()
+        .rev()
+        .find(|e| e.name == "collected")
+        .map(|e| describe_event(&c, &e.name, &e.data))
+        .unwrap_or_default();
+    let handovers = d
+        .handovers
+        .into_iter()
+        .map(|h| HandoverView {
+            state: c.t.get(&format!("handover.{}", h.state)).to_string(),
+            sent: when(h.handed_over_at, &tz),
+            received: h.acknowledged_at.map(|v| when(v, &tz)).unwrap_or_default(),
+            returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
+            mine: false,
+            h,
+        })
+        .collect();
+    let parts = if c.t.is_en() {
+        vec![
+            "Owner's file copy",
+            "Customer-service archive copy",
+            "Department copy",
+            "Department copy",
+        ]
+    } else {
+        vec![
+            "存档联（业主档案）",
+            "客服部归档联",
+            "各部门存留联",
+            "各部门存留联",
+        ]
+    };
+    Ok(render(&PrintPage {
+        kind: kind_label(&c, &d.sheet.kind),
+        channel: channel_label(&c, &d.sheet.channel),
+        registered: when(d.sheet.registered_at, &tz),
+        qr_svg: super::sign_in::qr_svg(&link),
+        handovers,
+        acceptance,
+        link,
+        parts,
+        c,
+        cm,
+        s: d.sheet,
+    }))
+}
+
+// ---- queues, archive, ledger ----
+
+#[derive(Deserialize)]
+struct QueueQuery {
+    community_id: Option<i64>,
+    q: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "sheets/queues.html")]
+struct QueuesPage {
+    c: Chrome,
+    communities: Vec<(String, String)>,
+    community_id: i64,
+    current: String,
+    tabs: Vec<(String, String)>,
+    list: Vec<Row>,
+    can_register: bool,
+}
+
+async fn queues(State(s): State<AppState>, ctx: Ctx, Query(q): Query<QueueQuery>) -> PageResult {
+    let list = communities(&s, &ctx, Permission::ViewCommunity).await?;
+    let cm = pick(&list, q.community_id, ctx.lang)?;
+    let c = Chrome::of(&ctx);
+    let handles = ctx.actor.authorize(Permission::HandleSheet, cm.id).is_ok()
+        || ctx
+            .actor
+            .authorize(Permission::RegisterSheet, cm.id)
+            .is_ok();
+    let default = if handles { "mine" } else { "department" };
+    let current = q
+        .q
+        .filter(|x| ["mine", "chase", "department", "overdue", "signature"].contains(&x.as_str()))
+        .unwrap_or_else(|| default.into());
+    let name: sheet::QueueName = serde_json::from_value(serde_json::json!(current))
+        .map_err(|_| PageError(AppError::NotFound, ctx.lang))?;
+    let rows_ = sheet::queue(&s.app, &ctx.actor, cm.id, name, 200, 0)
+        .await
+        .page(ctx.lang)?;
+    let tabs = ["mine", "chase", "department", "overdue", "signature"]
+        .iter()
+        .map(|t| (t.to_string(), c.t.get(&format!("queue.{t}")).to_string()))
+        .collect();
+    Ok(render(&QueuesPage {
+        list: rows(&c, &cm.timezone, rows_),
+        can_register: ctx
+            .actor
+            .authorize(Permission::RegisterSheet, cm.id)
+            .is_ok(),
+        communities: list
+            .iter()
+            .map(|x| (x.id.to_string(), x.name.clone()))
+            .collect(),
+        community_id: cm.id,
+        current,
+        tabs,
+        c,
+    }))
+}
+
+#[derive(Deserialize, Default)]
+struct ArchiveQuery {
+    community_id: Option<i64>,
+    number: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    kind: Option<String>,
+    state: Option<String>,
+    room: Option<String>,
+    phone_last4: Option<String>,
+    q: Option<String>,
+    department_id: Option<String>,
+    receptionist_id: Option<String>,
+    page: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "sheets/archive.html")]
+struct ArchivePage {
+    c: Chrome,
+    communities: Vec<(String, String)>,
+    community_id: i64,
+    f: Form,
+    kinds: Vec<(String, String)>,
+    states: Vec<(String, String)>,
+    departments: Vec<(String, String)>,
+    receptionists: Vec<(String, String)>,
+    list: Vec<Row>,
+    page: i64,
+    more: bool,
+    query: String,
+}
+
+fn day_ms(d: &str, tz: &str, next: bool) -> Option<i64> {
+    use chrono::TimeZone;
+    let d = huiqian_domain::time::CivilDate::parse(d).ok()?.date();
+    let d = if next { d.succ_opt()? } else { d };
+    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+        .single()
+        .map(|x| x.timestamp_millis())
+}
+
+/// The customer-service archive: any sheet by number, dates, kind, state, unit, phone,
+/// receptionist, department or words (R-SHEET-11).
+async fn archive(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ArchiveQuery>) -> PageResult {
+    let list = communities(&s, &ctx, Permission::ViewCommunity).await?;
+    let cm = pick(&list, q.community_id, ctx.lang)?;
+    let c = Chrome::of(&ctx);
+    let ne = |v: &Option<String>| {
+        v.as_ref()
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+    };
+    let pg = q.page.unwrap_or(0).max(0);
+    let filter = st::Search {
+        number: ne(&q.number),
+        from_ms: ne(&q.from).and_then(|d| day_ms(&d, &cm.timezone, false)),
+        to_ms: ne(&q.to).and_then(|d| day_ms(&d, &cm.timezone, true)),
+        kind: ne(&q.kind),
+        state: ne(&q.state),
+        unit_id: None,
+        room_prefix: ne(&q.room).map(|r| r.to_uppercase()),
+        person_id: None,
+        first_contact_id: ne(&q.receptionist_id).and_then(|v| v.parse().ok()),
+        department_id: ne(&q.department_id).and_then(|v| v.parse().ok()),
+        phone_last4: ne(&q.phone_last4),
+        text: ne(&q.q),
+        limit: 51,
+        offset: pg * 50,
+    };
+    let mut found = sheet::search(&s.app, &ctx.actor, cm.id, filter)
+        .await
+        .page(ctx.lang)?;
+    let more = found.len() > 50;
+    found.truncate(50);
+    let f = Form::with(&[
+        ("number", q.number.clone().unwrap_or_default()),
+        ("from", q.from.clone().unwrap_or_default()),
+        ("to", q.to.clone().unwrap_or_default()),
+        ("kind", q.kind.clone().unwrap_or_default()),
+        ("state", q.state.clone().unwrap_or_default()),
+        ("room", q.room.clone().unwrap_or_default()),
+        ("phone_last4", q.phone_last4.clone().unwrap_or_default()),
+        ("q", q.q.clone().unwrap_or_default()),
+        ("department_id", q.department_id.clone().unwrap_or_default()),
+        (
+            "receptionist_id",
+            q.receptionist_id.clone().unwrap_or_default(),
+        ),
+    ]);
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("community_id", &cm.id.to_string())
+        .extend_pairs(f.values.iter().filter(|(_, v)| !v.is_empty()))
+        .finish();
+    let any = (String::new(), c.t.get("audit.all_communities").to_string());
+    let deps = org::departments(&s.app, &ctx.actor, cm.id)
+        .await
+        .page(ctx.lang)?;
+    let staff = crate::app::auth::list_staff(&s.app, &ctx.actor)
+        .await
+        .unwrap_or_default();
+    let states = [
+        "registered",
+        "dispatched",
+        "awaiting_acceptance",
+        "suspended",
+        "collected",
+        "archived",
+    ];
+    Ok(render(&ArchivePage {
+        kinds: std::iter::once(any.clone())
+            .chain(kind_options(&c))
+            .collect(),
+        states: std::iter::once(any.clone())
+            .chain(states.iter().map(|x| {
+                (
+                    x.to_string(),
+                    c.t.get(&format!("sheet_state.{x}")).to_string(),
+                )
+            }))
+            .collect(),
+        departments: std::iter::once(any.clone())
+            .chain(deps.iter().map(|d| (d.id.to_string(), d.name.clone())))
+            .collect(),
+        receptionists: std::iter::once(any)
+            .chain(
+                staff
+                    .iter()
+                    .map(|u| (u.id.to_string(), u.display_name.clone())),
+            )
+            .collect(),
+        list: rows(&c, &cm.timezone, found),
+        communities: list
+            .iter()
+            .map(|x| (x.id.to_string(), x.name.clone()))
+            .collect(),
+        community_id: cm.id,
+        page: pg,
+        more,
+        query,
+        c,
+        f,
+    }))
+}
+
+#[derive(Deserialize, Default)]
+struct LedgerQuery {
+    community_id: Option<i64>,
+    department_id: Option<String>,
+    state: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+}
+
+pub struct LedgerRow {
+    pub h: st::HandoverRow,
+    pub state: String,
+    pub sent: String,
+    pub received: String,
+    pub returned: String,
+}
+
+#[derive(Template)]
+#[template(path = "sheets/ledger.html")]
+struct LedgerPage {
+    c: Chrome,
+    communities: Vec<(String, String)>,
+    community_id: i64,
+    f: Form,
+    departments: Vec<(String, String)>,
+    states: Vec<(String, String)>,
+    rows: Vec<LedgerRow>,
+    query: String,
+}
+
+/// The handover ledger (会签单交接记录本, R-SHEET-4) as a page, and as CSV.
+async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery>) -> PageResult {
+    let list = communities(&s, &ctx, Permission::ViewCommunity).await?;
+    let cm = pick(&list, q.community_id, ctx.lang)?;
+    let c = Chrome::of(&ctx);
+    let ne = |v: &Option<String>| {
+        v.as_ref()
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+    };
+    let csv = q.format.as_deref() == Some("csv");
+    let filter = st::LedgerFilter {
+        department_id: ne(&q.department_id).and_then(|v| v.parse().ok()),
+        state: ne(&q.state),
+        from_ms: ne(&q.from).and_then(|d| day_ms(&d, &cm.timezone, false)),
+        to_ms: ne(&q.to).and_then(|d| day_ms(&d, &cm.timezone, true)),
+        limit: if csv { 10_000 } else { 200 },
+        offset: 0,
+    };
+    let found = sheet::ledger(&s.app, &ctx.actor, cm.id, filter)
+        .await
+        .page(ctx.lang)?;
+    if csv {
+        let body = crate::web::api_sheets::ledger_csv(&found, &cm.timezone, ctx.lang);
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"handover-ledger.csv\"",
+                ),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    let f = Form::with(&[
+        ("department_id", q.department_id.clone().unwrap_or_default()),
+        ("state", q.state.clone().unwrap_or_default()),
+        ("from", q.from.clone().unwrap_or_default()),
+        ("to", q.to.clone().unwrap_or_default()),
+    ]);
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("community_id", &cm.id.to_string())
+        .extend_pairs(f.values.iter().filter(|(_, v)| !v.is_empty()))
+        .finish();
+    let any = (String::new(), c.t.get("audit.all_communities").to_string());
+    let deps = org::departments(&s.app, &ctx.actor, cm.id)
+        .await
+        .page(ctx.lang)?;
+    let tz = cm.timezone.clone();
+    let rows = found
+        .into_iter()
+        .map(|h| LedgerRow {
+            state: c.t.get(&format!("handover.{}", h.state)).to_string(),
+            sent: when(h.handed_over_at, &tz),
+            received: h.acknowledged_at.map(|v| when(v, &tz)).unwrap_or_default(),
+            returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
+            h,
+        })
+        .collect();
+    Ok(render(&LedgerPage {
+        departments: std::iter::once(any.clone())
+            .chain(deps.iter().map(|d| (d.id.to_string(), d.name.clone())))
+            .collect(),
+        states: std::iter::once(any)
+            .chain(
+                [
+                    "handed_over",
+                    "acknowledged",
+                    "in_progress",
+                    "returned",
+                    "terminated",
+                ]
+                .iter()
+                .map(|x| (x.to_string(), c.t.get(&format!("handover.{x}")).to_string())),
+            )
+            .collect(),
+        communities: list
+            .iter()
+            .map(|x| (x.id.to_string(), x.name.clone()))
+            .collect(),
+        community_id: cm.id,
+        rows,
+        query,
+        c,
+        f,
+    }))
+}
+
+/// A stored photo, file or signature (only for staff of its community).
+async fn attachment(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
+    let (a, bytes) = sheet::attachment(&s.app, &ctx.actor, id)
+        .await
+        .page(ctx.lang)?;
+    let disposition = format!("inline; filename=\"attachment-{}\"", a.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, a.mime.clone()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}

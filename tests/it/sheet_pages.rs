@@ -1,0 +1,267 @@
+//! The sheet pages a receptionist and a department use every day.
+
+use crate::harness::TestApp;
+use crate::sheets::{SIGNATURE, department, setup};
+use huiqian::domain::auth::Role;
+
+fn sheet_id(location: &str) -> i64 {
+    location.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+async fn version(t: &TestApp, id: i64) -> String {
+    let v: i64 = sqlx::query_scalar("SELECT version FROM sheets WHERE id = $1")
+        .bind(id)
+        .fetch_one(t.app.store.read())
+        .await
+        .unwrap();
+    v.to_string()
+}
+
+/// The everyday journey through the pages: register a visit with a drawn signature,
+/// dispatch to engineering, engineering signs and returns, the desk collects with the
+/// resident's signature and archives; the printed form carries a QR code.
+#[tokio::test]
+async fn r_sheet_journey_through_the_pages() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let tech = t.as_role(Role::Technician).await;
+    let c1 = t.c1.to_string();
+    let page = desk
+        .get(&format!("/sheets/new?community_id={c1}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("signature-pad"));
+    let key = page
+        .split("name=\"key\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    // The finder finds the unit by the last four digits of the owner's phone.
+    let found = desk
+        .get(&format!("/sheets/find?community_id={c1}&q=5678"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        found.contains("3-2-1502") && found.contains("王秀英") && found.contains("138****5678")
+    );
+    // Without the signature the form comes back with what was typed.
+    let form = [
+        ("community_id", c1.as_str()),
+        ("channel", "visit"),
+        ("kind", "repair"),
+        ("room_no", "3-2-1502"),
+        ("requester_name", "王秀英"),
+        ("requester_phone", "13812345678"),
+        ("reason", "厨房水槽下水管漏水"),
+        ("key", &key),
+    ];
+    let r = desk.post_form("/sheets/new", &form).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("厨房水槽下水管漏水") && html.contains("id=\"err-signature\""));
+    let mut signed = form.to_vec();
+    signed.push(("signature", SIGNATURE));
+    let r = desk.post_form("/sheets/new", &signed).await;
+    assert_eq!(r.status(), 303);
+    let id = sheet_id(r.headers()["location"].to_str().unwrap());
+    // A double submit of the same form registers nothing more.
+    let again = desk.post_form("/sheets/new", &signed).await;
+    assert_eq!(sheet_id(again.headers()["location"].to_str().unwrap()), id);
+    assert_eq!(t.count("sheets").await, 1);
+    let html = desk
+        .get(&format!("/sheets/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("KF-") && html.contains("dispatch-form") && html.contains("/attachments/")
+    );
+    let eng = department(&desk, t.c1, "engineering").await.to_string();
+    let r = desk
+        .post_form(
+            &format!("/sheets/{id}/act"),
+            &[
+                ("action", "dispatch"),
+                ("version", &version(&t, id).await),
+                ("department_id", &eng),
+                ("opinion", "请工程部今天上门"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    // Engineering sees it in its queue and signs for it.
+    let q = tech
+        .get(&format!("/queues?community_id={c1}&q=department"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(q.contains(&format!("/sheets/{id}")));
+    let html = tech
+        .get(&format!("/sheets/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("acknowledge-1"));
+    let r = tech
+        .post_form(
+            &format!("/sheets/{id}/act"),
+            &[
+                ("action", "acknowledge"),
+                ("version", &version(&t, id).await),
+                ("handover", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let r = tech
+        .post_form(
+            &format!("/sheets/{id}/act"),
+            &[
+                ("action", "return"),
+                ("version", &version(&t, id).await),
+                ("handover", "1"),
+                ("result", "已更换下水管"),
+                ("signer", "李师傅"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    // A refused collection keeps the opinion typed and says why.
+    let r = desk
+        .post_form(
+            &format!("/sheets/{id}/act"),
+            &[
+                ("action", "collect"),
+                ("version", &version(&t, id).await),
+                ("opinion", "满意"),
+                ("confirm", "signature"),
+                ("signer", "王秀英"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("签字或电话确认"));
+    let r = desk
+        .post_form(
+            &format!("/sheets/{id}/act"),
+            &[
+                ("action", "collect"),
+                ("version", &version(&t, id).await),
+                ("opinion", "满意"),
+                ("confirm", "signature"),
+                ("signer", "王秀英"),
+                ("signature", SIGNATURE),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let r = desk
+        .post_form(
+            &format!("/sheets/{id}/act"),
+            &[("action", "archive"), ("version", &version(&t, id).await)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let html = desk
+        .get(&format!("/sheets/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("已归档") && html.contains("按时收回") && html.contains("李师傅"));
+    let print = desk
+        .get(&format!("/sheets/{id}/print"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        print.matches("class=\"four-part\"").count(),
+        4,
+        "four parts"
+    );
+    assert!(print.contains("<svg") && print.contains(&format!("/sheets/{id}")));
+    // The archive and the ledger pages find it; the ledger exports.
+    let archive = desk
+        .get(&format!("/sheets?community_id={c1}&q=下水管"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(archive.contains(&format!("/sheets/{id}")));
+    let ledger = desk
+        .get(&format!("/handovers?community_id={c1}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(ledger.contains("李师傅") || ledger.contains("已更换下水管"));
+    let csv = desk
+        .get(&format!("/handovers?community_id={c1}&format=csv"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"));
+    // Stored signatures are served to staff of the community only.
+    let img = desk.get("/attachments/1").await;
+    assert_eq!(img.headers()["content-type"], "image/png");
+    let outsider = {
+        let cli = t.cli();
+        let u = huiqian::app::auth::create_staff(
+            &t.app,
+            &cli,
+            &huiqian::app::auth::NewStaff {
+                username: "ly_desk".into(),
+                display_name: "柳园前台".into(),
+                password: crate::harness::PASSWORD.into(),
+                phone: String::new(),
+                locale: "zh-CN".into(),
+            },
+            huiqian::app::auth::StaffOptions {
+                must_change_password: false,
+                totp_exempt: false,
+            },
+        )
+        .await
+        .unwrap();
+        huiqian::app::auth::grant_role(&t.app, &cli, u.id, Some(t.c2), Role::Receptionist, None)
+            .await
+            .unwrap();
+        t.client("ly_desk").await
+    };
+    assert_eq!(outsider.get("/attachments/1").await.status(), 404);
+    assert_eq!(outsider.get(&format!("/sheets/{id}")).await.status(), 404);
+}
+
+/// Pages for every role: queues and archives open for all staff; registration only for
+/// those who register (R-ROLE-2).
+#[tokio::test]
+async fn r_role_2_sheet_pages_per_role() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    for role in Role::ALL {
+        let c = t.as_role(role).await;
+        for path in ["/queues", "/sheets", "/handovers"] {
+            assert_eq!(c.get(path).await.status(), 200, "{role:?} {path}");
+        }
+        let s = c.get("/sheets/new").await.status();
+        let expected = if role.allows(huiqian::domain::auth::Permission::RegisterSheet) {
+            200
+        } else {
+            403
+        };
+        assert_eq!(s, expected, "{role:?} /sheets/new");
+    }
+}
