@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The test command: formatting, lints, the Rust tests on SQLite and on PostgreSQL, and the
+# browser tests against the real binary on both backends. See DEVELOPERS.md.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+started=$SECONDS
+current=""
+step() { current=$*; printf '\n==> %s\n' "$*"; }
+elapsed() { local s=$((SECONDS - started)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+fail() { trap - ERR; printf '\nFAILED: %s (after %s)\n' "$*" "$(elapsed)" >&2; exit 1; }
+trap 'printf "\nFAILED: %s (after %s)\n" "$current" "$(elapsed)" >&2' ERR
+
+PG_HOST=127.0.0.1
+PG_PORT=5432
+CHROMIUM=${HUIQIAN_E2E_CHROMIUM:-/usr/bin/chromium}
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+step "PostgreSQL at $PG_HOST:$PG_PORT"
+pg_ok() {
+    if command -v pg_isready >/dev/null 2>&1; then
+        pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -t 5
+    else
+        psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -XAtqc 'SELECT 1' >/dev/null 2>&1
+    fi
+}
+pg_ok || fail "PostgreSQL does not answer at $PG_HOST:$PG_PORT. The tests run on both backends; start it as described in DEVELOPERS.md (Prerequisites)."
+echo "PostgreSQL answers."
+
+step "cargo test --workspace (SQLite)"
+HUIQIAN_TEST_BACKEND=sqlite cargo test --workspace
+
+step "cargo test --test it (PostgreSQL)"
+HUIQIAN_TEST_BACKEND=postgres cargo test --test it
+
+step "browser tests: prerequisites"
+if [[ ! -x "$CHROMIUM" ]]; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing Debian's chromium"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+    fi
+    [[ -x "$CHROMIUM" ]] || fail "no browser at $CHROMIUM: install Debian's chromium (apt-get install chromium), see DEVELOPERS.md."
+fi
+command -v node >/dev/null 2>&1 || fail "Node.js 20 is needed for the browser tests, see DEVELOPERS.md."
+if [[ ! -f e2e/node_modules/.package-lock.json || e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]]; then
+    npm ci --prefix e2e --no-audit --no-fund
+fi
+# The binary the integration tests ran (same features, so nothing is rebuilt).
+if ! build_log=$(cargo test --test it --no-run 2>&1); then
+    printf '%s\n' "$build_log"
+    fail "cargo test --test it --no-run"
+fi
+bin="${CARGO_TARGET_DIR:-target}/debug/huiqian"
+[[ -x $bin ]] || fail "no binary at $bin after cargo test"
+
+status=0
+passed=0
+failed=0
+for backend in sqlite postgres; do
+    step "browser tests ($backend)"
+    out=$(mktemp)
+    if ! HUIQIAN_BIN="$bin" HUIQIAN_E2E_BACKEND="$backend" HUIQIAN_E2E_CHROMIUM="$CHROMIUM" \
+        node e2e/run.mjs | tee "$out"; then
+        status=1
+    fi
+    summary=$(grep -E '^browser: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)
+    rm -f "$out"
+    if [[ $summary =~ ^browser:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        passed=$((passed + BASH_REMATCH[1]))
+        failed=$((failed + BASH_REMATCH[2]))
+    else
+        failed=$((failed + 1))
+        status=1
+    fi
+done
+
+if [[ $status -ne 0 ]]; then
+    printf '\nFAILED: browser tests (screenshots and server logs in e2e/test-results/), after %s\n' "$(elapsed)"
+else
+    printf '\n==> all checks passed in %s\n' "$(elapsed)"
+fi
+echo "browser: $passed passed, $failed failed"
+exit "$status"
