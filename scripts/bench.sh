@@ -8,7 +8,7 @@
 #   scripts/bench.sh
 #
 # Environment: UNITS (50000), RESIDENTS (100000), DURATION (15s), CONNECTIONS (32),
-# THREADS (2), BACKENDS ("sqlite postgres"), PORT (18431), BASELINE_PORT (13999),
+# THREADS (2), TIMEOUT (10s: a slower answer counts as an error, not as a latency), BACKENDS ("sqlite postgres"), PORT (18431), BASELINE_PORT (13999),
 # PG_URL (postgres://postgres@127.0.0.1:5432), KEEP (a folder to keep the raw wrk output in).
 set -euo pipefail
 
@@ -18,6 +18,7 @@ RESIDENTS=${RESIDENTS:-100000}
 DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
+TIMEOUT=${TIMEOUT:-10s}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 PORT=${PORT:-18431}
 BASELINE_PORT=${BASELINE_PORT:-13999}
@@ -89,15 +90,14 @@ declare -A R
 run_wrk() {
     local key=$1 url=$2 script=$3 out="$work/wrk-$1.txt"
     say "wrk $key"
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$script" "$url" >"$out"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$TIMEOUT" --latency -s "$script" "$url" >"$out"
     R[$key.rps]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
     R[$key.p50]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
     R[$key.p99]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
     R[$key.bad]=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
     R[$key.bad]=${R[$key.bad]:-0}
-    local errs
-    errs=$(awk '/Socket errors:/ {print}' "$out")
-    if [ -n "$errs" ]; then say "$key: $errs"; fi
+    R[$key.timeouts]=$(awk '/Socket errors:/ {gsub(",", ""); print $NF}' "$out")
+    R[$key.timeouts]=${R[$key.timeouts]:-0}
 }
 
 run_baseline() { # KEY
@@ -176,10 +176,10 @@ echo
 echo "### huiqian $(git describe --always --dirty 2>/dev/null || echo '?'), $(date -u +%Y-%m-%d)"
 echo
 echo "Machine: $cores cores ($cpu), $mem. Data: $UNITS units, $RESIDENTS residents."
-echo "Load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (latencies in ms)."
+echo "Load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency (latencies in ms)."
 echo
 line() { printf '| %s | %s |' "$1" "$2"; shift 2; printf ' %s |' "$@"; echo; }
-names=() gen=() ready=() rss=() signin=() lookup=() create=() ratios=() after=() bad=()
+names=() gen=() ready=() rss=() signin=() lookup=() create=() ratios=() after=() bad=() timeouts=()
 for b in $BACKENDS; do
     names+=("$b")
     gen+=("$(awk -v m="${R[$b.generate]}" 'BEGIN {printf "%.1f s", m / 1000}')")
@@ -191,6 +191,7 @@ for b in $BACKENDS; do
     ratios+=("$(ratio "${R[$b.create.rps]}")")
     after+=("${R[$b.rss_after]} MiB (peak ${R[$b.rss_peak]} MiB)")
     bad+=("${R[$b.signin.bad]} / ${R[$b.lookup.bad]} / ${R[$b.create.bad]}")
+    timeouts+=("${R[$b.signin.timeouts]} / ${R[$b.lookup.timeouts]} / ${R[$b.create.timeouts]}")
 done
 line "" "aim" "${names[@]}"
 line "---" "---" "${names[@]//*/---}"
@@ -203,6 +204,7 @@ line "person creation" "" "${create[@]}"
 line "person creation ÷ insert baseline" "" "${ratios[@]}"
 line "RSS after the load" "" "${after[@]}"
 line "non-2xx responses (sign-in / lookup / creation)" "0" "${bad[@]}"
+line "timeouts (sign-in / lookup / creation)" "0" "${timeouts[@]}"
 echo
 echo "Insert baseline (one SQLite insert per request, POST /tickets, same wrk settings):" \
     "${R[baseline1.rps]} req/s before (p99 ${R[baseline1.p99]} ms), ${R[baseline2.rps]} req/s after" \
