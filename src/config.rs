@@ -23,6 +23,7 @@ pub struct Config {
     pub public_url: String,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
+    pub notify: NotifyConfig,
     /// Started with `--demo`: the sign-in page says so and lists no secrets.
     #[serde(skip)]
     pub demo: bool,
@@ -55,6 +56,25 @@ pub struct LimitsConfig {
     pub max_upload_bytes: usize,
 }
 
+/// Deadline notices: the scheduler's pace and the gateway that forwards notices to
+/// phones (an SMS or WeCom bridge that accepts a JSON POST).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Seconds between scheduler ticks.
+    pub tick_seconds: u64,
+    /// POST every notice here as JSON (empty: in-app inbox only).
+    pub webhook_url: String,
+    /// First retry delay in seconds; doubled at each failure, at most an hour.
+    pub retry_base_seconds: i64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig { tick_seconds: 60, webhook_url: String::new(), retry_base_seconds: 30 }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -65,6 +85,7 @@ impl Default for Config {
             public_url: String::new(),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
+            notify: NotifyConfig::default(),
             demo: false,
         }
     }
@@ -89,10 +110,7 @@ impl Default for AuthConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        LimitsConfig {
-            max_body_bytes: 2 * 1024 * 1024,
-            max_upload_bytes: 20 * 1024 * 1024,
-        }
+        LimitsConfig { max_body_bytes: 2 * 1024 * 1024, max_upload_bytes: 20 * 1024 * 1024 }
     }
 }
 
@@ -108,15 +126,9 @@ pub struct Overrides {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("config file {path} is not valid: {source}")]
-    Parse {
-        path: String,
-        source: toml::de::Error,
-    },
+    Parse { path: String, source: toml::de::Error },
     #[error("{0}")]
     Invalid(String),
 }
@@ -126,10 +138,7 @@ impl Config {
     /// `--config`/`HUIQIAN_CONFIG`, else `huiqian.toml` in the data folder if present.
     pub fn load(o: &Overrides) -> Result<Config, ConfigError> {
         let explicit = o.config_file.clone();
-        let data_hint = o
-            .data
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("./huiqian-data"));
+        let data_hint = o.data.clone().unwrap_or_else(|| PathBuf::from("./huiqian-data"));
         let implicit = data_hint.join("huiqian.toml");
         let mut cfg = match (&explicit, implicit.exists()) {
             (Some(p), _) => Self::from_file(p)?,
@@ -155,27 +164,18 @@ impl Config {
     }
 
     fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.display().to_string(),
-            source,
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.auth.idle_timeout_minutes <= 0 || self.auth.absolute_timeout_hours <= 0 {
-            return Err(ConfigError::Invalid(
-                "auth timeouts must be positive".into(),
-            ));
+            return Err(ConfigError::Invalid("auth timeouts must be positive".into()));
         }
         for r in &self.auth.require_totp_roles {
             if huiqian_domain::auth::Role::parse(r).is_none() {
-                return Err(ConfigError::Invalid(format!(
-                    "auth.require_totp_roles: unknown role {r:?}"
-                )));
+                return Err(ConfigError::Invalid(format!("auth.require_totp_roles: unknown role {r:?}")));
             }
         }
         Ok(())
@@ -197,6 +197,15 @@ impl Config {
             c.secret_key = "<redacted>".into();
         }
         c.database_url = redact_url(&c.effective_database_url());
+        if !c.notify.webhook_url.is_empty() {
+            // A gateway URL often carries its key in the query string.
+            let mut u = redact_url(&c.notify.webhook_url);
+            if let Some(i) = u.find('?') {
+                u.truncate(i);
+                u.push_str("?<redacted>");
+            }
+            c.notify.webhook_url = u;
+        }
         c
     }
 }
@@ -218,22 +227,14 @@ mod tests {
 
     #[test]
     fn redacts_password_in_url() {
-        assert_eq!(
-            redact_url("postgres://hq:s3cret@db.example:5432/hq"),
-            "postgres://hq:redacted@db.example:5432/hq"
-        );
+        assert_eq!(redact_url("postgres://hq:s3cret@db.example:5432/hq"), "postgres://hq:redacted@db.example:5432/hq");
         assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
     }
 
     #[test]
     fn default_requires_totp_for_admins() {
         let c = Config::default();
-        assert!(
-            c.auth
-                .require_totp_roles
-                .iter()
-                .any(|r| r == "system_admin")
-        );
+        assert!(c.auth.require_totp_roles.iter().any(|r| r == "system_admin"));
         assert!(!c.auth.require_totp_roles.iter().any(|r| r == "technician"));
     }
 }

@@ -21,9 +21,7 @@ pub struct Secrets {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error(
-        "secret key must be 32 bytes encoded in base64 (generate one with: head -c32 /dev/urandom | base64)"
-    )]
+    #[error("secret key must be 32 bytes encoded in base64 (generate one with: head -c32 /dev/urandom | base64)")]
     BadKey,
     #[error("cannot read or write the secret key file {0}: {1}")]
     Io(String, std::io::Error),
@@ -45,16 +43,11 @@ fn derive(master: &[u8], label: &str) -> [u8; 32] {
 
 impl Secrets {
     pub fn from_base64(key: &str) -> Result<Secrets, SecretError> {
-        let raw = STANDARD
-            .decode(key.trim())
-            .map_err(|_| SecretError::BadKey)?;
+        let raw = STANDARD.decode(key.trim()).map_err(|_| SecretError::BadKey)?;
         if raw.len() != 32 {
             return Err(SecretError::BadKey);
         }
-        Ok(Secrets {
-            enc: derive(&raw, "huiqian/encrypt/v1"),
-            lookup: derive(&raw, "huiqian/lookup/v1"),
-        })
+        Ok(Secrets { enc: derive(&raw, "huiqian/encrypt/v1"), lookup: derive(&raw, "huiqian/lookup/v1") })
     }
 
     /// The configured key, or the one in `<data>/secret.key`, generated on first start.
@@ -81,9 +74,7 @@ impl Secrets {
         let cipher = Aes256Gcm::new_from_slice(&self.enc).expect("32-byte key");
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
-        let ct = cipher
-            .encrypt(Nonce::from_slice(&nonce), plain.as_bytes())
-            .expect("encryption cannot fail");
+        let ct = cipher.encrypt(Nonce::from_slice(&nonce), plain.as_bytes()).expect("encryption cannot fail");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         format!("v1:{}", STANDARD.encode(out))
@@ -96,9 +87,7 @@ impl Secrets {
             return Err(SecretError::Decrypt);
         }
         let cipher = Aes256Gcm::new_from_slice(&self.enc).expect("32-byte key");
-        let plain = cipher
-            .decrypt(Nonce::from_slice(&raw[..12]), &raw[12..])
-            .map_err(|_| SecretError::Decrypt)?;
+        let plain = cipher.decrypt(Nonce::from_slice(&raw[..12]), &raw[12..]).map_err(|_| SecretError::Decrypt)?;
         String::from_utf8(plain).map_err(|_| SecretError::Decrypt)
     }
 
@@ -174,18 +163,9 @@ mod tests {
     #[test]
     fn lookup_hash_is_keyed_and_separated_by_kind() {
         let s = secrets();
-        assert_eq!(
-            s.lookup_hash("phone", "13812341234"),
-            s.lookup_hash("phone", "13812341234")
-        );
-        assert_ne!(
-            s.lookup_hash("phone", "13812341234"),
-            s.lookup_hash("id", "13812341234")
-        );
-        assert_ne!(
-            s.lookup_hash("phone", "13812341234"),
-            sha256_hex(b"13812341234")
-        );
+        assert_eq!(s.lookup_hash("phone", "13812341234"), s.lookup_hash("phone", "13812341234"));
+        assert_ne!(s.lookup_hash("phone", "13812341234"), s.lookup_hash("id", "13812341234"));
+        assert_ne!(s.lookup_hash("phone", "13812341234"), sha256_hex(b"13812341234"));
     }
 
     #[test]

@@ -44,20 +44,14 @@ impl Lang {
     }
 }
 
-pub const ZH_FILES: &[&str] = &[
-    include_str!("../locales/zh-CN.toml"),
-    include_str!("../locales/validation.zh-CN.toml"),
-];
-pub const EN_FILES: &[&str] = &[
-    include_str!("../locales/en.toml"),
-    include_str!("../locales/validation.en.toml"),
-];
+pub const ZH_FILES: &[&str] =
+    &[include_str!("../locales/zh-CN.toml"), include_str!("../locales/validation.zh-CN.toml")];
+pub const EN_FILES: &[&str] = &[include_str!("../locales/en.toml"), include_str!("../locales/validation.en.toml")];
 
 fn load(files: &[&str]) -> HashMap<String, String> {
     let mut map = HashMap::new();
     for f in files {
-        let table: toml::Table =
-            toml::from_str(f).expect("locale files are valid TOML (checked by tests)");
+        let table: toml::Table = toml::from_str(f).expect("locale files are valid TOML (checked by tests)");
         flatten("", &table, &mut map);
     }
     map
@@ -65,11 +59,7 @@ fn load(files: &[&str]) -> HashMap<String, String> {
 
 fn flatten(prefix: &str, t: &toml::Table, out: &mut HashMap<String, String>) {
     for (k, v) in t {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
         match v {
             toml::Value::String(s) => {
                 out.insert(key, s.clone());
@@ -99,8 +89,7 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
 
 /// A missing key is shown as itself (and logged once), never as an empty string.
 fn missing(key: &str) -> &'static str {
-    static SEEN: std::sync::Mutex<Option<HashMap<String, &'static str>>> =
-        std::sync::Mutex::new(None);
+    static SEEN: std::sync::Mutex<Option<HashMap<String, &'static str>>> = std::sync::Mutex::new(None);
     let mut g = SEEN.lock().expect("i18n lock");
     let map = g.get_or_insert_with(HashMap::new);
     if let Some(s) = map.get(key) {
@@ -215,23 +204,13 @@ mod tests {
         }
         missing.sort();
         missing.dedup();
-        assert!(
-            missing.is_empty(),
-            "missing translations:\n{}",
-            missing.join("\n")
-        );
+        assert!(missing.is_empty(), "missing translations:\n{}", missing.join("\n"));
     }
 
     #[test]
     fn accept_language() {
-        assert_eq!(
-            Lang::from_accept_language("en-US,en;q=0.9,zh-CN;q=0.8"),
-            Lang::En
-        );
-        assert_eq!(
-            Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
-            Lang::Zh
-        );
+        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9,zh-CN;q=0.8"), Lang::En);
+        assert_eq!(Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
         assert_eq!(Lang::from_accept_language(""), Lang::Zh);
     }
 

@@ -110,10 +110,7 @@ pub async fn verify(app: &App) -> AppResult<VerifyReport> {
         }
         for e in &page {
             if e.seq != expected_seq {
-                report.problems.push(format!(
-                    "entries {expected_seq}..{} are missing (removed?)",
-                    e.seq - 1
-                ));
+                report.problems.push(format!("entries {expected_seq}..{} are missing (removed?)", e.seq - 1));
             }
             if e.prev_hash != prev_hash {
                 report.problems.push(format!(
@@ -123,9 +120,7 @@ pub async fn verify(app: &App) -> AppResult<VerifyReport> {
             }
             let h = audit::chain_hash(&e.prev_hash, e.seq, &e.fields());
             if h != e.hash {
-                report
-                    .problems
-                    .push(format!("entry {} was altered after it was written", e.seq));
+                report.problems.push(format!("entry {} was altered after it was written", e.seq));
             }
             prev_hash = e.hash.clone();
             expected_seq = e.seq + 1;

@@ -4,9 +4,7 @@ use super::{Actor, App, AppError, AppResult, Authority, Via, audit};
 use crate::crypto::{random_token, sha256_hex};
 use crate::store::{self, auth as st, now_ms};
 use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use huiqian_domain::auth::{Grants, Permission, Role};
 use huiqian_domain::validation::{FieldErrors, ValidationError};
 use serde_json::json;
@@ -14,17 +12,12 @@ use serde_json::json;
 /// Hash a password with argon2id (default parameters: 19 MiB, 2 passes).
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .expect("argon2 hashing")
-        .to_string()
+    Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 hashing").to_string()
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
-        Ok(h) => Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok(),
+        Ok(h) => Argon2::default().verify_password(password.as_bytes(), &h).is_ok(),
         Err(_) => false,
     }
 }
@@ -53,13 +46,8 @@ pub fn check_password(username: &str, password: &str) -> Result<(), ValidationEr
 /// Usernames: 3–32 of a–z, 0–9, `.`, `_`, `-`, starting with a letter.
 pub fn check_username(username: &str) -> Result<(), ValidationError> {
     let ok_len = (3..=32).contains(&username.len());
-    let ok_chars = username
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-    let ok_start = username
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase());
+    let ok_chars = username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    let ok_start = username.chars().next().is_some_and(|c| c.is_ascii_lowercase());
     if !(ok_len && ok_chars && ok_start) {
         return Err(ValidationError::new("username.format"));
     }
@@ -95,13 +83,7 @@ fn needs_totp(app: &App, user: &st::User, grants: &[huiqian_domain::auth::RoleGr
     if user.totp_exempt == 1 {
         return false;
     }
-    grants.iter().any(|g| {
-        app.config
-            .auth
-            .require_totp_roles
-            .iter()
-            .any(|r| r == g.role.as_str())
-    })
+    grants.iter().any(|g| app.config.auth.require_totp_roles.iter().any(|r| r == g.role.as_str()))
 }
 
 /// Check a password and open a new session (always a new id: the session id is rotated
@@ -125,10 +107,7 @@ pub async fn sign_in(
     let now = now_ms();
     if let Some(until) = user.locked_until.filter(|t| *t > now) {
         let minutes = ((until - now) / 60_000 + 1).to_string();
-        return Err(AppError::Rejected {
-            code: "account_locked",
-            params: vec![("minutes", minutes)],
-        });
+        return Err(AppError::Rejected { code: "account_locked", params: vec![("minutes", minutes)] });
     }
     let hash = st::password_hash(&mut conn, user.id).await?;
     let grants = st::grants(&mut conn, user.id).await?;
@@ -140,13 +119,7 @@ pub async fn sign_in(
     let mut tx = app.store.begin().await?;
     if !ok {
         let lock_until = now + app.config.auth.lockout_minutes * 60_000;
-        let n = st::record_failed_login(
-            &mut tx,
-            user.id,
-            app.config.auth.max_failed_logins,
-            lock_until,
-        )
-        .await?;
+        let n = st::record_failed_login(&mut tx, user.id, app.config.auth.max_failed_logins, lock_until).await?;
         audit::record_self(
             &mut tx,
             Some(user.id),
@@ -225,19 +198,12 @@ pub async fn session_from_cookie(app: &App, token: &str) -> AppResult<Option<Liv
     }
     if s.expires_at <= now || s.last_seen_at + idle_ms <= now {
         let mut tx = app.store.begin().await?;
-        let reason = if s.expires_at <= now {
-            "absolute_timeout"
-        } else {
-            "idle_timeout"
-        };
+        let reason = if s.expires_at <= now { "absolute_timeout" } else { "idle_timeout" };
         st::end_session(&mut tx, &id, reason).await?;
         tx.commit().await?;
         return Ok(None);
     }
-    let Some(user) = st::user(app.store.read(), s.user_id)
-        .await?
-        .filter(|u| u.active == 1)
-    else {
+    let Some(user) = st::user(app.store.read(), s.user_id).await?.filter(|u| u.active == 1) else {
         return Ok(None);
     };
     let mut conn = app.store.read().acquire().await?;
@@ -248,32 +214,13 @@ pub async fn session_from_cookie(app: &App, token: &str) -> AppResult<Option<Liv
         st::touch_session(&mut tx, &id, now).await?;
         tx.commit().await?;
     }
-    Ok(Some(LiveSession {
-        id,
-        csrf_token: s.csrf_token,
-        second_factor_done: s.second_factor_done == 1,
-        user,
-        grants,
-    }))
+    Ok(Some(LiveSession { id, csrf_token: s.csrf_token, second_factor_done: s.second_factor_done == 1, user, grants }))
 }
 
-pub async fn sign_out(
-    app: &App,
-    session_id: &str,
-    user: &st::User,
-    request_id: &str,
-) -> AppResult<()> {
+pub async fn sign_out(app: &App, session_id: &str, user: &st::User, request_id: &str) -> AppResult<()> {
     let mut tx = app.store.begin().await?;
     if st::end_session(&mut tx, session_id, "signed_out").await? {
-        audit::record_self(
-            &mut tx,
-            Some(user.id),
-            &user.username,
-            request_id,
-            "auth.sign_out",
-            json!({}),
-        )
-        .await?;
+        audit::record_self(&mut tx, Some(user.id), &user.username, request_id, "auth.sign_out", json!({})).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -353,10 +300,7 @@ pub async fn change_password(
 
 pub async fn set_locale(app: &App, actor: &Actor, locale: &str) -> AppResult<()> {
     if !matches!(locale, "zh-CN" | "en") {
-        return Err(AppError::field(
-            "locale",
-            ValidationError::new("locale.unknown"),
-        ));
+        return Err(AppError::field("locale", ValidationError::new("locale.unknown")));
     }
     let mut tx = app.store.begin().await?;
     st::set_locale(&mut tx, actor.user_id, locale).await?;
@@ -378,16 +322,8 @@ pub async fn set_locale(app: &App, actor: &Actor, locale: &str) -> AppResult<()>
 const TOTP_STEP: u64 = 30;
 
 fn totp_for(secret: Vec<u8>, account: &str) -> AppResult<totp_rs::TOTP> {
-    totp_rs::TOTP::new(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        TOTP_STEP,
-        secret,
-        Some("huiqian".into()),
-        account.to_string(),
-    )
-    .map_err(|e| AppError::Internal(e.to_string()))
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, TOTP_STEP, secret, Some("huiqian".into()), account.to_string())
+        .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// Start enrolment: a new secret, stored encrypted and not yet enabled. Returns the
@@ -404,19 +340,11 @@ pub async fn totp_begin(app: &App, user_id: i64, username: &str) -> AppResult<(S
 }
 
 /// Check a TOTP code against the user's secret; each time step is accepted once.
-async fn check_totp(
-    app: &App,
-    tx: &mut store::Tx,
-    user_id: i64,
-    username: &str,
-    code: &str,
-) -> AppResult<bool> {
+async fn check_totp(app: &App, tx: &mut store::Tx, user_id: i64, username: &str, code: &str) -> AppResult<bool> {
     let (enc, _) = st::totp_secret(tx, user_id).await?;
     let Some(enc) = enc else { return Ok(false) };
     let b32 = app.secrets.decrypt(&enc)?;
-    let secret = totp_rs::Secret::Encoded(b32)
-        .to_bytes()
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let secret = totp_rs::Secret::Encoded(b32).to_bytes().map_err(|e| AppError::Internal(e.to_string()))?;
     let totp = totp_for(secret, username)?;
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
     let now = (now_ms() / 1000) as u64;
@@ -430,78 +358,30 @@ async fn check_totp(
 }
 
 /// Finish enrolment with a first code; the session's second factor is then satisfied.
-pub async fn totp_confirm(
-    app: &App,
-    session_id: &str,
-    user: &st::User,
-    code: &str,
-    request_id: &str,
-) -> AppResult<()> {
+pub async fn totp_confirm(app: &App, session_id: &str, user: &st::User, code: &str, request_id: &str) -> AppResult<()> {
     let mut tx = app.store.begin().await?;
     if !check_totp(app, &mut tx, user.id, &user.username, code).await? {
-        return Err(AppError::field(
-            "code",
-            ValidationError::new("totp.wrong_code"),
-        ));
+        return Err(AppError::field("code", ValidationError::new("totp.wrong_code")));
     }
     st::enable_totp(&mut tx, user.id).await?;
     st::complete_second_factor(&mut tx, session_id).await?;
-    audit::record_self(
-        &mut tx,
-        Some(user.id),
-        &user.username,
-        request_id,
-        "auth.totp_enabled",
-        json!({}),
-    )
-    .await?;
+    audit::record_self(&mut tx, Some(user.id), &user.username, request_id, "auth.totp_enabled", json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// The second step of sign-in.
-pub async fn totp_verify(
-    app: &App,
-    session_id: &str,
-    user: &st::User,
-    code: &str,
-    request_id: &str,
-) -> AppResult<()> {
+pub async fn totp_verify(app: &App, session_id: &str, user: &st::User, code: &str, request_id: &str) -> AppResult<()> {
     let mut tx = app.store.begin().await?;
     if !check_totp(app, &mut tx, user.id, &user.username, code).await? {
         let lock_until = now_ms() + app.config.auth.lockout_minutes * 60_000;
-        st::record_failed_login(
-            &mut tx,
-            user.id,
-            app.config.auth.max_failed_logins,
-            lock_until,
-        )
-        .await?;
-        audit::record_self(
-            &mut tx,
-            Some(user.id),
-            &user.username,
-            request_id,
-            "auth.totp_failed",
-            json!({}),
-        )
-        .await?;
+        st::record_failed_login(&mut tx, user.id, app.config.auth.max_failed_logins, lock_until).await?;
+        audit::record_self(&mut tx, Some(user.id), &user.username, request_id, "auth.totp_failed", json!({})).await?;
         tx.commit().await?;
-        return Err(AppError::field(
-            "code",
-            ValidationError::new("totp.wrong_code"),
-        ));
+        return Err(AppError::field("code", ValidationError::new("totp.wrong_code")));
     }
     st::complete_second_factor(&mut tx, session_id).await?;
-    audit::record_self(
-        &mut tx,
-        Some(user.id),
-        &user.username,
-        request_id,
-        "auth.totp_passed",
-        json!({}),
-    )
-    .await?;
+    audit::record_self(&mut tx, Some(user.id), &user.username, request_id, "auth.totp_passed", json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -529,16 +409,9 @@ pub async fn create_token(
     let scopes = if write { "read,write" } else { "read" };
     let expires = days.filter(|d| *d > 0).map(|d| now_ms() + d * 86_400_000);
     let mut tx = app.store.begin().await?;
-    let id = st::insert_token(
-        &mut tx,
-        actor.user_id,
-        name,
-        &token[..10],
-        &sha256_hex(token.as_bytes()),
-        scopes,
-        expires,
-    )
-    .await?;
+    let id =
+        st::insert_token(&mut tx, actor.user_id, name, &token[..10], &sha256_hex(token.as_bytes()), scopes, expires)
+            .await?;
     audit::record_self(
         &mut tx,
         Some(actor.user_id),
@@ -576,11 +449,7 @@ pub async fn revoke_token(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
 }
 
 /// The actor behind a bearer token, if it is valid.
-pub async fn actor_from_token(
-    app: &App,
-    token: &str,
-    request_id: &str,
-) -> AppResult<Option<(Actor, String)>> {
+pub async fn actor_from_token(app: &App, token: &str, request_id: &str) -> AppResult<Option<(Actor, String)>> {
     if !token.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
@@ -591,10 +460,7 @@ pub async fn actor_from_token(
     if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
         return Ok(None);
     }
-    let Some(user) = st::user(app.store.read(), t.user_id)
-        .await?
-        .filter(|u| u.active == 1)
-    else {
+    let Some(user) = st::user(app.store.read(), t.user_id).await?.filter(|u| u.active == 1) else {
         return Ok(None);
     };
     let mut conn = app.store.read().acquire().await?;
@@ -611,10 +477,7 @@ pub async fn actor_from_token(
         display_name: user.display_name.clone(),
         grants,
         request_id: request_id.to_string(),
-        via: Via::ApiToken {
-            token_id: t.id,
-            write: t.scopes.split(',').any(|s| s == "write"),
-        },
+        via: Via::ApiToken { token_id: t.id, write: t.scopes.split(',').any(|s| s == "write") },
     };
     Ok(Some((actor, user.locale)))
 }
@@ -650,33 +513,20 @@ pub struct StaffOptions {
 
 impl Default for StaffOptions {
     fn default() -> Self {
-        StaffOptions {
-            must_change_password: true,
-            totp_exempt: false,
-        }
+        StaffOptions { must_change_password: true, totp_exempt: false }
     }
 }
 
-pub async fn create_staff(
-    app: &App,
-    actor: &Actor,
-    s: &NewStaff,
-    opts: StaffOptions,
-) -> AppResult<st::User> {
-    let authority = actor
-        .authorize_company(Permission::ManageStaff)
-        .or_else(|_| {
-            // A community administrator creates accounts too; roles are then granted per community.
-            actor
-                .grants
-                .iter()
-                .find(|g| g.role.allows(Permission::ManageStaff))
-                .map(|g| Authority {
-                    role: g.role,
-                    community: g.community,
-                })
-                .ok_or(AppError::Forbidden)
-        })?;
+pub async fn create_staff(app: &App, actor: &Actor, s: &NewStaff, opts: StaffOptions) -> AppResult<st::User> {
+    let authority = actor.authorize_company(Permission::ManageStaff).or_else(|_| {
+        // A community administrator creates accounts too; roles are then granted per community.
+        actor
+            .grants
+            .iter()
+            .find(|g| g.role.allows(Permission::ManageStaff))
+            .map(|g| Authority { role: g.role, community: g.community })
+            .ok_or(AppError::Forbidden)
+    })?;
     let username = s.username.trim().to_lowercase();
     let mut errors = FieldErrors::default();
     if let Err(e) = check_username(&username) {
@@ -709,9 +559,8 @@ pub async fn create_staff(
     errors.into_result().map_err(AppError::Validation)?;
     let name = name.expect("validated");
     let pw = s.password.clone();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash =
+        tokio::task::spawn_blocking(move || hash_password(&pw)).await.map_err(|e| AppError::Internal(e.to_string()))?;
     let phone_enc = phone.as_ref().map(|p| app.secrets.encrypt(p.as_str()));
     let phone_masked = phone.as_ref().map(|p| p.masked()).unwrap_or_default();
     let mut tx = app.store.begin().await?;
@@ -732,10 +581,7 @@ pub async fn create_staff(
     {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
-            return Err(AppError::field(
-                "username",
-                ValidationError::new("username.taken"),
-            ));
+            return Err(AppError::field("username", ValidationError::new("username.taken")));
         }
         Err(e) => return Err(e.into()),
     };
@@ -750,9 +596,7 @@ pub async fn create_staff(
     )
     .await?;
     tx.commit().await?;
-    st::user(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::user(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 /// Grant a role in a community (or company-wide for administrators).
@@ -769,30 +613,20 @@ pub async fn grant_role(
         None => actor.authorize_company(Permission::ManageStaff)?,
     };
     if community.is_none() && role != Role::SystemAdmin {
-        return Err(AppError::field(
-            "community_id",
-            ValidationError::new("required"),
-        ));
+        return Err(AppError::field("community_id", ValidationError::new("required")));
     }
-    st::user(app.store.read(), user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)?;
     if let Some(d) = department_id {
         let dep = crate::store::org::department(app.store.read(), d).await?;
         if dep.is_none_or(|d| Some(d.community_id) != community) {
-            return Err(AppError::field(
-                "department_id",
-                ValidationError::new("department.other_community"),
-            ));
+            return Err(AppError::field("department_id", ValidationError::new("department.other_community")));
         }
     }
     let mut tx = app.store.begin().await?;
     let id = match st::insert_role(&mut tx, user_id, community, role, department_id).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
-            return Err(AppError::Conflict {
-                code: "role_already_granted",
-            });
+            return Err(AppError::Conflict { code: "role_already_granted" });
         }
         Err(e) => return Err(e.into()),
     };
@@ -811,9 +645,7 @@ pub async fn grant_role(
 }
 
 pub async fn revoke_role(app: &App, actor: &Actor, role_id: i64) -> AppResult<()> {
-    let r = st::role_row(app.store.read(), role_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let r = st::role_row(app.store.read(), role_id).await?.ok_or(AppError::NotFound)?;
     let authority = match r.community_id {
         Some(c) => actor.authorize(Permission::ManageStaff, c)?,
         None => actor.authorize_company(Permission::ManageStaff)?,
@@ -860,28 +692,31 @@ pub async fn update_staff(
     active: bool,
 ) -> AppResult<st::User> {
     let authority = staff_authority(app, actor, user_id).await?;
-    let name = huiqian_domain::person::PersonName::parse(display_name)
-        .map_err(|e| AppError::field("display_name", e))?;
+    let name =
+        huiqian_domain::person::PersonName::parse(display_name).map_err(|e| AppError::field("display_name", e))?;
     if user_id == actor.user_id && !active {
         return Err(AppError::rejected("cannot_deactivate_self"));
     }
-    let before = st::user(app.store.read(), user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let before = st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)?;
     let mut tx = app.store.begin().await?;
     if !st::update_user(&mut tx, user_id, version, name.as_str(), active).await? {
-        return Err(AppError::Conflict {
-            code: "stale_version",
-        });
+        return Err(AppError::Conflict { code: "stale_version" });
     }
     if !active {
         st::end_user_sessions(&mut tx, user_id, None, "deactivated").await?;
     }
-    audit::record(&mut tx, actor, &authority, "user.updated", "user", user_id, json!({"display_name": [before.display_name, name.as_str()], "active": [before.active, i64::from(active)]})).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "user.updated",
+        "user",
+        user_id,
+        json!({"display_name": [before.display_name, name.as_str()], "active": [before.active, i64::from(active)]}),
+    )
+    .await?;
     tx.commit().await?;
-    st::user(app.store.read(), user_id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)
 }
 
 /// Administrator reset: a temporary password, to be changed at next sign-in; every open
@@ -894,14 +729,11 @@ pub async fn reset_password(
     clear_totp: bool,
 ) -> AppResult<()> {
     let authority = staff_authority(app, actor, user_id).await?;
-    let user = st::user(app.store.read(), user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let user = st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)?;
     check_password(&user.username, temporary).map_err(|e| AppError::field("password", e))?;
     let pw = temporary.to_string();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash =
+        tokio::task::spawn_blocking(move || hash_password(&pw)).await.map_err(|e| AppError::Internal(e.to_string()))?;
     let mut tx = app.store.begin().await?;
     st::set_password(&mut tx, user_id, &hash, true).await?;
     if clear_totp {
@@ -932,31 +764,16 @@ pub async fn list_staff(app: &App, actor: &Actor) -> AppResult<Vec<st::User>> {
     Ok(st::users(app.store.read(), scope.as_deref()).await?)
 }
 
-pub async fn staff_detail(
-    app: &App,
-    actor: &Actor,
-    user_id: i64,
-) -> AppResult<(st::User, Vec<st::RoleRow>)> {
-    let user = st::user(app.store.read(), user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+pub async fn staff_detail(app: &App, actor: &Actor, user_id: i64) -> AppResult<(st::User, Vec<st::RoleRow>)> {
+    let user = st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)?;
     let roles = st::role_rows(app.store.read(), user_id).await?;
     let visible = actor.authorize_company(Permission::ViewStaff).is_ok()
-        || roles
-            .iter()
-            .filter_map(|r| r.community_id)
-            .any(|c| actor.authorize(Permission::ViewStaff, c).is_ok())
+        || roles.iter().filter_map(|r| r.community_id).any(|c| actor.authorize(Permission::ViewStaff, c).is_ok())
         || user_id == actor.user_id;
     if !visible {
-        let shares_community = roles
-            .iter()
-            .filter_map(|r| r.community_id)
-            .any(|c| !actor.grants.roles_in(c).is_empty());
-        return Err(if shares_community {
-            AppError::Forbidden
-        } else {
-            AppError::NotFound
-        });
+        let shares_community =
+            roles.iter().filter_map(|r| r.community_id).any(|c| !actor.grants.roles_in(c).is_empty());
+        return Err(if shares_community { AppError::Forbidden } else { AppError::NotFound });
     }
     Ok((user, roles))
 }

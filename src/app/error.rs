@@ -24,10 +24,7 @@ pub enum AppError {
     #[error("conflict: {code}")]
     Conflict { code: &'static str },
     #[error("rejected: {code}")]
-    Rejected {
-        code: &'static str,
-        params: Vec<(&'static str, String)>,
-    },
+    Rejected { code: &'static str, params: Vec<(&'static str, String)> },
     #[error("unauthenticated")]
     Unauthenticated,
     #[error("too many requests")]
@@ -47,10 +44,7 @@ impl AppError {
     }
 
     pub fn rejected(code: &'static str) -> AppError {
-        AppError::Rejected {
-            code,
-            params: vec![],
-        }
+        AppError::Rejected { code, params: vec![] }
     }
 
     /// The stable code clients and translations key on.

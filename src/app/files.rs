@@ -63,8 +63,7 @@ pub fn store(app: &App, field: &str, bytes: &[u8]) -> AppResult<Stored> {
             ValidationError::new("upload.too_large").with("max_mb", limit / 1024 / 1024),
         ));
     }
-    let mime =
-        sniff(bytes).ok_or_else(|| AppError::field(field, ValidationError::new("upload.type")))?;
+    let mime = sniff(bytes).ok_or_else(|| AppError::field(field, ValidationError::new("upload.type")))?;
     let sha256 = crate::crypto::sha256_hex(bytes);
     let path = path_of(app, &sha256);
     if !path.exists() {
@@ -72,16 +71,10 @@ pub fn store(app: &App, field: &str, bytes: &[u8]) -> AppResult<Stored> {
         std::fs::create_dir_all(parent).map_err(|e| AppError::Internal(e.to_string()))?;
         let tmp = parent.join(format!(".{sha256}.{}", uuid::Uuid::new_v4().simple()));
         let mut f = std::fs::File::create(&tmp).map_err(|e| AppError::Internal(e.to_string()))?;
-        f.write_all(bytes)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| AppError::Internal(e.to_string()))?;
         std::fs::rename(&tmp, &path).map_err(|e| AppError::Internal(e.to_string()))?;
     }
-    Ok(Stored {
-        sha256,
-        size: bytes.len() as i64,
-        mime,
-    })
+    Ok(Stored { sha256, size: bytes.len() as i64, mime })
 }
 
 /// Decode a signature drawn on a canvas (`data:image/png;base64,…`).
@@ -91,9 +84,8 @@ pub fn signature_png(data_url: &str) -> Result<Vec<u8>, ValidationError> {
         .trim()
         .strip_prefix("data:image/png;base64,")
         .ok_or_else(|| ValidationError::new("signature.format"))?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| ValidationError::new("signature.format"))?;
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| ValidationError::new("signature.format"))?;
     if sniff(&bytes) != Some("image/png") {
         return Err(ValidationError::new("signature.format"));
     }

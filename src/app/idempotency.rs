@@ -51,18 +51,10 @@ pub async fn reserve(app: &App, user_id: i64, key: &str) -> AppResult<Reservatio
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Conflict {
-        code: "request_in_progress",
-    })
+    Err(AppError::Conflict { code: "request_in_progress" })
 }
 
-pub async fn complete(
-    app: &App,
-    user_id: i64,
-    key: &str,
-    status: i64,
-    body: &str,
-) -> AppResult<()> {
+pub async fn complete(app: &App, user_id: i64, key: &str, status: i64, body: &str) -> AppResult<()> {
     let mut tx = app.store.begin().await?;
     st::complete_response(&mut tx, user_id, key, status, body).await?;
     tx.commit().await?;

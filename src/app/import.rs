@@ -21,24 +21,15 @@ use std::collections::HashMap;
 
 /// The columns huiqian understands, with the header names people use for them.
 const COLUMNS: &[(&str, &[&str])] = &[
-    (
-        "room_no",
-        &["房号", "房屋编号", "房间号", "room_no", "room"],
-    ),
+    ("room_no", &["房号", "房屋编号", "房间号", "room_no", "room"]),
     ("floor", &["楼层", "floor"]),
-    (
-        "area",
-        &["建筑面积", "面积", "面积(㎡)", "建筑面积(㎡)", "area"],
-    ),
+    ("area", &["建筑面积", "面积", "面积(㎡)", "建筑面积(㎡)", "area"]),
     ("status", &["状态", "房屋状态", "status"]),
     ("building_name", &["楼栋名称", "building_name"]),
     ("name", &["姓名", "业主姓名", "住户姓名", "name"]),
     ("phone", &["手机", "手机号", "电话", "联系电话", "phone"]),
     ("id_kind", &["证件类型", "id_kind"]),
-    (
-        "id_number",
-        &["证件号码", "身份证号", "身份证号码", "id_number"],
-    ),
+    ("id_number", &["证件号码", "身份证号", "身份证号码", "id_number"]),
     ("employer", &["工作单位", "employer"]),
     ("address", &["通讯地址", "地址", "联系地址", "address"]),
     ("relation", &["关系", "与房屋关系", "relation"]),
@@ -100,10 +91,7 @@ fn decode_text(bytes: &[u8]) -> String {
 
 fn decode_csv(bytes: &[u8]) -> Result<Table, ValidationError> {
     let text = decode_text(bytes);
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut records = rdr.records();
     let header = match records.next() {
         Some(Ok(h)) => h.iter().map(|s| s.trim().to_string()).collect(),
@@ -112,9 +100,7 @@ fn decode_csv(bytes: &[u8]) -> Result<Table, ValidationError> {
     };
     let mut rows = Vec::new();
     for (i, r) in records.enumerate() {
-        let r = r.map_err(|_| {
-            ValidationError::new("import.unreadable").with("row", (i + 2).to_string())
-        })?;
+        let r = r.map_err(|_| ValidationError::new("import.unreadable").with("row", (i + 2).to_string()))?;
         rows.push((i + 2, r.iter().map(|s| s.to_string()).collect()));
     }
     Ok(Table { header, rows })
@@ -143,9 +129,7 @@ fn cell_text(c: &calamine::Data) -> String {
 /// An Excel date serial number (days since 1899-12-30) as `YYYY-MM-DD`.
 fn excel_date(serial: f64) -> String {
     let base = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).expect("valid date");
-    base.checked_add_signed(chrono::Duration::days(serial.floor() as i64))
-        .map(|d| d.to_string())
-        .unwrap_or_default()
+    base.checked_add_signed(chrono::Duration::days(serial.floor() as i64)).map(|d| d.to_string()).unwrap_or_default()
 }
 
 fn decode_workbook(bytes: &[u8]) -> Result<Table, ValidationError> {
@@ -164,10 +148,7 @@ fn decode_workbook(bytes: &[u8]) -> Result<Table, ValidationError> {
         .map(|c| cell_text(c).trim().to_string())
         .collect();
     let start = range.start().map(|(r, _)| r as usize).unwrap_or(0);
-    let rows = it
-        .enumerate()
-        .map(|(i, r)| (start + i + 2, r.iter().map(cell_text).collect()))
-        .collect();
+    let rows = it.enumerate().map(|(i, r)| (start + i + 2, r.iter().map(cell_text).collect())).collect();
     Ok(Table { header, rows })
 }
 
@@ -188,37 +169,21 @@ pub async fn import_units_and_owners(
     dry_run: bool,
 ) -> AppResult<ImportReport> {
     let authority = actor.authorize(Permission::ImportData, community_id)?;
-    let community = org::community(app.store.read(), community_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let community = org::community(app.store.read(), community_id).await?.ok_or(AppError::NotFound)?;
     let table = decode(filename, bytes).map_err(|e| AppError::field("file", e))?;
-    let mut report = ImportReport {
-        dry_run,
-        ..Default::default()
-    };
+    let mut report = ImportReport { dry_run, ..Default::default() };
 
     // Map the file's headers to our columns.
     let mut col_of: HashMap<&'static str, (usize, String)> = HashMap::new();
     for (i, h) in table.header.iter().enumerate() {
-        let norm = h
-            .trim()
-            .trim_start_matches('\u{feff}')
-            .replace(['*', ' '], "")
-            .to_lowercase();
-        if let Some((key, _)) = COLUMNS
-            .iter()
-            .find(|(_, names)| names.iter().any(|n| n.to_lowercase() == norm))
-        {
+        let norm = h.trim().trim_start_matches('\u{feff}').replace(['*', ' '], "").to_lowercase();
+        if let Some((key, _)) = COLUMNS.iter().find(|(_, names)| names.iter().any(|n| n.to_lowercase() == norm)) {
             col_of.insert(key, (i, h.clone()));
         }
     }
     for required in ["room_no", "area"] {
         if !col_of.contains_key(required) {
-            let label = COLUMNS
-                .iter()
-                .find(|(k, _)| *k == required)
-                .map(|(_, n)| n[0])
-                .unwrap_or(required);
+            let label = COLUMNS.iter().find(|(k, _)| *k == required).map(|(_, n)| n[0]).unwrap_or(required);
             report.errors.push(RowError {
                 row: 1,
                 column: label.to_string(),
@@ -231,18 +196,10 @@ pub async fn import_units_and_owners(
         return Ok(report);
     }
     let get = |row: &[String], key: &str| -> String {
-        col_of
-            .get(key)
-            .and_then(|(i, _)| row.get(*i))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
+        col_of.get(key).and_then(|(i, _)| row.get(*i)).map(|s| s.trim().to_string()).unwrap_or_default()
     };
-    let header_of = |key: &str| -> String {
-        col_of
-            .get(key)
-            .map(|(_, h)| h.clone())
-            .unwrap_or_else(|| key.to_string())
-    };
+    let header_of =
+        |key: &str| -> String { col_of.get(key).map(|(_, h)| h.clone()).unwrap_or_else(|| key.to_string()) };
 
     let today = today_in(&community.timezone);
     let mut prepared: Vec<(usize, Prepared)> = Vec::new();
@@ -256,11 +213,7 @@ pub async fn import_units_and_owners(
         let mut errors = FieldErrors::default();
         let has_person = !get(row, "name").is_empty();
         let status = if get(row, "status").is_empty() {
-            if has_person {
-                UnitStatus::Occupied.as_str().to_string()
-            } else {
-                String::new()
-            }
+            if has_person { UnitStatus::Occupied.as_str().to_string() } else { String::new() }
         } else {
             get(row, "status")
         };
@@ -274,40 +227,34 @@ pub async fn import_units_and_owners(
             },
             &mut errors,
         );
-        let person =
-            if has_person || !get(row, "phone").is_empty() || !get(row, "id_number").is_empty() {
-                parse_person(
-                    &PersonInput {
-                        name: get(row, "name"),
-                        phone: get(row, "phone"),
-                        id_kind: get(row, "id_kind"),
-                        id_number: get(row, "id_number"),
-                        employer: get(row, "employer"),
-                        address: get(row, "address"),
-                        ..Default::default()
-                    },
-                    today,
-                    &mut errors,
-                )
-            } else {
-                None
-            };
+        let person = if has_person || !get(row, "phone").is_empty() || !get(row, "id_number").is_empty() {
+            parse_person(
+                &PersonInput {
+                    name: get(row, "name"),
+                    phone: get(row, "phone"),
+                    id_kind: get(row, "id_kind"),
+                    id_number: get(row, "id_number"),
+                    employer: get(row, "employer"),
+                    address: get(row, "address"),
+                    ..Default::default()
+                },
+                today,
+                &mut errors,
+            )
+        } else {
+            None
+        };
         let relation = if get(row, "relation").is_empty() {
             Some(OccupantRelation::Owner)
         } else {
-            OccupantRelation::parse(&get(row, "relation"))
-                .map_err(|e| errors.push("relation", e))
-                .ok()
+            OccupantRelation::parse(&get(row, "relation")).map_err(|e| errors.push("relation", e)).ok()
         };
         if let Some(u) = &unit {
             let key = u.room.as_str().to_string();
             let sig = (u.floor, u.area.as_centi(), u.status.as_str().to_string());
             match seen_units.get(&key) {
                 Some((first, f, a, s)) if (*f, *a, s.clone()) != sig => {
-                    errors.push(
-                        "room_no",
-                        ValidationError::new("import.unit_conflict").with("row", first.to_string()),
-                    );
+                    errors.push("room_no", ValidationError::new("import.unit_conflict").with("row", first.to_string()));
                 }
                 Some(_) => {}
                 None => {
@@ -317,11 +264,7 @@ pub async fn import_units_and_owners(
             if let Some(p) = &person {
                 let pk = (key, p.name.as_str().to_string());
                 if let Some(first) = seen_people.get(&pk) {
-                    errors.push(
-                        "name",
-                        ValidationError::new("import.duplicate_person")
-                            .with("row", first.to_string()),
-                    );
+                    errors.push("name", ValidationError::new("import.duplicate_person").with("row", first.to_string()));
                 } else {
                     seen_people.insert(pk, *rowno);
                 }
@@ -332,25 +275,13 @@ pub async fn import_units_and_owners(
                 row: *rowno,
                 column: header_of(field),
                 code: e.code.to_string(),
-                params: e
-                    .params
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
-                    .collect(),
+                params: e.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
             });
         }
-        let building_code = unit
-            .as_ref()
-            .map(|u| u.room.building().to_string())
-            .unwrap_or_default();
+        let building_code = unit.as_ref().map(|u| u.room.building().to_string()).unwrap_or_default();
         prepared.push((
             *rowno,
-            Prepared {
-                building_code,
-                unit,
-                person,
-                relation: relation.unwrap_or(OccupantRelation::Owner),
-            },
+            Prepared { building_code, unit, person, relation: relation.unwrap_or(OccupantRelation::Owner) },
         ));
     }
     if report.rows == 0 {
@@ -363,11 +294,8 @@ pub async fn import_units_and_owners(
     }
 
     // Compare with what the community already has.
-    let existing_buildings: HashMap<String, i64> = org::buildings(app.store.read(), community_id)
-        .await?
-        .into_iter()
-        .map(|b| (b.code, b.id))
-        .collect();
+    let existing_buildings: HashMap<String, i64> =
+        org::buildings(app.store.read(), community_id).await?.into_iter().map(|b| (b.code, b.id)).collect();
     let existing_rooms = crate::store::org::room_numbers(app.store.read(), community_id).await?;
     for (rowno, p) in &prepared {
         if let Some(u) = &p.unit
@@ -407,14 +335,7 @@ pub async fn import_units_and_owners(
             .filter_map(|(_, p)| p.unit.as_ref().map(|u| u.floor))
             .max()
             .unwrap_or(0);
-        let id = org::insert_building(
-            &mut tx,
-            community_id,
-            code,
-            &format!("{code}号楼"),
-            max_floor,
-        )
-        .await?;
+        let id = org::insert_building(&mut tx, community_id, code, &format!("{code}号楼"), max_floor).await?;
         building_ids.insert(code.clone(), id);
     }
     let mut unit_rows = Vec::new();
@@ -433,8 +354,7 @@ pub async fn import_units_and_owners(
             });
         }
     }
-    let unit_ids =
-        org::insert_units_batch(&mut tx, app.store.backend(), community_id, &unit_rows).await?;
+    let unit_ids = org::insert_units_batch(&mut tx, app.store.backend(), community_id, &unit_rows).await?;
     let mut person_rows = Vec::new();
     let mut links = Vec::new();
     for (_, p) in &prepared {
@@ -447,20 +367,25 @@ pub async fn import_units_and_owners(
             links.push((unit_ids[unit_index[u.room.as_str()]], p.relation.as_str()));
         }
     }
-    let person_ids =
-        pst::insert_persons_batch(&mut tx, app.store.backend(), community_id, &person_rows).await?;
-    let occ: Vec<(i64, i64, &str)> = links
-        .iter()
-        .zip(&person_ids)
-        .map(|((unit, rel), person)| (*unit, *person, *rel))
-        .collect();
+    let person_ids = pst::insert_persons_batch(&mut tx, app.store.backend(), community_id, &person_rows).await?;
+    let occ: Vec<(i64, i64, &str)> =
+        links.iter().zip(&person_ids).map(|((unit, rel), person)| (*unit, *person, *rel)).collect();
     pst::insert_occupancies_batch(&mut tx, community_id, &occ).await?;
     let digest = crate::crypto::sha256_hex(bytes);
-    audit::record(&mut tx, actor, &authority, "import.applied", "community", community_id, json!({
-        "file": filename, "sha256": digest, "rows": report.rows, "buildings_new": report.buildings_new,
-        "units_new": report.units_new, "persons_new": report.persons_new,
-        "unit_ids": [unit_ids.first(), unit_ids.last()], "person_ids": [person_ids.first(), person_ids.last()],
-    })).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "import.applied",
+        "community",
+        community_id,
+        json!({
+            "file": filename, "sha256": digest, "rows": report.rows, "buildings_new": report.buildings_new,
+            "units_new": report.units_new, "persons_new": report.persons_new,
+            "unit_ids": [unit_ids.first(), unit_ids.last()], "person_ids": [person_ids.first(), person_ids.last()],
+        }),
+    )
+    .await?;
     tx.commit().await?;
     report.applied = true;
     Ok(report)

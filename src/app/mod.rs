@@ -3,10 +3,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod clock;
 mod error;
 mod files;
 pub mod idempotency;
 pub mod import;
+pub mod notify;
 pub mod org;
 pub mod people;
 pub mod sheet;
@@ -65,10 +67,7 @@ impl Authority {
 
 /// Permissions that only read; a read-only API token may use nothing else.
 fn is_read_only(p: Permission) -> bool {
-    matches!(
-        p,
-        Permission::ViewCommunity | Permission::ViewStaff | Permission::ViewAudit
-    )
+    matches!(p, Permission::ViewCommunity | Permission::ViewStaff | Permission::ViewAudit)
 }
 
 impl Actor {
@@ -88,10 +87,7 @@ impl Actor {
             .iter()
             .filter(|g| g.community.is_none() || g.community == Some(community))
             .find(|g| g.role.allows(p))
-            .map(|g| Authority {
-                role: g.role,
-                community: Some(community),
-            })
+            .map(|g| Authority { role: g.role, community: Some(community) })
             .ok_or(AppError::Forbidden)
     }
 
@@ -103,10 +99,7 @@ impl Actor {
         self.grants
             .iter()
             .find(|g| g.community.is_none() && g.role.allows(p))
-            .map(|g| Authority {
-                role: g.role,
-                community: None,
-            })
+            .map(|g| Authority { role: g.role, community: None })
             .ok_or(AppError::Forbidden)
     }
 
@@ -124,10 +117,7 @@ impl Actor {
             user_id: 0,
             username: "cli".into(),
             display_name: "命令行 (command line)".into(),
-            grants: Grants::new(vec![huiqian_domain::auth::RoleGrant {
-                community: None,
-                role: Role::SystemAdmin,
-            }]),
+            grants: Grants::new(vec![huiqian_domain::auth::RoleGrant { community: None, role: Role::SystemAdmin }]),
             request_id: uuid::Uuid::now_v7().to_string(),
             via: Via::Cli,
         }

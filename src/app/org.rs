@@ -13,18 +13,13 @@ fn required(errors: &mut FieldErrors, field: &str, v: &str, max: usize) -> Strin
     if v.is_empty() {
         errors.push(field, ValidationError::new("required"));
     } else if v.chars().count() > max {
-        errors.push(
-            field,
-            ValidationError::new("text.too_long").with("max", max.to_string()),
-        );
+        errors.push(field, ValidationError::new("text.too_long").with("max", max.to_string()));
     }
     v.to_string()
 }
 
 fn stale() -> AppError {
-    AppError::Conflict {
-        code: "stale_version",
-    }
+    AppError::Conflict { code: "stale_version" }
 }
 
 // ---- companies and communities ----
@@ -35,29 +30,14 @@ pub async fn create_company(app: &App, actor: &Actor, name: &str) -> AppResult<i
     let name = required(&mut errors, "name", name, 80);
     errors.into_result().map_err(AppError::Validation)?;
     let mut tx = app.store.begin().await?;
-    let id = st::insert_company(&mut tx, &name)
-        .await
-        .map_err(|e| dup(e, "name", "company.name_taken"))?;
-    audit::record(
-        &mut tx,
-        actor,
-        &authority,
-        "company.created",
-        "company",
-        id,
-        json!({"name": name}),
-    )
-    .await?;
+    let id = st::insert_company(&mut tx, &name).await.map_err(|e| dup(e, "name", "company.name_taken"))?;
+    audit::record(&mut tx, actor, &authority, "company.created", "company", id, json!({"name": name})).await?;
     tx.commit().await?;
     Ok(id)
 }
 
 fn dup(e: sqlx::Error, field: &str, code: &'static str) -> AppError {
-    if store::is_unique_violation(&e) {
-        AppError::field(field, ValidationError::new(code))
-    } else {
-        e.into()
-    }
+    if store::is_unique_violation(&e) { AppError::field(field, ValidationError::new(code)) } else { e.into() }
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -83,24 +63,14 @@ fn yes() -> bool {
     true
 }
 
-fn check_community(
-    c: &CommunityInput,
-    errors: &mut FieldErrors,
-    creating: bool,
-) -> (String, String, String) {
+fn check_community(c: &CommunityInput, errors: &mut FieldErrors, creating: bool) -> (String, String, String) {
     let name = required(errors, "name", &c.name, 80);
-    let tz = if c.timezone.trim().is_empty() {
-        "Asia/Shanghai".to_string()
-    } else {
-        c.timezone.trim().to_string()
-    };
+    let tz = if c.timezone.trim().is_empty() { "Asia/Shanghai".to_string() } else { c.timezone.trim().to_string() };
     if tz.parse::<chrono_tz::Tz>().is_err() {
         errors.push("timezone", ValidationError::new("timezone.unknown"));
     }
     let code = c.code.trim().to_uppercase();
-    if creating && !(2..=10).contains(&code.len())
-        || !code.chars().all(|ch| ch.is_ascii_alphanumeric())
-    {
+    if creating && !(2..=10).contains(&code.len()) || !code.chars().all(|ch| ch.is_ascii_alphanumeric()) {
         errors.push("code", ValidationError::new("community.code_format"));
     }
     if !c.phone.trim().is_empty() && huiqian_domain::person::Phone::parse(&c.phone).is_err() {
@@ -109,11 +79,7 @@ fn check_community(
     (name, tz, code)
 }
 
-pub async fn create_community(
-    app: &App,
-    actor: &Actor,
-    c: &CommunityInput,
-) -> AppResult<st::Community> {
+pub async fn create_community(app: &App, actor: &Actor, c: &CommunityInput) -> AppResult<st::Community> {
     let authority = actor.authorize_company(Permission::ManageCommunity)?;
     let mut errors = FieldErrors::default();
     let (name, tz, code) = check_community(c, &mut errors, true);
@@ -131,9 +97,7 @@ pub async fn create_community(
         address: c.address.trim(),
         phone: c.phone.trim(),
     };
-    let id = st::insert_community(&mut tx, &nc)
-        .await
-        .map_err(|e| dup(e, "code", "community.code_taken"))?;
+    let id = st::insert_community(&mut tx, &nc).await.map_err(|e| dup(e, "code", "community.code_taken"))?;
     // Every community has the manual's departments from the start.
     for k in DepartmentKind::ALL {
         st::insert_department(&mut tx, id, k.as_str(), k.label_zh()).await?;
@@ -149,9 +113,7 @@ pub async fn create_community(
     )
     .await?;
     tx.commit().await?;
-    st::community(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::community(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 pub async fn update_community(
@@ -161,19 +123,10 @@ pub async fn update_community(
     version: i64,
     c: &CommunityInput,
 ) -> AppResult<st::Community> {
-    let before = st::community(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let before = st::community(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let authority = actor.authorize(Permission::ManageCommunity, id)?;
     let mut errors = FieldErrors::default();
-    let (name, tz, _) = check_community(
-        &CommunityInput {
-            code: before.code.clone(),
-            ..c.clone()
-        },
-        &mut errors,
-        false,
-    );
+    let (name, tz, _) = check_community(&CommunityInput { code: before.code.clone(), ..c.clone() }, &mut errors, false);
     errors.into_result().map_err(AppError::Validation)?;
     let mut tx = app.store.begin().await?;
     let nc = st::NewCommunity {
@@ -189,9 +142,7 @@ pub async fn update_community(
     }
     audit::record(&mut tx, actor, &authority, "community.updated", "community", id, json!({"name": [before.name, name], "timezone": [before.timezone, tz], "active": [before.active, i64::from(c.active)]})).await?;
     tx.commit().await?;
-    st::community(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::community(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 /// Communities the actor works in (every one for company-wide roles).
@@ -202,12 +153,8 @@ pub async fn my_communities(app: &App, actor: &Actor) -> AppResult<Vec<st::Commu
 
 /// A community the actor may see; otherwise not found (R-ROLE-2).
 pub async fn community(app: &App, actor: &Actor, id: i64) -> AppResult<st::Community> {
-    actor
-        .authorize(Permission::ViewCommunity, id)
-        .map_err(|_| AppError::NotFound)?;
-    st::community(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    actor.authorize(Permission::ViewCommunity, id).map_err(|_| AppError::NotFound)?;
+    st::community(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 // ---- buildings ----
@@ -226,11 +173,7 @@ pub struct BuildingInput {
 }
 
 pub fn parse_building_code(code: &str) -> Result<String, ValidationError> {
-    let c = code
-        .trim()
-        .trim_end_matches(['号', '栋', '座', '楼'])
-        .trim_end_matches('号')
-        .to_uppercase();
+    let c = code.trim().trim_end_matches(['号', '栋', '座', '楼']).trim_end_matches('号').to_uppercase();
     if c.is_empty() || c.len() > 6 || !c.chars().all(|ch| ch.is_ascii_alphanumeric()) {
         return Err(ValidationError::new("building.code_format"));
     }
@@ -245,13 +188,9 @@ pub async fn create_building(
 ) -> AppResult<st::Building> {
     let authority = actor.authorize(Permission::ManageStructure, community_id)?;
     let mut errors = FieldErrors::default();
-    let code = parse_building_code(&b.code)
-        .map_err(|e| errors.push("code", e))
-        .ok();
+    let code = parse_building_code(&b.code).map_err(|e| errors.push("code", e)).ok();
     let name = if b.name.trim().is_empty() {
-        code.as_ref()
-            .map(|c| format!("{c}号楼"))
-            .unwrap_or_default()
+        code.as_ref().map(|c| format!("{c}号楼")).unwrap_or_default()
     } else {
         required(&mut errors, "name", &b.name, 40)
     };
@@ -275,9 +214,7 @@ pub async fn create_building(
     )
     .await?;
     tx.commit().await?;
-    st::building(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::building(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 pub async fn update_building(
@@ -287,9 +224,7 @@ pub async fn update_building(
     version: i64,
     b: &BuildingInput,
 ) -> AppResult<st::Building> {
-    let before = st::building(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let before = st::building(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let authority = actor.authorize(Permission::ManageStructure, before.community_id)?;
     let mut errors = FieldErrors::default();
     let name = required(&mut errors, "name", &b.name, 40);
@@ -303,19 +238,11 @@ pub async fn update_building(
     }
     audit::record(&mut tx, actor, &authority, "building.updated", "building", id, json!({"name": [before.name, name], "floors": [before.floors, b.floors], "active": [before.active, i64::from(b.active)]})).await?;
     tx.commit().await?;
-    st::building(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::building(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
-pub async fn buildings(
-    app: &App,
-    actor: &Actor,
-    community_id: i64,
-) -> AppResult<Vec<st::Building>> {
-    actor
-        .authorize(Permission::ViewCommunity, community_id)
-        .map_err(|_| AppError::NotFound)?;
+pub async fn buildings(app: &App, actor: &Actor, community_id: i64) -> AppResult<Vec<st::Building>> {
+    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
     Ok(st::buildings(app.store.read(), community_id).await?)
 }
 
@@ -349,49 +276,29 @@ pub struct ParsedUnit {
 
 /// Parse a unit's fields, collecting every error (shared by forms, the API and imports).
 pub fn parse_unit(u: &UnitInput, errors: &mut FieldErrors) -> Option<ParsedUnit> {
-    let room = RoomNo::parse(&u.room_no)
-        .map_err(|e| errors.push("room_no", e))
-        .ok();
+    let room = RoomNo::parse(&u.room_no).map_err(|e| errors.push("room_no", e)).ok();
     let floor = if u.floor.trim().is_empty() {
         room.as_ref().map(|r| i64::from(r.floor_hint()))
     } else {
-        Floor::parse(&u.floor)
-            .map(|f| i64::from(f.value()))
-            .map_err(|e| errors.push("floor", e))
-            .ok()
+        Floor::parse(&u.floor).map(|f| i64::from(f.value())).map_err(|e| errors.push("floor", e)).ok()
     };
-    let area = Area::parse(&u.area)
-        .map_err(|e| errors.push("area", e))
-        .ok();
+    let area = Area::parse(&u.area).map_err(|e| errors.push("area", e)).ok();
     let status = if u.status.trim().is_empty() {
         Some(UnitStatus::Vacant)
     } else {
-        UnitStatus::parse(&u.status)
-            .map_err(|e| errors.push("status", e))
-            .ok()
+        UnitStatus::parse(&u.status).map_err(|e| errors.push("status", e)).ok()
     };
-    Some(ParsedUnit {
-        room: room?,
-        floor: floor?,
-        area: area?,
-        status: status?,
-    })
+    Some(ParsedUnit { room: room?, floor: floor?, area: area?, status: status? })
 }
 
-pub async fn create_unit(
-    app: &App,
-    actor: &Actor,
-    community_id: i64,
-    u: &UnitInput,
-) -> AppResult<st::Unit> {
+pub async fn create_unit(app: &App, actor: &Actor, community_id: i64, u: &UnitInput) -> AppResult<st::Unit> {
     let authority = actor.authorize(Permission::ManageStructure, community_id)?;
     let mut errors = FieldErrors::default();
     let parsed = parse_unit(u, &mut errors);
     errors.into_result().map_err(AppError::Validation)?;
     let p = parsed.expect("validated");
     let mut tx = app.store.begin().await?;
-    let Some(building) = st::building_by_code(&mut tx, community_id, p.room.building()).await?
-    else {
+    let Some(building) = st::building_by_code(&mut tx, community_id, p.room.building()).await? else {
         return Err(AppError::field(
             "room_no",
             ValidationError::new("building.unknown").with("code", p.room.building()),
@@ -405,65 +312,31 @@ pub async fn create_unit(
         area_centi: p.area.as_centi(),
         status: p.status.as_str(),
     };
-    let id = st::insert_unit(&mut tx, &nu)
-        .await
-        .map_err(|e| dup(e, "room_no", "unit.room_taken"))?;
+    let id = st::insert_unit(&mut tx, &nu).await.map_err(|e| dup(e, "room_no", "unit.room_taken"))?;
     audit::record(&mut tx, actor, &authority, "unit.created", "unit", id, json!({"room_no": p.room.as_str(), "floor": p.floor, "area_centi": p.area.as_centi(), "status": p.status.as_str()})).await?;
     tx.commit().await?;
-    st::unit(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::unit(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
-pub async fn update_unit(
-    app: &App,
-    actor: &Actor,
-    id: i64,
-    version: i64,
-    u: &UnitInput,
-) -> AppResult<st::Unit> {
-    let before = st::unit(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+pub async fn update_unit(app: &App, actor: &Actor, id: i64, version: i64, u: &UnitInput) -> AppResult<st::Unit> {
+    let before = st::unit(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let authority = actor.authorize(Permission::ManageStructure, before.community_id)?;
     let mut errors = FieldErrors::default();
-    let parsed = parse_unit(
-        &UnitInput {
-            room_no: before.room_no.clone(),
-            ..u.clone()
-        },
-        &mut errors,
-    );
+    let parsed = parse_unit(&UnitInput { room_no: before.room_no.clone(), ..u.clone() }, &mut errors);
     errors.into_result().map_err(AppError::Validation)?;
     let p = parsed.expect("validated");
     let mut tx = app.store.begin().await?;
-    if !st::update_unit(
-        &mut tx,
-        id,
-        version,
-        p.floor,
-        p.area.as_centi(),
-        p.status.as_str(),
-        u.active,
-    )
-    .await?
-    {
+    if !st::update_unit(&mut tx, id, version, p.floor, p.area.as_centi(), p.status.as_str(), u.active).await? {
         return Err(stale());
     }
     audit::record(&mut tx, actor, &authority, "unit.updated", "unit", id, json!({"floor": [before.floor, p.floor], "area_centi": [before.area_centi, p.area.as_centi()], "status": [before.status, p.status.as_str()], "active": [before.active, i64::from(u.active)]})).await?;
     tx.commit().await?;
-    st::unit(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::unit(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 pub async fn unit(app: &App, actor: &Actor, id: i64) -> AppResult<st::Unit> {
-    let u = st::unit(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    actor
-        .authorize(Permission::ViewCommunity, u.community_id)
-        .map_err(|_| AppError::NotFound)?;
+    let u = st::unit(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.authorize(Permission::ViewCommunity, u.community_id).map_err(|_| AppError::NotFound)?;
     Ok(u)
 }
 
@@ -476,21 +349,10 @@ pub async fn units(
     limit: i64,
     offset: i64,
 ) -> AppResult<Vec<st::Unit>> {
-    actor
-        .authorize(Permission::ViewCommunity, community_id)
-        .map_err(|_| AppError::NotFound)?;
-    let prefix = room_prefix
-        .map(|p| p.trim().to_uppercase())
-        .filter(|p| !p.is_empty());
-    Ok(st::units(
-        app.store.read(),
-        community_id,
-        building_id,
-        prefix.as_deref(),
-        limit.clamp(1, 500),
-        offset.max(0),
-    )
-    .await?)
+    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    let prefix = room_prefix.map(|p| p.trim().to_uppercase()).filter(|p| !p.is_empty());
+    Ok(st::units(app.store.read(), community_id, building_id, prefix.as_deref(), limit.clamp(1, 500), offset.max(0))
+        .await?)
 }
 
 // ---- departments ----
@@ -514,9 +376,7 @@ pub async fn create_department(
 ) -> AppResult<st::Department> {
     let authority = actor.authorize(Permission::ManageStructure, community_id)?;
     let mut errors = FieldErrors::default();
-    let kind = DepartmentKind::parse(&d.kind)
-        .map_err(|e| errors.push("kind", e))
-        .ok();
+    let kind = DepartmentKind::parse(&d.kind).map_err(|e| errors.push("kind", e)).ok();
     let name = if d.name.trim().is_empty() {
         kind.map(|k| k.label_zh().to_string()).unwrap_or_default()
     } else {
@@ -539,9 +399,7 @@ pub async fn create_department(
     )
     .await?;
     tx.commit().await?;
-    st::department(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::department(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 pub async fn update_department(
@@ -551,9 +409,7 @@ pub async fn update_department(
     version: i64,
     d: &DepartmentInput,
 ) -> AppResult<st::Department> {
-    let before = st::department(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let before = st::department(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let authority = actor.authorize(Permission::ManageStructure, before.community_id)?;
     let mut errors = FieldErrors::default();
     let name = required(&mut errors, "name", &d.name, 40);
@@ -573,18 +429,10 @@ pub async fn update_department(
     )
     .await?;
     tx.commit().await?;
-    st::department(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::department(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
-pub async fn departments(
-    app: &App,
-    actor: &Actor,
-    community_id: i64,
-) -> AppResult<Vec<st::Department>> {
-    actor
-        .authorize(Permission::ViewCommunity, community_id)
-        .map_err(|_| AppError::NotFound)?;
+pub async fn departments(app: &App, actor: &Actor, community_id: i64) -> AppResult<Vec<st::Department>> {
+    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
     Ok(st::departments(app.store.read(), community_id).await?)
 }

@@ -54,21 +54,12 @@ pub struct ParsedPerson {
 }
 
 /// Parse a person's fields, collecting every error (forms, API and imports share this).
-pub fn parse_person(
-    p: &PersonInput,
-    today: chrono::NaiveDate,
-    errors: &mut FieldErrors,
-) -> Option<ParsedPerson> {
-    let name = PersonName::parse(&p.name)
-        .map_err(|e| errors.push("name", e))
-        .ok();
+pub fn parse_person(p: &PersonInput, today: chrono::NaiveDate, errors: &mut FieldErrors) -> Option<ParsedPerson> {
+    let name = PersonName::parse(&p.name).map_err(|e| errors.push("name", e)).ok();
     let phone = if p.phone.trim().is_empty() {
         Some(None)
     } else {
-        Phone::parse(&p.phone)
-            .map(Some)
-            .map_err(|e| errors.push("phone", e))
-            .ok()
+        Phone::parse(&p.phone).map(Some).map_err(|e| errors.push("phone", e)).ok()
     };
     let id = if p.id_number.trim().is_empty() {
         Some(None)
@@ -76,27 +67,15 @@ pub fn parse_person(
         let kind = if p.id_kind.trim().is_empty() {
             Some(IdKind::ResidentIdCard)
         } else {
-            IdKind::parse(&p.id_kind)
-                .map_err(|e| errors.push("id_kind", e))
-                .ok()
+            IdKind::parse(&p.id_kind).map_err(|e| errors.push("id_kind", e)).ok()
         };
         kind.and_then(|k| {
-            IdDocument::parse(k, &p.id_number, today)
-                .map(Some)
-                .map_err(|e| errors.push("id_number", e))
-                .ok()
+            IdDocument::parse(k, &p.id_number, today).map(Some).map_err(|e| errors.push("id_number", e)).ok()
         })
     };
-    for (field, v, max) in [
-        ("employer", &p.employer, 100),
-        ("address", &p.address, 200),
-        ("note", &p.note, 500),
-    ] {
+    for (field, v, max) in [("employer", &p.employer, 100), ("address", &p.address, 200), ("note", &p.note, 500)] {
         if v.trim().chars().count() > max {
-            errors.push(
-                field,
-                ValidationError::new("text.too_long").with("max", max.to_string()),
-            );
+            errors.push(field, ValidationError::new("text.too_long").with("max", max.to_string()));
         }
     }
     Some(ParsedPerson {
@@ -114,10 +93,7 @@ pub fn seal(secrets: &Secrets, p: &ParsedPerson) -> st::SealedPersonal {
     let opt = |s: &str| (!s.is_empty()).then(|| secrets.encrypt(s));
     st::SealedPersonal {
         phone_enc: p.phone.as_ref().map(|x| secrets.encrypt(x.as_str())),
-        phone_hash: p
-            .phone
-            .as_ref()
-            .map(|x| secrets.lookup_hash("phone", x.as_str())),
+        phone_hash: p.phone.as_ref().map(|x| secrets.lookup_hash("phone", x.as_str())),
         phone_last4: p.phone.as_ref().map(|x| x.last4().to_string()),
         phone_masked: p.phone.as_ref().map(|x| x.masked()).unwrap_or_default(),
         id_kind: p.id.as_ref().map(|x| x.kind().as_str().to_string()),
@@ -125,17 +101,9 @@ pub fn seal(secrets: &Secrets, p: &ParsedPerson) -> st::SealedPersonal {
         id_hash: p.id.as_ref().map(|x| secrets.lookup_hash("id", x.number())),
         id_masked: p.id.as_ref().map(|x| x.masked()).unwrap_or_default(),
         employer_enc: opt(&p.employer),
-        employer_masked: if p.employer.is_empty() {
-            String::new()
-        } else {
-            mask_employer(&p.employer)
-        },
+        employer_masked: if p.employer.is_empty() { String::new() } else { mask_employer(&p.employer) },
         address_enc: opt(&p.address),
-        address_masked: if p.address.is_empty() {
-            String::new()
-        } else {
-            mask_address(&p.address)
-        },
+        address_masked: if p.address.is_empty() { String::new() } else { mask_address(&p.address) },
     }
 }
 
@@ -145,30 +113,19 @@ pub fn today_in(tz: &str) -> chrono::NaiveDate {
     chrono::Utc::now().with_timezone(&tz).date_naive()
 }
 
-pub async fn create_person(
-    app: &App,
-    actor: &Actor,
-    community_id: i64,
-    p: &PersonInput,
-) -> AppResult<st::Person> {
+pub async fn create_person(app: &App, actor: &Actor, community_id: i64, p: &PersonInput) -> AppResult<st::Person> {
     let authority = actor.authorize(Permission::ManageResidents, community_id)?;
-    let community = org::community(app.store.read(), community_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let community = org::community(app.store.read(), community_id).await?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
     let parsed = parse_person(p, today_in(&community.timezone), &mut errors);
     let link = if p.room_no.trim().is_empty() {
         None
     } else {
-        let room = RoomNo::parse(&p.room_no)
-            .map_err(|e| errors.push("room_no", e))
-            .ok();
+        let room = RoomNo::parse(&p.room_no).map_err(|e| errors.push("room_no", e)).ok();
         let rel = if p.relation.trim().is_empty() {
             Some(OccupantRelation::Owner)
         } else {
-            OccupantRelation::parse(&p.relation)
-                .map_err(|e| errors.push("relation", e))
-                .ok()
+            OccupantRelation::parse(&p.relation).map_err(|e| errors.push("relation", e)).ok()
         };
         room.zip(rel)
     };
@@ -177,69 +134,42 @@ pub async fn create_person(
     let sealed = seal(&app.secrets, &parsed);
     let mut tx = app.store.begin().await?;
     let unit = match &link {
-        Some((room, _)) => Some(
-            org::unit_by_room(&mut tx, community_id, room.as_str())
-                .await?
-                .ok_or_else(|| {
-                    AppError::field(
-                        "room_no",
-                        ValidationError::new("unit.unknown").with("room_no", room.as_str()),
-                    )
-                })?,
-        ),
+        Some((room, _)) => Some(org::unit_by_room(&mut tx, community_id, room.as_str()).await?.ok_or_else(|| {
+            AppError::field("room_no", ValidationError::new("unit.unknown").with("room_no", room.as_str()))
+        })?),
         None => None,
     };
-    let id = st::insert_person(
-        &mut tx,
-        community_id,
-        parsed.name.as_str(),
-        &sealed,
-        &parsed.note,
-    )
-    .await?;
+    let id = st::insert_person(&mut tx, community_id, parsed.name.as_str(), &sealed, &parsed.note).await?;
     audit::record(&mut tx, actor, &authority, "person.created", "person", id, json!({
         "name": parsed.name.as_str(), "phone": sealed.phone_masked, "id_kind": sealed.id_kind, "id_number": sealed.id_masked,
         "employer": sealed.employer_masked, "address": sealed.address_masked,
     })).await?;
     if let (Some(unit), Some((_, rel))) = (unit, link) {
-        let oid =
-            st::insert_occupancy(&mut tx, community_id, unit.id, id, rel.as_str(), None).await?;
-        audit::record(&mut tx, actor, &authority, "occupancy.created", "occupancy", oid, json!({"unit_id": unit.id, "room_no": unit.room_no, "person_id": id, "relation": rel.as_str()})).await?;
+        let oid = st::insert_occupancy(&mut tx, community_id, unit.id, id, rel.as_str(), None).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            &authority,
+            "occupancy.created",
+            "occupancy",
+            oid,
+            json!({"unit_id": unit.id, "room_no": unit.room_no, "person_id": id, "relation": rel.as_str()}),
+        )
+        .await?;
     }
     tx.commit().await?;
-    st::person(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::person(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 /// Edit a person. Personal-data fields left empty keep their stored value (staff never
 /// see the full value, so they cannot be asked to retype it); `clear_*` is not offered:
 /// a wrong number is replaced, not erased.
-pub async fn update_person(
-    app: &App,
-    actor: &Actor,
-    id: i64,
-    version: i64,
-    p: &PersonInput,
-) -> AppResult<st::Person> {
-    let before = st::person(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let authority = actor
-        .authorize(Permission::ManageResidents, before.community_id)
-        .map_err(|e| {
-            if actor
-                .authorize(Permission::ViewCommunity, before.community_id)
-                .is_ok()
-            {
-                e
-            } else {
-                AppError::NotFound
-            }
-        })?;
-    let community = org::community(app.store.read(), before.community_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+pub async fn update_person(app: &App, actor: &Actor, id: i64, version: i64, p: &PersonInput) -> AppResult<st::Person> {
+    let before = st::person(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    let authority = actor.authorize(Permission::ManageResidents, before.community_id).map_err(|e| {
+        if actor.authorize(Permission::ViewCommunity, before.community_id).is_ok() { e } else { AppError::NotFound }
+    })?;
+    let community = org::community(app.store.read(), before.community_id).await?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
     let parsed = parse_person(p, today_in(&community.timezone), &mut errors);
     errors.into_result().map_err(AppError::Validation)?;
@@ -250,10 +180,7 @@ pub async fn update_person(
     let mut merged = old.clone();
     let mut changed = serde_json::Map::new();
     if parsed.phone.is_some() && fresh.phone_hash != old.phone_hash {
-        changed.insert(
-            "phone".into(),
-            json!([old.phone_masked, fresh.phone_masked]),
-        );
+        changed.insert("phone".into(), json!([old.phone_masked, fresh.phone_masked]));
         merged.phone_enc = fresh.phone_enc;
         merged.phone_hash = fresh.phone_hash;
         merged.phone_last4 = fresh.phone_last4;
@@ -267,18 +194,12 @@ pub async fn update_person(
         merged.id_masked = fresh.id_masked;
     }
     if !parsed.employer.is_empty() {
-        changed.insert(
-            "employer".into(),
-            json!([old.employer_masked, fresh.employer_masked]),
-        );
+        changed.insert("employer".into(), json!([old.employer_masked, fresh.employer_masked]));
         merged.employer_enc = fresh.employer_enc;
         merged.employer_masked = fresh.employer_masked;
     }
     if !parsed.address.is_empty() {
-        changed.insert(
-            "address".into(),
-            json!([old.address_masked, fresh.address_masked]),
-        );
+        changed.insert("address".into(), json!([old.address_masked, fresh.address_masked]));
         merged.address_enc = fresh.address_enc;
         merged.address_masked = fresh.address_masked;
     }
@@ -291,48 +212,18 @@ pub async fn update_person(
     if before.active != i64::from(p.active) {
         changed.insert("active".into(), json!([before.active, i64::from(p.active)]));
     }
-    if !st::update_person(
-        &mut tx,
-        id,
-        version,
-        parsed.name.as_str(),
-        &merged,
-        &parsed.note,
-        p.active,
-    )
-    .await?
-    {
-        return Err(AppError::Conflict {
-            code: "stale_version",
-        });
+    if !st::update_person(&mut tx, id, version, parsed.name.as_str(), &merged, &parsed.note, p.active).await? {
+        return Err(AppError::Conflict { code: "stale_version" });
     }
-    audit::record(
-        &mut tx,
-        actor,
-        &authority,
-        "person.updated",
-        "person",
-        id,
-        serde_json::Value::Object(changed),
-    )
-    .await?;
+    audit::record(&mut tx, actor, &authority, "person.updated", "person", id, serde_json::Value::Object(changed))
+        .await?;
     tx.commit().await?;
-    st::person(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::person(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
-pub async fn person(
-    app: &App,
-    actor: &Actor,
-    id: i64,
-) -> AppResult<(st::Person, Vec<st::Occupancy>)> {
-    let p = st::person(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    actor
-        .authorize(Permission::ViewCommunity, p.community_id)
-        .map_err(|_| AppError::NotFound)?;
+pub async fn person(app: &App, actor: &Actor, id: i64) -> AppResult<(st::Person, Vec<st::Occupancy>)> {
+    let p = st::person(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.authorize(Permission::ViewCommunity, p.community_id).map_err(|_| AppError::NotFound)?;
     let occ = st::occupancies_of_person(app.store.read(), id).await?;
     Ok((p, occ))
 }
@@ -348,9 +239,7 @@ pub async fn search(
     limit: i64,
     offset: i64,
 ) -> AppResult<Vec<st::Person>> {
-    actor
-        .authorize(Permission::ViewCommunity, community_id)
-        .map_err(|_| AppError::NotFound)?;
+    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
     let q = q.trim();
     let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
     let query = if q.is_empty() {
@@ -364,23 +253,12 @@ pub async fn search(
     } else {
         st::PersonQuery::Name(q.to_string())
     };
-    Ok(st::find_persons(
-        app.store.read(),
-        community_id,
-        &query,
-        limit.clamp(1, 200),
-        offset.max(0),
-    )
-    .await?)
+    Ok(st::find_persons(app.store.read(), community_id, &query, limit.clamp(1, 200), offset.max(0)).await?)
 }
 
 pub async fn occupants(app: &App, actor: &Actor, unit_id: i64) -> AppResult<Vec<st::Occupancy>> {
-    let u = org::unit(app.store.read(), unit_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    actor
-        .authorize(Permission::ViewCommunity, u.community_id)
-        .map_err(|_| AppError::NotFound)?;
+    let u = org::unit(app.store.read(), unit_id).await?.ok_or(AppError::NotFound)?;
+    actor.authorize(Permission::ViewCommunity, u.community_id).map_err(|_| AppError::NotFound)?;
     Ok(st::occupancies_of_unit(app.store.read(), unit_id).await?)
 }
 
@@ -394,96 +272,64 @@ pub struct OccupancyInput {
     pub since: String,
 }
 
-pub async fn add_occupancy(
-    app: &App,
-    actor: &Actor,
-    unit_id: i64,
-    o: &OccupancyInput,
-) -> AppResult<st::Occupancy> {
-    let u = org::unit(app.store.read(), unit_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+pub async fn add_occupancy(app: &App, actor: &Actor, unit_id: i64, o: &OccupancyInput) -> AppResult<st::Occupancy> {
+    let u = org::unit(app.store.read(), unit_id).await?.ok_or(AppError::NotFound)?;
     let authority = actor.authorize(Permission::ManageResidents, u.community_id)?;
     let mut errors = FieldErrors::default();
-    let rel = OccupantRelation::parse(&o.relation)
-        .map_err(|e| errors.push("relation", e))
-        .ok();
+    let rel = OccupantRelation::parse(&o.relation).map_err(|e| errors.push("relation", e)).ok();
     let since = if o.since.trim().is_empty() {
         None
     } else {
-        CivilDate::parse(&o.since)
-            .map_err(|e| errors.push("since", e))
-            .ok()
+        CivilDate::parse(&o.since).map_err(|e| errors.push("since", e)).ok()
     };
     let person = st::person(app.store.read(), o.person_id).await?;
-    if person
-        .as_ref()
-        .is_none_or(|p| p.community_id != u.community_id)
-    {
+    if person.as_ref().is_none_or(|p| p.community_id != u.community_id) {
         errors.push("person_id", ValidationError::new("person.unknown"));
     }
     errors.into_result().map_err(AppError::Validation)?;
     let rel = rel.expect("validated");
     let since = since.map(|d| d.to_string());
     let mut tx = app.store.begin().await?;
-    let id = match st::insert_occupancy(
-        &mut tx,
-        u.community_id,
-        unit_id,
-        o.person_id,
-        rel.as_str(),
-        since.as_deref(),
-    )
-    .await
+    let id = match st::insert_occupancy(&mut tx, u.community_id, unit_id, o.person_id, rel.as_str(), since.as_deref())
+        .await
     {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
-            return Err(AppError::Conflict {
-                code: "occupancy_exists",
-            });
+            return Err(AppError::Conflict { code: "occupancy_exists" });
         }
         Err(e) => return Err(e.into()),
     };
     audit::record(&mut tx, actor, &authority, "occupancy.created", "occupancy", id, json!({"unit_id": unit_id, "room_no": u.room_no, "person_id": o.person_id, "relation": rel.as_str(), "since": since})).await?;
     tx.commit().await?;
-    st::occupancy(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::occupancy(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 /// End an occupancy (moved out, sold). Kept for history.
-pub async fn end_occupancy(
-    app: &App,
-    actor: &Actor,
-    id: i64,
-    version: i64,
-    until: &str,
-) -> AppResult<st::Occupancy> {
-    let o = st::occupancy(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+pub async fn end_occupancy(app: &App, actor: &Actor, id: i64, version: i64, until: &str) -> AppResult<st::Occupancy> {
+    let o = st::occupancy(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let authority = actor.authorize(Permission::ManageResidents, o.community_id)?;
-    let community = org::community(app.store.read(), o.community_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let community = org::community(app.store.read(), o.community_id).await?.ok_or(AppError::NotFound)?;
     let until = if until.trim().is_empty() {
         today_in(&community.timezone).to_string()
     } else {
-        CivilDate::parse(until)
-            .map_err(|e| AppError::field("until", e))?
-            .to_string()
+        CivilDate::parse(until).map_err(|e| AppError::field("until", e))?.to_string()
     };
     let mut tx = app.store.begin().await?;
     if !st::end_occupancy(&mut tx, id, version, &until).await? {
-        return Err(AppError::Conflict {
-            code: "stale_version",
-        });
+        return Err(AppError::Conflict { code: "stale_version" });
     }
-    audit::record(&mut tx, actor, &authority, "occupancy.ended", "occupancy", id, json!({"unit_id": o.unit_id, "person_id": o.person_id, "relation": o.relation, "until": until})).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "occupancy.ended",
+        "occupancy",
+        id,
+        json!({"unit_id": o.unit_id, "person_id": o.person_id, "relation": o.relation, "until": until}),
+    )
+    .await?;
     tx.commit().await?;
-    st::occupancy(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::occupancy(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 /// Link a person to a unit given by its room number (the desk knows rooms, not ids).
@@ -495,30 +341,19 @@ pub async fn link_to_room(
     relation: &str,
     since: &str,
 ) -> AppResult<st::Occupancy> {
-    let p = st::person(app.store.read(), person_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let p = st::person(app.store.read(), person_id).await?.ok_or(AppError::NotFound)?;
     actor.authorize(Permission::ManageResidents, p.community_id)?;
     let room = RoomNo::parse(room_no).map_err(|e| AppError::field("room_no", e))?;
     let mut conn = app.store.read().acquire().await?;
-    let unit = org::unit_by_room(&mut conn, p.community_id, room.as_str())
-        .await?
-        .ok_or_else(|| {
-            AppError::field(
-                "room_no",
-                ValidationError::new("unit.unknown").with("room_no", room.as_str()),
-            )
-        })?;
+    let unit = org::unit_by_room(&mut conn, p.community_id, room.as_str()).await?.ok_or_else(|| {
+        AppError::field("room_no", ValidationError::new("unit.unknown").with("room_no", room.as_str()))
+    })?;
     drop(conn);
     add_occupancy(
         app,
         actor,
         unit.id,
-        &OccupancyInput {
-            person_id,
-            relation: relation.to_string(),
-            since: since.to_string(),
-        },
+        &OccupancyInput { person_id, relation: relation.to_string(), since: since.to_string() },
     )
     .await
 }

@@ -10,9 +10,8 @@ use super::{Actor, App, AppError, AppResult, Authority, audit, files};
 use crate::store::{self, org, people as sp, sheet as st};
 use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::person::{PersonName, Phone};
-use huiqian_domain::sheet::calendar::Calendar;
 use huiqian_domain::sheet::lifecycle::Recorded;
-use huiqian_domain::sheet::sla::{self, ClockSpec};
+use huiqian_domain::sheet::sla;
 use huiqian_domain::sheet::{Channel, Command, Confirmation, Event, Sheet, SheetKind, number};
 use huiqian_domain::unit::{DepartmentKind, RoomNo};
 use huiqian_domain::validation::{FieldErrors, ValidationError};
@@ -46,10 +45,7 @@ pub struct RegisterInput {
 const REASON_MAX: usize = 1000;
 
 async fn community_tz(app: &App, community_id: i64) -> AppResult<String> {
-    Ok(org::community(app.store.read(), community_id)
-        .await?
-        .ok_or(AppError::NotFound)?
-        .timezone)
+    Ok(org::community(app.store.read(), community_id).await?.ok_or(AppError::NotFound)?.timezone)
 }
 
 /// Register a request. A visit carries the requester's signature; a call or letter is
@@ -65,37 +61,24 @@ pub async fn register(
     let authority = actor.authorize(Permission::RegisterSheet, community_id)?;
     let tz = community_tz(app, community_id).await?;
     let mut errors = FieldErrors::default();
-    let kind = SheetKind::parse(&input.kind)
-        .map_err(|e| errors.push("kind", e))
-        .ok();
-    let channel = Channel::parse(&input.channel)
-        .map_err(|e| errors.push("channel", e))
-        .ok();
-    let name = PersonName::parse(&input.requester_name)
-        .map_err(|e| errors.push("requester_name", e))
-        .ok();
+    let kind = SheetKind::parse(&input.kind).map_err(|e| errors.push("kind", e)).ok();
+    let channel = Channel::parse(&input.channel).map_err(|e| errors.push("channel", e)).ok();
+    let name = PersonName::parse(&input.requester_name).map_err(|e| errors.push("requester_name", e)).ok();
     let phone = if input.requester_phone.trim().is_empty() {
         None
     } else {
-        Phone::parse(&input.requester_phone)
-            .map_err(|e| errors.push("requester_phone", e))
-            .ok()
+        Phone::parse(&input.requester_phone).map_err(|e| errors.push("requester_phone", e)).ok()
     };
     let reason = input.reason.trim();
     if reason.is_empty() {
         errors.push("reason", ValidationError::new("required"));
     } else if reason.chars().count() > REASON_MAX {
-        errors.push(
-            "reason",
-            ValidationError::new("text.too_long").with("max", REASON_MAX),
-        );
+        errors.push("reason", ValidationError::new("text.too_long").with("max", REASON_MAX));
     }
     let room = if input.room_no.trim().is_empty() {
         None
     } else {
-        RoomNo::parse(&input.room_no)
-            .map_err(|e| errors.push("room_no", e))
-            .ok()
+        RoomNo::parse(&input.room_no).map_err(|e| errors.push("room_no", e)).ok()
     };
     let signature = match channel {
         Some(c) if c.signs_at_registration() => match files::signature_png(&input.signature) {
@@ -116,36 +99,25 @@ pub async fn register(
         Some(r) => {
             let u = org::unit_by_room(&mut conn, community_id, r.as_str()).await?;
             if u.is_none() {
-                errors.push(
-                    "room_no",
-                    ValidationError::new("unit.unknown").with("room_no", r.as_str()),
-                );
+                errors.push("room_no", ValidationError::new("unit.unknown").with("room_no", r.as_str()));
             }
             u
         }
         None => None,
     };
     if let Some(pid) = input.person_id
-        && sp::person(app.store.read(), pid)
-            .await?
-            .is_none_or(|p| p.community_id != community_id)
+        && sp::person(app.store.read(), pid).await?.is_none_or(|p| p.community_id != community_id)
     {
         errors.push("person_id", ValidationError::new("person.unknown"));
     }
     if let Some(key) = idempotency_key
         && let Some(id) = st::sheet_by_idempotency(&mut conn, actor.user_id, key).await?
     {
-        return st::sheet(app.store.read(), id)
-            .await?
-            .ok_or(AppError::NotFound);
+        return st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound);
     }
     drop(conn);
     errors.into_result().map_err(AppError::Validation)?;
-    let (kind, channel, name) = (
-        kind.expect("validated"),
-        channel.expect("validated"),
-        name.expect("validated"),
-    );
+    let (kind, channel, name) = (kind.expect("validated"), channel.expect("validated"), name.expect("validated"));
     let stored_signature = match &signature {
         Some(png) => Some(files::store(app, "signature", png)?),
         None => None,
@@ -181,16 +153,10 @@ pub async fn register(
             // The same registration committed concurrently: answer with it.
             drop(tx);
             let mut conn = app.store.read().acquire().await?;
-            let id = st::sheet_by_idempotency(
-                &mut conn,
-                actor.user_id,
-                idempotency_key.unwrap_or_default(),
-            )
-            .await?
-            .ok_or(AppError::Conflict { code: "duplicate" })?;
-            return st::sheet(app.store.read(), id)
+            let id = st::sheet_by_idempotency(&mut conn, actor.user_id, idempotency_key.unwrap_or_default())
                 .await?
-                .ok_or(AppError::NotFound);
+                .ok_or(AppError::Conflict { code: "duplicate" })?;
+            return st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound);
         }
         Err(e) => return Err(e.into()),
     };
@@ -225,9 +191,7 @@ pub async fn register(
         "requester": name.as_str(), "phone": phone_masked, "signature_pending": domain_sheet.signature_pending,
     })).await?;
     tx.commit().await?;
-    st::sheet(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)
+    st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 /// A sheet with everything its page shows.
@@ -244,38 +208,23 @@ pub struct SheetDetail {
 fn recorded(rows: &[st::EventRow]) -> AppResult<Vec<Recorded>> {
     rows.iter()
         .map(|r| {
-            let event: Event = serde_json::from_str(&r.data)
-                .map_err(|e| AppError::Internal(format!("sheet event {}: {e}", r.seq)))?;
-            Ok(Recorded {
-                event,
-                at: r.at,
-                by: r.by_user_id,
-            })
+            let event: Event =
+                serde_json::from_str(&r.data).map_err(|e| AppError::Internal(format!("sheet event {}: {e}", r.seq)))?;
+            Ok(Recorded { event, at: r.at, by: r.by_user_id })
         })
         .collect()
 }
 
-fn calendar(tz: &str) -> Calendar {
-    Calendar::standard(tz.parse().unwrap_or(chrono_tz::Asia::Shanghai))
-}
-
 pub async fn detail(app: &App, actor: &Actor, id: i64) -> AppResult<SheetDetail> {
-    let sheet = st::sheet(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    actor
-        .authorize(Permission::ViewCommunity, sheet.community_id)
-        .map_err(|_| AppError::NotFound)?;
+    let sheet = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.authorize(Permission::ViewCommunity, sheet.community_id).map_err(|_| AppError::NotFound)?;
     let mut conn = app.store.read().acquire().await?;
     let events = st::events(&mut conn, id).await?;
     drop(conn);
     let tz = community_tz(app, sheet.community_id).await?;
-    let clock = sla::clock(
-        &ClockSpec::collection_default(),
-        &calendar(&tz),
-        &recorded(&events)?,
-        store::now_ms(),
-    );
+    let spec = super::clock::collection_spec(app, sheet.community_id, &sheet.kind).await?;
+    let cal = super::clock::calendar(app, sheet.community_id, &tz).await?;
+    let clock = sla::clock(&spec, &cal, &recorded(&events)?, store::now_ms());
     Ok(SheetDetail {
         handovers: st::handovers_of(app.store.read(), id).await?,
         attachments: st::attachments_of(app.store.read(), id).await?,
@@ -361,12 +310,7 @@ pub enum Action {
 }
 
 /// Does the actor act for this department (a grant naming it, or a role of its kind)?
-async fn acts_for(
-    app: &App,
-    actor: &Actor,
-    community_id: i64,
-    department_id: i64,
-) -> AppResult<Option<(Role, bool)>> {
+async fn acts_for(app: &App, actor: &Actor, community_id: i64, department_id: i64) -> AppResult<Option<(Role, bool)>> {
     let dep = org::department(app.store.read(), department_id)
         .await?
         .filter(|d| d.community_id == community_id)
@@ -375,9 +319,7 @@ async fn acts_for(
     let mut conn = app.store.read().acquire().await?;
     let explicit = st::memberships(&mut conn, actor.user_id, community_id).await?;
     drop(conn);
-    let head_explicit = explicit
-        .iter()
-        .any(|(d, head)| *d == department_id && *head);
+    let head_explicit = explicit.iter().any(|(d, head)| *d == department_id && *head);
     let member_explicit = explicit.iter().any(|(d, _)| *d == department_id);
     for role in actor.grants.roles_in(community_id) {
         let by_kind = kind.is_some() && role.department_kind() == kind;
@@ -391,168 +333,81 @@ async fn acts_for(
 
 /// The head who may sign for the sheet's responsible departments: of a department that
 /// holds or held it, of customer service, or the centre director.
-async fn head_authority(
-    app: &App,
-    actor: &Actor,
-    community_id: i64,
-    sheet: &Sheet,
-) -> AppResult<Authority> {
+async fn head_authority(app: &App, actor: &Actor, community_id: i64, sheet: &Sheet) -> AppResult<Authority> {
     let mut deps: Vec<i64> = sheet.handovers.iter().map(|h| h.department).collect();
     let all = org::departments(app.store.read(), community_id).await?;
-    deps.extend(
-        all.iter()
-            .filter(|d| d.kind == DepartmentKind::CustomerService.as_str())
-            .map(|d| d.id),
-    );
+    deps.extend(all.iter().filter(|d| d.kind == DepartmentKind::CustomerService.as_str()).map(|d| d.id));
     deps.dedup();
     for d in deps {
         if let Some((role, true)) = acts_for(app, actor, community_id, d).await? {
-            return Ok(Authority {
-                role,
-                community: Some(community_id),
-            });
+            return Ok(Authority { role, community: Some(community_id) });
         }
     }
     Err(AppError::rejected("sheet.head_signature_required"))
 }
 
 /// Carry out an action on a sheet whose projection was read at `version`.
-pub async fn act(
-    app: &App,
-    actor: &Actor,
-    id: i64,
-    version: i64,
-    action: &Action,
-) -> AppResult<SheetDetail> {
-    let row = st::sheet(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Action) -> AppResult<SheetDetail> {
+    let row = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let c = row.community_id;
-    actor
-        .authorize(Permission::ViewCommunity, c)
-        .map_err(|_| AppError::NotFound)?;
+    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
     let mut conn = app.store.read().acquire().await?;
     let rows = st::events(&mut conn, id).await?;
     drop(conn);
     let history = recorded(&rows)?;
-    let mut sheet = Sheet::replay(&history)
-        .ok_or_else(|| AppError::Internal(format!("sheet {id} has no registration")))?;
+    let mut sheet =
+        Sheet::replay(&history).ok_or_else(|| AppError::Internal(format!("sheet {id} has no registration")))?;
     let now = store::now_ms();
     let mut signature: Option<(files::Stored, String, &'static str)> = None;
     // Who may do it, and the domain command it becomes.
     let (authority, command) = match action {
-        Action::CaptureSignature {
-            signature: data,
-            signer,
-        } => {
+        Action::CaptureSignature { signature: data, signer } => {
             let a = actor.authorize(Permission::RegisterSheet, c)?;
             let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
-            signature = Some((
-                files::store(app, "signature", &png)?,
-                signer.trim().to_string(),
-                "signature",
-            ));
-            (
-                a,
-                Command::CaptureSignature {
-                    signer: signer.clone(),
-                },
-            )
+            signature = Some((files::store(app, "signature", &png)?, signer.trim().to_string(), "signature"));
+            (a, Command::CaptureSignature { signer: signer.clone() })
         }
-        Action::Dispatch {
-            department_id,
-            to_user_id,
-            opinion,
-        } => {
+        Action::Dispatch { department_id, to_user_id, opinion } => {
             let a = actor.authorize(Permission::HandleSheet, c)?;
             if org::department(app.store.read(), *department_id)
                 .await?
                 .is_none_or(|d| d.community_id != c || d.active == 0)
             {
-                return Err(AppError::field(
-                    "department_id",
-                    ValidationError::new("department.unknown"),
-                ));
+                return Err(AppError::field("department_id", ValidationError::new("department.unknown")));
             }
-            (
-                a,
-                Command::Dispatch {
-                    department: *department_id,
-                    to_user: *to_user_id,
-                    opinion: opinion.clone(),
-                },
-            )
+            (a, Command::Dispatch { department: *department_id, to_user: *to_user_id, opinion: opinion.clone() })
         }
-        Action::Acknowledge { handover }
-        | Action::StartWork { handover }
-        | Action::Return { handover, .. } => {
-            let h = sheet
-                .handover(*handover)
-                .ok_or(AppError::rejected("sheet.handover_unknown"))?;
+        Action::Acknowledge { handover } | Action::StartWork { handover } | Action::Return { handover, .. } => {
+            let h = sheet.handover(*handover).ok_or(AppError::rejected("sheet.handover_unknown"))?;
             let role = if h.to_user == Some(actor.user_id) {
                 actor.grants.roles_in(c).first().copied()
             } else {
                 acts_for(app, actor, c, h.department).await?.map(|(r, _)| r)
             };
             let role = role.ok_or(AppError::Forbidden)?;
-            let a = Authority {
-                role,
-                community: Some(c),
-            };
+            let a = Authority { role, community: Some(c) };
             let cmd = match action {
-                Action::Acknowledge { handover } => Command::Acknowledge {
-                    handover: *handover,
-                },
-                Action::StartWork { handover } => Command::StartWork {
-                    handover: *handover,
-                },
-                Action::Return {
-                    handover,
-                    result,
-                    signer,
-                } => Command::Return {
-                    handover: *handover,
-                    result: result.clone(),
-                    signer: signer.clone(),
-                },
+                Action::Acknowledge { handover } => Command::Acknowledge { handover: *handover },
+                Action::StartWork { handover } => Command::StartWork { handover: *handover },
+                Action::Return { handover, result, signer } => {
+                    Command::Return { handover: *handover, result: result.clone(), signer: signer.clone() }
+                }
                 _ => unreachable!("matched above"),
             };
             (a, cmd)
         }
-        Action::Extend {
-            due_at,
-            explanation,
-        } => {
+        Action::Extend { due_at, explanation } => {
             actor.authorize(Permission::ViewCommunity, c)?;
             let a = head_authority(app, actor, c, &sheet).await?;
-            (
-                a,
-                Command::Extend {
-                    due_at: *due_at,
-                    explanation: explanation.clone(),
-                    signed_by: Some(actor.user_id),
-                },
-            )
+            (a, Command::Extend { due_at: *due_at, explanation: explanation.clone(), signed_by: Some(actor.user_id) })
         }
         Action::Suspend { explanation } => {
             let a = head_authority(app, actor, c, &sheet).await?;
-            (
-                a,
-                Command::Suspend {
-                    explanation: explanation.clone(),
-                    signed_by: Some(actor.user_id),
-                },
-            )
+            (a, Command::Suspend { explanation: explanation.clone(), signed_by: Some(actor.user_id) })
         }
         Action::Terminate { explanation } => {
             let a = head_authority(app, actor, c, &sheet).await?;
-            (
-                a,
-                Command::Terminate {
-                    explanation: explanation.clone(),
-                    signed_by: Some(actor.user_id),
-                },
-            )
+            (a, Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id) })
         }
         Action::Resume { note } => {
             let a = match actor.authorize(Permission::HandleSheet, c) {
@@ -561,30 +416,15 @@ pub async fn act(
             };
             (a, Command::Resume { note: note.clone() })
         }
-        Action::BeyondCentre {
-            explanation,
-            third_party,
-        } => (
+        Action::BeyondCentre { explanation, third_party } => (
             actor.authorize(Permission::HandleSheet, c)?,
-            Command::BeyondCentre {
-                explanation: explanation.clone(),
-                third_party: third_party.clone(),
-            },
+            Command::BeyondCentre { explanation: explanation.clone(), third_party: third_party.clone() },
         ),
         Action::RecordThirdPartyReceipt { evidence } => (
             actor.authorize(Permission::HandleSheet, c)?,
-            Command::RecordThirdPartyReceipt {
-                evidence: evidence.clone(),
-            },
+            Command::RecordThirdPartyReceipt { evidence: evidence.clone() },
         ),
-        Action::Collect {
-            opinion,
-            signature: data,
-            signer,
-            phone_confirmed_at,
-            phone_note,
-            as_director,
-        } => {
+        Action::Collect { opinion, signature: data, signer, phone_confirmed_at, phone_note, as_director } => {
             let a = if *as_director {
                 let role = actor
                     .grants
@@ -592,75 +432,42 @@ pub async fn act(
                     .into_iter()
                     .find(|r| *r == Role::CentreDirector)
                     .ok_or(AppError::Forbidden)?;
-                Authority {
-                    role,
-                    community: Some(c),
-                }
+                Authority { role, community: Some(c) }
             } else {
                 actor.authorize(Permission::HandleSheet, c)?
             };
             let confirmation = if !data.trim().is_empty() {
-                let png =
-                    files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
-                signature = Some((
-                    files::store(app, "signature", &png)?,
-                    signer.trim().to_string(),
-                    "signature",
-                ));
-                Some(Confirmation::Signature {
-                    signer: signer.clone(),
-                })
+                let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
+                signature = Some((files::store(app, "signature", &png)?, signer.trim().to_string(), "signature"));
+                Some(Confirmation::Signature { signer: signer.clone() })
             } else {
-                phone_confirmed_at.map(|at| Confirmation::Phone {
-                    at,
-                    note: phone_note.clone(),
-                })
+                phone_confirmed_at.map(|at| Confirmation::Phone { at, note: phone_note.clone() })
             };
-            (
-                a,
-                Command::Collect {
-                    opinion: opinion.clone(),
-                    confirmation,
-                    by_director: *as_director,
-                },
-            )
+            (a, Command::Collect { opinion: opinion.clone(), confirmation, by_director: *as_director })
         }
-        Action::Archive => (
-            actor.authorize(Permission::HandleSheet, c)?,
-            Command::Archive,
-        ),
+        Action::Archive => (actor.authorize(Permission::HandleSheet, c)?, Command::Archive),
         Action::ReassignFirstContact { to_user_id, reason } => {
             let a = actor.authorize(Permission::ReassignSheet, c)?;
             let mut conn = app.store.read().acquire().await?;
             let target = store::auth::grants(&mut conn, *to_user_id).await?;
             drop(conn);
-            let ok = target.iter().any(|g| {
-                (g.community == Some(c) || g.community.is_none())
-                    && g.role.allows(Permission::HandleSheet)
-            });
+            let ok = target
+                .iter()
+                .any(|g| (g.community == Some(c) || g.community.is_none()) && g.role.allows(Permission::HandleSheet));
             if !ok {
-                return Err(AppError::field(
-                    "to_user_id",
-                    ValidationError::new("sheet.not_a_receptionist"),
-                ));
+                return Err(AppError::field("to_user_id", ValidationError::new("sheet.not_a_receptionist")));
             }
-            (
-                a,
-                Command::ReassignFirstContact {
-                    to: *to_user_id,
-                    reason: reason.clone(),
-                },
-            )
+            (a, Command::ReassignFirstContact { to: *to_user_id, reason: reason.clone() })
         }
     };
     let before_handovers = sheet.handovers.clone();
-    let rec = sheet
-        .handle(&command, now, actor.user_id)
-        .map_err(|r| AppError::rejected(r.0))?;
+    let rec = sheet.handle(&command, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?;
     let tz = community_tz(app, c).await?;
     let mut all = history;
     all.push(rec.clone());
-    let clock = sla::clock(&ClockSpec::collection_default(), &calendar(&tz), &all, now);
+    let spec = super::clock::collection_spec(app, c, sheet.kind.as_str()).await?;
+    let cal = super::clock::calendar(app, c, &tz).await?;
+    let clock = sla::clock(&spec, &cal, &all, now);
     let outcome = sheet.outcome.as_ref().map(|o| match o {
         huiqian_domain::sheet::Outcome::Terminated { .. } => "terminated",
         huiqian_domain::sheet::Outcome::BeyondCentre { .. } => "beyond_centre",
@@ -672,17 +479,14 @@ pub async fn act(
         outcome,
         dispatched_at: sheet.first_dispatched_at(),
         collected_at: sheet.acceptance.as_ref().map(|a| a.at),
-        archived_at: matches!(rec.event, Event::Archived)
-            .then_some(now)
-            .or(row.archived_at),
+        archived_at: matches!(rec.event, Event::Archived).then_some(now).or(row.archived_at),
         due_at: clock.due_at,
+        warn_at: clock.warn_at,
         clock_state: clock.state.as_str(),
     };
     let mut tx = app.store.begin().await?;
     if !st::update_projection(&mut tx, id, version, &projection).await? {
-        return Err(AppError::Conflict {
-            code: "stale_version",
-        });
+        return Err(AppError::Conflict { code: "stale_version" });
     }
     let data = serde_json::to_string(&rec.event).expect("events serialise");
     match st::insert_event(
@@ -699,17 +503,11 @@ pub async fn act(
     {
         Ok(()) => {}
         Err(e) if store::is_unique_violation(&e) => {
-            return Err(AppError::Conflict {
-                code: "stale_version",
-            });
+            return Err(AppError::Conflict { code: "stale_version" });
         }
         Err(e) => return Err(e.into()),
     }
-    for h in sheet
-        .handovers
-        .iter()
-        .filter(|h| !before_handovers.contains(h))
-    {
+    for h in sheet.handovers.iter().filter(|h| !before_handovers.contains(h)) {
         st::save_handover(&mut tx, c, id, h).await?;
     }
     if let Some((f, signer, purpose)) = &signature {
@@ -756,61 +554,23 @@ pub async fn queue(
     limit: i64,
     offset: i64,
 ) -> AppResult<Vec<st::SheetRow>> {
-    actor
-        .authorize(Permission::ViewCommunity, community_id)
-        .map_err(|_| AppError::NotFound)?;
+    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
     let (limit, offset) = (limit.clamp(1, 500), offset.max(0));
     let pool = app.store.read();
     let communities = [community_id];
     Ok(match name {
-        QueueName::Mine => {
-            st::queue(
-                pool,
-                &communities,
-                &st::Queue::MineOpen(actor.user_id),
-                limit,
-                offset,
-            )
-            .await?
-        }
-        QueueName::Chase => {
-            st::queue(pool, &communities, &st::Queue::ToChase, limit, offset).await?
-        }
+        QueueName::Mine => st::queue(pool, &communities, &st::Queue::MineOpen(actor.user_id), limit, offset).await?,
+        QueueName::Chase => st::queue(pool, &communities, &st::Queue::ToChase, limit, offset).await?,
         QueueName::Overdue => {
-            st::queue(
-                pool,
-                &communities,
-                &st::Queue::Overdue(store::now_ms()),
-                limit,
-                offset,
-            )
-            .await?
+            st::queue(pool, &communities, &st::Queue::Overdue(store::now_ms()), limit, offset).await?
         }
-        QueueName::Signature => {
-            st::queue(
-                pool,
-                &communities,
-                &st::Queue::SignaturePending,
-                limit,
-                offset,
-            )
-            .await?
-        }
+        QueueName::Signature => st::queue(pool, &communities, &st::Queue::SignaturePending, limit, offset).await?,
         QueueName::Department => {
             let deps = org::departments(pool, community_id).await?;
             let mut out = Vec::new();
             for d in deps {
                 if acts_for(app, actor, community_id, d.id).await?.is_some() {
-                    out.extend(
-                        st::queue(
-                            pool,
-                            &communities,
-                            &st::Queue::Department(d.id),
-                            limit,
-                            offset,
-                        )
-                        .await?,
-                    );
+                    out.extend(st::queue(pool, &communities, &st::Queue::Department(d.id), limit, offset).await?);
                 }
             }
             out.sort_by_key(|s| (s.due_at.is_none(), s.due_at, s.id));
@@ -822,23 +582,12 @@ pub async fn queue(
 }
 
 /// The customer-service archive (R-SHEET-11).
-pub async fn search(
-    app: &App,
-    actor: &Actor,
-    community_id: i64,
-    f: st::Search,
-) -> AppResult<Vec<st::SheetRow>> {
-    actor
-        .authorize(Permission::ViewCommunity, community_id)
-        .map_err(|_| AppError::NotFound)?;
+pub async fn search(app: &App, actor: &Actor, community_id: i64, f: st::Search) -> AppResult<Vec<st::SheetRow>> {
+    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
     Ok(st::search(
         app.store.read(),
         community_id,
-        &st::Search {
-            limit: f.limit.clamp(1, 500),
-            offset: f.offset.max(0),
-            ..f
-        },
+        &st::Search { limit: f.limit.clamp(1, 500), offset: f.offset.max(0), ..f },
     )
     .await?)
 }
@@ -850,17 +599,11 @@ pub async fn ledger(
     community_id: i64,
     f: st::LedgerFilter,
 ) -> AppResult<Vec<st::HandoverRow>> {
-    actor
-        .authorize(Permission::ViewCommunity, community_id)
-        .map_err(|_| AppError::NotFound)?;
+    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
     Ok(st::ledger(
         app.store.read(),
         community_id,
-        &st::LedgerFilter {
-            limit: f.limit.clamp(1, 10_000),
-            offset: f.offset.max(0),
-            ..f
-        },
+        &st::LedgerFilter { limit: f.limit.clamp(1, 10_000), offset: f.offset.max(0), ..f },
     )
     .await?)
 }
@@ -879,15 +622,8 @@ pub async fn recovery(
 
 /// The desk's finder: a room number (`3-2-15…`), the last four digits of a phone, or a
 /// name; units with their people, masked.
-pub async fn find_requester(
-    app: &App,
-    actor: &Actor,
-    community_id: i64,
-    q: &str,
-) -> AppResult<Vec<st::Candidate>> {
-    actor
-        .authorize(Permission::ViewCommunity, community_id)
-        .map_err(|_| AppError::NotFound)?;
+pub async fn find_requester(app: &App, actor: &Actor, community_id: i64, q: &str) -> AppResult<Vec<st::Candidate>> {
+    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
     let q = q.trim();
     if q.is_empty() {
         return Ok(vec![]);
@@ -895,11 +631,7 @@ pub async fn find_requester(
     let finder = if q.len() == 4 && q.chars().all(|c| c.is_ascii_digit()) {
         st::Finder::Last4(q.to_string())
     } else if q.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
-        st::Finder::Room(
-            RoomNo::parse(q)
-                .map(|r| r.as_str().to_string())
-                .unwrap_or_else(|_| q.to_uppercase()),
-        )
+        st::Finder::Room(RoomNo::parse(q).map(|r| r.as_str().to_string()).unwrap_or_else(|_| q.to_uppercase()))
     } else {
         st::Finder::Name(q.to_string())
     };
@@ -908,12 +640,74 @@ pub async fn find_requester(
 
 /// An attachment the actor may see (it belongs to a sheet of one of their communities).
 pub async fn attachment(app: &App, actor: &Actor, id: i64) -> AppResult<(st::Attachment, Vec<u8>)> {
-    let a = st::attachment(app.store.read(), id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    actor
-        .authorize(Permission::ViewCommunity, a.community_id)
-        .map_err(|_| AppError::NotFound)?;
+    let a = st::attachment(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.authorize(Permission::ViewCommunity, a.community_id).map_err(|_| AppError::NotFound)?;
     let bytes = files::read(app, &a.sha256)?;
     Ok((a, bytes))
+}
+
+/// Add a photo, a file or evidence (a third party's receipt) to a sheet. Whoever may
+/// register, handle or work on the sheet may attach; the file is checked and stored
+/// before the transaction, and becomes part of the sheet only when it commits.
+pub async fn attach(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    purpose: &str,
+    filename: &str,
+    bytes: &[u8],
+) -> AppResult<SheetDetail> {
+    let row = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    let c = row.community_id;
+    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    if !matches!(purpose, "photo" | "file" | "evidence") {
+        return Err(AppError::field("purpose", ValidationError::new("attachment.purpose")));
+    }
+    let mut conn = app.store.read().acquire().await?;
+    let rows = st::events(&mut conn, id).await?;
+    drop(conn);
+    let history = recorded(&rows)?;
+    let mut sheet =
+        Sheet::replay(&history).ok_or_else(|| AppError::Internal(format!("sheet {id} has no registration")))?;
+    let authority =
+        match actor.authorize(Permission::HandleSheet, c).or_else(|_| actor.authorize(Permission::RegisterSheet, c)) {
+            Ok(a) => a,
+            Err(_) => {
+                let mut found = None;
+                for h in &sheet.handovers {
+                    if let Some((role, _)) = acts_for(app, actor, c, h.department).await? {
+                        found = Some(Authority { role, community: Some(c) });
+                        break;
+                    }
+                }
+                found.ok_or(AppError::Forbidden)?
+            }
+        };
+    let stored = files::store(app, "file", bytes)?;
+    let name: String = filename.chars().filter(|ch| !ch.is_control() && !"/\\\"".contains(*ch)).take(120).collect();
+    let cmd = Command::Attach { purpose: purpose.to_string(), filename: name.clone(), sha256: stored.sha256.clone() };
+    let rec = sheet.handle(&cmd, store::now_ms(), actor.user_id).map_err(|r| AppError::rejected(r.0))?;
+    let mut tx = app.store.begin().await?;
+    let data = serde_json::to_string(&rec.event).expect("events serialise");
+    match st::insert_event(
+        &mut tx,
+        id,
+        history.len() as i64 + 1,
+        rec.at,
+        actor.user_id,
+        authority.role.as_str(),
+        rec.event.name(),
+        &data,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(e) if store::is_unique_violation(&e) => return Err(AppError::Conflict { code: "stale_version" }),
+        Err(e) => return Err(e.into()),
+    }
+    st::insert_attachment(&mut tx, c, id, purpose, &stored.sha256, stored.size, stored.mime, &name, "", actor.user_id)
+        .await?;
+    audit::record(&mut tx, actor, &authority, "sheet.attached", "sheet", id, json!({"number": row.number, "purpose": purpose, "filename": name, "sha256": stored.sha256, "size": stored.size})).await?;
+    tx.commit().await?;
+    detail(app, actor, id).await
 }

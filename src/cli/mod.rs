@@ -126,15 +126,11 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HUIQIAN_LOG")
-                .unwrap_or_else(|_| "huiqian=info,warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("HUIQIAN_LOG").unwrap_or_else(|_| "huiqian=info,warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
@@ -164,11 +160,7 @@ pub async fn open_with(cfg: Config, create: bool) -> Result<App, BoxError> {
     let secrets = Secrets::load_or_create(&cfg.secret_key, &cfg.data)?;
     let store = Store::connect(&url, default_sqlite).await?;
     store.migrate().await?;
-    Ok(App {
-        store,
-        secrets,
-        config: Arc::new(cfg),
-    })
+    Ok(App { store, secrets, config: Arc::new(cfg) })
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
@@ -192,6 +184,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 let loaded = crate::demo::load_if_empty(&app).await?;
                 crate::demo::print_logins(&app, loaded).await?;
             }
+            crate::app::notify::spawn(app.clone());
             let listener = tokio::net::TcpListener::bind(app.config.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
@@ -206,10 +199,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
         }
         Cmd::Migrate => {
             let app = open(cfg).await?;
-            println!(
-                "database is at the latest schema ({})",
-                app.store.backend().name()
-            );
+            println!("database is at the latest schema ({})", app.store.backend().name());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::User(u) => {
@@ -224,10 +214,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                         return Err(format!("{} exists; choose a new file", to.display()).into());
                     }
                     app.store.backup_sqlite(&to.display().to_string()).await?;
-                    println!(
-                        "backup written to {} (a consistent copy taken while running)",
-                        to.display()
-                    );
+                    println!("backup written to {} (a consistent copy taken while running)", to.display());
                     Ok(ExitCode::SUCCESS)
                 }
                 Backend::Postgres => {
@@ -242,9 +229,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
         }
         Cmd::Audit(AuditCmd::Verify) => {
             let app = open(cfg).await?;
-            let r = crate::app::audit::verify(&app)
-                .await
-                .map_err(|e| e.to_string())?;
+            let r = crate::app::audit::verify(&app).await.map_err(|e| e.to_string())?;
             if r.ok() {
                 println!("audit trail intact: {} entries verified", r.checked);
                 Ok(ExitCode::SUCCESS)
@@ -256,18 +241,9 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 Ok(ExitCode::from(2))
             }
         }
-        Cmd::BenchData {
-            units,
-            residents,
-            communities,
-            phones,
-        } => {
+        Cmd::BenchData { units, residents, communities, phones } => {
             let app = open(cfg).await?;
-            let size = crate::demo::bench::Size {
-                units,
-                residents,
-                communities,
-            };
+            let size = crate::demo::bench::Size { units, residents, communities };
             let g = crate::demo::bench::generate(&app, size).await?;
             println!(
                 "generated {} units and {} residents in {} communities ({} database) in {} ms; \
@@ -283,8 +259,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
             let list = g.sample_phones.join("\n") + "\n";
             match phones {
                 Some(path) => {
-                    std::fs::write(&path, list)
-                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    std::fs::write(&path, list).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                     println!(
                         "{} sample phone numbers (community {}) written to {}",
                         g.sample_phones.len(),
@@ -303,9 +278,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 format!("file {}", cfg.data.join("secret.key").display())
             };
             let text = toml::to_string_pretty(&cfg.redacted())?;
-            println!(
-                "# effective configuration (secrets redacted)\n# secret key: {secret_source}\n{text}"
-            );
+            println!("# effective configuration (secrets redacted)\n# secret key: {secret_source}\n{text}");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -319,12 +292,7 @@ fn random_password() -> String {
 async fn user_cmd(app: &App, cmd: UserCmd) -> Result<ExitCode, BoxError> {
     let actor = Actor::cli();
     match cmd {
-        UserCmd::Add {
-            username,
-            name,
-            password,
-            roles,
-        } => {
+        UserCmd::Add { username, name, password, roles } => {
             let generated = password.is_none();
             let password = password.unwrap_or_else(random_password);
             let mut grants = Vec::new();
@@ -333,8 +301,7 @@ async fn user_cmd(app: &App, cmd: UserCmd) -> Result<ExitCode, BoxError> {
                     Some((r, c)) => (r, Some(c)),
                     None => (r.as_str(), None),
                 };
-                let role = huiqian_domain::auth::Role::parse(role)
-                    .ok_or_else(|| format!("unknown role {role:?}"))?;
+                let role = huiqian_domain::auth::Role::parse(role).ok_or_else(|| format!("unknown role {role:?}"))?;
                 let community = match code {
                     None => None,
                     Some(c) => {
@@ -360,17 +327,12 @@ async fn user_cmd(app: &App, cmd: UserCmd) -> Result<ExitCode, BoxError> {
                 app,
                 &actor,
                 &input,
-                auth::StaffOptions {
-                    must_change_password: generated,
-                    totp_exempt: false,
-                },
+                auth::StaffOptions { must_change_password: generated, totp_exempt: false },
             )
             .await
             .map_err(describe)?;
             for (community, role) in grants {
-                auth::grant_role(app, &actor, user.id, community, role, None)
-                    .await
-                    .map_err(describe)?;
+                auth::grant_role(app, &actor, user.id, community, role, None).await.map_err(describe)?;
             }
             println!("created user {username} (id {})", user.id);
             if generated {
@@ -378,11 +340,7 @@ async fn user_cmd(app: &App, cmd: UserCmd) -> Result<ExitCode, BoxError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        UserCmd::ResetPassword {
-            username,
-            password,
-            clear_totp,
-        } => {
+        UserCmd::ResetPassword { username, password, clear_totp } => {
             let mut conn = app.store.read().acquire().await?;
             let user = crate::store::auth::user_by_name(&mut conn, &username.to_lowercase())
                 .await?
@@ -390,9 +348,7 @@ async fn user_cmd(app: &App, cmd: UserCmd) -> Result<ExitCode, BoxError> {
             drop(conn);
             let generated = password.is_none();
             let password = password.unwrap_or_else(random_password);
-            auth::reset_password(app, &actor, user.id, &password, clear_totp)
-                .await
-                .map_err(describe)?;
+            auth::reset_password(app, &actor, user.id, &password, clear_totp).await.map_err(describe)?;
             println!("password of {username} reset; every session of theirs has ended");
             if generated {
                 println!("temporary password: {password}  (to be changed at next sign-in)");
@@ -408,12 +364,7 @@ fn describe(e: crate::app::AppError) -> String {
     match e {
         AppError::Validation(f) => f
             .iter()
-            .map(|(field, v)| {
-                format!(
-                    "{field}: {}",
-                    crate::web::error_message(v, crate::i18n::Lang::En)
-                )
-            })
+            .map(|(field, v)| format!("{field}: {}", crate::web::error_message(v, crate::i18n::Lang::En)))
             .collect::<Vec<_>>()
             .join("; "),
         other => crate::web::app_error_message(&other, crate::i18n::Lang::En),

@@ -52,9 +52,7 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
     let started = std::time::Instant::now();
     let actor = Actor::cli();
     let hash = tokio::task::spawn_blocking(|| auth::hash_password(PASSWORD));
-    let company = org::create_company(app, &actor, COMPANY)
-        .await
-        .map_err(fail)?;
+    let company = org::create_company(app, &actor, COMPANY).await.map_err(fail)?;
     let mut factory = PersonFactory::new(today_in("Asia/Shanghai"));
     let mut ids = Vec::new();
     let mut sample_phones = Vec::new();
@@ -89,25 +87,11 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
         let mut rng = Rng::derive(SEED, &code);
         let mut plan = Plan::default();
         (plan.buildings, plan.units) = synth::estate(&mut rng, &estate);
-        synth::bench_residents(
-            &mut rng,
-            &mut factory,
-            &mut plan,
-            share(size.residents, size.communities, i),
-        );
+        synth::bench_residents(&mut rng, &mut factory, &mut plan, share(size.residents, size.communities, i));
         if i == 0 {
-            let phones: Vec<&str> = plan
-                .persons
-                .iter()
-                .filter_map(|p| p.phone.as_ref().map(|x| x.as_str()))
-                .collect();
+            let phones: Vec<&str> = plan.persons.iter().filter_map(|p| p.phone.as_ref().map(|x| x.as_str())).collect();
             let step = (phones.len() / 1000).max(1);
-            sample_phones = phones
-                .into_iter()
-                .step_by(step)
-                .take(1000)
-                .map(str::to_string)
-                .collect();
+            sample_phones = phones.into_iter().step_by(step).take(1000).map(str::to_string).collect();
         }
         write_plan(app, &actor, community.id, &plan, "bench.loaded").await?;
         ids.push(community.id);
@@ -131,10 +115,7 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
     audit::record(
         &mut tx,
         &actor,
-        &Authority {
-            role: Role::SystemAdmin,
-            community: None,
-        },
+        &Authority { role: Role::SystemAdmin, community: None },
         "bench.staff_created",
         "user",
         user,
@@ -149,9 +130,7 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
             .into_iter()
             .find(|d| d.kind == DepartmentKind::CustomerService.as_str())
             .map(|d| d.id);
-        auth::grant_role(app, &actor, user, Some(c), Role::CsManager, department)
-            .await
-            .map_err(fail)?;
+        auth::grant_role(app, &actor, user, Some(c), Role::CsManager, department).await.map_err(fail)?;
     }
     Ok(Generated {
         communities: ids,

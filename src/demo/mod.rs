@@ -110,42 +110,14 @@ const ADMIN_NAME: &str = "高明远";
 
 /// One account per role in each community: role, username suffix, department.
 pub const STAFF: [(Role, &str, DepartmentKind); 12] = [
-    (
-        Role::CentreDirector,
-        "director",
-        DepartmentKind::DirectorOffice,
-    ),
-    (
-        Role::CsManager,
-        "cs_manager",
-        DepartmentKind::CustomerService,
-    ),
-    (
-        Role::CsSupervisor,
-        "cs_supervisor",
-        DepartmentKind::CustomerService,
-    ),
-    (
-        Role::BuildingManager,
-        "building",
-        DepartmentKind::CustomerService,
-    ),
+    (Role::CentreDirector, "director", DepartmentKind::DirectorOffice),
+    (Role::CsManager, "cs_manager", DepartmentKind::CustomerService),
+    (Role::CsSupervisor, "cs_supervisor", DepartmentKind::CustomerService),
+    (Role::BuildingManager, "building", DepartmentKind::CustomerService),
     (Role::Receptionist, "desk", DepartmentKind::CustomerService),
-    (
-        Role::MoveInReceptionist,
-        "movein",
-        DepartmentKind::CustomerService,
-    ),
-    (
-        Role::Archivist,
-        "archivist",
-        DepartmentKind::CustomerService,
-    ),
-    (
-        Role::EngineeringDispatcher,
-        "dispatcher",
-        DepartmentKind::Engineering,
-    ),
+    (Role::MoveInReceptionist, "movein", DepartmentKind::CustomerService),
+    (Role::Archivist, "archivist", DepartmentKind::CustomerService),
+    (Role::EngineeringDispatcher, "dispatcher", DepartmentKind::Engineering),
     (Role::Technician, "tech", DepartmentKind::Engineering),
     (Role::SecurityOfficer, "security", DepartmentKind::Security),
     (Role::FinanceClerk, "finance", DepartmentKind::Finance),
@@ -162,15 +134,11 @@ fn fail(e: AppError) -> BoxError {
 
 /// Nothing in it yet: no company and no account.
 pub async fn database_is_empty(app: &App) -> Result<bool, BoxError> {
-    Ok(so::companies(app.store.read()).await?.is_empty()
-        && sa::users(app.store.read(), None).await?.is_empty())
+    Ok(so::companies(app.store.read()).await?.is_empty() && sa::users(app.store.read(), None).await?.is_empty())
 }
 
 async fn demo_present(app: &App) -> Result<bool, BoxError> {
-    Ok(so::companies(app.store.read())
-        .await?
-        .iter()
-        .any(|c| c.name == COMPANY))
+    Ok(so::companies(app.store.read()).await?.iter().any(|c| c.name == COMPANY))
 }
 
 /// Load the demo company if the database is empty; returns whether it did.
@@ -182,9 +150,7 @@ pub async fn load_if_empty(app: &App) -> Result<bool, BoxError> {
     let actor = Actor::cli();
     // The one slow step (argon2 by design) runs while the data is generated and written.
     let hash = tokio::task::spawn_blocking(|| auth::hash_password(PASSWORD));
-    let company = org::create_company(app, &actor, COMPANY)
-        .await
-        .map_err(fail)?;
+    let company = org::create_company(app, &actor, COMPANY).await.map_err(fail)?;
     let mut factory = PersonFactory::new(today_in("Asia/Shanghai"));
     let mut ids = Vec::new();
     for c in &COMMUNITIES {
@@ -212,10 +178,7 @@ pub async fn load_if_empty(app: &App) -> Result<bool, BoxError> {
     }
     let hash = hash.await?;
     create_staff(app, &actor, company, &ids, &hash).await?;
-    tracing::info!(
-        ms = started.elapsed().as_millis() as u64,
-        "demo company loaded"
-    );
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "demo company loaded");
     Ok(true)
 }
 
@@ -233,8 +196,7 @@ pub(crate) async fn write_plan(
     let mut tx = app.store.begin().await?;
     let mut building_ids = Vec::with_capacity(plan.buildings.len());
     for b in &plan.buildings {
-        building_ids
-            .push(so::insert_building(&mut tx, community_id, &b.code, &b.name, b.floors).await?);
+        building_ids.push(so::insert_building(&mut tx, community_id, &b.code, &b.name, b.floors).await?);
     }
     let unit_rows: Vec<so::UnitRow> = plan
         .units
@@ -249,16 +211,10 @@ pub(crate) async fn write_plan(
         .collect();
     let unit_ids = so::insert_units_batch(&mut tx, backend, community_id, &unit_rows).await?;
     let person_ids = sp::insert_persons_batch(&mut tx, backend, community_id, &rows).await?;
-    let links: Vec<(i64, i64, &str)> = plan
-        .links
-        .iter()
-        .map(|l| (unit_ids[l.unit], person_ids[l.person], l.relation.as_str()))
-        .collect();
+    let links: Vec<(i64, i64, &str)> =
+        plan.links.iter().map(|l| (unit_ids[l.unit], person_ids[l.person], l.relation.as_str())).collect();
     sp::insert_occupancies_batch(&mut tx, community_id, &links).await?;
-    let authority = Authority {
-        role: Role::SystemAdmin,
-        community: Some(community_id),
-    };
+    let authority = Authority { role: Role::SystemAdmin, community: Some(community_id) };
     use OccupantRelation::*;
     audit::record(
         &mut tx,
@@ -302,23 +258,14 @@ async fn seal_all(app: &App, plan: &Plan) -> Result<Vec<sp::PersonRow>, BoxError
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("sealing thread"))
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().expect("sealing thread")).collect()
     });
     Ok(rows)
 }
 
 /// The demo's staff: `admin` for the whole company and one account per role in each
 /// community, all with the demo password and no second factor.
-async fn create_staff(
-    app: &App,
-    actor: &Actor,
-    company: i64,
-    communities: &[i64],
-    hash: &str,
-) -> Result<(), BoxError> {
+async fn create_staff(app: &App, actor: &Actor, company: i64, communities: &[i64], hash: &str) -> Result<(), BoxError> {
     struct Made {
         user: i64,
         community: Option<i64>,
@@ -346,30 +293,17 @@ async fn create_staff(
         .await
     };
     let admin = insert(&mut tx, ADMIN_USERNAME, ADMIN_NAME).await?;
-    made.push(Made {
-        user: admin,
-        community: None,
-        role: Role::SystemAdmin,
-        department: None,
-    });
+    made.push(Made { user: admin, community: None, role: Role::SystemAdmin, department: None });
     for (c, &community) in COMMUNITIES.iter().zip(communities) {
         for ((role, suffix, dept), name) in STAFF.iter().zip(c.staff_names) {
             let user = insert(&mut tx, &username(c, suffix), name).await?;
-            made.push(Made {
-                user,
-                community: Some(community),
-                role: *role,
-                department: Some(*dept),
-            });
+            made.push(Made { user, community: Some(community), role: *role, department: Some(*dept) });
         }
     }
     audit::record(
         &mut tx,
         actor,
-        &Authority {
-            role: Role::SystemAdmin,
-            community: None,
-        },
+        &Authority { role: Role::SystemAdmin, community: None },
         "demo.staff_created",
         "company",
         company,
@@ -380,16 +314,12 @@ async fn create_staff(
     tx.commit().await?;
     for m in made {
         let department = match (m.community, m.department) {
-            (Some(c), Some(kind)) => so::departments(app.store.read(), c)
-                .await?
-                .into_iter()
-                .find(|d| d.kind == kind.as_str())
-                .map(|d| d.id),
+            (Some(c), Some(kind)) => {
+                so::departments(app.store.read(), c).await?.into_iter().find(|d| d.kind == kind.as_str()).map(|d| d.id)
+            }
             _ => None,
         };
-        auth::grant_role(app, actor, m.user, m.community, m.role, department)
-            .await
-            .map_err(fail)?;
+        auth::grant_role(app, actor, m.user, m.community, m.role, department).await.map_err(fail)?;
     }
     Ok(())
 }
@@ -403,7 +333,9 @@ pub async fn print_logins(app: &App, loaded: bool) -> Result<(), BoxError> {
 /// What [`print_logins`] prints: the log-ins, or why the demo was not loaded.
 pub async fn logins_text(app: &App, loaded: bool) -> Result<String, BoxError> {
     if !loaded && !demo_present(app).await? {
-        return Ok("演示数据未载入：数据库中已有数据。 / Demo data not loaded: the database already holds data.\n".into());
+        return Ok(
+            "演示数据未载入：数据库中已有数据。 / Demo data not loaded: the database already holds data.\n".into()
+        );
     }
     let rule = "=".repeat(72);
     let thin = "-".repeat(72);
@@ -418,35 +350,15 @@ pub async fn logins_text(app: &App, loaded: bool) -> Result<String, BoxError> {
         .iter()
         .map(|c| {
             let e = &c.estate;
-            format!(
-                "{} ({}) {} 户",
-                c.name,
-                c.code,
-                e.buildings * e.floors * e.entrances * e.per_floor
-            )
+            format!("{} ({}) {} 户", c.name, c.code, e.buildings * e.floors * e.entrances * e.per_floor)
         })
         .collect();
     let _ = writeln!(s, "{COMPANY}: {}", estates.join(" · "));
-    let _ = writeln!(
-        s,
-        "所有演示账号的密码 / Password of every demo account: {PASSWORD}"
-    );
-    let _ = writeln!(
-        s,
-        "演示账号登录无需第二因素（动态验证码）/ Demo accounts sign in without a second factor."
-    );
+    let _ = writeln!(s, "所有演示账号的密码 / Password of every demo account: {PASSWORD}");
+    let _ = writeln!(s, "演示账号登录无需第二因素（动态验证码）/ Demo accounts sign in without a second factor.");
     let _ = writeln!(s, "{thin}");
-    let names: Vec<String> = COMMUNITIES
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.code))
-        .collect();
-    let _ = writeln!(
-        s,
-        "{}{}{}",
-        pad("角色 Role", 44),
-        pad(&names[0], 19),
-        names[1]
-    );
+    let names: Vec<String> = COMMUNITIES.iter().map(|c| format!("{} {}", c.name, c.code)).collect();
+    let _ = writeln!(s, "{}{}{}", pad("角色 Role", 44), pad(&names[0], 19), names[1]);
     for (role, suffix, _) in &STAFF {
         let label = format!("{} {}", role.label_zh(), role.label_en());
         let _ = writeln!(
@@ -458,11 +370,7 @@ pub async fn logins_text(app: &App, loaded: bool) -> Result<String, BoxError> {
         );
     }
     let _ = writeln!(s, "{thin}");
-    let _ = writeln!(
-        s,
-        "{}{ADMIN_USERNAME}",
-        pad("全公司系统管理员 Company-wide administrator", 44)
-    );
+    let _ = writeln!(s, "{}{ADMIN_USERNAME}", pad("全公司系统管理员 Company-wide administrator", 44));
     let _ = writeln!(s, "{rule}");
     Ok(s)
 }

@@ -70,50 +70,46 @@ impl Rng {
 
 /// Surnames, most common first (roughly the order of the national surname tables).
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
-    "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
-    "肖", "田", "董", "袁", "潘", "于", "蒋", "蔡", "余", "杜", "叶", "程", "苏", "魏", "吕", "丁",
-    "任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆", "汪", "范", "金", "石", "廖", "贾", "夏",
-    "韦", "付", "方", "白", "邹", "孟", "熊", "秦", "邱", "江", "尹", "薛", "闫", "段", "雷", "侯",
-    "龙", "史", "陶", "黎", "贺", "顾", "毛", "郝", "龚", "邵", "万", "钱", "严", "武", "戴", "孔",
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林",
+    "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "肖", "田", "董", "袁", "潘", "于",
+    "蒋", "蔡", "余", "杜", "叶", "程", "苏", "魏", "吕", "丁", "任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆",
+    "汪", "范", "金", "石", "廖", "贾", "夏", "韦", "付", "方", "白", "邹", "孟", "熊", "秦", "邱", "江", "尹", "薛",
+    "闫", "段", "雷", "侯", "龙", "史", "陶", "黎", "贺", "顾", "毛", "郝", "龚", "邵", "万", "钱", "严", "武", "戴",
+    "孔",
 ];
 const COMPOUND_SURNAMES: &[&str] = &["欧阳", "司马", "上官", "诸葛", "东方"];
 
 const MALE_CHARS: &[&str] = &[
-    "伟", "强", "磊", "军", "勇", "杰", "涛", "斌", "超", "明", "刚", "平", "辉", "鹏", "华", "飞",
-    "鑫", "波", "宇", "浩", "凯", "健", "俊", "帆", "旭", "宁", "龙", "林", "建", "国", "志", "海",
-    "东", "文", "峰", "晨", "博", "天", "振", "立", "德", "永", "成", "新", "庆", "松", "宏", "亮",
-    "兵", "嘉", "泽", "睿", "航", "铭", "磊", "昊", "云", "思", "子", "一",
+    "伟", "强", "磊", "军", "勇", "杰", "涛", "斌", "超", "明", "刚", "平", "辉", "鹏", "华", "飞", "鑫", "波", "宇",
+    "浩", "凯", "健", "俊", "帆", "旭", "宁", "龙", "林", "建", "国", "志", "海", "东", "文", "峰", "晨", "博", "天",
+    "振", "立", "德", "永", "成", "新", "庆", "松", "宏", "亮", "兵", "嘉", "泽", "睿", "航", "铭", "磊", "昊", "云",
+    "思", "子", "一",
 ];
 const FEMALE_CHARS: &[&str] = &[
-    "芳", "娜", "敏", "静", "丽", "艳", "娟", "霞", "秀", "玲", "燕", "红", "萍", "婷", "雪", "琳",
-    "洁", "梅", "慧", "颖", "倩", "莉", "兰", "英", "晶", "丹", "璐", "瑶", "怡", "欣", "佳", "雨",
-    "思", "悦", "琪", "蕾", "薇", "月", "凤", "桂", "玉", "美", "淑", "晓", "雅", "文", "春", "一",
+    "芳", "娜", "敏", "静", "丽", "艳", "娟", "霞", "秀", "玲", "燕", "红", "萍", "婷", "雪", "琳", "洁", "梅", "慧",
+    "颖", "倩", "莉", "兰", "英", "晶", "丹", "璐", "瑶", "怡", "欣", "佳", "雨", "思", "悦", "琪", "蕾", "薇", "月",
+    "凤", "桂", "玉", "美", "淑", "晓", "雅", "文", "春", "一",
 ];
 /// Given names typical of people born in the 1950s and early 1960s.
-const OLDER_MALE_NAMES: &[&str] = &[
-    "建国", "国庆", "建华", "建军", "卫东", "国强", "振华", "志强", "福生", "德明", "学军", "红旗",
-];
-const OLDER_FEMALE_NAMES: &[&str] = &[
-    "秀英", "桂英", "淑珍", "玉兰", "秀兰", "桂兰", "凤英", "淑华", "素梅", "丽华", "玉珍", "建英",
-];
+const OLDER_MALE_NAMES: &[&str] =
+    &["建国", "国庆", "建华", "建军", "卫东", "国强", "振华", "志强", "福生", "德明", "学军", "红旗"];
+const OLDER_FEMALE_NAMES: &[&str] =
+    &["秀英", "桂英", "淑珍", "玉兰", "秀兰", "桂兰", "凤英", "淑华", "素梅", "丽华", "玉珍", "建英"];
 
 /// Mainland mobile prefixes in common use.
 pub const MOBILE_PREFIXES: &[u64] = &[
-    130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150, 151, 152, 153, 155, 156, 157, 158, 159,
-    170, 176, 177, 178, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 198, 199,
+    130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150, 151, 152, 153, 155, 156, 157, 158, 159, 170, 176, 177, 178,
+    180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 198, 199,
 ];
 
 /// Beijing district codes of resident ID numbers (东城, 西城, 朝阳, 丰台, 石景山, 海淀,
 /// 房山, 通州, 顺义, 昌平, 大兴), most common first.
-pub const BEIJING_REGIONS: &[&str] = &[
-    "110108", "110105", "110102", "110101", "110106", "110114", "110112", "110107", "110115",
-    "110111", "110113",
-];
+pub const BEIJING_REGIONS: &[&str] =
+    &["110108", "110105", "110102", "110101", "110106", "110114", "110112", "110107", "110115", "110111", "110113"];
 
 const EMPLOYER_NAMES: &[&str] = &[
-    "华信", "博远", "恒通", "金桥", "瑞丰", "中联", "远景", "新源", "天诚", "鼎盛", "启明", "润泽",
-    "汇智", "宏达", "卓越", "安泰", "京华", "明德",
+    "华信", "博远", "恒通", "金桥", "瑞丰", "中联", "远景", "新源", "天诚", "鼎盛", "启明", "润泽", "汇智", "宏达",
+    "卓越", "安泰", "京华", "明德",
 ];
 const EMPLOYER_KINDS: &[&str] = &[
     "科技有限公司",
@@ -136,15 +132,7 @@ const INSTITUTIONS: &[&str] = &[
     "国家电网北京市电力公司",
     "北京地铁运营有限公司",
 ];
-const DISTRICTS: &[&str] = &[
-    "海淀区",
-    "朝阳区",
-    "西城区",
-    "东城区",
-    "丰台区",
-    "昌平区",
-    "通州区",
-];
+const DISTRICTS: &[&str] = &["海淀区", "朝阳区", "西城区", "东城区", "丰台区", "昌平区", "通州区"];
 const STREETS: &[&str] = &[
     "学院路",
     "中关村大街",
@@ -169,20 +157,12 @@ pub enum Sex {
 
 impl Sex {
     pub fn random(rng: &mut Rng) -> Sex {
-        if rng.chance(500) {
-            Sex::Male
-        } else {
-            Sex::Female
-        }
+        if rng.chance(500) { Sex::Male } else { Sex::Female }
     }
 }
 
 pub fn surname(rng: &mut Rng) -> &'static str {
-    if rng.chance(3) {
-        rng.pick(COMPOUND_SURNAMES)
-    } else {
-        rng.pick_common(SURNAMES)
-    }
+    if rng.chance(3) { rng.pick(COMPOUND_SURNAMES) } else { rng.pick_common(SURNAMES) }
 }
 
 /// A given name of one or two characters, in the style of the birth year.
@@ -198,11 +178,7 @@ pub fn given_name(rng: &mut Rng, sex: Sex, birth_year: i32) -> String {
         Sex::Male => MALE_CHARS,
         Sex::Female => FEMALE_CHARS,
     };
-    if rng.chance(250) {
-        rng.pick(pool).to_string()
-    } else {
-        format!("{}{}", rng.pick(pool), rng.pick(pool))
-    }
+    if rng.chance(250) { rng.pick(pool).to_string() } else { format!("{}{}", rng.pick(pool), rng.pick(pool)) }
 }
 
 /// An 11-digit mainland mobile number.
@@ -228,13 +204,8 @@ pub fn resident_id(rng: &mut Rng, sex: Sex, born: NaiveDate) -> String {
         Sex::Male => odd,
         Sex::Female => odd - 1,
     };
-    let first17 = format!(
-        "{region}{:04}{:02}{:02}{:02}{sex_digit}",
-        born.year(),
-        born.month(),
-        born.day(),
-        rng.below(100)
-    );
+    let first17 =
+        format!("{region}{:04}{:02}{:02}{:02}{sex_digit}", born.year(), born.month(), born.day(), rng.below(100));
     let check = check_digit(&first17).expect("17 digits");
     format!("{first17}{check}")
 }
@@ -243,11 +214,7 @@ pub fn employer(rng: &mut Rng) -> String {
     if rng.chance(250) {
         rng.pick(INSTITUTIONS).to_string()
     } else {
-        format!(
-            "北京{}{}",
-            rng.pick(EMPLOYER_NAMES),
-            rng.pick(EMPLOYER_KINDS)
-        )
+        format!("北京{}{}", rng.pick(EMPLOYER_NAMES), rng.pick(EMPLOYER_KINDS))
     }
 }
 
@@ -276,30 +243,12 @@ pub struct Profile {
 impl Profile {
     pub fn for_relation(rel: OccupantRelation, lives_there: bool) -> Profile {
         match rel {
-            OccupantRelation::Owner => Profile {
-                phone: 1000,
-                id: 950,
-                employer: 450,
-                address: if lives_there { 100 } else { 850 },
-            },
-            OccupantRelation::Tenant => Profile {
-                phone: 1000,
-                id: 900,
-                employer: 600,
-                address: 200,
-            },
-            OccupantRelation::Family => Profile {
-                phone: 850,
-                id: 700,
-                employer: 250,
-                address: 0,
-            },
-            OccupantRelation::Agent => Profile {
-                phone: 1000,
-                id: 1000,
-                employer: 300,
-                address: 700,
-            },
+            OccupantRelation::Owner => {
+                Profile { phone: 1000, id: 950, employer: 450, address: if lives_there { 100 } else { 850 } }
+            }
+            OccupantRelation::Tenant => Profile { phone: 1000, id: 900, employer: 600, address: 200 },
+            OccupantRelation::Family => Profile { phone: 850, id: 700, employer: 250, address: 0 },
+            OccupantRelation::Agent => Profile { phone: 1000, id: 1000, employer: 300, address: 700 },
         }
     }
 }
@@ -313,11 +262,7 @@ pub struct PersonFactory {
 
 impl PersonFactory {
     pub fn new(today: NaiveDate) -> PersonFactory {
-        PersonFactory {
-            today,
-            phones: HashSet::new(),
-            ids: HashSet::new(),
-        }
+        PersonFactory { today, phones: HashSet::new(), ids: HashSet::new() }
     }
 
     fn unique_mobile(&mut self, rng: &mut Rng) -> String {
@@ -339,36 +284,20 @@ impl PersonFactory {
     }
 
     /// A person; `family_name` gives them a surname (a child of the owner, say).
-    pub fn person(
-        &mut self,
-        rng: &mut Rng,
-        profile: Profile,
-        family_name: Option<&str>,
-    ) -> ParsedPerson {
+    pub fn person(&mut self, rng: &mut Rng, profile: Profile, family_name: Option<&str>) -> ParsedPerson {
         let sex = Sex::random(rng);
         let born = birth_date(rng);
         let surname = family_name.unwrap_or_else(|| surname(rng)).to_string();
         let name = format!("{surname}{}", given_name(rng, sex, born.year()));
         let phone = rng.chance(profile.phone).then(|| self.unique_mobile(rng));
-        let id = rng
-            .chance(profile.id)
-            .then(|| self.unique_id(rng, sex, born));
-        let employer = if rng.chance(profile.employer) {
-            employer(rng)
-        } else {
-            String::new()
-        };
-        let address = if rng.chance(profile.address) {
-            address(rng)
-        } else {
-            String::new()
-        };
+        let id = rng.chance(profile.id).then(|| self.unique_id(rng, sex, born));
+        let employer = if rng.chance(profile.employer) { employer(rng) } else { String::new() };
+        let address = if rng.chance(profile.address) { address(rng) } else { String::new() };
         ParsedPerson {
             name: PersonName::parse(&name).expect("generated names are valid"),
             phone: phone.map(|p| Phone::parse_mobile(&p).expect("generated mobiles are valid")),
             id: id.map(|n| {
-                IdDocument::parse(IdKind::ResidentIdCard, &n, self.today)
-                    .expect("generated ID numbers are valid")
+                IdDocument::parse(IdKind::ResidentIdCard, &n, self.today).expect("generated ID numbers are valid")
             }),
             employer,
             address,
@@ -429,15 +358,9 @@ pub fn estate(rng: &mut Rng, e: &Estate) -> (Vec<BuildingPlan>, Vec<UnitPlan>) {
         if full(&units) {
             break;
         }
-        let plans: Vec<i64> = (1..=e.per_floor)
-            .map(|n| rng.pick(if n == 1 { e.large } else { e.small }))
-            .collect();
+        let plans: Vec<i64> = (1..=e.per_floor).map(|n| rng.pick(if n == 1 { e.large } else { e.small })).collect();
         let bi = buildings.len();
-        buildings.push(BuildingPlan {
-            code: b.to_string(),
-            name: format!("{b}号楼"),
-            floors: i64::from(e.floors),
-        });
+        buildings.push(BuildingPlan { code: b.to_string(), name: format!("{b}号楼"), floors: i64::from(e.floors) });
         'building: for entrance in 1..=e.entrances {
             for floor in 1..=e.floors {
                 for n in 1..=e.per_floor {
@@ -484,11 +407,7 @@ impl Plan {
     fn add(&mut self, unit: usize, p: ParsedPerson, relation: OccupantRelation) -> usize {
         self.persons.push(p);
         let person = self.persons.len() - 1;
-        self.links.push(Link {
-            unit,
-            person,
-            relation,
-        });
+        self.links.push(Link { unit, person, relation });
         person
     }
 
@@ -509,11 +428,7 @@ pub fn demo_residents(rng: &mut Rng, f: &mut PersonFactory, plan: &mut Plan) {
         let owner = if owners.len() > 10 && rng.chance(30) {
             // An owner of a second unit.
             let o = rng.pick(&owners);
-            plan.links.push(Link {
-                unit: u,
-                person: o,
-                relation: Owner,
-            });
+            plan.links.push(Link { unit: u, person: o, relation: Owner });
             o
         } else {
             let p = f.person(rng, Profile::for_relation(Owner, lives_there), None);
@@ -536,11 +451,7 @@ pub fn demo_residents(rng: &mut Rng, f: &mut PersonFactory, plan: &mut Plan) {
             for i in 0..n {
                 // A spouse, then a grown child with the owner's surname.
                 let family_name = (i > 0 || rng.chance(300)).then(|| plan.surname_of(owner));
-                let p = f.person(
-                    rng,
-                    Profile::for_relation(Family, true),
-                    family_name.as_deref(),
-                );
+                let p = f.person(rng, Profile::for_relation(Family, true), family_name.as_deref());
                 plan.add(u, p, Family);
             }
         }
@@ -662,13 +573,7 @@ mod tests {
         assert_eq!(u.len(), 2 * 18 * 2 * 2);
         let u1502 = u.iter().find(|x| x.room.as_str() == "2-2-1502").unwrap();
         assert_eq!((u1502.floor, u1502.area_centi), (15, 8950));
-        let limited = estate(
-            &mut r,
-            &Estate {
-                max_units: Some(100),
-                ..e
-            },
-        );
+        let limited = estate(&mut r, &Estate { max_units: Some(100), ..e });
         assert_eq!(limited.1.len(), 100);
         assert_eq!(limited.0.len(), 2);
     }

@@ -106,9 +106,8 @@ impl Entry {
 /// Append an entry inside the caller's transaction. Taking the head row (an UPDATE)
 /// serialises concurrent writers on PostgreSQL; SQLite has one writer anyway.
 pub async fn append(tx: &mut AnyConnection, e: &NewEntry<'_>) -> Result<i64, sqlx::Error> {
-    let row = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-        .fetch_one(&mut *tx)
-        .await?;
+    let row =
+        sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash").fetch_one(&mut *tx).await?;
     let seq: i64 = row.get(0);
     let prev: String = row.get(1);
     let fields = EntryFields {
@@ -146,10 +145,7 @@ pub async fn append(tx: &mut AnyConnection, e: &NewEntry<'_>) -> Result<i64, sql
     .bind(&hash)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *tx).await?;
     Ok(seq)
 }
 
@@ -238,11 +234,7 @@ pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<Entry>, sqlx::Error>
 }
 
 /// Entries in chain order, a page at a time (for verification of large trails).
-pub async fn page_in_order(
-    pool: &AnyPool,
-    after_seq: i64,
-    limit: i64,
-) -> Result<Vec<Entry>, sqlx::Error> {
+pub async fn page_in_order(pool: &AnyPool, after_seq: i64, limit: i64) -> Result<Vec<Entry>, sqlx::Error> {
     sqlx::query_as::<_, Entry>("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
         .bind(after_seq)
         .bind(limit)
@@ -251,8 +243,6 @@ pub async fn page_in_order(
 }
 
 pub async fn head(pool: &AnyPool) -> Result<(i64, String), sqlx::Error> {
-    let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(pool)
-        .await?;
+    let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(pool).await?;
     Ok((r.get(0), r.get(1)))
 }

@@ -77,22 +77,14 @@ pub async fn update_user(
 }
 
 pub async fn user(pool: &AnyPool, id: i64) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(&format!("SELECT {USER_COLS} FROM users WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
-pub async fn user_by_name(
-    conn: &mut AnyConnection,
-    username: &str,
-) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {USER_COLS} FROM users WHERE username = $1"
-    ))
-    .bind(username)
-    .fetch_optional(conn)
-    .await
+pub async fn user_by_name(conn: &mut AnyConnection, username: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {USER_COLS} FROM users WHERE username = $1"))
+        .bind(username)
+        .fetch_optional(conn)
+        .await
 }
 
 /// Staff who hold any role in one of `communities` (`None`: everybody).
@@ -102,28 +94,17 @@ pub async fn users(pool: &AnyPool, communities: Option<&[i64]>) -> Result<Vec<Us
         Some([]) => return Ok(vec![]),
         Some(ids) => format!(
             "SELECT {USER_COLS} FROM users WHERE id IN (SELECT user_id FROM user_roles WHERE community_id IN ({})) ORDER BY id",
-            ids.iter()
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
+            ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
         ),
     };
     sqlx::query_as(&sql).fetch_all(pool).await
 }
 
 pub async fn password_hash(conn: &mut AnyConnection, id: i64) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(id).fetch_one(conn).await
 }
 
-pub async fn set_password(
-    tx: &mut AnyConnection,
-    id: i64,
-    hash: &str,
-    must_change: bool,
-) -> Result<(), sqlx::Error> {
+pub async fn set_password(tx: &mut AnyConnection, id: i64, hash: &str, must_change: bool) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE users SET password_hash = $1, must_change_password = $2, failed_logins = 0, locked_until = NULL, \
          updated_at = $3, version = version + 1 WHERE id = $4",
@@ -154,12 +135,11 @@ pub async fn record_failed_login(
     max: i64,
     lock_until: i64,
 ) -> Result<i64, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
-    )
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let n: i64 =
+        sqlx::query_scalar("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
     if n >= max {
         sqlx::query("UPDATE users SET locked_until = $1, failed_logins = 0 WHERE id = $2")
             .bind(lock_until)
@@ -178,14 +158,9 @@ pub async fn clear_failed_logins(tx: &mut AnyConnection, id: i64) -> Result<(), 
     Ok(())
 }
 
-pub async fn totp_secret(
-    conn: &mut AnyConnection,
-    id: i64,
-) -> Result<(Option<String>, i64), sqlx::Error> {
-    let r = sqlx::query("SELECT totp_secret_enc, totp_last_step FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_one(conn)
-        .await?;
+pub async fn totp_secret(conn: &mut AnyConnection, id: i64) -> Result<(Option<String>, i64), sqlx::Error> {
+    let r =
+        sqlx::query("SELECT totp_secret_enc, totp_last_step FROM users WHERE id = $1").bind(id).fetch_one(conn).await?;
     Ok((r.get(0), r.get(1)))
 }
 
@@ -195,13 +170,15 @@ pub async fn set_totp(
     secret_enc: Option<&str>,
     enabled: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET totp_secret_enc = $1, totp_enabled = $2, totp_last_step = 0, updated_at = $3 WHERE id = $4")
-        .bind(secret_enc)
-        .bind(super::flag(enabled))
-        .bind(now_ms())
-        .bind(id)
-        .execute(tx)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET totp_secret_enc = $1, totp_enabled = $2, totp_last_step = 0, updated_at = $3 WHERE id = $4",
+    )
+    .bind(secret_enc)
+    .bind(super::flag(enabled))
+    .bind(now_ms())
+    .bind(id)
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
@@ -217,17 +194,12 @@ pub async fn enable_totp(tx: &mut AnyConnection, id: i64) -> Result<(), sqlx::Er
 
 /// Remember the last TOTP time step used, so a code cannot be replayed. Returns false
 /// when the step was already used.
-pub async fn use_totp_step(
-    tx: &mut AnyConnection,
-    id: i64,
-    step: i64,
-) -> Result<bool, sqlx::Error> {
-    let r =
-        sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
-            .bind(step)
-            .bind(id)
-            .execute(tx)
-            .await?;
+pub async fn use_totp_step(tx: &mut AnyConnection, id: i64, step: i64) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
+        .bind(step)
+        .bind(id)
+        .execute(tx)
+        .await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -240,10 +212,7 @@ pub async fn grants(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<RoleGr
         .into_iter()
         .filter_map(|r| {
             let role = Role::parse(&r.get::<String, _>(1))?;
-            Some(RoleGrant {
-                community: r.get(0),
-                role,
-            })
+            Some(RoleGrant { community: r.get(0), role })
         })
         .collect())
 }
@@ -265,12 +234,10 @@ pub async fn role_rows(pool: &AnyPool, user_id: i64) -> Result<Vec<RoleRow>, sql
 }
 
 pub async fn role_row(pool: &AnyPool, id: i64) -> Result<Option<RoleRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, user_id, community_id, role, department_id FROM user_roles WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as("SELECT id, user_id, community_id, role, department_id FROM user_roles WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn insert_role(
@@ -293,10 +260,7 @@ pub async fn insert_role(
 }
 
 pub async fn delete_role(tx: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM user_roles WHERE id = $1")
-        .bind(id)
-        .execute(tx)
-        .await?;
+    let r = sqlx::query("DELETE FROM user_roles WHERE id = $1").bind(id).execute(tx).await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -318,7 +282,8 @@ pub struct Session {
     pub ended_at: Option<i64>,
 }
 
-const SESSION_COLS: &str = "id, user_id, csrf_token, second_factor_done, created_at, last_seen_at, expires_at, ip, user_agent, ended_at";
+const SESSION_COLS: &str =
+    "id, user_id, csrf_token, second_factor_done, created_at, last_seen_at, expires_at, ip, user_agent, ended_at";
 
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_session(
@@ -350,12 +315,7 @@ pub async fn insert_session(
 }
 
 pub async fn session(pool: &AnyPool, id: &str) -> Result<Option<Session>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {SESSION_COLS} FROM sessions WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(&format!("SELECT {SESSION_COLS} FROM sessions WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
 pub async fn touch_session(tx: &mut AnyConnection, id: &str, at: i64) -> Result<(), sqlx::Error> {
@@ -376,19 +336,13 @@ pub async fn complete_second_factor(tx: &mut AnyConnection, id: &str) -> Result<
     Ok(())
 }
 
-pub async fn end_session(
-    tx: &mut AnyConnection,
-    id: &str,
-    reason: &str,
-) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
-    )
-    .bind(now_ms())
-    .bind(reason)
-    .bind(id)
-    .execute(tx)
-    .await?;
+pub async fn end_session(tx: &mut AnyConnection, id: &str, reason: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
+        .bind(now_ms())
+        .bind(reason)
+        .bind(id)
+        .execute(tx)
+        .await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -411,11 +365,7 @@ pub async fn end_user_sessions(
     Ok(r.rows_affected())
 }
 
-pub async fn open_sessions(
-    pool: &AnyPool,
-    user_id: i64,
-    now: i64,
-) -> Result<Vec<Session>, sqlx::Error> {
+pub async fn open_sessions(pool: &AnyPool, user_id: i64, now: i64) -> Result<Vec<Session>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {SESSION_COLS} FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 ORDER BY last_seen_at DESC"
     ))
@@ -442,8 +392,7 @@ pub struct ApiToken {
     pub revoked_at: Option<i64>,
 }
 
-const TOKEN_COLS: &str =
-    "id, user_id, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at";
+const TOKEN_COLS: &str = "id, user_id, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at";
 
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_token(
@@ -471,28 +420,20 @@ pub async fn insert_token(
 }
 
 pub async fn token_by_hash(pool: &AnyPool, hash: &str) -> Result<Option<ApiToken>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {TOKEN_COLS} FROM api_tokens WHERE token_hash = $1"
-    ))
-    .bind(hash)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(&format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE token_hash = $1"))
+        .bind(hash)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn tokens_of(pool: &AnyPool, user_id: i64) -> Result<Vec<ApiToken>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC"
-    ))
-    .bind(user_id)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(&format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC"))
+        .bind(user_id)
+        .fetch_all(pool)
+        .await
 }
 
-pub async fn revoke_token(
-    tx: &mut AnyConnection,
-    id: i64,
-    user_id: i64,
-) -> Result<bool, sqlx::Error> {
+pub async fn revoke_token(tx: &mut AnyConnection, id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
     let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
         .bind(now_ms())
         .bind(id)
@@ -503,11 +444,7 @@ pub async fn revoke_token(
 }
 
 pub async fn touch_token(tx: &mut AnyConnection, id: i64, at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-        .bind(at)
-        .bind(id)
-        .execute(tx)
-        .await?;
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(at).bind(id).execute(tx).await?;
     Ok(())
 }
 
@@ -519,12 +456,11 @@ pub async fn idempotent_response(
     user_id: i64,
     key: &str,
 ) -> Result<Option<(i64, String)>, sqlx::Error> {
-    let r =
-        sqlx::query("SELECT status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-            .bind(user_id)
-            .bind(key)
-            .fetch_optional(conn)
-            .await?;
+    let r = sqlx::query("SELECT status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+        .bind(user_id)
+        .bind(key)
+        .fetch_optional(conn)
+        .await?;
     Ok(r.map(|r| (r.get(0), r.get(1))))
 }
 
@@ -565,23 +501,17 @@ pub async fn complete_response(
     status: i64,
     body: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET status = $1, body = $2 WHERE user_id = $3 AND key = $4",
-    )
-    .bind(status)
-    .bind(body)
-    .bind(user_id)
-    .bind(key)
-    .execute(tx)
-    .await?;
+    sqlx::query("UPDATE idempotency_keys SET status = $1, body = $2 WHERE user_id = $3 AND key = $4")
+        .bind(status)
+        .bind(body)
+        .bind(user_id)
+        .bind(key)
+        .execute(tx)
+        .await?;
     Ok(())
 }
 
-pub async fn forget_response(
-    tx: &mut AnyConnection,
-    user_id: i64,
-    key: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn forget_response(tx: &mut AnyConnection, user_id: i64, key: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status = 0")
         .bind(user_id)
         .bind(key)

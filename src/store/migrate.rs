@@ -22,8 +22,9 @@ macro_rules! migrations {
     };
 }
 
-pub static MIGRATIONS_SQLITE: &[Migration] = migrations!("sqlite": 1 "foundation", 2 "sheets");
-pub static MIGRATIONS_POSTGRES: &[Migration] = migrations!("postgres": 1 "foundation", 2 "sheets");
+pub static MIGRATIONS_SQLITE: &[Migration] = migrations!("sqlite": 1 "foundation", 2 "sheets", 3 "clocks_and_notices");
+pub static MIGRATIONS_POSTGRES: &[Migration] =
+    migrations!("postgres": 1 "foundation", 2 "sheets", 3 "clocks_and_notices");
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))
@@ -45,21 +46,17 @@ pub(super) async fn run(store: &Store) -> Result<Vec<i64>, StoreError> {
         }
     };
     sqlx::raw_sql(create).execute(&store.write).await?;
-    let applied: Vec<(i64, String)> =
-        sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
-            .fetch_all(&store.write)
-            .await?
-            .into_iter()
-            .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1)))
-            .collect();
+    let applied: Vec<(i64, String)> = sqlx::query("SELECT version, checksum FROM schema_migrations ORDER BY version")
+        .fetch_all(&store.write)
+        .await?
+        .into_iter()
+        .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1)))
+        .collect();
     for (v, sum) in &applied {
         match list.iter().find(|m| m.version == *v) {
             None => return Err(StoreError::UnknownMigration(*v)),
             Some(m) if checksum(m.sql) != *sum => {
-                return Err(StoreError::MigrationChanged {
-                    version: m.version,
-                    name: m.name.into(),
-                });
+                return Err(StoreError::MigrationChanged { version: m.version, name: m.name.into() });
             }
             Some(_) => {}
         }
@@ -71,15 +68,13 @@ pub(super) async fn run(store: &Store) -> Result<Vec<i64>, StoreError> {
         }
         let mut tx = store.write.begin().await?;
         sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(m.version)
-        .bind(m.name)
-        .bind(checksum(m.sql))
-        .bind(super::now_ms())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(checksum(m.sql))
+            .bind(super::now_ms())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         tracing::info!(version = m.version, name = m.name, "applied migration");
         done.push(m.version);

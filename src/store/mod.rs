@@ -7,7 +7,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod clock;
 mod migrate;
+pub mod notify;
 pub mod org;
 pub mod people;
 pub mod sheet;
@@ -56,13 +58,9 @@ pub enum StoreError {
     MissingSqliteFile(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
-    #[error(
-        "migration {version} ({name}) was changed after it was applied; never edit an applied migration"
-    )]
+    #[error("migration {version} ({name}) was changed after it was applied; never edit an applied migration")]
     MigrationChanged { version: i64, name: String },
-    #[error(
-        "the database has migration {0}, which this version of huiqian does not know; upgrade huiqian"
-    )]
+    #[error("the database has migration {0}, which this version of huiqian does not know; upgrade huiqian")]
     UnknownMigration(i64),
 }
 
@@ -104,11 +102,7 @@ impl Store {
                 if !exists && !create {
                     return Err(StoreError::MissingSqliteFile(path));
                 }
-                let base = if url.contains('?') {
-                    url.to_string()
-                } else {
-                    format!("{url}?mode=rwc")
-                };
+                let base = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
                 let opts = AnyConnectOptions::from_str(&base)?;
                 let write = AnyPoolOptions::new()
                     .max_connections(1)
@@ -124,11 +118,7 @@ impl Store {
                     .after_connect(|c, _| Box::pin(async move { sqlite_pragmas(c).await }))
                     .connect_with(opts)
                     .await?;
-                Ok(Store {
-                    backend,
-                    read,
-                    write,
-                })
+                Ok(Store { backend, read, write })
             }
             Backend::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
@@ -137,11 +127,7 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Store {
-                    backend,
-                    read: pool.clone(),
-                    write: pool,
-                })
+                Ok(Store { backend, read: pool.clone(), write: pool })
             }
         }
     }
@@ -174,10 +160,7 @@ impl Store {
     /// while huiqian serves requests.
     pub async fn backup_sqlite(&self, dest: &str) -> Result<(), StoreError> {
         let mut c = self.write.acquire().await?;
-        sqlx::query("VACUUM INTO $1")
-            .bind(dest.to_string())
-            .execute(&mut *c)
-            .await?;
+        sqlx::query("VACUUM INTO $1").bind(dest.to_string()).execute(&mut *c).await?;
         Ok(())
     }
 
@@ -198,9 +181,7 @@ async fn sqlite_pragmas(c: &mut AnyConnection) -> Result<(), sqlx::Error> {
 
 /// The file path in a `sqlite:` URL (`sqlite://path`, `sqlite:path`, query string dropped).
 pub fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     if path.is_empty() || path == ":memory:" {
         return None;
@@ -239,17 +220,18 @@ pub async fn allocate_ids(
     }
     match backend {
         Backend::Sqlite => {
-            let max: i64 = sqlx::query_scalar(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"))
-                .fetch_one(&mut *tx)
-                .await?;
+            let max: i64 =
+                sqlx::query_scalar(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}")).fetch_one(&mut *tx).await?;
             Ok((1..=n as i64).map(|i| max + i).collect())
         }
-        Backend::Postgres => sqlx::query_scalar(&format!(
-            "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
-        ))
-        .bind(n as i64)
-        .fetch_all(&mut *tx)
-        .await,
+        Backend::Postgres => {
+            sqlx::query_scalar(&format!(
+                "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
+            ))
+            .bind(n as i64)
+            .fetch_all(&mut *tx)
+            .await
+        }
     }
 }
 
@@ -291,13 +273,7 @@ mod tests {
 
     #[test]
     fn placeholders_per_backend() {
-        assert_eq!(
-            values_placeholders(Backend::Postgres, 2, 3),
-            "($1, $2, $3), ($4, $5, $6)"
-        );
-        assert_eq!(
-            values_placeholders(Backend::Sqlite, 2, 3),
-            "(?, ?, ?), (?, ?, ?)"
-        );
+        assert_eq!(values_placeholders(Backend::Postgres, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_placeholders(Backend::Sqlite, 2, 3), "(?, ?, ?), (?, ?, ?)");
     }
 }

@@ -61,28 +61,22 @@ pub struct Department {
     pub version: i64,
 }
 
-const COMMUNITY_COLS: &str =
-    "id, company_id, code, name, timezone, address, phone, active, version";
+const COMMUNITY_COLS: &str = "id, company_id, code, name, timezone, address, phone, active, version";
 const BUILDING_COLS: &str = "id, community_id, code, name, floors, active, version";
-const UNIT_COLS: &str =
-    "id, community_id, building_id, room_no, floor, area_centi, status, active, version";
+const UNIT_COLS: &str = "id, community_id, building_id, room_no, floor, area_centi, status, active, version";
 const DEPT_COLS: &str = "id, community_id, kind, name, active, version";
 
 pub async fn insert_company(tx: &mut AnyConnection, name: &str) -> Result<i64, sqlx::Error> {
     let now = now_ms();
-    sqlx::query_scalar(
-        "INSERT INTO companies (name, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id",
-    )
-    .bind(name)
-    .bind(now)
-    .fetch_one(tx)
-    .await
+    sqlx::query_scalar("INSERT INTO companies (name, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id")
+        .bind(name)
+        .bind(now)
+        .fetch_one(tx)
+        .await
 }
 
 pub async fn companies(pool: &AnyPool) -> Result<Vec<Company>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, version FROM companies ORDER BY id")
-        .fetch_all(pool)
-        .await
+    sqlx::query_as("SELECT id, name, version FROM companies ORDER BY id").fetch_all(pool).await
 }
 
 pub struct NewCommunity<'a> {
@@ -94,10 +88,7 @@ pub struct NewCommunity<'a> {
     pub phone: &'a str,
 }
 
-pub async fn insert_community(
-    tx: &mut AnyConnection,
-    c: &NewCommunity<'_>,
-) -> Result<i64, sqlx::Error> {
+pub async fn insert_community(tx: &mut AnyConnection, c: &NewCommunity<'_>) -> Result<i64, sqlx::Error> {
     let now = now_ms();
     sqlx::query_scalar(
         "INSERT INTO communities (company_id, code, name, timezone, address, phone, created_at, updated_at) \
@@ -141,28 +132,20 @@ pub async fn update_community(
 }
 
 pub async fn community(pool: &AnyPool, id: i64) -> Result<Option<Community>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COMMUNITY_COLS} FROM communities WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(&format!("SELECT {COMMUNITY_COLS} FROM communities WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Communities, restricted to `ids` unless `None` (company-wide viewers).
-pub async fn communities(
-    pool: &AnyPool,
-    ids: Option<&[i64]>,
-) -> Result<Vec<Community>, sqlx::Error> {
+pub async fn communities(pool: &AnyPool, ids: Option<&[i64]>) -> Result<Vec<Community>, sqlx::Error> {
     let sql = match ids {
         None => format!("SELECT {COMMUNITY_COLS} FROM communities ORDER BY id"),
         Some([]) => return Ok(vec![]),
         Some(ids) => format!(
             "SELECT {COMMUNITY_COLS} FROM communities WHERE id IN ({}) ORDER BY id",
-            ids.iter()
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
+            ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
         ),
     };
     sqlx::query_as(&sql).fetch_all(pool).await
@@ -213,12 +196,7 @@ pub async fn update_building(
 }
 
 pub async fn building(pool: &AnyPool, id: i64) -> Result<Option<Building>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {BUILDING_COLS} FROM buildings WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(&format!("SELECT {BUILDING_COLS} FROM buildings WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
 pub async fn building_by_code(
@@ -226,13 +204,11 @@ pub async fn building_by_code(
     community_id: i64,
     code: &str,
 ) -> Result<Option<Building>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {BUILDING_COLS} FROM buildings WHERE community_id = $1 AND code = $2"
-    ))
-    .bind(community_id)
-    .bind(code)
-    .fetch_optional(conn)
-    .await
+    sqlx::query_as(&format!("SELECT {BUILDING_COLS} FROM buildings WHERE community_id = $1 AND code = $2"))
+        .bind(community_id)
+        .bind(code)
+        .fetch_optional(conn)
+        .await
 }
 
 pub async fn buildings(pool: &AnyPool, community_id: i64) -> Result<Vec<Building>, sqlx::Error> {
@@ -296,10 +272,7 @@ pub async fn update_unit(
 }
 
 pub async fn unit(pool: &AnyPool, id: i64) -> Result<Option<Unit>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {UNIT_COLS} FROM units WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(&format!("SELECT {UNIT_COLS} FROM units WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
 pub async fn unit_by_room(
@@ -307,13 +280,11 @@ pub async fn unit_by_room(
     community_id: i64,
     room_no: &str,
 ) -> Result<Option<Unit>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {UNIT_COLS} FROM units WHERE community_id = $1 AND room_no = $2"
-    ))
-    .bind(community_id)
-    .bind(room_no)
-    .fetch_optional(conn)
-    .await
+    sqlx::query_as(&format!("SELECT {UNIT_COLS} FROM units WHERE community_id = $1 AND room_no = $2"))
+        .bind(community_id)
+        .bind(room_no)
+        .fetch_optional(conn)
+        .await
 }
 
 /// Units of a community, optionally of one building and/or starting with a room-number
@@ -336,11 +307,7 @@ pub async fn units(
         n += 1;
         sql.push_str(&format!(" AND room_no LIKE ${n}"));
     }
-    sql.push_str(&format!(
-        " ORDER BY room_no LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    ));
+    sql.push_str(&format!(" ORDER BY room_no LIMIT ${} OFFSET ${}", n + 1, n + 2));
     let mut q = sqlx::query_as(&sql).bind(community_id);
     if let Some(b) = building_id {
         q = q.bind(b);
@@ -352,10 +319,7 @@ pub async fn units(
 }
 
 pub async fn count_units(pool: &AnyPool, community_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM units WHERE community_id = $1")
-        .bind(community_id)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar("SELECT COUNT(*) FROM units WHERE community_id = $1").bind(community_id).fetch_one(pool).await
 }
 
 pub async fn insert_department(
@@ -399,31 +363,18 @@ pub async fn update_department(
 }
 
 pub async fn department(pool: &AnyPool, id: i64) -> Result<Option<Department>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {DEPT_COLS} FROM departments WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_as(&format!("SELECT {DEPT_COLS} FROM departments WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
-pub async fn departments(
-    pool: &AnyPool,
-    community_id: i64,
-) -> Result<Vec<Department>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {DEPT_COLS} FROM departments WHERE community_id = $1 ORDER BY id"
-    ))
-    .bind(community_id)
-    .fetch_all(pool)
-    .await
+pub async fn departments(pool: &AnyPool, community_id: i64) -> Result<Vec<Department>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {DEPT_COLS} FROM departments WHERE community_id = $1 ORDER BY id"))
+        .bind(community_id)
+        .fetch_all(pool)
+        .await
 }
 
 /// Every room number of a community (for checking an import against what exists).
-pub async fn room_numbers(
-    pool: &AnyPool,
-    community_id: i64,
-) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+pub async fn room_numbers(pool: &AnyPool, community_id: i64) -> Result<std::collections::HashSet<String>, sqlx::Error> {
     let v: Vec<String> = sqlx::query_scalar("SELECT room_no FROM units WHERE community_id = $1")
         .bind(community_id)
         .fetch_all(pool)
@@ -449,10 +400,7 @@ pub async fn insert_units_batch(
 ) -> Result<Vec<i64>, sqlx::Error> {
     let ids = super::allocate_ids(tx, backend, "units", rows.len()).await?;
     let now = now_ms();
-    for (chunk, idc) in rows
-        .chunks(super::BATCH_ROWS)
-        .zip(ids.chunks(super::BATCH_ROWS))
-    {
+    for (chunk, idc) in rows.chunks(super::BATCH_ROWS).zip(ids.chunks(super::BATCH_ROWS)) {
         let sql = format!(
             "INSERT INTO units (id, community_id, building_id, room_no, floor, area_centi, status, created_at, updated_at) VALUES {}",
             super::values_placeholders(backend, chunk.len(), 9)

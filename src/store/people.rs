@@ -114,17 +114,11 @@ pub async fn update_person(
 }
 
 pub async fn person(pool: &AnyPool, id: i64) -> Result<Option<Person>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {PERSON_COLS} FROM persons WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(&format!("SELECT {PERSON_COLS} FROM persons WHERE id = $1")).bind(id).fetch_optional(pool).await
 }
 
 /// The stored (sealed) personal data of a person, for an edit that keeps unchanged fields.
-pub async fn sealed(
-    conn: &mut AnyConnection,
-    id: i64,
-) -> Result<Option<SealedPersonal>, sqlx::Error> {
+pub async fn sealed(conn: &mut AnyConnection, id: i64) -> Result<Option<SealedPersonal>, sqlx::Error> {
     use sqlx::Row;
     let row = sqlx::query(
         "SELECT phone_enc, phone_hash, phone_last4, phone_masked, id_kind, id_enc, id_hash, id_masked, \
@@ -234,12 +228,7 @@ pub async fn insert_occupancy(
 }
 
 /// End an occupancy (moved out, sold): kept for history, never deleted.
-pub async fn end_occupancy(
-    tx: &mut AnyConnection,
-    id: i64,
-    version: i64,
-    until: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn end_occupancy(tx: &mut AnyConnection, id: i64, version: i64, until: &str) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE occupancies SET active = 0, until = $1, updated_at = $2, version = version + 1 \
          WHERE id = $3 AND version = $4 AND active = 1",
@@ -254,41 +243,25 @@ pub async fn end_occupancy(
 }
 
 pub async fn occupancy(pool: &AnyPool, id: i64) -> Result<Option<Occupancy>, sqlx::Error> {
-    sqlx::query_as(&format!("{OCC_SELECT} WHERE o.id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
+    sqlx::query_as(&format!("{OCC_SELECT} WHERE o.id = $1")).bind(id).fetch_optional(pool).await
+}
+
+pub async fn occupancies_of_unit(pool: &AnyPool, unit_id: i64) -> Result<Vec<Occupancy>, sqlx::Error> {
+    sqlx::query_as(&format!("{OCC_SELECT} WHERE o.unit_id = $1 ORDER BY o.active DESC, o.relation, o.id"))
+        .bind(unit_id)
+        .fetch_all(pool)
         .await
 }
 
-pub async fn occupancies_of_unit(
-    pool: &AnyPool,
-    unit_id: i64,
-) -> Result<Vec<Occupancy>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{OCC_SELECT} WHERE o.unit_id = $1 ORDER BY o.active DESC, o.relation, o.id"
-    ))
-    .bind(unit_id)
-    .fetch_all(pool)
-    .await
-}
-
-pub async fn occupancies_of_person(
-    pool: &AnyPool,
-    person_id: i64,
-) -> Result<Vec<Occupancy>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{OCC_SELECT} WHERE o.person_id = $1 ORDER BY o.active DESC, u.room_no"
-    ))
-    .bind(person_id)
-    .fetch_all(pool)
-    .await
+pub async fn occupancies_of_person(pool: &AnyPool, person_id: i64) -> Result<Vec<Occupancy>, sqlx::Error> {
+    sqlx::query_as(&format!("{OCC_SELECT} WHERE o.person_id = $1 ORDER BY o.active DESC, u.room_no"))
+        .bind(person_id)
+        .fetch_all(pool)
+        .await
 }
 
 pub async fn count_persons(pool: &AnyPool, community_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM persons WHERE community_id = $1")
-        .bind(community_id)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar("SELECT COUNT(*) FROM persons WHERE community_id = $1").bind(community_id).fetch_one(pool).await
 }
 
 /// A person to insert in bulk.
@@ -307,10 +280,7 @@ pub async fn insert_persons_batch(
 ) -> Result<Vec<i64>, sqlx::Error> {
     let ids = super::allocate_ids(tx, backend, "persons", rows.len()).await?;
     let now = now_ms();
-    for (chunk, idc) in rows
-        .chunks(super::BATCH_ROWS)
-        .zip(ids.chunks(super::BATCH_ROWS))
-    {
+    for (chunk, idc) in rows.chunks(super::BATCH_ROWS).zip(ids.chunks(super::BATCH_ROWS)) {
         let sql = format!(
             "INSERT INTO persons (id, community_id, name, phone_enc, phone_hash, phone_last4, phone_masked, \
              id_kind, id_enc, id_hash, id_masked, employer_enc, employer_masked, address_enc, address_masked, \
@@ -360,13 +330,7 @@ pub async fn insert_occupancies_batch(
         );
         let mut q = sqlx::query(&sql);
         for (unit, person, rel) in chunk {
-            q = q
-                .bind(community_id)
-                .bind(*unit)
-                .bind(*person)
-                .bind(rel.to_string())
-                .bind(now)
-                .bind(now);
+            q = q.bind(community_id).bind(*unit).bind(*person).bind(rel.to_string()).bind(now).bind(now);
         }
         q.execute(&mut *tx).await?;
     }

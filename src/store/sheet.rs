@@ -21,11 +21,7 @@ pub async fn next_seq(
              ON CONFLICT (community_id, year) DO UPDATE SET last_seq = sheet_counters.last_seq + 1 RETURNING last_seq"
         }
     };
-    sqlx::query_scalar(upsert)
-        .bind(community_id)
-        .bind(year)
-        .fetch_one(tx)
-        .await
+    sqlx::query_scalar(upsert).bind(community_id).bind(year).fetch_one(tx).await
 }
 
 /// A sheet as queues and pages show it.
@@ -131,10 +127,12 @@ pub struct Projection<'a> {
     pub collected_at: Option<i64>,
     pub archived_at: Option<i64>,
     pub due_at: Option<i64>,
+    pub warn_at: Option<i64>,
     pub clock_state: &'a str,
 }
 
-/// Update the projection if nobody changed the sheet since `version` was read.
+/// Update the projection if nobody changed the sheet since `version` was read. A new
+/// deadline starts the notices over (a warning for the old one no longer counts).
 pub async fn update_projection(
     tx: &mut AnyConnection,
     id: i64,
@@ -143,8 +141,11 @@ pub async fn update_projection(
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE sheets SET state = $1, first_contact_id = $2, signature_pending = $3, outcome = $4, dispatched_at = $5, \
-         collected_at = $6, archived_at = $7, due_at = $8, clock_state = $9, updated_at = $10, version = version + 1 \
-         WHERE id = $11 AND version = $12",
+         collected_at = $6, archived_at = $7, \
+         warn_at = CASE WHEN due_at = $8 AND notice_level >= 1 THEN $8 ELSE $9 END, \
+         notice_level = CASE WHEN due_at IS NULL OR $8 IS NULL OR due_at <> $8 THEN 0 ELSE notice_level END, \
+         due_at = $8, clock_state = $10, updated_at = $11, version = version + 1 \
+         WHERE id = $12 AND version = $13",
     )
     .bind(p.state)
     .bind(p.first_contact_id)
@@ -154,6 +155,7 @@ pub async fn update_projection(
     .bind(p.collected_at)
     .bind(p.archived_at)
     .bind(p.due_at)
+    .bind(p.warn_at)
     .bind(p.clock_state)
     .bind(now_ms())
     .bind(id)
@@ -164,24 +166,15 @@ pub async fn update_projection(
 }
 
 pub async fn sheet(pool: &AnyPool, id: i64) -> Result<Option<SheetRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SHEET_SELECT} WHERE s.id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(&format!("{SHEET_SELECT} WHERE s.id = $1")).bind(id).fetch_optional(pool).await
 }
 
-pub async fn sheet_by_number(
-    pool: &AnyPool,
-    community_id: i64,
-    number: &str,
-) -> Result<Option<SheetRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{SHEET_SELECT} WHERE s.community_id = $1 AND s.number = $2"
-    ))
-    .bind(community_id)
-    .bind(number)
-    .fetch_optional(pool)
-    .await
+pub async fn sheet_by_number(pool: &AnyPool, community_id: i64, number: &str) -> Result<Option<SheetRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{SHEET_SELECT} WHERE s.community_id = $1 AND s.number = $2"))
+        .bind(community_id)
+        .bind(number)
+        .fetch_optional(pool)
+        .await
 }
 
 /// A stored event.
@@ -293,12 +286,10 @@ pub async fn save_handover(
 }
 
 pub async fn handovers_of(pool: &AnyPool, sheet_id: i64) -> Result<Vec<HandoverRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{HANDOVER_SELECT} WHERE h.sheet_id = $1 ORDER BY h.no"
-    ))
-    .bind(sheet_id)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(&format!("{HANDOVER_SELECT} WHERE h.sheet_id = $1 ORDER BY h.no"))
+        .bind(sheet_id)
+        .fetch_all(pool)
+        .await
 }
 
 /// The handover ledger of a community: newest first, optionally one department's or one
@@ -313,11 +304,7 @@ pub struct LedgerFilter {
     pub offset: i64,
 }
 
-pub async fn ledger(
-    pool: &AnyPool,
-    community_id: i64,
-    f: &LedgerFilter,
-) -> Result<Vec<HandoverRow>, sqlx::Error> {
+pub async fn ledger(pool: &AnyPool, community_id: i64, f: &LedgerFilter) -> Result<Vec<HandoverRow>, sqlx::Error> {
     let mut sql = format!("{HANDOVER_SELECT} WHERE h.community_id = $1");
     let mut n = 1;
     let mut next = |sql: &mut String, cond: &str| {
@@ -382,11 +369,7 @@ pub async fn queue(
     if communities.is_empty() {
         return Ok(vec![]);
     }
-    let ids = communities
-        .iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
+    let ids = communities.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
     let open = "s.state NOT IN ('collected', 'archived')";
     let (cond, order, arg) = match q {
         Queue::MineOpen(u) => (
@@ -415,15 +398,8 @@ pub async fn queue(
             Some(0),
         ),
     };
-    let sql = format!(
-        "{SHEET_SELECT} WHERE s.community_id IN ({ids}) AND {cond} ORDER BY {order} LIMIT $2 OFFSET $3"
-    );
-    sqlx::query_as(&sql)
-        .bind(arg.unwrap_or(0))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(pool)
-        .await
+    let sql = format!("{SHEET_SELECT} WHERE s.community_id IN ({ids}) AND {cond} ORDER BY {order} LIMIT $2 OFFSET $3");
+    sqlx::query_as(&sql).bind(arg.unwrap_or(0)).bind(limit).bind(offset).fetch_all(pool).await
 }
 
 /// Search the customer-service archive (R-SHEET-11).
@@ -446,19 +422,12 @@ pub struct Search {
     pub offset: i64,
 }
 
-pub async fn search(
-    pool: &AnyPool,
-    community_id: i64,
-    f: &Search,
-) -> Result<Vec<SheetRow>, sqlx::Error> {
+pub async fn search(pool: &AnyPool, community_id: i64, f: &Search) -> Result<Vec<SheetRow>, sqlx::Error> {
     let mut sql = format!("{SHEET_SELECT} WHERE s.community_id = $1");
     let mut binds: Vec<Bind> = vec![];
     let mut add = |sql: &mut String, cond: &str, v: Bind| {
         binds.push(v);
-        sql.push_str(&format!(
-            " AND {}",
-            cond.replace('?', &format!("${}", binds.len() + 1))
-        ));
+        sql.push_str(&format!(" AND {}", cond.replace('?', &format!("${}", binds.len() + 1))));
     };
     if let Some(v) = &f.number {
         add(&mut sql, "s.number = ?", Bind::S(v.trim().to_uppercase()));
@@ -479,11 +448,7 @@ pub async fn search(
         add(&mut sql, "s.unit_id = ?", Bind::I(v));
     }
     if let Some(v) = &f.room_prefix {
-        add(
-            &mut sql,
-            "u.room_no LIKE ?",
-            Bind::S(format!("{}%", super::escape_like(v))),
-        );
+        add(&mut sql, "u.room_no LIKE ?", Bind::S(format!("{}%", super::escape_like(v))));
     }
     if let Some(v) = f.person_id {
         add(&mut sql, "s.person_id = ?", Bind::I(v));
@@ -492,11 +457,7 @@ pub async fn search(
         add(&mut sql, "s.first_contact_id = ?", Bind::I(v));
     }
     if let Some(v) = f.department_id {
-        add(
-            &mut sql,
-            "s.id IN (SELECT h.sheet_id FROM sheet_handovers h WHERE h.department_id = ?)",
-            Bind::I(v),
-        );
+        add(&mut sql, "s.id IN (SELECT h.sheet_id FROM sheet_handovers h WHERE h.department_id = ?)", Bind::I(v));
     }
     if let Some(v) = &f.phone_last4 {
         add(&mut sql, "s.requester_phone_last4 = ?", Bind::S(v.clone()));
@@ -635,10 +596,7 @@ pub async fn memberships(
         .bind(community_id)
         .fetch_all(conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1) == 1))
-        .collect())
+    Ok(rows.into_iter().map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1) == 1)).collect())
 }
 
 /// A unit and one of its people, as the desk's finder lists them.
@@ -660,11 +618,7 @@ pub enum Finder {
     Name(String),
 }
 
-pub async fn find_candidates(
-    pool: &AnyPool,
-    community_id: i64,
-    f: &Finder,
-) -> Result<Vec<Candidate>, sqlx::Error> {
+pub async fn find_candidates(pool: &AnyPool, community_id: i64, f: &Finder) -> Result<Vec<Candidate>, sqlx::Error> {
     let base = "SELECT u.id AS unit_id, u.room_no, p.id AS person_id, p.name AS person_name, p.phone_masked, o.relation \
                 FROM units u LEFT JOIN occupancies o ON o.unit_id = u.id AND o.active = 1 LEFT JOIN persons p ON p.id = o.person_id";
     let (cond, arg) = match f {
@@ -672,11 +626,9 @@ pub async fn find_candidates(
         Finder::Last4(d) => ("p.phone_last4 = $2", d.clone()),
         Finder::Name(n) => ("p.name LIKE $2", format!("{}%", super::escape_like(n))),
     };
-    sqlx::query_as(&format!(
-        "{base} WHERE u.community_id = $1 AND {cond} ORDER BY u.room_no, o.relation LIMIT 20"
-    ))
-    .bind(community_id)
-    .bind(arg)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(&format!("{base} WHERE u.community_id = $1 AND {cond} ORDER BY u.room_no, o.relation LIMIT 20"))
+        .bind(community_id)
+        .bind(arg)
+        .fetch_all(pool)
+        .await
 }

@@ -76,9 +76,7 @@ pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(search_persons, create_person))
         .routes(routes!(get_person, update_person))
         .merge(
-            OpenApiRouter::new()
-                .routes(routes!(import_file))
-                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+            OpenApiRouter::new().routes(routes!(import_file)).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .routes(routes!(list_staff, create_staff))
         .routes(routes!(get_staff, update_staff))
@@ -86,7 +84,7 @@ pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_role))
         .routes(routes!(reset_password))
         .routes(routes!(audit_log));
-    let v1 = v1.merge(super::api_sheets::router());
+    let v1 = v1.merge(super::api_sheets::router(upload_limit));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 
@@ -105,12 +103,7 @@ impl<T> OrApi<T> for AppResult<T> {
 /// Run a create once per `Idempotency-Key`: a retried request gets the first response.
 /// The key is reserved before the create runs, so two concurrent retries cannot both
 /// create; a failed create releases it.
-async fn idempotent<T, F>(
-    s: &AppState,
-    a: &ApiActor,
-    headers: &HeaderMap,
-    create: F,
-) -> ApiResult<Response>
+async fn idempotent<T, F>(s: &AppState, a: &ApiActor, headers: &HeaderMap, create: F) -> ApiResult<Response>
 where
     T: Serialize,
     F: std::future::Future<Output = AppResult<T>>,
@@ -124,39 +117,25 @@ where
         let v = create.await.api(a.lang)?;
         return Ok((StatusCode::CREATED, Json(v)).into_response());
     };
-    match app::idempotency::reserve(&s.app, a.actor.user_id, key)
-        .await
-        .api(a.lang)?
-    {
+    match app::idempotency::reserve(&s.app, a.actor.user_id, key).await.api(a.lang)? {
         app::idempotency::Reservation::Replay(status, body) => {
             let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
             let mut r = (status, body).into_response();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                "application/json".parse().expect("literal"),
-            );
-            r.headers_mut()
-                .insert("idempotent-replayed", "true".parse().expect("literal"));
+            r.headers_mut().insert(header::CONTENT_TYPE, "application/json".parse().expect("literal"));
+            r.headers_mut().insert("idempotent-replayed", "true".parse().expect("literal"));
             Ok(r)
         }
         app::idempotency::Reservation::Reserved => match create.await {
             Ok(v) => {
                 let body = serde_json::to_string(&v)
                     .map_err(|e| ApiError::from_app(AppError::Internal(e.to_string()), a.lang))?;
-                app::idempotency::complete(&s.app, a.actor.user_id, key, 201, &body)
-                    .await
-                    .api(a.lang)?;
+                app::idempotency::complete(&s.app, a.actor.user_id, key, 201, &body).await.api(a.lang)?;
                 let mut r = (StatusCode::CREATED, body).into_response();
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    "application/json".parse().expect("literal"),
-                );
+                r.headers_mut().insert(header::CONTENT_TYPE, "application/json".parse().expect("literal"));
                 Ok(r)
             }
             Err(e) => {
-                app::idempotency::release(&s.app, a.actor.user_id, key)
-                    .await
-                    .api(a.lang)?;
+                app::idempotency::release(&s.app, a.actor.user_id, key).await.api(a.lang)?;
                 Err(ApiError::from_app(e, a.lang))
             }
         },
@@ -183,31 +162,19 @@ pub struct SignInResult {
 /// Sign in with a password; sets the session cookie.
 #[utoipa::path(post, path = "/auth/sign-in", tag = "auth", security(()), request_body = SignInBody,
     responses((status = 200, body = SignInResult), (status = 401, body = ErrorBody), (status = 423, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn sign_in(
-    State(s): State<AppState>,
-    meta: Meta,
-    ApiJson(b): ApiJson<SignInBody>,
-) -> ApiResult<Response> {
-    let r = super::pages::do_sign_in(&s, &meta, &b.username, &b.password)
-        .await
-        .api(meta.lang)?;
+async fn sign_in(State(s): State<AppState>, meta: Meta, ApiJson(b): ApiJson<SignInBody>) -> ApiResult<Response> {
+    let r = super::pages::do_sign_in(&s, &meta, &b.username, &b.password).await.api(meta.lang)?;
     let second = match r.0.second_factor {
         auth::SecondFactor::Done => "done",
         auth::SecondFactor::Required => "required",
         auth::SecondFactor::MustEnrol => "must_enrol",
     };
-    let session = sa::session(
-        s.app.store.read(),
-        &crate::crypto::sha256_hex(r.0.token.as_bytes()),
-    )
-    .await
-    .map_err(|e| ApiError::from_app(e.into(), meta.lang))?;
+    let session = sa::session(s.app.store.read(), &crate::crypto::sha256_hex(r.0.token.as_bytes()))
+        .await
+        .map_err(|e| ApiError::from_app(e.into(), meta.lang))?;
     let csrf = session.map(|x| x.csrf_token).unwrap_or_default();
-    let body = SignInResult {
-        second_factor: second.into(),
-        must_change_password: r.0.must_change_password,
-        csrf_token: csrf,
-    };
+    let body =
+        SignInResult { second_factor: second.into(), must_change_password: r.0.must_change_password, csrf_token: csrf };
     Ok(([(header::SET_COOKIE, r.1)], Json(body)).into_response())
 }
 
@@ -219,21 +186,11 @@ pub struct CodeBody {
 /// Second step of sign-in: a TOTP code.
 #[utoipa::path(post, path = "/auth/second-factor", tag = "auth", request_body = CodeBody,
     responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn second_factor(
-    State(s): State<AppState>,
-    meta: Meta,
-    ApiJson(b): ApiJson<CodeBody>,
-) -> ApiResult<StatusCode> {
+async fn second_factor(State(s): State<AppState>, meta: Meta, ApiJson(b): ApiJson<CodeBody>) -> ApiResult<StatusCode> {
     let Some(sess) = meta.session else {
-        return Err(ApiError::from_code(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            meta.lang,
-        ));
+        return Err(ApiError::from_code(StatusCode::UNAUTHORIZED, "unauthenticated", meta.lang));
     };
-    auth::totp_verify(&s.app, &sess.id, &sess.user, &b.code, &meta.request_id)
-        .await
-        .api(meta.lang)?;
+    auth::totp_verify(&s.app, &sess.id, &sess.user, &b.code, &meta.request_id).await.api(meta.lang)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -241,20 +198,10 @@ async fn second_factor(
 #[utoipa::path(post, path = "/auth/sign-out", tag = "auth", responses((status = 204), (status = 401, body = ErrorBody)))]
 async fn sign_out(State(s): State<AppState>, meta: Meta) -> ApiResult<Response> {
     let Some(sess) = meta.session else {
-        return Err(ApiError::from_code(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            meta.lang,
-        ));
+        return Err(ApiError::from_code(StatusCode::UNAUTHORIZED, "unauthenticated", meta.lang));
     };
-    auth::sign_out(&s.app, &sess.id, &sess.user, &meta.request_id)
-        .await
-        .api(meta.lang)?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, super::pages::clear_cookie(&s))],
-    )
-        .into_response())
+    auth::sign_out(&s.app, &sess.id, &sess.user, &meta.request_id).await.api(meta.lang)?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, super::pages::clear_cookie(&s))]).into_response())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -266,9 +213,7 @@ pub struct Me {
 /// Who am I, with my roles.
 #[utoipa::path(get, path = "/me", tag = "auth", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 async fn me(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Me>> {
-    let (user, roles) = auth::staff_detail(&s.app, &a.actor, a.actor.user_id)
-        .await
-        .api(a.lang)?;
+    let (user, roles) = auth::staff_detail(&s.app, &a.actor, a.actor.user_id).await.api(a.lang)?;
     Ok(Json(Me { user, roles }))
 }
 
@@ -286,15 +231,9 @@ async fn change_password(
     a: ApiActor,
     ApiJson(b): ApiJson<PasswordBody>,
 ) -> ApiResult<StatusCode> {
-    auth::change_password(
-        &s.app,
-        &a.actor,
-        a.session_id.as_deref(),
-        &b.current_password,
-        &b.new_password,
-    )
-    .await
-    .api(a.lang)?;
+    auth::change_password(&s.app, &a.actor, a.session_id.as_deref(), &b.current_password, &b.new_password)
+        .await
+        .api(a.lang)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -306,46 +245,28 @@ pub struct LocaleBody {
 
 /// Choose the interface language (per user).
 #[utoipa::path(put, path = "/me/locale", tag = "auth", request_body = LocaleBody, responses((status = 204), (status = 422, body = ErrorBody)))]
-async fn set_locale(
-    State(s): State<AppState>,
-    a: ApiActor,
-    ApiJson(b): ApiJson<LocaleBody>,
-) -> ApiResult<StatusCode> {
-    auth::set_locale(&s.app, &a.actor, &b.locale)
-        .await
-        .api(a.lang)?;
+async fn set_locale(State(s): State<AppState>, a: ApiActor, ApiJson(b): ApiJson<LocaleBody>) -> ApiResult<StatusCode> {
+    auth::set_locale(&s.app, &a.actor, &b.locale).await.api(a.lang)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// One's own open sessions.
 #[utoipa::path(get, path = "/me/sessions", tag = "auth", responses((status = 200, body = [sa::Session])))]
 async fn my_sessions(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Vec<sa::Session>>> {
-    auth::my_sessions(&s.app, a.actor.user_id)
-        .await
-        .map(Json)
-        .api(a.lang)
+    auth::my_sessions(&s.app, a.actor.user_id).await.map(Json).api(a.lang)
 }
 
 /// Sign out one of one's own sessions.
 #[utoipa::path(delete, path = "/me/sessions/{id}", tag = "auth", params(("id" = String, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn end_session(
-    State(s): State<AppState>,
-    a: ApiActor,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    auth::end_my_session(&s.app, &a.actor, &id)
-        .await
-        .api(a.lang)?;
+async fn end_session(State(s): State<AppState>, a: ApiActor, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    auth::end_my_session(&s.app, &a.actor, &id).await.api(a.lang)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// One's own API tokens (never the secret part).
 #[utoipa::path(get, path = "/me/tokens", tag = "auth", responses((status = 200, body = [sa::ApiToken])))]
 async fn list_tokens(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Vec<sa::ApiToken>>> {
-    sa::tokens_of(s.app.store.read(), a.actor.user_id)
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::from_app(e.into(), a.lang))
+    sa::tokens_of(s.app.store.read(), a.actor.user_id).await.map(Json).map_err(|e| ApiError::from_app(e.into(), a.lang))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -373,19 +294,14 @@ async fn create_token(
     a: ApiActor,
     ApiJson(b): ApiJson<NewTokenBody>,
 ) -> ApiResult<(StatusCode, Json<NewToken>)> {
-    let (token, secret) = auth::create_token(&s.app, &a.actor, &b.name, b.write, b.expires_in_days)
-        .await
-        .api(a.lang)?;
+    let (token, secret) =
+        auth::create_token(&s.app, &a.actor, &b.name, b.write, b.expires_in_days).await.api(a.lang)?;
     Ok((StatusCode::CREATED, Json(NewToken { token, secret })))
 }
 
 /// Revoke one of one's own tokens.
 #[utoipa::path(delete, path = "/me/tokens/{id}", tag = "auth", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn revoke_token(
-    State(s): State<AppState>,
-    a: ApiActor,
-    Path(id): Path<i64>,
-) -> ApiResult<StatusCode> {
+async fn revoke_token(State(s): State<AppState>, a: ApiActor, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     auth::revoke_token(&s.app, &a.actor, id).await.api(a.lang)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -400,38 +316,19 @@ pub struct TotpSetup {
 #[utoipa::path(post, path = "/me/totp", tag = "auth", responses((status = 200, body = TotpSetup)))]
 async fn totp_begin(State(s): State<AppState>, meta: Meta) -> ApiResult<Json<TotpSetup>> {
     let Some(sess) = meta.session else {
-        return Err(ApiError::from_code(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            meta.lang,
-        ));
+        return Err(ApiError::from_code(StatusCode::UNAUTHORIZED, "unauthenticated", meta.lang));
     };
-    let (url, b32) = auth::totp_begin(&s.app, sess.user.id, &sess.user.username)
-        .await
-        .api(meta.lang)?;
-    Ok(Json(TotpSetup {
-        otpauth_url: url,
-        secret_base32: b32,
-    }))
+    let (url, b32) = auth::totp_begin(&s.app, sess.user.id, &sess.user.username).await.api(meta.lang)?;
+    Ok(Json(TotpSetup { otpauth_url: url, secret_base32: b32 }))
 }
 
 /// Finish setting up TOTP with a first code.
 #[utoipa::path(post, path = "/me/totp/confirm", tag = "auth", request_body = CodeBody, responses((status = 204), (status = 422, body = ErrorBody)))]
-async fn totp_confirm(
-    State(s): State<AppState>,
-    meta: Meta,
-    ApiJson(b): ApiJson<CodeBody>,
-) -> ApiResult<StatusCode> {
+async fn totp_confirm(State(s): State<AppState>, meta: Meta, ApiJson(b): ApiJson<CodeBody>) -> ApiResult<StatusCode> {
     let Some(sess) = meta.session else {
-        return Err(ApiError::from_code(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            meta.lang,
-        ));
+        return Err(ApiError::from_code(StatusCode::UNAUTHORIZED, "unauthenticated", meta.lang));
     };
-    auth::totp_confirm(&s.app, &sess.id, &sess.user, &b.code, &meta.request_id)
-        .await
-        .api(meta.lang)?;
+    auth::totp_confirm(&s.app, &sess.id, &sess.user, &b.code, &meta.request_id).await.api(meta.lang)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -444,17 +341,9 @@ pub struct NameBody {
 
 /// Companies (administrators).
 #[utoipa::path(get, path = "/companies", tag = "org", responses((status = 200, body = [so::Company]), (status = 403, body = ErrorBody)))]
-async fn list_companies(
-    State(s): State<AppState>,
-    a: ApiActor,
-) -> ApiResult<Json<Vec<so::Company>>> {
-    a.actor
-        .authorize_company(huiqian_domain::auth::Permission::ManageCommunity)
-        .api(a.lang)?;
-    so::companies(s.app.store.read())
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::from_app(e.into(), a.lang))
+async fn list_companies(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Vec<so::Company>>> {
+    a.actor.authorize_company(huiqian_domain::auth::Permission::ManageCommunity).api(a.lang)?;
+    so::companies(s.app.store.read()).await.map(Json).map_err(|e| ApiError::from_app(e.into(), a.lang))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -471,23 +360,15 @@ async fn create_company(
     ApiJson(b): ApiJson<NameBody>,
 ) -> ApiResult<Response> {
     idempotent(&s, &a, &headers, async {
-        org::create_company(&s.app, &a.actor, &b.name)
-            .await
-            .map(|id| Created { id })
+        org::create_company(&s.app, &a.actor, &b.name).await.map(|id| Created { id })
     })
     .await
 }
 
 /// Communities the caller works in.
 #[utoipa::path(get, path = "/communities", tag = "org", responses((status = 200, body = [so::Community])))]
-async fn list_communities(
-    State(s): State<AppState>,
-    a: ApiActor,
-) -> ApiResult<Json<Vec<so::Community>>> {
-    org::my_communities(&s.app, &a.actor)
-        .await
-        .map(Json)
-        .api(a.lang)
+async fn list_communities(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Vec<so::Community>>> {
+    org::my_communities(&s.app, &a.actor).await.map(Json).api(a.lang)
 }
 
 /// Create a community, with the manual's departments.
@@ -498,25 +379,12 @@ async fn create_community(
     headers: HeaderMap,
     ApiJson(b): ApiJson<org::CommunityInput>,
 ) -> ApiResult<Response> {
-    idempotent(
-        &s,
-        &a,
-        &headers,
-        org::create_community(&s.app, &a.actor, &b),
-    )
-    .await
+    idempotent(&s, &a, &headers, org::create_community(&s.app, &a.actor, &b)).await
 }
 
 #[utoipa::path(get, path = "/communities/{id}", tag = "org", params(("id" = i64, Path)), responses((status = 200, body = so::Community), (status = 404, body = ErrorBody)))]
-async fn get_community(
-    State(s): State<AppState>,
-    a: ApiActor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<so::Community>> {
-    org::community(&s.app, &a.actor, id)
-        .await
-        .map(Json)
-        .api(a.lang)
+async fn get_community(State(s): State<AppState>, a: ApiActor, Path(id): Path<i64>) -> ApiResult<Json<so::Community>> {
+    org::community(&s.app, &a.actor, id).await.map(Json).api(a.lang)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -535,10 +403,7 @@ async fn update_community(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<UpdateCommunity>,
 ) -> ApiResult<Json<so::Community>> {
-    org::update_community(&s.app, &a.actor, id, b.version, &b.data)
-        .await
-        .map(Json)
-        .api(a.lang)
+    org::update_community(&s.app, &a.actor, id, b.version, &b.data).await.map(Json).api(a.lang)
 }
 
 #[utoipa::path(get, path = "/communities/{id}/buildings", tag = "org", params(("id" = i64, Path)), responses((status = 200, body = [so::Building])))]
@@ -547,10 +412,7 @@ async fn list_buildings(
     a: ApiActor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<so::Building>>> {
-    org::buildings(&s.app, &a.actor, id)
-        .await
-        .map(Json)
-        .api(a.lang)
+    org::buildings(&s.app, &a.actor, id).await.map(Json).api(a.lang)
 }
 
 #[utoipa::path(post, path = "/communities/{id}/buildings", tag = "org", params(("id" = i64, Path)), request_body = org::BuildingInput, responses((status = 201, body = so::Building), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -561,13 +423,7 @@ async fn create_building(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<org::BuildingInput>,
 ) -> ApiResult<Response> {
-    idempotent(
-        &s,
-        &a,
-        &headers,
-        org::create_building(&s.app, &a.actor, id, &b),
-    )
-    .await
+    idempotent(&s, &a, &headers, org::create_building(&s.app, &a.actor, id, &b)).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -584,10 +440,7 @@ async fn update_building(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<UpdateBuilding>,
 ) -> ApiResult<Json<so::Building>> {
-    org::update_building(&s.app, &a.actor, id, b.version, &b.data)
-        .await
-        .map(Json)
-        .api(a.lang)
+    org::update_building(&s.app, &a.actor, id, b.version, &b.data).await.map(Json).api(a.lang)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -606,18 +459,10 @@ async fn list_units(
     Path(id): Path<i64>,
     Query(q): Query<UnitQuery>,
 ) -> ApiResult<Json<Vec<so::Unit>>> {
-    org::units(
-        &s.app,
-        &a.actor,
-        id,
-        q.building_id,
-        q.room.as_deref(),
-        q.limit.unwrap_or(100),
-        q.offset.unwrap_or(0),
-    )
-    .await
-    .map(Json)
-    .api(a.lang)
+    org::units(&s.app, &a.actor, id, q.building_id, q.room.as_deref(), q.limit.unwrap_or(100), q.offset.unwrap_or(0))
+        .await
+        .map(Json)
+        .api(a.lang)
 }
 
 #[utoipa::path(post, path = "/communities/{id}/units", tag = "org", params(("id" = i64, Path)), request_body = org::UnitInput, responses((status = 201, body = so::Unit), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -632,11 +477,7 @@ async fn create_unit(
 }
 
 #[utoipa::path(get, path = "/units/{id}", tag = "org", params(("id" = i64, Path)), responses((status = 200, body = so::Unit), (status = 404, body = ErrorBody)))]
-async fn get_unit(
-    State(s): State<AppState>,
-    a: ApiActor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<so::Unit>> {
+async fn get_unit(State(s): State<AppState>, a: ApiActor, Path(id): Path<i64>) -> ApiResult<Json<so::Unit>> {
     org::unit(&s.app, &a.actor, id).await.map(Json).api(a.lang)
 }
 
@@ -654,10 +495,7 @@ async fn update_unit(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<UpdateUnit>,
 ) -> ApiResult<Json<so::Unit>> {
-    org::update_unit(&s.app, &a.actor, id, b.version, &b.data)
-        .await
-        .map(Json)
-        .api(a.lang)
+    org::update_unit(&s.app, &a.actor, id, b.version, &b.data).await.map(Json).api(a.lang)
 }
 
 #[utoipa::path(get, path = "/units/{id}/occupants", tag = "people", params(("id" = i64, Path)), responses((status = 200, body = [sp::Occupancy])))]
@@ -666,10 +504,7 @@ async fn list_occupants(
     a: ApiActor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<sp::Occupancy>>> {
-    people::occupants(&s.app, &a.actor, id)
-        .await
-        .map(Json)
-        .api(a.lang)
+    people::occupants(&s.app, &a.actor, id).await.map(Json).api(a.lang)
 }
 
 #[utoipa::path(post, path = "/units/{id}/occupants", tag = "people", params(("id" = i64, Path)), request_body = people::OccupancyInput, responses((status = 201, body = sp::Occupancy), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -680,13 +515,7 @@ async fn add_occupant(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<people::OccupancyInput>,
 ) -> ApiResult<Response> {
-    idempotent(
-        &s,
-        &a,
-        &headers,
-        people::add_occupancy(&s.app, &a.actor, id, &b),
-    )
-    .await
+    idempotent(&s, &a, &headers, people::add_occupancy(&s.app, &a.actor, id, &b)).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -705,10 +534,7 @@ async fn end_occupancy(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<EndOccupancy>,
 ) -> ApiResult<Json<sp::Occupancy>> {
-    people::end_occupancy(&s.app, &a.actor, id, b.version, &b.until)
-        .await
-        .map(Json)
-        .api(a.lang)
+    people::end_occupancy(&s.app, &a.actor, id, b.version, &b.until).await.map(Json).api(a.lang)
 }
 
 #[utoipa::path(get, path = "/communities/{id}/departments", tag = "org", params(("id" = i64, Path)), responses((status = 200, body = [so::Department])))]
@@ -717,10 +543,7 @@ async fn list_departments(
     a: ApiActor,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<so::Department>>> {
-    org::departments(&s.app, &a.actor, id)
-        .await
-        .map(Json)
-        .api(a.lang)
+    org::departments(&s.app, &a.actor, id).await.map(Json).api(a.lang)
 }
 
 #[utoipa::path(post, path = "/communities/{id}/departments", tag = "org", params(("id" = i64, Path)), request_body = org::DepartmentInput, responses((status = 201, body = so::Department), (status = 422, body = ErrorBody)))]
@@ -731,13 +554,7 @@ async fn create_department(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<org::DepartmentInput>,
 ) -> ApiResult<Response> {
-    idempotent(
-        &s,
-        &a,
-        &headers,
-        org::create_department(&s.app, &a.actor, id, &b),
-    )
-    .await
+    idempotent(&s, &a, &headers, org::create_department(&s.app, &a.actor, id, &b)).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -754,10 +571,7 @@ async fn update_department(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<UpdateDepartment>,
 ) -> ApiResult<Json<so::Department>> {
-    org::update_department(&s.app, &a.actor, id, b.version, &b.data)
-        .await
-        .map(Json)
-        .api(a.lang)
+    org::update_department(&s.app, &a.actor, id, b.version, &b.data).await.map(Json).api(a.lang)
 }
 
 // ---------------------------------------------------------------- people
@@ -778,17 +592,10 @@ async fn search_persons(
     Path(id): Path<i64>,
     Query(q): Query<PersonQuery>,
 ) -> ApiResult<Json<Vec<sp::Person>>> {
-    people::search(
-        &s.app,
-        &a.actor,
-        id,
-        q.q.as_deref().unwrap_or(""),
-        q.limit.unwrap_or(50),
-        q.offset.unwrap_or(0),
-    )
-    .await
-    .map(Json)
-    .api(a.lang)
+    people::search(&s.app, &a.actor, id, q.q.as_deref().unwrap_or(""), q.limit.unwrap_or(50), q.offset.unwrap_or(0))
+        .await
+        .map(Json)
+        .api(a.lang)
 }
 
 #[utoipa::path(post, path = "/communities/{id}/persons", tag = "people", params(("id" = i64, Path)), request_body = people::PersonInput, responses((status = 201, body = sp::Person), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -799,13 +606,7 @@ async fn create_person(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<people::PersonInput>,
 ) -> ApiResult<Response> {
-    idempotent(
-        &s,
-        &a,
-        &headers,
-        people::create_person(&s.app, &a.actor, id, &b),
-    )
-    .await
+    idempotent(&s, &a, &headers, people::create_person(&s.app, &a.actor, id, &b)).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -815,16 +616,9 @@ pub struct PersonDetail {
 }
 
 #[utoipa::path(get, path = "/persons/{id}", tag = "people", params(("id" = i64, Path)), responses((status = 200, body = PersonDetail), (status = 404, body = ErrorBody)))]
-async fn get_person(
-    State(s): State<AppState>,
-    a: ApiActor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<PersonDetail>> {
+async fn get_person(State(s): State<AppState>, a: ApiActor, Path(id): Path<i64>) -> ApiResult<Json<PersonDetail>> {
     let (person, occupancies) = people::person(&s.app, &a.actor, id).await.api(a.lang)?;
-    Ok(Json(PersonDetail {
-        person,
-        occupancies,
-    }))
+    Ok(Json(PersonDetail { person, occupancies }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -842,10 +636,7 @@ async fn update_person(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<UpdatePerson>,
 ) -> ApiResult<Json<sp::Person>> {
-    people::update_person(&s.app, &a.actor, id, b.version, &b.data)
-        .await
-        .map(Json)
-        .api(a.lang)
+    people::update_person(&s.app, &a.actor, id, b.version, &b.data).await.map(Json).api(a.lang)
 }
 
 // ---------------------------------------------------------------- import
@@ -876,33 +667,19 @@ async fn import_file(
     Query(q): Query<ImportQuery>,
     mp: Multipart,
 ) -> ApiResult<Json<import::ImportReport>> {
-    a.actor
-        .authorize(huiqian_domain::auth::Permission::ImportData, id)
-        .api(a.lang)?;
-    let (name, bytes) = super::pages::read_upload(mp, s.app.config.limits.max_upload_bytes)
+    a.actor.authorize(huiqian_domain::auth::Permission::ImportData, id).api(a.lang)?;
+    let (name, bytes) = super::pages::read_upload(mp, s.app.config.limits.max_upload_bytes).await.api(a.lang)?;
+    import::import_units_and_owners(&s.app, &a.actor, id, &name, &bytes, q.dry_run.unwrap_or(true))
         .await
-        .api(a.lang)?;
-    import::import_units_and_owners(
-        &s.app,
-        &a.actor,
-        id,
-        &name,
-        &bytes,
-        q.dry_run.unwrap_or(true),
-    )
-    .await
-    .map(Json)
-    .api(a.lang)
+        .map(Json)
+        .api(a.lang)
 }
 
 // ---------------------------------------------------------------- staff
 
 #[utoipa::path(get, path = "/staff", tag = "staff", responses((status = 200, body = [sa::User]), (status = 403, body = ErrorBody)))]
 async fn list_staff(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Vec<sa::User>>> {
-    auth::list_staff(&s.app, &a.actor)
-        .await
-        .map(Json)
-        .api(a.lang)
+    auth::list_staff(&s.app, &a.actor).await.map(Json).api(a.lang)
 }
 
 /// Create a staff account (they change the password at first sign-in).
@@ -913,21 +690,11 @@ async fn create_staff(
     headers: HeaderMap,
     ApiJson(b): ApiJson<auth::NewStaff>,
 ) -> ApiResult<Response> {
-    idempotent(
-        &s,
-        &a,
-        &headers,
-        auth::create_staff(&s.app, &a.actor, &b, auth::StaffOptions::default()),
-    )
-    .await
+    idempotent(&s, &a, &headers, auth::create_staff(&s.app, &a.actor, &b, auth::StaffOptions::default())).await
 }
 
 #[utoipa::path(get, path = "/staff/{id}", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = Me), (status = 404, body = ErrorBody)))]
-async fn get_staff(
-    State(s): State<AppState>,
-    a: ApiActor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Me>> {
+async fn get_staff(State(s): State<AppState>, a: ApiActor, Path(id): Path<i64>) -> ApiResult<Json<Me>> {
     let (user, roles) = auth::staff_detail(&s.app, &a.actor, id).await.api(a.lang)?;
     Ok(Json(Me { user, roles }))
 }
@@ -947,10 +714,7 @@ async fn update_staff(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<UpdateStaff>,
 ) -> ApiResult<Json<sa::User>> {
-    auth::update_staff(&s.app, &a.actor, id, b.version, &b.display_name, b.active)
-        .await
-        .map(Json)
-        .api(a.lang)
+    auth::update_staff(&s.app, &a.actor, id, b.version, &b.display_name, b.active).await.map(Json).api(a.lang)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -970,26 +734,15 @@ async fn grant_role(
     ApiJson(b): ApiJson<GrantBody>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
     let role = huiqian_domain::auth::Role::parse(&b.role)
-        .ok_or_else(|| {
-            AppError::field(
-                "role",
-                huiqian_domain::validation::ValidationError::new("role.unknown"),
-            )
-        })
+        .ok_or_else(|| AppError::field("role", huiqian_domain::validation::ValidationError::new("role.unknown")))
         .api(a.lang)?;
-    let rid = auth::grant_role(&s.app, &a.actor, id, b.community_id, role, b.department_id)
-        .await
-        .api(a.lang)?;
+    let rid = auth::grant_role(&s.app, &a.actor, id, b.community_id, role, b.department_id).await.api(a.lang)?;
     Ok((StatusCode::CREATED, Json(Created { id: rid })))
 }
 
 /// Revoke a role.
 #[utoipa::path(delete, path = "/roles/{id}", tag = "staff", params(("id" = i64, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn revoke_role(
-    State(s): State<AppState>,
-    a: ApiActor,
-    Path(id): Path<i64>,
-) -> ApiResult<StatusCode> {
+async fn revoke_role(State(s): State<AppState>, a: ApiActor, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     auth::revoke_role(&s.app, &a.actor, id).await.api(a.lang)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1011,9 +764,7 @@ async fn reset_password(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<ResetBody>,
 ) -> ApiResult<StatusCode> {
-    auth::reset_password(&s.app, &a.actor, id, &b.password, b.clear_totp)
-        .await
-        .api(a.lang)?;
+    auth::reset_password(&s.app, &a.actor, id, &b.password, b.clear_totp).await.api(a.lang)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1037,11 +788,7 @@ pub struct AuditQuery {
 
 /// Browse the audit trail (managers; their communities only).
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = [Entry]), (status = 403, body = ErrorBody)))]
-async fn audit_log(
-    State(s): State<AppState>,
-    a: ApiActor,
-    Query(q): Query<AuditQuery>,
-) -> ApiResult<Json<Vec<Entry>>> {
+async fn audit_log(State(s): State<AppState>, a: ApiActor, Query(q): Query<AuditQuery>) -> ApiResult<Json<Vec<Entry>>> {
     let f = crate::store::audit::Filter {
         communities: None,
         community_id: q.community_id,
@@ -1054,8 +801,5 @@ async fn audit_log(
         before_seq: q.before,
         limit: q.limit.unwrap_or(100),
     };
-    app::audit::browse(&s.app, &a.actor, f)
-        .await
-        .map(Json)
-        .api(a.lang)
+    app::audit::browse(&s.app, &a.actor, f).await.map(Json).api(a.lang)
 }

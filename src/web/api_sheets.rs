@@ -13,8 +13,16 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(OpenApiRouter::new().routes(routes!(attach)).layer(axum::extract::DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(my_notifications))
+        .routes(routes!(read_notification))
+        .routes(routes!(clock_targets, set_clock_target))
+        .routes(routes!(get_calendar))
+        .routes(routes!(set_week))
+        .routes(routes!(set_day))
+        .routes(routes!(remove_day))
         .routes(routes!(search_sheets, register_sheet))
         .routes(routes!(get_sheet))
         .routes(routes!(sheet_action))
@@ -76,9 +84,7 @@ pub struct SearchQuery {
 }
 
 fn nonempty(v: &Option<String>) -> Option<String> {
-    v.as_ref()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+    v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 impl SearchQuery {
@@ -110,20 +116,12 @@ async fn search_sheets(
     Path(id): Path<i64>,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Json<Vec<st::SheetRow>>> {
-    api(
-        sheet::search(&s.app, &a.actor, id, q.filter()).await,
-        a.lang,
-    )
-    .map(Json)
+    api(sheet::search(&s.app, &a.actor, id, q.filter()).await, a.lang).map(Json)
 }
 
 /// A sheet with its handovers, timeline, attachments and live collection clock (R-SHEET-12).
 #[utoipa::path(get, path = "/sheets/{id}", tag = "sheets", params(("id" = i64, Path)), responses((status = 200, body = sheet::SheetDetail), (status = 404, body = ErrorBody)))]
-async fn get_sheet(
-    State(s): State<AppState>,
-    a: ApiActor,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<sheet::SheetDetail>> {
+async fn get_sheet(State(s): State<AppState>, a: ApiActor, Path(id): Path<i64>) -> ApiResult<Json<sheet::SheetDetail>> {
     api(sheet::detail(&s.app, &a.actor, id).await, a.lang).map(Json)
 }
 
@@ -146,11 +144,7 @@ async fn sheet_action(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<ActionBody>,
 ) -> ApiResult<Json<sheet::SheetDetail>> {
-    api(
-        sheet::act(&s.app, &a.actor, id, b.version, &b.action).await,
-        a.lang,
-    )
-    .map(Json)
+    api(sheet::act(&s.app, &a.actor, id, b.version, &b.action).await, a.lang).map(Json)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -167,19 +161,7 @@ async fn sheet_queue(
     Path((id, name)): Path<(i64, sheet::QueueName)>,
     Query(p): Query<Paging>,
 ) -> ApiResult<Json<Vec<st::SheetRow>>> {
-    api(
-        sheet::queue(
-            &s.app,
-            &a.actor,
-            id,
-            name,
-            p.limit.unwrap_or(100),
-            p.offset.unwrap_or(0),
-        )
-        .await,
-        a.lang,
-    )
-    .map(Json)
+    api(sheet::queue(&s.app, &a.actor, id, name, p.limit.unwrap_or(100), p.offset.unwrap_or(0)).await, a.lang).map(Json)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -223,10 +205,7 @@ async fn handover_ledger(
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"handover-ledger.csv\"",
-            ),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"handover-ledger.csv\""),
         ],
         ledger_csv(&rows, &tz, a.lang),
     )
@@ -292,11 +271,7 @@ async fn unit_sheets(
         offset: p.offset.unwrap_or(0),
         ..Default::default()
     };
-    api(
-        sheet::search(&s.app, &a.actor, u.community_id, f).await,
-        a.lang,
-    )
-    .map(Json)
+    api(sheet::search(&s.app, &a.actor, u.community_id, f).await, a.lang).map(Json)
 }
 
 /// Every sheet a department handled: its own archive (R-SHEET-11).
@@ -317,11 +292,7 @@ async fn department_sheets(
         offset: p.offset.unwrap_or(0),
         ..Default::default()
     };
-    api(
-        sheet::search(&s.app, &a.actor, d.community_id, f).await,
-        a.lang,
-    )
-    .map(Json)
+    api(sheet::search(&s.app, &a.actor, d.community_id, f).await, a.lang).map(Json)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -340,9 +311,163 @@ async fn recovery_rate(
     Path(id): Path<i64>,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Json<Vec<st::Recovery>>> {
-    api(
-        sheet::recovery(&s.app, &a.actor, id, q.from, q.to).await,
-        a.lang,
-    )
-    .map(Json)
+    api(sheet::recovery(&s.app, &a.actor, id, q.from, q.to).await, a.lang).map(Json)
+}
+
+// ---------------------------------------------------------------- attachments, notices, clocks
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct AttachmentUpload {
+    /// `photo`, `file` or `evidence`.
+    purpose: String,
+    /// An image (PNG, JPEG, WebP, HEIC), a PDF or an Office document.
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    file: String,
+}
+
+/// Attach a photo, a file or evidence to a sheet.
+#[utoipa::path(post, path = "/sheets/{id}/attachments", tag = "sheets", params(("id" = i64, Path)),
+    request_body(content = AttachmentUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = sheet::SheetDetail), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn attach(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    mut mp: axum::extract::Multipart,
+) -> ApiResult<Json<sheet::SheetDetail>> {
+    use huiqian_domain::validation::ValidationError;
+    let limit = s.app.config.limits.max_upload_bytes;
+    let too_large = || {
+        crate::app::AppError::field(
+            "file",
+            ValidationError::new("upload.too_large").with("max_mb", limit / 1024 / 1024),
+        )
+    };
+    let (mut purpose, mut file) = (String::from("photo"), None);
+    while let Some(mut field) = mp.next_field().await.map_err(|_| ApiError::from_app(too_large(), a.lang))? {
+        match field.name().unwrap_or_default() {
+            "purpose" => purpose = field.text().await.unwrap_or_default(),
+            "file" => {
+                let name = field.file_name().unwrap_or("upload").to_string();
+                let mut buf = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(|_| ApiError::from_app(too_large(), a.lang))? {
+                    if buf.len() + chunk.len() > limit {
+                        return Err(ApiError::from_app(too_large(), a.lang));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                file = Some((name, buf));
+            }
+            _ => {}
+        }
+    }
+    let (name, bytes) = file.ok_or_else(|| {
+        ApiError::from_app(crate::app::AppError::field("file", ValidationError::new("upload.missing")), a.lang)
+    })?;
+    api(sheet::attach(&s.app, &a.actor, id, purpose.trim(), &name, &bytes).await, a.lang).map(Json)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct InboxQuery {
+    /// Only unread notices.
+    pub unread: Option<bool>,
+}
+
+/// My notices: due-soon warnings, overdue notices, escalations.
+#[utoipa::path(get, path = "/me/notifications", tag = "sheets", params(InboxQuery), responses((status = 200, body = [crate::store::notify::Notification])))]
+async fn my_notifications(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Query(q): Query<InboxQuery>,
+) -> ApiResult<Json<Vec<crate::store::notify::Notification>>> {
+    api(crate::app::notify::inbox(&s.app, &a.actor, q.unread.unwrap_or(false)).await, a.lang).map(Json)
+}
+
+/// Mark a notice read.
+#[utoipa::path(post, path = "/me/notifications/{id}/read", tag = "sheets", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn read_notification(State(s): State<AppState>, a: ApiActor, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    api(crate::app::notify::mark_read(&s.app, &a.actor, id).await, a.lang)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The clock targets of a community (the collection limit per kind).
+#[utoipa::path(get, path = "/communities/{id}/clock-targets", tag = "sheets", params(("id" = i64, Path)), responses((status = 200, body = [crate::store::clock::Target])))]
+async fn clock_targets(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<crate::store::clock::Target>>> {
+    api(crate::app::org::community(&s.app, &a.actor, id).await, a.lang)?;
+    crate::store::clock::targets(s.app.store.read(), id)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::from_app(e.into(), a.lang))
+}
+
+/// Set the collection limit for a kind (or `*`): hours, warning, round the clock or
+/// business hours (R-SHEET-7: configurable per kind). Open sheets are recomputed from their
+/// history at their next event.
+#[utoipa::path(put, path = "/communities/{id}/clock-targets", tag = "sheets", params(("id" = i64, Path)), request_body = crate::app::clock::TargetInput,
+    responses((status = 200, body = [crate::store::clock::Target]), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_clock_target(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<crate::app::clock::TargetInput>,
+) -> ApiResult<Json<Vec<crate::store::clock::Target>>> {
+    api(crate::app::clock::set_target(&s.app, &a.actor, id, &b).await, a.lang).map(Json)
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct CalendarView {
+    pub hours: Vec<crate::store::clock::Hours>,
+    pub days: Vec<crate::store::clock::Day>,
+}
+
+/// The community's business calendar.
+#[utoipa::path(get, path = "/communities/{id}/calendar", tag = "sheets", params(("id" = i64, Path)), responses((status = 200, body = CalendarView)))]
+async fn get_calendar(State(s): State<AppState>, a: ApiActor, Path(id): Path<i64>) -> ApiResult<Json<CalendarView>> {
+    api(crate::app::org::community(&s.app, &a.actor, id).await, a.lang)?;
+    let pool = s.app.store.read();
+    let err = |e: sqlx::Error| ApiError::from_app(e.into(), a.lang);
+    Ok(Json(CalendarView {
+        hours: crate::store::clock::hours(pool, id).await.map_err(err)?,
+        days: crate::store::clock::days(pool, id).await.map_err(err)?,
+    }))
+}
+
+/// Set the working hours of each weekday.
+#[utoipa::path(put, path = "/communities/{id}/calendar/week", tag = "sheets", params(("id" = i64, Path)), request_body = crate::app::clock::WeekInput,
+    responses((status = 200, body = [crate::store::clock::Hours]), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_week(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<crate::app::clock::WeekInput>,
+) -> ApiResult<Json<Vec<crate::store::clock::Hours>>> {
+    api(crate::app::clock::set_week(&s.app, &a.actor, id, &b).await, a.lang).map(Json)
+}
+
+/// Mark a public holiday or a make-up working day (调休).
+#[utoipa::path(put, path = "/communities/{id}/calendar/days", tag = "sheets", params(("id" = i64, Path)), request_body = crate::app::clock::DayInput,
+    responses((status = 200, body = [crate::store::clock::Day]), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_day(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<crate::app::clock::DayInput>,
+) -> ApiResult<Json<Vec<crate::store::clock::Day>>> {
+    api(crate::app::clock::set_day(&s.app, &a.actor, id, &b).await, a.lang).map(Json)
+}
+
+/// Remove a holiday or make-up day.
+#[utoipa::path(delete, path = "/communities/{id}/calendar/days/{day}", tag = "sheets", params(("id" = i64, Path), ("day" = String, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove_day(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path((id, day)): Path<(i64, String)>,
+) -> ApiResult<StatusCode> {
+    api(crate::app::clock::remove_day(&s.app, &a.actor, id, &day).await, a.lang)?;
+    Ok(StatusCode::NO_CONTENT)
 }

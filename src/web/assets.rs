@@ -14,10 +14,7 @@ fn asset(body: &'static str, mime: &'static str) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
         ],
         body,
     )
@@ -25,16 +22,7 @@ fn asset(body: &'static str, mime: &'static str) -> impl IntoResponse {
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/static/app.css",
-            get(|| async { asset(CSS, "text/css; charset=utf-8") }),
-        )
-        .route(
-            "/static/app.js",
-            get(|| async { asset(JS, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/static/htmx.min.js",
-            get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }),
-        )
+        .route("/static/app.css", get(|| async { asset(CSS, "text/css; charset=utf-8") }))
+        .route("/static/app.js", get(|| async { asset(JS, "text/javascript; charset=utf-8") }))
+        .route("/static/htmx.min.js", get(|| async { asset(HTMX, "text/javascript; charset=utf-8") }))
 }

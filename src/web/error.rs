@@ -44,10 +44,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::Forbidden => StatusCode::FORBIDDEN,
         AppError::NotFound => StatusCode::NOT_FOUND,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
-        AppError::Rejected {
-            code: "account_locked",
-            ..
-        } => StatusCode::LOCKED,
+        AppError::Rejected { code: "account_locked", .. } => StatusCode::LOCKED,
         AppError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
         AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -59,11 +56,9 @@ pub fn status_of(e: &AppError) -> StatusCode {
 pub fn message_of(e: &AppError, lang: Lang) -> String {
     match e {
         AppError::Rejected { code, params } => tf(lang, &format!("error.{code}"), params),
-        AppError::TooManyRequests { retry_after_secs } => tf(
-            lang,
-            "error.too_many_requests",
-            &[("seconds", retry_after_secs.to_string())],
-        ),
+        AppError::TooManyRequests { retry_after_secs } => {
+            tf(lang, "error.too_many_requests", &[("seconds", retry_after_secs.to_string())])
+        }
         other => t(lang, &format!("error.{}", other.code())).to_string(),
     }
 }
@@ -96,11 +91,7 @@ impl ApiError {
         ApiError {
             status: status_of(&e),
             body: ErrorBody {
-                error: ErrorDetail {
-                    code: e.code().to_string(),
-                    message: message_of(&e, lang),
-                    fields,
-                },
+                error: ErrorDetail { code: e.code().to_string(), message: message_of(&e, lang), fields },
             },
             retry_after,
         }

@@ -12,12 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use std::net::SocketAddr;
 
 fn request_id(parts: &Parts) -> String {
-    parts
-        .headers
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
+    parts.headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
 }
 
 pub fn client_ip(parts: &Parts) -> std::net::IpAddr {
@@ -62,10 +57,7 @@ impl FromRequestParts<AppState> for Meta {
                 .unwrap_or_default()
                 .to_string(),
             lang: parts.extensions.get::<Lang>().copied().unwrap_or_default(),
-            session: parts
-                .extensions
-                .get::<SessionSlot>()
-                .and_then(|s| s.0.clone()),
+            session: parts.extensions.get::<SessionSlot>().and_then(|s| s.0.clone()),
         })
     }
 }
@@ -90,21 +82,12 @@ fn encode(s: &str) -> String {
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        let path = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| "/".into());
+        let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
         let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
-        let Some(s) = parts
-            .extensions
-            .get::<SessionSlot>()
-            .and_then(|s| s.0.clone())
-        else {
+        let Some(s) = parts.extensions.get::<SessionSlot>().and_then(|s| s.0.clone()) else {
             if parts.headers.contains_key("hx-request") {
                 let mut r = StatusCode::UNAUTHORIZED.into_response();
-                r.headers_mut()
-                    .insert("hx-redirect", "/login".parse().expect("literal"));
+                r.headers_mut().insert("hx-redirect", "/login".parse().expect("literal"));
                 return Err(r);
             }
             return Err(Redirect::to(&format!("/login?next={}", encode(&path))).into_response());
@@ -137,17 +120,10 @@ pub struct ApiActor {
 
 impl FromRequestParts<AppState> for ApiActor {
     type Rejection = ApiError;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let rid = request_id(parts);
         let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
-        if let Some(auth) = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        {
+        if let Some(auth) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
             let token = auth.strip_prefix("Bearer ").unwrap_or("").trim();
             return match crate::app::auth::actor_from_token(&state.app, token, &rid).await {
                 Ok(Some((actor, locale))) => {
@@ -158,35 +134,17 @@ impl FromRequestParts<AppState> for ApiActor {
                         .filter(|_| parts.headers.contains_key(header::ACCEPT_LANGUAGE))
                         .or_else(|| Lang::parse(&locale))
                         .unwrap_or_default();
-                    Ok(ApiActor {
-                        actor,
-                        lang,
-                        session_id: None,
-                    })
+                    Ok(ApiActor { actor, lang, session_id: None })
                 }
-                Ok(None) => Err(ApiError::from_code(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    lang,
-                )),
+                Ok(None) => Err(ApiError::from_code(StatusCode::UNAUTHORIZED, "unauthenticated", lang)),
                 Err(e) => Err(ApiError::from_app(e, lang)),
             };
         }
-        match parts
-            .extensions
-            .get::<SessionSlot>()
-            .and_then(|s| s.0.clone())
-        {
-            Some(s) if s.second_factor_done => Ok(ApiActor {
-                actor: actor_of(&s, rid),
-                lang,
-                session_id: Some(s.id.clone()),
-            }),
-            _ => Err(ApiError::from_code(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                lang,
-            )),
+        match parts.extensions.get::<SessionSlot>().and_then(|s| s.0.clone()) {
+            Some(s) if s.second_factor_done => {
+                Ok(ApiActor { actor: actor_of(&s, rid), lang, session_id: Some(s.id.clone()) })
+            }
+            _ => Err(ApiError::from_code(StatusCode::UNAUTHORIZED, "unauthenticated", lang)),
         }
     }
 }
@@ -201,10 +159,7 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(
-        req: axum::extract::Request,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
@@ -213,9 +168,7 @@ where
                 let (status, code) = match &rejection {
                     JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_json_data"),
                     JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "bad_json"),
-                    MissingJsonContentType(_) => {
-                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required")
-                    }
+                    MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required"),
                     BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                         (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
                     }
@@ -223,8 +176,7 @@ where
                 };
                 let mut e = ApiError::from_code(status, code, lang);
                 // Say where the body went wrong (serde's path and reason), after the message.
-                e.body.error.message =
-                    format!("{} ({})", e.body.error.message, rejection.body_text());
+                e.body.error.message = format!("{} ({})", e.body.error.message, rejection.body_text());
                 Err(e)
             }
         }

@@ -36,10 +36,7 @@ pub struct AppState {
 pub fn router(app: App) -> Router {
     let limit = app.config.limits.max_body_bytes;
     let upload_limit = app.config.limits.max_upload_bytes;
-    let state = AppState {
-        app,
-        throttle: Arc::new(security::Throttle::default()),
-    };
+    let state = AppState { app, throttle: Arc::new(security::Throttle::default()) };
     let (api_router, openapi) = api::router(upload_limit).split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -69,28 +66,20 @@ pub fn router(app: App) -> Router {
         .with_state(state)
 }
 
-async fn readyz(
-    axum::extract::State(s): axum::extract::State<AppState>,
-) -> (axum::http::StatusCode, &'static str) {
+async fn readyz(axum::extract::State(s): axum::extract::State<AppState>) -> (axum::http::StatusCode, &'static str) {
     if s.app.store.ping().await {
         (axum::http::StatusCode::OK, "ready")
     } else {
-        (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "database unavailable",
-        )
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
     }
 }
 
 /// Serve until Ctrl-C or SIGTERM; in-flight requests finish first.
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let router = router(app);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
 }
 
 async fn shutdown_signal() {
@@ -99,8 +88,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };
@@ -113,10 +101,7 @@ async fn shutdown_signal() {
 }
 
 /// The translated message of a refused field value (also used by the command line).
-pub fn error_message(
-    e: &huiqian_domain::validation::ValidationError,
-    lang: crate::i18n::Lang,
-) -> String {
+pub fn error_message(e: &huiqian_domain::validation::ValidationError, lang: crate::i18n::Lang) -> String {
     error::field_message(e, lang)
 }
 

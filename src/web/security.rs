@@ -18,15 +18,10 @@ use std::time::{Duration, Instant};
 pub struct SessionSlot(pub Option<LiveSession>);
 
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
 }
 
 fn is_unsafe(m: &Method) -> bool {
@@ -94,24 +89,14 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request, next:
         if !same_origin(req.headers()) {
             return refuse(lang, &path, "cross_site");
         }
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .is_some_and(|v| v.as_bytes().starts_with(b"Bearer "));
+        let bearer = req.headers().get(header::AUTHORIZATION).is_some_and(|v| v.as_bytes().starts_with(b"Bearer "));
         // Signing in replaces whatever session the browser had; it carries no token of
         // it (the origin check above still applies).
         let signing_in = path == "/login" || path == "/api/v1/auth/sign-in";
         if let (Some(s), false, false) = (&session, bearer, signing_in) {
-            let mut presented = req
-                .headers()
-                .get("x-csrf-token")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+            let mut presented = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_string);
             if presented.is_none() {
-                presented = req
-                    .uri()
-                    .query()
-                    .and_then(|q| form_field(q.as_bytes(), "_csrf"));
+                presented = req.uri().query().and_then(|q| form_field(q.as_bytes(), "_csrf"));
             }
             let is_form = req
                 .headers()
@@ -124,19 +109,13 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request, next:
                 let bytes = match axum::body::to_bytes(body, limit).await {
                     Ok(b) => b,
                     Err(_) => {
-                        return (
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            t(lang, "error.too_large").to_string(),
-                        )
-                            .into_response();
+                        return (StatusCode::PAYLOAD_TOO_LARGE, t(lang, "error.too_large").to_string()).into_response();
                     }
                 };
                 presented = form_field(&bytes, "_csrf");
                 req = Request::from_parts(parts, Body::from(bytes));
             }
-            let ok = presented.is_some_and(|p| {
-                crate::crypto::constant_time_eq(p.as_bytes(), s.csrf_token.as_bytes())
-            });
+            let ok = presented.is_some_and(|p| crate::crypto::constant_time_eq(p.as_bytes(), s.csrf_token.as_bytes()));
             if !ok {
                 return refuse(lang, &path, "csrf");
             }
@@ -148,9 +127,7 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request, next:
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {
-    url::form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(body).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 /// Failed sign-ins per client address: after `MAX` in `WINDOW`, further attempts are

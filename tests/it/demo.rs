@@ -15,16 +15,11 @@ async fn open_in(dir: &std::path::Path, tweak: impl FnOnce(&mut huiqian::config:
     let url = fresh_database_url(dir).await;
     let mut cfg = test_config(dir, &url);
     tweak(&mut cfg);
-    huiqian::cli::open_with(cfg, true)
-        .await
-        .expect("open database")
+    huiqian::cli::open_with(cfg, true).await.expect("open database")
 }
 
 async fn count(app: &App, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(app.store.read())
-        .await
-        .unwrap()
+    sqlx::query_scalar(sql).fetch_one(app.store.read()).await.unwrap()
 }
 
 #[tokio::test]
@@ -46,11 +41,7 @@ async fn demo_loads_once_into_an_empty_database() {
     }
     let persons = count(&app, "SELECT COUNT(*) FROM persons").await;
     assert!((600..=3000).contains(&persons), "{persons} persons");
-    let owners = count(
-        &app,
-        "SELECT COUNT(DISTINCT person_id) FROM occupancies WHERE relation = 'owner'",
-    )
-    .await;
+    let owners = count(&app, "SELECT COUNT(DISTINCT person_id) FROM occupancies WHERE relation = 'owner'").await;
     assert!(owners >= 300, "{owners} owners");
     for rel in ["family", "tenant", "agent"] {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM occupancies WHERE relation = $1")
@@ -61,15 +52,15 @@ async fn demo_loads_once_into_an_empty_database() {
         assert!(n > 0, "no {rel}");
     }
     // Every unit has an owner; statuses are mostly occupied, some vacant, a few renovating.
-    let unowned = count(&app, "SELECT COUNT(*) FROM units WHERE id NOT IN (SELECT unit_id FROM occupancies WHERE relation = 'owner')").await;
+    let unowned = count(
+        &app,
+        "SELECT COUNT(*) FROM units WHERE id NOT IN (SELECT unit_id FROM occupancies WHERE relation = 'owner')",
+    )
+    .await;
     assert_eq!(unowned, 0);
     let occupied = count(&app, "SELECT COUNT(*) FROM units WHERE status = 'occupied'").await;
     let vacant = count(&app, "SELECT COUNT(*) FROM units WHERE status = 'vacant'").await;
-    let renovating = count(
-        &app,
-        "SELECT COUNT(*) FROM units WHERE status = 'renovating'",
-    )
-    .await;
+    let renovating = count(&app, "SELECT COUNT(*) FROM units WHERE status = 'renovating'").await;
     assert!(occupied > 500 && vacant > 20 && renovating > 5 && renovating < vacant);
 
     // A user for every role in both communities, each in a department; and `admin`.
@@ -96,14 +87,7 @@ async fn demo_loads_once_into_an_empty_database() {
     assert_eq!(company_admin, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users").await, 25);
     let text = demo::logins_text(&app, true).await.unwrap();
-    for s in [
-        "huiqian-demo",
-        "hy.desk",
-        "ly.finance",
-        "admin",
-        "和园",
-        "柳园",
-    ] {
+    for s in ["huiqian-demo", "hy.desk", "ly.finance", "admin", "和园", "柳园"] {
         assert!(text.contains(s), "{s} missing from:\n{text}");
     }
 
@@ -111,34 +95,12 @@ async fn demo_loads_once_into_an_empty_database() {
     let audit_before = count(&app, "SELECT COUNT(*) FROM audit_log").await;
     assert!(!demo::load_if_empty(&app).await.unwrap());
     assert_eq!(count(&app, "SELECT COUNT(*) FROM units").await, 672);
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM audit_log").await,
-        audit_before
-    );
-    assert!(
-        demo::logins_text(&app, false)
-            .await
-            .unwrap()
-            .contains("already present")
-    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log").await, audit_before);
+    assert!(demo::logins_text(&app, false).await.unwrap().contains("already present"));
 
     // One audit entry per community for the data, one for the staff; the chain holds.
-    assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'demo.loaded'"
-        )
-        .await,
-        2
-    );
-    assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'demo.staff_created'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'demo.loaded'").await, 2);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'demo.staff_created'").await, 1);
     let r = audit::verify(&app).await.unwrap();
     assert!(r.ok(), "{:?}", r.problems);
 }
@@ -163,10 +125,7 @@ async fn demo_personal_data_is_valid() {
         if let Some(p) = phone {
             let p = app.secrets.decrypt(p).unwrap();
             Phone::parse_mobile(&p).unwrap();
-            assert!(
-                huiqian::demo::synth::MOBILE_PREFIXES.contains(&p[..3].parse().unwrap()),
-                "{p}"
-            );
+            assert!(huiqian::demo::synth::MOBILE_PREFIXES.contains(&p[..3].parse().unwrap()), "{p}");
             assert!(phones.insert(p));
         }
         if let Some(i) = id {
@@ -179,20 +138,11 @@ async fn demo_personal_data_is_valid() {
             assert!(ids.insert(i));
         }
     }
-    assert!(
-        phones.len() * 10 > rows.len() * 8,
-        "most people have a phone"
-    );
-    assert!(
-        ids.len() * 10 > rows.len() * 7,
-        "most people have an ID number"
-    );
+    assert!(phones.len() * 10 > rows.len() * 8, "most people have a phone");
+    assert!(ids.len() * 10 > rows.len() * 7, "most people have an ID number");
     // Room numbers are building-entrance-room with room = floor × 100 + n.
     let units: Vec<(String, i64, i64)> =
-        sqlx::query_as("SELECT room_no, floor, area_centi FROM units")
-            .fetch_all(app.store.read())
-            .await
-            .unwrap();
+        sqlx::query_as("SELECT room_no, floor, area_centi FROM units").fetch_all(app.store.read()).await.unwrap();
     for (room, floor, area) in &units {
         let parts: Vec<&str> = room.split('-').collect();
         assert_eq!(parts.len(), 3, "{room}");
@@ -213,15 +163,11 @@ async fn snapshot(app: &App) -> Vec<String> {
     .fetch_all(app.store.read())
     .await
     .unwrap();
-    let users: Vec<(String, String)> =
-        sqlx::query_as("SELECT username, display_name FROM users ORDER BY username")
-            .fetch_all(app.store.read())
-            .await
-            .unwrap();
-    rows.iter()
-        .map(|r| format!("{r:?}"))
-        .chain(users.iter().map(|u| format!("{u:?}")))
-        .collect()
+    let users: Vec<(String, String)> = sqlx::query_as("SELECT username, display_name FROM users ORDER BY username")
+        .fetch_all(app.store.read())
+        .await
+        .unwrap();
+    rows.iter().map(|r| format!("{r:?}")).chain(users.iter().map(|u| format!("{u:?}"))).collect()
 }
 
 #[tokio::test]
@@ -240,9 +186,7 @@ async fn demo_is_the_same_every_time() {
 async fn demo_is_not_loaded_over_existing_data() {
     let dir = tempfile::tempdir().unwrap();
     let app = open_in(dir.path(), |_| {}).await;
-    org::create_company(&app, &Actor::cli(), "另一家物业公司")
-        .await
-        .unwrap();
+    org::create_company(&app, &Actor::cli(), "另一家物业公司").await.unwrap();
     assert!(!demo::load_if_empty(&app).await.unwrap());
     assert_eq!(count(&app, "SELECT COUNT(*) FROM units").await, 0);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM users").await, 0);
@@ -261,13 +205,7 @@ async fn demo_log_ins_need_no_second_factor() {
         cfg.demo = true;
     })
     .await;
-    assert!(
-        app.config
-            .auth
-            .require_totp_roles
-            .iter()
-            .any(|r| r == "system_admin")
-    );
+    assert!(app.config.auth.require_totp_roles.iter().any(|r| r == "system_admin"));
     assert!(demo::load_if_empty(&app).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -276,10 +214,7 @@ async fn demo_log_ins_need_no_second_factor() {
         let _ = huiqian::web::serve(serve_app, listener).await;
     });
     for (username, communities) in [("hy.desk", 1), ("admin", 2), ("hy.director", 1)] {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap();
+        let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
         let r = http
             .post(format!("{base}/api/v1/auth/sign-in"))
             .json(&json!({"username": username, "password": demo::PASSWORD}))
@@ -290,18 +225,10 @@ async fn demo_log_ins_need_no_second_factor() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["second_factor"], "done", "{username}: {body}");
         assert_eq!(body["must_change_password"], false);
-        let r = http
-            .get(format!("{base}/api/v1/communities"))
-            .send()
-            .await
-            .unwrap();
+        let r = http.get(format!("{base}/api/v1/communities")).send().await.unwrap();
         assert_eq!(r.status(), 200, "{username}");
         let list: Value = r.json().await.unwrap();
-        assert_eq!(
-            list.as_array().map(Vec::len),
-            Some(communities),
-            "{username}: {list}"
-        );
+        assert_eq!(list.as_array().map(Vec::len), Some(communities), "{username}: {list}");
     }
     // A wrong password is still refused.
     let r = reqwest::Client::new()
@@ -319,11 +246,7 @@ async fn demo_log_ins_need_no_second_factor() {
 async fn bench_data_fills_an_empty_database_only() {
     let dir = tempfile::tempdir().unwrap();
     let app = open_in(dir.path(), |_| {}).await;
-    let size = demo::bench::Size {
-        units: 500,
-        residents: 1100,
-        communities: 2,
-    };
+    let size = demo::bench::Size { units: 500, residents: 1100, communities: 2 };
     let g = demo::bench::generate(&app, size).await.unwrap();
     assert_eq!(g.communities.len(), 2);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM units").await, 500);
@@ -331,14 +254,12 @@ async fn bench_data_fills_an_empty_database_only() {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM occupancies").await, 1100);
     assert!(g.sample_phones.len() >= 400);
     for phone in g.sample_phones.iter().take(20) {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM persons WHERE community_id = $1 AND phone_hash = $2",
-        )
-        .bind(g.communities[0])
-        .bind(app.secrets.lookup_hash("phone", phone))
-        .fetch_one(app.store.read())
-        .await
-        .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM persons WHERE community_id = $1 AND phone_hash = $2")
+            .bind(g.communities[0])
+            .bind(app.secrets.lookup_hash("phone", phone))
+            .fetch_one(app.store.read())
+            .await
+            .unwrap();
         assert_eq!(n, 1, "{phone}");
     }
     let grants = count(

@@ -16,8 +16,7 @@ pub fn backend() -> String {
 }
 
 fn pg_base() -> String {
-    std::env::var("HUIQIAN_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("HUIQIAN_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub struct TestApp {
@@ -40,13 +39,8 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
         sqlx::any::install_default_drivers();
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_base())
             .await
-            .expect(
-                "PostgreSQL must be reachable for HUIQIAN_TEST_BACKEND=postgres (127.0.0.1:5432)",
-            );
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut conn)
-            .await
-            .expect("create schema");
+            .expect("PostgreSQL must be reachable for HUIQIAN_TEST_BACKEND=postgres (127.0.0.1:5432)");
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
         format!("{}?options=-c%20search_path%3D{schema}", pg_base())
     } else {
         format!("sqlite://{}", dir.join("test.db").display())
@@ -54,11 +48,7 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
 }
 
 pub fn test_config(dir: &std::path::Path, db_url: &str) -> Config {
-    let mut cfg = Config {
-        data: dir.to_path_buf(),
-        database_url: db_url.to_string(),
-        ..Config::default()
-    };
+    let mut cfg = Config { data: dir.to_path_buf(), database_url: db_url.to_string(), ..Config::default() };
     cfg.secret_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     cfg.auth.require_totp_roles = vec![];
@@ -75,13 +65,9 @@ impl TestApp {
         let db_url = fresh_database_url(dir.path()).await;
         let mut cfg = test_config(dir.path(), &db_url);
         tweak(&mut cfg);
-        let app = huiqian::cli::open_with(cfg, true)
-            .await
-            .expect("open database");
+        let app = huiqian::cli::open_with(cfg, true).await.expect("open database");
         let cli = Actor::cli();
-        let company = org::create_company(&app, &cli, "测试物业有限公司")
-            .await
-            .unwrap();
+        let company = org::create_company(&app, &cli, "测试物业有限公司").await.unwrap();
         let mk = |code: &str, name: &str| org::CommunityInput {
             company_id: company,
             code: code.into(),
@@ -91,14 +77,8 @@ impl TestApp {
             phone: String::new(),
             active: true,
         };
-        let c1 = org::create_community(&app, &cli, &mk("HY", "和园"))
-            .await
-            .unwrap()
-            .id;
-        let c2 = org::create_community(&app, &cli, &mk("LY", "柳园"))
-            .await
-            .unwrap()
-            .id;
+        let c1 = org::create_community(&app, &cli, &mk("HY", "和园")).await.unwrap().id;
+        let c2 = org::create_community(&app, &cli, &mk("LY", "柳园")).await.unwrap().id;
         let mut users = HashMap::new();
         for role in Role::ALL {
             let username = format!("u_{}", role.as_str());
@@ -112,16 +92,11 @@ impl TestApp {
                     phone: String::new(),
                     locale: "zh-CN".into(),
                 },
-                auth::StaffOptions {
-                    must_change_password: false,
-                    totp_exempt: false,
-                },
+                auth::StaffOptions { must_change_password: false, totp_exempt: false },
             )
             .await
             .unwrap();
-            auth::grant_role(&app, &cli, u.id, Some(c1), role, None)
-                .await
-                .unwrap();
+            auth::grant_role(&app, &cli, u.id, Some(c1), role, None).await.unwrap();
             users.insert(role, username);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -130,16 +105,7 @@ impl TestApp {
         tokio::spawn(async move {
             let _ = huiqian::web::serve(serve_app, listener).await;
         });
-        TestApp {
-            app,
-            base: format!("http://{addr}"),
-            company,
-            c1,
-            c2,
-            users,
-            db_url,
-            _dir: dir,
-        }
+        TestApp { app, base: format!("http://{addr}"), company, c1, c2, users, db_url, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -148,11 +114,7 @@ impl TestApp {
 
     /// A browser-like client (cookie store) not signed in.
     pub fn anon(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
     }
 
     /// Sign in through the API; the client then sends the CSRF token with every request.
@@ -180,11 +142,7 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Client {
-            http,
-            base: self.base.clone(),
-            csrf,
-        }
+        Client { http, base: self.base.clone(), csrf }
     }
 
     pub async fn as_role(&self, role: Role) -> Client {
@@ -197,17 +155,11 @@ impl TestApp {
 
     /// Number of audit entries.
     pub async fn audit_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
-            .fetch_one(self.app.store.read())
-            .await
-            .unwrap()
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(self.app.store.read()).await.unwrap()
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(self.app.store.read())
-            .await
-            .unwrap()
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(self.app.store.read()).await.unwrap()
     }
 }
 
@@ -230,19 +182,8 @@ impl Client {
         let s = r.status().as_u16();
         (s, r.json().await.unwrap_or(Value::Null))
     }
-    pub async fn send_json(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: &Value,
-    ) -> (u16, Value) {
-        let r = self
-            .http
-            .request(method, self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: &Value) -> (u16, Value) {
+        let r = self.http.request(method, self.url(path)).json(body).send().await.unwrap();
         let s = r.status().as_u16();
         (s, r.json().await.unwrap_or(Value::Null))
     }
@@ -255,11 +196,6 @@ impl Client {
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let mut f: Vec<(&str, &str)> = form.to_vec();
         f.push(("_csrf", &self.csrf));
-        self.http
-            .post(self.url(path))
-            .form(&f)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(self.url(path)).form(&f).send().await.unwrap()
     }
 }

@@ -11,20 +11,12 @@ const GOOD: &str = "房号,楼层,建筑面积,状态,姓名,手机,证件类型
 3-1-102,,76.2,空置,,,,,,,\n\
 12-0801,8,120,装修,李建国,13998765432,,,,,业主\n";
 
-async fn upload(
-    c: &crate::harness::Client,
-    community: i64,
-    name: &str,
-    bytes: Vec<u8>,
-    dry_run: bool,
-) -> (u16, Value) {
+async fn upload(c: &crate::harness::Client, community: i64, name: &str, bytes: Vec<u8>, dry_run: bool) -> (u16, Value) {
     let part = reqwest::multipart::Part::bytes(bytes).file_name(name.to_string());
     let form = reqwest::multipart::Form::new().part("file", part);
     let r = c
         .http
-        .post(c.url(&format!(
-            "/api/v1/communities/{community}/imports?dry_run={dry_run}"
-        )))
+        .post(c.url(&format!("/api/v1/communities/{community}/imports?dry_run={dry_run}")))
         .multipart(form)
         .send()
         .await
@@ -41,12 +33,7 @@ async fn utf8_csv_dry_run_then_import() {
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["errors"].as_array().unwrap().len(), 0, "{r}");
     assert_eq!(
-        (
-            r["rows"].as_i64(),
-            r["units_new"].as_i64(),
-            r["buildings_new"].as_i64(),
-            r["persons_new"].as_i64()
-        ),
+        (r["rows"].as_i64(), r["units_new"].as_i64(), r["buildings_new"].as_i64(), r["persons_new"].as_i64()),
         (Some(4), Some(3), Some(2), Some(3))
     );
     assert_eq!(r["applied"], false);
@@ -58,24 +45,16 @@ async fn utf8_csv_dry_run_then_import() {
     assert_eq!(t.count("persons").await, 3);
     assert_eq!(t.count("occupancies").await, 3);
     // Imported people are found like any other, and their data is masked.
-    let (_, found) = m
-        .get_json(&format!(
-            "/api/v1/communities/{}/persons?q=13812345678",
-            t.c1
-        ))
-        .await;
+    let (_, found) = m.get_json(&format!("/api/v1/communities/{}/persons?q=13812345678", t.c1)).await;
     assert_eq!(found[0]["name"], "王秀英");
     assert_eq!(found[0]["id_masked"], "110***********002X");
-    let (_, u) = m
-        .get_json(&format!("/api/v1/communities/{}/units?room=12-", t.c1))
-        .await;
+    let (_, u) = m.get_json(&format!("/api/v1/communities/{}/units?room=12-", t.c1)).await;
     assert_eq!(u[0]["status"], "renovating");
     assert_eq!(u[0]["floor"], 8);
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'import.applied'")
-            .fetch_one(t.app.store.read())
-            .await
-            .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'import.applied'")
+        .fetch_one(t.app.store.read())
+        .await
+        .unwrap();
     assert_eq!(n, 1);
 }
 
@@ -91,9 +70,7 @@ async fn bom_and_gbk_csv_are_read() {
     assert!(!bad);
     let (_, r) = upload(&m, t.c1, "excel-gbk.csv", gbk.into_owned(), false).await;
     assert_eq!(r["errors"].as_array().unwrap().len(), 0, "{r}");
-    let (_, found) = m
-        .get_json(&format!("/api/v1/communities/{}/persons?q=李建国", t.c1))
-        .await;
+    let (_, found) = m.get_json(&format!("/api/v1/communities/{}/persons?q=李建国", t.c1)).await;
     assert_eq!(found.as_array().unwrap().len(), 1, "GBK names decoded");
 }
 
@@ -103,10 +80,7 @@ async fn xlsx_is_read_with_numbers_as_excel_stores_them() {
     let m = t.as_role(Role::CsManager).await;
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
-    for (c, h) in ["房号", "楼层", "建筑面积", "姓名", "手机"]
-        .iter()
-        .enumerate()
-    {
+    for (c, h) in ["房号", "楼层", "建筑面积", "姓名", "手机"].iter().enumerate() {
         ws.write_string(0, c as u16, *h).unwrap();
     }
     ws.write_string(1, 0, "5-2-1801").unwrap();
@@ -118,9 +92,7 @@ async fn xlsx_is_read_with_numbers_as_excel_stores_them() {
     let (s, r) = upload(&m, t.c1, "业主名册.xlsx", bytes, false).await;
     assert_eq!(s, 200);
     assert_eq!(r["errors"].as_array().unwrap().len(), 0, "{r}");
-    let (_, found) = m
-        .get_json(&format!("/api/v1/communities/{}/persons?q=1234", t.c1))
-        .await;
+    let (_, found) = m.get_json(&format!("/api/v1/communities/{}/persons?q=1234", t.c1)).await;
     assert_eq!(found[0]["phone_masked"], "137****1234");
 }
 
@@ -141,33 +113,16 @@ async fn every_bad_row_is_reported_and_nothing_is_written() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            (
-                e["row"].as_i64().unwrap(),
-                e["column"].as_str().unwrap().into(),
-                e["code"].as_str().unwrap().into(),
-            )
-        })
+        .map(|e| (e["row"].as_i64().unwrap(), e["column"].as_str().unwrap().into(), e["code"].as_str().unwrap().into()))
         .collect();
     assert!(
-        errs.contains(&(3, "房号".into(), "room_no.room".into()))
-            || errs.iter().any(|e| e.0 == 3 && e.1 == "房号"),
+        errs.contains(&(3, "房号".into(), "room_no.room".into())) || errs.iter().any(|e| e.0 == 3 && e.1 == "房号"),
         "{errs:?}"
     );
-    assert!(
-        errs.iter().any(|e| e.0 == 4 && e.1 == "建筑面积"),
-        "{errs:?}"
-    );
+    assert!(errs.iter().any(|e| e.0 == 4 && e.1 == "建筑面积"), "{errs:?}");
     assert!(errs.iter().any(|e| e.0 == 4 && e.1 == "手机"), "{errs:?}");
-    assert!(
-        errs.iter()
-            .any(|e| e.0 == 5 && e.1 == "证件号码" && e.2 == "id_number.bad_check_digit"),
-        "{errs:?}"
-    );
-    assert!(
-        !errs.iter().any(|e| e.0 == 2 || e.0 == 6),
-        "good rows are not reported: {errs:?}"
-    );
+    assert!(errs.iter().any(|e| e.0 == 5 && e.1 == "证件号码" && e.2 == "id_number.bad_check_digit"), "{errs:?}");
+    assert!(!errs.iter().any(|e| e.0 == 2 || e.0 == 6), "good rows are not reported: {errs:?}");
     assert_eq!(t.count("units").await, 0);
     assert_eq!(t.count("persons").await, 0);
     assert_eq!(t.count("buildings").await, 0);
@@ -177,24 +132,11 @@ async fn every_bad_row_is_reported_and_nothing_is_written() {
 async fn missing_columns_existing_rooms_and_permissions() {
     let t = TestApp::spawn().await;
     let m = t.as_role(Role::CsManager).await;
-    let (_, r) = upload(
-        &m,
-        t.c1,
-        "x.csv",
-        "姓名,手机\n王,13800000000\n".as_bytes().to_vec(),
-        true,
-    )
-    .await;
+    let (_, r) = upload(&m, t.c1, "x.csv", "姓名,手机\n王,13800000000\n".as_bytes().to_vec(), true).await;
     assert_eq!(r["errors"][0]["code"], "import.missing_column");
     upload(&m, t.c1, "a.csv", GOOD.as_bytes().to_vec(), false).await;
     let (_, r) = upload(&m, t.c1, "a.csv", GOOD.as_bytes().to_vec(), true).await;
-    assert!(
-        r["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["code"] == "unit.room_taken")
-    );
+    assert!(r["errors"].as_array().unwrap().iter().any(|e| e["code"] == "unit.room_taken"));
     let desk = t.as_role(Role::Receptionist).await;
     let (s, _) = upload(&desk, t.c1, "a.csv", GOOD.as_bytes().to_vec(), true).await;
     assert_eq!(s, 403);

@@ -10,6 +10,7 @@ mod cli;
 mod demo;
 mod import;
 mod matrix;
+mod notices;
 mod openapi;
 mod org;
 mod pages;

@@ -39,45 +39,21 @@ fn table() -> Vec<(&'static str, &'static str, Need)> {
         ("post", "/api/v1/communities", CompanyWide),
         ("get", "/api/v1/communities/{id}", In(ViewCommunity)),
         ("put", "/api/v1/communities/{id}", In(ManageCommunity)),
-        (
-            "get",
-            "/api/v1/communities/{id}/buildings",
-            In(ViewCommunity),
-        ),
-        (
-            "post",
-            "/api/v1/communities/{id}/buildings",
-            In(ManageStructure),
-        ),
+        ("get", "/api/v1/communities/{id}/buildings", In(ViewCommunity)),
+        ("post", "/api/v1/communities/{id}/buildings", In(ManageStructure)),
         ("put", "/api/v1/buildings/{id}", In(ManageStructure)),
         ("get", "/api/v1/communities/{id}/units", In(ViewCommunity)),
-        (
-            "post",
-            "/api/v1/communities/{id}/units",
-            In(ManageStructure),
-        ),
+        ("post", "/api/v1/communities/{id}/units", In(ManageStructure)),
         ("get", "/api/v1/units/{id}", In(ViewCommunity)),
         ("put", "/api/v1/units/{id}", In(ManageStructure)),
         ("get", "/api/v1/units/{id}/occupants", In(ViewCommunity)),
         ("post", "/api/v1/units/{id}/occupants", In(ManageResidents)),
         ("post", "/api/v1/occupancies/{id}/end", In(ManageResidents)),
-        (
-            "get",
-            "/api/v1/communities/{id}/departments",
-            In(ViewCommunity),
-        ),
-        (
-            "post",
-            "/api/v1/communities/{id}/departments",
-            In(ManageStructure),
-        ),
+        ("get", "/api/v1/communities/{id}/departments", In(ViewCommunity)),
+        ("post", "/api/v1/communities/{id}/departments", In(ManageStructure)),
         ("put", "/api/v1/departments/{id}", In(ManageStructure)),
         ("get", "/api/v1/communities/{id}/persons", In(ViewCommunity)),
-        (
-            "post",
-            "/api/v1/communities/{id}/persons",
-            In(ManageResidents),
-        ),
+        ("post", "/api/v1/communities/{id}/persons", In(ManageResidents)),
         ("get", "/api/v1/persons/{id}", In(ViewCommunity)),
         ("put", "/api/v1/persons/{id}", In(ManageResidents)),
         ("post", "/api/v1/communities/{id}/imports", In(ImportData)),
@@ -92,52 +68,37 @@ fn table() -> Vec<(&'static str, &'static str, Need)> {
         ("get", "/api/v1/communities/{id}/sheets", In(ViewCommunity)),
         ("post", "/api/v1/communities/{id}/sheets", In(RegisterSheet)),
         ("get", "/api/v1/sheets/{id}", In(ViewCommunity)),
-        (
-            "get",
-            "/api/v1/communities/{id}/queues/{name}",
-            In(ViewCommunity),
-        ),
-        (
-            "get",
-            "/api/v1/communities/{id}/handovers",
-            In(ViewCommunity),
-        ),
+        ("get", "/api/v1/communities/{id}/queues/{name}", In(ViewCommunity)),
+        ("get", "/api/v1/communities/{id}/handovers", In(ViewCommunity)),
         ("get", "/api/v1/units/{id}/sheets", In(ViewCommunity)),
         ("get", "/api/v1/departments/{id}/sheets", In(ViewCommunity)),
-        (
-            "get",
-            "/api/v1/communities/{id}/recovery",
-            In(ReassignSheet),
-        ),
+        ("get", "/api/v1/communities/{id}/recovery", In(ReassignSheet)),
+        ("get", "/api/v1/me/notifications", Me),
+        ("post", "/api/v1/me/notifications/{id}/read", Me),
+        ("get", "/api/v1/communities/{id}/clock-targets", In(ViewCommunity)),
+        ("put", "/api/v1/communities/{id}/clock-targets", In(ManageCommunity)),
+        ("get", "/api/v1/communities/{id}/calendar", In(ViewCommunity)),
+        ("put", "/api/v1/communities/{id}/calendar/week", In(ManageCommunity)),
+        ("put", "/api/v1/communities/{id}/calendar/days", In(ManageCommunity)),
     ]
 }
 
 /// Operations tested elsewhere, because running them would end the session under test.
 const ELSEWHERE: &[(&str, &str, &str)] = &[
+    ("post", "/api/v1/auth/sign-in", "auth::session_cookie_is_http_only_same_site_and_rotated_at_sign_in"),
+    ("post", "/api/v1/auth/second-factor", "auth::second_factor_is_required_for_administrators"),
+    ("post", "/api/v1/auth/sign-out", "auth (sign-out ends the session)"),
+    ("post", "/api/v1/me/totp", "auth::second_factor_is_required_for_administrators"),
+    ("post", "/api/v1/me/totp/confirm", "auth::second_factor_is_required_for_administrators"),
     (
-        "post",
-        "/api/v1/auth/sign-in",
-        "auth::session_cookie_is_http_only_same_site_and_rotated_at_sign_in",
+        "delete",
+        "/api/v1/communities/{id}/calendar/days/{day}",
+        "notices::r_sheet_7_targets_per_kind_and_business_calendar (needs a day to remove)",
     ),
     (
         "post",
-        "/api/v1/auth/second-factor",
-        "auth::second_factor_is_required_for_administrators",
-    ),
-    (
-        "post",
-        "/api/v1/auth/sign-out",
-        "auth (sign-out ends the session)",
-    ),
-    (
-        "post",
-        "/api/v1/me/totp",
-        "auth::second_factor_is_required_for_administrators",
-    ),
-    (
-        "post",
-        "/api/v1/me/totp/confirm",
-        "auth::second_factor_is_required_for_administrators",
+        "/api/v1/sheets/{id}/attachments",
+        "notices::attachments_are_checked_and_join_the_timeline (multipart; holders of the sheet)",
     ),
     (
         "post",
@@ -165,12 +126,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
         &t.app,
         &cli,
         community,
-        &org::BuildingInput {
-            code: "1".into(),
-            name: String::new(),
-            floors: 6,
-            active: true,
-        },
+        &org::BuildingInput { code: "1".into(), name: String::new(), floors: 6, active: true },
     )
     .await
     .unwrap();
@@ -192,11 +148,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
         &t.app,
         &cli,
         community,
-        &people::PersonInput {
-            name: "王秀英".into(),
-            phone: "13812345678".into(),
-            ..Default::default()
-        },
+        &people::PersonInput { name: "王秀英".into(), phone: "13812345678".into(), ..Default::default() },
     )
     .await
     .unwrap();
@@ -204,11 +156,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
         &t.app,
         &cli,
         u.id,
-        &people::OccupancyInput {
-            person_id: p.id,
-            relation: "owner".into(),
-            since: String::new(),
-        },
+        &people::OccupancyInput { person_id: p.id, relation: "owner".into(), since: String::new() },
     )
     .await
     .unwrap();
@@ -227,9 +175,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     )
     .await
     .unwrap();
-    let r = auth::grant_role(&t.app, &cli, s.id, Some(community), Role::Technician, None)
-        .await
-        .unwrap();
+    let r = auth::grant_role(&t.app, &cli, s.id, Some(community), Role::Technician, None).await.unwrap();
     let desk = auth::create_staff(
         &t.app,
         &cli,
@@ -244,23 +190,13 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     )
     .await
     .unwrap();
-    auth::grant_role(
-        &t.app,
-        &cli,
-        desk.id,
-        Some(community),
-        Role::Receptionist,
-        None,
-    )
-    .await
-    .unwrap();
+    auth::grant_role(&t.app, &cli, desk.id, Some(community), Role::Receptionist, None).await.unwrap();
     let mut desk_actor = huiqian::app::Actor::cli();
     desk_actor.user_id = desk.id;
-    desk_actor.grants =
-        huiqian::domain::auth::Grants::new(vec![huiqian::domain::auth::RoleGrant {
-            community: Some(community),
-            role: Role::Receptionist,
-        }]);
+    desk_actor.grants = huiqian::domain::auth::Grants::new(vec![huiqian::domain::auth::RoleGrant {
+        community: Some(community),
+        role: Role::Receptionist,
+    }]);
     let sheet = huiqian::app::sheet::register(
         &t.app,
         &desk_actor,
@@ -312,14 +248,8 @@ fn path_for(path: &str, f: &Fixture) -> String {
     } else {
         999_999
     };
-    let path = path
-        .replace("{id}", &id.to_string())
-        .replace("{name}", "chase");
-    if path.ends_with("/recovery") {
-        format!("{path}?from=0&to=9999999999999")
-    } else {
-        path
-    }
+    let path = path.replace("{id}", &id.to_string()).replace("{name}", "chase");
+    if path.ends_with("/recovery") { format!("{path}?from=0&to=9999999999999") } else { path }
 }
 
 fn body_for(method: &str, path: &str, n: usize) -> Value {
@@ -358,6 +288,13 @@ fn body_for(method: &str, path: &str, n: usize) -> Value {
             json!({"community_id": 0, "role": "security_officer"})
         }
         ("post", "/api/v1/staff/{id}/reset-password") => json!({"password": "Reset-pass-123"}),
+        ("put", "/api/v1/communities/{id}/clock-targets") => {
+            json!({"kind": "*", "target_hours": "72", "warn_hours": "12"})
+        }
+        ("put", "/api/v1/communities/{id}/calendar/week") => {
+            json!({"days": ["08:30-17:30", "08:30-17:30", "08:30-17:30", "08:30-17:30", "08:30-17:30", "", ""]})
+        }
+        ("put", "/api/v1/communities/{id}/calendar/days") => json!({"day": "2027-01-01", "kind": "holiday"}),
         ("post", "/api/v1/communities/{id}/sheets") => {
             json!({"kind": "inquiry", "channel": "phone", "requester_name": "王秀英", "reason": "询问停水时间"})
         }
@@ -368,8 +305,7 @@ fn body_for(method: &str, path: &str, n: usize) -> Value {
 async fn send(c: &Client, method: &str, path: &str, body: &Value) -> u16 {
     if path.ends_with("/imports") {
         let part =
-            reqwest::multipart::Part::bytes("房号,建筑面积\n9-1-101,80\n".as_bytes().to_vec())
-                .file_name("m.csv");
+            reqwest::multipart::Part::bytes("房号,建筑面积\n9-1-101,80\n".as_bytes().to_vec()).file_name("m.csv");
         let form = reqwest::multipart::Form::new().part("file", part);
         return c
             .http
@@ -404,15 +340,7 @@ async fn r_role_2_every_route_for_every_role() {
     let f2 = fixture(&t, t.c2, "two").await;
 
     // Every operation in the document is classified.
-    let doc: Value = t
-        .anon()
-        .get(t.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = t.anon().get(t.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
     let table = table();
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for method in ops.as_object().unwrap().keys() {
@@ -441,18 +369,14 @@ async fn r_role_2_every_route_for_every_role() {
             let s = send(c, method, &path_for(path, &f1), &body).await;
             let ok = allowed(*need, role);
             if ok && (s == 401 || s == 403) {
-                failures.push(format!(
-                    "{role:?} {method} {path}: refused ({s}) but should be allowed"
-                ));
+                failures.push(format!("{role:?} {method} {path}: refused ({s}) but should be allowed"));
             }
             if !ok {
                 if s != 403 {
                     failures.push(format!("{role:?} {method} {path}: got {s}, expected 403"));
                 }
                 if t.audit_count().await != before {
-                    failures.push(format!(
-                        "{role:?} {method} {path}: refused but something was written"
-                    ));
+                    failures.push(format!("{role:?} {method} {path}: refused but something was written"));
                 }
             }
             // In the other community: always refused, nothing written.
@@ -464,22 +388,13 @@ async fn r_role_2_every_route_for_every_role() {
                 let s = send(c, method, &path_for(path, &f2), &body).await;
                 let refused = s == 403 || s == 404;
                 if !refused {
-                    failures.push(format!(
-                        "{role:?} {method} {path} in another community: got {s}"
-                    ));
+                    failures.push(format!("{role:?} {method} {path} in another community: got {s}"));
                 }
                 if t.audit_count().await != before {
-                    failures.push(format!(
-                        "{role:?} {method} {path} in another community: something was written"
-                    ));
+                    failures.push(format!("{role:?} {method} {path} in another community: something was written"));
                 }
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {n} checks failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {n} checks failed:\n{}", failures.len(), failures.join("\n"));
 }

@@ -11,12 +11,7 @@ async fn seed(t: &TestApp) -> (i64, i64, i64, i64) {
         &t.app,
         &cli,
         t.c1,
-        &org::BuildingInput {
-            code: "3".into(),
-            name: String::new(),
-            floors: 18,
-            active: true,
-        },
+        &org::BuildingInput { code: "3".into(), name: String::new(), floors: 18, active: true },
     )
     .await
     .unwrap();
@@ -62,9 +57,7 @@ async fn seed(t: &TestApp) -> (i64, i64, i64, i64) {
     )
     .await
     .unwrap();
-    auth::grant_role(&t.app, &cli, staff.id, Some(t.c1), Role::Technician, None)
-        .await
-        .unwrap();
+    auth::grant_role(&t.app, &cli, staff.id, Some(t.c1), Role::Technician, None).await.unwrap();
     (b.id, u.id, p.id, staff.id)
 }
 
@@ -80,41 +73,17 @@ async fn r_role_2_every_page_for_every_role() {
         ("/account".into(), None),
         ("/account/password".into(), None),
         ("/persons".into(), Some(Permission::ViewCommunity)),
-        (
-            format!("/persons?community_id={c1}&q=5678"),
-            Some(Permission::ViewCommunity),
-        ),
+        (format!("/persons?community_id={c1}&q=5678"), Some(Permission::ViewCommunity)),
         (format!("/persons/{p}"), Some(Permission::ViewCommunity)),
-        (
-            format!("/persons/{p}/edit"),
-            Some(Permission::ManageResidents),
-        ),
-        (
-            format!("/communities/{c1}"),
-            Some(Permission::ViewCommunity),
-        ),
-        (
-            format!("/communities/{c1}/edit"),
-            Some(Permission::ManageCommunity),
-        ),
-        (
-            format!("/communities/{c1}/units"),
-            Some(Permission::ViewCommunity),
-        ),
-        (
-            format!("/communities/{c1}/units/new"),
-            Some(Permission::ManageStructure),
-        ),
-        (
-            format!("/communities/{c1}/persons/new"),
-            Some(Permission::ManageResidents),
-        ),
+        (format!("/persons/{p}/edit"), Some(Permission::ManageResidents)),
+        (format!("/communities/{c1}"), Some(Permission::ViewCommunity)),
+        (format!("/communities/{c1}/edit"), Some(Permission::ManageCommunity)),
+        (format!("/communities/{c1}/units"), Some(Permission::ViewCommunity)),
+        (format!("/communities/{c1}/units/new"), Some(Permission::ManageStructure)),
+        (format!("/communities/{c1}/persons/new"), Some(Permission::ManageResidents)),
         (format!("/buildings/{b}"), Some(Permission::ViewCommunity)),
         (format!("/units/{u}"), Some(Permission::ViewCommunity)),
-        (
-            format!("/units/{u}/edit"),
-            Some(Permission::ManageStructure),
-        ),
+        (format!("/units/{u}/edit"), Some(Permission::ManageStructure)),
         ("/staff".into(), Some(Permission::ViewStaff)),
         (format!("/staff/{staff}"), Some(Permission::ViewStaff)),
         ("/staff/new".into(), Some(Permission::ManageStaff)),
@@ -142,17 +111,11 @@ async fn r_role_2_every_page_for_every_role() {
         // Company-wide pages: nobody here holds a company-wide role.
         assert_eq!(c.get("/communities/new").await.status(), 403, "{role:?}");
         // Another community's pages are not found.
-        assert_eq!(
-            c.get(&format!("/communities/{}", t.c2)).await.status(),
-            404,
-            "{role:?}"
-        );
+        assert_eq!(c.get(&format!("/communities/{}", t.c2)).await.status(), 404, "{role:?}");
         // A refused form post writes nothing.
         let before = t.audit_count().await;
         let code = format!("7{i}");
-        let r = c
-            .post_form(&format!("/communities/{c1}/buildings"), &[("code", &code)])
-            .await;
+        let r = c.post_form(&format!("/communities/{c1}/buildings"), &[("code", &code)]).await;
         if !role.allows(Permission::ManageStructure) {
             assert_eq!(r.status(), 403, "{role:?}");
             assert_eq!(t.audit_count().await, before, "{role:?}");
@@ -188,19 +151,10 @@ async fn a_bad_form_keeps_what_was_typed_and_names_the_field() {
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(html.contains("value=\"李建国\""), "name kept");
-    assert!(
-        html.contains("value=\"139-9876-543\""),
-        "phone kept as typed"
-    );
+    assert!(html.contains("value=\"139-9876-543\""), "phone kept as typed");
     assert!(html.contains("value=\"周末在家\""), "note kept");
-    assert!(
-        html.contains("id=\"err-phone\""),
-        "error beside the phone field"
-    );
-    assert!(
-        html.contains("<option value=\"tenant\" selected>"),
-        "relation kept"
-    );
+    assert!(html.contains("id=\"err-phone\""), "error beside the phone field");
+    assert!(html.contains("<option value=\"tenant\" selected>"), "relation kept");
     assert_eq!(t.count("persons").await, before);
     // And it works once corrected.
     let r = desk
@@ -231,24 +185,14 @@ async fn a_stale_form_gets_a_conflict_message() {
     let r = m
         .post_form(
             &format!("/units/{u}/edit"),
-            &[
-                ("version", "1"),
-                ("area", "90"),
-                ("status", "occupied"),
-                ("active", "on"),
-            ],
+            &[("version", "1"), ("area", "90"), ("status", "occupied"), ("active", "on")],
         )
         .await;
     assert_eq!(r.status(), 303);
     let r = m
         .post_form(
             &format!("/units/{u}/edit"),
-            &[
-                ("version", "1"),
-                ("area", "95"),
-                ("status", "vacant"),
-                ("active", "on"),
-            ],
+            &[("version", "1"), ("area", "95"), ("status", "vacant"), ("active", "on")],
         )
         .await;
     assert_eq!(r.status(), 409);
@@ -265,17 +209,8 @@ async fn import_page_dry_run_lists_bad_rows() {
     let form = reqwest::multipart::Form::new()
         .text("community_id", t.c1.to_string())
         .text("dry_run", "1")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("业主名册.csv"),
-        );
-    let r = m
-        .http
-        .post(m.url(&format!("/import?_csrf={}", m.csrf)))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .part("file", reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("业主名册.csv"));
+    let r = m.http.post(m.url(&format!("/import?_csrf={}", m.csrf))).multipart(form).send().await.unwrap();
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(html.contains("id=\"import-errors\""));
@@ -285,18 +220,8 @@ async fn import_page_dry_run_lists_bad_rows() {
     // Without the token in the action, the upload is refused as cross-site.
     let form = reqwest::multipart::Form::new()
         .text("community_id", t.c1.to_string())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("x.csv"),
-        );
-    let r = m
-        .http
-        .post(m.url("/import"))
-        .header("x-csrf-token", "")
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .part("file", reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("x.csv"));
+    let r = m.http.post(m.url("/import")).header("x-csrf-token", "").multipart(form).send().await.unwrap();
     assert_eq!(r.status(), 403);
 }
 
@@ -318,9 +243,7 @@ async fn must_change_password_is_enforced_on_pages() {
     )
     .await
     .unwrap();
-    huiqian::app::auth::grant_role(&t.app, &cli, u.id, Some(t.c1), Role::Receptionist, None)
-        .await
-        .unwrap();
+    huiqian::app::auth::grant_role(&t.app, &cli, u.id, Some(t.c1), Role::Receptionist, None).await.unwrap();
     let c = t.client("newbie").await;
     let r = c.get("/persons").await;
     assert_eq!(r.status(), 303);
@@ -345,13 +268,7 @@ async fn must_change_password_is_enforced_on_pages() {
 async fn company_wide_administrator_creates_companies_and_communities() {
     let t = TestApp::spawn().await;
     let local = t.as_role(Role::SystemAdmin).await;
-    assert_eq!(
-        local
-            .post_form("/companies", &[("name", "另一家物业")])
-            .await
-            .status(),
-        403
-    );
+    assert_eq!(local.post_form("/companies", &[("name", "另一家物业")]).await.status(), 403);
     huiqian::app::auth::create_staff(
         &t.app,
         &t.cli(),
@@ -362,30 +279,16 @@ async fn company_wide_administrator_creates_companies_and_communities() {
             phone: String::new(),
             locale: "zh-CN".into(),
         },
-        huiqian::app::auth::StaffOptions {
-            must_change_password: false,
-            totp_exempt: false,
-        },
+        huiqian::app::auth::StaffOptions { must_change_password: false, totp_exempt: false },
     )
     .await
     .unwrap();
     let mut conn = t.app.store.read().acquire().await.unwrap();
-    let boss = huiqian::store::auth::user_by_name(&mut conn, "boss")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let boss = huiqian::store::auth::user_by_name(&mut conn, "boss").await.unwrap().unwrap().id;
     drop(conn);
-    huiqian::app::auth::grant_role(&t.app, &t.cli(), boss, None, Role::SystemAdmin, None)
-        .await
-        .unwrap();
+    huiqian::app::auth::grant_role(&t.app, &t.cli(), boss, None, Role::SystemAdmin, None).await.unwrap();
     let c = t.client("boss").await;
-    assert_eq!(
-        c.post_form("/companies", &[("name", "另一家物业")])
-            .await
-            .status(),
-        303
-    );
+    assert_eq!(c.post_form("/companies", &[("name", "另一家物业")]).await.status(), 303);
     let home = c.get("/").await.text().await.unwrap();
     assert!(
         home.contains("另一家物业") && home.contains("和园") && home.contains("柳园"),
@@ -394,20 +297,10 @@ async fn company_wide_administrator_creates_companies_and_communities() {
     let r = c
         .post_form(
             "/communities/new",
-            &[
-                ("company_id", &t.company.to_string()),
-                ("code", "SY"),
-                ("name", "松园"),
-                ("timezone", "Asia/Urumqi"),
-            ],
+            &[("company_id", &t.company.to_string()), ("code", "SY"), ("name", "松园"), ("timezone", "Asia/Urumqi")],
         )
         .await;
     assert_eq!(r.status(), 303);
-    let page = c
-        .get(r.headers()["location"].to_str().unwrap())
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = c.get(r.headers()["location"].to_str().unwrap()).await.text().await.unwrap();
     assert!(page.contains("松园") && page.contains("Asia/Urumqi") && page.contains("工程部"));
 }

@@ -27,31 +27,12 @@ async fn r_sheet_journey_through_the_pages() {
     let desk = t.as_role(Role::Receptionist).await;
     let tech = t.as_role(Role::Technician).await;
     let c1 = t.c1.to_string();
-    let page = desk
-        .get(&format!("/sheets/new?community_id={c1}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = desk.get(&format!("/sheets/new?community_id={c1}")).await.text().await.unwrap();
     assert!(page.contains("signature-pad"));
-    let key = page
-        .split("name=\"key\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let key = page.split("name=\"key\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     // The finder finds the unit by the last four digits of the owner's phone.
-    let found = desk
-        .get(&format!("/sheets/find?community_id={c1}&q=5678"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        found.contains("3-2-1502") && found.contains("王秀英") && found.contains("138****5678")
-    );
+    let found = desk.get(&format!("/sheets/find?community_id={c1}&q=5678")).await.text().await.unwrap();
+    assert!(found.contains("3-2-1502") && found.contains("王秀英") && found.contains("138****5678"));
     // Without the signature the form comes back with what was typed.
     let form = [
         ("community_id", c1.as_str()),
@@ -76,15 +57,8 @@ async fn r_sheet_journey_through_the_pages() {
     let again = desk.post_form("/sheets/new", &signed).await;
     assert_eq!(sheet_id(again.headers()["location"].to_str().unwrap()), id);
     assert_eq!(t.count("sheets").await, 1);
-    let html = desk
-        .get(&format!("/sheets/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        html.contains("KF-") && html.contains("dispatch-form") && html.contains("/attachments/")
-    );
+    let html = desk.get(&format!("/sheets/{id}")).await.text().await.unwrap();
+    assert!(html.contains("KF-") && html.contains("dispatch-form") && html.contains("/attachments/"));
     let eng = department(&desk, t.c1, "engineering").await.to_string();
     let r = desk
         .post_form(
@@ -99,28 +73,14 @@ async fn r_sheet_journey_through_the_pages() {
         .await;
     assert_eq!(r.status(), 303);
     // Engineering sees it in its queue and signs for it.
-    let q = tech
-        .get(&format!("/queues?community_id={c1}&q=department"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let q = tech.get(&format!("/queues?community_id={c1}&q=department")).await.text().await.unwrap();
     assert!(q.contains(&format!("/sheets/{id}")));
-    let html = tech
-        .get(&format!("/sheets/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = tech.get(&format!("/sheets/{id}")).await.text().await.unwrap();
     assert!(html.contains("acknowledge-1"));
     let r = tech
         .post_form(
             &format!("/sheets/{id}/act"),
-            &[
-                ("action", "acknowledge"),
-                ("version", &version(&t, id).await),
-                ("handover", "1"),
-            ],
+            &[("action", "acknowledge"), ("version", &version(&t, id).await), ("handover", "1")],
         )
         .await;
     assert_eq!(r.status(), 303);
@@ -167,52 +127,20 @@ async fn r_sheet_journey_through_the_pages() {
         .await;
     assert_eq!(r.status(), 303);
     let r = desk
-        .post_form(
-            &format!("/sheets/{id}/act"),
-            &[("action", "archive"), ("version", &version(&t, id).await)],
-        )
+        .post_form(&format!("/sheets/{id}/act"), &[("action", "archive"), ("version", &version(&t, id).await)])
         .await;
     assert_eq!(r.status(), 303);
-    let html = desk
-        .get(&format!("/sheets/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = desk.get(&format!("/sheets/{id}")).await.text().await.unwrap();
     assert!(html.contains("已归档") && html.contains("按时收回") && html.contains("李师傅"));
-    let print = desk
-        .get(&format!("/sheets/{id}/print"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        print.matches("class=\"four-part\"").count(),
-        4,
-        "four parts"
-    );
+    let print = desk.get(&format!("/sheets/{id}/print")).await.text().await.unwrap();
+    assert_eq!(print.matches("class=\"four-part\"").count(), 4, "four parts");
     assert!(print.contains("<svg") && print.contains(&format!("/sheets/{id}")));
     // The archive and the ledger pages find it; the ledger exports.
-    let archive = desk
-        .get(&format!("/sheets?community_id={c1}&q=下水管"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let archive = desk.get(&format!("/sheets?community_id={c1}&q=下水管")).await.text().await.unwrap();
     assert!(archive.contains(&format!("/sheets/{id}")));
-    let ledger = desk
-        .get(&format!("/handovers?community_id={c1}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let ledger = desk.get(&format!("/handovers?community_id={c1}")).await.text().await.unwrap();
     assert!(ledger.contains("李师傅") || ledger.contains("已更换下水管"));
-    let csv = desk
-        .get(&format!("/handovers?community_id={c1}&format=csv"))
-        .await
-        .bytes()
-        .await
-        .unwrap();
+    let csv = desk.get(&format!("/handovers?community_id={c1}&format=csv")).await.bytes().await.unwrap();
     assert!(csv.starts_with(b"\xEF\xBB\xBF"));
     // Stored signatures are served to staff of the community only.
     let img = desk.get("/attachments/1").await;
@@ -229,16 +157,11 @@ async fn r_sheet_journey_through_the_pages() {
                 phone: String::new(),
                 locale: "zh-CN".into(),
             },
-            huiqian::app::auth::StaffOptions {
-                must_change_password: false,
-                totp_exempt: false,
-            },
+            huiqian::app::auth::StaffOptions { must_change_password: false, totp_exempt: false },
         )
         .await
         .unwrap();
-        huiqian::app::auth::grant_role(&t.app, &cli, u.id, Some(t.c2), Role::Receptionist, None)
-            .await
-            .unwrap();
+        huiqian::app::auth::grant_role(&t.app, &cli, u.id, Some(t.c2), Role::Receptionist, None).await.unwrap();
         t.client("ly_desk").await
     };
     assert_eq!(outsider.get("/attachments/1").await.status(), 404);
@@ -257,11 +180,7 @@ async fn r_role_2_sheet_pages_per_role() {
             assert_eq!(c.get(path).await.status(), 200, "{role:?} {path}");
         }
         let s = c.get("/sheets/new").await.status();
-        let expected = if role.allows(huiqian::domain::auth::Permission::RegisterSheet) {
-            200
-        } else {
-            403
-        };
+        let expected = if role.allows(huiqian::domain::auth::Permission::RegisterSheet) { 200 } else { 403 };
         assert_eq!(s, expected, "{role:?} /sheets/new");
     }
 }

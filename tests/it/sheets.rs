@@ -13,12 +13,7 @@ pub async fn setup(t: &TestApp) {
         &t.app,
         &cli,
         t.c1,
-        &org::BuildingInput {
-            code: "3".into(),
-            name: String::new(),
-            floors: 18,
-            active: true,
-        },
+        &org::BuildingInput { code: "3".into(), name: String::new(), floors: 18, active: true },
     )
     .await
     .unwrap();
@@ -52,16 +47,8 @@ pub async fn setup(t: &TestApp) {
 }
 
 pub async fn department(c: &Client, community: i64, kind: &str) -> i64 {
-    let (_, deps) = c
-        .get_json(&format!("/api/v1/communities/{community}/departments"))
-        .await;
-    deps.as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["kind"] == kind)
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap()
+    let (_, deps) = c.get_json(&format!("/api/v1/communities/{community}/departments")).await;
+    deps.as_array().unwrap().iter().find(|d| d["kind"] == kind).unwrap()["id"].as_i64().unwrap()
 }
 
 pub async fn register(c: &Client, community: i64, channel: &str, reason: &str) -> Value {
@@ -77,18 +64,11 @@ pub async fn register(c: &Client, community: i64, channel: &str, reason: &str) -
 }
 
 pub async fn act(c: &Client, sheet: &Value, body: Value) -> (u16, Value) {
-    let id = sheet["id"]
-        .as_i64()
-        .or_else(|| sheet["sheet"]["id"].as_i64())
-        .unwrap();
-    let version = sheet["version"]
-        .as_i64()
-        .or_else(|| sheet["sheet"]["version"].as_i64())
-        .unwrap();
+    let id = sheet["id"].as_i64().or_else(|| sheet["sheet"]["id"].as_i64()).unwrap();
+    let version = sheet["version"].as_i64().or_else(|| sheet["sheet"]["version"].as_i64()).unwrap();
     let mut b = body;
     b["version"] = json!(version);
-    c.post_json(&format!("/api/v1/sheets/{id}/actions"), &b)
-        .await
+    c.post_json(&format!("/api/v1/sheets/{id}/actions"), &b).await
 }
 
 /// R-SHEET-1/2/3: registration numbers the sheet per community and year; a visit is
@@ -98,10 +78,7 @@ async fn r_sheet_1_2_3_registration_number_and_signature() {
     let t = TestApp::spawn().await;
     setup(&t).await;
     let desk = t.as_role(Role::Receptionist).await;
-    let year = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Asia::Shanghai)
-        .format("%Y")
-        .to_string();
+    let year = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).format("%Y").to_string();
     let v = register(&desk, t.c1, "visit", "厨房水管漏水").await;
     assert_eq!(v["number"], format!("KF-{year}-000001"));
     assert_eq!(v["signature_pending"], 0);
@@ -110,34 +87,32 @@ async fn r_sheet_1_2_3_registration_number_and_signature() {
     assert_eq!(d["attachments"][0]["purpose"], "signature");
     assert_eq!(d["events"][0]["name"], "registered");
     // A visit without a signature is refused, and does not use up a number.
-    let (s, e) = desk.post_json(&format!("/api/v1/communities/{}/sheets", t.c1), &json!({"kind": "repair", "channel": "visit", "requester_name": "王秀英", "reason": "漏水"})).await;
+    let (s, e) = desk
+        .post_json(
+            &format!("/api/v1/communities/{}/sheets", t.c1),
+            &json!({"kind": "repair", "channel": "visit", "requester_name": "王秀英", "reason": "漏水"}),
+        )
+        .await;
     assert_eq!(s, 422);
     assert_eq!(e["error"]["fields"][0]["field"], "signature");
     let phone = register(&desk, t.c1, "phone", "电话反映楼道灯坏了").await;
-    assert_eq!(
-        phone["number"],
-        format!("KF-{year}-000002"),
-        "no gap after the refused registration"
-    );
+    assert_eq!(phone["number"], format!("KF-{year}-000002"), "no gap after the refused registration");
     assert_eq!(phone["signature_pending"], 1);
-    let (_, q) = desk
-        .get_json(&format!("/api/v1/communities/{}/queues/signature", t.c1))
-        .await;
+    let (_, q) = desk.get_json(&format!("/api/v1/communities/{}/queues/signature", t.c1)).await;
     assert_eq!(q.as_array().unwrap().len(), 1);
-    let (s, after) = act(
-        &desk,
-        &phone,
-        json!({"action": "capture_signature", "signature": SIGNATURE, "signer": "王秀英"}),
-    )
-    .await;
+    let (s, after) =
+        act(&desk, &phone, json!({"action": "capture_signature", "signature": SIGNATURE, "signer": "王秀英"})).await;
     assert_eq!(s, 200, "{after}");
     assert_eq!(after["sheet"]["signature_pending"], 0);
-    let (_, q) = desk
-        .get_json(&format!("/api/v1/communities/{}/queues/signature", t.c1))
-        .await;
+    let (_, q) = desk.get_json(&format!("/api/v1/communities/{}/queues/signature", t.c1)).await;
     assert!(q.as_array().unwrap().is_empty());
     // Another community numbers its own sheets.
-    let (s, _) = desk.post_json(&format!("/api/v1/communities/{}/sheets", t.c2), &json!({"kind": "inquiry", "channel": "phone", "requester_name": "张三", "reason": "x"})).await;
+    let (s, _) = desk
+        .post_json(
+            &format!("/api/v1/communities/{}/sheets", t.c2),
+            &json!({"kind": "inquiry", "channel": "phone", "requester_name": "张三", "reason": "x"}),
+        )
+        .await;
     assert_eq!(s, 403);
 }
 
@@ -174,18 +149,9 @@ async fn registration_is_idempotent() {
     let desk = t.as_role(Role::Receptionist).await;
     let body = json!({"kind": "complaint", "channel": "phone", "requester_name": "王秀英", "reason": "夜间施工噪音"});
     let url = desk.url(&format!("/api/v1/communities/{}/sheets", t.c1));
-    let send = || {
-        desk.http
-            .post(&url)
-            .header("idempotency-key", "reg-1")
-            .json(&body)
-            .send()
-    };
+    let send = || desk.http.post(&url).header("idempotency-key", "reg-1").json(&body).send();
     let (a, b) = tokio::join!(send(), send());
-    let (a, b): (Value, Value) = (
-        a.unwrap().json().await.unwrap(),
-        b.unwrap().json().await.unwrap(),
-    );
+    let (a, b): (Value, Value) = (a.unwrap().json().await.unwrap(), b.unwrap().json().await.unwrap());
     assert_eq!(a["id"], b["id"]);
     assert_eq!(t.count("sheets").await, 1);
 }
@@ -201,109 +167,58 @@ async fn r_sheet_4_5_7_11_journey_ledger_and_archives() {
     let eng = department(&desk, t.c1, "engineering").await;
     let v = register(&desk, t.c1, "visit", "卫生间漏水到楼下").await;
     // Only customer service dispatches.
-    let (s, _) = act(
-        &tech,
-        &v,
-        json!({"action": "dispatch", "department_id": eng, "opinion": "x"}),
-    )
-    .await;
+    let (s, _) = act(&tech, &v, json!({"action": "dispatch", "department_id": eng, "opinion": "x"})).await;
     assert_eq!(s, 403);
-    let (s, v) = act(
-        &desk,
-        &v,
-        json!({"action": "dispatch", "department_id": eng, "opinion": "请工程部上门查看漏水"}),
-    )
-    .await;
+    let (s, v) =
+        act(&desk, &v, json!({"action": "dispatch", "department_id": eng, "opinion": "请工程部上门查看漏水"})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["sheet"]["state"], "dispatched");
     assert_eq!(v["clock"]["state"], "running");
     // Engineering's queue has it; security's does not, and security cannot sign for it.
-    let (_, q) = tech
-        .get_json(&format!("/api/v1/communities/{}/queues/department", t.c1))
-        .await;
+    let (_, q) = tech.get_json(&format!("/api/v1/communities/{}/queues/department", t.c1)).await;
     assert_eq!(q.as_array().unwrap().len(), 1);
-    let (_, q) = guard
-        .get_json(&format!("/api/v1/communities/{}/queues/department", t.c1))
-        .await;
+    let (_, q) = guard.get_json(&format!("/api/v1/communities/{}/queues/department", t.c1)).await;
     assert!(q.as_array().unwrap().is_empty());
     let (s, _) = act(&guard, &v, json!({"action": "acknowledge", "handover": 1})).await;
     assert_eq!(s, 403);
-    let (s, e) = act(
-        &tech,
-        &v,
-        json!({"action": "return", "handover": 1, "result": "x", "signer": "李师傅"}),
-    )
-    .await;
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (422, Some("sheet.handover_not_received"))
-    );
+    let (s, e) = act(&tech, &v, json!({"action": "return", "handover": 1, "result": "x", "signer": "李师傅"})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("sheet.handover_not_received")));
     let (s, v) = act(&tech, &v, json!({"action": "acknowledge", "handover": 1})).await;
     assert_eq!(s, 200);
-    assert!(
-        v["handovers"][0]["acknowledged_at"].is_i64(),
-        "receipt time recorded"
-    );
-    let (_, v) = act(&tech, &v, json!({"action": "return", "handover": 1, "result": "已更换三角阀，楼下不再渗水", "signer": "李师傅"})).await;
+    assert!(v["handovers"][0]["acknowledged_at"].is_i64(), "receipt time recorded");
+    let (_, v) = act(
+        &tech,
+        &v,
+        json!({"action": "return", "handover": 1, "result": "已更换三角阀，楼下不再渗水", "signer": "李师傅"}),
+    )
+    .await;
     assert_eq!(v["sheet"]["state"], "awaiting_acceptance");
     // Collection needs the acceptance opinion confirmed by the resident.
     let before = v["events"].as_array().unwrap().len();
     let (s, e) = act(&desk, &v, json!({"action": "collect", "opinion": ""})).await;
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (422, Some("sheet.acceptance_required"))
-    );
+    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("sheet.acceptance_required")));
     let (s, e) = act(&desk, &v, json!({"action": "collect", "opinion": "满意"})).await;
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (422, Some("sheet.confirmation_required"))
-    );
-    let (_, same) = desk
-        .get_json(&format!("/api/v1/sheets/{}", v["sheet"]["id"]))
-        .await;
-    assert_eq!(
-        same["events"].as_array().unwrap().len(),
-        before,
-        "a refused action writes nothing"
-    );
-    let (s, v) = act(&desk, &v, json!({"action": "collect", "opinion": "维修及时，满意", "signature": SIGNATURE, "signer": "王秀英"})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("sheet.confirmation_required")));
+    let (_, same) = desk.get_json(&format!("/api/v1/sheets/{}", v["sheet"]["id"])).await;
+    assert_eq!(same["events"].as_array().unwrap().len(), before, "a refused action writes nothing");
+    let (s, v) = act(
+        &desk,
+        &v,
+        json!({"action": "collect", "opinion": "维修及时，满意", "signature": SIGNATURE, "signer": "王秀英"}),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["clock"]["state"], "met");
     let (s, v) = act(&desk, &v, json!({"action": "archive"})).await;
     assert_eq!(s, 200);
     assert_eq!(v["sheet"]["state"], "archived");
-    let names: Vec<&str> = v["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "registered",
-            "dispatched",
-            "acknowledged",
-            "returned",
-            "collected",
-            "archived"
-        ]
-    );
+    let names: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["registered", "dispatched", "acknowledged", "returned", "collected", "archived"]);
     // The ledger: who handed over, to whom, receipt, return.
-    let (_, ledger) = desk
-        .get_json(&format!("/api/v1/communities/{}/handovers", t.c1))
-        .await;
+    let (_, ledger) = desk.get_json(&format!("/api/v1/communities/{}/handovers", t.c1)).await;
     assert_eq!(ledger[0]["state"], "returned");
     assert_eq!(ledger[0]["acknowledged_by_name"], "测试维修工");
-    let csv = desk
-        .get(&format!(
-            "/api/v1/communities/{}/handovers?format=csv",
-            t.c1
-        ))
-        .await
-        .bytes()
-        .await
-        .unwrap();
+    let csv = desk.get(&format!("/api/v1/communities/{}/handovers?format=csv", t.c1)).await.bytes().await.unwrap();
     assert!(csv.starts_with(b"\xEF\xBB\xBF"), "BOM for Excel");
     let text = String::from_utf8_lossy(&csv[3..]).to_string();
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
@@ -311,23 +226,13 @@ async fn r_sheet_4_5_7_11_journey_ledger_and_archives() {
     assert_eq!(rows.len(), 1);
     assert!(rows[0].iter().any(|c| c == "李师傅"));
     // Three archives: the unit's, customer service's (by words, phone, number), the department's.
-    let (_, units) = desk
-        .get_json(&format!("/api/v1/communities/{}/units?room=3-2-1502", t.c1))
-        .await;
-    let (_, by_unit) = desk
-        .get_json(&format!("/api/v1/units/{}/sheets", units[0]["id"]))
-        .await;
+    let (_, units) = desk.get_json(&format!("/api/v1/communities/{}/units?room=3-2-1502", t.c1)).await;
+    let (_, by_unit) = desk.get_json(&format!("/api/v1/units/{}/sheets", units[0]["id"])).await;
     assert_eq!(by_unit.as_array().unwrap().len(), 1);
-    let (_, by_word) = desk
-        .get_json(&format!("/api/v1/communities/{}/sheets?q={}", t.c1, "漏水"))
-        .await;
+    let (_, by_word) = desk.get_json(&format!("/api/v1/communities/{}/sheets?q={}", t.c1, "漏水")).await;
     assert_eq!(by_word.as_array().unwrap().len(), 1);
-    let (_, by_phone) = desk
-        .get_json(&format!(
-            "/api/v1/communities/{}/sheets?phone_last4=5678&state=archived",
-            t.c1
-        ))
-        .await;
+    let (_, by_phone) =
+        desk.get_json(&format!("/api/v1/communities/{}/sheets?phone_last4=5678&state=archived", t.c1)).await;
     assert_eq!(by_phone.as_array().unwrap().len(), 1);
     let (_, by_number) = desk
         .get_json(&format!(
@@ -337,13 +242,9 @@ async fn r_sheet_4_5_7_11_journey_ledger_and_archives() {
         ))
         .await;
     assert_eq!(by_number.as_array().unwrap().len(), 1);
-    let (_, by_dep) = desk
-        .get_json(&format!("/api/v1/departments/{eng}/sheets"))
-        .await;
+    let (_, by_dep) = desk.get_json(&format!("/api/v1/departments/{eng}/sheets")).await;
     assert_eq!(by_dep.as_array().unwrap().len(), 1);
-    let (_, none) = desk
-        .get_json(&format!("/api/v1/communities/{}/sheets?q={}", t.c1, "电梯"))
-        .await;
+    let (_, none) = desk.get_json(&format!("/api/v1/communities/{}/sheets?q={}", t.c1, "电梯")).await;
     assert!(none.as_array().unwrap().is_empty());
 }
 
@@ -357,23 +258,11 @@ async fn concurrent_actions_conflict() {
     let eng = department(&desk, t.c1, "engineering").await;
     let sec = department(&desk, t.c1, "security").await;
     let v = register(&desk, t.c1, "phone", "地下车库积水").await;
-    let (s, _) = act(
-        &desk,
-        &v,
-        json!({"action": "dispatch", "department_id": eng, "opinion": "请工程部排水"}),
-    )
-    .await;
+    let (s, _) = act(&desk, &v, json!({"action": "dispatch", "department_id": eng, "opinion": "请工程部排水"})).await;
     assert_eq!(s, 200);
-    let (s, e) = act(
-        &other,
-        &v,
-        json!({"action": "dispatch", "department_id": sec, "opinion": "请安保设置警示"}),
-    )
-    .await;
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (409, Some("stale_version"))
-    );
+    let (s, e) =
+        act(&other, &v, json!({"action": "dispatch", "department_id": sec, "opinion": "请安保设置警示"})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("stale_version")));
 }
 
 /// R-SHEET-8: extension, suspension and termination need the department head's signature.
@@ -385,53 +274,22 @@ async fn r_sheet_8_only_a_head_extends_suspends_terminates() {
     let manager = t.as_role(Role::CsManager).await;
     let eng = department(&desk, t.c1, "engineering").await;
     let v = register(&desk, t.c1, "phone", "外墙渗水").await;
-    let (_, v) = act(
-        &desk,
-        &v,
-        json!({"action": "dispatch", "department_id": eng, "opinion": "请工程部查看"}),
-    )
-    .await;
+    let (_, v) = act(&desk, &v, json!({"action": "dispatch", "department_id": eng, "opinion": "请工程部查看"})).await;
     let later = chrono::Utc::now().timestamp_millis() + 7 * 86_400_000;
-    let (s, e) = act(
-        &desk,
-        &v,
-        json!({"action": "extend", "due_at": later, "explanation": "需外墙施工队"}),
-    )
-    .await;
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (422, Some("sheet.head_signature_required"))
-    );
-    let (s, v) = act(
-        &manager,
-        &v,
-        json!({"action": "extend", "due_at": later, "explanation": "需外墙施工队，雨季后施工"}),
-    )
-    .await;
+    let (s, e) = act(&desk, &v, json!({"action": "extend", "due_at": later, "explanation": "需外墙施工队"})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("sheet.head_signature_required")));
+    let (s, v) =
+        act(&manager, &v, json!({"action": "extend", "due_at": later, "explanation": "需外墙施工队，雨季后施工"}))
+            .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["clock"]["due_at"], later);
-    let (s, v) = act(
-        &manager,
-        &v,
-        json!({"action": "suspend", "explanation": "等待业委会决定维修资金"}),
-    )
-    .await;
+    let (s, v) = act(&manager, &v, json!({"action": "suspend", "explanation": "等待业委会决定维修资金"})).await;
     assert_eq!(s, 200);
     assert_eq!(v["clock"]["state"], "paused");
     assert_eq!(v["sheet"]["clock_state"], "paused");
-    let (_, v) = act(
-        &desk,
-        &v,
-        json!({"action": "resume", "note": "业委会已同意"}),
-    )
-    .await;
+    let (_, v) = act(&desk, &v, json!({"action": "resume", "note": "业委会已同意"})).await;
     assert_eq!(v["sheet"]["state"], "dispatched");
-    let (s, v) = act(
-        &manager,
-        &v,
-        json!({"action": "terminate", "explanation": "业主自行维修，撤回申请"}),
-    )
-    .await;
+    let (s, v) = act(&manager, &v, json!({"action": "terminate", "explanation": "业主自行维修，撤回申请"})).await;
     assert_eq!(s, 200);
     assert_eq!(v["sheet"]["state"], "awaiting_acceptance");
     assert_eq!(v["sheet"]["outcome"], "terminated");
@@ -448,21 +306,13 @@ async fn r_sheet_10_beyond_the_centre_with_third_party() {
     let (s, v) = act(&desk, &v, json!({"action": "beyond_centre", "explanation": "属市政管理，已告知业主并转市政", "third_party": "市政管理所"})).await;
     assert_eq!(s, 200, "{v}");
     let (s, e) = act(&director, &v, json!({"action": "collect", "opinion": "已解决", "phone_confirmed_at": 1, "phone_note": "业主确认", "as_director": true})).await;
-    assert_eq!(
-        (s, e["error"]["code"].as_str()),
-        (422, Some("sheet.third_party_receipt_required"))
-    );
-    let (_, v) = act(
-        &desk,
-        &v,
-        json!({"action": "record_third_party_receipt", "evidence": "市政管理所回执 2026-11-20"}),
-    )
-    .await;
-    let (s, _) = act(&desk, &v, json!({"action": "collect", "opinion": "已解决", "phone_confirmed_at": 1, "as_director": true})).await;
-    assert_eq!(
-        s, 403,
-        "only the director writes the acceptance as director"
-    );
+    assert_eq!((s, e["error"]["code"].as_str()), (422, Some("sheet.third_party_receipt_required")));
+    let (_, v) =
+        act(&desk, &v, json!({"action": "record_third_party_receipt", "evidence": "市政管理所回执 2026-11-20"})).await;
+    let (s, _) =
+        act(&desk, &v, json!({"action": "collect", "opinion": "已解决", "phone_confirmed_at": 1, "as_director": true}))
+            .await;
+    assert_eq!(s, 403, "only the director writes the acceptance as director");
     let (s, v) = act(&director, &v, json!({"action": "collect", "opinion": "市政已补装井盖", "phone_confirmed_at": 1, "phone_note": "业主电话确认", "as_director": true})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["sheet"]["state"], "collected");
@@ -477,45 +327,18 @@ async fn r_sheet_6_reassignment_by_manager_or_supervisor() {
     let sup = t.as_role(Role::CsSupervisor).await;
     let v = register(&desk, t.c1, "phone", "信箱损坏").await;
     let mut conn = t.app.store.read().acquire().await.unwrap();
-    let to = huiqian::store::auth::user_by_name(&mut conn, "u_cs_supervisor")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let tech = huiqian::store::auth::user_by_name(&mut conn, "u_technician")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let to = huiqian::store::auth::user_by_name(&mut conn, "u_cs_supervisor").await.unwrap().unwrap().id;
+    let tech = huiqian::store::auth::user_by_name(&mut conn, "u_technician").await.unwrap().unwrap().id;
     drop(conn);
-    let (s, _) = act(
-        &desk,
-        &v,
-        json!({"action": "reassign_first_contact", "to_user_id": to, "reason": "休假"}),
-    )
-    .await;
+    let (s, _) = act(&desk, &v, json!({"action": "reassign_first_contact", "to_user_id": to, "reason": "休假"})).await;
     assert_eq!(s, 403);
-    let (s, e) = act(
-        &sup,
-        &v,
-        json!({"action": "reassign_first_contact", "to_user_id": tech, "reason": "休假"}),
-    )
-    .await;
-    assert_eq!(
-        (s, e["error"]["fields"][0]["code"].as_str()),
-        (422, Some("sheet.not_a_receptionist"))
-    );
-    let (s, v) = act(
-        &sup,
-        &v,
-        json!({"action": "reassign_first_contact", "to_user_id": to, "reason": "前台休假一周"}),
-    )
-    .await;
+    let (s, e) = act(&sup, &v, json!({"action": "reassign_first_contact", "to_user_id": tech, "reason": "休假"})).await;
+    assert_eq!((s, e["error"]["fields"][0]["code"].as_str()), (422, Some("sheet.not_a_receptionist")));
+    let (s, v) =
+        act(&sup, &v, json!({"action": "reassign_first_contact", "to_user_id": to, "reason": "前台休假一周"})).await;
     assert_eq!(s, 200);
     assert_eq!(v["sheet"]["first_contact_name"], "测试客服部主管");
-    let (_, mine) = sup
-        .get_json(&format!("/api/v1/communities/{}/queues/mine", t.c1))
-        .await;
+    let (_, mine) = sup.get_json(&format!("/api/v1/communities/{}/queues/mine", t.c1)).await;
     assert_eq!(mine.as_array().unwrap().len(), 1);
 }
 
@@ -530,12 +353,7 @@ async fn r_sheet_9_chase_overdue_and_recovery_rate() {
     let mut ids = vec![];
     for reason in ["一号", "二号", "三号"] {
         let v = register(&desk, t.c1, "phone", reason).await;
-        let (_, v) = act(
-            &desk,
-            &v,
-            json!({"action": "dispatch", "department_id": eng, "opinion": "请处理"}),
-        )
-        .await;
+        let (_, v) = act(&desk, &v, json!({"action": "dispatch", "department_id": eng, "opinion": "请处理"})).await;
         ids.push(v["sheet"]["id"].as_i64().unwrap());
     }
     sqlx::query("UPDATE sheets SET due_at = 1000 WHERE id = $1")
@@ -543,35 +361,15 @@ async fn r_sheet_9_chase_overdue_and_recovery_rate() {
         .execute(t.app.store.read())
         .await
         .unwrap();
-    let (_, chase) = desk
-        .get_json(&format!("/api/v1/communities/{}/queues/chase", t.c1))
-        .await;
+    let (_, chase) = desk.get_json(&format!("/api/v1/communities/{}/queues/chase", t.c1)).await;
     assert_eq!(chase[0]["id"], ids[2], "the least time left first");
-    let (_, overdue) = desk
-        .get_json(&format!("/api/v1/communities/{}/queues/overdue", t.c1))
-        .await;
+    let (_, overdue) = desk.get_json(&format!("/api/v1/communities/{}/queues/overdue", t.c1)).await;
     assert_eq!(overdue.as_array().unwrap().len(), 1);
     let manager = t.as_role(Role::CsManager).await;
-    let (s, r) = manager
-        .get_json(&format!(
-            "/api/v1/communities/{}/recovery?from=0&to=99999999999999",
-            t.c1
-        ))
-        .await;
+    let (s, r) = manager.get_json(&format!("/api/v1/communities/{}/recovery?from=0&to=99999999999999", t.c1)).await;
     assert_eq!(s, 200);
-    assert_eq!(
-        (r[0]["registered"].as_i64(), r[0]["recovered"].as_i64()),
-        (Some(3), Some(0))
-    );
-    assert_eq!(
-        desk.get_json(&format!(
-            "/api/v1/communities/{}/recovery?from=0&to=1",
-            t.c1
-        ))
-        .await
-        .0,
-        403
-    );
+    assert_eq!((r[0]["registered"].as_i64(), r[0]["recovered"].as_i64()), (Some(3), Some(0)));
+    assert_eq!(desk.get_json(&format!("/api/v1/communities/{}/recovery?from=0&to=1", t.c1)).await.0, 403);
 }
 
 /// R-SHEET-12: the record of a sheet cannot be altered afterwards.
@@ -581,18 +379,8 @@ async fn r_sheet_12_sheet_events_are_append_only() {
     setup(&t).await;
     let desk = t.as_role(Role::Receptionist).await;
     register(&desk, t.c1, "phone", "咨询物业费").await;
-    assert!(
-        sqlx::query("UPDATE sheet_events SET data = '{}'")
-            .execute(t.app.store.read())
-            .await
-            .is_err()
-    );
-    assert!(
-        sqlx::query("DELETE FROM sheet_events")
-            .execute(t.app.store.read())
-            .await
-            .is_err()
-    );
+    assert!(sqlx::query("UPDATE sheet_events SET data = '{}'").execute(t.app.store.read()).await.is_err());
+    assert!(sqlx::query("DELETE FROM sheet_events").execute(t.app.store.read()).await.is_err());
 }
 
 /// R-ROLE-2 for sheet actions: each action × each role, on a sheet in the right state.
@@ -607,34 +395,21 @@ async fn r_role_2_each_sheet_action_for_each_role() {
         let c = t.as_role(role).await;
         let fresh = register(&desk, t.c1, "phone", "权限检查").await;
         let other = register(&desk, t.c1, "phone", "权限检查").await;
-        let (_, dispatched) = act(
-            &desk,
-            &other,
-            json!({"action": "dispatch", "department_id": eng, "opinion": "请处理"}),
-        )
-        .await;
+        let (_, dispatched) =
+            act(&desk, &other, json!({"action": "dispatch", "department_id": eng, "opinion": "请处理"})).await;
         let unsigned = register(&desk, t.c1, "phone", "权限检查").await;
         let cases: Vec<(&str, &Value, Value, bool)> = vec![
             (
                 "dispatch",
                 &fresh,
                 json!({"action": "dispatch", "department_id": eng, "opinion": "请处理"}),
-                matches!(
-                    role,
-                    Role::Receptionist
-                        | Role::CsSupervisor
-                        | Role::CsManager
-                        | Role::CentreDirector
-                ),
+                matches!(role, Role::Receptionist | Role::CsSupervisor | Role::CsManager | Role::CentreDirector),
             ),
             (
                 "acknowledge",
                 &dispatched,
                 json!({"action": "acknowledge", "handover": 1}),
-                matches!(
-                    role,
-                    Role::Technician | Role::EngineeringDispatcher | Role::CentreDirector
-                ),
+                matches!(role, Role::Technician | Role::EngineeringDispatcher | Role::CentreDirector),
             ),
             (
                 "capture_signature",
@@ -650,9 +425,7 @@ async fn r_role_2_each_sheet_action_for_each_role() {
                 failures.push(format!("{role:?} {name}: {s} {e}"));
             }
             if !allowed && (s != 403 || t.audit_count().await != before) {
-                failures.push(format!(
-                    "{role:?} {name}: {s}, expected 403 and nothing written"
-                ));
+                failures.push(format!("{role:?} {name}: {s}, expected 403 and nothing written"));
             }
         }
     }

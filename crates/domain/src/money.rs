@@ -34,18 +34,12 @@ pub(crate) fn parse_decimal_2(s: &str) -> Result<i128, DecimalError> {
     if int.len() > 30 {
         return Err(DecimalError::Overflow);
     }
-    let int: i128 = if int.is_empty() {
-        0
-    } else {
-        int.parse().map_err(|_| DecimalError::Format)?
-    };
+    let int: i128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| DecimalError::Format)? };
     Ok(int * 100 + frac)
 }
 
 /// An amount in fen (0.01 yuan). Serialised as the integer number of fen.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Money(i64);
 
@@ -59,10 +53,7 @@ impl Money {
     /// Parses what staff type or a statement prints: `1,234.50`, `¥12.3`,
     /// `12`, `￥0.05`, `-3.20`, `-¥3.20`, `12元`. At most two decimals.
     pub fn parse(s: &str) -> Result<Money, ValidationError> {
-        let s: String = to_half_width(s)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
+        let s: String = to_half_width(s).chars().filter(|c| !c.is_whitespace()).collect();
         if s.is_empty() {
             return Err(ValidationError::required());
         }
@@ -111,9 +102,7 @@ impl Money {
             Err(DecimalError::Overflow) => return Err(ValidationError::new("money.out_of_range")),
         };
         let fen = if negative { -fen } else { fen };
-        i64::try_from(fen)
-            .map(Money)
-            .map_err(|_| ValidationError::new("money.out_of_range"))
+        i64::try_from(fen).map(Money).map_err(|_| ValidationError::new("money.out_of_range"))
     }
 
     pub fn fen(self) -> i64 {
@@ -222,10 +211,7 @@ mod tests {
         assert_eq!(Money::from_fen(5).to_string(), "¥0.05");
         assert_eq!(Money::ZERO.to_string(), "¥0.00");
         assert_eq!(Money::from_fen(100_000_000).to_string(), "¥1,000,000.00");
-        assert_eq!(
-            Money::from_fen(i64::MIN).to_string(),
-            "-¥92,233,720,368,547,758.08"
-        );
+        assert_eq!(Money::from_fen(i64::MIN).to_string(), "-¥92,233,720,368,547,758.08");
         assert_eq!(Money::from_fen(123_450).yuan_string(), "1234.50");
         assert_eq!(Money::from_fen(-320).yuan_string(), "-3.20");
         assert_eq!(Money::from_fen(-5).yuan_string(), "-0.05");
@@ -234,22 +220,10 @@ mod tests {
     #[test]
     fn arithmetic_is_checked() {
         let a = Money::from_fen(150);
-        assert_eq!(
-            a.checked_add(Money::from_fen(50)),
-            Some(Money::from_fen(200))
-        );
-        assert_eq!(
-            a.checked_sub(Money::from_fen(200)),
-            Some(Money::from_fen(-50))
-        );
-        assert_eq!(
-            Money::from_fen(i64::MAX).checked_add(Money::from_fen(1)),
-            None
-        );
-        assert_eq!(
-            Money::from_fen(i64::MIN).checked_sub(Money::from_fen(1)),
-            None
-        );
+        assert_eq!(a.checked_add(Money::from_fen(50)), Some(Money::from_fen(200)));
+        assert_eq!(a.checked_sub(Money::from_fen(200)), Some(Money::from_fen(-50)));
+        assert_eq!(Money::from_fen(i64::MAX).checked_add(Money::from_fen(1)), None);
+        assert_eq!(Money::from_fen(i64::MIN).checked_sub(Money::from_fen(1)), None);
         assert!(Money::from_fen(-1).is_negative());
         assert!(Money::ZERO.is_zero());
     }

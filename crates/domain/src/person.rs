@@ -62,10 +62,8 @@ impl Phone {
             None => (s, None),
         };
 
-        let (rest, international) = ["+86", "0086", "86"]
-            .iter()
-            .find_map(|p| main.strip_prefix(p).map(|r| (r, true)))
-            .unwrap_or((main, false));
+        let (rest, international) =
+            ["+86", "0086", "86"].iter().find_map(|p| main.strip_prefix(p).map(|r| (r, true))).unwrap_or((main, false));
 
         let mut groups: Vec<String> = Vec::new();
         let mut cur = String::new();
@@ -102,19 +100,12 @@ impl Phone {
                     return Err(ValidationError::new("phone.format"));
                 }
                 if digits.len() != 11 {
-                    return Err(
-                        ValidationError::new("phone.mobile_length").with("len", digits.len())
-                    );
+                    return Err(ValidationError::new("phone.mobile_length").with("len", digits.len()));
                 }
                 if !looks_mobile(&digits) {
                     return Err(ValidationError::new("phone.format"));
                 }
-                Ok(Phone {
-                    number_end: digits.len(),
-                    text: digits,
-                    kind: PhoneKind::Mobile,
-                    area_len: 0,
-                })
+                Ok(Phone { number_end: digits.len(), text: digits, kind: PhoneKind::Mobile, area_len: 0 })
             }
             b'0' => Phone::landline(&digits, &groups, ext),
             _ => Err(ValidationError::new("phone.format")),
@@ -122,11 +113,7 @@ impl Phone {
     }
 
     /// Splits a landline's digits into area code, local number and extension.
-    fn landline(
-        digits: &str,
-        groups: &[String],
-        zhuan_ext: Option<&str>,
-    ) -> Result<Phone, ValidationError> {
+    fn landline(digits: &str, groups: &[String], zhuan_ext: Option<&str>) -> Result<Phone, ValidationError> {
         let b = digits.as_bytes();
         if b.len() < 3 || b[1] == b'0' || (b[1] == b'1' && b[2] != b'0') {
             // 00… is an international call; 010 is the only area code starting 01.
@@ -139,11 +126,7 @@ impl Phone {
             Some(e) => (digits[area.len()..].to_string(), Some(e.to_string())),
             None => {
                 let n = groups.len();
-                let middle = if n >= 3 {
-                    groups[1..n - 1].concat()
-                } else {
-                    String::new()
-                };
+                let middle = if n >= 3 { groups[1..n - 1].concat() } else { String::new() };
                 if n >= 3
                     && groups[0].len() == area_len
                     && (7..=8).contains(&middle.len())
@@ -167,12 +150,7 @@ impl Phone {
             text.push('-');
             text.push_str(&e);
         }
-        Ok(Phone {
-            text,
-            kind: PhoneKind::Landline,
-            area_len,
-            number_end,
-        })
+        Ok(Phone { text, kind: PhoneKind::Landline, area_len, number_end })
     }
 
     /// Parses a number that must reach a mobile, e.g. for SMS notifications.
@@ -214,12 +192,7 @@ impl Phone {
             PhoneKind::Mobile => format!("{}****{}", &self.text[..3], self.last4()),
             PhoneKind::Landline => {
                 let local_len = self.number_end - self.area_len - 1;
-                format!(
-                    "{}-{}{}",
-                    &self.text[..self.area_len],
-                    "*".repeat(local_len - 4),
-                    self.last4()
-                )
+                format!("{}-{}{}", &self.text[..self.area_len], "*".repeat(local_len - 4), self.last4())
             }
         }
     }
@@ -352,11 +325,7 @@ pub fn check_digit(first17: &str) -> Option<char> {
     if b.len() != 17 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let sum: u32 = b
-        .iter()
-        .zip(ID_WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
+    let sum: u32 = b.iter().zip(ID_WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
     Some(char::from(ID_CHECK_CHARS[(sum % 11) as usize]))
 }
 
@@ -374,16 +343,9 @@ impl IdDocument {
         IdDocument::parse_inner(kind, s, Some(today))
     }
 
-    fn parse_inner(
-        kind: IdKind,
-        s: &str,
-        today: Option<NaiveDate>,
-    ) -> Result<IdDocument, ValidationError> {
-        let number: String = to_half_width(s)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_ascii_uppercase();
+    fn parse_inner(kind: IdKind, s: &str, today: Option<NaiveDate>) -> Result<IdDocument, ValidationError> {
+        let number: String =
+            to_half_width(s).chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
         if number.is_empty() {
             return Err(ValidationError::required());
         }
@@ -399,9 +361,7 @@ impl IdDocument {
                 true
             }
             IdKind::Passport => (5..=17).contains(&b.len()),
-            IdKind::HkMacaoPermit => {
-                matches!(b[0], b'H' | b'M') && matches!(b.len(), 9 | 11) && digits(1..b.len())
-            }
+            IdKind::HkMacaoPermit => matches!(b[0], b'H' | b'M') && matches!(b.len(), 9 | 11) && digits(1..b.len()),
             IdKind::TaiwanPermit => (b.len() == 8 && digits(0..8)) || b.len() == 10,
             IdKind::ForeignPermanentResident => match b.len() {
                 15 => letters(0..3) && digits(3..15),
@@ -449,12 +409,7 @@ impl IdDocument {
             IdKind::ResidentIdCard => (3, 4),
             _ => mask_split(n),
         };
-        format!(
-            "{}{}{}",
-            &self.number[..front],
-            "*".repeat(n - front - back),
-            &self.number[n - back..]
-        )
+        format!("{}{}{}", &self.number[..front], "*".repeat(n - front - back), &self.number[n - back..])
     }
 }
 
@@ -532,10 +487,7 @@ fn is_cjk(c: char) -> bool {
 
 fn is_latin_letter(c: char) -> bool {
     c.is_ascii_alphabetic()
-        || (matches!(c, '\u{C0}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}')
-            && c.is_alphabetic()
-            && c != '×'
-            && c != '÷')
+        || (matches!(c, '\u{C0}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}') && c.is_alphabetic() && c != '×' && c != '÷')
 }
 
 fn is_letter(c: char) -> bool {
@@ -549,10 +501,7 @@ impl PersonName {
     /// Trims, collapses whitespace, removes spaces between Chinese characters
     /// and writes every middle dot as `·`.
     pub fn parse(s: &str) -> Result<PersonName, ValidationError> {
-        let collapsed = to_half_width(s)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let collapsed = to_half_width(s).split_whitespace().collect::<Vec<_>>().join(" ");
         let chars: Vec<char> = collapsed.chars().collect();
         if chars.is_empty() {
             return Err(ValidationError::required());
@@ -735,11 +684,7 @@ mod tests {
         assert_eq!(p.area_code(), Some("0755"));
         assert_eq!(p.last4(), "4567");
         let p = Phone::parse("021-87654321-123").unwrap();
-        assert_eq!(
-            p.last4(),
-            "4321",
-            "the extension is not part of the last four"
-        );
+        assert_eq!(p.last4(), "4321", "the extension is not part of the last four");
     }
 
     #[test]
@@ -747,10 +692,7 @@ mod tests {
         assert_eq!(code(Phone::parse("")), "required");
         assert_eq!(code(Phone::parse("   ")), "required");
         assert_eq!(code(Phone::parse("1381234123")), "phone.mobile_length");
-        assert_eq!(
-            Phone::parse("138123412345").unwrap_err().param("len"),
-            Some("12")
-        );
+        assert_eq!(Phone::parse("138123412345").unwrap_err().param("len"), Some("12"));
         assert_eq!(code(Phone::parse("12812341234")), "phone.format");
         assert_eq!(code(Phone::parse("138abc41234")), "phone.bad_chars");
         assert_eq!(code(Phone::parse("138.1234.1234")), "phone.bad_chars");
@@ -761,10 +703,7 @@ mod tests {
         assert_eq!(code(Phone::parse("011-22345678")), "phone.format");
         assert_eq!(code(Phone::parse("00852-12345678")), "phone.format");
         assert_eq!(code(Phone::parse("010-12345678转")), "phone.extension");
-        assert_eq!(
-            code(Phone::parse("010-12345678转1234567")),
-            "phone.extension"
-        );
+        assert_eq!(code(Phone::parse("010-12345678转1234567")), "phone.extension");
         assert_eq!(code(Phone::parse("13812341234转8")), "phone.format");
         assert_eq!(code(Phone::parse("+86")), "phone.format");
         assert_eq!(code(Phone::parse("4008123123")), "phone.format");
@@ -773,27 +712,15 @@ mod tests {
     #[test]
     fn parse_mobile_refuses_landlines() {
         assert!(Phone::parse_mobile("13812341234").is_ok());
-        assert_eq!(
-            code(Phone::parse_mobile("010-12345678")),
-            "phone.not_mobile"
-        );
+        assert_eq!(code(Phone::parse_mobile("010-12345678")), "phone.not_mobile");
     }
 
     #[test]
     fn r_arc_1_phone_is_masked() {
         assert_eq!(Phone::parse("13812341234").unwrap().masked(), "138****1234");
-        assert_eq!(
-            Phone::parse("010-12345678").unwrap().masked(),
-            "010-****5678"
-        );
-        assert_eq!(
-            Phone::parse("0755-1234567").unwrap().masked(),
-            "0755-***4567"
-        );
-        assert_eq!(
-            Phone::parse("021-87654321转123").unwrap().masked(),
-            "021-****4321"
-        );
+        assert_eq!(Phone::parse("010-12345678").unwrap().masked(), "010-****5678");
+        assert_eq!(Phone::parse("0755-1234567").unwrap().masked(), "0755-***4567");
+        assert_eq!(Phone::parse("021-87654321转123").unwrap().masked(), "021-****4321");
     }
 
     #[test]
@@ -836,14 +763,7 @@ mod tests {
         assert_eq!(code(id("11010519491231002A")), "id_number.resident_format");
         assert_eq!(code(id("11010519491231002Y")), "id_number.resident_format");
         assert_eq!(code(id("110105194912310021")), "id_number.bad_check_digit");
-        assert_eq!(
-            code(id(&make_id(
-                10105,
-                NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(),
-                1
-            ))),
-            "id_number.region"
-        );
+        assert_eq!(code(id(&make_id(10105, NaiveDate::from_ymd_opt(1990, 1, 1).unwrap(), 1))), "id_number.region");
         // 30 February, and a birth date after today.
         let feb30 = "11010519900230123";
         let feb30 = format!("{feb30}{}", check_digit(feb30).unwrap());
@@ -863,70 +783,34 @@ mod tests {
         assert_eq!(ok(IdKind::Passport, "e12345678").unwrap(), "E12345678");
         assert_eq!(ok(IdKind::Passport, "AB123").unwrap(), "AB123");
         assert_eq!(bad(IdKind::Passport, "AB12"), "id_number.passport_format");
-        assert_eq!(
-            bad(IdKind::Passport, &"A".repeat(18)),
-            "id_number.passport_format"
-        );
+        assert_eq!(bad(IdKind::Passport, &"A".repeat(18)), "id_number.passport_format");
         assert_eq!(bad(IdKind::Passport, "E1234-5678"), "id_number.bad_chars");
 
         assert_eq!(ok(IdKind::HkMacaoPermit, "h12345678").unwrap(), "H12345678");
         assert!(ok(IdKind::HkMacaoPermit, "M1234567801").is_ok());
-        assert_eq!(
-            bad(IdKind::HkMacaoPermit, "C12345678"),
-            "id_number.hk_macao_format"
-        );
-        assert_eq!(
-            bad(IdKind::HkMacaoPermit, "H1234567"),
-            "id_number.hk_macao_format"
-        );
-        assert_eq!(
-            bad(IdKind::HkMacaoPermit, "H123456780"),
-            "id_number.hk_macao_format"
-        );
-        assert_eq!(
-            bad(IdKind::HkMacaoPermit, "H1234567A"),
-            "id_number.hk_macao_format"
-        );
+        assert_eq!(bad(IdKind::HkMacaoPermit, "C12345678"), "id_number.hk_macao_format");
+        assert_eq!(bad(IdKind::HkMacaoPermit, "H1234567"), "id_number.hk_macao_format");
+        assert_eq!(bad(IdKind::HkMacaoPermit, "H123456780"), "id_number.hk_macao_format");
+        assert_eq!(bad(IdKind::HkMacaoPermit, "H1234567A"), "id_number.hk_macao_format");
 
         assert!(ok(IdKind::TaiwanPermit, "12345678").is_ok());
         assert!(ok(IdKind::TaiwanPermit, "1234567890").is_ok());
-        assert_eq!(
-            bad(IdKind::TaiwanPermit, "1234567A"),
-            "id_number.taiwan_format"
-        );
-        assert_eq!(
-            bad(IdKind::TaiwanPermit, "123456789"),
-            "id_number.taiwan_format"
-        );
+        assert_eq!(bad(IdKind::TaiwanPermit, "1234567A"), "id_number.taiwan_format");
+        assert_eq!(bad(IdKind::TaiwanPermit, "123456789"), "id_number.taiwan_format");
 
         let fpr = IdKind::ForeignPermanentResident;
         assert!(ok(fpr, "USA110165010101").is_ok());
         assert!(ok(fpr, "911840199001010012").is_ok());
         assert_eq!(bad(fpr, "US1110165010101"), "id_number.foreign_pr_format");
-        assert_eq!(
-            bad(fpr, "111840199001010012"),
-            "id_number.foreign_pr_format"
-        );
+        assert_eq!(bad(fpr, "111840199001010012"), "id_number.foreign_pr_format");
         assert_eq!(bad(fpr, "9118401990010100"), "id_number.foreign_pr_format");
 
         assert!(ok(IdKind::Other, "AB").is_ok());
         assert_eq!(bad(IdKind::Other, "A"), "id_number.other_format");
-        assert_eq!(
-            bad(IdKind::Other, &"1".repeat(31)),
-            "id_number.other_format"
-        );
+        assert_eq!(bad(IdKind::Other, &"1".repeat(31)), "id_number.other_format");
         assert_eq!(bad(IdKind::Other, "  "), "required");
-        assert_eq!(
-            ok(IdKind::Other, "12").map(|_| ()).ok(),
-            Some(()),
-            "other kinds carry no birth date"
-        );
-        assert_eq!(
-            IdDocument::parse(IdKind::Passport, "E12345678", today())
-                .unwrap()
-                .birth_date(),
-            None
-        );
+        assert_eq!(ok(IdKind::Other, "12").map(|_| ()).ok(), Some(()), "other kinds carry no birth date");
+        assert_eq!(IdDocument::parse(IdKind::Passport, "E12345678", today()).unwrap().birth_date(), None);
     }
 
     #[test]
@@ -937,10 +821,7 @@ mod tests {
             assert!(!k.label_en().is_empty());
         }
         assert_eq!(IdKind::parse("身份证"), Ok(IdKind::ResidentIdCard));
-        assert_eq!(
-            IdKind::parse("港澳台居民居住证"),
-            Ok(IdKind::ResidentIdCard)
-        );
+        assert_eq!(IdKind::parse("港澳台居民居住证"), Ok(IdKind::ResidentIdCard));
         assert_eq!(IdKind::parse("台胞证"), Ok(IdKind::TaiwanPermit));
         assert_eq!(IdKind::parse("回乡证"), Ok(IdKind::HkMacaoPermit));
         assert_eq!(code(IdKind::parse("驾驶证")), "id_kind.unknown");
@@ -949,24 +830,15 @@ mod tests {
 
     #[test]
     fn r_arc_1_id_numbers_are_masked() {
-        assert_eq!(
-            id("11010519491231002X").unwrap().masked(),
-            "110***********002X"
-        );
+        assert_eq!(id("11010519491231002X").unwrap().masked(), "110***********002X");
         let m = |k, s: &str| IdDocument::parse(k, s, today()).unwrap().masked();
         assert_eq!(m(IdKind::HkMacaoPermit, "H12345678"), "H******78");
         assert_eq!(m(IdKind::HkMacaoPermit, "M1234567801"), "M*******801");
         assert_eq!(m(IdKind::TaiwanPermit, "12345678"), "1*****78");
         assert_eq!(m(IdKind::Passport, "E1234"), "E***4");
         assert_eq!(m(IdKind::Passport, "E12345678"), "E******78");
-        assert_eq!(
-            m(IdKind::ForeignPermanentResident, "USA110165010101"),
-            "US**********101"
-        );
-        assert_eq!(
-            m(IdKind::ForeignPermanentResident, "911840199001010012"),
-            "91************0012"
-        );
+        assert_eq!(m(IdKind::ForeignPermanentResident, "USA110165010101"), "US**********101");
+        assert_eq!(m(IdKind::ForeignPermanentResident, "911840199001010012"), "91************0012");
         assert_eq!(m(IdKind::Other, "AB"), "A*");
         assert_eq!(m(IdKind::Other, "ABC"), "A**");
     }
@@ -980,10 +852,7 @@ mod tests {
             let d: MapDeserializer<'_, _, Error> = MapDeserializer::new(map.into_iter());
             IdDocument::deserialize(d)
         };
-        assert_eq!(
-            de("resident_id_card".into(), "11010519491231002X").unwrap(),
-            doc
-        );
+        assert_eq!(de("resident_id_card".into(), "11010519491231002X").unwrap(), doc);
         assert!(de("resident_id_card".into(), "110105194912310021").is_err());
         assert!(de("driving_licence".into(), "11010519491231002X").is_err());
         // Stored data is not refused because the clock is behind.
@@ -1010,11 +879,7 @@ mod tests {
         assert_eq!(n("Jean-Pierre O’Brien").unwrap(), "Jean-Pierre O'Brien");
         assert_eq!(n("J. Smith").unwrap(), "J. Smith");
         assert_eq!(n("李 Lee").unwrap(), "李 Lee");
-        assert_eq!(
-            n("𠀾三").unwrap(),
-            "𠀾三",
-            "rare characters outside the BMP"
-        );
+        assert_eq!(n("𠀾三").unwrap(), "𠀾三", "rare characters outside the BMP");
         assert_eq!(n(&"张".repeat(40)).unwrap().chars().count(), 40);
     }
 
@@ -1023,17 +888,9 @@ mod tests {
         assert_eq!(code(PersonName::parse("")), "required");
         assert_eq!(code(PersonName::parse(" \t ")), "required");
         assert_eq!(code(PersonName::parse(&"张".repeat(41))), "name.too_long");
-        assert_eq!(
-            PersonName::parse(&"张".repeat(41))
-                .unwrap_err()
-                .param("max"),
-            Some("40")
-        );
+        assert_eq!(PersonName::parse(&"张".repeat(41)).unwrap_err().param("max"), Some("40"));
         assert_eq!(code(PersonName::parse("张三3")), "name.bad_chars");
-        assert_eq!(
-            PersonName::parse("张三!").unwrap_err().param("char"),
-            Some("!")
-        );
+        assert_eq!(PersonName::parse("张三!").unwrap_err().param("char"), Some("!"));
         assert_eq!(code(PersonName::parse("张三@")), "name.bad_chars");
         assert_eq!(code(PersonName::parse("-John")), "name.bad_chars");
         assert_eq!(code(PersonName::parse("·张三")), "name.dot_position");
@@ -1045,10 +902,7 @@ mod tests {
 
     #[test]
     fn r_arc_1_address_and_employer_are_masked() {
-        assert_eq!(
-            mask_address("北京市朝阳区望京西园三区 2 号楼"),
-            "北京市朝阳区****"
-        );
+        assert_eq!(mask_address("北京市朝阳区望京西园三区 2 号楼"), "北京市朝阳区****");
         assert_eq!(mask_employer("北京字节跳动科技有限公司"), "北京****");
         assert_eq!(mask_employer("华为"), "华****");
         assert_eq!(mask_address("望京西园"), "望****");
@@ -1062,9 +916,8 @@ mod tests {
     fn valid_id() -> impl Strategy<Value = String> {
         let start = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap();
         let days = (today() - start).num_days();
-        (100_000u32..=999_999, 0..=days, 0u32..=999).prop_map(move |(region, d, seq)| {
-            make_id(region, start + chrono::Duration::days(d), seq)
-        })
+        (100_000u32..=999_999, 0..=days, 0u32..=999)
+            .prop_map(move |(region, d, seq)| make_id(region, start + chrono::Duration::days(d), seq))
     }
 
     fn valid_phone_input() -> impl Strategy<Value = String> {
@@ -1082,27 +935,18 @@ mod tests {
             (0u8..=9).prop_map(|d| format!("02{d}")),
             (3u8..=9, 10u8..=99).prop_map(|(a, b)| format!("0{a}{b}")),
         ];
-        let landline = (
-            area,
-            1u8..=9,
-            0u32..=9_999_999,
-            any::<bool>(),
-            proptest::option::of(1u32..=999_999),
-            any::<bool>(),
-        )
-            .prop_map(|(area, first, rest, eight, ext, zhuan)| {
-                let local = if eight {
-                    format!("{first}{rest:07}")
-                } else {
-                    format!("{first}{:06}", rest % 1_000_000)
-                };
-                let ext = match (ext, zhuan) {
-                    (Some(e), true) => format!("转{e}"),
-                    (Some(e), false) => format!("-{e}"),
-                    (None, _) => String::new(),
-                };
-                format!("{area}-{local}{ext}")
-            });
+        let landline =
+            (area, 1u8..=9, 0u32..=9_999_999, any::<bool>(), proptest::option::of(1u32..=999_999), any::<bool>())
+                .prop_map(|(area, first, rest, eight, ext, zhuan)| {
+                    let local =
+                        if eight { format!("{first}{rest:07}") } else { format!("{first}{:06}", rest % 1_000_000) };
+                    let ext = match (ext, zhuan) {
+                        (Some(e), true) => format!("转{e}"),
+                        (Some(e), false) => format!("-{e}"),
+                        (None, _) => String::new(),
+                    };
+                    format!("{area}-{local}{ext}")
+                });
         prop_oneof![mobile, landline]
     }
 

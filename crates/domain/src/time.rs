@@ -19,10 +19,7 @@ impl CivilDate {
     /// Parses `2026-11-28`, `2026/11/28`, `2026.11.28`, `2026年11月28日`,
     /// `20261128`; month and day may have one digit (`2026-1-5`).
     pub fn parse(s: &str) -> Result<CivilDate, ValidationError> {
-        let s: String = to_half_width(s)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
+        let s: String = to_half_width(s).chars().filter(|c| !c.is_whitespace()).collect();
         if s.is_empty() {
             return Err(ValidationError::required());
         }
@@ -35,11 +32,8 @@ impl CivilDate {
         } else if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
             vec![&s[..4], &s[4..6], &s[6..]]
         } else {
-            let sep = s
-                .chars()
-                .find(|c| !c.is_ascii_digit())
-                .filter(|c| matches!(c, '-' | '/' | '.'))
-                .ok_or_else(format)?;
+            let sep =
+                s.chars().find(|c| !c.is_ascii_digit()).filter(|c| matches!(c, '-' | '/' | '.')).ok_or_else(format)?;
             s.split(sep).collect()
         };
         let [y, m, d] = parts.as_slice() else {
@@ -51,14 +45,9 @@ impl CivilDate {
         if !digits(y, 4..=4) || !digits(m, 1..=2) || !digits(d, 1..=2) {
             return Err(format());
         }
-        let (y, m, d) = (
-            y.parse().map_err(|_| format())?,
-            m.parse().map_err(|_| format())?,
-            d.parse().map_err(|_| format())?,
-        );
-        NaiveDate::from_ymd_opt(y, m, d)
-            .map(CivilDate)
-            .ok_or_else(|| ValidationError::new("date.invalid"))
+        let (y, m, d) =
+            (y.parse().map_err(|_| format())?, m.parse().map_err(|_| format())?, d.parse().map_err(|_| format())?);
+        NaiveDate::from_ymd_opt(y, m, d).map(CivilDate).ok_or_else(|| ValidationError::new("date.invalid"))
     }
 
     pub fn date(self) -> NaiveDate {

@@ -88,11 +88,7 @@ impl RoomNo {
         let marks_fit = |t: &(String, Mark), allowed: Mark| t.1 == Mark::None || t.1 == allowed;
         let (building, entrance, room) = match tokens.as_slice() {
             [b, r] if marks_fit(b, Mark::Building) && marks_fit(r, Mark::Room) => (b, None, r),
-            [b, e, r]
-                if marks_fit(b, Mark::Building)
-                    && marks_fit(e, Mark::Entrance)
-                    && marks_fit(r, Mark::Room) =>
-            {
+            [b, e, r] if marks_fit(b, Mark::Building) && marks_fit(e, Mark::Entrance) && marks_fit(r, Mark::Room) => {
                 (b, Some(e), r)
             }
             _ => return Err(format()),
@@ -127,11 +123,7 @@ impl RoomNo {
         }
         text.push('-');
         text.push_str(room);
-        Ok(RoomNo {
-            text,
-            building_len: building.len(),
-            entrance_len: entrance.map_or(0, str::len),
-        })
+        Ok(RoomNo { text, building_len: building.len(), entrance_len: entrance.map_or(0, str::len) })
     }
 
     /// The canonical form, e.g. `3-2-1502`.
@@ -145,16 +137,12 @@ impl RoomNo {
 
     /// The entrance (单元), if the building has them.
     pub fn entrance(&self) -> Option<&str> {
-        (self.entrance_len > 0)
-            .then(|| &self.text[self.building_len + 1..self.building_len + 1 + self.entrance_len])
+        (self.entrance_len > 0).then(|| &self.text[self.building_len + 1..self.building_len + 1 + self.entrance_len])
     }
 
     pub fn room(&self) -> &str {
-        let start = if self.entrance_len > 0 {
-            self.building_len + self.entrance_len + 2
-        } else {
-            self.building_len + 1
-        };
+        let start =
+            if self.entrance_len > 0 { self.building_len + self.entrance_len + 2 } else { self.building_len + 1 };
         &self.text[start..]
     }
 
@@ -167,11 +155,7 @@ impl RoomNo {
 
 /// Numbers such as `03` and `3` name the same building or entrance.
 fn strip_leading_zeros(s: &str) -> &str {
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        s.trim_start_matches('0')
-    } else {
-        s
-    }
+    if s.bytes().all(|b| b.is_ascii_digit()) { s.trim_start_matches('0') } else { s }
 }
 
 impl fmt::Display for RoomNo {
@@ -210,9 +194,7 @@ impl Floor {
         if n == 0 {
             Err(ValidationError::new("floor.zero"))
         } else if !(Self::MIN..=Self::MAX).contains(&n) {
-            Err(ValidationError::new("floor.out_of_range")
-                .with("min", Self::MIN)
-                .with("max", Self::MAX))
+            Err(ValidationError::new("floor.out_of_range").with("min", Self::MIN).with("max", Self::MAX))
         } else {
             Ok(Floor(n))
         }
@@ -220,29 +202,18 @@ impl Floor {
 
     /// Parses `15`, `15层`, `15F`, `-1`, `B1`, `负1`, `地下1层`.
     pub fn parse(s: &str) -> Result<Floor, ValidationError> {
-        let s: String = to_half_width(s)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_ascii_uppercase();
+        let s: String =
+            to_half_width(s).chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
         if s.is_empty() {
             return Err(ValidationError::required());
         }
-        let s = s
-            .strip_suffix('层')
-            .or_else(|| s.strip_suffix('楼'))
-            .or_else(|| s.strip_suffix('F'))
-            .unwrap_or(&s);
-        let (negative, digits) = ["-", "B", "负", "地下"]
-            .iter()
-            .find_map(|p| s.strip_prefix(p).map(|d| (true, d)))
-            .unwrap_or((false, s));
+        let s = s.strip_suffix('层').or_else(|| s.strip_suffix('楼')).or_else(|| s.strip_suffix('F')).unwrap_or(&s);
+        let (negative, digits) =
+            ["-", "B", "负", "地下"].iter().find_map(|p| s.strip_prefix(p).map(|d| (true, d))).unwrap_or((false, s));
         if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ValidationError::new("floor.format"));
         }
-        let n: i32 = digits
-            .parse()
-            .map_err(|_| ValidationError::new("floor.format"))?;
+        let n: i32 = digits.parse().map_err(|_| ValidationError::new("floor.format"))?;
         Floor::new(if negative { -n } else { n })
     }
 
@@ -258,11 +229,7 @@ impl Floor {
 /// Basements show as `B1`, `B2`, as on lift buttons.
 impl fmt::Display for Floor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 < 0 {
-            write!(f, "B{}", -self.0)
-        } else {
-            write!(f, "{}", self.0)
-        }
+        if self.0 < 0 { write!(f, "B{}", -self.0) } else { write!(f, "{}", self.0) }
     }
 }
 
@@ -296,9 +263,7 @@ impl Area {
     /// From hundredths of a square metre.
     pub fn from_centi(centi_m2: i64) -> Result<Area, ValidationError> {
         if centi_m2 <= 0 || centi_m2 > Self::MAX_CENTI {
-            return Err(
-                ValidationError::new("area.out_of_range").with("max", Self::MAX_CENTI / 100)
-            );
+            return Err(ValidationError::new("area.out_of_range").with("max", Self::MAX_CENTI / 100));
         }
         Ok(Area(centi_m2))
     }
@@ -463,10 +428,7 @@ mod tests {
     }
 
     fn room(s: &str) -> String {
-        RoomNo::parse(s)
-            .unwrap_or_else(|e| panic!("{s}: {e}"))
-            .as_str()
-            .to_string()
+        RoomNo::parse(s).unwrap_or_else(|e| panic!("{s}: {e}")).as_str().to_string()
     }
 
     #[test]
@@ -623,30 +585,12 @@ mod tests {
         assert_eq!(UnitStatus::parse("装修"), Ok(UnitStatus::Renovating));
         assert_eq!(UnitStatus::parse(" 装修中 "), Ok(UnitStatus::Renovating));
         assert_eq!(OccupantRelation::parse("业主"), Ok(OccupantRelation::Owner));
-        assert_eq!(
-            OccupantRelation::parse("租户"),
-            Ok(OccupantRelation::Tenant)
-        );
-        assert_eq!(
-            OccupantRelation::parse("家属"),
-            Ok(OccupantRelation::Family)
-        );
-        assert_eq!(
-            OccupantRelation::parse("家庭成员"),
-            Ok(OccupantRelation::Family)
-        );
-        assert_eq!(
-            OccupantRelation::parse("委托人"),
-            Ok(OccupantRelation::Agent)
-        );
-        assert_eq!(
-            OccupantRelation::parse("代理人"),
-            Ok(OccupantRelation::Agent)
-        );
-        assert_eq!(
-            DepartmentKind::parse("中心主任办公室"),
-            Ok(DepartmentKind::DirectorOffice)
-        );
+        assert_eq!(OccupantRelation::parse("租户"), Ok(OccupantRelation::Tenant));
+        assert_eq!(OccupantRelation::parse("家属"), Ok(OccupantRelation::Family));
+        assert_eq!(OccupantRelation::parse("家庭成员"), Ok(OccupantRelation::Family));
+        assert_eq!(OccupantRelation::parse("委托人"), Ok(OccupantRelation::Agent));
+        assert_eq!(OccupantRelation::parse("代理人"), Ok(OccupantRelation::Agent));
+        assert_eq!(DepartmentKind::parse("中心主任办公室"), Ok(DepartmentKind::DirectorOffice));
         assert_eq!(code(UnitStatus::parse("出租")), "unit_status.unknown");
         assert_eq!(code(OccupantRelation::parse("邻居")), "relation.unknown");
         assert_eq!(code(DepartmentKind::parse("销售部")), "department.unknown");
@@ -656,11 +600,7 @@ mod tests {
     }
 
     fn valid_room() -> impl Strategy<Value = (String, Option<u8>, u32)> {
-        (
-            "[A-Z]{0,2}[1-9][0-9]{0,2}",
-            proptest::option::of(1u8..=99),
-            100u32..=9999,
-        )
+        ("[A-Z]{0,2}[1-9][0-9]{0,2}", proptest::option::of(1u8..=99), 100u32..=9999)
     }
 
     proptest! {

@@ -72,10 +72,7 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(code: &'static str) -> Self {
-        ValidationError {
-            code,
-            params: Vec::new(),
-        }
+        ValidationError { code, params: Vec::new() }
     }
 
     /// The error for an empty field, shared by every parser.
@@ -91,10 +88,7 @@ impl ValidationError {
 
     /// The value of parameter `name`, if present.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -133,11 +127,7 @@ impl FieldErrors {
 
     /// Records the error of `result`, if any, and passes the value on, so a
     /// form can parse every field before deciding whether it is acceptable.
-    pub fn check<T>(
-        &mut self,
-        field: impl Into<String>,
-        result: Result<T, ValidationError>,
-    ) -> Option<T> {
+    pub fn check<T>(&mut self, field: impl Into<String>, result: Result<T, ValidationError>) -> Option<T> {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
@@ -226,22 +216,11 @@ pub(crate) mod test_support {
             }
             let (key, rest) = quoted(line).unwrap_or_else(|| panic!("line {}: {line}", n + 1));
             let rest = rest.trim_start();
-            let rest = rest
-                .strip_prefix('=')
-                .unwrap_or_else(|| panic!("line {}: missing '='", n + 1))
-                .trim_start();
+            let rest = rest.strip_prefix('=').unwrap_or_else(|| panic!("line {}: missing '='", n + 1)).trim_start();
             let (value, tail) = quoted(rest).unwrap_or_else(|| panic!("line {}: value", n + 1));
             let tail = tail.trim();
-            assert!(
-                tail.is_empty() || tail.starts_with('#'),
-                "line {}: trailing text",
-                n + 1
-            );
-            assert!(
-                out.insert(key.clone(), value).is_none(),
-                "line {}: duplicate key {key}",
-                n + 1
-            );
+            assert!(tail.is_empty() || tail.starts_with('#'), "line {}: trailing text", n + 1);
+            assert!(out.insert(key.clone(), value).is_none(), "line {}: duplicate key {key}", n + 1);
         }
         out
     }
@@ -286,15 +265,9 @@ pub(crate) mod test_support {
         assert!(ALL_CODES.contains(&e.code), "unlisted code {}", e.code);
         for src in [ZH, EN] {
             let map = parse_flat(src);
-            let msg = map
-                .get(e.code)
-                .unwrap_or_else(|| panic!("untranslated code {}", e.code));
+            let msg = map.get(e.code).unwrap_or_else(|| panic!("untranslated code {}", e.code));
             for p in placeholders(msg) {
-                assert!(
-                    e.param(&p).is_some(),
-                    "{} lacks param {p} used in {msg:?}",
-                    e.code
-                );
+                assert!(e.param(&p).is_some(), "{} lacks param {p} used in {msg:?}", e.code);
             }
         }
     }
@@ -317,15 +290,8 @@ mod tests {
         let en_keys: Vec<_> = en.keys().collect();
         assert_eq!(zh_keys, en_keys, "the two locale files differ in keys");
         for key in zh.keys() {
-            assert!(
-                ALL_CODES.contains(&key.as_str()),
-                "{key} is translated but never produced"
-            );
-            assert_eq!(
-                placeholders(&zh[key]),
-                placeholders(&en[key]),
-                "{key}: placeholders differ between languages"
-            );
+            assert!(ALL_CODES.contains(&key.as_str()), "{key} is translated but never produced");
+            assert_eq!(placeholders(&zh[key]), placeholders(&en[key]), "{key}: placeholders differ between languages");
         }
     }
 
@@ -362,10 +328,7 @@ mod tests {
         let mut errs = FieldErrors::new();
         assert_eq!(errs.check("a", Ok::<_, ValidationError>(1)), Some(1));
         assert!(errs.clone().into_result().is_ok());
-        assert_eq!(
-            errs.check::<i32>("name", Err(ValidationError::required())),
-            None
-        );
+        assert_eq!(errs.check::<i32>("name", Err(ValidationError::required())), None);
         errs.push("phone", ValidationError::new("phone.format"));
         assert!(!errs.is_empty());
         assert_eq!(errs.len(), 2);

@@ -14,10 +14,7 @@ use serde::Deserialize;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/account", get(account))
-        .route(
-            "/account/password",
-            get(password_page).post(password_submit),
-        )
+        .route("/account/password", get(password_page).post(password_submit))
         .route("/account/sessions/{id}/end", post(end_session))
         .route("/account/tokens", post(create_token))
         .route("/account/tokens/{id}/revoke", post(revoke_token))
@@ -60,9 +57,7 @@ struct AccountPage {
 
 async fn account_page(s: &AppState, ctx: &Ctx, new_secret: String, f: Form) -> PageResult {
     let tz = "Asia/Shanghai";
-    let sessions = auth::my_sessions(&s.app, ctx.actor.user_id)
-        .await
-        .page(ctx.lang)?;
+    let sessions = auth::my_sessions(&s.app, ctx.actor.user_id).await.page(ctx.lang)?;
     let sessions = sessions
         .into_iter()
         .map(|x| SessionRow {
@@ -75,9 +70,8 @@ async fn account_page(s: &AppState, ctx: &Ctx, new_secret: String, f: Form) -> P
             id: x.id,
         })
         .collect();
-    let tokens = sa::tokens_of(s.app.store.read(), ctx.actor.user_id)
-        .await
-        .map_err(|e| super::PageError(e.into(), ctx.lang))?;
+    let tokens =
+        sa::tokens_of(s.app.store.read(), ctx.actor.user_id).await.map_err(|e| super::PageError(e.into(), ctx.lang))?;
     let tokens = tokens
         .into_iter()
         .map(|t| TokenRow {
@@ -91,11 +85,8 @@ async fn account_page(s: &AppState, ctx: &Ctx, new_secret: String, f: Form) -> P
             revoked: t.revoked_at.is_some(),
         })
         .collect();
-    let status = if f.errors.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status =
+        if f.errors.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::UNPROCESSABLE_ENTITY };
     Ok(page(
         status,
         &AccountPage {
@@ -125,11 +116,7 @@ struct PasswordPage {
 
 async fn password_page(ctx: Ctx) -> PageResult {
     let forced = ctx.session.user.must_change_password == 1;
-    Ok(render(&PasswordPage {
-        c: Chrome::of(&ctx),
-        f: Form::default(),
-        forced,
-    }))
+    Ok(render(&PasswordPage { c: Chrome::of(&ctx), f: Form::default(), forced }))
 }
 
 #[derive(Deserialize)]
@@ -142,56 +129,28 @@ struct PasswordForm {
     confirm_password: String,
 }
 
-async fn password_submit(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    AxForm(f): AxForm<PasswordForm>,
-) -> PageResult {
+async fn password_submit(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<PasswordForm>) -> PageResult {
     let forced = ctx.session.user.must_change_password == 1;
     let mut form = Form::default();
     if f.new_password != f.confirm_password {
-        form.errors.insert(
-            "confirm_password".into(),
-            crate::i18n::t(ctx.lang, "password.mismatch").into(),
-        );
+        form.errors.insert("confirm_password".into(), crate::i18n::t(ctx.lang, "password.mismatch").into());
         form.banner = crate::i18n::t(ctx.lang, "error.validation_failed").into();
         return Ok(page(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            &PasswordPage {
-                c: Chrome::of(&ctx),
-                f: form,
-                forced,
-            },
+            &PasswordPage { c: Chrome::of(&ctx), f: form, forced },
         ));
     }
-    match auth::change_password(
-        &s.app,
-        &ctx.actor,
-        Some(&ctx.session.id),
-        &f.current_password,
-        &f.new_password,
-    )
-    .await
-    {
+    match auth::change_password(&s.app, &ctx.actor, Some(&ctx.session.id), &f.current_password, &f.new_password).await {
         Ok(()) => Ok(see_other("/account?saved=1")),
         Err(e) => {
             let status = form.fail(e, ctx.lang)?;
-            Ok(page(
-                status,
-                &PasswordPage {
-                    c: Chrome::of(&ctx),
-                    f: form,
-                    forced,
-                },
-            ))
+            Ok(page(status, &PasswordPage { c: Chrome::of(&ctx), f: form, forced }))
         }
     }
 }
 
 async fn end_session(State(s): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> PageResult {
-    auth::end_my_session(&s.app, &ctx.actor, &id)
-        .await
-        .page(ctx.lang)?;
+    auth::end_my_session(&s.app, &ctx.actor, &id).await.page(ctx.lang)?;
     Ok(see_other("/account"))
 }
 
@@ -205,11 +164,7 @@ struct TokenForm {
     days: String,
 }
 
-async fn create_token(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    AxForm(f): AxForm<TokenForm>,
-) -> PageResult {
+async fn create_token(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<TokenForm>) -> PageResult {
     let days = f.days.trim().parse::<i64>().ok();
     match auth::create_token(&s.app, &ctx.actor, &f.name, f.write.is_some(), days).await {
         Ok((_, secret)) => account_page(&s, &ctx, secret, Form::default()).await,
@@ -222,9 +177,7 @@ async fn create_token(
 }
 
 async fn revoke_token(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    auth::revoke_token(&s.app, &ctx.actor, id)
-        .await
-        .page(ctx.lang)?;
+    auth::revoke_token(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     Ok(see_other("/account"))
 }
 
@@ -239,15 +192,8 @@ struct TotpPage {
 
 /// Set up (or replace) one's own second factor.
 async fn totp_page(State(s): State<AppState>, ctx: Ctx) -> PageResult {
-    let (url, secret) = auth::totp_begin(&s.app, ctx.actor.user_id, &ctx.actor.username)
-        .await
-        .page(ctx.lang)?;
-    Ok(render(&TotpPage {
-        c: Chrome::of(&ctx),
-        f: Form::default(),
-        qr_svg: super::sign_in::qr_svg(&url),
-        secret,
-    }))
+    let (url, secret) = auth::totp_begin(&s.app, ctx.actor.user_id, &ctx.actor.username).await.page(ctx.lang)?;
+    Ok(render(&TotpPage { c: Chrome::of(&ctx), f: Form::default(), qr_svg: super::sign_in::qr_svg(&url), secret }))
 }
 
 #[derive(Deserialize)]
@@ -256,36 +202,15 @@ struct CodeForm {
     code: String,
 }
 
-async fn totp_submit(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    AxForm(f): AxForm<CodeForm>,
-) -> PageResult {
-    match auth::totp_confirm(
-        &s.app,
-        &ctx.session.id,
-        &ctx.session.user,
-        &f.code,
-        &ctx.actor.request_id,
-    )
-    .await
-    {
+async fn totp_submit(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<CodeForm>) -> PageResult {
+    match auth::totp_confirm(&s.app, &ctx.session.id, &ctx.session.user, &f.code, &ctx.actor.request_id).await {
         Ok(()) => Ok(see_other("/account")),
         Err(e) => {
             let mut form = Form::default();
             let status = form.fail(e, ctx.lang)?;
-            let (url, secret) = auth::totp_begin(&s.app, ctx.actor.user_id, &ctx.actor.username)
-                .await
-                .page(ctx.lang)?;
-            Ok(page(
-                status,
-                &TotpPage {
-                    c: Chrome::of(&ctx),
-                    f: form,
-                    qr_svg: super::sign_in::qr_svg(&url),
-                    secret,
-                },
-            ))
+            let (url, secret) =
+                auth::totp_begin(&s.app, ctx.actor.user_id, &ctx.actor.username).await.page(ctx.lang)?;
+            Ok(page(status, &TotpPage { c: Chrome::of(&ctx), f: form, qr_svg: super::sign_in::qr_svg(&url), secret }))
         }
     }
 }

@@ -23,23 +23,14 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .route("/roles/{id}/revoke", post(revoke_role))
         .route(
             "/import",
-            get(import_page)
-                .post(import_submit)
-                .layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+            get(import_page).post(import_submit).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
         .route("/audit", get(audit_page))
 }
 
 fn role_label(c: &Chrome, code: &str) -> String {
     Role::parse(code)
-        .map(|r| {
-            if c.t.is_en() {
-                r.label_en()
-            } else {
-                r.label_zh()
-            }
-            .to_string()
-        })
+        .map(|r| if c.t.is_en() { r.label_en() } else { r.label_zh() }.to_string())
         .unwrap_or_else(|| code.to_string())
 }
 
@@ -56,11 +47,7 @@ struct StaffListPage {
 async fn staff_list(State(s): State<AppState>, ctx: Ctx) -> PageResult {
     let users = auth::list_staff(&s.app, &ctx.actor).await.page(ctx.lang)?;
     let can_create = ctx.actor.grants.allows_anywhere(Permission::ManageStaff);
-    Ok(render(&StaffListPage {
-        c: Chrome::of(&ctx),
-        users,
-        can_create,
-    }))
+    Ok(render(&StaffListPage { c: Chrome::of(&ctx), users, can_create }))
 }
 
 #[derive(Template)]
@@ -74,10 +61,7 @@ async fn new_staff(ctx: Ctx) -> PageResult {
     if !ctx.actor.grants.allows_anywhere(Permission::ManageStaff) {
         return Err(PageError(AppError::Forbidden, ctx.lang));
     }
-    Ok(render(&StaffFormPage {
-        c: Chrome::of(&ctx),
-        f: Form::with(&[("locale", "zh-CN".into())]),
-    }))
+    Ok(render(&StaffFormPage { c: Chrome::of(&ctx), f: Form::with(&[("locale", "zh-CN".into())]) }))
 }
 
 #[derive(Deserialize)]
@@ -94,21 +78,13 @@ struct StaffForm {
     locale: String,
 }
 
-async fn create_staff(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    AxForm(f): AxForm<StaffForm>,
-) -> PageResult {
+async fn create_staff(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<StaffForm>) -> PageResult {
     let input = auth::NewStaff {
         username: f.username.clone(),
         display_name: f.display_name.clone(),
         password: f.password.clone(),
         phone: f.phone.clone(),
-        locale: if f.locale.is_empty() {
-            "zh-CN".into()
-        } else {
-            f.locale.clone()
-        },
+        locale: if f.locale.is_empty() { "zh-CN".into() } else { f.locale.clone() },
     };
     match auth::create_staff(&s.app, &ctx.actor, &input, auth::StaffOptions::default()).await {
         Ok(u) => Ok(see_other(&format!("/staff/{}", u.id))),
@@ -120,13 +96,7 @@ async fn create_staff(
                 ("locale", f.locale),
             ]);
             let status = form.fail(e, ctx.lang)?;
-            Ok(page(
-                status,
-                &StaffFormPage {
-                    c: Chrome::of(&ctx),
-                    f: form,
-                },
-            ))
+            Ok(page(status, &StaffFormPage { c: Chrome::of(&ctx), f: form }))
         }
     }
 }
@@ -151,20 +121,12 @@ struct StaffPage {
 }
 
 async fn staff_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
-    let (u, rows) = auth::staff_detail(&s.app, &ctx.actor, id)
-        .await
-        .page(ctx.lang)?;
+    let (u, rows) = auth::staff_detail(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let c = Chrome::of(ctx);
-    let all = org::my_communities(&s.app, &ctx.actor)
-        .await
-        .page(ctx.lang)?;
+    let all = org::my_communities(&s.app, &ctx.actor).await.page(ctx.lang)?;
     let name_of = |cid: Option<i64>| match cid {
         None => crate::i18n::t(ctx.lang, "role.company_wide").to_string(),
-        Some(id) => all
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| c.name.clone())
-            .unwrap_or_else(|| format!("#{id}")),
+        Some(id) => all.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or_else(|| format!("#{id}")),
     };
     let roles = rows
         .iter()
@@ -183,43 +145,20 @@ async fn staff_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
         .filter(|cm| ctx.actor.authorize(Permission::ManageStaff, cm.id).is_ok())
         .map(|cm| (cm.id.to_string(), cm.name.clone()))
         .collect();
-    let can_manage = rows
-        .iter()
-        .filter_map(|r| r.community_id)
-        .any(|cid| ctx.actor.authorize(Permission::ManageStaff, cid).is_ok())
-        || ctx.actor.authorize_company(Permission::ManageStaff).is_ok()
-        || (rows.is_empty() && !manageable.is_empty());
+    let can_manage =
+        rows.iter().filter_map(|r| r.community_id).any(|cid| ctx.actor.authorize(Permission::ManageStaff, cid).is_ok())
+            || ctx.actor.authorize_company(Permission::ManageStaff).is_ok()
+            || (rows.is_empty() && !manageable.is_empty());
     let role_options = Role::ALL
         .iter()
-        .map(|r| {
-            (
-                r.as_str().to_string(),
-                if c.t.is_en() {
-                    r.label_en()
-                } else {
-                    r.label_zh()
-                }
-                .to_string(),
-            )
-        })
+        .map(|r| (r.as_str().to_string(), if c.t.is_en() { r.label_en() } else { r.label_zh() }.to_string()))
         .collect();
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(page(
-        status,
-        &StaffPage {
-            c,
-            u,
-            roles,
-            communities: manageable,
-            role_options,
-            can_manage,
-            f,
-        },
-    ))
+    Ok(page(status, &StaffPage { c, u, roles, communities: manageable, role_options, can_manage, f }))
 }
 
 async fn staff(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
@@ -242,16 +181,7 @@ async fn update_staff(
     Path(id): Path<i64>,
     AxForm(f): AxForm<EditStaffForm>,
 ) -> PageResult {
-    match auth::update_staff(
-        &s.app,
-        &ctx.actor,
-        id,
-        f.version,
-        &f.display_name,
-        f.active.is_some(),
-    )
-    .await
-    {
+    match auth::update_staff(&s.app, &ctx.actor, id, f.version, &f.display_name, f.active.is_some()).await {
         Ok(_) => Ok(see_other(&format!("/staff/{id}"))),
         Err(e) => {
             let mut form = Form::with(&[("display_name", f.display_name)]);
@@ -276,21 +206,8 @@ async fn grant_role(
     AxForm(f): AxForm<GrantForm>,
 ) -> PageResult {
     let result = match Role::parse(&f.role) {
-        None => Err(AppError::field(
-            "role",
-            huiqian_domain::validation::ValidationError::new("role.unknown"),
-        )),
-        Some(role) => {
-            auth::grant_role(
-                &s.app,
-                &ctx.actor,
-                id,
-                f.community_id.parse().ok(),
-                role,
-                None,
-            )
-            .await
-        }
+        None => Err(AppError::field("role", huiqian_domain::validation::ValidationError::new("role.unknown"))),
+        Some(role) => auth::grant_role(&s.app, &ctx.actor, id, f.community_id.parse().ok(), role, None).await,
     };
     match result {
         Ok(_) => Ok(see_other(&format!("/staff/{id}"))),
@@ -360,9 +277,7 @@ struct ImportPage {
 }
 
 async fn import_communities(s: &AppState, ctx: &Ctx) -> Result<Vec<(String, String)>, PageError> {
-    let all = org::my_communities(&s.app, &ctx.actor)
-        .await
-        .page(ctx.lang)?;
+    let all = org::my_communities(&s.app, &ctx.actor).await.page(ctx.lang)?;
     let list: Vec<(String, String)> = all
         .into_iter()
         .filter(|c| ctx.actor.authorize(Permission::ImportData, c.id).is_ok())
@@ -434,14 +349,11 @@ async fn import_submit(State(s): State<AppState>, ctx: Ctx, mut mp: Multipart) -
     let cid: i64 = community_id.parse().unwrap_or(0);
     let result = match (upload_error, file) {
         (Some(e), _) => Err(e),
-        (None, None) => Err(AppError::field(
-            "file",
-            huiqian_domain::validation::ValidationError::new("upload.missing"),
-        )),
+        (None, None) => {
+            Err(AppError::field("file", huiqian_domain::validation::ValidationError::new("upload.missing")))
+        }
         (None, Some((name, bytes))) => {
-            import::import_units_and_owners(&s.app, &ctx.actor, cid, &name, &bytes, dry_run)
-                .await
-                .map(|r| (name, r))
+            import::import_units_and_owners(&s.app, &ctx.actor, cid, &name, &bytes, dry_run).await.map(|r| (name, r))
         }
     };
     let c = Chrome::of(&ctx);
@@ -451,11 +363,7 @@ async fn import_submit(State(s): State<AppState>, ctx: Ctx, mut mp: Multipart) -
                 .errors
                 .iter()
                 .map(|e| {
-                    (
-                        e.row,
-                        e.column.clone(),
-                        crate::i18n::tf(ctx.lang, &e.code, &e.params.iter().collect::<Vec<_>>()),
-                    )
+                    (e.row, e.column.clone(), crate::i18n::tf(ctx.lang, &e.code, &e.params.iter().collect::<Vec<_>>()))
                 })
                 .collect();
             let status = if report.errors.is_empty() {
@@ -465,16 +373,7 @@ async fn import_submit(State(s): State<AppState>, ctx: Ctx, mut mp: Multipart) -
             };
             Ok(page(
                 status,
-                &ImportPage {
-                    c,
-                    communities,
-                    community_id,
-                    dry_run,
-                    f: form,
-                    report: Some(report),
-                    errors,
-                    filename,
-                },
+                &ImportPage { c, communities, community_id, dry_run, f: form, report: Some(report), errors, filename },
             ))
         }
         Err(e) => {
@@ -496,16 +395,12 @@ async fn import_submit(State(s): State<AppState>, ctx: Ctx, mut mp: Multipart) -
     }
 }
 
-async fn read_field(
-    mut field: axum::extract::multipart::Field<'_>,
-    limit: usize,
-) -> Result<Vec<u8>, AppError> {
+async fn read_field(mut field: axum::extract::multipart::Field<'_>, limit: usize) -> Result<Vec<u8>, AppError> {
     let mut buf = Vec::new();
     let too_large = || {
         AppError::field(
             "file",
-            huiqian_domain::validation::ValidationError::new("upload.too_large")
-                .with("max_mb", limit / 1024 / 1024),
+            huiqian_domain::validation::ValidationError::new("upload.too_large").with("max_mb", limit / 1024 / 1024),
         )
     };
     while let Some(chunk) = field.chunk().await.map_err(|_| too_large())? {
@@ -560,40 +455,24 @@ fn day_start_ms(d: &str, end: bool) -> Option<i64> {
     let date = if end { date.succ_opt()? } else { date };
     let tz = chrono_tz::Asia::Shanghai;
     use chrono::TimeZone;
-    tz.from_local_datetime(&date.and_hms_opt(0, 0, 0)?)
-        .single()
-        .map(|d| d.timestamp_millis())
+    tz.from_local_datetime(&date.and_hms_opt(0, 0, 0)?).single().map(|d| d.timestamp_millis())
 }
 
 /// Browse the audit trail with filters; newest first, a page at a time.
-async fn audit_page(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<AuditQuery>,
-) -> PageResult {
-    let all = org::my_communities(&s.app, &ctx.actor)
-        .await
-        .page(ctx.lang)?;
-    let communities: Vec<(String, String)> = std::iter::once((
-        String::new(),
-        crate::i18n::t(ctx.lang, "audit.all_communities").to_string(),
-    ))
-    .chain(
-        all.iter()
-            .filter(|c| ctx.actor.authorize(Permission::ViewAudit, c.id).is_ok())
-            .map(|c| (c.id.to_string(), c.name.clone())),
-    )
-    .collect();
+async fn audit_page(State(s): State<AppState>, ctx: Ctx, Query(q): Query<AuditQuery>) -> PageResult {
+    let all = org::my_communities(&s.app, &ctx.actor).await.page(ctx.lang)?;
+    let communities: Vec<(String, String)> =
+        std::iter::once((String::new(), crate::i18n::t(ctx.lang, "audit.all_communities").to_string()))
+            .chain(
+                all.iter()
+                    .filter(|c| ctx.actor.authorize(Permission::ViewAudit, c.id).is_ok())
+                    .map(|c| (c.id.to_string(), c.name.clone())),
+            )
+            .collect();
     let actor_id = match q.actor.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(name) => {
-            let mut conn = s
-                .app
-                .store
-                .read()
-                .acquire()
-                .await
-                .map_err(|e| PageError(e.into(), ctx.lang))?;
+            let mut conn = s.app.store.read().acquire().await.map_err(|e| PageError(e.into(), ctx.lang))?;
             Some(
                 sa::user_by_name(&mut conn, &name.to_lowercase())
                     .await
@@ -603,11 +482,7 @@ async fn audit_page(
             )
         }
     };
-    let nonempty = |v: &Option<String>| {
-        v.as_ref()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
+    let nonempty = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let filter = sau::Filter {
         communities: None,
         community_id: nonempty(&q.community_id).and_then(|v| v.parse().ok()),
@@ -620,24 +495,16 @@ async fn audit_page(
         before_seq: q.before,
         limit: 100,
     };
-    let entries = audit::browse(&s.app, &ctx.actor, filter)
-        .await
-        .page(ctx.lang)?;
+    let entries = audit::browse(&s.app, &ctx.actor, filter).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
-    let next_before = (entries.len() == 100)
-        .then(|| entries.last().map(|e| e.seq))
-        .flatten();
+    let next_before = (entries.len() == 100).then(|| entries.last().map(|e| e.seq)).flatten();
     let rows = entries
         .into_iter()
         .map(|e| AuditRow {
             seq: e.seq,
             at: when(e.at, "Asia/Shanghai"),
             actor: e.actor_name,
-            role: if e.actor_role.is_empty() {
-                String::new()
-            } else {
-                role_label(&c, &e.actor_role)
-            },
+            role: if e.actor_role.is_empty() { String::new() } else { role_label(&c, &e.actor_role) },
             community: e
                 .community_id
                 .and_then(|id| all.iter().find(|c| c.id == id).map(|c| c.name.clone()))
@@ -661,12 +528,5 @@ async fn audit_page(
     let query: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(f.values.iter().filter(|(_, v)| !v.is_empty()))
         .finish();
-    Ok(render(&AuditPage {
-        c,
-        communities,
-        f,
-        rows,
-        next_before,
-        query,
-    }))
+    Ok(render(&AuditPage { c, communities, f, rows, next_before, query }))
 }

@@ -82,13 +82,7 @@ pub struct Form {
 
 impl Form {
     pub fn with(values: &[(&str, String)]) -> Form {
-        Form {
-            values: values
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-            ..Default::default()
-        }
+        Form { values: values.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), ..Default::default() }
     }
     pub fn v(&self, name: &str) -> &str {
         self.values.get(name).map(String::as_str).unwrap_or("")
@@ -105,8 +99,7 @@ impl Form {
         match e {
             AppError::Validation(fields) => {
                 for (f, v) in fields.iter() {
-                    self.errors
-                        .insert(f.to_string(), super::error::field_message(v, lang));
+                    self.errors.insert(f.to_string(), super::error::field_message(v, lang));
                 }
                 self.banner = crate::i18n::t(lang, "error.validation_failed").to_string();
                 Ok(StatusCode::UNPROCESSABLE_ENTITY)
@@ -181,10 +174,8 @@ pub fn see_other(to: &str) -> Response {
 /// Read the one file of a multipart upload, refusing it past `limit` bytes.
 pub async fn read_upload(mut mp: Multipart, limit: usize) -> Result<(String, Vec<u8>), AppError> {
     use huiqian_domain::validation::ValidationError;
-    while let Some(mut field) = mp
-        .next_field()
-        .await
-        .map_err(|_| AppError::field("file", ValidationError::new("upload.broken")))?
+    while let Some(mut field) =
+        mp.next_field().await.map_err(|_| AppError::field("file", ValidationError::new("upload.broken")))?
     {
         if field.name() != Some("file") {
             continue;
@@ -192,10 +183,7 @@ pub async fn read_upload(mut mp: Multipart, limit: usize) -> Result<(String, Vec
         let name = field.file_name().unwrap_or("upload").to_string();
         let mut buf = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(|_| {
-            AppError::field(
-                "file",
-                ValidationError::new("upload.too_large").with("max_mb", limit / 1024 / 1024),
-            )
+            AppError::field("file", ValidationError::new("upload.too_large").with("max_mb", limit / 1024 / 1024))
         })? {
             if buf.len() + chunk.len() > limit {
                 return Err(AppError::field(
@@ -206,17 +194,11 @@ pub async fn read_upload(mut mp: Multipart, limit: usize) -> Result<(String, Vec
             buf.extend_from_slice(&chunk);
         }
         if buf.is_empty() {
-            return Err(AppError::field(
-                "file",
-                ValidationError::new("upload.empty"),
-            ));
+            return Err(AppError::field("file", ValidationError::new("upload.empty")));
         }
         return Ok((name, buf));
     }
-    Err(AppError::field(
-        "file",
-        ValidationError::new("upload.missing"),
-    ))
+    Err(AppError::field("file", ValidationError::new("upload.missing")))
 }
 
 /// Format an instant for people, in the community's (or Shanghai's) zone.

@@ -15,23 +15,14 @@ use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/communities/new",
-            get(new_community).post(create_community),
-        )
+        .route("/communities/new", get(new_community).post(create_community))
         .route("/communities/{id}", get(community))
-        .route(
-            "/communities/{id}/edit",
-            get(edit_community).post(update_community),
-        )
+        .route("/communities/{id}/edit", get(edit_community).post(update_community))
         .route("/communities/{id}/buildings", post(create_building))
         .route("/buildings/{id}", get(building))
         .route("/buildings/{id}/edit", post(update_building))
         .route("/communities/{id}/units", get(units))
-        .route(
-            "/communities/{id}/units/new",
-            get(new_unit).post(create_unit),
-        )
+        .route("/communities/{id}/units/new", get(new_unit).post(create_unit))
         .route("/units/{id}", get(unit))
         .route("/units/{id}/edit", get(edit_unit).post(update_unit))
         .route("/departments/{id}/edit", post(update_department))
@@ -40,37 +31,18 @@ pub fn router() -> Router<AppState> {
 fn status_options(c: &Chrome) -> Vec<(String, String)> {
     UnitStatus::ALL
         .iter()
-        .map(|s| {
-            (
-                s.as_str().to_string(),
-                if c.t.is_en() {
-                    s.label_en()
-                } else {
-                    s.label_zh()
-                }
-                .to_string(),
-            )
-        })
+        .map(|s| (s.as_str().to_string(), if c.t.is_en() { s.label_en() } else { s.label_zh() }.to_string()))
         .collect()
 }
 
 pub fn status_label(c: &Chrome, code: &str) -> String {
     UnitStatus::parse(code)
-        .map(|s| {
-            if c.t.is_en() {
-                s.label_en()
-            } else {
-                s.label_zh()
-            }
-            .to_string()
-        })
+        .map(|s| if c.t.is_en() { s.label_en() } else { s.label_zh() }.to_string())
         .unwrap_or_else(|_| code.to_string())
 }
 
 pub fn area_text(centi: i64) -> String {
-    huiqian_domain::unit::Area::from_centi(centi)
-        .map(|a| a.to_string())
-        .unwrap_or_default()
+    huiqian_domain::unit::Area::from_centi(centi).map(|a| a.to_string()).unwrap_or_default()
 }
 
 // ---- community ----
@@ -96,36 +68,21 @@ struct CommunityPage {
 }
 
 async fn community_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
-    let cm = org::community(&s.app, &ctx.actor, id)
-        .await
-        .page(ctx.lang)?;
-    let buildings = org::buildings(&s.app, &ctx.actor, id)
-        .await
-        .page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    let buildings = org::buildings(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let departments = org::departments(&s.app, &ctx.actor, id)
         .await
         .page(ctx.lang)?
         .into_iter()
         .map(|d| {
             let label = DepartmentKind::parse(&d.kind)
-                .map(|k| {
-                    if ctx.t.is_en() {
-                        k.label_en()
-                    } else {
-                        k.label_zh()
-                    }
-                    .to_string()
-                })
+                .map(|k| if ctx.t.is_en() { k.label_en() } else { k.label_zh() }.to_string())
                 .unwrap_or_default();
             DeptRow { d, label }
         })
         .collect();
-    let units = so::count_units(s.app.store.read(), id)
-        .await
-        .map_err(|e| PageError(e.into(), ctx.lang))?;
-    let persons = sp::count_persons(s.app.store.read(), id)
-        .await
-        .map_err(|e| PageError(e.into(), ctx.lang))?;
+    let units = so::count_units(s.app.store.read(), id).await.map_err(|e| PageError(e.into(), ctx.lang))?;
+    let persons = sp::count_persons(s.app.store.read(), id).await.map_err(|e| PageError(e.into(), ctx.lang))?;
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -202,14 +159,7 @@ impl CommunityForm {
             ("timezone", self.timezone.clone()),
             ("address", self.address.clone()),
             ("phone", self.phone.clone()),
-            (
-                "active",
-                if self.active.is_some() {
-                    "on".into()
-                } else {
-                    String::new()
-                },
-            ),
+            ("active", if self.active.is_some() { "on".into() } else { String::new() }),
         ])
     }
 }
@@ -224,77 +174,36 @@ async fn companies(s: &AppState, ctx: &Ctx) -> Result<Vec<(String, String)>, Pag
 }
 
 async fn new_community(State(s): State<AppState>, ctx: Ctx) -> PageResult {
-    ctx.actor
-        .authorize_company(Permission::ManageCommunity)
-        .page(ctx.lang)?;
+    ctx.actor.authorize_company(Permission::ManageCommunity).page(ctx.lang)?;
     let companies = companies(&s, &ctx).await?;
-    let f = Form::with(&[
-        ("timezone", "Asia/Shanghai".into()),
-        ("active", "on".into()),
-    ]);
-    Ok(render(&CommunityFormPage {
-        c: Chrome::of(&ctx),
-        f,
-        id: 0,
-        version: 0,
-        companies,
-    }))
+    let f = Form::with(&[("timezone", "Asia/Shanghai".into()), ("active", "on".into())]);
+    Ok(render(&CommunityFormPage { c: Chrome::of(&ctx), f, id: 0, version: 0, companies }))
 }
 
-async fn create_community(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    AxForm(f): AxForm<CommunityForm>,
-) -> PageResult {
+async fn create_community(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<CommunityForm>) -> PageResult {
     match org::create_community(&s.app, &ctx.actor, &f.input(true)).await {
         Ok(c) => Ok(see_other(&format!("/communities/{}", c.id))),
         Err(e) => {
             let mut form = f.form();
             let status = form.fail(e, ctx.lang)?;
             let companies = companies(&s, &ctx).await?;
-            Ok(page(
-                status,
-                &CommunityFormPage {
-                    c: Chrome::of(&ctx),
-                    f: form,
-                    id: 0,
-                    version: 0,
-                    companies,
-                },
-            ))
+            Ok(page(status, &CommunityFormPage { c: Chrome::of(&ctx), f: form, id: 0, version: 0, companies }))
         }
     }
 }
 
 async fn edit_community(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    let cm = org::community(&s.app, &ctx.actor, id)
-        .await
-        .page(ctx.lang)?;
-    ctx.actor
-        .authorize(Permission::ManageCommunity, id)
-        .page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    ctx.actor.authorize(Permission::ManageCommunity, id).page(ctx.lang)?;
     let f = Form::with(&[
         ("code", cm.code.clone()),
         ("name", cm.name.clone()),
         ("timezone", cm.timezone.clone()),
         ("address", cm.address.clone()),
         ("phone", cm.phone.clone()),
-        (
-            "active",
-            if cm.active == 1 {
-                "on".into()
-            } else {
-                String::new()
-            },
-        ),
+        ("active", if cm.active == 1 { "on".into() } else { String::new() }),
     ]);
-    Ok(render(&CommunityFormPage {
-        c: Chrome::of(&ctx),
-        f,
-        id,
-        version: cm.version,
-        companies: vec![],
-    }))
+    Ok(render(&CommunityFormPage { c: Chrome::of(&ctx), f, id, version: cm.version, companies: vec![] }))
 }
 
 async fn update_community(
@@ -303,28 +212,14 @@ async fn update_community(
     Path(id): Path<i64>,
     AxForm(f): AxForm<CommunityForm>,
 ) -> PageResult {
-    match org::update_community(
-        &s.app,
-        &ctx.actor,
-        id,
-        f.version,
-        &f.input(f.active.is_some()),
-    )
-    .await
-    {
+    match org::update_community(&s.app, &ctx.actor, id, f.version, &f.input(f.active.is_some())).await {
         Ok(_) => Ok(see_other(&format!("/communities/{id}"))),
         Err(e) => {
             let mut form = f.form();
             let status = form.fail(e, ctx.lang)?;
             Ok(page(
                 status,
-                &CommunityFormPage {
-                    c: Chrome::of(&ctx),
-                    f: form,
-                    id,
-                    version: f.version,
-                    companies: vec![],
-                },
+                &CommunityFormPage { c: Chrome::of(&ctx), f: form, id, version: f.version, companies: vec![] },
             ))
         }
     }
@@ -347,9 +242,7 @@ struct BuildingForm {
 }
 
 fn floors_of(s: &str) -> i64 {
-    s.trim()
-        .parse()
-        .unwrap_or(if s.trim().is_empty() { 0 } else { -1 })
+    s.trim().parse().unwrap_or(if s.trim().is_empty() { 0 } else { -1 })
 }
 
 async fn create_building(
@@ -358,12 +251,8 @@ async fn create_building(
     Path(id): Path<i64>,
     AxForm(f): AxForm<BuildingForm>,
 ) -> PageResult {
-    let input = org::BuildingInput {
-        code: f.code.clone(),
-        name: f.name.clone(),
-        floors: floors_of(&f.floors),
-        active: true,
-    };
+    let input =
+        org::BuildingInput { code: f.code.clone(), name: f.name.clone(), floors: floors_of(&f.floors), active: true };
     match org::create_building(&s.app, &ctx.actor, id, &input).await {
         Ok(b) => Ok(see_other(&format!("/buildings/{}", b.id))),
         Err(e) => {
@@ -394,11 +283,7 @@ pub struct UnitRow {
 fn unit_rows(c: &Chrome, units: Vec<so::Unit>) -> Vec<UnitRow> {
     units
         .into_iter()
-        .map(|u| UnitRow {
-            status: status_label(c, &u.status),
-            area: area_text(u.area_centi),
-            u,
-        })
+        .map(|u| UnitRow { status: status_label(c, &u.status), area: area_text(u.area_centi), u })
         .collect()
 }
 
@@ -407,55 +292,27 @@ async fn building_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
         .await
         .map_err(|e| PageError(e.into(), ctx.lang))?
         .ok_or(PageError(AppError::NotFound, ctx.lang))?;
-    let cm = org::community(&s.app, &ctx.actor, b.community_id)
-        .await
-        .page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, b.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(ctx);
-    let units = unit_rows(
-        &c,
-        org::units(&s.app, &ctx.actor, b.community_id, Some(id), None, 500, 0)
-            .await
-            .page(ctx.lang)?,
-    );
+    let units =
+        unit_rows(&c, org::units(&s.app, &ctx.actor, b.community_id, Some(id), None, 500, 0).await.page(ctx.lang)?);
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
     };
-    let can_structure = ctx
-        .actor
-        .authorize(Permission::ManageStructure, b.community_id)
-        .is_ok();
-    Ok(page(
-        status,
-        &BuildingPage {
-            c,
-            cm,
-            b,
-            units,
-            can_structure,
-            f,
-        },
-    ))
+    let can_structure = ctx.actor.authorize(Permission::ManageStructure, b.community_id).is_ok();
+    Ok(page(status, &BuildingPage { c, cm, b, units, can_structure, f }))
 }
 
 async fn building(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    let b = so::building(s.app.store.read(), id)
-        .await
-        .map_err(|e| PageError(e.into(), ctx.lang))?;
+    let b = so::building(s.app.store.read(), id).await.map_err(|e| PageError(e.into(), ctx.lang))?;
     let f = b
         .map(|b| {
             Form::with(&[
                 ("name", b.name),
                 ("floors", b.floors.to_string()),
-                (
-                    "active",
-                    if b.active == 1 {
-                        "on".into()
-                    } else {
-                        String::new()
-                    },
-                ),
+                ("active", if b.active == 1 { "on".into() } else { String::new() }),
             ])
         })
         .unwrap_or_default();
@@ -477,11 +334,8 @@ async fn update_building(
     match org::update_building(&s.app, &ctx.actor, id, f.version, &input).await {
         Ok(_) => Ok(see_other(&format!("/buildings/{id}"))),
         Err(e) => {
-            let mut form = Form::with(&[
-                ("name", f.name),
-                ("floors", f.floors),
-                ("active", f.active.unwrap_or_default()),
-            ]);
+            let mut form =
+                Form::with(&[("name", f.name), ("floors", f.floors), ("active", f.active.unwrap_or_default())]);
             form.fail(e, ctx.lang)?;
             building_page(&s, &ctx, id, form).await
         }
@@ -510,41 +364,16 @@ struct UnitsPage {
 
 const PAGE: i64 = 50;
 
-async fn units(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    Query(q): Query<UnitsQuery>,
-) -> PageResult {
-    let cm = org::community(&s.app, &ctx.actor, id)
-        .await
-        .page(ctx.lang)?;
+async fn units(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(q): Query<UnitsQuery>) -> PageResult {
+    let cm = org::community(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let room = q.room.unwrap_or_default();
     let pg = q.page.unwrap_or(0).max(0);
     let c = Chrome::of(&ctx);
-    let mut list = org::units(
-        &s.app,
-        &ctx.actor,
-        id,
-        None,
-        Some(&room),
-        PAGE + 1,
-        pg * PAGE,
-    )
-    .await
-    .page(ctx.lang)?;
+    let mut list = org::units(&s.app, &ctx.actor, id, None, Some(&room), PAGE + 1, pg * PAGE).await.page(ctx.lang)?;
     let more = list.len() as i64 > PAGE;
     list.truncate(PAGE as usize);
     let can_structure = ctx.actor.authorize(Permission::ManageStructure, id).is_ok();
-    Ok(render(&UnitsPage {
-        units: unit_rows(&c, list),
-        c,
-        cm,
-        room,
-        page: pg,
-        more,
-        can_structure,
-    }))
+    Ok(render(&UnitsPage { units: unit_rows(&c, list), c, cm, room, page: pg, more, can_structure }))
 }
 
 #[derive(Template)]
@@ -565,55 +394,23 @@ pub struct OccRow {
 
 pub fn relation_label(c: &Chrome, code: &str) -> String {
     huiqian_domain::unit::OccupantRelation::parse(code)
-        .map(|r| {
-            if c.t.is_en() {
-                r.label_en()
-            } else {
-                r.label_zh()
-            }
-            .to_string()
-        })
+        .map(|r| if c.t.is_en() { r.label_en() } else { r.label_zh() }.to_string())
         .unwrap_or_else(|_| code.to_string())
 }
 
 pub fn occ_rows(c: &Chrome, list: Vec<sp::Occupancy>) -> Vec<OccRow> {
-    list.into_iter()
-        .map(|o| OccRow {
-            relation: relation_label(c, &o.relation),
-            o,
-        })
-        .collect()
+    list.into_iter().map(|o| OccRow { relation: relation_label(c, &o.relation), o }).collect()
 }
 
 async fn unit(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
     let u = org::unit(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
-    let cm = org::community(&s.app, &ctx.actor, u.community_id)
-        .await
-        .page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, u.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
-    let occupants = occ_rows(
-        &c,
-        people::occupants(&s.app, &ctx.actor, id)
-            .await
-            .page(ctx.lang)?,
-    );
-    let can_structure = ctx
-        .actor
-        .authorize(Permission::ManageStructure, u.community_id)
-        .is_ok();
-    let can_residents = ctx
-        .actor
-        .authorize(Permission::ManageResidents, u.community_id)
-        .is_ok();
+    let occupants = occ_rows(&c, people::occupants(&s.app, &ctx.actor, id).await.page(ctx.lang)?);
+    let can_structure = ctx.actor.authorize(Permission::ManageStructure, u.community_id).is_ok();
+    let can_residents = ctx.actor.authorize(Permission::ManageResidents, u.community_id).is_ok();
     let u = unit_rows(&c, vec![u]).remove(0);
-    Ok(render(&UnitPage {
-        c,
-        cm,
-        u,
-        occupants,
-        can_structure,
-        can_residents,
-    }))
+    Ok(render(&UnitPage { c, cm, u, occupants, can_structure, can_residents }))
 }
 
 #[derive(Template)]
@@ -665,22 +462,11 @@ impl UnitForm {
 }
 
 async fn new_unit(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    let cm = org::community(&s.app, &ctx.actor, id)
-        .await
-        .page(ctx.lang)?;
-    ctx.actor
-        .authorize(Permission::ManageStructure, id)
-        .page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    ctx.actor.authorize(Permission::ManageStructure, id).page(ctx.lang)?;
     let c = Chrome::of(&ctx);
     let statuses = status_options(&c);
-    Ok(render(&UnitFormPage {
-        c,
-        cm,
-        f: Form::with(&[("status", "vacant".into())]),
-        id: 0,
-        version: 0,
-        statuses,
-    }))
+    Ok(render(&UnitFormPage { c, cm, f: Form::with(&[("status", "vacant".into())]), id: 0, version: 0, statuses }))
 }
 
 async fn create_unit(
@@ -694,34 +480,18 @@ async fn create_unit(
         Err(e) => {
             let mut form = f.form();
             let status = form.fail(e, ctx.lang)?;
-            let cm = org::community(&s.app, &ctx.actor, id)
-                .await
-                .page(ctx.lang)?;
+            let cm = org::community(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
             let c = Chrome::of(&ctx);
             let statuses = status_options(&c);
-            Ok(page(
-                status,
-                &UnitFormPage {
-                    c,
-                    cm,
-                    f: form,
-                    id: 0,
-                    version: 0,
-                    statuses,
-                },
-            ))
+            Ok(page(status, &UnitFormPage { c, cm, f: form, id: 0, version: 0, statuses }))
         }
     }
 }
 
 async fn edit_unit(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
     let u = org::unit(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
-    ctx.actor
-        .authorize(Permission::ManageStructure, u.community_id)
-        .page(ctx.lang)?;
-    let cm = org::community(&s.app, &ctx.actor, u.community_id)
-        .await
-        .page(ctx.lang)?;
+    ctx.actor.authorize(Permission::ManageStructure, u.community_id).page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, u.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
     let statuses = status_options(&c);
     let f = Form::with(&[
@@ -729,23 +499,9 @@ async fn edit_unit(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> 
         ("floor", u.floor.to_string()),
         ("area", area_text(u.area_centi)),
         ("status", u.status.clone()),
-        (
-            "active",
-            if u.active == 1 {
-                "on".into()
-            } else {
-                String::new()
-            },
-        ),
+        ("active", if u.active == 1 { "on".into() } else { String::new() }),
     ]);
-    Ok(render(&UnitFormPage {
-        c,
-        cm,
-        f,
-        id,
-        version: u.version,
-        statuses,
-    }))
+    Ok(render(&UnitFormPage { c, cm, f, id, version: u.version, statuses }))
 }
 
 async fn update_unit(
@@ -754,37 +510,17 @@ async fn update_unit(
     Path(id): Path<i64>,
     AxForm(f): AxForm<UnitForm>,
 ) -> PageResult {
-    match org::update_unit(
-        &s.app,
-        &ctx.actor,
-        id,
-        f.version,
-        &f.input(f.active.is_some()),
-    )
-    .await
-    {
+    match org::update_unit(&s.app, &ctx.actor, id, f.version, &f.input(f.active.is_some())).await {
         Ok(_) => Ok(see_other(&format!("/units/{id}"))),
         Err(e) => {
             let mut form = f.form();
             let status = form.fail(e, ctx.lang)?;
             let u = org::unit(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
             form.values.insert("room_no".into(), u.room_no.clone());
-            let cm = org::community(&s.app, &ctx.actor, u.community_id)
-                .await
-                .page(ctx.lang)?;
+            let cm = org::community(&s.app, &ctx.actor, u.community_id).await.page(ctx.lang)?;
             let c = Chrome::of(&ctx);
             let statuses = status_options(&c);
-            Ok(page(
-                status,
-                &UnitFormPage {
-                    c,
-                    cm,
-                    f: form,
-                    id,
-                    version: f.version,
-                    statuses,
-                },
-            ))
+            Ok(page(status, &UnitFormPage { c, cm, f: form, id, version: f.version, statuses }))
         }
     }
 }
@@ -811,11 +547,7 @@ async fn update_department(
         .await
         .map_err(|e| PageError(e.into(), ctx.lang))?
         .ok_or(PageError(AppError::NotFound, ctx.lang))?;
-    let input = org::DepartmentInput {
-        kind: String::new(),
-        name: f.name.clone(),
-        active: f.active.is_some(),
-    };
+    let input = org::DepartmentInput { kind: String::new(), name: f.name.clone(), active: f.active.is_some() };
     match org::update_department(&s.app, &ctx.actor, id, f.version, &input).await {
         Ok(_) => Ok(see_other(&format!("/communities/{}", d.community_id))),
         Err(e) => {

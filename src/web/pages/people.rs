@@ -21,58 +21,28 @@ pub fn router() -> Router<AppState> {
         .route("/persons/{id}", get(person))
         .route("/persons/{id}/edit", get(edit_person).post(update_person))
         .route("/persons/{id}/occupancies", post(link_person))
-        .route(
-            "/communities/{id}/persons/new",
-            get(new_person).post(create_person),
-        )
+        .route("/communities/{id}/persons/new", get(new_person).post(create_person))
         .route("/occupancies/{id}/end", post(end_occupancy))
 }
 
 fn relation_options(c: &Chrome) -> Vec<(String, String)> {
     OccupantRelation::ALL
         .iter()
-        .map(|r| {
-            (
-                r.as_str().to_string(),
-                if c.t.is_en() {
-                    r.label_en()
-                } else {
-                    r.label_zh()
-                }
-                .to_string(),
-            )
-        })
+        .map(|r| (r.as_str().to_string(), if c.t.is_en() { r.label_en() } else { r.label_zh() }.to_string()))
         .collect()
 }
 
 fn id_kind_options(c: &Chrome) -> Vec<(String, String)> {
     IdKind::ALL
         .iter()
-        .map(|k| {
-            (
-                k.as_str().to_string(),
-                if c.t.is_en() {
-                    k.label_en()
-                } else {
-                    k.label_zh()
-                }
-                .to_string(),
-            )
-        })
+        .map(|k| (k.as_str().to_string(), if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string()))
         .collect()
 }
 
 fn id_kind_label(c: &Chrome, code: &Option<String>) -> String {
     code.as_deref()
         .and_then(|k| IdKind::parse(k).ok())
-        .map(|k| {
-            if c.t.is_en() {
-                k.label_en()
-            } else {
-                k.label_zh()
-            }
-            .to_string()
-        })
+        .map(|k| if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string())
         .unwrap_or_default()
 }
 
@@ -101,37 +71,21 @@ const PAGE: i64 = 50;
 /// Find a person the way the desk asks: room-less, by phone, its last four digits, an ID
 /// number, or a name. Every number on the page is masked (R-ARC-1).
 async fn persons(State(s): State<AppState>, ctx: Ctx, Query(q): Query<SearchQuery>) -> PageResult {
-    let list = org::my_communities(&s.app, &ctx.actor)
-        .await
-        .page(ctx.lang)?;
+    let list = org::my_communities(&s.app, &ctx.actor).await.page(ctx.lang)?;
     let Some(first) = list.first() else {
         return Err(PageError(AppError::Forbidden, ctx.lang));
     };
     let community_id = q.community_id.unwrap_or(first.id);
     let query = q.q.unwrap_or_default();
     let pg = q.page.unwrap_or(0).max(0);
-    let mut persons = people::search(
-        &s.app,
-        &ctx.actor,
-        community_id,
-        &query,
-        PAGE + 1,
-        pg * PAGE,
-    )
-    .await
-    .page(ctx.lang)?;
+    let mut persons =
+        people::search(&s.app, &ctx.actor, community_id, &query, PAGE + 1, pg * PAGE).await.page(ctx.lang)?;
     let more = persons.len() as i64 > PAGE;
     persons.truncate(PAGE as usize);
-    let can_create = ctx
-        .actor
-        .authorize(Permission::ManageResidents, community_id)
-        .is_ok();
+    let can_create = ctx.actor.authorize(Permission::ManageResidents, community_id).is_ok();
     Ok(render(&PersonsPage {
         c: Chrome::of(&ctx),
-        communities: list
-            .into_iter()
-            .map(|c| (c.id.to_string(), c.name))
-            .collect(),
+        communities: list.into_iter().map(|c| (c.id.to_string(), c.name)).collect(),
         community_id,
         q: query,
         persons,
@@ -155,12 +109,8 @@ struct PersonPage {
 }
 
 async fn person_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
-    let (p, occ) = people::person(&s.app, &ctx.actor, id)
-        .await
-        .page(ctx.lang)?;
-    let cm = org::community(&s.app, &ctx.actor, p.community_id)
-        .await
-        .page(ctx.lang)?;
+    let (p, occ) = people::person(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, p.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(ctx);
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
@@ -172,10 +122,7 @@ async fn person_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
         &PersonPage {
             id_kind: id_kind_label(&c, &p.id_kind),
             occupants: occ_rows(&c, occ),
-            can_edit: ctx
-                .actor
-                .authorize(Permission::ManageResidents, p.community_id)
-                .is_ok(),
+            can_edit: ctx.actor.authorize(Permission::ManageResidents, p.community_id).is_ok(),
             relations: relation_options(&c),
             c,
             cm,
@@ -266,18 +213,9 @@ struct NewQuery {
     room_no: Option<String>,
 }
 
-async fn new_person(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    Query(q): Query<NewQuery>,
-) -> PageResult {
-    let cm = org::community(&s.app, &ctx.actor, id)
-        .await
-        .page(ctx.lang)?;
-    ctx.actor
-        .authorize(Permission::ManageResidents, id)
-        .page(ctx.lang)?;
+async fn new_person(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Query(q): Query<NewQuery>) -> PageResult {
+    let cm = org::community(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    ctx.actor.authorize(Permission::ManageResidents, id).page(ctx.lang)?;
     let c = Chrome::of(&ctx);
     let f = Form::with(&[
         ("room_no", q.room_no.unwrap_or_default()),
@@ -307,9 +245,7 @@ async fn create_person(
         Err(e) => {
             let mut form = f.form();
             let status = form.fail(e, ctx.lang)?;
-            let cm = org::community(&s.app, &ctx.actor, id)
-                .await
-                .page(ctx.lang)?;
+            let cm = org::community(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
             let c = Chrome::of(&ctx);
             Ok(page(
                 status,
@@ -329,33 +265,15 @@ async fn create_person(
 }
 
 async fn edit_person(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    let (p, _) = people::person(&s.app, &ctx.actor, id)
-        .await
-        .page(ctx.lang)?;
-    ctx.actor
-        .authorize(Permission::ManageResidents, p.community_id)
-        .page(ctx.lang)?;
-    let cm = org::community(&s.app, &ctx.actor, p.community_id)
-        .await
-        .page(ctx.lang)?;
+    let (p, _) = people::person(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    ctx.actor.authorize(Permission::ManageResidents, p.community_id).page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, p.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
     let f = Form::with(&[
         ("name", p.name.clone()),
         ("note", p.note.clone()),
-        (
-            "id_kind",
-            p.id_kind
-                .clone()
-                .unwrap_or_else(|| "resident_id_card".into()),
-        ),
-        (
-            "active",
-            if p.active == 1 {
-                "on".into()
-            } else {
-                String::new()
-            },
-        ),
+        ("id_kind", p.id_kind.clone().unwrap_or_else(|| "resident_id_card".into())),
+        ("active", if p.active == 1 { "on".into() } else { String::new() }),
     ]);
     Ok(render(&PersonFormPage {
         relations: relation_options(&c),
@@ -375,25 +293,13 @@ async fn update_person(
     Path(id): Path<i64>,
     AxForm(f): AxForm<PersonForm>,
 ) -> PageResult {
-    match people::update_person(
-        &s.app,
-        &ctx.actor,
-        id,
-        f.version,
-        &f.input(f.active.is_some()),
-    )
-    .await
-    {
+    match people::update_person(&s.app, &ctx.actor, id, f.version, &f.input(f.active.is_some())).await {
         Ok(_) => Ok(see_other(&format!("/persons/{id}"))),
         Err(e) => {
             let mut form = f.form();
             let status = form.fail(e, ctx.lang)?;
-            let (p, _) = people::person(&s.app, &ctx.actor, id)
-                .await
-                .page(ctx.lang)?;
-            let cm = org::community(&s.app, &ctx.actor, p.community_id)
-                .await
-                .page(ctx.lang)?;
+            let (p, _) = people::person(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+            let cm = org::community(&s.app, &ctx.actor, p.community_id).await.page(ctx.lang)?;
             let c = Chrome::of(&ctx);
             Ok(page(
                 status,
@@ -431,11 +337,7 @@ async fn link_person(
     match people::link_to_room(&s.app, &ctx.actor, id, &f.room_no, &f.relation, &f.since).await {
         Ok(_) => Ok(see_other(&format!("/persons/{id}"))),
         Err(e) => {
-            let mut form = Form::with(&[
-                ("room_no", f.room_no),
-                ("relation", f.relation),
-                ("since", f.since),
-            ]);
+            let mut form = Form::with(&[("room_no", f.room_no), ("relation", f.relation), ("since", f.since)]);
             form.fail(e, ctx.lang)?;
             person_page(&s, &ctx, id, form).await
         }
@@ -458,13 +360,7 @@ async fn end_occupancy(
     Path(id): Path<i64>,
     AxForm(f): AxForm<EndForm>,
 ) -> PageResult {
-    let o = people::end_occupancy(&s.app, &ctx.actor, id, f.version, &f.until)
-        .await
-        .page(ctx.lang)?;
-    let back = if f.back == "person" {
-        format!("/persons/{}", o.person_id)
-    } else {
-        format!("/units/{}", o.unit_id)
-    };
+    let o = people::end_occupancy(&s.app, &ctx.actor, id, f.version, &f.until).await.page(ctx.lang)?;
+    let back = if f.back == "person" { format!("/persons/{}", o.person_id) } else { format!("/units/{}", o.unit_id) };
     Ok(see_other(&back))
 }

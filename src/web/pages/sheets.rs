@@ -33,61 +33,27 @@ pub fn router() -> Router<AppState> {
 
 fn kind_label(c: &Chrome, code: &str) -> String {
     SheetKind::parse(code)
-        .map(|k| {
-            if c.t.is_en() {
-                k.label_en()
-            } else {
-                k.label_zh()
-            }
-            .to_string()
-        })
+        .map(|k| if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string())
         .unwrap_or_else(|_| code.to_string())
 }
 
 fn channel_label(c: &Chrome, code: &str) -> String {
     Channel::parse(code)
-        .map(|k| {
-            if c.t.is_en() {
-                k.label_en()
-            } else {
-                k.label_zh()
-            }
-            .to_string()
-        })
+        .map(|k| if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string())
         .unwrap_or_else(|_| code.to_string())
 }
 
 fn kind_options(c: &Chrome) -> Vec<(String, String)> {
     SheetKind::ALL
         .iter()
-        .map(|k| {
-            (
-                k.as_str().to_string(),
-                if c.t.is_en() {
-                    k.label_en()
-                } else {
-                    k.label_zh()
-                }
-                .to_string(),
-            )
-        })
+        .map(|k| (k.as_str().to_string(), if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string()))
         .collect()
 }
 
 fn channel_options(c: &Chrome) -> Vec<(String, String)> {
     Channel::ALL
         .iter()
-        .map(|k| {
-            (
-                k.as_str().to_string(),
-                if c.t.is_en() {
-                    k.label_en()
-                } else {
-                    k.label_zh()
-                }
-                .to_string(),
-            )
-        })
+        .map(|k| (k.as_str().to_string(), if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string()))
         .collect()
 }
 
@@ -116,25 +82,12 @@ fn rows(c: &Chrome, tz: &str, list: Vec<st::SheetRow>) -> Vec<Row> {
         .collect()
 }
 
-async fn communities(
-    s: &AppState,
-    ctx: &Ctx,
-    p: Permission,
-) -> Result<Vec<so::Community>, PageError> {
-    let all = org::my_communities(&s.app, &ctx.actor)
-        .await
-        .page(ctx.lang)?;
-    Ok(all
-        .into_iter()
-        .filter(|c| ctx.actor.authorize(p, c.id).is_ok())
-        .collect())
+async fn communities(s: &AppState, ctx: &Ctx, p: Permission) -> Result<Vec<so::Community>, PageError> {
+    let all = org::my_communities(&s.app, &ctx.actor).await.page(ctx.lang)?;
+    Ok(all.into_iter().filter(|c| ctx.actor.authorize(p, c.id).is_ok()).collect())
 }
 
-fn pick(
-    list: &[so::Community],
-    wanted: Option<i64>,
-    lang: crate::i18n::Lang,
-) -> Result<so::Community, PageError> {
+fn pick(list: &[so::Community], wanted: Option<i64>, lang: crate::i18n::Lang) -> Result<so::Community, PageError> {
     wanted
         .and_then(|w| list.iter().find(|c| c.id == w))
         .or_else(|| list.first())
@@ -162,11 +115,7 @@ struct CommunityQuery {
     room_no: Option<String>,
 }
 
-async fn new_sheet(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<CommunityQuery>,
-) -> PageResult {
+async fn new_sheet(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQuery>) -> PageResult {
     let list = communities(&s, &ctx, Permission::RegisterSheet).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
     let c = Chrome::of(&ctx);
@@ -178,10 +127,7 @@ async fn new_sheet(
     Ok(render(&NewPage {
         kinds: kind_options(&c),
         channels: channel_options(&c),
-        communities: list
-            .iter()
-            .map(|x| (x.id.to_string(), x.name.clone()))
-            .collect(),
+        communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
         community_id: cm.id,
         c,
         f,
@@ -214,11 +160,7 @@ struct NewForm {
     key: String,
 }
 
-async fn create_sheet(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    AxForm(f): AxForm<NewForm>,
-) -> PageResult {
+async fn create_sheet(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<NewForm>) -> PageResult {
     let input = sheet::RegisterInput {
         kind: f.kind.clone(),
         channel: f.channel.clone(),
@@ -250,10 +192,7 @@ async fn create_sheet(
                 &NewPage {
                     kinds: kind_options(&c),
                     channels: channel_options(&c),
-                    communities: list
-                        .iter()
-                        .map(|x| (x.id.to_string(), x.name.clone()))
-                        .collect(),
+                    communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
                     community_id: f.community_id,
                     c,
                     f: form,
@@ -280,13 +219,8 @@ struct FinderQuery {
 
 /// The unit finder's results (an htmx fragment under the search box).
 async fn finder(State(s): State<AppState>, ctx: Ctx, Query(q): Query<FinderQuery>) -> PageResult {
-    let candidates = sheet::find_requester(&s.app, &ctx.actor, q.community_id, &q.q)
-        .await
-        .page(ctx.lang)?;
-    Ok(render(&FinderFragment {
-        c: Chrome::of(&ctx),
-        candidates,
-    }))
+    let candidates = sheet::find_requester(&s.app, &ctx.actor, q.community_id, &q.q).await.page(ctx.lang)?;
+    Ok(render(&FinderFragment { c: Chrome::of(&ctx), candidates }))
 }
 
 // ---- the sheet ----
@@ -337,15 +271,8 @@ fn describe_event(c: &Chrome, name: &str, data: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
     let pick = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
     match name {
-        "dispatched" => format!(
-            "#{} {}",
-            v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0),
-            pick("opinion")
-        ),
-        "acknowledged" | "work_started" => format!(
-            "#{}",
-            v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0)
-        ),
+        "dispatched" => format!("#{} {}", v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0), pick("opinion")),
+        "acknowledged" | "work_started" => format!("#{}", v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0)),
         "returned" => format!(
             "#{} {} （{}）",
             v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0),
@@ -372,35 +299,19 @@ fn describe_event(c: &Chrome, name: &str, data: &str) -> String {
 
 async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
     let d = sheet::detail(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
-    let cm = org::community(&s.app, &ctx.actor, d.sheet.community_id)
-        .await
-        .page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, d.sheet.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(ctx);
     let tz = cm.timezone.clone();
     let cid = cm.id;
-    let deps = org::departments(&s.app, &ctx.actor, cid)
-        .await
-        .page(ctx.lang)?;
-    let my_kinds: Vec<DepartmentKind> = ctx
-        .actor
-        .grants
-        .roles_in(cid)
-        .iter()
-        .filter_map(|r| r.department_kind())
-        .collect();
-    let is_director = ctx
-        .actor
-        .grants
-        .roles_in(cid)
-        .contains(&Role::CentreDirector);
+    let deps = org::departments(&s.app, &ctx.actor, cid).await.page(ctx.lang)?;
+    let my_kinds: Vec<DepartmentKind> =
+        ctx.actor.grants.roles_in(cid).iter().filter_map(|r| r.department_kind()).collect();
+    let is_director = ctx.actor.grants.roles_in(cid).contains(&Role::CentreDirector);
     let handovers = d
         .handovers
         .into_iter()
         .map(|h| {
-            let kind = deps
-                .iter()
-                .find(|x| x.id == h.department_id)
-                .and_then(|x| DepartmentKind::parse(&x.kind).ok());
+            let kind = deps.iter().find(|x| x.id == h.department_id).and_then(|x| DepartmentKind::parse(&x.kind).ok());
             HandoverView {
                 state: c.t.get(&format!("handover.{}", h.state)).to_string(),
                 sent: when(h.handed_over_at, &tz),
@@ -420,22 +331,13 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
             at: when(e.at, &tz),
             by: e.by_name.clone(),
             role: Role::parse(&e.by_role)
-                .map(|r| {
-                    if c.t.is_en() {
-                        r.label_en()
-                    } else {
-                        r.label_zh()
-                    }
-                    .to_string()
-                })
+                .map(|r| if c.t.is_en() { r.label_en() } else { r.label_zh() }.to_string())
                 .unwrap_or_default(),
             what: c.t.get(&format!("sheet_event.{}", e.name)).to_string(),
             detail: describe_event(&c, &e.name, &e.data),
         })
         .collect();
-    let staff = crate::app::auth::list_staff(&s.app, &ctx.actor)
-        .await
-        .unwrap_or_default();
+    let staff = crate::app::auth::list_staff(&s.app, &ctx.actor).await.unwrap_or_default();
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -446,29 +348,15 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
         &SheetPage {
             kind: kind_label(&c, &d.sheet.kind),
             channel: channel_label(&c, &d.sheet.channel),
-            state: c
-                .t
-                .get(&format!("sheet_state.{}", d.sheet.state))
-                .to_string(),
+            state: c.t.get(&format!("sheet_state.{}", d.sheet.state)).to_string(),
             registered: when(d.sheet.registered_at, &tz),
-            clock_state: c
-                .t
-                .get(&format!("clock.{}", d.clock.state.as_str()))
-                .to_string(),
+            clock_state: c.t.get(&format!("clock.{}", d.clock.state.as_str())).to_string(),
             due: d.clock.due_at.map(|v| when(v, &tz)).unwrap_or_default(),
             due_ms: d.clock.due_at.unwrap_or(0),
             handovers,
             events,
-            signatures: d
-                .attachments
-                .into_iter()
-                .filter(|a| a.purpose == "signature")
-                .collect(),
-            departments: deps
-                .iter()
-                .filter(|x| x.active == 1)
-                .map(|x| (x.id.to_string(), x.name.clone()))
-                .collect(),
+            signatures: d.attachments.into_iter().filter(|a| a.purpose == "signature").collect(),
+            departments: deps.iter().filter(|x| x.active == 1).map(|x| (x.id.to_string(), x.name.clone())).collect(),
             receptionists: staff
                 .iter()
                 .filter(|u| u.active == 1 && u.id != d.sheet.first_contact_id)
@@ -535,17 +423,10 @@ fn end_of_day_ms(date: &str, tz: &str) -> Option<i64> {
     use chrono::TimeZone;
     let d = huiqian_domain::time::CivilDate::parse(date).ok()?.date();
     let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    tz.from_local_datetime(&d.and_hms_opt(18, 0, 0)?)
-        .single()
-        .map(|x| x.timestamp_millis())
+    tz.from_local_datetime(&d.and_hms_opt(18, 0, 0)?).single().map(|x| x.timestamp_millis())
 }
 
-async fn act(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    AxForm(f): AxForm<ActForm>,
-) -> PageResult {
+async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f): AxForm<ActForm>) -> PageResult {
     use sheet::Action as A;
     let row = st::sheet(s.app.store.read(), id)
         .await
@@ -563,46 +444,24 @@ async fn act(
             to_user_id: None,
             opinion: f.opinion.clone(),
         },
-        "acknowledge" => A::Acknowledge {
-            handover: f.handover,
-        },
-        "start_work" => A::StartWork {
-            handover: f.handover,
-        },
-        "return" => A::Return {
-            handover: f.handover,
-            result: f.result.clone(),
-            signer: f.signer.clone(),
-        },
-        "extend" => A::Extend {
-            due_at: end_of_day_ms(&f.due_date, &tz).unwrap_or(0),
-            explanation: f.explanation.clone(),
-        },
-        "suspend" => A::Suspend {
-            explanation: f.explanation.clone(),
-        },
-        "resume" => A::Resume {
-            note: f.note.clone(),
-        },
-        "terminate" => A::Terminate {
-            explanation: f.explanation.clone(),
-        },
-        "beyond_centre" => A::BeyondCentre {
-            explanation: f.explanation.clone(),
-            third_party: Some(f.third_party.clone()),
-        },
-        "record_third_party_receipt" => A::RecordThirdPartyReceipt {
-            evidence: f.evidence.clone(),
-        },
+        "acknowledge" => A::Acknowledge { handover: f.handover },
+        "start_work" => A::StartWork { handover: f.handover },
+        "return" => A::Return { handover: f.handover, result: f.result.clone(), signer: f.signer.clone() },
+        "extend" => {
+            A::Extend { due_at: end_of_day_ms(&f.due_date, &tz).unwrap_or(0), explanation: f.explanation.clone() }
+        }
+        "suspend" => A::Suspend { explanation: f.explanation.clone() },
+        "resume" => A::Resume { note: f.note.clone() },
+        "terminate" => A::Terminate { explanation: f.explanation.clone() },
+        "beyond_centre" => {
+            A::BeyondCentre { explanation: f.explanation.clone(), third_party: Some(f.third_party.clone()) }
+        }
+        "record_third_party_receipt" => A::RecordThirdPartyReceipt { evidence: f.evidence.clone() },
         "collect" => {
             let by_phone = f.confirm == "phone";
             A::Collect {
                 opinion: f.opinion.clone(),
-                signature: if by_phone {
-                    String::new()
-                } else {
-                    f.signature.clone()
-                },
+                signature: if by_phone { String::new() } else { f.signature.clone() },
                 signer: f.signer.clone(),
                 phone_confirmed_at: by_phone.then_some(now),
                 phone_note: f.phone_note.clone(),
@@ -610,14 +469,10 @@ async fn act(
             }
         }
         "archive" => A::Archive,
-        "capture_signature" => A::CaptureSignature {
-            signature: f.signature.clone(),
-            signer: f.signer.clone(),
-        },
-        "reassign_first_contact" => A::ReassignFirstContact {
-            to_user_id: f.to_user_id.parse().unwrap_or(0),
-            reason: f.reason.clone(),
-        },
+        "capture_signature" => A::CaptureSignature { signature: f.signature.clone(), signer: f.signer.clone() },
+        "reassign_first_contact" => {
+            A::ReassignFirstContact { to_user_id: f.to_user_id.parse().unwrap_or(0), reason: f.reason.clone() }
+        }
         _ => return Err(PageError(AppError::NotFound, ctx.lang)),
     };
     match sheet::act(&s.app, &ctx.actor, id, f.version, &action).await {
@@ -661,24 +516,13 @@ struct PrintPage {
 }
 
 /// The paper four-part form (四联单), A4, with a QR code back to the record.
-async fn print(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    headers: axum::http::HeaderMap,
-) -> PageResult {
+async fn print(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, headers: axum::http::HeaderMap) -> PageResult {
     let d = sheet::detail(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
-    let cm = org::community(&s.app, &ctx.actor, d.sheet.community_id)
-        .await
-        .page(ctx.lang)?;
+    let cm = org::community(&s.app, &ctx.actor, d.sheet.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
     let tz = cm.timezone.clone();
     let base = if s.app.config.public_url.is_empty() {
-        headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(|h| format!("http://{h}"))
-            .unwrap_or_default()
+        headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}")).unwrap_or_default()
     } else {
         s.app.config.public_url.trim_end_matches('/').to_string()
     };
@@ -703,19 +547,9 @@ async fn print(
         })
         .collect();
     let parts = if c.t.is_en() {
-        vec![
-            "Owner's file copy",
-            "Customer-service archive copy",
-            "Department copy",
-            "Department copy",
-        ]
+        vec!["Owner's file copy", "Customer-service archive copy", "Department copy", "Department copy"]
     } else {
-        vec![
-            "存档联（业主档案）",
-            "客服部归档联",
-            "各部门存留联",
-            "各部门存留联",
-        ]
+        vec!["存档联（业主档案）", "客服部归档联", "各部门存留联", "各部门存留联"]
     };
     Ok(render(&PrintPage {
         kind: kind_label(&c, &d.sheet.kind),
@@ -757,34 +591,22 @@ async fn queues(State(s): State<AppState>, ctx: Ctx, Query(q): Query<QueueQuery>
     let cm = pick(&list, q.community_id, ctx.lang)?;
     let c = Chrome::of(&ctx);
     let handles = ctx.actor.authorize(Permission::HandleSheet, cm.id).is_ok()
-        || ctx
-            .actor
-            .authorize(Permission::RegisterSheet, cm.id)
-            .is_ok();
+        || ctx.actor.authorize(Permission::RegisterSheet, cm.id).is_ok();
     let default = if handles { "mine" } else { "department" };
-    let current = q
-        .q
-        .filter(|x| ["mine", "chase", "department", "overdue", "signature"].contains(&x.as_str()))
-        .unwrap_or_else(|| default.into());
-    let name: sheet::QueueName = serde_json::from_value(serde_json::json!(current))
-        .map_err(|_| PageError(AppError::NotFound, ctx.lang))?;
-    let rows_ = sheet::queue(&s.app, &ctx.actor, cm.id, name, 200, 0)
-        .await
-        .page(ctx.lang)?;
+    let current =
+        q.q.filter(|x| ["mine", "chase", "department", "overdue", "signature"].contains(&x.as_str()))
+            .unwrap_or_else(|| default.into());
+    let name: sheet::QueueName =
+        serde_json::from_value(serde_json::json!(current)).map_err(|_| PageError(AppError::NotFound, ctx.lang))?;
+    let rows_ = sheet::queue(&s.app, &ctx.actor, cm.id, name, 200, 0).await.page(ctx.lang)?;
     let tabs = ["mine", "chase", "department", "overdue", "signature"]
         .iter()
         .map(|t| (t.to_string(), c.t.get(&format!("queue.{t}")).to_string()))
         .collect();
     Ok(render(&QueuesPage {
         list: rows(&c, &cm.timezone, rows_),
-        can_register: ctx
-            .actor
-            .authorize(Permission::RegisterSheet, cm.id)
-            .is_ok(),
-        communities: list
-            .iter()
-            .map(|x| (x.id.to_string(), x.name.clone()))
-            .collect(),
+        can_register: ctx.actor.authorize(Permission::RegisterSheet, cm.id).is_ok(),
+        communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
         community_id: cm.id,
         current,
         tabs,
@@ -830,9 +652,7 @@ fn day_ms(d: &str, tz: &str, next: bool) -> Option<i64> {
     let d = huiqian_domain::time::CivilDate::parse(d).ok()?.date();
     let d = if next { d.succ_opt()? } else { d };
     let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
-        .single()
-        .map(|x| x.timestamp_millis())
+    tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).single().map(|x| x.timestamp_millis())
 }
 
 /// The customer-service archive: any sheet by number, dates, kind, state, unit, phone,
@@ -841,11 +661,7 @@ async fn archive(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ArchiveQue
     let list = communities(&s, &ctx, Permission::ViewCommunity).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
     let c = Chrome::of(&ctx);
-    let ne = |v: &Option<String>| {
-        v.as_ref()
-            .map(|x| x.trim().to_string())
-            .filter(|x| !x.is_empty())
-    };
+    let ne = |v: &Option<String>| v.as_ref().map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
     let pg = q.page.unwrap_or(0).max(0);
     let filter = st::Search {
         number: ne(&q.number),
@@ -863,9 +679,7 @@ async fn archive(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ArchiveQue
         limit: 51,
         offset: pg * 50,
     };
-    let mut found = sheet::search(&s.app, &ctx.actor, cm.id, filter)
-        .await
-        .page(ctx.lang)?;
+    let mut found = sheet::search(&s.app, &ctx.actor, cm.id, filter).await.page(ctx.lang)?;
     let more = found.len() > 50;
     found.truncate(50);
     let f = Form::with(&[
@@ -878,57 +692,29 @@ async fn archive(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ArchiveQue
         ("phone_last4", q.phone_last4.clone().unwrap_or_default()),
         ("q", q.q.clone().unwrap_or_default()),
         ("department_id", q.department_id.clone().unwrap_or_default()),
-        (
-            "receptionist_id",
-            q.receptionist_id.clone().unwrap_or_default(),
-        ),
+        ("receptionist_id", q.receptionist_id.clone().unwrap_or_default()),
     ]);
     let query: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("community_id", &cm.id.to_string())
         .extend_pairs(f.values.iter().filter(|(_, v)| !v.is_empty()))
         .finish();
     let any = (String::new(), c.t.get("audit.all_communities").to_string());
-    let deps = org::departments(&s.app, &ctx.actor, cm.id)
-        .await
-        .page(ctx.lang)?;
-    let staff = crate::app::auth::list_staff(&s.app, &ctx.actor)
-        .await
-        .unwrap_or_default();
-    let states = [
-        "registered",
-        "dispatched",
-        "awaiting_acceptance",
-        "suspended",
-        "collected",
-        "archived",
-    ];
+    let deps = org::departments(&s.app, &ctx.actor, cm.id).await.page(ctx.lang)?;
+    let staff = crate::app::auth::list_staff(&s.app, &ctx.actor).await.unwrap_or_default();
+    let states = ["registered", "dispatched", "awaiting_acceptance", "suspended", "collected", "archived"];
     Ok(render(&ArchivePage {
-        kinds: std::iter::once(any.clone())
-            .chain(kind_options(&c))
-            .collect(),
+        kinds: std::iter::once(any.clone()).chain(kind_options(&c)).collect(),
         states: std::iter::once(any.clone())
-            .chain(states.iter().map(|x| {
-                (
-                    x.to_string(),
-                    c.t.get(&format!("sheet_state.{x}")).to_string(),
-                )
-            }))
+            .chain(states.iter().map(|x| (x.to_string(), c.t.get(&format!("sheet_state.{x}")).to_string())))
             .collect(),
         departments: std::iter::once(any.clone())
             .chain(deps.iter().map(|d| (d.id.to_string(), d.name.clone())))
             .collect(),
         receptionists: std::iter::once(any)
-            .chain(
-                staff
-                    .iter()
-                    .map(|u| (u.id.to_string(), u.display_name.clone())),
-            )
+            .chain(staff.iter().map(|u| (u.id.to_string(), u.display_name.clone())))
             .collect(),
         list: rows(&c, &cm.timezone, found),
-        communities: list
-            .iter()
-            .map(|x| (x.id.to_string(), x.name.clone()))
-            .collect(),
+        communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
         community_id: cm.id,
         page: pg,
         more,
@@ -974,11 +760,7 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
     let list = communities(&s, &ctx, Permission::ViewCommunity).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
     let c = Chrome::of(&ctx);
-    let ne = |v: &Option<String>| {
-        v.as_ref()
-            .map(|x| x.trim().to_string())
-            .filter(|x| !x.is_empty())
-    };
+    let ne = |v: &Option<String>| v.as_ref().map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
     let csv = q.format.as_deref() == Some("csv");
     let filter = st::LedgerFilter {
         department_id: ne(&q.department_id).and_then(|v| v.parse().ok()),
@@ -988,18 +770,13 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
         limit: if csv { 10_000 } else { 200 },
         offset: 0,
     };
-    let found = sheet::ledger(&s.app, &ctx.actor, cm.id, filter)
-        .await
-        .page(ctx.lang)?;
+    let found = sheet::ledger(&s.app, &ctx.actor, cm.id, filter).await.page(ctx.lang)?;
     if csv {
         let body = crate::web::api_sheets::ledger_csv(&found, &cm.timezone, ctx.lang);
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"handover-ledger.csv\"",
-                ),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"handover-ledger.csv\""),
             ],
             body,
         )
@@ -1016,9 +793,7 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
         .extend_pairs(f.values.iter().filter(|(_, v)| !v.is_empty()))
         .finish();
     let any = (String::new(), c.t.get("audit.all_communities").to_string());
-    let deps = org::departments(&s.app, &ctx.actor, cm.id)
-        .await
-        .page(ctx.lang)?;
+    let deps = org::departments(&s.app, &ctx.actor, cm.id).await.page(ctx.lang)?;
     let tz = cm.timezone.clone();
     let rows = found
         .into_iter()
@@ -1036,21 +811,12 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
             .collect(),
         states: std::iter::once(any)
             .chain(
-                [
-                    "handed_over",
-                    "acknowledged",
-                    "in_progress",
-                    "returned",
-                    "terminated",
-                ]
-                .iter()
-                .map(|x| (x.to_string(), c.t.get(&format!("handover.{x}")).to_string())),
+                ["handed_over", "acknowledged", "in_progress", "returned", "terminated"]
+                    .iter()
+                    .map(|x| (x.to_string(), c.t.get(&format!("handover.{x}")).to_string())),
             )
             .collect(),
-        communities: list
-            .iter()
-            .map(|x| (x.id.to_string(), x.name.clone()))
-            .collect(),
+        communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
         community_id: cm.id,
         rows,
         query,
@@ -1061,9 +827,7 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
 
 /// A stored photo, file or signature (only for staff of its community).
 async fn attachment(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    let (a, bytes) = sheet::attachment(&s.app, &ctx.actor, id)
-        .await
-        .page(ctx.lang)?;
+    let (a, bytes) = sheet::attachment(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let disposition = format!("inline; filename=\"attachment-{}\"", a.id);
     Ok((
         [

@@ -18,56 +18,30 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
-        .route(
-            "/login/second-factor",
-            get(second_factor_page).post(second_factor_submit),
-        )
+        .route("/login/second-factor", get(second_factor_page).post(second_factor_submit))
         .route("/logout", post(logout))
         .route("/lang", post(switch_lang))
         .route("/companies", post(create_company))
 }
 
 fn session_cookie(s: &AppState, token: &str) -> String {
-    let secure = if s.app.config.auth.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if s.app.config.auth.secure_cookies { "; Secure" } else { "" };
     let max_age = s.app.config.auth.absolute_timeout_hours * 3600;
     format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
 pub fn clear_cookie(s: &AppState) -> String {
-    let secure = if s.app.config.auth.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if s.app.config.auth.secure_cookies { "; Secure" } else { "" };
     format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
 }
 
 /// Check throttling, sign in, and end the session the browser had before (the session
 /// id is always new after sign-in). Returns the result and the `Set-Cookie` value.
-pub async fn do_sign_in(
-    s: &AppState,
-    meta: &Meta,
-    username: &str,
-    password: &str,
-) -> AppResult<(SignedIn, String)> {
+pub async fn do_sign_in(s: &AppState, meta: &Meta, username: &str, password: &str) -> AppResult<(SignedIn, String)> {
     if let Some(secs) = s.throttle.check(meta.ip) {
-        return Err(AppError::TooManyRequests {
-            retry_after_secs: secs as i64,
-        });
+        return Err(AppError::TooManyRequests { retry_after_secs: secs as i64 });
     }
-    let r = auth::sign_in(
-        &s.app,
-        username,
-        password,
-        &meta.ip.to_string(),
-        &meta.user_agent,
-        &meta.request_id,
-    )
-    .await;
+    let r = auth::sign_in(&s.app, username, password, &meta.ip.to_string(), &meta.user_agent, &meta.request_id).await;
     match &r {
         Err(AppError::Unauthenticated) => s.throttle.failed(meta.ip),
         Ok(_) => s.throttle.succeeded(meta.ip),
@@ -100,9 +74,7 @@ struct NextQuery {
 /// Only local paths are followed after sign-in (no open redirect).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_string()
-        }
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
         _ => "/".into(),
     }
 }
@@ -129,33 +101,20 @@ struct LoginForm {
     next: String,
 }
 
-async fn login_submit(
-    State(s): State<AppState>,
-    meta: Meta,
-    AxForm(f): AxForm<LoginForm>,
-) -> Response {
+async fn login_submit(State(s): State<AppState>, meta: Meta, AxForm(f): AxForm<LoginForm>) -> Response {
     let next = safe_next(Some(&f.next));
     match do_sign_in(&s, &meta, &f.username, &f.password).await {
         Ok((signed, cookie)) => {
             let lang = Lang::parse(&signed.locale).unwrap_or_default();
             let to = match signed.second_factor {
-                SecondFactor::Done if signed.must_change_password => {
-                    "/account/password".to_string()
-                }
+                SecondFactor::Done if signed.must_change_password => "/account/password".to_string(),
                 SecondFactor::Done => next,
                 _ => "/login/second-factor".to_string(),
             };
-            let lang_cookie = format!(
-                "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
-                lang.code()
-            );
+            let lang_cookie = format!("{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code());
             let mut r = see_other(&to);
-            r.headers_mut()
-                .append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                lang_cookie.parse().expect("cookie is ASCII"),
-            );
+            r.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie is ASCII"));
+            r.headers_mut().append(header::SET_COOKIE, lang_cookie.parse().expect("cookie is ASCII"));
             r
         }
         Err(e) => {
@@ -170,12 +129,7 @@ async fn login_submit(
             };
             page(
                 status,
-                &LoginPage {
-                    c: Chrome::anonymous(meta.lang, "/login"),
-                    f: form,
-                    next,
-                    demo: s.app.config.demo,
-                },
+                &LoginPage { c: Chrome::anonymous(meta.lang, "/login"), f: form, next, demo: s.app.config.demo },
             )
         }
     }
@@ -193,10 +147,7 @@ struct SecondFactorPage {
 
 pub(super) fn qr_svg(data: &str) -> String {
     match qrcode::QrCode::new(data.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color>()
-            .min_dimensions(180, 180)
-            .build(),
+        Ok(code) => code.render::<qrcode::render::svg::Color>().min_dimensions(180, 180).build(),
         Err(_) => String::new(),
     }
 }
@@ -210,10 +161,7 @@ async fn second_factor_page(State(s): State<AppState>, meta: Meta) -> PageResult
     if sess.second_factor_done {
         return Ok(see_other("/"));
     }
-    let c = Chrome {
-        csrf: sess.csrf_token.clone(),
-        ..Chrome::anonymous(meta.lang, "/login/second-factor")
-    };
+    let c = Chrome { csrf: sess.csrf_token.clone(), ..Chrome::anonymous(meta.lang, "/login/second-factor") };
     if sess.user.totp_enabled == 1 {
         return Ok(render(&SecondFactorPage {
             c,
@@ -223,16 +171,8 @@ async fn second_factor_page(State(s): State<AppState>, meta: Meta) -> PageResult
             secret: String::new(),
         }));
     }
-    let (url, secret) = auth::totp_begin(&s.app, sess.user.id, &sess.user.username)
-        .await
-        .page(meta.lang)?;
-    Ok(render(&SecondFactorPage {
-        c,
-        f: Form::default(),
-        enrol: true,
-        qr_svg: qr_svg(&url),
-        secret,
-    }))
+    let (url, secret) = auth::totp_begin(&s.app, sess.user.id, &sess.user.username).await.page(meta.lang)?;
+    Ok(render(&SecondFactorPage { c, f: Form::default(), enrol: true, qr_svg: qr_svg(&url), secret }))
 }
 
 #[derive(Deserialize)]
@@ -243,11 +183,7 @@ struct CodeForm {
     secret: String,
 }
 
-async fn second_factor_submit(
-    State(s): State<AppState>,
-    meta: Meta,
-    AxForm(f): AxForm<CodeForm>,
-) -> PageResult {
+async fn second_factor_submit(State(s): State<AppState>, meta: Meta, AxForm(f): AxForm<CodeForm>) -> PageResult {
     let Some(sess) = meta.session.clone() else {
         return Ok(see_other("/login"));
     };
@@ -263,19 +199,14 @@ async fn second_factor_submit(
         Err(e) => {
             let mut form = Form::default();
             let status = form.fail(e, meta.lang)?;
-            let c = Chrome {
-                csrf: sess.csrf_token.clone(),
-                ..Chrome::anonymous(meta.lang, "/login/second-factor")
-            };
+            let c = Chrome { csrf: sess.csrf_token.clone(), ..Chrome::anonymous(meta.lang, "/login/second-factor") };
             let (qr, secret) = if enrol {
                 let url = totp_rs::TOTP::new(
                     totp_rs::Algorithm::SHA1,
                     6,
                     1,
                     30,
-                    totp_rs::Secret::Encoded(f.secret.clone())
-                        .to_bytes()
-                        .unwrap_or_default(),
+                    totp_rs::Secret::Encoded(f.secret.clone()).to_bytes().unwrap_or_default(),
                     Some("huiqian".into()),
                     sess.user.username.clone(),
                 )
@@ -285,16 +216,7 @@ async fn second_factor_submit(
             } else {
                 (String::new(), String::new())
             };
-            Ok(page(
-                status,
-                &SecondFactorPage {
-                    c,
-                    f: form,
-                    enrol,
-                    qr_svg: qr,
-                    secret,
-                },
-            ))
+            Ok(page(status, &SecondFactorPage { c, f: form, enrol, qr_svg: qr, secret }))
         }
     }
 }
@@ -306,10 +228,7 @@ async fn logout(State(s): State<AppState>, meta: Meta) -> Response {
         return super::PageError(e, meta.lang).into_response();
     }
     let mut r = see_other("/login");
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        clear_cookie(&s).parse().expect("cookie is ASCII"),
-    );
+    r.headers_mut().insert(header::SET_COOKIE, clear_cookie(&s).parse().expect("cookie is ASCII"));
     r
 }
 
@@ -321,11 +240,7 @@ struct LangForm {
 }
 
 /// Switch the interface language: kept per user when signed in, in a cookie otherwise.
-async fn switch_lang(
-    State(s): State<AppState>,
-    meta: Meta,
-    AxForm(f): AxForm<LangForm>,
-) -> Response {
+async fn switch_lang(State(s): State<AppState>, meta: Meta, AxForm(f): AxForm<LangForm>) -> Response {
     let lang = Lang::parse(&f.lang).unwrap_or_default();
     if let Some(sess) = meta.session.as_ref().filter(|x| x.second_factor_done) {
         let actor = crate::app::Actor {
@@ -341,12 +256,8 @@ async fn switch_lang(
         }
     }
     let mut r = see_other(&safe_next(Some(&f.next)));
-    let c = format!(
-        "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
-        lang.code()
-    );
-    r.headers_mut()
-        .insert(header::SET_COOKIE, c.parse().expect("cookie is ASCII"));
+    let c = format!("{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code());
+    r.headers_mut().insert(header::SET_COOKIE, c.parse().expect("cookie is ASCII"));
     r
 }
 
@@ -367,9 +278,7 @@ async fn home(State(s): State<AppState>, ctx: Ctx) -> PageResult {
 }
 
 async fn home_page(s: &AppState, ctx: &Ctx, f: Form) -> PageResult {
-    let communities = crate::app::org::my_communities(&s.app, &ctx.actor)
-        .await
-        .page(ctx.lang)?;
+    let communities = crate::app::org::my_communities(&s.app, &ctx.actor).await.page(ctx.lang)?;
     let roles = ctx
         .actor
         .grants
@@ -377,48 +286,22 @@ async fn home_page(s: &AppState, ctx: &Ctx, f: Form) -> PageResult {
         .map(|g| {
             let place = match g.community {
                 None => crate::i18n::t(ctx.lang, "role.company_wide").to_string(),
-                Some(id) => communities
-                    .iter()
-                    .find(|c| c.id == id)
-                    .map(|c| c.name.clone())
-                    .unwrap_or_else(|| id.to_string()),
+                Some(id) => {
+                    communities.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or_else(|| id.to_string())
+                }
             };
-            let label = if ctx.t.is_en() {
-                g.role.label_en()
-            } else {
-                g.role.label_zh()
-            };
+            let label = if ctx.t.is_en() { g.role.label_en() } else { g.role.label_zh() };
             (place, label.to_string())
         })
         .collect();
-    let companies = if ctx
-        .actor
-        .authorize_company(huiqian_domain::auth::Permission::ManageCommunity)
-        .is_ok()
-    {
-        Some(
-            crate::store::org::companies(s.app.store.read())
-                .await
-                .map_err(|e| super::PageError(e.into(), ctx.lang))?,
-        )
+    let companies = if ctx.actor.authorize_company(huiqian_domain::auth::Permission::ManageCommunity).is_ok() {
+        Some(crate::store::org::companies(s.app.store.read()).await.map_err(|e| super::PageError(e.into(), ctx.lang))?)
     } else {
         None
     };
-    let status = if f.banner.is_empty() {
-        axum::http::StatusCode::OK
-    } else {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok(page(
-        status,
-        &HomePage {
-            c: Chrome::of(ctx),
-            communities,
-            roles,
-            companies,
-            f,
-        },
-    ))
+    let status =
+        if f.banner.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(page(status, &HomePage { c: Chrome::of(ctx), communities, roles, companies, f }))
 }
 
 #[derive(Deserialize)]
@@ -428,11 +311,7 @@ struct CompanyForm {
 }
 
 /// Create a company (company-wide administrators).
-async fn create_company(
-    State(s): State<AppState>,
-    ctx: Ctx,
-    AxForm(f): AxForm<CompanyForm>,
-) -> PageResult {
+async fn create_company(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<CompanyForm>) -> PageResult {
     match crate::app::org::create_company(&s.app, &ctx.actor, &f.name).await {
         Ok(_) => Ok(see_other("/")),
         Err(e) => {

@@ -108,10 +108,7 @@ impl Role {
     /// special-room keys, and administrators, sign in with a second factor by
     /// default (R-ARC-2, R-KEY-6).
     pub fn requires_second_factor_by_default(self) -> bool {
-        matches!(
-            self,
-            Role::SystemAdmin | Role::CentreDirector | Role::CsManager | Role::Archivist
-        )
+        matches!(self, Role::SystemAdmin | Role::CentreDirector | Role::CsManager | Role::Archivist)
     }
 
     /// The department a role works in when its grant names none.
@@ -144,10 +141,7 @@ impl Role {
 
     /// Managers and supervisors of the customer-service department, and the director.
     pub fn is_cs_management(self) -> bool {
-        matches!(
-            self,
-            Role::CentreDirector | Role::CsManager | Role::CsSupervisor
-        )
+        matches!(self, Role::CentreDirector | Role::CsManager | Role::CsSupervisor)
     }
 
     /// What this role may do in the community where it is held (R-ROLE-2).
@@ -173,36 +167,22 @@ impl Role {
             ),
             // Staff accounts and their roles.
             ManageStaff => matches!(self, SystemAdmin),
-            ViewStaff => matches!(
-                self,
-                SystemAdmin | CentreDirector | CsManager | CsSupervisor
-            ),
+            ViewStaff => matches!(self, SystemAdmin | CentreDirector | CsManager | CsSupervisor),
             // Bulk import of buildings, units and owners.
             ImportData => matches!(self, SystemAdmin | CsManager),
             // The audit trail: managers browse and filter it.
-            ViewAudit => matches!(
-                self,
-                SystemAdmin | CentreDirector | CsManager | CsSupervisor
-            ),
+            ViewAudit => matches!(self, SystemAdmin | CentreDirector | CsManager | CsSupervisor),
             // Company and community settings (time zone, calendars, targets).
             ManageCommunity => matches!(self, SystemAdmin),
             // Register a resident's request on a sheet (R-SHEET-1): the desk and the
             // people who meet residents for it.
             RegisterSheet => matches!(
                 self,
-                Receptionist
-                    | MoveInReceptionist
-                    | CsSupervisor
-                    | CsManager
-                    | CentreDirector
-                    | BuildingManager
+                Receptionist | MoveInReceptionist | CsSupervisor | CsManager | CentreDirector | BuildingManager
             ),
             // Customer service's part of a sheet: its opinion and dispatch, the return to
             // the desk, collection and archive (R-SHEET-4, -7, -10, -11).
-            HandleSheet => matches!(
-                self,
-                Receptionist | CsSupervisor | CsManager | CentreDirector
-            ),
+            HandleSheet => matches!(self, Receptionist | CsSupervisor | CsManager | CentreDirector),
             // Reassign a sheet's first-contact receptionist (R-SHEET-6).
             ReassignSheet => matches!(self, CsSupervisor | CsManager | CentreDirector),
         }
@@ -287,9 +267,7 @@ impl Grants {
 
     /// May this person do `p` in `community`? A company-wide grant covers every community.
     pub fn allows(&self, p: Permission, community: i64) -> bool {
-        self.0
-            .iter()
-            .any(|g| (g.community.is_none() || g.community == Some(community)) && g.role.allows(p))
+        self.0.iter().any(|g| (g.community.is_none() || g.community == Some(community)) && g.role.allows(p))
     }
 
     /// May this person do `p` somewhere (used for company-level pages)?
@@ -299,9 +277,7 @@ impl Grants {
 
     /// Does this person hold a company-wide grant allowing `p`?
     pub fn allows_company_wide(&self, p: Permission) -> bool {
-        self.0
-            .iter()
-            .any(|g| g.community.is_none() && g.role.allows(p))
+        self.0.iter().any(|g| g.community.is_none() && g.role.allows(p))
     }
 
     /// The communities where this person may do `p`; `None` means all of them.
@@ -309,24 +285,15 @@ impl Grants {
         if self.allows_company_wide(p) {
             return None;
         }
-        let mut ids: Vec<i64> = self
-            .0
-            .iter()
-            .filter(|g| g.role.allows(p))
-            .filter_map(|g| g.community)
-            .collect();
+        let mut ids: Vec<i64> = self.0.iter().filter(|g| g.role.allows(p)).filter_map(|g| g.community).collect();
         ids.sort_unstable();
         ids.dedup();
         Some(ids)
     }
 
     pub fn roles_in(&self, community: i64) -> Vec<Role> {
-        let mut roles: Vec<Role> = self
-            .0
-            .iter()
-            .filter(|g| g.community.is_none() || g.community == Some(community))
-            .map(|g| g.role)
-            .collect();
+        let mut roles: Vec<Role> =
+            self.0.iter().filter(|g| g.community.is_none() || g.community == Some(community)).map(|g| g.role).collect();
         roles.sort_unstable();
         roles.dedup();
         roles
@@ -356,10 +323,7 @@ mod tests {
     /// R-ROLE-2: a role held in one community grants nothing in another.
     #[test]
     fn r_role_2_grants_are_scoped_to_their_community() {
-        let g = Grants::new(vec![RoleGrant {
-            community: Some(1),
-            role: Role::CsManager,
-        }]);
+        let g = Grants::new(vec![RoleGrant { community: Some(1), role: Role::CsManager }]);
         assert!(g.allows(Permission::ViewAudit, 1));
         assert!(!g.allows(Permission::ViewAudit, 2));
         assert!(!g.allows(Permission::ManageStaff, 1));
@@ -368,10 +332,7 @@ mod tests {
 
     #[test]
     fn r_role_2_company_wide_admin_covers_every_community() {
-        let g = Grants::new(vec![RoleGrant {
-            community: None,
-            role: Role::SystemAdmin,
-        }]);
+        let g = Grants::new(vec![RoleGrant { community: None, role: Role::SystemAdmin }]);
         assert!(g.allows(Permission::ManageStaff, 7));
         assert_eq!(g.communities_for(Permission::ManageStaff), None);
     }
@@ -380,14 +341,8 @@ mod tests {
     #[test]
     fn r_role_1_several_roles_union() {
         let g = Grants::new(vec![
-            RoleGrant {
-                community: Some(1),
-                role: Role::Technician,
-            },
-            RoleGrant {
-                community: Some(1),
-                role: Role::CsSupervisor,
-            },
+            RoleGrant { community: Some(1), role: Role::Technician },
+            RoleGrant { community: Some(1), role: Role::CsSupervisor },
         ]);
         assert!(g.allows(Permission::ViewAudit, 1));
         assert_eq!(g.roles_in(1), vec![Role::CsSupervisor, Role::Technician]);

@@ -50,10 +50,7 @@ impl Calendar {
     }
 
     fn local_date(&self, ms: Ms) -> NaiveDate {
-        DateTime::<Utc>::from_timestamp_millis(ms)
-            .expect("in range")
-            .with_timezone(&self.tz)
-            .date_naive()
+        DateTime::<Utc>::from_timestamp_millis(ms).expect("in range").with_timezone(&self.tz).date_naive()
     }
 
     /// The instant of a local date and time (the earlier one in a DST fold, the first
@@ -65,11 +62,7 @@ impl Calendar {
             chrono::LocalResult::Ambiguous(a, _) => a.timestamp_millis(),
             chrono::LocalResult::None => {
                 let later = naive + Duration::hours(1);
-                self.tz
-                    .from_local_datetime(&later)
-                    .earliest()
-                    .map(|x| x.timestamp_millis())
-                    .unwrap_or(0)
+                self.tz.from_local_datetime(&later).earliest().map(|x| x.timestamp_millis()).unwrap_or(0)
             }
         }
     }
@@ -128,10 +121,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> Ms {
-        Shanghai
-            .with_ymd_and_hms(y, m, d, h, min, 0)
-            .unwrap()
-            .timestamp_millis()
+        Shanghai.with_ymd_and_hms(y, m, d, h, min, 0).unwrap().timestamp_millis()
     }
 
     const H: Ms = 3_600_000;
@@ -140,35 +130,18 @@ mod tests {
     fn business_hours_skip_nights_weekends_and_holidays() {
         let mut c = Calendar::standard(Shanghai);
         // Friday 2026-10-09 16:30 → Monday 2026-10-12 09:30: 1 h Friday + 1 h Monday.
-        assert_eq!(
-            c.business_ms(at(2026, 10, 9, 16, 30), at(2026, 10, 12, 9, 30)),
-            2 * H
-        );
+        assert_eq!(c.business_ms(at(2026, 10, 9, 16, 30), at(2026, 10, 12, 9, 30)), 2 * H);
         // National Day holiday and its make-up Saturday.
         for d in 1..=7 {
-            c.holidays
-                .insert(NaiveDate::from_ymd_opt(2026, 10, d).unwrap());
+            c.holidays.insert(NaiveDate::from_ymd_opt(2026, 10, d).unwrap());
         }
-        c.workdays
-            .insert(NaiveDate::from_ymd_opt(2026, 10, 10).unwrap());
-        assert_eq!(
-            c.business_ms(at(2026, 9, 30, 17, 0), at(2026, 10, 8, 9, 0)),
-            H / 2 + H / 2
-        );
-        assert_eq!(
-            c.business_ms(at(2026, 10, 9, 16, 30), at(2026, 10, 12, 9, 30)),
-            H + 9 * H + H
-        );
+        c.workdays.insert(NaiveDate::from_ymd_opt(2026, 10, 10).unwrap());
+        assert_eq!(c.business_ms(at(2026, 9, 30, 17, 0), at(2026, 10, 8, 9, 0)), H / 2 + H / 2);
+        assert_eq!(c.business_ms(at(2026, 10, 9, 16, 30), at(2026, 10, 12, 9, 30)), H + 9 * H + H);
         // 72 business hours from Wednesday 10:00.
         let plain = Calendar::standard(Shanghai);
-        assert_eq!(
-            plain.add_business_ms(at(2026, 11, 25, 10, 0), 9 * H),
-            at(2026, 11, 26, 10, 0)
-        );
-        assert_eq!(
-            plain.add_business_ms(at(2026, 11, 27, 17, 0), H),
-            at(2026, 11, 30, 9, 0)
-        );
+        assert_eq!(plain.add_business_ms(at(2026, 11, 25, 10, 0), 9 * H), at(2026, 11, 26, 10, 0));
+        assert_eq!(plain.add_business_ms(at(2026, 11, 27, 17, 0), H), at(2026, 11, 30, 9, 0));
     }
 
     /// The straightforward reference: walk minute by minute.
@@ -176,9 +149,7 @@ mod tests {
         let mut n = 0;
         let mut m = from;
         while m < to {
-            let local = DateTime::<Utc>::from_timestamp_millis(m)
-                .unwrap()
-                .with_timezone(&c.tz);
+            let local = DateTime::<Utc>::from_timestamp_millis(m).unwrap().with_timezone(&c.tz);
             if let Some((a, b)) = c.hours_on(local.date_naive())
                 && local.time() >= a
                 && local.time() < b
@@ -191,8 +162,8 @@ mod tests {
     }
 
     fn calendar() -> impl Strategy<Value = Calendar> {
-        let hours = (6u32..11, 0u32..4, 14u32..21, 0u32..4)
-            .prop_map(|(h1, q1, h2, q2)| Some((t(h1, q1 * 15), t(h2, q2 * 15))));
+        let hours =
+            (6u32..11, 0u32..4, 14u32..21, 0u32..4).prop_map(|(h1, q1, h2, q2)| Some((t(h1, q1 * 15), t(h2, q2 * 15))));
         let day = prop_oneof![3 => hours, 1 => Just(None)];
         (
             proptest::array::uniform7(day),
@@ -204,14 +175,8 @@ mod tests {
                 Calendar {
                     tz: Shanghai,
                     hours,
-                    holidays: hol
-                        .into_iter()
-                        .map(|d| base + Duration::days(d as i64))
-                        .collect(),
-                    workdays: work
-                        .into_iter()
-                        .map(|d| base + Duration::days(d as i64))
-                        .collect(),
+                    holidays: hol.into_iter().map(|d| base + Duration::days(d as i64)).collect(),
+                    workdays: work.into_iter().map(|d| base + Duration::days(d as i64)).collect(),
                     makeup_hours: (t(9, 0), t(17, 0)),
                 }
             })

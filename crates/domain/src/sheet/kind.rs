@@ -93,12 +93,7 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [
-        Channel::Visit,
-        Channel::Phone,
-        Channel::Letter,
-        Channel::Other,
-    ];
+    pub const ALL: [Channel; 4] = [Channel::Visit, Channel::Phone, Channel::Letter, Channel::Other];
 
     pub fn as_str(self) -> &'static str {
         match self {

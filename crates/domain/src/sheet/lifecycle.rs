@@ -99,10 +99,7 @@ impl HandoverState {
 
     /// Still with the department.
     pub fn is_out(self) -> bool {
-        matches!(
-            self,
-            HandoverState::HandedOver | HandoverState::Acknowledged | HandoverState::InProgress
-        )
+        matches!(self, HandoverState::HandedOver | HandoverState::Acknowledged | HandoverState::InProgress)
     }
 }
 
@@ -150,17 +147,10 @@ pub struct Acceptance {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// Terminated with an explanation signed by the head of the responsible department.
-    Terminated {
-        explanation: String,
-        signed_by: UserId,
-    },
+    Terminated { explanation: String, signed_by: UserId },
     /// Beyond the centre (R-SHEET-10): explained to the resident; a third party, if
     /// any, was sent a copy and its receipt is the evidence of resolution.
-    BeyondCentre {
-        explanation: String,
-        third_party: Option<String>,
-        receipt: Option<String>,
-    },
+    BeyondCentre { explanation: String, third_party: Option<String>, receipt: Option<String> },
 }
 
 /// What happened to a sheet. Stored in order; the sheet is their fold.
@@ -225,6 +215,12 @@ pub enum Event {
         to: UserId,
         reason: String,
     },
+    /// A photo, file or piece of evidence added to the sheet (stored content-addressed).
+    Attached {
+        purpose: String,
+        filename: String,
+        sha256: String,
+    },
 }
 
 impl Event {
@@ -246,6 +242,7 @@ impl Event {
             Event::Collected { .. } => "collected",
             Event::Archived => "archived",
             Event::FirstContactReassigned { .. } => "first_contact_reassigned",
+            Event::Attached { .. } => "attached",
         }
     }
 }
@@ -261,58 +258,21 @@ pub struct Recorded {
 /// What someone asks to do to a sheet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    CaptureSignature {
-        signer: String,
-    },
-    Dispatch {
-        department: DepartmentId,
-        to_user: Option<UserId>,
-        opinion: String,
-    },
-    Acknowledge {
-        handover: u32,
-    },
-    StartWork {
-        handover: u32,
-    },
-    Return {
-        handover: u32,
-        result: String,
-        signer: String,
-    },
-    Extend {
-        due_at: Ms,
-        explanation: String,
-        signed_by: Option<UserId>,
-    },
-    Suspend {
-        explanation: String,
-        signed_by: Option<UserId>,
-    },
-    Resume {
-        note: String,
-    },
-    Terminate {
-        explanation: String,
-        signed_by: Option<UserId>,
-    },
-    BeyondCentre {
-        explanation: String,
-        third_party: Option<String>,
-    },
-    RecordThirdPartyReceipt {
-        evidence: String,
-    },
-    Collect {
-        opinion: String,
-        confirmation: Option<Confirmation>,
-        by_director: bool,
-    },
+    CaptureSignature { signer: String },
+    Dispatch { department: DepartmentId, to_user: Option<UserId>, opinion: String },
+    Acknowledge { handover: u32 },
+    StartWork { handover: u32 },
+    Return { handover: u32, result: String, signer: String },
+    Extend { due_at: Ms, explanation: String, signed_by: Option<UserId> },
+    Suspend { explanation: String, signed_by: Option<UserId> },
+    Resume { note: String },
+    Terminate { explanation: String, signed_by: Option<UserId> },
+    BeyondCentre { explanation: String, third_party: Option<String> },
+    RecordThirdPartyReceipt { evidence: String },
+    Collect { opinion: String, confirmation: Option<Confirmation>, by_director: bool },
     Archive,
-    ReassignFirstContact {
-        to: UserId,
-        reason: String,
-    },
+    ReassignFirstContact { to: UserId, reason: String },
+    Attach { purpose: String, filename: String, sha256: String },
 }
 
 /// Why a command was refused: a stable code the interface translates.
@@ -379,45 +339,20 @@ pub struct Sheet {
 }
 
 fn need(text: &str, code: &'static str) -> Result<(), Refusal> {
-    if text.trim().is_empty() {
-        Err(Refusal(code))
-    } else {
-        Ok(())
-    }
+    if text.trim().is_empty() { Err(Refusal(code)) } else { Ok(()) }
 }
 
 impl Sheet {
     /// A new sheet from its registration.
-    pub fn register(
-        kind: SheetKind,
-        channel: Channel,
-        first_contact: UserId,
-        at: Ms,
-    ) -> (Sheet, Recorded) {
-        let rec = Recorded {
-            event: Event::Registered {
-                kind,
-                channel,
-                first_contact,
-            },
-            at,
-            by: first_contact,
-        };
-        (
-            Sheet::replay(std::slice::from_ref(&rec)).expect("a registration starts a sheet"),
-            rec,
-        )
+    pub fn register(kind: SheetKind, channel: Channel, first_contact: UserId, at: Ms) -> (Sheet, Recorded) {
+        let rec = Recorded { event: Event::Registered { kind, channel, first_contact }, at, by: first_contact };
+        (Sheet::replay(std::slice::from_ref(&rec)).expect("a registration starts a sheet"), rec)
     }
 
     /// Rebuild a sheet from its history (the first event must be the registration).
     pub fn replay(events: &[Recorded]) -> Option<Sheet> {
         let first = events.first()?;
-        let Event::Registered {
-            kind,
-            channel,
-            first_contact,
-        } = &first.event
-        else {
+        let Event::Registered { kind, channel, first_contact } = &first.event else {
             return None;
         };
         let mut sheet = Sheet {
@@ -469,15 +404,9 @@ impl Sheet {
                     return Err(Refusal("sheet.signature_not_pending"));
                 }
                 need(signer, "sheet.signer_required")?;
-                Ok(Event::SignatureCaptured {
-                    signer: signer.trim().into(),
-                })
+                Ok(Event::SignatureCaptured { signer: signer.trim().into() })
             }
-            Command::Dispatch {
-                department,
-                to_user,
-                opinion,
-            } => {
+            Command::Dispatch { department, to_user, opinion } => {
                 if closed {
                     return Err(Refusal("sheet.closed"));
                 }
@@ -499,29 +428,21 @@ impl Sheet {
                     opinion: opinion.trim().into(),
                 })
             }
-            Command::Acknowledge { handover }
-            | Command::StartWork { handover }
-            | Command::Return { handover, .. } => {
+            Command::Acknowledge { handover } | Command::StartWork { handover } | Command::Return { handover, .. } => {
                 if closed {
                     return Err(Refusal("sheet.closed"));
                 }
                 if suspended {
                     return Err(Refusal("sheet.suspended"));
                 }
-                let h = self
-                    .handover(*handover)
-                    .ok_or(Refusal("sheet.handover_unknown"))?;
+                let h = self.handover(*handover).ok_or(Refusal("sheet.handover_unknown"))?;
                 match cmd {
                     Command::Acknowledge { .. } => match h.state {
-                        HandoverState::HandedOver => Ok(Event::Acknowledged {
-                            handover: *handover,
-                        }),
+                        HandoverState::HandedOver => Ok(Event::Acknowledged { handover: *handover }),
                         _ => Err(Refusal("sheet.handover_not_out")),
                     },
                     Command::StartWork { .. } => match h.state {
-                        HandoverState::Acknowledged => Ok(Event::WorkStarted {
-                            handover: *handover,
-                        }),
+                        HandoverState::Acknowledged => Ok(Event::WorkStarted { handover: *handover }),
                         HandoverState::HandedOver => Err(Refusal("sheet.handover_not_received")),
                         _ => Err(Refusal("sheet.handover_not_out")),
                     },
@@ -541,11 +462,7 @@ impl Sheet {
                     _ => unreachable!("matched above"),
                 }
             }
-            Command::Extend {
-                due_at,
-                explanation,
-                signed_by,
-            } => {
+            Command::Extend { due_at, explanation, signed_by } => {
                 if closed {
                     return Err(Refusal("sheet.closed"));
                 }
@@ -554,16 +471,9 @@ impl Sheet {
                 if *due_at <= now || self.extended_due_at.is_some_and(|d| *due_at <= d) {
                     return Err(Refusal("sheet.deadline_not_later"));
                 }
-                Ok(Event::Extended {
-                    due_at: *due_at,
-                    explanation: explanation.trim().into(),
-                    signed_by,
-                })
+                Ok(Event::Extended { due_at: *due_at, explanation: explanation.trim().into(), signed_by })
             }
-            Command::Suspend {
-                explanation,
-                signed_by,
-            } => {
+            Command::Suspend { explanation, signed_by } => {
                 if closed {
                     return Err(Refusal("sheet.closed"));
                 }
@@ -572,23 +482,15 @@ impl Sheet {
                 }
                 need(explanation, "sheet.explanation_required")?;
                 let signed_by = signed_by.ok_or(Refusal("sheet.head_signature_required"))?;
-                Ok(Event::Suspended {
-                    explanation: explanation.trim().into(),
-                    signed_by,
-                })
+                Ok(Event::Suspended { explanation: explanation.trim().into(), signed_by })
             }
             Command::Resume { note } => {
                 if !suspended {
                     return Err(Refusal("sheet.not_suspended"));
                 }
-                Ok(Event::Resumed {
-                    note: note.trim().into(),
-                })
+                Ok(Event::Resumed { note: note.trim().into() })
             }
-            Command::Terminate {
-                explanation,
-                signed_by,
-            } => {
+            Command::Terminate { explanation, signed_by } => {
                 if closed {
                     return Err(Refusal("sheet.closed"));
                 }
@@ -597,15 +499,9 @@ impl Sheet {
                 }
                 need(explanation, "sheet.explanation_required")?;
                 let signed_by = signed_by.ok_or(Refusal("sheet.head_signature_required"))?;
-                Ok(Event::Terminated {
-                    explanation: explanation.trim().into(),
-                    signed_by,
-                })
+                Ok(Event::Terminated { explanation: explanation.trim().into(), signed_by })
             }
-            Command::BeyondCentre {
-                explanation,
-                third_party,
-            } => {
+            Command::BeyondCentre { explanation, third_party } => {
                 if closed {
                     return Err(Refusal("sheet.closed"));
                 }
@@ -619,39 +515,21 @@ impl Sheet {
                     return Err(Refusal("sheet.departments_still_out"));
                 }
                 need(explanation, "sheet.explanation_required")?;
-                let third_party = third_party
-                    .as_ref()
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty());
-                Ok(Event::BeyondCentre {
-                    explanation: explanation.trim().into(),
-                    third_party,
-                })
+                let third_party = third_party.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+                Ok(Event::BeyondCentre { explanation: explanation.trim().into(), third_party })
             }
             Command::RecordThirdPartyReceipt { evidence } => {
                 match &self.outcome {
-                    Some(Outcome::BeyondCentre {
-                        third_party: Some(_),
-                        receipt: None,
-                        ..
-                    }) => {}
-                    Some(Outcome::BeyondCentre {
-                        third_party: Some(_),
-                        receipt: Some(_),
-                        ..
-                    }) => return Err(Refusal("sheet.receipt_recorded")),
+                    Some(Outcome::BeyondCentre { third_party: Some(_), receipt: None, .. }) => {}
+                    Some(Outcome::BeyondCentre { third_party: Some(_), receipt: Some(_), .. }) => {
+                        return Err(Refusal("sheet.receipt_recorded"));
+                    }
                     _ => return Err(Refusal("sheet.no_third_party")),
                 }
                 need(evidence, "sheet.explanation_required")?;
-                Ok(Event::ThirdPartyReceipt {
-                    evidence: evidence.trim().into(),
-                })
+                Ok(Event::ThirdPartyReceipt { evidence: evidence.trim().into() })
             }
-            Command::Collect {
-                opinion,
-                confirmation,
-                by_director,
-            } => {
+            Command::Collect { opinion, confirmation, by_director } => {
                 if closed {
                     return Err(Refusal("sheet.closed"));
                 }
@@ -665,29 +543,18 @@ impl Sheet {
                     return Err(Refusal("sheet.not_awaiting_acceptance"));
                 }
                 need(opinion, "sheet.acceptance_required")?;
-                let confirmation = confirmation
-                    .clone()
-                    .ok_or(Refusal("sheet.confirmation_required"))?;
+                let confirmation = confirmation.clone().ok_or(Refusal("sheet.confirmation_required"))?;
                 match &confirmation {
                     Confirmation::Signature { signer } => need(signer, "sheet.signer_required")?,
                     Confirmation::Phone { .. } => {}
                 }
-                if let Some(Outcome::BeyondCentre {
-                    third_party: Some(_),
-                    receipt: None,
-                    ..
-                }) = &self.outcome
-                {
+                if let Some(Outcome::BeyondCentre { third_party: Some(_), receipt: None, .. }) = &self.outcome {
                     return Err(Refusal("sheet.third_party_receipt_required"));
                 }
                 if *by_director && !matches!(self.outcome, Some(Outcome::BeyondCentre { .. })) {
                     return Err(Refusal("sheet.director_only_beyond_centre"));
                 }
-                Ok(Event::Collected {
-                    opinion: opinion.trim().into(),
-                    confirmation,
-                    by_director: *by_director,
-                })
+                Ok(Event::Collected { opinion: opinion.trim().into(), confirmation, by_director: *by_director })
             }
             Command::Archive => {
                 if self.state != Collected {
@@ -698,15 +565,15 @@ impl Sheet {
                 }
                 Ok(Event::Archived)
             }
+            Command::Attach { purpose, filename, sha256 } => {
+                Ok(Event::Attached { purpose: purpose.clone(), filename: filename.clone(), sha256: sha256.clone() })
+            }
             Command::ReassignFirstContact { to, reason } => {
                 need(reason, "sheet.reason_required")?;
                 if *to == self.first_contact {
                     return Err(Refusal("sheet.same_first_contact"));
                 }
-                Ok(Event::FirstContactReassigned {
-                    to: *to,
-                    reason: reason.trim().into(),
-                })
+                Ok(Event::FirstContactReassigned { to: *to, reason: reason.trim().into() })
             }
         }
     }
@@ -719,12 +586,7 @@ impl Sheet {
         match &rec.event {
             Event::Registered { .. } => {}
             Event::SignatureCaptured { .. } => self.signature_pending = false,
-            Event::Dispatched {
-                handover,
-                department,
-                to_user,
-                opinion,
-            } => {
+            Event::Dispatched { handover, department, to_user, opinion } => {
                 self.handovers.push(Handover {
                     no: *handover,
                     department: *department,
@@ -754,11 +616,7 @@ impl Sheet {
                     h.state = HandoverState::InProgress;
                 }
             }
-            Event::Returned {
-                handover,
-                result,
-                signer,
-            } => {
+            Event::Returned { handover, result, signer } => {
                 if let Some(h) = self.handovers.iter_mut().find(|h| h.no == *handover) {
                     h.state = HandoverState::Returned;
                     h.returned_at = Some(at);
@@ -778,24 +636,15 @@ impl Sheet {
             Event::Resumed { .. } => {
                 self.state = self.suspended_from.take().unwrap_or(Registered);
             }
-            Event::Terminated {
-                explanation,
-                signed_by,
-            } => {
+            Event::Terminated { explanation, signed_by } => {
                 for h in self.handovers.iter_mut().filter(|h| h.state.is_out()) {
                     h.state = HandoverState::Terminated;
                 }
-                self.outcome = Some(Outcome::Terminated {
-                    explanation: explanation.clone(),
-                    signed_by: *signed_by,
-                });
+                self.outcome = Some(Outcome::Terminated { explanation: explanation.clone(), signed_by: *signed_by });
                 self.suspended_from = None;
                 self.state = AwaitingAcceptance;
             }
-            Event::BeyondCentre {
-                explanation,
-                third_party,
-            } => {
+            Event::BeyondCentre { explanation, third_party } => {
                 self.outcome = Some(Outcome::BeyondCentre {
                     explanation: explanation.clone(),
                     third_party: third_party.clone(),
@@ -808,11 +657,7 @@ impl Sheet {
                     *receipt = Some(evidence.clone());
                 }
             }
-            Event::Collected {
-                opinion,
-                confirmation,
-                by_director,
-            } => {
+            Event::Collected { opinion, confirmation, by_director } => {
                 self.acceptance = Some(Acceptance {
                     opinion: opinion.clone(),
                     confirmation: confirmation.clone(),
@@ -824,6 +669,7 @@ impl Sheet {
             }
             Event::Archived => self.state = Archived,
             Event::FirstContactReassigned { to, .. } => self.first_contact = *to,
+            Event::Attached { .. } => {}
         }
     }
 
@@ -849,9 +695,7 @@ mod tests {
     }
 
     fn signed() -> Option<Confirmation> {
-        Some(Confirmation::Signature {
-            signer: "王秀英".into(),
-        })
+        Some(Confirmation::Signature { signer: "王秀英".into() })
     }
 
     /// The everyday journey: register, dispatch to engineering, acknowledge, return,
@@ -859,51 +703,22 @@ mod tests {
     #[test]
     fn r_sheet_4_5_7_11_everyday_journey() {
         let mut s = visit();
-        assert!(
-            !s.signature_pending,
-            "a visit is signed at registration (R-SHEET-3)"
-        );
+        assert!(!s.signature_pending, "a visit is signed at registration (R-SHEET-3)");
         s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                to_user: None,
-                opinion: "请工程部处理漏水".into(),
-            },
+            &Command::Dispatch { department: ENG, to_user: None, opinion: "请工程部处理漏水".into() },
             2_000,
             DESK,
         )
         .unwrap();
         assert_eq!(s.state, SheetState::Dispatched);
-        s.handle(&Command::Acknowledge { handover: 1 }, 3_000, 20)
+        s.handle(&Command::Acknowledge { handover: 1 }, 3_000, 20).unwrap();
+        assert_eq!(s.handover(1).unwrap().acknowledged_at, Some(3_000), "receipt time is the confirmation (R-SHEET-4)");
+        s.handle(&Command::StartWork { handover: 1 }, 3_500, 20).unwrap();
+        s.handle(&Command::Return { handover: 1, result: "已更换水管".into(), signer: "李师傅".into() }, 4_000, 20)
             .unwrap();
-        assert_eq!(
-            s.handover(1).unwrap().acknowledged_at,
-            Some(3_000),
-            "receipt time is the confirmation (R-SHEET-4)"
-        );
-        s.handle(&Command::StartWork { handover: 1 }, 3_500, 20)
-            .unwrap();
-        s.handle(
-            &Command::Return {
-                handover: 1,
-                result: "已更换水管".into(),
-                signer: "李师傅".into(),
-            },
-            4_000,
-            20,
-        )
-        .unwrap();
         assert_eq!(s.state, SheetState::AwaitingAcceptance);
-        s.handle(
-            &Command::Collect {
-                opinion: "满意".into(),
-                confirmation: signed(),
-                by_director: false,
-            },
-            5_000,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&Command::Collect { opinion: "满意".into(), confirmation: signed(), by_director: false }, 5_000, DESK)
+            .unwrap();
         s.handle(&Command::Archive, 6_000, DESK).unwrap();
         assert_eq!(s.state, SheetState::Archived);
         assert_eq!(s.events, 7);
@@ -918,22 +733,10 @@ mod tests {
             s.decide(&Command::CaptureSignature { signer: " ".into() }, 1),
             Err(Refusal("sheet.signer_required"))
         );
-        s.handle(
-            &Command::CaptureSignature {
-                signer: "张伟".into(),
-            },
-            1,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&Command::CaptureSignature { signer: "张伟".into() }, 1, DESK).unwrap();
         assert!(!s.signature_pending);
         assert_eq!(
-            s.decide(
-                &Command::CaptureSignature {
-                    signer: "张伟".into()
-                },
-                2
-            ),
+            s.decide(&Command::CaptureSignature { signer: "张伟".into() }, 2),
             Err(Refusal("sheet.signature_not_pending"))
         );
     }
@@ -942,96 +745,30 @@ mod tests {
     #[test]
     fn r_sheet_4_several_departments_one_open_handover_each() {
         let mut s = visit();
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                to_user: None,
-                opinion: "x".into(),
-            },
-            1,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
         assert_eq!(
-            s.decide(
-                &Command::Dispatch {
-                    department: ENG,
-                    to_user: None,
-                    opinion: "again".into()
-                },
-                2
-            ),
+            s.decide(&Command::Dispatch { department: ENG, to_user: None, opinion: "again".into() }, 2),
             Err(Refusal("sheet.department_holding"))
         );
-        s.handle(
-            &Command::Dispatch {
-                department: SEC,
-                to_user: Some(31),
-                opinion: "请安保配合".into(),
-            },
-            2,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&Command::Dispatch { department: SEC, to_user: Some(31), opinion: "请安保配合".into() }, 2, DESK)
+            .unwrap();
         assert_eq!(
-            s.decide(
-                &Command::Return {
-                    handover: 2,
-                    result: "ok".into(),
-                    signer: "x".into()
-                },
-                3
-            ),
+            s.decide(&Command::Return { handover: 2, result: "ok".into(), signer: "x".into() }, 3),
             Err(Refusal("sheet.handover_not_received"))
         );
         for h in [1, 2] {
-            s.handle(&Command::Acknowledge { handover: h }, 3, 20)
-                .unwrap();
+            s.handle(&Command::Acknowledge { handover: h }, 3, 20).unwrap();
         }
-        s.handle(
-            &Command::Return {
-                handover: 1,
-                result: "修好".into(),
-                signer: "李".into(),
-            },
-            4,
-            20,
-        )
-        .unwrap();
+        s.handle(&Command::Return { handover: 1, result: "修好".into(), signer: "李".into() }, 4, 20).unwrap();
         assert_eq!(s.state, SheetState::Dispatched, "security still holds it");
         assert_eq!(
-            s.decide(
-                &Command::Collect {
-                    opinion: "满意".into(),
-                    confirmation: signed(),
-                    by_director: false
-                },
-                5
-            ),
+            s.decide(&Command::Collect { opinion: "满意".into(), confirmation: signed(), by_director: false }, 5),
             Err(Refusal("sheet.departments_still_out"))
         );
-        s.handle(
-            &Command::Return {
-                handover: 2,
-                result: "已巡查".into(),
-                signer: "赵".into(),
-            },
-            5,
-            31,
-        )
-        .unwrap();
+        s.handle(&Command::Return { handover: 2, result: "已巡查".into(), signer: "赵".into() }, 5, 31).unwrap();
         assert_eq!(s.state, SheetState::AwaitingAcceptance);
         // Back with customer service, it may be sent out again (e.g. the resident is not satisfied).
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                to_user: None,
-                opinion: "返修".into(),
-            },
-            6,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "返修".into() }, 6, DESK).unwrap();
         assert_eq!(s.state, SheetState::Dispatched);
     }
 
@@ -1039,77 +776,23 @@ mod tests {
     #[test]
     fn r_sheet_7_collection_needs_opinion_and_confirmation() {
         let mut s = visit();
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                to_user: None,
-                opinion: "x".into(),
-            },
-            1,
-            DESK,
-        )
-        .unwrap();
-        s.handle(&Command::Acknowledge { handover: 1 }, 2, 20)
-            .unwrap();
-        s.handle(
-            &Command::Return {
-                handover: 1,
-                result: "done".into(),
-                signer: "李".into(),
-            },
-            3,
-            20,
-        )
-        .unwrap();
+        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
+        s.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
+        s.handle(&Command::Return { handover: 1, result: "done".into(), signer: "李".into() }, 3, 20).unwrap();
         assert_eq!(
-            s.decide(
-                &Command::Collect {
-                    opinion: "".into(),
-                    confirmation: signed(),
-                    by_director: false
-                },
-                4
-            ),
+            s.decide(&Command::Collect { opinion: "".into(), confirmation: signed(), by_director: false }, 4),
             Err(Refusal("sheet.acceptance_required"))
         );
         assert_eq!(
-            s.decide(
-                &Command::Collect {
-                    opinion: "满意".into(),
-                    confirmation: None,
-                    by_director: false
-                },
-                4
-            ),
+            s.decide(&Command::Collect { opinion: "满意".into(), confirmation: None, by_director: false }, 4),
             Err(Refusal("sheet.confirmation_required"))
         );
+        assert_eq!(s.decide(&Command::Archive, 4), Err(Refusal("sheet.not_collected")));
+        let phone = Some(Confirmation::Phone { at: 4, note: "业主电话确认".into() });
+        s.handle(&Command::Collect { opinion: "满意".into(), confirmation: phone, by_director: false }, 4, DESK)
+            .unwrap();
         assert_eq!(
-            s.decide(&Command::Archive, 4),
-            Err(Refusal("sheet.not_collected"))
-        );
-        let phone = Some(Confirmation::Phone {
-            at: 4,
-            note: "业主电话确认".into(),
-        });
-        s.handle(
-            &Command::Collect {
-                opinion: "满意".into(),
-                confirmation: phone,
-                by_director: false,
-            },
-            4,
-            DESK,
-        )
-        .unwrap();
-        assert_eq!(
-            s.decide(
-                &Command::Dispatch {
-                    department: ENG,
-                    to_user: None,
-                    opinion: "x".into()
-                },
-                5
-            ),
+            s.decide(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 5),
             Err(Refusal("sheet.closed"))
         );
     }
@@ -1119,104 +802,31 @@ mod tests {
     #[test]
     fn r_sheet_8_extend_suspend_terminate() {
         let mut s = visit();
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                to_user: None,
-                opinion: "x".into(),
-            },
-            1,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
         assert_eq!(
-            s.decide(
-                &Command::Extend {
-                    due_at: 100,
-                    explanation: "等配件".into(),
-                    signed_by: None
-                },
-                2
-            ),
+            s.decide(&Command::Extend { due_at: 100, explanation: "等配件".into(), signed_by: None }, 2),
             Err(Refusal("sheet.head_signature_required"))
         );
         assert_eq!(
-            s.decide(
-                &Command::Extend {
-                    due_at: 100,
-                    explanation: " ".into(),
-                    signed_by: Some(5)
-                },
-                2
-            ),
+            s.decide(&Command::Extend { due_at: 100, explanation: " ".into(), signed_by: Some(5) }, 2),
             Err(Refusal("sheet.explanation_required"))
         );
         assert_eq!(
-            s.decide(
-                &Command::Extend {
-                    due_at: 1,
-                    explanation: "等配件".into(),
-                    signed_by: Some(5)
-                },
-                2
-            ),
+            s.decide(&Command::Extend { due_at: 1, explanation: "等配件".into(), signed_by: Some(5) }, 2),
             Err(Refusal("sheet.deadline_not_later"))
         );
-        s.handle(
-            &Command::Extend {
-                due_at: 100,
-                explanation: "等配件".into(),
-                signed_by: Some(5),
-            },
-            2,
-            5,
-        )
-        .unwrap();
+        s.handle(&Command::Extend { due_at: 100, explanation: "等配件".into(), signed_by: Some(5) }, 2, 5).unwrap();
         assert_eq!(s.extended_due_at, Some(100));
-        s.handle(
-            &Command::Suspend {
-                explanation: "业主出差".into(),
-                signed_by: Some(5),
-            },
-            3,
-            5,
-        )
-        .unwrap();
+        s.handle(&Command::Suspend { explanation: "业主出差".into(), signed_by: Some(5) }, 3, 5).unwrap();
         assert_eq!(s.state, SheetState::Suspended);
-        assert_eq!(
-            s.decide(&Command::Acknowledge { handover: 1 }, 4),
-            Err(Refusal("sheet.suspended"))
-        );
-        s.handle(
-            &Command::Resume {
-                note: "业主回来了".into(),
-            },
-            5,
-            DESK,
-        )
-        .unwrap();
+        assert_eq!(s.decide(&Command::Acknowledge { handover: 1 }, 4), Err(Refusal("sheet.suspended")));
+        s.handle(&Command::Resume { note: "业主回来了".into() }, 5, DESK).unwrap();
         assert_eq!(s.state, SheetState::Dispatched, "resumes where it was");
-        s.handle(
-            &Command::Terminate {
-                explanation: "业主撤回申请".into(),
-                signed_by: Some(5),
-            },
-            6,
-            5,
-        )
-        .unwrap();
-        assert_eq!(
-            s.state,
-            SheetState::AwaitingAcceptance,
-            "returns to customer service"
-        );
+        s.handle(&Command::Terminate { explanation: "业主撤回申请".into(), signed_by: Some(5) }, 6, 5).unwrap();
+        assert_eq!(s.state, SheetState::AwaitingAcceptance, "returns to customer service");
         assert_eq!(s.handover(1).unwrap().state, HandoverState::Terminated);
         s.handle(
-            &Command::Collect {
-                opinion: "业主同意终止".into(),
-                confirmation: signed(),
-                by_director: false,
-            },
+            &Command::Collect { opinion: "业主同意终止".into(), confirmation: signed(), by_director: false },
             7,
             DESK,
         )
@@ -1239,30 +849,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            s.decide(
-                &Command::Collect {
-                    opinion: "已解决".into(),
-                    confirmation: signed(),
-                    by_director: true
-                },
-                2
-            ),
+            s.decide(&Command::Collect { opinion: "已解决".into(), confirmation: signed(), by_director: true }, 2),
             Err(Refusal("sheet.third_party_receipt_required"))
         );
+        s.handle(&Command::RecordThirdPartyReceipt { evidence: "燃气公司回执（传真）".into() }, 2, DESK).unwrap();
         s.handle(
-            &Command::RecordThirdPartyReceipt {
-                evidence: "燃气公司回执（传真）".into(),
-            },
-            2,
-            DESK,
-        )
-        .unwrap();
-        s.handle(
-            &Command::Collect {
-                opinion: "已由燃气公司解决".into(),
-                confirmation: signed(),
-                by_director: true,
-            },
+            &Command::Collect { opinion: "已由燃气公司解决".into(), confirmation: signed(), by_director: true },
             3,
             1,
         )
@@ -1270,37 +862,11 @@ mod tests {
         assert!(s.acceptance.as_ref().unwrap().by_director);
         // The director's acceptance is for matters beyond the centre only.
         let mut t = visit();
-        t.handle(
-            &Command::Dispatch {
-                department: ENG,
-                to_user: None,
-                opinion: "x".into(),
-            },
-            1,
-            DESK,
-        )
-        .unwrap();
-        t.handle(&Command::Acknowledge { handover: 1 }, 2, 20)
-            .unwrap();
-        t.handle(
-            &Command::Return {
-                handover: 1,
-                result: "done".into(),
-                signer: "李".into(),
-            },
-            3,
-            20,
-        )
-        .unwrap();
+        t.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
+        t.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
+        t.handle(&Command::Return { handover: 1, result: "done".into(), signer: "李".into() }, 3, 20).unwrap();
         assert_eq!(
-            t.decide(
-                &Command::Collect {
-                    opinion: "ok".into(),
-                    confirmation: signed(),
-                    by_director: true
-                },
-                4
-            ),
+            t.decide(&Command::Collect { opinion: "ok".into(), confirmation: signed(), by_director: true }, 4),
             Err(Refusal("sheet.director_only_beyond_centre"))
         );
     }
@@ -1310,24 +876,10 @@ mod tests {
     fn r_sheet_6_first_contact_reassigned_with_reason() {
         let mut s = visit();
         assert_eq!(
-            s.decide(
-                &Command::ReassignFirstContact {
-                    to: 11,
-                    reason: "".into()
-                },
-                1
-            ),
+            s.decide(&Command::ReassignFirstContact { to: 11, reason: "".into() }, 1),
             Err(Refusal("sheet.reason_required"))
         );
-        s.handle(
-            &Command::ReassignFirstContact {
-                to: 11,
-                reason: "休假".into(),
-            },
-            1,
-            2,
-        )
-        .unwrap();
+        s.handle(&Command::ReassignFirstContact { to: 11, reason: "休假".into() }, 1, 2).unwrap();
         assert_eq!(s.first_contact, 11);
     }
 
@@ -1336,28 +888,10 @@ mod tests {
         let (mut s, first) = Sheet::register(SheetKind::Repair, Channel::Letter, DESK, 0);
         let mut log = vec![first];
         for (cmd, by) in [
-            (
-                Command::Dispatch {
-                    department: ENG,
-                    to_user: None,
-                    opinion: "x".into(),
-                },
-                DESK,
-            ),
+            (Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, DESK),
             (Command::Acknowledge { handover: 1 }, 20),
-            (
-                Command::Suspend {
-                    explanation: "s".into(),
-                    signed_by: Some(5),
-                },
-                5,
-            ),
-            (
-                Command::Resume {
-                    note: String::new(),
-                },
-                DESK,
-            ),
+            (Command::Suspend { explanation: "s".into(), signed_by: Some(5) }, 5),
+            (Command::Resume { note: String::new() }, DESK),
         ] {
             log.push(s.handle(&cmd, log.len() as i64, by).unwrap());
         }
@@ -1375,76 +909,32 @@ mod tests {
             let text = prop_oneof![Just(String::new()), Just("说明".to_string())];
             let signer = prop_oneof![Just(None), Just(Some(5i64))];
             prop_oneof![
-                text.clone()
-                    .prop_map(|s| (Command::CaptureSignature { signer: s }, DESK)),
-                (1i64..4, text.clone()).prop_map(|(d, o)| (
-                    Command::Dispatch {
-                        department: d,
-                        to_user: None,
-                        opinion: o
-                    },
-                    DESK
-                )),
+                text.clone().prop_map(|s| (Command::CaptureSignature { signer: s }, DESK)),
+                (1i64..4, text.clone())
+                    .prop_map(|(d, o)| (Command::Dispatch { department: d, to_user: None, opinion: o }, DESK)),
                 (1u32..5).prop_map(|h| (Command::Acknowledge { handover: h }, 20)),
                 (1u32..5).prop_map(|h| (Command::StartWork { handover: h }, 20)),
-                (1u32..5, text.clone(), text.clone()).prop_map(|(h, r, s)| (
-                    Command::Return {
-                        handover: h,
-                        result: r,
-                        signer: s
-                    },
-                    20
-                )),
-                (0i64..2000, text.clone(), signer.clone()).prop_map(|(d, e, s)| (
-                    Command::Extend {
-                        due_at: d,
-                        explanation: e,
-                        signed_by: s
-                    },
-                    5
-                )),
-                (text.clone(), signer.clone()).prop_map(|(e, s)| (
-                    Command::Suspend {
-                        explanation: e,
-                        signed_by: s
-                    },
-                    5
-                )),
-                text.clone()
-                    .prop_map(|n| (Command::Resume { note: n }, DESK)),
-                (text.clone(), signer).prop_map(|(e, s)| (
-                    Command::Terminate {
-                        explanation: e,
-                        signed_by: s
-                    },
-                    5
-                )),
-                (
-                    text.clone(),
-                    prop_oneof![Just(None), Just(Some("燃气公司".to_string()))]
-                )
-                    .prop_map(|(e, t)| (
-                        Command::BeyondCentre {
-                            explanation: e,
-                            third_party: t
-                        },
-                        DESK
-                    )),
-                text.clone()
-                    .prop_map(|e| (Command::RecordThirdPartyReceipt { evidence: e }, DESK)),
+                (1u32..5, text.clone(), text.clone())
+                    .prop_map(|(h, r, s)| (Command::Return { handover: h, result: r, signer: s }, 20)),
+                (0i64..2000, text.clone(), signer.clone())
+                    .prop_map(|(d, e, s)| (Command::Extend { due_at: d, explanation: e, signed_by: s }, 5)),
+                (text.clone(), signer.clone())
+                    .prop_map(|(e, s)| (Command::Suspend { explanation: e, signed_by: s }, 5)),
+                text.clone().prop_map(|n| (Command::Resume { note: n }, DESK)),
+                (text.clone(), signer).prop_map(|(e, s)| (Command::Terminate { explanation: e, signed_by: s }, 5)),
+                (text.clone(), prop_oneof![Just(None), Just(Some("燃气公司".to_string()))])
+                    .prop_map(|(e, t)| (Command::BeyondCentre { explanation: e, third_party: t }, DESK)),
+                text.clone().prop_map(|e| (Command::RecordThirdPartyReceipt { evidence: e }, DESK)),
                 (text.clone(), any::<bool>(), any::<bool>()).prop_map(|(o, c, d)| (
                     Command::Collect {
                         opinion: o,
-                        confirmation: c.then(|| Confirmation::Signature {
-                            signer: "王".into()
-                        }),
+                        confirmation: c.then(|| Confirmation::Signature { signer: "王".into() }),
                         by_director: d
                     },
                     DESK
                 )),
                 Just((Command::Archive, DESK)),
-                (10i64..13, text)
-                    .prop_map(|(to, r)| (Command::ReassignFirstContact { to, reason: r }, 2)),
+                (10i64..13, text).prop_map(|(to, r)| (Command::ReassignFirstContact { to, reason: r }, 2)),
             ]
         }
 

@@ -9,6 +9,5 @@ pub mod sla;
 
 pub use kind::{Channel, SheetKind};
 pub use lifecycle::{
-    Acceptance, Command, Confirmation, Event, Handover, HandoverState, Outcome, Refusal, Sheet,
-    SheetState,
+    Acceptance, Command, Confirmation, Event, Handover, HandoverState, Outcome, Refusal, Sheet, SheetState,
 };

@@ -102,6 +102,8 @@ pub struct ClockStatus {
     pub due_at: Option<Ms>,
     /// Target minus elapsed; negative when overdue.
     pub remaining_ms: Ms,
+    /// When the due-soon warning is due (None when not running).
+    pub warn_at: Option<Ms>,
 }
 
 fn measure(spec: &ClockSpec, cal: &Calendar, a: Ms, b: Ms) -> Ms {
@@ -124,17 +126,9 @@ fn span(spec: &ClockSpec, events: &[Recorded]) -> (Option<Ms>, Option<Ms>) {
         ClockName::Collection => {
             let start = events
                 .iter()
-                .find(|e| {
-                    matches!(
-                        e.event,
-                        Event::Dispatched { .. } | Event::BeyondCentre { .. }
-                    )
-                })
+                .find(|e| matches!(e.event, Event::Dispatched { .. } | Event::BeyondCentre { .. }))
                 .map(|e| e.at);
-            let stop = events
-                .iter()
-                .find(|e| matches!(e.event, Event::Collected { .. }))
-                .map(|e| e.at);
+            let stop = events.iter().find(|e| matches!(e.event, Event::Collected { .. })).map(|e| e.at);
             (start, stop)
         }
     }
@@ -153,6 +147,7 @@ pub fn clock(spec: &ClockSpec, cal: &Calendar, events: &[Recorded], now: Ms) -> 
             target_ms: spec.target_ms,
             due_at: None,
             remaining_ms: spec.target_ms,
+            warn_at: None,
         };
     };
     let end = stop.unwrap_or(now).max(start);
@@ -173,9 +168,7 @@ pub fn clock(spec: &ClockSpec, cal: &Calendar, events: &[Recorded], now: Ms) -> 
             }
             // An extension sets a new deadline: the target becomes the counted time from
             // the start to that deadline, less what was paused before it was granted.
-            Event::Extended { due_at, .. } => {
-                target = target.max(measure(spec, cal, start, *due_at) - paused)
-            }
+            Event::Extended { due_at, .. } => target = target.max(measure(spec, cal, start, *due_at) - paused),
             _ => {}
         }
     }
@@ -193,13 +186,11 @@ pub fn clock(spec: &ClockSpec, cal: &Calendar, events: &[Recorded], now: Ms) -> 
         (None, false) if remaining <= spec.warn_ms => ClockState::DueSoon,
         (None, false) => ClockState::Running,
     };
-    let due_at = (stop.is_none() && !is_paused).then(|| {
-        if remaining >= 0 {
-            advance(spec, cal, now, remaining)
-        } else {
-            now + remaining
-        }
-    });
+    let due_at = (stop.is_none() && !is_paused)
+        .then(|| if remaining >= 0 { advance(spec, cal, now, remaining) } else { now + remaining });
+    let running = stop.is_none() && !is_paused;
+    let warn_at =
+        running.then(|| if remaining > spec.warn_ms { advance(spec, cal, now, remaining - spec.warn_ms) } else { now });
     ClockStatus {
         name: spec.name,
         state,
@@ -209,6 +200,7 @@ pub fn clock(spec: &ClockSpec, cal: &Calendar, events: &[Recorded], now: Ms) -> 
         target_ms: target,
         due_at,
         remaining_ms: remaining,
+        warn_at,
     }
 }
 
@@ -222,10 +214,7 @@ mod tests {
     const H: Ms = 3_600_000;
 
     fn at(d: u32, h: u32) -> Ms {
-        Shanghai
-            .with_ymd_and_hms(2026, 11, d, h, 0, 0)
-            .unwrap()
-            .timestamp_millis()
+        Shanghai.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap().timestamp_millis()
     }
 
     fn history(steps: &[(Command, Ms)]) -> Vec<Recorded> {
@@ -238,11 +227,7 @@ mod tests {
     }
 
     fn dispatch() -> Command {
-        Command::Dispatch {
-            department: 2,
-            to_user: None,
-            opinion: "x".into(),
-        }
+        Command::Dispatch { department: 2, to_user: None, opinion: "x".into() }
     }
 
     /// R-SHEET-7: the collection limit runs 72 hours from dispatch.
@@ -251,20 +236,11 @@ mod tests {
         let spec = ClockSpec::collection_default();
         let cal = Calendar::standard(Shanghai);
         let log = history(&[]);
-        assert_eq!(
-            clock(&spec, &cal, &log, at(3, 8)).state,
-            ClockState::NotStarted
-        );
+        assert_eq!(clock(&spec, &cal, &log, at(3, 8)).state, ClockState::NotStarted);
         let log = history(&[(dispatch(), at(2, 9))]);
         let c = clock(&spec, &cal, &log, at(3, 9));
-        assert_eq!(
-            (c.state, c.elapsed_ms, c.due_at),
-            (ClockState::Running, 24 * H, Some(at(5, 9)))
-        );
-        assert_eq!(
-            clock(&spec, &cal, &log, at(4, 22)).state,
-            ClockState::DueSoon
-        );
+        assert_eq!((c.state, c.elapsed_ms, c.due_at), (ClockState::Running, 24 * H, Some(at(5, 9))));
+        assert_eq!(clock(&spec, &cal, &log, at(4, 22)).state, ClockState::DueSoon);
         let c = clock(&spec, &cal, &log, at(5, 10));
         assert_eq!((c.state, c.remaining_ms), (ClockState::Overdue, -H));
     }
@@ -275,41 +251,16 @@ mod tests {
         let cal = Calendar::standard(Shanghai);
         let log = history(&[
             (dispatch(), at(2, 9)),
-            (
-                Command::Suspend {
-                    explanation: "业主出差".into(),
-                    signed_by: Some(5),
-                },
-                at(3, 9),
-            ),
-            (
-                Command::Resume {
-                    note: String::new(),
-                },
-                at(4, 9),
-            ),
+            (Command::Suspend { explanation: "业主出差".into(), signed_by: Some(5) }, at(3, 9)),
+            (Command::Resume { note: String::new() }, at(4, 9)),
         ]);
         let c = clock(&spec, &cal, &log, at(5, 9));
-        assert_eq!(
-            (c.elapsed_ms, c.due_at),
-            (48 * H, Some(at(6, 9))),
-            "a day suspended moves the deadline a day"
-        );
+        assert_eq!((c.elapsed_ms, c.due_at), (48 * H, Some(at(6, 9))), "a day suspended moves the deadline a day");
         let c = clock(&spec, &cal, &log[..3], at(3, 21));
-        assert_eq!(
-            (c.state, c.elapsed_ms, c.due_at),
-            (ClockState::Paused, 24 * H, None)
-        );
+        assert_eq!((c.state, c.elapsed_ms, c.due_at), (ClockState::Paused, 24 * H, None));
         let log = history(&[
             (dispatch(), at(2, 9)),
-            (
-                Command::Extend {
-                    due_at: at(9, 9),
-                    explanation: "等配件".into(),
-                    signed_by: Some(5),
-                },
-                at(3, 9),
-            ),
+            (Command::Extend { due_at: at(9, 9), explanation: "等配件".into(), signed_by: Some(5) }, at(3, 9)),
         ]);
         let c = clock(&spec, &cal, &log, at(6, 9));
         assert_eq!((c.state, c.due_at), (ClockState::Running, Some(at(9, 9))));
@@ -323,30 +274,18 @@ mod tests {
             history(&[
                 (dispatch(), at(2, 9)),
                 (Command::Acknowledge { handover: 1 }, at(2, 10)),
-                (
-                    Command::Return {
-                        handover: 1,
-                        result: "ok".into(),
-                        signer: "李".into(),
-                    },
-                    t,
-                ),
+                (Command::Return { handover: 1, result: "ok".into(), signer: "李".into() }, t),
                 (
                     Command::Collect {
                         opinion: "满意".into(),
-                        confirmation: Some(Confirmation::Signature {
-                            signer: "王".into(),
-                        }),
+                        confirmation: Some(Confirmation::Signature { signer: "王".into() }),
                         by_director: false,
                     },
                     t,
                 ),
             ])
         };
-        assert_eq!(
-            clock(&spec, &cal, &done(at(4, 9)), at(20, 9)).state,
-            ClockState::Met
-        );
+        assert_eq!(clock(&spec, &cal, &done(at(4, 9)), at(20, 9)).state, ClockState::Met);
         let late = clock(&spec, &cal, &done(at(6, 9)), at(20, 9));
         assert_eq!((late.state, late.elapsed_ms), (ClockState::MetLate, 96 * H));
         assert!(late.state.breached());
@@ -354,30 +293,15 @@ mod tests {
 
     #[test]
     fn business_hours_clock() {
-        let spec = ClockSpec {
-            counting: Counting::BusinessHours,
-            target_ms: 9 * H,
-            warn_ms: H,
-            name: ClockName::Collection,
-        };
+        let spec =
+            ClockSpec { counting: Counting::BusinessHours, target_ms: 9 * H, warn_ms: H, name: ClockName::Collection };
         let cal = Calendar::standard(Shanghai);
         // Friday 2026-11-27 16:30 dispatch: one business day later is Monday 16:30.
         let (mut s, first) = Sheet::register(SheetKind::Repair, Channel::Visit, 1, at(27, 8));
-        let t0 = Shanghai
-            .with_ymd_and_hms(2026, 11, 27, 16, 30, 0)
-            .unwrap()
-            .timestamp_millis();
+        let t0 = Shanghai.with_ymd_and_hms(2026, 11, 27, 16, 30, 0).unwrap().timestamp_millis();
         let log = vec![first, s.handle(&dispatch(), t0, 1).unwrap()];
         let c = clock(&spec, &cal, &log, at(28, 12));
         assert_eq!(c.elapsed_ms, H);
-        assert_eq!(
-            c.due_at,
-            Some(
-                Shanghai
-                    .with_ymd_and_hms(2026, 11, 30, 16, 30, 0)
-                    .unwrap()
-                    .timestamp_millis()
-            )
-        );
+        assert_eq!(c.due_at, Some(Shanghai.with_ymd_and_hms(2026, 11, 30, 16, 30, 0).unwrap().timestamp_millis()));
     }
 }

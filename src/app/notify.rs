@@ -1,0 +1,178 @@
+//! The scheduler: due-soon warnings and overdue notices to the responsible receptionist,
+//! escalation of overdue sheets to the supervisor and manager, each sent once (even with
+//! several huiqian processes on one database); and the outbox that forwards notices to a
+//! gateway with retries, so that nothing is lost while the gateway is down.
+
+use super::{Actor, App, AppError, AppResult};
+use crate::i18n::{Lang, tf};
+use crate::store::{self, auth as sa, notify as st};
+use serde_json::json;
+use std::time::Duration;
+
+/// What one scheduler tick did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tick {
+    /// Sheets read (only those with a notice due).
+    pub read: usize,
+    /// Notices put in inboxes.
+    pub notices: usize,
+}
+
+async fn notify_user(
+    app: &App,
+    tx: &mut store::Tx,
+    user_id: i64,
+    sheet: &st::Due,
+    kind: &str,
+    dedupe: &str,
+) -> AppResult<bool> {
+    let locale = sa::user(app.store.read(), user_id).await?.map(|u| u.locale).unwrap_or_default();
+    let lang = Lang::parse(&locale).unwrap_or_default();
+    let due = sheet.due_at.map(|d| crate::web::pages_when(d, "Asia/Shanghai")).unwrap_or_default();
+    let params = [("number", sheet.number.clone()), ("due", due)];
+    let title = tf(lang, &format!("notice.{kind}.title"), &params);
+    let body = tf(lang, &format!("notice.{kind}.body"), &params);
+    let Some(id) =
+        st::insert_notification(tx, user_id, Some(sheet.community_id), Some(sheet.id), kind, &title, &body, dedupe)
+            .await?
+    else {
+        return Ok(false);
+    };
+    if !app.config.notify.webhook_url.is_empty() {
+        let phone = sa::user(app.store.read(), user_id).await?.map(|u| u.phone_masked).unwrap_or_default();
+        let payload = json!({"id": id, "kind": kind, "user_id": user_id, "phone_masked": phone, "sheet": sheet.number, "title": title, "body": body});
+        st::enqueue(tx, id, &payload.to_string(), store::now_ms()).await?;
+    }
+    Ok(true)
+}
+
+/// One pass: every sheet whose warning time has come gets the notices it is due.
+pub async fn tick(app: &App, now: i64) -> AppResult<Tick> {
+    let due = st::due(app.store.read(), now, 500).await?;
+    let mut report = Tick { read: due.len(), notices: 0 };
+    for s in due {
+        let overdue = s.due_at.is_some_and(|d| d <= now);
+        let target = if overdue { 3 } else { 1 };
+        let mut tx = app.store.begin().await?;
+        if !st::claim_level(&mut tx, s.id, target, s.due_at).await? {
+            continue;
+        }
+        let stamp = s.due_at.unwrap_or(0);
+        if s.notice_level < 1 && !overdue {
+            report.notices += usize::from(
+                notify_user(app, &mut tx, s.first_contact_id, &s, "due_soon", &format!("due_soon:{}:{stamp}", s.id))
+                    .await?,
+            );
+        }
+        if overdue {
+            report.notices += usize::from(
+                notify_user(app, &mut tx, s.first_contact_id, &s, "overdue", &format!("overdue:{}:{stamp}", s.id))
+                    .await?,
+            );
+            let mut conn = app.store.read().acquire().await?;
+            let managers = st::escalation_targets(&mut conn, s.community_id).await?;
+            drop(conn);
+            for m in managers {
+                report.notices += usize::from(
+                    notify_user(app, &mut tx, m, &s, "escalated", &format!("escalated:{}:{stamp}:{m}", s.id)).await?,
+                );
+            }
+        }
+        let action = if overdue { "sheet.escalated" } else { "sheet.due_soon_warned" };
+        store::audit::append(
+            &mut tx,
+            &store::audit::NewEntry {
+                at: now,
+                actor_user_id: None,
+                actor_name: "scheduler",
+                actor_role: "",
+                community_id: Some(s.community_id),
+                action,
+                entity_type: "sheet",
+                entity_id: s.id.to_string(),
+                changes: json!({"number": s.number, "due_at": s.due_at, "level": target}).to_string(),
+                authority: "R-SHEET-7",
+                request_id: "",
+            },
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(report)
+}
+
+/// Deliver what is waiting in the outbox: a 2xx answer delivers; anything else is retried
+/// later, the delay doubling from `retry_base_seconds` up to an hour.
+pub async fn deliver(app: &App, http: &reqwest::Client, now: i64) -> AppResult<usize> {
+    let url = &app.config.notify.webhook_url;
+    if url.is_empty() {
+        return Ok(0);
+    }
+    let mut sent = 0;
+    for p in st::pending(app.store.read(), now, 50).await? {
+        let mut tx = app.store.begin().await?;
+        if !st::lease(&mut tx, p.id, p.next_attempt_at, now + 120_000).await? {
+            continue;
+        }
+        tx.commit().await?;
+        let result = http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("idempotency-key", format!("huiqian-notice-{}", p.id))
+            .body(p.payload.clone())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        let mut tx = app.store.begin().await?;
+        match result {
+            Ok(r) if r.status().is_success() => {
+                st::delivered(&mut tx, p.id).await?;
+                sent += 1;
+            }
+            other => {
+                let err = match other {
+                    Ok(r) => format!("HTTP {}", r.status()),
+                    Err(e) => e.to_string(),
+                };
+                let base = app.config.notify.retry_base_seconds.max(1) * 1000;
+                let delay = (base << p.attempts.min(16)).min(3_600_000);
+                st::failed(&mut tx, p.id, now + delay, &err).await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(sent)
+}
+
+/// Run ticks and deliveries until the process ends.
+pub fn spawn(app: App) {
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let every = Duration::from_secs(app.config.notify.tick_seconds.max(1));
+        loop {
+            let now = store::now_ms();
+            match tick(&app, now).await {
+                Ok(t) if t.notices > 0 => tracing::info!(read = t.read, notices = t.notices, "scheduler tick"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "scheduler tick failed"),
+            }
+            if let Err(e) = deliver(&app, &http, now).await {
+                tracing::warn!(error = %e, "notice delivery failed");
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+}
+
+pub async fn inbox(app: &App, actor: &Actor, unread_only: bool) -> AppResult<Vec<st::Notification>> {
+    Ok(st::inbox(app.store.read(), actor.user_id, unread_only, 200).await?)
+}
+
+pub async fn mark_read(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
+    let mut tx = app.store.begin().await?;
+    if !st::mark_read(&mut tx, actor.user_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}
