@@ -632,3 +632,16 @@ pub async fn find_candidates(pool: &AnyPool, community_id: i64, f: &Finder) -> R
         .fetch_all(pool)
         .await
 }
+
+/// Open and overdue sheets of a community, for the managers' dashboard.
+pub async fn open_counts(pool: &AnyPool, community_id: i64, now: i64) -> Result<(i64, i64), sqlx::Error> {
+    let r = sqlx::query(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN due_at < $2 AND state <> 'suspended' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM sheets WHERE community_id = $1 AND state IN ('registered', 'dispatched', 'awaiting_acceptance', 'suspended')",
+    )
+    .bind(community_id)
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    Ok((r.get(0), r.get(1)))
+}

@@ -89,6 +89,8 @@ async fn r_role_2_every_page_for_every_role() {
         ("/staff/new".into(), Some(Permission::ManageStaff)),
         ("/import".into(), Some(Permission::ImportData)),
         ("/audit".into(), Some(Permission::ViewAudit)),
+        ("/inbox".into(), None),
+        (format!("/communities/{c1}/settings"), Some(Permission::ManageCommunity)),
     ];
     let mut failures = vec![];
     for (i, role) in Role::ALL.into_iter().enumerate() {

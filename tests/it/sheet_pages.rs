@@ -184,3 +184,91 @@ async fn r_role_2_sheet_pages_per_role() {
         assert_eq!(s, expected, "{role:?} /sheets/new");
     }
 }
+
+/// Managers see open, overdue and the month's recovery rate; notices reach the inbox;
+/// administrators set limits and the calendar from the settings page; photos are
+/// attached from the sheet page.
+#[tokio::test]
+async fn dashboard_inbox_settings_and_attachments() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let admin = t.as_role(Role::SystemAdmin).await;
+    let eng = department(&desk, t.c1, "engineering").await;
+    let v = crate::sheets::register(&desk, t.c1, "phone", "地库照明不亮").await;
+    let (_, v) = crate::sheets::act(
+        &desk,
+        &v,
+        serde_json::json!({"action": "dispatch", "department_id": eng, "opinion": "请检修"}),
+    )
+    .await;
+    let id = v["sheet"]["id"].as_i64().unwrap();
+    let home = manager.get("/").await.text().await.unwrap();
+    assert!(home.contains("本月回收率") && home.contains("测试前台接待员") && home.contains("0%"), "dashboard");
+    assert!(!desk.get("/").await.text().await.unwrap().contains("本月回收率"), "the desk has no manager dashboard");
+    // The overdue notice appears in the receptionist's inbox.
+    let due = v["clock"]["due_at"].as_i64().unwrap();
+    huiqian::app::notify::tick(&t.app, due + 1).await.unwrap();
+    let inbox = desk.get("/inbox").await.text().await.unwrap();
+    assert!(inbox.contains("已超期") && inbox.contains(&format!("/sheets/{id}")));
+    assert!(desk.get("/inbox/count").await.text().await.unwrap().contains("badge"));
+    // Settings: refused to the desk; a bad value keeps what was typed.
+    assert_eq!(desk.get(&format!("/communities/{}/settings", t.c1)).await.status(), 403);
+    let r = admin
+        .post_form(
+            &format!("/communities/{}/settings/target", t.c1),
+            &[("kind", "repair"), ("target_hours", "abc"), ("warn_hours", "2"), ("counting", "round_the_clock")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("value=\"abc\""));
+    let r = admin
+        .post_form(
+            &format!("/communities/{}/settings/target", t.c1),
+            &[("kind", "repair"), ("target_hours", "48"), ("warn_hours", "6"), ("counting", "business_hours")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let r = admin
+        .post_form(
+            &format!("/communities/{}/settings/week", t.c1),
+            &[
+                ("d0", "08:00-17:00"),
+                ("d1", "08:00-17:00"),
+                ("d2", "08:00-17:00"),
+                ("d3", "08:00-17:00"),
+                ("d4", "8-17"),
+                ("d5", ""),
+                ("d6", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("value=\"8-17\""));
+    let r = admin
+        .post_form(
+            &format!("/communities/{}/settings/day", t.c1),
+            &[("day", "2027-02-17"), ("kind", "holiday"), ("note", "春节")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = admin.get(&format!("/communities/{}/settings", t.c1)).await.text().await.unwrap();
+    assert!(page.contains("48.0") && page.contains("2027-02-17") && page.contains("春节"));
+    // A photo from the sheet page.
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    jpeg.resize(1_000, 1);
+    let form = reqwest::multipart::Form::new()
+        .text("purpose", "photo")
+        .part("file", reqwest::multipart::Part::bytes(jpeg).file_name("灯.jpg"));
+    let r = desk
+        .http
+        .post(desk.url(&format!("/sheets/{id}/attach?_csrf={}", desk.csrf)))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let html = desk.get(&format!("/sheets/{id}")).await.text().await.unwrap();
+    assert!(html.contains("灯.jpg") && html.contains("添加附件"));
+}

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod inbox;
 mod org;
 mod people;
 mod sheets;
@@ -28,7 +29,8 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(account::router())
         .merge(org::router())
         .merge(people::router())
-        .merge(sheets::router())
+        .merge(sheets::router(upload_limit))
+        .merge(inbox::router())
         .merge(admin::router(upload_limit))
 }
 

@@ -18,8 +18,9 @@ use huiqian_domain::sheet::{Channel, SheetKind};
 use huiqian_domain::unit::DepartmentKind;
 use serde::Deserialize;
 
-pub fn router() -> Router<AppState> {
+pub fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
+        .route("/sheets/{id}/attach", post(attach).layer(axum::extract::DefaultBodyLimit::max(upload_limit)))
         .route("/sheets/new", get(new_sheet).post(create_sheet))
         .route("/sheets/find", get(finder))
         .route("/sheets", get(archive))
@@ -258,6 +259,7 @@ struct SheetPage {
     handovers: Vec<HandoverView>,
     events: Vec<EventView>,
     signatures: Vec<st::Attachment>,
+    files: Vec<st::Attachment>,
     departments: Vec<(String, String)>,
     receptionists: Vec<(String, String)>,
     can_handle: bool,
@@ -355,6 +357,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
             due_ms: d.clock.due_at.unwrap_or(0),
             handovers,
             events,
+            files: d.attachments.iter().filter(|a| a.purpose != "signature").cloned().collect(),
             signatures: d.attachments.into_iter().filter(|a| a.purpose == "signature").collect(),
             departments: deps.iter().filter(|x| x.active == 1).map(|x| (x.id.to_string(), x.name.clone())).collect(),
             receptionists: staff
@@ -838,4 +841,62 @@ async fn attachment(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) ->
         bytes,
     )
         .into_response())
+}
+
+/// Attach a photo, a file or evidence from the sheet page (multipart; the CSRF token is in
+/// the form action's query string).
+async fn attach(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    mut mp: axum::extract::Multipart,
+) -> PageResult {
+    use huiqian_domain::validation::ValidationError;
+    let limit = s.app.config.limits.max_upload_bytes;
+    let too_large =
+        || AppError::field("file", ValidationError::new("upload.too_large").with("max_mb", limit / 1024 / 1024));
+    let (mut purpose, mut file, mut problem) = (String::from("photo"), None, None);
+    loop {
+        match mp.next_field().await {
+            Ok(Some(mut field)) => match field.name().unwrap_or_default() {
+                "purpose" => purpose = field.text().await.unwrap_or_default(),
+                "file" => {
+                    let name = field.file_name().unwrap_or("upload").to_string();
+                    let mut buf = Vec::new();
+                    loop {
+                        match field.chunk().await {
+                            Ok(Some(chunk)) if buf.len() + chunk.len() <= limit => buf.extend_from_slice(&chunk),
+                            Ok(Some(_)) | Err(_) => {
+                                problem = Some(too_large());
+                                break;
+                            }
+                            Ok(None) => break,
+                        }
+                    }
+                    file = Some((name, buf));
+                }
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(_) => {
+                problem = Some(too_large());
+                break;
+            }
+        }
+    }
+    let result = match (problem, file) {
+        (Some(e), _) => Err(e),
+        (None, Some((name, bytes))) if !bytes.is_empty() => {
+            sheet::attach(&s.app, &ctx.actor, id, purpose.trim(), &name, &bytes).await.map(|_| ())
+        }
+        _ => Err(AppError::field("file", ValidationError::new("upload.missing"))),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("/sheets/{id}"))),
+        Err(e) => {
+            let mut form = Form::default();
+            form.fail(e, ctx.lang)?;
+            sheet_view(&s, &ctx, id, form).await
+        }
+    }
 }

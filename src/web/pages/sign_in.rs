@@ -267,6 +267,9 @@ struct HomePage {
     c: Chrome,
     communities: Vec<crate::store::org::Community>,
     roles: Vec<(String, String)>,
+    /// For managers: per community, open and overdue sheets and this month's recovery
+    /// rate per receptionist (R-SHEET-9).
+    dashboards: Vec<Dashboard>,
     /// Companies, for company-wide administrators (who create companies and communities).
     companies: Option<Vec<crate::store::org::Company>>,
     f: Form,
@@ -301,7 +304,64 @@ async fn home_page(s: &AppState, ctx: &Ctx, f: Form) -> PageResult {
     };
     let status =
         if f.banner.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::UNPROCESSABLE_ENTITY };
-    Ok(page(status, &HomePage { c: Chrome::of(ctx), communities, roles, companies, f }))
+    let dashboards = dashboards(s, ctx, &communities).await?;
+    Ok(page(status, &HomePage { c: Chrome::of(ctx), communities, roles, dashboards, companies, f }))
+}
+
+/// The few numbers a manager acts on.
+pub struct Dashboard {
+    pub community: String,
+    pub community_id: i64,
+    pub open: i64,
+    pub overdue: i64,
+    /// (receptionist, registered, recovered, rate %)
+    pub recovery: Vec<(String, i64, i64, i64)>,
+}
+
+async fn dashboards(
+    s: &AppState,
+    ctx: &Ctx,
+    communities: &[crate::store::org::Community],
+) -> Result<Vec<Dashboard>, super::PageError> {
+    use chrono::{Datelike, TimeZone};
+    let now = crate::store::now_ms();
+    let mut out = vec![];
+    for cm in communities
+        .iter()
+        .filter(|c| ctx.actor.authorize(huiqian_domain::auth::Permission::ReassignSheet, c.id).is_ok())
+    {
+        let tz: chrono_tz::Tz = cm.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+        let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+        let month_start = today
+            .with_day(1)
+            .unwrap_or(today)
+            .and_hms_opt(0, 0, 0)
+            .and_then(|d| tz.from_local_datetime(&d).single())
+            .map(|d| d.timestamp_millis())
+            .unwrap_or(0);
+        let err = |e: sqlx::Error| super::PageError(e.into(), ctx.lang);
+        let (open, overdue) = crate::store::sheet::open_counts(s.app.store.read(), cm.id, now).await.map_err(err)?;
+        let recovery =
+            crate::store::sheet::recovery(s.app.store.read(), cm.id, month_start, now + 1).await.map_err(err)?;
+        out.push(Dashboard {
+            community: cm.name.clone(),
+            community_id: cm.id,
+            open,
+            overdue,
+            recovery: recovery
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.name,
+                        r.registered,
+                        r.recovered,
+                        if r.registered > 0 { r.recovered * 100 / r.registered } else { 100 },
+                    )
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,272 @@
+//! The in-app inbox of deadline notices, and community settings for clocks and calendar.
+
+use super::{Chrome, Form, OrPage, PageResult, page, render, see_other, when};
+use crate::app::{clock, notify, org};
+use crate::store::clock as sc;
+use crate::web::AppState;
+use crate::web::extract::Ctx;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form as AxForm, Path, State};
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+use huiqian_domain::auth::Permission;
+use huiqian_domain::sheet::SheetKind;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/inbox", get(inbox))
+        .route("/inbox/count", get(count))
+        .route("/inbox/{id}/read", post(read))
+        .route("/communities/{id}/settings", get(settings))
+        .route("/communities/{id}/settings/target", post(set_target))
+        .route("/communities/{id}/settings/week", post(set_week))
+        .route("/communities/{id}/settings/day", post(set_day))
+        .route("/communities/{id}/settings/day/{day}/remove", post(remove_day))
+}
+
+pub struct NoticeView {
+    pub n: crate::store::notify::Notification,
+    pub at: String,
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    c: Chrome,
+    notices: Vec<NoticeView>,
+}
+
+async fn inbox(State(s): State<AppState>, ctx: Ctx) -> PageResult {
+    let list = notify::inbox(&s.app, &ctx.actor, false).await.page(ctx.lang)?;
+    let notices = list.into_iter().map(|n| NoticeView { at: when(n.created_at, "Asia/Shanghai"), n }).collect();
+    Ok(render(&InboxPage { c: Chrome::of(&ctx), notices }))
+}
+
+/// The unread count shown in the header (loaded by htmx after the page).
+async fn count(State(s): State<AppState>, ctx: Ctx) -> PageResult {
+    let n = crate::store::notify::unread_count(s.app.store.read(), ctx.actor.user_id)
+        .await
+        .map_err(|e| super::PageError(e.into(), ctx.lang))?;
+    Ok(Html(if n > 0 { format!("<span class=\"badge\" id=\"unread\">{n}</span>") } else { String::new() })
+        .into_response())
+}
+
+async fn read(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
+    notify::mark_read(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    Ok(see_other("/inbox"))
+}
+
+#[derive(Template)]
+#[template(path = "org/settings.html")]
+struct SettingsPage {
+    c: Chrome,
+    cm: crate::store::org::Community,
+    targets: Vec<(String, String, String, String)>,
+    kinds: Vec<(String, String)>,
+    countings: Vec<(String, String)>,
+    week: Vec<WeekRow>,
+    days: Vec<sc::Day>,
+    f: Form,
+}
+
+/// One weekday of the working-hours form.
+pub struct WeekRow {
+    pub name: String,
+    pub value: String,
+    pub input: String,
+    pub error: String,
+}
+
+fn hhmm(m: i64) -> String {
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
+    let cm = org::community(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    ctx.actor.authorize(Permission::ManageCommunity, id).page(ctx.lang)?;
+    let c = Chrome::of(ctx);
+    let pool = s.app.store.read();
+    let err = |e: sqlx::Error| super::PageError(e.into(), ctx.lang);
+    let label = |k: &str| {
+        if k == "*" {
+            c.t.get("settings.all_kinds").to_string()
+        } else {
+            SheetKind::parse(k)
+                .map(|k| if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string())
+                .unwrap_or_default()
+        }
+    };
+    let targets = sc::targets(pool, id)
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|t| {
+            (
+                label(&t.kind),
+                format!("{:.1}", t.target_minutes as f64 / 60.0),
+                format!("{:.1}", t.warn_minutes as f64 / 60.0),
+                c.t.get(&format!("settings.{}", t.counting)).to_string(),
+            )
+        })
+        .collect();
+    let hours = sc::hours(pool, id).await.map_err(err)?;
+    let names =
+        ["weekday.mon", "weekday.tue", "weekday.wed", "weekday.thu", "weekday.fri", "weekday.sat", "weekday.sun"];
+    let week = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let v = if let Some(typed) = f.values.get(&format!("d{i}")) {
+                typed.clone()
+            } else if hours.is_empty() {
+                if i < 5 { "08:30-17:30".to_string() } else { String::new() }
+            } else {
+                hours
+                    .iter()
+                    .find(|h| h.weekday == i as i64)
+                    .map(|h| format!("{}-{}", hhmm(h.start_minute), hhmm(h.end_minute)))
+                    .unwrap_or_default()
+            };
+            WeekRow {
+                name: c.t.get(n).to_string(),
+                value: v,
+                input: format!("d{i}"),
+                error: f.e(&format!("days.{i}")).to_string(),
+            }
+        })
+        .collect();
+    let kinds = std::iter::once(("*".to_string(), c.t.get("settings.all_kinds").to_string()))
+        .chain(
+            SheetKind::ALL
+                .iter()
+                .map(|k| (k.as_str().to_string(), if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string())),
+        )
+        .collect();
+    let countings = ["round_the_clock", "business_hours"]
+        .iter()
+        .map(|x| (x.to_string(), c.t.get(&format!("settings.{x}")).to_string()))
+        .collect();
+    let days = sc::days(pool, id).await.map_err(err)?;
+    let status = if f.errors.is_empty() && f.banner.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(page(status, &SettingsPage { c, cm, targets, kinds, countings, week, days, f }))
+}
+
+async fn settings(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
+    settings_page(
+        &s,
+        &ctx,
+        id,
+        Form::with(&[("kind", "*".into()), ("target_hours", "72".into()), ("warn_hours", "12".into())]),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct TargetForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    target_hours: String,
+    #[serde(default)]
+    warn_hours: String,
+    #[serde(default)]
+    counting: String,
+}
+
+async fn set_target(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    AxForm(f): AxForm<TargetForm>,
+) -> PageResult {
+    let input = clock::TargetInput {
+        kind: f.kind.clone(),
+        target_hours: f.target_hours.clone(),
+        warn_hours: f.warn_hours.clone(),
+        counting: f.counting.clone(),
+    };
+    match clock::set_target(&s.app, &ctx.actor, id, &input).await {
+        Ok(_) => Ok(see_other(&format!("/communities/{id}/settings"))),
+        Err(e) => {
+            let mut form = Form::with(&[
+                ("kind", f.kind),
+                ("target_hours", f.target_hours),
+                ("warn_hours", f.warn_hours),
+                ("counting", f.counting),
+            ]);
+            form.fail(e, ctx.lang)?;
+            settings_page(&s, &ctx, id, form).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WeekForm {
+    #[serde(default)]
+    d0: String,
+    #[serde(default)]
+    d1: String,
+    #[serde(default)]
+    d2: String,
+    #[serde(default)]
+    d3: String,
+    #[serde(default)]
+    d4: String,
+    #[serde(default)]
+    d5: String,
+    #[serde(default)]
+    d6: String,
+}
+
+async fn set_week(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f): AxForm<WeekForm>) -> PageResult {
+    let days = vec![f.d0, f.d1, f.d2, f.d3, f.d4, f.d5, f.d6];
+    match clock::set_week(&s.app, &ctx.actor, id, &clock::WeekInput { days: days.clone() }).await {
+        Ok(_) => Ok(see_other(&format!("/communities/{id}/settings"))),
+        Err(e) => {
+            let typed: Vec<(String, String)> =
+                days.into_iter().enumerate().map(|(i, d)| (format!("d{i}"), d)).collect();
+            let mut form = Form { values: typed.into_iter().collect(), ..Default::default() };
+            form.fail(e, ctx.lang)?;
+            settings_page(&s, &ctx, id, form).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DayForm {
+    #[serde(default)]
+    day: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn set_day(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f): AxForm<DayForm>) -> PageResult {
+    match clock::set_day(
+        &s.app,
+        &ctx.actor,
+        id,
+        &clock::DayInput { day: f.day.clone(), kind: f.kind.clone(), note: f.note.clone() },
+    )
+    .await
+    {
+        Ok(_) => Ok(see_other(&format!("/communities/{id}/settings"))),
+        Err(e) => {
+            let mut form = Form::with(&[("day", f.day), ("kind", f.kind), ("note", f.note)]);
+            form.fail(e, ctx.lang)?;
+            settings_page(&s, &ctx, id, form).await
+        }
+    }
+}
+
+async fn remove_day(State(s): State<AppState>, ctx: Ctx, Path((id, day)): Path<(i64, String)>) -> PageResult {
+    clock::remove_day(&s.app, &ctx.actor, id, &day).await.page(ctx.lang)?;
+    Ok(see_other(&format!("/communities/{id}/settings")))
+}
