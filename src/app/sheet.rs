@@ -160,6 +160,8 @@ pub async fn register(
         }
         Err(e) => return Err(e.into()),
     };
+    let words = huiqian_domain::sheet::search::terms(&format!("{reason} {}", name.as_str()));
+    st::insert_terms(&mut tx, community_id, id, &words).await?;
     st::insert_event(
         &mut tx,
         id,

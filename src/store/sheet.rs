@@ -464,7 +464,15 @@ pub async fn search(pool: &AnyPool, community_id: i64, f: &Search) -> Result<Vec
     }
     if let Some(v) = &f.text {
         for word in v.split_whitespace().take(5) {
-            // Both `?` become the same numbered placeholder: one value, two columns.
+            // The word's character pairs narrow the candidates through the term index…
+            for term in huiqian_domain::sheet::search::query_terms(word).into_iter().take(8) {
+                add(
+                    &mut sql,
+                    "s.id IN (SELECT t.sheet_id FROM sheet_terms t WHERE t.community_id = $1 AND t.term = ?)",
+                    Bind::S(term),
+                );
+            }
+            // …and the word itself confirms them (both `?` are one numbered placeholder).
             add(
                 &mut sql,
                 "(s.reason LIKE ? OR s.requester_name LIKE ?)",
@@ -472,11 +480,7 @@ pub async fn search(pool: &AnyPool, community_id: i64, f: &Search) -> Result<Vec
             );
         }
     }
-    sql.push_str(&format!(
-        " ORDER BY s.registered_at DESC, s.id DESC LIMIT ${} OFFSET ${}",
-        binds.len() + 2,
-        binds.len() + 3
-    ));
+    sql.push_str(&format!(" ORDER BY s.id DESC LIMIT ${} OFFSET ${}", binds.len() + 2, binds.len() + 3));
     let mut q = sqlx::query_as(&sql).bind(community_id);
     for b in binds {
         q = match b {
@@ -644,4 +648,26 @@ pub async fn open_counts(pool: &AnyPool, community_id: i64, now: i64) -> Result<
     .fetch_one(pool)
     .await?;
     Ok((r.get(0), r.get(1)))
+}
+
+/// Index a sheet's words for the archive search.
+pub async fn insert_terms(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    sheet_id: i64,
+    terms: &[String],
+) -> Result<(), sqlx::Error> {
+    for chunk in terms.chunks(super::BATCH_ROWS) {
+        let backend = super::Backend::of(tx);
+        let sql = format!(
+            "INSERT INTO sheet_terms (community_id, term, sheet_id) VALUES {} ON CONFLICT DO NOTHING",
+            super::values_placeholders(backend, chunk.len(), 3)
+        );
+        let mut q = sqlx::query(&sql);
+        for t in chunk {
+            q = q.bind(community_id).bind(t.clone()).bind(sheet_id);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    Ok(())
 }

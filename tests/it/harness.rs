@@ -35,11 +35,32 @@ pub struct TestApp {
 /// A database URL of its own for one test.
 pub async fn fresh_database_url(dir: &std::path::Path) -> String {
     if backend() == "postgres" {
-        let schema = format!("hq_t_{}", uuid::Uuid::new_v4().simple());
+        // The schema names the test process, so that a later run can drop the schemas of
+        // processes that have ended (and only those: a concurrent run keeps its own).
+        let pid = std::process::id();
+        let schema = format!("hq_t_{pid}_{}", uuid::Uuid::new_v4().simple());
         sqlx::any::install_default_drivers();
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_base())
             .await
             .expect("PostgreSQL must be reachable for HUIQIAN_TEST_BACKEND=postgres (127.0.0.1:5432)");
+        static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+        CLEANED
+            .get_or_init(|| async {
+                let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_base()).await.expect("PostgreSQL");
+                let old: Vec<String> =
+                    sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'hq\\_t\\_%'")
+                        .fetch_all(&mut c)
+                        .await
+                        .unwrap_or_default();
+                for name in old {
+                    let owner: Option<u32> = name.split('_').nth(2).and_then(|p| p.parse().ok());
+                    let alive = owner.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+                    if !alive {
+                        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&mut c).await;
+                    }
+                }
+            })
+            .await;
         sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
         format!("{}?options=-c%20search_path%3D{schema}", pg_base())
     } else {
