@@ -9,6 +9,18 @@ use huiqian_domain::auth::{Grants, Permission, Role};
 use huiqian_domain::validation::{FieldErrors, ValidationError};
 use serde_json::json;
 
+/// Password hashing is deliberately expensive (19 MiB, 2 passes): run at most one per
+/// core at a time, so that a burst of sign-ins queues instead of holding memory for
+/// every waiting request and thrashing the caches.
+async fn hashing<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let sem = PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+    });
+    let _permit = sem.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(f).await.map_err(|e| AppError::Internal(e.to_string()))
+}
+
 /// Hash a password with argon2id (default parameters: 19 MiB, 2 passes).
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
@@ -101,7 +113,7 @@ pub async fn sign_in(
     let user = st::user_by_name(&mut conn, &username).await?;
     let Some(user) = user.filter(|u| u.active == 1) else {
         let pw = password.to_string();
-        let _ = tokio::task::spawn_blocking(move || verify_password(&pw, dummy_hash())).await;
+        let _ = hashing(move || verify_password(&pw, dummy_hash())).await;
         return Err(AppError::Unauthenticated);
     };
     let now = now_ms();
@@ -113,9 +125,7 @@ pub async fn sign_in(
     let grants = st::grants(&mut conn, user.id).await?;
     drop(conn);
     let pw = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let ok = hashing(move || verify_password(&pw, &hash)).await?;
     let mut tx = app.store.begin().await?;
     if !ok {
         let lock_until = now + app.config.auth.lockout_minutes * 60_000;
@@ -188,7 +198,7 @@ pub struct LiveSession {
 /// Activity is recorded at most once a minute, to keep reads cheap.
 pub async fn session_from_cookie(app: &App, token: &str) -> AppResult<Option<LiveSession>> {
     let id = sha256_hex(token.as_bytes());
-    let Some(s) = st::session(app.store.read(), &id).await? else {
+    let Some((s, user, grants)) = st::session_principal(app.store.read(), &id).await? else {
         return Ok(None);
     };
     let now = now_ms();
@@ -203,18 +213,21 @@ pub async fn session_from_cookie(app: &App, token: &str) -> AppResult<Option<Liv
         tx.commit().await?;
         return Ok(None);
     }
-    let Some(user) = st::user(app.store.read(), s.user_id).await?.filter(|u| u.active == 1) else {
+    if user.active != 1 {
         return Ok(None);
-    };
-    let mut conn = app.store.read().acquire().await?;
-    let grants = Grants::new(st::grants(&mut conn, user.id).await?);
-    drop(conn);
+    }
     if now - s.last_seen_at > 60_000 {
         let mut tx = app.store.begin().await?;
         st::touch_session(&mut tx, &id, now).await?;
         tx.commit().await?;
     }
-    Ok(Some(LiveSession { id, csrf_token: s.csrf_token, second_factor_done: s.second_factor_done == 1, user, grants }))
+    Ok(Some(LiveSession {
+        id,
+        csrf_token: s.csrf_token,
+        second_factor_done: s.second_factor_done == 1,
+        user,
+        grants: Grants::new(grants),
+    }))
 }
 
 pub async fn sign_out(app: &App, session_id: &str, user: &st::User, request_id: &str) -> AppResult<()> {
@@ -268,9 +281,7 @@ pub async fn change_password(
     let hash = st::password_hash(&mut conn, actor.user_id).await?;
     drop(conn);
     let cur = current.to_string();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&cur, &hash))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let ok = hashing(move || verify_password(&cur, &hash)).await?;
     if !ok {
         errors.push("current_password", ValidationError::new("password.wrong"));
     }
@@ -279,9 +290,7 @@ pub async fn change_password(
     }
     errors.into_result().map_err(AppError::Validation)?;
     let new = new.to_string();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&new))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = hashing(move || hash_password(&new)).await?;
     let mut tx = app.store.begin().await?;
     st::set_password(&mut tx, actor.user_id, &hash, false).await?;
     st::end_user_sessions(&mut tx, actor.user_id, session_id, "password_changed").await?;
@@ -453,19 +462,13 @@ pub async fn actor_from_token(app: &App, token: &str, request_id: &str) -> AppRe
     if !token.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    let Some(t) = st::token_by_hash(app.store.read(), &sha256_hex(token.as_bytes())).await? else {
+    let Some((t, user, grants)) = st::token_principal(app.store.read(), &sha256_hex(token.as_bytes())).await? else {
         return Ok(None);
     };
     let now = now_ms();
-    if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
+    if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) || user.active != 1 {
         return Ok(None);
     }
-    let Some(user) = st::user(app.store.read(), t.user_id).await?.filter(|u| u.active == 1) else {
-        return Ok(None);
-    };
-    let mut conn = app.store.read().acquire().await?;
-    let grants = Grants::new(st::grants(&mut conn, user.id).await?);
-    drop(conn);
     if t.last_used_at.is_none_or(|l| now - l > 60_000) {
         let mut tx = app.store.begin().await?;
         st::touch_token(&mut tx, t.id, now).await?;
@@ -475,7 +478,7 @@ pub async fn actor_from_token(app: &App, token: &str, request_id: &str) -> AppRe
         user_id: user.id,
         username: user.username.clone(),
         display_name: user.display_name.clone(),
-        grants,
+        grants: Grants::new(grants),
         request_id: request_id.to_string(),
         via: Via::ApiToken { token_id: t.id, write: t.scopes.split(',').any(|s| s == "write") },
     };
@@ -559,8 +562,7 @@ pub async fn create_staff(app: &App, actor: &Actor, s: &NewStaff, opts: StaffOpt
     errors.into_result().map_err(AppError::Validation)?;
     let name = name.expect("validated");
     let pw = s.password.clone();
-    let hash =
-        tokio::task::spawn_blocking(move || hash_password(&pw)).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = hashing(move || hash_password(&pw)).await?;
     let phone_enc = phone.as_ref().map(|p| app.secrets.encrypt(p.as_str()));
     let phone_masked = phone.as_ref().map(|p| p.masked()).unwrap_or_default();
     let mut tx = app.store.begin().await?;
@@ -732,8 +734,7 @@ pub async fn reset_password(
     let user = st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)?;
     check_password(&user.username, temporary).map_err(|e| AppError::field("password", e))?;
     let pw = temporary.to_string();
-    let hash =
-        tokio::task::spawn_blocking(move || hash_password(&pw)).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = hashing(move || hash_password(&pw)).await?;
     let mut tx = app.store.begin().await?;
     st::set_password(&mut tx, user_id, &hash, true).await?;
     if clear_totp {

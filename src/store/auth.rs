@@ -519,3 +519,82 @@ pub async fn forget_response(tx: &mut AnyConnection, user_id: i64, key: &str) ->
         .await?;
     Ok(())
 }
+
+/// The user behind a credential, with every role they hold, in one round trip.
+fn principal(rows: &[sqlx::any::AnyRow]) -> Result<Option<(User, Vec<RoleGrant>)>, sqlx::Error> {
+    let Some(first) = rows.first() else { return Ok(None) };
+    let user = User::from_row(first)?;
+    let grants = rows
+        .iter()
+        .filter_map(|r| {
+            let role: Option<String> = r.get("grant_role");
+            let role = Role::parse(&role?)?;
+            Some(RoleGrant { community: r.get("grant_community_id"), role })
+        })
+        .collect();
+    Ok(Some((user, grants)))
+}
+
+const PRINCIPAL_COLS: &str = "u.id, u.username, u.display_name, u.phone_masked, u.locale, u.totp_enabled, u.totp_exempt, \
+     u.must_change_password, u.failed_logins, u.locked_until, u.active, u.version, \
+     r.community_id AS grant_community_id, r.role AS grant_role";
+
+/// A session with its user and roles (one query per request instead of three).
+pub async fn session_principal(
+    pool: &AnyPool,
+    id: &str,
+) -> Result<Option<(Session, User, Vec<RoleGrant>)>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {PRINCIPAL_COLS}, s.id AS s_id, s.csrf_token AS s_csrf_token, s.second_factor_done AS s_second_factor_done, \
+         s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, s.ip AS s_ip, \
+         s.user_agent AS s_user_agent, s.ended_at AS s_ended_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN user_roles r ON r.user_id = u.id WHERE s.id = $1"
+    ))
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let Some((user, grants)) = principal(&rows)? else { return Ok(None) };
+    let r = &rows[0];
+    let session = Session {
+        id: r.get("s_id"),
+        user_id: user.id,
+        csrf_token: r.get("s_csrf_token"),
+        second_factor_done: r.get("s_second_factor_done"),
+        created_at: r.get("s_created_at"),
+        last_seen_at: r.get("s_last_seen_at"),
+        expires_at: r.get("s_expires_at"),
+        ip: r.get("s_ip"),
+        user_agent: r.get("s_user_agent"),
+        ended_at: r.get("s_ended_at"),
+    };
+    Ok(Some((session, user, grants)))
+}
+
+/// An API token with its user and roles, in one query.
+pub async fn token_principal(
+    pool: &AnyPool,
+    hash: &str,
+) -> Result<Option<(ApiToken, User, Vec<RoleGrant>)>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {PRINCIPAL_COLS}, t.id AS t_id, t.name AS t_name, t.prefix AS t_prefix, t.scopes AS t_scopes, \
+         t.created_at AS t_created_at, t.expires_at AS t_expires_at, t.last_used_at AS t_last_used_at, t.revoked_at AS t_revoked_at \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN user_roles r ON r.user_id = u.id WHERE t.token_hash = $1"
+    ))
+    .bind(hash)
+    .fetch_all(pool)
+    .await?;
+    let Some((user, grants)) = principal(&rows)? else { return Ok(None) };
+    let r = &rows[0];
+    let token = ApiToken {
+        id: r.get("t_id"),
+        user_id: user.id,
+        name: r.get("t_name"),
+        prefix: r.get("t_prefix"),
+        scopes: r.get("t_scopes"),
+        created_at: r.get("t_created_at"),
+        expires_at: r.get("t_expires_at"),
+        last_used_at: r.get("t_last_used_at"),
+        revoked_at: r.get("t_revoked_at"),
+    };
+    Ok(Some((token, user, grants)))
+}
