@@ -150,9 +150,9 @@ class Server {
 // ---------------------------------------------------------------------------------------
 // Page helpers
 
-async function newPage(browser, base) {
+async function newPage(browser, base, options = {}) {
   // Desk staff run Chinese browsers: the Accept-Language is zh-CN unless a test says so.
-  const context = await browser.newContext({ baseURL: base, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+  const context = await browser.newContext({ baseURL: base, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', ...options });
   context.setDefaultTimeout(ACTION_TIMEOUT_MS);
   context.setDefaultNavigationTimeout(ACTION_TIMEOUT_MS);
   const page = await context.newPage();
@@ -194,6 +194,43 @@ async function expectLang(page, lang) {
 async function mustExist(page, selector, what) {
   const n = await page.locator(selector).count();
   expect(n > 0, `${what}: no element matches ${selector} on ${pathOf(page)}`);
+}
+
+/** The preference is per person and another test may have left it on English. */
+async function useChinese(page) {
+  if ((await htmlLang(page)) === 'zh-CN') return;
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.locator('#lang-switch').click()]);
+  await expectLang(page, 'zh-CN');
+}
+
+/** Press a button that posts a form and wait for the page that answers. */
+async function submitAndWait(page, button, how = 'click') {
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), button[how]()]);
+}
+
+/** What an error banner or field error on the page says, for failure messages. */
+async function complaints(page) {
+  const msgs = await page.locator('.banner.error, small.error').allInnerTexts();
+  return msgs.length ? ` (the page says: ${msgs.join(' | ')})` : '';
+}
+
+/** Sign on a signature pad with the pointer, as a resident would with a finger or mouse. */
+async function drawSignature(page, canvas) {
+  await canvas.scrollIntoViewIfNeeded();
+  const box = await canvas.boundingBox();
+  expect(box && box.width > 50 && box.height > 20, `the signature pad is not visible (box ${JSON.stringify(box)})`);
+  const at = (fx, fy) => [box.x + box.width * fx, box.y + box.height * fy];
+  await page.mouse.move(...at(0.15, 0.6));
+  await page.mouse.down();
+  for (const [fx, fy] of [[0.25, 0.3], [0.35, 0.7], [0.45, 0.35], [0.55, 0.65], [0.7, 0.4], [0.85, 0.55]]) {
+    await page.mouse.move(...at(fx, fy), { steps: 6 });
+  }
+  await page.mouse.up();
+}
+
+async function expectState(page, label, what) {
+  const state = (await page.locator('#sheet-state').innerText()).trim();
+  expect(state === label, `${what}: #sheet-state should read ${label}, reads ${JSON.stringify(state)}${await complaints(page)}`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -360,6 +397,175 @@ const tests = [
         throw e;
       } finally {
         await context.close();
+      }
+    },
+  },
+  {
+    name: 'R-SHEET everyday journey: visit with drawn signature → engineering → collected and archived; printed form renders',
+    async run({ browser, base, shoot }) {
+      const REASON = '卫生间漏水到楼下';
+      const desk = await newPage(browser, base, { viewport: { width: 1280, height: 900 } });
+      let phone = null;
+      try {
+        const { page } = desk;
+        await signIn(page, 'hy.desk');
+        await useChinese(page);
+
+        // 1. A resident comes to the desk: find the unit, write down the reason, let them sign.
+        await page.goto('/sheets/new');
+        expect(pathOf(page) === '/sheets/new', `GET /sheets/new should show the registration form, got ${pathOf(page)}`);
+        const form = page.locator('#sheet-form');
+        const community = form.locator('#community_id');
+        const communityText = (await community.locator('option:checked').innerText()).trim();
+        expect(communityText.includes('和园'), `the registration form should default to 和园, shows ${JSON.stringify(communityText)}`);
+        const communityId = await community.inputValue();
+
+        await page.locator('#finder').fill('3-2-15');
+        const candidates = page.locator('#finder-results button.candidate');
+        await candidates.first().waitFor({ state: 'visible' });
+        const first = candidates.first();
+        const label = (await first.innerText()).replace(/\s+/g, ' ').trim();
+        expect(label.startsWith('3-2-15'), `the first finder result should be a unit on 3-2-15…, reads ${JSON.stringify(label)}`);
+        await first.click();
+        const room = await form.locator('input[name=room_no]').inputValue();
+        const requester = await form.locator('input[name=requester_name]').inputValue();
+        expect(/^3-2-15\d\d$/.test(room), `picking ${JSON.stringify(label)} should fill 房号 with the unit, got ${JSON.stringify(room)}`);
+        expect(requester.trim() !== '' && label.includes(requester), `picking ${JSON.stringify(label)} should fill the requester's name, got ${JSON.stringify(requester)}`);
+        expect(await form.locator('select[name=channel]').inputValue() === 'visit', 'the channel should default to visit');
+        expect(await form.locator('select[name=kind]').inputValue() === 'repair', 'the kind should default to repair');
+        await form.locator('textarea[name=reason]').fill(REASON);
+
+        const pad = form.locator('canvas.signature-pad[data-target=signature]');
+        expect(await pad.isVisible(), 'a visit should show the signature pad');
+        await drawSignature(page, pad);
+        const drawn = await form.locator('input[name=signature]').inputValue();
+        expect(drawn.startsWith('data:image/png;base64,'), `drawing on the pad should fill the signature, got ${JSON.stringify(drawn.slice(0, 40))}`);
+
+        // An impatient double click registers one sheet, not two, even on a slow line where
+        // the second press lands after the first request has left (the first answer is held
+        // back for a moment here).
+        let posts = 0;
+        const slowLine = async (route) => {
+          if (route.request().method() !== 'POST') return route.continue().catch(() => {});
+          const first = ++posts === 1;
+          try {
+            const response = await route.fetch({ maxRedirects: 0 });
+            if (first) await sleep(1500);
+            await route.fulfill({ response });
+          } catch {
+            await route.abort().catch(() => {}); // the browser gave it up for the next press
+          }
+        };
+        await page.route('**/sheets/new', slowLine);
+        const submit = page.locator('#sheet-submit');
+        await submit.scrollIntoViewIfNeeded();
+        const sb = await submit.boundingBox();
+        const [sx, sy] = [sb.x + sb.width / 2, sb.y + sb.height / 2];
+        await page.mouse.dblclick(sx, sy);
+        for (let i = 0; posts === 0 && i < 250; i++) await sleep(20);
+        expect(posts > 0, 'pressing #sheet-submit sent nothing');
+        await page.mouse.click(sx, sy);
+        await page.waitForURL(/\/sheets\/\d+$/, { waitUntil: 'load' }).catch(() => {});
+        await page.unroute('**/sheets/new', slowLine);
+        const m = pathOf(page).match(/^\/sheets\/(\d+)$/);
+        expect(m, `registering should lead to the new sheet, got ${pathOf(page)}${await complaints(page)}`);
+        const sheetPath = pathOf(page);
+        const number = ((await page.locator('#sheet-number').innerText()).match(/KF-\d{4}-\d{6}/) || [])[0];
+        expect(number, `#sheet-number shows no number like KF-2026-000001: ${JSON.stringify(await page.locator('#sheet-number').innerText())}`);
+        await expectState(page, '已登记', 'a new sheet');
+        await expectText(page, REASON, 'the new sheet');
+        await expectText(page, room, 'the new sheet');
+        const signature = page.locator('section:has(#timeline) .signatures:not(#attachments) img');
+        expect(await signature.count() === 1, `the sheet should show one signature under the timeline, shows ${await signature.count()}`);
+        await signature.scrollIntoViewIfNeeded();
+        const sigLoaded = await signature.evaluate((img) => img.complete && img.naturalWidth > 0);
+        expect(sigLoaded, `the signature image ${await signature.getAttribute('src')} does not load`);
+
+        await page.goto(`/sheets?community_id=${communityId}&q=${encodeURIComponent(REASON)}`);
+        const found = await page.locator('#sheet-list tr').evaluateAll((trs) => trs.slice(1).map((tr) => tr.innerText.replace(/\s+/g, ' ').trim()));
+        const withReason = found.filter((r) => r.includes(REASON));
+        expect(withReason.length === 1 && withReason[0].includes(number),
+          `after a double click the archive should list one sheet ${number} for ${REASON}, lists: ${JSON.stringify(found)}`);
+
+        // 2. The desk sends it to engineering.
+        await page.goto(sheetPath);
+        const dispatch = page.locator('#dispatch-form');
+        expect(await dispatch.count() === 1, `no #dispatch-form on a registered sheet${await complaints(page)}`);
+        const departments = await dispatch.locator('select[name=department_id] option').evaluateAll((os) =>
+          os.map((o) => ({ value: o.value, text: (o.textContent || '').trim() })),
+        );
+        const engineering = departments.find((o) => o.text === '工程部');
+        expect(engineering, `no department 工程部 to send to (options: ${departments.map((o) => o.text).join(', ')})`);
+        await dispatch.locator('select[name=department_id]').selectOption(engineering.value);
+        await dispatch.locator('textarea[name=opinion]').fill('请尽快上门查看三角阀');
+        await submitAndWait(page, dispatch.locator('button'));
+        expect(pathOf(page) === sheetPath, `sending should come back to ${sheetPath}, got ${pathOf(page)}`);
+        await expectState(page, '部门办理中', 'after sending to 工程部');
+
+        // 3. The technician, on a phone, finds it in the department's queue and reports back.
+        phone = await newPage(browser, base, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+        const tech = phone.page;
+        await signIn(tech, 'hy.tech');
+        await useChinese(tech);
+        await tech.goto('/queues?q=department');
+        const link = tech.locator('#sheet-list a', { hasText: number });
+        expect(await link.count() === 1, `the department queue of hy.tech should list ${number}${await complaints(tech)}`);
+        await submitAndWait(tech, link, 'tap');
+        expect(pathOf(tech) === sheetPath, `the queue's link should open ${sheetPath}, got ${pathOf(tech)}`);
+        const ack = tech.locator('#acknowledge-1');
+        expect(await ack.count() === 1, `no #acknowledge-1 for hy.tech on ${sheetPath}`);
+        await submitAndWait(tech, ack, 'tap');
+        const ret = tech.locator('#return-form-1');
+        expect(await ret.count() === 1, `after 签收 hy.tech should see #return-form-1${await complaints(tech)}`);
+        await ret.locator('textarea[name=result]').fill('已更换三角阀');
+        await ret.locator('input[name=signer]').fill('李师傅');
+        await submitAndWait(tech, ret.locator('button'), 'tap');
+        await expectState(tech, '待收回验收', 'after the department reports back');
+        await expectText(tech, '已更换三角阀', 'the returned handover');
+
+        // 4. The desk collects the resident's acceptance and signature, then archives.
+        await page.goto(sheetPath);
+        await expectState(page, '待收回验收', 'the desk sees the returned sheet');
+        const collect = page.locator('#collect-form');
+        expect(await collect.count() === 1, `no #collect-form on a returned sheet${await complaints(page)}`);
+        await collect.locator('textarea[name=opinion]').fill('维修及时，满意');
+        expect(await collect.locator('input[name=confirm][value=signature]').isChecked(), 'confirmation by signature should be the default');
+        await drawSignature(page, collect.locator('canvas[data-target=sig-collect]'));
+        const collectSig = await collect.locator('#sig-collect').inputValue();
+        expect(collectSig.startsWith('data:image/png;base64,'), 'drawing on the collect pad should fill its signature');
+        await submitAndWait(page, page.locator('#collect-submit'));
+        await expectState(page, '已收回', 'after collecting');
+        await submitAndWait(page, page.locator('#archive-submit'));
+        await expectState(page, '已归档', 'after archiving');
+        const clock = (await page.locator('#collection-clock').innerText()).replace(/\s+/g, ' ');
+        expect(clock.includes('按时收回'), `#collection-clock should say 按时收回, says ${JSON.stringify(clock)}`);
+        const events = await page.locator('#timeline > li strong').allInnerTexts();
+        const wanted = ['登记', '发送部门', '部门签收', '部门交回', '收回验收', '归档'];
+        let at = 0;
+        for (const e of events) if (at < wanted.length && e.trim() === wanted[at]) at++;
+        expect(at === wanted.length, `#timeline should list ${wanted.join(' → ')} in order, lists ${events.join(' → ')}`);
+        const sigs = page.locator('section:has(#timeline) .signatures:not(#attachments) img');
+        expect(await sigs.count() === 2, `the archived sheet should show both signatures, shows ${await sigs.count()}`);
+        await shoot(page, 'sheet');
+
+        // 5. The printed four-part form.
+        await page.goto(`${sheetPath}/print`);
+        const parts = page.locator('article.four-part');
+        expect(await parts.count() === 4, `the printed form should have 4 parts, has ${await parts.count()}`);
+        for (let i = 0; i < 4; i++) {
+          const part = parts.nth(i);
+          expect(await part.locator('svg').count() > 0, `part ${i + 1} of the printed form has no QR code (svg)`);
+          expect((await part.innerText()).includes(number), `part ${i + 1} of the printed form does not show ${number}`);
+        }
+        await expectText(page, '维修及时，满意', 'the printed form');
+        await shoot(page, 'sheet-print');
+      } catch (e) {
+        await shoot(desk.page, 'sheet-failure');
+        if (phone) await shoot(phone.page, 'sheet-phone-failure');
+        throw e;
+      } finally {
+        if (phone) await phone.context.close();
+        await desk.context.close();
       }
     },
   },
