@@ -135,6 +135,7 @@ async fn r_sheet_journey_through_the_pages() {
     let print = desk.get(&format!("/sheets/{id}/print")).await.text().await.unwrap();
     assert_eq!(print.matches("class=\"four-part\"").count(), 4, "four parts");
     assert!(print.contains("<svg") && print.contains(&format!("/sheets/{id}")));
+    assert!(print.contains("class=\"signed\"><img src=\"/attachments/"), "the drawn signatures are on the paper form");
     // The archive and the ledger pages find it; the ledger exports.
     let archive = desk.get(&format!("/sheets?community_id={c1}&q=下水管")).await.text().await.unwrap();
     assert!(archive.contains(&format!("/sheets/{id}")));

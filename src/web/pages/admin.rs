@@ -29,9 +29,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
 }
 
 fn role_label(c: &Chrome, code: &str) -> String {
-    Role::parse(code)
-        .map(|r| if c.t.is_en() { r.label_en() } else { r.label_zh() }.to_string())
-        .unwrap_or_else(|| code.to_string())
+    c.label_code(Role::parse(code), code)
 }
 
 // ---- staff ----
@@ -149,10 +147,7 @@ async fn staff_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
         rows.iter().filter_map(|r| r.community_id).any(|cid| ctx.actor.authorize(Permission::ManageStaff, cid).is_ok())
             || ctx.actor.authorize_company(Permission::ManageStaff).is_ok()
             || (rows.is_empty() && !manageable.is_empty());
-    let role_options = Role::ALL
-        .iter()
-        .map(|r| (r.as_str().to_string(), if c.t.is_en() { r.label_en() } else { r.label_zh() }.to_string()))
-        .collect();
+    let role_options = c.options(&Role::ALL);
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {

@@ -93,9 +93,7 @@ async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
         if k == "*" {
             c.t.get("settings.all_kinds").to_string()
         } else {
-            SheetKind::parse(k)
-                .map(|k| if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string())
-                .unwrap_or_default()
+            SheetKind::parse(k).map(|k| c.label(k).to_string()).unwrap_or_default()
         }
     };
     let targets = sc::targets(pool, id)
@@ -138,11 +136,7 @@ async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
         })
         .collect();
     let kinds = std::iter::once(("*".to_string(), c.t.get("settings.all_kinds").to_string()))
-        .chain(
-            SheetKind::ALL
-                .iter()
-                .map(|k| (k.as_str().to_string(), if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string())),
-        )
+        .chain(c.options(&SheetKind::ALL))
         .collect();
     let countings = ["round_the_clock", "business_hours"]
         .iter()

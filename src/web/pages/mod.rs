@@ -73,6 +73,50 @@ impl Chrome {
     }
 }
 
+/// The manual's terms (roles, kinds, statuses …) carry a Chinese and an English label.
+pub trait Labelled: Copy {
+    fn code(self) -> &'static str;
+    fn zh(self) -> &'static str;
+    fn en(self) -> &'static str;
+}
+
+macro_rules! labelled {
+    ($($t:ty),* $(,)?) => {$(
+        impl Labelled for $t {
+            fn code(self) -> &'static str { self.as_str() }
+            fn zh(self) -> &'static str { self.label_zh() }
+            fn en(self) -> &'static str { self.label_en() }
+        }
+    )*};
+}
+
+labelled!(
+    huiqian_domain::auth::Role,
+    huiqian_domain::unit::UnitStatus,
+    huiqian_domain::unit::OccupantRelation,
+    huiqian_domain::unit::DepartmentKind,
+    huiqian_domain::person::IdKind,
+    huiqian_domain::sheet::SheetKind,
+    huiqian_domain::sheet::Channel,
+);
+
+impl Chrome {
+    /// A term's label in the page's language.
+    pub fn label<L: Labelled>(&self, l: L) -> &'static str {
+        if self.t.is_en() { l.en() } else { l.zh() }
+    }
+
+    /// The label of a stored code, or the code itself if it is not one of the terms.
+    pub fn label_code<L: Labelled>(&self, parsed: Option<L>, code: &str) -> String {
+        parsed.map(|l| self.label(l).to_string()).unwrap_or_else(|| code.to_string())
+    }
+
+    /// `(code, label)` pairs for a select.
+    pub fn options<L: Labelled>(&self, all: &[L]) -> Vec<(String, String)> {
+        all.iter().map(|l| (l.code().to_string(), self.label(*l).to_string())).collect()
+    }
+}
+
 /// What a form shows: the values as typed and a message per refused field.
 #[derive(Debug, Default, Clone)]
 pub struct Form {

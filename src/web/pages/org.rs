@@ -29,16 +29,11 @@ pub fn router() -> Router<AppState> {
 }
 
 fn status_options(c: &Chrome) -> Vec<(String, String)> {
-    UnitStatus::ALL
-        .iter()
-        .map(|s| (s.as_str().to_string(), if c.t.is_en() { s.label_en() } else { s.label_zh() }.to_string()))
-        .collect()
+    c.options(UnitStatus::ALL)
 }
 
 pub fn status_label(c: &Chrome, code: &str) -> String {
-    UnitStatus::parse(code)
-        .map(|s| if c.t.is_en() { s.label_en() } else { s.label_zh() }.to_string())
-        .unwrap_or_else(|_| code.to_string())
+    c.label_code(UnitStatus::parse(code).ok(), code)
 }
 
 pub fn area_text(centi: i64) -> String {
@@ -393,9 +388,7 @@ pub struct OccRow {
 }
 
 pub fn relation_label(c: &Chrome, code: &str) -> String {
-    huiqian_domain::unit::OccupantRelation::parse(code)
-        .map(|r| if c.t.is_en() { r.label_en() } else { r.label_zh() }.to_string())
-        .unwrap_or_else(|_| code.to_string())
+    c.label_code(huiqian_domain::unit::OccupantRelation::parse(code).ok(), code)
 }
 
 pub fn occ_rows(c: &Chrome, list: Vec<sp::Occupancy>) -> Vec<OccRow> {

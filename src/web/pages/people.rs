@@ -26,24 +26,15 @@ pub fn router() -> Router<AppState> {
 }
 
 fn relation_options(c: &Chrome) -> Vec<(String, String)> {
-    OccupantRelation::ALL
-        .iter()
-        .map(|r| (r.as_str().to_string(), if c.t.is_en() { r.label_en() } else { r.label_zh() }.to_string()))
-        .collect()
+    c.options(OccupantRelation::ALL)
 }
 
 fn id_kind_options(c: &Chrome) -> Vec<(String, String)> {
-    IdKind::ALL
-        .iter()
-        .map(|k| (k.as_str().to_string(), if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string()))
-        .collect()
+    c.options(&IdKind::ALL)
 }
 
 fn id_kind_label(c: &Chrome, code: &Option<String>) -> String {
-    code.as_deref()
-        .and_then(|k| IdKind::parse(k).ok())
-        .map(|k| if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string())
-        .unwrap_or_default()
+    code.as_deref().and_then(|k| IdKind::parse(k).ok()).map(|k| c.label(k).to_string()).unwrap_or_default()
 }
 
 #[derive(Deserialize)]

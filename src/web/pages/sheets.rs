@@ -33,29 +33,19 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
 }
 
 fn kind_label(c: &Chrome, code: &str) -> String {
-    SheetKind::parse(code)
-        .map(|k| if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string())
-        .unwrap_or_else(|_| code.to_string())
+    c.label_code(SheetKind::parse(code).ok(), code)
 }
 
 fn channel_label(c: &Chrome, code: &str) -> String {
-    Channel::parse(code)
-        .map(|k| if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string())
-        .unwrap_or_else(|_| code.to_string())
+    c.label_code(Channel::parse(code).ok(), code)
 }
 
 fn kind_options(c: &Chrome) -> Vec<(String, String)> {
-    SheetKind::ALL
-        .iter()
-        .map(|k| (k.as_str().to_string(), if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string()))
-        .collect()
+    c.options(&SheetKind::ALL)
 }
 
 fn channel_options(c: &Chrome) -> Vec<(String, String)> {
-    Channel::ALL
-        .iter()
-        .map(|k| (k.as_str().to_string(), if c.t.is_en() { k.label_en() } else { k.label_zh() }.to_string()))
-        .collect()
+    c.options(&Channel::ALL)
 }
 
 /// A sheet row as lists show it.
@@ -332,9 +322,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
         .map(|e| EventView {
             at: when(e.at, &tz),
             by: e.by_name.clone(),
-            role: Role::parse(&e.by_role)
-                .map(|r| if c.t.is_en() { r.label_en() } else { r.label_zh() }.to_string())
-                .unwrap_or_default(),
+            role: Role::parse(&e.by_role).map(|r| c.label(r).to_string()).unwrap_or_default(),
             what: c.t.get(&format!("sheet_event.{}", e.name)).to_string(),
             detail: describe_event(&c, &e.name, &e.data),
         })
@@ -516,6 +504,8 @@ struct PrintPage {
     qr_svg: String,
     link: String,
     parts: Vec<&'static str>,
+    /// The signatures captured on screen (registration, later signature, acceptance).
+    signatures: Vec<st::Attachment>,
 }
 
 /// The paper four-part form (四联单), A4, with a QR code back to the record.
@@ -563,6 +553,7 @@ async fn print(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, headers
         acceptance,
         link,
         parts,
+        signatures: d.attachments.into_iter().filter(|a| a.purpose == "signature").collect(),
         c,
         cm,
         s: d.sheet,
