@@ -132,6 +132,7 @@ pub async fn set_target(app: &App, actor: &Actor, community_id: i64, t: &TargetI
     st::upsert_target(&mut tx, &row).await?;
     audit::record(&mut tx, actor, &authority, "clock.target_set", "community", community_id, json!({"kind": row.kind, "clock": row.clock, "target_minutes": row.target_minutes, "warn_minutes": row.warn_minutes, "counting": row.counting})).await?;
     tx.commit().await?;
+    super::sheet::refresh_clocks(app, community_id).await?;
     Ok(st::targets(app.store.read(), community_id).await?)
 }
 
@@ -172,6 +173,7 @@ pub async fn set_day(app: &App, actor: &Actor, community_id: i64, d: &DayInput) 
     )
     .await?;
     tx.commit().await?;
+    super::sheet::refresh_clocks(app, community_id).await?;
     Ok(st::days(app.store.read(), community_id).await?)
 }
 
@@ -184,6 +186,7 @@ pub async fn remove_day(app: &App, actor: &Actor, community_id: i64, day: &str) 
     audit::record(&mut tx, actor, &authority, "calendar.day_removed", "community", community_id, json!({"day": day}))
         .await?;
     tx.commit().await?;
+    super::sheet::refresh_clocks(app, community_id).await?;
     Ok(())
 }
 
@@ -227,5 +230,6 @@ pub async fn set_week(app: &App, actor: &Actor, community_id: i64, w: &WeekInput
     audit::record(&mut tx, actor, &authority, "calendar.week_set", "community", community_id, json!({"days": w.days}))
         .await?;
     tx.commit().await?;
+    super::sheet::refresh_clocks(app, community_id).await?;
     Ok(st::hours(app.store.read(), community_id).await?)
 }

@@ -302,6 +302,10 @@ pub enum Action {
         phone_note: String,
         #[serde(default)]
         as_director: bool,
+        /// Why someone other than the first-contact receptionist collects it (required then,
+        /// R-SHEET-6).
+        #[serde(default)]
+        on_behalf: String,
     },
     Archive,
     /// A manager or supervisor hands the sheet to another receptionist (R-SHEET-6).
@@ -377,6 +381,13 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
             {
                 return Err(AppError::field("department_id", ValidationError::new("department.unknown")));
             }
+            if let Some(u) = to_user_id {
+                let mut conn = app.store.read().acquire().await?;
+                let grants = store::auth::grants(&mut conn, *u).await?;
+                if !grants.iter().any(|g| g.community == Some(c)) {
+                    return Err(AppError::field("to_user_id", ValidationError::new("sheet.receiver_unknown")));
+                }
+            }
             (a, Command::Dispatch { department: *department_id, to_user: *to_user_id, opinion: opinion.clone() })
         }
         Action::Acknowledge { handover } | Action::StartWork { handover } | Action::Return { handover, .. } => {
@@ -426,7 +437,22 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
             actor.authorize(Permission::HandleSheet, c)?,
             Command::RecordThirdPartyReceipt { evidence: evidence.clone() },
         ),
-        Action::Collect { opinion, signature: data, signer, phone_confirmed_at, phone_note, as_director } => {
+        Action::Collect {
+            opinion,
+            signature: data,
+            signer,
+            phone_confirmed_at,
+            phone_note,
+            as_director,
+            on_behalf,
+        } => {
+            // R-SHEET-6: another receptionist may collect it, saying why (the director writing
+            // the acceptance of a matter beyond the centre needs no other reason, R-SHEET-10).
+            let on_behalf =
+                (actor.user_id != sheet.first_contact && !*as_director).then(|| on_behalf.trim().to_string());
+            if on_behalf.as_deref() == Some("") {
+                return Err(AppError::field("on_behalf", ValidationError::new("sheet.on_behalf_reason_required")));
+            }
             let a = if *as_director {
                 let role = actor
                     .grants
@@ -445,7 +471,7 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
             } else {
                 phone_confirmed_at.map(|at| Confirmation::Phone { at, note: phone_note.clone() })
             };
-            (a, Command::Collect { opinion: opinion.clone(), confirmation, by_director: *as_director })
+            (a, Command::Collect { opinion: opinion.clone(), confirmation, by_director: *as_director, on_behalf })
         }
         Action::Archive => (actor.authorize(Permission::HandleSheet, c)?, Command::Archive),
         Action::ReassignFirstContact { to_user_id, reason } => {
@@ -712,4 +738,33 @@ pub async fn attach(
     audit::record(&mut tx, actor, &authority, "sheet.attached", "sheet", id, json!({"number": row.number, "purpose": purpose, "filename": name, "sha256": stored.sha256, "size": stored.size})).await?;
     tx.commit().await?;
     detail(app, actor, id).await
+}
+
+/// Recompute the clocks of a community's open sheets from their histories, after its
+/// targets or calendar changed, so that queues and notices follow the new rule at once.
+pub async fn refresh_clocks(app: &App, community_id: i64) -> AppResult<usize> {
+    let tz = community_tz(app, community_id).await?;
+    let cal = super::clock::calendar(app, community_id, &tz).await?;
+    let open = st::open_sheets(app.store.read(), community_id).await?;
+    let now = store::now_ms();
+    let mut specs = std::collections::HashMap::new();
+    for chunk in open.chunks(200) {
+        let mut updates = Vec::with_capacity(chunk.len());
+        for (id, kind) in chunk {
+            if !specs.contains_key(kind) {
+                specs.insert(kind.clone(), super::clock::collection_spec(app, community_id, kind).await?);
+            }
+            let mut conn = app.store.read().acquire().await?;
+            let events = recorded(&st::events(&mut conn, *id).await?)?;
+            drop(conn);
+            let clock = sla::clock(&specs[kind], &cal, &events, now);
+            updates.push((*id, clock));
+        }
+        let mut tx = app.store.begin().await?;
+        for (id, clock) in &updates {
+            st::refresh_clock(&mut tx, *id, clock.due_at, clock.warn_at, clock.state.as_str()).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(open.len())
 }

@@ -671,3 +671,34 @@ pub async fn insert_terms(
     }
     Ok(())
 }
+
+/// Open sheets of a community (id, kind), for recomputing their clocks.
+pub async fn open_sheets(pool: &AnyPool, community_id: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, kind FROM sheets WHERE community_id = $1 AND state IN ('registered', 'dispatched', 'awaiting_acceptance', 'suspended')")
+        .bind(community_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Store a recomputed clock (after a target or calendar change). The sheet's version is
+/// left alone: nobody's edit of the sheet is stale because a setting changed.
+pub async fn refresh_clock(
+    tx: &mut AnyConnection,
+    id: i64,
+    due_at: Option<i64>,
+    warn_at: Option<i64>,
+    clock_state: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sheets SET notice_level = CASE WHEN due_at IS NULL OR $1 IS NULL OR due_at <> $1 THEN 0 ELSE notice_level END, \
+         warn_at = CASE WHEN due_at = $1 AND notice_level >= 1 THEN $1 ELSE $2 END, due_at = $1, clock_state = $3 WHERE id = $4",
+    )
+    .bind(due_at)
+    .bind(warn_at)
+    .bind(clock_state)
+    .bind(id)
+    .execute(tx)
+    .await?;
+    Ok(())
+}

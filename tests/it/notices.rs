@@ -42,6 +42,22 @@ async fn r_sheet_7_targets_per_kind_and_business_calendar() {
     let started = v["clock"]["started_at"].as_i64().unwrap();
     assert_eq!(v["clock"]["due_at"].as_i64().unwrap() - started, 24 * 3_600_000);
     assert_eq!(v["clock"]["warn_at"].as_i64().unwrap() - started, 20 * 3_600_000);
+    // Changing the target recomputes open sheets from their history at once.
+    let (s, _) = admin
+        .put_json(
+            &format!("/api/v1/communities/{}/clock-targets", t.c1),
+            &json!({"kind": "repair", "target_hours": "48", "warn_hours": "4"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let due: i64 = sqlx::query_scalar("SELECT due_at FROM sheets WHERE id = $1")
+        .bind(v["sheet"]["id"].as_i64().unwrap())
+        .fetch_one(t.app.store.read())
+        .await
+        .unwrap();
+    assert_eq!(due - started, 48 * 3_600_000);
+    let (_, again) = desk.get_json(&format!("/api/v1/sheets/{}", v["sheet"]["id"])).await;
+    assert_eq!(again["sheet"]["version"], v["sheet"]["version"], "a setting change makes nobody's edit stale");
     // A complaint keeps the 72-hour default.
     let (s, c) = desk
         .post_json(

@@ -136,6 +136,10 @@ async fn r_sheet_journey_through_the_pages() {
     assert_eq!(print.matches("class=\"four-part\"").count(), 4, "four parts");
     assert!(print.contains("<svg") && print.contains(&format!("/sheets/{id}")));
     assert!(print.contains("class=\"signed\"><img src=\"/attachments/"), "the drawn signatures are on the paper form");
+    // The unit's page (the owner's file) lists it.
+    let (_, units) = desk.get_json(&format!("/api/v1/communities/{c1}/units?room=3-2-1502")).await;
+    let unit_page = desk.get(&format!("/units/{}", units[0]["id"])).await.text().await.unwrap();
+    assert!(unit_page.contains(&format!("/sheets/{id}")), "the unit's page lists its sheets");
     // The archive and the ledger pages find it; the ledger exports.
     let archive = desk.get(&format!("/sheets?community_id={c1}&q=下水管")).await.text().await.unwrap();
     assert!(archive.contains(&format!("/sheets/{id}")));

@@ -340,6 +340,19 @@ async fn r_sheet_6_reassignment_by_manager_or_supervisor() {
     assert_eq!(v["sheet"]["first_contact_name"], "测试客服部主管");
     let (_, mine) = sup.get_json(&format!("/api/v1/communities/{}/queues/mine", t.c1)).await;
     assert_eq!(mine.as_array().unwrap().len(), 1);
+    // Another receptionist may collect it per the ledger, but must say why.
+    let eng = department(&desk, t.c1, "engineering").await;
+    let tech_c = t.as_role(Role::Technician).await;
+    let (_, v) = act(&sup, &v, json!({"action": "dispatch", "department_id": eng, "opinion": "请修理"})).await;
+    let (_, v) = act(&tech_c, &v, json!({"action": "acknowledge", "handover": 1})).await;
+    let (_, v) =
+        act(&tech_c, &v, json!({"action": "return", "handover": 1, "result": "已修好", "signer": "李师傅"})).await;
+    let (s, e) = act(&desk, &v, json!({"action": "collect", "opinion": "满意", "phone_confirmed_at": 1})).await;
+    assert_eq!((s, e["error"]["fields"][0]["code"].as_str()), (422, Some("sheet.on_behalf_reason_required")));
+    let (s, v) = act(&desk, &v, json!({"action": "collect", "opinion": "满意", "phone_confirmed_at": 1, "on_behalf": "主管休假，按交接记录代收"})).await;
+    assert_eq!(s, 200, "{v}");
+    let collected = v["events"].as_array().unwrap().iter().find(|e| e["name"] == "collected").unwrap();
+    assert!(collected["data"].as_str().unwrap().contains("按交接记录代收"));
 }
 
 /// R-SHEET-9: the chase queue orders by time left; overdue sheets are listed; the
@@ -430,4 +443,53 @@ async fn r_role_2_each_sheet_action_for_each_role() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// R-SHEET-4: a handover may name its receiver, who then signs for it.
+#[tokio::test]
+async fn r_sheet_4_a_named_receiver_signs_for_the_handover() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let building = t.as_role(Role::BuildingManager).await;
+    let sec = department(&desk, t.c1, "security").await;
+    let mut conn = t.app.store.read().acquire().await.unwrap();
+    let bm = huiqian::store::auth::user_by_name(&mut conn, "u_building_manager").await.unwrap().unwrap().id;
+    drop(conn);
+    let outsider = huiqian::app::auth::create_staff(
+        &t.app,
+        &t.cli(),
+        &huiqian::app::auth::NewStaff {
+            username: "ly_guard".into(),
+            display_name: "柳园保安".into(),
+            password: crate::harness::PASSWORD.into(),
+            phone: String::new(),
+            locale: "zh-CN".into(),
+        },
+        huiqian::app::auth::StaffOptions::default(),
+    )
+    .await
+    .unwrap();
+    huiqian::app::auth::grant_role(&t.app, &t.cli(), outsider.id, Some(t.c2), Role::SecurityOfficer, None)
+        .await
+        .unwrap();
+    let v = register(&desk, t.c1, "phone", "楼道堆放杂物").await;
+    let (s, e) = act(
+        &desk,
+        &v,
+        json!({"action": "dispatch", "department_id": sec, "to_user_id": outsider.id, "opinion": "请清理"}),
+    )
+    .await;
+    assert_eq!((s, e["error"]["fields"][0]["code"].as_str()), (422, Some("sheet.receiver_unknown")));
+    let (s, v) = act(
+        &desk,
+        &v,
+        json!({"action": "dispatch", "department_id": sec, "to_user_id": bm, "opinion": "请楼宇管理员协调清理"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["handovers"][0]["to_user_id"], bm);
+    let (s, v) = act(&building, &v, json!({"action": "acknowledge", "handover": 1})).await;
+    assert_eq!(s, 200, "the named receiver signs although not of the security department");
+    assert_eq!(v["handovers"][0]["acknowledged_by_name"], "测试楼宇管理员");
 }

@@ -380,6 +380,8 @@ struct UnitPage {
     occupants: Vec<OccRow>,
     can_structure: bool,
     can_residents: bool,
+    /// Every sheet of the unit: the owner's file (R-SHEET-11).
+    list: Vec<super::sheets::Row>,
 }
 
 pub struct OccRow {
@@ -403,7 +405,10 @@ async fn unit(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageR
     let can_structure = ctx.actor.authorize(Permission::ManageStructure, u.community_id).is_ok();
     let can_residents = ctx.actor.authorize(Permission::ManageResidents, u.community_id).is_ok();
     let u = unit_rows(&c, vec![u]).remove(0);
-    Ok(render(&UnitPage { c, cm, u, occupants, can_structure, can_residents }))
+    let search = crate::store::sheet::Search { unit_id: Some(id), limit: 200, ..Default::default() };
+    let found = crate::app::sheet::search(&s.app, &ctx.actor, u.u.community_id, search).await.page(ctx.lang)?;
+    let list = super::sheets::rows(&c, &cm.timezone, found);
+    Ok(render(&UnitPage { c, cm, u, occupants, can_structure, can_residents, list }))
 }
 
 #[derive(Template)]

@@ -97,9 +97,16 @@ struct PersonPage {
     can_edit: bool,
     relations: Vec<(String, String)>,
     f: Form,
+    /// The sheets this person raised.
+    list: Vec<super::sheets::Row>,
 }
 
 async fn person_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
+    let raised = {
+        let (p, _) = people::person(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+        let search = crate::store::sheet::Search { person_id: Some(id), limit: 200, ..Default::default() };
+        crate::app::sheet::search(&s.app, &ctx.actor, p.community_id, search).await.page(ctx.lang)?
+    };
     let (p, occ) = people::person(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cm = org::community(&s.app, &ctx.actor, p.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(ctx);
@@ -115,6 +122,7 @@ async fn person_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
             occupants: occ_rows(&c, occ),
             can_edit: ctx.actor.authorize(Permission::ManageResidents, p.community_id).is_ok(),
             relations: relation_options(&c),
+            list: super::sheets::rows(&c, &cm.timezone, raised),
             c,
             cm,
             p,

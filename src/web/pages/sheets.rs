@@ -58,7 +58,7 @@ pub struct Row {
     pub overdue: bool,
 }
 
-fn rows(c: &Chrome, tz: &str, list: Vec<st::SheetRow>) -> Vec<Row> {
+pub(super) fn rows(c: &Chrome, tz: &str, list: Vec<st::SheetRow>) -> Vec<Row> {
     let now = crate::store::now_ms();
     list.into_iter()
         .map(|s| Row {
@@ -252,10 +252,14 @@ struct SheetPage {
     files: Vec<st::Attachment>,
     departments: Vec<(String, String)>,
     receptionists: Vec<(String, String)>,
+    /// Everyone of the community, for naming a receiver when dispatching.
+    staff: Vec<(String, String)>,
     can_handle: bool,
     can_register: bool,
     can_reassign: bool,
     is_director: bool,
+    /// The viewer answers for this sheet (otherwise collecting needs a reason).
+    mine_first_contact: bool,
     f: Form,
 }
 
@@ -353,10 +357,14 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
                 .filter(|u| u.active == 1 && u.id != d.sheet.first_contact_id)
                 .map(|u| (u.id.to_string(), u.display_name.clone()))
                 .collect(),
+            staff: std::iter::once((String::new(), c.t.get("sheet.any_receiver").to_string()))
+                .chain(staff.iter().filter(|u| u.active == 1).map(|u| (u.id.to_string(), u.display_name.clone())))
+                .collect(),
             can_handle: ctx.actor.authorize(Permission::HandleSheet, cid).is_ok(),
             can_register: ctx.actor.authorize(Permission::RegisterSheet, cid).is_ok(),
             can_reassign: ctx.actor.authorize(Permission::ReassignSheet, cid).is_ok(),
             is_director,
+            mine_first_contact: d.sheet.first_contact_id == ctx.actor.user_id,
             c,
             cm,
             s: d.sheet,
@@ -404,6 +412,8 @@ struct ActForm {
     phone_note: String,
     #[serde(default)]
     as_director: Option<String>,
+    #[serde(default)]
+    on_behalf: String,
     #[serde(default)]
     to_user_id: String,
     #[serde(default)]
@@ -457,6 +467,7 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
                 phone_confirmed_at: by_phone.then_some(now),
                 phone_note: f.phone_note.clone(),
                 as_director: f.as_director.is_some(),
+                on_behalf: f.on_behalf.clone(),
             }
         }
         "archive" => A::Archive,
@@ -481,6 +492,8 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
                 ("evidence", f.evidence.clone()),
                 ("phone_note", f.phone_note.clone()),
                 ("reason", f.reason.clone()),
+                ("on_behalf", f.on_behalf.clone()),
+                ("on_behalf", f.on_behalf.clone()),
             ]);
             form.fail(e, ctx.lang)?;
             sheet_view(&s, &ctx, id, form).await

@@ -209,6 +209,9 @@ pub enum Event {
         opinion: String,
         confirmation: Confirmation,
         by_director: bool,
+        /// Why someone other than the first-contact receptionist collected it (R-SHEET-6).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on_behalf: Option<String>,
     },
     Archived,
     FirstContactReassigned {
@@ -269,7 +272,7 @@ pub enum Command {
     Terminate { explanation: String, signed_by: Option<UserId> },
     BeyondCentre { explanation: String, third_party: Option<String> },
     RecordThirdPartyReceipt { evidence: String },
-    Collect { opinion: String, confirmation: Option<Confirmation>, by_director: bool },
+    Collect { opinion: String, confirmation: Option<Confirmation>, by_director: bool, on_behalf: Option<String> },
     Archive,
     ReassignFirstContact { to: UserId, reason: String },
     Attach { purpose: String, filename: String, sha256: String },
@@ -529,7 +532,7 @@ impl Sheet {
                 need(evidence, "sheet.explanation_required")?;
                 Ok(Event::ThirdPartyReceipt { evidence: evidence.trim().into() })
             }
-            Command::Collect { opinion, confirmation, by_director } => {
+            Command::Collect { opinion, confirmation, by_director, on_behalf } => {
                 if closed {
                     return Err(Refusal("sheet.closed"));
                 }
@@ -554,7 +557,13 @@ impl Sheet {
                 if *by_director && !matches!(self.outcome, Some(Outcome::BeyondCentre { .. })) {
                     return Err(Refusal("sheet.director_only_beyond_centre"));
                 }
-                Ok(Event::Collected { opinion: opinion.trim().into(), confirmation, by_director: *by_director })
+                let on_behalf = on_behalf.as_ref().map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+                Ok(Event::Collected {
+                    opinion: opinion.trim().into(),
+                    confirmation,
+                    by_director: *by_director,
+                    on_behalf,
+                })
             }
             Command::Archive => {
                 if self.state != Collected {
@@ -657,7 +666,7 @@ impl Sheet {
                     *receipt = Some(evidence.clone());
                 }
             }
-            Event::Collected { opinion, confirmation, by_director } => {
+            Event::Collected { opinion, confirmation, by_director, .. } => {
                 self.acceptance = Some(Acceptance {
                     opinion: opinion.clone(),
                     confirmation: confirmation.clone(),
@@ -717,8 +726,12 @@ mod tests {
         s.handle(&Command::Return { handover: 1, result: "已更换水管".into(), signer: "李师傅".into() }, 4_000, 20)
             .unwrap();
         assert_eq!(s.state, SheetState::AwaitingAcceptance);
-        s.handle(&Command::Collect { opinion: "满意".into(), confirmation: signed(), by_director: false }, 5_000, DESK)
-            .unwrap();
+        s.handle(
+            &Command::Collect { opinion: "满意".into(), confirmation: signed(), by_director: false, on_behalf: None },
+            5_000,
+            DESK,
+        )
+        .unwrap();
         s.handle(&Command::Archive, 6_000, DESK).unwrap();
         assert_eq!(s.state, SheetState::Archived);
         assert_eq!(s.events, 7);
@@ -762,7 +775,15 @@ mod tests {
         s.handle(&Command::Return { handover: 1, result: "修好".into(), signer: "李".into() }, 4, 20).unwrap();
         assert_eq!(s.state, SheetState::Dispatched, "security still holds it");
         assert_eq!(
-            s.decide(&Command::Collect { opinion: "满意".into(), confirmation: signed(), by_director: false }, 5),
+            s.decide(
+                &Command::Collect {
+                    opinion: "满意".into(),
+                    confirmation: signed(),
+                    by_director: false,
+                    on_behalf: None
+                },
+                5
+            ),
             Err(Refusal("sheet.departments_still_out"))
         );
         s.handle(&Command::Return { handover: 2, result: "已巡查".into(), signer: "赵".into() }, 5, 31).unwrap();
@@ -780,17 +801,27 @@ mod tests {
         s.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
         s.handle(&Command::Return { handover: 1, result: "done".into(), signer: "李".into() }, 3, 20).unwrap();
         assert_eq!(
-            s.decide(&Command::Collect { opinion: "".into(), confirmation: signed(), by_director: false }, 4),
+            s.decide(
+                &Command::Collect { opinion: "".into(), confirmation: signed(), by_director: false, on_behalf: None },
+                4
+            ),
             Err(Refusal("sheet.acceptance_required"))
         );
         assert_eq!(
-            s.decide(&Command::Collect { opinion: "满意".into(), confirmation: None, by_director: false }, 4),
+            s.decide(
+                &Command::Collect { opinion: "满意".into(), confirmation: None, by_director: false, on_behalf: None },
+                4
+            ),
             Err(Refusal("sheet.confirmation_required"))
         );
         assert_eq!(s.decide(&Command::Archive, 4), Err(Refusal("sheet.not_collected")));
         let phone = Some(Confirmation::Phone { at: 4, note: "业主电话确认".into() });
-        s.handle(&Command::Collect { opinion: "满意".into(), confirmation: phone, by_director: false }, 4, DESK)
-            .unwrap();
+        s.handle(
+            &Command::Collect { opinion: "满意".into(), confirmation: phone, by_director: false, on_behalf: None },
+            4,
+            DESK,
+        )
+        .unwrap();
         assert_eq!(
             s.decide(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 5),
             Err(Refusal("sheet.closed"))
@@ -826,7 +857,12 @@ mod tests {
         assert_eq!(s.state, SheetState::AwaitingAcceptance, "returns to customer service");
         assert_eq!(s.handover(1).unwrap().state, HandoverState::Terminated);
         s.handle(
-            &Command::Collect { opinion: "业主同意终止".into(), confirmation: signed(), by_director: false },
+            &Command::Collect {
+                opinion: "业主同意终止".into(),
+                confirmation: signed(),
+                by_director: false,
+                on_behalf: None,
+            },
             7,
             DESK,
         )
@@ -849,12 +885,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            s.decide(&Command::Collect { opinion: "已解决".into(), confirmation: signed(), by_director: true }, 2),
+            s.decide(
+                &Command::Collect {
+                    opinion: "已解决".into(),
+                    confirmation: signed(),
+                    by_director: true,
+                    on_behalf: None
+                },
+                2
+            ),
             Err(Refusal("sheet.third_party_receipt_required"))
         );
         s.handle(&Command::RecordThirdPartyReceipt { evidence: "燃气公司回执（传真）".into() }, 2, DESK).unwrap();
         s.handle(
-            &Command::Collect { opinion: "已由燃气公司解决".into(), confirmation: signed(), by_director: true },
+            &Command::Collect {
+                opinion: "已由燃气公司解决".into(),
+                confirmation: signed(),
+                by_director: true,
+                on_behalf: None,
+            },
             3,
             1,
         )
@@ -866,7 +915,10 @@ mod tests {
         t.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
         t.handle(&Command::Return { handover: 1, result: "done".into(), signer: "李".into() }, 3, 20).unwrap();
         assert_eq!(
-            t.decide(&Command::Collect { opinion: "ok".into(), confirmation: signed(), by_director: true }, 4),
+            t.decide(
+                &Command::Collect { opinion: "ok".into(), confirmation: signed(), by_director: true, on_behalf: None },
+                4
+            ),
             Err(Refusal("sheet.director_only_beyond_centre"))
         );
     }
@@ -929,7 +981,8 @@ mod tests {
                     Command::Collect {
                         opinion: o,
                         confirmation: c.then(|| Confirmation::Signature { signer: "王".into() }),
-                        by_director: d
+                        by_director: d,
+                        on_behalf: None,
                     },
                     DESK
                 )),

@@ -280,6 +280,7 @@ mod tests {
                         opinion: "满意".into(),
                         confirmation: Some(Confirmation::Signature { signer: "王".into() }),
                         by_director: false,
+                        on_behalf: None,
                     },
                     t,
                 ),
