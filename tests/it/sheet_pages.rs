@@ -210,8 +210,10 @@ async fn dashboard_inbox_settings_and_attachments() {
     .await;
     let id = v["sheet"]["id"].as_i64().unwrap();
     let home = manager.get("/").await.text().await.unwrap();
-    assert!(home.contains("本月回收率") && home.contains("测试前台接待员") && home.contains("0%"), "dashboard");
-    assert!(!desk.get("/").await.text().await.unwrap().contains("本月回收率"), "the desk has no manager dashboard");
+    assert!(home.contains("回收率") && home.contains("测试前台接待员") && home.contains("0%"), "dashboard");
+    let past = manager.get("/?from=2001-01-01&to=2001-01-31").await.text().await.unwrap();
+    assert!(!past.contains("测试前台接待员"), "another period, other numbers");
+    assert!(!desk.get("/").await.text().await.unwrap().contains("回收率"), "the desk has no manager dashboard");
     // The overdue notice appears in the receptionist's inbox.
     let due = v["clock"]["due_at"].as_i64().unwrap();
     huiqian::app::notify::tick(&t.app, due + 1).await.unwrap();

@@ -276,8 +276,17 @@ struct HomePage {
 }
 
 /// Home: the communities one works in and one's roles there.
-async fn home(State(s): State<AppState>, ctx: Ctx) -> PageResult {
-    home_page(&s, &ctx, Form::default()).await
+#[derive(Deserialize, Default)]
+struct PeriodQuery {
+    /// First day of the recovery-rate period (default: the first of this month).
+    from: Option<String>,
+    /// Last day of the period (default: today).
+    to: Option<String>,
+}
+
+async fn home(State(s): State<AppState>, ctx: Ctx, Query(q): Query<PeriodQuery>) -> PageResult {
+    let f = Form::with(&[("from", q.from.unwrap_or_default()), ("to", q.to.unwrap_or_default())]);
+    home_page(&s, &ctx, f).await
 }
 
 async fn home_page(s: &AppState, ctx: &Ctx, f: Form) -> PageResult {
@@ -304,7 +313,7 @@ async fn home_page(s: &AppState, ctx: &Ctx, f: Form) -> PageResult {
     };
     let status =
         if f.banner.is_empty() { axum::http::StatusCode::OK } else { axum::http::StatusCode::UNPROCESSABLE_ENTITY };
-    let dashboards = dashboards(s, ctx, &communities).await?;
+    let dashboards = dashboards(s, ctx, &communities, &f).await?;
     Ok(page(status, &HomePage { c: Chrome::of(ctx), communities, roles, dashboards, companies, f }))
 }
 
@@ -322,6 +331,7 @@ async fn dashboards(
     s: &AppState,
     ctx: &Ctx,
     communities: &[crate::store::org::Community],
+    f: &Form,
 ) -> Result<Vec<Dashboard>, super::PageError> {
     use chrono::{Datelike, TimeZone};
     let now = crate::store::now_ms();
@@ -332,17 +342,19 @@ async fn dashboards(
     {
         let tz: chrono_tz::Tz = cm.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
         let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-        let month_start = today
-            .with_day(1)
-            .unwrap_or(today)
-            .and_hms_opt(0, 0, 0)
-            .and_then(|d| tz.from_local_datetime(&d).single())
-            .map(|d| d.timestamp_millis())
-            .unwrap_or(0);
+        // The period: the days asked for, else this month so far.
+        let day = |v: &str| huiqian_domain::time::CivilDate::parse(v).ok().map(|d| d.date());
+        let first = day(f.v("from")).unwrap_or(today.with_day(1).unwrap_or(today));
+        let last = day(f.v("to")).unwrap_or(today).max(first);
+        let at = |d: chrono::NaiveDate| {
+            d.and_hms_opt(0, 0, 0).and_then(|d| tz.from_local_datetime(&d).single()).map(|d| d.timestamp_millis())
+        };
+        let month_start = at(first).unwrap_or(0);
+        let period_end = last.succ_opt().and_then(at).unwrap_or(now + 1);
         let err = |e: sqlx::Error| super::PageError(e.into(), ctx.lang);
         let (open, overdue) = crate::store::sheet::open_counts(s.app.store.read(), cm.id, now).await.map_err(err)?;
         let recovery =
-            crate::store::sheet::recovery(s.app.store.read(), cm.id, month_start, now + 1).await.map_err(err)?;
+            crate::store::sheet::recovery(s.app.store.read(), cm.id, month_start, period_end).await.map_err(err)?;
         out.push(Dashboard {
             community: cm.name.clone(),
             community_id: cm.id,
