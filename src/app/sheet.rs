@@ -768,3 +768,8 @@ pub async fn refresh_clocks(app: &App, community_id: i64) -> AppResult<usize> {
     }
     Ok(open.len())
 }
+
+/// The type of a file as attachments accept it (None: refused).
+pub fn sniff_attachment(bytes: &[u8]) -> Option<&'static str> {
+    files::sniff(bytes)
+}

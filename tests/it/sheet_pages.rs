@@ -279,3 +279,37 @@ async fn dashboard_inbox_settings_and_attachments() {
     let html = desk.get(&format!("/sheets/{id}")).await.text().await.unwrap();
     assert!(html.contains("灯.jpg") && html.contains("添加附件"));
 }
+
+/// R-SHEET-1: photos and files come with the registration form; a file of the wrong kind
+/// refuses the whole form and keeps what was typed.
+#[tokio::test]
+async fn r_sheet_1_photos_with_the_registration() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let form = |photo: Vec<u8>, name: &'static str| {
+        reqwest::multipart::Form::new()
+            .text("community_id", t.c1.to_string())
+            .text("channel", "phone")
+            .text("kind", "repair")
+            .text("room_no", "3-2-1502")
+            .text("requester_name", "王秀英")
+            .text("reason", "阳台玻璃开裂")
+            .text("key", uuid::Uuid::new_v4().to_string())
+            .part("photos", reqwest::multipart::Part::bytes(photo).file_name(name))
+    };
+    let url = desk.url(&format!("/sheets/new?_csrf={}", desk.csrf));
+    let r = desk.http.post(&url).multipart(form(b"MZ\x90\x00not an image".to_vec(), "virus.jpg")).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("阳台玻璃开裂") && html.contains("id=\"err-photos\""), "what was typed is kept");
+    assert_eq!(t.count("sheets").await, 0);
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    jpeg.resize(1_500, 3);
+    let r = desk.http.post(&url).multipart(form(jpeg, "玻璃.jpg")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let id = sheet_id(r.headers()["location"].to_str().unwrap());
+    let (_, d) = desk.get_json(&format!("/api/v1/sheets/{id}")).await;
+    assert_eq!(d["attachments"][0]["filename"], "玻璃.jpg");
+    assert_eq!(d["attachments"][0]["purpose"], "photo");
+}

@@ -21,7 +21,10 @@ use serde::Deserialize;
 pub fn router(upload_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/sheets/{id}/attach", post(attach).layer(axum::extract::DefaultBodyLimit::max(upload_limit)))
-        .route("/sheets/new", get(new_sheet).post(create_sheet))
+        .route(
+            "/sheets/new",
+            get(new_sheet).post(create_sheet).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/sheets/find", get(finder))
         .route("/sheets", get(archive))
         .route("/sheets/{id}", get(sheet_page))
@@ -151,7 +154,95 @@ struct NewForm {
     key: String,
 }
 
-async fn create_sheet(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<NewForm>) -> PageResult {
+impl NewForm {
+    fn from_pairs(pairs: &std::collections::HashMap<String, String>) -> NewForm {
+        let get = |k: &str| pairs.get(k).cloned().unwrap_or_default();
+        NewForm {
+            community_id: get("community_id").parse().unwrap_or(0),
+            kind: get("kind"),
+            channel: get("channel"),
+            room_no: get("room_no"),
+            person_id: get("person_id"),
+            requester_name: get("requester_name"),
+            requester_phone: get("requester_phone"),
+            reason: get("reason"),
+            signature: get("signature"),
+            key: get("key"),
+        }
+    }
+}
+
+/// The registration form: urlencoded, or multipart when photos and files come with it
+/// (the CSRF token then rides in the action's query string).
+async fn read_new_form(
+    s: &AppState,
+    req: axum::extract::Request,
+) -> Result<(NewForm, Vec<(String, Vec<u8>)>, Option<AppError>), AppError> {
+    use axum::extract::FromRequest;
+    use huiqian_domain::validation::ValidationError;
+    let limit = s.app.config.limits.max_upload_bytes;
+    let too_large =
+        || AppError::field("photos", ValidationError::new("upload.too_large").with("max_mb", limit / 1024 / 1024));
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let AxForm(f) = AxForm::<NewForm>::from_request(req, s).await.map_err(|_| AppError::rejected("bad_form"))?;
+        return Ok((f, vec![], None));
+    }
+    let mut mp = axum::extract::Multipart::from_request(req, s).await.map_err(|_| AppError::rejected("bad_form"))?;
+    let mut pairs = std::collections::HashMap::new();
+    let mut files = vec![];
+    let mut problem = None;
+    while let Some(mut field) = mp.next_field().await.map_err(|_| too_large())? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "photos" {
+            let filename = field.file_name().unwrap_or("photo").to_string();
+            let mut buf = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(|_| too_large())? {
+                if buf.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            if !buf.is_empty() {
+                if crate::app::sheet::sniff_attachment(&buf).is_none() {
+                    problem = Some(AppError::field("photos", ValidationError::new("upload.type")));
+                }
+                files.push((filename, buf));
+            }
+        } else {
+            pairs.insert(name, field.text().await.unwrap_or_default());
+        }
+    }
+    Ok((NewForm::from_pairs(&pairs), files, problem))
+}
+
+async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::Request) -> PageResult {
+    let (f, files, problem) = match read_new_form(&s, req).await {
+        Ok(x) => x,
+        Err(e) => {
+            let mut form = Form::default();
+            let status = form.fail(e, ctx.lang)?;
+            let list = communities(&s, &ctx, Permission::RegisterSheet).await?;
+            let cm = pick(&list, None, ctx.lang)?;
+            let c = Chrome::of(&ctx);
+            return Ok(page(
+                status,
+                &NewPage {
+                    kinds: kind_options(&c),
+                    channels: channel_options(&c),
+                    communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
+                    community_id: cm.id,
+                    c,
+                    f: form,
+                    key: uuid::Uuid::new_v4().to_string(),
+                },
+            ));
+        }
+    };
     let input = sheet::RegisterInput {
         kind: f.kind.clone(),
         channel: f.channel.clone(),
@@ -163,8 +254,25 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<New
         signature: f.signature.clone(),
     };
     let key = (!f.key.is_empty()).then_some(f.key.as_str());
-    match sheet::register(&s.app, &ctx.actor, f.community_id, &input, key).await {
-        Ok(row) => Ok(see_other(&format!("/sheets/{}", row.id))),
+    let registered = match problem {
+        Some(e) => Err(e),
+        None => sheet::register(&s.app, &ctx.actor, f.community_id, &input, key).await,
+    };
+    match registered {
+        Ok(row) => {
+            // Photos and files that came with the form join the new sheet (checked above).
+            for (name, bytes) in files {
+                let purpose = if crate::app::sheet::sniff_attachment(&bytes).is_some_and(|m| m.starts_with("image/")) {
+                    "photo"
+                } else {
+                    "file"
+                };
+                if let Err(e) = sheet::attach(&s.app, &ctx.actor, row.id, purpose, &name, &bytes).await {
+                    tracing::warn!(error = %e, sheet = row.id, "attachment with the registration refused");
+                }
+            }
+            Ok(see_other(&format!("/sheets/{}", row.id)))
+        }
         Err(e) => {
             let mut form = Form::with(&[
                 ("kind", f.kind.clone()),
