@@ -79,6 +79,20 @@ enum Cmd {
         /// (default: print them).
         #[arg(long)]
         phones: Option<PathBuf>,
+        /// Countersign sheets to generate over the last two years (with `bench_desk`,
+        /// a receptionist in every community, for registering more over the API).
+        #[arg(long, default_value_t = 0)]
+        sheets: usize,
+        /// Write up to 1,000 sample sheet ids here, one a line.
+        #[arg(long)]
+        sheet_ids: Option<PathBuf>,
+    },
+    /// Time scheduler ticks on the current database: rows read and milliseconds per tick,
+    /// and the plan of the query that finds due sheets.
+    #[command(hide = true)]
+    BenchTick {
+        #[arg(long, default_value_t = 5)]
+        ticks: usize,
     },
 }
 
@@ -241,9 +255,26 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 Ok(ExitCode::from(2))
             }
         }
-        Cmd::BenchData { units, residents, communities, phones } => {
+        Cmd::BenchTick { ticks } => {
             let app = open(cfg).await?;
-            let size = crate::demo::bench::Size { units, residents, communities };
+            for line in crate::store::notify::explain_due(app.store.read(), app.store.backend()).await? {
+                println!("plan: {line}");
+            }
+            for i in 1..=ticks {
+                let started = std::time::Instant::now();
+                let t = crate::app::notify::tick(&app, crate::store::now_ms()).await.map_err(|e| e.to_string())?;
+                println!(
+                    "tick {i}: {:.2} ms, {} rows read, {} notices",
+                    started.elapsed().as_secs_f64() * 1000.0,
+                    t.read,
+                    t.notices
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::BenchData { units, residents, communities, phones, sheets, sheet_ids } => {
+            let app = open(cfg).await?;
+            let size = crate::demo::bench::Size { units, residents, communities, sheets };
             let g = crate::demo::bench::generate(&app, size).await?;
             println!(
                 "generated {} units and {} residents in {} communities ({} database) in {} ms; \
@@ -268,6 +299,23 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                     );
                 }
                 None => print!("{list}"),
+            }
+            if sheets > 0 {
+                let s = &g.sheets;
+                println!(
+                    "{} sheets ({} open, {} with 漏水), {} events, {} search terms; receptionist {} / {}",
+                    s.sheets,
+                    s.open,
+                    s.leaks,
+                    s.events,
+                    s.terms,
+                    crate::demo::bench::DESK_USERNAME,
+                    crate::demo::bench::PASSWORD
+                );
+            }
+            if let Some(path) = sheet_ids {
+                let list: String = g.sample_sheets.iter().map(|i| format!("{i}\n")).collect();
+                std::fs::write(&path, list).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,18 +1,22 @@
 //! `huiqian bench-data`: a large generated database for the performance targets
 //! (`scripts/bench.sh`, `docs/benchmarks.md`). Same generators as the demo, other seed.
 
+use super::bench_sheets::{self, Desk, Requester};
 use super::synth::{self, Estate, PersonFactory, Plan, Rng};
 use super::{BoxError, database_is_empty, fail, write_plan};
 use crate::app::people::today_in;
 use crate::app::{Actor, App, Authority, audit, auth, org};
 use crate::store::{auth as sa, org as so};
 use huiqian_domain::auth::Role;
-use huiqian_domain::unit::DepartmentKind;
+use huiqian_domain::unit::{DepartmentKind, OccupantRelation};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 pub const COMPANY: &str = "基准测试物业有限公司";
 pub const USERNAME: &str = "bench";
 pub const PASSWORD: &str = "bench-password-1";
+/// A receptionist in every community, for registering sheets over the API.
+pub const DESK_USERNAME: &str = "bench_desk";
 const SEED: u64 = 0x6265_6e63_6801;
 
 /// What to generate.
@@ -21,6 +25,8 @@ pub struct Size {
     pub units: usize,
     pub residents: usize,
     pub communities: usize,
+    /// Countersign sheets, spread over the communities and the last two years.
+    pub sheets: usize,
 }
 
 /// What was generated.
@@ -31,6 +37,9 @@ pub struct Generated {
     pub residents: usize,
     /// Mobile numbers of residents of the first community, for lookups.
     pub sample_phones: Vec<String>,
+    /// What the sheets came to, and up to 1,000 sheet ids spread over all of them.
+    pub sheets: bench_sheets::Counts,
+    pub sample_sheets: Vec<i64>,
     pub millis: u128,
 }
 
@@ -56,6 +65,7 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
     let mut factory = PersonFactory::new(today_in("Asia/Shanghai"));
     let mut ids = Vec::new();
     let mut sample_phones = Vec::new();
+    let mut requesters = Vec::new();
     for i in 0..size.communities {
         let code = format!("B{:02}", i + 1);
         let community = org::create_community(
@@ -93,50 +103,115 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
             let step = (phones.len() / 1000).max(1);
             sample_phones = phones.into_iter().step_by(step).take(1000).map(str::to_string).collect();
         }
-        write_plan(app, &actor, community.id, &plan, "bench.loaded").await?;
+        let (unit_ids, person_ids) = write_plan(app, &actor, community.id, &plan, "bench.loaded").await?;
+        if size.sheets > 0 {
+            let owners: Vec<Requester> = plan
+                .links
+                .iter()
+                .filter(|l| l.relation == OccupantRelation::Owner)
+                .map(|l| Requester {
+                    unit_id: unit_ids[l.unit],
+                    person_id: person_ids[l.person],
+                    name: plan.persons[l.person].name.as_str().to_string(),
+                    phone: plan.persons[l.person].phone.clone(),
+                })
+                .collect();
+            requesters.push((code, owners));
+        }
         ids.push(community.id);
     }
     let hash = hash.await?;
+    // The staff: `bench` (cs_manager everywhere), `bench_desk` (receptionist everywhere),
+    // and per community three receptionists and a technician who answer for the sheets.
     let mut tx = app.store.begin().await?;
-    let user = sa::insert_user(
-        &mut tx,
-        &sa::NewUser {
-            username: USERNAME,
-            display_name: "基准测试",
-            phone_masked: "",
-            phone_enc: None,
-            password_hash: &hash,
-            locale: "zh-CN",
-            must_change_password: false,
-            totp_exempt: true,
-        },
-    )
-    .await?;
+    let insert = async |tx: &mut crate::store::Tx, username: &str, name: &str| {
+        sa::insert_user(
+            tx,
+            &sa::NewUser {
+                username,
+                display_name: name,
+                phone_masked: "",
+                phone_enc: None,
+                password_hash: &hash,
+                locale: "zh-CN",
+                must_change_password: false,
+                totp_exempt: true,
+            },
+        )
+        .await
+    };
+    let user = insert(&mut tx, USERNAME, "基准测试").await?;
+    let desk_user = insert(&mut tx, DESK_USERNAME, "基准前台").await?;
+    let mut usernames = vec![USERNAME.to_string(), DESK_USERNAME.to_string()];
+    let mut staff: Vec<(Vec<i64>, i64)> = Vec::new();
+    if size.sheets > 0 {
+        for i in 0..ids.len() {
+            let mut receptionists = Vec::new();
+            for k in 1..=3 {
+                let name = format!("bench_r{:02}_{k}", i + 1);
+                receptionists.push(insert(&mut tx, &name, &format!("接待员{}-{k}", i + 1)).await?);
+                usernames.push(name);
+            }
+            let name = format!("bench_t{:02}", i + 1);
+            let worker = insert(&mut tx, &name, &format!("维修工{}", i + 1)).await?;
+            usernames.push(name);
+            staff.push((receptionists, worker));
+        }
+    }
     audit::record(
         &mut tx,
         &actor,
         &Authority { role: Role::SystemAdmin, community: None },
         "bench.staff_created",
-        "user",
-        user,
-        json!({"username": USERNAME, "totp_exempt": true}),
+        "company",
+        company,
+        json!({"usernames": usernames, "totp_exempt": true}),
     )
     .await
     .map_err(fail)?;
     tx.commit().await?;
-    for &c in &ids {
-        let department = so::departments(app.store.read(), c)
-            .await?
-            .into_iter()
-            .find(|d| d.kind == DepartmentKind::CustomerService.as_str())
-            .map(|d| d.id);
-        auth::grant_role(app, &actor, user, Some(c), Role::CsManager, department).await.map_err(fail)?;
+    let mut desks = Vec::new();
+    for (i, &c) in ids.iter().enumerate() {
+        let departments = so::departments(app.store.read(), c).await?;
+        let dep = |kind: DepartmentKind| departments.iter().find(|d| d.kind == kind.as_str()).map(|d| d.id);
+        let cs = dep(DepartmentKind::CustomerService);
+        auth::grant_role(app, &actor, user, Some(c), Role::CsManager, cs).await.map_err(fail)?;
+        auth::grant_role(app, &actor, desk_user, Some(c), Role::Receptionist, cs).await.map_err(fail)?;
+        if let Some((receptionists, worker)) = staff.get(i) {
+            for &r in receptionists {
+                auth::grant_role(app, &actor, r, Some(c), Role::Receptionist, cs).await.map_err(fail)?;
+            }
+            let eng = dep(DepartmentKind::Engineering);
+            auth::grant_role(app, &actor, *worker, Some(c), Role::Technician, eng).await.map_err(fail)?;
+            let (code, owners) = std::mem::take(&mut requesters[i]);
+            let mut by_kind = BTreeMap::new();
+            for k in DepartmentKind::ALL {
+                if let Some(d) = dep(*k) {
+                    by_kind.insert(k.as_str(), d);
+                }
+            }
+            desks.push(Desk {
+                community_id: c,
+                code,
+                requesters: owners,
+                receptionists: receptionists.clone(),
+                worker: *worker,
+                departments: by_kind,
+            });
+        }
     }
+    let (sheets, sample_sheets) = if size.sheets > 0 {
+        bench_sheets::generate(app, &desks, size.sheets, SEED).await?
+    } else {
+        Default::default()
+    };
     Ok(Generated {
         communities: ids,
         units: size.units,
         residents: size.residents,
         sample_phones,
+        sheets,
+        sample_sheets,
         millis: started.elapsed().as_millis(),
     })
 }

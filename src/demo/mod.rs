@@ -6,6 +6,7 @@
 //! audit entry per community, so that the demo is there within a second of starting.
 
 pub mod bench;
+pub mod bench_sheets;
 pub mod synth;
 
 use crate::app::people::{seal, today_in};
@@ -190,7 +191,7 @@ pub(crate) async fn write_plan(
     community_id: i64,
     plan: &Plan,
     action: &str,
-) -> Result<(), BoxError> {
+) -> Result<(Vec<i64>, Vec<i64>), BoxError> {
     let rows = seal_all(app, plan).await?;
     let backend = app.store.backend();
     let mut tx = app.store.begin().await?;
@@ -233,7 +234,7 @@ pub(crate) async fn write_plan(
     .await
     .map_err(fail)?;
     tx.commit().await?;
-    Ok(())
+    Ok((unit_ids, person_ids))
 }
 
 /// Encrypt, mask and hash everyone's personal data, on every core: this is most of the

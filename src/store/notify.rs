@@ -18,15 +18,32 @@ pub struct Due {
 /// Sheets due for a notice at `now` (reads the partial index of sheets with notices
 /// still to send, so a tick touches due rows only).
 pub async fn due(pool: &AnyPool, now: i64, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, community_id, number, first_contact_id, due_at, notice_level FROM sheets \
-         WHERE warn_at <= $1 AND notice_level < 3 AND state IN ('registered', 'dispatched', 'awaiting_acceptance') \
-         ORDER BY warn_at LIMIT $2",
-    )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(DUE_SQL).bind(now).bind(limit).fetch_all(pool).await
+}
+
+const DUE_SQL: &str = "SELECT id, community_id, number, first_contact_id, due_at, notice_level FROM sheets \
+     WHERE warn_at <= $1 AND notice_level < 3 AND state IN ('registered', 'dispatched', 'awaiting_acceptance') \
+     ORDER BY warn_at LIMIT $2";
+
+/// The plan of [`due`]'s query, one line a step (for the scheduler benchmark).
+pub async fn explain_due(pool: &AnyPool, backend: super::Backend) -> Result<Vec<String>, sqlx::Error> {
+    let now = now_ms();
+    match backend {
+        super::Backend::Sqlite => {
+            let rows = sqlx::query(&format!(
+                "EXPLAIN QUERY PLAN {}",
+                DUE_SQL.replace("$1", &now.to_string()).replace("$2", "500")
+            ))
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.iter().map(|r| sqlx::Row::get::<String, _>(r, 3)).collect())
+        }
+        super::Backend::Postgres => {
+            let sql =
+                format!("EXPLAIN (ANALYZE, BUFFERS) {}", DUE_SQL.replace("$1", &now.to_string()).replace("$2", "500"));
+            sqlx::query_scalar(&sql).fetch_all(pool).await
+        }
+    }
 }
 
 /// Claim a notice level for a sheet: true for exactly one process. After the warning,

@@ -246,7 +246,7 @@ async fn demo_log_ins_need_no_second_factor() {
 async fn bench_data_fills_an_empty_database_only() {
     let dir = tempfile::tempdir().unwrap();
     let app = open_in(dir.path(), |_| {}).await;
-    let size = demo::bench::Size { units: 500, residents: 1100, communities: 2 };
+    let size = demo::bench::Size { units: 500, residents: 1100, communities: 2, sheets: 0 };
     let g = demo::bench::generate(&app, size).await.unwrap();
     assert_eq!(g.communities.len(), 2);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM units").await, 500);

@@ -6,6 +6,7 @@ mod harness;
 
 mod audit;
 mod auth;
+mod bench_sheets;
 mod cli;
 mod demo;
 mod import;

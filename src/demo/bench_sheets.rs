@@ -1,0 +1,597 @@
+//! `huiqian bench-data --sheets N`: countersign sheets for the sheet benchmark
+//! (`scripts/bench-sheets.sh`, `docs/benchmarks.md`). Every sheet is built with the domain
+//! (`Sheet::register` and `handle`), so its stored events replay to its projection; the
+//! rows are then written in multi-row inserts, a few thousand sheets per transaction.
+
+use super::synth::Rng;
+use super::{BoxError, fail};
+use crate::app::{Actor, App, Authority, audit};
+use crate::store::{self, Backend};
+use chrono::Datelike;
+use huiqian_domain::auth::Role;
+use huiqian_domain::person::Phone;
+use huiqian_domain::sheet::calendar::Calendar;
+use huiqian_domain::sheet::lifecycle::Recorded;
+use huiqian_domain::sheet::sla::{self, ClockSpec};
+use huiqian_domain::sheet::{Channel, Command, Confirmation, Handover, Sheet, SheetKind, SheetState, number, search};
+use huiqian_domain::unit::DepartmentKind;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+const DAY: i64 = 86_400_000;
+const HOUR: i64 = 3_600_000;
+const MINUTE: i64 = 60_000;
+/// Sheets per transaction.
+const CHUNK: usize = 2_000;
+/// Parameters per statement: under SQLite's default limit (32,766) and PostgreSQL's (65,535).
+const PARAMS: usize = 30_000;
+
+/// Someone who may call the desk: a resident of the community, with their unit.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    pub unit_id: i64,
+    pub person_id: i64,
+    pub name: String,
+    pub phone: Option<Phone>,
+}
+
+/// A community as the sheets need it: its residents, staff and departments.
+#[derive(Debug, Clone)]
+pub struct Desk {
+    pub community_id: i64,
+    pub code: String,
+    pub requesters: Vec<Requester>,
+    /// First-contact receptionists.
+    pub receptionists: Vec<i64>,
+    /// Who acknowledges and returns handovers (and signs suspensions as head).
+    pub worker: i64,
+    pub departments: BTreeMap<&'static str, i64>,
+}
+
+/// Reasons containing 漏水 (about 3% of sheets), and the rest, per kind. None of the
+/// others contains 漏水, so a search for it finds exactly the first list's sheets.
+pub const LEAKS: &[&str] = &[
+    "厨房水管漏水",
+    "卫生间漏水到楼下",
+    "阳台顶部漏水",
+    "空调外机冷凝水管漏水",
+    "地下车库顶板漏水",
+    "楼上卫生间漏水，天花板起皮",
+    "暖气片阀门漏水",
+];
+
+fn reasons(kind: SheetKind) -> &'static [&'static str] {
+    match kind {
+        SheetKind::Repair => &[
+            "厨房下水道堵塞",
+            "卫生间马桶堵塞",
+            "楼道灯不亮",
+            "入户门锁坏了",
+            "电梯按键失灵",
+            "客厅插座没电",
+            "窗户关不严，漏风",
+            "单元门禁刷卡无反应",
+            "热水器打不着火",
+            "阳台地漏反味",
+            "外墙瓷砖脱落",
+            "水表井盖破损",
+        ],
+        SheetKind::Complaint => &[
+            "楼上装修噪音扰民",
+            "邻居占用消防通道",
+            "小区内车辆乱停",
+            "广场舞音响太吵",
+            "宠物狗不拴绳",
+            "垃圾清运不及时",
+        ],
+        SheetKind::SituationReport => &["楼道堆放杂物", "绿化带有积水", "地库有异味", "路灯损坏两盏"],
+        SheetKind::SpecialService => &["家电搬运", "疏通管道有偿服务", "代收快递", "开荒保洁"],
+        SheetKind::Inquiry => &["物业费缴费方式", "车位月卡办理", "装修审批流程", "门禁卡补办"],
+        SheetKind::Suggestion => &["建议增加充电桩", "建议加装儿童游乐设施", "建议延长泳池开放时间"],
+        SheetKind::Other => &["捡到钥匙一串", "咨询社区活动", "借用会议室"],
+    }
+}
+
+fn department_for(kind: SheetKind) -> &'static str {
+    match kind {
+        SheetKind::Repair | SheetKind::SpecialService => DepartmentKind::Engineering.as_str(),
+        SheetKind::Complaint => DepartmentKind::Security.as_str(),
+        SheetKind::SituationReport => DepartmentKind::Cleaning.as_str(),
+        SheetKind::Inquiry => DepartmentKind::Finance.as_str(),
+        SheetKind::Suggestion => DepartmentKind::Administration.as_str(),
+        SheetKind::Other => DepartmentKind::Greening.as_str(),
+    }
+}
+
+fn pick_kind(rng: &mut Rng) -> SheetKind {
+    match rng.below(100) {
+        0..=54 => SheetKind::Repair,
+        55..=66 => SheetKind::Complaint,
+        67..=76 => SheetKind::Inquiry,
+        77..=84 => SheetKind::SituationReport,
+        85..=91 => SheetKind::SpecialService,
+        92..=96 => SheetKind::Suggestion,
+        _ => SheetKind::Other,
+    }
+}
+
+fn pick_channel(rng: &mut Rng) -> Channel {
+    match rng.below(100) {
+        0..=49 => Channel::Phone,
+        50..=89 => Channel::Visit,
+        90..=94 => Channel::Letter,
+        _ => Channel::Other,
+    }
+}
+
+/// One generated sheet, ready to insert.
+struct Made {
+    id: i64,
+    number: String,
+    year: i64,
+    seq: i64,
+    kind: SheetKind,
+    channel: Channel,
+    sheet: Sheet,
+    unit_id: Option<i64>,
+    person_id: Option<i64>,
+    name: String,
+    phone_masked: String,
+    last4: String,
+    reason: &'static str,
+    history: Vec<Recorded>,
+    /// by_role of each event.
+    roles: Vec<&'static str>,
+    archived_at: Option<i64>,
+    due_at: Option<i64>,
+    warn_at: Option<i64>,
+    clock_state: &'static str,
+    notice_level: i64,
+}
+
+/// How far an open sheet has gone.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    Registered,
+    Dispatched,
+    Acknowledged,
+    Returned,
+    Collected,
+    Archived,
+}
+
+/// What was generated for one community.
+#[derive(Debug, Default, Clone)]
+pub struct Counts {
+    pub sheets: usize,
+    pub open: usize,
+    pub leaks: usize,
+    pub events: usize,
+    pub terms: usize,
+}
+
+/// Registration time of sheet `i` of `n`: most over two years up to ten days ago, the
+/// last `open` ones (the open sheets) over the last four days. Strictly increasing.
+fn registered_at(rng: &mut Rng, now: i64, i: usize, n: usize, open: usize) -> i64 {
+    let (from, to, k, m) = if i < n - open {
+        (now - 730 * DAY, now - 10 * DAY, i, n - open)
+    } else {
+        (now - 4 * DAY, now - 10 * MINUTE, i - (n - open), open)
+    };
+    let step = ((to - from) / m as i64).max(1);
+    from + step * k as i64 + rng.below(step as u64) as i64
+}
+
+fn year_of(ms: i64) -> i64 {
+    let t = chrono::DateTime::from_timestamp_millis(ms).expect("valid time").with_timezone(&chrono_tz::Asia::Shanghai);
+    i64::from(t.year())
+}
+
+/// Build the sheets of one community with the domain, in registration order.
+#[allow(clippy::too_many_arguments)]
+fn build(
+    desk: &Desk,
+    n: usize,
+    first_id: &[i64],
+    now: i64,
+    seed: u64,
+    cal: &Calendar,
+    counters: &mut BTreeMap<i64, i64>,
+) -> Vec<Made> {
+    let mut rng = Rng::derive(seed, &format!("sheets-{}", desk.code));
+    let spec = ClockSpec::collection_default();
+    let open = n * 4 / 100;
+    // A handful of sheets per community left due for a notice right now.
+    let (mut warn_now, mut escalate_now) = (2, 2);
+    let mut out = Vec::with_capacity(n);
+    for (i, &id) in first_id.iter().enumerate().take(n) {
+        let reg = registered_at(&mut rng, now, i, n, open);
+        let kind = pick_kind(&mut rng);
+        let channel = pick_channel(&mut rng);
+        let leak = rng.chance(30);
+        let reason = if leak { rng.pick(LEAKS) } else { rng.pick(reasons(kind)) };
+        let r = &desk.requesters[rng.below(desk.requesters.len() as u64) as usize];
+        let (unit_id, person_id) = match rng.below(10) {
+            0..=7 => (Some(r.unit_id), Some(r.person_id)),
+            8 => (Some(r.unit_id), None),
+            _ => (None, None),
+        };
+        let receptionist = desk.receptionists[rng.below(desk.receptionists.len() as u64) as usize];
+        let worker = desk.worker;
+        let is_open = i >= n - open;
+        let target = if is_open {
+            match rng.below(100) {
+                0..=14 => Stage::Registered,
+                15..=39 => Stage::Dispatched,
+                40..=59 => Stage::Acknowledged,
+                60..=89 => Stage::Returned,
+                _ => Stage::Collected,
+            }
+        } else if reg > now - 40 * DAY && rng.chance(100) {
+            Stage::Collected
+        } else {
+            Stage::Archived
+        };
+        let suspend = is_open && matches!(target, Stage::Acknowledged) && rng.chance(100);
+
+        let (mut sheet, first) = Sheet::register(kind, channel, receptionist, reg);
+        let mut history = vec![first];
+        let mut roles = vec![Role::Receptionist.as_str()];
+        let mut at = reg;
+        let mut archived_at = None;
+        // Each step happens some time after the previous one, unless that is still to come.
+        let mut step =
+            |sheet: &mut Sheet, at: &mut i64, after: i64, cmd: Command, by: i64, role: &'static str| -> bool {
+                let when = *at + after;
+                if when >= now {
+                    return false;
+                }
+                let rec = sheet.handle(&cmd, when, by).expect("generated commands are valid");
+                history.push(rec);
+                roles.push(role);
+                *at = when;
+                true
+            };
+        let rec_role = Role::Receptionist.as_str();
+        let tech_role = Role::Technician.as_str();
+        let department = desk.departments[department_for(kind)];
+        'flow: {
+            if sheet.signature_pending && !is_open && rng.chance(600) {
+                let d = rng.range(10, 600) as i64 * MINUTE;
+                step(
+                    &mut sheet,
+                    &mut at,
+                    d,
+                    Command::CaptureSignature { signer: r.name.clone() },
+                    receptionist,
+                    rec_role,
+                );
+            }
+            if target < Stage::Dispatched {
+                break 'flow;
+            }
+            let opinion = "请尽快上门处理并回复".to_string();
+            let d = rng.range(5, 120) as i64 * MINUTE;
+            if !step(
+                &mut sheet,
+                &mut at,
+                d,
+                Command::Dispatch { department, to_user: None, opinion },
+                receptionist,
+                rec_role,
+            ) {
+                break 'flow;
+            }
+            if target < Stage::Acknowledged {
+                break 'flow;
+            }
+            let d = rng.range(5, 60) as i64 * MINUTE;
+            if !step(&mut sheet, &mut at, d, Command::Acknowledge { handover: 1 }, worker, tech_role) {
+                break 'flow;
+            }
+            if suspend {
+                let cmd = Command::Suspend { explanation: "等待业主提供材料".into(), signed_by: Some(worker) };
+                step(&mut sheet, &mut at, rng.range(1, 12) as i64 * HOUR, cmd, worker, tech_role);
+                break 'flow;
+            }
+            if target < Stage::Returned {
+                break 'flow;
+            }
+            // Most come back well within the 72 hours; some late.
+            let d = if rng.chance(80) { rng.range(72, 120) } else { rng.range(1, 48) } as i64 * HOUR;
+            let cmd = Command::Return { handover: 1, result: "已处理完毕".into(), signer: "维修师傅".into() };
+            if !step(&mut sheet, &mut at, d, cmd, worker, tech_role) {
+                break 'flow;
+            }
+            if target < Stage::Collected {
+                break 'flow;
+            }
+            let d = rng.range(10, 240) as i64 * MINUTE;
+            let confirmation = if rng.chance(700) {
+                Confirmation::Phone { at: at + d, note: "电话回访，业主满意".into() }
+            } else {
+                Confirmation::Signature { signer: r.name.clone() }
+            };
+            let cmd = Command::Collect {
+                opinion: "满意".into(),
+                confirmation: Some(confirmation),
+                by_director: false,
+                on_behalf: None,
+            };
+            if !step(&mut sheet, &mut at, d, cmd, receptionist, rec_role) {
+                break 'flow;
+            }
+            if target < Stage::Archived {
+                break 'flow;
+            }
+            if step(&mut sheet, &mut at, rng.range(1, 48) as i64 * HOUR, Command::Archive, receptionist, rec_role) {
+                archived_at = Some(at);
+            }
+        }
+        // The projection as the last command left it (clock computed at that moment).
+        let clock = sla::clock(&spec, cal, &history, at);
+        let (mut warn_at, mut notice_level) = (clock.warn_at, 0);
+        let watched =
+            matches!(sheet.state, SheetState::Registered | SheetState::Dispatched | SheetState::AwaitingAcceptance);
+        if let (true, Some(due), Some(warn)) = (watched, clock.due_at, clock.warn_at) {
+            if due <= now {
+                // Overdue: escalated long ago (out of the scheduler's index), but a few
+                // were only warned and are due for escalation now.
+                if escalate_now > 0 {
+                    escalate_now -= 1;
+                    notice_level = 1;
+                    warn_at = Some(due);
+                } else {
+                    notice_level = 3;
+                }
+            } else if warn <= now {
+                // Due soon: warned already (the next point of interest is the deadline),
+                // but a few still wait for their warning.
+                if warn_now > 0 {
+                    warn_now -= 1;
+                } else {
+                    notice_level = 1;
+                    warn_at = Some(due);
+                }
+            }
+        }
+        let year = year_of(reg);
+        let seq = counters.entry(year).or_insert(0);
+        *seq += 1;
+        let phone = r.phone.as_ref();
+        out.push(Made {
+            id,
+            number: number::format("KF", year as i32, *seq),
+            year,
+            seq: *seq,
+            kind,
+            channel,
+            unit_id,
+            person_id,
+            name: r.name.clone(),
+            phone_masked: phone.map(|p| p.masked()).unwrap_or_default(),
+            last4: phone.map(|p| p.last4().to_string()).unwrap_or_default(),
+            reason,
+            history,
+            roles,
+            archived_at,
+            due_at: clock.due_at,
+            warn_at,
+            clock_state: clock.state.as_str(),
+            notice_level,
+            sheet,
+        });
+    }
+    out
+}
+
+/// Bind values for the multi-row inserts.
+enum V {
+    I(i64),
+    N(Option<i64>),
+    S(String),
+    O(Option<String>),
+}
+
+async fn insert_rows(
+    tx: &mut sqlx::AnyConnection,
+    backend: Backend,
+    head: &str,
+    cols: usize,
+    rows: Vec<Vec<V>>,
+) -> Result<(), sqlx::Error> {
+    let per = PARAMS / cols;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<Vec<V>> = rows.by_ref().take(per).collect();
+        let sql = format!("{head} VALUES {}", store::values_placeholders(backend, batch.len(), cols));
+        let mut q = sqlx::query(&sql);
+        for row in batch {
+            for v in row {
+                q = match v {
+                    V::I(x) => q.bind(x),
+                    V::N(x) => q.bind(x),
+                    V::S(x) => q.bind(x),
+                    V::O(x) => q.bind(x),
+                };
+            }
+        }
+        q.execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+fn handover_row(community_id: i64, sheet_id: i64, h: &Handover) -> Vec<V> {
+    vec![
+        V::I(sheet_id),
+        V::I(i64::from(h.no)),
+        V::I(community_id),
+        V::I(h.department),
+        V::N(h.to_user),
+        V::S(h.state.as_str().into()),
+        V::S(h.opinion_sent.clone()),
+        V::I(h.handed_over_at),
+        V::I(h.handed_over_by),
+        V::N(h.acknowledged_at),
+        V::N(h.acknowledged_by),
+        V::N(h.returned_at),
+        V::N(h.returned_by),
+        V::S(h.result.clone()),
+        V::S(h.signer.clone()),
+    ]
+}
+
+async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Result<(), BoxError> {
+    let backend = app.store.backend();
+    let c = desk.community_id;
+    for chunk in made.chunks(CHUNK) {
+        let mut sheets = Vec::with_capacity(chunk.len());
+        let mut events = Vec::new();
+        let mut handovers = Vec::new();
+        let mut terms = Vec::new();
+        for m in chunk {
+            let s = &m.sheet;
+            let last = m.history.last().map_or(0, |r| r.at);
+            let outcome: Option<String> = None;
+            sheets.push(vec![
+                V::I(m.id),
+                V::I(c),
+                V::S(m.number.clone()),
+                V::I(m.year),
+                V::I(m.seq),
+                V::S(m.kind.as_str().into()),
+                V::S(m.channel.as_str().into()),
+                V::S(s.state.as_str().into()),
+                V::N(m.unit_id),
+                V::N(m.person_id),
+                V::S(m.name.clone()),
+                V::S(m.phone_masked.clone()),
+                V::S(m.last4.clone()),
+                V::S(m.reason.into()),
+                V::I(s.first_contact),
+                V::I(i64::from(s.signature_pending)),
+                V::O(outcome),
+                V::I(s.registered_at),
+                V::N(s.first_dispatched_at()),
+                V::N(s.acceptance.as_ref().map(|a| a.at)),
+                V::N(m.archived_at),
+                V::N(m.due_at),
+                V::S(m.clock_state.into()),
+                V::I(last),
+                V::I(m.history.len() as i64),
+                V::N(m.warn_at),
+                V::I(m.notice_level),
+            ]);
+            for (n, (rec, role)) in m.history.iter().zip(&m.roles).enumerate() {
+                events.push(vec![
+                    V::I(m.id),
+                    V::I(n as i64 + 1),
+                    V::I(rec.at),
+                    V::I(rec.by),
+                    V::S((*role).into()),
+                    V::S(rec.event.name().into()),
+                    V::S(serde_json::to_string(&rec.event).expect("events serialise")),
+                ]);
+            }
+            for h in &s.handovers {
+                handovers.push(handover_row(c, m.id, h));
+            }
+            for t in search::terms(&format!("{} {}", m.reason, m.name)) {
+                terms.push(vec![V::I(c), V::S(t), V::I(m.id)]);
+            }
+            counts.sheets += 1;
+            counts.open += usize::from(s.state.is_open());
+            counts.leaks += usize::from(m.reason.contains("漏水"));
+        }
+        counts.events += events.len();
+        counts.terms += terms.len();
+        let mut tx = app.store.begin().await?;
+        insert_rows(
+            &mut tx,
+            backend,
+            "INSERT INTO sheets (id, community_id, number, year, seq, kind, channel, state, unit_id, person_id, \
+             requester_name, requester_phone_masked, requester_phone_last4, reason, first_contact_id, signature_pending, \
+             outcome, registered_at, dispatched_at, collected_at, archived_at, due_at, clock_state, updated_at, version, \
+             warn_at, notice_level)",
+            27,
+            sheets,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            backend,
+            "INSERT INTO sheet_events (sheet_id, seq, at, by_user_id, by_role, name, data)",
+            7,
+            events,
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            backend,
+            "INSERT INTO sheet_handovers (sheet_id, no, community_id, department_id, to_user_id, state, opinion, \
+             handed_over_at, handed_over_by, acknowledged_at, acknowledged_by, returned_at, returned_by, result, signer)",
+            15,
+            handovers,
+        )
+        .await?;
+        insert_rows(&mut tx, backend, "INSERT INTO sheet_terms (community_id, term, sheet_id)", 3, terms).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Generate `n` sheets spread over the desks (communities), registered over the last two
+/// years; returns the counts and up to 1,000 sample sheet ids spread over all of them.
+pub async fn generate(app: &App, desks: &[Desk], n: usize, seed: u64) -> Result<(Counts, Vec<i64>), BoxError> {
+    let now = store::now_ms();
+    let cal = Calendar::standard(chrono_tz::Asia::Shanghai);
+    let actor = Actor::cli();
+    let mut total = Counts::default();
+    let mut all_ids = Vec::new();
+    for (i, desk) in desks.iter().enumerate() {
+        let count = n / desks.len() + usize::from(i < n % desks.len());
+        if count == 0 {
+            continue;
+        }
+        let mut tx = app.store.begin().await?;
+        let ids = store::allocate_ids(&mut tx, app.store.backend(), "sheets", count).await?;
+        tx.commit().await?;
+        let mut counters = BTreeMap::new();
+        let made = build(desk, count, &ids, now, seed, &cal, &mut counters);
+        let mut counts = Counts::default();
+        write(app, desk, &made, &mut counts).await?;
+        all_ids.extend(made.iter().step_by(97).map(|m| m.id));
+        drop(made);
+        let mut tx = app.store.begin().await?;
+        for (year, last) in &counters {
+            sqlx::query("INSERT INTO sheet_counters (community_id, year, last_seq) VALUES ($1, $2, $3)")
+                .bind(desk.community_id)
+                .bind(*year)
+                .bind(*last)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit::record(
+            &mut tx,
+            &actor,
+            &Authority { role: Role::SystemAdmin, community: Some(desk.community_id) },
+            "bench.sheets_loaded",
+            "community",
+            desk.community_id,
+            json!({
+                "sheets": counts.sheets, "open": counts.open, "with_leak": counts.leaks, "events": counts.events,
+                "terms": counts.terms, "ids": [ids.first(), ids.last()], "counters": counters,
+            }),
+        )
+        .await
+        .map_err(fail)?;
+        tx.commit().await?;
+        total.sheets += counts.sheets;
+        total.open += counts.open;
+        total.leaks += counts.leaks;
+        total.events += counts.events;
+        total.terms += counts.terms;
+    }
+    let step = (all_ids.len() / 1000).max(1);
+    Ok((total, all_ids.into_iter().step_by(step).take(1000).collect()))
+}

@@ -1,0 +1,161 @@
+//! The sheet benchmark's generator (`huiqian bench-data --sheets N`): sheets whose events
+//! replay to their stored state, found by the archive search, numbered without gaps, and
+//! a registration afterwards that takes the next number.
+
+use crate::harness::{fresh_database_url, test_config};
+use huiqian::app::{Actor, App, Via, sheet};
+use huiqian::demo::bench::{self, Size};
+use huiqian::domain::auth::Grants;
+use huiqian::domain::sheet::lifecycle::Recorded;
+use huiqian::domain::sheet::{Event, Sheet};
+use huiqian::store::sheet as st;
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+async fn open_in(dir: &std::path::Path) -> App {
+    let url = fresh_database_url(dir).await;
+    huiqian::cli::open_with(test_config(dir, &url), true).await.expect("open database")
+}
+
+async fn actor(app: &App, username: &str) -> Actor {
+    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_one(app.store.read())
+        .await
+        .unwrap();
+    let mut conn = app.store.read().acquire().await.unwrap();
+    let grants = huiqian::store::auth::grants(&mut conn, user_id).await.unwrap();
+    Actor {
+        user_id,
+        username: username.into(),
+        display_name: username.into(),
+        grants: Grants::new(grants),
+        request_id: "test".into(),
+        via: Via::Cli,
+    }
+}
+
+#[tokio::test]
+async fn generated_sheets_replay_are_found_and_numbered_without_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_in(dir.path()).await;
+    let g = bench::generate(&app, Size { units: 300, residents: 600, communities: 2, sheets: 2_000 }).await.unwrap();
+    assert_eq!(g.sheets.sheets, 2_000);
+    assert!(g.sheets.open > 20 && g.sheets.open < 200, "{} open", g.sheets.open);
+    assert!(!g.sample_sheets.is_empty());
+    let pool = app.store.read();
+
+    // Every sheet's events replay to the stored state, flags and handovers.
+    let rows = sqlx::query("SELECT sheet_id, at, by_user_id, data FROM sheet_events ORDER BY sheet_id, seq")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let mut history: BTreeMap<i64, Vec<Recorded>> = BTreeMap::new();
+    for r in rows {
+        let event: Event = serde_json::from_str(&r.get::<String, _>(3)).expect("stored event parses");
+        history.entry(r.get(0)).or_default().push(Recorded { event, at: r.get(1), by: r.get(2) });
+    }
+    let sheets = sqlx::query(
+        "SELECT id, state, signature_pending, first_contact_id, version, community_id, number, year, seq, reason FROM sheets",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(sheets.len(), 2_000);
+    let handovers: HashMap<(i64, i64), String> = sqlx::query("SELECT sheet_id, no, state FROM sheet_handovers")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect();
+    let mut states = HashMap::new();
+    let mut leaks: HashMap<i64, HashSet<i64>> = HashMap::new();
+    let mut seqs: BTreeMap<(i64, i64), Vec<i64>> = BTreeMap::new();
+    for s in &sheets {
+        let id: i64 = s.get(0);
+        let events = &history[&id];
+        let replayed = Sheet::replay(events).expect("starts with the registration");
+        assert_eq!(replayed.state.as_str(), s.get::<String, _>(1), "sheet {id}");
+        assert_eq!(i64::from(replayed.signature_pending), s.get::<i64, _>(2), "sheet {id}");
+        assert_eq!(replayed.first_contact, s.get::<i64, _>(3), "sheet {id}");
+        assert_eq!(events.len() as i64, s.get::<i64, _>(4), "sheet {id}: version");
+        for h in &replayed.handovers {
+            assert_eq!(handovers[&(id, i64::from(h.no))], h.state.as_str(), "sheet {id} handover {}", h.no);
+        }
+        *states.entry(s.get::<String, _>(1)).or_insert(0) += 1;
+        let (community, number, year, seq): (i64, String, i64, i64) = (s.get(5), s.get(6), s.get(7), s.get(8));
+        assert_eq!(number, format!("KF-{year}-{seq:06}"));
+        seqs.entry((community, year)).or_default().push(seq);
+        if s.get::<String, _>(9).contains("漏水") {
+            leaks.entry(community).or_default().insert(id);
+        }
+    }
+    assert_eq!(
+        handovers.len(),
+        history
+            .values()
+            .map(|h| h.iter().filter(|r| matches!(r.event, Event::Dispatched { .. })).count())
+            .sum::<usize>()
+    );
+    assert!(states["archived"] > 1_500, "{states:?}");
+    for s in ["registered", "dispatched", "awaiting_acceptance"] {
+        assert!(states.get(s).copied().unwrap_or(0) > 0, "no {s} sheets: {states:?}");
+    }
+
+    // The archive search for 漏水 finds exactly the generated sheets containing it.
+    let manager = actor(&app, bench::USERNAME).await;
+    let total_leaks: usize = leaks.values().map(HashSet::len).sum();
+    assert!((20..=120).contains(&total_leaks), "{total_leaks} sheets with 漏水");
+    for &c in &g.communities {
+        let found = sheet::search(
+            &app,
+            &manager,
+            c,
+            st::Search { text: Some("漏水".into()), limit: 500, ..Default::default() },
+        )
+        .await
+        .unwrap();
+        let found: HashSet<i64> = found.iter().map(|s| s.id).collect();
+        assert_eq!(found, leaks.remove(&c).unwrap_or_default(), "community {c}");
+    }
+
+    // Numbers have no gaps per community and year; the counters hold the last one.
+    for ((community, year), mut list) in seqs.clone() {
+        list.sort();
+        assert_eq!(list, (1..=list.len() as i64).collect::<Vec<_>>(), "{community} {year}");
+        let last: i64 = sqlx::query_scalar("SELECT last_seq FROM sheet_counters WHERE community_id = $1 AND year = $2")
+            .bind(community)
+            .bind(year)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(last, list.len() as i64);
+    }
+
+    // A registration afterwards takes the next number of this year.
+    let desk = actor(&app, bench::DESK_USERNAME).await;
+    let c = g.communities[0];
+    let input = sheet::RegisterInput {
+        kind: "repair".into(),
+        channel: "phone".into(),
+        requester_name: "王秀英".into(),
+        requester_phone: "13912345678".into(),
+        reason: "厨房水管漏水".into(),
+        ..Default::default()
+    };
+    let made = sheet::register(&app, &desk, c, &input, None).await.unwrap();
+    let year: i64 = made.number[3..7].parse().unwrap();
+    let before = seqs.get(&(c, year)).map_or(0, Vec::len) as i64;
+    assert_eq!(made.number, format!("KF-{year}-{:06}", before + 1));
+    let found =
+        sheet::search(&app, &manager, c, st::Search { text: Some("漏水".into()), limit: 1, ..Default::default() })
+            .await
+            .unwrap();
+    assert_eq!(found[0].id, made.id, "the newest match first");
+
+    // The scheduler finds only the handful left due for a notice.
+    let t = huiqian::app::notify::tick(&app, huiqian::store::now_ms()).await.unwrap();
+    assert!(t.read >= 1 && t.read <= 8, "{t:?}");
+    assert_eq!(huiqian::app::notify::tick(&app, huiqian::store::now_ms()).await.unwrap().read, 0);
+}
