@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# The countersign-sheet benchmark, on SQLite and on PostgreSQL (docs/benchmarks.md): on a
+# generated database of 1,000,000 sheets over 20 communities and two years (with 50,000
+# units and 100,000 residents), registration over HTTP, the chase queue, the archive
+# search (漏水 and a phone suffix) and the sheet page under 32 concurrent clients, and
+# the scheduler's cost per tick. Registration is also given as a ratio of the insert
+# baseline (../shared/bench/baseline) measured in the same run. Prints a markdown table.
+#
+#   scripts/bench-sheets.sh
+#   SHEETS=20000 DURATION=5s scripts/bench-sheets.sh     # a quick try
+#
+# Environment: SHEETS (1000000), COMMUNITIES (20), UNITS (50000), RESIDENTS (100000),
+# DURATION (15s), CONNECTIONS (32), THREADS (2), TIMEOUT (10s), TICKS (5),
+# BACKENDS ("sqlite postgres"), PORT (18431), BASELINE_PORT (13999),
+# PG_URL (postgres://postgres@127.0.0.1:5432), KEEP (a folder to keep the raw output in).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+SHEETS=${SHEETS:-1000000}
+COMMUNITIES=${COMMUNITIES:-20}
+UNITS=${UNITS:-50000}
+RESIDENTS=${RESIDENTS:-100000}
+DURATION=${DURATION:-15s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+TIMEOUT=${TIMEOUT:-10s}
+TICKS=${TICKS:-5}
+BACKENDS=${BACKENDS:-"sqlite postgres"}
+PORT=${PORT:-18431}
+BASELINE_PORT=${BASELINE_PORT:-13999}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+PG_DB=huiqian_bench_sheets
+BASELINE_DIR=../shared/bench/baseline
+BIN=target/release/huiqian
+BASELINE_BIN=target/insert-baseline/release/insert-baseline
+LUA=scripts/bench
+LEAK=%E6%BC%8F%E6%B0%B4 # 漏水, URL-encoded
+
+say() { echo "bench: $*" >&2; }
+now_ms() { date +%s%3N; }
+
+for tool in wrk curl jq; do
+    command -v "$tool" >/dev/null || { say "$tool is needed (scripts/bench.sh installs wrk)"; exit 1; }
+done
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+    command -v psql >/dev/null || { say "psql is needed for the PostgreSQL run"; exit 1; }
+fi
+
+say "building (release)"
+cargo build --release --bin huiqian >&2
+CARGO_TARGET_DIR=target/insert-baseline cargo build --release \
+    --manifest-path "$BASELINE_DIR/Cargo.toml" >&2
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    if [[ " $BACKENDS " == *" postgres "* ]]; then
+        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
+    fi
+    if [ -n "${KEEP:-}" ]; then
+        mkdir -p "$KEEP" && cp "$work"/*.txt "$KEEP"/ 2>/dev/null || true
+        for b in $BACKENDS; do cp "$work/$b"/*.txt "$work/$b"/*.log "$KEEP"/ 2>/dev/null || true; done
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+stop_server() {
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+
+wait_for() { # url
+    for _ in $(seq 1 2000); do
+        curl -fs -o /dev/null "$1" && return 0
+        kill -0 "$server_pid" 2>/dev/null || { say "server exited"; return 1; }
+        sleep 0.005
+    done
+    say "no answer from $1"
+    return 1
+}
+
+# A wrk latency figure (`812.00us`, `3.41ms`, `1.20s`) in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n = n / 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n = n * 60000; else if (v ~ /s$/) n = n * 1000
+        printf "%.1f", n }'
+}
+
+declare -A R
+
+# run_wrk KEY URL LUA: req/s, p50, p99 and failed responses into R[KEY.*]
+run_wrk() {
+    local key=$1 url=$2 script=$3 out="$work/wrk-$1.txt"
+    say "wrk $key"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout "$TIMEOUT" --latency -s "$script" "$url" >"$out"
+    R[$key.rps]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
+    R[$key.p50]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+    R[$key.p99]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+    R[$key.bad]=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
+    R[$key.bad]=${R[$key.bad]:-0}
+    R[$key.timeouts]=$(awk '/Socket errors:/ {gsub(",", ""); print $NF}' "$out")
+    R[$key.timeouts]=${R[$key.timeouts]:-0}
+}
+
+run_baseline() { # KEY
+    mkdir -p "$work/baseline-$1"
+    DB="$work/baseline-$1/b.db" ADDR="127.0.0.1:$BASELINE_PORT" "$BASELINE_BIN" >/dev/null 2>&1 &
+    server_pid=$!
+    wait_for "http://127.0.0.1:$BASELINE_PORT/hello"
+    run_wrk "$1" "http://127.0.0.1:$BASELINE_PORT/tickets" "$BASELINE_DIR/post_ticket.lua"
+    stop_server
+}
+
+run_backend() { # sqlite|postgres
+    local b=$1 data="$work/$1" base="http://127.0.0.1:$PORT"
+    local args=(--data "$data")
+    mkdir -p "$data"
+    if [ "$b" = postgres ]; then
+        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
+        args+=(--database-url "$PG_URL/$PG_DB")
+    fi
+
+    say "$b: generating $SHEETS sheets in $COMMUNITIES communities ($UNITS units, $RESIDENTS residents)"
+    local t0
+    t0=$(now_ms)
+    "$BIN" "${args[@]}" bench-data --units "$UNITS" --residents "$RESIDENTS" --communities "$COMMUNITIES" \
+        --sheets "$SHEETS" --phones "$data/phones.txt" --sheet-ids "$data/ids.txt" >"$data/generate.txt" 2>"$data/generate.log"
+    R[$b.generate]=$(( $(now_ms) - t0 ))
+    cat "$data/generate.txt" >&2
+    if [ "$b" = sqlite ]; then
+        R[$b.size]=$(du -sm "$data/huiqian.db" | awk '{print $1 " MiB"}')
+    else
+        R[$b.size]=$(psql -tA "$PG_URL/$PG_DB" -c "SELECT pg_database_size('$PG_DB') / 1048576" | awk '{print $1 " MiB"}')
+    fi
+
+    # The scheduler, before the server runs its own: ms and rows read per tick, and the plan.
+    say "$b: scheduler ticks"
+    "$BIN" "${args[@]}" bench-tick --ticks "$TICKS" >"$data/tick.txt" 2>"$data/tick.log"
+    cat "$data/tick.txt" >&2
+    R[$b.tick1]=$(awk '/^tick 1:/ {print $3 " ms, " $5 " rows"}' "$data/tick.txt")
+    R[$b.tickn]=$(awk '/^tick / && $2 != "1:" {ms += $3; rows += $5; n++} END {if (n) printf "%.2f ms, %d rows", ms / n, rows / n}' "$data/tick.txt")
+    R[$b.plan]=$(awk '/^plan:/ {sub(/^plan: */, ""); printf "%s%s", sep, $0; sep = "; "}' "$data/tick.txt" | head -c 300)
+
+    say "$b: starting"
+    "$BIN" "${args[@]}" serve --listen "127.0.0.1:$PORT" 2>"$data/serve.log" &
+    server_pid=$!
+    wait_for "$base/readyz"
+
+    # A write API token of the receptionist bench_desk (receptionist in every community).
+    local jar="$data/cookies" csrf token
+    csrf=$(curl -fs -c "$jar" -H 'Content-Type: application/json' \
+        -d '{"username":"bench_desk","password":"bench-password-1"}' "$base/api/v1/auth/sign-in" | jq -r .csrf_token)
+    token=$(curl -fs -b "$jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+        -d '{"name":"bench","write":true}' "$base/api/v1/me/tokens" | jq -r .secret)
+    mapfile -t communities < <(curl -fs -H "Authorization: Bearer $token" "$base/api/v1/communities" | jq -r '.[].id')
+    local first=${communities[0]}
+    : >"$data/chase.txt"; : >"$data/leak.txt"; : >"$data/last4.txt"; : >"$data/pages.txt"
+    for c in "${communities[@]}"; do
+        echo "/api/v1/communities/$c/queues/chase" >>"$data/chase.txt"
+        echo "/api/v1/communities/$c/sheets?q=$LEAK" >>"$data/leak.txt"
+    done
+    while read -r phone; do
+        [ -n "$phone" ] && echo "/api/v1/communities/$first/sheets?phone_last4=${phone: -4}" >>"$data/last4.txt"
+    done <"$data/phones.txt"
+    while read -r id; do
+        [ -n "$id" ] && echo "/api/v1/sheets/$id" >>"$data/pages.txt"
+    done <"$data/ids.txt"
+    local n
+    n=$(curl -fs -H "Authorization: Bearer $token" "$base/api/v1/communities/$first/sheets?q=$LEAK" | jq length)
+    [ "$n" -ge 1 ] || { say "$b: the search for 漏水 found nothing"; return 1; }
+    n=$(curl -fs -H "Authorization: Bearer $token" "$base/api/v1/communities/$first/queues/chase" | jq length)
+    [ "$n" -ge 1 ] || { say "$b: the chase queue is empty"; return 1; }
+
+    TOKEN=$token PATHS="$data/chase.txt" run_wrk "$b.chase" "$base/" "$LUA/sheet_get.lua"
+    TOKEN=$token PATHS="$data/leak.txt" run_wrk "$b.leak" "$base/" "$LUA/sheet_get.lua"
+    TOKEN=$token PATHS="$data/last4.txt" run_wrk "$b.last4" "$base/" "$LUA/sheet_get.lua"
+    TOKEN=$token PATHS="$data/pages.txt" run_wrk "$b.page" "$base/" "$LUA/sheet_get.lua"
+    TOKEN=$token COMMUNITY=$first run_wrk "$b.register" "$base/" "$LUA/register_sheet.lua"
+    R[$b.rss_after]=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
+    stop_server
+    if [ "$b" = postgres ]; then
+        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null
+    fi
+}
+
+run_baseline baseline1
+for b in $BACKENDS; do run_backend "$b"; done
+run_baseline baseline2
+
+baseline=$(( (R[baseline1.rps] + R[baseline2.rps]) / 2 ))
+ratio() { awk -v a="$1" -v b="$baseline" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+cores=$(nproc)
+mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+
+echo
+echo "### huiqian $(git describe --always --dirty 2>/dev/null || echo '?'), sheets, $(date -u +%Y-%m-%d)"
+echo
+echo "Machine: $cores cores ($cpu), $mem. Data: $SHEETS sheets in $COMMUNITIES communities, $UNITS units, $RESIDENTS residents."
+echo "Load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency (latencies in ms)."
+echo
+line() { printf '| %s | %s |' "$1" "$2"; shift 2; printf ' %s |' "$@"; echo; }
+fmt() { echo "${R[$1.rps]} req/s, p50 ${R[$1.p50]}, p99 ${R[$1.p99]}"; }
+names=() gen=() size=() reg=() ratios=() chase=() leak=() last4=() page=() tick1=() tickn=() plan=() bad=() timeouts=()
+for b in $BACKENDS; do
+    names+=("$b")
+    gen+=("$(awk -v m="${R[$b.generate]}" 'BEGIN {printf "%.0f s", m / 1000}')")
+    size+=("${R[$b.size]}")
+    reg+=("$(fmt "$b.register")")
+    ratios+=("$(ratio "${R[$b.register.rps]}")")
+    chase+=("$(fmt "$b.chase")")
+    leak+=("$(fmt "$b.leak")")
+    last4+=("$(fmt "$b.last4")")
+    page+=("$(fmt "$b.page")")
+    tick1+=("${R[$b.tick1]}")
+    tickn+=("${R[$b.tickn]}")
+    plan+=("${R[$b.plan]}")
+    bad+=("${R[$b.register.bad]} / ${R[$b.chase.bad]} / ${R[$b.leak.bad]} / ${R[$b.last4.bad]} / ${R[$b.page.bad]}")
+    timeouts+=("${R[$b.register.timeouts]} / ${R[$b.chase.timeouts]} / ${R[$b.leak.timeouts]} / ${R[$b.last4.timeouts]} / ${R[$b.page.timeouts]}")
+done
+line "" "aim" "${names[@]}"
+line "---" "---" "${names[@]//*/---}"
+line "generate the data (bench-data)" "" "${gen[@]}"
+line "database size" "" "${size[@]}"
+line "registration (phone)" "≥ 1,000 req/s on SQLite" "${reg[@]}"
+line "registration ÷ insert baseline" "" "${ratios[@]}"
+line "chase queue" "p99 < 50 ms" "${chase[@]}"
+line "archive search 漏水" "p99 < 50 ms" "${leak[@]}"
+line "archive search phone suffix" "p99 < 50 ms" "${last4[@]}"
+line "sheet page" "p99 < 50 ms" "${page[@]}"
+line "scheduler tick, first (the handful due)" "< 10 ms, due rows only" "${tick1[@]}"
+line "scheduler tick, later (mean)" "< 10 ms" "${tickn[@]}"
+line "plan of the due query" "partial index sheets_warn" "${plan[@]}"
+line "non-2xx (register / chase / 漏水 / suffix / page)" "0" "${bad[@]}"
+line "timeouts (same order)" "0" "${timeouts[@]}"
+echo
+echo "Insert baseline (one SQLite insert per request, POST /tickets, same wrk settings):" \
+    "${R[baseline1.rps]} req/s before (p99 ${R[baseline1.p99]} ms), ${R[baseline2.rps]} req/s after" \
+    "(p99 ${R[baseline2.p99]} ms); mean $baseline req/s."
