@@ -456,7 +456,7 @@ const tests = [
             await route.abort().catch(() => {}); // the browser gave it up for the next press
           }
         };
-        await page.route('**/sheets/new', slowLine);
+        await page.route(/\/sheets\/new(\?|$)/, slowLine);
         const submit = page.locator('#sheet-submit');
         await submit.scrollIntoViewIfNeeded();
         const sb = await submit.boundingBox();
@@ -466,7 +466,7 @@ const tests = [
         expect(posts > 0, 'pressing #sheet-submit sent nothing');
         await page.mouse.click(sx, sy);
         await page.waitForURL(/\/sheets\/\d+$/, { waitUntil: 'load' }).catch(() => {});
-        await page.unroute('**/sheets/new', slowLine);
+        await page.unroute(/\/sheets\/new(\?|$)/, slowLine);
         const m = pathOf(page).match(/^\/sheets\/(\d+)$/);
         expect(m, `registering should lead to the new sheet, got ${pathOf(page)}${await complaints(page)}`);
         const sheetPath = pathOf(page);
