@@ -23,9 +23,9 @@ macro_rules! migrations {
 }
 
 pub static MIGRATIONS_SQLITE: &[Migration] =
-    migrations!("sqlite": 1 "foundation", 2 "sheets", 3 "clocks_and_notices", 4 "sheet_search");
+    migrations!("sqlite": 1 "foundation", 2 "sheets", 3 "clocks_and_notices", 4 "sheet_search", 5 "sheet_queues");
 pub static MIGRATIONS_POSTGRES: &[Migration] =
-    migrations!("postgres": 1 "foundation", 2 "sheets", 3 "clocks_and_notices", 4 "sheet_search");
+    migrations!("postgres": 1 "foundation", 2 "sheets", 3 "clocks_and_notices", 4 "sheet_search", 5 "sheet_queues");
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

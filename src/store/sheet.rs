@@ -371,14 +371,19 @@ pub async fn queue(
     }
     let ids = communities.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
     let open = "s.state NOT IN ('collected', 'archived')";
+    // Open and out of the desk's hands: every open state but `registered` (which has no
+    // collection deadline).
+    let chase = "s.state IN ('dispatched', 'awaiting_acceptance', 'suspended')";
     let (cond, order, arg) = match q {
         Queue::MineOpen(u) => (
             format!("s.first_contact_id = $1 AND {open}"),
             "s.due_at IS NULL, s.due_at, s.id",
             Some(*u),
         ),
+        // Written as the partial index `sheets_chase` states it, so that both databases
+        // use it (SQLite only when the query repeats the index's condition).
         Queue::ToChase => (
-            format!("{open} AND s.state <> 'registered' AND s.due_at IS NOT NULL AND $1 = $1"),
+            format!("{chase} AND s.due_at IS NOT NULL AND $1 = $1"),
             "s.due_at, s.id",
             Some(0),
         ),
@@ -388,7 +393,7 @@ pub async fn queue(
             Some(*d),
         ),
         Queue::Overdue(now) => (
-            format!("{open} AND s.due_at < $1 AND s.state <> 'suspended'"),
+            format!("{chase} AND s.due_at < $1 AND s.state <> 'suspended'"),
             "s.due_at, s.id",
             Some(*now),
         ),
@@ -423,7 +428,19 @@ pub struct Search {
 }
 
 pub async fn search(pool: &AnyPool, community_id: i64, f: &Search) -> Result<Vec<SheetRow>, sqlx::Error> {
-    let mut sql = format!("{SHEET_SELECT} WHERE s.community_id = $1");
+    let mut conn = pool.acquire().await?;
+    let words: Vec<&str> = f.text.as_deref().map(|t| t.split_whitespace().take(5).collect()).unwrap_or_default();
+    let indexed = words.iter().any(|w| !huiqian_domain::sheet::search::query_terms(w).is_empty());
+    // With words to look up, the term index narrows the candidates best: SQLite, without
+    // statistics, would rather walk every sheet of the community through an index that
+    // starts with community_id and test each against the terms (a unary `+` keeps it
+    // from using such an index). PostgreSQL's planner sees this from its statistics.
+    let community = if indexed && super::Backend::of(&conn) == super::Backend::Sqlite {
+        "+s.community_id"
+    } else {
+        "s.community_id"
+    };
+    let mut sql = format!("{SHEET_SELECT} WHERE {community} = $1");
     let mut binds: Vec<Bind> = vec![];
     let mut add = |sql: &mut String, cond: &str, v: Bind| {
         binds.push(v);
@@ -462,8 +479,8 @@ pub async fn search(pool: &AnyPool, community_id: i64, f: &Search) -> Result<Vec
     if let Some(v) = &f.phone_last4 {
         add(&mut sql, "s.requester_phone_last4 = ?", Bind::S(v.clone()));
     }
-    if let Some(v) = &f.text {
-        for word in v.split_whitespace().take(5) {
+    if !words.is_empty() {
+        for word in words {
             // The word's character pairs narrow the candidates through the term index…
             for term in huiqian_domain::sheet::search::query_terms(word).into_iter().take(8) {
                 add(
@@ -488,7 +505,7 @@ pub async fn search(pool: &AnyPool, community_id: i64, f: &Search) -> Result<Vec
             Bind::S(v) => q.bind(v),
         };
     }
-    q.bind(f.limit).bind(f.offset).fetch_all(pool).await
+    q.bind(f.limit).bind(f.offset).fetch_all(&mut *conn).await
 }
 
 enum Bind {
