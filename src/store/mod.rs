@@ -122,8 +122,11 @@ impl Store {
             }
             Backend::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
+                // More connections than the machine can run at once only add queueing
+                // inside PostgreSQL and context switches: twice the cores, at least four.
+                let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2);
                 let pool = AnyPoolOptions::new()
-                    .max_connections(16)
+                    .max_connections((cores * 2).clamp(4, 32))
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
