@@ -430,7 +430,11 @@ pub struct Search {
 pub async fn search(pool: &AnyPool, community_id: i64, f: &Search) -> Result<Vec<SheetRow>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let words: Vec<&str> = f.text.as_deref().map(|t| t.split_whitespace().take(5).collect()).unwrap_or_default();
-    let indexed = words.iter().any(|w| !huiqian_domain::sheet::search::query_terms(w).is_empty());
+    // The first term of the words drives the search: the term index lists its sheets
+    // newest first, so a page of results stops after its rows instead of sorting every
+    // match (a common word is in thousands of sheets).
+    let first_term = words.iter().find_map(|w| huiqian_domain::sheet::search::query_terms(w).into_iter().next());
+    let indexed = first_term.is_some();
     // With words to look up, the term index narrows the candidates best: SQLite, without
     // statistics, would rather walk every sheet of the community through an index that
     // starts with community_id and test each against the terms (a unary `+` keeps it
@@ -440,8 +444,13 @@ pub async fn search(pool: &AnyPool, community_id: i64, f: &Search) -> Result<Vec
     } else {
         "s.community_id"
     };
-    let mut sql = format!("{SHEET_SELECT} WHERE {community} = $1");
-    let mut binds: Vec<Bind> = vec![];
+    let mut sql = match &first_term {
+        Some(_) => format!(
+            "{SHEET_SELECT} JOIN sheet_terms t0 ON t0.sheet_id = s.id WHERE t0.community_id = $1 AND t0.term = $2 AND {community} = $1"
+        ),
+        None => format!("{SHEET_SELECT} WHERE {community} = $1"),
+    };
+    let mut binds: Vec<Bind> = first_term.clone().map(Bind::S).into_iter().collect();
     let mut add = |sql: &mut String, cond: &str, v: Bind| {
         binds.push(v);
         sql.push_str(&format!(" AND {}", cond.replace('?', &format!("${}", binds.len() + 1))));
@@ -482,7 +491,16 @@ pub async fn search(pool: &AnyPool, community_id: i64, f: &Search) -> Result<Vec
     if !words.is_empty() {
         for word in words {
             // The word's character pairs narrow the candidates through the term index…
-            for term in huiqian_domain::sheet::search::query_terms(word).into_iter().take(8) {
+            let terms = huiqian_domain::sheet::search::query_terms(word);
+            // A word of two Chinese characters is its own only pair: a sheet has that
+            // term exactly when its text contains the word, so there is nothing to
+            // confirm (and PostgreSQL, which cannot estimate LIKE, then reads the term
+            // index newest first and stops after a page instead of sorting every match).
+            let exact = terms.len() == 1 && terms[0] == word && !word.chars().any(|c| c.is_ascii());
+            for term in terms.into_iter().take(8) {
+                if Some(&term) == first_term.as_ref() {
+                    continue;
+                }
                 add(
                     &mut sql,
                     "s.id IN (SELECT t.sheet_id FROM sheet_terms t WHERE t.community_id = $1 AND t.term = ?)",
@@ -490,6 +508,9 @@ pub async fn search(pool: &AnyPool, community_id: i64, f: &Search) -> Result<Vec
                 );
             }
             // …and the word itself confirms them (both `?` are one numbered placeholder).
+            if exact {
+                continue;
+            }
             add(
                 &mut sql,
                 "(s.reason LIKE ? OR s.requester_name LIKE ?)",
@@ -497,7 +518,8 @@ pub async fn search(pool: &AnyPool, community_id: i64, f: &Search) -> Result<Vec
             );
         }
     }
-    sql.push_str(&format!(" ORDER BY s.id DESC LIMIT ${} OFFSET ${}", binds.len() + 2, binds.len() + 3));
+    let order = if first_term.is_some() { "t0.sheet_id" } else { "s.id" };
+    sql.push_str(&format!(" ORDER BY {order} DESC LIMIT ${} OFFSET ${}", binds.len() + 2, binds.len() + 3));
     let mut q = sqlx::query_as(&sql).bind(community_id);
     for b in binds {
         q = match b {
