@@ -153,7 +153,12 @@ pub struct Paging {
     pub offset: Option<i64>,
 }
 
-/// Work queues: `mine`, `chase` (soonest due first), `department`, `overdue`, `signature`.
+/// A queue's default page: what a receptionist works through before the next look
+/// (ask for more with `limit`/`offset`).
+pub const QUEUE_PAGE: i64 = 50;
+
+/// Work queues: `mine`, `chase` (soonest due first), `department`, `overdue`, `signature`;
+/// 50 at a time unless `limit` says otherwise.
 #[utoipa::path(get, path = "/communities/{id}/queues/{name}", tag = "sheets", params(("id" = i64, Path), ("name" = sheet::QueueName, Path), Paging), responses((status = 200, body = [st::SheetRow])))]
 async fn sheet_queue(
     State(s): State<AppState>,
@@ -161,7 +166,8 @@ async fn sheet_queue(
     Path((id, name)): Path<(i64, sheet::QueueName)>,
     Query(p): Query<Paging>,
 ) -> ApiResult<Json<Vec<st::SheetRow>>> {
-    api(sheet::queue(&s.app, &a.actor, id, name, p.limit.unwrap_or(100), p.offset.unwrap_or(0)).await, a.lang).map(Json)
+    api(sheet::queue(&s.app, &a.actor, id, name, p.limit.unwrap_or(QUEUE_PAGE), p.offset.unwrap_or(0)).await, a.lang)
+        .map(Json)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -687,6 +687,7 @@ async fn print(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, headers
 struct QueueQuery {
     community_id: Option<i64>,
     q: Option<String>,
+    page: Option<i64>,
 }
 
 #[derive(Template)]
@@ -699,6 +700,8 @@ struct QueuesPage {
     tabs: Vec<(String, String)>,
     list: Vec<Row>,
     can_register: bool,
+    page: i64,
+    more: bool,
 }
 
 async fn queues(State(s): State<AppState>, ctx: Ctx, Query(q): Query<QueueQuery>) -> PageResult {
@@ -713,7 +716,11 @@ async fn queues(State(s): State<AppState>, ctx: Ctx, Query(q): Query<QueueQuery>
             .unwrap_or_else(|| default.into());
     let name: sheet::QueueName =
         serde_json::from_value(serde_json::json!(current)).map_err(|_| PageError(AppError::NotFound, ctx.lang))?;
-    let rows_ = sheet::queue(&s.app, &ctx.actor, cm.id, name, 200, 0).await.page(ctx.lang)?;
+    let size = crate::web::api_sheets::QUEUE_PAGE;
+    let pg = q.page.unwrap_or(0).max(0);
+    let mut rows_ = sheet::queue(&s.app, &ctx.actor, cm.id, name, size + 1, pg * size).await.page(ctx.lang)?;
+    let more = rows_.len() as i64 > size;
+    rows_.truncate(size as usize);
     let tabs = ["mine", "chase", "department", "overdue", "signature"]
         .iter()
         .map(|t| (t.to_string(), c.t.get(&format!("queue.{t}")).to_string()))
@@ -721,6 +728,8 @@ async fn queues(State(s): State<AppState>, ctx: Ctx, Query(q): Query<QueueQuery>
     Ok(render(&QueuesPage {
         list: rows(&c, &cm.timezone, rows_),
         can_register: ctx.actor.authorize(Permission::RegisterSheet, cm.id).is_ok(),
+        page: pg,
+        more,
         communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
         community_id: cm.id,
         current,
