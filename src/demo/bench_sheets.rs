@@ -6,7 +6,7 @@
 use super::synth::Rng;
 use super::{BoxError, fail};
 use crate::app::{Actor, App, Authority, audit};
-use crate::store::{self, Backend};
+use crate::store::{self, BulkValue};
 use chrono::Datelike;
 use huiqian_domain::auth::Role;
 use huiqian_domain::person::Phone;
@@ -23,8 +23,6 @@ const HOUR: i64 = 3_600_000;
 const MINUTE: i64 = 60_000;
 /// Sheets per transaction.
 const CHUNK: usize = 2_000;
-/// Parameters per statement: under SQLite's default limit (32,766) and PostgreSQL's (65,535).
-const PARAMS: usize = 30_000;
 
 /// Someone who may call the desk: a resident of the community, with their unit.
 #[derive(Debug, Clone)]
@@ -385,59 +383,23 @@ fn build(
     out
 }
 
-/// Bind values for the multi-row inserts.
-enum V {
-    I(i64),
-    N(Option<i64>),
-    S(String),
-    O(Option<String>),
-}
-
-async fn insert_rows(
-    tx: &mut sqlx::AnyConnection,
-    backend: Backend,
-    head: &str,
-    cols: usize,
-    rows: Vec<Vec<V>>,
-) -> Result<(), sqlx::Error> {
-    let per = PARAMS / cols;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let batch: Vec<Vec<V>> = rows.by_ref().take(per).collect();
-        let sql = format!("{head} VALUES {}", store::values_placeholders(backend, batch.len(), cols));
-        let mut q = sqlx::query(&sql);
-        for row in batch {
-            for v in row {
-                q = match v {
-                    V::I(x) => q.bind(x),
-                    V::N(x) => q.bind(x),
-                    V::S(x) => q.bind(x),
-                    V::O(x) => q.bind(x),
-                };
-            }
-        }
-        q.execute(&mut *tx).await?;
-    }
-    Ok(())
-}
-
-fn handover_row(community_id: i64, sheet_id: i64, h: &Handover) -> Vec<V> {
+fn handover_row(community_id: i64, sheet_id: i64, h: &Handover) -> Vec<BulkValue> {
     vec![
-        V::I(sheet_id),
-        V::I(i64::from(h.no)),
-        V::I(community_id),
-        V::I(h.department),
-        V::N(h.to_user),
-        V::S(h.state.as_str().into()),
-        V::S(h.opinion_sent.clone()),
-        V::I(h.handed_over_at),
-        V::I(h.handed_over_by),
-        V::N(h.acknowledged_at),
-        V::N(h.acknowledged_by),
-        V::N(h.returned_at),
-        V::N(h.returned_by),
-        V::S(h.result.clone()),
-        V::S(h.signer.clone()),
+        BulkValue::I(sheet_id),
+        BulkValue::I(i64::from(h.no)),
+        BulkValue::I(community_id),
+        BulkValue::I(h.department),
+        BulkValue::N(h.to_user),
+        BulkValue::S(h.state.as_str().into()),
+        BulkValue::S(h.opinion_sent.clone()),
+        BulkValue::I(h.handed_over_at),
+        BulkValue::I(h.handed_over_by),
+        BulkValue::N(h.acknowledged_at),
+        BulkValue::N(h.acknowledged_by),
+        BulkValue::N(h.returned_at),
+        BulkValue::N(h.returned_by),
+        BulkValue::S(h.result.clone()),
+        BulkValue::S(h.signer.clone()),
     ]
 }
 
@@ -454,50 +416,50 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
             let last = m.history.last().map_or(0, |r| r.at);
             let outcome: Option<String> = None;
             sheets.push(vec![
-                V::I(m.id),
-                V::I(c),
-                V::S(m.number.clone()),
-                V::I(m.year),
-                V::I(m.seq),
-                V::S(m.kind.as_str().into()),
-                V::S(m.channel.as_str().into()),
-                V::S(s.state.as_str().into()),
-                V::N(m.unit_id),
-                V::N(m.person_id),
-                V::S(m.name.clone()),
-                V::S(m.phone_masked.clone()),
-                V::S(m.last4.clone()),
-                V::S(m.reason.into()),
-                V::I(s.first_contact),
-                V::I(i64::from(s.signature_pending)),
-                V::O(outcome),
-                V::I(s.registered_at),
-                V::N(s.first_dispatched_at()),
-                V::N(s.acceptance.as_ref().map(|a| a.at)),
-                V::N(m.archived_at),
-                V::N(m.due_at),
-                V::S(m.clock_state.into()),
-                V::I(last),
-                V::I(m.history.len() as i64),
-                V::N(m.warn_at),
-                V::I(m.notice_level),
+                BulkValue::I(m.id),
+                BulkValue::I(c),
+                BulkValue::S(m.number.clone()),
+                BulkValue::I(m.year),
+                BulkValue::I(m.seq),
+                BulkValue::S(m.kind.as_str().into()),
+                BulkValue::S(m.channel.as_str().into()),
+                BulkValue::S(s.state.as_str().into()),
+                BulkValue::N(m.unit_id),
+                BulkValue::N(m.person_id),
+                BulkValue::S(m.name.clone()),
+                BulkValue::S(m.phone_masked.clone()),
+                BulkValue::S(m.last4.clone()),
+                BulkValue::S(m.reason.into()),
+                BulkValue::I(s.first_contact),
+                BulkValue::I(i64::from(s.signature_pending)),
+                BulkValue::O(outcome),
+                BulkValue::I(s.registered_at),
+                BulkValue::N(s.first_dispatched_at()),
+                BulkValue::N(s.acceptance.as_ref().map(|a| a.at)),
+                BulkValue::N(m.archived_at),
+                BulkValue::N(m.due_at),
+                BulkValue::S(m.clock_state.into()),
+                BulkValue::I(last),
+                BulkValue::I(m.history.len() as i64),
+                BulkValue::N(m.warn_at),
+                BulkValue::I(m.notice_level),
             ]);
             for (n, (rec, role)) in m.history.iter().zip(&m.roles).enumerate() {
                 events.push(vec![
-                    V::I(m.id),
-                    V::I(n as i64 + 1),
-                    V::I(rec.at),
-                    V::I(rec.by),
-                    V::S((*role).into()),
-                    V::S(rec.event.name().into()),
-                    V::S(serde_json::to_string(&rec.event).expect("events serialise")),
+                    BulkValue::I(m.id),
+                    BulkValue::I(n as i64 + 1),
+                    BulkValue::I(rec.at),
+                    BulkValue::I(rec.by),
+                    BulkValue::S((*role).into()),
+                    BulkValue::S(rec.event.name().into()),
+                    BulkValue::S(serde_json::to_string(&rec.event).expect("events serialise")),
                 ]);
             }
             for h in &s.handovers {
                 handovers.push(handover_row(c, m.id, h));
             }
             for t in search::terms(&format!("{} {}", m.reason, m.name)) {
-                terms.push(vec![V::I(c), V::S(t), V::I(m.id)]);
+                terms.push(vec![BulkValue::I(c), BulkValue::S(t), BulkValue::I(m.id)]);
             }
             counts.sheets += 1;
             counts.open += usize::from(s.state.is_open());
@@ -506,35 +468,10 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
         counts.events += events.len();
         counts.terms += terms.len();
         let mut tx = app.store.begin().await?;
-        insert_rows(
-            &mut tx,
-            backend,
-            "INSERT INTO sheets (id, community_id, number, year, seq, kind, channel, state, unit_id, person_id, \
-             requester_name, requester_phone_masked, requester_phone_last4, reason, first_contact_id, signature_pending, \
-             outcome, registered_at, dispatched_at, collected_at, archived_at, due_at, clock_state, updated_at, version, \
-             warn_at, notice_level)",
-            27,
-            sheets,
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            backend,
-            "INSERT INTO sheet_events (sheet_id, seq, at, by_user_id, by_role, name, data)",
-            7,
-            events,
-        )
-        .await?;
-        insert_rows(
-            &mut tx,
-            backend,
-            "INSERT INTO sheet_handovers (sheet_id, no, community_id, department_id, to_user_id, state, opinion, \
-             handed_over_at, handed_over_by, acknowledged_at, acknowledged_by, returned_at, returned_by, result, signer)",
-            15,
-            handovers,
-        )
-        .await?;
-        insert_rows(&mut tx, backend, "INSERT INTO sheet_terms (community_id, term, sheet_id)", 3, terms).await?;
+        store::sheet::bulk_sheets(&mut tx, backend, sheets).await?;
+        store::sheet::bulk_events(&mut tx, backend, events).await?;
+        store::sheet::bulk_handovers(&mut tx, backend, handovers).await?;
+        store::sheet::bulk_terms(&mut tx, backend, terms).await?;
         tx.commit().await?;
     }
     Ok(())
@@ -564,12 +501,7 @@ pub async fn generate(app: &App, desks: &[Desk], n: usize, seed: u64) -> Result<
         drop(made);
         let mut tx = app.store.begin().await?;
         for (year, last) in &counters {
-            sqlx::query("INSERT INTO sheet_counters (community_id, year, last_seq) VALUES ($1, $2, $3)")
-                .bind(desk.community_id)
-                .bind(*year)
-                .bind(*last)
-                .execute(&mut *tx)
-                .await?;
+            store::sheet::set_counter(&mut tx, desk.community_id, *year, *last).await?;
         }
         audit::record(
             &mut tx,

@@ -741,3 +741,79 @@ pub async fn refresh_clock(
     .await?;
     Ok(())
 }
+
+// ---- bulk loading (benchmark datasets) ----
+
+use super::BulkValue;
+
+/// Sheets in bulk, 27 values a row in this column order.
+pub async fn bulk_sheets(
+    tx: &mut AnyConnection,
+    backend: super::Backend,
+    rows: Vec<Vec<BulkValue>>,
+) -> Result<(), sqlx::Error> {
+    super::insert_rows(
+        tx,
+        backend,
+        "INSERT INTO sheets (id, community_id, number, year, seq, kind, channel, state, unit_id, person_id, \
+         requester_name, requester_phone_masked, requester_phone_last4, reason, first_contact_id, signature_pending, \
+         outcome, registered_at, dispatched_at, collected_at, archived_at, due_at, clock_state, updated_at, version, \
+         warn_at, notice_level)",
+        27,
+        rows,
+    )
+    .await
+}
+
+/// Sheet events in bulk: (sheet_id, seq, at, by_user_id, by_role, name, data).
+pub async fn bulk_events(
+    tx: &mut AnyConnection,
+    backend: super::Backend,
+    rows: Vec<Vec<BulkValue>>,
+) -> Result<(), sqlx::Error> {
+    super::insert_rows(
+        tx,
+        backend,
+        "INSERT INTO sheet_events (sheet_id, seq, at, by_user_id, by_role, name, data)",
+        7,
+        rows,
+    )
+    .await
+}
+
+/// Handovers in bulk, 15 values a row in the ledger's column order.
+pub async fn bulk_handovers(
+    tx: &mut AnyConnection,
+    backend: super::Backend,
+    rows: Vec<Vec<BulkValue>>,
+) -> Result<(), sqlx::Error> {
+    super::insert_rows(
+        tx,
+        backend,
+        "INSERT INTO sheet_handovers (sheet_id, no, community_id, department_id, to_user_id, state, opinion, \
+         handed_over_at, handed_over_by, acknowledged_at, acknowledged_by, returned_at, returned_by, result, signer)",
+        15,
+        rows,
+    )
+    .await
+}
+
+/// Search terms in bulk: (community_id, term, sheet_id).
+pub async fn bulk_terms(
+    tx: &mut AnyConnection,
+    backend: super::Backend,
+    rows: Vec<Vec<BulkValue>>,
+) -> Result<(), sqlx::Error> {
+    super::insert_rows(tx, backend, "INSERT INTO sheet_terms (community_id, term, sheet_id)", 3, rows).await
+}
+
+/// Set a community's sheet counter for a year (after a bulk load).
+pub async fn set_counter(tx: &mut AnyConnection, community_id: i64, year: i64, last: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO sheet_counters (community_id, year, last_seq) VALUES ($1, $2, $3)")
+        .bind(community_id)
+        .bind(year)
+        .bind(last)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
