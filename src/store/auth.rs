@@ -419,13 +419,6 @@ pub async fn insert_token(
     .await
 }
 
-pub async fn token_by_hash(pool: &AnyPool, hash: &str) -> Result<Option<ApiToken>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE token_hash = $1"))
-        .bind(hash)
-        .fetch_optional(pool)
-        .await
-}
-
 pub async fn tokens_of(pool: &AnyPool, user_id: i64) -> Result<Vec<ApiToken>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC"))
         .bind(user_id)

@@ -169,14 +169,6 @@ pub async fn sheet(pool: &AnyPool, id: i64) -> Result<Option<SheetRow>, sqlx::Er
     sqlx::query_as(&format!("{SHEET_SELECT} WHERE s.id = $1")).bind(id).fetch_optional(pool).await
 }
 
-pub async fn sheet_by_number(pool: &AnyPool, community_id: i64, number: &str) -> Result<Option<SheetRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SHEET_SELECT} WHERE s.community_id = $1 AND s.number = $2"))
-        .bind(community_id)
-        .bind(number)
-        .fetch_optional(pool)
-        .await
-}
-
 /// A stored event.
 #[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct EventRow {
