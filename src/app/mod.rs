@@ -11,6 +11,7 @@ pub mod import;
 pub mod notify;
 pub mod org;
 pub mod people;
+pub mod request;
 pub mod sheet;
 
 pub use error::{AppError, AppResult};

@@ -26,24 +26,97 @@ async fn notify_user(
     kind: &str,
     dedupe: &str,
 ) -> AppResult<bool> {
+    send(app, tx, user_id, sheet.community_id, sheet.id, &sheet.number, sheet.due_at, kind, dedupe).await
+}
+
+/// Put a notice about a sheet in a user's inbox (in their language) and, with a gateway
+/// configured, in the outbox; once per `dedupe`. True when it was new.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn send(
+    app: &App,
+    tx: &mut store::Tx,
+    user_id: i64,
+    community_id: i64,
+    sheet_id: i64,
+    number: &str,
+    due_at: Option<i64>,
+    kind: &str,
+    dedupe: &str,
+) -> AppResult<bool> {
     let locale = sa::user(app.store.read(), user_id).await?.map(|u| u.locale).unwrap_or_default();
     let lang = Lang::parse(&locale).unwrap_or_default();
-    let due = sheet.due_at.map(|d| crate::web::pages_when(d, "Asia/Shanghai")).unwrap_or_default();
-    let params = [("number", sheet.number.clone()), ("due", due)];
+    let due = due_at.map(|d| crate::web::pages_when(d, "Asia/Shanghai")).unwrap_or_default();
+    let params = [("number", number.to_string()), ("due", due)];
     let title = tf(lang, &format!("notice.{kind}.title"), &params);
     let body = tf(lang, &format!("notice.{kind}.body"), &params);
     let Some(id) =
-        st::insert_notification(tx, user_id, Some(sheet.community_id), Some(sheet.id), kind, &title, &body, dedupe)
-            .await?
+        st::insert_notification(tx, user_id, Some(community_id), Some(sheet_id), kind, &title, &body, dedupe).await?
     else {
         return Ok(false);
     };
     if !app.config.notify.webhook_url.is_empty() {
         let phone = sa::user(app.store.read(), user_id).await?.map(|u| u.phone_masked).unwrap_or_default();
-        let payload = json!({"id": id, "kind": kind, "user_id": user_id, "phone_masked": phone, "sheet": sheet.number, "title": title, "body": body});
+        let payload = json!({"id": id, "kind": kind, "user_id": user_id, "phone_masked": phone, "sheet": number, "title": title, "body": body});
         st::enqueue(tx, id, &payload.to_string(), store::now_ms()).await?;
     }
     Ok(true)
+}
+
+/// The flows' timers whose time has come (arrival, repair slip, promised reply, complaint
+/// progress and deadline), each sent once to whoever must act.
+async fn tick_timers(app: &App, now: i64, report: &mut Tick) -> AppResult<()> {
+    use crate::store::request as srq;
+    let due = srq::due_timers(app.store.read(), now, 500).await?;
+    report.read += due.len();
+    for t in due {
+        let mut tx = app.store.begin().await?;
+        if !srq::claim_timer(&mut tx, t.id, now).await? {
+            continue;
+        }
+        let mut conn = app.store.read().acquire().await?;
+        let dispatchers = srq::users_with_roles(&mut conn, t.community_id, &["engineering_dispatcher"]).await?;
+        let managers = st::escalation_targets(&mut conn, t.community_id).await?;
+        drop(conn);
+        let mut to: Vec<i64> = match t.name.as_str() {
+            "arrival" => t.technician_id.into_iter().chain(dispatchers).collect(),
+            "slip" => std::iter::once(t.first_contact_id).chain(dispatchers).collect(),
+            "promise_warn" => std::iter::once(t.first_contact_id).chain(t.escalated_to).collect(),
+            "promise" | "deadline" => std::iter::once(t.first_contact_id).chain(t.escalated_to).chain(managers).collect(),
+            _ => vec![t.first_contact_id],
+        };
+        to.sort_unstable();
+        to.dedup();
+        let kind = format!("timer_{}", t.name);
+        for u in to {
+            let dedupe = format!("{kind}:{}:{}:{u}", t.sheet_id, t.due_at);
+            report.notices +=
+                usize::from(send(app, &mut tx, u, t.community_id, t.sheet_id, &t.number, Some(t.due_at), &kind, &dedupe).await?);
+        }
+        store::audit::append(
+            &mut tx,
+            &store::audit::NewEntry {
+                at: now,
+                actor_user_id: None,
+                actor_name: "scheduler",
+                actor_role: "",
+                community_id: Some(t.community_id),
+                action: "sheet.timer_fired",
+                entity_type: "sheet",
+                entity_id: t.sheet_id.to_string(),
+                changes: json!({"number": t.number, "timer": t.name, "due_at": t.due_at}).to_string(),
+                authority: match t.name.as_str() {
+                    "arrival" => "R-REP-3",
+                    "slip" => "R-REP-5",
+                    "promise" | "promise_warn" => "R-RECV-2",
+                    _ => "R-CMP-6",
+                },
+                request_id: "",
+            },
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 /// One pass: every sheet whose warning time has come gets the notices it is due.
@@ -98,6 +171,7 @@ pub async fn tick(app: &App, now: i64) -> AppResult<Tick> {
         .await?;
         tx.commit().await?;
     }
+    tick_timers(app, now, &mut report).await?;
     Ok(report)
 }
 

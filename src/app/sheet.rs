@@ -39,6 +39,12 @@ pub struct RegisterInput {
     /// For a visit: the requester's signature drawn on the screen (`data:image/png;base64,…`).
     #[serde(default)]
     pub signature: String,
+    /// A repair's category and arrival class (kind `repair`, or paid work under `special_service`).
+    #[serde(default)]
+    pub repair: Option<super::request::RepairIntake>,
+    /// A complaint's time, place, cause, course, people and whom it is about (kind `complaint`).
+    #[serde(default)]
+    pub complaint: Option<super::request::ComplaintIntake>,
 }
 
 /// Reasons are "clear and brief" (R-SHEET-1); longer notes are attached.
@@ -58,10 +64,32 @@ pub async fn register(
     input: &RegisterInput,
     idempotency_key: Option<&str>,
 ) -> AppResult<st::SheetRow> {
-    let authority = actor.authorize(Permission::RegisterSheet, community_id)?;
+    // Security out of hours and a technician on site take repairs in too (R-REP-1).
+    let authority = match actor.authorize(Permission::RegisterSheet, community_id) {
+        Ok(a) => a,
+        Err(e) => match SheetKind::parse(&input.kind) {
+            Ok(SheetKind::Repair) => actor.authorize(Permission::RegisterRepair, community_id)?,
+            _ => return Err(e),
+        },
+    };
     let tz = community_tz(app, community_id).await?;
     let mut errors = FieldErrors::default();
     let kind = SheetKind::parse(&input.kind).map_err(|e| errors.push("kind", e)).ok();
+    let intake = match kind {
+        Some(k) => super::request::intake_commands(
+            k,
+            input.repair.as_ref(),
+            input.complaint.as_ref(),
+            super::request::source_of(actor, community_id),
+            &mut errors,
+        ),
+        None => vec![],
+    };
+    if let Some(d) = input.complaint.as_ref().and_then(|c| c.against_department_id)
+        && org::department(app.store.read(), d).await?.is_none_or(|x| x.community_id != community_id)
+    {
+        errors.push("complaint.against_department_id", ValidationError::new("department.unknown"));
+    }
     let channel = Channel::parse(&input.channel).map_err(|e| errors.push("channel", e)).ok();
     let name = PersonName::parse(&input.requester_name).map_err(|e| errors.push("requester_name", e)).ok();
     let phone = if input.requester_phone.trim().is_empty() {
@@ -124,7 +152,14 @@ pub async fn register(
     };
     let now = store::now_ms();
     let year = i64::from(chrono::Datelike::year(&super::people::today_in(&tz)));
-    let (domain_sheet, first) = Sheet::register(kind, channel, actor.user_id, now);
+    let (mut domain_sheet, first) = Sheet::register(kind, channel, actor.user_id, now);
+    let mut follow = Vec::new();
+    for cmd in &intake {
+        follow.push(domain_sheet.handle(cmd, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?);
+    }
+    for cmd in super::request::after_intake(app, actor, community_id, &domain_sheet, unit.as_ref().map(|u| u.id), now).await? {
+        follow.push(domain_sheet.handle(&cmd, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?);
+    }
     let mut tx = app.store.begin().await?;
     let seq = st::next_seq(&mut tx, app.store.backend(), community_id, year).await?;
     let no = number::format("KF", year as i32, seq);
@@ -192,6 +227,24 @@ pub async fn register(
         "number": no, "kind": kind.as_str(), "channel": channel.as_str(), "room_no": unit.as_ref().map(|u| u.room_no.clone()),
         "requester": name.as_str(), "phone": phone_masked, "signature_pending": domain_sheet.signature_pending,
     })).await?;
+    if !follow.is_empty() {
+        let mut history = vec![first.clone()];
+        history.extend(follow.iter().cloned());
+        for (i, rec) in follow.iter().enumerate() {
+            let data = serde_json::to_string(&rec.event).expect("events serialise");
+            st::insert_event(&mut tx, id, i as i64 + 2, now, actor.user_id, authority.role.as_str(), rec.event.name(), &data)
+                .await?;
+            audit::record(&mut tx, actor, &authority, &format!("sheet.{}", rec.event.name()), "sheet", id, json!({"number": no, "event": serde_json::from_str::<serde_json::Value>(&data).unwrap_or_default()})).await?;
+        }
+        for h in &domain_sheet.handovers {
+            st::save_handover(&mut tx, community_id, id, h).await?;
+        }
+        let projection = project(app, community_id, &domain_sheet, &history, now, None).await?;
+        st::update_projection(&mut tx, id, 1, &projection.as_projection()).await?;
+    }
+    let new_events: Vec<Event> = std::iter::once(first.event.clone()).chain(follow.iter().map(|r| r.event.clone())).collect();
+    super::request::persist(app, &mut tx, &domain_sheet, id, &no, community_id, unit.as_ref().map(|u| u.id), &new_events)
+        .await?;
     tx.commit().await?;
     st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
@@ -205,6 +258,12 @@ pub struct SheetDetail {
     pub attachments: Vec<st::Attachment>,
     #[schema(value_type = Object)]
     pub clock: sla::ClockStatus,
+    /// The flow's part (repair, complaint, inquiry, suggestion) as the history makes it.
+    #[schema(value_type = Object)]
+    pub case: huiqian_domain::sheet::request::Case,
+    /// The flow's projection: arrival due, lateness, ledgers' columns.
+    pub request: Option<crate::store::request::Job>,
+    pub follow_ups: Vec<crate::store::request::FollowUp>,
 }
 
 fn recorded(rows: &[st::EventRow]) -> AppResult<Vec<Recorded>> {
@@ -226,8 +285,13 @@ pub async fn detail(app: &App, actor: &Actor, id: i64) -> AppResult<SheetDetail>
     let tz = community_tz(app, sheet.community_id).await?;
     let spec = super::clock::collection_spec(app, sheet.community_id, &sheet.kind).await?;
     let cal = super::clock::calendar(app, sheet.community_id, &tz).await?;
-    let clock = sla::clock(&spec, &cal, &recorded(&events)?, store::now_ms());
+    let history = recorded(&events)?;
+    let clock = sla::clock(&spec, &cal, &history, store::now_ms());
+    let case = Sheet::replay(&history).map(|s| s.case).unwrap_or_default();
     Ok(SheetDetail {
+        case,
+        request: crate::store::request::job(app.store.read(), id).await?,
+        follow_ups: crate::store::request::follow_ups_of(app.store.read(), id).await?,
         handovers: st::handovers_of(app.store.read(), id).await?,
         attachments: st::attachments_of(app.store.read(), id).await?,
         events,
@@ -313,10 +377,141 @@ pub enum Action {
         to_user_id: i64,
         reason: String,
     },
+    /// Change a repair's arrival class, saying why (R-REP-3).
+    Reclassify {
+        class: String,
+        reason: String,
+    },
+    /// The dispatcher names the technician and, if agreed with the resident, a time
+    /// (R-REP-2). Naming another technician needs a `note` saying why.
+    AssignTechnician {
+        technician_id: i64,
+        #[serde(default)]
+        appointment_at: Option<i64>,
+        #[serde(default)]
+        note: String,
+    },
+    /// The assigned technician is at the door (R-REP-3).
+    Arrive,
+    /// Paid work priced from the community's list (R-REP-4).
+    QuoteCharge {
+        lines: Vec<QuoteLine>,
+    },
+    /// The resident accepts the charge before work starts: signed, or by phone (R-REP-4).
+    ConfirmCharge {
+        #[serde(default)]
+        signature: String,
+        #[serde(default)]
+        signer: String,
+        #[serde(default)]
+        phone_confirmed_at: Option<i64>,
+        #[serde(default)]
+        phone_note: String,
+    },
+    /// Work done and materials; the resident signs on the technician's phone (R-REP-5).
+    CompleteRepair {
+        work_done: String,
+        #[serde(default)]
+        materials: String,
+        signature: String,
+        signer: String,
+    },
+    /// Customer service receives the signed repair slip (R-REP-5, within 24 hours).
+    ReceiveSlip,
+    /// Into the complaint ledger as `serious` or `repeat` (R-CMP-5).
+    FlagComplaint {
+        reason: String,
+        note: String,
+    },
+    /// Valid (to a department with a deadline, or to the developer's customer service) or
+    /// not the centre's work, explained (R-CMP-2 … R-CMP-4).
+    JudgeComplaint {
+        valid: bool,
+        explanation: String,
+        #[serde(default)]
+        department_id: Option<i64>,
+        #[serde(default)]
+        developer_contact: String,
+        #[serde(default)]
+        deadline_at: Option<i64>,
+    },
+    /// The director's solution meeting and the department carrying it out (R-CMP-5).
+    RecordSolution {
+        meeting_at: i64,
+        attendees: String,
+        plan: String,
+        department_id: i64,
+    },
+    /// Progress told to the resident (R-CMP-6).
+    LogProgress {
+        note: String,
+        #[serde(default)]
+        resident_told: bool,
+    },
+    /// Answer an inquiry with its basis, optionally citing a knowledge-base article (R-RECV-2).
+    AnswerInquiry {
+        answer: String,
+        basis: String,
+        #[serde(default)]
+        article_id: Option<i64>,
+    },
+    /// Bring in a manager (R-RECV-2).
+    EscalateInquiry {
+        to_user_id: i64,
+        note: String,
+    },
+    /// Promise a reply by a time; tracked to its deadline (R-RECV-2).
+    PromiseReply {
+        by_at: i64,
+        #[serde(default)]
+        note: String,
+    },
+    /// The manager's analysis; valuable ones go to the director (R-RECV-3).
+    AnalyseSuggestion {
+        analysis: String,
+        #[serde(default)]
+        to_director: bool,
+    },
+    /// The written reply, by a department manager or higher (R-RECV-3).
+    ReplySuggestion {
+        reply: String,
+    },
+}
+
+/// One line of paid work: a price-list item and a quantity in hundredths (2.5 m → 250).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct QuoteLine {
+    pub item_id: i64,
+    pub quantity_centi: i64,
+}
+
+impl Action {
+    /// Steps of the repair, complaint, inquiry and suggestion flows.
+    pub fn is_flow(&self) -> bool {
+        matches!(
+            self,
+            Action::Reclassify { .. }
+                | Action::AssignTechnician { .. }
+                | Action::Arrive
+                | Action::QuoteCharge { .. }
+                | Action::ConfirmCharge { .. }
+                | Action::CompleteRepair { .. }
+                | Action::ReceiveSlip
+                | Action::FlagComplaint { .. }
+                | Action::JudgeComplaint { .. }
+                | Action::RecordSolution { .. }
+                | Action::LogProgress { .. }
+                | Action::AnswerInquiry { .. }
+                | Action::EscalateInquiry { .. }
+                | Action::PromiseReply { .. }
+                | Action::AnalyseSuggestion { .. }
+                | Action::ReplySuggestion { .. }
+        )
+    }
 }
 
 /// Does the actor act for this department (a grant naming it, or a role of its kind)?
-async fn acts_for(app: &App, actor: &Actor, community_id: i64, department_id: i64) -> AppResult<Option<(Role, bool)>> {
+pub(crate) async fn acts_for(app: &App, actor: &Actor, community_id: i64, department_id: i64) -> AppResult<Option<(Role, bool)>> {
     let dep = org::department(app.store.read(), department_id)
         .await?
         .filter(|d| d.community_id == community_id)
@@ -365,7 +560,12 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
         Sheet::replay(&history).ok_or_else(|| AppError::Internal(format!("sheet {id} has no registration")))?;
     let now = store::now_ms();
     let mut signature: Option<(files::Stored, String, &'static str)> = None;
-    // Who may do it, and the domain command it becomes.
+    // Who may do it, and the domain commands it becomes.
+    let (authority, commands) = if action.is_flow() {
+        let plan = super::request::plan(app, actor, c, &sheet, action).await?;
+        signature = plan.signature.map(|(f, signer)| (f, signer, "signature"));
+        (plan.authority, plan.commands)
+    } else {
     let (authority, command) = match action {
         Action::CaptureSignature { signature: data, signer } => {
             let a = actor.authorize(Permission::RegisterSheet, c)?;
@@ -388,6 +588,7 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                     return Err(AppError::field("to_user_id", ValidationError::new("sheet.receiver_unknown")));
                 }
             }
+            super::request::check_dispatch(app, c, &sheet, *department_id).await?;
             (a, Command::Dispatch { department: *department_id, to_user: *to_user_id, opinion: opinion.clone() })
         }
         Action::Acknowledge { handover } | Action::StartWork { handover } | Action::Return { handover, .. } => {
@@ -487,53 +688,46 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
             }
             (a, Command::ReassignFirstContact { to: *to_user_id, reason: reason.clone() })
         }
+        _ => unreachable!("flow actions are planned above"),
+    };
+    (authority, vec![command])
     };
     let before_handovers = sheet.handovers.clone();
-    let rec = sheet.handle(&command, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?;
-    let tz = community_tz(app, c).await?;
+    let mut recs = Vec::with_capacity(commands.len());
+    for command in &commands {
+        recs.push(sheet.handle(command, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?);
+    }
+    let first_seq = history.len() as i64 + 1;
     let mut all = history;
-    all.push(rec.clone());
-    let spec = super::clock::collection_spec(app, c, sheet.kind.as_str()).await?;
-    let cal = super::clock::calendar(app, c, &tz).await?;
-    let clock = sla::clock(&spec, &cal, &all, now);
-    let outcome = sheet.outcome.as_ref().map(|o| match o {
-        huiqian_domain::sheet::Outcome::Terminated { .. } => "terminated",
-        huiqian_domain::sheet::Outcome::BeyondCentre { .. } => "beyond_centre",
-    });
-    let projection = st::Projection {
-        state: sheet.state.as_str(),
-        first_contact_id: sheet.first_contact,
-        signature_pending: sheet.signature_pending,
-        outcome,
-        dispatched_at: sheet.first_dispatched_at(),
-        collected_at: sheet.acceptance.as_ref().map(|a| a.at),
-        archived_at: matches!(rec.event, Event::Archived).then_some(now).or(row.archived_at),
-        due_at: clock.due_at,
-        warn_at: clock.warn_at,
-        clock_state: clock.state.as_str(),
-    };
+    all.extend(recs.iter().cloned());
+    let archived_at = recs.iter().any(|r| matches!(r.event, Event::Archived)).then_some(now).or(row.archived_at);
+    let projection = project(app, c, &sheet, &all, now, archived_at).await?;
     let mut tx = app.store.begin().await?;
-    if !st::update_projection(&mut tx, id, version, &projection).await? {
+    if !st::update_projection(&mut tx, id, version, &projection.as_projection()).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
-    let data = serde_json::to_string(&rec.event).expect("events serialise");
-    match st::insert_event(
-        &mut tx,
-        id,
-        all.len() as i64,
-        now,
-        actor.user_id,
-        authority.role.as_str(),
-        rec.event.name(),
-        &data,
-    )
-    .await
-    {
-        Ok(()) => {}
-        Err(e) if store::is_unique_violation(&e) => {
-            return Err(AppError::Conflict { code: "stale_version" });
+    let mut audited = Vec::with_capacity(recs.len());
+    for (i, rec) in recs.iter().enumerate() {
+        let data = serde_json::to_string(&rec.event).expect("events serialise");
+        match st::insert_event(
+            &mut tx,
+            id,
+            first_seq + i as i64,
+            now,
+            actor.user_id,
+            authority.role.as_str(),
+            rec.event.name(),
+            &data,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(e) if store::is_unique_violation(&e) => {
+                return Err(AppError::Conflict { code: "stale_version" });
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
+        audited.push((rec.event.name(), data));
     }
     for h in sheet.handovers.iter().filter(|h| !before_handovers.contains(h)) {
         st::save_handover(&mut tx, c, id, h).await?;
@@ -553,9 +747,70 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
         )
         .await?;
     }
-    audit::record(&mut tx, actor, &authority, &format!("sheet.{}", rec.event.name()), "sheet", id, json!({"number": row.number, "event": serde_json::from_str::<serde_json::Value>(&data).unwrap_or_default(), "state": sheet.state.as_str()})).await?;
+    for (name, data) in &audited {
+        audit::record(&mut tx, actor, &authority, &format!("sheet.{name}"), "sheet", id, json!({"number": row.number, "event": serde_json::from_str::<serde_json::Value>(data).unwrap_or_default(), "state": sheet.state.as_str()})).await?;
+    }
+    let new_events: Vec<Event> = recs.into_iter().map(|r| r.event).collect();
+    super::request::persist(app, &mut tx, &sheet, id, &row.number, c, row.unit_id, &new_events).await?;
     tx.commit().await?;
     detail(app, actor, id).await
+}
+
+/// The sheet row's projection after its events: state, flags and the collection clock.
+pub(crate) struct Proj {
+    state: &'static str,
+    first_contact_id: i64,
+    signature_pending: bool,
+    outcome: Option<&'static str>,
+    dispatched_at: Option<i64>,
+    collected_at: Option<i64>,
+    archived_at: Option<i64>,
+    clock: sla::ClockStatus,
+}
+
+impl Proj {
+    pub(crate) fn as_projection(&self) -> st::Projection<'_> {
+        st::Projection {
+            state: self.state,
+            first_contact_id: self.first_contact_id,
+            signature_pending: self.signature_pending,
+            outcome: self.outcome,
+            dispatched_at: self.dispatched_at,
+            collected_at: self.collected_at,
+            archived_at: self.archived_at,
+            due_at: self.clock.due_at,
+            warn_at: self.clock.warn_at,
+            clock_state: self.clock.state.as_str(),
+        }
+    }
+}
+
+pub(crate) async fn project(
+    app: &App,
+    c: i64,
+    sheet: &Sheet,
+    all: &[Recorded],
+    now: i64,
+    archived_at: Option<i64>,
+) -> AppResult<Proj> {
+    let tz = community_tz(app, c).await?;
+    let spec = super::clock::collection_spec(app, c, sheet.kind.as_str()).await?;
+    let cal = super::clock::calendar(app, c, &tz).await?;
+    let clock = sla::clock(&spec, &cal, all, now);
+    let outcome = sheet.outcome.as_ref().map(|o| match o {
+        huiqian_domain::sheet::Outcome::Terminated { .. } => "terminated",
+        huiqian_domain::sheet::Outcome::BeyondCentre { .. } => "beyond_centre",
+    });
+    Ok(Proj {
+        state: sheet.state.as_str(),
+        first_contact_id: sheet.first_contact,
+        signature_pending: sheet.signature_pending,
+        outcome,
+        dispatched_at: sheet.first_dispatched_at(),
+        collected_at: sheet.acceptance.as_ref().map(|a| a.at),
+        archived_at,
+        clock,
+    })
 }
 
 /// The queues of the desk and the departments (R-SHEET-9).

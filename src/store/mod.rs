@@ -12,6 +12,7 @@ mod migrate;
 pub mod notify;
 pub mod org;
 pub mod people;
+pub mod request;
 pub mod sheet;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

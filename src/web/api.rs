@@ -27,7 +27,8 @@ use utoipa_axum::routes;
          (name = "staff", description = "Staff accounts and roles"),
          (name = "import", description = "Bulk import"),
          (name = "audit", description = "Audit trail"),
-         (name = "sheets", description = "Countersign sheets (会签单): registration, handovers, collection, archive"))
+         (name = "sheets", description = "Countersign sheets (会签单): registration, handovers, collection, archive"),
+         (name = "requests", description = "Repairs, complaints, inquiries and suggestions on the sheet: the dispatcher's board, the technician's day, ledgers, price list, knowledge base"))
 )]
 struct ApiDoc;
 
@@ -84,7 +85,7 @@ pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_role))
         .routes(routes!(reset_password))
         .routes(routes!(audit_log));
-    let v1 = v1.merge(super::api_sheets::router(upload_limit));
+    let v1 = v1.merge(super::api_sheets::router(upload_limit)).merge(super::api_requests::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

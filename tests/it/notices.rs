@@ -62,7 +62,7 @@ async fn r_sheet_7_targets_per_kind_and_business_calendar() {
     let (s, c) = desk
         .post_json(
             &format!("/api/v1/communities/{}/sheets", t.c1),
-            &json!({"kind": "complaint", "channel": "phone", "requester_name": "王秀英", "reason": "噪音"}),
+            &json!({"kind": "complaint", "channel": "phone", "requester_name": "王秀英", "reason": "噪音", "complaint": {"category": "噪音", "cause": "楼上装修", "course": "晚上十点后仍在施工"}}),
         )
         .await;
     assert_eq!(s, 201);

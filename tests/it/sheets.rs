@@ -147,7 +147,7 @@ async fn registration_is_idempotent() {
     let t = TestApp::spawn().await;
     setup(&t).await;
     let desk = t.as_role(Role::Receptionist).await;
-    let body = json!({"kind": "complaint", "channel": "phone", "requester_name": "王秀英", "reason": "夜间施工噪音"});
+    let body = json!({"kind": "complaint", "channel": "phone", "requester_name": "王秀英", "reason": "夜间施工噪音", "complaint": {"category": "噪音", "cause": "夜间施工", "course": "连续三晚"}});
     let url = desk.url(&format!("/api/v1/communities/{}/sheets", t.c1));
     let send = || desk.http.post(&url).header("idempotency-key", "reg-1").json(&body).send();
     let (a, b) = tokio::join!(send(), send());

@@ -59,6 +59,12 @@ pub const ALL_CODES: &[&str] = &[
     // time::CivilDate
     "date.format",
     "date.invalid",
+    // sheet::request
+    "repair_class.unknown",
+    "repair_category.unknown",
+    "repair_source.unknown",
+    "complaint_against.unknown",
+    "complaint_flag.unknown",
 ];
 
 /// A refused value: a stable dotted code plus named parameters for the translated message.

@@ -252,6 +252,8 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
         requester_phone: f.requester_phone.clone(),
         reason: f.reason.clone(),
         signature: f.signature.clone(),
+        repair: None,
+        complaint: None,
     };
     let key = (!f.key.is_empty()).then_some(f.key.as_str());
     let registered = match problem {

@@ -185,6 +185,21 @@ impl Role {
             HandleSheet => matches!(self, Receptionist | CsSupervisor | CsManager | CentreDirector),
             // Reassign a sheet's first-contact receptionist (R-SHEET-6).
             ReassignSheet => matches!(self, CsSupervisor | CsManager | CentreDirector),
+            RegisterRepair => matches!(
+                self,
+                Receptionist
+                    | MoveInReceptionist
+                    | CsSupervisor
+                    | CsManager
+                    | CentreDirector
+                    | BuildingManager
+                    | SecurityOfficer
+                    | Technician
+                    | EngineeringDispatcher
+            ),
+            DispatchRepair => matches!(self, EngineeringDispatcher | CentreDirector),
+            DoRepair => matches!(self, Technician),
+            ManageRequests => matches!(self, SystemAdmin | CentreDirector | CsManager),
         }
     }
 }
@@ -210,10 +225,18 @@ pub enum Permission {
     RegisterSheet,
     HandleSheet,
     ReassignSheet,
+    /// Take a repair in: the desk, security out of hours, a technician on site (R-REP-1).
+    RegisterRepair,
+    /// The engineering dispatcher's board: assign, agree times, price paid work (R-REP-2, R-REP-4).
+    DispatchRepair,
+    /// A technician's own jobs: arrive, complete, the resident's signature (R-REP-3, R-REP-5).
+    DoRepair,
+    /// The flows' settings: arrival targets, complaint rules, the price list, the knowledge base.
+    ManageRequests,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 15] = [
         Permission::ViewCommunity,
         Permission::ManageStructure,
         Permission::ManageResidents,
@@ -225,6 +248,10 @@ impl Permission {
         Permission::RegisterSheet,
         Permission::HandleSheet,
         Permission::ReassignSheet,
+        Permission::RegisterRepair,
+        Permission::DispatchRepair,
+        Permission::DoRepair,
+        Permission::ManageRequests,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -240,6 +267,10 @@ impl Permission {
             Permission::RegisterSheet => "register_sheet",
             Permission::HandleSheet => "handle_sheet",
             Permission::ReassignSheet => "reassign_sheet",
+            Permission::RegisterRepair => "register_repair",
+            Permission::DispatchRepair => "dispatch_repair",
+            Permission::DoRepair => "do_repair",
+            Permission::ManageRequests => "manage_requests",
         }
     }
 }

@@ -12,6 +12,9 @@
 //! happened is lost and the sheet can be rebuilt from its events at any time
 //! (R-SHEET-12).
 
+use super::request::{
+    Case, ChargeLine, ComplaintDetails, FlagReason, RepairCategory, RepairClass, RepairSource, Route,
+};
 use super::{Channel, SheetKind};
 use serde::{Deserialize, Serialize};
 
@@ -224,6 +227,99 @@ pub enum Event {
         filename: String,
         sha256: String,
     },
+    /// A repair's category, arrival class and source (R-REP-1, R-REP-3).
+    RepairOpened {
+        category: RepairCategory,
+        class: RepairClass,
+        source: RepairSource,
+        /// Why the class differs from the one the category suggests.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        class_reason: String,
+    },
+    RepairReclassified {
+        class: RepairClass,
+        reason: String,
+    },
+    /// The dispatcher names the technician and, if agreed, an appointment (R-REP-2).
+    TechnicianAssigned {
+        technician: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        appointment_at: Option<Ms>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+    },
+    /// The technician is at the door (R-REP-3).
+    Arrived,
+    /// Paid work priced from the community's list (R-REP-4).
+    ChargeQuoted {
+        lines: Vec<ChargeLine>,
+        total_fen: i64,
+    },
+    ChargeConfirmed {
+        confirmation: Confirmation,
+    },
+    /// Work done, materials, and the resident's signature on the technician's phone (R-REP-5).
+    RepairCompleted {
+        work_done: String,
+        #[serde(default)]
+        materials: String,
+        signer: String,
+    },
+    /// Time, place, cause, course, people involved, whom it is about (R-CMP-1).
+    ComplaintOpened {
+        details: ComplaintDetails,
+    },
+    /// Into the complaint ledger as serious or repeated (R-CMP-5).
+    ComplaintFlagged {
+        reason: FlagReason,
+        note: String,
+    },
+    /// Valid and where it goes, or not the centre's work and why (R-CMP-2 … R-CMP-4).
+    ComplaintJudged {
+        valid: bool,
+        explanation: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        route: Option<Route>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline_at: Option<Ms>,
+    },
+    /// The director's solution meeting and the department that carries it out (R-CMP-5).
+    SolutionRecorded {
+        meeting_at: Ms,
+        attendees: String,
+        plan: String,
+        department: DepartmentId,
+    },
+    /// Progress told to the resident while a complaint is unresolved (R-CMP-6).
+    ProgressLogged {
+        note: String,
+        resident_told: bool,
+    },
+    /// An inquiry answered with its basis (R-RECV-2).
+    InquiryAnswered {
+        answer: String,
+        basis: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        article: Option<i64>,
+    },
+    InquiryEscalated {
+        to: UserId,
+        note: String,
+    },
+    /// A reply promised by a time: tracked to its deadline (R-RECV-2).
+    ReplyPromised {
+        by_at: Ms,
+        note: String,
+    },
+    /// The manager's analysis of a suggestion (R-RECV-3).
+    SuggestionAnalysed {
+        analysis: String,
+        to_director: bool,
+    },
+    /// The written reply by a department manager or higher (R-RECV-3).
+    SuggestionReplied {
+        reply: String,
+    },
 }
 
 impl Event {
@@ -246,6 +342,23 @@ impl Event {
             Event::Archived => "archived",
             Event::FirstContactReassigned { .. } => "first_contact_reassigned",
             Event::Attached { .. } => "attached",
+            Event::RepairOpened { .. } => "repair_opened",
+            Event::RepairReclassified { .. } => "repair_reclassified",
+            Event::TechnicianAssigned { .. } => "technician_assigned",
+            Event::Arrived => "arrived",
+            Event::ChargeQuoted { .. } => "charge_quoted",
+            Event::ChargeConfirmed { .. } => "charge_confirmed",
+            Event::RepairCompleted { .. } => "repair_completed",
+            Event::ComplaintOpened { .. } => "complaint_opened",
+            Event::ComplaintFlagged { .. } => "complaint_flagged",
+            Event::ComplaintJudged { .. } => "complaint_judged",
+            Event::SolutionRecorded { .. } => "solution_recorded",
+            Event::ProgressLogged { .. } => "progress_logged",
+            Event::InquiryAnswered { .. } => "inquiry_answered",
+            Event::InquiryEscalated { .. } => "inquiry_escalated",
+            Event::ReplyPromised { .. } => "reply_promised",
+            Event::SuggestionAnalysed { .. } => "suggestion_analysed",
+            Event::SuggestionReplied { .. } => "suggestion_replied",
         }
     }
 }
@@ -276,6 +389,23 @@ pub enum Command {
     Archive,
     ReassignFirstContact { to: UserId, reason: String },
     Attach { purpose: String, filename: String, sha256: String },
+    OpenRepair { category: RepairCategory, class: Option<RepairClass>, class_reason: String, source: RepairSource },
+    Reclassify { class: RepairClass, reason: String },
+    AssignTechnician { technician: UserId, appointment_at: Option<Ms>, note: String },
+    Arrive,
+    QuoteCharge { lines: Vec<ChargeLine> },
+    ConfirmCharge { confirmation: Option<Confirmation> },
+    CompleteRepair { work_done: String, materials: String, signer: String },
+    OpenComplaint { details: ComplaintDetails },
+    FlagComplaint { reason: FlagReason, note: String },
+    JudgeComplaint { valid: bool, explanation: String, route: Option<Route>, deadline_at: Option<Ms> },
+    RecordSolution { meeting_at: Ms, attendees: String, plan: String, department: DepartmentId },
+    LogProgress { note: String, resident_told: bool },
+    AnswerInquiry { answer: String, basis: String, article: Option<i64> },
+    EscalateInquiry { to: UserId, note: String },
+    PromiseReply { by_at: Ms, note: String },
+    AnalyseSuggestion { analysis: String, to_director: bool },
+    ReplySuggestion { reply: String },
 }
 
 /// Why a command was refused: a stable code the interface translates.
@@ -337,6 +467,9 @@ pub struct Sheet {
     pub extended_due_at: Option<Ms>,
     /// The state to return to on resuming.
     pub suspended_from: Option<SheetState>,
+    /// The flow's part: repair, complaint, inquiry or suggestion (R-RECV-1).
+    #[serde(default)]
+    pub case: Case,
     /// Number of events applied.
     pub events: usize,
 }
@@ -370,6 +503,7 @@ impl Sheet {
             acceptance: None,
             extended_due_at: None,
             suspended_from: None,
+            case: Case::default(),
             events: 1,
         };
         for e in &events[1..] {
@@ -451,6 +585,13 @@ impl Sheet {
                     },
                     Command::Return { result, signer, .. } => match h.state {
                         HandoverState::Acknowledged | HandoverState::InProgress => {
+                            if let Some(r) = &self.case.repair
+                                && r.handover == Some(*handover)
+                                && r.technician.is_some()
+                                && r.completed_at.is_none()
+                            {
+                                return Err(Refusal("repair.not_completed"));
+                            }
                             need(result, "sheet.opinion_required")?;
                             need(signer, "sheet.signer_required")?;
                             Ok(Event::Returned {
@@ -545,6 +686,7 @@ impl Sheet {
                 if self.state != AwaitingAcceptance {
                     return Err(Refusal("sheet.not_awaiting_acceptance"));
                 }
+                self.flow_ready_to_collect()?;
                 need(opinion, "sheet.acceptance_required")?;
                 let confirmation = confirmation.clone().ok_or(Refusal("sheet.confirmation_required"))?;
                 match &confirmation {
@@ -583,6 +725,15 @@ impl Sheet {
                     return Err(Refusal("sheet.same_first_contact"));
                 }
                 Ok(Event::FirstContactReassigned { to: *to, reason: reason.trim().into() })
+            }
+            flow => {
+                if closed {
+                    return Err(Refusal("sheet.closed"));
+                }
+                if suspended {
+                    return Err(Refusal("sheet.suspended"));
+                }
+                self.decide_flow(flow, now)
             }
         }
     }
@@ -679,6 +830,7 @@ impl Sheet {
             Event::Archived => self.state = Archived,
             Event::FirstContactReassigned { to, .. } => self.first_contact = *to,
             Event::Attached { .. } => {}
+            flow => self.apply_flow(flow, at, by),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod calendar;
 mod kind;
 pub mod lifecycle;
 pub mod number;
+pub mod request;
 pub mod search;
 pub mod sla;
 

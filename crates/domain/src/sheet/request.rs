@@ -1,0 +1,826 @@
+//! The flows that ride on a sheet (R-RECV-1): repairs (R-REP-1 … R-REP-5), complaints
+//! (R-CMP-1 … R-CMP-7), inquiries (R-RECV-2) and suggestions (R-RECV-3).
+//!
+//! Each flow is a kind of sheet with its own part of the history: its events are sheet
+//! events, decided and applied by the same state machine ([`super::Sheet`]), so the
+//! clocks, notices, archive and audit of the sheet cover them too. This module holds the
+//! flows' vocabulary, their slice of the sheet's state ([`Case`]) and their rules.
+
+use super::lifecycle::{Confirmation, DepartmentId, Ms, Refusal, UserId};
+use crate::unit::DepartmentKind;
+use serde::{Deserialize, Serialize};
+
+macro_rules! code_enum {
+    ($(#[$m:meta])* $name:ident, $unknown:literal, { $($v:ident => $code:literal, $zh:literal, $en:literal;)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($v),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $code),+ }
+            }
+
+            pub fn label_zh(self) -> &'static str {
+                match self { $($name::$v => $zh),+ }
+            }
+
+            pub fn label_en(self) -> &'static str {
+                match self { $($name::$v => $en),+ }
+            }
+
+            /// By code or by its Chinese name.
+            pub fn parse(s: &str) -> Result<$name, crate::validation::ValidationError> {
+                let s = s.trim();
+                if s.is_empty() {
+                    return Err(crate::validation::ValidationError::new("required"));
+                }
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s || v.label_zh() == s)
+                    .ok_or_else(|| crate::validation::ValidationError::new($unknown))
+            }
+        }
+    };
+}
+
+code_enum!(
+    /// How fast a technician must be there (R-REP-3).
+    RepairClass, "repair_class.unknown", {
+        Emergency => "emergency", "紧急", "Emergency";
+        Simple => "simple", "简单", "Simple";
+        General => "general", "一般", "General";
+        Appointment => "appointment", "预约", "By appointment";
+    }
+);
+
+impl RepairClass {
+    /// Order on the dispatcher's board: the most urgent first.
+    pub fn rank(self) -> i64 {
+        match self {
+            RepairClass::Emergency => 0,
+            RepairClass::Simple => 1,
+            RepairClass::General => 2,
+            RepairClass::Appointment => 3,
+        }
+    }
+}
+
+code_enum!(
+    /// What is broken. The category suggests the class.
+    RepairCategory, "repair_category.unknown", {
+        Water => "water", "漏水/爆管", "Water leak / burst pipe";
+        Heating => "heating", "供暖", "Heating";
+        Gas => "gas", "燃气", "Gas";
+        Electrical => "electrical", "电路/跳闸", "Electrical";
+        Lighting => "lighting", "照明", "Lighting";
+        DoorWindow => "door_window", "门窗锁具", "Doors, windows, locks";
+        Drainage => "drainage", "下水疏通", "Blocked drain";
+        Fixtures => "fixtures", "水龙头/洁具", "Taps and fixtures";
+        Lift => "lift", "电梯", "Lift";
+        Intercom => "intercom", "对讲/门禁", "Intercom / access";
+        PublicArea => "public_area", "公共设施", "Common areas";
+        Other => "other", "其它", "Other";
+    }
+);
+
+impl RepairCategory {
+    /// Water, heating and gas are emergencies (R-REP-3); small jobs are simple.
+    pub fn suggested_class(self) -> RepairClass {
+        use RepairCategory::*;
+        match self {
+            Water | Heating | Gas => RepairClass::Emergency,
+            Lighting | DoorWindow | Drainage | Fixtures => RepairClass::Simple,
+            Electrical | Lift | Intercom | PublicArea | Other => RepairClass::General,
+        }
+    }
+}
+
+code_enum!(
+    /// Who took the repair in (R-REP-1).
+    RepairSource, "repair_source.unknown", {
+        Desk => "desk", "客服前台", "Front desk";
+        Security => "security", "安保（非工作时间）", "Security (out of hours)";
+        Technician => "technician", "维修工现场", "Technician on site";
+    }
+);
+
+code_enum!(
+    /// Whom a complaint is about (R-CMP-3).
+    AgainstKind, "complaint_against.unknown", {
+        Department => "department", "某部门", "A department";
+        CustomerServiceStaff => "customer_service_staff", "客服人员", "Customer-service staff";
+        Supervisor => "supervisor", "主管及以上", "A supervisor or above";
+        CompanyAdministration => "company_administration", "公司行政人员", "Company administrative staff";
+        DeveloperLegacy => "developer_legacy", "开发遗留问题", "Developer-legacy matter";
+        Service => "service", "服务/设施本身", "The service or facilities";
+    }
+);
+
+impl AgainstKind {
+    /// R-CMP-3: complaints about these people go to the centre director.
+    pub fn needs_director(self) -> bool {
+        matches!(
+            self,
+            AgainstKind::CustomerServiceStaff | AgainstKind::Supervisor | AgainstKind::CompanyAdministration
+        )
+    }
+}
+
+code_enum!(
+    /// Why a complaint is in the complaint ledger (R-CMP-5).
+    FlagReason, "complaint_flag.unknown", {
+        Serious => "serious", "严重", "Serious";
+        Repeat => "repeat", "反复未解决", "Repeatedly unresolved";
+    }
+);
+
+/// One line of a charge from the community's price list (R-REP-4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeLine {
+    pub item_id: i64,
+    pub name: String,
+    pub unit: String,
+    pub unit_price_fen: i64,
+    /// Hundredths of a unit (2.5 m is 250).
+    pub quantity_centi: i64,
+}
+
+impl ChargeLine {
+    /// Price × quantity in whole fen, half rounded up.
+    pub fn amount_fen(&self) -> i64 {
+        (self.unit_price_fen * self.quantity_centi + 50).div_euclid(100)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    pub lines: Vec<ChargeLine>,
+    pub total_fen: i64,
+    pub quoted_at: Ms,
+    pub quoted_by: UserId,
+    /// The resident's confirmation before work (R-REP-4).
+    pub confirmed: Option<Confirmation>,
+    pub confirmed_at: Option<Ms>,
+}
+
+/// The repair's part of the sheet (R-REP-1 … R-REP-5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairCase {
+    pub category: RepairCategory,
+    pub class: RepairClass,
+    pub source: RepairSource,
+    /// When the property was notified: the arrival clock starts here (R-REP-3).
+    pub notified_at: Ms,
+    /// The engineering handover this repair rides on.
+    pub handover: Option<u32>,
+    pub technician: Option<UserId>,
+    pub assigned_at: Option<Ms>,
+    pub reassignments: u32,
+    pub appointment_at: Option<Ms>,
+    pub arrived_at: Option<Ms>,
+    pub completed_at: Option<Ms>,
+    pub work_done: String,
+    pub materials: String,
+    pub completion_signer: String,
+    pub charge: Option<Charge>,
+}
+
+/// How a complaint was judged (R-CMP-2 … R-CMP-4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum Route {
+    /// A department of the centre (the director's office for R-CMP-3).
+    Department { department: DepartmentId, kind: DepartmentKind },
+    /// The developer's customer service (R-CMP-4), tracked like a department.
+    Developer { contact: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Judgement {
+    pub valid: bool,
+    pub explanation: String,
+    pub route: Option<Route>,
+    pub deadline_at: Option<Ms>,
+    pub at: Ms,
+    pub by: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Solution {
+    pub meeting_at: Ms,
+    pub attendees: String,
+    pub plan: String,
+    pub department: DepartmentId,
+    pub at: Ms,
+}
+
+/// The complaint's part of the sheet (R-CMP-1 … R-CMP-7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplaintCase {
+    pub details: ComplaintDetails,
+    pub flag: Option<FlagReason>,
+    pub flag_note: String,
+    pub judgement: Option<Judgement>,
+    pub solution: Option<Solution>,
+    /// The last progress reported to the resident (R-CMP-6).
+    pub last_progress_at: Option<Ms>,
+    pub progress_count: u32,
+}
+
+/// What the desk records on receipt (R-CMP-1).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ComplaintDetails {
+    /// A short category ("噪音", "服务态度" …): repeat complaints are counted by unit and category.
+    pub category: String,
+    pub occurred_at: Option<Ms>,
+    pub place: String,
+    pub cause: String,
+    pub course: String,
+    pub people: String,
+    pub against: Option<AgainstKind>,
+    /// The department complained about, when `against` is a department.
+    pub against_department: Option<DepartmentId>,
+    /// The person complained about, by name, if any.
+    pub against_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub text: String,
+    /// The regulation, document or article the answer rests on (R-RECV-2).
+    pub basis: String,
+    pub article: Option<i64>,
+    pub at: Ms,
+    pub by: UserId,
+}
+
+/// The inquiry's part of the sheet (R-RECV-2).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct InquiryCase {
+    pub answer: Option<Answer>,
+    pub escalated_to: Option<UserId>,
+    /// The promised reply time, if the desk could not answer at once.
+    pub promised_by: Option<Ms>,
+    pub promised_at: Option<Ms>,
+}
+
+impl InquiryCase {
+    /// A promise missed: past its time unanswered, or answered after it.
+    pub fn promise_missed(&self, now: Ms) -> bool {
+        match (self.promised_by, &self.answer) {
+            (Some(by), None) => now > by,
+            (Some(by), Some(a)) => a.at > by,
+            _ => false,
+        }
+    }
+}
+
+/// The suggestion's part of the sheet (R-RECV-3).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SuggestionCase {
+    pub analysis: Option<String>,
+    pub analysed_at: Option<Ms>,
+    pub to_director: bool,
+    pub reply: Option<String>,
+    pub replied_at: Option<Ms>,
+    pub replied_by: Option<UserId>,
+}
+
+/// The flows' part of a sheet.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Case {
+    pub repair: Option<RepairCase>,
+    pub complaint: Option<ComplaintCase>,
+    pub inquiry: Option<InquiryCase>,
+    pub suggestion: Option<SuggestionCase>,
+}
+
+/// Arrival targets per class, in minutes (R-REP-3); configurable per community.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrivalTargets {
+    pub emergency_min: i64,
+    pub simple_min: i64,
+    pub general_min: i64,
+}
+
+impl Default for ArrivalTargets {
+    /// The manual: emergency at once (15 minutes to get there), simple 20, general 60.
+    fn default() -> Self {
+        ArrivalTargets { emergency_min: 15, simple_min: 20, general_min: 60 }
+    }
+}
+
+impl RepairCase {
+    /// When the technician must be there: from notification by class, or the agreed
+    /// appointment (None while an appointment is still to be agreed).
+    pub fn arrival_due(&self, t: &ArrivalTargets) -> Option<Ms> {
+        let min = match self.class {
+            RepairClass::Emergency => t.emergency_min,
+            RepairClass::Simple => t.simple_min,
+            RepairClass::General => t.general_min,
+            RepairClass::Appointment => return self.appointment_at,
+        };
+        Some(self.notified_at + min * 60_000)
+    }
+
+    /// Minutes late on arrival (positive) or still not there at `now`.
+    pub fn lateness_ms(&self, t: &ArrivalTargets, now: Ms) -> Option<Ms> {
+        let due = self.arrival_due(t)?;
+        let at = self.arrived_at.unwrap_or(now);
+        (at > due).then_some(at - due)
+    }
+
+    pub fn charge_outstanding(&self) -> bool {
+        self.charge.as_ref().is_some_and(|c| c.confirmed.is_none())
+    }
+}
+
+/// R-CMP-3: may a complaint be sent to this department?
+pub fn complaint_route_allowed(
+    details: &ComplaintDetails,
+    department: DepartmentId,
+    kind: DepartmentKind,
+) -> Result<(), Refusal> {
+    if details.against_department == Some(department) {
+        return Err(Refusal("complaint.routed_to_subject"));
+    }
+    let against = details.against.unwrap_or(AgainstKind::Service);
+    if against.needs_director() && kind != DepartmentKind::DirectorOffice {
+        return Err(Refusal("complaint.director_required"));
+    }
+    if against == AgainstKind::CustomerServiceStaff && kind == DepartmentKind::CustomerService {
+        return Err(Refusal("complaint.routed_to_subject"));
+    }
+    Ok(())
+}
+
+/// Every refusal code of the flows, for the translation check.
+pub const REFUSALS: &[&str] = &[
+    "request.wrong_kind",
+    "request.already_opened",
+    "repair.not_opened",
+    "repair.reason_required",
+    "repair.same_class",
+    "repair.not_assigned",
+    "repair.already_arrived",
+    "repair.not_arrived",
+    "repair.completed",
+    "repair.not_completed",
+    "repair.charge_unconfirmed",
+    "repair.charge_confirmed",
+    "repair.charge_empty",
+    "repair.work_required",
+    "repair.appointment_required",
+    "repair.same_technician",
+    "complaint.routed_to_subject",
+    "complaint.director_required",
+    "complaint.details_required",
+    "complaint.already_judged",
+    "complaint.not_judged",
+    "complaint.not_valid",
+    "complaint.deadline_required",
+    "complaint.route_required",
+    "complaint.already_flagged",
+    "complaint.note_required",
+    "inquiry.answered",
+    "inquiry.answer_required",
+    "inquiry.basis_required",
+    "inquiry.promise_open",
+    "inquiry.promise_not_later",
+    "suggestion.analysis_required",
+    "suggestion.not_analysed",
+    "suggestion.replied",
+    "suggestion.reply_required",
+];
+
+use super::lifecycle::{Command, Event, Sheet, SheetState};
+use super::SheetKind;
+
+fn need(text: &str, code: &'static str) -> Result<String, Refusal> {
+    let t = text.trim();
+    if t.is_empty() { Err(Refusal(code)) } else { Ok(t.to_string()) }
+}
+
+impl Sheet {
+    fn repair(&self) -> Result<&RepairCase, Refusal> {
+        self.case.repair.as_ref().ok_or(Refusal("repair.not_opened"))
+    }
+
+    fn complaint(&self) -> Result<&ComplaintCase, Refusal> {
+        self.case.complaint.as_ref().ok_or(Refusal("request.wrong_kind"))
+    }
+
+    fn kind_is(&self, kinds: &[SheetKind]) -> Result<(), Refusal> {
+        if kinds.contains(&self.kind) { Ok(()) } else { Err(Refusal("request.wrong_kind")) }
+    }
+
+    /// The flow's own conditions for collecting the sheet back.
+    pub(super) fn flow_ready_to_collect(&self) -> Result<(), Refusal> {
+        if let Some(r) = &self.case.repair
+            && r.technician.is_some()
+            && r.completed_at.is_none()
+            && self.outcome.is_none()
+        {
+            return Err(Refusal("repair.not_completed"));
+        }
+        if let Some(c) = &self.case.complaint
+            && c.judgement.is_none()
+        {
+            return Err(Refusal("complaint.not_judged"));
+        }
+        if let Some(i) = &self.case.inquiry
+            && i.promised_by.is_some()
+            && i.answer.is_none()
+        {
+            return Err(Refusal("inquiry.promise_open"));
+        }
+        if self.kind == SheetKind::Suggestion
+            && self.case.suggestion.as_ref().is_none_or(|s| s.reply.is_none())
+            && self.outcome.is_none()
+        {
+            return Err(Refusal("suggestion.reply_required"));
+        }
+        Ok(())
+    }
+
+    /// Decide a flow command (the sheet is open and not suspended).
+    pub(super) fn decide_flow(&self, cmd: &Command, now: Ms) -> Result<Event, Refusal> {
+        match cmd {
+            Command::OpenRepair { category, class, class_reason, source } => {
+                self.kind_is(&[SheetKind::Repair, SheetKind::SpecialService])?;
+                if self.case.repair.is_some() {
+                    return Err(Refusal("request.already_opened"));
+                }
+                let suggested = category.suggested_class();
+                let class = class.unwrap_or(suggested);
+                let class_reason = class_reason.trim().to_string();
+                if class != suggested && class_reason.is_empty() {
+                    return Err(Refusal("repair.reason_required"));
+                }
+                Ok(Event::RepairOpened { category: *category, class, source: *source, class_reason })
+            }
+            Command::Reclassify { class, reason } => {
+                let r = self.repair()?;
+                if r.arrived_at.is_some() {
+                    return Err(Refusal("repair.already_arrived"));
+                }
+                if r.class == *class {
+                    return Err(Refusal("repair.same_class"));
+                }
+                let reason = need(reason, "repair.reason_required")?;
+                Ok(Event::RepairReclassified { class: *class, reason })
+            }
+            Command::AssignTechnician { technician, appointment_at, note } => {
+                let r = self.repair()?;
+                if r.completed_at.is_some() {
+                    return Err(Refusal("repair.completed"));
+                }
+                if r.arrived_at.is_some() {
+                    return Err(Refusal("repair.already_arrived"));
+                }
+                if r.technician == Some(*technician) && appointment_at.is_none() {
+                    return Err(Refusal("repair.same_technician"));
+                }
+                // A reassignment says why (R-REP-2).
+                if r.technician.is_some() && note.trim().is_empty() {
+                    return Err(Refusal("repair.reason_required"));
+                }
+                if r.class == RepairClass::Appointment && appointment_at.or(r.appointment_at).is_none() {
+                    return Err(Refusal("repair.appointment_required"));
+                }
+                if appointment_at.is_some_and(|a| a <= now) {
+                    return Err(Refusal("sheet.deadline_not_later"));
+                }
+                Ok(Event::TechnicianAssigned {
+                    technician: *technician,
+                    appointment_at: *appointment_at,
+                    note: note.trim().into(),
+                })
+            }
+            Command::Arrive => {
+                let r = self.repair()?;
+                if r.technician.is_none() {
+                    return Err(Refusal("repair.not_assigned"));
+                }
+                if r.arrived_at.is_some() {
+                    return Err(Refusal("repair.already_arrived"));
+                }
+                Ok(Event::Arrived)
+            }
+            Command::QuoteCharge { lines } => {
+                let r = self.repair()?;
+                if r.completed_at.is_some() {
+                    return Err(Refusal("repair.completed"));
+                }
+                if r.charge.as_ref().is_some_and(|c| c.confirmed.is_some()) {
+                    return Err(Refusal("repair.charge_confirmed"));
+                }
+                if lines.is_empty() || lines.iter().any(|l| l.quantity_centi <= 0 || l.unit_price_fen < 0) {
+                    return Err(Refusal("repair.charge_empty"));
+                }
+                let total_fen = lines.iter().map(ChargeLine::amount_fen).sum();
+                Ok(Event::ChargeQuoted { lines: lines.clone(), total_fen })
+            }
+            Command::ConfirmCharge { confirmation } => {
+                let r = self.repair()?;
+                match &r.charge {
+                    None => Err(Refusal("repair.charge_empty")),
+                    Some(c) if c.confirmed.is_some() => Err(Refusal("repair.charge_confirmed")),
+                    Some(_) => {
+                        let confirmation = confirmation.clone().ok_or(Refusal("sheet.confirmation_required"))?;
+                        if let Confirmation::Signature { signer } = &confirmation {
+                            need(signer, "sheet.signer_required")?;
+                        }
+                        Ok(Event::ChargeConfirmed { confirmation })
+                    }
+                }
+            }
+            Command::CompleteRepair { work_done, materials, signer } => {
+                let r = self.repair()?;
+                if r.completed_at.is_some() {
+                    return Err(Refusal("repair.completed"));
+                }
+                if r.arrived_at.is_none() {
+                    return Err(Refusal("repair.not_arrived"));
+                }
+                if r.charge_outstanding() {
+                    return Err(Refusal("repair.charge_unconfirmed"));
+                }
+                let work_done = need(work_done, "repair.work_required")?;
+                let signer = need(signer, "sheet.signer_required")?;
+                Ok(Event::RepairCompleted { work_done, materials: materials.trim().into(), signer })
+            }
+            Command::OpenComplaint { details } => {
+                self.kind_is(&[SheetKind::Complaint])?;
+                if self.case.complaint.is_some() {
+                    return Err(Refusal("request.already_opened"));
+                }
+                if details.cause.trim().is_empty() || details.course.trim().is_empty() {
+                    return Err(Refusal("complaint.details_required"));
+                }
+                if details.against == Some(AgainstKind::Department) && details.against_department.is_none() {
+                    return Err(Refusal("complaint.details_required"));
+                }
+                Ok(Event::ComplaintOpened { details: details.clone() })
+            }
+            Command::FlagComplaint { reason, note } => {
+                let c = self.complaint()?;
+                if c.flag.is_some() {
+                    return Err(Refusal("complaint.already_flagged"));
+                }
+                let note = need(note, "complaint.note_required")?;
+                Ok(Event::ComplaintFlagged { reason: *reason, note })
+            }
+            Command::JudgeComplaint { valid, explanation, route, deadline_at } => {
+                let c = self.complaint()?;
+                if c.judgement.is_some() {
+                    return Err(Refusal("complaint.already_judged"));
+                }
+                let explanation = need(explanation, "sheet.explanation_required")?;
+                if !*valid {
+                    return Ok(Event::ComplaintJudged { valid: false, explanation, route: None, deadline_at: None });
+                }
+                let route = route.clone().ok_or(Refusal("complaint.route_required"))?;
+                if let Route::Department { department, kind } = &route {
+                    complaint_route_allowed(&c.details, *department, *kind)?;
+                } else if c.details.against.is_some_and(AgainstKind::needs_director) {
+                    return Err(Refusal("complaint.director_required"));
+                }
+                let deadline = deadline_at.ok_or(Refusal("complaint.deadline_required"))?;
+                if deadline <= now {
+                    return Err(Refusal("sheet.deadline_not_later"));
+                }
+                Ok(Event::ComplaintJudged { valid: true, explanation, route: Some(route), deadline_at: Some(deadline) })
+            }
+            Command::RecordSolution { meeting_at, attendees, plan, department } => {
+                let c = self.complaint()?;
+                if c.flag.is_none() && c.judgement.as_ref().is_none_or(|j| !j.valid) {
+                    return Err(Refusal("complaint.not_valid"));
+                }
+                let plan = need(plan, "sheet.explanation_required")?;
+                let attendees = need(attendees, "complaint.note_required")?;
+                Ok(Event::SolutionRecorded { meeting_at: *meeting_at, attendees, plan, department: *department })
+            }
+            Command::LogProgress { note, resident_told } => {
+                self.complaint()?;
+                let note = need(note, "complaint.note_required")?;
+                Ok(Event::ProgressLogged { note, resident_told: *resident_told })
+            }
+            Command::AnswerInquiry { answer, basis, article } => {
+                self.kind_is(&[SheetKind::Inquiry])?;
+                if self.case.inquiry.as_ref().is_some_and(|i| i.answer.is_some()) {
+                    return Err(Refusal("inquiry.answered"));
+                }
+                let answer = need(answer, "inquiry.answer_required")?;
+                let basis = need(basis, "inquiry.basis_required")?;
+                Ok(Event::InquiryAnswered { answer, basis, article: *article })
+            }
+            Command::EscalateInquiry { to, note } => {
+                self.kind_is(&[SheetKind::Inquiry])?;
+                if self.case.inquiry.as_ref().is_some_and(|i| i.answer.is_some()) {
+                    return Err(Refusal("inquiry.answered"));
+                }
+                let note = need(note, "complaint.note_required")?;
+                Ok(Event::InquiryEscalated { to: *to, note })
+            }
+            Command::PromiseReply { by_at, note } => {
+                self.kind_is(&[SheetKind::Inquiry])?;
+                if self.case.inquiry.as_ref().is_some_and(|i| i.answer.is_some()) {
+                    return Err(Refusal("inquiry.answered"));
+                }
+                if *by_at <= now {
+                    return Err(Refusal("inquiry.promise_not_later"));
+                }
+                Ok(Event::ReplyPromised { by_at: *by_at, note: note.trim().into() })
+            }
+            Command::AnalyseSuggestion { analysis, to_director } => {
+                self.kind_is(&[SheetKind::Suggestion])?;
+                if self.case.suggestion.as_ref().is_some_and(|s| s.reply.is_some()) {
+                    return Err(Refusal("suggestion.replied"));
+                }
+                let analysis = need(analysis, "suggestion.analysis_required")?;
+                Ok(Event::SuggestionAnalysed { analysis, to_director: *to_director })
+            }
+            Command::ReplySuggestion { reply } => {
+                self.kind_is(&[SheetKind::Suggestion])?;
+                let s = self.case.suggestion.as_ref().ok_or(Refusal("suggestion.not_analysed"))?;
+                if s.analysis.is_none() {
+                    return Err(Refusal("suggestion.not_analysed"));
+                }
+                if s.reply.is_some() {
+                    return Err(Refusal("suggestion.replied"));
+                }
+                let reply = need(reply, "suggestion.reply_required")?;
+                Ok(Event::SuggestionReplied { reply })
+            }
+            _ => unreachable!("lifecycle commands are decided in lifecycle.rs"),
+        }
+    }
+
+    /// Back with customer service when nothing is out (an answer, a reply, a judgement).
+    fn back_to_desk(&mut self) {
+        if matches!(self.state, SheetState::Registered | SheetState::Dispatched) && self.departments_out().next().is_none()
+        {
+            self.state = SheetState::AwaitingAcceptance;
+        }
+    }
+
+    pub(super) fn apply_flow(&mut self, event: &Event, at: Ms, by: UserId) {
+        match event {
+            Event::RepairOpened { category, class, source, .. } => {
+                self.case.repair = Some(RepairCase {
+                    category: *category,
+                    class: *class,
+                    source: *source,
+                    notified_at: at,
+                    handover: None,
+                    technician: None,
+                    assigned_at: None,
+                    reassignments: 0,
+                    appointment_at: None,
+                    arrived_at: None,
+                    completed_at: None,
+                    work_done: String::new(),
+                    materials: String::new(),
+                    completion_signer: String::new(),
+                    charge: None,
+                });
+            }
+            Event::RepairReclassified { class, .. } => {
+                if let Some(r) = &mut self.case.repair {
+                    r.class = *class;
+                }
+            }
+            Event::TechnicianAssigned { technician, appointment_at, .. } => {
+                // The repair rides on the engineering handover that is out (the latest).
+                let handover = self.departments_out().last().map(|h| h.no);
+                if let Some(r) = &mut self.case.repair {
+                    if r.technician.is_some() {
+                        r.reassignments += 1;
+                    }
+                    r.technician = Some(*technician);
+                    r.assigned_at = Some(at);
+                    if appointment_at.is_some() {
+                        r.appointment_at = *appointment_at;
+                        r.class = RepairClass::Appointment;
+                    }
+                    if r.handover.is_none() {
+                        r.handover = handover;
+                    }
+                }
+            }
+            Event::Arrived => {
+                if let Some(r) = &mut self.case.repair {
+                    r.arrived_at = Some(at);
+                }
+            }
+            Event::ChargeQuoted { lines, total_fen } => {
+                if let Some(r) = &mut self.case.repair {
+                    r.charge = Some(Charge {
+                        lines: lines.clone(),
+                        total_fen: *total_fen,
+                        quoted_at: at,
+                        quoted_by: by,
+                        confirmed: None,
+                        confirmed_at: None,
+                    });
+                }
+            }
+            Event::ChargeConfirmed { confirmation } => {
+                if let Some(c) = self.case.repair.as_mut().and_then(|r| r.charge.as_mut()) {
+                    c.confirmed = Some(confirmation.clone());
+                    c.confirmed_at = Some(at);
+                }
+            }
+            Event::RepairCompleted { work_done, materials, signer } => {
+                if let Some(r) = &mut self.case.repair {
+                    r.completed_at = Some(at);
+                    r.work_done = work_done.clone();
+                    r.materials = materials.clone();
+                    r.completion_signer = signer.clone();
+                }
+            }
+            Event::ComplaintOpened { details } => {
+                self.case.complaint = Some(ComplaintCase {
+                    details: details.clone(),
+                    flag: None,
+                    flag_note: String::new(),
+                    judgement: None,
+                    solution: None,
+                    last_progress_at: None,
+                    progress_count: 0,
+                });
+            }
+            Event::ComplaintFlagged { reason, note } => {
+                if let Some(c) = &mut self.case.complaint {
+                    c.flag = Some(*reason);
+                    c.flag_note = note.clone();
+                }
+            }
+            Event::ComplaintJudged { valid, explanation, route, deadline_at } => {
+                if let Some(c) = &mut self.case.complaint {
+                    c.judgement = Some(Judgement {
+                        valid: *valid,
+                        explanation: explanation.clone(),
+                        route: route.clone(),
+                        deadline_at: *deadline_at,
+                        at,
+                        by,
+                    });
+                }
+                if !valid {
+                    self.back_to_desk();
+                }
+            }
+            Event::SolutionRecorded { meeting_at, attendees, plan, department } => {
+                if let Some(c) = &mut self.case.complaint {
+                    c.solution = Some(Solution {
+                        meeting_at: *meeting_at,
+                        attendees: attendees.clone(),
+                        plan: plan.clone(),
+                        department: *department,
+                        at,
+                    });
+                }
+            }
+            Event::ProgressLogged { .. } => {
+                if let Some(c) = &mut self.case.complaint {
+                    c.last_progress_at = Some(at);
+                    c.progress_count += 1;
+                }
+            }
+            Event::InquiryAnswered { answer, basis, article } => {
+                let i = self.case.inquiry.get_or_insert_with(InquiryCase::default);
+                i.answer = Some(Answer { text: answer.clone(), basis: basis.clone(), article: *article, at, by });
+                self.back_to_desk();
+            }
+            Event::InquiryEscalated { to, .. } => {
+                self.case.inquiry.get_or_insert_with(InquiryCase::default).escalated_to = Some(*to);
+            }
+            Event::ReplyPromised { by_at, .. } => {
+                let i = self.case.inquiry.get_or_insert_with(InquiryCase::default);
+                i.promised_by = Some(*by_at);
+                i.promised_at = Some(at);
+            }
+            Event::SuggestionAnalysed { analysis, to_director } => {
+                let s = self.case.suggestion.get_or_insert_with(SuggestionCase::default);
+                s.analysis = Some(analysis.clone());
+                s.analysed_at = Some(at);
+                s.to_director = *to_director;
+            }
+            Event::SuggestionReplied { reply } => {
+                let s = self.case.suggestion.get_or_insert_with(SuggestionCase::default);
+                s.reply = Some(reply.clone());
+                s.replied_at = Some(at);
+                s.replied_by = Some(by);
+                self.back_to_desk();
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,1037 @@
+//! The flows on a sheet (R-RECV-1 … R-RECV-4, R-REP-1 … R-REP-5, R-CMP-1 … R-CMP-7): who
+//! may do each step and the commands it becomes, what registration adds for a repair or a
+//! complaint, the flows' projection and timers, the dispatcher's board, the technician's
+//! day, the ledgers, and the settings, price list and knowledge base a community keeps.
+
+use super::sheet::{Action, acts_for};
+use super::{Actor, App, AppError, AppResult, Authority, audit, files};
+use crate::store::{self, org, request as srq, sheet as st};
+use huiqian_domain::auth::{Permission, Role};
+use huiqian_domain::money::Money;
+use huiqian_domain::sheet::request::{
+    AgainstKind, ArrivalTargets, ChargeLine, ComplaintDetails, FlagReason, RepairCategory, RepairClass, RepairSource,
+    Route, complaint_route_allowed,
+};
+use huiqian_domain::sheet::{Command, Confirmation, Outcome, Sheet, SheetKind, SheetState};
+use huiqian_domain::unit::DepartmentKind;
+use huiqian_domain::validation::{FieldErrors, ValidationError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const HOUR: i64 = 3_600_000;
+
+/// What registration records of a repair (R-REP-1, R-REP-3).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct RepairIntake {
+    /// `water`, `heating`, `gas`, `electrical`, `lighting`, `door_window`, `drainage`, `fixtures`,
+    /// `lift`, `intercom`, `public_area`, `other`.
+    pub category: String,
+    /// Empty: the class the category suggests. Another class needs `class_reason`.
+    #[serde(default)]
+    pub class: String,
+    #[serde(default)]
+    pub class_reason: String,
+}
+
+/// What registration records of a complaint (R-CMP-1).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct ComplaintIntake {
+    /// A short category (噪音, 服务态度, 漏水 …); repeats are counted by unit and category.
+    pub category: String,
+    /// When it happened (epoch ms).
+    #[serde(default)]
+    pub occurred_at: Option<i64>,
+    #[serde(default)]
+    pub place: String,
+    pub cause: String,
+    pub course: String,
+    #[serde(default)]
+    pub people: String,
+    /// `department`, `customer_service_staff`, `supervisor`, `company_administration`,
+    /// `developer_legacy`, `service`.
+    #[serde(default)]
+    pub against: String,
+    #[serde(default)]
+    pub against_department_id: Option<i64>,
+    #[serde(default)]
+    pub against_name: String,
+}
+
+/// The commands a flow action becomes, with the authority it was allowed on.
+pub(crate) struct Plan {
+    pub authority: Authority,
+    pub commands: Vec<Command>,
+    pub signature: Option<(files::Stored, String)>,
+}
+
+fn in_role(actor: &Actor, c: i64, roles: &[Role]) -> Option<Authority> {
+    actor.grants.roles_in(c).into_iter().find(|r| roles.contains(r)).map(|role| Authority { role, community: Some(c) })
+}
+
+async fn department_of_kind(app: &App, c: i64, kind: DepartmentKind) -> AppResult<Option<i64>> {
+    Ok(org::departments(app.store.read(), c)
+        .await?
+        .into_iter()
+        .find(|d| d.kind == kind.as_str() && d.active == 1)
+        .map(|d| d.id))
+}
+
+async fn department_kind(app: &App, c: i64, id: i64) -> AppResult<DepartmentKind> {
+    let d = org::department(app.store.read(), id)
+        .await?
+        .filter(|d| d.community_id == c && d.active == 1)
+        .ok_or_else(|| AppError::field("department_id", ValidationError::new("department.unknown")))?;
+    DepartmentKind::parse(&d.kind).map_err(|e| AppError::field("department_id", e))
+}
+
+fn signature(app: &App, data: &str, signer: &str) -> AppResult<(files::Stored, String)> {
+    if data.trim().is_empty() {
+        return Err(AppError::field("signature", ValidationError::new("signature.required")));
+    }
+    let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
+    Ok((files::store(app, "signature", &png)?, signer.trim().to_string()))
+}
+
+/// The engineering handover a repair rides on: its own, or the one that is out.
+async fn engineering_handover(app: &App, c: i64, sheet: &Sheet) -> AppResult<Option<u32>> {
+    if let Some(h) = sheet.case.repair.as_ref().and_then(|r| r.handover) {
+        return Ok(Some(h));
+    }
+    let eng = department_of_kind(app, c, DepartmentKind::Engineering).await?;
+    Ok(sheet.departments_out().filter(|h| Some(h.department) == eng).map(|h| h.no).last())
+}
+
+async fn is_technician(app: &App, c: i64, user_id: i64) -> AppResult<bool> {
+    let mut conn = app.store.read().acquire().await?;
+    Ok(srq::users_with_roles(&mut conn, c, &["technician"]).await?.contains(&user_id))
+}
+
+/// The assigned technician, acting on their own job.
+fn own_job(actor: &Actor, c: i64, sheet: &Sheet) -> AppResult<Authority> {
+    let a = actor.authorize(Permission::DoRepair, c)?;
+    let r = sheet.case.repair.as_ref().ok_or(AppError::rejected("repair.not_opened"))?;
+    if r.technician != Some(actor.user_id) {
+        return Err(AppError::rejected("repair.not_your_job"));
+    }
+    Ok(a)
+}
+
+/// Turn a flow action into commands, checking who may do it.
+pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action: &Action) -> AppResult<Plan> {
+    let one = |authority: Authority, cmd: Command| Plan { authority, commands: vec![cmd], signature: None };
+    Ok(match action {
+        Action::Reclassify { class, reason } => {
+            let a = actor.authorize(Permission::DispatchRepair, c).or_else(|_| actor.authorize(Permission::HandleSheet, c))?;
+            let class = RepairClass::parse(class).map_err(|e| AppError::field("class", e))?;
+            one(a, Command::Reclassify { class, reason: reason.clone() })
+        }
+        Action::AssignTechnician { technician_id, appointment_at, note } => {
+            let a = actor.authorize(Permission::DispatchRepair, c)?;
+            if !is_technician(app, c, *technician_id).await? {
+                return Err(AppError::field("technician_id", ValidationError::new("repair.not_a_technician")));
+            }
+            let mut commands = vec![];
+            let handover = match engineering_handover(app, c, sheet).await? {
+                Some(h) => h,
+                None => {
+                    let eng = department_of_kind(app, c, DepartmentKind::Engineering)
+                        .await?
+                        .ok_or(AppError::rejected("repair.no_engineering"))?;
+                    let opinion = "报修派工".to_string();
+                    commands.push(Command::Dispatch { department: eng, to_user: None, opinion });
+                    sheet.handovers.len() as u32 + 1
+                }
+            };
+            let received = sheet.handover(handover).is_some_and(|h| h.acknowledged_at.is_some());
+            if !received {
+                commands.push(Command::Acknowledge { handover });
+            }
+            commands.push(Command::AssignTechnician {
+                technician: *technician_id,
+                appointment_at: *appointment_at,
+                note: note.clone(),
+            });
+            Plan { authority: a, commands, signature: None }
+        }
+        Action::Arrive => {
+            let a = own_job(actor, c, sheet)?;
+            let mut commands = vec![];
+            if let Some(h) = sheet.case.repair.as_ref().and_then(|r| r.handover).and_then(|h| sheet.handover(h))
+                && h.state == huiqian_domain::sheet::HandoverState::Acknowledged
+            {
+                commands.push(Command::StartWork { handover: h.no });
+            }
+            commands.push(Command::Arrive);
+            Plan { authority: a, commands, signature: None }
+        }
+        Action::QuoteCharge { lines } => {
+            let a = actor.authorize(Permission::DispatchRepair, c)?;
+            let mut out = Vec::with_capacity(lines.len());
+            for (i, l) in lines.iter().enumerate() {
+                let item = srq::price_item(app.store.read(), l.item_id)
+                    .await?
+                    .filter(|p| p.community_id == c && p.active == 1)
+                    .ok_or_else(|| {
+                        AppError::field(&format!("lines[{i}].item_id"), ValidationError::new("price_item.unknown"))
+                    })?;
+                if l.quantity_centi <= 0 || l.quantity_centi > 1_000_000 {
+                    return Err(AppError::field(
+                        &format!("lines[{i}].quantity"),
+                        ValidationError::new("quantity.out_of_range"),
+                    ));
+                }
+                out.push(ChargeLine {
+                    item_id: item.id,
+                    name: item.name,
+                    unit: item.unit,
+                    unit_price_fen: item.price_fen,
+                    quantity_centi: l.quantity_centi,
+                });
+            }
+            one(a, Command::QuoteCharge { lines: out })
+        }
+        Action::ConfirmCharge { signature: data, signer, phone_confirmed_at, phone_note } => {
+            let a = own_job(actor, c, sheet)
+                .or_else(|_| actor.authorize(Permission::HandleSheet, c))
+                .or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
+            let mut sig = None;
+            let confirmation = if !data.trim().is_empty() {
+                sig = Some(signature(app, data, signer)?);
+                Some(Confirmation::Signature { signer: signer.clone() })
+            } else {
+                phone_confirmed_at.map(|at| Confirmation::Phone { at, note: phone_note.clone() })
+            };
+            Plan { authority: a, commands: vec![Command::ConfirmCharge { confirmation }], signature: sig }
+        }
+        Action::CompleteRepair { work_done, materials, signature: data, signer } => {
+            let a = own_job(actor, c, sheet)?;
+            let r = sheet.case.repair.as_ref().ok_or(AppError::rejected("repair.not_opened"))?;
+            // The rules first: a missing arrival is the answer, not a missing signature.
+            if r.arrived_at.is_none() {
+                return Err(AppError::rejected("repair.not_arrived"));
+            }
+            if r.charge_outstanding() {
+                return Err(AppError::rejected("repair.charge_unconfirmed"));
+            }
+            let sig = signature(app, data, signer)?;
+            Plan {
+                authority: a,
+                commands: vec![Command::CompleteRepair {
+                    work_done: work_done.clone(),
+                    materials: materials.clone(),
+                    signer: signer.clone(),
+                }],
+                signature: Some(sig),
+            }
+        }
+        Action::ReceiveSlip => {
+            let a = actor.authorize(Permission::HandleSheet, c).or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
+            let r = sheet.case.repair.as_ref().ok_or(AppError::rejected("repair.not_opened"))?;
+            if r.completed_at.is_none() {
+                return Err(AppError::rejected("repair.not_completed"));
+            }
+            let handover = r.handover.ok_or(AppError::rejected("repair.not_assigned"))?;
+            let result = if r.materials.is_empty() {
+                r.work_done.clone()
+            } else {
+                format!("{}（材料：{}）", r.work_done, r.materials)
+            };
+            one(a, Command::Return { handover, result, signer: r.completion_signer.clone() })
+        }
+        Action::FlagComplaint { reason, note } => {
+            let a = actor.authorize(Permission::ReassignSheet, c)?;
+            let reason = FlagReason::parse(reason).map_err(|e| AppError::field("reason", e))?;
+            one(a, Command::FlagComplaint { reason, note: note.clone() })
+        }
+        Action::JudgeComplaint { valid, explanation, department_id, developer_contact, deadline_at } => {
+            let a = actor.authorize(Permission::ReassignSheet, c)?;
+            let route = match (valid, department_id, developer_contact.trim()) {
+                (false, _, _) => None,
+                (true, Some(d), _) => Some(Route::Department { department: *d, kind: department_kind(app, c, *d).await? }),
+                (true, None, contact) if !contact.is_empty() => Some(Route::Developer { contact: contact.to_string() }),
+                (true, None, _) => return Err(AppError::rejected("complaint.route_required")),
+            };
+            let mut commands = vec![Command::JudgeComplaint {
+                valid: *valid,
+                explanation: explanation.clone(),
+                route: route.clone(),
+                deadline_at: *deadline_at,
+            }];
+            match &route {
+                Some(Route::Department { department, .. }) => commands.push(Command::Dispatch {
+                    department: *department,
+                    to_user: None,
+                    opinion: explanation.clone(),
+                }),
+                // R-CMP-4: the developer's customer service, tracked like any third party.
+                Some(Route::Developer { contact }) => commands.push(Command::BeyondCentre {
+                    explanation: explanation.clone(),
+                    third_party: Some(contact.clone()),
+                }),
+                None => {}
+            }
+            Plan { authority: a, commands, signature: None }
+        }
+        Action::RecordSolution { meeting_at, attendees, plan, department_id } => {
+            let a = in_role(actor, c, &[Role::CentreDirector]).ok_or(AppError::Forbidden)?;
+            let kind = department_kind(app, c, *department_id).await?;
+            let mut commands = vec![Command::RecordSolution {
+                meeting_at: *meeting_at,
+                attendees: attendees.clone(),
+                plan: plan.clone(),
+                department: *department_id,
+            }];
+            if let Some(cc) = &sheet.case.complaint {
+                complaint_route_allowed(&cc.details, *department_id, kind)
+                    .or_else(|r| if kind == DepartmentKind::DirectorOffice { Ok(()) } else { Err(r) })
+                    .map_err(|r| AppError::rejected(r.0))?;
+            }
+            let holding = sheet.departments_out().any(|h| h.department == *department_id);
+            if !holding && sheet.outcome.is_none() {
+                commands.push(Command::Dispatch { department: *department_id, to_user: None, opinion: plan.clone() });
+            }
+            Plan { authority: a, commands, signature: None }
+        }
+        Action::LogProgress { note, resident_told } => {
+            let a = match actor.authorize(Permission::HandleSheet, c) {
+                Ok(a) => a,
+                Err(_) => {
+                    let mut found = None;
+                    for h in sheet.departments_out() {
+                        if let Some((role, _)) = acts_for(app, actor, c, h.department).await? {
+                            found = Some(Authority { role, community: Some(c) });
+                        }
+                    }
+                    found.ok_or(AppError::Forbidden)?
+                }
+            };
+            one(a, Command::LogProgress { note: note.clone(), resident_told: *resident_told })
+        }
+        Action::AnswerInquiry { answer, basis, article_id } => {
+            let escalated = sheet.case.inquiry.as_ref().and_then(|i| i.escalated_to) == Some(actor.user_id);
+            let a = match actor.authorize(Permission::HandleSheet, c) {
+                Ok(a) => a,
+                Err(_) if escalated => {
+                    let role = actor.grants.roles_in(c).first().copied().ok_or(AppError::Forbidden)?;
+                    Authority { role, community: Some(c) }
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(id) = article_id
+                && srq::article(app.store.read(), *id).await?.is_none_or(|x| x.community_id != c)
+            {
+                return Err(AppError::field("article_id", ValidationError::new("article.unknown")));
+            }
+            one(a, Command::AnswerInquiry { answer: answer.clone(), basis: basis.clone(), article: *article_id })
+        }
+        Action::EscalateInquiry { to_user_id, note } => {
+            let a = actor.authorize(Permission::HandleSheet, c)?;
+            let mut conn = app.store.read().acquire().await?;
+            let managers =
+                srq::users_with_roles(&mut conn, c, &["cs_supervisor", "cs_manager", "centre_director"]).await?;
+            if !managers.contains(to_user_id) {
+                return Err(AppError::field("to_user_id", ValidationError::new("inquiry.not_a_manager")));
+            }
+            one(a, Command::EscalateInquiry { to: *to_user_id, note: note.clone() })
+        }
+        Action::PromiseReply { by_at, note } => {
+            let a = actor.authorize(Permission::HandleSheet, c)?;
+            one(a, Command::PromiseReply { by_at: *by_at, note: note.clone() })
+        }
+        Action::AnalyseSuggestion { analysis, to_director } => {
+            let a = actor.authorize(Permission::ReassignSheet, c)?;
+            one(a, Command::AnalyseSuggestion { analysis: analysis.clone(), to_director: *to_director })
+        }
+        Action::ReplySuggestion { reply } => {
+            // R-RECV-3: a department manager or higher writes the reply.
+            let a = match in_role(actor, c, &[Role::CentreDirector, Role::CsManager]) {
+                Some(a) => a,
+                None => {
+                    let mut conn = app.store.read().acquire().await?;
+                    let heads = st::memberships(&mut conn, actor.user_id, c).await?;
+                    drop(conn);
+                    let role = actor.grants.roles_in(c).first().copied();
+                    match (heads.iter().any(|(_, head)| *head), role) {
+                        (true, Some(role)) => Authority { role, community: Some(c) },
+                        _ => return Err(AppError::rejected("suggestion.reply_rank")),
+                    }
+                }
+            };
+            one(a, Command::ReplySuggestion { reply: reply.clone() })
+        }
+        _ => return Err(AppError::Internal("not a flow action".into())),
+    })
+}
+
+/// R-CMP-3 for a plain dispatch of a complaint.
+pub(crate) async fn check_dispatch(app: &App, c: i64, sheet: &Sheet, department_id: i64) -> AppResult<()> {
+    if let Some(cc) = &sheet.case.complaint {
+        let kind = department_kind(app, c, department_id).await?;
+        complaint_route_allowed(&cc.details, department_id, kind).map_err(|r| AppError::rejected(r.0))?;
+    }
+    Ok(())
+}
+
+/// Parse the intake of a repair or complaint at registration; errors name the field.
+pub(crate) fn intake_commands(
+    kind: SheetKind,
+    repair: Option<&RepairIntake>,
+    complaint: Option<&ComplaintIntake>,
+    source: RepairSource,
+    errors: &mut FieldErrors,
+) -> Vec<Command> {
+    let mut out = vec![];
+    let is_repair = kind == SheetKind::Repair || (kind == SheetKind::SpecialService && repair.is_some());
+    if is_repair {
+        let r = repair.cloned().unwrap_or_default();
+        let category = if r.category.trim().is_empty() {
+            Some(RepairCategory::Other)
+        } else {
+            RepairCategory::parse(&r.category).map_err(|e| errors.push("repair.category", e)).ok()
+        };
+        let class = if r.class.trim().is_empty() {
+            None
+        } else {
+            RepairClass::parse(&r.class).map_err(|e| errors.push("repair.class", e)).ok()
+        };
+        if let Some(category) = category {
+            if class.is_some_and(|c| c != category.suggested_class()) && r.class_reason.trim().is_empty() {
+                errors.push("repair.class_reason", ValidationError::new("repair.class_reason_required"));
+            }
+            if class == Some(RepairClass::Appointment) {
+                errors.push("repair.class", ValidationError::new("repair.appointment_at_assignment"));
+            }
+            out.push(Command::OpenRepair { category, class, class_reason: r.class_reason.clone(), source });
+        }
+    }
+    if kind == SheetKind::Complaint {
+        let c = complaint.cloned().unwrap_or_default();
+        if c.category.trim().is_empty() {
+            errors.push("complaint.category", ValidationError::new("required"));
+        }
+        if c.cause.trim().is_empty() {
+            errors.push("complaint.cause", ValidationError::new("required"));
+        }
+        if c.course.trim().is_empty() {
+            errors.push("complaint.course", ValidationError::new("required"));
+        }
+        let against = if c.against.trim().is_empty() {
+            Some(AgainstKind::Service)
+        } else {
+            AgainstKind::parse(&c.against).map_err(|e| errors.push("complaint.against", e)).ok()
+        };
+        if against == Some(AgainstKind::Department) && c.against_department_id.is_none() {
+            errors.push("complaint.against_department_id", ValidationError::new("required"));
+        }
+        for (field, text) in [("complaint.place", &c.place), ("complaint.cause", &c.cause), ("complaint.course", &c.course)]
+        {
+            if text.chars().count() > 2000 {
+                errors.push(field, ValidationError::new("text.too_long").with("max", 2000));
+            }
+        }
+        out.push(Command::OpenComplaint {
+            details: ComplaintDetails {
+                category: c.category.trim().to_string(),
+                occurred_at: c.occurred_at,
+                place: c.place.trim().into(),
+                cause: c.cause.trim().into(),
+                course: c.course.trim().into(),
+                people: c.people.trim().into(),
+                against,
+                against_department: if against == Some(AgainstKind::Department) { c.against_department_id } else { None },
+                against_name: c.against_name.trim().into(),
+            },
+        });
+    }
+    out
+}
+
+/// Where a repair taken in by this actor comes from (R-REP-1).
+pub(crate) fn source_of(actor: &Actor, c: i64) -> RepairSource {
+    let roles = actor.grants.roles_in(c);
+    if roles.iter().any(|r| r.allows(Permission::RegisterSheet)) {
+        RepairSource::Desk
+    } else if roles.contains(&Role::Technician) {
+        RepairSource::Technician
+    } else {
+        RepairSource::Security
+    }
+}
+
+/// What follows a registration in the same transaction: a repair a technician took in on
+/// site is theirs and they are there; a complaint that repeats is flagged (R-CMP-5).
+pub(crate) async fn after_intake(
+    app: &App,
+    actor: &Actor,
+    c: i64,
+    sheet: &Sheet,
+    unit_id: Option<i64>,
+    now: i64,
+) -> AppResult<Vec<Command>> {
+    let mut out = vec![];
+    // The desk's and security's repairs wait on the dispatcher's board (notified at once);
+    // assigning a technician sends the sheet to engineering if the desk has not already.
+    // A technician who took the repair in on site is assigned and there.
+    if let Some(r) = &sheet.case.repair
+        && r.source == RepairSource::Technician
+    {
+        let eng = department_of_kind(app, c, DepartmentKind::Engineering)
+            .await?
+            .ok_or(AppError::rejected("repair.no_engineering"))?;
+        out.push(Command::Dispatch { department: eng, to_user: None, opinion: "维修工现场受理".into() });
+        {
+            let no = sheet.handovers.len() as u32 + 1;
+            out.push(Command::Acknowledge { handover: no });
+            out.push(Command::AssignTechnician { technician: actor.user_id, appointment_at: None, note: String::new() });
+            out.push(Command::StartWork { handover: no });
+            out.push(Command::Arrive);
+        }
+    }
+    if let (Some(cc), Some(unit)) = (&sheet.case.complaint, unit_id) {
+        let s = srq::settings(app.store.read(), c).await?;
+        let mut conn = app.store.read().acquire().await?;
+        let since = now - s.repeat_days * 24 * HOUR;
+        let earlier = srq::earlier_complaints(&mut conn, unit, &cc.details.category, since, 0).await?;
+        if earlier >= s.repeat_count {
+            out.push(Command::FlagComplaint {
+                reason: FlagReason::Repeat,
+                note: format!("{} 天内同一房屋同类投诉第 {} 次", s.repeat_days, earlier + 1),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The flows' projection of a sheet.
+pub(crate) fn projection(
+    sheet: &Sheet,
+    sheet_id: i64,
+    community_id: i64,
+    unit_id: Option<i64>,
+    s: &srq::Settings,
+) -> Option<srq::Projection> {
+    let case = &sheet.case;
+    if case.repair.is_none() && case.complaint.is_none() && case.inquiry.is_none() && case.suggestion.is_none()
+        && !matches!(sheet.kind, SheetKind::Inquiry | SheetKind::Suggestion)
+    {
+        return None;
+    }
+    let closed = !sheet.state.is_open() || matches!(sheet.outcome, Some(Outcome::Terminated { .. }));
+    let mut p = srq::Projection {
+        sheet_id,
+        community_id,
+        kind: sheet.kind.as_str().into(),
+        unit_id,
+        opened_at: sheet.registered_at,
+        closed,
+        charge_state: "none",
+        ..Default::default()
+    };
+    if let Some(r) = &case.repair {
+        let targets = targets(s);
+        p.category = Some(r.category.as_str().into());
+        p.class = Some(r.class.as_str().into());
+        p.class_rank = Some(r.class.rank());
+        p.source = Some(r.source.as_str().into());
+        p.technician_id = r.technician;
+        p.assigned_at = r.assigned_at;
+        p.appointment_at = r.appointment_at;
+        p.arrival_due_at = r.arrival_due(&targets);
+        p.arrived_at = r.arrived_at;
+        p.completed_at = r.completed_at;
+        p.slip_due_at = r.completed_at.map(|t| t + s.slip_hours * HOUR);
+        p.slip_returned_at = r.handover.and_then(|h| sheet.handover(h)).and_then(|h| h.returned_at);
+        if let Some(ch) = &r.charge {
+            p.charge_fen = Some(ch.total_fen);
+            p.charge_state = if ch.confirmed.is_some() { "confirmed" } else { "quoted" };
+        }
+    }
+    if let Some(cc) = &case.complaint {
+        p.category = Some(cc.details.category.clone());
+        p.against = cc.details.against.map(|a| a.as_str().into());
+        p.against_department_id = cc.details.against_department;
+        p.flag = cc.flag.map(|f| f.as_str().into());
+        p.solution_at = cc.solution.as_ref().map(|x| x.at);
+        p.progress_count = i64::from(cc.progress_count);
+        p.last_progress_at = cc.last_progress_at;
+        if let Some(j) = &cc.judgement {
+            p.valid = Some(j.valid);
+            p.deadline_at = j.deadline_at;
+            match &j.route {
+                Some(Route::Department { department, .. }) => {
+                    p.route = Some("department");
+                    p.routed_department_id = Some(*department);
+                }
+                Some(Route::Developer { .. }) => p.route = Some("developer"),
+                None => {}
+            }
+        }
+    }
+    if let Some(i) = &case.inquiry {
+        p.promised_by_at = i.promised_by;
+        p.answered_at = i.answer.as_ref().map(|a| a.at);
+        p.escalated_to = i.escalated_to;
+    }
+    if let Some(x) = &case.suggestion {
+        p.analysed_at = x.analysed_at;
+        p.to_director = x.to_director;
+        p.replied_at = x.replied_at;
+        p.replied_by = x.replied_by;
+    }
+    Some(p)
+}
+
+pub(crate) fn targets(s: &srq::Settings) -> ArrivalTargets {
+    ArrivalTargets { emergency_min: s.emergency_min, simple_min: s.simple_min, general_min: s.general_min }
+}
+
+/// The reminders a sheet's flow is waiting on: (name, when).
+pub(crate) fn timers(sheet: &Sheet, s: &srq::Settings) -> Vec<(&'static str, i64)> {
+    let mut out = vec![];
+    let open = sheet.state.is_open() && sheet.state != SheetState::Suspended;
+    if !open {
+        return out;
+    }
+    if let Some(r) = &sheet.case.repair {
+        if r.arrived_at.is_none()
+            && sheet.outcome.is_none()
+            && let Some(due) = r.arrival_due(&targets(s))
+        {
+            out.push(("arrival", due));
+        }
+        if let Some(done) = r.completed_at
+            && r.handover.and_then(|h| sheet.handover(h)).is_some_and(|h| h.returned_at.is_none())
+        {
+            out.push(("slip", done + s.slip_hours * HOUR));
+        }
+    }
+    if let Some(i) = &sheet.case.inquiry
+        && let (Some(by), None) = (i.promised_by, &i.answer)
+    {
+        let warn = by - s.promise_warn_min * 60_000;
+        if warn > i.promised_at.unwrap_or(0) {
+            out.push(("promise_warn", warn));
+        }
+        out.push(("promise", by));
+    }
+    if let Some(cc) = &sheet.case.complaint
+        && let Some(j) = cc.judgement.as_ref().filter(|j| j.valid)
+        && sheet.state != SheetState::AwaitingAcceptance
+    {
+        let last = cc.last_progress_at.unwrap_or(j.at).max(j.at);
+        out.push(("progress", last + s.progress_hours * HOUR));
+        if let Some(d) = j.deadline_at {
+            out.push(("deadline", d));
+        }
+    }
+    out
+}
+
+/// Everything the flows keep beside the events, in the event's transaction: the
+/// projection, the timers, a follow-up for a resolved complaint or answered suggestion
+/// (R-CMP-7, R-RECV-3), and the notices a new repair or complaint calls for.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn persist(
+    app: &App,
+    tx: &mut store::Tx,
+    sheet: &Sheet,
+    sheet_id: i64,
+    number: &str,
+    community_id: i64,
+    unit_id: Option<i64>,
+    new_events: &[huiqian_domain::sheet::Event],
+) -> AppResult<()> {
+    use huiqian_domain::sheet::Event;
+    let s = srq::settings(app.store.read(), community_id).await?;
+    let Some(p) = projection(sheet, sheet_id, community_id, unit_id, &s) else {
+        return Ok(());
+    };
+    srq::save(tx, &p).await?;
+    srq::sync_timers(tx, community_id, sheet_id, &timers(sheet, &s)).await?;
+    let now = store::now_ms();
+    for e in new_events {
+        match e {
+            Event::Collected { .. } if matches!(sheet.kind, SheetKind::Complaint | SheetKind::Suggestion) => {
+                let reason = sheet.kind.as_str();
+                srq::insert_follow_up(tx, community_id, sheet_id, reason, now + 72 * HOUR, Some(sheet.first_contact))
+                    .await?;
+            }
+            Event::RepairOpened { class, .. } => {
+                let mut conn = app.store.read().acquire().await?;
+                let to = srq::users_with_roles(&mut conn, community_id, &["engineering_dispatcher"]).await?;
+                drop(conn);
+                let kind = if *class == RepairClass::Emergency { "repair_emergency" } else { "repair_new" };
+                for u in to {
+                    super::notify::send(app, tx, u, community_id, sheet_id, number, p.arrival_due_at, kind, &format!("{kind}:{sheet_id}:{u}")).await?;
+                }
+            }
+            Event::ComplaintOpened { .. } => {
+                // R-CMP-1: every complaint is reported to the CS manager or supervisor.
+                let mut conn = app.store.read().acquire().await?;
+                let to = srq::users_with_roles(&mut conn, community_id, &["cs_supervisor", "cs_manager"]).await?;
+                drop(conn);
+                for u in to {
+                    super::notify::send(app, tx, u, community_id, sheet_id, number, None, "complaint_new", &format!("complaint_new:{sheet_id}:{u}")).await?;
+                }
+            }
+            Event::ComplaintJudged { route: Some(Route::Department { kind: DepartmentKind::DirectorOffice, .. }), .. } => {
+                let mut conn = app.store.read().acquire().await?;
+                let to = srq::users_with_roles(&mut conn, community_id, &["centre_director"]).await?;
+                drop(conn);
+                for u in to {
+                    super::notify::send(app, tx, u, community_id, sheet_id, number, p.deadline_at, "complaint_director", &format!("complaint_director:{sheet_id}:{u}")).await?;
+                }
+            }
+            Event::TechnicianAssigned { technician, .. } => {
+                super::notify::send(app, tx, *technician, community_id, sheet_id, number, p.arrival_due_at, "repair_assigned", &format!("repair_assigned:{sheet_id}:{technician}:{now}")).await?;
+            }
+            Event::InquiryEscalated { to, .. } => {
+                super::notify::send(app, tx, *to, community_id, sheet_id, number, None, "inquiry_escalated", &format!("inquiry_escalated:{sheet_id}:{to}")).await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+// ---- the board, the technician's day, the ledgers ----
+
+/// The dispatcher's board (R-REP-2, R-REP-3).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Board {
+    /// Unassigned repairs, most urgent and oldest first.
+    pub unassigned: Vec<srq::Job>,
+    /// Assigned but not there yet past the arrival target.
+    pub late: Vec<srq::Job>,
+    pub technicians: Vec<srq::TechnicianLoad>,
+}
+
+/// Start and end of today in the community's zone, epoch ms.
+pub fn today_bounds(tz: &str) -> (i64, i64) {
+    use chrono::TimeZone;
+    let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let day = super::people::today_in(tz);
+    let start = zone
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
+        .earliest()
+        .map(|t| t.timestamp_millis())
+        .unwrap_or(0);
+    (start, start + 24 * HOUR)
+}
+
+pub async fn board(app: &App, actor: &Actor, c: i64, limit: i64, offset: i64) -> AppResult<Board> {
+    actor.authorize(Permission::DispatchRepair, c).or_else(|_| actor.authorize(Permission::HandleSheet, c))?;
+    let community = org::community(app.store.read(), c).await?.ok_or(AppError::NotFound)?;
+    let (start, end) = today_bounds(&community.timezone);
+    let pool = app.store.read();
+    Ok(Board {
+        unassigned: srq::board(pool, c, limit.clamp(1, 200), offset.max(0)).await?,
+        late: srq::late_open(pool, c, store::now_ms(), 50).await?,
+        technicians: srq::technician_loads(pool, c, start, end).await?,
+    })
+}
+
+/// A technician's day (R-REP-3, R-REP-5).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Day {
+    pub open: Vec<srq::Job>,
+    pub done_today: Vec<srq::Job>,
+}
+
+pub async fn technician_day(app: &App, actor: &Actor, c: i64) -> AppResult<Day> {
+    actor.authorize(Permission::DoRepair, c)?;
+    let community = org::community(app.store.read(), c).await?.ok_or(AppError::NotFound)?;
+    let (start, _) = today_bounds(&community.timezone);
+    let (open, done_today) = srq::technician_day(app.store.read(), actor.user_id, start, 100).await?;
+    let open = open.into_iter().filter(|j| j.community_id == c).collect();
+    let done_today = done_today.into_iter().filter(|j| j.community_id == c).collect();
+    Ok(Day { open, done_today })
+}
+
+/// The ledgers of the flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerName {
+    /// 业主报修反映台帐 (R-REP-1, R-REP-5).
+    Repairs,
+    /// 业主意见投诉台帐: serious and repeated complaints (R-CMP-5).
+    Complaints,
+    /// Every complaint, flagged or not.
+    AllComplaints,
+    /// 住户意见建议台帐 (R-RECV-3).
+    Suggestions,
+    /// Inquiries with their answers and promised replies (R-RECV-2).
+    Inquiries,
+    /// Paid work charged and still owed (R-REP-4).
+    Charges,
+}
+
+pub async fn ledger(
+    app: &App,
+    actor: &Actor,
+    c: i64,
+    name: LedgerName,
+    f: srq::LedgerFilter,
+) -> AppResult<Vec<srq::Job>> {
+    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    let f = srq::LedgerFilter { limit: f.limit.clamp(1, 10_000), offset: f.offset.max(0), now: store::now_ms(), ..f };
+    let pool = app.store.read();
+    Ok(match name {
+        LedgerName::Repairs => srq::ledger(pool, c, &["repair", "special_service"], &f).await?,
+        LedgerName::Complaints => srq::ledger(pool, c, &["complaint"], &srq::LedgerFilter { flagged_only: true, ..f }).await?,
+        LedgerName::AllComplaints => srq::ledger(pool, c, &["complaint"], &f).await?,
+        LedgerName::Suggestions => srq::ledger(pool, c, &["suggestion"], &f).await?,
+        LedgerName::Inquiries => srq::ledger(pool, c, &["inquiry"], &f).await?,
+        LedgerName::Charges => srq::ledger(pool, c, &["repair", "special_service"], &f)
+            .await?
+            .into_iter()
+            .filter(|j| j.charge_state != "none")
+            .collect(),
+    })
+}
+
+// ---- settings, price list, knowledge base ----
+
+/// The rules of the flows, as an administrator edits them.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct SettingsInput {
+    pub emergency_min: i64,
+    pub simple_min: i64,
+    pub general_min: i64,
+    pub slip_hours: i64,
+    pub repeat_count: i64,
+    pub repeat_days: i64,
+    pub progress_hours: i64,
+    pub promise_warn_min: i64,
+    #[serde(default)]
+    pub apology: String,
+    /// The version read (0 when none was saved yet).
+    pub version: i64,
+}
+
+/// The standard apology (R-CMP-1) when a community has not written its own.
+pub fn default_apology(lang: crate::i18n::Lang) -> String {
+    crate::i18n::t(lang, "complaint.apology_default").to_string()
+}
+
+pub async fn settings(app: &App, actor: &Actor, c: i64) -> AppResult<srq::Settings> {
+    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    Ok(srq::settings(app.store.read(), c).await?)
+}
+
+pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInput) -> AppResult<srq::Settings> {
+    let authority = actor.authorize(Permission::ManageRequests, c)?;
+    let mut errors = FieldErrors::default();
+    for (field, v, max) in [
+        ("emergency_min", input.emergency_min, 24 * 60),
+        ("simple_min", input.simple_min, 24 * 60),
+        ("general_min", input.general_min, 7 * 24 * 60),
+        ("slip_hours", input.slip_hours, 7 * 24),
+        ("repeat_count", input.repeat_count, 50),
+        ("repeat_days", input.repeat_days, 3660),
+        ("progress_hours", input.progress_hours, 30 * 24),
+    ] {
+        if v < 1 || v > max {
+            errors.push(field, ValidationError::new("number.range").with("min", 1).with("max", max));
+        }
+    }
+    if input.promise_warn_min < 0 || input.promise_warn_min > 24 * 60 {
+        errors.push("promise_warn_min", ValidationError::new("number.range").with("min", 0).with("max", 24 * 60));
+    }
+    if input.apology.chars().count() > 500 {
+        errors.push("apology", ValidationError::new("text.too_long").with("max", 500));
+    }
+    errors.into_result().map_err(AppError::Validation)?;
+    let before = srq::settings(app.store.read(), c).await?;
+    let new = srq::Settings {
+        emergency_min: input.emergency_min,
+        simple_min: input.simple_min,
+        general_min: input.general_min,
+        slip_hours: input.slip_hours,
+        repeat_count: input.repeat_count,
+        repeat_days: input.repeat_days,
+        progress_hours: input.progress_hours,
+        promise_warn_min: input.promise_warn_min,
+        apology: input.apology.trim().to_string(),
+        version: input.version,
+    };
+    let mut tx = app.store.begin().await?;
+    if !srq::save_settings(&mut tx, c, &new).await? {
+        return Err(AppError::Conflict { code: "stale_version" });
+    }
+    audit::record(&mut tx, actor, &authority, "requests.settings_changed", "community", c, json!({"before": before, "after": new})).await?;
+    tx.commit().await?;
+    Ok(srq::settings(app.store.read(), c).await?)
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct PriceItemInput {
+    pub name: String,
+    /// 次, 个, 米 …
+    pub unit: String,
+    /// `labour` or `material`.
+    pub item_kind: String,
+    /// The price in yuan as written (`35`, `12.50`).
+    pub price: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// For an edit: the version read.
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn parse_price_item(p: &PriceItemInput) -> Result<(String, String, &'static str, i64), FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let name = p.name.trim().to_string();
+    if name.is_empty() {
+        errors.push("name", ValidationError::new("required"));
+    } else if name.chars().count() > 60 {
+        errors.push("name", ValidationError::new("text.too_long").with("max", 60));
+    }
+    let unit = p.unit.trim().to_string();
+    if unit.is_empty() {
+        errors.push("unit", ValidationError::new("required"));
+    }
+    let kind = match p.item_kind.trim() {
+        "labour" | "人工" => "labour",
+        "material" | "材料" => "material",
+        _ => {
+            errors.push("item_kind", ValidationError::new("price_item.kind"));
+            "labour"
+        }
+    };
+    let price = Money::parse(&p.price).map_err(|e| errors.push("price", e)).ok();
+    if price.is_some_and(|m| m.is_negative()) {
+        errors.push("price", ValidationError::new("money.out_of_range"));
+    }
+    errors.into_result()?;
+    Ok((name, unit, kind, price.map(|m| m.fen()).unwrap_or(0)))
+}
+
+pub async fn price_items(app: &App, actor: &Actor, c: i64, active_only: bool) -> AppResult<Vec<srq::PriceItem>> {
+    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    Ok(srq::price_items(app.store.read(), c, active_only).await?)
+}
+
+pub async fn save_price_item(
+    app: &App,
+    actor: &Actor,
+    c: i64,
+    id: Option<i64>,
+    input: &PriceItemInput,
+) -> AppResult<srq::PriceItem> {
+    let authority =
+        actor.authorize(Permission::ManageRequests, c).or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
+    let (name, unit, kind, fen) = parse_price_item(input).map_err(AppError::Validation)?;
+    let mut tx = app.store.begin().await?;
+    let id = match id {
+        None => srq::insert_price_item(&mut tx, c, &name, &unit, kind, fen).await?,
+        Some(id) => {
+            let before = srq::price_item(app.store.read(), id).await?.filter(|p| p.community_id == c).ok_or(AppError::NotFound)?;
+            let version = input.version.unwrap_or(before.version);
+            if !srq::update_price_item(&mut tx, id, version, &name, &unit, kind, fen, input.active).await? {
+                return Err(AppError::Conflict { code: "stale_version" });
+            }
+            id
+        }
+    };
+    audit::record(&mut tx, actor, &authority, "price_item.saved", "price_item", id, json!({"name": name, "unit": unit, "kind": kind, "price_fen": fen, "active": input.active})).await?;
+    tx.commit().await?;
+    srq::price_item(app.store.read(), id).await?.ok_or(AppError::NotFound)
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ArticleInput {
+    pub title: String,
+    pub answer: String,
+    /// The regulation or document it rests on (《物业管理条例》第…条).
+    pub basis: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+pub async fn save_article(
+    app: &App,
+    actor: &Actor,
+    c: i64,
+    id: Option<i64>,
+    input: &ArticleInput,
+) -> AppResult<srq::Article> {
+    let authority = actor.authorize(Permission::ManageRequests, c)?;
+    let mut errors = FieldErrors::default();
+    for (field, v, max) in [("title", &input.title, 100), ("answer", &input.answer, 4000), ("basis", &input.basis, 500)] {
+        if v.trim().is_empty() {
+            errors.push(field, ValidationError::new("required"));
+        } else if v.chars().count() > max {
+            errors.push(field, ValidationError::new("text.too_long").with("max", max));
+        }
+    }
+    errors.into_result().map_err(AppError::Validation)?;
+    let (title, answer, basis) = (input.title.trim(), input.answer.trim(), input.basis.trim());
+    let mut tx = app.store.begin().await?;
+    let id = match id {
+        None => srq::insert_article(&mut tx, c, title, answer, basis, actor.user_id).await?,
+        Some(id) => {
+            let before = srq::article(app.store.read(), id).await?.filter(|a| a.community_id == c).ok_or(AppError::NotFound)?;
+            let version = input.version.unwrap_or(before.version);
+            if !srq::update_article(&mut tx, id, version, title, answer, basis, input.active).await? {
+                return Err(AppError::Conflict { code: "stale_version" });
+            }
+            id
+        }
+    };
+    audit::record(&mut tx, actor, &authority, "article.saved", "article", id, json!({"title": title, "basis": basis, "active": input.active})).await?;
+    tx.commit().await?;
+    srq::article(app.store.read(), id).await?.ok_or(AppError::NotFound)
+}
+
+/// The knowledge base searched by words: articles sharing the most character pairs and
+/// words with the question first (R-RECV-2).
+pub async fn search_articles(app: &App, actor: &Actor, c: i64, q: &str) -> AppResult<Vec<srq::Article>> {
+    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    let all = srq::articles(app.store.read(), c, true).await?;
+    let q = q.trim();
+    if q.is_empty() {
+        return Ok(all);
+    }
+    let wanted: std::collections::HashSet<String> = huiqian_domain::sheet::search::terms(q).into_iter().collect();
+    let mut scored: Vec<(usize, srq::Article)> = all
+        .into_iter()
+        .filter_map(|a| {
+            let have: std::collections::HashSet<String> =
+                huiqian_domain::sheet::search::terms(&format!("{} {} {}", a.title, a.answer, a.basis)).into_iter().collect();
+            let score = wanted.intersection(&have).count();
+            (score > 0).then_some((score, a))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    Ok(scored.into_iter().take(20).map(|(_, a)| a).collect())
+}
+
+pub async fn articles(app: &App, actor: &Actor, c: i64) -> AppResult<Vec<srq::Article>> {
+    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    Ok(srq::articles(app.store.read(), c, false).await?)
+}
+
+/// Parse a quantity as written (`2`, `2.5`, `0.25`) into hundredths.
+pub fn parse_quantity(s: &str) -> Result<i64, ValidationError> {
+    let s = s.trim();
+    let bad = || ValidationError::new("quantity.format");
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() || !whole.chars().all(|c| c.is_ascii_digit()) || frac.len() > 2 || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let w: i64 = whole.parse().map_err(|_| bad())?;
+    let f: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+    let q = w.checked_mul(100).and_then(|x| x.checked_add(f)).ok_or_else(bad)?;
+    if q <= 0 || q > 1_000_000 {
+        return Err(ValidationError::new("quantity.out_of_range"));
+    }
+    Ok(q)
+}

@@ -1,0 +1,706 @@
+//! The flows' projection (`requests`), their settings, the price list, the knowledge base,
+//! follow-up tasks and the flows' timers.
+
+use super::now_ms;
+use serde::Serialize;
+use sqlx::{AnyConnection, AnyPool, FromRow, Row};
+
+/// The flow part of one sheet, as the board, the technician's day and the ledgers read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Projection {
+    pub sheet_id: i64,
+    pub community_id: i64,
+    pub kind: String,
+    pub unit_id: Option<i64>,
+    pub opened_at: i64,
+    pub closed: bool,
+    pub category: Option<String>,
+    pub class: Option<String>,
+    pub class_rank: Option<i64>,
+    pub source: Option<String>,
+    pub technician_id: Option<i64>,
+    pub assigned_at: Option<i64>,
+    pub appointment_at: Option<i64>,
+    pub arrival_due_at: Option<i64>,
+    pub arrived_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub slip_due_at: Option<i64>,
+    pub slip_returned_at: Option<i64>,
+    pub charge_fen: Option<i64>,
+    pub charge_state: &'static str,
+    pub against: Option<String>,
+    pub against_department_id: Option<i64>,
+    pub valid: Option<bool>,
+    pub route: Option<&'static str>,
+    pub routed_department_id: Option<i64>,
+    pub deadline_at: Option<i64>,
+    pub flag: Option<String>,
+    pub solution_at: Option<i64>,
+    pub progress_count: i64,
+    pub last_progress_at: Option<i64>,
+    pub promised_by_at: Option<i64>,
+    pub answered_at: Option<i64>,
+    pub escalated_to: Option<i64>,
+    pub analysed_at: Option<i64>,
+    pub to_director: bool,
+    pub replied_at: Option<i64>,
+    pub replied_by: Option<i64>,
+}
+
+const COLUMNS: &str = "sheet_id, community_id, kind, unit_id, opened_at, closed, category, class, class_rank, source, \
+     technician_id, assigned_at, appointment_at, arrival_due_at, arrived_at, completed_at, slip_due_at, slip_returned_at, \
+     charge_fen, charge_state, against, against_department_id, valid, route, routed_department_id, deadline_at, flag, \
+     solution_at, progress_count, last_progress_at, promised_by_at, answered_at, escalated_to, analysed_at, to_director, \
+     replied_at, replied_by, updated_at";
+
+/// Write the flow projection of a sheet (insert or replace), in the event's transaction.
+pub async fn save(tx: &mut AnyConnection, p: &Projection) -> Result<(), sqlx::Error> {
+    let cols: Vec<&str> = COLUMNS.split(',').map(str::trim).collect();
+    let placeholders = (1..=cols.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let updates = cols[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("INSERT INTO requests ({COLUMNS}) VALUES ({placeholders}) ON CONFLICT (sheet_id) DO UPDATE SET {updates}");
+    sqlx::query(&sql)
+        .bind(p.sheet_id)
+        .bind(p.community_id)
+        .bind(p.kind.as_str())
+        .bind(p.unit_id)
+        .bind(p.opened_at)
+        .bind(super::flag(p.closed))
+        .bind(p.category.as_deref())
+        .bind(p.class.as_deref())
+        .bind(p.class_rank)
+        .bind(p.source.as_deref())
+        .bind(p.technician_id)
+        .bind(p.assigned_at)
+        .bind(p.appointment_at)
+        .bind(p.arrival_due_at)
+        .bind(p.arrived_at)
+        .bind(p.completed_at)
+        .bind(p.slip_due_at)
+        .bind(p.slip_returned_at)
+        .bind(p.charge_fen)
+        .bind(p.charge_state)
+        .bind(p.against.as_deref())
+        .bind(p.against_department_id)
+        .bind(p.valid.map(super::flag))
+        .bind(p.route)
+        .bind(p.routed_department_id)
+        .bind(p.deadline_at)
+        .bind(p.flag.as_deref())
+        .bind(p.solution_at)
+        .bind(p.progress_count)
+        .bind(p.last_progress_at)
+        .bind(p.promised_by_at)
+        .bind(p.answered_at)
+        .bind(p.escalated_to)
+        .bind(p.analysed_at)
+        .bind(super::flag(p.to_director))
+        .bind(p.replied_at)
+        .bind(p.replied_by)
+        .bind(now_ms())
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// A sheet with its flow part, as the board, the day view and the ledgers list it.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Job {
+    pub sheet_id: i64,
+    pub community_id: i64,
+    pub number: String,
+    pub kind: String,
+    pub state: String,
+    pub room_no: Option<String>,
+    pub requester_name: String,
+    pub requester_phone_masked: String,
+    pub reason: String,
+    pub first_contact_name: String,
+    pub registered_at: i64,
+    pub collected_at: Option<i64>,
+    pub category: Option<String>,
+    pub class: Option<String>,
+    pub source: Option<String>,
+    pub technician_id: Option<i64>,
+    pub technician_name: Option<String>,
+    pub appointment_at: Option<i64>,
+    pub arrival_due_at: Option<i64>,
+    pub arrived_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub slip_due_at: Option<i64>,
+    pub slip_returned_at: Option<i64>,
+    pub charge_fen: Option<i64>,
+    pub charge_state: String,
+    pub against: Option<String>,
+    pub valid: Option<i64>,
+    pub route: Option<String>,
+    pub routed_department_name: Option<String>,
+    pub deadline_at: Option<i64>,
+    pub flag: Option<String>,
+    pub solution_at: Option<i64>,
+    pub progress_count: i64,
+    pub last_progress_at: Option<i64>,
+    pub promised_by_at: Option<i64>,
+    pub answered_at: Option<i64>,
+    pub analysed_at: Option<i64>,
+    pub to_director: i64,
+    pub replied_at: Option<i64>,
+}
+
+const JOB_SELECT: &str = "SELECT r.sheet_id, r.community_id, s.number, r.kind, s.state, u.room_no, s.requester_name, \
+     s.requester_phone_masked, s.reason, f.display_name AS first_contact_name, s.registered_at, s.collected_at, \
+     r.category, r.class, r.source, r.technician_id, t.display_name AS technician_name, r.appointment_at, \
+     r.arrival_due_at, r.arrived_at, r.completed_at, r.slip_due_at, r.slip_returned_at, r.charge_fen, r.charge_state, \
+     r.against, r.valid, r.route, d.name AS routed_department_name, r.deadline_at, r.flag, r.solution_at, \
+     r.progress_count, r.last_progress_at, r.promised_by_at, r.answered_at, r.analysed_at, r.to_director, r.replied_at \
+     FROM requests r JOIN sheets s ON s.id = r.sheet_id LEFT JOIN units u ON u.id = s.unit_id \
+     JOIN users f ON f.id = s.first_contact_id LEFT JOIN users t ON t.id = r.technician_id \
+     LEFT JOIN departments d ON d.id = r.routed_department_id";
+
+pub async fn job(pool: &AnyPool, sheet_id: i64) -> Result<Option<Job>, sqlx::Error> {
+    sqlx::query_as(&format!("{JOB_SELECT} WHERE r.sheet_id = $1")).bind(sheet_id).fetch_optional(pool).await
+}
+
+/// The dispatcher's board: open repairs without a technician, most urgent class first,
+/// then oldest (R-REP-2). Written as the partial index `requests_board` states it.
+pub async fn board(pool: &AnyPool, community_id: i64, limit: i64, offset: i64) -> Result<Vec<Job>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{JOB_SELECT} WHERE r.community_id = $1 AND r.category IS NOT NULL AND r.technician_id IS NULL AND r.closed = 0 \
+         ORDER BY r.class_rank, r.opened_at, r.sheet_id LIMIT $2 OFFSET $3"
+    ))
+    .bind(community_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await
+}
+
+/// Assigned, not yet arrived or completed, and late (shown on the board, R-REP-3).
+pub async fn late_open(pool: &AnyPool, community_id: i64, now: i64, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{JOB_SELECT} WHERE r.technician_id IN (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $1 \
+         AND ur.role = 'technician') AND r.technician_id IS NOT NULL AND r.completed_at IS NULL AND r.closed = 0 \
+         AND r.arrived_at IS NULL AND r.arrival_due_at < $2 AND r.community_id = $1 \
+         ORDER BY r.arrival_due_at LIMIT $3"
+    ))
+    .bind(community_id)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// A technician on the board: open jobs and today's appointments.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct TechnicianLoad {
+    pub user_id: i64,
+    pub display_name: String,
+    pub open_jobs: i64,
+    pub appointments_today: i64,
+    /// The next appointment today, if any.
+    pub next_appointment_at: Option<i64>,
+}
+
+pub async fn technician_loads(
+    pool: &AnyPool,
+    community_id: i64,
+    day_start: i64,
+    day_end: i64,
+) -> Result<Vec<TechnicianLoad>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id AS user_id, u.display_name, \
+         (SELECT COUNT(*) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL AND r.closed = 0) AS open_jobs, \
+         (SELECT COUNT(*) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL AND r.closed = 0 \
+            AND r.appointment_at >= $2 AND r.appointment_at < $3) AS appointments_today, \
+         (SELECT MIN(r.appointment_at) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL \
+            AND r.closed = 0 AND r.appointment_at >= $2 AND r.appointment_at < $3) AS next_appointment_at \
+         FROM users u WHERE u.active = 1 AND u.id IN (SELECT ur.user_id FROM user_roles ur \
+            WHERE ur.community_id = $1 AND ur.role = 'technician') ORDER BY u.display_name, u.id",
+    )
+    .bind(community_id)
+    .bind(day_start)
+    .bind(day_end)
+    .fetch_all(pool)
+    .await
+}
+
+/// A technician's day: open jobs soonest due first, then what was completed today.
+pub async fn technician_day(
+    pool: &AnyPool,
+    technician_id: i64,
+    day_start: i64,
+    limit: i64,
+) -> Result<(Vec<Job>, Vec<Job>), sqlx::Error> {
+    let open = sqlx::query_as(&format!(
+        "{JOB_SELECT} WHERE r.technician_id = $1 AND r.completed_at IS NULL AND r.closed = 0 \
+         ORDER BY r.arrival_due_at IS NULL, r.arrival_due_at, r.sheet_id LIMIT $2"
+    ))
+    .bind(technician_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let done = sqlx::query_as(&format!(
+        "{JOB_SELECT} WHERE r.technician_id = $1 AND r.completed_at IS NOT NULL AND r.completed_at >= $2 \
+         ORDER BY r.completed_at DESC LIMIT $3"
+    ))
+    .bind(technician_id)
+    .bind(day_start)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok((open, done))
+}
+
+/// Which ledger, and its filter.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerFilter {
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Complaint ledger: only flagged (serious or repeated) complaints.
+    pub flagged_only: bool,
+    /// Only overdue promises / late arrivals.
+    pub late_only: bool,
+    pub now: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A ledger of one flow: repairs (业主报修反映台帐), complaints (业主意见投诉台帐),
+/// suggestions (住户意见建议台帐) or inquiries, newest first.
+pub async fn ledger(
+    pool: &AnyPool,
+    community_id: i64,
+    kinds: &[&str],
+    f: &LedgerFilter,
+) -> Result<Vec<Job>, sqlx::Error> {
+    let kinds = kinds.iter().map(|k| format!("'{}'", k.replace('\'', ""))).collect::<Vec<_>>().join(",");
+    let mut cond = format!("r.community_id = $1 AND r.kind IN ({kinds}) AND r.opened_at >= $2 AND r.opened_at < $3");
+    if f.flagged_only {
+        cond.push_str(" AND r.flag IS NOT NULL");
+    }
+    if f.late_only {
+        cond.push_str(
+            " AND ((r.arrival_due_at IS NOT NULL AND COALESCE(r.arrived_at, $4) > r.arrival_due_at) \
+             OR (r.promised_by_at IS NOT NULL AND COALESCE(r.answered_at, $4) > r.promised_by_at) \
+             OR (r.slip_due_at IS NOT NULL AND COALESCE(r.slip_returned_at, $4) > r.slip_due_at))",
+        );
+    } else {
+        cond.push_str(" AND $4 = $4");
+    }
+    sqlx::query_as(&format!("{JOB_SELECT} WHERE {cond} ORDER BY r.opened_at DESC, r.sheet_id DESC LIMIT $5 OFFSET $6"))
+        .bind(community_id)
+        .bind(f.from_ms.unwrap_or(0))
+        .bind(f.to_ms.unwrap_or(i64::MAX / 2))
+        .bind(f.now)
+        .bind(f.limit)
+        .bind(f.offset)
+        .fetch_all(pool)
+        .await
+}
+
+/// Complaints about the same unit and category since `since` (R-CMP-5), this one excluded.
+pub async fn earlier_complaints(
+    conn: &mut AnyConnection,
+    unit_id: i64,
+    category: &str,
+    since: i64,
+    except: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM requests WHERE kind = 'complaint' AND unit_id = $1 AND category = $2 \
+         AND opened_at >= $3 AND sheet_id <> $4",
+    )
+    .bind(unit_id)
+    .bind(category)
+    .bind(since)
+    .bind(except)
+    .fetch_one(conn)
+    .await
+}
+
+// ---- settings ----
+
+/// A community's rules of the flows.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Settings {
+    pub emergency_min: i64,
+    pub simple_min: i64,
+    pub general_min: i64,
+    /// The repair slip is back with customer service within this many hours (R-REP-5).
+    pub slip_hours: i64,
+    /// A complaint is repeated when the unit had this many complaints of its category …
+    pub repeat_count: i64,
+    /// … within this many days (R-CMP-5).
+    pub repeat_days: i64,
+    /// Remind the complaint's owner to report progress this often while unresolved (R-CMP-6).
+    pub progress_hours: i64,
+    /// Remind the desk this many minutes before a promised reply is due (R-RECV-2).
+    pub promise_warn_min: i64,
+    /// The apology the receptionist offers on receipt of a complaint (R-CMP-1).
+    pub apology: String,
+    pub version: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            emergency_min: 15,
+            simple_min: 20,
+            general_min: 60,
+            slip_hours: 24,
+            repeat_count: 2,
+            repeat_days: 90,
+            progress_hours: 48,
+            promise_warn_min: 60,
+            apology: String::new(),
+            version: 0,
+        }
+    }
+}
+
+pub async fn settings(pool: &AnyPool, community_id: i64) -> Result<Settings, sqlx::Error> {
+    let row: Option<Settings> = sqlx::query_as(
+        "SELECT emergency_min, simple_min, general_min, slip_hours, repeat_count, repeat_days, progress_hours, \
+         promise_warn_min, apology, version FROM request_settings WHERE community_id = $1",
+    )
+    .bind(community_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.unwrap_or_default())
+}
+
+/// Save the settings if nobody changed them since `version` (0: none saved yet).
+pub async fn save_settings(tx: &mut AnyConnection, community_id: i64, s: &Settings) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let r = if s.version == 0 {
+        sqlx::query(
+            "INSERT INTO request_settings (community_id, emergency_min, simple_min, general_min, slip_hours, \
+             repeat_count, repeat_days, progress_hours, promise_warn_min, apology, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (community_id) DO NOTHING",
+        )
+        .bind(community_id)
+    } else {
+        sqlx::query(
+            "UPDATE request_settings SET emergency_min = $2, simple_min = $3, general_min = $4, slip_hours = $5, \
+             repeat_count = $6, repeat_days = $7, progress_hours = $8, promise_warn_min = $9, apology = $10, \
+             updated_at = $11, version = version + 1 WHERE community_id = $1 AND version = $12",
+        )
+        .bind(community_id)
+    };
+    let q = r
+        .bind(s.emergency_min)
+        .bind(s.simple_min)
+        .bind(s.general_min)
+        .bind(s.slip_hours)
+        .bind(s.repeat_count)
+        .bind(s.repeat_days)
+        .bind(s.progress_hours)
+        .bind(s.promise_warn_min)
+        .bind(s.apology.as_str())
+        .bind(now);
+    let q = if s.version == 0 { q } else { q.bind(s.version) };
+    Ok(q.execute(tx).await?.rows_affected() == 1)
+}
+
+// ---- price list ----
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, utoipa::ToSchema)]
+pub struct PriceItem {
+    pub id: i64,
+    pub community_id: i64,
+    pub name: String,
+    pub unit: String,
+    /// `labour` or `material`.
+    pub item_kind: String,
+    pub price_fen: i64,
+    pub active: i64,
+    pub version: i64,
+}
+
+pub async fn price_items(pool: &AnyPool, community_id: i64, active_only: bool) -> Result<Vec<PriceItem>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, community_id, name, unit, item_kind, price_fen, active, version FROM price_items \
+         WHERE community_id = $1 AND (active = 1 OR $2 = 0) ORDER BY item_kind, name",
+    )
+    .bind(community_id)
+    .bind(super::flag(active_only))
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn price_item(pool: &AnyPool, id: i64) -> Result<Option<PriceItem>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, community_id, name, unit, item_kind, price_fen, active, version FROM price_items WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn insert_price_item(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    name: &str,
+    unit: &str,
+    item_kind: &str,
+    price_fen: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO price_items (community_id, name, unit, item_kind, price_fen, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(community_id)
+    .bind(name)
+    .bind(unit)
+    .bind(item_kind)
+    .bind(price_fen)
+    .bind(now_ms())
+    .fetch_one(tx)
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn update_price_item(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    name: &str,
+    unit: &str,
+    item_kind: &str,
+    price_fen: i64,
+    active: bool,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE price_items SET name = $1, unit = $2, item_kind = $3, price_fen = $4, active = $5, updated_at = $6, \
+         version = version + 1 WHERE id = $7 AND version = $8",
+    )
+    .bind(name)
+    .bind(unit)
+    .bind(item_kind)
+    .bind(price_fen)
+    .bind(super::flag(active))
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+// ---- knowledge base ----
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Article {
+    pub id: i64,
+    pub community_id: i64,
+    pub title: String,
+    pub answer: String,
+    /// The regulation or document the answer rests on.
+    pub basis: String,
+    pub active: i64,
+    pub version: i64,
+}
+
+pub async fn articles(pool: &AnyPool, community_id: i64, active_only: bool) -> Result<Vec<Article>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, community_id, title, answer, basis, active, version FROM kb_articles \
+         WHERE community_id = $1 AND (active = 1 OR $2 = 0) ORDER BY title, id",
+    )
+    .bind(community_id)
+    .bind(super::flag(active_only))
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn article(pool: &AnyPool, id: i64) -> Result<Option<Article>, sqlx::Error> {
+    sqlx::query_as("SELECT id, community_id, title, answer, basis, active, version FROM kb_articles WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn insert_article(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    title: &str,
+    answer: &str,
+    basis: &str,
+    by: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO kb_articles (community_id, title, answer, basis, created_by, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(community_id)
+    .bind(title)
+    .bind(answer)
+    .bind(basis)
+    .bind(by)
+    .bind(now_ms())
+    .fetch_one(tx)
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn update_article(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    title: &str,
+    answer: &str,
+    basis: &str,
+    active: bool,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE kb_articles SET title = $1, answer = $2, basis = $3, active = $4, updated_at = $5, \
+         version = version + 1 WHERE id = $6 AND version = $7",
+    )
+    .bind(title)
+    .bind(answer)
+    .bind(basis)
+    .bind(super::flag(active))
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+// ---- follow-ups ----
+
+/// A follow-up task, once per sheet and reason.
+pub async fn insert_follow_up(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    sheet_id: i64,
+    reason: &str,
+    due_at: i64,
+    assigned_to: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO follow_ups (community_id, sheet_id, reason, due_at, assigned_to, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sheet_id, reason) DO NOTHING",
+    )
+    .bind(community_id)
+    .bind(sheet_id)
+    .bind(reason)
+    .bind(due_at)
+    .bind(assigned_to)
+    .bind(now_ms())
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct FollowUp {
+    pub id: i64,
+    pub sheet_id: i64,
+    pub reason: String,
+    pub state: String,
+    pub due_at: i64,
+    pub assigned_to: Option<i64>,
+}
+
+pub async fn follow_ups_of(pool: &AnyPool, sheet_id: i64) -> Result<Vec<FollowUp>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, sheet_id, reason, state, due_at, assigned_to FROM follow_ups WHERE sheet_id = $1 ORDER BY id",
+    )
+    .bind(sheet_id)
+    .fetch_all(pool)
+    .await
+}
+
+// ---- timers ----
+
+/// Make the sheet's pending timers exactly `timers` (name, due): ones already sent stay sent.
+pub async fn sync_timers(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    sheet_id: i64,
+    timers: &[(&str, i64)],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sheet_timers WHERE sheet_id = $1 AND fired_at IS NULL")
+        .bind(sheet_id)
+        .execute(&mut *tx)
+        .await?;
+    for (name, due) in timers {
+        sqlx::query(
+            "INSERT INTO sheet_timers (sheet_id, community_id, name, due_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sheet_id, name, due_at) DO NOTHING",
+        )
+        .bind(sheet_id)
+        .bind(community_id)
+        .bind(*name)
+        .bind(*due)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DueTimer {
+    pub id: i64,
+    pub sheet_id: i64,
+    pub community_id: i64,
+    pub name: String,
+    pub due_at: i64,
+    pub number: String,
+    pub first_contact_id: i64,
+    pub technician_id: Option<i64>,
+    pub escalated_to: Option<i64>,
+}
+
+/// Timers whose time has come (the partial index holds only unsent ones).
+pub async fn due_timers(pool: &AnyPool, now: i64, limit: i64) -> Result<Vec<DueTimer>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.id, t.sheet_id, t.community_id, t.name, t.due_at, s.number, s.first_contact_id, r.technician_id, \
+         r.escalated_to FROM sheet_timers t JOIN sheets s ON s.id = t.sheet_id \
+         LEFT JOIN requests r ON r.sheet_id = t.sheet_id \
+         WHERE t.fired_at IS NULL AND t.due_at <= $1 ORDER BY t.due_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Claim a timer for sending; false when another process already did.
+pub async fn claim_timer(tx: &mut AnyConnection, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE sheet_timers SET fired_at = $1 WHERE id = $2 AND fired_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Active users holding one of `roles` in a community.
+pub async fn users_with_roles(
+    conn: &mut AnyConnection,
+    community_id: i64,
+    roles: &[&str],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let list = roles.iter().map(|r| format!("'{}'", r.replace('\'', ""))).collect::<Vec<_>>().join(",");
+    let rows = sqlx::query(&format!(
+        "SELECT DISTINCT r.user_id FROM user_roles r JOIN users u ON u.id = r.user_id \
+         WHERE r.community_id = $1 AND r.role IN ({list}) AND u.active = 1 ORDER BY r.user_id"
+    ))
+    .bind(community_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.get(0)).collect())
+}
+
+// ---- bulk loading (benchmark datasets) ----
+
+/// Flow rows in bulk, in [`COLUMNS`] order (38 values a row).
+pub async fn bulk(
+    tx: &mut AnyConnection,
+    backend: super::Backend,
+    rows: Vec<Vec<super::BulkValue>>,
+) -> Result<(), sqlx::Error> {
+    super::insert_rows(tx, backend, &format!("INSERT INTO requests ({COLUMNS})"), 38, rows).await
+}
