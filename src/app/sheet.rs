@@ -157,7 +157,9 @@ pub async fn register(
     for cmd in &intake {
         follow.push(domain_sheet.handle(cmd, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?);
     }
-    for cmd in super::request::after_intake(app, actor, community_id, &domain_sheet, unit.as_ref().map(|u| u.id), now).await? {
+    for cmd in
+        super::request::after_intake(app, actor, community_id, &domain_sheet, unit.as_ref().map(|u| u.id), now).await?
+    {
         follow.push(domain_sheet.handle(&cmd, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?);
     }
     let mut tx = app.store.begin().await?;
@@ -232,9 +234,27 @@ pub async fn register(
         history.extend(follow.iter().cloned());
         for (i, rec) in follow.iter().enumerate() {
             let data = serde_json::to_string(&rec.event).expect("events serialise");
-            st::insert_event(&mut tx, id, i as i64 + 2, now, actor.user_id, authority.role.as_str(), rec.event.name(), &data)
-                .await?;
-            audit::record(&mut tx, actor, &authority, &format!("sheet.{}", rec.event.name()), "sheet", id, json!({"number": no, "event": serde_json::from_str::<serde_json::Value>(&data).unwrap_or_default()})).await?;
+            st::insert_event(
+                &mut tx,
+                id,
+                i as i64 + 2,
+                now,
+                actor.user_id,
+                authority.role.as_str(),
+                rec.event.name(),
+                &data,
+            )
+            .await?;
+            audit::record(
+                &mut tx,
+                actor,
+                &authority,
+                &format!("sheet.{}", rec.event.name()),
+                "sheet",
+                id,
+                json!({"number": no, "event": serde_json::from_str::<serde_json::Value>(&data).unwrap_or_default()}),
+            )
+            .await?;
         }
         for h in &domain_sheet.handovers {
             st::save_handover(&mut tx, community_id, id, h).await?;
@@ -242,9 +262,19 @@ pub async fn register(
         let projection = project(app, community_id, &domain_sheet, &history, now, None).await?;
         st::update_projection(&mut tx, id, 1, &projection.as_projection()).await?;
     }
-    let new_events: Vec<Event> = std::iter::once(first.event.clone()).chain(follow.iter().map(|r| r.event.clone())).collect();
-    super::request::persist(app, &mut tx, &domain_sheet, id, &no, community_id, unit.as_ref().map(|u| u.id), &new_events)
-        .await?;
+    let new_events: Vec<Event> =
+        std::iter::once(first.event.clone()).chain(follow.iter().map(|r| r.event.clone())).collect();
+    super::request::persist(
+        app,
+        &mut tx,
+        &domain_sheet,
+        id,
+        &no,
+        community_id,
+        unit.as_ref().map(|u| u.id),
+        &new_events,
+    )
+    .await?;
     tx.commit().await?;
     st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
@@ -511,7 +541,12 @@ impl Action {
 }
 
 /// Does the actor act for this department (a grant naming it, or a role of its kind)?
-pub(crate) async fn acts_for(app: &App, actor: &Actor, community_id: i64, department_id: i64) -> AppResult<Option<(Role, bool)>> {
+pub(crate) async fn acts_for(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    department_id: i64,
+) -> AppResult<Option<(Role, bool)>> {
     let dep = org::department(app.store.read(), department_id)
         .await?
         .filter(|d| d.community_id == community_id)
@@ -566,131 +601,147 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
         signature = plan.signature.map(|(f, signer)| (f, signer, "signature"));
         (plan.authority, plan.commands)
     } else {
-    let (authority, command) = match action {
-        Action::CaptureSignature { signature: data, signer } => {
-            let a = actor.authorize(Permission::RegisterSheet, c)?;
-            let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
-            signature = Some((files::store(app, "signature", &png)?, signer.trim().to_string(), "signature"));
-            (a, Command::CaptureSignature { signer: signer.clone() })
-        }
-        Action::Dispatch { department_id, to_user_id, opinion } => {
-            let a = actor.authorize(Permission::HandleSheet, c)?;
-            if org::department(app.store.read(), *department_id)
-                .await?
-                .is_none_or(|d| d.community_id != c || d.active == 0)
-            {
-                return Err(AppError::field("department_id", ValidationError::new("department.unknown")));
-            }
-            if let Some(u) = to_user_id {
-                let mut conn = app.store.read().acquire().await?;
-                let grants = store::auth::grants(&mut conn, *u).await?;
-                if !grants.iter().any(|g| g.community == Some(c)) {
-                    return Err(AppError::field("to_user_id", ValidationError::new("sheet.receiver_unknown")));
-                }
-            }
-            super::request::check_dispatch(app, c, &sheet, *department_id).await?;
-            (a, Command::Dispatch { department: *department_id, to_user: *to_user_id, opinion: opinion.clone() })
-        }
-        Action::Acknowledge { handover } | Action::StartWork { handover } | Action::Return { handover, .. } => {
-            let h = sheet.handover(*handover).ok_or(AppError::rejected("sheet.handover_unknown"))?;
-            let role = if h.to_user == Some(actor.user_id) {
-                actor.grants.roles_in(c).first().copied()
-            } else {
-                acts_for(app, actor, c, h.department).await?.map(|(r, _)| r)
-            };
-            let role = role.ok_or(AppError::Forbidden)?;
-            let a = Authority { role, community: Some(c) };
-            let cmd = match action {
-                Action::Acknowledge { handover } => Command::Acknowledge { handover: *handover },
-                Action::StartWork { handover } => Command::StartWork { handover: *handover },
-                Action::Return { handover, result, signer } => {
-                    Command::Return { handover: *handover, result: result.clone(), signer: signer.clone() }
-                }
-                _ => unreachable!("matched above"),
-            };
-            (a, cmd)
-        }
-        Action::Extend { due_at, explanation } => {
-            actor.authorize(Permission::ViewCommunity, c)?;
-            let a = head_authority(app, actor, c, &sheet).await?;
-            (a, Command::Extend { due_at: *due_at, explanation: explanation.clone(), signed_by: Some(actor.user_id) })
-        }
-        Action::Suspend { explanation } => {
-            let a = head_authority(app, actor, c, &sheet).await?;
-            (a, Command::Suspend { explanation: explanation.clone(), signed_by: Some(actor.user_id) })
-        }
-        Action::Terminate { explanation } => {
-            let a = head_authority(app, actor, c, &sheet).await?;
-            (a, Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id) })
-        }
-        Action::Resume { note } => {
-            let a = match actor.authorize(Permission::HandleSheet, c) {
-                Ok(a) => a,
-                Err(_) => head_authority(app, actor, c, &sheet).await?,
-            };
-            (a, Command::Resume { note: note.clone() })
-        }
-        Action::BeyondCentre { explanation, third_party } => (
-            actor.authorize(Permission::HandleSheet, c)?,
-            Command::BeyondCentre { explanation: explanation.clone(), third_party: third_party.clone() },
-        ),
-        Action::RecordThirdPartyReceipt { evidence } => (
-            actor.authorize(Permission::HandleSheet, c)?,
-            Command::RecordThirdPartyReceipt { evidence: evidence.clone() },
-        ),
-        Action::Collect {
-            opinion,
-            signature: data,
-            signer,
-            phone_confirmed_at,
-            phone_note,
-            as_director,
-            on_behalf,
-        } => {
-            // R-SHEET-6: another receptionist may collect it, saying why (the director writing
-            // the acceptance of a matter beyond the centre needs no other reason, R-SHEET-10).
-            let on_behalf =
-                (actor.user_id != sheet.first_contact && !*as_director).then(|| on_behalf.trim().to_string());
-            if on_behalf.as_deref() == Some("") {
-                return Err(AppError::field("on_behalf", ValidationError::new("sheet.on_behalf_reason_required")));
-            }
-            let a = if *as_director {
-                let role = actor
-                    .grants
-                    .roles_in(c)
-                    .into_iter()
-                    .find(|r| *r == Role::CentreDirector)
-                    .ok_or(AppError::Forbidden)?;
-                Authority { role, community: Some(c) }
-            } else {
-                actor.authorize(Permission::HandleSheet, c)?
-            };
-            let confirmation = if !data.trim().is_empty() {
+        let (authority, command) = match action {
+            Action::CaptureSignature { signature: data, signer } => {
+                let a = actor.authorize(Permission::RegisterSheet, c)?;
                 let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
                 signature = Some((files::store(app, "signature", &png)?, signer.trim().to_string(), "signature"));
-                Some(Confirmation::Signature { signer: signer.clone() })
-            } else {
-                phone_confirmed_at.map(|at| Confirmation::Phone { at, note: phone_note.clone() })
-            };
-            (a, Command::Collect { opinion: opinion.clone(), confirmation, by_director: *as_director, on_behalf })
-        }
-        Action::Archive => (actor.authorize(Permission::HandleSheet, c)?, Command::Archive),
-        Action::ReassignFirstContact { to_user_id, reason } => {
-            let a = actor.authorize(Permission::ReassignSheet, c)?;
-            let mut conn = app.store.read().acquire().await?;
-            let target = store::auth::grants(&mut conn, *to_user_id).await?;
-            drop(conn);
-            let ok = target
-                .iter()
-                .any(|g| (g.community == Some(c) || g.community.is_none()) && g.role.allows(Permission::HandleSheet));
-            if !ok {
-                return Err(AppError::field("to_user_id", ValidationError::new("sheet.not_a_receptionist")));
+                (a, Command::CaptureSignature { signer: signer.clone() })
             }
-            (a, Command::ReassignFirstContact { to: *to_user_id, reason: reason.clone() })
-        }
-        _ => unreachable!("flow actions are planned above"),
-    };
-    (authority, vec![command])
+            Action::Dispatch { department_id, to_user_id, opinion } => {
+                let a = actor.authorize(Permission::HandleSheet, c)?;
+                if org::department(app.store.read(), *department_id)
+                    .await?
+                    .is_none_or(|d| d.community_id != c || d.active == 0)
+                {
+                    return Err(AppError::field("department_id", ValidationError::new("department.unknown")));
+                }
+                if let Some(u) = to_user_id {
+                    let mut conn = app.store.read().acquire().await?;
+                    let grants = store::auth::grants(&mut conn, *u).await?;
+                    if !grants.iter().any(|g| g.community == Some(c)) {
+                        return Err(AppError::field("to_user_id", ValidationError::new("sheet.receiver_unknown")));
+                    }
+                }
+                super::request::check_dispatch(app, c, &sheet, *department_id).await?;
+                (a, Command::Dispatch { department: *department_id, to_user: *to_user_id, opinion: opinion.clone() })
+            }
+            Action::Acknowledge { handover } | Action::StartWork { handover } | Action::Return { handover, .. } => {
+                let h = sheet.handover(*handover).ok_or(AppError::rejected("sheet.handover_unknown"))?;
+                let role = if h.to_user == Some(actor.user_id) {
+                    actor.grants.roles_in(c).first().copied()
+                } else {
+                    acts_for(app, actor, c, h.department).await?.map(|(r, _)| r)
+                };
+                let role = role.ok_or(AppError::Forbidden)?;
+                let a = Authority { role, community: Some(c) };
+                let cmd = match action {
+                    Action::Acknowledge { handover } => Command::Acknowledge { handover: *handover },
+                    Action::StartWork { handover } => Command::StartWork { handover: *handover },
+                    Action::Return { handover, result, signer } => {
+                        Command::Return { handover: *handover, result: result.clone(), signer: signer.clone() }
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                (a, cmd)
+            }
+            Action::Extend { due_at, explanation } => {
+                actor.authorize(Permission::ViewCommunity, c)?;
+                let a = head_authority(app, actor, c, &sheet).await?;
+                (
+                    a,
+                    Command::Extend {
+                        due_at: *due_at,
+                        explanation: explanation.clone(),
+                        signed_by: Some(actor.user_id),
+                    },
+                )
+            }
+            Action::Suspend { explanation } => {
+                let a = head_authority(app, actor, c, &sheet).await?;
+                (a, Command::Suspend { explanation: explanation.clone(), signed_by: Some(actor.user_id) })
+            }
+            Action::Terminate { explanation } => {
+                let a = head_authority(app, actor, c, &sheet).await?;
+                (a, Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id) })
+            }
+            Action::Resume { note } => {
+                let a = match actor.authorize(Permission::HandleSheet, c) {
+                    Ok(a) => a,
+                    Err(_) => head_authority(app, actor, c, &sheet).await?,
+                };
+                (a, Command::Resume { note: note.clone() })
+            }
+            Action::BeyondCentre { explanation, third_party } => (
+                actor.authorize(Permission::HandleSheet, c)?,
+                Command::BeyondCentre { explanation: explanation.clone(), third_party: third_party.clone() },
+            ),
+            Action::RecordThirdPartyReceipt { evidence } => (
+                actor.authorize(Permission::HandleSheet, c)?,
+                Command::RecordThirdPartyReceipt { evidence: evidence.clone() },
+            ),
+            Action::Collect {
+                opinion,
+                signature: data,
+                signer,
+                phone_confirmed_at,
+                phone_note,
+                as_director,
+                on_behalf,
+            } => {
+                // R-SHEET-6: another receptionist may collect it, saying why (the director writing
+                // the acceptance of a matter beyond the centre needs no other reason, R-SHEET-10).
+                let on_behalf =
+                    (actor.user_id != sheet.first_contact && !*as_director).then(|| on_behalf.trim().to_string());
+                if on_behalf.as_deref() == Some("") {
+                    return Err(AppError::field("on_behalf", ValidationError::new("sheet.on_behalf_reason_required")));
+                }
+                let a = if *as_director {
+                    let role = actor
+                        .grants
+                        .roles_in(c)
+                        .into_iter()
+                        .find(|r| *r == Role::CentreDirector)
+                        .ok_or(AppError::Forbidden)?;
+                    Authority { role, community: Some(c) }
+                } else {
+                    actor.authorize(Permission::HandleSheet, c)?
+                };
+                let confirmation = if !data.trim().is_empty() {
+                    let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
+                    signature = Some((files::store(app, "signature", &png)?, signer.trim().to_string(), "signature"));
+                    Some(Confirmation::Signature { signer: signer.clone() })
+                } else if let Some(at) = phone_confirmed_at {
+                    Some(Confirmation::Phone { at: *at, note: phone_note.clone() })
+                } else {
+                    // A repair the resident signed off on the technician's phone (R-REP-5) is
+                    // confirmed by that signature.
+                    sheet
+                        .case
+                        .repair
+                        .as_ref()
+                        .filter(|r| r.completed_at.is_some() && !r.completion_signer.is_empty())
+                        .map(|r| Confirmation::Signature { signer: r.completion_signer.clone() })
+                };
+                (a, Command::Collect { opinion: opinion.clone(), confirmation, by_director: *as_director, on_behalf })
+            }
+            Action::Archive => (actor.authorize(Permission::HandleSheet, c)?, Command::Archive),
+            Action::ReassignFirstContact { to_user_id, reason } => {
+                let a = actor.authorize(Permission::ReassignSheet, c)?;
+                let mut conn = app.store.read().acquire().await?;
+                let target = store::auth::grants(&mut conn, *to_user_id).await?;
+                drop(conn);
+                let ok = target.iter().any(|g| {
+                    (g.community == Some(c) || g.community.is_none()) && g.role.allows(Permission::HandleSheet)
+                });
+                if !ok {
+                    return Err(AppError::field("to_user_id", ValidationError::new("sheet.not_a_receptionist")));
+                }
+                (a, Command::ReassignFirstContact { to: *to_user_id, reason: reason.clone() })
+            }
+            _ => unreachable!("flow actions are planned above"),
+        };
+        (authority, vec![command])
     };
     let before_handovers = sheet.handovers.clone();
     let mut recs = Vec::with_capacity(commands.len());

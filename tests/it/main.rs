@@ -16,6 +16,7 @@ mod openapi;
 mod org;
 mod pages;
 mod people;
+mod requests;
 mod sheet_pages;
 mod sheets;
 mod storage;

@@ -18,6 +18,8 @@ enum Need {
     In(Permission),
     /// A company-wide grant (of ManageCommunity): no community role is enough.
     CompanyWide,
+    /// Either of two permissions in the community.
+    Either(Permission, Permission),
 }
 
 /// (method, path, need). Paths with `{id}` refer to a record of the first community.
@@ -80,6 +82,17 @@ fn table() -> Vec<(&'static str, &'static str, Need)> {
         ("get", "/api/v1/communities/{id}/calendar", In(ViewCommunity)),
         ("put", "/api/v1/communities/{id}/calendar/week", In(ManageCommunity)),
         ("put", "/api/v1/communities/{id}/calendar/days", In(ManageCommunity)),
+        ("get", "/api/v1/communities/{id}/repairs/board", Either(DispatchRepair, HandleSheet)),
+        ("get", "/api/v1/communities/{id}/repairs/my-day", In(DoRepair)),
+        ("get", "/api/v1/communities/{id}/request-ledgers/{name}", In(ViewCommunity)),
+        ("get", "/api/v1/communities/{id}/request-settings", In(ViewCommunity)),
+        ("put", "/api/v1/communities/{id}/request-settings", In(ManageRequests)),
+        ("get", "/api/v1/communities/{id}/price-items", In(ViewCommunity)),
+        ("post", "/api/v1/communities/{id}/price-items", Either(ManageRequests, DispatchRepair)),
+        ("put", "/api/v1/communities/{id}/price-items/{item}", Either(ManageRequests, DispatchRepair)),
+        ("get", "/api/v1/communities/{id}/articles", In(ViewCommunity)),
+        ("post", "/api/v1/communities/{id}/articles", In(ManageRequests)),
+        ("put", "/api/v1/communities/{id}/articles/{article}", In(ManageRequests)),
     ]
 }
 
@@ -117,6 +130,8 @@ struct Fixture {
     staff: i64,
     role_row: i64,
     sheet: i64,
+    price_item: i64,
+    article: i64,
 }
 
 async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
@@ -213,7 +228,42 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     )
     .await
     .unwrap();
+    let price_item = huiqian::app::request::save_price_item(
+        &t.app,
+        &cli,
+        community,
+        None,
+        &huiqian::app::request::PriceItemInput {
+            name: "更换水龙头".into(),
+            unit: "个".into(),
+            item_kind: "material".into(),
+            price: "35".into(),
+            active: true,
+            version: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let article = huiqian::app::request::save_article(
+        &t.app,
+        &cli,
+        community,
+        None,
+        &huiqian::app::request::ArticleInput {
+            title: "停水通知".into(),
+            answer: "计划停水提前一天张贴通知。".into(),
+            basis: "《供水管理办法》".into(),
+            active: true,
+            version: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
     Fixture {
+        price_item,
+        article,
         sheet: sheet.id,
         community,
         building: b.id,
@@ -248,7 +298,12 @@ fn path_for(path: &str, f: &Fixture) -> String {
     } else {
         999_999
     };
-    let path = path.replace("{id}", &id.to_string()).replace("{name}", "chase");
+    let name = if path.contains("/request-ledgers/") { "repairs" } else { "chase" };
+    let path = path
+        .replace("{id}", &id.to_string())
+        .replace("{name}", name)
+        .replace("{item}", &f.price_item.to_string())
+        .replace("{article}", &f.article.to_string());
     if path.ends_with("/recovery") { format!("{path}?from=0&to=9999999999999") } else { path }
 }
 
@@ -295,6 +350,19 @@ fn body_for(method: &str, path: &str, n: usize) -> Value {
             json!({"days": ["08:30-17:30", "08:30-17:30", "08:30-17:30", "08:30-17:30", "08:30-17:30", "", ""]})
         }
         ("put", "/api/v1/communities/{id}/calendar/days") => json!({"day": "2027-01-01", "kind": "holiday"}),
+        ("put", "/api/v1/communities/{id}/request-settings") => json!({
+            "emergency_min": 15, "simple_min": 20, "general_min": 60, "slip_hours": 24, "repeat_count": 2,
+            "repeat_days": 90, "progress_hours": 48, "promise_warn_min": 60, "version": 0
+        }),
+        ("post", "/api/v1/communities/{id}/price-items") => {
+            json!({"name": format!("疏通{n}"), "unit": "次", "item_kind": "labour", "price": "50"})
+        }
+        ("put", "/api/v1/communities/{id}/price-items/{item}") => {
+            json!({"name": "更换水龙头", "unit": "个", "item_kind": "material", "price": "36"})
+        }
+        ("post", "/api/v1/communities/{id}/articles") | ("put", "/api/v1/communities/{id}/articles/{article}") => {
+            json!({"title": format!("停水通知{n}"), "answer": "计划停水提前一天张贴通知。", "basis": "《供水管理办法》"})
+        }
         ("post", "/api/v1/communities/{id}/sheets") => {
             json!({"kind": "inquiry", "channel": "phone", "requester_name": "王秀英", "reason": "询问停水时间"})
         }
@@ -329,6 +397,7 @@ fn allowed(need: Need, role: Role) -> bool {
     match need {
         Need::Me | Need::AnyStaff => true,
         Need::In(p) => role.allows(p),
+        Need::Either(p, q) => role.allows(p) || role.allows(q),
         Need::CompanyWide => false,
     }
 }
@@ -380,7 +449,7 @@ async fn r_role_2_every_route_for_every_role() {
                 }
             }
             // In the other community: always refused, nothing written.
-            if path.contains("{id}") && matches!(need, Need::In(_)) {
+            if path.contains("{id}") && matches!(need, Need::In(_) | Need::Either(..)) {
                 if body.get("community_id").is_some() {
                     body["community_id"] = json!(t.c2);
                 }

@@ -350,11 +350,11 @@ pub fn complaint_route_allowed(
         return Err(Refusal("complaint.routed_to_subject"));
     }
     let against = details.against.unwrap_or(AgainstKind::Service);
-    if against.needs_director() && kind != DepartmentKind::DirectorOffice {
-        return Err(Refusal("complaint.director_required"));
-    }
     if against == AgainstKind::CustomerServiceStaff && kind == DepartmentKind::CustomerService {
         return Err(Refusal("complaint.routed_to_subject"));
+    }
+    if against.needs_director() && kind != DepartmentKind::DirectorOffice {
+        return Err(Refusal("complaint.director_required"));
     }
     Ok(())
 }
