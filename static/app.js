@@ -59,3 +59,29 @@ document.addEventListener("click", (e) => {
   if (b.dataset.name) form.querySelector("[name=requester_name]").value = b.dataset.name;
   form.querySelector("[name=person_id]").value = b.dataset.person || "";
 });
+// The registration form shows the repair part for a repair (or paid work) and the
+// complaint part with the apology for a complaint; the fields are in the page either way.
+document.addEventListener("DOMContentLoaded", () => {
+  const kind = document.querySelector("#sheet-form select[name=kind]");
+  const parts = document.querySelectorAll("#sheet-form fieldset[data-for-kind]");
+  if (kind && parts.length) {
+    const sync = () => parts.forEach((p) => { p.hidden = !p.dataset.forKind.split(" ").includes(kind.value); });
+    kind.addEventListener("change", sync); sync();
+  }
+  const category = document.getElementById("repair-category");
+  const suggested = document.getElementById("suggested-class");
+  if (category && suggested) {
+    const show = () => { const o = category.selectedOptions[0]; suggested.textContent = (o && o.dataset.suggested) || ""; };
+    category.addEventListener("change", show); show();
+  }
+});
+// The knowledge base: "use" fills the inquiry's answer, its basis and the article.
+document.addEventListener("click", (e) => {
+  const b = e.target.closest(".kb-use");
+  const form = document.getElementById("answer-form");
+  if (!b || !form) return;
+  e.preventDefault();
+  form.querySelector("[name=answer]").value = b.dataset.answer || "";
+  form.querySelector("[name=basis]").value = b.dataset.basis || "";
+  form.querySelector("[name=article_id]").value = b.dataset.article || "";
+});

@@ -221,27 +221,26 @@ async fn handover_ledger(
 /// The ledger as CSV, UTF-8 with a BOM so that Excel on Chinese Windows opens it.
 pub fn ledger_csv(rows: &[st::HandoverRow], tz: &str, lang: crate::i18n::Lang) -> Vec<u8> {
     let when = |ms: Option<i64>| ms.map(|m| super::pages_when(m, tz)).unwrap_or_default();
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        let t = |k: &str| crate::i18n::t(lang, k);
-        let _ = w.write_record([
-            t("ledger.number"),
-            t("ledger.no"),
-            t("ledger.department"),
-            t("ledger.handed_over_at"),
-            t("ledger.handed_over_by"),
-            t("ledger.opinion"),
-            t("ledger.acknowledged_at"),
-            t("ledger.acknowledged_by"),
-            t("ledger.returned_at"),
-            t("ledger.returned_by"),
-            t("ledger.result"),
-            t("ledger.signer"),
-            t("common.status"),
-        ]);
-        for r in rows {
-            let _ = w.write_record([
+    let t = |k: &str| crate::i18n::t(lang, k);
+    let header = [
+        t("ledger.number"),
+        t("ledger.no"),
+        t("ledger.department"),
+        t("ledger.handed_over_at"),
+        t("ledger.handed_over_by"),
+        t("ledger.opinion"),
+        t("ledger.acknowledged_at"),
+        t("ledger.acknowledged_by"),
+        t("ledger.returned_at"),
+        t("ledger.returned_by"),
+        t("ledger.result"),
+        t("ledger.signer"),
+        t("common.status"),
+    ];
+    csv_with_bom(
+        &header,
+        rows.iter().map(|r| {
+            vec![
                 r.number.clone(),
                 r.no.to_string(),
                 r.department_name.clone(),
@@ -255,7 +254,20 @@ pub fn ledger_csv(rows: &[st::HandoverRow], tz: &str, lang: crate::i18n::Lang) -
                 r.result.clone(),
                 r.signer.clone(),
                 crate::i18n::t(lang, &format!("handover.{}", r.state)).to_string(),
-            ]);
+            ]
+        }),
+    )
+}
+
+/// A table as CSV, UTF-8 with a BOM so that Excel on Chinese Windows opens it: the
+/// handover ledger and the flows' ledgers share it.
+pub fn csv_with_bom<H: AsRef<[u8]>>(header: &[H], rows: impl IntoIterator<Item = Vec<String>>) -> Vec<u8> {
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        let _ = w.write_record(header);
+        for r in rows {
+            let _ = w.write_record(&r);
         }
         let _ = w.flush();
     }

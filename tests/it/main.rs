@@ -16,6 +16,7 @@ mod openapi;
 mod org;
 mod pages;
 mod people;
+mod request_pages;
 mod requests;
 mod sheet_pages;
 mod sheets;

@@ -6,6 +6,7 @@ mod admin;
 mod inbox;
 mod org;
 mod people;
+mod requests;
 mod sheets;
 pub(crate) mod sign_in;
 
@@ -30,6 +31,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(org::router())
         .merge(people::router())
         .merge(sheets::router(upload_limit))
+        .merge(requests::router())
         .merge(inbox::router())
         .merge(admin::router(upload_limit))
 }
@@ -43,6 +45,12 @@ pub struct Chrome {
     pub nav_staff: bool,
     pub nav_audit: bool,
     pub nav_import: bool,
+    /// The engineering dispatcher's board (R-REP-2).
+    pub nav_board: bool,
+    /// A technician's jobs of the day (R-REP-3).
+    pub nav_day: bool,
+    /// The flows' rules, price list and knowledge base.
+    pub nav_request_settings: bool,
 }
 
 impl Chrome {
@@ -56,6 +64,10 @@ impl Chrome {
             nav_staff: g.allows_anywhere(Permission::ViewStaff),
             nav_audit: g.allows_anywhere(Permission::ViewAudit),
             nav_import: g.allows_anywhere(Permission::ImportData),
+            nav_board: g.allows_anywhere(Permission::DispatchRepair),
+            nav_day: g.allows_anywhere(Permission::DoRepair),
+            nav_request_settings: g.allows_anywhere(Permission::ManageRequests)
+                || g.allows_anywhere(Permission::DispatchRepair),
         }
     }
 
@@ -69,6 +81,9 @@ impl Chrome {
             nav_staff: false,
             nav_audit: false,
             nav_import: false,
+            nav_board: false,
+            nav_day: false,
+            nav_request_settings: false,
         }
     }
 }
@@ -98,6 +113,11 @@ labelled!(
     huiqian_domain::person::IdKind,
     huiqian_domain::sheet::SheetKind,
     huiqian_domain::sheet::Channel,
+    huiqian_domain::sheet::request::RepairClass,
+    huiqian_domain::sheet::request::RepairCategory,
+    huiqian_domain::sheet::request::RepairSource,
+    huiqian_domain::sheet::request::AgainstKind,
+    huiqian_domain::sheet::request::FlagReason,
 );
 
 impl Chrome {

@@ -76,12 +76,16 @@ pub(super) fn rows(c: &Chrome, tz: &str, list: Vec<st::SheetRow>) -> Vec<Row> {
         .collect()
 }
 
-async fn communities(s: &AppState, ctx: &Ctx, p: Permission) -> Result<Vec<so::Community>, PageError> {
+pub(super) async fn communities(s: &AppState, ctx: &Ctx, p: Permission) -> Result<Vec<so::Community>, PageError> {
     let all = org::my_communities(&s.app, &ctx.actor).await.page(ctx.lang)?;
     Ok(all.into_iter().filter(|c| ctx.actor.authorize(p, c.id).is_ok()).collect())
 }
 
-fn pick(list: &[so::Community], wanted: Option<i64>, lang: crate::i18n::Lang) -> Result<so::Community, PageError> {
+pub(super) fn pick(
+    list: &[so::Community],
+    wanted: Option<i64>,
+    lang: crate::i18n::Lang,
+) -> Result<so::Community, PageError> {
     wanted
         .and_then(|w| list.iter().find(|c| c.id == w))
         .or_else(|| list.first())
@@ -101,6 +105,39 @@ struct NewPage {
     channels: Vec<(String, String)>,
     f: Form,
     key: String,
+    /// The repair and complaint parts (R-REP-1, R-CMP-1).
+    x: super::requests::Intake,
+}
+
+/// Who may open the registration form: the desk, and for repairs security and technicians.
+async fn registering(s: &AppState, ctx: &Ctx) -> Result<Vec<so::Community>, PageError> {
+    let mut list = communities(s, ctx, Permission::RegisterSheet).await?;
+    for x in communities(s, ctx, Permission::RegisterRepair).await? {
+        if !list.iter().any(|y| y.id == x.id) {
+            list.push(x);
+        }
+    }
+    Ok(list)
+}
+
+async fn new_page(s: &AppState, ctx: &Ctx, list: &[so::Community], community_id: i64, f: Form, key: String) -> NewPage {
+    let c = Chrome::of(ctx);
+    let x = super::requests::intake(s, ctx, community_id).await;
+    let kinds = if x.repair_only {
+        kind_options(&c).into_iter().filter(|(k, _)| k == "repair").collect()
+    } else {
+        kind_options(&c)
+    };
+    NewPage {
+        kinds,
+        channels: channel_options(&c),
+        communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
+        community_id,
+        c,
+        f,
+        key,
+        x,
+    }
 }
 
 #[derive(Deserialize)]
@@ -110,23 +147,14 @@ struct CommunityQuery {
 }
 
 async fn new_sheet(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQuery>) -> PageResult {
-    let list = communities(&s, &ctx, Permission::RegisterSheet).await?;
+    let list = registering(&s, &ctx).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
-    let c = Chrome::of(&ctx);
     let f = Form::with(&[
         ("channel", "visit".into()),
         ("kind", "repair".into()),
         ("room_no", q.room_no.unwrap_or_default()),
     ]);
-    Ok(render(&NewPage {
-        kinds: kind_options(&c),
-        channels: channel_options(&c),
-        communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
-        community_id: cm.id,
-        c,
-        f,
-        key: uuid::Uuid::new_v4().to_string(),
-    }))
+    Ok(render(&new_page(&s, &ctx, &list, cm.id, f, uuid::Uuid::new_v4().to_string()).await))
 }
 
 #[derive(Deserialize, Default)]
@@ -152,9 +180,77 @@ struct NewForm {
     /// Generated with the form: a double submit registers one sheet.
     #[serde(default)]
     key: String,
+    // The repair's and the complaint's fields, named as the use-case names their errors.
+    #[serde(default, rename = "repair.category")]
+    repair_category: String,
+    #[serde(default, rename = "repair.class")]
+    repair_class: String,
+    #[serde(default, rename = "repair.class_reason")]
+    repair_class_reason: String,
+    #[serde(default, rename = "complaint.category")]
+    complaint_category: String,
+    #[serde(default, rename = "complaint.occurred_at")]
+    complaint_occurred_at: String,
+    #[serde(default, rename = "complaint.place")]
+    complaint_place: String,
+    #[serde(default, rename = "complaint.cause")]
+    complaint_cause: String,
+    #[serde(default, rename = "complaint.course")]
+    complaint_course: String,
+    #[serde(default, rename = "complaint.people")]
+    complaint_people: String,
+    #[serde(default, rename = "complaint.against")]
+    complaint_against: String,
+    #[serde(default, rename = "complaint.against_department_id")]
+    complaint_against_department_id: String,
+    #[serde(default, rename = "complaint.against_name")]
+    complaint_against_name: String,
 }
 
 impl NewForm {
+    /// What was typed, to show again when the form comes back.
+    fn flow_values(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("repair.category", self.repair_category.clone()),
+            ("repair.class", self.repair_class.clone()),
+            ("repair.class_reason", self.repair_class_reason.clone()),
+            ("complaint.category", self.complaint_category.clone()),
+            ("complaint.occurred_at", self.complaint_occurred_at.clone()),
+            ("complaint.place", self.complaint_place.clone()),
+            ("complaint.cause", self.complaint_cause.clone()),
+            ("complaint.course", self.complaint_course.clone()),
+            ("complaint.people", self.complaint_people.clone()),
+            ("complaint.against", self.complaint_against.clone()),
+            ("complaint.against_department_id", self.complaint_against_department_id.clone()),
+            ("complaint.against_name", self.complaint_against_name.clone()),
+        ]
+    }
+
+    /// The repair part: always for a repair, for paid work when a category was chosen.
+    fn repair_intake(&self) -> Option<crate::app::request::RepairIntake> {
+        let wanted =
+            self.kind == "repair" || (self.kind == "special_service" && !self.repair_category.trim().is_empty());
+        wanted.then(|| crate::app::request::RepairIntake {
+            category: self.repair_category.clone(),
+            class: self.repair_class.clone(),
+            class_reason: self.repair_class_reason.clone(),
+        })
+    }
+
+    fn complaint_intake(&self, tz: &str) -> Option<crate::app::request::ComplaintIntake> {
+        (self.kind == "complaint").then(|| crate::app::request::ComplaintIntake {
+            category: self.complaint_category.clone(),
+            occurred_at: super::requests::local_ms(&self.complaint_occurred_at, tz),
+            place: self.complaint_place.clone(),
+            cause: self.complaint_cause.clone(),
+            course: self.complaint_course.clone(),
+            people: self.complaint_people.clone(),
+            against: self.complaint_against.clone(),
+            against_department_id: self.complaint_against_department_id.trim().parse().ok(),
+            against_name: self.complaint_against_name.clone(),
+        })
+    }
+
     fn from_pairs(pairs: &std::collections::HashMap<String, String>) -> NewForm {
         let get = |k: &str| pairs.get(k).cloned().unwrap_or_default();
         NewForm {
@@ -168,6 +264,18 @@ impl NewForm {
             reason: get("reason"),
             signature: get("signature"),
             key: get("key"),
+            repair_category: get("repair.category"),
+            repair_class: get("repair.class"),
+            repair_class_reason: get("repair.class_reason"),
+            complaint_category: get("complaint.category"),
+            complaint_occurred_at: get("complaint.occurred_at"),
+            complaint_place: get("complaint.place"),
+            complaint_cause: get("complaint.cause"),
+            complaint_course: get("complaint.course"),
+            complaint_people: get("complaint.people"),
+            complaint_against: get("complaint.against"),
+            complaint_against_department_id: get("complaint.against_department_id"),
+            complaint_against_name: get("complaint.against_name"),
         }
     }
 }
@@ -226,23 +334,13 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
         Err(e) => {
             let mut form = Form::default();
             let status = form.fail(e, ctx.lang)?;
-            let list = communities(&s, &ctx, Permission::RegisterSheet).await?;
+            let list = registering(&s, &ctx).await?;
             let cm = pick(&list, None, ctx.lang)?;
-            let c = Chrome::of(&ctx);
-            return Ok(page(
-                status,
-                &NewPage {
-                    kinds: kind_options(&c),
-                    channels: channel_options(&c),
-                    communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
-                    community_id: cm.id,
-                    c,
-                    f: form,
-                    key: uuid::Uuid::new_v4().to_string(),
-                },
-            ));
+            return Ok(page(status, &new_page(&s, &ctx, &list, cm.id, form, uuid::Uuid::new_v4().to_string()).await));
         }
     };
+    let tz =
+        so::community(s.app.store.read(), f.community_id).await.ok().flatten().map(|c| c.timezone).unwrap_or_default();
     let input = sheet::RegisterInput {
         kind: f.kind.clone(),
         channel: f.channel.clone(),
@@ -252,8 +350,8 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
         requester_phone: f.requester_phone.clone(),
         reason: f.reason.clone(),
         signature: f.signature.clone(),
-        repair: None,
-        complaint: None,
+        repair: f.repair_intake(),
+        complaint: f.complaint_intake(&tz),
     };
     let key = (!f.key.is_empty()).then_some(f.key.as_str());
     let registered = match problem {
@@ -285,21 +383,13 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
                 ("requester_phone", f.requester_phone.clone()),
                 ("reason", f.reason.clone()),
             ]);
+            for (k, v) in f.flow_values() {
+                form.values.insert(k.to_string(), v);
+            }
             let status = form.fail(e, ctx.lang)?;
-            let list = communities(&s, &ctx, Permission::RegisterSheet).await?;
-            let c = Chrome::of(&ctx);
-            Ok(page(
-                status,
-                &NewPage {
-                    kinds: kind_options(&c),
-                    channels: channel_options(&c),
-                    communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
-                    community_id: f.community_id,
-                    c,
-                    f: form,
-                    key: f.key,
-                },
-            ))
+            let list = registering(&s, &ctx).await?;
+            let key = f.key.clone();
+            Ok(page(status, &new_page(&s, &ctx, &list, f.community_id, form, key).await))
         }
     }
 }
@@ -371,6 +461,8 @@ struct SheetPage {
     /// The viewer answers for this sheet (otherwise collecting needs a reason).
     mine_first_contact: bool,
     f: Form,
+    /// The repair, complaint, inquiry or suggestion on the sheet and its steps.
+    flow: super::requests::FlowView,
 }
 
 fn describe_event(c: &Chrome, name: &str, data: &str) -> String {
@@ -399,11 +491,11 @@ fn describe_event(c: &Chrome, name: &str, data: &str) -> String {
         }
         "resumed" => pick("note"),
         "first_contact_reassigned" => pick("reason"),
-        _ => String::new(),
+        other => super::requests::describe_flow_event(c, other, &v),
     }
 }
 
-async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
+async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>) -> PageResult {
     let d = sheet::detail(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cm = org::community(&s.app, &ctx.actor, d.sheet.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(ctx);
@@ -413,8 +505,9 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
     let my_kinds: Vec<DepartmentKind> =
         ctx.actor.grants.roles_in(cid).iter().filter_map(|r| r.department_kind()).collect();
     let is_director = ctx.actor.grants.roles_in(cid).contains(&Role::CentreDirector);
-    let handovers = d
+    let handovers: Vec<HandoverView> = d
         .handovers
+        .clone()
         .into_iter()
         .map(|h| {
             let kind = deps.iter().find(|x| x.id == h.department_id).and_then(|x| DepartmentKind::parse(&x.kind).ok());
@@ -442,6 +535,8 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
         })
         .collect();
     let staff = crate::app::auth::list_staff(&s.app, &ctx.actor).await.unwrap_or_default();
+    let holds = handovers.iter().any(|h| h.mine && h.h.returned_at.is_none() && h.h.state.as_str() != "terminated");
+    let flow = super::requests::flow_view(s, ctx, &c, &d, &deps, &tz, holds, kb).await;
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -475,6 +570,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
             can_reassign: ctx.actor.authorize(Permission::ReassignSheet, cid).is_ok(),
             is_director,
             mine_first_contact: d.sheet.first_contact_id == ctx.actor.user_id,
+            flow,
             c,
             cm,
             s: d.sheet,
@@ -483,8 +579,31 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
     ))
 }
 
-async fn sheet_page(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    sheet_view(&s, &ctx, id, Form::default()).await
+#[derive(Deserialize, Default)]
+struct SheetQuery {
+    /// Words to look up in the knowledge base for an inquiry's answer (R-RECV-2).
+    kb: Option<String>,
+    /// An article chosen from the knowledge base: its answer and basis fill the form.
+    article: Option<i64>,
+}
+
+async fn sheet_page(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Query(q): Query<SheetQuery>,
+) -> PageResult {
+    let mut f = Form::default();
+    if let Some(aid) = q.article {
+        let row = st::sheet(s.app.store.read(), id).await.map_err(|e| PageError(e.into(), ctx.lang))?;
+        if let Some(row) = row {
+            let found = crate::app::request::articles(&s.app, &ctx.actor, row.community_id).await.page(ctx.lang)?;
+            if let Some(a) = found.into_iter().find(|a| a.id == aid && a.active == 1) {
+                f = Form::with(&[("answer", a.answer), ("basis", a.basis), ("article_id", a.id.to_string())]);
+            }
+        }
+    }
+    sheet_view(&s, &ctx, id, f, q.kb.as_deref()).await
 }
 
 /// Every action form posts here: `action` names it, the other fields are its own.
@@ -528,6 +647,87 @@ struct ActForm {
     to_user_id: String,
     #[serde(default)]
     reason: String,
+    // The flows' steps (R-REP-*, R-CMP-*, R-RECV-*).
+    #[serde(default)]
+    class: String,
+    #[serde(default)]
+    technician_id: String,
+    #[serde(default)]
+    appointment_at: String,
+    #[serde(default)]
+    work_done: String,
+    #[serde(default)]
+    materials: String,
+    #[serde(default)]
+    item_1: String,
+    #[serde(default)]
+    qty_1: String,
+    #[serde(default)]
+    item_2: String,
+    #[serde(default)]
+    qty_2: String,
+    #[serde(default)]
+    item_3: String,
+    #[serde(default)]
+    qty_3: String,
+    #[serde(default)]
+    item_4: String,
+    #[serde(default)]
+    qty_4: String,
+    #[serde(default)]
+    flag_reason: String,
+    #[serde(default)]
+    valid: String,
+    #[serde(default)]
+    developer_contact: String,
+    #[serde(default)]
+    deadline_date: String,
+    #[serde(default)]
+    meeting_at: String,
+    #[serde(default)]
+    attendees: String,
+    #[serde(default)]
+    plan: String,
+    #[serde(default)]
+    answer: String,
+    #[serde(default)]
+    basis: String,
+    #[serde(default)]
+    article_id: String,
+    #[serde(default)]
+    by_at: String,
+    #[serde(default)]
+    analysis: String,
+    #[serde(default)]
+    reply: String,
+    #[serde(default)]
+    back: String,
+    #[serde(default)]
+    resident_told: Option<String>,
+    #[serde(default)]
+    to_director: Option<String>,
+}
+
+impl ActForm {
+    /// Paid work's lines: up to four price-list items with their quantities (R-REP-4).
+    fn quote_lines(&self) -> Result<Vec<sheet::QuoteLine>, AppError> {
+        let mut out = vec![];
+        for (i, (item, qty)) in [
+            (&self.item_1, &self.qty_1),
+            (&self.item_2, &self.qty_2),
+            (&self.item_3, &self.qty_3),
+            (&self.item_4, &self.qty_4),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let Ok(item_id) = item.trim().parse::<i64>() else { continue };
+            let quantity_centi = crate::app::request::parse_quantity(if qty.trim().is_empty() { "1" } else { qty })
+                .map_err(|e| AppError::field(&format!("qty_{}", i + 1), e))?;
+            out.push(sheet::QuoteLine { item_id, quantity_centi });
+        }
+        Ok(out)
+    }
 }
 
 fn end_of_day_ms(date: &str, tz: &str) -> Option<i64> {
@@ -549,7 +749,8 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
         .map(|c| c.timezone)
         .unwrap_or_default();
     let now = crate::store::now_ms();
-    let action = match f.action.as_str() {
+    let required = |field: &str| AppError::field(field, huiqian_domain::validation::ValidationError::new("required"));
+    let action: Result<A, AppError> = Ok(match f.action.as_str() {
         "dispatch" => A::Dispatch {
             department_id: f.department_id.parse().unwrap_or(0),
             to_user_id: None,
@@ -585,30 +786,127 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
         "reassign_first_contact" => {
             A::ReassignFirstContact { to_user_id: f.to_user_id.parse().unwrap_or(0), reason: f.reason.clone() }
         }
+        "reclassify" => A::Reclassify { class: f.class.clone(), reason: f.reason.clone() },
+        "assign_technician" => A::AssignTechnician {
+            technician_id: f.technician_id.trim().parse().unwrap_or(0),
+            appointment_at: super::requests::local_ms(&f.appointment_at, &tz),
+            note: f.note.clone(),
+        },
+        "arrive" => A::Arrive,
+        "quote_charge" => match f.quote_lines() {
+            Ok(lines) => A::QuoteCharge { lines },
+            Err(e) => return act_failed(&s, &ctx, id, &f, e).await,
+        },
+        "confirm_charge" => {
+            let by_phone = f.confirm == "phone";
+            A::ConfirmCharge {
+                signature: if by_phone { String::new() } else { f.signature.clone() },
+                signer: f.signer.clone(),
+                phone_confirmed_at: by_phone.then_some(now),
+                phone_note: f.phone_note.clone(),
+            }
+        }
+        "complete_repair" => A::CompleteRepair {
+            work_done: f.work_done.clone(),
+            materials: f.materials.clone(),
+            signature: f.signature.clone(),
+            signer: f.signer.clone(),
+        },
+        "receive_slip" => A::ReceiveSlip,
+        "flag_complaint" => A::FlagComplaint { reason: f.flag_reason.clone(), note: f.note.clone() },
+        "judge_complaint" => A::JudgeComplaint {
+            valid: f.valid == "1",
+            explanation: f.explanation.clone(),
+            department_id: f.department_id.trim().parse().ok(),
+            developer_contact: f.developer_contact.clone(),
+            deadline_at: end_of_day_ms(&f.deadline_date, &tz),
+        },
+        "record_solution" => match super::requests::local_ms(&f.meeting_at, &tz) {
+            Some(meeting_at) => A::RecordSolution {
+                meeting_at,
+                attendees: f.attendees.clone(),
+                plan: f.plan.clone(),
+                department_id: f.department_id.trim().parse().unwrap_or(0),
+            },
+            None => return act_failed(&s, &ctx, id, &f, required("meeting_at")).await,
+        },
+        "log_progress" => A::LogProgress { note: f.note.clone(), resident_told: f.resident_told.is_some() },
+        "answer_inquiry" => A::AnswerInquiry {
+            answer: f.answer.clone(),
+            basis: f.basis.clone(),
+            article_id: f.article_id.trim().parse().ok(),
+        },
+        "escalate_inquiry" => {
+            A::EscalateInquiry { to_user_id: f.to_user_id.trim().parse().unwrap_or(0), note: f.note.clone() }
+        }
+        "promise_reply" => match super::requests::local_ms(&f.by_at, &tz) {
+            Some(by_at) => A::PromiseReply { by_at, note: f.note.clone() },
+            None => return act_failed(&s, &ctx, id, &f, required("by_at")).await,
+        },
+        "analyse_suggestion" => {
+            A::AnalyseSuggestion { analysis: f.analysis.clone(), to_director: f.to_director.is_some() }
+        }
+        "reply_suggestion" => A::ReplySuggestion { reply: f.reply.clone() },
         _ => return Err(PageError(AppError::NotFound, ctx.lang)),
+    });
+    let action = match action {
+        Ok(a) => a,
+        Err(e) => return act_failed(&s, &ctx, id, &f, e).await,
     };
     match sheet::act(&s.app, &ctx.actor, id, f.version, &action).await {
-        Ok(_) => Ok(see_other(&format!("/sheets/{id}"))),
-        Err(e) => {
-            let mut form = Form::with(&[
-                ("action", f.action.clone()),
-                ("opinion", f.opinion.clone()),
-                ("result", f.result.clone()),
-                ("signer", f.signer.clone()),
-                ("explanation", f.explanation.clone()),
-                ("due_date", f.due_date.clone()),
-                ("note", f.note.clone()),
-                ("third_party", f.third_party.clone()),
-                ("evidence", f.evidence.clone()),
-                ("phone_note", f.phone_note.clone()),
-                ("reason", f.reason.clone()),
-                ("on_behalf", f.on_behalf.clone()),
-                ("on_behalf", f.on_behalf.clone()),
-            ]);
-            form.fail(e, ctx.lang)?;
-            sheet_view(&s, &ctx, id, form).await
-        }
+        Ok(_) => match super::requests::back_to(&f.back) {
+            Some(back) => Ok(see_other(back)),
+            None => Ok(see_other(&format!("/sheets/{id}"))),
+        },
+        Err(e) => act_failed(&s, &ctx, id, &f, e).await,
     }
+}
+
+/// The sheet again with the refusal in the user's language and what was typed.
+async fn act_failed(s: &AppState, ctx: &Ctx, id: i64, f: &ActForm, e: AppError) -> PageResult {
+    let mut form = Form::with(&[
+        ("action", f.action.clone()),
+        ("opinion", f.opinion.clone()),
+        ("result", f.result.clone()),
+        ("signer", f.signer.clone()),
+        ("explanation", f.explanation.clone()),
+        ("due_date", f.due_date.clone()),
+        ("note", f.note.clone()),
+        ("third_party", f.third_party.clone()),
+        ("evidence", f.evidence.clone()),
+        ("phone_note", f.phone_note.clone()),
+        ("reason", f.reason.clone()),
+        ("on_behalf", f.on_behalf.clone()),
+        ("class", f.class.clone()),
+        ("technician_id", f.technician_id.clone()),
+        ("appointment_at", f.appointment_at.clone()),
+        ("work_done", f.work_done.clone()),
+        ("materials", f.materials.clone()),
+        ("flag_reason", f.flag_reason.clone()),
+        ("valid", f.valid.clone()),
+        ("department_id", f.department_id.clone()),
+        ("developer_contact", f.developer_contact.clone()),
+        ("deadline_date", f.deadline_date.clone()),
+        ("meeting_at", f.meeting_at.clone()),
+        ("attendees", f.attendees.clone()),
+        ("plan", f.plan.clone()),
+        ("answer", f.answer.clone()),
+        ("basis", f.basis.clone()),
+        ("article_id", f.article_id.clone()),
+        ("by_at", f.by_at.clone()),
+        ("analysis", f.analysis.clone()),
+        ("reply", f.reply.clone()),
+        ("to_user_id", f.to_user_id.clone()),
+    ]);
+    for (i, (item, qty)) in [(&f.item_1, &f.qty_1), (&f.item_2, &f.qty_2), (&f.item_3, &f.qty_3), (&f.item_4, &f.qty_4)]
+        .into_iter()
+        .enumerate()
+    {
+        form.values.insert(format!("item_{}", i + 1), item.clone());
+        form.values.insert(format!("qty_{}", i + 1), qty.clone());
+    }
+    form.fail(e, ctx.lang)?;
+    sheet_view(s, ctx, id, form, None).await
 }
 
 // ---- print ----
@@ -773,7 +1071,7 @@ struct ArchivePage {
     query: String,
 }
 
-fn day_ms(d: &str, tz: &str, next: bool) -> Option<i64> {
+pub(super) fn day_ms(d: &str, tz: &str, next: bool) -> Option<i64> {
     use chrono::TimeZone;
     let d = huiqian_domain::time::CivilDate::parse(d).ok()?.date();
     let d = if next { d.succ_opt()? } else { d };
@@ -1019,7 +1317,7 @@ async fn attach(
         Err(e) => {
             let mut form = Form::default();
             form.fail(e, ctx.lang)?;
-            sheet_view(&s, &ctx, id, form).await
+            sheet_view(&s, &ctx, id, form, None).await
         }
     }
 }

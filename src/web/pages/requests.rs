@@ -1,0 +1,1231 @@
+//! The flows' pages (R-RECV-1 … R-RECV-3, R-REP-1 … R-REP-5, R-CMP-1 … R-CMP-7): the
+//! flow panel of the sheet page, the engineering dispatcher's board, the technician's day
+//! on a phone, the ledgers with their CSV export, and the rules, price list and knowledge
+//! base an administrator keeps. Every step is a sheet action posted to `/sheets/{id}/act`.
+
+use super::sheets::{communities, day_ms, pick};
+use super::{Chrome, Form, OrPage, PageError, PageResult, page, render, see_other, when};
+use crate::app::{AppError, org, request as rq, sheet};
+use crate::store::{org as so, request as srq, sheet as st};
+use crate::web::AppState;
+use crate::web::extract::Ctx;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form as AxForm, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use huiqian_domain::auth::{Permission, Role};
+use huiqian_domain::money::Money;
+use huiqian_domain::sheet::request::{AgainstKind, FlagReason, RepairCategory, RepairClass, RepairSource, Route};
+use huiqian_domain::unit::DepartmentKind;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/repairs/board", get(board))
+        .route("/repairs/day", get(day))
+        .route("/requests/ledger/{name}", get(ledger))
+        .route("/requests/articles/search", get(article_search))
+        .route("/requests/settings", get(settings))
+        .route("/requests/settings/rules", post(save_rules))
+        .route("/requests/settings/prices", post(new_price))
+        .route("/requests/settings/prices/{item}", post(edit_price))
+        .route("/requests/settings/articles", post(new_article))
+        .route("/requests/settings/articles/{article}", post(edit_article))
+}
+
+// ---- small helpers shared with the sheet pages ----
+
+/// A `datetime-local` value (`2026-03-01T09:30`) in the community's zone, as epoch ms.
+pub(super) fn local_ms(s: &str, tz: &str) -> Option<i64> {
+    use chrono::TimeZone;
+    let s = s.trim();
+    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
+        .ok()?;
+    let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    zone.from_local_datetime(&t).earliest().map(|x| x.timestamp_millis())
+}
+
+/// Money from integer fen, as people read it (`¥1,234.50`).
+pub(super) fn yuan(fen: i64) -> String {
+    Money::from_fen(fen).to_string()
+}
+
+fn label_of<L: super::Labelled>(
+    c: &Chrome,
+    parsed: Result<L, huiqian_domain::validation::ValidationError>,
+    code: &str,
+) -> String {
+    c.label_code(parsed.ok(), code)
+}
+
+fn class_label(c: &Chrome, code: &str) -> String {
+    label_of(c, RepairClass::parse(code), code)
+}
+
+fn category_label(c: &Chrome, code: &str) -> String {
+    label_of(c, RepairCategory::parse(code), code)
+}
+
+fn minutes(ms: i64) -> i64 {
+    (ms + 59_999) / 60_000
+}
+
+/// A safe place to return to after a step taken from another page (same site only).
+pub(super) fn back_to(back: &str) -> Option<&str> {
+    (back.starts_with('/') && !back.starts_with("//") && !back.contains('\\')).then_some(back)
+}
+
+/// A `(value, label)` list with an empty first choice.
+fn with_blank(blank: &str, rest: Vec<(String, String)>) -> Vec<(String, String)> {
+    std::iter::once((String::new(), blank.to_string())).chain(rest).collect()
+}
+
+fn community_options(list: &[so::Community]) -> Vec<(String, String)> {
+    list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect()
+}
+
+// ---- registration: what the form adds for a repair or a complaint ----
+
+/// The repair and complaint parts of the registration form.
+pub struct Intake {
+    /// Security and technicians register repairs only (R-REP-1).
+    pub repair_only: bool,
+    /// (code, label, the class it suggests)
+    pub categories: Vec<(String, String, String)>,
+    pub classes: Vec<(String, String)>,
+    pub against: Vec<(String, String)>,
+    pub departments: Vec<(String, String)>,
+    /// The words the receptionist reads out on receipt of a complaint (R-CMP-1).
+    pub apology: String,
+}
+
+pub(super) async fn intake(s: &AppState, ctx: &Ctx, community_id: i64) -> Intake {
+    let c = Chrome::of(ctx);
+    let repair_only = ctx.actor.authorize(Permission::RegisterSheet, community_id).is_err();
+    let apology = rq::settings(&s.app, &ctx.actor, community_id)
+        .await
+        .ok()
+        .map(|x| x.apology)
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| rq::default_apology(ctx.lang));
+    let departments = org::departments(&s.app, &ctx.actor, community_id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| d.active == 1)
+        .map(|d| (d.id.to_string(), d.name))
+        .collect();
+    Intake {
+        repair_only,
+        categories: RepairCategory::ALL
+            .iter()
+            .map(|k| (k.as_str().to_string(), c.label(*k).to_string(), c.label(k.suggested_class()).to_string()))
+            .collect(),
+        classes: with_blank(
+            c.t.get("repair.class_by_category"),
+            RepairClass::ALL
+                .iter()
+                .filter(|k| **k != RepairClass::Appointment)
+                .map(|k| (k.as_str().to_string(), c.label(*k).to_string()))
+                .collect(),
+        ),
+        against: c.options(AgainstKind::ALL),
+        departments: with_blank(c.t.get("common.none"), departments),
+        apology,
+    }
+}
+
+// ---- the sheet page's flow panel ----
+
+pub struct ChargeRow {
+    pub name: String,
+    pub quantity: String,
+    pub unit: String,
+    pub price: String,
+    pub amount: String,
+}
+
+pub struct ProgressRow {
+    pub at: String,
+    pub by: String,
+    pub note: String,
+    pub told: bool,
+}
+
+pub struct ArticleHit {
+    pub id: i64,
+    pub title: String,
+    pub answer: String,
+    pub basis: String,
+}
+
+/// What the sheet page shows of the flow, and the steps this viewer may take.
+#[derive(Default)]
+pub struct FlowView {
+    /// `repair`, `complaint`, `inquiry`, `suggestion`, or empty for other sheets.
+    pub flow: &'static str,
+    pub title: String,
+    pub facts: Vec<(String, String)>,
+    /// Something on the flow is late (arrival, slip, promise).
+    pub warnings: Vec<String>,
+    pub arrival_due_ms: i64,
+    pub charge: Vec<ChargeRow>,
+    pub charge_total: String,
+    pub charge_state: String,
+    pub progress: Vec<ProgressRow>,
+    pub can_reclassify: bool,
+    pub can_assign: bool,
+    pub reassigning: bool,
+    pub can_arrive: bool,
+    pub can_quote: bool,
+    pub can_confirm_charge: bool,
+    pub can_complete: bool,
+    pub can_receive_slip: bool,
+    pub can_flag: bool,
+    pub can_judge: bool,
+    pub can_solution: bool,
+    pub can_log_progress: bool,
+    pub can_answer: bool,
+    pub can_escalate: bool,
+    pub can_promise: bool,
+    pub can_analyse: bool,
+    pub can_reply: bool,
+    pub classes: Vec<(String, String)>,
+    pub technicians: Vec<(String, String)>,
+    pub departments: Vec<(String, String)>,
+    pub flag_reasons: Vec<(String, String)>,
+    pub price_items: Vec<(String, String)>,
+    pub managers: Vec<(String, String)>,
+    pub articles: Vec<ArticleHit>,
+    pub kb_query: String,
+}
+
+impl FlowView {
+    pub fn any_step(&self) -> bool {
+        self.can_reclassify
+            || self.can_assign
+            || self.can_arrive
+            || self.can_quote
+            || self.can_confirm_charge
+            || self.can_complete
+            || self.can_receive_slip
+            || self.can_flag
+            || self.can_judge
+            || self.can_solution
+            || self.can_log_progress
+            || self.can_answer
+            || self.can_escalate
+            || self.can_promise
+            || self.can_analyse
+            || self.can_reply
+    }
+}
+
+fn yes_no(c: &Chrome, b: bool) -> String {
+    c.t.get(if b { "common.yes" } else { "common.no" }).to_string()
+}
+
+/// Build the flow panel of a sheet for this viewer. `holds` says whether the viewer acts
+/// for a department that holds the sheet.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn flow_view(
+    s: &AppState,
+    ctx: &Ctx,
+    c: &Chrome,
+    d: &sheet::SheetDetail,
+    deps: &[so::Department],
+    tz: &str,
+    holds: bool,
+    kb: Option<&str>,
+) -> FlowView {
+    let cid = d.sheet.community_id;
+    let me = ctx.actor.user_id;
+    let now = crate::store::now_ms();
+    let may = |p: Permission| ctx.actor.authorize(p, cid).is_ok();
+    let roles = ctx.actor.grants.roles_in(cid);
+    let open = matches!(d.sheet.state.as_str(), "registered" | "dispatched" | "awaiting_acceptance");
+    let plain = d.sheet.outcome.is_none();
+    let dep_name =
+        |id: i64| deps.iter().find(|x| x.id == id).map(|x| x.name.clone()).unwrap_or_else(|| format!("#{id}"));
+    let at = |ms: Option<i64>| ms.map(|v| when(v, tz)).unwrap_or_default();
+    let user_name = |id: Option<i64>| async move {
+        match id {
+            Some(id) => crate::store::auth::user(s.app.store.read(), id)
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.display_name)
+                .unwrap_or_default(),
+            None => String::new(),
+        }
+    };
+    let job = d.request.as_ref();
+    let mut v = FlowView { kb_query: kb.unwrap_or_default().to_string(), ..Default::default() };
+    let fact = |v: &mut FlowView, key: &str, val: String| {
+        if !val.is_empty() {
+            v.facts.push((c.t.get(key).to_string(), val));
+        }
+    };
+    let dep_options = || {
+        deps.iter()
+            .filter(|x| x.active == 1)
+            .map(|x| {
+                let kind = DepartmentKind::parse(&x.kind).map(|k| c.label(k)).unwrap_or("");
+                (x.id.to_string(), format!("{}（{kind}）", x.name))
+            })
+            .collect::<Vec<_>>()
+    };
+    if let Some(r) = &d.case.repair {
+        v.flow = "repair";
+        v.title = c.t.get("flow.repair").to_string();
+        fact(&mut v, "repair.category", c.label(r.category).to_string());
+        fact(&mut v, "repair.class", c.label(r.class).to_string());
+        fact(&mut v, "repair.source", c.label(r.source).to_string());
+        fact(&mut v, "repair.notified_at", when(r.notified_at, tz));
+        let due = job.and_then(|j| j.arrival_due_at);
+        fact(&mut v, "repair.arrival_due", at(due));
+        if let Some(due) = due {
+            let late = r.arrived_at.unwrap_or(now) - due;
+            if r.arrived_at.is_none() && d.sheet.outcome.is_none() && open {
+                v.arrival_due_ms = due;
+            }
+            if late > 0 {
+                let key = if r.arrived_at.is_some() { "repair.arrived_late" } else { "repair.not_there_late" };
+                v.warnings.push(crate::i18n::tf(ctx.lang, key, &[("minutes", minutes(late).to_string())]));
+            }
+        }
+        fact(&mut v, "repair.technician", user_name(r.technician).await);
+        fact(&mut v, "repair.assigned_at", at(r.assigned_at));
+        if r.reassignments > 0 {
+            fact(&mut v, "repair.reassignments", r.reassignments.to_string());
+        }
+        fact(&mut v, "repair.appointment_at", at(r.appointment_at));
+        fact(&mut v, "repair.arrived_at", at(r.arrived_at));
+        fact(&mut v, "repair.completed_at", at(r.completed_at));
+        fact(&mut v, "repair.work_done", r.work_done.clone());
+        fact(&mut v, "repair.materials", r.materials.clone());
+        fact(&mut v, "repair.signer", r.completion_signer.clone());
+        let slip_due = job.and_then(|j| j.slip_due_at);
+        let slip_back = job.and_then(|j| j.slip_returned_at);
+        fact(&mut v, "repair.slip_due", at(slip_due));
+        fact(&mut v, "repair.slip_returned_at", at(slip_back));
+        if let Some(due) = slip_due
+            && slip_back.unwrap_or(now) > due
+        {
+            v.warnings.push(c.t.get("repair.slip_late").to_string());
+        }
+        if let Some(ch) = &r.charge {
+            v.charge = ch
+                .lines
+                .iter()
+                .map(|l| ChargeRow {
+                    name: l.name.clone(),
+                    quantity: Money::from_fen(l.quantity_centi).yuan_string().trim_end_matches(".00").to_string(),
+                    unit: l.unit.clone(),
+                    price: yuan(l.unit_price_fen),
+                    amount: yuan(l.amount_fen()),
+                })
+                .collect();
+            v.charge_total = yuan(ch.total_fen);
+            v.charge_state =
+                c.t.get(if ch.confirmed.is_some() { "charge.confirmed" } else { "charge.quoted" }).to_string();
+        }
+        let active = open && plain;
+        let dispatcher = may(Permission::DispatchRepair);
+        let mine = r.technician == Some(me) && may(Permission::DoRepair);
+        v.can_reclassify = active && r.arrived_at.is_none() && (dispatcher || may(Permission::HandleSheet));
+        v.can_assign = active && r.arrived_at.is_none() && r.completed_at.is_none() && dispatcher;
+        v.reassigning = r.technician.is_some();
+        v.can_arrive = active && mine && r.arrived_at.is_none();
+        let confirmed = r.charge.as_ref().is_some_and(|ch| ch.confirmed.is_some());
+        v.can_quote = active && dispatcher && r.completed_at.is_none() && !confirmed;
+        v.can_confirm_charge =
+            active && r.charge.is_some() && !confirmed && (mine || may(Permission::HandleSheet) || dispatcher);
+        v.can_complete = active && mine && r.arrived_at.is_some() && r.completed_at.is_none();
+        v.can_receive_slip =
+            open && r.completed_at.is_some() && slip_back.is_none() && (may(Permission::HandleSheet) || dispatcher);
+        v.classes = c.options(RepairClass::ALL);
+        if v.can_assign
+            && let Ok(b) = rq::board(&s.app, &ctx.actor, cid, 1, 0).await
+        {
+            v.technicians = technician_options(c, &b.technicians, tz);
+        }
+        if v.can_quote {
+            v.price_items = rq::price_items(&s.app, &ctx.actor, cid, true)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| (p.id.to_string(), format!("{} · {}/{}", p.name, yuan(p.price_fen), p.unit)))
+                .collect();
+            v.price_items = with_blank("—", std::mem::take(&mut v.price_items));
+        }
+    }
+    if let Some(cc) = &d.case.complaint {
+        v.flow = "complaint";
+        v.title = c.t.get("flow.complaint").to_string();
+        let dt = &cc.details;
+        fact(&mut v, "complaint.category", dt.category.clone());
+        fact(&mut v, "complaint.occurred_at", at(dt.occurred_at));
+        fact(&mut v, "complaint.place", dt.place.clone());
+        fact(&mut v, "complaint.cause", dt.cause.clone());
+        fact(&mut v, "complaint.course", dt.course.clone());
+        fact(&mut v, "complaint.people", dt.people.clone());
+        let mut against = dt.against.map(|a| c.label(a).to_string()).unwrap_or_default();
+        if let Some(dep) = dt.against_department {
+            against = format!("{against}：{}", dep_name(dep));
+        }
+        if !dt.against_name.is_empty() {
+            against = format!("{against}（{}）", dt.against_name);
+        }
+        fact(&mut v, "complaint.against", against);
+        if let Some(f) = cc.flag {
+            fact(&mut v, "complaint.flag", format!("{} · {}", c.label(f), cc.flag_note));
+        }
+        if let Some(j) = &cc.judgement {
+            let verdict = c.t.get(if j.valid { "complaint.valid" } else { "complaint.not_valid" });
+            fact(&mut v, "complaint.judgement", format!("{verdict} · {}", j.explanation));
+            let route = match &j.route {
+                Some(Route::Department { department, .. }) => dep_name(*department),
+                Some(Route::Developer { contact }) => format!("{}：{contact}", c.t.get("complaint.developer")),
+                None => String::new(),
+            };
+            fact(&mut v, "complaint.route", route);
+            fact(&mut v, "complaint.deadline", at(j.deadline_at));
+            if j.deadline_at.is_some_and(|dl| dl < now) && open {
+                v.warnings.push(c.t.get("complaint.deadline_passed").to_string());
+            }
+        }
+        if let Some(sol) = &cc.solution {
+            fact(&mut v, "complaint.meeting_at", when(sol.meeting_at, tz));
+            fact(&mut v, "complaint.attendees", sol.attendees.clone());
+            fact(&mut v, "complaint.plan", sol.plan.clone());
+            fact(&mut v, "complaint.solution_department", dep_name(sol.department));
+        }
+        v.progress = d
+            .events
+            .iter()
+            .filter(|e| e.name == "progress_logged")
+            .map(|e| {
+                let data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
+                ProgressRow {
+                    at: when(e.at, tz),
+                    by: e.by_name.clone(),
+                    note: data.get("note").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+                    told: data.get("resident_told").and_then(|x| x.as_bool()).unwrap_or(false),
+                }
+            })
+            .collect();
+        let judges = may(Permission::ReassignSheet);
+        let valid = cc.judgement.as_ref().is_some_and(|j| j.valid);
+        v.can_flag = open && judges && cc.flag.is_none();
+        v.can_judge = open && judges && cc.judgement.is_none();
+        v.can_solution =
+            open && roles.contains(&Role::CentreDirector) && cc.solution.is_none() && (cc.flag.is_some() || valid);
+        v.can_log_progress = open && valid && (may(Permission::HandleSheet) || holds);
+        v.departments = dep_options();
+        v.flag_reasons = c.options(FlagReason::ALL);
+    }
+    if d.sheet.kind == "inquiry" {
+        v.flow = "inquiry";
+        v.title = c.t.get("flow.inquiry").to_string();
+        let i = d.case.inquiry.clone().unwrap_or_default();
+        if let Some(a) = &i.answer {
+            fact(&mut v, "inquiry.answer", a.text.clone());
+            fact(&mut v, "inquiry.basis", a.basis.clone());
+            fact(&mut v, "inquiry.answered_at", format!("{} · {}", when(a.at, tz), user_name(Some(a.by)).await));
+        }
+        fact(&mut v, "inquiry.escalated_to", user_name(i.escalated_to).await);
+        fact(&mut v, "inquiry.promised_by", at(i.promised_by));
+        if i.promise_missed(now) {
+            v.warnings.push(c.t.get("inquiry.promise_missed").to_string());
+        }
+        let handles = may(Permission::HandleSheet);
+        let unanswered = i.answer.is_none();
+        v.can_answer = open && unanswered && (handles || i.escalated_to == Some(me));
+        v.can_escalate = open && unanswered && handles;
+        v.can_promise = open && unanswered && handles;
+        if v.can_escalate {
+            let mut conn = s.app.store.read().acquire().await.ok();
+            let ids = match conn.as_mut() {
+                Some(conn) => srq::users_with_roles(conn, cid, &["cs_supervisor", "cs_manager", "centre_director"])
+                    .await
+                    .unwrap_or_default(),
+                None => vec![],
+            };
+            drop(conn);
+            for id in ids {
+                v.managers.push((id.to_string(), user_name(Some(id)).await));
+            }
+        }
+        if v.can_answer
+            && let Some(q) = kb.filter(|q| !q.trim().is_empty())
+        {
+            v.articles = rq::search_articles(&s.app, &ctx.actor, cid, q)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| ArticleHit { id: a.id, title: a.title, answer: a.answer, basis: a.basis })
+                .collect();
+        }
+    }
+    if d.sheet.kind == "suggestion" {
+        v.flow = "suggestion";
+        v.title = c.t.get("flow.suggestion").to_string();
+        let x = d.case.suggestion.clone().unwrap_or_default();
+        fact(&mut v, "suggestion.analysis", x.analysis.clone().unwrap_or_default());
+        if x.analysis.is_some() {
+            fact(&mut v, "suggestion.to_director", yes_no(c, x.to_director));
+        }
+        fact(&mut v, "suggestion.reply", x.reply.clone().unwrap_or_default());
+        fact(
+            &mut v,
+            "suggestion.replied_at",
+            format!("{} {}", at(x.replied_at), user_name(x.replied_by).await).trim().to_string(),
+        );
+        v.can_analyse = open && x.reply.is_none() && may(Permission::ReassignSheet);
+        v.can_reply = open
+            && x.analysis.is_some()
+            && x.reply.is_none()
+            && (roles.contains(&Role::CentreDirector) || roles.contains(&Role::CsManager));
+    }
+    v
+}
+
+fn technician_options(c: &Chrome, list: &[srq::TechnicianLoad], tz: &str) -> Vec<(String, String)> {
+    list.iter()
+        .map(|t| {
+            let next = t.next_appointment_at.map(|n| format!(" · {}", when(n, tz))).unwrap_or_default();
+            let load = crate::i18n::tf(
+                if c.t.is_en() { crate::i18n::Lang::En } else { crate::i18n::Lang::Zh },
+                "board.load",
+                &[("open", t.open_jobs.to_string()), ("today", t.appointments_today.to_string())],
+            );
+            (t.user_id.to_string(), format!("{}（{load}{next}）", t.display_name))
+        })
+        .collect()
+}
+
+/// One line of the timeline for a flow event.
+pub(super) fn describe_flow_event(c: &Chrome, name: &str, v: &serde_json::Value) -> String {
+    let pick = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    match name {
+        "repair_opened" => format!("{} · {}", category_label(c, &pick("category")), class_label(c, &pick("class"))),
+        "repair_reclassified" => format!("{} · {}", class_label(c, &pick("class")), pick("reason")),
+        "technician_assigned" | "reply_promised" | "inquiry_escalated" | "progress_logged" | "complaint_flagged" => {
+            pick("note")
+        }
+        "charge_quoted" => v.get("total_fen").and_then(|x| x.as_i64()).map(yuan).unwrap_or_default(),
+        "repair_completed" => format!("{} （{}）", pick("work_done"), pick("signer")),
+        "complaint_opened" => {
+            v.get("details").and_then(|d| d.get("cause")).and_then(|x| x.as_str()).unwrap_or("").into()
+        }
+        "complaint_judged" | "solution_recorded" => {
+            let t = pick("explanation");
+            if t.is_empty() { pick("plan") } else { t }
+        }
+        "inquiry_answered" => format!("{} （{}）", pick("answer"), pick("basis")),
+        "suggestion_analysed" => pick("analysis"),
+        "suggestion_replied" => pick("reply"),
+        _ => String::new(),
+    }
+}
+
+/// The knowledge base's answers to a question, as a fragment under the inquiry's answer
+/// form (htmx); a button fills the answer, its basis and the article.
+#[derive(Template)]
+#[template(path = "requests/articles_found.html")]
+struct ArticlesFound {
+    c: Chrome,
+    articles: Vec<ArticleHit>,
+}
+
+#[derive(Deserialize)]
+struct ArticleQuery {
+    community_id: i64,
+    #[serde(default)]
+    kb: String,
+}
+
+async fn article_search(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ArticleQuery>) -> PageResult {
+    let found = rq::search_articles(&s.app, &ctx.actor, q.community_id, &q.kb).await.page(ctx.lang)?;
+    let articles =
+        found.into_iter().map(|a| ArticleHit { id: a.id, title: a.title, answer: a.answer, basis: a.basis }).collect();
+    Ok(render(&ArticlesFound { c: Chrome::of(&ctx), articles }))
+}
+
+// ---- the dispatcher's board ----
+
+pub struct JobRow {
+    pub j: srq::Job,
+    pub version: i64,
+    pub class: String,
+    pub category: String,
+    pub registered: String,
+    pub age_min: i64,
+    pub due: String,
+    pub due_ms: i64,
+    pub late_min: i64,
+    pub appointment: String,
+    pub done: String,
+}
+
+async fn job_rows(s: &AppState, c: &Chrome, tz: &str, jobs: Vec<srq::Job>) -> Vec<JobRow> {
+    let now = crate::store::now_ms();
+    let mut out = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let version = st::sheet(s.app.store.read(), j.sheet_id).await.ok().flatten().map(|x| x.version).unwrap_or(0);
+        let late = j.arrival_due_at.map(|d| j.arrived_at.unwrap_or(now) - d).filter(|l| *l > 0).unwrap_or(0);
+        out.push(JobRow {
+            version,
+            class: j.class.as_deref().map(|x| class_label(c, x)).unwrap_or_default(),
+            category: j.category.as_deref().map(|x| category_label(c, x)).unwrap_or_default(),
+            registered: when(j.registered_at, tz),
+            age_min: (now - j.registered_at).max(0) / 60_000,
+            due: j.arrival_due_at.map(|d| when(d, tz)).unwrap_or_default(),
+            due_ms: j.arrival_due_at.unwrap_or(0),
+            late_min: minutes(late),
+            appointment: j.appointment_at.map(|d| when(d, tz)).unwrap_or_default(),
+            done: j.completed_at.map(|d| when(d, tz)).unwrap_or_default(),
+            j,
+        });
+    }
+    out
+}
+
+pub struct LoadRow {
+    pub name: String,
+    pub open_jobs: i64,
+    pub appointments_today: i64,
+    pub next: String,
+}
+
+#[derive(Template)]
+#[template(path = "requests/board.html")]
+struct BoardPage {
+    c: Chrome,
+    communities: Vec<(String, String)>,
+    community_id: i64,
+    unassigned: Vec<JobRow>,
+    late: Vec<JobRow>,
+    loads: Vec<LoadRow>,
+    technicians: Vec<(String, String)>,
+    can_assign: bool,
+    back: String,
+}
+
+#[derive(Deserialize)]
+struct CommunityQuery {
+    community_id: Option<i64>,
+}
+
+/// The engineering dispatcher's board (R-REP-2, R-REP-3).
+async fn board(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQuery>) -> PageResult {
+    let mut list = communities(&s, &ctx, Permission::DispatchRepair).await?;
+    if list.is_empty() {
+        list = communities(&s, &ctx, Permission::HandleSheet).await?;
+    }
+    let cm = pick(&list, q.community_id, ctx.lang)?;
+    let b = rq::board(&s.app, &ctx.actor, cm.id, 50, 0).await.page(ctx.lang)?;
+    let c = Chrome::of(&ctx);
+    let tz = cm.timezone.clone();
+    let loads = b
+        .technicians
+        .iter()
+        .map(|t| LoadRow {
+            name: t.display_name.clone(),
+            open_jobs: t.open_jobs,
+            appointments_today: t.appointments_today,
+            next: t.next_appointment_at.map(|n| when(n, &tz)).unwrap_or_default(),
+        })
+        .collect();
+    Ok(render(&BoardPage {
+        technicians: technician_options(&c, &b.technicians, &tz),
+        unassigned: job_rows(&s, &c, &tz, b.unassigned).await,
+        late: job_rows(&s, &c, &tz, b.late).await,
+        loads,
+        can_assign: ctx.actor.authorize(Permission::DispatchRepair, cm.id).is_ok(),
+        back: format!("/repairs/board?community_id={}", cm.id),
+        communities: community_options(&list),
+        community_id: cm.id,
+        c,
+    }))
+}
+
+// ---- the technician's day ----
+
+#[derive(Template)]
+#[template(path = "requests/day.html")]
+struct DayPage {
+    c: Chrome,
+    communities: Vec<(String, String)>,
+    community_id: i64,
+    open: Vec<JobRow>,
+    done: Vec<JobRow>,
+    back: String,
+}
+
+/// A technician's jobs on a phone: open ones in order, arrive, complete with the
+/// resident's signature, and what was done today (R-REP-3, R-REP-5).
+async fn day(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQuery>) -> PageResult {
+    let list = communities(&s, &ctx, Permission::DoRepair).await?;
+    let cm = pick(&list, q.community_id, ctx.lang)?;
+    let d = rq::technician_day(&s.app, &ctx.actor, cm.id).await.page(ctx.lang)?;
+    let c = Chrome::of(&ctx);
+    let tz = cm.timezone.clone();
+    Ok(render(&DayPage {
+        open: job_rows(&s, &c, &tz, d.open).await,
+        done: job_rows(&s, &c, &tz, d.done_today).await,
+        back: format!("/repairs/day?community_id={}", cm.id),
+        communities: community_options(&list),
+        community_id: cm.id,
+        c,
+    }))
+}
+
+// ---- ledgers ----
+
+#[derive(Deserialize, Default)]
+struct LedgerQuery {
+    community_id: Option<i64>,
+    from: Option<String>,
+    to: Option<String>,
+    /// Complaints: every complaint, not only the ledger's serious and repeated ones.
+    all: Option<String>,
+    /// Only late arrivals, late slips and missed promises.
+    late: Option<String>,
+    format: Option<String>,
+}
+
+pub struct LedgerLine {
+    pub sheet_id: i64,
+    pub cells: Vec<String>,
+    /// Late, missed or owed: marked in the table.
+    pub marked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "requests/ledger.html")]
+struct LedgerPage {
+    c: Chrome,
+    communities: Vec<(String, String)>,
+    community_id: i64,
+    name: String,
+    title: String,
+    tabs: Vec<(String, String)>,
+    f: Form,
+    headers: Vec<String>,
+    lines: Vec<LedgerLine>,
+    query: String,
+}
+
+const LEDGERS: [&str; 5] = ["repairs", "complaints", "suggestions", "inquiries", "charges"];
+
+fn ledger_lines(c: &Chrome, name: &str, jobs: &[srq::Job], tz: &str) -> (Vec<String>, Vec<LedgerLine>) {
+    let now = crate::store::now_ms();
+    let at = |ms: Option<i64>| ms.map(|v| when(v, tz)).unwrap_or_default();
+    let h = |keys: &[&str]| keys.iter().map(|k| c.t.get(k).to_string()).collect::<Vec<_>>();
+    let state = |j: &srq::Job| c.t.get(&format!("sheet_state.{}", j.state)).to_string();
+    let room = |j: &srq::Job| j.room_no.clone().unwrap_or_default();
+    let common = ["ledger.number", "sheet.registered_at", "unit.room_no", "sheet.requester"];
+    let headers: Vec<String>;
+    let mut lines = vec![];
+    match name {
+        "repairs" | "charges" => {
+            let mut keys = common.to_vec();
+            keys.extend([
+                "repair.category",
+                "repair.class",
+                "repair.source",
+                "repair.technician",
+                "repair.arrival_due",
+                "repair.arrived_at",
+                "repair.late_minutes",
+                "repair.completed_at",
+                "repair.slip_returned_at",
+                "charge.total",
+                "charge.state",
+                "common.status",
+            ]);
+            headers = h(&keys);
+            for j in jobs {
+                let late = j.arrival_due_at.map(|d| j.arrived_at.unwrap_or(now) - d).filter(|l| *l > 0);
+                let slip_late = j.slip_due_at.is_some_and(|d| j.slip_returned_at.unwrap_or(now) > d);
+                lines.push(LedgerLine {
+                    sheet_id: j.sheet_id,
+                    marked: if name == "charges" { j.charge_state == "quoted" } else { late.is_some() || slip_late },
+                    cells: vec![
+                        j.number.clone(),
+                        at(Some(j.registered_at)),
+                        room(j),
+                        j.requester_name.clone(),
+                        j.category.as_deref().map(|x| category_label(c, x)).unwrap_or_default(),
+                        j.class.as_deref().map(|x| class_label(c, x)).unwrap_or_default(),
+                        j.source.as_deref().map(|x| label_of(c, RepairSource::parse(x), x)).unwrap_or_default(),
+                        j.technician_name.clone().unwrap_or_default(),
+                        at(j.arrival_due_at),
+                        at(j.arrived_at),
+                        late.map(|l| minutes(l).to_string()).unwrap_or_default(),
+                        at(j.completed_at),
+                        at(j.slip_returned_at),
+                        j.charge_fen.map(yuan).unwrap_or_default(),
+                        if j.charge_state == "none" {
+                            String::new()
+                        } else {
+                            c.t.get(&format!("charge.{}", j.charge_state)).to_string()
+                        },
+                        state(j),
+                    ],
+                });
+            }
+        }
+        "complaints" => {
+            let mut keys = common.to_vec();
+            keys.extend([
+                "complaint.category",
+                "complaint.against",
+                "complaint.flag",
+                "complaint.judgement",
+                "complaint.route",
+                "complaint.deadline",
+                "complaint.progress_count",
+                "complaint.solution_at",
+                "common.status",
+            ]);
+            headers = h(&keys);
+            for j in jobs {
+                let route = match j.route.as_deref() {
+                    Some("developer") => c.t.get("complaint.developer").to_string(),
+                    _ => j.routed_department_name.clone().unwrap_or_default(),
+                };
+                lines.push(LedgerLine {
+                    sheet_id: j.sheet_id,
+                    marked: j.flag.is_some(),
+                    cells: vec![
+                        j.number.clone(),
+                        at(Some(j.registered_at)),
+                        room(j),
+                        j.requester_name.clone(),
+                        j.category.clone().unwrap_or_default(),
+                        j.against.as_deref().map(|x| label_of(c, AgainstKind::parse(x), x)).unwrap_or_default(),
+                        j.flag.as_deref().map(|x| label_of(c, FlagReason::parse(x), x)).unwrap_or_default(),
+                        match j.valid {
+                            Some(1) => c.t.get("complaint.valid").to_string(),
+                            Some(_) => c.t.get("complaint.not_valid").to_string(),
+                            None => String::new(),
+                        },
+                        route,
+                        at(j.deadline_at),
+                        j.progress_count.to_string(),
+                        at(j.solution_at),
+                        state(j),
+                    ],
+                });
+            }
+        }
+        "suggestions" => {
+            let mut keys = common.to_vec();
+            keys.extend([
+                "sheet.reason",
+                "suggestion.analysed_at",
+                "suggestion.to_director",
+                "suggestion.replied_at",
+                "common.status",
+            ]);
+            headers = h(&keys);
+            for j in jobs {
+                lines.push(LedgerLine {
+                    sheet_id: j.sheet_id,
+                    marked: j.replied_at.is_none(),
+                    cells: vec![
+                        j.number.clone(),
+                        at(Some(j.registered_at)),
+                        room(j),
+                        j.requester_name.clone(),
+                        j.reason.clone(),
+                        at(j.analysed_at),
+                        if j.analysed_at.is_some() { yes_no(c, j.to_director == 1) } else { String::new() },
+                        at(j.replied_at),
+                        state(j),
+                    ],
+                });
+            }
+        }
+        _ => {
+            let mut keys = common.to_vec();
+            keys.extend([
+                "sheet.reason",
+                "inquiry.promised_by",
+                "inquiry.answered_at",
+                "inquiry.missed",
+                "common.status",
+            ]);
+            headers = h(&keys);
+            for j in jobs {
+                let missed = j.promised_by_at.is_some_and(|by| j.answered_at.unwrap_or(now) > by);
+                lines.push(LedgerLine {
+                    sheet_id: j.sheet_id,
+                    marked: missed,
+                    cells: vec![
+                        j.number.clone(),
+                        at(Some(j.registered_at)),
+                        room(j),
+                        j.requester_name.clone(),
+                        j.reason.clone(),
+                        at(j.promised_by_at),
+                        at(j.answered_at),
+                        if missed { c.t.get("inquiry.promise_missed").to_string() } else { String::new() },
+                        state(j),
+                    ],
+                });
+            }
+        }
+    }
+    (headers, lines)
+}
+
+/// The flows' ledgers: repairs (业主报修反映台帐), complaints (业主意见投诉台帐), suggestions
+/// (住户意见建议台帐), inquiries and paid work owed; as a page and as CSV.
+async fn ledger(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+    Query(q): Query<LedgerQuery>,
+) -> PageResult {
+    if !LEDGERS.contains(&name.as_str()) {
+        return Err(PageError(AppError::NotFound, ctx.lang));
+    }
+    let list = communities(&s, &ctx, Permission::ViewCommunity).await?;
+    let cm = pick(&list, q.community_id, ctx.lang)?;
+    let c = Chrome::of(&ctx);
+    let ne = |v: &Option<String>| v.as_ref().map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
+    let csv = q.format.as_deref() == Some("csv");
+    let all = ne(&q.all).is_some();
+    let which = match (name.as_str(), all) {
+        ("repairs", _) => rq::LedgerName::Repairs,
+        ("complaints", false) => rq::LedgerName::Complaints,
+        ("complaints", true) => rq::LedgerName::AllComplaints,
+        ("suggestions", _) => rq::LedgerName::Suggestions,
+        ("inquiries", _) => rq::LedgerName::Inquiries,
+        _ => rq::LedgerName::Charges,
+    };
+    let filter = srq::LedgerFilter {
+        from_ms: ne(&q.from).and_then(|d| day_ms(&d, &cm.timezone, false)),
+        to_ms: ne(&q.to).and_then(|d| day_ms(&d, &cm.timezone, true)),
+        late_only: ne(&q.late).is_some(),
+        limit: if csv { 10_000 } else { 500 },
+        ..Default::default()
+    };
+    let jobs = rq::ledger(&s.app, &ctx.actor, cm.id, which, filter).await.page(ctx.lang)?;
+    let (headers, lines) = ledger_lines(&c, &name, &jobs, &cm.timezone);
+    if csv {
+        let body = crate::web::api_sheets::csv_with_bom(&headers, lines.into_iter().map(|l| l.cells));
+        let disposition = format!("attachment; filename=\"{name}-ledger.csv\"");
+        return Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)],
+            body,
+        )
+            .into_response());
+    }
+    let f = Form::with(&[
+        ("from", q.from.clone().unwrap_or_default()),
+        ("to", q.to.clone().unwrap_or_default()),
+        ("all", if all { "1".into() } else { String::new() }),
+        ("late", ne(&q.late).map(|_| "1".to_string()).unwrap_or_default()),
+    ]);
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("community_id", &cm.id.to_string())
+        .extend_pairs(f.values.iter().filter(|(_, v)| !v.is_empty()))
+        .finish();
+    Ok(render(&LedgerPage {
+        title: c.t.get(&format!("ledger_name.{name}")).to_string(),
+        tabs: LEDGERS.iter().map(|n| (n.to_string(), c.t.get(&format!("ledger_name.{n}")).to_string())).collect(),
+        communities: community_options(&list),
+        community_id: cm.id,
+        name,
+        headers,
+        lines,
+        query,
+        f,
+        c,
+    }))
+}
+
+// ---- settings, price list, knowledge base ----
+
+pub struct PriceRow {
+    pub p: srq::PriceItem,
+    /// The price in yuan as the form edits it (`35.00`).
+    pub price: String,
+}
+
+#[derive(Template)]
+#[template(path = "requests/settings.html")]
+struct SettingsPage {
+    c: Chrome,
+    communities: Vec<(String, String)>,
+    community_id: i64,
+    can_rules: bool,
+    rules: Form,
+    version: i64,
+    prices: Vec<PriceRow>,
+    price_form: Form,
+    articles: Vec<srq::Article>,
+    article_form: Form,
+    kinds: Vec<(String, String)>,
+    saved: bool,
+}
+
+#[derive(Deserialize)]
+struct SettingsQuery {
+    community_id: Option<i64>,
+    saved: Option<String>,
+}
+
+async fn settings_communities(s: &AppState, ctx: &Ctx) -> Result<Vec<so::Community>, PageError> {
+    let mut list = communities(s, ctx, Permission::ManageRequests).await?;
+    for x in communities(s, ctx, Permission::DispatchRepair).await? {
+        if !list.iter().any(|y| y.id == x.id) {
+            list.push(x);
+        }
+    }
+    Ok(list)
+}
+
+fn rules_form(x: &srq::Settings) -> Form {
+    Form::with(&[
+        ("emergency_min", x.emergency_min.to_string()),
+        ("simple_min", x.simple_min.to_string()),
+        ("general_min", x.general_min.to_string()),
+        ("slip_hours", x.slip_hours.to_string()),
+        ("repeat_count", x.repeat_count.to_string()),
+        ("repeat_days", x.repeat_days.to_string()),
+        ("progress_hours", x.progress_hours.to_string()),
+        ("promise_warn_min", x.promise_warn_min.to_string()),
+        ("apology", x.apology.clone()),
+    ])
+}
+
+/// Which form of the settings page failed, with what was typed.
+enum Failed {
+    None,
+    Rules(Form, i64),
+    Price(Form),
+    Article(Form),
+}
+
+async fn settings_view(
+    s: &AppState,
+    ctx: &Ctx,
+    community_id: Option<i64>,
+    failed: Failed,
+    status: StatusCode,
+    saved: bool,
+) -> PageResult {
+    let list = settings_communities(s, ctx).await?;
+    let cm = pick(&list, community_id, ctx.lang)?;
+    let c = Chrome::of(ctx);
+    let current = rq::settings(&s.app, &ctx.actor, cm.id).await.page(ctx.lang)?;
+    let can_rules = ctx.actor.authorize(Permission::ManageRequests, cm.id).is_ok();
+    let prices = rq::price_items(&s.app, &ctx.actor, cm.id, false)
+        .await
+        .page(ctx.lang)?
+        .into_iter()
+        .map(|p| PriceRow { price: Money::from_fen(p.price_fen).yuan_string(), p })
+        .collect();
+    let articles = if can_rules { rq::articles(&s.app, &ctx.actor, cm.id).await.page(ctx.lang)? } else { vec![] };
+    let (rules, version, price_form, article_form) = match failed {
+        Failed::None => (rules_form(&current), current.version, Form::default(), Form::default()),
+        Failed::Rules(f, v) => (f, v, Form::default(), Form::default()),
+        Failed::Price(f) => (rules_form(&current), current.version, f, Form::default()),
+        Failed::Article(f) => (rules_form(&current), current.version, Form::default(), f),
+    };
+    Ok(page(
+        status,
+        &SettingsPage {
+            kinds: vec![
+                ("labour".into(), c.t.get("price_item.labour").to_string()),
+                ("material".into(), c.t.get("price_item.material").to_string()),
+            ],
+            communities: community_options(&list),
+            community_id: cm.id,
+            can_rules,
+            rules,
+            version,
+            prices,
+            price_form,
+            articles,
+            article_form,
+            saved,
+            c,
+        },
+    ))
+}
+
+async fn settings(State(s): State<AppState>, ctx: Ctx, Query(q): Query<SettingsQuery>) -> PageResult {
+    settings_view(&s, &ctx, q.community_id, Failed::None, StatusCode::OK, q.saved.is_some()).await
+}
+
+#[derive(Deserialize, Default)]
+struct RulesForm {
+    community_id: i64,
+    #[serde(default)]
+    emergency_min: String,
+    #[serde(default)]
+    simple_min: String,
+    #[serde(default)]
+    general_min: String,
+    #[serde(default)]
+    slip_hours: String,
+    #[serde(default)]
+    repeat_count: String,
+    #[serde(default)]
+    repeat_days: String,
+    #[serde(default)]
+    progress_hours: String,
+    #[serde(default)]
+    promise_warn_min: String,
+    #[serde(default)]
+    apology: String,
+    #[serde(default)]
+    version: i64,
+}
+
+async fn save_rules(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<RulesForm>) -> PageResult {
+    let mut form = Form::with(&[
+        ("emergency_min", f.emergency_min.clone()),
+        ("simple_min", f.simple_min.clone()),
+        ("general_min", f.general_min.clone()),
+        ("slip_hours", f.slip_hours.clone()),
+        ("repeat_count", f.repeat_count.clone()),
+        ("repeat_days", f.repeat_days.clone()),
+        ("progress_hours", f.progress_hours.clone()),
+        ("promise_warn_min", f.promise_warn_min.clone()),
+        ("apology", f.apology.clone()),
+    ]);
+    // A number that is not a number is out of range (-1 fails every rule).
+    let n = |v: &str| v.trim().parse::<i64>().unwrap_or(-1);
+    let input = rq::SettingsInput {
+        emergency_min: n(&f.emergency_min),
+        simple_min: n(&f.simple_min),
+        general_min: n(&f.general_min),
+        slip_hours: n(&f.slip_hours),
+        repeat_count: n(&f.repeat_count),
+        repeat_days: n(&f.repeat_days),
+        progress_hours: n(&f.progress_hours),
+        promise_warn_min: n(&f.promise_warn_min),
+        apology: f.apology.clone(),
+        version: f.version,
+    };
+    match rq::save_settings(&s.app, &ctx.actor, f.community_id, &input).await {
+        Ok(_) => Ok(see_other(&format!("/requests/settings?community_id={}&saved=1", f.community_id))),
+        Err(e) => {
+            let status = form.fail(e, ctx.lang)?;
+            settings_view(&s, &ctx, Some(f.community_id), Failed::Rules(form, f.version), status, false).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct PriceForm {
+    community_id: i64,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    item_kind: String,
+    #[serde(default)]
+    price: String,
+    #[serde(default)]
+    active: Option<String>,
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+async fn save_price(s: AppState, ctx: Ctx, id: Option<i64>, f: PriceForm) -> PageResult {
+    let input = rq::PriceItemInput {
+        name: f.name.clone(),
+        unit: f.unit.clone(),
+        item_kind: f.item_kind.clone(),
+        price: f.price.clone(),
+        active: id.is_none() || f.active.is_some(),
+        version: f.version,
+    };
+    match rq::save_price_item(&s.app, &ctx.actor, f.community_id, id, &input).await {
+        Ok(_) => Ok(see_other(&format!("/requests/settings?community_id={}&saved=1#prices", f.community_id))),
+        Err(e) => {
+            let mut form = Form::with(&[
+                ("name", f.name.clone()),
+                ("unit", f.unit.clone()),
+                ("item_kind", f.item_kind.clone()),
+                ("price", f.price.clone()),
+            ]);
+            let status = form.fail(e, ctx.lang)?;
+            settings_view(&s, &ctx, Some(f.community_id), Failed::Price(form), status, false).await
+        }
+    }
+}
+
+async fn new_price(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<PriceForm>) -> PageResult {
+    save_price(s, ctx, None, f).await
+}
+
+async fn edit_price(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(item): Path<i64>,
+    AxForm(f): AxForm<PriceForm>,
+) -> PageResult {
+    save_price(s, ctx, Some(item), f).await
+}
+
+#[derive(Deserialize, Default)]
+struct ArticleForm {
+    community_id: i64,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    answer: String,
+    #[serde(default)]
+    basis: String,
+    #[serde(default)]
+    active: Option<String>,
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+async fn save_article(s: AppState, ctx: Ctx, id: Option<i64>, f: ArticleForm) -> PageResult {
+    let input = rq::ArticleInput {
+        title: f.title.clone(),
+        answer: f.answer.clone(),
+        basis: f.basis.clone(),
+        active: id.is_none() || f.active.is_some(),
+        version: f.version,
+    };
+    match rq::save_article(&s.app, &ctx.actor, f.community_id, id, &input).await {
+        Ok(_) => Ok(see_other(&format!("/requests/settings?community_id={}&saved=1#articles", f.community_id))),
+        Err(e) => {
+            let mut form =
+                Form::with(&[("title", f.title.clone()), ("answer", f.answer.clone()), ("basis", f.basis.clone())]);
+            let status = form.fail(e, ctx.lang)?;
+            settings_view(&s, &ctx, Some(f.community_id), Failed::Article(form), status, false).await
+        }
+    }
+}
+
+async fn new_article(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<ArticleForm>) -> PageResult {
+    save_article(s, ctx, None, f).await
+}
+
+async fn edit_article(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(article): Path<i64>,
+    AxForm(f): AxForm<ArticleForm>,
+) -> PageResult {
+    save_article(s, ctx, Some(article), f).await
+}
