@@ -569,6 +569,181 @@ const tests = [
       }
     },
   },
+  {
+    name: 'R-REP repair journey: desk registers a leak → dispatcher assigns on the board → technician on a phone arrives and completes with the resident\'s signature → desk receives the slip and collects',
+    async run({ browser, base, shoot }) {
+      const REASON = '厨房水管爆裂，水漫到客厅';
+      const desk = await newPage(browser, base, { viewport: { width: 1280, height: 900 } });
+      let disp = null;
+      let phone = null;
+      try {
+        const { page } = desk;
+        await signIn(page, 'hy.desk');
+        await useChinese(page);
+        await page.goto('/sheets/new');
+        const form = page.locator('#sheet-form');
+        await form.locator('select[name=channel]').selectOption('phone');
+        await form.locator('select[name=kind]').selectOption('repair');
+        expect(await page.locator('#repair-fields').isVisible(), 'a repair should show the repair fields');
+        expect(!(await page.locator('#complaint-fields').isVisible()), 'a repair should hide the complaint fields');
+        await page.locator('#finder').fill('3-2-15');
+        const candidate = page.locator('#finder-results button.candidate').first();
+        await candidate.waitFor({ state: 'visible' });
+        await candidate.click();
+        await form.locator('input[name=requester_phone]').fill('13912345678');
+        const category = form.locator('select[name="repair.category"]');
+        const water = await category.locator('option', { hasText: '漏水/爆管' }).getAttribute('value');
+        await category.selectOption(water);
+        const suggested = (await page.locator('#suggested-class').innerText()).trim();
+        expect(suggested === '紧急', `漏水/爆管 should suggest 紧急, shows ${JSON.stringify(suggested)}`);
+        await form.locator('textarea[name=reason]').fill(REASON);
+        await submitAndWait(page, page.locator('#sheet-submit'));
+        const m = pathOf(page).match(/^\/sheets\/(\d+)$/);
+        expect(m, `registering the repair should lead to the sheet, got ${pathOf(page)}${await complaints(page)}`);
+        const id = m[1];
+        const sheetPath = pathOf(page);
+        const number = ((await page.locator('#sheet-number').innerText()).match(/KF-\d{4}-\d{6}/) || [])[0];
+        const panel = (await page.locator('#flow-panel').innerText()).replace(/\s+/g, ' ');
+        expect(panel.includes('紧急') && panel.includes('漏水/爆管'), `#flow-panel should show 紧急 and 漏水/爆管: ${panel.slice(0, 300)}`);
+
+        // The dispatcher assigns from the board, in a browser of their own.
+        disp = await newPage(browser, base, { viewport: { width: 1280, height: 900 } });
+        await signIn(disp.page, 'hy.dispatcher');
+        await useChinese(disp.page);
+        await disp.page.goto('/repairs/board');
+        const assign = disp.page.locator(`#assign-${id}`);
+        expect(await assign.count() === 1, `the board should offer #assign-${id} for ${number}${await complaints(disp.page)}`);
+        const techs = await assign.locator('select[name=technician_id] option').evaluateAll((os) => os.map((o) => ({ value: o.value, text: o.textContent || '' })));
+        expect(techs.length > 0, 'the assign form lists no technician');
+        await submitAndWait(disp.page, assign.locator('button'));
+        expect(pathOf(disp.page) === '/repairs/board', `assigning should come back to the board, got ${pathOf(disp.page)}${await complaints(disp.page)}`);
+        expect(await disp.page.locator(`#assign-${id}`).count() === 0, `${number} should leave the unassigned list`);
+
+        // The technician, on a phone.
+        phone = await newPage(browser, base, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+        const tech = phone.page;
+        await signIn(tech, 'hy.tech');
+        await useChinese(tech);
+        await tech.goto('/repairs/day');
+        const job = tech.locator(`#job-${id}`);
+        expect(await job.count() === 1, `hy.tech's day should list ${number} (assigned to ${techs[0].text.trim()})${await complaints(tech)}`);
+        const call = job.locator('a.call');
+        expect((await call.innerText()).includes('****'), 'the call button shows the masked number');
+        await submitAndWait(tech, tech.locator(`#arrive-${id}`), 'tap');
+        expect(pathOf(tech) === '/repairs/day', `arriving should come back to the day, got ${pathOf(tech)}${await complaints(tech)}`);
+        const done = tech.locator(`#complete-${id}`);
+        const details = tech.locator(`#job-${id} details.complete`);
+        if (!(await details.evaluate((d) => d.open))) await details.locator('summary').tap();
+        await done.locator('textarea[name=work_done]').fill('更换爆裂的进水管');
+        await done.locator('input[name=materials]').fill('PPR 管 1 米，弯头 2 个');
+        await drawSignature(tech, done.locator(`canvas[data-target=sig-${id}]`));
+        const sig = await done.locator(`#sig-${id}`).inputValue();
+        expect(sig.startsWith('data:image/png;base64,'), 'the resident\'s drawing should fill the signature');
+        await submitAndWait(tech, done.locator('button.primary'), 'tap');
+        expect(pathOf(tech) === '/repairs/day', `completing should come back to the day, got ${pathOf(tech)}${await complaints(tech)}`);
+        const doneToday = await tech.locator('#day-done').innerText();
+        expect(doneToday.includes(number), `#day-done should list ${number}: ${doneToday}`);
+        await shoot(tech, 'repair-day');
+
+        // The desk receives the signed slip and collects.
+        await page.goto(sheetPath);
+        await submitAndWait(page, page.locator('#receive-slip-submit'));
+        await expectState(page, '待收回验收', 'after the slip is back');
+        const collect = page.locator('#collect-form');
+        await collect.locator('textarea[name=opinion]').fill('维修及时，满意');
+        await collect.locator('input[name=confirm][value=phone]').check();
+        await collect.locator('input[name=phone_note]').fill('电话回访住户，满意');
+        await submitAndWait(page, page.locator('#collect-submit'));
+        await expectState(page, '已收回', 'after collecting the repair');
+        await expectText(page, '更换爆裂的进水管', 'the collected repair');
+      } catch (e) {
+        await shoot(desk.page, 'repair-failure');
+        if (disp) await shoot(disp.page, 'repair-board-failure');
+        if (phone) await shoot(phone.page, 'repair-phone-failure');
+        throw e;
+      } finally {
+        if (phone) await phone.context.close();
+        if (disp) await disp.context.close();
+        await desk.context.close();
+      }
+    },
+  },
+  {
+    name: 'R-CMP-3 a complaint about a receptionist is judged by the CS manager and lands with the director',
+    async run({ browser, base, shoot }) {
+      const desk = await newPage(browser, base);
+      let mgr = null;
+      let dir = null;
+      try {
+        const { page } = desk;
+        await signIn(page, 'hy.desk');
+        await useChinese(page);
+        await page.goto('/sheets/new');
+        const form = page.locator('#sheet-form');
+        await form.locator('select[name=channel]').selectOption('phone');
+        await form.locator('select[name=kind]').selectOption('complaint');
+        expect(await page.locator('#apology').isVisible(), 'a complaint should show the apology to read out');
+        expect(!(await page.locator('#repair-fields').isVisible()), 'a complaint should hide the repair fields');
+        await form.locator('input[name=requester_name]').fill('陈先生');
+        await form.locator('textarea[name=reason]').fill('投诉前台接待员服务态度');
+        await form.locator('input[name="complaint.category"]').fill('服务态度');
+        await form.locator('input[name="complaint.place"]').fill('客服中心前台');
+        await form.locator('textarea[name="complaint.cause"]').fill('接待员态度生硬');
+        await form.locator('textarea[name="complaint.course"]').fill('上午十点办理门禁卡时被催促');
+        await form.locator('select[name="complaint.against"]').selectOption('customer_service_staff');
+        await submitAndWait(page, page.locator('#sheet-submit'));
+        const m = pathOf(page).match(/^\/sheets\/(\d+)$/);
+        expect(m, `registering the complaint should lead to the sheet, got ${pathOf(page)}${await complaints(page)}`);
+        const sheetPath = pathOf(page);
+        const number = ((await page.locator('#sheet-number').innerText()).match(/KF-\d{4}-\d{6}/) || [])[0];
+
+        mgr = await newPage(browser, base);
+        await signIn(mgr.page, 'hy.cs_manager');
+        await useChinese(mgr.page);
+        await mgr.page.goto(sheetPath);
+        const judge = mgr.page.locator('#judge-form');
+        expect(await judge.count() === 1, `the CS manager should see #judge-form${await complaints(mgr.page)}`);
+        const deps = await judge.locator('select[name=department_id] option').evaluateAll((os) => os.map((o) => ({ value: o.value, text: o.textContent || '' })));
+        const cs = deps.find((o) => o.text.includes('客服部'));
+        const office = deps.find((o) => o.text.includes('中心主任办公室'));
+        expect(cs && office, `the route should offer 客服部 and 中心主任办公室: ${deps.map((o) => o.text).join(', ')}`);
+        const deadline = new Date(Date.now() + 7 * 86400000).toISOString().slice(0, 10);
+        const fill = async (dep) => {
+          const f = mgr.page.locator('#judge-form');
+          await f.locator('input[name=valid][value="1"]').check();
+          await f.locator('textarea[name=explanation]').fill('投诉客服人员，交中心主任处理');
+          await f.locator('select[name=department_id]').selectOption(dep);
+          await f.locator('input[name=deadline_date]').fill(deadline);
+          await submitAndWait(mgr.page, f.locator('#judge-submit'));
+        };
+        await fill(cs.value);
+        const refusal = (await mgr.page.locator('.banner.error').allInnerTexts()).join(' ');
+        expect(/中心主任|被投诉的部门/.test(refusal), `routing to 客服部 should be refused with a reason, banner: ${JSON.stringify(refusal)}`);
+        await fill(office.value);
+        const after = await mgr.page.locator('.banner.error').count();
+        expect(after === 0, `routing to 中心主任办公室 should be accepted${await complaints(mgr.page)}`);
+        await expectText(mgr.page, '中心主任办公室', 'the judged complaint names the director\'s office');
+
+        dir = await newPage(browser, base);
+        await signIn(dir.page, 'hy.director');
+        await useChinese(dir.page);
+        await dir.page.goto('/inbox');
+        await expectText(dir.page, number, 'the director\'s notices');
+        await dir.page.goto('/queues?q=department');
+        const link = dir.page.locator('#sheet-list a', { hasText: number });
+        expect(await link.count() === 1, `the director's department queue should list ${number}`);
+      } catch (e) {
+        await shoot(desk.page, 'complaint-failure');
+        if (mgr) await shoot(mgr.page, 'complaint-manager-failure');
+        if (dir) await shoot(dir.page, 'complaint-director-failure');
+        throw e;
+      } finally {
+        if (dir) await dir.context.close();
+        if (mgr) await mgr.context.close();
+        await desk.context.close();
+      }
+    },
+  },
 ];
 
 // ---------------------------------------------------------------------------------------
