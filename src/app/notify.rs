@@ -81,7 +81,9 @@ async fn tick_timers(app: &App, now: i64, report: &mut Tick) -> AppResult<()> {
             "arrival" => t.technician_id.into_iter().chain(dispatchers).collect(),
             "slip" => std::iter::once(t.first_contact_id).chain(dispatchers).collect(),
             "promise_warn" => std::iter::once(t.first_contact_id).chain(t.escalated_to).collect(),
-            "promise" | "deadline" => std::iter::once(t.first_contact_id).chain(t.escalated_to).chain(managers).collect(),
+            "promise" | "deadline" => {
+                std::iter::once(t.first_contact_id).chain(t.escalated_to).chain(managers).collect()
+            }
             _ => vec![t.first_contact_id],
         };
         to.sort_unstable();
@@ -89,8 +91,9 @@ async fn tick_timers(app: &App, now: i64, report: &mut Tick) -> AppResult<()> {
         let kind = format!("timer_{}", t.name);
         for u in to {
             let dedupe = format!("{kind}:{}:{}:{u}", t.sheet_id, t.due_at);
-            report.notices +=
-                usize::from(send(app, &mut tx, u, t.community_id, t.sheet_id, &t.number, Some(t.due_at), &kind, &dedupe).await?);
+            report.notices += usize::from(
+                send(app, &mut tx, u, t.community_id, t.sheet_id, &t.number, Some(t.due_at), &kind, &dedupe).await?,
+            );
         }
         store::audit::append(
             &mut tx,

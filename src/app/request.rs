@@ -121,7 +121,9 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
     let one = |authority: Authority, cmd: Command| Plan { authority, commands: vec![cmd], signature: None };
     Ok(match action {
         Action::Reclassify { class, reason } => {
-            let a = actor.authorize(Permission::DispatchRepair, c).or_else(|_| actor.authorize(Permission::HandleSheet, c))?;
+            let a = actor
+                .authorize(Permission::DispatchRepair, c)
+                .or_else(|_| actor.authorize(Permission::HandleSheet, c))?;
             let class = RepairClass::parse(class).map_err(|e| AppError::field("class", e))?;
             one(a, Command::Reclassify { class, reason: reason.clone() })
         }
@@ -225,7 +227,9 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             }
         }
         Action::ReceiveSlip => {
-            let a = actor.authorize(Permission::HandleSheet, c).or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
+            let a = actor
+                .authorize(Permission::HandleSheet, c)
+                .or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
             let r = sheet.case.repair.as_ref().ok_or(AppError::rejected("repair.not_opened"))?;
             if r.completed_at.is_none() {
                 return Err(AppError::rejected("repair.not_completed"));
@@ -247,7 +251,9 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             let a = actor.authorize(Permission::ReassignSheet, c)?;
             let route = match (valid, department_id, developer_contact.trim()) {
                 (false, _, _) => None,
-                (true, Some(d), _) => Some(Route::Department { department: *d, kind: department_kind(app, c, *d).await? }),
+                (true, Some(d), _) => {
+                    Some(Route::Department { department: *d, kind: department_kind(app, c, *d).await? })
+                }
                 (true, None, contact) if !contact.is_empty() => Some(Route::Developer { contact: contact.to_string() }),
                 (true, None, _) => return Err(AppError::rejected("complaint.route_required")),
             };
@@ -423,7 +429,8 @@ pub(crate) fn intake_commands(
         if against == Some(AgainstKind::Department) && c.against_department_id.is_none() {
             errors.push("complaint.against_department_id", ValidationError::new("required"));
         }
-        for (field, text) in [("complaint.place", &c.place), ("complaint.cause", &c.cause), ("complaint.course", &c.course)]
+        for (field, text) in
+            [("complaint.place", &c.place), ("complaint.cause", &c.cause), ("complaint.course", &c.course)]
         {
             if text.chars().count() > 2000 {
                 errors.push(field, ValidationError::new("text.too_long").with("max", 2000));
@@ -438,7 +445,11 @@ pub(crate) fn intake_commands(
                 course: c.course.trim().into(),
                 people: c.people.trim().into(),
                 against,
-                against_department: if against == Some(AgainstKind::Department) { c.against_department_id } else { None },
+                against_department: if against == Some(AgainstKind::Department) {
+                    c.against_department_id
+                } else {
+                    None
+                },
                 against_name: c.against_name.trim().into(),
             },
         });
@@ -482,7 +493,11 @@ pub(crate) async fn after_intake(
         {
             let no = sheet.handovers.len() as u32 + 1;
             out.push(Command::Acknowledge { handover: no });
-            out.push(Command::AssignTechnician { technician: actor.user_id, appointment_at: None, note: String::new() });
+            out.push(Command::AssignTechnician {
+                technician: actor.user_id,
+                appointment_at: None,
+                note: String::new(),
+            });
             out.push(Command::StartWork { handover: no });
             out.push(Command::Arrive);
         }
@@ -511,7 +526,10 @@ pub(crate) fn projection(
     s: &srq::Settings,
 ) -> Option<srq::Projection> {
     let case = &sheet.case;
-    if case.repair.is_none() && case.complaint.is_none() && case.inquiry.is_none() && case.suggestion.is_none()
+    if case.repair.is_none()
+        && case.complaint.is_none()
+        && case.inquiry.is_none()
+        && case.suggestion.is_none()
         && !matches!(sheet.kind, SheetKind::Inquiry | SheetKind::Suggestion)
     {
         return None;
@@ -662,7 +680,18 @@ pub(crate) async fn persist(
                 drop(conn);
                 let kind = if *class == RepairClass::Emergency { "repair_emergency" } else { "repair_new" };
                 for u in to {
-                    super::notify::send(app, tx, u, community_id, sheet_id, number, p.arrival_due_at, kind, &format!("{kind}:{sheet_id}:{u}")).await?;
+                    super::notify::send(
+                        app,
+                        tx,
+                        u,
+                        community_id,
+                        sheet_id,
+                        number,
+                        p.arrival_due_at,
+                        kind,
+                        &format!("{kind}:{sheet_id}:{u}"),
+                    )
+                    .await?;
                 }
             }
             Event::ComplaintOpened { .. } => {
@@ -671,22 +700,69 @@ pub(crate) async fn persist(
                 let to = srq::users_with_roles(&mut conn, community_id, &["cs_supervisor", "cs_manager"]).await?;
                 drop(conn);
                 for u in to {
-                    super::notify::send(app, tx, u, community_id, sheet_id, number, None, "complaint_new", &format!("complaint_new:{sheet_id}:{u}")).await?;
+                    super::notify::send(
+                        app,
+                        tx,
+                        u,
+                        community_id,
+                        sheet_id,
+                        number,
+                        None,
+                        "complaint_new",
+                        &format!("complaint_new:{sheet_id}:{u}"),
+                    )
+                    .await?;
                 }
             }
-            Event::ComplaintJudged { route: Some(Route::Department { kind: DepartmentKind::DirectorOffice, .. }), .. } => {
+            Event::ComplaintJudged {
+                route: Some(Route::Department { kind: DepartmentKind::DirectorOffice, .. }),
+                ..
+            } => {
                 let mut conn = app.store.read().acquire().await?;
                 let to = srq::users_with_roles(&mut conn, community_id, &["centre_director"]).await?;
                 drop(conn);
                 for u in to {
-                    super::notify::send(app, tx, u, community_id, sheet_id, number, p.deadline_at, "complaint_director", &format!("complaint_director:{sheet_id}:{u}")).await?;
+                    super::notify::send(
+                        app,
+                        tx,
+                        u,
+                        community_id,
+                        sheet_id,
+                        number,
+                        p.deadline_at,
+                        "complaint_director",
+                        &format!("complaint_director:{sheet_id}:{u}"),
+                    )
+                    .await?;
                 }
             }
             Event::TechnicianAssigned { technician, .. } => {
-                super::notify::send(app, tx, *technician, community_id, sheet_id, number, p.arrival_due_at, "repair_assigned", &format!("repair_assigned:{sheet_id}:{technician}:{now}")).await?;
+                super::notify::send(
+                    app,
+                    tx,
+                    *technician,
+                    community_id,
+                    sheet_id,
+                    number,
+                    p.arrival_due_at,
+                    "repair_assigned",
+                    &format!("repair_assigned:{sheet_id}:{technician}:{now}"),
+                )
+                .await?;
             }
             Event::InquiryEscalated { to, .. } => {
-                super::notify::send(app, tx, *to, community_id, sheet_id, number, None, "inquiry_escalated", &format!("inquiry_escalated:{sheet_id}:{to}")).await?;
+                super::notify::send(
+                    app,
+                    tx,
+                    *to,
+                    community_id,
+                    sheet_id,
+                    number,
+                    None,
+                    "inquiry_escalated",
+                    &format!("inquiry_escalated:{sheet_id}:{to}"),
+                )
+                .await?;
             }
             _ => {}
         }
@@ -742,9 +818,7 @@ pub async fn technician_day(app: &App, actor: &Actor, c: i64) -> AppResult<Day> 
     actor.authorize(Permission::DoRepair, c)?;
     let community = org::community(app.store.read(), c).await?.ok_or(AppError::NotFound)?;
     let (start, _) = today_bounds(&community.timezone);
-    let (open, done_today) = srq::technician_day(app.store.read(), actor.user_id, start, 100).await?;
-    let open = open.into_iter().filter(|j| j.community_id == c).collect();
-    let done_today = done_today.into_iter().filter(|j| j.community_id == c).collect();
+    let (open, done_today) = srq::technician_day(app.store.read(), c, actor.user_id, start, 100).await?;
     Ok(Day { open, done_today })
 }
 
@@ -778,15 +852,15 @@ pub async fn ledger(
     let pool = app.store.read();
     Ok(match name {
         LedgerName::Repairs => srq::ledger(pool, c, &["repair", "special_service"], &f).await?,
-        LedgerName::Complaints => srq::ledger(pool, c, &["complaint"], &srq::LedgerFilter { flagged_only: true, ..f }).await?,
+        LedgerName::Complaints => {
+            srq::ledger(pool, c, &["complaint"], &srq::LedgerFilter { flagged_only: true, ..f }).await?
+        }
         LedgerName::AllComplaints => srq::ledger(pool, c, &["complaint"], &f).await?,
         LedgerName::Suggestions => srq::ledger(pool, c, &["suggestion"], &f).await?,
         LedgerName::Inquiries => srq::ledger(pool, c, &["inquiry"], &f).await?,
-        LedgerName::Charges => srq::ledger(pool, c, &["repair", "special_service"], &f)
-            .await?
-            .into_iter()
-            .filter(|j| j.charge_state != "none")
-            .collect(),
+        LedgerName::Charges => {
+            srq::ledger(pool, c, &["repair", "special_service"], &srq::LedgerFilter { charges_only: true, ..f }).await?
+        }
     })
 }
 
@@ -859,7 +933,16 @@ pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInp
     if !srq::save_settings(&mut tx, c, &new).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
-    audit::record(&mut tx, actor, &authority, "requests.settings_changed", "community", c, json!({"before": before, "after": new})).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "requests.settings_changed",
+        "community",
+        c,
+        json!({"before": before, "after": new}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(srq::settings(app.store.read(), c).await?)
 }
@@ -931,7 +1014,10 @@ pub async fn save_price_item(
     let id = match id {
         None => srq::insert_price_item(&mut tx, c, &name, &unit, kind, fen).await?,
         Some(id) => {
-            let before = srq::price_item(app.store.read(), id).await?.filter(|p| p.community_id == c).ok_or(AppError::NotFound)?;
+            let before = srq::price_item(app.store.read(), id)
+                .await?
+                .filter(|p| p.community_id == c)
+                .ok_or(AppError::NotFound)?;
             let version = input.version.unwrap_or(before.version);
             if !srq::update_price_item(&mut tx, id, version, &name, &unit, kind, fen, input.active).await? {
                 return Err(AppError::Conflict { code: "stale_version" });
@@ -939,7 +1025,16 @@ pub async fn save_price_item(
             id
         }
     };
-    audit::record(&mut tx, actor, &authority, "price_item.saved", "price_item", id, json!({"name": name, "unit": unit, "kind": kind, "price_fen": fen, "active": input.active})).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "price_item.saved",
+        "price_item",
+        id,
+        json!({"name": name, "unit": unit, "kind": kind, "price_fen": fen, "active": input.active}),
+    )
+    .await?;
     tx.commit().await?;
     srq::price_item(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
@@ -965,7 +1060,8 @@ pub async fn save_article(
 ) -> AppResult<srq::Article> {
     let authority = actor.authorize(Permission::ManageRequests, c)?;
     let mut errors = FieldErrors::default();
-    for (field, v, max) in [("title", &input.title, 100), ("answer", &input.answer, 4000), ("basis", &input.basis, 500)] {
+    for (field, v, max) in [("title", &input.title, 100), ("answer", &input.answer, 4000), ("basis", &input.basis, 500)]
+    {
         if v.trim().is_empty() {
             errors.push(field, ValidationError::new("required"));
         } else if v.chars().count() > max {
@@ -978,7 +1074,8 @@ pub async fn save_article(
     let id = match id {
         None => srq::insert_article(&mut tx, c, title, answer, basis, actor.user_id).await?,
         Some(id) => {
-            let before = srq::article(app.store.read(), id).await?.filter(|a| a.community_id == c).ok_or(AppError::NotFound)?;
+            let before =
+                srq::article(app.store.read(), id).await?.filter(|a| a.community_id == c).ok_or(AppError::NotFound)?;
             let version = input.version.unwrap_or(before.version);
             if !srq::update_article(&mut tx, id, version, title, answer, basis, input.active).await? {
                 return Err(AppError::Conflict { code: "stale_version" });
@@ -986,7 +1083,16 @@ pub async fn save_article(
             id
         }
     };
-    audit::record(&mut tx, actor, &authority, "article.saved", "article", id, json!({"title": title, "basis": basis, "active": input.active})).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "article.saved",
+        "article",
+        id,
+        json!({"title": title, "basis": basis, "active": input.active}),
+    )
+    .await?;
     tx.commit().await?;
     srq::article(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
@@ -1005,7 +1111,9 @@ pub async fn search_articles(app: &App, actor: &Actor, c: i64, q: &str) -> AppRe
         .into_iter()
         .filter_map(|a| {
             let have: std::collections::HashSet<String> =
-                huiqian_domain::sheet::search::terms(&format!("{} {} {}", a.title, a.answer, a.basis)).into_iter().collect();
+                huiqian_domain::sheet::search::terms(&format!("{} {} {}", a.title, a.answer, a.basis))
+                    .into_iter()
+                    .collect();
             let score = wanted.intersection(&have).count();
             (score > 0).then_some((score, a))
         })
@@ -1024,7 +1132,11 @@ pub fn parse_quantity(s: &str) -> Result<i64, ValidationError> {
     let s = s.trim();
     let bad = || ValidationError::new("quantity.format");
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || !whole.chars().all(|c| c.is_ascii_digit()) || frac.len() > 2 || !frac.chars().all(|c| c.is_ascii_digit()) {
+    if whole.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
         return Err(bad());
     }
     let w: i64 = whole.parse().map_err(|_| bad())?;

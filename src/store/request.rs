@@ -58,7 +58,9 @@ pub async fn save(tx: &mut AnyConnection, p: &Projection) -> Result<(), sqlx::Er
     let cols: Vec<&str> = COLUMNS.split(',').map(str::trim).collect();
     let placeholders = (1..=cols.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
     let updates = cols[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect::<Vec<_>>().join(", ");
-    let sql = format!("INSERT INTO requests ({COLUMNS}) VALUES ({placeholders}) ON CONFLICT (sheet_id) DO UPDATE SET {updates}");
+    let sql = format!(
+        "INSERT INTO requests ({COLUMNS}) VALUES ({placeholders}) ON CONFLICT (sheet_id) DO UPDATE SET {updates}"
+    );
     sqlx::query(&sql)
         .bind(p.sheet_id)
         .bind(p.community_id)
@@ -145,6 +147,8 @@ pub struct Job {
     pub analysed_at: Option<i64>,
     pub to_director: i64,
     pub replied_at: Option<i64>,
+    /// The sheet's version, for acting on it from a list.
+    pub version: i64,
 }
 
 const JOB_SELECT: &str = "SELECT r.sheet_id, r.community_id, s.number, r.kind, s.state, u.room_no, s.requester_name, \
@@ -152,7 +156,8 @@ const JOB_SELECT: &str = "SELECT r.sheet_id, r.community_id, s.number, r.kind, s
      r.category, r.class, r.source, r.technician_id, t.display_name AS technician_name, r.appointment_at, \
      r.arrival_due_at, r.arrived_at, r.completed_at, r.slip_due_at, r.slip_returned_at, r.charge_fen, r.charge_state, \
      r.against, r.valid, r.route, d.name AS routed_department_name, r.deadline_at, r.flag, r.solution_at, \
-     r.progress_count, r.last_progress_at, r.promised_by_at, r.answered_at, r.analysed_at, r.to_director, r.replied_at \
+     r.progress_count, r.last_progress_at, r.promised_by_at, r.answered_at, r.analysed_at, r.to_director, r.replied_at, \
+     s.version \
      FROM requests r JOIN sheets s ON s.id = r.sheet_id LEFT JOIN units u ON u.id = s.unit_id \
      JOIN users f ON f.id = s.first_contact_id LEFT JOIN users t ON t.id = r.technician_id \
      LEFT JOIN departments d ON d.id = r.routed_department_id";
@@ -227,25 +232,28 @@ pub async fn technician_loads(
 /// A technician's day: open jobs soonest due first, then what was completed today.
 pub async fn technician_day(
     pool: &AnyPool,
+    community_id: i64,
     technician_id: i64,
     day_start: i64,
     limit: i64,
 ) -> Result<(Vec<Job>, Vec<Job>), sqlx::Error> {
     let open = sqlx::query_as(&format!(
-        "{JOB_SELECT} WHERE r.technician_id = $1 AND r.completed_at IS NULL AND r.closed = 0 \
+        "{JOB_SELECT} WHERE r.technician_id = $1 AND r.completed_at IS NULL AND r.closed = 0 AND r.community_id = $3 \
          ORDER BY r.arrival_due_at IS NULL, r.arrival_due_at, r.sheet_id LIMIT $2"
     ))
     .bind(technician_id)
     .bind(limit)
+    .bind(community_id)
     .fetch_all(pool)
     .await?;
     let done = sqlx::query_as(&format!(
         "{JOB_SELECT} WHERE r.technician_id = $1 AND r.completed_at IS NOT NULL AND r.completed_at >= $2 \
-         ORDER BY r.completed_at DESC LIMIT $3"
+         AND r.community_id = $4 ORDER BY r.completed_at DESC LIMIT $3"
     ))
     .bind(technician_id)
     .bind(day_start)
     .bind(limit)
+    .bind(community_id)
     .fetch_all(pool)
     .await?;
     Ok((open, done))
@@ -258,8 +266,10 @@ pub struct LedgerFilter {
     pub to_ms: Option<i64>,
     /// Complaint ledger: only flagged (serious or repeated) complaints.
     pub flagged_only: bool,
-    /// Only overdue promises / late arrivals.
+    /// Only late arrivals, late slips and missed promises.
     pub late_only: bool,
+    /// Only paid work (quoted or confirmed charges).
+    pub charges_only: bool,
     pub now: i64,
     pub limit: i64,
     pub offset: i64,
@@ -277,6 +287,9 @@ pub async fn ledger(
     let mut cond = format!("r.community_id = $1 AND r.kind IN ({kinds}) AND r.opened_at >= $2 AND r.opened_at < $3");
     if f.flagged_only {
         cond.push_str(" AND r.flag IS NOT NULL");
+    }
+    if f.charges_only {
+        cond.push_str(" AND r.charge_state <> 'none'");
     }
     if f.late_only {
         cond.push_str(

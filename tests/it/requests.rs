@@ -151,11 +151,7 @@ async fn r_rep_2_dispatcher_assigns_and_reassigns() {
     assert_eq!(s, 403);
     let (s, e) =
         act(&dispatcher, &s1, json!({"action": "assign_technician", "technician_id": me_id(&desk).await})).await;
-    assert_eq!(
-        (s, names_field(&e, "technician_id")),
-        (422, true),
-        "{e}"
-    );
+    assert_eq!((s, names_field(&e, "technician_id")), (422, true), "{e}");
     let appointment = huiqian::store::now_ms() + 3 * HOUR;
     let (s, d) = act(
         &dispatcher,
@@ -215,10 +211,7 @@ async fn r_rep_3_arrival_targets_and_lateness() {
         )
         .await;
     assert_eq!(s, 422);
-    assert!(
-        names_field(&e, "repair.class_reason"),
-        "{e}"
-    );
+    assert!(names_field(&e, "repair.class_reason"), "{e}");
     assert_eq!(t.count("sheets").await, 0, "nothing half-written");
     let (_, r) = repair(&desk, t.c1, "gas", "闻到燃气味").await;
     let d = sheet(&desk, &r["id"]).await;

@@ -6,7 +6,7 @@
 use super::sheets::{communities, day_ms, pick};
 use super::{Chrome, Form, OrPage, PageError, PageResult, page, render, see_other, when};
 use crate::app::{AppError, org, request as rq, sheet};
-use crate::store::{org as so, request as srq, sheet as st};
+use crate::store::{org as so, request as srq};
 use crate::web::AppState;
 use crate::web::extract::Ctx;
 use askama::Template;
@@ -573,11 +573,11 @@ pub struct JobRow {
     pub done: String,
 }
 
-async fn job_rows(s: &AppState, c: &Chrome, tz: &str, jobs: Vec<srq::Job>) -> Vec<JobRow> {
+fn job_rows(c: &Chrome, tz: &str, jobs: Vec<srq::Job>) -> Vec<JobRow> {
     let now = crate::store::now_ms();
     let mut out = Vec::with_capacity(jobs.len());
     for j in jobs {
-        let version = st::sheet(s.app.store.read(), j.sheet_id).await.ok().flatten().map(|x| x.version).unwrap_or(0);
+        let version = j.version;
         let late = j.arrival_due_at.map(|d| j.arrived_at.unwrap_or(now) - d).filter(|l| *l > 0).unwrap_or(0);
         out.push(JobRow {
             version,
@@ -644,8 +644,8 @@ async fn board(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQue
         .collect();
     Ok(render(&BoardPage {
         technicians: technician_options(&c, &b.technicians, &tz),
-        unassigned: job_rows(&s, &c, &tz, b.unassigned).await,
-        late: job_rows(&s, &c, &tz, b.late).await,
+        unassigned: job_rows(&c, &tz, b.unassigned),
+        late: job_rows(&c, &tz, b.late),
         loads,
         can_assign: ctx.actor.authorize(Permission::DispatchRepair, cm.id).is_ok(),
         back: format!("/repairs/board?community_id={}", cm.id),
@@ -677,8 +677,8 @@ async fn day(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQuery
     let c = Chrome::of(&ctx);
     let tz = cm.timezone.clone();
     Ok(render(&DayPage {
-        open: job_rows(&s, &c, &tz, d.open).await,
-        done: job_rows(&s, &c, &tz, d.done_today).await,
+        open: job_rows(&c, &tz, d.open),
+        done: job_rows(&c, &tz, d.done_today),
         back: format!("/repairs/day?community_id={}", cm.id),
         communities: community_options(&list),
         community_id: cm.id,

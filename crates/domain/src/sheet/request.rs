@@ -124,10 +124,7 @@ code_enum!(
 impl AgainstKind {
     /// R-CMP-3: complaints about these people go to the centre director.
     pub fn needs_director(self) -> bool {
-        matches!(
-            self,
-            AgainstKind::CustomerServiceStaff | AgainstKind::Supervisor | AgainstKind::CompanyAdministration
-        )
+        matches!(self, AgainstKind::CustomerServiceStaff | AgainstKind::Supervisor | AgainstKind::CompanyAdministration)
     }
 }
 
@@ -398,8 +395,8 @@ pub const REFUSALS: &[&str] = &[
     "suggestion.reply_required",
 ];
 
-use super::lifecycle::{Command, Event, Sheet, SheetState};
 use super::SheetKind;
+use super::lifecycle::{Command, Event, Sheet, SheetState};
 
 fn need(text: &str, code: &'static str) -> Result<String, Refusal> {
     let t = text.trim();
@@ -664,7 +661,8 @@ impl Sheet {
 
     /// Back with customer service when nothing is out (an answer, a reply, a judgement).
     fn back_to_desk(&mut self) {
-        if matches!(self.state, SheetState::Registered | SheetState::Dispatched) && self.departments_out().next().is_none()
+        if matches!(self.state, SheetState::Registered | SheetState::Dispatched)
+            && self.departments_out().next().is_none()
         {
             self.state = SheetState::AwaitingAcceptance;
         }
@@ -822,5 +820,209 @@ impl Sheet {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sheet::{Channel, Sheet};
+
+    const DESK: UserId = 10;
+    const TECH: UserId = 20;
+    const ENG: DepartmentId = 2;
+    const MIN: Ms = 60_000;
+
+    fn repair(category: RepairCategory) -> Sheet {
+        let (mut s, _) = Sheet::register(SheetKind::Repair, Channel::Phone, DESK, 0);
+        s.handle(
+            &Command::OpenRepair { category, class: None, class_reason: String::new(), source: RepairSource::Desk },
+            0,
+            DESK,
+        )
+        .unwrap();
+        s
+    }
+
+    fn dispatched_and_assigned(category: RepairCategory) -> Sheet {
+        let mut s = repair(category);
+        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "派工".into() }, MIN, DESK).unwrap();
+        s.handle(&Command::Acknowledge { handover: 1 }, MIN, 30).unwrap();
+        s.handle(
+            &Command::AssignTechnician { technician: TECH, appointment_at: None, note: String::new() },
+            2 * MIN,
+            30,
+        )
+        .unwrap();
+        s
+    }
+
+    /// R-REP-3: water, heating and gas are emergencies; small jobs simple; the rest general.
+    #[test]
+    fn r_rep_3_category_suggests_the_class() {
+        assert_eq!(RepairCategory::Water.suggested_class(), RepairClass::Emergency);
+        assert_eq!(RepairCategory::Heating.suggested_class(), RepairClass::Emergency);
+        assert_eq!(RepairCategory::Gas.suggested_class(), RepairClass::Emergency);
+        assert_eq!(RepairCategory::Lighting.suggested_class(), RepairClass::Simple);
+        assert_eq!(RepairCategory::Lift.suggested_class(), RepairClass::General);
+        assert_eq!(RepairCategory::parse("漏水/爆管"), Ok(RepairCategory::Water));
+        assert_eq!(RepairClass::parse("紧急"), Ok(RepairClass::Emergency));
+        assert!(RepairClass::Emergency.rank() < RepairClass::Simple.rank());
+        // Another class than the suggested one needs a reason.
+        let (s, _) = Sheet::register(SheetKind::Repair, Channel::Phone, DESK, 0);
+        let open = |class, reason: &str| Command::OpenRepair {
+            category: RepairCategory::Water,
+            class: Some(class),
+            class_reason: reason.into(),
+            source: RepairSource::Desk,
+        };
+        assert_eq!(s.decide(&open(RepairClass::General, ""), 0), Err(Refusal("repair.reason_required")));
+        assert!(s.decide(&open(RepairClass::General, "住户已关总阀"), 0).is_ok());
+        assert!(s.decide(&open(RepairClass::Emergency, ""), 0).is_ok());
+    }
+
+    /// R-REP-3: arrival due from notification by class, or at the appointment; lateness.
+    #[test]
+    fn r_rep_3_arrival_due_and_lateness() {
+        let t = ArrivalTargets::default();
+        let mut s = dispatched_and_assigned(RepairCategory::Water);
+        let r = s.case.repair.clone().unwrap();
+        assert_eq!(r.arrival_due(&t), Some(15 * MIN));
+        assert_eq!(r.lateness_ms(&t, 10 * MIN), None);
+        assert_eq!(r.lateness_ms(&t, 25 * MIN), Some(10 * MIN), "still not there");
+        s.handle(&Command::Arrive, 18 * MIN, TECH).unwrap();
+        let r = s.case.repair.clone().unwrap();
+        assert_eq!(r.lateness_ms(&t, 60 * MIN), Some(3 * MIN), "arrived three minutes late");
+        let g = repair(RepairCategory::Lift).case.repair.unwrap();
+        assert_eq!(g.arrival_due(&t), Some(60 * MIN));
+        // An agreed time makes it an appointment, due then.
+        let mut s = repair(RepairCategory::Lift);
+        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 0, DESK).unwrap();
+        s.handle(
+            &Command::AssignTechnician { technician: TECH, appointment_at: Some(300 * MIN), note: String::new() },
+            MIN,
+            30,
+        )
+        .unwrap();
+        let r = s.case.repair.unwrap();
+        assert_eq!((r.class, r.arrival_due(&t)), (RepairClass::Appointment, Some(300 * MIN)));
+    }
+
+    /// R-REP-4/R-REP-5: no completion without arrival, nor before the resident confirms a
+    /// charge; the engineering handover cannot return before completion.
+    #[test]
+    fn r_rep_4_5_completion_rules() {
+        let mut s = dispatched_and_assigned(RepairCategory::Fixtures);
+        let complete = Command::CompleteRepair { work_done: "换水龙头".into(), materials: String::new(), signer: "王".into() };
+        assert_eq!(s.decide(&complete, 3 * MIN), Err(Refusal("repair.not_arrived")));
+        s.handle(&Command::Arrive, 3 * MIN, TECH).unwrap();
+        let line = ChargeLine { item_id: 1, name: "水龙头".into(), unit: "个".into(), unit_price_fen: 3550, quantity_centi: 150 };
+        assert_eq!(line.amount_fen(), 5325);
+        s.handle(&Command::QuoteCharge { lines: vec![line.clone()] }, 4 * MIN, 30).unwrap();
+        assert_eq!(s.decide(&complete, 5 * MIN), Err(Refusal("repair.charge_unconfirmed")));
+        assert_eq!(s.decide(&Command::ConfirmCharge { confirmation: None }, 5 * MIN), Err(Refusal("sheet.confirmation_required")));
+        let ret = Command::Return { handover: 1, result: "好了".into(), signer: "李".into() };
+        assert_eq!(s.decide(&ret, 5 * MIN), Err(Refusal("repair.not_completed")));
+        s.handle(
+            &Command::ConfirmCharge { confirmation: Some(Confirmation::Signature { signer: "王".into() }) },
+            5 * MIN,
+            TECH,
+        )
+        .unwrap();
+        assert_eq!(s.decide(&Command::QuoteCharge { lines: vec![line] }, 6 * MIN), Err(Refusal("repair.charge_confirmed")));
+        s.handle(&complete, 6 * MIN, TECH).unwrap();
+        assert_eq!(s.decide(&complete, 7 * MIN), Err(Refusal("repair.completed")));
+        s.handle(&ret, 8 * MIN, DESK).unwrap();
+        assert_eq!(s.state, SheetState::AwaitingAcceptance);
+    }
+
+    fn complaint(against: AgainstKind, department: Option<DepartmentId>) -> Sheet {
+        let (mut s, _) = Sheet::register(SheetKind::Complaint, Channel::Visit, DESK, 0);
+        let details = ComplaintDetails {
+            category: "服务态度".into(),
+            cause: "态度".into(),
+            course: "经过".into(),
+            against: Some(against),
+            against_department: department,
+            ..Default::default()
+        };
+        s.handle(&Command::OpenComplaint { details }, 0, DESK).unwrap();
+        s
+    }
+
+    /// R-CMP-3: complaints about staff go to the director; never to the subject.
+    #[test]
+    fn r_cmp_3_routing() {
+        let judge = |department, kind| Command::JudgeComplaint {
+            valid: true,
+            explanation: "核实".into(),
+            route: Some(Route::Department { department, kind }),
+            deadline_at: Some(100),
+        };
+        for against in [AgainstKind::CustomerServiceStaff, AgainstKind::Supervisor, AgainstKind::CompanyAdministration] {
+            let s = complaint(against, None);
+            assert!(s.decide(&judge(ENG, DepartmentKind::Engineering), 1).is_err(), "{against:?}");
+            assert!(s.decide(&judge(9, DepartmentKind::DirectorOffice), 1).is_ok(), "{against:?}");
+        }
+        let s = complaint(AgainstKind::CustomerServiceStaff, None);
+        assert_eq!(s.decide(&judge(1, DepartmentKind::CustomerService), 1), Err(Refusal("complaint.routed_to_subject")));
+        let s = complaint(AgainstKind::Department, Some(ENG));
+        assert_eq!(s.decide(&judge(ENG, DepartmentKind::Engineering), 1), Err(Refusal("complaint.routed_to_subject")));
+        assert!(s.decide(&judge(3, DepartmentKind::Security), 1).is_ok());
+        let dev = Command::JudgeComplaint {
+            valid: true,
+            explanation: "遗留".into(),
+            route: Some(Route::Developer { contact: "开发商客服".into() }),
+            deadline_at: Some(100),
+        };
+        assert_eq!(complaint(AgainstKind::Supervisor, None).decide(&dev, 1), Err(Refusal("complaint.director_required")));
+        assert!(complaint(AgainstKind::DeveloperLegacy, None).decide(&dev, 1).is_ok());
+    }
+
+    /// R-CMP-2: not the centre's work goes back to the desk with its explanation; a
+    /// complaint cannot be collected before it is judged.
+    #[test]
+    fn r_cmp_2_judged_before_collected() {
+        let mut s = complaint(AgainstKind::Service, None);
+        let collect = Command::Collect {
+            opinion: "好".into(),
+            confirmation: Some(Confirmation::Phone { at: 1, note: String::new() }),
+            by_director: false,
+            on_behalf: None,
+        };
+        assert!(s.decide(&collect, 1).is_err());
+        s.handle(
+            &Command::JudgeComplaint { valid: false, explanation: "非物业职责".into(), route: None, deadline_at: None },
+            1,
+            5,
+        )
+        .unwrap();
+        assert_eq!(s.state, SheetState::AwaitingAcceptance);
+        assert!(s.decide(&collect, 2).is_ok());
+    }
+
+    /// R-RECV-2: a promise is missed when past unanswered, or answered late.
+    #[test]
+    fn r_recv_2_promise_missed() {
+        let (mut s, _) = Sheet::register(SheetKind::Inquiry, Channel::Phone, DESK, 0);
+        assert_eq!(s.decide(&Command::PromiseReply { by_at: 0, note: String::new() }, 5), Err(Refusal("inquiry.promise_not_later")));
+        s.handle(&Command::PromiseReply { by_at: 100, note: String::new() }, 5, DESK).unwrap();
+        let i = s.case.inquiry.clone().unwrap();
+        assert!(!i.promise_missed(50) && i.promise_missed(101));
+        s.handle(&Command::AnswerInquiry { answer: "a".into(), basis: "b".into(), article: None }, 120, DESK).unwrap();
+        assert!(s.case.inquiry.unwrap().promise_missed(130), "answered after the promise");
+    }
+
+    /// Flow steps on the wrong kind of sheet are refused.
+    #[test]
+    fn steps_belong_to_their_kind() {
+        let (s, _) = Sheet::register(SheetKind::Inquiry, Channel::Phone, DESK, 0);
+        assert_eq!(s.decide(&Command::Arrive, 1), Err(Refusal("repair.not_opened")));
+        assert_eq!(s.decide(&Command::ReplySuggestion { reply: "x".into() }, 1), Err(Refusal("request.wrong_kind")));
+        let (s, _) = Sheet::register(SheetKind::Suggestion, Channel::Phone, DESK, 0);
+        assert_eq!(
+            s.decide(&Command::AnswerInquiry { answer: "a".into(), basis: "b".into(), article: None }, 1),
+            Err(Refusal("request.wrong_kind"))
+        );
     }
 }
