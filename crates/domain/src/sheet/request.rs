@@ -913,14 +913,26 @@ mod tests {
     #[test]
     fn r_rep_4_5_completion_rules() {
         let mut s = dispatched_and_assigned(RepairCategory::Fixtures);
-        let complete = Command::CompleteRepair { work_done: "换水龙头".into(), materials: String::new(), signer: "王".into() };
+        let complete =
+            Command::CompleteRepair {
+                work_done: "换水龙头".into(), materials: String::new(), signer: "王".into()
+            };
         assert_eq!(s.decide(&complete, 3 * MIN), Err(Refusal("repair.not_arrived")));
         s.handle(&Command::Arrive, 3 * MIN, TECH).unwrap();
-        let line = ChargeLine { item_id: 1, name: "水龙头".into(), unit: "个".into(), unit_price_fen: 3550, quantity_centi: 150 };
+        let line = ChargeLine {
+            item_id: 1,
+            name: "水龙头".into(),
+            unit: "个".into(),
+            unit_price_fen: 3550,
+            quantity_centi: 150,
+        };
         assert_eq!(line.amount_fen(), 5325);
         s.handle(&Command::QuoteCharge { lines: vec![line.clone()] }, 4 * MIN, 30).unwrap();
         assert_eq!(s.decide(&complete, 5 * MIN), Err(Refusal("repair.charge_unconfirmed")));
-        assert_eq!(s.decide(&Command::ConfirmCharge { confirmation: None }, 5 * MIN), Err(Refusal("sheet.confirmation_required")));
+        assert_eq!(
+            s.decide(&Command::ConfirmCharge { confirmation: None }, 5 * MIN),
+            Err(Refusal("sheet.confirmation_required"))
+        );
         let ret = Command::Return { handover: 1, result: "好了".into(), signer: "李".into() };
         assert_eq!(s.decide(&ret, 5 * MIN), Err(Refusal("repair.not_completed")));
         s.handle(
@@ -929,7 +941,10 @@ mod tests {
             TECH,
         )
         .unwrap();
-        assert_eq!(s.decide(&Command::QuoteCharge { lines: vec![line] }, 6 * MIN), Err(Refusal("repair.charge_confirmed")));
+        assert_eq!(
+            s.decide(&Command::QuoteCharge { lines: vec![line] }, 6 * MIN),
+            Err(Refusal("repair.charge_confirmed"))
+        );
         s.handle(&complete, 6 * MIN, TECH).unwrap();
         assert_eq!(s.decide(&complete, 7 * MIN), Err(Refusal("repair.completed")));
         s.handle(&ret, 8 * MIN, DESK).unwrap();
@@ -959,13 +974,17 @@ mod tests {
             route: Some(Route::Department { department, kind }),
             deadline_at: Some(100),
         };
-        for against in [AgainstKind::CustomerServiceStaff, AgainstKind::Supervisor, AgainstKind::CompanyAdministration] {
+        for against in [AgainstKind::CustomerServiceStaff, AgainstKind::Supervisor, AgainstKind::CompanyAdministration]
+        {
             let s = complaint(against, None);
             assert!(s.decide(&judge(ENG, DepartmentKind::Engineering), 1).is_err(), "{against:?}");
             assert!(s.decide(&judge(9, DepartmentKind::DirectorOffice), 1).is_ok(), "{against:?}");
         }
         let s = complaint(AgainstKind::CustomerServiceStaff, None);
-        assert_eq!(s.decide(&judge(1, DepartmentKind::CustomerService), 1), Err(Refusal("complaint.routed_to_subject")));
+        assert_eq!(
+            s.decide(&judge(1, DepartmentKind::CustomerService), 1),
+            Err(Refusal("complaint.routed_to_subject"))
+        );
         let s = complaint(AgainstKind::Department, Some(ENG));
         assert_eq!(s.decide(&judge(ENG, DepartmentKind::Engineering), 1), Err(Refusal("complaint.routed_to_subject")));
         assert!(s.decide(&judge(3, DepartmentKind::Security), 1).is_ok());
@@ -975,7 +994,10 @@ mod tests {
             route: Some(Route::Developer { contact: "开发商客服".into() }),
             deadline_at: Some(100),
         };
-        assert_eq!(complaint(AgainstKind::Supervisor, None).decide(&dev, 1), Err(Refusal("complaint.director_required")));
+        assert_eq!(
+            complaint(AgainstKind::Supervisor, None).decide(&dev, 1),
+            Err(Refusal("complaint.director_required"))
+        );
         assert!(complaint(AgainstKind::DeveloperLegacy, None).decide(&dev, 1).is_ok());
     }
 
@@ -992,7 +1014,9 @@ mod tests {
         };
         assert!(s.decide(&collect, 1).is_err());
         s.handle(
-            &Command::JudgeComplaint { valid: false, explanation: "非物业职责".into(), route: None, deadline_at: None },
+            &Command::JudgeComplaint {
+                valid: false, explanation: "非物业职责".into(), route: None, deadline_at: None
+            },
             1,
             5,
         )
@@ -1005,7 +1029,10 @@ mod tests {
     #[test]
     fn r_recv_2_promise_missed() {
         let (mut s, _) = Sheet::register(SheetKind::Inquiry, Channel::Phone, DESK, 0);
-        assert_eq!(s.decide(&Command::PromiseReply { by_at: 0, note: String::new() }, 5), Err(Refusal("inquiry.promise_not_later")));
+        assert_eq!(
+            s.decide(&Command::PromiseReply { by_at: 0, note: String::new() }, 5),
+            Err(Refusal("inquiry.promise_not_later"))
+        );
         s.handle(&Command::PromiseReply { by_at: 100, note: String::new() }, 5, DESK).unwrap();
         let i = s.case.inquiry.clone().unwrap();
         assert!(!i.promise_missed(50) && i.promise_missed(101));
