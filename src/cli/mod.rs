@@ -312,6 +312,20 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                     crate::demo::bench::DESK_USERNAME,
                     crate::demo::bench::PASSWORD
                 );
+                let n = g.communities.len();
+                let k = crate::demo::bench::TECHNICIANS;
+                println!(
+                    "{} flow rows; {} repairs on the dispatchers' boards, {} open with technicians; \
+                     dispatchers {} … {}, technicians {} … {} / {}",
+                    s.requests,
+                    s.board,
+                    s.assigned,
+                    crate::demo::bench::dispatcher_username(0),
+                    crate::demo::bench::dispatcher_username(n - 1),
+                    crate::demo::bench::technician_username(0, 1),
+                    crate::demo::bench::technician_username(n - 1, k),
+                    crate::demo::bench::PASSWORD
+                );
             }
             if let Some(path) = sheet_ids {
                 let list: String = g.sample_sheets.iter().map(|i| format!("{i}\n")).collect();

@@ -17,6 +17,18 @@ pub const USERNAME: &str = "bench";
 pub const PASSWORD: &str = "bench-password-1";
 /// A receptionist in every community, for registering sheets over the API.
 pub const DESK_USERNAME: &str = "bench_desk";
+/// Technicians per community when sheets are generated (`bench_tNN_1` … `bench_tNN_4`).
+pub const TECHNICIANS: usize = 4;
+
+/// The engineering dispatcher of community `i` (0-based; code `B01` is `bench_d01`).
+pub fn dispatcher_username(i: usize) -> String {
+    format!("bench_d{:02}", i + 1)
+}
+
+/// Technician `k` (1-based) of community `i` (0-based).
+pub fn technician_username(i: usize, k: usize) -> String {
+    format!("bench_t{:02}_{k}", i + 1)
+}
 const SEED: u64 = 0x6265_6e63_6801;
 
 /// What to generate.
@@ -122,7 +134,8 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
     }
     let hash = hash.await?;
     // The staff: `bench` (cs_manager everywhere), `bench_desk` (receptionist everywhere),
-    // and per community three receptionists and a technician who answer for the sheets.
+    // and per community three receptionists, an engineering dispatcher and four
+    // technicians who answer for the sheets.
     let mut tx = app.store.begin().await?;
     let insert = async |tx: &mut crate::store::Tx, username: &str, name: &str| {
         sa::insert_user(
@@ -143,7 +156,7 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
     let user = insert(&mut tx, USERNAME, "基准测试").await?;
     let desk_user = insert(&mut tx, DESK_USERNAME, "基准前台").await?;
     let mut usernames = vec![USERNAME.to_string(), DESK_USERNAME.to_string()];
-    let mut staff: Vec<(Vec<i64>, i64)> = Vec::new();
+    let mut staff: Vec<(Vec<i64>, i64, Vec<i64>)> = Vec::new();
     if size.sheets > 0 {
         for i in 0..ids.len() {
             let mut receptionists = Vec::new();
@@ -152,10 +165,16 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
                 receptionists.push(insert(&mut tx, &name, &format!("接待员{}-{k}", i + 1)).await?);
                 usernames.push(name);
             }
-            let name = format!("bench_t{:02}", i + 1);
-            let worker = insert(&mut tx, &name, &format!("维修工{}", i + 1)).await?;
+            let name = dispatcher_username(i);
+            let dispatcher = insert(&mut tx, &name, &format!("调度员{}", i + 1)).await?;
             usernames.push(name);
-            staff.push((receptionists, worker));
+            let mut technicians = Vec::new();
+            for k in 1..=TECHNICIANS {
+                let name = technician_username(i, k);
+                technicians.push(insert(&mut tx, &name, &format!("维修工{}-{k}", i + 1)).await?);
+                usernames.push(name);
+            }
+            staff.push((receptionists, dispatcher, technicians));
         }
     }
     audit::record(
@@ -177,12 +196,17 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
         let cs = dep(DepartmentKind::CustomerService);
         auth::grant_role(app, &actor, user, Some(c), Role::CsManager, cs).await.map_err(fail)?;
         auth::grant_role(app, &actor, desk_user, Some(c), Role::Receptionist, cs).await.map_err(fail)?;
-        if let Some((receptionists, worker)) = staff.get(i) {
+        if let Some((receptionists, dispatcher, technicians)) = staff.get(i) {
             for &r in receptionists {
                 auth::grant_role(app, &actor, r, Some(c), Role::Receptionist, cs).await.map_err(fail)?;
             }
             let eng = dep(DepartmentKind::Engineering);
-            auth::grant_role(app, &actor, *worker, Some(c), Role::Technician, eng).await.map_err(fail)?;
+            auth::grant_role(app, &actor, *dispatcher, Some(c), Role::EngineeringDispatcher, eng)
+                .await
+                .map_err(fail)?;
+            for &t in technicians {
+                auth::grant_role(app, &actor, t, Some(c), Role::Technician, eng).await.map_err(fail)?;
+            }
             let (code, owners) = std::mem::take(&mut requesters[i]);
             let mut by_kind = BTreeMap::new();
             for k in DepartmentKind::ALL {
@@ -195,7 +219,10 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
                 code,
                 requesters: owners,
                 receptionists: receptionists.clone(),
-                worker: *worker,
+                worker: technicians[0],
+                manager: user,
+                dispatcher: *dispatcher,
+                technicians: technicians.clone(),
                 departments: by_kind,
             });
         }

@@ -2,16 +2,21 @@
 //! (`scripts/bench-sheets.sh`, `docs/benchmarks.md`). Every sheet is built with the domain
 //! (`Sheet::register` and `handle`), so its stored events replay to its projection; the
 //! rows are then written in multi-row inserts, a few thousand sheets per transaction.
+//! Repairs go through their flow (opened at the desk, assigned by the engineering
+//! dispatcher, arrival, completion, the slip back), inquiries are answered and
+//! suggestions analysed and replied to, and each flow's `requests` row is the projection
+//! the application itself derives from the domain sheet.
 
 use super::synth::Rng;
 use super::{BoxError, fail};
 use crate::app::{Actor, App, Authority, audit};
-use crate::store::{self, BulkValue};
+use crate::store::{self, BulkValue, request as srq};
 use chrono::Datelike;
 use huiqian_domain::auth::Role;
 use huiqian_domain::person::Phone;
 use huiqian_domain::sheet::calendar::Calendar;
 use huiqian_domain::sheet::lifecycle::Recorded;
+use huiqian_domain::sheet::request::{RepairCategory, RepairClass, RepairSource};
 use huiqian_domain::sheet::sla::{self, ClockSpec};
 use huiqian_domain::sheet::{Channel, Command, Confirmation, Handover, Sheet, SheetKind, SheetState, number, search};
 use huiqian_domain::unit::DepartmentKind;
@@ -43,6 +48,12 @@ pub struct Desk {
     pub receptionists: Vec<i64>,
     /// Who acknowledges and returns handovers (and signs suspensions as head).
     pub worker: i64,
+    /// Analyses and replies to suggestions (cs_manager).
+    pub manager: i64,
+    /// The engineering dispatcher who assigns repairs.
+    pub dispatcher: i64,
+    /// The community's technicians, who do the repairs.
+    pub technicians: Vec<i64>,
     pub departments: BTreeMap<&'static str, i64>,
 }
 
@@ -88,6 +99,37 @@ fn reasons(kind: SheetKind) -> &'static [&'static str] {
         SheetKind::Suggestion => &["建议增加充电桩", "建议加装儿童游乐设施", "建议延长泳池开放时间"],
         SheetKind::Other => &["捡到钥匙一串", "咨询社区活动", "借用会议室"],
     }
+}
+
+/// What is broken, from the reason a repair was registered with.
+fn repair_category(reason: &str) -> RepairCategory {
+    use RepairCategory::*;
+    const BY_WORD: &[(&str, RepairCategory)] = &[
+        ("漏水", Water),
+        ("堵塞", Drainage),
+        ("地漏", Drainage),
+        ("灯", Lighting),
+        ("门锁", DoorWindow),
+        ("窗", DoorWindow),
+        ("电梯", Lift),
+        ("插座", Electrical),
+        ("门禁", Intercom),
+        ("热水器", Gas),
+        ("瓷砖", PublicArea),
+        ("井盖", PublicArea),
+    ];
+    BY_WORD.iter().find(|(w, _)| reason.contains(w)).map_or(Other, |(_, c)| *c)
+}
+
+/// Minutes a technician has to get there (the default settings, R-REP-3).
+fn arrival_minutes(class: RepairClass) -> u64 {
+    let t = srq::Settings::default();
+    match class {
+        RepairClass::Emergency => t.emergency_min,
+        RepairClass::Simple => t.simple_min,
+        RepairClass::General | RepairClass::Appointment => t.general_min,
+    }
+    .max(1) as u64
 }
 
 fn department_for(kind: SheetKind) -> &'static str {
@@ -147,12 +189,16 @@ struct Made {
     notice_level: i64,
 }
 
-/// How far an open sheet has gone.
+/// How far an open sheet has gone. Only repairs go through `Assigned` … `Completed`
+/// (a repair left at `Registered` waits on the dispatcher's board).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Stage {
     Registered,
     Dispatched,
     Acknowledged,
+    Assigned,
+    Arrived,
+    Completed,
     Returned,
     Collected,
     Archived,
@@ -166,6 +212,25 @@ pub struct Counts {
     pub leaks: usize,
     pub events: usize,
     pub terms: usize,
+    /// Rows of the flows' projection (`requests`): repairs, inquiries, suggestions.
+    pub requests: usize,
+    /// Open repairs on the dispatcher's board (nobody assigned).
+    pub board: usize,
+    /// Open repairs assigned to a technician and not completed.
+    pub assigned: usize,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.sheets += o.sheets;
+        self.open += o.open;
+        self.leaks += o.leaks;
+        self.events += o.events;
+        self.terms += o.terms;
+        self.requests += o.requests;
+        self.board += o.board;
+        self.assigned += o.assigned;
+    }
 }
 
 /// Registration time of sheet `i` of `n`: most over two years up to ten days ago, the
@@ -217,7 +282,19 @@ fn build(
         let receptionist = desk.receptionists[rng.below(desk.receptionists.len() as u64) as usize];
         let worker = desk.worker;
         let is_open = i >= n - open;
-        let target = if is_open {
+        let repair = kind == SheetKind::Repair;
+        let target = if is_open && repair {
+            // Of the last days' repairs: about a fifth on the board, a fifth with a
+            // technician (not yet there, or working), the rest done and on their way back.
+            match rng.below(100) {
+                0..=21 => Stage::Registered,
+                22..=34 => Stage::Assigned,
+                35..=40 => Stage::Arrived,
+                41..=52 => Stage::Completed,
+                53..=87 => Stage::Returned,
+                _ => Stage::Collected,
+            }
+        } else if is_open {
             match rng.below(100) {
                 0..=14 => Stage::Registered,
                 15..=39 => Stage::Dispatched,
@@ -230,7 +307,7 @@ fn build(
         } else {
             Stage::Archived
         };
-        let suspend = is_open && matches!(target, Stage::Acknowledged) && rng.chance(100);
+        let suspend = is_open && !repair && matches!(target, Stage::Acknowledged) && rng.chance(100);
 
         let (mut sheet, first) = Sheet::register(kind, channel, receptionist, reg);
         let mut history = vec![first];
@@ -253,6 +330,13 @@ fn build(
         let rec_role = Role::Receptionist.as_str();
         let tech_role = Role::Technician.as_str();
         let department = desk.departments[department_for(kind)];
+        if repair {
+            // Taken in at the desk: the repair's part is recorded with the registration.
+            let category = repair_category(reason);
+            let cmd =
+                Command::OpenRepair { category, class: None, class_reason: String::new(), source: RepairSource::Desk };
+            step(&mut sheet, &mut at, 0, cmd, receptionist, rec_role);
+        }
         'flow: {
             if sheet.signature_pending && !is_open && rng.chance(600) {
                 let d = rng.range(10, 600) as i64 * MINUTE;
@@ -268,41 +352,137 @@ fn build(
             if target < Stage::Dispatched {
                 break 'flow;
             }
-            let opinion = "请尽快上门处理并回复".to_string();
-            let d = rng.range(5, 120) as i64 * MINUTE;
-            if !step(
-                &mut sheet,
-                &mut at,
-                d,
-                Command::Dispatch { department, to_user: None, opinion },
-                receptionist,
-                rec_role,
-            ) {
-                break 'flow;
-            }
-            if target < Stage::Acknowledged {
-                break 'flow;
-            }
-            let d = rng.range(5, 60) as i64 * MINUTE;
-            if !step(&mut sheet, &mut at, d, Command::Acknowledge { handover: 1 }, worker, tech_role) {
-                break 'flow;
-            }
-            if suspend {
-                let cmd = Command::Suspend { explanation: "等待业主提供材料".into(), signed_by: Some(worker) };
-                step(&mut sheet, &mut at, rng.range(1, 12) as i64 * HOUR, cmd, worker, tech_role);
-                break 'flow;
-            }
-            if target < Stage::Returned {
-                break 'flow;
-            }
-            // Most come back well within the 72 hours; some late.
-            let d = if rng.chance(80) { rng.range(72, 120) } else { rng.range(1, 48) } as i64 * HOUR;
-            let cmd = Command::Return { handover: 1, result: "已处理完毕".into(), signer: "维修师傅".into() };
-            if !step(&mut sheet, &mut at, d, cmd, worker, tech_role) {
-                break 'flow;
+            if repair {
+                // The dispatcher sends it to engineering, receives it and names the
+                // technician in one go (as the board's assign action does), now and then
+                // with an appointment; the technician gets there, mostly in time, works,
+                // and the resident signs; the slip comes back to the desk.
+                let class = sheet.case.repair.as_ref().map_or(RepairClass::General, |r| r.class);
+                let target_min = arrival_minutes(class);
+                let d = match class {
+                    RepairClass::Emergency => rng.range(1, 8),
+                    _ => rng.range(5, 90),
+                } as i64
+                    * MINUTE;
+                let technician = desk.technicians[rng.below(desk.technicians.len() as u64) as usize];
+                let appointment = rng.chance(100).then(|| {
+                    let t = at + d + rng.range(2, 48) as i64 * HOUR;
+                    t - t % HOUR
+                });
+                let dispatch = Command::Dispatch { department, to_user: None, opinion: "报修派工".into() };
+                let disp_role = Role::EngineeringDispatcher.as_str();
+                if !step(&mut sheet, &mut at, d, dispatch, desk.dispatcher, disp_role) {
+                    break 'flow;
+                }
+                step(&mut sheet, &mut at, 0, Command::Acknowledge { handover: 1 }, desk.dispatcher, disp_role);
+                let note = String::new();
+                let assign = Command::AssignTechnician { technician, appointment_at: appointment, note };
+                step(&mut sheet, &mut at, 0, assign, desk.dispatcher, disp_role);
+                if target < Stage::Arrived {
+                    break 'flow;
+                }
+                let d = match appointment {
+                    Some(t) => t - at - 10 * MINUTE + rng.range(0, 40) as i64 * MINUTE,
+                    None if rng.chance(850) => rng.range(target_min / 3, target_min) as i64 * MINUTE,
+                    None => rng.range(target_min + 1, target_min * 4) as i64 * MINUTE,
+                };
+                if !step(&mut sheet, &mut at, d, Command::StartWork { handover: 1 }, technician, tech_role) {
+                    break 'flow;
+                }
+                step(&mut sheet, &mut at, 0, Command::Arrive, technician, tech_role);
+                if target < Stage::Completed {
+                    break 'flow;
+                }
+                let materials = if rng.chance(300) { "配件一套" } else { "" };
+                let cmd = Command::CompleteRepair {
+                    work_done: "已修复，业主确认".into(),
+                    materials: materials.into(),
+                    signer: r.name.clone(),
+                };
+                if !step(&mut sheet, &mut at, rng.range(20, 180) as i64 * MINUTE, cmd, technician, tech_role) {
+                    break 'flow;
+                }
+                if target < Stage::Returned {
+                    break 'flow;
+                }
+                let result = if materials.is_empty() {
+                    "已修复，业主确认".to_string()
+                } else {
+                    format!("已修复，业主确认（材料：{materials}）")
+                };
+                let cmd = Command::Return { handover: 1, result, signer: r.name.clone() };
+                if !step(&mut sheet, &mut at, rng.range(1, 20) as i64 * HOUR, cmd, receptionist, rec_role) {
+                    break 'flow;
+                }
+            } else {
+                let opinion = "请尽快上门处理并回复".to_string();
+                let d = rng.range(5, 120) as i64 * MINUTE;
+                if !step(
+                    &mut sheet,
+                    &mut at,
+                    d,
+                    Command::Dispatch { department, to_user: None, opinion },
+                    receptionist,
+                    rec_role,
+                ) {
+                    break 'flow;
+                }
+                if target < Stage::Acknowledged {
+                    break 'flow;
+                }
+                let d = rng.range(5, 60) as i64 * MINUTE;
+                if !step(&mut sheet, &mut at, d, Command::Acknowledge { handover: 1 }, worker, tech_role) {
+                    break 'flow;
+                }
+                if suspend {
+                    let cmd =
+                        Command::Suspend { explanation: "等待业主提供材料".into(), signed_by: Some(worker) };
+                    step(&mut sheet, &mut at, rng.range(1, 12) as i64 * HOUR, cmd, worker, tech_role);
+                    break 'flow;
+                }
+                if target < Stage::Returned {
+                    break 'flow;
+                }
+                // Most come back well within the 72 hours; some late.
+                let d = if rng.chance(80) { rng.range(72, 120) } else { rng.range(1, 48) } as i64 * HOUR;
+                let cmd =
+                    Command::Return { handover: 1, result: "已处理完毕".into(), signer: "维修师傅".into() };
+                if !step(&mut sheet, &mut at, d, cmd, worker, tech_role) {
+                    break 'flow;
+                }
             }
             if target < Stage::Collected {
                 break 'flow;
+            }
+            // An inquiry is answered, a suggestion analysed and replied to by the manager,
+            // before the sheet is collected (R-RECV-2, R-RECV-3).
+            let mgr_role = Role::CsManager.as_str();
+            let extra: Vec<(Command, i64, &'static str)> = match kind {
+                SheetKind::Inquiry => vec![(
+                    Command::AnswerInquiry {
+                        answer: "已按规定答复业主".into(),
+                        basis: "《物业服务合同》".into(),
+                        article: None,
+                    },
+                    receptionist,
+                    rec_role,
+                )],
+                SheetKind::Suggestion => vec![
+                    (
+                        Command::AnalyseSuggestion {
+                            analysis: "可行，列入下季度计划".into(), to_director: false
+                        },
+                        desk.manager,
+                        mgr_role,
+                    ),
+                    (Command::ReplySuggestion { reply: "感谢建议，已列入计划".into() }, desk.manager, mgr_role),
+                ],
+                _ => vec![],
+            };
+            for (cmd, by, role) in extra {
+                if !step(&mut sheet, &mut at, rng.range(5, 120) as i64 * MINUTE, cmd, by, role) {
+                    break 'flow;
+                }
             }
             let d = rng.range(10, 240) as i64 * MINUTE;
             let confirmation = if rng.chance(700) {
@@ -403,14 +583,63 @@ fn handover_row(community_id: i64, sheet_id: i64, h: &Handover) -> Vec<BulkValue
     ]
 }
 
+/// A `requests` row in the store's column order (`srq::bulk`, 38 values).
+fn request_row(p: &srq::Projection, updated_at: i64) -> Vec<BulkValue> {
+    let flag = |b: bool| BulkValue::I(i64::from(b));
+    let text = |s: &Option<String>| BulkValue::O(s.clone());
+    let word = |s: Option<&'static str>| BulkValue::O(s.map(str::to_string));
+    vec![
+        BulkValue::I(p.sheet_id),
+        BulkValue::I(p.community_id),
+        BulkValue::S(p.kind.clone()),
+        BulkValue::N(p.unit_id),
+        BulkValue::I(p.opened_at),
+        flag(p.closed),
+        text(&p.category),
+        text(&p.class),
+        BulkValue::N(p.class_rank),
+        text(&p.source),
+        BulkValue::N(p.technician_id),
+        BulkValue::N(p.assigned_at),
+        BulkValue::N(p.appointment_at),
+        BulkValue::N(p.arrival_due_at),
+        BulkValue::N(p.arrived_at),
+        BulkValue::N(p.completed_at),
+        BulkValue::N(p.slip_due_at),
+        BulkValue::N(p.slip_returned_at),
+        BulkValue::N(p.charge_fen),
+        BulkValue::S(p.charge_state.into()),
+        text(&p.against),
+        BulkValue::N(p.against_department_id),
+        BulkValue::N(p.valid.map(i64::from)),
+        word(p.route),
+        BulkValue::N(p.routed_department_id),
+        BulkValue::N(p.deadline_at),
+        text(&p.flag),
+        BulkValue::N(p.solution_at),
+        BulkValue::I(p.progress_count),
+        BulkValue::N(p.last_progress_at),
+        BulkValue::N(p.promised_by_at),
+        BulkValue::N(p.answered_at),
+        BulkValue::N(p.escalated_to),
+        BulkValue::N(p.analysed_at),
+        flag(p.to_director),
+        BulkValue::N(p.replied_at),
+        BulkValue::N(p.replied_by),
+        BulkValue::I(updated_at),
+    ]
+}
+
 async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Result<(), BoxError> {
     let backend = app.store.backend();
     let c = desk.community_id;
+    let settings = srq::Settings::default();
     for chunk in made.chunks(CHUNK) {
         let mut sheets = Vec::with_capacity(chunk.len());
         let mut events = Vec::new();
         let mut handovers = Vec::new();
         let mut terms = Vec::new();
+        let mut requests = Vec::new();
         for m in chunk {
             let s = &m.sheet;
             let last = m.history.last().map_or(0, |r| r.at);
@@ -458,6 +687,14 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
             for h in &s.handovers {
                 handovers.push(handover_row(c, m.id, h));
             }
+            // The flow's projection, exactly as the application derives it from the sheet.
+            if let Some(p) = crate::app::request::projection(s, m.id, c, m.unit_id, &settings) {
+                if !p.closed && p.class_rank.is_some() {
+                    counts.board += usize::from(p.technician_id.is_none());
+                    counts.assigned += usize::from(p.technician_id.is_some() && p.completed_at.is_none());
+                }
+                requests.push(request_row(&p, last));
+            }
             for t in search::terms(&format!("{} {}", m.reason, m.name)) {
                 terms.push(vec![BulkValue::I(c), BulkValue::S(t), BulkValue::I(m.id)]);
             }
@@ -467,11 +704,13 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
         }
         counts.events += events.len();
         counts.terms += terms.len();
+        counts.requests += requests.len();
         let mut tx = app.store.begin().await?;
         store::sheet::bulk_sheets(&mut tx, backend, sheets).await?;
         store::sheet::bulk_events(&mut tx, backend, events).await?;
         store::sheet::bulk_handovers(&mut tx, backend, handovers).await?;
         store::sheet::bulk_terms(&mut tx, backend, terms).await?;
+        srq::bulk(&mut tx, backend, requests).await?;
         tx.commit().await?;
     }
     Ok(())
@@ -512,17 +751,14 @@ pub async fn generate(app: &App, desks: &[Desk], n: usize, seed: u64) -> Result<
             desk.community_id,
             json!({
                 "sheets": counts.sheets, "open": counts.open, "with_leak": counts.leaks, "events": counts.events,
-                "terms": counts.terms, "ids": [ids.first(), ids.last()], "counters": counters,
+                "terms": counts.terms, "requests": counts.requests, "board": counts.board,
+                "assigned": counts.assigned, "ids": [ids.first(), ids.last()], "counters": counters,
             }),
         )
         .await
         .map_err(fail)?;
         tx.commit().await?;
-        total.sheets += counts.sheets;
-        total.open += counts.open;
-        total.leaks += counts.leaks;
-        total.events += counts.events;
-        total.terms += counts.terms;
+        total.add(&counts);
     }
     let step = (all_ids.len() / 1000).max(1);
     Ok((total, all_ids.into_iter().step_by(step).take(1000).collect()))

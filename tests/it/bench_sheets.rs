@@ -1,13 +1,14 @@
 //! The sheet benchmark's generator (`huiqian bench-data --sheets N`): sheets whose events
 //! replay to their stored state, found by the archive search, numbered without gaps, and
-//! a registration afterwards that takes the next number.
+//! a registration afterwards that takes the next number; repairs whose flow rows agree
+//! with their events, on the dispatchers' boards and in the technicians' days.
 
 use crate::harness::{fresh_database_url, test_config};
-use huiqian::app::{Actor, App, Via, sheet};
+use huiqian::app::{Actor, App, Via, request, sheet};
 use huiqian::demo::bench::{self, Size};
 use huiqian::domain::auth::Grants;
 use huiqian::domain::sheet::lifecycle::Recorded;
-use huiqian::domain::sheet::{Event, Sheet};
+use huiqian::domain::sheet::{Event, Sheet, SheetKind};
 use huiqian::store::sheet as st;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -102,6 +103,82 @@ async fn generated_sheets_replay_are_found_and_numbered_without_gaps() {
     for s in ["registered", "dispatched", "awaiting_acceptance"] {
         assert!(states.get(s).copied().unwrap_or(0) > 0, "no {s} sheets: {states:?}");
     }
+
+    // The flows' rows agree with the events: one per repair, inquiry and suggestion, with
+    // the technician, times and state the replayed sheet has.
+    let rows = sqlx::query(
+        "SELECT sheet_id, community_id, kind, closed, category, class, technician_id, assigned_at, arrived_at, \
+         completed_at, slip_returned_at, answered_at, replied_at FROM requests",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let rows: HashMap<i64, sqlx::any::AnyRow> = rows.into_iter().map(|r| (r.get(0), r)).collect();
+    let mut board: HashMap<i64, HashSet<i64>> = HashMap::new();
+    let mut days: HashMap<i64, HashSet<i64>> = HashMap::new();
+    let (mut repairs, mut completed) = (0, 0);
+    for s in &sheets {
+        let id: i64 = s.get(0);
+        let community: i64 = s.get(5);
+        let replayed = Sheet::replay(&history[&id]).unwrap();
+        let flow = matches!(replayed.kind, SheetKind::Repair | SheetKind::Inquiry | SheetKind::Suggestion);
+        assert_eq!(rows.contains_key(&id), flow, "sheet {id} ({:?}): a flow row", replayed.kind);
+        let Some(row) = rows.get(&id) else { continue };
+        assert_eq!(row.get::<i64, _>(1), community, "sheet {id}");
+        assert_eq!(row.get::<String, _>(2), replayed.kind.as_str(), "sheet {id}");
+        assert_eq!(row.get::<i64, _>(3) == 1, !replayed.state.is_open(), "sheet {id}: closed");
+        let case = &replayed.case;
+        if replayed.kind == SheetKind::Repair {
+            let r = case.repair.as_ref().unwrap_or_else(|| panic!("sheet {id}: a repair without its flow"));
+            repairs += 1;
+            completed += usize::from(r.completed_at.is_some());
+            assert_eq!(row.get::<Option<String>, _>(4).as_deref(), Some(r.category.as_str()), "sheet {id}");
+            assert_eq!(row.get::<Option<String>, _>(5).as_deref(), Some(r.class.as_str()), "sheet {id}");
+            assert_eq!(row.get::<Option<i64>, _>(6), r.technician, "sheet {id}: technician");
+            assert_eq!(row.get::<Option<i64>, _>(7), r.assigned_at, "sheet {id}");
+            assert_eq!(row.get::<Option<i64>, _>(8), r.arrived_at, "sheet {id}");
+            assert_eq!(row.get::<Option<i64>, _>(9), r.completed_at, "sheet {id}");
+            let slip = r.handover.and_then(|h| replayed.handover(h)).and_then(|h| h.returned_at);
+            assert_eq!(row.get::<Option<i64>, _>(10), slip, "sheet {id}: slip");
+            if replayed.state.is_open() {
+                match (r.technician, r.completed_at) {
+                    (None, _) => assert!(board.entry(community).or_default().insert(id)),
+                    (Some(t), None) => assert!(days.entry(t).or_default().insert(id)),
+                    _ => {}
+                }
+            }
+        }
+        let answered = case.inquiry.as_ref().and_then(|i| i.answer.as_ref()).map(|a| a.at);
+        assert_eq!(row.get::<Option<i64>, _>(11), answered, "sheet {id}: answered");
+        let replied = case.suggestion.as_ref().and_then(|x| x.replied_at);
+        assert_eq!(row.get::<Option<i64>, _>(12), replied, "sheet {id}: replied");
+        if replayed.kind == SheetKind::Suggestion && !replayed.state.is_open() {
+            assert!(replied.is_some(), "sheet {id}: a suggestion collected without a reply");
+        }
+    }
+    assert!(repairs > 900 && completed * 10 > repairs * 9, "{completed} of {repairs} repairs completed");
+
+    // The dispatcher of each community sees exactly its open unassigned repairs, and each
+    // technician exactly their open jobs.
+    for (i, &c) in g.communities.iter().enumerate() {
+        let dispatcher = actor(&app, &bench::dispatcher_username(i)).await;
+        let b = request::board(&app, &dispatcher, c, 200, 0).await.unwrap();
+        let shown: HashSet<i64> = b.unassigned.iter().map(|j| j.sheet_id).collect();
+        assert_eq!(shown, board.remove(&c).unwrap_or_default(), "community {c}: the board");
+        assert_eq!(b.technicians.len(), bench::TECHNICIANS, "community {c}");
+        let mut jobs = 0;
+        for k in 1..=bench::TECHNICIANS {
+            let tech = actor(&app, &bench::technician_username(i, k)).await;
+            let day = request::technician_day(&app, &tech, c).await.unwrap();
+            let open: HashSet<i64> = day.open.iter().map(|j| j.sheet_id).collect();
+            assert_eq!(open, days.remove(&tech.user_id).unwrap_or_default(), "{}", tech.username);
+            let load = b.technicians.iter().find(|t| t.user_id == tech.user_id).expect("on the board");
+            assert_eq!(load.open_jobs, open.len() as i64, "{}", tech.username);
+            jobs += open.len();
+        }
+        assert!(!shown.is_empty() && jobs > 0, "community {c}: {} on the board, {jobs} with technicians", shown.len());
+    }
+    assert!(days.is_empty(), "jobs of technicians of no community: {days:?}");
 
     // The archive search for 漏水 finds exactly the generated sheets containing it.
     let manager = actor(&app, bench::USERNAME).await;
