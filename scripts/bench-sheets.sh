@@ -2,8 +2,9 @@
 # The countersign-sheet benchmark, on SQLite and on PostgreSQL (docs/benchmarks.md): on a
 # generated database of 1,000,000 sheets over 20 communities and two years (with 50,000
 # units and 100,000 residents), registration over HTTP, the chase queue, the archive
-# search (漏水 and a phone suffix) and the sheet page under 32 concurrent clients, and
-# the scheduler's cost per tick. Registration is also given as a ratio of the insert
+# search (漏水 and a phone suffix), the sheet page, the engineering dispatcher's repair
+# board and the technician's day under 32 concurrent clients, and the scheduler's cost
+# per tick. Registration is also given as a ratio of the insert
 # baseline (../shared/bench/baseline) measured in the same run. Prints a markdown table.
 #
 #   scripts/bench-sheets.sh
@@ -60,7 +61,9 @@ cleanup() {
     fi
     if [ -n "${KEEP:-}" ]; then
         mkdir -p "$KEEP" && cp "$work"/*.txt "$KEEP"/ 2>/dev/null || true
-        for b in $BACKENDS; do cp "$work/$b"/*.txt "$work/$b"/*.log "$KEEP"/ 2>/dev/null || true; done
+        for b in $BACKENDS; do
+            for f in "$work/$b"/*.txt "$work/$b"/*.log; do [ -e "$f" ] && cp "$f" "$KEEP/$b-${f##*/}"; done
+        done
     fi
     rm -rf "$work"
 }
@@ -68,6 +71,49 @@ trap cleanup EXIT
 
 # Server start/stop, wrk runs and the insert baseline, shared with the other benchmark.
 source scripts/bench/common.sh # the working directory is the repository root (see above)
+
+# A read API token of a generated user (password bench-password-1, no second factor).
+read_token() { # base username
+    local jar csrf
+    jar=$(mktemp -p "$work")
+    csrf=$(curl -fs -c "$jar" -H 'Content-Type: application/json' \
+        -d "{\"username\":\"$2\",\"password\":\"bench-password-1\"}" "$1/api/v1/auth/sign-in" | jq -r .csrf_token)
+    curl -fs -b "$jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+        -d '{"name":"bench","write":false}' "$1/api/v1/me/tokens" | jq -r .secret
+}
+
+# The plans of the board's and the day's queries (src/store/request.rs: board, late_open,
+# technician_loads, technician_day) for community $2 and technician $3, at time $4.
+explain_repairs() { # backend community technician now_ms
+    local b=$1 c=$2 t=$3 now=$4 sql
+    local job="SELECT r.sheet_id, s.number, u.room_no, f.display_name, tu.display_name, d.name FROM requests r
+      JOIN sheets s ON s.id = r.sheet_id LEFT JOIN units u ON u.id = s.unit_id JOIN users f ON f.id = s.first_contact_id
+      LEFT JOIN users tu ON tu.id = r.technician_id LEFT JOIN departments d ON d.id = r.routed_department_id"
+    local open="r.technician_id IS NOT NULL AND r.completed_at IS NULL AND r.closed = 0"
+    local queries=(
+        "board|$job WHERE r.community_id = $c AND r.category IS NOT NULL AND r.technician_id IS NULL AND r.closed = 0
+          ORDER BY r.class_rank, r.opened_at, r.sheet_id LIMIT 50 OFFSET 0"
+        "late_open|$job WHERE r.technician_id IN (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $c
+          AND ur.role = 'technician') AND $open AND r.arrived_at IS NULL AND r.arrival_due_at < $now
+          AND r.community_id = $c ORDER BY r.arrival_due_at LIMIT 50"
+        "technician_loads|SELECT u.id, (SELECT COUNT(*) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL
+          AND r.closed = 0) FROM users u WHERE u.active = 1 AND u.id IN (SELECT ur.user_id FROM user_roles ur
+          WHERE ur.community_id = $c AND ur.role = 'technician')"
+        "day_open|$job WHERE r.technician_id = $t AND r.completed_at IS NULL AND r.closed = 0
+          ORDER BY r.arrival_due_at IS NULL, r.arrival_due_at, r.sheet_id LIMIT 100"
+        "day_done|$job WHERE r.technician_id = $t AND r.completed_at IS NOT NULL AND r.completed_at >= $((now - 86400000))
+          ORDER BY r.completed_at DESC LIMIT 100"
+    )
+    for q in "${queries[@]}"; do
+        echo "== ${q%%|*}"
+        sql=${q#*|}
+        if [ "$b" = sqlite ]; then
+            sqlite3 -readonly "$work/$b/huiqian.db" "EXPLAIN QUERY PLAN $sql"
+        else
+            psql -qAt "$PG_URL/$PG_DB" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) $sql"
+        fi
+    done
+}
 
 run_backend() { # sqlite|postgres
     local b=$1 data="$work/$1" base="http://127.0.0.1:$PORT"
@@ -122,6 +168,31 @@ run_backend() { # sqlite|postgres
         -d '{"name":"bench","write":true}' "$base/api/v1/me/tokens" | jq -r .secret)
     mapfile -t communities < <(curl -fs -H "Authorization: Bearer $token" "$base/api/v1/communities" | jq -r '.[].id')
     local first=${communities[0]}
+    # The repair board as each community's engineering dispatcher (bench_dNN for the
+    # community coded BNN), the day view as each of its technicians (bench_tNN_1 … _4).
+    say "$b: signing in the dispatchers and technicians"
+    local n line tech
+    : >"$data/board.txt"; : >"$data/day.txt"
+    while read -r c code; do
+        local nn=${code#B}
+        echo "$(read_token "$base" "bench_d$nn") /api/v1/communities/$c/repairs/board" >>"$data/board.txt"
+        for k in 1 2 3 4; do
+            echo "$(read_token "$base" "bench_t${nn}_$k") /api/v1/communities/$c/repairs/my-day" >>"$data/day.txt"
+        done
+    done < <(curl -fs -H "Authorization: Bearer $token" "$base/api/v1/communities" | jq -r '.[] | "\(.id) \(.code)"')
+    read -r line <"$data/board.txt"
+    n=$(curl -fs -H "Authorization: Bearer ${line%% *}" "$base${line#* }" | jq '.unassigned | length')
+    [ "$n" -ge 1 ] || { say "$b: the repair board is empty"; return 1; }
+    read -r line <"$data/day.txt"
+    n=$(curl -fs -H "Authorization: Bearer ${line%% *}" "$base${line#* }" | jq '.open | length')
+    [ "$n" -ge 1 ] || { say "$b: the technician's day is empty"; return 1; }
+    if [ "$b" = sqlite ]; then
+        tech=$(sqlite3 -readonly "$data/huiqian.db" "SELECT id FROM users WHERE username = 'bench_t01_1'")
+    else
+        tech=$(psql -tA "$PG_URL/$PG_DB" -c "SELECT id FROM users WHERE username = 'bench_t01_1'")
+    fi
+    explain_repairs "$b" "$first" "$tech" "$(now_ms)" >"$data/plans.txt" 2>&1 || true
+    cat "$data/plans.txt" >&2
     : >"$data/chase.txt"; : >"$data/leak.txt"; : >"$data/last4.txt"; : >"$data/pages.txt"
     for c in "${communities[@]}"; do
         echo "/api/v1/communities/$c/queues/chase" >>"$data/chase.txt"
@@ -133,7 +204,6 @@ run_backend() { # sqlite|postgres
     while read -r id; do
         [ -n "$id" ] && echo "/api/v1/sheets/$id" >>"$data/pages.txt"
     done <"$data/ids.txt"
-    local n
     n=$(curl -fs -H "Authorization: Bearer $token" "$base/api/v1/communities/$first/sheets?q=$LEAK" | jq length)
     [ "$n" -ge 1 ] || { say "$b: the search for 漏水 found nothing"; return 1; }
     n=$(curl -fs -H "Authorization: Bearer $token" "$base/api/v1/communities/$first/queues/chase" | jq length)
@@ -143,6 +213,8 @@ run_backend() { # sqlite|postgres
     TOKEN=$token PATHS="$data/leak.txt" run_wrk "$b.leak" "$base/" "$LUA/sheet_get.lua"
     TOKEN=$token PATHS="$data/last4.txt" run_wrk "$b.last4" "$base/" "$LUA/sheet_get.lua"
     TOKEN=$token PATHS="$data/pages.txt" run_wrk "$b.page" "$base/" "$LUA/sheet_get.lua"
+    PATHS="$data/board.txt" run_wrk "$b.board" "$base/" "$LUA/as_users.lua"
+    PATHS="$data/day.txt" run_wrk "$b.day" "$base/" "$LUA/as_users.lua"
     TOKEN=$token COMMUNITY=$first run_wrk "$b.register" "$base/" "$LUA/register_sheet.lua"
     R[$b.rss_after]=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
     stop_server
@@ -170,7 +242,7 @@ echo "Load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --laten
 echo
 line() { printf '| %s | %s |' "$1" "$2"; shift 2; printf ' %s |' "$@"; echo; }
 fmt() { echo "${R[$1.rps]} req/s, p50 ${R[$1.p50]}, p99 ${R[$1.p99]}"; }
-names=() gen=() size=() reg=() ratios=() chase=() leak=() last4=() page=() tick1=() tickn=() plan=() bad=() timeouts=()
+names=() gen=() size=() reg=() ratios=() chase=() leak=() last4=() page=() board=() day=() tick1=() tickn=() plan=() bad=() timeouts=()
 for b in $BACKENDS; do
     names+=("$b")
     gen+=("$(awk -v m="${R[$b.generate]}" 'BEGIN {printf "%.0f s", m / 1000}')")
@@ -181,11 +253,13 @@ for b in $BACKENDS; do
     leak+=("$(fmt "$b.leak")")
     last4+=("$(fmt "$b.last4")")
     page+=("$(fmt "$b.page")")
+    board+=("$(fmt "$b.board")")
+    day+=("$(fmt "$b.day")")
     tick1+=("${R[$b.tick1]}")
     tickn+=("${R[$b.tickn]}")
     plan+=("${R[$b.plan]}")
-    bad+=("${R[$b.register.bad]} / ${R[$b.chase.bad]} / ${R[$b.leak.bad]} / ${R[$b.last4.bad]} / ${R[$b.page.bad]}")
-    timeouts+=("${R[$b.register.timeouts]} / ${R[$b.chase.timeouts]} / ${R[$b.leak.timeouts]} / ${R[$b.last4.timeouts]} / ${R[$b.page.timeouts]}")
+    bad+=("${R[$b.register.bad]} / ${R[$b.chase.bad]} / ${R[$b.leak.bad]} / ${R[$b.last4.bad]} / ${R[$b.page.bad]} / ${R[$b.board.bad]} / ${R[$b.day.bad]}")
+    timeouts+=("${R[$b.register.timeouts]} / ${R[$b.chase.timeouts]} / ${R[$b.leak.timeouts]} / ${R[$b.last4.timeouts]} / ${R[$b.page.timeouts]} / ${R[$b.board.timeouts]} / ${R[$b.day.timeouts]}")
 done
 line "" "aim" "${names[@]}"
 line "---" "---" "${names[@]//*/---}"
@@ -197,10 +271,12 @@ line "chase queue" "p99 < 50 ms" "${chase[@]}"
 line "archive search 漏水" "p99 < 50 ms" "${leak[@]}"
 line "archive search phone suffix" "p99 < 50 ms" "${last4[@]}"
 line "sheet page" "p99 < 50 ms" "${page[@]}"
+line "repair board (dispatcher)" "p99 < 50 ms" "${board[@]}"
+line "technician's day" "p99 < 50 ms" "${day[@]}"
 line "scheduler tick, first (the handful due)" "< 10 ms, due rows only" "${tick1[@]}"
 line "scheduler tick, later (mean)" "< 10 ms" "${tickn[@]}"
 line "plan of the due query" "partial index sheets_warn" "${plan[@]}"
-line "non-2xx (register / chase / 漏水 / suffix / page)" "0" "${bad[@]}"
+line "non-2xx (register / chase / 漏水 / suffix / page / board / day)" "0" "${bad[@]}"
 line "timeouts (same order)" "0" "${timeouts[@]}"
 echo
 echo "Insert baseline (one SQLite insert per request, POST /tickets, same wrk settings):" \
