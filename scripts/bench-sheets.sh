@@ -99,10 +99,10 @@ explain_repairs() { # backend community technician now_ms
         "technician_loads|SELECT u.id, (SELECT COUNT(*) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL
           AND r.closed = 0) FROM users u WHERE u.active = 1 AND u.id IN (SELECT ur.user_id FROM user_roles ur
           WHERE ur.community_id = $c AND ur.role = 'technician')"
-        "day_open|$job WHERE r.technician_id = $t AND r.completed_at IS NULL AND r.closed = 0
+        "day_open|$job WHERE r.technician_id = $t AND r.completed_at IS NULL AND r.closed = 0 AND r.community_id = $c
           ORDER BY r.arrival_due_at IS NULL, r.arrival_due_at, r.sheet_id LIMIT 100"
         "day_done|$job WHERE r.technician_id = $t AND r.completed_at IS NOT NULL AND r.completed_at >= $((now - 86400000))
-          ORDER BY r.completed_at DESC LIMIT 100"
+          AND r.community_id = $c ORDER BY r.completed_at DESC LIMIT 100"
     )
     for q in "${queries[@]}"; do
         echo "== ${q%%|*}"
