@@ -1059,6 +1059,8 @@ pub async fn save_article(
     input: &ArticleInput,
 ) -> AppResult<srq::Article> {
     let authority = actor.authorize(Permission::ManageRequests, c)?;
+    // An article has a person as its author; the command line is nobody.
+    let author = actor.audit_user_id().ok_or(AppError::Forbidden)?;
     let mut errors = FieldErrors::default();
     for (field, v, max) in [("title", &input.title, 100), ("answer", &input.answer, 4000), ("basis", &input.basis, 500)]
     {
@@ -1072,7 +1074,7 @@ pub async fn save_article(
     let (title, answer, basis) = (input.title.trim(), input.answer.trim(), input.basis.trim());
     let mut tx = app.store.begin().await?;
     let id = match id {
-        None => srq::insert_article(&mut tx, c, title, answer, basis, actor.user_id).await?,
+        None => srq::insert_article(&mut tx, c, title, answer, basis, author).await?,
         Some(id) => {
             let before =
                 srq::article(app.store.read(), id).await?.filter(|a| a.community_id == c).ok_or(AppError::NotFound)?;

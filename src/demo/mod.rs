@@ -178,7 +178,12 @@ pub async fn load_if_empty(app: &App) -> Result<bool, BoxError> {
         ids.push(community.id);
     }
     let hash = hash.await?;
-    create_staff(app, &actor, company, &ids, &hash).await?;
+    let admin = create_staff(app, &actor, company, &ids, &hash).await?;
+    let mut author = actor.clone();
+    author.user_id = admin;
+    for &community in &ids {
+        request_lists(app, &author, community).await?;
+    }
     tracing::info!(ms = started.elapsed().as_millis() as u64, "demo company loaded");
     Ok(true)
 }
@@ -266,7 +271,78 @@ async fn seal_all(app: &App, plan: &Plan) -> Result<Vec<sp::PersonRow>, BoxError
 
 /// The demo's staff: `admin` for the whole company and one account per role in each
 /// community, all with the demo password and no second factor.
-async fn create_staff(app: &App, actor: &Actor, company: i64, communities: &[i64], hash: &str) -> Result<(), BoxError> {
+/// The price list for paid work and the answers the desk cites, as a community starts
+/// them (R-REP-4, R-RECV-2).
+async fn request_lists(app: &App, actor: &Actor, community: i64) -> Result<(), BoxError> {
+    use crate::app::request as rq;
+    const PRICES: &[(&str, &str, &str, &str)] = &[
+        ("上门维修人工费", "次", "labour", "30"),
+        ("疏通下水道", "次", "labour", "80"),
+        ("更换水龙头（人工）", "个", "labour", "20"),
+        ("水龙头（普通）", "个", "material", "45"),
+        ("PPR 水管 20mm", "米", "material", "12.50"),
+        ("角阀", "个", "material", "25"),
+        ("LED 灯泡 9W", "个", "material", "15"),
+        ("空气开关 32A", "个", "material", "38"),
+    ];
+    for (name, unit, kind, price) in PRICES {
+        let input = rq::PriceItemInput {
+            name: (*name).into(),
+            unit: (*unit).into(),
+            item_kind: (*kind).into(),
+            price: (*price).into(),
+            active: true,
+            version: None,
+        };
+        rq::save_price_item(app, actor, community, None, &input).await.map_err(fail)?;
+    }
+    const ARTICLES: &[(&str, &str, &str)] = &[
+        (
+            "装修施工时间",
+            "工作日 8:00—12:00、14:00—18:00 可以施工；周末和法定节假日不得进行产生噪音的施工。",
+            "《住宅室内装饰装修管理办法》；本小区《管理规约》第十二条",
+        ),
+        (
+            "物业费收费标准与缴纳时间",
+            "住宅物业费按建筑面积每月每平方米 2.20 元，按季度预交，可在客服中心或线上缴纳。",
+            "物业服务合同第五条；价格主管部门备案文件",
+        ),
+        (
+            "停水停电通知",
+            "计划停水停电至少提前 24 小时在单元门口和业主群通知；突发停水停电立即通知并公布预计恢复时间。",
+            "《物业服务规范》；供水供电单位的通知",
+        ),
+        (
+            "宠物饲养规定",
+            "犬只须办证、拴绳出行并及时清理粪便；禁止在公共区域饲养家禽家畜。",
+            "《城市养犬管理规定》；本小区《管理规约》第十八条",
+        ),
+        (
+            "车位租用与临时停车",
+            "地面车位月租 150 元；访客车辆登记后可免费停放 2 小时，超时按每小时 5 元收费。",
+            "停车管理办法（业主大会通过）；价格备案",
+        ),
+    ];
+    for (title, answer, basis) in ARTICLES {
+        let input = rq::ArticleInput {
+            title: (*title).into(),
+            answer: (*answer).into(),
+            basis: (*basis).into(),
+            active: true,
+            version: None,
+        };
+        rq::save_article(app, actor, community, None, &input).await.map_err(fail)?;
+    }
+    Ok(())
+}
+
+async fn create_staff(
+    app: &App,
+    actor: &Actor,
+    company: i64,
+    communities: &[i64],
+    hash: &str,
+) -> Result<i64, BoxError> {
     struct Made {
         user: i64,
         community: Option<i64>,
@@ -322,7 +398,7 @@ async fn create_staff(app: &App, actor: &Actor, company: i64, communities: &[i64
         };
         auth::grant_role(app, actor, m.user, m.community, m.role, department).await.map_err(fail)?;
     }
-    Ok(())
+    Ok(admin)
 }
 
 /// Print the demo's log-ins (zh-CN and English) for whoever started it.

@@ -245,9 +245,12 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     .await
     .unwrap()
     .id;
+    // An article is written by a person (its author is kept).
+    let mut author = cli.clone();
+    author.user_id = desk.id;
     let article = huiqian::app::request::save_article(
         &t.app,
-        &cli,
+        &author,
         community,
         None,
         &huiqian::app::request::ArticleInput {
