@@ -1149,3 +1149,56 @@ pub fn parse_quantity(s: &str) -> Result<i64, ValidationError> {
     }
     Ok(q)
 }
+
+/// The requester's full phone, to call them: for the technician assigned to the open
+/// repair (the visit is the reason) or for customer service handling the sheet, who says
+/// why. Every reveal is in the audit trail with its reason; nobody else sees more than
+/// the masked number.
+pub async fn reveal_phone(app: &App, actor: &Actor, sheet_id: i64, reason: &str) -> AppResult<String> {
+    let row = st::sheet(app.store.read(), sheet_id).await?.ok_or(AppError::NotFound)?;
+    let c = row.community_id;
+    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    let mut conn = app.store.read().acquire().await?;
+    let events = st::events(&mut conn, sheet_id).await?;
+    drop(conn);
+    let history: Vec<huiqian_domain::sheet::lifecycle::Recorded> = events
+        .iter()
+        .filter_map(|r| {
+            serde_json::from_str(&r.data).ok().map(|event| huiqian_domain::sheet::lifecycle::Recorded {
+                event,
+                at: r.at,
+                by: r.by_user_id,
+            })
+        })
+        .collect();
+    let sheet = Sheet::replay(&history).ok_or(AppError::NotFound)?;
+    let own_open_job = sheet.state.is_open()
+        && sheet.case.repair.as_ref().is_some_and(|r| r.technician == Some(actor.user_id) && r.completed_at.is_none());
+    let (authority, reason) = if own_open_job {
+        let a = actor.authorize(Permission::DoRepair, c)?;
+        let why =
+            if reason.trim().is_empty() { "上门维修联系住户".to_string() } else { reason.trim().to_string() };
+        (a, why)
+    } else {
+        let a = actor.authorize(Permission::HandleSheet, c)?;
+        if reason.trim().is_empty() {
+            return Err(AppError::field("reason", ValidationError::new("reveal.reason_required")));
+        }
+        (a, reason.trim().to_string())
+    };
+    let sealed = st::sealed_phone(app.store.read(), sheet_id).await?.ok_or(AppError::rejected("sheet.no_phone"))?;
+    let phone = app.secrets.decrypt(&sealed)?;
+    let mut tx = app.store.begin().await?;
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "sheet.phone_revealed",
+        "sheet",
+        sheet_id,
+        json!({"number": row.number, "phone": row.requester_phone_masked, "reason": reason}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(phone)
+}

@@ -166,6 +166,7 @@ pub async fn register(
     let seq = st::next_seq(&mut tx, app.store.backend(), community_id, year).await?;
     let no = number::format("KF", year as i32, seq);
     let phone_masked = phone.as_ref().map(|p| p.masked()).unwrap_or_default();
+    let sealed_phone = phone.as_ref().map(|p| app.secrets.encrypt(p.as_str()));
     let new = st::NewSheet {
         community_id,
         number: &no,
@@ -178,6 +179,7 @@ pub async fn register(
         requester_name: name.as_str(),
         requester_phone_masked: &phone_masked,
         requester_phone_last4: phone.as_ref().map(|p| p.last4()).unwrap_or(""),
+        requester_phone_enc: sealed_phone.as_deref(),
         reason,
         first_contact_id: actor.user_id,
         signature_pending: domain_sheet.signature_pending,

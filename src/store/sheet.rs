@@ -70,6 +70,8 @@ pub struct NewSheet<'a> {
     pub requester_name: &'a str,
     pub requester_phone_masked: &'a str,
     pub requester_phone_last4: &'a str,
+    /// The full phone, sealed.
+    pub requester_phone_enc: Option<&'a str>,
     pub reason: &'a str,
     pub first_contact_id: i64,
     pub signature_pending: bool,
@@ -81,8 +83,8 @@ pub async fn insert_sheet(tx: &mut AnyConnection, s: &NewSheet<'_>) -> Result<i6
     sqlx::query_scalar(
         "INSERT INTO sheets (community_id, number, year, seq, kind, channel, state, unit_id, person_id, requester_name, \
          requester_phone_masked, requester_phone_last4, reason, first_contact_id, signature_pending, registered_at, \
-         idempotency_key, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'registered', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15) RETURNING id",
+         idempotency_key, updated_at, requester_phone_enc) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'registered', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15, $17) RETURNING id",
     )
     .bind(s.community_id)
     .bind(s.number)
@@ -100,6 +102,7 @@ pub async fn insert_sheet(tx: &mut AnyConnection, s: &NewSheet<'_>) -> Result<i6
     .bind(super::flag(s.signature_pending))
     .bind(s.registered_at)
     .bind(s.idempotency_key)
+    .bind(s.requester_phone_enc)
     .fetch_one(tx)
     .await
 }
@@ -808,4 +811,17 @@ pub async fn set_counter(tx: &mut AnyConnection, community_id: i64, year: i64, l
         .execute(tx)
         .await?;
     Ok(())
+}
+
+/// The sealed phone to call about a sheet: as typed at registration, else the registered
+/// person's.
+pub async fn sealed_phone(pool: &AnyPool, id: i64) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT COALESCE(s.requester_phone_enc, p.phone_enc) FROM sheets s LEFT JOIN persons p ON p.id = s.person_id \
+         WHERE s.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|r| r.0))
 }

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_price_item))
         .routes(routes!(list_articles, create_article))
         .routes(routes!(update_article))
+        .routes(routes!(reveal_phone))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -202,4 +203,29 @@ async fn update_article(
     ApiJson(b): ApiJson<rq::ArticleInput>,
 ) -> ApiResult<Json<srq::Article>> {
     api(rq::save_article(&s.app, &a.actor, id, Some(article), &b).await, a.lang).map(Json)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RevealBody {
+    /// Why the full number is needed (the assigned technician may leave it empty).
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Revealed {
+    pub phone: String,
+}
+
+/// The requester's full phone to call them: the technician on the open repair, or
+/// customer service with a reason. Each reveal is audited.
+#[utoipa::path(post, path = "/sheets/{id}/phone", tag = "requests", params(("id" = i64, Path)), request_body = RevealBody,
+    responses((status = 200, body = Revealed), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn reveal_phone(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<RevealBody>,
+) -> ApiResult<Json<Revealed>> {
+    api(rq::reveal_phone(&s.app, &a.actor, id, &b.reason).await, a.lang).map(|phone| Json(Revealed { phone }))
 }

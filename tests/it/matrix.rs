@@ -115,6 +115,11 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
     ),
     (
         "post",
+        "/api/v1/sheets/{id}/phone",
+        "requests::calling_the_resident_reveals_the_phone_to_the_job_and_audits_it (the technician on the job, or the desk with a reason)",
+    ),
+    (
+        "post",
         "/api/v1/sheets/{id}/actions",
         "sheets::r_role_2_each_sheet_action_for_each_role (the right depends on the action)",
     ),

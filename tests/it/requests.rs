@@ -789,3 +789,44 @@ async fn request_settings_are_validated_and_locked() {
     let (s, v) = admin.put_json(&url, &next).await;
     assert_eq!((s, v["general_min"].as_i64()), (200, Some(45)));
 }
+
+/// Calling the resident: the full phone is revealed only to the technician on the open job
+/// or to customer service with a reason, and every reveal is audited; nobody else gets
+/// more than the masked number.
+#[tokio::test]
+async fn calling_the_resident_reveals_the_phone_to_the_job_and_audits_it() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let dispatcher = t.as_role(Role::EngineeringDispatcher).await;
+    let tech = t.as_role(Role::Technician).await;
+    let (_, other) = staff(&t, "tech_two", Role::Technician).await;
+    let guard = t.as_role(Role::SecurityOfficer).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let (_, r) = repair(&desk, t.c1, "water", "卫生间漏水").await;
+    let d = sheet(&desk, &r["id"]).await;
+    assert_eq!(d["sheet"]["requester_phone_masked"], "138****5678");
+    assert!(!d.to_string().contains("13812345678"), "the sheet never carries the full number");
+    let url = format!("/api/v1/sheets/{}/phone", r["id"]);
+    let (s, _) = tech.post_json(&url, &json!({})).await;
+    assert_eq!(s, 403, "not yet the technician's job");
+    act(&dispatcher, &d, json!({"action": "assign_technician", "technician_id": me_id(&tech).await})).await;
+    let (s, v) = tech.post_json(&url, &json!({})).await;
+    assert_eq!((s, v["phone"].as_str()), (200, Some("13812345678")), "{v}");
+    for c in [&other, &guard] {
+        assert_eq!(c.post_json(&url, &json!({})).await.0, 403);
+    }
+    let (s, e) = desk.post_json(&url, &json!({"reason": " "})).await;
+    assert_eq!((s, names_field(&e, "reason")), (422, true));
+    let (s, _) = desk.post_json(&url, &json!({"reason": "电话确认验收"})).await;
+    assert_eq!(s, 200);
+    let (_, trail) =
+        manager.get_json(&format!("/api/v1/audit?community_id={}&action=sheet.phone_revealed", t.c1)).await;
+    let trail = trail.as_array().unwrap();
+    assert_eq!(trail.len(), 2, "each reveal is audited");
+    assert!(!serde_json::to_string(trail).unwrap().contains("13812345678"), "the trail keeps the masked number");
+    // On the technician's phone page, the call button leads to a tel: link.
+    let page = tech.post_form(&format!("/sheets/{}/call", r["id"]), &[("back", "/repairs/day")]).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("href=\"tel:13812345678\""));
+}

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/repairs/board", get(board))
         .route("/repairs/day", get(day))
+        .route("/sheets/{id}/call", post(call))
         .route("/requests/ledger/{name}", get(ledger))
         .route("/requests/articles/search", get(article_search))
         .route("/requests/settings", get(settings))
@@ -1228,4 +1229,29 @@ async fn edit_article(
     AxForm(f): AxForm<ArticleForm>,
 ) -> PageResult {
     save_article(s, ctx, Some(article), f).await
+}
+
+#[derive(Deserialize, Default)]
+struct CallForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    back: String,
+}
+
+#[derive(Template)]
+#[template(path = "requests/call.html")]
+struct CallPage {
+    c: Chrome,
+    sheet_id: i64,
+    phone: String,
+    back: String,
+}
+
+/// Call the resident: the full number is revealed (and audited) only on this deliberate
+/// step, to the technician on the job or to customer service with a reason.
+async fn call(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f): AxForm<CallForm>) -> PageResult {
+    let phone = rq::reveal_phone(&s.app, &ctx.actor, id, &f.reason).await.page(ctx.lang)?;
+    let back = if f.back.starts_with('/') && !f.back.starts_with("//") { f.back } else { format!("/sheets/{id}") };
+    Ok(render(&CallPage { c: Chrome::of(&ctx), sheet_id: id, phone, back }))
 }
