@@ -736,6 +736,22 @@ pub(crate) async fn persist(
                     .await?;
                 }
             }
+            // R-CMP-5: the director convenes the solution for a serious or repeated complaint;
+            // R-RECV-3: valuable suggestions go to the director.
+            Event::ComplaintFlagged { .. } | Event::SuggestionAnalysed { to_director: true, .. } => {
+                let kind = if matches!(e, Event::ComplaintFlagged { .. }) {
+                    "complaint_flagged"
+                } else {
+                    "suggestion_director"
+                };
+                let mut conn = app.store.read().acquire().await?;
+                let to = srq::users_with_roles(&mut conn, community_id, &["centre_director"]).await?;
+                drop(conn);
+                for u in to {
+                    let dedupe = format!("{kind}:{sheet_id}:{u}");
+                    super::notify::send(app, tx, u, community_id, sheet_id, number, None, kind, &dedupe).await?;
+                }
+            }
             Event::TechnicianAssigned { technician, .. } => {
                 super::notify::send(
                     app,

@@ -548,6 +548,7 @@ async fn r_cmp_5_repeated_and_serious_complaints_reach_the_ledger() {
     assert!(sheet(&desk, &first["id"]).await["case"]["complaint"]["flag"].is_null());
     let (_, ledger) = desk.get_json(&format!("/api/v1/communities/{}/request-ledgers/complaints", t.c1)).await;
     assert_eq!(ledger.as_array().unwrap().len(), 1);
+    assert!(notices(&director).await.contains(&"complaint_flagged".to_string()), "the director is told");
     let o = sheet(&desk, &other["id"]).await;
     let (s, _) = act(&desk, &o, json!({"action": "flag_complaint", "reason": "serious", "note": "x"})).await;
     assert_eq!(s, 403);
@@ -722,6 +723,8 @@ async fn r_recv_3_suggestions_analysed_and_answered_by_a_manager() {
     )
     .await;
     assert_eq!(s, 200, "{d}");
+    let director = t.as_role(Role::CentreDirector).await;
+    assert!(notices(&director).await.contains(&"suggestion_director".to_string()), "referred to the director");
     let (s, e) = act(&desk, &d, json!({"action": "reply_suggestion", "reply": "好的"})).await;
     assert_eq!((s, code(&e)), (422, "suggestion.reply_rank"));
     let (s, e) = act(&desk, &d, json!({"action": "collect", "opinion": "x", "phone_confirmed_at": 1})).await;
