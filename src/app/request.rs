@@ -960,7 +960,43 @@ pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInp
     )
     .await?;
     tx.commit().await?;
+    refresh_open(app, c).await?;
     Ok(srq::settings(app.store.read(), c).await?)
+}
+
+/// Recompute the flow projection and timers of a community's open flow sheets from their
+/// histories, after its rules changed, so that the board, the days and the reminders
+/// follow the new targets at once. The sheets' versions are left alone.
+pub async fn refresh_open(app: &App, c: i64) -> AppResult<usize> {
+    let settings = srq::settings(app.store.read(), c).await?;
+    let open = srq::open_flow_sheets(app.store.read(), c).await?;
+    for chunk in open.chunks(200) {
+        let mut updates = Vec::with_capacity(chunk.len());
+        for (id, unit_id) in chunk {
+            let mut conn = app.store.read().acquire().await?;
+            let rows = st::events(&mut conn, *id).await?;
+            drop(conn);
+            let history: Vec<huiqian_domain::sheet::lifecycle::Recorded> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::from_str(&r.data)
+                        .map(|event| huiqian_domain::sheet::lifecycle::Recorded { event, at: r.at, by: r.by_user_id })
+                        .map_err(|e| AppError::Internal(format!("sheet {id} event {}: {e}", r.seq)))
+                })
+                .collect::<AppResult<_>>()?;
+            let Some(sheet) = Sheet::replay(&history) else { continue };
+            if let Some(p) = projection(&sheet, *id, c, *unit_id, &settings) {
+                updates.push((p, timers(&sheet, &settings)));
+            }
+        }
+        let mut tx = app.store.begin().await?;
+        for (p, t) in &updates {
+            srq::save(&mut tx, p).await?;
+            srq::sync_timers(&mut tx, c, p.sheet_id, t).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(open.len())
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

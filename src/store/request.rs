@@ -311,6 +311,15 @@ pub async fn ledger(
         .await
 }
 
+/// Open flow sheets of a community: (sheet id, unit id).
+pub async fn open_flow_sheets(pool: &AnyPool, community_id: i64) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT sheet_id, unit_id FROM requests WHERE community_id = $1 AND closed = 0")
+        .bind(community_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// Complaints about the same unit and category since `since` (R-CMP-5), this one excluded.
 pub async fn earlier_complaints(
     conn: &mut AnyConnection,

@@ -2,7 +2,7 @@
 //! and "Notifications"); attachments.
 
 use crate::harness::TestApp;
-use crate::sheets::{act, department, register, setup};
+use crate::sheets::{act, department, register, register_kind, setup};
 use huiqian::app::notify;
 use huiqian::domain::auth::Role;
 use serde_json::{Value, json};
@@ -123,7 +123,8 @@ async fn scheduler_notices_once_with_two_processes() {
     setup(&t).await;
     let desk = t.as_role(Role::Receptionist).await;
     let eng = department(&desk, t.c1, "engineering").await;
-    let v = register(&desk, t.c1, "phone", "电梯困人后异响").await;
+    // A sheet without a flow of its own: only the collection clock gives notices here.
+    let v = register_kind(&desk, t.c1, "situation_report", "电梯困人后异响").await;
     let (_, v) = act(&desk, &v, json!({"action": "dispatch", "department_id": eng, "opinion": "请检修"})).await;
     let due = v["clock"]["due_at"].as_i64().unwrap();
     let warn = v["clock"]["warn_at"].as_i64().unwrap();
@@ -204,7 +205,8 @@ async fn outbox_retries_until_the_gateway_accepts() {
     setup(&t).await;
     let desk = t.as_role(Role::Receptionist).await;
     let eng = department(&desk, t.c1, "engineering").await;
-    let v = register(&desk, t.c1, "phone", "单元门禁失灵").await;
+    // A sheet without a flow of its own: only the collection clock gives notices here.
+    let v = register_kind(&desk, t.c1, "situation_report", "单元门禁失灵").await;
     let (_, v) = act(&desk, &v, json!({"action": "dispatch", "department_id": eng, "opinion": "请检修"})).await;
     let warn = v["clock"]["warn_at"].as_i64().unwrap();
     notify::tick(&t.app, warn + 1).await.unwrap();

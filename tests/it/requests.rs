@@ -225,6 +225,15 @@ async fn r_rep_3_arrival_targets_and_lateness() {
     assert_eq!(d["request"]["arrival_due_at"].as_i64().unwrap(), notified + 20 * MIN);
     let (_, d) =
         act(&dispatcher, &d, json!({"action": "assign_technician", "technician_id": me_id(&tech).await})).await;
+    // A changed target applies to open repairs at once.
+    let (_, rules) = admin.get_json(&format!("/api/v1/communities/{}/request-settings", t.c1)).await;
+    let mut rules = rules.clone();
+    rules["simple_min"] = json!(30);
+    assert_eq!(admin.put_json(&format!("/api/v1/communities/{}/request-settings", t.c1), &rules).await.0, 200);
+    assert_eq!(sheet(&desk, &r["id"]).await["request"]["arrival_due_at"].as_i64().unwrap(), notified + 30 * MIN);
+    rules["simple_min"] = json!(20);
+    rules["version"] = json!(rules["version"].as_i64().unwrap() + 1);
+    assert_eq!(admin.put_json(&format!("/api/v1/communities/{}/request-settings", t.c1), &rules).await.0, 200);
     // Past the target without an arrival: the technician and the dispatcher are told once.
     let tick = notify::tick(&t.app, notified + 21 * MIN).await.unwrap();
     assert!(tick.notices >= 2, "{tick:?}");

@@ -185,7 +185,9 @@ async fn r_role_2_sheet_pages_per_role() {
             assert_eq!(c.get(path).await.status(), 200, "{role:?} {path}");
         }
         let s = c.get("/sheets/new").await.status();
-        let expected = if role.allows(huiqian::domain::auth::Permission::RegisterSheet) { 200 } else { 403 };
+        // Security and technicians register repairs (R-REP-1).
+        use huiqian::domain::auth::Permission::{RegisterRepair, RegisterSheet};
+        let expected = if role.allows(RegisterSheet) || role.allows(RegisterRepair) { 200 } else { 403 };
         assert_eq!(s, expected, "{role:?} /sheets/new");
     }
 }

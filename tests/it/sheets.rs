@@ -51,6 +51,18 @@ pub async fn department(c: &Client, community: i64, kind: &str) -> i64 {
     deps.as_array().unwrap().iter().find(|d| d["kind"] == kind).unwrap()["id"].as_i64().unwrap()
 }
 
+/// A phone registration of any kind (no flow details).
+pub async fn register_kind(c: &Client, community: i64, kind: &str, reason: &str) -> Value {
+    let (s, v) = c
+        .post_json(
+            &format!("/api/v1/communities/{community}/sheets"),
+            &json!({"kind": kind, "channel": "phone", "room_no": "3-2-1502", "requester_name": "王秀英", "reason": reason}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    v
+}
+
 pub async fn register(c: &Client, community: i64, channel: &str, reason: &str) -> Value {
     let sig = if channel == "visit" { SIGNATURE } else { "" };
     let (s, v) = c
@@ -213,7 +225,10 @@ async fn r_sheet_4_5_7_11_journey_ledger_and_archives() {
     assert_eq!(s, 200);
     assert_eq!(v["sheet"]["state"], "archived");
     let names: Vec<&str> = v["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["registered", "dispatched", "acknowledged", "returned", "collected", "archived"]);
+    assert_eq!(
+        names,
+        ["registered", "repair_opened", "dispatched", "acknowledged", "returned", "collected", "archived"]
+    );
     // The ledger: who handed over, to whom, receipt, return.
     let (_, ledger) = desk.get_json(&format!("/api/v1/communities/{}/handovers", t.c1)).await;
     assert_eq!(ledger[0]["state"], "returned");
