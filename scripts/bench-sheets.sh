@@ -72,14 +72,16 @@ trap cleanup EXIT
 # Server start/stop, wrk runs and the insert baseline, shared with the other benchmark.
 source scripts/bench/common.sh # the working directory is the repository root (see above)
 
-# A read API token of a generated user (password bench-password-1, no second factor).
+# An API token of a generated user (password bench-password-1, no second factor). A
+# write token: the board checks dispatch_repair and the day do_repair, which a read-only
+# token does not carry.
 read_token() { # base username
     local jar csrf
     jar=$(mktemp -p "$work")
     csrf=$(curl -fs -c "$jar" -H 'Content-Type: application/json' \
         -d "{\"username\":\"$2\",\"password\":\"bench-password-1\"}" "$1/api/v1/auth/sign-in" | jq -r .csrf_token)
     curl -fs -b "$jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
-        -d '{"name":"bench","write":false}' "$1/api/v1/me/tokens" | jq -r .secret
+        -d '{"name":"bench","write":true}' "$1/api/v1/me/tokens" | jq -r .secret
 }
 
 # The plans of the board's and the day's queries (src/store/request.rs: board, late_open,
