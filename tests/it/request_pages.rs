@@ -45,6 +45,166 @@ async fn register(c: &Client, community: i64, fields: &[(&str, &str)]) -> i64 {
     sheet_id(&loc.unwrap())
 }
 
+/// A form as a page renders it: where it posts, what a browser would send untouched
+/// (hidden fields, typed-in values, the selected option, checked boxes), and which names
+/// and choices it offers, so that a test fills in only what the page has.
+struct PageForm {
+    action: String,
+    fields: Vec<(String, String)>,
+    /// Every control's name, with the values it offers (options, radios, checkboxes).
+    controls: Vec<(String, Vec<(String, String)>)>,
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&#x2F;", "/")
+        .replace("&amp;", "&")
+}
+
+/// The value of `attr` in one tag (`<input … name="x" …>`), if present.
+fn attr(tag: &str, attr: &str) -> Option<String> {
+    let key = format!(" {attr}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = tag[start..].find('"')? + start;
+    Some(unescape(&tag[start..end]))
+}
+
+fn flag(tag: &str, name: &str) -> bool {
+    tag.split(|c: char| c.is_whitespace() || c == '>' || c == '"').any(|w| w == name)
+}
+
+/// The form holding the element with this id (the form itself or, say, its button).
+fn find_form(html: &str, id: &str) -> Option<PageForm> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let start = html[..at].rfind("<form")?;
+    let end = html[start..].find("</form>")? + start;
+    let body = &html[start..end];
+    let head = &body[..body.find('>')?];
+    let mut f = PageForm { action: attr(head, "action").unwrap_or_default(), fields: vec![], controls: vec![] };
+    let mut rest = body;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i..];
+        let close = rest.find('>').unwrap_or(rest.len());
+        let tag = &rest[..close];
+        let name = attr(tag, "name");
+        if tag.starts_with("<input")
+            && let Some(name) = name
+        {
+            let kind = attr(tag, "type").unwrap_or_else(|| "text".into());
+            let value =
+                attr(tag, "value").unwrap_or_else(|| if kind == "checkbox" { "on".into() } else { String::new() });
+            if kind == "radio" || kind == "checkbox" {
+                f.offer(&name, &value, "");
+                if flag(tag, "checked") {
+                    f.fields.push((name, value));
+                }
+            } else if kind != "submit" && kind != "button" {
+                f.offer(&name, "", "");
+                f.fields.push((name, value));
+            }
+        } else if tag.starts_with("<textarea")
+            && let Some(name) = name
+        {
+            let text = &rest[close + 1..rest.find("</textarea>").unwrap_or(close + 1)];
+            f.offer(&name, "", "");
+            f.fields.push((name, unescape(text)));
+        } else if tag.starts_with("<select")
+            && let Some(name) = name
+        {
+            let options = &rest[close..rest.find("</select>").unwrap_or(close)];
+            let mut chosen = None;
+            f.offer(&name, "", "");
+            for o in options.split("<option").skip(1) {
+                let value = attr(&format!(" {o}"), "value").unwrap_or_default();
+                let text = o[o.find('>').map_or(0, |x| x + 1)..].split('<').next().unwrap_or_default();
+                f.offer(&name, &value, &unescape(text));
+                if chosen.is_none() || flag(&o[..o.find('>').unwrap_or(0)], "selected") {
+                    chosen = Some(value);
+                }
+            }
+            f.fields.push((name, chosen.unwrap_or_default()));
+        }
+        rest = &rest[1..];
+    }
+    Some(f)
+}
+
+/// The form, which must be on the page.
+fn form(html: &str, id: &str) -> PageForm {
+    find_form(html, id).unwrap_or_else(|| panic!("no form #{id} on the page:\n{html}"))
+}
+
+impl PageForm {
+    fn offer(&mut self, name: &str, value: &str, text: &str) {
+        match self.controls.iter_mut().find(|(n, _)| n == name) {
+            Some((_, choices)) if !value.is_empty() || !text.is_empty() => {
+                choices.push((value.to_string(), text.to_string()))
+            }
+            Some(_) => {}
+            None => {
+                let choices =
+                    if value.is_empty() && text.is_empty() { vec![] } else { vec![(value.into(), text.into())] };
+                self.controls.push((name.to_string(), choices))
+            }
+        }
+    }
+
+    /// Type into (or choose) a control the form has; a choice must be one it offers.
+    fn set(&mut self, name: &str, value: &str) -> &mut Self {
+        let (_, choices) = self
+            .controls
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("the form to {} has no field {name}", self.action));
+        assert!(choices.is_empty() || choices.iter().any(|(v, _)| v == value), "{name} offers no {value}: {choices:?}");
+        self.fields.retain(|(n, _)| n != name);
+        self.fields.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The value of the option of `name` whose text contains `text`.
+    fn option(&self, name: &str, text: &str) -> String {
+        let (_, choices) = self.controls.iter().find(|(n, _)| n == name).expect(name);
+        choices
+            .iter()
+            .find(|(_, t)| t.contains(text))
+            .unwrap_or_else(|| panic!("{name} offers nothing like {text}: {choices:?}"))
+            .0
+            .clone()
+    }
+
+    /// Post it as the browser would (the client adds its own CSRF token).
+    async fn submit(&self, c: &Client) -> reqwest::Response {
+        let pairs: Vec<(&str, &str)> =
+            self.fields.iter().filter(|(k, _)| k != "_csrf").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        c.post_form(&self.action, &pairs).await
+    }
+}
+
+/// A page the client may see.
+async fn page(c: &Client, path: &str) -> String {
+    let r = c.get(path).await;
+    assert_eq!(r.status(), 200, "{path}");
+    r.text().await.unwrap()
+}
+
+/// The form was accepted and the browser goes to the sheet (or where it was sent back).
+async fn accepted(r: reqwest::Response, to: &str) {
+    let status = r.status();
+    let loc = r.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+    assert_eq!(status, 303, "refused: {}", r.text().await.unwrap_or_default());
+    assert_eq!(loc.as_deref(), Some(to));
+}
+
+async fn use_english(c: &Client) {
+    let r = c.http.put(c.url("/api/v1/me/locale")).json(&serde_json::json!({"locale": "en"})).send().await.unwrap();
+    assert!(r.status().is_success());
+}
+
 async fn act(t: &TestApp, c: &Client, id: i64, fields: &[(&str, &str)]) -> reqwest::Response {
     let v = version(t, id).await;
     let mut form = vec![("version", v.as_str())];
@@ -386,4 +546,264 @@ async fn r_recv_2_settings_price_list_and_knowledge_base() {
     assert!(html.contains("nav-request-ledgers") && !html.contains("nav-request-settings"));
     let home = manager.get("/").await.text().await.unwrap();
     assert!(home.contains("nav-request-settings") && !home.contains("nav-day"));
+}
+
+/// R-REP-4 through the pages: the dispatcher adds items to the price list, quotes paid work
+/// from it on the sheet, and the technician on site has the resident sign the charge before
+/// the work; the total reads in yuan.
+#[tokio::test]
+async fn r_rep_4_quote_from_the_price_list_and_confirm_with_the_signature() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let dispatcher = t.as_role(Role::EngineeringDispatcher).await;
+    let tech = t.as_role(Role::Technician).await;
+    let security = t.as_role(Role::SecurityOfficer).await;
+    let c1 = t.c1;
+    let settings = format!("/requests/settings?community_id={c1}&saved=1#prices");
+    for (name, unit, price) in [("更换水龙头", "个", "35"), ("PPR 水管", "米", "12.50")] {
+        let html = page(&dispatcher, &format!("/requests/settings?community_id={c1}")).await;
+        let mut f = form(&html, "price-new");
+        f.set("name", name).set("unit", unit).set("item_kind", "material").set("price", price);
+        accepted(f.submit(&dispatcher).await, &settings).await;
+    }
+    let id =
+        register(&desk, c1, &[("kind", "repair"), ("reason", "水龙头坏了，要换新的"), ("repair.category", "fixtures")])
+            .await;
+    let sheet = format!("/sheets/{id}");
+    let html = page(&dispatcher, &sheet).await;
+    let mut f = form(&html, "assign-form");
+    f.set("technician_id", &user_id(&t, Role::Technician).await);
+    accepted(f.submit(&dispatcher).await, &sheet).await;
+
+    // Only the dispatcher quotes.
+    for c in [&desk, &tech] {
+        assert!(find_form(&page(c, &sheet).await, "quote-form").is_none());
+    }
+    let html = page(&dispatcher, &sheet).await;
+    let mut f = form(&html, "quote-form");
+    let tap = f.option("item_1", "更换水龙头 · ¥35.00/个");
+    let pipe = f.option("item_2", "PPR 水管 · ¥12.50/米");
+    f.set("item_1", &tap).set("qty_1", "2").set("item_2", &pipe).set("qty_2", "2.5");
+    accepted(f.submit(&dispatcher).await, &sheet).await;
+    let html = page(&dispatcher, &sheet).await;
+    assert!(html.contains("id=\"charge-total\">¥101.25<") && html.contains("待住户确认"), "{html}");
+    assert!(
+        html.contains("<td>¥70.00</td>") && html.contains("<td>¥31.25</td>") && html.contains("<td>2.5 米</td>"),
+        "{html}"
+    );
+
+    // On site, the day page sends the technician to the charge before the work.
+    let day = format!("/repairs/day?community_id={c1}");
+    let html = page(&tech, &day).await;
+    accepted(form(&html, &format!("arrive-{id}")).submit(&tech).await, &day).await;
+    let html = page(&tech, &day).await;
+    assert!(html.contains(&format!("/sheets/{id}#confirm-charge-form")) && !html.contains(&format!("complete-{id}")));
+    assert!(find_form(&page(&security, &sheet).await, "confirm-charge-form").is_none());
+    let html = page(&tech, &sheet).await;
+    assert!(html.contains("id=\"charge-total\">¥101.25<"));
+    let f = form(&html, "confirm-charge-form");
+    assert!(f.fields.contains(&("signer".into(), "王秀英".into())), "the resident signs by default");
+    // Without drawing, the page says what is missing.
+    let r = f.submit(&tech).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("验收意见须由当事人签字或电话确认"));
+    let html = page(&tech, &sheet).await;
+    let mut f = form(&html, "confirm-charge-form");
+    f.set("signature", SIGNATURE);
+    accepted(f.submit(&tech).await, &sheet).await;
+    let html = page(&tech, &sheet).await;
+    assert!(html.contains("住户已确认") && html.contains("id=\"charge-total\">¥101.25<"), "{html}");
+    assert!(find_form(&html, "confirm-charge-form").is_none() && find_form(&html, "complete-form").is_some());
+    assert!(find_form(&page(&dispatcher, &sheet).await, "quote-form").is_none(), "a confirmed charge stays");
+    let html = page(&tech, &day).await;
+    assert!(html.contains(&format!("id=\"complete-{id}\"")));
+    // The charges ledger shows what is owed.
+    let html = page(&desk, &format!("/requests/ledger/charges?community_id={c1}")).await;
+    assert!(html.contains("¥101.25") && html.contains(&format!("/sheets/{id}\"")), "{html}");
+}
+
+/// R-REP-3 through the pages: the class of a repair changes only with a reason; the refusal
+/// is in the user's language and the form keeps what was chosen.
+#[tokio::test]
+async fn r_rep_3_reclassify_with_a_reason() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let dispatcher = t.as_role(Role::EngineeringDispatcher).await;
+    let tech = t.as_role(Role::Technician).await;
+    let id = register(&desk, t.c1, &[("kind", "repair"), ("reason", "闻到燃气味"), ("repair.category", "gas")]).await;
+    let sheet = format!("/sheets/{id}");
+    assert!(find_form(&page(&tech, &sheet).await, "reclassify-form").is_none());
+    let html = page(&dispatcher, &sheet).await;
+    assert!(html.contains("<dd>紧急</dd>"), "{html}");
+    let mut f = form(&html, "reclassify-form");
+    f.set("class", "simple");
+    let r = f.submit(&dispatcher).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("请写明原因（改类别、改派维修工都要说明原因）"), "{html}");
+    let again = form(&html, "reclassify-form");
+    assert!(again.fields.contains(&("class".into(), "simple".into())), "the chosen class is kept");
+    assert!(html.contains("<details open><summary>改到场时限类别"), "the refused form stays open");
+    use_english(&dispatcher).await;
+    let r = f.submit(&dispatcher).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Say why (changing the class or the technician needs a reason)."), "{html}");
+    let html = page(&dispatcher, &sheet).await;
+    let mut f = form(&html, "reclassify-form");
+    f.set("class", "simple").set("reason", "住户已关阀门");
+    accepted(f.submit(&dispatcher).await, &sheet).await;
+    let html = page(&desk, &sheet).await;
+    assert!(html.contains("<dd>简单</dd>") && html.contains("住户已关阀门"), "{html}");
+}
+
+/// R-RECV-2 through the pages: the desk cannot answer at once, escalates the inquiry to
+/// the CS manager, and promises the resident a reply by a time.
+#[tokio::test]
+async fn r_recv_2_escalate_an_inquiry_and_promise_a_reply() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let security = t.as_role(Role::SecurityOfficer).await;
+    let id = register(&desk, t.c1, &[("kind", "inquiry"), ("reason", "物业费能否减免")]).await;
+    let sheet = format!("/sheets/{id}");
+    let html = page(&security, &sheet).await;
+    assert!(find_form(&html, "escalate-form").is_none() && find_form(&html, "promise-form").is_none());
+    let html = page(&desk, &sheet).await;
+    let mut f = form(&html, "escalate-form");
+    let to = user_id(&t, Role::CsManager).await;
+    assert_eq!(f.option("to_user_id", "测试客服部经理"), to);
+    assert!(
+        f.controls.iter().find(|(n, _)| n == "to_user_id").unwrap().1.iter().all(|(_, text)| !text.contains("接待")),
+        "only managers"
+    );
+    f.set("to_user_id", &to).set("note", "涉及收费政策");
+    accepted(f.submit(&desk).await, &sheet).await;
+    let html = page(&manager, "/inbox").await;
+    assert!(html.contains("咨询请经理答复"), "{html}");
+    let html = page(&manager, &sheet).await;
+    assert!(html.contains("<dt>转交经理</dt><dd>测试客服部经理</dd>") && html.contains("涉及收费政策"), "{html}");
+    assert!(find_form(&html, "answer-form").is_some());
+
+    // A promised time must be later than now; then it is on the sheet and in the ledger.
+    let html = page(&desk, &sheet).await;
+    let mut f = form(&html, "promise-form");
+    f.set("by_at", "2000-01-01T09:00").set("note", "问财务后回电");
+    let r = f.submit(&desk).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("承诺答复时间须晚于现在"));
+    let html = page(&desk, &sheet).await;
+    let mut f = form(&html, "promise-form");
+    f.set("by_at", "2099-01-31T17:30").set("note", "问财务后回电");
+    accepted(f.submit(&desk).await, &sheet).await;
+    let html = page(&desk, &sheet).await;
+    assert!(html.contains("<dt>承诺答复时间</dt><dd>2099-01-31 17:30</dd>"), "{html}");
+    let html = page(&desk, &format!("/requests/ledger/inquiries?community_id={}", t.c1)).await;
+    assert!(html.contains("2099-01-31 17:30") && html.contains(&format!("{sheet}\"")), "{html}");
+}
+
+/// R-CMP-5 through the pages: the CS manager flags a complaint as serious, which puts it
+/// in the complaint ledger; the centre director (and not the CS manager) records the
+/// solution meeting and names the department that carries it out.
+#[tokio::test]
+async fn r_cmp_5_serious_complaint_and_solution_meeting() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let director = t.as_role(Role::CentreDirector).await;
+    let id = register(
+        &desk,
+        t.c1,
+        &[
+            ("kind", "complaint"),
+            ("reason", "地库乱停车"),
+            ("complaint.category", "停车"),
+            ("complaint.place", "地下车库"),
+            ("complaint.cause", "访客车辆占用业主车位"),
+            ("complaint.course", "连续一周晚上车位被占"),
+        ],
+    )
+    .await;
+    let sheet = format!("/sheets/{id}");
+    assert!(find_form(&page(&desk, &sheet).await, "flag-form").is_none());
+    let html = page(&manager, &sheet).await;
+    assert!(find_form(&html, "solution-form").is_none(), "nothing to solve before it is flagged or judged");
+    let mut f = form(&html, "flag-form");
+    f.set("flag_reason", "serious").set("note", "多户联名投诉乱停车");
+    accepted(f.submit(&manager).await, &sheet).await;
+    let html = page(&manager, &sheet).await;
+    assert!(html.contains("<dd>严重 · 多户联名投诉乱停车</dd>"), "{html}");
+    assert!(find_form(&html, "flag-form").is_none() && find_form(&html, "solution-form").is_none());
+    let html = page(&desk, &format!("/requests/ledger/complaints?community_id={}", t.c1)).await;
+    assert!(html.contains(&format!("{sheet}\"")) && html.contains("严重"));
+
+    let html = page(&director, &sheet).await;
+    let mut f = form(&html, "solution-form");
+    let security = f.option("department_id", "安保");
+    f.set("attendees", "主任、客服经理、安保主管")
+        .set("plan", "增设访客车位并加强巡逻")
+        .set("department_id", &security);
+    // The meeting's time is needed, and the form says so next to the field.
+    let r = f.submit(&director).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("class=\"field invalid\"><span>协调会时间"), "{html}");
+    assert!(html.contains("增设访客车位并加强巡逻"), "what was typed stays");
+    f.set("meeting_at", "2099-02-01T10:00");
+    accepted(f.submit(&director).await, &sheet).await;
+    let html = page(&director, &sheet).await;
+    assert!(html.contains("2099-02-01 10:00") && html.contains("<dd>增设访客车位并加强巡逻</dd>"), "{html}");
+    assert!(find_form(&html, "solution-form").is_none());
+    let handovers = html.split("id=\"handovers\"").nth(1).unwrap().split("</table>").next().unwrap();
+    assert!(handovers.contains("安保") && handovers.contains("增设访客车位并加强巡逻"), "{handovers}");
+}
+
+/// R-RECV-3 through the pages: the CS manager analyses a suggestion and refers it to the
+/// director, then replies in writing; a receptionist's reply is refused with the reason.
+#[tokio::test]
+async fn r_recv_3_suggestion_analysed_referred_and_replied() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let director = t.as_role(Role::CentreDirector).await;
+    let id = register(&desk, t.c1, &[("kind", "suggestion"), ("reason", "建议增设快递柜")]).await;
+    let sheet = format!("/sheets/{id}");
+    let html = page(&desk, &sheet).await;
+    assert!(find_form(&html, "analyse-form").is_none() && find_form(&html, "reply-form").is_none());
+    let html = page(&manager, &sheet).await;
+    assert!(find_form(&html, "reply-form").is_none(), "analysed first");
+    let mut f = form(&html, "analyse-form");
+    f.set("analysis", "住户多次反映取件不便，建议采纳").set("to_director", "1");
+    accepted(f.submit(&manager).await, &sheet).await;
+    let html = page(&director, "/inbox").await;
+    assert!(html.contains("建议呈报主任"), "{html}");
+    let html = page(&manager, &sheet).await;
+    assert!(html.contains("<dt>有价值，报中心主任</dt><dd>是</dd>") && html.contains("住户多次反映取件不便"), "{html}");
+    let reply = form(&html, "reply-form");
+    assert!(find_form(&page(&desk, &sheet).await, "reply-form").is_none());
+
+    // The same reply sent by a receptionist is refused, in Chinese and in English.
+    let mut f = reply;
+    f.set("reply", "好的，我们考虑");
+    let r = f.submit(&desk).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("意见建议须由部门经理或以上人员书面答复"), "{html}");
+    use_english(&desk).await;
+    let r = f.submit(&desk).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("A department manager or higher writes the reply to a suggestion."));
+
+    f.set("reply", "已联系快递柜公司，下月在 3 号楼旁安装。");
+    accepted(f.submit(&manager).await, &sheet).await;
+    let html = page(&manager, &sheet).await;
+    assert!(html.contains("<dd>已联系快递柜公司，下月在 3 号楼旁安装。</dd>") && html.contains("待收回验收"), "{html}");
+    assert!(find_form(&html, "reply-form").is_none() && find_form(&html, "analyse-form").is_none());
+    let html = page(&manager, &format!("/requests/ledger/suggestions?community_id={}", t.c1)).await;
+    assert!(html.contains(&format!("{sheet}\"")) && html.contains("快递柜"), "{html}");
 }

@@ -325,7 +325,11 @@ pub(super) async fn flow_view(
                 .iter()
                 .map(|l| ChargeRow {
                     name: l.name.clone(),
-                    quantity: Money::from_fen(l.quantity_centi).yuan_string().trim_end_matches(".00").to_string(),
+                    quantity: {
+                        // 2 and 2.5, not 2.00 and 2.50: a quantity, not money.
+                        let q = Money::from_fen(l.quantity_centi).yuan_string();
+                        q.trim_end_matches('0').trim_end_matches('.').to_string()
+                    },
                     unit: l.unit.clone(),
                     price: yuan(l.unit_price_fen),
                     amount: yuan(l.amount_fen()),
