@@ -43,7 +43,9 @@ pub(crate) async fn send(
     kind: &str,
     dedupe: &str,
 ) -> AppResult<bool> {
-    let locale = sa::user(app.store.read(), user_id).await?.map(|u| u.locale).unwrap_or_default();
+    // Read inside the transaction: a write transaction never waits for a second connection.
+    let user = sa::user(&mut **tx, user_id).await?;
+    let locale = user.as_ref().map(|u| u.locale.clone()).unwrap_or_default();
     let lang = Lang::parse(&locale).unwrap_or_default();
     let due = due_at.map(|d| crate::web::pages_when(d, "Asia/Shanghai")).unwrap_or_default();
     let params = [("number", number.to_string()), ("due", due)];
@@ -55,7 +57,7 @@ pub(crate) async fn send(
         return Ok(false);
     };
     if !app.config.notify.webhook_url.is_empty() {
-        let phone = sa::user(app.store.read(), user_id).await?.map(|u| u.phone_masked).unwrap_or_default();
+        let phone = user.map(|u| u.phone_masked).unwrap_or_default();
         let payload = json!({"id": id, "kind": kind, "user_id": user_id, "phone_masked": phone, "sheet": number, "title": title, "body": body});
         st::enqueue(tx, id, &payload.to_string(), store::now_ms()).await?;
     }
@@ -73,10 +75,8 @@ async fn tick_timers(app: &App, now: i64, report: &mut Tick) -> AppResult<()> {
         if !srq::claim_timer(&mut tx, t.id, now).await? {
             continue;
         }
-        let mut conn = app.store.read().acquire().await?;
-        let dispatchers = srq::users_with_roles(&mut conn, t.community_id, &["engineering_dispatcher"]).await?;
-        let managers = st::escalation_targets(&mut conn, t.community_id).await?;
-        drop(conn);
+        let dispatchers = srq::users_with_roles(&mut *tx, t.community_id, &["engineering_dispatcher"]).await?;
+        let managers = st::escalation_targets(&mut *tx, t.community_id).await?;
         let mut to: Vec<i64> = match t.name.as_str() {
             "arrival" => t.technician_id.into_iter().chain(dispatchers).collect(),
             "slip" => std::iter::once(t.first_contact_id).chain(dispatchers).collect(),

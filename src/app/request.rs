@@ -660,7 +660,10 @@ pub(crate) async fn persist(
     new_events: &[huiqian_domain::sheet::Event],
 ) -> AppResult<()> {
     use huiqian_domain::sheet::Event;
-    let s = srq::settings(app.store.read(), community_id).await?;
+    // Everything here reads through the transaction's own connection: a write transaction
+    // never waits for a second connection from the pool (which, under load, could all be
+    // held by transactions waiting in the same way).
+    let s = srq::settings(&mut **tx, community_id).await?;
     let Some(p) = projection(sheet, sheet_id, community_id, unit_id, &s) else {
         return Ok(());
     };
@@ -675,9 +678,7 @@ pub(crate) async fn persist(
                     .await?;
             }
             Event::RepairOpened { class, .. } => {
-                let mut conn = app.store.read().acquire().await?;
-                let to = srq::users_with_roles(&mut conn, community_id, &["engineering_dispatcher"]).await?;
-                drop(conn);
+                let to = srq::users_with_roles(&mut **tx, community_id, &["engineering_dispatcher"]).await?;
                 let kind = if *class == RepairClass::Emergency { "repair_emergency" } else { "repair_new" };
                 for u in to {
                     super::notify::send(
@@ -696,9 +697,7 @@ pub(crate) async fn persist(
             }
             Event::ComplaintOpened { .. } => {
                 // R-CMP-1: every complaint is reported to the CS manager or supervisor.
-                let mut conn = app.store.read().acquire().await?;
-                let to = srq::users_with_roles(&mut conn, community_id, &["cs_supervisor", "cs_manager"]).await?;
-                drop(conn);
+                let to = srq::users_with_roles(&mut **tx, community_id, &["cs_supervisor", "cs_manager"]).await?;
                 for u in to {
                     super::notify::send(
                         app,
@@ -718,9 +717,7 @@ pub(crate) async fn persist(
                 route: Some(Route::Department { kind: DepartmentKind::DirectorOffice, .. }),
                 ..
             } => {
-                let mut conn = app.store.read().acquire().await?;
-                let to = srq::users_with_roles(&mut conn, community_id, &["centre_director"]).await?;
-                drop(conn);
+                let to = srq::users_with_roles(&mut **tx, community_id, &["centre_director"]).await?;
                 for u in to {
                     super::notify::send(
                         app,
@@ -744,9 +741,7 @@ pub(crate) async fn persist(
                 } else {
                     "suggestion_director"
                 };
-                let mut conn = app.store.read().acquire().await?;
-                let to = srq::users_with_roles(&mut conn, community_id, &["centre_director"]).await?;
-                drop(conn);
+                let to = srq::users_with_roles(&mut **tx, community_id, &["centre_director"]).await?;
                 for u in to {
                     let dedupe = format!("{kind}:{sheet_id}:{u}");
                     super::notify::send(app, tx, u, community_id, sheet_id, number, None, kind, &dedupe).await?;
@@ -976,14 +971,7 @@ pub async fn refresh_open(app: &App, c: i64) -> AppResult<usize> {
             let mut conn = app.store.read().acquire().await?;
             let rows = st::events(&mut conn, *id).await?;
             drop(conn);
-            let history: Vec<huiqian_domain::sheet::lifecycle::Recorded> = rows
-                .iter()
-                .map(|r| {
-                    serde_json::from_str(&r.data)
-                        .map(|event| huiqian_domain::sheet::lifecycle::Recorded { event, at: r.at, by: r.by_user_id })
-                        .map_err(|e| AppError::Internal(format!("sheet {id} event {}: {e}", r.seq)))
-                })
-                .collect::<AppResult<_>>()?;
+            let history = super::sheet::recorded(&rows)?;
             let Some(sheet) = Sheet::replay(&history) else { continue };
             if let Some(p) = projection(&sheet, *id, c, *unit_id, &settings) {
                 updates.push((p, timers(&sheet, &settings)));
@@ -1213,16 +1201,7 @@ pub async fn reveal_phone(app: &App, actor: &Actor, sheet_id: i64, reason: &str)
     let mut conn = app.store.read().acquire().await?;
     let events = st::events(&mut conn, sheet_id).await?;
     drop(conn);
-    let history: Vec<huiqian_domain::sheet::lifecycle::Recorded> = events
-        .iter()
-        .filter_map(|r| {
-            serde_json::from_str(&r.data).ok().map(|event| huiqian_domain::sheet::lifecycle::Recorded {
-                event,
-                at: r.at,
-                by: r.by_user_id,
-            })
-        })
-        .collect();
+    let history = super::sheet::recorded(&events)?;
     let sheet = Sheet::replay(&history).ok_or(AppError::NotFound)?;
     let own_open_job = sheet.state.is_open()
         && sheet.case.repair.as_ref().is_some_and(|r| r.technician == Some(actor.user_id) && r.completed_at.is_none());

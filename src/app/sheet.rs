@@ -162,6 +162,15 @@ pub async fn register(
     {
         follow.push(domain_sheet.handle(&cmd, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?);
     }
+    // The projection after the flow's first steps, computed before the transaction (it
+    // reads the community's clock settings).
+    let follow_projection = if follow.is_empty() {
+        None
+    } else {
+        let mut history = vec![first.clone()];
+        history.extend(follow.iter().cloned());
+        Some(project(app, community_id, &domain_sheet, &history, now, None).await?)
+    };
     let mut tx = app.store.begin().await?;
     let seq = st::next_seq(&mut tx, app.store.backend(), community_id, year).await?;
     let no = number::format("KF", year as i32, seq);
@@ -231,9 +240,7 @@ pub async fn register(
         "number": no, "kind": kind.as_str(), "channel": channel.as_str(), "room_no": unit.as_ref().map(|u| u.room_no.clone()),
         "requester": name.as_str(), "phone": phone_masked, "signature_pending": domain_sheet.signature_pending,
     })).await?;
-    if !follow.is_empty() {
-        let mut history = vec![first.clone()];
-        history.extend(follow.iter().cloned());
+    if let Some(projection) = &follow_projection {
         for (i, rec) in follow.iter().enumerate() {
             let data = serde_json::to_string(&rec.event).expect("events serialise");
             st::insert_event(
@@ -261,7 +268,6 @@ pub async fn register(
         for h in &domain_sheet.handovers {
             st::save_handover(&mut tx, community_id, id, h).await?;
         }
-        let projection = project(app, community_id, &domain_sheet, &history, now, None).await?;
         st::update_projection(&mut tx, id, 1, &projection.as_projection()).await?;
     }
     let new_events: Vec<Event> =
@@ -298,7 +304,7 @@ pub struct SheetDetail {
     pub follow_ups: Vec<crate::store::request::FollowUp>,
 }
 
-fn recorded(rows: &[st::EventRow]) -> AppResult<Vec<Recorded>> {
+pub(crate) fn recorded(rows: &[st::EventRow]) -> AppResult<Vec<Recorded>> {
     rows.iter()
         .map(|r| {
             let event: Event =

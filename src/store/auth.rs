@@ -76,8 +76,12 @@ pub async fn update_user(
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn user(pool: &AnyPool, id: i64) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {USER_COLS} FROM users WHERE id = $1")).bind(id).fetch_optional(pool).await
+/// A user by id, from the pool or inside a transaction.
+pub async fn user<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    id: i64,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {USER_COLS} FROM users WHERE id = $1")).bind(id).fetch_optional(ex).await
 }
 
 pub async fn user_by_name(conn: &mut AnyConnection, username: &str) -> Result<Option<User>, sqlx::Error> {

@@ -380,13 +380,17 @@ impl Default for Settings {
     }
 }
 
-pub async fn settings(pool: &AnyPool, community_id: i64) -> Result<Settings, sqlx::Error> {
+/// A community's rules, from the pool or inside a transaction.
+pub async fn settings<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    community_id: i64,
+) -> Result<Settings, sqlx::Error> {
     let row: Option<Settings> = sqlx::query_as(
         "SELECT emergency_min, simple_min, general_min, slip_hours, repeat_count, repeat_days, progress_hours, \
          promise_warn_min, apology, version FROM request_settings WHERE community_id = $1",
     )
     .bind(community_id)
-    .fetch_optional(pool)
+    .fetch_optional(ex)
     .await?;
     Ok(row.unwrap_or_default())
 }

@@ -134,7 +134,10 @@ pub struct ActionBody {
 }
 
 /// Act on a sheet: dispatch, acknowledge, return, extend, suspend, resume, terminate,
-/// beyond the centre, collect, archive, reassign, capture a signature. Who may do what
+/// beyond the centre, collect, archive, reassign, capture a signature; and the flows'
+/// steps — repairs (reclassify, assign a technician, arrive, quote and confirm a charge,
+/// complete, receive the slip), complaints (flag, judge, solution, progress), inquiries
+/// (answer, escalate, promise a reply), suggestions (analyse, reply). Who may do what
 /// follows the manual (R-ROLE-2); refusals name the rule.
 #[utoipa::path(post, path = "/sheets/{id}/actions", tag = "sheets", params(("id" = i64, Path)), request_body = ActionBody,
     responses((status = 200, body = sheet::SheetDetail), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
