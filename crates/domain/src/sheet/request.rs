@@ -1052,4 +1052,122 @@ mod tests {
             Err(Refusal("request.wrong_kind"))
         );
     }
+
+    mod flows_property {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn command() -> impl Strategy<Value = (Command, UserId)> {
+            let text = prop_oneof![Just(String::new()), Just("说明".to_string())];
+            let line = ChargeLine {
+                item_id: 1,
+                name: "水龙头".into(),
+                unit: "个".into(),
+                unit_price_fen: 4500,
+                quantity_centi: 100,
+            };
+            prop_oneof![
+                (0usize..RepairCategory::ALL.len()).prop_map(|c| (
+                    Command::OpenRepair {
+                        category: RepairCategory::ALL[c],
+                        class: None,
+                        class_reason: String::new(),
+                        source: RepairSource::Desk
+                    },
+                    DESK
+                )),
+                (1i64..4, text.clone())
+                    .prop_map(|(d, o)| (Command::Dispatch { department: d, to_user: None, opinion: o }, DESK)),
+                (1u32..4).prop_map(|h| (Command::Acknowledge { handover: h }, 30)),
+                (1u32..4, text.clone(), text.clone())
+                    .prop_map(|(h, r, s)| (Command::Return { handover: h, result: r, signer: s }, 30)),
+                (prop_oneof![Just(TECH), Just(TECH + 1)], text.clone()).prop_map(|(t, n)| (
+                    Command::AssignTechnician { technician: t, appointment_at: None, note: n },
+                    30
+                )),
+                Just((Command::Arrive, TECH)),
+                Just((Command::QuoteCharge { lines: vec![line] }, 30)),
+                any::<bool>().prop_map(|c| (
+                    Command::ConfirmCharge {
+                        confirmation: c.then(|| Confirmation::Signature { signer: "王".into() })
+                    },
+                    TECH
+                )),
+                (text.clone(), text.clone()).prop_map(|(w, s)| (
+                    Command::CompleteRepair { work_done: w, materials: String::new(), signer: s },
+                    TECH
+                )),
+                (text.clone(), any::<bool>(), 1i64..4).prop_map(|(e, v, d)| (
+                    Command::JudgeComplaint {
+                        valid: v,
+                        explanation: e,
+                        route: Some(Route::Department { department: d, kind: DepartmentKind::Engineering }),
+                        deadline_at: Some(10_000)
+                    },
+                    5
+                )),
+                text.clone().prop_map(|n| (Command::LogProgress { note: n, resident_told: true }, DESK)),
+                (text.clone(), text.clone())
+                    .prop_map(|(a, b)| (Command::AnswerInquiry { answer: a, basis: b, article: None }, DESK)),
+                (0i64..200).prop_map(|t| (Command::PromiseReply { by_at: t, note: String::new() }, DESK)),
+                text.clone().prop_map(|a| (Command::AnalyseSuggestion { analysis: a, to_director: false }, 5)),
+                text.clone().prop_map(|r| (Command::ReplySuggestion { reply: r }, 5)),
+                (text.clone(), any::<bool>()).prop_map(|(o, c)| (
+                    Command::Collect {
+                        opinion: o,
+                        confirmation: c.then(|| Confirmation::Signature { signer: "王".into() }),
+                        by_director: false,
+                        on_behalf: None,
+                    },
+                    DESK
+                )),
+                text.prop_map(|e| (Command::Terminate { explanation: e, signed_by: Some(5) }, 5)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1500))]
+
+            /// Whatever the order of steps: no repair completes without an arrival or with a
+            /// charge unconfirmed, no assigned repair is collected unfinished, no complaint is
+            /// collected unjudged, no suggestion without its reply, a refused step changes
+            /// nothing, and the history rebuilds the sheet.
+            #[test]
+            fn flow_rules_hold_for_any_sequence(kind in 0usize..7, cmds in proptest::collection::vec(command(), 0..50)) {
+                let kind = SheetKind::ALL[kind];
+                let (mut s, first) = Sheet::register(kind, Channel::Phone, DESK, 0);
+                let mut log = vec![first];
+                if kind == SheetKind::Complaint {
+                    let details = ComplaintDetails { category: "噪音".into(), cause: "c".into(), course: "c".into(), ..Default::default() };
+                    log.push(s.handle(&Command::OpenComplaint { details }, 0, DESK).unwrap());
+                }
+                for (i, (cmd, by)) in cmds.iter().enumerate() {
+                    let before = s.clone();
+                    match s.handle(cmd, i as i64 + 1, *by) {
+                        Ok(rec) => log.push(rec),
+                        Err(_) => prop_assert_eq!(&s, &before, "a refused step changes nothing"),
+                    }
+                    if let Some(r) = &s.case.repair {
+                        if let Some(done) = r.completed_at {
+                            prop_assert!(r.arrived_at.is_some_and(|a| a <= done), "completed without arrival");
+                            prop_assert!(!r.charge_outstanding(), "completed with the charge unconfirmed");
+                        }
+                        let closed = matches!(s.state, SheetState::Collected | SheetState::Archived);
+                        if closed && r.technician.is_some() && s.outcome.is_none() {
+                            prop_assert!(r.completed_at.is_some(), "collected with the repair unfinished");
+                        }
+                    }
+                    if s.state == SheetState::Collected {
+                        if let Some(c) = &s.case.complaint {
+                            prop_assert!(c.judgement.is_some(), "complaint collected unjudged");
+                        }
+                        if kind == SheetKind::Suggestion && s.outcome.is_none() {
+                            prop_assert!(s.case.suggestion.as_ref().is_some_and(|x| x.reply.is_some()));
+                        }
+                    }
+                }
+                prop_assert_eq!(Sheet::replay(&log).unwrap(), s, "the history rebuilds the sheet");
+            }
+        }
+    }
 }
