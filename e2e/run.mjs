@@ -625,9 +625,11 @@ const tests = [
         await signIn(tech, 'hy.tech');
         await useChinese(tech);
         await tech.goto('/repairs/day');
+        const head = await tech.locator('header.top').boundingBox();
+        expect(head && head.height <= 120, `on a 390px phone the header should stay compact so the jobs start near the top; it is ${head && Math.round(head.height)}px tall`);
         const job = tech.locator(`#job-${id}`);
         expect(await job.count() === 1, `hy.tech's day should list ${number} (assigned to ${techs[0].text.trim()})${await complaints(tech)}`);
-        const call = job.locator('a.call');
+        const call = job.locator('button.call');
         expect((await call.innerText()).includes('****'), 'the call button shows the masked number');
         await submitAndWait(tech, tech.locator(`#arrive-${id}`), 'tap');
         expect(pathOf(tech) === '/repairs/day', `arriving should come back to the day, got ${pathOf(tech)}${await complaints(tech)}`);
