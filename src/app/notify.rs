@@ -75,8 +75,8 @@ async fn tick_timers(app: &App, now: i64, report: &mut Tick) -> AppResult<()> {
         if !srq::claim_timer(&mut tx, t.id, now).await? {
             continue;
         }
-        let dispatchers = srq::users_with_roles(&mut *tx, t.community_id, &["engineering_dispatcher"]).await?;
-        let managers = st::escalation_targets(&mut *tx, t.community_id).await?;
+        let dispatchers = srq::users_with_roles(&mut tx, t.community_id, &["engineering_dispatcher"]).await?;
+        let managers = st::escalation_targets(&mut tx, t.community_id).await?;
         let mut to: Vec<i64> = match t.name.as_str() {
             "arrival" => t.technician_id.into_iter().chain(dispatchers).collect(),
             "slip" => std::iter::once(t.first_contact_id).chain(dispatchers).collect(),

@@ -678,7 +678,7 @@ pub(crate) async fn persist(
                     .await?;
             }
             Event::RepairOpened { class, .. } => {
-                let to = srq::users_with_roles(&mut **tx, community_id, &["engineering_dispatcher"]).await?;
+                let to = srq::users_with_roles(tx, community_id, &["engineering_dispatcher"]).await?;
                 let kind = if *class == RepairClass::Emergency { "repair_emergency" } else { "repair_new" };
                 for u in to {
                     super::notify::send(
@@ -697,7 +697,7 @@ pub(crate) async fn persist(
             }
             Event::ComplaintOpened { .. } => {
                 // R-CMP-1: every complaint is reported to the CS manager or supervisor.
-                let to = srq::users_with_roles(&mut **tx, community_id, &["cs_supervisor", "cs_manager"]).await?;
+                let to = srq::users_with_roles(tx, community_id, &["cs_supervisor", "cs_manager"]).await?;
                 for u in to {
                     super::notify::send(
                         app,
@@ -717,7 +717,7 @@ pub(crate) async fn persist(
                 route: Some(Route::Department { kind: DepartmentKind::DirectorOffice, .. }),
                 ..
             } => {
-                let to = srq::users_with_roles(&mut **tx, community_id, &["centre_director"]).await?;
+                let to = srq::users_with_roles(tx, community_id, &["centre_director"]).await?;
                 for u in to {
                     super::notify::send(
                         app,
@@ -741,7 +741,7 @@ pub(crate) async fn persist(
                 } else {
                     "suggestion_director"
                 };
-                let to = srq::users_with_roles(&mut **tx, community_id, &["centre_director"]).await?;
+                let to = srq::users_with_roles(tx, community_id, &["centre_director"]).await?;
                 for u in to {
                     let dedupe = format!("{kind}:{sheet_id}:{u}");
                     super::notify::send(app, tx, u, community_id, sheet_id, number, None, kind, &dedupe).await?;

@@ -842,3 +842,39 @@ async fn calling_the_resident_reveals_the_phone_to_the_job_and_audits_it() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("href=\"tel:13812345678\""));
 }
+
+/// R-RECV-3: the head of any department may write the reply; a member may not.
+#[tokio::test]
+async fn r_recv_3_a_department_head_replies_to_a_suggestion() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let security = department(&desk, t.c1, "security").await;
+    let (head_id, head) = staff(&t, "guard_head", Role::SecurityOfficer).await;
+    // The head of the security department (marked on the role's grant).
+    let mut tx = t.app.store.begin().await.unwrap();
+    sqlx::query("UPDATE user_roles SET department_id = $2, is_head = 1 WHERE user_id = $1")
+        .bind(head_id)
+        .bind(security)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (_, v) = desk
+        .post_json(
+            &format!("/api/v1/communities/{}/sheets", t.c1),
+            &json!({"kind": "suggestion", "channel": "letter", "requester_name": "王秀英", "reason": "建议夜间加强巡逻"}),
+        )
+        .await;
+    let d = sheet(&desk, &v["id"]).await;
+    let (_, d) = act(&manager, &d, json!({"action": "analyse_suggestion", "analysis": "合理，交安保部答复"})).await;
+    let guard = t.as_role(Role::SecurityOfficer).await;
+    let (s, e) = act(&guard, &d, json!({"action": "reply_suggestion", "reply": "好"})).await;
+    assert_eq!((s, code(&e)), (422, "suggestion.reply_rank"), "a member is not a manager");
+    let page = head.get(&format!("/sheets/{}", v["id"])).await.text().await.unwrap();
+    assert!(page.contains("id=\"reply-form\""), "the head is offered the reply form");
+    let (s, d) =
+        act(&head, &d, json!({"action": "reply_suggestion", "reply": "即日起夜间巡逻增加至每两小时一次。"})).await;
+    assert_eq!(s, 200, "{d}");
+}

@@ -492,10 +492,23 @@ pub(super) async fn flow_view(
             format!("{} {}", at(x.replied_at), user_name(x.replied_by).await).trim().to_string(),
         );
         v.can_analyse = open && x.reply.is_none() && may(Permission::ReassignSheet);
+        // R-RECV-3: a department manager or higher — the director, the CS manager, or the
+        // head of any department.
+        let head = if open && x.analysis.is_some() && x.reply.is_none() {
+            match s.app.store.read().acquire().await {
+                Ok(mut conn) => crate::store::sheet::memberships(&mut conn, me, cid)
+                    .await
+                    .map(|m| m.iter().any(|(_, head)| *head))
+                    .unwrap_or(false),
+                Err(_) => false,
+            }
+        } else {
+            false
+        };
         v.can_reply = open
             && x.analysis.is_some()
             && x.reply.is_none()
-            && (roles.contains(&Role::CentreDirector) || roles.contains(&Role::CsManager));
+            && (roles.contains(&Role::CentreDirector) || roles.contains(&Role::CsManager) || head);
     }
     v
 }
