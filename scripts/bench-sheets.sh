@@ -97,7 +97,7 @@ explain_repairs() { # backend community technician now_ms
           ORDER BY r.class_rank, r.opened_at, r.sheet_id LIMIT 50 OFFSET 0"
         "late_open|$job WHERE r.technician_id IN (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $c
           AND ur.role = 'technician') AND $open AND r.arrived_at IS NULL AND r.arrival_due_at < $now
-          AND r.community_id = $c ORDER BY r.arrival_due_at LIMIT 50"
+          AND +r.community_id = $c ORDER BY r.arrival_due_at LIMIT 50"
         "technician_loads|SELECT u.id, (SELECT COUNT(*) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL
           AND r.closed = 0) FROM users u WHERE u.active = 1 AND u.id IN (SELECT ur.user_id FROM user_roles ur
           WHERE ur.community_id = $c AND ur.role = 'technician')"

@@ -181,11 +181,14 @@ pub async fn board(pool: &AnyPool, community_id: i64, limit: i64, offset: i64) -
 }
 
 /// Assigned, not yet arrived or completed, and late (shown on the board, R-REP-3).
+/// Read through `requests_tech_open` (the community's technicians, late ones only): the
+/// unary `+` keeps SQLite, which has no statistics, off `requests_ledger`, where it
+/// walked every flow row of the community (30 ms on 35,000 rows; 0.3 ms this way).
 pub async fn late_open(pool: &AnyPool, community_id: i64, now: i64, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
     sqlx::query_as(&format!(
         "{JOB_SELECT} WHERE r.technician_id IN (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $1 \
          AND ur.role = 'technician') AND r.technician_id IS NOT NULL AND r.completed_at IS NULL AND r.closed = 0 \
-         AND r.arrived_at IS NULL AND r.arrival_due_at < $2 AND r.community_id = $1 \
+         AND r.arrived_at IS NULL AND r.arrival_due_at < $2 AND +r.community_id = $1 \
          ORDER BY r.arrival_due_at LIMIT $3"
     ))
     .bind(community_id)
