@@ -1,6 +1,8 @@
 -- wrk: register a countersign sheet by phone (POST /api/v1/communities/{id}/sheets) with a
 -- receptionist's write API token: number drawn in the transaction, sheet, search terms,
--- first event and audit entry. A call needs no signature at registration.
+-- first event and audit entry. A call needs no signature at registration. A repair is
+-- opened with its category (and lands on the dispatcher's board), a complaint with the
+-- details the desk must record (R-CMP-1).
 -- Environment: TOKEN (hq_… with write scope, a receptionist), COMMUNITY (default 1).
 local token = os.getenv("TOKEN") or error("TOKEN is not set")
 local community = os.getenv("COMMUNITY") or "1"
@@ -10,6 +12,11 @@ local names = { "张伟", "王芳", "李娜", "刘洋", "陈静", "杨帆", "赵
 local reasons = { "厨房下水道堵塞", "楼道灯不亮", "楼上装修噪音扰民", "入户门锁坏了", "卫生间漏水到楼下",
                   "电梯按键失灵", "物业费缴费方式", "客厅插座没电" }
 local kinds = { "repair", "repair", "complaint", "repair", "repair", "repair", "inquiry", "repair" }
+local details = {
+  ',"repair":{"category":"drainage"}', ',"repair":{"category":"lighting"}',
+  ',"complaint":{"category":"噪音","cause":"楼上装修","course":"晚上十点后仍在施工"}',
+  ',"repair":{"category":"door_window"}', ',"repair":{"category":"water"}', ',"repair":{"category":"lift"}', '',
+  ',"repair":{"category":"electrical"}' }
 
 local threads = 0
 function setup(thread)
@@ -22,7 +29,7 @@ function request()
   n = n + 1
   local phone = string.format("139%01d%07d", (thread_no or 0) % 10, n % 10000000)
   local i = (n % #reasons) + 1
-  local body = string.format('{"kind":"%s","channel":"phone","requester_name":"%s","requester_phone":"%s","reason":"%s"}',
-                             kinds[i], names[(n % #names) + 1], phone, reasons[i])
+  local body = string.format('{"kind":"%s","channel":"phone","requester_name":"%s","requester_phone":"%s","reason":"%s"%s}',
+                             kinds[i], names[(n % #names) + 1], phone, reasons[i], details[i])
   return wrk.format("POST", path, headers, body)
 end
