@@ -786,12 +786,21 @@ pub(crate) async fn persist(
 /// The dispatcher's board (R-REP-2, R-REP-3).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Board {
-    /// Unassigned repairs, most urgent and oldest first.
+    /// Unassigned repairs, most urgent and oldest first (a page of them).
     pub unassigned: Vec<srq::Job>,
+    /// How many wait in all.
+    pub unassigned_total: i64,
     /// Assigned but not there yet past the arrival target.
     pub late: Vec<srq::Job>,
     pub technicians: Vec<srq::TechnicianLoad>,
 }
+
+/// Repairs on one page of the board: the most urgent first, the rest on the next pages.
+pub const BOARD_PAGE: i64 = 30;
+/// Late arrivals shown on the board, the longest overdue first.
+const LATE_SHOWN: i64 = 20;
+/// A technician's open jobs (soonest due first) and completed ones shown on the phone.
+const DAY_SHOWN: i64 = 40;
 
 /// Start and end of today in the community's zone, epoch ms.
 pub fn today_bounds(tz: &str) -> (i64, i64) {
@@ -813,7 +822,8 @@ pub async fn board(app: &App, actor: &Actor, c: i64, limit: i64, offset: i64) ->
     let pool = app.store.read();
     Ok(Board {
         unassigned: srq::board(pool, c, limit.clamp(1, 200), offset.max(0)).await?,
-        late: srq::late_open(pool, c, store::now_ms(), 50).await?,
+        unassigned_total: srq::board_count(pool, c).await?,
+        late: srq::late_open(pool, c, store::now_ms(), LATE_SHOWN).await?,
         technicians: srq::technician_loads(pool, c, start, end).await?,
     })
 }
@@ -829,7 +839,7 @@ pub async fn technician_day(app: &App, actor: &Actor, c: i64) -> AppResult<Day> 
     actor.authorize(Permission::DoRepair, c)?;
     let community = org::community(app.store.read(), c).await?.ok_or(AppError::NotFound)?;
     let (start, _) = today_bounds(&community.timezone);
-    let (open, done_today) = srq::technician_day(app.store.read(), c, actor.user_id, start, 100).await?;
+    let (open, done_today) = srq::technician_day(app.store.read(), c, actor.user_id, start, DAY_SHOWN).await?;
     Ok(Day { open, done_today })
 }
 

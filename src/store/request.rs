@@ -170,13 +170,24 @@ pub async fn job(pool: &AnyPool, sheet_id: i64) -> Result<Option<Job>, sqlx::Err
 /// then oldest (R-REP-2). Written as the partial index `requests_board` states it.
 pub async fn board(pool: &AnyPool, community_id: i64, limit: i64, offset: i64) -> Result<Vec<Job>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "{JOB_SELECT} WHERE r.community_id = $1 AND r.category IS NOT NULL AND r.technician_id IS NULL AND r.closed = 0 \
+        "{JOB_SELECT} WHERE r.community_id = $1 AND r.class_rank IS NOT NULL AND r.technician_id IS NULL AND r.closed = 0 \
          ORDER BY r.class_rank, r.opened_at, r.sheet_id LIMIT $2 OFFSET $3"
     ))
     .bind(community_id)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
+    .await
+}
+
+/// How many repairs wait on the board (read from the same partial index).
+pub async fn board_count(pool: &AnyPool, community_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM requests r WHERE r.community_id = $1 AND r.class_rank IS NOT NULL \
+         AND r.technician_id IS NULL AND r.closed = 0",
+    )
+    .bind(community_id)
+    .fetch_one(pool)
     .await
 }
 

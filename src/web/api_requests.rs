@@ -49,7 +49,8 @@ async fn repair_board(
     Path(id): Path<i64>,
     Query(p): Query<Page>,
 ) -> ApiResult<Json<rq::Board>> {
-    api(rq::board(&s.app, &a.actor, id, p.limit.unwrap_or(50), p.offset.unwrap_or(0)).await, a.lang).map(Json)
+    let limit = p.limit.unwrap_or(rq::BOARD_PAGE);
+    api(rq::board(&s.app, &a.actor, id, limit, p.offset.unwrap_or(0)).await, a.lang).map(Json)
 }
 
 /// The signed-in technician's jobs: open ones soonest due first, and today's completed.

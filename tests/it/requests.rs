@@ -122,6 +122,11 @@ async fn r_rep_1_repairs_come_from_the_desk_security_and_technicians() {
     assert_eq!(s, 200);
     let on_board: Vec<_> = board["unassigned"].as_array().unwrap().iter().map(|j| j["sheet_id"].clone()).collect();
     assert_eq!(on_board, vec![a["sheet"]["id"].clone(), b["sheet"]["id"].clone()], "emergency first");
+    assert_eq!(board["unassigned_total"], 2);
+    // A complaint (it has a category of its own) is not the dispatcher's.
+    complaint(&desk, t.c1, "噪音", json!({})).await;
+    let (_, board) = dispatcher.get_json(&format!("/api/v1/communities/{}/repairs/board", t.c1)).await;
+    assert_eq!((board["unassigned"].as_array().unwrap().len(), board["unassigned_total"].as_i64()), (2, Some(2)));
     // The dispatcher was told of each (an emergency as such).
     let n = notices(&dispatcher).await;
     assert!(n.contains(&"repair_emergency".to_string()) && n.contains(&"repair_new".to_string()), "{n:?}");
@@ -877,4 +882,27 @@ async fn r_recv_3_a_department_head_replies_to_a_suggestion() {
     let (s, d) =
         act(&head, &d, json!({"action": "reply_suggestion", "reply": "即日起夜间巡逻增加至每两小时一次。"})).await;
     assert_eq!(s, 200, "{d}");
+}
+
+/// R-REP-2: the board pages through a long queue, the most urgent first; the total is shown.
+#[tokio::test]
+async fn r_rep_2_the_board_pages_a_long_queue() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let dispatcher = t.as_role(Role::EngineeringDispatcher).await;
+    for i in 0..31 {
+        let category = if i == 30 { "gas" } else { "lift" };
+        assert_eq!(repair(&desk, t.c1, category, &format!("报修第{i}件")).await.0, 201);
+    }
+    let (_, first) = dispatcher.get_json(&format!("/api/v1/communities/{}/repairs/board", t.c1)).await;
+    assert_eq!(first["unassigned"].as_array().unwrap().len(), 30);
+    assert_eq!(first["unassigned"][0]["class"], "emergency", "the last one, an emergency, comes first");
+    let (_, second) = dispatcher.get_json(&format!("/api/v1/communities/{}/repairs/board?offset=30", t.c1)).await;
+    assert_eq!(second["unassigned"].as_array().unwrap().len(), 1);
+    let page = dispatcher.get(&format!("/repairs/board?community_id={}", t.c1)).await.text().await.unwrap();
+    assert!(page.contains("id=\"board-total\">31<"), "the total, not the page");
+    assert!(page.contains("id=\"board-next\""), "a next page");
+    let next = dispatcher.get(&format!("/repairs/board?community_id={}&offset=30", t.c1)).await.text().await.unwrap();
+    assert!(!next.contains("id=\"board-next\"") && next.contains("报修第"), "the last page");
 }

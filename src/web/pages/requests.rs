@@ -628,6 +628,9 @@ struct BoardPage {
     communities: Vec<(String, String)>,
     community_id: i64,
     unassigned: Vec<JobRow>,
+    unassigned_total: i64,
+    next: Option<String>,
+    previous: Option<String>,
     late: Vec<JobRow>,
     loads: Vec<LoadRow>,
     technicians: Vec<(String, String)>,
@@ -638,6 +641,8 @@ struct BoardPage {
 #[derive(Deserialize)]
 struct CommunityQuery {
     community_id: Option<i64>,
+    /// The board's page (0, 30, 60 …).
+    offset: Option<i64>,
 }
 
 /// The engineering dispatcher's board (R-REP-2, R-REP-3).
@@ -647,7 +652,12 @@ async fn board(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQue
         list = communities(&s, &ctx, Permission::HandleSheet).await?;
     }
     let cm = pick(&list, q.community_id, ctx.lang)?;
-    let b = rq::board(&s.app, &ctx.actor, cm.id, 50, 0).await.page(ctx.lang)?;
+    let offset = q.offset.unwrap_or(0).max(0);
+    let b = rq::board(&s.app, &ctx.actor, cm.id, rq::BOARD_PAGE, offset).await.page(ctx.lang)?;
+    let next = (offset + rq::BOARD_PAGE < b.unassigned_total)
+        .then(|| format!("/repairs/board?community_id={}&offset={}", cm.id, offset + rq::BOARD_PAGE));
+    let previous = (offset > 0)
+        .then(|| format!("/repairs/board?community_id={}&offset={}", cm.id, (offset - rq::BOARD_PAGE).max(0)));
     let c = Chrome::of(&ctx);
     let tz = cm.timezone.clone();
     let loads = b
@@ -663,6 +673,9 @@ async fn board(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQue
     Ok(render(&BoardPage {
         technicians: technician_options(&c, &b.technicians, &tz),
         unassigned: job_rows(&c, &tz, b.unassigned),
+        unassigned_total: b.unassigned_total,
+        next,
+        previous,
         late: job_rows(&c, &tz, b.late),
         loads,
         can_assign: ctx.actor.authorize(Permission::DispatchRepair, cm.id).is_ok(),
