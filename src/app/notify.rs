@@ -44,9 +44,27 @@ pub(crate) async fn send(
     dedupe: &str,
 ) -> AppResult<bool> {
     // Read inside the transaction: a write transaction never waits for a second connection.
-    let user = sa::user(&mut **tx, user_id).await?;
-    let locale = user.as_ref().map(|u| u.locale.clone()).unwrap_or_default();
-    let lang = Lang::parse(&locale).unwrap_or_default();
+    let Some(user) = sa::user(&mut **tx, user_id).await? else {
+        return Ok(false);
+    };
+    send_to(app, tx, &user, community_id, sheet_id, number, due_at, kind, dedupe).await
+}
+
+/// [`send`] to a user already read (before the transaction).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn send_to(
+    app: &App,
+    tx: &mut store::Tx,
+    user: &sa::User,
+    community_id: i64,
+    sheet_id: i64,
+    number: &str,
+    due_at: Option<i64>,
+    kind: &str,
+    dedupe: &str,
+) -> AppResult<bool> {
+    let user_id = user.id;
+    let lang = Lang::parse(&user.locale).unwrap_or_default();
     let due = due_at.map(|d| crate::web::pages_when(d, "Asia/Shanghai")).unwrap_or_default();
     let params = [("number", number.to_string()), ("due", due)];
     let title = tf(lang, &format!("notice.{kind}.title"), &params);
@@ -57,7 +75,7 @@ pub(crate) async fn send(
         return Ok(false);
     };
     if !app.config.notify.webhook_url.is_empty() {
-        let phone = user.map(|u| u.phone_masked).unwrap_or_default();
+        let phone = user.phone_masked.clone();
         let payload = json!({"id": id, "kind": kind, "user_id": user_id, "phone_masked": phone, "sheet": number, "title": title, "body": body});
         st::enqueue(tx, id, &payload.to_string(), store::now_ms()).await?;
     }

@@ -632,9 +632,13 @@ pub(crate) fn timers(sheet: &Sheet, s: &srq::Settings) -> Vec<(&'static str, i64
         }
         out.push(("promise", by));
     }
+    // Unresolved: with a department, or with the developer's customer service until its
+    // answer is recorded (R-CMP-4 is tracked the same way).
+    let with_developer =
+        matches!(&sheet.outcome, Some(Outcome::BeyondCentre { third_party: Some(_), receipt: None, .. }));
     if let Some(cc) = &sheet.case.complaint
         && let Some(j) = cc.judgement.as_ref().filter(|j| j.valid)
-        && sheet.state != SheetState::AwaitingAcceptance
+        && (sheet.state != SheetState::AwaitingAcceptance || with_developer)
     {
         let last = cc.last_progress_at.unwrap_or(j.at).max(j.at);
         out.push(("progress", last + s.progress_hours * HOUR));
@@ -645,138 +649,118 @@ pub(crate) fn timers(sheet: &Sheet, s: &srq::Settings) -> Vec<(&'static str, i64
     out
 }
 
+/// Who is told of a flow event, and how.
+pub(crate) struct Notice {
+    user: crate::store::auth::User,
+    kind: &'static str,
+    /// The deadline the notice names: `arrival` or `deadline` of the projection.
+    due: Option<&'static str>,
+    /// Part of the once-only key beyond kind, sheet and user.
+    salt: i64,
+}
+
+/// What the flows need read before an event's transaction: the community's rules and the
+/// people to tell. Read from the pool before the transaction begins, so the transaction
+/// (on SQLite the one writer) only writes, and never waits for a second connection.
+pub(crate) struct Prepared {
+    settings: srq::Settings,
+    notices: Vec<Notice>,
+}
+
+pub(crate) async fn prepare(
+    app: &App,
+    community_id: i64,
+    new_events: &[huiqian_domain::sheet::Event],
+) -> AppResult<Prepared> {
+    use huiqian_domain::sheet::Event;
+    let settings = srq::settings(app.store.read(), community_id).await?;
+    let mut wanted: Vec<(i64, &'static str, Option<&'static str>, i64)> = vec![];
+    let mut conn = app.store.read().acquire().await?;
+    let now = store::now_ms();
+    for e in new_events {
+        let (roles, kind, due): (&[&str], &'static str, Option<&'static str>) = match e {
+            // R-REP-2: the dispatcher hears of every repair, an emergency as such.
+            Event::RepairOpened { class, .. } => (
+                &["engineering_dispatcher"],
+                if *class == RepairClass::Emergency { "repair_emergency" } else { "repair_new" },
+                Some("arrival"),
+            ),
+            // R-CMP-1: every complaint is reported to the CS manager or supervisor.
+            Event::ComplaintOpened { .. } => (&["cs_supervisor", "cs_manager"], "complaint_new", None),
+            Event::ComplaintJudged {
+                route: Some(Route::Department { kind: DepartmentKind::DirectorOffice, .. }),
+                ..
+            } => (&["centre_director"], "complaint_director", Some("deadline")),
+            // R-CMP-5: the director convenes the solution for a serious or repeated complaint;
+            // R-RECV-3: valuable suggestions go to the director.
+            Event::ComplaintFlagged { .. } => (&["centre_director"], "complaint_flagged", None),
+            Event::SuggestionAnalysed { to_director: true, .. } => (&["centre_director"], "suggestion_director", None),
+            Event::TechnicianAssigned { technician, .. } => {
+                wanted.push((*technician, "repair_assigned", Some("arrival"), now));
+                continue;
+            }
+            Event::InquiryEscalated { to, .. } => {
+                wanted.push((*to, "inquiry_escalated", None, 0));
+                continue;
+            }
+            _ => continue,
+        };
+        for u in srq::users_with_roles(&mut conn, community_id, roles).await? {
+            wanted.push((u, kind, due, 0));
+        }
+    }
+    drop(conn);
+    let mut notices = Vec::with_capacity(wanted.len());
+    for (user_id, kind, due, salt) in wanted {
+        if let Some(user) = crate::store::auth::user(app.store.read(), user_id).await? {
+            notices.push(Notice { user, kind, due, salt });
+        }
+    }
+    Ok(Prepared { settings, notices })
+}
+
 /// Everything the flows keep beside the events, in the event's transaction: the
 /// projection, the timers, a follow-up for a resolved complaint or answered suggestion
-/// (R-CMP-7, R-RECV-3), and the notices a new repair or complaint calls for.
+/// (R-CMP-7, R-RECV-3), and the notices prepared for the events. Writes only.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn persist(
     app: &App,
     tx: &mut store::Tx,
+    prepared: &Prepared,
     sheet: &Sheet,
     sheet_id: i64,
     number: &str,
     community_id: i64,
     unit_id: Option<i64>,
     new_events: &[huiqian_domain::sheet::Event],
+    fresh: bool,
 ) -> AppResult<()> {
     use huiqian_domain::sheet::Event;
-    // Everything here reads through the transaction's own connection: a write transaction
-    // never waits for a second connection from the pool (which, under load, could all be
-    // held by transactions waiting in the same way).
-    let s = srq::settings(&mut **tx, community_id).await?;
-    let Some(p) = projection(sheet, sheet_id, community_id, unit_id, &s) else {
+    let s = &prepared.settings;
+    let Some(p) = projection(sheet, sheet_id, community_id, unit_id, s) else {
         return Ok(());
     };
     srq::save(tx, &p).await?;
-    srq::sync_timers(tx, community_id, sheet_id, &timers(sheet, &s)).await?;
+    srq::sync_timers(tx, community_id, sheet_id, &timers(sheet, s), fresh).await?;
     let now = store::now_ms();
-    for e in new_events {
-        match e {
-            Event::Collected { .. } if matches!(sheet.kind, SheetKind::Complaint | SheetKind::Suggestion) => {
-                let reason = sheet.kind.as_str();
-                srq::insert_follow_up(tx, community_id, sheet_id, reason, now + 72 * HOUR, Some(sheet.first_contact))
-                    .await?;
-            }
-            Event::RepairOpened { class, .. } => {
-                let to = srq::users_with_roles(tx, community_id, &["engineering_dispatcher"]).await?;
-                let kind = if *class == RepairClass::Emergency { "repair_emergency" } else { "repair_new" };
-                for u in to {
-                    super::notify::send(
-                        app,
-                        tx,
-                        u,
-                        community_id,
-                        sheet_id,
-                        number,
-                        p.arrival_due_at,
-                        kind,
-                        &format!("{kind}:{sheet_id}:{u}"),
-                    )
-                    .await?;
-                }
-            }
-            Event::ComplaintOpened { .. } => {
-                // R-CMP-1: every complaint is reported to the CS manager or supervisor.
-                let to = srq::users_with_roles(tx, community_id, &["cs_supervisor", "cs_manager"]).await?;
-                for u in to {
-                    super::notify::send(
-                        app,
-                        tx,
-                        u,
-                        community_id,
-                        sheet_id,
-                        number,
-                        None,
-                        "complaint_new",
-                        &format!("complaint_new:{sheet_id}:{u}"),
-                    )
-                    .await?;
-                }
-            }
-            Event::ComplaintJudged {
-                route: Some(Route::Department { kind: DepartmentKind::DirectorOffice, .. }),
-                ..
-            } => {
-                let to = srq::users_with_roles(tx, community_id, &["centre_director"]).await?;
-                for u in to {
-                    super::notify::send(
-                        app,
-                        tx,
-                        u,
-                        community_id,
-                        sheet_id,
-                        number,
-                        p.deadline_at,
-                        "complaint_director",
-                        &format!("complaint_director:{sheet_id}:{u}"),
-                    )
-                    .await?;
-                }
-            }
-            // R-CMP-5: the director convenes the solution for a serious or repeated complaint;
-            // R-RECV-3: valuable suggestions go to the director.
-            Event::ComplaintFlagged { .. } | Event::SuggestionAnalysed { to_director: true, .. } => {
-                let kind = if matches!(e, Event::ComplaintFlagged { .. }) {
-                    "complaint_flagged"
-                } else {
-                    "suggestion_director"
-                };
-                let to = srq::users_with_roles(tx, community_id, &["centre_director"]).await?;
-                for u in to {
-                    let dedupe = format!("{kind}:{sheet_id}:{u}");
-                    super::notify::send(app, tx, u, community_id, sheet_id, number, None, kind, &dedupe).await?;
-                }
-            }
-            Event::TechnicianAssigned { technician, .. } => {
-                super::notify::send(
-                    app,
-                    tx,
-                    *technician,
-                    community_id,
-                    sheet_id,
-                    number,
-                    p.arrival_due_at,
-                    "repair_assigned",
-                    &format!("repair_assigned:{sheet_id}:{technician}:{now}"),
-                )
-                .await?;
-            }
-            Event::InquiryEscalated { to, .. } => {
-                super::notify::send(
-                    app,
-                    tx,
-                    *to,
-                    community_id,
-                    sheet_id,
-                    number,
-                    None,
-                    "inquiry_escalated",
-                    &format!("inquiry_escalated:{sheet_id}:{to}"),
-                )
-                .await?;
-            }
-            _ => {}
-        }
+    if new_events.iter().any(|e| matches!(e, Event::Collected { .. }))
+        && matches!(sheet.kind, SheetKind::Complaint | SheetKind::Suggestion)
+    {
+        let reason = sheet.kind.as_str();
+        srq::insert_follow_up(tx, community_id, sheet_id, reason, now + 72 * HOUR, Some(sheet.first_contact)).await?;
+    }
+    for n in &prepared.notices {
+        let due = match n.due {
+            Some("arrival") => p.arrival_due_at,
+            Some(_) => p.deadline_at,
+            None => None,
+        };
+        let dedupe = if n.salt == 0 {
+            format!("{}:{sheet_id}:{}", n.kind, n.user.id)
+        } else {
+            format!("{}:{sheet_id}:{}:{}", n.kind, n.user.id, n.salt)
+        };
+        super::notify::send_to(app, tx, &n.user, community_id, sheet_id, number, due, n.kind, &dedupe).await?;
     }
     Ok(())
 }
@@ -990,7 +974,7 @@ pub async fn refresh_open(app: &App, c: i64) -> AppResult<usize> {
         let mut tx = app.store.begin().await?;
         for (p, t) in &updates {
             srq::save(&mut tx, p).await?;
-            srq::sync_timers(&mut tx, c, p.sheet_id, t).await?;
+            srq::sync_timers(&mut tx, c, p.sheet_id, t, false).await?;
         }
         tx.commit().await?;
     }

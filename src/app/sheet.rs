@@ -171,6 +171,9 @@ pub async fn register(
         history.extend(follow.iter().cloned());
         Some(project(app, community_id, &domain_sheet, &history, now, None).await?)
     };
+    let new_events: Vec<Event> =
+        std::iter::once(first.event.clone()).chain(follow.iter().map(|r| r.event.clone())).collect();
+    let prepared = super::request::prepare(app, community_id, &new_events).await?;
     let mut tx = app.store.begin().await?;
     let seq = st::next_seq(&mut tx, app.store.backend(), community_id, year).await?;
     let no = number::format("KF", year as i32, seq);
@@ -270,17 +273,17 @@ pub async fn register(
         }
         st::update_projection(&mut tx, id, 1, &projection.as_projection()).await?;
     }
-    let new_events: Vec<Event> =
-        std::iter::once(first.event.clone()).chain(follow.iter().map(|r| r.event.clone())).collect();
     super::request::persist(
         app,
         &mut tx,
+        &prepared,
         &domain_sheet,
         id,
         &no,
         community_id,
         unit.as_ref().map(|u| u.id),
         &new_events,
+        true,
     )
     .await?;
     tx.commit().await?;
@@ -761,6 +764,8 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     all.extend(recs.iter().cloned());
     let archived_at = recs.iter().any(|r| matches!(r.event, Event::Archived)).then_some(now).or(row.archived_at);
     let projection = project(app, c, &sheet, &all, now, archived_at).await?;
+    let new_events: Vec<Event> = recs.iter().map(|r| r.event.clone()).collect();
+    let prepared = super::request::prepare(app, c, &new_events).await?;
     let mut tx = app.store.begin().await?;
     if !st::update_projection(&mut tx, id, version, &projection.as_projection()).await? {
         return Err(AppError::Conflict { code: "stale_version" });
@@ -809,8 +814,8 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     for (name, data) in &audited {
         audit::record(&mut tx, actor, &authority, &format!("sheet.{name}"), "sheet", id, json!({"number": row.number, "event": serde_json::from_str::<serde_json::Value>(data).unwrap_or_default(), "state": sheet.state.as_str()})).await?;
     }
-    let new_events: Vec<Event> = recs.into_iter().map(|r| r.event).collect();
-    super::request::persist(app, &mut tx, &sheet, id, &row.number, c, row.unit_id, &new_events).await?;
+    super::request::persist(app, &mut tx, &prepared, &sheet, id, &row.number, c, row.unit_id, &new_events, false)
+        .await?;
     tx.commit().await?;
     detail(app, actor, id).await
 }

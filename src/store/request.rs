@@ -654,17 +654,22 @@ pub async fn follow_ups_of(pool: &AnyPool, sheet_id: i64) -> Result<Vec<FollowUp
 
 // ---- timers ----
 
-/// Make the sheet's pending timers exactly `timers` (name, due): ones already sent stay sent.
+/// Make the sheet's pending timers exactly `timers` (name, due): ones already sent stay sent;
+/// `fresh` for a sheet registered in this transaction.
 pub async fn sync_timers(
     tx: &mut AnyConnection,
     community_id: i64,
     sheet_id: i64,
     timers: &[(&str, i64)],
+    fresh: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sheet_timers WHERE sheet_id = $1 AND fired_at IS NULL")
-        .bind(sheet_id)
-        .execute(&mut *tx)
-        .await?;
+    // A sheet registered in this transaction has no timers yet.
+    if !fresh {
+        sqlx::query("DELETE FROM sheet_timers WHERE sheet_id = $1 AND fired_at IS NULL")
+            .bind(sheet_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     for (name, due) in timers {
         sqlx::query(
             "INSERT INTO sheet_timers (sheet_id, community_id, name, due_at) VALUES ($1, $2, $3, $4) \

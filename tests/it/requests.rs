@@ -534,6 +534,10 @@ async fn r_cmp_4_developer_legacy_is_tracked() {
     assert_eq!(s, 200, "{d}");
     assert_eq!(d["sheet"]["outcome"], "beyond_centre");
     assert_eq!(d["request"]["route"], "developer");
+    // Tracked the same way: the owner is reminded of the progress until the developer answers.
+    let judged = d["case"]["complaint"]["judgement"]["at"].as_i64().unwrap();
+    notify::tick(&t.app, judged + 48 * HOUR + MIN).await.unwrap();
+    assert!(notices(&desk).await.contains(&"timer_progress".to_string()));
     let (s, e) = act(&desk, &d, json!({"action": "collect", "opinion": "x", "phone_confirmed_at": 1})).await;
     assert_eq!((s, code(&e)), (422, "sheet.third_party_receipt_required"));
     let (_, d) =
