@@ -88,23 +88,26 @@ read_token() { # base username
 # technician_loads, technician_day) for community $2 and technician $3, at time $4.
 explain_repairs() { # backend community technician now_ms
     local b=$1 c=$2 t=$3 now=$4 sql
-    local job="SELECT r.sheet_id, s.number, u.room_no, f.display_name, tu.display_name, d.name FROM requests r
+    # The repair lists' select (the board, late arrivals, the day): no departments join.
+    local job="SELECT r.sheet_id, s.number, u.room_no, f.display_name, tu.display_name FROM requests r
       JOIN sheets s ON s.id = r.sheet_id LEFT JOIN units u ON u.id = s.unit_id JOIN users f ON f.id = s.first_contact_id
-      LEFT JOIN users tu ON tu.id = r.technician_id LEFT JOIN departments d ON d.id = r.routed_department_id"
+      LEFT JOIN users tu ON tu.id = r.technician_id"
     local open="r.technician_id IS NOT NULL AND r.completed_at IS NULL AND r.closed = 0"
     local queries=(
-        "board|$job WHERE r.community_id = $c AND r.category IS NOT NULL AND r.technician_id IS NULL AND r.closed = 0
-          ORDER BY r.class_rank, r.opened_at, r.sheet_id LIMIT 50 OFFSET 0"
+        "board|$job WHERE r.community_id = $c AND r.class_rank IS NOT NULL AND r.technician_id IS NULL AND r.closed = 0
+          ORDER BY r.class_rank, r.opened_at, r.sheet_id LIMIT 30 OFFSET 0"
+        "board_count|SELECT COUNT(*) FROM requests r WHERE r.community_id = $c AND r.class_rank IS NOT NULL
+          AND r.technician_id IS NULL AND r.closed = 0"
         "late_open|$job WHERE r.technician_id IN (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $c
           AND ur.role = 'technician') AND $open AND r.arrived_at IS NULL AND r.arrival_due_at < $now
-          AND +r.community_id = $c ORDER BY r.arrival_due_at LIMIT 50"
+          AND +r.community_id = $c ORDER BY r.arrival_due_at LIMIT 20"
         "technician_loads|SELECT u.id, (SELECT COUNT(*) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL
           AND r.closed = 0) FROM users u WHERE u.active = 1 AND u.id IN (SELECT ur.user_id FROM user_roles ur
           WHERE ur.community_id = $c AND ur.role = 'technician')"
         "day_open|$job WHERE r.technician_id = $t AND r.completed_at IS NULL AND r.closed = 0 AND r.community_id = $c
-          ORDER BY r.arrival_due_at IS NULL, r.arrival_due_at, r.sheet_id LIMIT 100"
+          ORDER BY r.arrival_due_at IS NULL, r.arrival_due_at, r.sheet_id LIMIT 40"
         "day_done|$job WHERE r.technician_id = $t AND r.completed_at IS NOT NULL AND r.completed_at >= $((now - 86400000))
-          AND r.community_id = $c ORDER BY r.completed_at DESC LIMIT 100"
+          AND r.community_id = $c ORDER BY r.completed_at DESC LIMIT 40"
     )
     for q in "${queries[@]}"; do
         echo "== ${q%%|*}"
