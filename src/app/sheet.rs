@@ -239,6 +239,21 @@ pub async fn register(
         )
         .await?;
     }
+    // The flow's rows before the audit entries: appending to the audit chain takes its
+    // head's lock until commit, so the chain is written last.
+    super::request::persist(
+        app,
+        &mut tx,
+        &prepared,
+        &domain_sheet,
+        id,
+        &no,
+        community_id,
+        unit.as_ref().map(|u| u.id),
+        &new_events,
+        true,
+    )
+    .await?;
     audit::record(&mut tx, actor, &authority, "sheet.registered", "sheet", id, json!({
         "number": no, "kind": kind.as_str(), "channel": channel.as_str(), "room_no": unit.as_ref().map(|u| u.room_no.clone()),
         "requester": name.as_str(), "phone": phone_masked, "signature_pending": domain_sheet.signature_pending,
@@ -273,19 +288,6 @@ pub async fn register(
         }
         st::update_projection(&mut tx, id, 1, &projection.as_projection()).await?;
     }
-    super::request::persist(
-        app,
-        &mut tx,
-        &prepared,
-        &domain_sheet,
-        id,
-        &no,
-        community_id,
-        unit.as_ref().map(|u| u.id),
-        &new_events,
-        true,
-    )
-    .await?;
     tx.commit().await?;
     st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
@@ -811,11 +813,12 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
         )
         .await?;
     }
+    // The flow's rows before the audit entries, which lock the chain's head until commit.
+    super::request::persist(app, &mut tx, &prepared, &sheet, id, &row.number, c, row.unit_id, &new_events, false)
+        .await?;
     for (name, data) in &audited {
         audit::record(&mut tx, actor, &authority, &format!("sheet.{name}"), "sheet", id, json!({"number": row.number, "event": serde_json::from_str::<serde_json::Value>(data).unwrap_or_default(), "state": sheet.state.as_str()})).await?;
     }
-    super::request::persist(app, &mut tx, &prepared, &sheet, id, &row.number, c, row.unit_id, &new_events, false)
-        .await?;
     tx.commit().await?;
     detail(app, actor, id).await
 }
