@@ -207,24 +207,15 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
         }
         Action::CompleteRepair { work_done, materials, signature: data, signer } => {
             let a = own_job(actor, c, sheet)?;
-            let r = sheet.case.repair.as_ref().ok_or(AppError::rejected("repair.not_opened"))?;
-            // The rules first: a missing arrival is the answer, not a missing signature.
-            if r.arrived_at.is_none() {
-                return Err(AppError::rejected("repair.not_arrived"));
-            }
-            if r.charge_outstanding() {
-                return Err(AppError::rejected("repair.charge_unconfirmed"));
-            }
-            let sig = signature(app, data, signer)?;
-            Plan {
-                authority: a,
-                commands: vec![Command::CompleteRepair {
-                    work_done: work_done.clone(),
-                    materials: materials.clone(),
-                    signer: signer.clone(),
-                }],
-                signature: Some(sig),
-            }
+            let cmd = Command::CompleteRepair {
+                work_done: work_done.clone(),
+                materials: materials.clone(),
+                signer: signer.clone(),
+            };
+            // The domain's rules first (no arrival, charge unconfirmed): that refusal is the
+            // answer, not the missing signature, and no signature is stored for nothing.
+            sheet.decide(&cmd, store::now_ms()).map_err(|r| AppError::rejected(r.0))?;
+            Plan { authority: a, commands: vec![cmd], signature: Some(signature(app, data, signer)?) }
         }
         Action::ReceiveSlip => {
             let a = actor

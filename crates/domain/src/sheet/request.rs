@@ -356,45 +356,6 @@ pub fn complaint_route_allowed(
     Ok(())
 }
 
-/// Every refusal code of the flows, for the translation check.
-pub const REFUSALS: &[&str] = &[
-    "request.wrong_kind",
-    "request.already_opened",
-    "repair.not_opened",
-    "repair.reason_required",
-    "repair.same_class",
-    "repair.not_assigned",
-    "repair.already_arrived",
-    "repair.not_arrived",
-    "repair.completed",
-    "repair.not_completed",
-    "repair.charge_unconfirmed",
-    "repair.charge_confirmed",
-    "repair.charge_empty",
-    "repair.work_required",
-    "repair.appointment_required",
-    "repair.same_technician",
-    "complaint.routed_to_subject",
-    "complaint.director_required",
-    "complaint.details_required",
-    "complaint.already_judged",
-    "complaint.not_judged",
-    "complaint.not_valid",
-    "complaint.deadline_required",
-    "complaint.route_required",
-    "complaint.already_flagged",
-    "complaint.note_required",
-    "inquiry.answered",
-    "inquiry.answer_required",
-    "inquiry.basis_required",
-    "inquiry.promise_open",
-    "inquiry.promise_not_later",
-    "suggestion.analysis_required",
-    "suggestion.not_analysed",
-    "suggestion.replied",
-    "suggestion.reply_required",
-];
-
 use super::SheetKind;
 use super::lifecycle::{Command, Event, Sheet, SheetState};
 
