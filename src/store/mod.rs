@@ -145,6 +145,21 @@ impl Store {
         &self.read
     }
 
+    /// Begin a read of several lists shown together (the dispatcher's board, a
+    /// technician's day): one snapshot, so a page and its total agree. On PostgreSQL the
+    /// transaction also runs these fixed-shape statements on their cached generic plans
+    /// (`plan_cache_mode`, for this transaction only): PostgreSQL otherwise re-plans a
+    /// statement with a `LIMIT` or a time range on every execution, and planning the
+    /// joined list selects cost more than running them (docs/benchmarks.md). Statements
+    /// whose best plan depends on the values (the archive search) are not read this way.
+    pub async fn begin_list_read(&self) -> Result<Tx, sqlx::Error> {
+        let mut tx = self.read.begin().await?;
+        if self.backend == Backend::Postgres {
+            (&mut *tx).execute("SET LOCAL plan_cache_mode = force_generic_plan").await?;
+        }
+        Ok(tx)
+    }
+
     /// Begin a write transaction.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         self.write.begin().await
@@ -177,7 +192,8 @@ impl Store {
 async fn sqlite_pragmas(c: &mut AnyConnection) -> Result<(), sqlx::Error> {
     c.execute(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; \
-         PRAGMA busy_timeout=10000; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
+         PRAGMA busy_timeout=10000; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; \
+         PRAGMA mmap_size=2147418112;",
     )
     .await?;
     Ok(())
