@@ -762,11 +762,11 @@ pub(crate) async fn persist(
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Board {
     /// Unassigned repairs, most urgent and oldest first (a page of them).
-    pub unassigned: Vec<srq::Job>,
+    pub unassigned: Vec<srq::Repair>,
     /// How many wait in all.
     pub unassigned_total: i64,
     /// Assigned but not there yet past the arrival target.
-    pub late: Vec<srq::Job>,
+    pub late: Vec<srq::Repair>,
     pub technicians: Vec<srq::TechnicianLoad>,
 }
 
@@ -794,27 +794,31 @@ pub async fn board(app: &App, actor: &Actor, c: i64, limit: i64, offset: i64) ->
     actor.authorize(Permission::DispatchRepair, c).or_else(|_| actor.authorize(Permission::HandleSheet, c))?;
     let community = org::community(app.store.read(), c).await?.ok_or(AppError::NotFound)?;
     let (start, end) = today_bounds(&community.timezone);
-    let pool = app.store.read();
-    Ok(Board {
-        unassigned: srq::board(pool, c, limit.clamp(1, 200), offset.max(0)).await?,
-        unassigned_total: srq::board_count(pool, c).await?,
-        late: srq::late_open(pool, c, store::now_ms(), LATE_SHOWN).await?,
-        technicians: srq::technician_loads(pool, c, start, end).await?,
-    })
+    let mut tx = app.store.begin_list_read().await?;
+    let board = Board {
+        unassigned: srq::board(&mut tx, c, limit.clamp(1, 200), offset.max(0)).await?,
+        unassigned_total: srq::board_count(&mut tx, c).await?,
+        late: srq::late_open(&mut tx, c, store::now_ms(), LATE_SHOWN).await?,
+        technicians: srq::technician_loads(&mut tx, c, start, end).await?,
+    };
+    tx.commit().await?;
+    Ok(board)
 }
 
 /// A technician's day (R-REP-3, R-REP-5).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Day {
-    pub open: Vec<srq::Job>,
-    pub done_today: Vec<srq::Job>,
+    pub open: Vec<srq::Repair>,
+    pub done_today: Vec<srq::Repair>,
 }
 
 pub async fn technician_day(app: &App, actor: &Actor, c: i64) -> AppResult<Day> {
     actor.authorize(Permission::DoRepair, c)?;
     let community = org::community(app.store.read(), c).await?.ok_or(AppError::NotFound)?;
     let (start, _) = today_bounds(&community.timezone);
-    let (open, done_today) = srq::technician_day(app.store.read(), c, actor.user_id, start, DAY_SHOWN).await?;
+    let mut tx = app.store.begin_list_read().await?;
+    let (open, done_today) = srq::technician_day(&mut tx, c, actor.user_id, start, DAY_SHOWN).await?;
+    tx.commit().await?;
     Ok(Day { open, done_today })
 }
 

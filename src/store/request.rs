@@ -162,16 +162,44 @@ const JOB_SELECT: &str = "SELECT r.sheet_id, r.community_id, s.number, r.kind, s
      JOIN users f ON f.id = s.first_contact_id LEFT JOIN users t ON t.id = r.technician_id \
      LEFT JOIN departments d ON d.id = r.routed_department_id";
 
-/// [`JOB_SELECT`] for repairs (the board, the late list, a technician's day): a repair is
-/// never routed to a department, so the departments join is left out — one relation less
-/// to plan on every request of the two busiest views.
+/// A repair as the dispatcher's board, the late list and a technician's day list it: the
+/// sheet and the repair's own part, without the columns of the other flows (a list row
+/// costs per column, and these two views are the busiest).
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Repair {
+    pub sheet_id: i64,
+    pub community_id: i64,
+    pub number: String,
+    pub kind: String,
+    pub state: String,
+    pub room_no: Option<String>,
+    pub requester_name: String,
+    pub requester_phone_masked: String,
+    pub reason: String,
+    pub first_contact_name: String,
+    pub registered_at: i64,
+    pub category: Option<String>,
+    pub class: Option<String>,
+    pub source: Option<String>,
+    pub technician_id: Option<i64>,
+    pub technician_name: Option<String>,
+    pub appointment_at: Option<i64>,
+    pub arrival_due_at: Option<i64>,
+    pub arrived_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub slip_due_at: Option<i64>,
+    pub charge_fen: Option<i64>,
+    pub charge_state: String,
+    /// The sheet's version, for acting on it from a list.
+    pub version: i64,
+}
+
+/// The select of [`Repair`]: a repair is never routed to a department, so the departments
+/// join is left out too.
 const REPAIR_SELECT: &str = "SELECT r.sheet_id, r.community_id, s.number, r.kind, s.state, u.room_no, s.requester_name, \
-     s.requester_phone_masked, s.reason, f.display_name AS first_contact_name, s.registered_at, s.collected_at, \
-     r.category, r.class, r.source, r.technician_id, t.display_name AS technician_name, r.appointment_at, \
-     r.arrival_due_at, r.arrived_at, r.completed_at, r.slip_due_at, r.slip_returned_at, r.charge_fen, r.charge_state, \
-     r.against, r.valid, r.route, CAST(NULL AS TEXT) AS routed_department_name, r.deadline_at, r.flag, r.solution_at, \
-     r.progress_count, r.last_progress_at, r.promised_by_at, r.answered_at, r.analysed_at, r.to_director, r.replied_at, \
-     s.version \
+     s.requester_phone_masked, s.reason, f.display_name AS first_contact_name, s.registered_at, r.category, r.class, \
+     r.source, r.technician_id, t.display_name AS technician_name, r.appointment_at, r.arrival_due_at, r.arrived_at, \
+     r.completed_at, r.slip_due_at, r.charge_fen, r.charge_state, s.version \
      FROM requests r JOIN sheets s ON s.id = r.sheet_id LEFT JOIN units u ON u.id = s.unit_id \
      JOIN users f ON f.id = s.first_contact_id LEFT JOIN users t ON t.id = r.technician_id";
 
@@ -181,7 +209,12 @@ pub async fn job(pool: &AnyPool, sheet_id: i64) -> Result<Option<Job>, sqlx::Err
 
 /// The dispatcher's board: open repairs without a technician, most urgent class first,
 /// then oldest (R-REP-2). Written as the partial index `requests_board` states it.
-pub async fn board(pool: &AnyPool, community_id: i64, limit: i64, offset: i64) -> Result<Vec<Job>, sqlx::Error> {
+pub async fn board(
+    conn: &mut AnyConnection,
+    community_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Repair>, sqlx::Error> {
     sqlx::query_as(&format!(
         "{REPAIR_SELECT} WHERE r.community_id = $1 AND r.class_rank IS NOT NULL AND r.technician_id IS NULL AND r.closed = 0 \
          ORDER BY r.class_rank, r.opened_at, r.sheet_id LIMIT $2 OFFSET $3"
@@ -189,36 +222,45 @@ pub async fn board(pool: &AnyPool, community_id: i64, limit: i64, offset: i64) -
     .bind(community_id)
     .bind(limit)
     .bind(offset)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
 }
 
 /// How many repairs wait on the board (read from the same partial index).
-pub async fn board_count(pool: &AnyPool, community_id: i64) -> Result<i64, sqlx::Error> {
+pub async fn board_count(conn: &mut AnyConnection, community_id: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM requests r WHERE r.community_id = $1 AND r.class_rank IS NOT NULL \
          AND r.technician_id IS NULL AND r.closed = 0",
     )
     .bind(community_id)
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await
 }
 
 /// Assigned, not yet arrived or completed, and late (shown on the board, R-REP-3).
-/// Read through `requests_tech_open` (the community's technicians, late ones only): the
-/// unary `+` keeps SQLite, which has no statistics, off `requests_ledger`, where it
-/// walked every flow row of the community (30 ms on 35,000 rows; 0.3 ms this way).
-pub async fn late_open(pool: &AnyPool, community_id: i64, now: i64, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
+/// The page's rows are chosen first from `requests_tech_open` alone (the community's
+/// technicians, late ones only: arrival and community are in the index), and only those
+/// are joined to their sheets and names; joining every late job of the community before
+/// the sort cost twice as much. The unary `+` keeps SQLite, which has no statistics, off
+/// `requests_ledger`, where it walked every flow row of the community.
+pub async fn late_open(
+    conn: &mut AnyConnection,
+    community_id: i64,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<Repair>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "{REPAIR_SELECT} WHERE r.technician_id IN (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $1 \
-         AND ur.role = 'technician') AND r.technician_id IS NOT NULL AND r.completed_at IS NULL AND r.closed = 0 \
-         AND r.arrived_at IS NULL AND r.arrival_due_at < $2 AND +r.community_id = $1 \
-         ORDER BY r.arrival_due_at LIMIT $3"
+        "{REPAIR_SELECT} WHERE r.sheet_id IN (SELECT l.sheet_id FROM requests l WHERE l.technician_id IN \
+           (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $1 AND ur.role = 'technician') \
+           AND l.technician_id IS NOT NULL AND l.completed_at IS NULL AND l.closed = 0 \
+           AND l.arrived_at IS NULL AND l.arrival_due_at < $2 AND +l.community_id = $1 \
+           ORDER BY l.arrival_due_at, l.sheet_id LIMIT $3) \
+         ORDER BY r.arrival_due_at, r.sheet_id"
     ))
     .bind(community_id)
     .bind(now)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
 }
 
@@ -234,7 +276,7 @@ pub struct TechnicianLoad {
 }
 
 pub async fn technician_loads(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     community_id: i64,
     day_start: i64,
     day_end: i64,
@@ -252,18 +294,18 @@ pub async fn technician_loads(
     .bind(community_id)
     .bind(day_start)
     .bind(day_end)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
 }
 
 /// A technician's day: open jobs soonest due first, then what was completed today.
 pub async fn technician_day(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     community_id: i64,
     technician_id: i64,
     day_start: i64,
     limit: i64,
-) -> Result<(Vec<Job>, Vec<Job>), sqlx::Error> {
+) -> Result<(Vec<Repair>, Vec<Repair>), sqlx::Error> {
     let open = sqlx::query_as(&format!(
         "{REPAIR_SELECT} WHERE r.technician_id = $1 AND r.completed_at IS NULL AND r.closed = 0 AND r.community_id = $3 \
          ORDER BY r.arrival_due_at IS NULL, r.arrival_due_at, r.sheet_id LIMIT $2"
@@ -271,7 +313,7 @@ pub async fn technician_day(
     .bind(technician_id)
     .bind(limit)
     .bind(community_id)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let done = sqlx::query_as(&format!(
         "{REPAIR_SELECT} WHERE r.technician_id = $1 AND r.completed_at IS NOT NULL AND r.completed_at >= $2 \
@@ -281,7 +323,7 @@ pub async fn technician_day(
     .bind(day_start)
     .bind(limit)
     .bind(community_id)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok((open, done))
 }

@@ -578,7 +578,7 @@ async fn article_search(State(s): State<AppState>, ctx: Ctx, Query(q): Query<Art
 // ---- the dispatcher's board ----
 
 pub struct JobRow {
-    pub j: srq::Job,
+    pub j: srq::Repair,
     pub version: i64,
     pub class: String,
     pub category: String,
@@ -591,7 +591,7 @@ pub struct JobRow {
     pub done: String,
 }
 
-fn job_rows(c: &Chrome, tz: &str, jobs: Vec<srq::Job>) -> Vec<JobRow> {
+fn job_rows(c: &Chrome, tz: &str, jobs: Vec<srq::Repair>) -> Vec<JobRow> {
     let now = crate::store::now_ms();
     let mut out = Vec::with_capacity(jobs.len());
     for j in jobs {
