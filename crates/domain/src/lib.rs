@@ -4,6 +4,8 @@
 //! edge into the types defined here, and the decisions the manual prescribes are made here.
 
 pub mod auth;
+mod code;
+pub mod followup;
 pub mod money;
 pub mod person;
 pub mod sheet;

@@ -65,6 +65,15 @@ pub const ALL_CODES: &[&str] = &[
     "repair_source.unknown",
     "complaint_against.unknown",
     "complaint_flag.unknown",
+    // followup
+    "followup_reason.unknown",
+    "followup_cause.unknown",
+    "followup_rate.range",
+    "followup_state.unknown",
+    "followup_method.unknown",
+    "followup_outcome.unknown",
+    "followup_cap_mode.unknown",
+    "capa_state.unknown",
 ];
 
 /// A refused value: a stable dotted code plus named parameters for the translated message.

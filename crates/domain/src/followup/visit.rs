@@ -1,0 +1,239 @@
+//! A follow-up task (R-FU-3, R-FU-4) and the phone cap (R-FU-2).
+//!
+//! A task is assigned to a member of customer service with a time limit. It is done in
+//! person (a home visit or an on-site inspection; the resident signs) or by phone (the
+//! outcome and the time of the call). The customer-service manager then reviews it and
+//! adds remarks. An unsatisfied result, or a resident who could not be reached, opens a
+//! corrective-action report ([`super::capa`]).
+
+use crate::code::code_enum;
+use crate::sheet::lifecycle::{Ms, Refusal};
+use serde::{Deserialize, Serialize};
+
+code_enum!(
+    /// Where a follow-up stands.
+    VisitState, "followup_state.unknown", {
+        Pending => "pending", "待回访", "To do";
+        Done => "done", "待审核", "Awaiting review";
+        Reviewed => "reviewed", "已审核", "Reviewed";
+    }
+);
+
+code_enum!(
+    /// How the resident was followed up (R-FU-2, R-FU-3).
+    Method, "followup_method.unknown", {
+        Visit => "visit", "入户面谈", "Home visit";
+        Inspection => "inspection", "现场查看", "On-site inspection";
+        Phone => "phone", "电话回访", "Phone call";
+    }
+);
+
+impl Method {
+    /// In person: the resident signs the record (R-FU-3).
+    pub fn in_person(self) -> bool {
+        !matches!(self, Method::Phone)
+    }
+}
+
+code_enum!(
+    /// What the resident said.
+    Outcome, "followup_outcome.unknown", {
+        Satisfied => "satisfied", "满意", "Satisfied";
+        Unsatisfied => "unsatisfied", "不满意", "Unsatisfied";
+        Unreachable => "unreachable", "未能回访", "Could not be reached";
+    }
+);
+
+impl Outcome {
+    /// An unsatisfied or failed follow-up is a nonconformity (R-FU-4).
+    pub fn opens_capa(self) -> bool {
+        !matches!(self, Outcome::Satisfied)
+    }
+}
+
+/// What the visitor records (R-FU-3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitRecord {
+    pub method: Method,
+    pub outcome: Outcome,
+    /// The content, briefly.
+    pub content: String,
+    /// When the resident was called or visited.
+    pub contacted_at: Ms,
+    /// The resident's drawn signature was captured (in person).
+    pub signed: bool,
+}
+
+/// How far ahead of the clock a contact time may be (clock drift between tablet and
+/// server).
+const FUTURE_SLACK_MS: Ms = 5 * 60_000;
+
+impl VisitRecord {
+    /// May this record be entered on a task in `state` at `now`?
+    pub fn check(&self, state: VisitState, now: Ms) -> Result<(), Refusal> {
+        if state != VisitState::Pending {
+            return Err(Refusal("followup.already_done"));
+        }
+        if self.content.trim().is_empty() {
+            return Err(Refusal("followup.content_required"));
+        }
+        if self.contacted_at > now + FUTURE_SLACK_MS {
+            return Err(Refusal("followup.contacted_in_future"));
+        }
+        // In person, a resident who was met signs the record; one who was not found
+        // cannot.
+        if self.method.in_person() && self.outcome != Outcome::Unreachable && !self.signed {
+            return Err(Refusal("followup.signature_required"));
+        }
+        Ok(())
+    }
+}
+
+/// The manager's review of a done follow-up (R-FU-4).
+pub fn check_review(state: VisitState, remarks: &str) -> Result<(), Refusal> {
+    match state {
+        VisitState::Pending => Err(Refusal("followup.not_done")),
+        VisitState::Reviewed => Err(Refusal("followup.already_reviewed")),
+        VisitState::Done if remarks.trim().is_empty() => Err(Refusal("followup.remarks_required")),
+        VisitState::Done => Ok(()),
+    }
+}
+
+/// Reassign a task to another member of customer service, before it is done.
+pub fn check_reassign(state: VisitState, from: Option<i64>, to: i64) -> Result<(), Refusal> {
+    if state != VisitState::Pending {
+        return Err(Refusal("followup.already_done"));
+    }
+    if from == Some(to) {
+        return Err(Refusal("followup.same_assignee"));
+    }
+    Ok(())
+}
+
+/// The year's follow-ups so far in a community (R-FU-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct YearShare {
+    pub phone: u32,
+    pub total: u32,
+}
+
+impl YearShare {
+    /// The phone share in whole percent (0 when nothing is done yet).
+    pub fn phone_pct(&self) -> u32 {
+        (self.phone * 100).checked_div(self.total).unwrap_or(0)
+    }
+}
+
+code_enum!(
+    /// What to do when a phone follow-up would put the year over the cap.
+    CapMode, "followup_cap_mode.unknown", {
+        Refuse => "refuse", "拒绝", "Refuse";
+        Warn => "warn", "提醒", "Warn";
+    }
+);
+
+/// The answer to "may this follow-up be recorded by phone?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PhoneCheck {
+    /// Within the cap.
+    Within,
+    /// Over the cap after this one (percent); allowed, with a warning.
+    Warn { after_pct: u32 },
+    /// Over the cap after this one (percent); refused.
+    Refuse { after_pct: u32 },
+}
+
+/// Would one more phone follow-up put the year's phone share over `cap_pct` percent?
+/// Counted over the follow-ups done this year including this one (R-FU-2).
+pub fn phone_check(share: YearShare, cap_pct: u8, mode: CapMode) -> PhoneCheck {
+    let phone = share.phone + 1;
+    let total = share.total + 1;
+    if phone * 100 <= u32::from(cap_pct) * total {
+        return PhoneCheck::Within;
+    }
+    let after_pct = phone * 100 / total;
+    match mode {
+        CapMode::Refuse => PhoneCheck::Refuse { after_pct },
+        CapMode::Warn => PhoneCheck::Warn { after_pct },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn record(method: Method, outcome: Outcome, signed: bool) -> VisitRecord {
+        VisitRecord { method, outcome, content: "水管已修好，业主满意".into(), contacted_at: 1_000, signed }
+    }
+
+    #[test]
+    fn r_fu_3_in_person_needs_the_signature_phone_does_not() {
+        let now = 10_000;
+        assert_eq!(
+            record(Method::Visit, Outcome::Satisfied, false).check(VisitState::Pending, now),
+            Err(Refusal("followup.signature_required"))
+        );
+        assert_eq!(record(Method::Visit, Outcome::Satisfied, true).check(VisitState::Pending, now), Ok(()));
+        assert_eq!(record(Method::Inspection, Outcome::Unreachable, false).check(VisitState::Pending, now), Ok(()));
+        assert_eq!(record(Method::Phone, Outcome::Unsatisfied, false).check(VisitState::Pending, now), Ok(()));
+        let mut r = record(Method::Phone, Outcome::Satisfied, false);
+        r.content = "  ".into();
+        assert_eq!(r.check(VisitState::Pending, now), Err(Refusal("followup.content_required")));
+        r.content = "ok".into();
+        r.contacted_at = now + 3_600_000;
+        assert_eq!(r.check(VisitState::Pending, now), Err(Refusal("followup.contacted_in_future")));
+        assert_eq!(
+            record(Method::Phone, Outcome::Satisfied, false).check(VisitState::Done, now),
+            Err(Refusal("followup.already_done"))
+        );
+    }
+
+    #[test]
+    fn r_fu_4_review_after_the_record_with_remarks() {
+        assert_eq!(check_review(VisitState::Pending, "好"), Err(Refusal("followup.not_done")));
+        assert_eq!(check_review(VisitState::Done, " "), Err(Refusal("followup.remarks_required")));
+        assert_eq!(check_review(VisitState::Done, "处理及时"), Ok(()));
+        assert_eq!(check_review(VisitState::Reviewed, "再审"), Err(Refusal("followup.already_reviewed")));
+        assert!(Outcome::Unsatisfied.opens_capa() && Outcome::Unreachable.opens_capa());
+        assert!(!Outcome::Satisfied.opens_capa());
+    }
+
+    #[test]
+    fn r_fu_2_the_phone_cap() {
+        // 6 of 9 by phone: a 7th makes 7 of 10 = 70%, still within.
+        assert_eq!(phone_check(YearShare { phone: 6, total: 9 }, 70, CapMode::Refuse), PhoneCheck::Within);
+        // 7 of 10: an 8th makes 8 of 11 = 72%.
+        assert_eq!(
+            phone_check(YearShare { phone: 7, total: 10 }, 70, CapMode::Refuse),
+            PhoneCheck::Refuse { after_pct: 72 }
+        );
+        assert_eq!(
+            phone_check(YearShare { phone: 7, total: 10 }, 70, CapMode::Warn),
+            PhoneCheck::Warn { after_pct: 72 }
+        );
+        // The first of the year by phone is 100%: it waits for a visit.
+        assert_eq!(phone_check(YearShare::default(), 70, CapMode::Refuse), PhoneCheck::Refuse { after_pct: 100 });
+        assert_eq!(YearShare { phone: 7, total: 10 }.phone_pct(), 70);
+        assert_eq!(YearShare::default().phone_pct(), 0);
+    }
+
+    proptest! {
+        /// R-FU-2: recording only what the check allows in refuse mode never puts the
+        /// year's phone share over the cap, whatever the order of requests.
+        #[test]
+        fn r_fu_2_refuse_mode_keeps_the_year_under_the_cap(cap in 0u8..=100, wants_phone in proptest::collection::vec(any::<bool>(), 1..300)) {
+            let mut share = YearShare::default();
+            for phone in wants_phone {
+                if phone && phone_check(share, cap, CapMode::Refuse) == PhoneCheck::Within {
+                    share.phone += 1;
+                    share.total += 1;
+                } else {
+                    // Refused by phone (or wanted in person): done in person.
+                    share.total += 1;
+                }
+                prop_assert!(share.phone * 100 <= u32::from(cap) * share.total);
+            }
+        }
+    }
+}
