@@ -738,7 +738,15 @@ pub(crate) async fn persist(
         && matches!(sheet.kind, SheetKind::Complaint | SheetKind::Suggestion)
     {
         let reason = sheet.kind.as_str();
-        srq::insert_follow_up(tx, community_id, sheet_id, reason, now + 72 * HOUR, Some(sheet.first_contact)).await?;
+        store::followup::insert_follow_up(
+            tx,
+            community_id,
+            sheet_id,
+            reason,
+            now + 72 * HOUR,
+            Some(sheet.first_contact),
+        )
+        .await?;
     }
     for n in &prepared.notices {
         let due = match n.due {

@@ -306,7 +306,7 @@ pub struct SheetDetail {
     pub case: huiqian_domain::sheet::request::Case,
     /// The flow's projection: arrival due, lateness, ledgers' columns.
     pub request: Option<crate::store::request::Job>,
-    pub follow_ups: Vec<crate::store::request::FollowUp>,
+    pub follow_ups: Vec<crate::store::followup::FollowUp>,
 }
 
 pub(crate) fn recorded(rows: &[st::EventRow]) -> AppResult<Vec<Recorded>> {
@@ -334,7 +334,7 @@ pub async fn detail(app: &App, actor: &Actor, id: i64) -> AppResult<SheetDetail>
     Ok(SheetDetail {
         case,
         request: crate::store::request::job(app.store.read(), id).await?,
-        follow_ups: crate::store::request::follow_ups_of(app.store.read(), id).await?,
+        follow_ups: crate::store::followup::follow_ups_of(app.store.read(), id).await?,
         handovers: st::handovers_of(app.store.read(), id).await?,
         attachments: st::attachments_of(app.store.read(), id).await?,
         events,

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod followup;
 mod migrate;
 pub mod notify;
 pub mod org;

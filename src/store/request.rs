@@ -1,5 +1,5 @@
-//! The flows' projection (`requests`), their settings, the price list, the knowledge base,
-//! follow-up tasks and the flows' timers.
+//! The flows' projection (`requests`), their settings, the price list, the knowledge base
+//! and the flows' timers.
 
 use super::now_ms;
 use serde::Serialize;
@@ -660,51 +660,6 @@ pub async fn update_article(
     .execute(tx)
     .await?;
     Ok(r.rows_affected() == 1)
-}
-
-// ---- follow-ups ----
-
-/// A follow-up task, once per sheet and reason.
-pub async fn insert_follow_up(
-    tx: &mut AnyConnection,
-    community_id: i64,
-    sheet_id: i64,
-    reason: &str,
-    due_at: i64,
-    assigned_to: Option<i64>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO follow_ups (community_id, sheet_id, reason, due_at, assigned_to, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sheet_id, reason) DO NOTHING",
-    )
-    .bind(community_id)
-    .bind(sheet_id)
-    .bind(reason)
-    .bind(due_at)
-    .bind(assigned_to)
-    .bind(now_ms())
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
-#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
-pub struct FollowUp {
-    pub id: i64,
-    pub sheet_id: i64,
-    pub reason: String,
-    pub state: String,
-    pub due_at: i64,
-    pub assigned_to: Option<i64>,
-}
-
-pub async fn follow_ups_of(pool: &AnyPool, sheet_id: i64) -> Result<Vec<FollowUp>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, sheet_id, reason, state, due_at, assigned_to FROM follow_ups WHERE sheet_id = $1 ORDER BY id",
-    )
-    .bind(sheet_id)
-    .fetch_all(pool)
-    .await
 }
 
 // ---- timers ----

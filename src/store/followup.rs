@@ -1,0 +1,587 @@
+//! Follow-ups (回访): the community's rules, the sampling decisions and their monthly
+//! tallies, the tasks with their records and reviews, and the corrective-action reports.
+
+use super::now_ms;
+use serde::Serialize;
+use sqlx::{AnyConnection, AnyPool, FromRow};
+
+// ---- settings ----
+
+/// A community's follow-up rules (R-FU-1, R-FU-2, R-FU-3).
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Settings {
+    pub community_id: i64,
+    pub repair_rate: i64,
+    pub special_service_rate: i64,
+    pub delivery_rate: i64,
+    pub event_rate: i64,
+    pub due_hours: i64,
+    pub phone_cap_pct: i64,
+    pub cap_mode: String,
+    /// Hex; shown to auditors only.
+    #[serde(skip)]
+    pub sampling_key: String,
+    pub version: i64,
+}
+
+const SETTINGS_COLS: &str = "community_id, repair_rate, special_service_rate, delivery_rate, event_rate, due_hours, \
+     phone_cap_pct, cap_mode, sampling_key, version";
+
+pub async fn settings<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    community_id: i64,
+) -> Result<Option<Settings>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {SETTINGS_COLS} FROM follow_up_settings WHERE community_id = $1"))
+        .bind(community_id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// The community's settings, created with the manual's defaults and `new_key` when the
+/// community has none yet.
+pub async fn ensure_settings(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    new_key: &str,
+) -> Result<Settings, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO follow_up_settings (community_id, sampling_key) VALUES ($1, $2) \
+         ON CONFLICT (community_id) DO NOTHING",
+    )
+    .bind(community_id)
+    .bind(new_key)
+    .execute(&mut *tx)
+    .await?;
+    Ok(settings(&mut *tx, community_id).await?.expect("inserted above"))
+}
+
+/// The editable rules, as an administrator saves them.
+#[derive(Debug, Clone)]
+pub struct SettingsUpdate {
+    pub repair_rate: i64,
+    pub special_service_rate: i64,
+    pub delivery_rate: i64,
+    pub event_rate: i64,
+    pub due_hours: i64,
+    pub phone_cap_pct: i64,
+    pub cap_mode: &'static str,
+}
+
+/// Save the rules if the row is still at `version`.
+pub async fn save_settings(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    version: i64,
+    u: &SettingsUpdate,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE follow_up_settings SET repair_rate = $1, special_service_rate = $2, delivery_rate = $3, event_rate = $4, \
+         due_hours = $5, phone_cap_pct = $6, cap_mode = $7, version = version + 1 \
+         WHERE community_id = $8 AND version = $9",
+    )
+    .bind(u.repair_rate)
+    .bind(u.special_service_rate)
+    .bind(u.delivery_rate)
+    .bind(u.event_rate)
+    .bind(u.due_hours)
+    .bind(u.phone_cap_pct)
+    .bind(u.cap_mode)
+    .bind(community_id)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+// ---- sampling ----
+
+/// Count one more collected sheet in the month of `reason`; returns the tally before it
+/// (collected, selected). The upsert takes the row's lock on PostgreSQL (and SQLite has
+/// one writer), so two collections at once are counted one after the other.
+pub async fn bump_tally(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    reason: &str,
+    period: &str,
+) -> Result<(i64, i64), sqlx::Error> {
+    let (collected, selected): (i64, i64) = sqlx::query_as(
+        "INSERT INTO follow_up_tallies (community_id, reason, period, collected, selected) VALUES ($1, $2, $3, 1, 0) \
+         ON CONFLICT (community_id, reason, period) DO UPDATE SET collected = follow_up_tallies.collected + 1 \
+         RETURNING collected, selected",
+    )
+    .bind(community_id)
+    .bind(reason)
+    .bind(period)
+    .fetch_one(tx)
+    .await?;
+    Ok((collected - 1, selected))
+}
+
+pub async fn count_selected(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    reason: &str,
+    period: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE follow_up_tallies SET selected = selected + 1 WHERE community_id = $1 AND reason = $2 AND period = $3",
+    )
+    .bind(community_id)
+    .bind(reason)
+    .bind(period)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// One sampling decision (R-FU-1).
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Decision {
+    pub sheet_id: i64,
+    pub number: String,
+    pub reason: String,
+    pub period: String,
+    /// The sheet's place among the month's collected sheets of its reason.
+    pub seq: i64,
+    pub rate: i64,
+    /// 0 … 9,999: HMAC-SHA256 of the number under the community's key.
+    pub draw: i64,
+    /// 1 when the sheet is followed up.
+    pub selected: i64,
+    pub cause: String,
+    pub decided_at: i64,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_decision(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    sheet_id: i64,
+    reason: &str,
+    period: &str,
+    seq: i64,
+    rate: i64,
+    draw: i64,
+    selected: bool,
+    cause: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO follow_up_decisions (sheet_id, community_id, reason, period, seq, rate, draw, selected, cause, decided_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(sheet_id)
+    .bind(community_id)
+    .bind(reason)
+    .bind(period)
+    .bind(seq)
+    .bind(rate)
+    .bind(draw)
+    .bind(i64::from(selected))
+    .bind(cause)
+    .bind(now_ms())
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// A month's decisions, by reason and in the order they were made.
+pub async fn decisions(pool: &AnyPool, community_id: i64, period: &str) -> Result<Vec<Decision>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT d.sheet_id, s.number, d.reason, d.period, d.seq, d.rate, d.draw, d.selected, d.cause, \
+         d.decided_at FROM follow_up_decisions d JOIN sheets s ON s.id = d.sheet_id \
+         WHERE d.community_id = $1 AND d.period = $2 ORDER BY d.reason, d.seq",
+    )
+    .bind(community_id)
+    .bind(period)
+    .fetch_all(pool)
+    .await
+}
+
+// ---- tasks ----
+
+pub async fn insert_follow_up(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    sheet_id: i64,
+    reason: &str,
+    due_at: i64,
+    assigned_to: Option<i64>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO follow_ups (community_id, sheet_id, reason, due_at, assigned_to, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sheet_id, reason) DO NOTHING RETURNING id",
+    )
+    .bind(community_id)
+    .bind(sheet_id)
+    .bind(reason)
+    .bind(due_at)
+    .bind(assigned_to)
+    .bind(now_ms())
+    .fetch_optional(tx)
+    .await
+}
+
+/// A follow-up task with its sheet, its record and its review, as lists and the
+/// follow-up ledger (回访登记台帐, R-FU-5) show it.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct FollowUp {
+    pub id: i64,
+    pub community_id: i64,
+    pub sheet_id: i64,
+    pub number: String,
+    pub kind: String,
+    pub room_no: Option<String>,
+    pub requester_name: String,
+    pub requester_phone_masked: String,
+    pub sheet_reason: String,
+    pub reason: String,
+    pub state: String,
+    pub due_at: i64,
+    pub assigned_to: Option<i64>,
+    pub assignee_name: Option<String>,
+    pub created_at: i64,
+    pub method: Option<String>,
+    pub outcome: Option<String>,
+    pub content: String,
+    pub contacted_at: Option<i64>,
+    pub signer: String,
+    pub signature_id: Option<i64>,
+    /// 1: recorded by phone over the cap, with the warning accepted (warn mode).
+    pub over_cap: i64,
+    pub recorded_by_name: Option<String>,
+    pub recorded_at: Option<i64>,
+    pub remarks: String,
+    pub reviewer_name: Option<String>,
+    pub reviewed_at: Option<i64>,
+    pub capa_id: Option<i64>,
+    pub capa_state: Option<String>,
+    pub version: i64,
+}
+
+const FOLLOW_UP_SELECT: &str = "SELECT f.id, f.community_id, f.sheet_id, s.number, s.kind, u.room_no, s.requester_name, \
+     s.requester_phone_masked, s.reason AS sheet_reason, f.reason, f.state, f.due_at, f.assigned_to, a.display_name AS assignee_name, \
+     f.created_at, f.method, f.outcome, f.content, f.contacted_at, f.signer, f.signature_id, f.over_cap, \
+     rb.display_name AS recorded_by_name, f.recorded_at, f.remarks, rv.display_name AS reviewer_name, f.reviewed_at, \
+     c.id AS capa_id, c.state AS capa_state, f.version \
+     FROM follow_ups f JOIN sheets s ON s.id = f.sheet_id LEFT JOIN units u ON u.id = s.unit_id \
+     LEFT JOIN users a ON a.id = f.assigned_to LEFT JOIN users rb ON rb.id = f.recorded_by \
+     LEFT JOIN users rv ON rv.id = f.reviewed_by LEFT JOIN capas c ON c.follow_up_id = f.id";
+
+pub async fn follow_up<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    id: i64,
+) -> Result<Option<FollowUp>, sqlx::Error> {
+    sqlx::query_as(&format!("{FOLLOW_UP_SELECT} WHERE f.id = $1")).bind(id).fetch_optional(ex).await
+}
+
+pub async fn follow_ups_of(pool: &AnyPool, sheet_id: i64) -> Result<Vec<FollowUp>, sqlx::Error> {
+    sqlx::query_as(&format!("{FOLLOW_UP_SELECT} WHERE f.sheet_id = $1 ORDER BY f.id"))
+        .bind(sheet_id)
+        .fetch_all(pool)
+        .await
+}
+
+/// Which tasks a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskList {
+    /// To do, soonest due first; only one person's when given.
+    Pending { assignee: Option<i64> },
+    /// Recorded, waiting for the manager's review, oldest first.
+    ToReview,
+    /// The ledger: recorded between two instants, in the order recorded.
+    Recorded { from: i64, to: i64 },
+}
+
+pub async fn follow_ups(
+    pool: &AnyPool,
+    community_id: i64,
+    list: TaskList,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<FollowUp>, sqlx::Error> {
+    let sql = match list {
+        TaskList::Pending { assignee: None } => format!(
+            "{FOLLOW_UP_SELECT} WHERE f.community_id = $1 AND f.state = 'pending' ORDER BY f.due_at, f.id LIMIT $2 OFFSET $3"
+        ),
+        TaskList::Pending { assignee: Some(_) } => format!(
+            "{FOLLOW_UP_SELECT} WHERE f.assigned_to = $4 AND f.state = 'pending' AND f.community_id = $1 \
+             ORDER BY f.due_at, f.id LIMIT $2 OFFSET $3"
+        ),
+        TaskList::ToReview => format!(
+            "{FOLLOW_UP_SELECT} WHERE f.community_id = $1 AND f.state = 'done' ORDER BY f.recorded_at, f.id LIMIT $2 OFFSET $3"
+        ),
+        TaskList::Recorded { .. } => format!(
+            "{FOLLOW_UP_SELECT} WHERE f.community_id = $1 AND f.recorded_at IS NOT NULL AND f.recorded_at >= $4 \
+             AND f.recorded_at < $5 ORDER BY f.recorded_at, f.id LIMIT $2 OFFSET $3"
+        ),
+    };
+    let mut q = sqlx::query_as(&sql).bind(community_id).bind(limit).bind(offset);
+    match list {
+        TaskList::Pending { assignee: Some(a) } => q = q.bind(a),
+        TaskList::Recorded { from, to } => q = q.bind(from).bind(to),
+        _ => {}
+    }
+    q.fetch_all(pool).await
+}
+
+/// Follow-ups recorded in `[from, to)` in a community: by phone, and in all (R-FU-2).
+pub async fn share<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    community_id: i64,
+    from: i64,
+    to: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COALESCE(SUM(CASE WHEN method = 'phone' THEN 1 ELSE 0 END), 0), COUNT(*) FROM follow_ups \
+         WHERE community_id = $1 AND recorded_at IS NOT NULL AND recorded_at >= $2 AND recorded_at < $3",
+    )
+    .bind(community_id)
+    .bind(from)
+    .bind(to)
+    .fetch_one(ex)
+    .await
+}
+
+/// What the visitor records.
+#[derive(Debug, Clone)]
+pub struct RecordRow<'a> {
+    pub method: &'a str,
+    pub outcome: &'a str,
+    pub content: &'a str,
+    pub contacted_at: i64,
+    pub signer: &'a str,
+    pub signature_id: Option<i64>,
+    pub over_cap: bool,
+    pub by: i64,
+}
+
+pub async fn record(tx: &mut AnyConnection, id: i64, version: i64, r: &RecordRow<'_>) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE follow_ups SET state = 'done', method = $1, outcome = $2, content = $3, contacted_at = $4, signer = $5, \
+         signature_id = $6, over_cap = $7, recorded_by = $8, recorded_at = $9, version = version + 1 \
+         WHERE id = $10 AND version = $11 AND state = 'pending'",
+    )
+    .bind(r.method)
+    .bind(r.outcome)
+    .bind(r.content)
+    .bind(r.contacted_at)
+    .bind(r.signer)
+    .bind(r.signature_id)
+    .bind(i64::from(r.over_cap))
+    .bind(r.by)
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn review(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    remarks: &str,
+    by: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE follow_ups SET state = 'reviewed', remarks = $1, reviewed_by = $2, reviewed_at = $3, version = version + 1 \
+         WHERE id = $4 AND version = $5 AND state = 'done'",
+    )
+    .bind(remarks)
+    .bind(by)
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn reassign(tx: &mut AnyConnection, id: i64, version: i64, to: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE follow_ups SET assigned_to = $1, overdue_notified_at = NULL, version = version + 1 \
+         WHERE id = $2 AND version = $3 AND state = 'pending'",
+    )
+    .bind(to)
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Pending tasks past their time limit whose assignee has not been told yet.
+pub async fn overdue(pool: &AnyPool, now: i64, limit: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, community_id FROM follow_ups WHERE state = 'pending' AND due_at < $1 \
+         AND overdue_notified_at IS NULL ORDER BY due_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Mark an overdue task told; false when another process already did.
+pub async fn claim_overdue(tx: &mut AnyConnection, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE follow_ups SET overdue_notified_at = $1 WHERE id = $2 AND overdue_notified_at IS NULL AND state = 'pending'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+// ---- corrective actions ----
+
+/// A nonconformity / corrective and preventive action report (R-FU-4).
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Capa {
+    pub id: i64,
+    pub community_id: i64,
+    pub follow_up_id: i64,
+    pub sheet_id: i64,
+    pub number: String,
+    pub nonconformity: String,
+    pub state: String,
+    pub cause: String,
+    pub action: String,
+    pub responsible_id: Option<i64>,
+    pub responsible_name: Option<String>,
+    pub due_at: Option<i64>,
+    pub planned_by_name: Option<String>,
+    pub planned_at: Option<i64>,
+    /// How many plans were set (a failed verification asks for another).
+    pub rounds: i64,
+    pub implemented_note: String,
+    pub implemented_at: Option<i64>,
+    pub verify_note: String,
+    pub verified_by_name: Option<String>,
+    pub verified_at: Option<i64>,
+    pub created_at: Option<i64>,
+    pub version: i64,
+}
+
+const CAPA_SELECT: &str = "SELECT c.id, c.community_id, c.follow_up_id, c.sheet_id, s.number, c.nonconformity, c.state, \
+     c.cause, c.action, c.responsible_id, r.display_name AS responsible_name, c.due_at, p.display_name AS planned_by_name, \
+     c.planned_at, c.rounds, c.implemented_note, c.implemented_at, c.verify_note, v.display_name AS verified_by_name, \
+     c.verified_at, c.created_at, c.version \
+     FROM capas c JOIN sheets s ON s.id = c.sheet_id LEFT JOIN users r ON r.id = c.responsible_id \
+     LEFT JOIN users p ON p.id = c.planned_by LEFT JOIN users v ON v.id = c.verified_by";
+
+pub async fn insert_capa(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    follow_up_id: i64,
+    sheet_id: i64,
+    nonconformity: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO capas (community_id, follow_up_id, sheet_id, nonconformity, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(community_id)
+    .bind(follow_up_id)
+    .bind(sheet_id)
+    .bind(nonconformity)
+    .bind(now_ms())
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn capa<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    id: i64,
+) -> Result<Option<Capa>, sqlx::Error> {
+    sqlx::query_as(&format!("{CAPA_SELECT} WHERE c.id = $1")).bind(id).fetch_optional(ex).await
+}
+
+/// A community's reports: the open ones (oldest first), or all of them (newest first).
+pub async fn capas(pool: &AnyPool, community_id: i64, open_only: bool, limit: i64) -> Result<Vec<Capa>, sqlx::Error> {
+    let sql = if open_only {
+        format!(
+            "{CAPA_SELECT} WHERE c.community_id = $1 AND c.state <> 'verified' ORDER BY c.created_at, c.id LIMIT $2"
+        )
+    } else {
+        format!("{CAPA_SELECT} WHERE c.community_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT $2")
+    };
+    sqlx::query_as(&sql).bind(community_id).bind(limit).fetch_all(pool).await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn plan_capa(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    cause: &str,
+    action: &str,
+    responsible: i64,
+    due_at: i64,
+    by: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE capas SET state = 'planned', cause = $1, action = $2, responsible_id = $3, due_at = $4, planned_by = $5, \
+         planned_at = $6, rounds = rounds + 1, implemented_note = '', implemented_by = NULL, implemented_at = NULL, \
+         version = version + 1 WHERE id = $7 AND version = $8",
+    )
+    .bind(cause)
+    .bind(action)
+    .bind(responsible)
+    .bind(due_at)
+    .bind(by)
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn implement_capa(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    note: &str,
+    by: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE capas SET state = 'implemented', implemented_note = $1, implemented_by = $2, implemented_at = $3, \
+         version = version + 1 WHERE id = $4 AND version = $5",
+    )
+    .bind(note)
+    .bind(by)
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Record the verification: `state` is `verified`, or `planned` again when the action
+/// did not work.
+pub async fn verify_capa(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    state: &str,
+    note: &str,
+    by: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE capas SET state = $1, verify_note = $2, verified_by = $3, verified_at = $4, version = version + 1 \
+         WHERE id = $5 AND version = $6",
+    )
+    .bind(state)
+    .bind(note)
+    .bind(by)
+    .bind(now_ms())
+    .bind(id)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
