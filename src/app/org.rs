@@ -142,6 +142,7 @@ pub async fn update_community(
     }
     audit::record(&mut tx, actor, &authority, "community.updated", "community", id, json!({"name": [before.name, name], "timezone": [before.timezone, tz], "active": [before.active, i64::from(c.active)]})).await?;
     tx.commit().await?;
+    app.store.forget_zone(id);
     st::community(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 

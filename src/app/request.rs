@@ -800,17 +800,16 @@ pub fn today_bounds(tz: &str) -> (i64, i64) {
 
 pub async fn board(app: &App, actor: &Actor, c: i64, limit: i64, offset: i64) -> AppResult<Board> {
     actor.authorize(Permission::DispatchRepair, c).or_else(|_| actor.authorize(Permission::HandleSheet, c))?;
-    let community = org::community(app.store.read(), c).await?.ok_or(AppError::NotFound)?;
-    let (start, end) = today_bounds(&community.timezone);
-    let mut tx = app.store.begin_list_read().await?;
-    let board = Board {
-        unassigned: srq::board(&mut tx, c, limit.clamp(1, 200), offset.max(0)).await?,
-        unassigned_total: srq::board_count(&mut tx, c).await?,
-        late: srq::late_open(&mut tx, c, store::now_ms(), LATE_SHOWN).await?,
-        technicians: srq::technician_loads(&mut tx, c, start, end).await?,
-    };
-    tx.commit().await?;
-    Ok(board)
+    let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
+    let (start, end) = today_bounds(&zone);
+    let lists = app.store.lists();
+    let (unassigned, unassigned_total) = srq::board(lists, c, limit.clamp(1, 200), offset.max(0)).await?;
+    Ok(Board {
+        unassigned,
+        unassigned_total,
+        late: srq::late_open(lists, c, store::now_ms(), LATE_SHOWN).await?,
+        technicians: srq::technician_loads(lists, c, start, end).await?,
+    })
 }
 
 /// A technician's day (R-REP-3, R-REP-5).
@@ -822,11 +821,9 @@ pub struct Day {
 
 pub async fn technician_day(app: &App, actor: &Actor, c: i64) -> AppResult<Day> {
     actor.authorize(Permission::DoRepair, c)?;
-    let community = org::community(app.store.read(), c).await?.ok_or(AppError::NotFound)?;
-    let (start, _) = today_bounds(&community.timezone);
-    let mut tx = app.store.begin_list_read().await?;
-    let (open, done_today) = srq::technician_day(&mut tx, c, actor.user_id, start, DAY_SHOWN).await?;
-    tx.commit().await?;
+    let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
+    let (start, _) = today_bounds(&zone);
+    let (open, done_today) = srq::technician_day(app.store.lists(), c, actor.user_id, start, DAY_SHOWN).await?;
     Ok(Day { open, done_today })
 }
 

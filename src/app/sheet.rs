@@ -51,7 +51,7 @@ pub struct RegisterInput {
 const REASON_MAX: usize = 1000;
 
 async fn community_tz(app: &App, community_id: i64) -> AppResult<String> {
-    Ok(org::community(app.store.read(), community_id).await?.ok_or(AppError::NotFound)?.timezone)
+    app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)
 }
 
 /// Register a request. A visit carries the requester's signature; a call or letter is

@@ -18,8 +18,10 @@ pub mod sheet;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
 
@@ -74,7 +76,14 @@ pub struct Store {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
+    /// Reads of the fixed-shape lists (the board, a technician's day); see [`Store::lists`].
+    lists: AnyPool,
+    zones: Arc<RwLock<HashMap<i64, (String, Instant)>>>,
 }
+
+/// How long a community's time zone is taken from memory before it is read again. An
+/// edit on this server forgets it at once; other servers see it within this time.
+const ZONE_TTL: Duration = Duration::from_secs(60);
 
 /// Is this a unique-constraint violation? Recognised by kind, not by constraint name.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -120,7 +129,7 @@ impl Store {
                     .after_connect(|c, _| Box::pin(async move { sqlite_pragmas(c).await }))
                     .connect_with(opts)
                     .await?;
-                Ok(Store { backend, read, write })
+                Ok(Store { backend, lists: read.clone(), read, write, zones: Arc::default() })
             }
             Backend::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
@@ -130,9 +139,22 @@ impl Store {
                 let pool = AnyPoolOptions::new()
                     .max_connections((cores * 2).clamp(4, 32))
                     .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts.clone())
+                    .await?;
+                // The list reads run on their own connections, which use PostgreSQL's
+                // cached generic plans (see `Store::lists`).
+                let lists = AnyPoolOptions::new()
+                    .max_connections((cores * 2).clamp(4, 32))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|c, _| {
+                        Box::pin(async move {
+                            c.execute("SET plan_cache_mode = force_generic_plan").await?;
+                            Ok(())
+                        })
+                    })
                     .connect_with(opts)
                     .await?;
-                Ok(Store { backend, read: pool.clone(), write: pool })
+                Ok(Store { backend, read: pool.clone(), write: pool, lists, zones: Arc::default() })
             }
         }
     }
@@ -146,19 +168,38 @@ impl Store {
         &self.read
     }
 
-    /// Begin a read of several lists shown together (the dispatcher's board, a
-    /// technician's day): one snapshot, so a page and its total agree. On PostgreSQL the
-    /// transaction also runs these fixed-shape statements on their cached generic plans
-    /// (`plan_cache_mode`, for this transaction only): PostgreSQL otherwise re-plans a
-    /// statement with a `LIMIT` or a time range on every execution, and planning the
-    /// joined list selects cost more than running them (docs/benchmarks.md). Statements
-    /// whose best plan depends on the values (the archive search) are not read this way.
-    pub async fn begin_list_read(&self) -> Result<Tx, sqlx::Error> {
-        let mut tx = self.read.begin().await?;
-        if self.backend == Backend::Postgres {
-            (&mut *tx).execute("SET LOCAL plan_cache_mode = force_generic_plan").await?;
+    /// The pool for the fixed-shape list reads shown many times a minute (the
+    /// dispatcher's board, a technician's day). On PostgreSQL its connections run
+    /// statements on their cached generic plans (`plan_cache_mode`): PostgreSQL otherwise
+    /// re-plans a statement with a `LIMIT` or a time range on every execution, and
+    /// planning the joined list selects cost more than running them
+    /// (docs/benchmarks.md). Statements whose best plan depends on the values (the archive
+    /// search) use [`Store::read`]. On SQLite this is the read pool.
+    pub fn lists(&self) -> &AnyPool {
+        &self.lists
+    }
+
+    /// A community's time zone (IANA name), from memory when read in the last minute.
+    /// `None` if there is no such community.
+    pub async fn community_zone(&self, id: i64) -> Result<Option<String>, sqlx::Error> {
+        if let Some((zone, at)) = self.zones.read().expect("zone cache").get(&id)
+            && at.elapsed() < ZONE_TTL
+        {
+            return Ok(Some(zone.clone()));
         }
-        Ok(tx)
+        let zone: Option<String> = sqlx::query_scalar("SELECT timezone FROM communities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        if let Some(z) = &zone {
+            self.zones.write().expect("zone cache").insert(id, (z.clone(), Instant::now()));
+        }
+        Ok(zone)
+    }
+
+    /// Forget a community's cached time zone (after it is edited).
+    pub fn forget_zone(&self, id: i64) {
+        self.zones.write().expect("zone cache").remove(&id);
     }
 
     /// Begin a write transaction.
@@ -187,6 +228,7 @@ impl Store {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+        self.lists.close().await;
     }
 }
 

@@ -207,33 +207,55 @@ pub async fn job(pool: &AnyPool, sheet_id: i64) -> Result<Option<Job>, sqlx::Err
     sqlx::query_as(&format!("{JOB_SELECT} WHERE r.sheet_id = $1")).bind(sheet_id).fetch_optional(pool).await
 }
 
+/// A page of the board with how many wait in all.
+#[derive(FromRow)]
+struct BoardRow {
+    #[sqlx(flatten)]
+    repair: Repair,
+    total: i64,
+}
+
 /// The dispatcher's board: open repairs without a technician, most urgent class first,
-/// then oldest (R-REP-2). Written as the partial index `requests_board` states it.
+/// then oldest (R-REP-2), and how many wait in all. Written as the partial index
+/// `requests_board` states it; the count is a scalar subquery of the same statement (run
+/// once, from the same index), so the page and its total come from one snapshot.
 pub async fn board(
-    conn: &mut AnyConnection,
+    pool: &AnyPool,
     community_id: i64,
     limit: i64,
     offset: i64,
-) -> Result<Vec<Repair>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{REPAIR_SELECT} WHERE r.community_id = $1 AND r.class_rank IS NOT NULL AND r.technician_id IS NULL AND r.closed = 0 \
+) -> Result<(Vec<Repair>, i64), sqlx::Error> {
+    let select = REPAIR_SELECT.replacen(
+        " FROM requests r ",
+        ", (SELECT COUNT(*) FROM requests b WHERE b.community_id = $1 AND b.class_rank IS NOT NULL \
+           AND b.technician_id IS NULL AND b.closed = 0) AS total FROM requests r ",
+        1,
+    );
+    let rows: Vec<BoardRow> = sqlx::query_as(&format!(
+        "{select} WHERE r.community_id = $1 AND r.class_rank IS NOT NULL AND r.technician_id IS NULL AND r.closed = 0 \
          ORDER BY r.class_rank, r.opened_at, r.sheet_id LIMIT $2 OFFSET $3"
     ))
     .bind(community_id)
     .bind(limit)
     .bind(offset)
-    .fetch_all(&mut *conn)
-    .await
+    .fetch_all(pool)
+    .await?;
+    let total = match rows.first() {
+        Some(r) => r.total,
+        None if offset == 0 => 0,
+        None => board_count(pool, community_id).await?,
+    };
+    Ok((rows.into_iter().map(|r| r.repair).collect(), total))
 }
 
 /// How many repairs wait on the board (read from the same partial index).
-pub async fn board_count(conn: &mut AnyConnection, community_id: i64) -> Result<i64, sqlx::Error> {
+async fn board_count(pool: &AnyPool, community_id: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM requests r WHERE r.community_id = $1 AND r.class_rank IS NOT NULL \
          AND r.technician_id IS NULL AND r.closed = 0",
     )
     .bind(community_id)
-    .fetch_one(&mut *conn)
+    .fetch_one(pool)
     .await
 }
 
@@ -243,12 +265,7 @@ pub async fn board_count(conn: &mut AnyConnection, community_id: i64) -> Result<
 /// are joined to their sheets and names; joining every late job of the community before
 /// the sort cost twice as much. The unary `+` keeps SQLite, which has no statistics, off
 /// `requests_ledger`, where it walked every flow row of the community.
-pub async fn late_open(
-    conn: &mut AnyConnection,
-    community_id: i64,
-    now: i64,
-    limit: i64,
-) -> Result<Vec<Repair>, sqlx::Error> {
+pub async fn late_open(pool: &AnyPool, community_id: i64, now: i64, limit: i64) -> Result<Vec<Repair>, sqlx::Error> {
     sqlx::query_as(&format!(
         "{REPAIR_SELECT} WHERE r.sheet_id IN (SELECT l.sheet_id FROM requests l WHERE l.technician_id IN \
            (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $1 AND ur.role = 'technician') \
@@ -260,7 +277,7 @@ pub async fn late_open(
     .bind(community_id)
     .bind(now)
     .bind(limit)
-    .fetch_all(&mut *conn)
+    .fetch_all(pool)
     .await
 }
 
@@ -276,7 +293,7 @@ pub struct TechnicianLoad {
 }
 
 pub async fn technician_loads(
-    conn: &mut AnyConnection,
+    pool: &AnyPool,
     community_id: i64,
     day_start: i64,
     day_end: i64,
@@ -294,13 +311,13 @@ pub async fn technician_loads(
     .bind(community_id)
     .bind(day_start)
     .bind(day_end)
-    .fetch_all(&mut *conn)
+    .fetch_all(pool)
     .await
 }
 
 /// A technician's day: open jobs soonest due first, then what was completed today.
 pub async fn technician_day(
-    conn: &mut AnyConnection,
+    pool: &AnyPool,
     community_id: i64,
     technician_id: i64,
     day_start: i64,
@@ -313,7 +330,7 @@ pub async fn technician_day(
     .bind(technician_id)
     .bind(limit)
     .bind(community_id)
-    .fetch_all(&mut *conn)
+    .fetch_all(pool)
     .await?;
     let done = sqlx::query_as(&format!(
         "{REPAIR_SELECT} WHERE r.technician_id = $1 AND r.completed_at IS NOT NULL AND r.completed_at >= $2 \
@@ -323,7 +340,7 @@ pub async fn technician_day(
     .bind(day_start)
     .bind(limit)
     .bind(community_id)
-    .fetch_all(&mut *conn)
+    .fetch_all(pool)
     .await?;
     Ok((open, done))
 }
