@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clock;
 mod error;
 mod files;
+pub mod followup;
 pub mod idempotency;
 pub mod import;
 pub mod notify;
@@ -68,7 +69,7 @@ impl Authority {
 
 /// Permissions that only read; a read-only API token may use nothing else.
 fn is_read_only(p: Permission) -> bool {
-    matches!(p, Permission::ViewCommunity | Permission::ViewStaff | Permission::ViewAudit)
+    matches!(p, Permission::ViewCommunity | Permission::ViewStaff | Permission::ViewAudit | Permission::ViewReports)
 }
 
 impl Actor {

@@ -193,6 +193,7 @@ pub async fn tick(app: &App, now: i64) -> AppResult<Tick> {
         tx.commit().await?;
     }
     tick_timers(app, now, &mut report).await?;
+    report.notices += super::followup::tick_overdue(app, now).await?;
     Ok(report)
 }
 

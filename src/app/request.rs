@@ -711,8 +711,7 @@ pub(crate) async fn prepare(
 }
 
 /// Everything the flows keep beside the events, in the event's transaction: the
-/// projection, the timers, a follow-up for a resolved complaint or answered suggestion
-/// (R-CMP-7, R-RECV-3), and the notices prepared for the events. Writes only.
+/// projection, the timers and the notices prepared for the events. Writes only.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn persist(
     app: &App,
@@ -723,31 +722,14 @@ pub(crate) async fn persist(
     number: &str,
     community_id: i64,
     unit_id: Option<i64>,
-    new_events: &[huiqian_domain::sheet::Event],
     fresh: bool,
 ) -> AppResult<()> {
-    use huiqian_domain::sheet::Event;
     let s = &prepared.settings;
     let Some(p) = projection(sheet, sheet_id, community_id, unit_id, s) else {
         return Ok(());
     };
     srq::save(tx, &p).await?;
     srq::sync_timers(tx, community_id, sheet_id, &timers(sheet, s), fresh).await?;
-    let now = store::now_ms();
-    if new_events.iter().any(|e| matches!(e, Event::Collected { .. }))
-        && matches!(sheet.kind, SheetKind::Complaint | SheetKind::Suggestion)
-    {
-        let reason = sheet.kind.as_str();
-        store::followup::insert_follow_up(
-            tx,
-            community_id,
-            sheet_id,
-            reason,
-            now + 72 * HOUR,
-            Some(sheet.first_contact),
-        )
-        .await?;
-    }
     for n in &prepared.notices {
         let due = match n.due {
             Some("arrival") => p.arrival_due_at,

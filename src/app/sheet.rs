@@ -45,6 +45,9 @@ pub struct RegisterInput {
     /// A complaint's time, place, cause, course, people and whom it is about (kind `complaint`).
     #[serde(default)]
     pub complaint: Option<super::request::ComplaintIntake>,
+    /// The resident asks to be followed up once the request is done (R-FU-1).
+    #[serde(default)]
+    pub follow_up_requested: bool,
 }
 
 /// Reasons are "clear and brief" (R-SHEET-1); longer notes are attached.
@@ -154,7 +157,8 @@ pub async fn register(
     let year = i64::from(chrono::Datelike::year(&super::people::today_in(&tz)));
     let (mut domain_sheet, first) = Sheet::register(kind, channel, actor.user_id, now);
     let mut follow = Vec::new();
-    for cmd in &intake {
+    let asked = input.follow_up_requested.then(|| Command::RequestFollowUp { note: String::new() });
+    for cmd in intake.iter().chain(asked.as_ref()) {
         follow.push(domain_sheet.handle(cmd, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?);
     }
     for cmd in
@@ -250,7 +254,6 @@ pub async fn register(
         &no,
         community_id,
         unit.as_ref().map(|u| u.id),
-        &new_events,
         true,
     )
     .await?;
@@ -415,6 +418,11 @@ pub enum Action {
         on_behalf: String,
     },
     Archive,
+    /// The resident asks to be followed up once the sheet is collected (R-FU-1).
+    RequestFollowUp {
+        #[serde(default)]
+        note: String,
+    },
     /// A manager or supervisor hands the sheet to another receptionist (R-SHEET-6).
     ReassignFirstContact {
         to_user_id: i64,
@@ -739,6 +747,13 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                 (a, Command::Collect { opinion: opinion.clone(), confirmation, by_director: *as_director, on_behalf })
             }
             Action::Archive => (actor.authorize(Permission::HandleSheet, c)?, Command::Archive),
+            Action::RequestFollowUp { note } => {
+                let a = match actor.authorize(Permission::HandleSheet, c) {
+                    Ok(a) => a,
+                    Err(_) => actor.authorize(Permission::RegisterSheet, c)?,
+                };
+                (a, Command::RequestFollowUp { note: note.clone() })
+            }
             Action::ReassignFirstContact { to_user_id, reason } => {
                 let a = actor.authorize(Permission::ReassignSheet, c)?;
                 let mut conn = app.store.read().acquire().await?;
@@ -768,6 +783,7 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     let projection = project(app, c, &sheet, &all, now, archived_at).await?;
     let new_events: Vec<Event> = recs.iter().map(|r| r.event.clone()).collect();
     let prepared = super::request::prepare(app, c, &new_events).await?;
+    let follow_up = super::followup::prepare(app, c, &sheet, &new_events).await?;
     let mut tx = app.store.begin().await?;
     if !st::update_projection(&mut tx, id, version, &projection.as_projection()).await? {
         return Err(AppError::Conflict { code: "stale_version" });
@@ -814,8 +830,10 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
         .await?;
     }
     // The flow's rows before the audit entries, which lock the chain's head until commit.
-    super::request::persist(app, &mut tx, &prepared, &sheet, id, &row.number, c, row.unit_id, &new_events, false)
-        .await?;
+    super::request::persist(app, &mut tx, &prepared, &sheet, id, &row.number, c, row.unit_id, false).await?;
+    if let Some(p) = &follow_up {
+        super::followup::decide(app, &mut tx, p, &sheet, id, &row.number, c, now).await?;
+    }
     for (name, data) in &audited {
         audit::record(&mut tx, actor, &authority, &format!("sheet.{name}"), "sheet", id, json!({"number": row.number, "event": serde_json::from_str::<serde_json::Value>(data).unwrap_or_default(), "state": sheet.state.as_str()})).await?;
     }

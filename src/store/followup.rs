@@ -55,6 +55,17 @@ pub async fn ensure_settings(
     Ok(settings(&mut *tx, community_id).await?.expect("inserted above"))
 }
 
+/// Take the community's rules row for the rest of the transaction (made with `new_key`
+/// when missing): checks that count the year's follow-ups run one after the other.
+pub async fn lock_settings(tx: &mut AnyConnection, community_id: i64, new_key: &str) -> Result<(), sqlx::Error> {
+    ensure_settings(tx, community_id, new_key).await?;
+    sqlx::query("UPDATE follow_up_settings SET phone_cap_pct = phone_cap_pct WHERE community_id = $1")
+        .bind(community_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// The editable rules, as an administrator saves them.
 #[derive(Debug, Clone)]
 pub struct SettingsUpdate {
@@ -324,16 +335,18 @@ pub async fn follow_ups(
     q.fetch_all(pool).await
 }
 
-/// Follow-ups recorded in `[from, to)` in a community: by phone, and in all (R-FU-2).
+/// A community's follow-up tasks created in `[from, to)` (R-FU-2): recorded by phone,
+/// recorded in all, and all of them (recorded or still to do).
 pub async fn share<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     ex: E,
     community_id: i64,
     from: i64,
     to: i64,
-) -> Result<(i64, i64), sqlx::Error> {
+) -> Result<(i64, i64, i64), sqlx::Error> {
     sqlx::query_as(
-        "SELECT COALESCE(SUM(CASE WHEN method = 'phone' THEN 1 ELSE 0 END), 0), COUNT(*) FROM follow_ups \
-         WHERE community_id = $1 AND recorded_at IS NOT NULL AND recorded_at >= $2 AND recorded_at < $3",
+        "SELECT COALESCE(SUM(CASE WHEN method = 'phone' AND recorded_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN recorded_at IS NOT NULL THEN 1 ELSE 0 END), 0), COUNT(*) FROM follow_ups \
+         WHERE community_id = $1 AND created_at >= $2 AND created_at < $3",
     )
     .bind(community_id)
     .bind(from)

@@ -28,7 +28,8 @@ use utoipa_axum::routes;
          (name = "import", description = "Bulk import"),
          (name = "audit", description = "Audit trail"),
          (name = "sheets", description = "Countersign sheets (会签单): registration, handovers, collection, archive"),
-         (name = "requests", description = "Repairs, complaints, inquiries and suggestions on the sheet: the dispatcher's board, the technician's day, ledgers, price list, knowledge base"))
+         (name = "requests", description = "Repairs, complaints, inquiries and suggestions on the sheet: the dispatcher's board, the technician's day, ledgers, price list, knowledge base"),
+         (name = "follow-ups", description = "Follow-ups (回访): sampling on collection, tasks under the phone cap, reviews, corrective-action reports, the ledger"))
 )]
 struct ApiDoc;
 
@@ -85,7 +86,10 @@ pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_role))
         .routes(routes!(reset_password))
         .routes(routes!(audit_log));
-    let v1 = v1.merge(super::api_sheets::router(upload_limit)).merge(super::api_requests::router());
+    let v1 = v1
+        .merge(super::api_sheets::router(upload_limit))
+        .merge(super::api_requests::router())
+        .merge(super::api_followups::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

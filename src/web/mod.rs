@@ -4,6 +4,7 @@
 //! of the use-cases in [`crate::app`]; their errors become one HTML or JSON shape here.
 
 pub mod api;
+pub(crate) mod api_followups;
 pub(crate) mod api_requests;
 pub(crate) mod api_sheets;
 mod assets;

@@ -9,6 +9,7 @@ mod auth;
 mod bench_sheets;
 mod cli;
 mod demo;
+mod followups;
 mod import;
 mod matrix;
 mod notices;

@@ -93,6 +93,21 @@ fn table() -> Vec<(&'static str, &'static str, Need)> {
         ("get", "/api/v1/communities/{id}/articles", In(ViewCommunity)),
         ("post", "/api/v1/communities/{id}/articles", In(ManageRequests)),
         ("put", "/api/v1/communities/{id}/articles/{article}", In(ManageRequests)),
+        ("get", "/api/v1/communities/{id}/follow-ups", In(FollowUp)),
+        ("get", "/api/v1/follow-ups/{id}", In(FollowUp)),
+        ("post", "/api/v1/follow-ups/{id}/record", In(FollowUp)),
+        ("post", "/api/v1/follow-ups/{id}/review", In(ReviewFollowUp)),
+        ("post", "/api/v1/follow-ups/{id}/reassign", In(ReassignSheet)),
+        ("get", "/api/v1/communities/{id}/follow-up-ledger", In(FollowUp)),
+        ("get", "/api/v1/communities/{id}/capas", In(FollowUp)),
+        ("get", "/api/v1/capas/{id}", In(FollowUp)),
+        ("post", "/api/v1/capas/{id}/plan", In(ReviewFollowUp)),
+        // The person responsible may too; none of the roles here is.
+        ("post", "/api/v1/capas/{id}/implement", In(ReviewFollowUp)),
+        ("post", "/api/v1/capas/{id}/verify", In(ReviewFollowUp)),
+        ("get", "/api/v1/communities/{id}/follow-up-settings", In(ViewCommunity)),
+        ("put", "/api/v1/communities/{id}/follow-up-settings", In(ManageRequests)),
+        ("get", "/api/v1/communities/{id}/follow-up-sampling/{period}", In(ViewAudit)),
     ]
 }
 
@@ -137,6 +152,8 @@ struct Fixture {
     sheet: i64,
     price_item: i64,
     article: i64,
+    follow_up: i64,
+    capa: i64,
 }
 
 async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
@@ -269,7 +286,25 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     .await
     .unwrap()
     .id;
+    // A follow-up task on the sheet, with a corrective-action report.
+    let mut tx = t.app.store.begin().await.unwrap();
+    let now = huiqian::store::now_ms();
+    let follow_up = huiqian::store::followup::insert_follow_up(
+        &mut tx,
+        community,
+        sheet.id,
+        "requested",
+        now + 3_600_000,
+        Some(desk.id),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let capa = huiqian::store::followup::insert_capa(&mut tx, community, follow_up, sheet.id, "不满意").await.unwrap();
+    tx.commit().await.unwrap();
     Fixture {
+        follow_up,
+        capa,
         price_item,
         article,
         sheet: sheet.id,
@@ -303,6 +338,10 @@ fn path_for(path: &str, f: &Fixture) -> String {
         f.role_row
     } else if path.starts_with("/api/v1/sheets/") {
         f.sheet
+    } else if path.starts_with("/api/v1/follow-ups/") {
+        f.follow_up
+    } else if path.starts_with("/api/v1/capas/") {
+        f.capa
     } else {
         999_999
     };
@@ -311,8 +350,13 @@ fn path_for(path: &str, f: &Fixture) -> String {
         .replace("{id}", &id.to_string())
         .replace("{name}", name)
         .replace("{item}", &f.price_item.to_string())
-        .replace("{article}", &f.article.to_string());
-    if path.ends_with("/recovery") { format!("{path}?from=0&to=9999999999999") } else { path }
+        .replace("{article}", &f.article.to_string())
+        .replace("{period}", "2026-11");
+    if path.ends_with("/recovery") || path.ends_with("/follow-up-ledger") {
+        format!("{path}?from=0&to=9999999999999")
+    } else {
+        path
+    }
 }
 
 fn body_for(method: &str, path: &str, n: usize) -> Value {
@@ -371,6 +415,21 @@ fn body_for(method: &str, path: &str, n: usize) -> Value {
         ("post", "/api/v1/communities/{id}/articles") | ("put", "/api/v1/communities/{id}/articles/{article}") => {
             json!({"title": format!("停水通知{n}"), "answer": "计划停水提前一天张贴通知。", "basis": "《供水管理办法》"})
         }
+        ("post", "/api/v1/follow-ups/{id}/record") => {
+            json!({"version": 1, "method": "phone", "outcome": "satisfied", "content": "业主表示满意"})
+        }
+        ("post", "/api/v1/follow-ups/{id}/review") => json!({"version": 2, "remarks": "记录完整"}),
+        ("post", "/api/v1/follow-ups/{id}/reassign") => json!({"version": 1, "to_user_id": 1}),
+        ("post", "/api/v1/capas/{id}/plan") => json!({
+            "version": 1, "cause": "维修未彻底", "action": "重新维修并回访", "responsible_id": 1, "due_at": 9_999_999_999_999i64
+        }),
+        ("post", "/api/v1/capas/{id}/implement") | ("post", "/api/v1/capas/{id}/verify") => {
+            json!({"version": 2, "note": "已重新维修", "effective": true})
+        }
+        ("put", "/api/v1/communities/{id}/follow-up-settings") => json!({
+            "version": 0, "repair_rate": 30, "special_service_rate": 30, "delivery_rate": 10, "event_rate": 10,
+            "due_hours": 72, "phone_cap_pct": 70, "cap_mode": "refuse"
+        }),
         ("post", "/api/v1/communities/{id}/sheets") => {
             json!({"kind": "inquiry", "channel": "phone", "requester_name": "王秀英", "reason": "询问停水时间"})
         }

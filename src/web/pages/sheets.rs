@@ -205,6 +205,9 @@ struct NewForm {
     complaint_against_department_id: String,
     #[serde(default, rename = "complaint.against_name")]
     complaint_against_name: String,
+    /// The checkbox: the resident asks to be followed up (R-FU-1).
+    #[serde(default)]
+    follow_up_requested: String,
 }
 
 impl NewForm {
@@ -223,6 +226,7 @@ impl NewForm {
             ("complaint.against", self.complaint_against.clone()),
             ("complaint.against_department_id", self.complaint_against_department_id.clone()),
             ("complaint.against_name", self.complaint_against_name.clone()),
+            ("follow_up_requested", self.follow_up_requested.clone()),
         ]
     }
 
@@ -276,6 +280,7 @@ impl NewForm {
             complaint_against: get("complaint.against"),
             complaint_against_department_id: get("complaint.against_department_id"),
             complaint_against_name: get("complaint.against_name"),
+            follow_up_requested: get("follow_up_requested"),
         }
     }
 }
@@ -352,6 +357,7 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
         signature: f.signature.clone(),
         repair: f.repair_intake(),
         complaint: f.complaint_intake(&tz),
+        follow_up_requested: !f.follow_up_requested.is_empty(),
     };
     let key = (!f.key.is_empty()).then_some(f.key.as_str());
     let registered = match problem {

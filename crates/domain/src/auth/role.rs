@@ -200,6 +200,10 @@ impl Role {
             DispatchRepair => matches!(self, EngineeringDispatcher | CentreDirector),
             DoRepair => matches!(self, Technician),
             ManageRequests => matches!(self, SystemAdmin | CentreDirector | CsManager),
+            FollowUp => matches!(self, Receptionist | CsSupervisor | CsManager | CentreDirector | BuildingManager),
+            // The manual names the customer-service manager, or the centre director.
+            ReviewFollowUp => matches!(self, CsManager | CentreDirector),
+            ViewReports => matches!(self, CentreDirector | CsManager | CsSupervisor),
         }
     }
 }
@@ -233,10 +237,17 @@ pub enum Permission {
     DoRepair,
     /// The flows' settings: arrival targets, complaint rules, the price list, the knowledge base.
     ManageRequests,
+    /// Follow residents up and record it (R-FU-3): customer service and building managers.
+    FollowUp,
+    /// Review follow-up records and plan and verify corrective actions (R-FU-4).
+    ReviewFollowUp,
+    /// The weekly statistics table, staff performance and the managers' dashboards
+    /// (R-CMP-8, R-ROLE-3).
+    ViewReports,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 18] = [
         Permission::ViewCommunity,
         Permission::ManageStructure,
         Permission::ManageResidents,
@@ -252,6 +263,9 @@ impl Permission {
         Permission::DispatchRepair,
         Permission::DoRepair,
         Permission::ManageRequests,
+        Permission::FollowUp,
+        Permission::ReviewFollowUp,
+        Permission::ViewReports,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -271,6 +285,9 @@ impl Permission {
             Permission::DispatchRepair => "dispatch_repair",
             Permission::DoRepair => "do_repair",
             Permission::ManageRequests => "manage_requests",
+            Permission::FollowUp => "follow_up",
+            Permission::ReviewFollowUp => "review_follow_up",
+            Permission::ViewReports => "view_reports",
         }
     }
 }

@@ -110,7 +110,11 @@ pub fn check_reassign(state: VisitState, from: Option<i64>, to: i64) -> Result<(
     Ok(())
 }
 
-/// The year's follow-ups so far in a community (R-FU-2).
+/// The year's follow-ups in a community (R-FU-2): how many were recorded by phone, and
+/// how many the year has in all — recorded or still to do, the one at hand included. The
+/// cap is on the year's total, so the first call of January is not held against an empty
+/// year: it counts against every task the year already has, and a year whose tasks are
+/// all done can never end over the cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct YearShare {
     pub phone: u32,
@@ -118,9 +122,14 @@ pub struct YearShare {
 }
 
 impl YearShare {
-    /// The phone share in whole percent (0 when nothing is done yet).
+    /// The phone share of the year's tasks in whole percent (0 for an empty year).
     pub fn phone_pct(&self) -> u32 {
         (self.phone * 100).checked_div(self.total).unwrap_or(0)
+    }
+
+    /// How many more may be done by phone now without breaking the cap.
+    pub fn phone_left(&self, cap_pct: u8) -> u32 {
+        (u32::from(cap_pct) * self.total / 100).saturating_sub(self.phone)
     }
 }
 
@@ -143,11 +152,11 @@ pub enum PhoneCheck {
     Refuse { after_pct: u32 },
 }
 
-/// Would one more phone follow-up put the year's phone share over `cap_pct` percent?
-/// Counted over the follow-ups done this year including this one (R-FU-2).
+/// Would recording one more task by phone put the year's phone share over `cap_pct`
+/// percent of the year's follow-ups (R-FU-2)?
 pub fn phone_check(share: YearShare, cap_pct: u8, mode: CapMode) -> PhoneCheck {
     let phone = share.phone + 1;
-    let total = share.total + 1;
+    let total = share.total.max(phone);
     if phone * 100 <= u32::from(cap_pct) * total {
         return PhoneCheck::Within;
     }
@@ -201,38 +210,51 @@ mod tests {
 
     #[test]
     fn r_fu_2_the_phone_cap() {
-        // 6 of 9 by phone: a 7th makes 7 of 10 = 70%, still within.
-        assert_eq!(phone_check(YearShare { phone: 6, total: 9 }, 70, CapMode::Refuse), PhoneCheck::Within);
-        // 7 of 10: an 8th makes 8 of 11 = 72%.
+        // Ten tasks this year, six done by phone: a seventh makes 7 of 10 = 70%, within.
+        assert_eq!(phone_check(YearShare { phone: 6, total: 10 }, 70, CapMode::Refuse), PhoneCheck::Within);
+        // Seven done by phone: an eighth would make 80%.
         assert_eq!(
             phone_check(YearShare { phone: 7, total: 10 }, 70, CapMode::Refuse),
-            PhoneCheck::Refuse { after_pct: 72 }
+            PhoneCheck::Refuse { after_pct: 80 }
         );
         assert_eq!(
             phone_check(YearShare { phone: 7, total: 10 }, 70, CapMode::Warn),
-            PhoneCheck::Warn { after_pct: 72 }
+            PhoneCheck::Warn { after_pct: 80 }
         );
-        // The first of the year by phone is 100%: it waits for a visit.
-        assert_eq!(phone_check(YearShare::default(), 70, CapMode::Refuse), PhoneCheck::Refuse { after_pct: 100 });
+        // The first call of a year with ten tasks is 10%.
+        assert_eq!(phone_check(YearShare { phone: 0, total: 10 }, 70, CapMode::Refuse), PhoneCheck::Within);
+        // A year with a single task cannot do it by phone under a 70% cap.
+        assert_eq!(
+            phone_check(YearShare { phone: 0, total: 1 }, 70, CapMode::Refuse),
+            PhoneCheck::Refuse { after_pct: 100 }
+        );
         assert_eq!(YearShare { phone: 7, total: 10 }.phone_pct(), 70);
         assert_eq!(YearShare::default().phone_pct(), 0);
+        assert_eq!(YearShare { phone: 5, total: 10 }.phone_left(70), 2);
+        assert_eq!(YearShare { phone: 8, total: 10 }.phone_left(70), 0);
     }
 
     proptest! {
-        /// R-FU-2: recording only what the check allows in refuse mode never puts the
-        /// year's phone share over the cap, whatever the order of requests.
+        /// R-FU-2: tasks arrive through the year and are recorded in any order; recording
+        /// by phone only what the check allows in refuse mode never puts the year's phone
+        /// share over the cap, and everything refused could still be done in person.
         #[test]
-        fn r_fu_2_refuse_mode_keeps_the_year_under_the_cap(cap in 0u8..=100, wants_phone in proptest::collection::vec(any::<bool>(), 1..300)) {
-            let mut share = YearShare::default();
-            for phone in wants_phone {
-                if phone && phone_check(share, cap, CapMode::Refuse) == PhoneCheck::Within {
-                    share.phone += 1;
-                    share.total += 1;
+        fn r_fu_2_refuse_mode_keeps_the_year_under_the_cap(
+            cap in 0u8..=100,
+            ops in proptest::collection::vec((any::<bool>(), any::<bool>()), 1..300),
+        ) {
+            let (mut created, mut recorded, mut phone) = (0u32, 0u32, 0u32);
+            for (create, wants_phone) in ops {
+                if create || recorded == created {
+                    created += 1;
                 } else {
-                    // Refused by phone (or wanted in person): done in person.
-                    share.total += 1;
+                    let share = YearShare { phone, total: created };
+                    if wants_phone && phone_check(share, cap, CapMode::Refuse) == PhoneCheck::Within {
+                        phone += 1;
+                    }
+                    recorded += 1;
                 }
-                prop_assert!(share.phone * 100 <= u32::from(cap) * share.total);
+                prop_assert!(phone * 100 <= u32::from(cap) * created);
             }
         }
     }

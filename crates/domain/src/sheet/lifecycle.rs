@@ -227,6 +227,11 @@ pub enum Event {
         filename: String,
         sha256: String,
     },
+    /// The resident asked to be followed up: the collected sheet is then followed up
+    /// whatever its kind's rate (R-FU-1).
+    FollowUpRequested {
+        note: String,
+    },
     /// A repair's category, arrival class and source (R-REP-1, R-REP-3).
     RepairOpened {
         category: RepairCategory,
@@ -342,6 +347,7 @@ impl Event {
             Event::Archived => "archived",
             Event::FirstContactReassigned { .. } => "first_contact_reassigned",
             Event::Attached { .. } => "attached",
+            Event::FollowUpRequested { .. } => "follow_up_requested",
             Event::RepairOpened { .. } => "repair_opened",
             Event::RepairReclassified { .. } => "repair_reclassified",
             Event::TechnicianAssigned { .. } => "technician_assigned",
@@ -389,6 +395,7 @@ pub enum Command {
     Archive,
     ReassignFirstContact { to: UserId, reason: String },
     Attach { purpose: String, filename: String, sha256: String },
+    RequestFollowUp { note: String },
     OpenRepair { category: RepairCategory, class: Option<RepairClass>, class_reason: String, source: RepairSource },
     Reclassify { class: RepairClass, reason: String },
     AssignTechnician { technician: UserId, appointment_at: Option<Ms>, note: String },
@@ -447,6 +454,8 @@ pub const REFUSALS: &[&str] = &[
     "sheet.not_collected",
     "sheet.reason_required",
     "sheet.same_first_contact",
+    "sheet.follow_up_already_requested",
+    "sheet.follow_up_after_collection",
 ];
 
 /// The sheet as its history makes it.
@@ -470,6 +479,9 @@ pub struct Sheet {
     /// The flow's part: repair, complaint, inquiry or suggestion (R-RECV-1).
     #[serde(default)]
     pub case: Case,
+    /// The resident asked for a follow-up (R-FU-1).
+    #[serde(default)]
+    pub follow_up_requested: bool,
     /// Number of events applied.
     pub events: usize,
 }
@@ -504,6 +516,7 @@ impl Sheet {
             extended_due_at: None,
             suspended_from: None,
             case: Case::default(),
+            follow_up_requested: false,
             events: 1,
         };
         for e in &events[1..] {
@@ -716,6 +729,17 @@ impl Sheet {
                 }
                 Ok(Event::Archived)
             }
+            Command::RequestFollowUp { note } => {
+                // The follow-up is decided when the sheet is collected; after that the
+                // resident's wish is a new request.
+                if matches!(self.state, Collected) {
+                    return Err(Refusal("sheet.follow_up_after_collection"));
+                }
+                if self.follow_up_requested {
+                    return Err(Refusal("sheet.follow_up_already_requested"));
+                }
+                Ok(Event::FollowUpRequested { note: note.trim().into() })
+            }
             Command::Attach { purpose, filename, sha256 } => {
                 Ok(Event::Attached { purpose: purpose.clone(), filename: filename.clone(), sha256: sha256.clone() })
             }
@@ -830,6 +854,7 @@ impl Sheet {
             Event::Archived => self.state = Archived,
             Event::FirstContactReassigned { to, .. } => self.first_contact = *to,
             Event::Attached { .. } => {}
+            Event::FollowUpRequested { .. } => self.follow_up_requested = true,
             flow => self.apply_flow(flow, at, by),
         }
     }

@@ -1,0 +1,880 @@
+//! Follow-ups (回访, R-FU-1 … R-FU-5, R-CMP-7): the sampling decision taken when a sheet
+//! is collected, the tasks with their records (in person with the resident's signature,
+//! or by phone under the year's cap), the manager's review, the corrective-action reports
+//! an unsatisfied result opens, the community's rules, and the sampling audit.
+
+use super::{Actor, App, AppError, AppResult, audit, files, notify};
+use crate::store::{self, auth as sa, followup as sf, request as srq, sheet as st};
+use chrono::{Datelike, TimeZone};
+use huiqian_domain::auth::Permission;
+use huiqian_domain::followup::capa::{self, CapaPlan, CapaState};
+use huiqian_domain::followup::sampling::{self, Cause, Rates, Reason, Tally};
+use huiqian_domain::followup::visit::{
+    self, CapMode, Method, Outcome, PhoneCheck, VisitRecord, VisitState, YearShare, phone_check,
+};
+use huiqian_domain::sheet::{Event, Sheet};
+use huiqian_domain::validation::{FieldErrors, ValidationError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const HOUR: i64 = 3_600_000;
+/// A record's content and a review's remarks are brief (R-FU-3).
+const TEXT_MAX: usize = 1000;
+
+fn zone_of(name: &str) -> chrono_tz::Tz {
+    name.parse().unwrap_or(chrono_tz::Asia::Shanghai)
+}
+
+/// The sampling month of an instant in the community's zone: `YYYY-MM`.
+pub fn period_of(zone: &str, at: i64) -> String {
+    let t = chrono::Utc.timestamp_millis_opt(at).single().unwrap_or_default().with_timezone(&zone_of(zone));
+    format!("{:04}-{:02}", t.year(), t.month())
+}
+
+/// The calendar year of `at` in the zone, as `[start, end)` in epoch ms.
+pub fn year_bounds(zone: &str, at: i64) -> (i32, i64, i64) {
+    let tz = zone_of(zone);
+    let year = chrono::Utc.timestamp_millis_opt(at).single().unwrap_or_default().with_timezone(&tz).year();
+    let start =
+        |y: i32| tz.with_ymd_and_hms(y, 1, 1, 0, 0, 0).earliest().map(|t| t.timestamp_millis()).unwrap_or_default();
+    (year, start(year), start(year + 1))
+}
+
+fn new_key() -> String {
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut key);
+    hex::encode(key)
+}
+
+fn key_bytes(s: &sf::Settings) -> Vec<u8> {
+    hex::decode(&s.sampling_key).unwrap_or_else(|_| s.sampling_key.as_bytes().to_vec())
+}
+
+fn rates_of(s: &sf::Settings) -> Rates {
+    let pct = |v: i64| u8::try_from(v.clamp(0, 100)).unwrap_or(100);
+    Rates {
+        repair: pct(s.repair_rate),
+        special_service: pct(s.special_service_rate),
+        delivery: pct(s.delivery_rate),
+        event: pct(s.event_rate),
+    }
+}
+
+fn cap_mode(s: &sf::Settings) -> CapMode {
+    CapMode::parse(&s.cap_mode).unwrap_or(CapMode::Refuse)
+}
+
+// ---- the decision on collection (R-FU-1, R-CMP-7) ----
+
+/// What the decision needs, read before the collecting transaction.
+pub(crate) struct Prepared {
+    reason: Reason,
+    settings: Option<sf::Settings>,
+    zone: String,
+}
+
+/// Does this change collect a sheet that is considered for a follow-up? Then read what
+/// the decision needs.
+pub(crate) async fn prepare(app: &App, c: i64, sheet: &Sheet, new_events: &[Event]) -> AppResult<Option<Prepared>> {
+    if !new_events.iter().any(|e| matches!(e, Event::Collected { .. })) {
+        return Ok(None);
+    }
+    let Some(reason) = Reason::of_sheet(sheet.kind, sheet.follow_up_requested) else {
+        return Ok(None);
+    };
+    let settings = sf::settings(app.store.read(), c).await?;
+    let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
+    Ok(Some(Prepared { reason, settings, zone }))
+}
+
+/// Decide, inside the collecting transaction, whether the sheet is followed up; keep the
+/// decision with its draw and cause, and create the task for the sheet's first-contact
+/// receptionist. Returns the task's id when one was created.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn decide(
+    app: &App,
+    tx: &mut store::Tx,
+    p: &Prepared,
+    sheet: &Sheet,
+    sheet_id: i64,
+    number: &str,
+    c: i64,
+    now: i64,
+) -> AppResult<Option<i64>> {
+    let settings = match &p.settings {
+        Some(s) => s.clone(),
+        None => sf::ensure_settings(tx, c, &new_key()).await?,
+    };
+    let rate = rates_of(&settings).of(p.reason);
+    let period = period_of(&p.zone, now);
+    let reason = p.reason.as_str();
+    // The tally's row lock orders two collections of the same month one after the other.
+    let (collected, selected) = sf::bump_tally(tx, c, reason, &period).await?;
+    let draw = sampling::draw(&key_bytes(&settings), number);
+    let before =
+        Tally { collected: u32::try_from(collected).unwrap_or(0), selected: u32::try_from(selected).unwrap_or(0) };
+    let d = sampling::decide(rate, draw, before);
+    sf::insert_decision(
+        tx,
+        c,
+        sheet_id,
+        reason,
+        &period,
+        collected + 1,
+        i64::from(rate),
+        i64::from(draw),
+        d.selected,
+        d.cause.as_str(),
+    )
+    .await?;
+    if !d.selected {
+        return Ok(None);
+    }
+    sf::count_selected(tx, c, reason, &period).await?;
+    let due = now + settings.due_hours * HOUR;
+    let id = sf::insert_follow_up(tx, c, sheet_id, reason, due, Some(sheet.first_contact)).await?;
+    if id.is_some() {
+        let dedupe = format!("follow_up_assigned:{sheet_id}:{}", sheet.first_contact);
+        notify::send(app, tx, sheet.first_contact, c, sheet_id, number, Some(due), "follow_up_assigned", &dedupe)
+            .await?;
+    }
+    Ok(id)
+}
+
+// ---- the tasks (R-FU-2, R-FU-3) ----
+
+/// The year's phone share beside the cap, shown on the task list (R-FU-2).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Share {
+    pub year: i32,
+    /// The year's follow-ups recorded by phone.
+    pub phone: i64,
+    /// The year's follow-ups recorded.
+    pub recorded: i64,
+    /// The year's follow-ups, recorded or still to do: the cap is a share of these.
+    pub total: i64,
+    /// Phone share of the recorded ones, in whole percent.
+    pub phone_pct: i64,
+    pub cap_pct: i64,
+    /// `refuse` or `warn`.
+    pub cap_mode: String,
+    /// How many more may be done by phone now without breaking the cap.
+    pub phone_left: i64,
+}
+
+async fn share_now(app: &App, c: i64, settings: &sf::Settings, now: i64) -> AppResult<Share> {
+    let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
+    let (year, from, to) = year_bounds(&zone, now);
+    let (phone, recorded, total) = sf::share(app.store.read(), c, from, to).await?;
+    let ys = YearShare { phone: u32::try_from(phone).unwrap_or(0), total: u32::try_from(total).unwrap_or(0) };
+    let cap = u8::try_from(settings.phone_cap_pct.clamp(0, 100)).unwrap_or(70);
+    Ok(Share {
+        year,
+        phone,
+        recorded,
+        total,
+        phone_pct: (phone * 100).checked_div(recorded).unwrap_or(0),
+        cap_pct: settings.phone_cap_pct,
+        cap_mode: settings.cap_mode.clone(),
+        phone_left: i64::from(ys.phone_left(cap)),
+    })
+}
+
+/// A community's rules, or the manual's defaults while it has none saved.
+async fn settings_or_default(app: &App, c: i64) -> AppResult<sf::Settings> {
+    Ok(sf::settings(app.store.read(), c).await?.unwrap_or(sf::Settings {
+        community_id: c,
+        repair_rate: 30,
+        special_service_rate: 30,
+        delivery_rate: 10,
+        event_rate: 10,
+        due_hours: 72,
+        phone_cap_pct: 70,
+        cap_mode: "refuse".into(),
+        sampling_key: String::new(),
+        version: 0,
+    }))
+}
+
+/// Which tasks to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Tasks {
+    /// Mine to do, soonest due first.
+    Mine,
+    /// Everyone's to do.
+    Pending,
+    /// Recorded, waiting for the manager's review.
+    Review,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TaskPage {
+    pub items: Vec<sf::FollowUp>,
+    pub share: Share,
+}
+
+pub async fn tasks(app: &App, actor: &Actor, c: i64, which: Tasks, limit: i64, offset: i64) -> AppResult<TaskPage> {
+    match which {
+        Tasks::Review => actor.authorize(Permission::ReviewFollowUp, c)?,
+        _ => actor.authorize(Permission::FollowUp, c)?,
+    };
+    let list = match which {
+        Tasks::Mine => sf::TaskList::Pending { assignee: Some(actor.user_id) },
+        Tasks::Pending => sf::TaskList::Pending { assignee: None },
+        Tasks::Review => sf::TaskList::ToReview,
+    };
+    let items = sf::follow_ups(app.store.read(), c, list, limit.clamp(1, 200), offset.max(0)).await?;
+    let settings = settings_or_default(app, c).await?;
+    Ok(TaskPage { items, share: share_now(app, c, &settings, store::now_ms()).await? })
+}
+
+/// One follow-up with its report, if it opened one.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Detail {
+    pub follow_up: sf::FollowUp,
+    pub capa: Option<sf::Capa>,
+    pub share: Share,
+}
+
+async fn load(app: &App, actor: &Actor, id: i64) -> AppResult<sf::FollowUp> {
+    let f = sf::follow_up(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.authorize(Permission::ViewCommunity, f.community_id).map_err(|_| AppError::NotFound)?;
+    Ok(f)
+}
+
+pub async fn get(app: &App, actor: &Actor, id: i64) -> AppResult<Detail> {
+    let f = load(app, actor, id).await?;
+    actor.authorize(Permission::FollowUp, f.community_id)?;
+    let capa = match f.capa_id {
+        Some(cid) => sf::capa(app.store.read(), cid).await?,
+        None => None,
+    };
+    let settings = settings_or_default(app, f.community_id).await?;
+    let share = share_now(app, f.community_id, &settings, store::now_ms()).await?;
+    Ok(Detail { follow_up: f, capa, share })
+}
+
+/// What the visitor records (R-FU-3).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct RecordInput {
+    pub version: i64,
+    /// `visit`, `inspection` or `phone`.
+    pub method: String,
+    /// `satisfied`, `unsatisfied` or `unreachable`.
+    pub outcome: String,
+    /// What was said and seen, briefly.
+    pub content: String,
+    /// When the resident was called or visited (epoch ms); now when absent.
+    #[serde(default)]
+    pub contacted_at: Option<i64>,
+    /// In person: the resident's signature, a PNG data URL drawn on the tablet.
+    #[serde(default)]
+    pub signature: String,
+    #[serde(default)]
+    pub signer: String,
+    /// Record a phone follow-up over the year's cap anyway (the community warns rather
+    /// than refuses).
+    #[serde(default)]
+    pub accept_over_cap: bool,
+}
+
+pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> AppResult<Detail> {
+    let f = load(app, actor, id).await?;
+    let c = f.community_id;
+    let authority = actor.authorize(Permission::FollowUp, c)?;
+    let now = store::now_ms();
+    let mut errors = FieldErrors::default();
+    let method = Method::parse(&input.method).map_err(|e| errors.push("method", e)).ok();
+    let outcome = Outcome::parse(&input.outcome).map_err(|e| errors.push("outcome", e)).ok();
+    if input.content.chars().count() > TEXT_MAX {
+        errors.push("content", ValidationError::new("text.too_long").with("max", TEXT_MAX));
+    }
+    let png = if input.signature.trim().is_empty() {
+        None
+    } else {
+        files::signature_png(&input.signature).map_err(|e| errors.push("signature", e)).ok()
+    };
+    if png.is_some() && input.signer.trim().is_empty() {
+        errors.push("signer", ValidationError::new("required"));
+    }
+    errors.into_result().map_err(AppError::Validation)?;
+    let (method, outcome) = (method.expect("checked"), outcome.expect("checked"));
+    let state = VisitState::parse(&f.state).map_err(|_| AppError::Internal(format!("follow-up {id} state")))?;
+    let rec = VisitRecord {
+        method,
+        outcome,
+        content: input.content.trim().to_string(),
+        contacted_at: input.contacted_at.unwrap_or(now),
+        signed: png.is_some() && method.in_person(),
+    };
+    rec.check(state, now).map_err(|r| AppError::rejected(r.0))?;
+    let settings = settings_or_default(app, c).await?;
+    let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
+    // The task counts in the year it was created.
+    let (_, from, to) = year_bounds(&zone, f.created_at);
+    let cap = u8::try_from(settings.phone_cap_pct.clamp(0, 100)).unwrap_or(70);
+    let stored = match &png {
+        Some(png) if method.in_person() => Some(files::store(app, "signature", png)?),
+        _ => None,
+    };
+    let mut tx = app.store.begin().await?;
+    // The year's share is read in the transaction, after taking the rules' row lock, so
+    // two phone follow-ups recorded at once cannot both pass the cap.
+    sf::lock_settings(&mut tx, c, &new_key()).await?;
+    let mut over_cap = false;
+    if method == Method::Phone {
+        let (phone, _, total) = sf::share(&mut *tx, c, from, to).await?;
+        let ys = YearShare { phone: u32::try_from(phone).unwrap_or(0), total: u32::try_from(total).unwrap_or(0) };
+        match phone_check(ys, cap, cap_mode(&settings)) {
+            PhoneCheck::Within => {}
+            PhoneCheck::Refuse { after_pct } => {
+                return Err(AppError::Rejected {
+                    code: "followup.phone_cap",
+                    params: vec![("after_pct", after_pct.to_string()), ("cap", cap.to_string())],
+                });
+            }
+            PhoneCheck::Warn { after_pct } if !input.accept_over_cap => {
+                return Err(AppError::Rejected {
+                    code: "followup.phone_cap_confirm",
+                    params: vec![("after_pct", after_pct.to_string()), ("cap", cap.to_string())],
+                });
+            }
+            PhoneCheck::Warn { .. } => over_cap = true,
+        }
+    }
+    let signature_id = match &stored {
+        Some(s) => Some(
+            st::insert_attachment(
+                &mut tx,
+                c,
+                f.sheet_id,
+                "signature",
+                &s.sha256,
+                s.size,
+                s.mime,
+                "follow-up-signature.png",
+                input.signer.trim(),
+                actor.user_id,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let row = sf::RecordRow {
+        method: method.as_str(),
+        outcome: outcome.as_str(),
+        content: &rec.content,
+        contacted_at: rec.contacted_at,
+        signer: if stored.is_some() { input.signer.trim() } else { "" },
+        signature_id,
+        over_cap,
+        by: actor.user_id,
+    };
+    if !sf::record(&mut tx, id, input.version, &row).await? {
+        return Err(AppError::Conflict { code: "stale_version" });
+    }
+    // An unsatisfied or failed follow-up is a nonconformity (R-FU-4): a report is opened
+    // and the customer-service manager and the centre director are told.
+    let mut capa_id = None;
+    if outcome.opens_capa() {
+        let what = format!("{}（{}）：{}", outcome.label_zh(), method.label_zh(), rec.content);
+        let cid = sf::insert_capa(&mut tx, c, id, f.sheet_id, &what).await?;
+        capa_id = Some(cid);
+        for u in srq::users_with_roles(&mut tx, c, &["cs_manager", "centre_director"]).await? {
+            let dedupe = format!("capa_opened:{cid}:{u}");
+            notify::send(app, &mut tx, u, c, f.sheet_id, &f.number, None, "capa_opened", &dedupe).await?;
+        }
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "follow_up.recorded",
+        "follow_up",
+        id,
+        json!({"sheet": f.number, "method": method.as_str(), "outcome": outcome.as_str(), "contacted_at": rec.contacted_at, "over_cap": over_cap, "capa_id": capa_id}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(app, actor, id).await
+}
+
+/// The manager's review (R-FU-4).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ReviewInput {
+    pub version: i64,
+    pub remarks: String,
+}
+
+pub async fn review(app: &App, actor: &Actor, id: i64, input: &ReviewInput) -> AppResult<Detail> {
+    let f = load(app, actor, id).await?;
+    let authority = actor.authorize(Permission::ReviewFollowUp, f.community_id)?;
+    if input.remarks.chars().count() > TEXT_MAX {
+        return Err(AppError::field("remarks", ValidationError::new("text.too_long").with("max", TEXT_MAX)));
+    }
+    let state = VisitState::parse(&f.state).map_err(|_| AppError::Internal(format!("follow-up {id} state")))?;
+    visit::check_review(state, &input.remarks).map_err(|r| AppError::rejected(r.0))?;
+    let mut tx = app.store.begin().await?;
+    if !sf::review(&mut tx, id, input.version, input.remarks.trim(), actor.user_id).await? {
+        return Err(AppError::Conflict { code: "stale_version" });
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "follow_up.reviewed",
+        "follow_up",
+        id,
+        json!({"sheet": f.number, "remarks": input.remarks.trim()}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(app, actor, id).await
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ReassignInput {
+    pub version: i64,
+    pub to_user_id: i64,
+}
+
+/// Give a task to another member of customer service before it is done.
+pub async fn reassign(app: &App, actor: &Actor, id: i64, input: &ReassignInput) -> AppResult<Detail> {
+    let f = load(app, actor, id).await?;
+    let c = f.community_id;
+    let authority = actor.authorize(Permission::ReassignSheet, c)?;
+    let mut conn = app.store.read().acquire().await?;
+    let target = sa::grants(&mut conn, input.to_user_id).await?;
+    drop(conn);
+    let ok =
+        target.iter().any(|g| (g.community == Some(c) || g.community.is_none()) && g.role.allows(Permission::FollowUp));
+    if !ok {
+        return Err(AppError::field("to_user_id", ValidationError::new("followup.assignee_unknown")));
+    }
+    let state = VisitState::parse(&f.state).map_err(|_| AppError::Internal(format!("follow-up {id} state")))?;
+    visit::check_reassign(state, f.assigned_to, input.to_user_id).map_err(|r| AppError::rejected(r.0))?;
+    let mut tx = app.store.begin().await?;
+    if !sf::reassign(&mut tx, id, input.version, input.to_user_id).await? {
+        return Err(AppError::Conflict { code: "stale_version" });
+    }
+    let dedupe = format!("follow_up_assigned:{}:{}:{}", f.sheet_id, input.to_user_id, f.version + 1);
+    notify::send(
+        app,
+        &mut tx,
+        input.to_user_id,
+        c,
+        f.sheet_id,
+        &f.number,
+        Some(f.due_at),
+        "follow_up_assigned",
+        &dedupe,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "follow_up.reassigned",
+        "follow_up",
+        id,
+        json!({"sheet": f.number, "from": f.assigned_to, "to": input.to_user_id}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(app, actor, id).await
+}
+
+/// The follow-up ledger (回访登记台帐, R-FU-5): follow-ups recorded in `[from, to)`.
+pub async fn ledger(
+    app: &App,
+    actor: &Actor,
+    c: i64,
+    from: i64,
+    to: i64,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Vec<sf::FollowUp>> {
+    actor.authorize(Permission::FollowUp, c)?;
+    Ok(sf::follow_ups(app.store.read(), c, sf::TaskList::Recorded { from, to }, limit.clamp(1, 100_000), offset.max(0))
+        .await?)
+}
+
+/// Tell assignees (and the customer-service managers) of tasks past their time limit,
+/// once each. Run by the scheduler.
+pub async fn tick_overdue(app: &App, now: i64) -> AppResult<usize> {
+    let due = sf::overdue(app.store.read(), now, 500).await?;
+    let mut sent = 0;
+    for (id, c) in due {
+        let Some(f) = sf::follow_up(app.store.read(), id).await? else { continue };
+        let mut tx = app.store.begin().await?;
+        if !sf::claim_overdue(&mut tx, id, now).await? {
+            continue;
+        }
+        let mut to: Vec<i64> = f.assigned_to.into_iter().collect();
+        to.extend(srq::users_with_roles(&mut tx, c, &["cs_manager"]).await?);
+        to.sort_unstable();
+        to.dedup();
+        for u in to {
+            let dedupe = format!("follow_up_overdue:{id}:{u}");
+            sent += usize::from(
+                notify::send(app, &mut tx, u, c, f.sheet_id, &f.number, Some(f.due_at), "follow_up_overdue", &dedupe)
+                    .await?,
+            );
+        }
+        store::audit::append(
+            &mut tx,
+            &store::audit::NewEntry {
+                at: now,
+                actor_user_id: None,
+                actor_name: "scheduler",
+                actor_role: "",
+                community_id: Some(c),
+                action: "follow_up.overdue",
+                entity_type: "follow_up",
+                entity_id: id.to_string(),
+                changes: json!({"sheet": f.number, "due_at": f.due_at, "assigned_to": f.assigned_to}).to_string(),
+                authority: "R-FU-3",
+                request_id: "",
+            },
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(sent)
+}
+
+// ---- corrective actions (R-FU-4) ----
+
+pub async fn capas(app: &App, actor: &Actor, c: i64, open_only: bool) -> AppResult<Vec<sf::Capa>> {
+    actor.authorize(Permission::FollowUp, c)?;
+    Ok(sf::capas(app.store.read(), c, open_only, 500).await?)
+}
+
+async fn load_capa(app: &App, actor: &Actor, id: i64) -> AppResult<(sf::Capa, CapaState)> {
+    let r = sf::capa(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.authorize(Permission::ViewCommunity, r.community_id).map_err(|_| AppError::NotFound)?;
+    let state = CapaState::parse(&r.state).map_err(|_| AppError::Internal(format!("capa {id} state")))?;
+    Ok((r, state))
+}
+
+/// A report, for customer service and for the person responsible for its action.
+pub async fn capa(app: &App, actor: &Actor, id: i64) -> AppResult<sf::Capa> {
+    let (r, _) = load_capa(app, actor, id).await?;
+    if r.responsible_id != Some(actor.user_id) {
+        actor.authorize(Permission::FollowUp, r.community_id)?;
+    }
+    Ok(r)
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct CapaPlanInput {
+    pub version: i64,
+    pub cause: String,
+    pub action: String,
+    /// A member of staff of the community.
+    pub responsible_id: i64,
+    /// Epoch ms.
+    pub due_at: i64,
+}
+
+/// The manager (or the director) sets the cause, the action, who and by when.
+pub async fn plan_capa(app: &App, actor: &Actor, id: i64, input: &CapaPlanInput) -> AppResult<sf::Capa> {
+    let (r, state) = load_capa(app, actor, id).await?;
+    let c = r.community_id;
+    let authority = actor.authorize(Permission::ReviewFollowUp, c)?;
+    let mut errors = FieldErrors::default();
+    for (field, text) in [("cause", &input.cause), ("action", &input.action)] {
+        if text.chars().count() > TEXT_MAX {
+            errors.push(field, ValidationError::new("text.too_long").with("max", TEXT_MAX));
+        }
+    }
+    let mut conn = app.store.read().acquire().await?;
+    let grants = sa::grants(&mut conn, input.responsible_id).await?;
+    drop(conn);
+    if !grants.iter().any(|g| g.community == Some(c) || g.community.is_none()) {
+        errors.push("responsible_id", ValidationError::new("capa.responsible_unknown"));
+    }
+    errors.into_result().map_err(AppError::Validation)?;
+    let plan = CapaPlan {
+        cause: input.cause.trim().into(),
+        action: input.action.trim().into(),
+        responsible: input.responsible_id,
+        due_at: input.due_at,
+    };
+    let now = store::now_ms();
+    plan.check(state, now).map_err(|x| AppError::rejected(x.0))?;
+    let mut tx = app.store.begin().await?;
+    if !sf::plan_capa(
+        &mut tx,
+        id,
+        input.version,
+        &plan.cause,
+        &plan.action,
+        plan.responsible,
+        plan.due_at,
+        actor.user_id,
+    )
+    .await?
+    {
+        return Err(AppError::Conflict { code: "stale_version" });
+    }
+    let dedupe = format!("capa_assigned:{id}:{}:{}", plan.responsible, r.rounds + 1);
+    notify::send(app, &mut tx, plan.responsible, c, r.sheet_id, &r.number, Some(plan.due_at), "capa_assigned", &dedupe)
+        .await?;
+    audit::record(&mut tx, actor, &authority, "capa.planned", "capa", id, json!({"sheet": r.number, "cause": plan.cause, "action": plan.action, "responsible_id": plan.responsible, "due_at": plan.due_at})).await?;
+    tx.commit().await?;
+    capa(app, actor, id).await
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct CapaNoteInput {
+    pub version: i64,
+    pub note: String,
+}
+
+/// The person responsible (or a manager) records what was done.
+pub async fn implement_capa(app: &App, actor: &Actor, id: i64, input: &CapaNoteInput) -> AppResult<sf::Capa> {
+    let (r, state) = load_capa(app, actor, id).await?;
+    let c = r.community_id;
+    let authority = if r.responsible_id == Some(actor.user_id) {
+        actor.authorize(Permission::ViewCommunity, c)?
+    } else {
+        actor.authorize(Permission::ReviewFollowUp, c)?
+    };
+    if input.note.chars().count() > TEXT_MAX {
+        return Err(AppError::field("note", ValidationError::new("text.too_long").with("max", TEXT_MAX)));
+    }
+    capa::check_implemented(state, &input.note).map_err(|x| AppError::rejected(x.0))?;
+    let mut tx = app.store.begin().await?;
+    if !sf::implement_capa(&mut tx, id, input.version, input.note.trim(), actor.user_id).await? {
+        return Err(AppError::Conflict { code: "stale_version" });
+    }
+    for u in srq::users_with_roles(&mut tx, c, &["cs_manager"]).await? {
+        let dedupe = format!("capa_implemented:{id}:{u}:{}", r.version + 1);
+        notify::send(app, &mut tx, u, c, r.sheet_id, &r.number, None, "capa_implemented", &dedupe).await?;
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "capa.implemented",
+        "capa",
+        id,
+        json!({"sheet": r.number, "note": input.note.trim()}),
+    )
+    .await?;
+    tx.commit().await?;
+    capa(app, actor, id).await
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct CapaVerifyInput {
+    pub version: i64,
+    /// Did the action work? Not effective sends the report back for a new plan.
+    pub effective: bool,
+    pub note: String,
+}
+
+/// Verification, signed by the customer-service manager or the centre director.
+pub async fn verify_capa(app: &App, actor: &Actor, id: i64, input: &CapaVerifyInput) -> AppResult<sf::Capa> {
+    let (r, state) = load_capa(app, actor, id).await?;
+    let authority = actor.authorize(Permission::ReviewFollowUp, r.community_id)?;
+    if input.note.chars().count() > TEXT_MAX {
+        return Err(AppError::field("note", ValidationError::new("text.too_long").with("max", TEXT_MAX)));
+    }
+    let next = capa::verify(state, input.effective, &input.note).map_err(|x| AppError::rejected(x.0))?;
+    let mut tx = app.store.begin().await?;
+    if !sf::verify_capa(&mut tx, id, input.version, next.as_str(), input.note.trim(), actor.user_id).await? {
+        return Err(AppError::Conflict { code: "stale_version" });
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "capa.verified",
+        "capa",
+        id,
+        json!({"sheet": r.number, "effective": input.effective, "state": next.as_str(), "note": input.note.trim()}),
+    )
+    .await?;
+    tx.commit().await?;
+    capa(app, actor, id).await
+}
+
+// ---- the rules and the sampling audit ----
+
+pub async fn settings(app: &App, actor: &Actor, c: i64) -> AppResult<sf::Settings> {
+    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    settings_or_default(app, c).await
+}
+
+/// The rules an administrator edits (R-FU-1, R-FU-2, R-FU-3).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct SettingsInput {
+    /// The version read; 0 while the community still runs on the defaults.
+    pub version: i64,
+    pub repair_rate: i64,
+    pub special_service_rate: i64,
+    pub delivery_rate: i64,
+    pub event_rate: i64,
+    /// Hours from collection to the follow-up's time limit.
+    pub due_hours: i64,
+    /// The most phone follow-ups may be of the year's, in percent (70 in the manual).
+    pub phone_cap_pct: i64,
+    /// `refuse` or `warn`.
+    pub cap_mode: String,
+}
+
+pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInput) -> AppResult<sf::Settings> {
+    let authority = actor.authorize(Permission::ManageRequests, c)?;
+    let mut errors =
+        match Rates::parse(input.repair_rate, input.special_service_rate, input.delivery_rate, input.event_rate) {
+            Ok(_) => FieldErrors::default(),
+            Err(e) => e,
+        };
+    if !(1..=720).contains(&input.due_hours) {
+        errors.push("due_hours", ValidationError::new("followup_due.range").with("min", 1).with("max", 720));
+    }
+    if !(0..=100).contains(&input.phone_cap_pct) {
+        errors.push("phone_cap_pct", ValidationError::new("followup_rate.range"));
+    }
+    let mode = CapMode::parse(&input.cap_mode).map_err(|e| errors.push("cap_mode", e)).ok();
+    errors.into_result().map_err(AppError::Validation)?;
+    let before = settings_or_default(app, c).await?;
+    let mut tx = app.store.begin().await?;
+    let current = sf::ensure_settings(&mut tx, c, &new_key()).await?;
+    // A community still on the defaults saves against version 0, which is the row just
+    // made; anyone else's save since then is a conflict.
+    let version = if input.version == 0 && before.version == 0 { current.version } else { input.version };
+    let update = sf::SettingsUpdate {
+        repair_rate: input.repair_rate,
+        special_service_rate: input.special_service_rate,
+        delivery_rate: input.delivery_rate,
+        event_rate: input.event_rate,
+        due_hours: input.due_hours,
+        phone_cap_pct: input.phone_cap_pct,
+        cap_mode: mode.expect("checked").as_str(),
+    };
+    if !sf::save_settings(&mut tx, c, version, &update).await? {
+        return Err(AppError::Conflict { code: "stale_version" });
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        &authority,
+        "follow_up.settings_saved",
+        "community",
+        c,
+        json!({
+            "repair_rate": [current.repair_rate, update.repair_rate],
+            "special_service_rate": [current.special_service_rate, update.special_service_rate],
+            "delivery_rate": [current.delivery_rate, update.delivery_rate],
+            "event_rate": [current.event_rate, update.event_rate],
+            "due_hours": [current.due_hours, update.due_hours],
+            "phone_cap_pct": [current.phone_cap_pct, update.phone_cap_pct],
+            "cap_mode": [current.cap_mode, update.cap_mode],
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    settings_or_default(app, c).await
+}
+
+/// One reason's month in the sampling audit.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReasonMonth {
+    pub reason: String,
+    pub collected: i64,
+    pub selected: i64,
+    /// The rate the last decision was taken at.
+    pub rate: i64,
+    /// ⌈rate × collected⌉: the month may not end below it.
+    pub required: i64,
+    /// Selected because drawn, and taken to keep the rate.
+    pub drawn: i64,
+    pub floor: i64,
+}
+
+/// A decision the replay does not reproduce.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Mismatch {
+    pub number: String,
+    pub reason: String,
+    pub seq: i64,
+    pub stored_draw: i64,
+    pub draw: i64,
+    pub stored_selected: bool,
+    pub selected: bool,
+}
+
+/// A month's sampling, replayed from the key (R-FU-1).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SamplingMonth {
+    pub period: String,
+    /// The community's sampling key (hex): with it anyone can recompute every draw as
+    /// HMAC-SHA256(key, sheet number), first eight bytes big-endian, mod 10,000.
+    pub sampling_key: String,
+    pub reasons: Vec<ReasonMonth>,
+    pub decisions: Vec<sf::Decision>,
+    /// Empty: every decision is what the rules give.
+    pub mismatches: Vec<Mismatch>,
+}
+
+pub async fn sampling(app: &App, actor: &Actor, c: i64, period: &str) -> AppResult<SamplingMonth> {
+    actor.authorize(Permission::ViewAudit, c)?;
+    let ok = period.len() == 7
+        && period.as_bytes()[4] == b'-'
+        && chrono::NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d").is_ok();
+    if !ok {
+        return Err(AppError::field("period", ValidationError::new("followup_period.format")));
+    }
+    let settings = settings_or_default(app, c).await?;
+    let key = key_bytes(&settings);
+    let decisions = sf::decisions(app.store.read(), c, period).await?;
+    let mut reasons: Vec<ReasonMonth> = vec![];
+    let mut mismatches = vec![];
+    for r in Reason::ALL {
+        let of: Vec<&sf::Decision> = decisions.iter().filter(|d| d.reason == r.as_str()).collect();
+        if of.is_empty() {
+            continue;
+        }
+        let draws: Vec<(u8, u32)> = of
+            .iter()
+            .map(|d| (u8::try_from(d.rate.clamp(0, 100)).unwrap_or(100), sampling::draw(&key, &d.number)))
+            .collect();
+        let replayed = sampling::replay(&draws);
+        for ((d, (_, draw)), again) in of.iter().zip(&draws).zip(&replayed) {
+            if i64::from(*draw) != d.draw || again.selected != (d.selected == 1) || again.cause.as_str() != d.cause {
+                mismatches.push(Mismatch {
+                    number: d.number.clone(),
+                    reason: d.reason.clone(),
+                    seq: d.seq,
+                    stored_draw: d.draw,
+                    draw: i64::from(*draw),
+                    stored_selected: d.selected == 1,
+                    selected: again.selected,
+                });
+            }
+        }
+        let rate = of.last().map(|d| d.rate).unwrap_or(0);
+        let n = of.len() as i64;
+        let count = |cause: Cause| of.iter().filter(|d| d.cause == cause.as_str()).count() as i64;
+        reasons.push(ReasonMonth {
+            reason: r.as_str().to_string(),
+            collected: n,
+            selected: of.iter().filter(|d| d.selected == 1).count() as i64,
+            rate,
+            required: i64::from(sampling::floor_count(u8::try_from(rate.clamp(0, 100)).unwrap_or(100), n as u32)),
+            drawn: count(Cause::Drawn) + count(Cause::Always),
+            floor: count(Cause::Floor),
+        });
+    }
+    Ok(SamplingMonth {
+        period: period.to_string(),
+        sampling_key: settings.sampling_key.clone(),
+        reasons,
+        decisions,
+        mismatches,
+    })
+}
