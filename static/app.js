@@ -85,3 +85,28 @@ document.addEventListener("click", (e) => {
   form.querySelector("[name=basis]").value = b.dataset.basis || "";
   form.querySelector("[name=article_id]").value = b.dataset.article || "";
 });
+// Report charts (vendored ECharts): each [data-chart] element holds its chart as JSON —
+// {"type": "bar"|"pie", "labels": [...], "series": [{"name", "data": [...]}]}.
+document.addEventListener("DOMContentLoaded", () => {
+  if (!window.echarts) return;
+  document.querySelectorAll("[data-chart]").forEach((el) => {
+    let spec;
+    try { spec = JSON.parse(el.dataset.chart); } catch (_) { return; }
+    const chart = window.echarts.init(el, null, { renderer: "svg" });
+    const option = spec.type === "pie"
+      ? { tooltip: { trigger: "item" }, animation: false,
+          series: [{ type: "pie", radius: "65%", data: spec.labels.map((l, i) => ({ name: l, value: spec.series[0].data[i] })) }] }
+      : { tooltip: { trigger: "axis" }, legend: { top: 0 }, animation: false,
+          grid: { left: 40, right: 10, top: 30, bottom: 60 },
+          xAxis: { type: "category", data: spec.labels, axisLabel: { interval: 0, rotate: spec.labels.length > 6 ? 30 : 0 } },
+          yAxis: { type: "value", minInterval: 1 },
+          series: spec.series.map((s) => ({ type: "bar", name: s.name, data: s.data })) };
+    chart.setOption(option);
+    el.dataset.rendered = "1";
+    window.addEventListener("resize", () => chart.resize());
+  });
+});
+// A print button (the weekly table prints on A4 without the page's controls).
+document.addEventListener("click", (e) => {
+  if (e.target.closest("[data-print]")) window.print();
+});

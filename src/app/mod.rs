@@ -12,6 +12,7 @@ pub mod import;
 pub mod notify;
 pub mod org;
 pub mod people;
+pub mod report;
 pub mod request;
 pub mod sheet;
 

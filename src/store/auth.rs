@@ -595,3 +595,14 @@ pub async fn token_principal(
     };
     Ok(Some((token, user, grants)))
 }
+
+/// The active staff of a community with each role they hold there: (user, name, role).
+pub async fn community_members(pool: &AnyPool, community_id: i64) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id, u.display_name, r.role FROM user_roles r JOIN users u ON u.id = r.user_id \
+         WHERE r.community_id = $1 AND u.active = 1 ORDER BY u.display_name, u.id",
+    )
+    .bind(community_id)
+    .fetch_all(pool)
+    .await
+}

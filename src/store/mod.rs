@@ -13,6 +13,7 @@ mod migrate;
 pub mod notify;
 pub mod org;
 pub mod people;
+pub mod report;
 pub mod request;
 pub mod sheet;
 

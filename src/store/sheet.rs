@@ -52,7 +52,7 @@ pub struct SheetRow {
     pub version: i64,
 }
 
-const SHEET_SELECT: &str = "SELECT s.id, s.community_id, s.number, s.kind, s.channel, s.state, s.unit_id, u.room_no, s.person_id, \
+pub(crate) const SHEET_SELECT: &str = "SELECT s.id, s.community_id, s.number, s.kind, s.channel, s.state, s.unit_id, u.room_no, s.person_id, \
      s.requester_name, s.requester_phone_masked, s.reason, s.first_contact_id, f.display_name AS first_contact_name, \
      s.signature_pending, s.outcome, s.registered_at, s.dispatched_at, s.collected_at, s.archived_at, s.due_at, \
      s.clock_state, s.version \

@@ -29,7 +29,8 @@ use utoipa_axum::routes;
          (name = "audit", description = "Audit trail"),
          (name = "sheets", description = "Countersign sheets (会签单): registration, handovers, collection, archive"),
          (name = "requests", description = "Repairs, complaints, inquiries and suggestions on the sheet: the dispatcher's board, the technician's day, ledgers, price list, knowledge base"),
-         (name = "follow-ups", description = "Follow-ups (回访): sampling on collection, tasks under the phone cap, reviews, corrective-action reports, the ledger"))
+         (name = "follow-ups", description = "Follow-ups (回访): sampling on collection, tasks under the phone cap, reviews, corrective-action reports, the ledger"),
+         (name = "reports", description = "The weekly statistics table and staff performance"))
 )]
 struct ApiDoc;
 
@@ -89,7 +90,8 @@ pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
     let v1 = v1
         .merge(super::api_sheets::router(upload_limit))
         .merge(super::api_requests::router())
-        .merge(super::api_followups::router());
+        .merge(super::api_followups::router())
+        .merge(super::api_reports::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

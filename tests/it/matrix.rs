@@ -108,6 +108,11 @@ fn table() -> Vec<(&'static str, &'static str, Need)> {
         ("get", "/api/v1/communities/{id}/follow-up-settings", In(ViewCommunity)),
         ("put", "/api/v1/communities/{id}/follow-up-settings", In(ManageRequests)),
         ("get", "/api/v1/communities/{id}/follow-up-sampling/{period}", In(ViewAudit)),
+        ("get", "/api/v1/reports/weekly", In(ViewReports)),
+        ("get", "/api/v1/communities/{id}/weekly-report", In(ViewReports)),
+        ("get", "/api/v1/communities/{id}/weekly-reports", In(ViewReports)),
+        ("get", "/api/v1/communities/{id}/performance", In(ViewReports)),
+        ("get", "/api/v1/communities/{id}/performance/{user}/{measure}", In(ViewReports)),
     ]
 }
 
@@ -351,7 +356,9 @@ fn path_for(path: &str, f: &Fixture) -> String {
         .replace("{name}", name)
         .replace("{item}", &f.price_item.to_string())
         .replace("{article}", &f.article.to_string())
-        .replace("{period}", "2026-11");
+        .replace("{period}", "2026-11")
+        .replace("{user}", &f.staff.to_string())
+        .replace("{measure}", "registered");
     if path.ends_with("/recovery") || path.ends_with("/follow-up-ledger") {
         format!("{path}?from=0&to=9999999999999")
     } else {

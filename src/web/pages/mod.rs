@@ -3,9 +3,11 @@
 
 mod account;
 mod admin;
+mod followups;
 mod inbox;
 mod org;
 mod people;
+mod reports;
 mod requests;
 mod sheets;
 pub(crate) mod sign_in;
@@ -32,6 +34,8 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(people::router())
         .merge(sheets::router(upload_limit))
         .merge(requests::router())
+        .merge(followups::router())
+        .merge(reports::router())
         .merge(inbox::router())
         .merge(admin::router(upload_limit))
 }
@@ -51,6 +55,10 @@ pub struct Chrome {
     pub nav_day: bool,
     /// The flows' rules, price list and knowledge base.
     pub nav_request_settings: bool,
+    /// Follow-up tasks (R-FU-3).
+    pub nav_follow_ups: bool,
+    /// The weekly statistics and staff performance (R-CMP-8, R-ROLE-3).
+    pub nav_reports: bool,
 }
 
 impl Chrome {
@@ -68,6 +76,8 @@ impl Chrome {
             nav_day: g.allows_anywhere(Permission::DoRepair),
             nav_request_settings: g.allows_anywhere(Permission::ManageRequests)
                 || g.allows_anywhere(Permission::DispatchRepair),
+            nav_follow_ups: g.allows_anywhere(Permission::FollowUp),
+            nav_reports: g.allows_anywhere(Permission::ViewReports),
         }
     }
 
@@ -84,6 +94,8 @@ impl Chrome {
             nav_board: false,
             nav_day: false,
             nav_request_settings: false,
+            nav_follow_ups: false,
+            nav_reports: false,
         }
     }
 }

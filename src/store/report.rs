@@ -1,0 +1,484 @@
+//! Reports read from the sheets: the weekly statistics of requests and complaints
+//! (R-CMP-8) and staff performance (R-ROLE-3, R-SHEET-9). Every count is one grouped
+//! statement over a time range, split into the period and the one before it where a
+//! change is shown, so a report costs a handful of index range scans whatever the
+//! database's size.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyPool, FromRow};
+
+/// `IN (…)` of community ids (integers only, so it is safe to inline).
+fn in_list(ids: &[i64]) -> String {
+    if ids.is_empty() {
+        return "(NULL)".into();
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("({})", list.join(","))
+}
+
+/// One line of a breakdown: its key, this period and the one before.
+#[derive(Debug, Clone, FromRow, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Split {
+    pub key: String,
+    pub this: i64,
+    pub prev: i64,
+}
+
+/// The time ranges of a weekly report: `[prev, start)` is the week before `[start, end)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Weeks {
+    pub prev: i64,
+    pub start: i64,
+    pub end: i64,
+}
+
+async fn splits(pool: &AnyPool, sql: &str, w: Weeks) -> Result<Vec<Split>, sqlx::Error> {
+    sqlx::query_as(sql).bind(w.prev).bind(w.start).bind(w.end).fetch_all(pool).await
+}
+
+const THIS_PREV: &str = "CAST(SUM(CASE WHEN {t} >= $2 THEN 1 ELSE 0 END) AS BIGINT) AS this, \
+                         CAST(SUM(CASE WHEN {t} < $2 THEN 1 ELSE 0 END) AS BIGINT) AS prev";
+
+fn this_prev(column: &str) -> String {
+    THIS_PREV.replace("{t}", column)
+}
+
+/// Sheets registered, by kind.
+pub async fn registered_by_kind(pool: &AnyPool, c: &[i64], w: Weeks) -> Result<Vec<Split>, sqlx::Error> {
+    let sql = format!(
+        "SELECT s.kind AS key, {} FROM sheets s WHERE s.community_id IN {} AND s.registered_at >= $1 \
+         AND s.registered_at < $3 GROUP BY s.kind ORDER BY s.kind",
+        this_prev("s.registered_at"),
+        in_list(c)
+    );
+    splits(pool, &sql, w).await
+}
+
+/// Sheets registered, by channel.
+pub async fn registered_by_channel(pool: &AnyPool, c: &[i64], w: Weeks) -> Result<Vec<Split>, sqlx::Error> {
+    let sql = format!(
+        "SELECT s.channel AS key, {} FROM sheets s WHERE s.community_id IN {} AND s.registered_at >= $1 \
+         AND s.registered_at < $3 GROUP BY s.channel ORDER BY s.channel",
+        this_prev("s.registered_at"),
+        in_list(c)
+    );
+    splits(pool, &sql, w).await
+}
+
+/// Sheets registered, by building (the building's code; empty: no unit named). Over
+/// several communities the community's code comes first (`HY/3`).
+pub async fn registered_by_building(
+    pool: &AnyPool,
+    c: &[i64],
+    w: Weeks,
+    with_community: bool,
+) -> Result<Vec<Split>, sqlx::Error> {
+    let key = if with_community { "COALESCE(cm.code || '/' || b.code, '')" } else { "COALESCE(b.code, '')" };
+    let sql = format!(
+        "SELECT {key} AS key, {} FROM sheets s LEFT JOIN units u ON u.id = s.unit_id \
+         LEFT JOIN buildings b ON b.id = u.building_id LEFT JOIN communities cm ON cm.id = b.community_id \
+         WHERE s.community_id IN {} AND s.registered_at >= $1 AND s.registered_at < $3 GROUP BY {key} ORDER BY {key}",
+        this_prev("s.registered_at"),
+        in_list(c)
+    );
+    splits(pool, &sql, w).await
+}
+
+/// Repairs and complaints registered, by kind and category (`repair:water`, `complaint:噪音`).
+pub async fn registered_by_category(pool: &AnyPool, c: &[i64], w: Weeks) -> Result<Vec<Split>, sqlx::Error> {
+    let sql = format!(
+        "SELECT r.kind || ':' || r.category AS key, {} FROM requests r \
+         WHERE r.community_id IN {} AND r.kind IN ('repair', 'complaint', 'special_service') AND r.category IS NOT NULL \
+         AND r.opened_at >= $1 AND r.opened_at < $3 GROUP BY r.kind, r.category ORDER BY r.kind, r.category",
+        this_prev("r.opened_at"),
+        in_list(c)
+    );
+    splits(pool, &sql, w).await
+}
+
+/// The week's numbers the director reads first, each this week and the week before.
+#[derive(Debug, Clone, FromRow, Serialize, Deserialize, Default, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Totals {
+    pub registered: i64,
+    pub registered_prev: i64,
+    /// Collected (closed with the resident's confirmation) in the week.
+    pub collected: i64,
+    pub collected_prev: i64,
+    /// … of which within their deadline (R-SHEET-7).
+    pub collected_on_time: i64,
+    pub collected_on_time_prev: i64,
+    /// Complaints registered; valid ones; repeats and serious ones flagged (R-CMP-5).
+    pub complaints: i64,
+    pub complaints_prev: i64,
+    pub complaints_valid: i64,
+    pub complaints_valid_prev: i64,
+    pub complaints_repeat: i64,
+    pub complaints_repeat_prev: i64,
+    pub complaints_serious: i64,
+    pub complaints_serious_prev: i64,
+    /// Repairs arrived at; on time (R-REP-3).
+    pub arrived: i64,
+    pub arrived_prev: i64,
+    pub arrived_on_time: i64,
+    pub arrived_on_time_prev: i64,
+    /// Follow-ups recorded; residents satisfied (R-FU-3).
+    pub followed_up: i64,
+    pub followed_up_prev: i64,
+    pub satisfied: i64,
+    pub satisfied_prev: i64,
+    /// Registered before the week's end and not collected by then.
+    pub open_at_end: i64,
+}
+
+#[derive(FromRow)]
+struct Pair {
+    this: i64,
+    prev: i64,
+}
+
+async fn pair(pool: &AnyPool, sql: &str, w: Weeks) -> Result<(i64, i64), sqlx::Error> {
+    let p: Option<Pair> = sqlx::query_as(sql).bind(w.prev).bind(w.start).bind(w.end).fetch_optional(pool).await?;
+    Ok(p.map(|p| (p.this, p.prev)).unwrap_or_default())
+}
+
+fn sum_if(column: &str, cond: &str) -> String {
+    format!(
+        "CAST(COALESCE(SUM(CASE WHEN {column} >= $2 AND {cond} THEN 1 ELSE 0 END), 0) AS BIGINT) AS this, \
+         CAST(COALESCE(SUM(CASE WHEN {column} < $2 AND {cond} THEN 1 ELSE 0 END), 0) AS BIGINT) AS prev"
+    )
+}
+
+pub async fn totals(pool: &AnyPool, c: &[i64], w: Weeks) -> Result<Totals, sqlx::Error> {
+    let ids = in_list(c);
+    let range = |t: &str| format!("{t} >= $1 AND {t} < $3");
+    let sheets = |cond: &str, t: &str| {
+        format!("SELECT {} FROM sheets s WHERE s.community_id IN {ids} AND {}", sum_if(t, cond), range(t))
+    };
+    let requests = |cond: &str, t: &str| {
+        format!("SELECT {} FROM requests r WHERE r.community_id IN {ids} AND {}", sum_if(t, cond), range(t))
+    };
+    let (registered, registered_prev) = pair(pool, &sheets("1 = 1", "s.registered_at"), w).await?;
+    let (collected, collected_prev) = pair(pool, &sheets("1 = 1", "s.collected_at"), w).await?;
+    let (collected_on_time, collected_on_time_prev) =
+        pair(pool, &sheets("(s.due_at IS NULL OR s.collected_at <= s.due_at)", "s.collected_at"), w).await?;
+    let complaint = |cond: &str| requests(&format!("r.kind = 'complaint' AND {cond}"), "r.opened_at");
+    let (complaints, complaints_prev) = pair(pool, &complaint("1 = 1"), w).await?;
+    let (complaints_valid, complaints_valid_prev) = pair(pool, &complaint("r.valid = 1"), w).await?;
+    let (complaints_repeat, complaints_repeat_prev) = pair(pool, &complaint("r.flag = 'repeat'"), w).await?;
+    let (complaints_serious, complaints_serious_prev) = pair(pool, &complaint("r.flag = 'serious'"), w).await?;
+    let (arrived, arrived_prev) = pair(pool, &requests("1 = 1", "r.arrived_at"), w).await?;
+    let (arrived_on_time, arrived_on_time_prev) =
+        pair(pool, &requests("(r.arrival_due_at IS NULL OR r.arrived_at <= r.arrival_due_at)", "r.arrived_at"), w)
+            .await?;
+    let fu = |cond: &str| {
+        format!(
+            "SELECT {} FROM follow_ups f WHERE f.community_id IN {ids} AND f.recorded_at IS NOT NULL AND {}",
+            sum_if("f.recorded_at", cond),
+            range("f.recorded_at")
+        )
+    };
+    let (followed_up, followed_up_prev) = pair(pool, &fu("1 = 1"), w).await?;
+    let (satisfied, satisfied_prev) = pair(pool, &fu("f.outcome = 'satisfied'"), w).await?;
+    // Open at the week's end: still open now, or collected only after it (both read from
+    // indexes: the open states, and the collection time).
+    let open_at_end: i64 = sqlx::query_scalar(&format!(
+        "SELECT (SELECT COUNT(*) FROM sheets s WHERE s.community_id IN {ids} \
+           AND s.state IN ('registered', 'dispatched', 'awaiting_acceptance', 'suspended') AND s.registered_at < $1) \
+         + (SELECT COUNT(*) FROM sheets s WHERE s.community_id IN {ids} AND s.collected_at >= $1 AND s.registered_at < $1)"
+    ))
+    .bind(w.end)
+    .fetch_one(pool)
+    .await?;
+    Ok(Totals {
+        registered,
+        registered_prev,
+        collected,
+        collected_prev,
+        collected_on_time,
+        collected_on_time_prev,
+        complaints,
+        complaints_prev,
+        complaints_valid,
+        complaints_valid_prev,
+        complaints_repeat,
+        complaints_repeat_prev,
+        complaints_serious,
+        complaints_serious_prev,
+        arrived,
+        arrived_prev,
+        arrived_on_time,
+        arrived_on_time_prev,
+        followed_up,
+        followed_up_prev,
+        satisfied,
+        satisfied_prev,
+        open_at_end,
+    })
+}
+
+// ---- kept weekly reports ----
+
+/// Keep a community's weekly report (once: a second writer keeps the first).
+pub async fn keep_weekly(
+    tx: &mut sqlx::AnyConnection,
+    community_id: i64,
+    week_start: &str,
+    data: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "INSERT INTO weekly_reports (community_id, week_start, data, generated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (community_id, week_start) DO NOTHING",
+    )
+    .bind(community_id)
+    .bind(week_start)
+    .bind(data)
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn kept_weekly(
+    pool: &AnyPool,
+    community_id: i64,
+    week_start: &str,
+) -> Result<Option<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT data, generated_at FROM weekly_reports WHERE community_id = $1 AND week_start = $2")
+        .bind(community_id)
+        .bind(week_start)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The weeks kept for a community, newest first.
+pub async fn kept_weeks(pool: &AnyPool, community_id: i64, limit: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT week_start, generated_at FROM weekly_reports WHERE community_id = $1 ORDER BY week_start DESC LIMIT $2",
+    )
+    .bind(community_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Communities without a kept report for the week starting `week_start`.
+pub async fn communities_missing_week(pool: &AnyPool, week_start: &str) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.id, c.timezone FROM communities c WHERE c.active = 1 AND NOT EXISTS \
+         (SELECT 1 FROM weekly_reports w WHERE w.community_id = c.id AND w.week_start = $1) ORDER BY c.id",
+    )
+    .bind(week_start)
+    .fetch_all(pool)
+    .await
+}
+
+// ---- staff performance (R-ROLE-3, R-SHEET-9) ----
+
+/// A person's numbers over a period; each is read from the sheets and can be listed.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Person {
+    pub user_id: i64,
+    pub name: String,
+    /// Sheets registered as first contact (首接) in the period …
+    pub registered: i64,
+    /// … collected back (the recovery rate's numerator, R-SHEET-9) …
+    pub recovered: i64,
+    /// … and collected within their deadline.
+    pub recovered_on_time: i64,
+    /// Repairs completed in the period, arrived on time, arrived late (R-REP-3).
+    pub repairs_completed: i64,
+    pub arrived_on_time: i64,
+    pub arrived_late: i64,
+    /// Follow-ups recorded in the period of this person's sheets and repairs, and how many
+    /// residents were satisfied (R-FU-3).
+    pub followed_up: i64,
+    pub satisfied: i64,
+    /// Corrective-action reports opened on this person's sheets and repairs (R-FU-4).
+    pub capas: i64,
+    /// Follow-ups this person recorded.
+    pub follow_ups_done: i64,
+}
+
+/// A department's handovers over a period (R-SHEET-4, R-SHEET-7).
+#[derive(Debug, Clone, FromRow, Serialize, Default, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Department {
+    pub department_id: i64,
+    pub name: String,
+    pub received: i64,
+    pub returned: i64,
+    /// Returned while the sheet's deadline still ran.
+    pub returned_on_time: i64,
+}
+
+#[derive(FromRow)]
+struct Count4 {
+    id: i64,
+    a: i64,
+    b: i64,
+    c: i64,
+}
+
+async fn count4(pool: &AnyPool, sql: &str, c: i64, from: i64, to: i64) -> Result<Vec<Count4>, sqlx::Error> {
+    sqlx::query_as(sql).bind(c).bind(from).bind(to).fetch_all(pool).await
+}
+
+pub async fn people(pool: &AnyPool, c: i64, from: i64, to: i64) -> Result<Vec<Person>, sqlx::Error> {
+    use std::collections::BTreeMap;
+    let mut by: BTreeMap<i64, Person> = BTreeMap::new();
+    let first = count4(
+        pool,
+        "SELECT s.first_contact_id AS id, COUNT(*) AS a, \
+         CAST(SUM(CASE WHEN s.collected_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS b, \
+         CAST(SUM(CASE WHEN s.collected_at IS NOT NULL AND (s.due_at IS NULL OR s.collected_at <= s.due_at) THEN 1 ELSE 0 END) AS BIGINT) AS c \
+         FROM sheets s WHERE s.community_id = $1 AND s.registered_at >= $2 AND s.registered_at < $3 GROUP BY s.first_contact_id",
+        c,
+        from,
+        to,
+    )
+    .await?;
+    for r in first {
+        let p = by.entry(r.id).or_default();
+        (p.registered, p.recovered, p.recovered_on_time) = (r.a, r.b, r.c);
+    }
+    let tech = count4(
+        pool,
+        "SELECT r.technician_id AS id, COUNT(*) AS a, \
+         CAST(SUM(CASE WHEN r.arrived_at IS NOT NULL AND (r.arrival_due_at IS NULL OR r.arrived_at <= r.arrival_due_at) THEN 1 ELSE 0 END) AS BIGINT) AS b, \
+         CAST(SUM(CASE WHEN r.arrived_at IS NOT NULL AND r.arrived_at > r.arrival_due_at THEN 1 ELSE 0 END) AS BIGINT) AS c \
+         FROM requests r WHERE r.community_id = $1 AND r.technician_id IS NOT NULL AND r.completed_at >= $2 AND r.completed_at < $3 \
+         GROUP BY r.technician_id",
+        c,
+        from,
+        to,
+    )
+    .await?;
+    for r in tech {
+        let p = by.entry(r.id).or_default();
+        (p.repairs_completed, p.arrived_on_time, p.arrived_late) = (r.a, r.b, r.c);
+    }
+    // Follow-ups and reports count for the sheet's first contact, and for the technician
+    // of a repair.
+    for owner in ["s.first_contact_id", "r.technician_id"] {
+        let sql = format!(
+            "SELECT {owner} AS id, COUNT(*) AS a, \
+             CAST(SUM(CASE WHEN f.outcome = 'satisfied' THEN 1 ELSE 0 END) AS BIGINT) AS b, \
+             CAST(SUM(CASE WHEN x.id IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS c \
+             FROM follow_ups f JOIN sheets s ON s.id = f.sheet_id LEFT JOIN requests r ON r.sheet_id = f.sheet_id \
+             LEFT JOIN capas x ON x.follow_up_id = f.id \
+             WHERE f.community_id = $1 AND f.recorded_at IS NOT NULL AND f.recorded_at >= $2 AND f.recorded_at < $3 \
+             AND {owner} IS NOT NULL GROUP BY {owner}"
+        );
+        for r in count4(pool, &sql, c, from, to).await? {
+            let p = by.entry(r.id).or_default();
+            p.followed_up += r.a;
+            p.satisfied += r.b;
+            p.capas += r.c;
+        }
+    }
+    let done = count4(
+        pool,
+        "SELECT f.recorded_by AS id, COUNT(*) AS a, CAST(0 AS BIGINT) AS b, CAST(0 AS BIGINT) AS c FROM follow_ups f \
+         WHERE f.community_id = $1 AND f.recorded_at IS NOT NULL AND f.recorded_at >= $2 AND f.recorded_at < $3 \
+         AND f.recorded_by IS NOT NULL GROUP BY f.recorded_by",
+        c,
+        from,
+        to,
+    )
+    .await?;
+    for r in done {
+        by.entry(r.id).or_default().follow_ups_done = r.a;
+    }
+    let names: Vec<(i64, String)> = if by.is_empty() {
+        vec![]
+    } else {
+        let ids: Vec<i64> = by.keys().copied().collect();
+        sqlx::query_as(&format!("SELECT id, display_name FROM users WHERE id IN {}", in_list(&ids)))
+            .fetch_all(pool)
+            .await?
+    };
+    for (id, name) in names {
+        if let Some(p) = by.get_mut(&id) {
+            p.user_id = id;
+            p.name = name;
+        }
+    }
+    let mut list: Vec<Person> = by.into_values().filter(|p| p.user_id != 0).collect();
+    list.sort_by(|a, b| a.name.cmp(&b.name).then(a.user_id.cmp(&b.user_id)));
+    Ok(list)
+}
+
+pub async fn departments(pool: &AnyPool, c: i64, from: i64, to: i64) -> Result<Vec<Department>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT h.department_id, d.name, COUNT(*) AS received, \
+         CAST(SUM(CASE WHEN h.returned_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS returned, \
+         CAST(SUM(CASE WHEN h.returned_at IS NOT NULL AND (s.due_at IS NULL OR h.returned_at <= s.due_at) THEN 1 ELSE 0 END) AS BIGINT) AS returned_on_time \
+         FROM sheet_handovers h JOIN departments d ON d.id = h.department_id JOIN sheets s ON s.id = h.sheet_id \
+         WHERE h.community_id = $1 AND h.handed_over_at >= $2 AND h.handed_over_at < $3 \
+         GROUP BY h.department_id, d.name ORDER BY d.name",
+    )
+    .bind(c)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await
+}
+
+/// The sheets behind one of a person's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    Registered,
+    /// Registered and not collected back.
+    NotRecovered,
+    /// Collected after their deadline.
+    RecoveredLate,
+    RepairsCompleted,
+    ArrivedLate,
+    /// Follow-ups of the person's sheets or repairs where the resident was not satisfied.
+    NotSatisfied,
+}
+
+pub async fn drill(
+    pool: &AnyPool,
+    c: i64,
+    user_id: i64,
+    m: Measure,
+    from: i64,
+    to: i64,
+    limit: i64,
+) -> Result<Vec<super::sheet::SheetRow>, sqlx::Error> {
+    let select = super::sheet::SHEET_SELECT;
+    let cond = match m {
+        Measure::Registered => "s.first_contact_id = $4 AND s.registered_at >= $2 AND s.registered_at < $3",
+        Measure::NotRecovered => {
+            "s.first_contact_id = $4 AND s.registered_at >= $2 AND s.registered_at < $3 AND s.collected_at IS NULL"
+        }
+        Measure::RecoveredLate => {
+            "s.first_contact_id = $4 AND s.registered_at >= $2 AND s.registered_at < $3 AND s.collected_at > s.due_at"
+        }
+        Measure::RepairsCompleted => {
+            "s.id IN (SELECT r.sheet_id FROM requests r WHERE r.community_id = $1 AND r.technician_id = $4 \
+             AND r.completed_at >= $2 AND r.completed_at < $3)"
+        }
+        Measure::ArrivedLate => {
+            "s.id IN (SELECT r.sheet_id FROM requests r WHERE r.community_id = $1 AND r.technician_id = $4 \
+             AND r.completed_at >= $2 AND r.completed_at < $3 AND r.arrived_at > r.arrival_due_at)"
+        }
+        Measure::NotSatisfied => {
+            "s.id IN (SELECT f.sheet_id FROM follow_ups f LEFT JOIN requests r ON r.sheet_id = f.sheet_id \
+             JOIN sheets fs ON fs.id = f.sheet_id WHERE f.community_id = $1 AND f.recorded_at >= $2 AND f.recorded_at < $3 \
+             AND f.outcome <> 'satisfied' AND (fs.first_contact_id = $4 OR r.technician_id = $4))"
+        }
+    };
+    sqlx::query_as(&format!(
+        "{select} WHERE s.community_id = $1 AND {cond} ORDER BY s.registered_at DESC, s.id DESC LIMIT $5"
+    ))
+    .bind(c)
+    .bind(from)
+    .bind(to)
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,393 @@
+//! Report pages: the weekly statistics table of requests and complaints with its charts
+//! and printable layout (R-CMP-8), and staff performance with the sheets behind each
+//! number (R-ROLE-3, R-SHEET-9).
+
+use super::sheets::{communities, pick};
+use super::{Chrome, Form, OrPage, PageResult, page, render, when};
+use crate::app::{AppError, report as rp};
+use crate::store::{report as sr, sheet as st};
+use crate::web::AppState;
+use crate::web::extract::Ctx;
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use huiqian_domain::auth::Permission;
+use huiqian_domain::sheet::request::RepairCategory;
+use huiqian_domain::sheet::{Channel, SheetKind};
+use serde::Deserialize;
+use serde_json::json;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/reports/weekly", get(weekly))
+        .route("/reports/staff", get(staff))
+        .route("/reports/staff/{user}/{measure}", get(drill))
+}
+
+/// A change as people read it: `+3`, `-2`, `0`.
+fn delta(this: i64, prev: i64) -> String {
+    match this - prev {
+        d if d > 0 => format!("+{d}"),
+        d => d.to_string(),
+    }
+}
+
+/// `part / whole` in whole percent, or a dash.
+fn pct(part: i64, whole: i64) -> String {
+    if whole == 0 { "—".into() } else { format!("{}%", (part * 100 + whole / 2) / whole) }
+}
+
+/// One line of a breakdown as shown.
+pub struct Line {
+    pub label: String,
+    pub this: i64,
+    pub prev: i64,
+    pub delta: String,
+    pub up: bool,
+}
+
+fn lines(rows: &[sr::Split], label: impl Fn(&str) -> String) -> Vec<Line> {
+    rows.iter()
+        .map(|r| Line {
+            label: label(&r.key),
+            this: r.this,
+            prev: r.prev,
+            delta: delta(r.this, r.prev),
+            up: r.this > r.prev,
+        })
+        .collect()
+}
+
+/// A headline number with last week's beside it.
+pub struct Kpi {
+    pub id: &'static str,
+    pub label: String,
+    pub value: String,
+    pub prev: String,
+}
+
+fn chart(kind: &str, lines: &[Line], this: &str, prev: &str) -> String {
+    let labels: Vec<&str> = lines.iter().map(|l| l.label.as_str()).collect();
+    let spec = if kind == "pie" {
+        json!({"type": "pie", "labels": labels, "series": [{"name": this, "data": lines.iter().map(|l| l.this).collect::<Vec<_>>()}]})
+    } else {
+        json!({"type": "bar", "labels": labels, "series": [
+            {"name": this, "data": lines.iter().map(|l| l.this).collect::<Vec<_>>()},
+            {"name": prev, "data": lines.iter().map(|l| l.prev).collect::<Vec<_>>()},
+        ]})
+    };
+    spec.to_string()
+}
+
+#[derive(Deserialize, Default)]
+struct WeekQuery {
+    /// A community's id, or `all`.
+    community_id: Option<String>,
+    week: Option<String>,
+    format: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reports/weekly.html")]
+struct WeeklyPage {
+    c: Chrome,
+    communities: Vec<(String, String)>,
+    selected: String,
+    title: String,
+    w: rp::Weekly,
+    generated: String,
+    kpis: Vec<Kpi>,
+    sections: Vec<(String, String, Vec<Line>)>,
+    charts: Vec<(String, String)>,
+    prev_week: String,
+    next_week: String,
+    kept: Vec<(String, String)>,
+    query: String,
+}
+
+fn kind_label(c: &Chrome, k: &str) -> String {
+    c.label_code(SheetKind::parse(k).ok(), k)
+}
+
+fn category_label(c: &Chrome, key: &str) -> String {
+    let (kind, cat) = key.split_once(':').unwrap_or(("", key));
+    let cat = if kind == "complaint" { cat.to_string() } else { c.label_code(RepairCategory::parse(cat).ok(), cat) };
+    format!("{} · {cat}", kind_label(c, kind))
+}
+
+async fn weekly(State(s): State<AppState>, ctx: Ctx, Query(q): Query<WeekQuery>) -> PageResult {
+    let list = communities(&s, &ctx, Permission::ViewReports).await?;
+    let all = q.community_id.as_deref() == Some("all") && list.len() > 1;
+    let wanted = q.community_id.as_deref().and_then(|v| v.parse().ok());
+    let cm = pick(&list, wanted, ctx.lang)?;
+    let community = (!all).then_some(cm.id);
+    let w = rp::weekly(&s.app, &ctx.actor, community, q.week.as_deref()).await.page(ctx.lang)?;
+    let c = Chrome::of(&ctx);
+    let t = w.totals.clone();
+    let kpis = vec![
+        Kpi {
+            id: "kpi-registered",
+            label: c.t.get("report.registered").into(),
+            value: t.registered.to_string(),
+            prev: t.registered_prev.to_string(),
+        },
+        Kpi {
+            id: "kpi-collected",
+            label: c.t.get("report.collected").into(),
+            value: t.collected.to_string(),
+            prev: t.collected_prev.to_string(),
+        },
+        Kpi {
+            id: "kpi-on-time",
+            label: c.t.get("report.on_time").into(),
+            value: pct(t.collected_on_time, t.collected),
+            prev: pct(t.collected_on_time_prev, t.collected_prev),
+        },
+        Kpi {
+            id: "kpi-complaints",
+            label: c.t.get("report.complaints").into(),
+            value: t.complaints.to_string(),
+            prev: t.complaints_prev.to_string(),
+        },
+        Kpi {
+            id: "kpi-repeat",
+            label: c.t.get("report.repeat_complaints").into(),
+            value: t.complaints_repeat.to_string(),
+            prev: t.complaints_repeat_prev.to_string(),
+        },
+        Kpi {
+            id: "kpi-arrival",
+            label: c.t.get("report.arrival_on_time").into(),
+            value: pct(t.arrived_on_time, t.arrived),
+            prev: pct(t.arrived_on_time_prev, t.arrived_prev),
+        },
+        Kpi {
+            id: "kpi-satisfied",
+            label: c.t.get("report.satisfaction").into(),
+            value: pct(t.satisfied, t.followed_up),
+            prev: pct(t.satisfied_prev, t.followed_up_prev),
+        },
+        Kpi {
+            id: "kpi-open",
+            label: c.t.get("report.open_at_end").into(),
+            value: t.open_at_end.to_string(),
+            prev: String::new(),
+        },
+    ];
+    let by_kind = lines(&w.by_kind, |k| kind_label(&c, k));
+    let by_channel = lines(&w.by_channel, |k| c.label_code(Channel::parse(k).ok(), k));
+    let none = c.t.get("report.no_building").to_string();
+    let by_building = lines(&w.by_building, |k| if k.is_empty() { none.clone() } else { k.to_string() });
+    let by_category = lines(&w.by_category, |k| category_label(&c, k));
+    let (this_name, prev_name) = (c.t.get("report.this_week"), c.t.get("report.last_week"));
+    let charts = vec![
+        ("chart-kind".to_string(), chart("bar", &by_kind, this_name, prev_name)),
+        ("chart-channel".to_string(), chart("pie", &by_channel, this_name, prev_name)),
+        ("chart-building".to_string(), chart("bar", &by_building, this_name, prev_name)),
+    ];
+    let sections = vec![
+        ("by-kind".to_string(), c.t.get("report.by_kind").to_string(), by_kind),
+        ("by-channel".to_string(), c.t.get("report.by_channel").to_string(), by_channel),
+        ("by-building".to_string(), c.t.get("report.by_building").to_string(), by_building),
+        ("by-category".to_string(), c.t.get("report.by_category").to_string(), by_category),
+    ];
+    let monday = chrono::NaiveDate::parse_from_str(&w.week_start, "%Y-%m-%d").unwrap_or_default();
+    let selected = if all { "all".to_string() } else { cm.id.to_string() };
+    let tz = cm.timezone.clone();
+    let kept = if all {
+        vec![]
+    } else {
+        rp::kept_weeks(&s.app, &ctx.actor, cm.id)
+            .await
+            .page(ctx.lang)?
+            .into_iter()
+            .take(12)
+            .map(|(week, at)| (week, when(at, &tz)))
+            .collect()
+    };
+    let query = format!("community_id={selected}&week={}", w.week_start);
+    if q.format.as_deref() == Some("csv") {
+        let headers =
+            [c.t.get("report.section"), c.t.get("report.item"), this_name, prev_name, c.t.get("report.change")];
+        let mut rows = vec![];
+        for k in &kpis {
+            rows.push(vec![
+                c.t.get("report.summary").to_string(),
+                k.label.clone(),
+                k.value.clone(),
+                k.prev.clone(),
+                String::new(),
+            ]);
+        }
+        for (_, title, ls) in &sections {
+            for l in ls {
+                rows.push(vec![
+                    title.clone(),
+                    l.label.clone(),
+                    l.this.to_string(),
+                    l.prev.to_string(),
+                    l.delta.clone(),
+                ]);
+            }
+        }
+        let body = crate::web::api_sheets::csv_with_bom(&headers, rows);
+        let disposition = format!("attachment; filename=\"weekly-{}.csv\"", w.week_start);
+        return Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)],
+            body,
+        )
+            .into_response());
+    }
+    let title = if all { c.t.get("report.all_communities").to_string() } else { cm.name.clone() };
+    let generated = w.generated_at.map(|at| when(at, &tz)).unwrap_or_default();
+    let mut options: Vec<(String, String)> = list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect();
+    if list.len() > 1 {
+        options.insert(0, ("all".to_string(), c.t.get("report.all_communities").to_string()));
+    }
+    Ok(render(&WeeklyPage {
+        communities: options,
+        selected,
+        title,
+        generated,
+        kpis,
+        sections,
+        charts,
+        prev_week: (monday - chrono::Duration::days(7)).to_string(),
+        next_week: (monday + chrono::Duration::days(7)).to_string(),
+        kept,
+        query,
+        w,
+        c,
+    }))
+}
+
+// ---- staff performance ----
+
+#[derive(Deserialize, Default)]
+struct StaffQuery {
+    community_id: Option<i64>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+pub struct PersonLine {
+    pub p: sr::Person,
+    pub recovery: String,
+    pub on_time: String,
+    pub arrival: String,
+    pub satisfaction: String,
+    /// Recovery below 100% (R-SHEET-9).
+    pub short: bool,
+}
+
+#[derive(Template)]
+#[template(path = "reports/staff.html")]
+struct StaffPage {
+    c: Chrome,
+    communities: Vec<(String, String)>,
+    community_id: i64,
+    f: Form,
+    people: Vec<PersonLine>,
+    departments: Vec<(sr::Department, String)>,
+    query: String,
+}
+
+async fn staff(State(s): State<AppState>, ctx: Ctx, Query(q): Query<StaffQuery>) -> PageResult {
+    let list = communities(&s, &ctx, Permission::ViewReports).await?;
+    let cm = pick(&list, q.community_id, ctx.lang)?;
+    let period = rp::Period { from: q.from.clone(), to: q.to.clone() };
+    let mut f = Form::with(&[("from", q.from.clone().unwrap_or_default()), ("to", q.to.clone().unwrap_or_default())]);
+    let c = Chrome::of(&ctx);
+    let options: Vec<(String, String)> = list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect();
+    match rp::performance(&s.app, &ctx.actor, cm.id, &period).await {
+        Ok(p) => {
+            let query = format!("community_id={}&from={}&to={}", cm.id, p.from, p.to);
+            f.values.insert("from".into(), p.from.clone());
+            f.values.insert("to".into(), p.to.clone());
+            let people = p
+                .people
+                .into_iter()
+                .map(|p| PersonLine {
+                    recovery: pct(p.recovered, p.registered),
+                    on_time: pct(p.recovered_on_time, p.recovered),
+                    arrival: pct(p.arrived_on_time, p.arrived_on_time + p.arrived_late),
+                    satisfaction: pct(p.satisfied, p.followed_up),
+                    short: p.recovered < p.registered,
+                    p,
+                })
+                .collect();
+            let departments = p
+                .departments
+                .into_iter()
+                .map(|d| {
+                    let on_time = pct(d.returned_on_time, d.returned);
+                    (d, on_time)
+                })
+                .collect();
+            Ok(render(&StaffPage { communities: options, community_id: cm.id, f, people, departments, query, c }))
+        }
+        Err(e @ AppError::Validation(_)) => {
+            let st = f.fail(e, ctx.lang)?;
+            let view = StaffPage {
+                communities: options,
+                community_id: cm.id,
+                f,
+                people: vec![],
+                departments: vec![],
+                query: String::new(),
+                c,
+            };
+            Ok(page(st, &view))
+        }
+        Err(e) => Err(super::PageError(e, ctx.lang)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reports/drill.html")]
+struct DrillPage {
+    c: Chrome,
+    title: String,
+    rows: Vec<(st::SheetRow, String, String)>,
+    back: String,
+}
+
+async fn drill(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path((user, measure)): Path<(i64, String)>,
+    Query(q): Query<StaffQuery>,
+) -> PageResult {
+    let list = communities(&s, &ctx, Permission::ViewReports).await?;
+    let cm = pick(&list, q.community_id, ctx.lang)?;
+    let m: sr::Measure =
+        serde_json::from_value(json!(measure)).map_err(|_| super::PageError(AppError::NotFound, ctx.lang))?;
+    let period = rp::Period { from: q.from.clone(), to: q.to.clone() };
+    let rows = rp::drill(&s.app, &ctx.actor, cm.id, user, m, &period).await.page(ctx.lang)?;
+    let c = Chrome::of(&ctx);
+    let name = crate::store::auth::user(s.app.store.read(), user)
+        .await
+        .map_err(AppError::from)
+        .page(ctx.lang)?
+        .map(|u| u.display_name)
+        .unwrap_or_default();
+    let title = format!("{name} · {}", c.t.get(&format!("report.measure.{measure}")));
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            let kind = kind_label(&c, &r.kind);
+            let at = when(r.registered_at, &cm.timezone);
+            (r, kind, at)
+        })
+        .collect();
+    let back = format!(
+        "/reports/staff?community_id={}&from={}&to={}",
+        cm.id,
+        q.from.unwrap_or_default(),
+        q.to.unwrap_or_default()
+    );
+    Ok(render(&DrillPage { title, rows, back, c }))
+}
