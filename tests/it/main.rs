@@ -17,6 +17,7 @@ mod openapi;
 mod org;
 mod pages;
 mod people;
+mod reports;
 mod request_pages;
 mod requests;
 mod sheet_pages;
