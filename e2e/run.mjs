@@ -228,6 +228,50 @@ async function drawSignature(page, canvas) {
   await page.mouse.up();
 }
 
+/**
+ * Call the JSON API as the person signed in on this page: their sign-in cookie and the
+ * CSRF token the page carries, as the pages' own scripts send them. Returns the answer.
+ */
+async function callApi(page, method, url, data) {
+  const csrf = await page.locator('body').getAttribute('data-csrf');
+  expect(csrf, `no body[data-csrf] on ${pathOf(page)} to call ${method} ${url} with`);
+  const r = await page.request.fetch(url, { method, data, headers: { 'X-CSRF-Token': csrf } });
+  const text = await r.text();
+  expect(r.ok(), `${method} ${url} answered ${r.status()}: ${text.slice(0, 400)}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** The community of that name among those the signed-in person may see. */
+async function communityId(page, name) {
+  const list = await callApi(page, 'GET', '/api/v1/communities');
+  const c = list.find((x) => x.name === name);
+  expect(c, `GET /api/v1/communities does not list ${name}: ${list.map((x) => x.name).join(', ')}`);
+  return c.id;
+}
+
+/** A resident's complaint registered by phone; the sheet as the API returns it. */
+async function registerComplaint(page, community, { requester, reason, category }) {
+  return callApi(page, 'POST', `/api/v1/communities/${community}/sheets`, {
+    kind: 'complaint',
+    channel: 'phone',
+    room_no: '3-2-1502',
+    requester_name: requester,
+    requester_phone: '13912340000',
+    reason,
+    complaint: { category, cause: '楼上夜间持续噪音', course: '连续三晚十一点后仍有敲击声' },
+  });
+}
+
+/** One step of a sheet's flow, at the version the caller last saw; the sheet's detail. */
+async function sheetAction(page, sheet, body) {
+  return callApi(page, 'POST', `/api/v1/sheets/${sheet.id}/actions`, { version: sheet.version, ...body });
+}
+
+/** A local `YYYY-MM-DDTHH:MM` in Beijing time (no daylight saving), for datetime inputs. */
+function beijingLocal(ms) {
+  return new Date(ms + 8 * 3600_000).toISOString().slice(0, 16);
+}
+
 async function expectState(page, label, what) {
   const state = (await page.locator('#sheet-state').innerText()).trim();
   expect(state === label, `${what}: #sheet-state should read ${label}, reads ${JSON.stringify(state)}${await complaints(page)}`);
@@ -743,6 +787,243 @@ const tests = [
         if (dir) await dir.context.close();
         if (mgr) await mgr.context.close();
         await desk.context.close();
+      }
+    },
+  },
+  {
+    name: 'R-FU-1 R-FU-3 R-FU-4 follow-up journey: a collected complaint is followed up in person on a tablet with the resident\'s signature, unsatisfied opens a corrective-action report, the CS manager reviews and plans the action',
+    async run({ browser, base, shoot }) {
+      const REQUESTER = '孙女士';
+      const CONTENT = '上门面谈，住户表示楼上噪音仍未解决，对处理结果不满意';
+      const REMARKS = '住户不满意，已约楼上住户协调，转纠正措施';
+      const CAUSE = '只作了解释，未协调楼上住户';
+      const ACTION = '三日内约双方住户到客服中心调解，并加强夜间巡查';
+      // The receptionist goes to the resident's home with a tablet.
+      const desk = await newPage(browser, base, { viewport: { width: 820, height: 1180 }, hasTouch: true });
+      let mgr = null;
+      try {
+        const { page } = desk;
+        await signIn(page, 'hy.desk');
+        await useChinese(page);
+        const me = await callApi(page, 'GET', '/api/v1/me');
+        const community = await communityId(page, '和园');
+
+        // A complaint, registered, judged not the centre's doing with an explanation, and
+        // collected: every collected complaint is followed up (R-CMP-7, R-FU-1).
+        const sheet = await registerComplaint(page, community, { requester: REQUESTER, reason: '投诉楼上夜间噪音', category: '噪音' });
+        mgr = await newPage(browser, base, { viewport: { width: 1280, height: 900 } });
+        await signIn(mgr.page, 'hy.cs_manager');
+        await useChinese(mgr.page);
+        const judged = await sheetAction(mgr.page, sheet, {
+          action: 'judge_complaint', valid: false, explanation: '属于邻里纠纷，已向住户解释并建议社区调解',
+        });
+        const collected = await sheetAction(page, judged.sheet, {
+          action: 'collect', opinion: '住户接受解释', phone_confirmed_at: Date.now(),
+        });
+        const task = (collected.follow_ups || [])[0];
+        expect(task, `collecting complaint ${sheet.number} should create a follow-up task: ${JSON.stringify(collected.follow_ups)}`);
+        expect(task.assigned_to === me.user.id, `the task should go to the receptionist who registered it (${me.user.id}), goes to ${task.assigned_to}`);
+
+        // The receptionist finds the task under 回访, beside the year's phone share.
+        await page.goto('/');
+        await submitAndWait(page, page.locator('#nav-follow-ups'));
+        expect(pathOf(page) === '/follow-ups', `#nav-follow-ups should open /follow-ups, got ${pathOf(page)}`);
+        const share = page.locator('#phone-share');
+        await share.waitFor({ state: 'visible' });
+        const shareText = (await share.innerText()).replace(/\s+/g, ' ');
+        expect(/\d+%/.test(shareText) && /\d/.test(await page.locator('#phone-left').innerText()),
+          `#phone-share should show the year's phone share and what is left under the cap: ${JSON.stringify(shareText)}`);
+        const link = page.locator('#follow-up-list a', { hasText: sheet.number });
+        expect(await link.count() === 1, `the receptionist's 回访 list should show ${sheet.number}: ${(await page.locator('#follow-up-list').innerText()).slice(0, 400)}`);
+        await submitAndWait(page, link);
+        expect(pathOf(page) === `/follow-ups/${task.id}`, `the list's link should open /follow-ups/${task.id}, got ${pathOf(page)}`);
+        const stateOf = async (p) => (await p.locator('#follow-up-state').innerText()).trim();
+        expect(await stateOf(page) === '待回访', `a new task should read 待回访, reads ${JSON.stringify(await stateOf(page))}`);
+        await expectText(page, REQUESTER, 'the follow-up task');
+
+        // In person: 入户面谈, unsatisfied, what was said, and the resident signs on the tablet.
+        const form = page.locator('#record-form');
+        expect(await form.count() === 1, `the receptionist should see #record-form${await complaints(page)}`);
+        await form.locator('select[name=method]').selectOption('visit');
+        await form.locator('select[name=outcome]').selectOption('unsatisfied');
+        const methodText = (await form.locator('select[name=method] option:checked').innerText()).trim();
+        const outcomeText = (await form.locator('select[name=outcome] option:checked').innerText()).trim();
+        expect(methodText === '入户面谈' && outcomeText === '不满意', `the choices should read 入户面谈 and 不满意, read ${methodText} and ${outcomeText}`);
+        await form.locator('textarea[name=content]').fill(CONTENT);
+        const pad = form.locator('canvas.signature-pad');
+        expect(await pad.isVisible(), 'the record form should show the signature pad');
+        await drawSignature(page, pad);
+        const drawn = await form.locator('input[name=signature]').inputValue();
+        expect(drawn.startsWith('data:image/png;base64,'), `drawing on the pad should fill the signature, got ${JSON.stringify(drawn.slice(0, 40))}`);
+        expect((await form.locator('input[name=signer]').inputValue()).trim() === REQUESTER, `the signer should default to ${REQUESTER}`);
+        await submitAndWait(page, page.locator('#record-submit'));
+        expect(pathOf(page) === `/follow-ups/${task.id}`, `saving should come back to the task, got ${pathOf(page)}${await complaints(page)}`);
+        expect(await page.locator('.banner.error').count() === 0, `saving the record was refused${await complaints(page)}`);
+        const outcome = (await page.locator('#follow-up-outcome').innerText()).trim();
+        expect(outcome === '不满意', `#follow-up-outcome should read 不满意, reads ${JSON.stringify(outcome)}`);
+        expect(await stateOf(page) === '待审核', `a recorded task should read 待审核, reads ${JSON.stringify(await stateOf(page))}`);
+        await expectText(page, '入户面谈', 'the recorded follow-up');
+        await expectText(page, CONTENT, 'the recorded follow-up');
+        const sigImg = page.locator('img.signature-img');
+        expect(await sigImg.count() === 1, 'the recorded follow-up should show the resident\'s signature');
+        await sigImg.scrollIntoViewIfNeeded();
+        await page.waitForFunction((img) => img.complete, await sigImg.elementHandle());
+        expect(await sigImg.evaluate((img) => img.naturalWidth > 0), `the signature image ${await sigImg.getAttribute('src')} does not load`);
+        const capa = page.locator('#capa');
+        expect(await capa.isVisible(), 'an unsatisfied follow-up should open a corrective-action report (#capa)');
+        const capaState = (await page.locator('#capa-state').innerText()).trim();
+        expect(capaState === '待制定措施', `a new report should read 待制定措施, reads ${JSON.stringify(capaState)}`);
+        expect(await page.locator('#capa-plan-form').count() === 0, 'the receptionist should not be offered the plan of the report');
+        await shoot(page, 'follow-up-recorded');
+
+        // The CS manager reviews it from the review list, in a browser of their own.
+        const m = mgr.page;
+        await m.goto('/follow-ups?list=review');
+        const row = m.locator('#follow-up-list tr', { hasText: sheet.number });
+        expect(await row.count() === 1, `the review list should show ${sheet.number}${await complaints(m)}`);
+        const rowText = (await row.innerText()).replace(/\s+/g, ' ');
+        expect(rowText.includes('入户面谈') && rowText.includes('不满意'), `the review list should show the method and outcome: ${rowText}`);
+        await submitAndWait(m, row.locator('a', { hasText: sheet.number }));
+        expect(pathOf(m) === `/follow-ups/${task.id}`, `the review list's link should open /follow-ups/${task.id}, got ${pathOf(m)}`);
+        const review = m.locator('#review-form');
+        expect(await review.count() === 1, `the CS manager should see #review-form${await complaints(m)}`);
+        await review.locator('textarea[name=remarks]').fill(REMARKS);
+        await submitAndWait(m, review.locator('button'));
+        expect(await m.locator('.banner.error').count() === 0, `the review was refused${await complaints(m)}`);
+        expect(await stateOf(m) === '已审核', `a reviewed task should read 已审核, reads ${JSON.stringify(await stateOf(m))}`);
+        const remarks = await m.locator('#follow-up-remarks').innerText();
+        expect(remarks.includes(REMARKS), `#follow-up-remarks should show the remarks: ${JSON.stringify(remarks)}`);
+        expect(await m.locator('#review-form').count() === 0, 'a reviewed task should offer no second review');
+
+        // The plan: cause, action, who (the receptionist) and by when (a week from now).
+        const plan = m.locator('#capa-plan-form');
+        expect(await plan.count() === 1, `the CS manager should see #capa-plan-form${await complaints(m)}`);
+        await plan.locator('textarea[name=cause]').fill(CAUSE);
+        await plan.locator('textarea[name=action]').fill(ACTION);
+        await plan.locator('select[name=responsible_id]').selectOption(String(me.user.id));
+        await plan.locator('input[name=due_at]').fill(beijingLocal(Date.now() + 7 * 86400_000));
+        await submitAndWait(m, plan.locator('button'));
+        expect(pathOf(m) === `/follow-ups/${task.id}`, `planning should come back to the task, got ${pathOf(m)}${await complaints(m)}`);
+        expect(await m.locator('.banner.error').count() === 0, `the plan was refused${await complaints(m)}`);
+        const planned = (await m.locator('#capa-state').innerText()).trim();
+        expect(planned === '措施实施中', `a planned report should read 措施实施中, reads ${JSON.stringify(planned)}`);
+        const capaText = await m.locator('#capa').innerText();
+        for (const t of [CAUSE, ACTION, me.user.display_name]) {
+          expect(capaText.includes(t), `#capa should show ${JSON.stringify(t)}: ${capaText.slice(0, 400)}`);
+        }
+        await shoot(m, 'follow-up-capa');
+      } catch (e) {
+        await shoot(desk.page, 'follow-up-failure');
+        if (mgr) await shoot(mgr.page, 'follow-up-manager-failure');
+        throw e;
+      } finally {
+        if (mgr) await mgr.context.close();
+        await desk.context.close();
+      }
+    },
+  },
+  {
+    name: 'R-CMP-8 weekly statistics table: KPIs, charts, previous week, CSV export; staff performance drills down to the sheets',
+    async run({ browser, base, shoot }) {
+      const SECTIONS = ['按诉求类别', '按受理方式', '按楼栋', '按报修/投诉分类'];
+      // This week has at least one sheet: a complaint taken at the desk.
+      const desk = await newPage(browser, base);
+      let sheet;
+      let deskId;
+      try {
+        await signIn(desk.page, 'hy.desk');
+        deskId = (await callApi(desk.page, 'GET', '/api/v1/me')).user.id;
+        const community = await communityId(desk.page, '和园');
+        sheet = await registerComplaint(desk.page, community, { requester: '周先生', reason: '投诉电梯夜间异响', category: '噪音' });
+      } finally {
+        await desk.context.close();
+      }
+
+      const { context, page } = await newPage(browser, base, { viewport: { width: 1280, height: 900 } });
+      try {
+        await signIn(page, 'hy.director');
+        await useChinese(page);
+        await submitAndWait(page, page.locator('#nav-reports'));
+        expect(pathOf(page) === '/reports/weekly', `#nav-reports should open /reports/weekly, got ${pathOf(page)}`);
+        await expectText(page, '统计报表', 'the weekly table');
+        const headings = await page.locator('h2').allInnerTexts();
+        for (const h of SECTIONS) expect(headings.some((x) => x.trim() === h), `the weekly table should have the section ${h}; has ${headings.join(', ')}`);
+        const columns = await page.locator('#by-kind th').allInnerTexts();
+        for (const h of ['本周', '上周']) expect(columns.some((x) => x.trim() === h), `#by-kind should have the column ${h}; has ${columns.join(', ')}`);
+        const kinds = await page.locator('#by-kind').innerText();
+        expect(kinds.includes('投诉'), `#by-kind should count this week's complaint: ${kinds}`);
+
+        // The headline numbers.
+        const kpis = page.locator('#weekly-kpis .kpi');
+        expect(await kpis.count() >= 6, `#weekly-kpis should hold the headline numbers, holds ${await kpis.count()}`);
+        const values = await kpis.locator('strong').allInnerTexts();
+        const odd = values.filter((v) => !/^(\d+%?|—)$/.test(v.trim()));
+        expect(odd.length === 0, `every KPI should be a number, a percentage or a dash: ${JSON.stringify(values)}`);
+        const registered = Number((await page.locator('#kpi-registered strong').innerText()).trim());
+        expect(registered >= 1, `#kpi-registered should count this week's sheets, reads ${registered}`);
+        const complaintsKpi = Number((await page.locator('#kpi-complaints strong').innerText()).trim());
+        expect(complaintsKpi >= 1, `#kpi-complaints should count this week's complaint, reads ${complaintsKpi}`);
+
+        // The charts, drawn by ECharts as SVG.
+        const charts = page.locator('.chart[data-chart]');
+        const nCharts = await charts.count();
+        expect(nCharts >= 1, 'the weekly table has no charts');
+        await page.waitForFunction(
+          () => [...document.querySelectorAll('.chart[data-chart]')].every((el) => el.dataset.rendered === '1' && el.querySelector('svg')),
+          null,
+          { timeout: ACTION_TIMEOUT_MS },
+        ).catch(() => {});
+        const drawn = await charts.evaluateAll((els) => els.map((el) => ({ id: el.id, rendered: el.dataset.rendered, svg: !!el.querySelector('svg') })));
+        const undrawn = drawn.filter((d) => d.rendered !== '1' || !d.svg);
+        expect(undrawn.length === 0, `every chart should be drawn as SVG: ${JSON.stringify(undrawn)}`);
+        await shoot(page, 'weekly');
+
+        // The week before, and back.
+        const week = await page.locator('#weekly-filter input[name=week]').inputValue();
+        expect(/^\d{4}-\d{2}-\d{2}$/.test(week), `the week field should hold a date, holds ${JSON.stringify(week)}`);
+        const dayShift = (d, n) => new Date(Date.parse(`${d}T00:00:00Z`) + n * 86400_000).toISOString().slice(0, 10);
+        await submitAndWait(page, page.locator('#prev-week'));
+        expect(pathOf(page) === '/reports/weekly', `#prev-week should stay on the weekly table, got ${pathOf(page)}`);
+        const prev = await page.locator('#weekly-filter input[name=week]').inputValue();
+        expect(prev === dayShift(week, -7), `#prev-week should show the week of ${dayShift(week, -7)}, shows ${prev}`);
+        await mustExist(page, '#weekly-kpis .kpi', 'the previous week');
+        await submitAndWait(page, page.locator('#next-week'));
+        const back = await page.locator('#weekly-filter input[name=week]').inputValue();
+        expect(back === week, `#next-week should come back to ${week}, shows ${back}`);
+        const again = Number((await page.locator('#kpi-registered strong').innerText()).trim());
+        expect(again === registered, `back on ${week}, #kpi-registered should read ${registered} again, reads ${again}`);
+
+        // The CSV export: UTF-8 with a BOM so that Excel reads the Chinese.
+        const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#weekly-csv').click()]);
+        const filename = download.suggestedFilename();
+        expect(filename.endsWith('.csv'), `the export should be a .csv file, is ${JSON.stringify(filename)}`);
+        const file = await download.path();
+        expect(file, `the export ${filename} did not download (${await download.failure()})`);
+        const bytes = fs.readFileSync(file);
+        expect(bytes.length > 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf,
+          `the export should start with the UTF-8 BOM, starts with ${bytes.subarray(0, 3).toString('hex')}`);
+        const csv = bytes.subarray(3).toString('utf8');
+        for (const t of ['汇总', ...SECTIONS]) expect(csv.includes(t), `the export should hold ${t}: ${csv.slice(0, 300)}`);
+
+        // Staff performance: the people behind the numbers, and the sheets behind each.
+        await page.goto('/reports/staff');
+        expect(pathOf(page) === '/reports/staff', `GET /reports/staff should show staff performance, got ${pathOf(page)}`);
+        const people = page.locator('#staff-people tr[id^=person-]');
+        expect(await people.count() >= 1, `#staff-people should list at least one person${await complaints(page)}`);
+        const number = page.locator(`#person-${deskId} a[href*="/registered"]`);
+        expect(await number.count() === 1, `#staff-people should link the receptionist's registered sheets: ${(await page.locator('#staff-people').innerText()).slice(0, 400)}`);
+        const count = Number((await number.innerText()).trim());
+        await submitAndWait(page, number);
+        expect(new RegExp(`^/reports/staff/${deskId}/registered$`).test(pathOf(page)), `the number should open the sheets behind it, got ${pathOf(page)}${await complaints(page)}`);
+        const sheets = page.locator('#drill-sheets tr:has(td)');
+        expect(await sheets.count() === count, `#drill-sheets should list the ${count} sheet(s) behind the number, lists ${await sheets.count()}`);
+        expect(await page.locator('#drill-sheets a', { hasText: sheet.number }).count() === 1, `#drill-sheets should list ${sheet.number}`);
+        await shoot(page, 'staff-drill');
+      } catch (e) {
+        await shoot(page, 'weekly-failure');
+        throw e;
+      } finally {
+        await context.close();
       }
     },
   },
