@@ -486,18 +486,23 @@ pub async fn reassign(app: &App, actor: &Actor, id: i64, input: &ReassignInput) 
 }
 
 /// The follow-up ledger (回访登记台帐, R-FU-5): follow-ups recorded in `[from, to)`.
-pub async fn ledger(
-    app: &App,
-    actor: &Actor,
-    c: i64,
-    from: i64,
-    to: i64,
-    limit: i64,
-    offset: i64,
-) -> AppResult<Vec<sf::FollowUp>> {
+pub async fn ledger(app: &App, actor: &Actor, c: i64, f: sf::LedgerFilter) -> AppResult<Vec<sf::FollowUp>> {
     actor.authorize(Permission::FollowUp, c)?;
-    Ok(sf::follow_ups(app.store.read(), c, sf::TaskList::Recorded { from, to }, limit.clamp(1, 100_000), offset.max(0))
-        .await?)
+    let f = sf::LedgerFilter { limit: f.limit.clamp(1, 100_000), offset: f.offset.max(0), ..f };
+    Ok(sf::ledger(app.store.read(), c, &f).await?)
+}
+
+/// The whole ledger's follow-ups in its order, for a download ([`ledger_rows`] reads the
+/// rows a page at a time).
+pub async fn ledger_keys(app: &App, actor: &Actor, c: i64, f: &sf::LedgerFilter) -> AppResult<Vec<i64>> {
+    actor.authorize(Permission::FollowUp, c)?;
+    Ok(sf::ledger_keys(app.store.read(), c, f).await?)
+}
+
+/// Follow-ups of the ledger by id, in that order.
+pub async fn ledger_rows(app: &App, actor: &Actor, c: i64, ids: &[i64]) -> AppResult<Vec<sf::FollowUp>> {
+    actor.authorize(Permission::FollowUp, c)?;
+    Ok(sf::follow_ups_by_id(app.store.read(), c, ids).await?)
 }
 
 /// Tell assignees (and the customer-service managers) of tasks past their time limit,

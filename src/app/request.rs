@@ -827,6 +827,19 @@ pub enum LedgerName {
     Charges,
 }
 
+/// The kinds of sheet a ledger lists, and its filter with the ledger's own conditions.
+fn ledger_of(name: LedgerName, f: srq::LedgerFilter) -> (&'static [&'static str], srq::LedgerFilter) {
+    let f = srq::LedgerFilter { now: store::now_ms(), ..f };
+    match name {
+        LedgerName::Repairs => (&["repair", "special_service"], f),
+        LedgerName::Complaints => (&["complaint"], srq::LedgerFilter { flagged_only: true, ..f }),
+        LedgerName::AllComplaints => (&["complaint"], f),
+        LedgerName::Suggestions => (&["suggestion"], f),
+        LedgerName::Inquiries => (&["inquiry"], f),
+        LedgerName::Charges => (&["repair", "special_service"], srq::LedgerFilter { charges_only: true, ..f }),
+    }
+}
+
 pub async fn ledger(
     app: &App,
     actor: &Actor,
@@ -835,20 +848,29 @@ pub async fn ledger(
     f: srq::LedgerFilter,
 ) -> AppResult<Vec<srq::Job>> {
     actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
-    let f = srq::LedgerFilter { limit: f.limit.clamp(1, 10_000), offset: f.offset.max(0), now: store::now_ms(), ..f };
-    let pool = app.store.read();
-    Ok(match name {
-        LedgerName::Repairs => srq::ledger(pool, c, &["repair", "special_service"], &f).await?,
-        LedgerName::Complaints => {
-            srq::ledger(pool, c, &["complaint"], &srq::LedgerFilter { flagged_only: true, ..f }).await?
-        }
-        LedgerName::AllComplaints => srq::ledger(pool, c, &["complaint"], &f).await?,
-        LedgerName::Suggestions => srq::ledger(pool, c, &["suggestion"], &f).await?,
-        LedgerName::Inquiries => srq::ledger(pool, c, &["inquiry"], &f).await?,
-        LedgerName::Charges => {
-            srq::ledger(pool, c, &["repair", "special_service"], &srq::LedgerFilter { charges_only: true, ..f }).await?
-        }
-    })
+    let (kinds, f) =
+        ledger_of(name, srq::LedgerFilter { limit: f.limit.clamp(1, 10_000), offset: f.offset.max(0), ..f });
+    Ok(srq::ledger(app.store.read(), c, kinds, &f).await?)
+}
+
+/// A whole ledger's sheets in its order, for a download ([`ledger_rows`] reads the rows a
+/// page at a time).
+pub async fn ledger_keys(
+    app: &App,
+    actor: &Actor,
+    c: i64,
+    name: LedgerName,
+    f: srq::LedgerFilter,
+) -> AppResult<Vec<i64>> {
+    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    let (kinds, f) = ledger_of(name, f);
+    Ok(srq::ledger_keys(app.store.read(), c, kinds, &f).await?)
+}
+
+/// Rows of the flows' ledgers by sheet, in that order.
+pub async fn ledger_rows(app: &App, actor: &Actor, c: i64, ids: &[i64]) -> AppResult<Vec<srq::Job>> {
+    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    Ok(srq::jobs(app.store.read(), c, ids).await?)
 }
 
 // ---- settings, price list, knowledge base ----

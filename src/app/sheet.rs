@@ -976,6 +976,29 @@ pub async fn ledger(
     .await?)
 }
 
+/// The whole handover ledger's keys in its order, for a download ([`ledger_rows`] reads
+/// the rows a page at a time).
+pub async fn ledger_keys(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    f: &st::LedgerFilter,
+) -> AppResult<Vec<(i64, i64)>> {
+    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    Ok(st::ledger_keys(app.store.read(), community_id, f).await?)
+}
+
+/// Handovers of the ledger by key, in that order.
+pub async fn ledger_rows(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    keys: &[(i64, i64)],
+) -> AppResult<Vec<st::HandoverRow>> {
+    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    Ok(st::handovers(app.store.read(), community_id, keys).await?)
+}
+
 /// Recovery rate per receptionist for a period (R-SHEET-9), for managers.
 pub async fn recovery(
     app: &App,

@@ -299,8 +299,6 @@ pub enum TaskList {
     Pending { assignee: Option<i64> },
     /// Recorded, waiting for the manager's review, oldest first.
     ToReview,
-    /// The ledger: recorded between two instants, in the order recorded.
-    Recorded { from: i64, to: i64 },
 }
 
 pub async fn follow_ups(
@@ -321,18 +319,84 @@ pub async fn follow_ups(
         TaskList::ToReview => format!(
             "{FOLLOW_UP_SELECT} WHERE f.community_id = $1 AND f.state = 'done' ORDER BY f.recorded_at, f.id LIMIT $2 OFFSET $3"
         ),
-        TaskList::Recorded { .. } => format!(
-            "{FOLLOW_UP_SELECT} WHERE f.community_id = $1 AND f.recorded_at IS NOT NULL AND f.recorded_at >= $4 \
-             AND f.recorded_at < $5 ORDER BY f.recorded_at, f.id LIMIT $2 OFFSET $3"
-        ),
     };
     let mut q = sqlx::query_as(&sql).bind(community_id).bind(limit).bind(offset);
-    match list {
-        TaskList::Pending { assignee: Some(a) } => q = q.bind(a),
-        TaskList::Recorded { from, to } => q = q.bind(from).bind(to),
-        _ => {}
+    if let TaskList::Pending { assignee: Some(a) } = list {
+        q = q.bind(a);
     }
     q.fetch_all(pool).await
+}
+
+/// The follow-up ledger (回访登记台帐): what was recorded in `[from, to)`, in the order
+/// recorded unless a column of [`LEDGER_SORTS`] is asked for.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerFilter {
+    pub from: i64,
+    pub to: i64,
+    pub sort: Option<String>,
+    pub desc: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The columns the follow-up ledger can be sorted by, and their SQL.
+pub const LEDGER_SORTS: &[(&str, &str)] = &[
+    ("number", "s.number"),
+    ("reason", "f.reason"),
+    ("room", "u.room_no"),
+    ("requester", "s.requester_name"),
+    ("method", "f.method"),
+    ("outcome", "f.outcome"),
+    ("contacted_at", "f.contacted_at"),
+    ("recorded_by", "rb.display_name"),
+    ("reviewer", "rv.display_name"),
+    ("capa", "c.state"),
+];
+
+const LEDGER_WHERE: &str = "WHERE f.community_id = $1 AND f.recorded_at IS NOT NULL AND f.recorded_at >= $2 \
+     AND f.recorded_at < $3";
+
+fn ledger_order(f: &LedgerFilter) -> String {
+    super::sheet::ledger_order(LEDGER_SORTS, f.sort.as_deref(), f.desc, "f.id", "f.recorded_at, f.id")
+}
+
+pub async fn ledger(pool: &AnyPool, community_id: i64, f: &LedgerFilter) -> Result<Vec<FollowUp>, sqlx::Error> {
+    sqlx::query_as(&format!("{FOLLOW_UP_SELECT} {LEDGER_WHERE} ORDER BY {} LIMIT $4 OFFSET $5", ledger_order(f)))
+        .bind(community_id)
+        .bind(f.from)
+        .bind(f.to)
+        .bind(f.limit)
+        .bind(f.offset)
+        .fetch_all(pool)
+        .await
+}
+
+/// The whole ledger's follow-ups, in its order, for a download that then reads the rows a
+/// page at a time ([`follow_ups_by_id`]).
+pub async fn ledger_keys(pool: &AnyPool, community_id: i64, f: &LedgerFilter) -> Result<Vec<i64>, sqlx::Error> {
+    let from = super::sheet::from_of(FOLLOW_UP_SELECT);
+    sqlx::query_scalar(&format!("SELECT f.id {from} {LEDGER_WHERE} ORDER BY {}", ledger_order(f)))
+        .bind(community_id)
+        .bind(f.from)
+        .bind(f.to)
+        .fetch_all(pool)
+        .await
+}
+
+/// A community's follow-ups by id, in the order of `ids` (a page of [`ledger_keys`]).
+/// The unary `+` keeps SQLite on the primary key rather than on the community's index.
+pub async fn follow_ups_by_id(pool: &AnyPool, community_id: i64, ids: &[i64]) -> Result<Vec<FollowUp>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql =
+        format!("{FOLLOW_UP_SELECT} WHERE +f.community_id = $1 AND f.id IN ({})", super::sheet::params(2, ids.len()));
+    let mut q = sqlx::query_as(&sql).bind(community_id);
+    for id in ids {
+        q = q.bind(*id);
+    }
+    let rows: Vec<FollowUp> = q.fetch_all(pool).await?;
+    Ok(super::sheet::in_order(ids, rows, |f| f.id))
 }
 
 /// A community's follow-up tasks created in `[from, to)` (R-FU-2): recorded by phone,

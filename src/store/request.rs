@@ -298,15 +298,15 @@ pub async fn technician_loads(
     day_start: i64,
     day_end: i64,
 ) -> Result<Vec<TechnicianLoad>, sqlx::Error> {
+    // One pass over each technician's open jobs (the partial index requests_tech_open
+    // holds the appointment): the count, today's appointments and the next of them.
     sqlx::query_as(
-        "SELECT u.id AS user_id, u.display_name, \
-         (SELECT COUNT(*) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL AND r.closed = 0) AS open_jobs, \
-         (SELECT COUNT(*) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL AND r.closed = 0 \
-            AND r.appointment_at >= $2 AND r.appointment_at < $3) AS appointments_today, \
-         (SELECT MIN(r.appointment_at) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL \
-            AND r.closed = 0 AND r.appointment_at >= $2 AND r.appointment_at < $3) AS next_appointment_at \
-         FROM users u WHERE u.active = 1 AND u.id IN (SELECT ur.user_id FROM user_roles ur \
-            WHERE ur.community_id = $1 AND ur.role = 'technician') ORDER BY u.display_name, u.id",
+        "SELECT u.id AS user_id, u.display_name, COUNT(r.sheet_id) AS open_jobs, \
+         CAST(COALESCE(SUM(CASE WHEN r.appointment_at >= $2 AND r.appointment_at < $3 THEN 1 ELSE 0 END), 0) AS BIGINT) AS appointments_today, \
+         MIN(CASE WHEN r.appointment_at >= $2 AND r.appointment_at < $3 THEN r.appointment_at END) AS next_appointment_at \
+         FROM users u LEFT JOIN requests r ON r.technician_id = u.id AND r.completed_at IS NULL AND r.closed = 0 \
+         WHERE u.active = 1 AND u.id IN (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $1 AND ur.role = 'technician') \
+         GROUP BY u.id, u.display_name ORDER BY u.display_name, u.id",
     )
     .bind(community_id)
     .bind(day_start)
@@ -356,19 +356,48 @@ pub struct LedgerFilter {
     pub late_only: bool,
     /// Only paid work (quoted or confirmed charges).
     pub charges_only: bool,
+    /// A column of [`LEDGER_SORTS`]; any other value keeps the ledger's own order.
+    pub sort: Option<String>,
+    pub desc: bool,
     pub now: i64,
     pub limit: i64,
     pub offset: i64,
 }
 
-/// A ledger of one flow: repairs (业主报修反映台帐), complaints (业主意见投诉台帐),
-/// suggestions (住户意见建议台帐) or inquiries, newest first.
-pub async fn ledger(
-    pool: &AnyPool,
-    community_id: i64,
-    kinds: &[&str],
-    f: &LedgerFilter,
-) -> Result<Vec<Job>, sqlx::Error> {
+/// The columns the flows' ledgers can be sorted by, and their SQL.
+pub const LEDGER_SORTS: &[(&str, &str)] = &[
+    ("number", "s.number"),
+    ("registered_at", "s.registered_at"),
+    ("room", "u.room_no"),
+    ("requester", "s.requester_name"),
+    ("reason", "s.reason"),
+    ("category", "r.category"),
+    ("class", "r.class"),
+    ("source", "r.source"),
+    ("technician", "t.display_name"),
+    ("arrival_due", "r.arrival_due_at"),
+    ("arrived_at", "r.arrived_at"),
+    ("completed_at", "r.completed_at"),
+    ("slip_returned_at", "r.slip_returned_at"),
+    ("charge", "r.charge_fen"),
+    ("charge_state", "r.charge_state"),
+    ("against", "r.against"),
+    ("flag", "r.flag"),
+    ("judgement", "r.valid"),
+    ("deadline", "r.deadline_at"),
+    ("progress", "r.progress_count"),
+    ("solution_at", "r.solution_at"),
+    ("analysed_at", "r.analysed_at"),
+    ("to_director", "r.to_director"),
+    ("replied_at", "r.replied_at"),
+    ("promised_by", "r.promised_by_at"),
+    ("answered_at", "r.answered_at"),
+    ("state", "s.state"),
+];
+
+/// The WHERE and ORDER BY of a ledger: `$1` community, `$2`/`$3` opened from/before,
+/// `$4` now.
+fn ledger_sql(kinds: &[&str], f: &LedgerFilter) -> String {
     let kinds = kinds.iter().map(|k| format!("'{}'", k.replace('\'', ""))).collect::<Vec<_>>().join(",");
     let mut cond = format!("r.community_id = $1 AND r.kind IN ({kinds}) AND r.opened_at >= $2 AND r.opened_at < $3");
     if f.flagged_only {
@@ -386,7 +415,25 @@ pub async fn ledger(
     } else {
         cond.push_str(" AND $4 = $4");
     }
-    sqlx::query_as(&format!("{JOB_SELECT} WHERE {cond} ORDER BY r.opened_at DESC, r.sheet_id DESC LIMIT $5 OFFSET $6"))
+    let order = super::sheet::ledger_order(
+        LEDGER_SORTS,
+        f.sort.as_deref(),
+        f.desc,
+        "r.sheet_id DESC",
+        "r.opened_at DESC, r.sheet_id DESC",
+    );
+    format!("WHERE {cond} ORDER BY {order}")
+}
+
+/// A ledger of one flow: repairs (业主报修反映台帐), complaints (业主意见投诉台帐),
+/// suggestions (住户意见建议台帐) or inquiries, newest first.
+pub async fn ledger(
+    pool: &AnyPool,
+    community_id: i64,
+    kinds: &[&str],
+    f: &LedgerFilter,
+) -> Result<Vec<Job>, sqlx::Error> {
+    sqlx::query_as(&format!("{JOB_SELECT} {} LIMIT $5 OFFSET $6", ledger_sql(kinds, f)))
         .bind(community_id)
         .bind(f.from_ms.unwrap_or(0))
         .bind(f.to_ms.unwrap_or(i64::MAX / 2))
@@ -395,6 +442,41 @@ pub async fn ledger(
         .bind(f.offset)
         .fetch_all(pool)
         .await
+}
+
+/// A whole ledger's sheets, in its order, for a download: one query that carries no
+/// columns (8 bytes a row), after which [`jobs`] reads the rows a page at a time. Paging
+/// the ledger itself would sort every row with all its columns again for each page.
+pub async fn ledger_keys(
+    pool: &AnyPool,
+    community_id: i64,
+    kinds: &[&str],
+    f: &LedgerFilter,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(&format!("SELECT r.sheet_id {} {}", super::sheet::from_of(JOB_SELECT), ledger_sql(kinds, f)))
+        .bind(community_id)
+        .bind(f.from_ms.unwrap_or(0))
+        .bind(f.to_ms.unwrap_or(i64::MAX / 2))
+        .bind(f.now)
+        .fetch_all(pool)
+        .await
+}
+
+/// A community's flow rows by sheet, in the order of `ids` (a page of [`ledger_keys`]).
+/// The unary `+` keeps SQLite on the primary key: on the community's ledger index it would
+/// walk every row of the community for each page.
+pub async fn jobs(pool: &AnyPool, community_id: i64, ids: &[i64]) -> Result<Vec<Job>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql =
+        format!("{JOB_SELECT} WHERE +r.community_id = $1 AND r.sheet_id IN ({})", super::sheet::params(2, ids.len()));
+    let mut q = sqlx::query_as(&sql).bind(community_id);
+    for id in ids {
+        q = q.bind(*id);
+    }
+    let rows: Vec<Job> = q.fetch_all(pool).await?;
+    Ok(super::sheet::in_order(ids, rows, |j| j.sheet_id))
 }
 
 /// Open flow sheets of a community: (sheet id, unit id).

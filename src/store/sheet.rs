@@ -295,12 +295,56 @@ pub struct LedgerFilter {
     pub state: Option<String>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
+    /// A column of [`LEDGER_SORTS`]; any other value keeps the ledger's own order.
+    pub sort: Option<String>,
+    pub desc: bool,
     pub limit: i64,
     pub offset: i64,
 }
 
-pub async fn ledger(pool: &AnyPool, community_id: i64, f: &LedgerFilter) -> Result<Vec<HandoverRow>, sqlx::Error> {
-    let mut sql = format!("{HANDOVER_SELECT} WHERE h.community_id = $1");
+/// The columns the handover ledger can be sorted by, and their SQL.
+pub const LEDGER_SORTS: &[(&str, &str)] = &[
+    ("number", "s.number"),
+    ("department", "d.name"),
+    ("handed_over_at", "h.handed_over_at"),
+    ("handed_over_by", "hb.display_name"),
+    ("acknowledged_at", "h.acknowledged_at"),
+    ("acknowledged_by", "ab.display_name"),
+    ("returned_at", "h.returned_at"),
+    ("state", "h.state"),
+];
+
+/// The ORDER BY of a ledger (this one, the flows' and the follow-ups'): the column asked
+/// for is looked up in the ledger's list, so that the asker's text never reaches the SQL;
+/// empty values come last on both backends, and `then` breaks ties so that pages do not
+/// overlap. Without a known column, the ledger's own order `default`.
+pub fn ledger_order(columns: &[(&str, &str)], sort: Option<&str>, desc: bool, then: &str, default: &str) -> String {
+    match sort.and_then(|k| columns.iter().find(|(name, _)| *name == k)) {
+        Some((_, expr)) => format!("{expr} IS NULL, {expr} {}, {then}", if desc { "DESC" } else { "ASC" }),
+        None => default.to_string(),
+    }
+}
+
+/// The `FROM …` (with its joins) of a `SELECT … FROM …` constant: a ledger's keys are read
+/// over the same joins as its rows, so that every sortable column is at hand.
+pub fn from_of(select: &str) -> &str {
+    select.find(" FROM ").map_or(select, |at| &select[at..])
+}
+
+/// `$first, $first+1, …`: `n` placeholders.
+pub fn params(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Rows read by key (`… IN (…)`, in no particular order) put in the order of `keys`.
+pub fn in_order<K: Eq + std::hash::Hash + Copy, T>(keys: &[K], rows: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut by_key: std::collections::HashMap<K, T> = rows.into_iter().map(|r| (key(&r), r)).collect();
+    keys.iter().filter_map(|k| by_key.remove(k)).collect()
+}
+
+/// The WHERE and ORDER BY of the handover ledger, and the next placeholder's number.
+fn ledger_sql(f: &LedgerFilter) -> (String, usize) {
+    let mut sql = "WHERE h.community_id = $1".to_string();
     let mut n = 1;
     let mut next = |sql: &mut String, cond: &str| {
         n += 1;
@@ -318,12 +362,23 @@ pub async fn ledger(pool: &AnyPool, community_id: i64, f: &LedgerFilter) -> Resu
     if f.to_ms.is_some() {
         next(&mut sql, "h.handed_over_at <");
     }
-    sql.push_str(&format!(
-        " ORDER BY h.handed_over_at DESC, h.sheet_id DESC, h.no DESC LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    ));
-    let mut q = sqlx::query_as(&sql).bind(community_id);
+    let order = ledger_order(
+        LEDGER_SORTS,
+        f.sort.as_deref(),
+        f.desc,
+        "h.sheet_id DESC, h.no DESC",
+        "h.handed_over_at DESC, h.sheet_id DESC, h.no DESC",
+    );
+    sql.push_str(&format!(" ORDER BY {order}"));
+    (sql, n + 1)
+}
+
+fn bind_ledger<'q, O>(
+    mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    community_id: i64,
+    f: &LedgerFilter,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    q = q.bind(community_id);
     if let Some(v) = f.department_id {
         q = q.bind(v);
     }
@@ -336,7 +391,45 @@ pub async fn ledger(pool: &AnyPool, community_id: i64, f: &LedgerFilter) -> Resu
     if let Some(v) = f.to_ms {
         q = q.bind(v);
     }
-    q.bind(f.limit).bind(f.offset).fetch_all(pool).await
+    q
+}
+
+pub async fn ledger(pool: &AnyPool, community_id: i64, f: &LedgerFilter) -> Result<Vec<HandoverRow>, sqlx::Error> {
+    let (sql, n) = ledger_sql(f);
+    let sql = format!("{HANDOVER_SELECT} {sql} LIMIT ${n} OFFSET ${}", n + 1);
+    bind_ledger(sqlx::query_as(&sql), community_id, f).bind(f.limit).bind(f.offset).fetch_all(pool).await
+}
+
+/// The whole handover ledger's keys (sheet, handover number), in its order, for a
+/// download that then reads the rows a page at a time ([`handovers`]).
+pub async fn ledger_keys(pool: &AnyPool, community_id: i64, f: &LedgerFilter) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    let (sql, _) = ledger_sql(f);
+    let sql = format!("SELECT h.sheet_id, h.no {} {sql}", from_of(HANDOVER_SELECT));
+    bind_ledger(sqlx::query_as(&sql), community_id, f).fetch_all(pool).await
+}
+
+/// A community's handovers by key, in the order of `keys` (a page of [`ledger_keys`]).
+/// The handovers of the keys' sheets are read and the others left out: SQLite scans the
+/// whole table for a row-value `IN`; the unary `+` keeps it on the primary key rather than
+/// on the community's index.
+pub async fn handovers(
+    pool: &AnyPool,
+    community_id: i64,
+    keys: &[(i64, i64)],
+) -> Result<Vec<HandoverRow>, sqlx::Error> {
+    let mut sheets: Vec<i64> = keys.iter().map(|(sheet, _)| *sheet).collect();
+    sheets.sort_unstable();
+    sheets.dedup();
+    if sheets.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql = format!("{HANDOVER_SELECT} WHERE +h.community_id = $1 AND h.sheet_id IN ({})", params(2, sheets.len()));
+    let mut q = sqlx::query_as(&sql).bind(community_id);
+    for sheet in &sheets {
+        q = q.bind(*sheet);
+    }
+    let rows: Vec<HandoverRow> = q.fetch_all(pool).await?;
+    Ok(in_order(keys, rows, |h| (h.sheet_id, h.no)))
 }
 
 /// Which sheets a queue lists.

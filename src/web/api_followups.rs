@@ -121,7 +121,14 @@ async fn follow_up_ledger(
     Path(id): Path<i64>,
     Query(q): Query<LedgerQuery>,
 ) -> ApiResult<Json<Vec<sf::FollowUp>>> {
-    let r = fu::ledger(&s.app, &a.actor, id, q.from, q.to, q.limit.unwrap_or(100), q.offset.unwrap_or(0)).await;
+    let f = sf::LedgerFilter {
+        from: q.from,
+        to: q.to,
+        limit: q.limit.unwrap_or(100),
+        offset: q.offset.unwrap_or(0),
+        ..Default::default()
+    };
+    let r = fu::ledger(&s.app, &a.actor, id, f).await;
     api(r, a.lang).map(Json)
 }
 

@@ -1,12 +1,12 @@
 //! The countersign-sheet part of the JSON API.
 
 use super::extract::ApiJson;
-use super::{ApiActor, ApiError, AppState, ErrorBody};
+use super::{ApiActor, ApiError, AppState, ErrorBody, export};
 use crate::app::{AppResult, sheet};
 use crate::store::sheet as st;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -199,82 +199,79 @@ async fn handover_ledger(
         state: nonempty(&q.state),
         from_ms: q.from,
         to_ms: q.to,
-        limit: q.limit.unwrap_or(if csv { 10_000 } else { 100 }),
+        limit: q.limit.unwrap_or(100),
         offset: q.offset.unwrap_or(0),
+        ..Default::default()
     };
-    let rows = api(sheet::ledger(&s.app, &a.actor, id, f).await, a.lang)?;
     if !csv {
-        return Ok(Json(rows).into_response());
+        return api(sheet::ledger(&s.app, &a.actor, id, f).await, a.lang).map(|rows| Json(rows).into_response());
     }
     let tz = crate::store::org::community(s.app.store.read(), id)
         .await
         .map_err(|e| ApiError::from_app(e.into(), a.lang))?
         .map(|c| c.timezone)
         .unwrap_or_default();
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"handover-ledger.csv\""),
-        ],
-        ledger_csv(&rows, &tz, a.lang),
-    )
-        .into_response())
+    let lang = a.lang;
+    // The whole ledger from `offset`, or `limit` rows of it, read page by page.
+    let keys = api(sheet::ledger_keys(&s.app, &a.actor, id, &f).await, lang)?;
+    let start = usize::try_from(q.offset.unwrap_or(0)).unwrap_or(0);
+    let cap = q.limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(0));
+    let keys: Vec<(i64, i64)> = keys.into_iter().skip(start).take(cap).collect();
+    let d = export::Download {
+        format: export::Format::Csv,
+        table: handover_table(lang),
+        name: crate::i18n::t(lang, "export.handover_ledger").to_string(),
+        fallback: "handover-ledger".into(),
+    };
+    let (app, actor) = (s.app.clone(), a.actor.clone());
+    let fetch = move |keys: Vec<(i64, i64)>| {
+        let (app, actor) = (app.clone(), actor.clone());
+        async move { sheet::ledger_rows(&app, &actor, id, &keys).await }
+    };
+    api(export::download(d, keys, fetch, move |r| handover_cells(&r, &tz, lang)).await, lang)
 }
 
-/// The ledger as CSV, UTF-8 with a BOM so that Excel on Chinese Windows opens it.
-pub fn ledger_csv(rows: &[st::HandoverRow], tz: &str, lang: crate::i18n::Lang) -> Vec<u8> {
-    let when = |ms: Option<i64>| ms.map(|m| super::pages_when(m, tz)).unwrap_or_default();
+/// The handover ledger's export columns.
+pub fn handover_table(lang: crate::i18n::Lang) -> export::Table {
     let t = |k: &str| crate::i18n::t(lang, k);
-    let header = [
-        t("ledger.number"),
-        t("ledger.no"),
-        t("ledger.department"),
-        t("ledger.handed_over_at"),
-        t("ledger.handed_over_by"),
-        t("ledger.opinion"),
-        t("ledger.acknowledged_at"),
-        t("ledger.acknowledged_by"),
-        t("ledger.returned_at"),
-        t("ledger.returned_by"),
-        t("ledger.result"),
-        t("ledger.signer"),
-        t("common.status"),
-    ];
-    csv_with_bom(
-        &header,
-        rows.iter().map(|r| {
-            vec![
-                r.number.clone(),
-                r.no.to_string(),
-                r.department_name.clone(),
-                when(Some(r.handed_over_at)),
-                r.handed_over_by_name.clone(),
-                r.opinion.clone(),
-                when(r.acknowledged_at),
-                r.acknowledged_by_name.clone().unwrap_or_default(),
-                when(r.returned_at),
-                r.returned_by_name.clone().unwrap_or_default(),
-                r.result.clone(),
-                r.signer.clone(),
-                crate::i18n::t(lang, &format!("handover.{}", r.state)).to_string(),
-            ]
-        }),
-    )
+    export::Table {
+        title: t("export.handover_ledger").to_string(),
+        columns: vec![
+            export::Column::text(t("ledger.number"), 16),
+            export::Column::number(t("ledger.no"), 6),
+            export::Column::text(t("ledger.department"), 10),
+            export::Column::text(t("ledger.handed_over_at"), 17),
+            export::Column::text(t("ledger.handed_over_by"), 8),
+            export::Column::text(t("ledger.opinion"), 20),
+            export::Column::text(t("ledger.acknowledged_at"), 17),
+            export::Column::text(t("ledger.acknowledged_by"), 8),
+            export::Column::text(t("ledger.returned_at"), 17),
+            export::Column::text(t("ledger.returned_by"), 8),
+            export::Column::text(t("ledger.result"), 20),
+            export::Column::text(t("ledger.signer"), 8),
+            export::Column::text(t("common.status"), 8),
+        ],
+    }
 }
 
-/// A table as CSV, UTF-8 with a BOM so that Excel on Chinese Windows opens it: the
-/// handover ledger and the flows' ledgers share it.
-pub fn csv_with_bom<H: AsRef<[u8]>>(header: &[H], rows: impl IntoIterator<Item = Vec<String>>) -> Vec<u8> {
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        let _ = w.write_record(header);
-        for r in rows {
-            let _ = w.write_record(&r);
-        }
-        let _ = w.flush();
-    }
-    out
+/// A handover as the export's row, in [`handover_table`]'s columns.
+pub fn handover_cells(r: &st::HandoverRow, tz: &str, lang: crate::i18n::Lang) -> Vec<String> {
+    let when = |ms: Option<i64>| ms.map(|m| super::pages_when(m, tz)).unwrap_or_default();
+    vec![
+        r.number.clone(),
+        r.no.to_string(),
+        r.department_name.clone(),
+        when(Some(r.handed_over_at)),
+        r.handed_over_by_name.clone(),
+        r.opinion.clone(),
+        when(r.acknowledged_at),
+        r.acknowledged_by_name.clone().unwrap_or_default(),
+        when(r.returned_at),
+        r.returned_by_name.clone().unwrap_or_default(),
+        r.result.clone(),
+        r.signer.clone(),
+        crate::i18n::t(lang, &format!("handover.{}", r.state)).to_string(),
+    ]
 }
 
 /// Every sheet of a unit: the owner's file (R-SHEET-11).

@@ -10,6 +10,7 @@ pub(crate) mod api_requests;
 pub(crate) mod api_sheets;
 mod assets;
 mod error;
+pub(crate) mod export;
 mod extract;
 mod pages;
 mod security;

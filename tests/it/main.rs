@@ -9,6 +9,7 @@ mod auth;
 mod bench_sheets;
 mod cli;
 mod demo;
+mod exports;
 mod followups;
 mod import;
 mod matrix;

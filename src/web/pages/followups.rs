@@ -8,13 +8,12 @@ use super::sheets::{communities, pick};
 use super::{Chrome, Form, OrPage, PageResult, page, render, see_other, when};
 use crate::app::{AppError, followup as fu};
 use crate::store::followup as sf;
-use crate::web::AppState;
 use crate::web::extract::Ctx;
+use crate::web::{AppState, export};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form as AxForm, Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use huiqian_domain::auth::Permission;
 use huiqian_domain::followup::capa::CapaState;
@@ -234,6 +233,16 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
         }
     });
     let now_local = local_input(crate::store::now_ms(), &tz);
+    // A plan being revised starts from the current one.
+    let mut f = f;
+    if let Some(x) = capa.as_ref().filter(|x| x.can_plan && !x.r.cause.is_empty())
+        && f.values.is_empty()
+    {
+        f.values.insert("cause".into(), x.r.cause.clone());
+        f.values.insert("action".into(), x.r.action.clone());
+        f.values.insert("responsible_id".into(), x.r.responsible_id.map(|r| r.to_string()).unwrap_or_default());
+        f.values.insert("due_at".into(), x.r.due_at.map(|t| local_input(t, &tz)).unwrap_or_default());
+    }
     let view = ShowPage {
         can_record: d.follow_up.state == "pending" && ctx.actor.authorize(Permission::FollowUp, cid).is_ok(),
         can_review: can_review && d.follow_up.state == "done",
@@ -636,6 +645,9 @@ struct LedgerQuery {
     community_id: Option<i64>,
     from: Option<String>,
     to: Option<String>,
+    sort: Option<String>,
+    dir: Option<String>,
+    /// `csv` or `xlsx` to download what the page shows, in its order.
     format: Option<String>,
 }
 
@@ -646,8 +658,10 @@ struct LedgerPage {
     communities: Vec<(String, String)>,
     community_id: i64,
     f: Form,
-    headers: Vec<String>,
+    headers: Vec<export::Header>,
+    sort: export::Sort,
     lines: Vec<(i64, Vec<String>)>,
+    /// The filters and the order, for the export links.
     query: String,
 }
 
@@ -655,6 +669,43 @@ fn day_start(s: &str, tz: &str) -> Option<i64> {
     local_ms(&format!("{}T00:00", s.trim()), tz)
 }
 
+/// The ledger's columns: message key, the width an export needs, and the column of
+/// `sf::LEDGER_SORTS` it sorts by.
+const LEDGER_COLUMNS: [(&str, usize, Option<&str>); 12] = [
+    ("ledger.number", 16, Some("number")),
+    ("followup.reason", 10, Some("reason")),
+    ("unit.room_no", 10, Some("room")),
+    ("sheet.requester", 8, Some("requester")),
+    ("followup.method", 8, Some("method")),
+    ("followup.outcome", 8, Some("outcome")),
+    ("followup.content", 30, None),
+    ("followup.contacted_at", 17, Some("contacted_at")),
+    ("followup.recorded_by", 8, Some("recorded_by")),
+    ("followup.remarks", 20, None),
+    ("followup.reviewer", 8, Some("reviewer")),
+    ("followup.capa", 10, Some("capa")),
+];
+
+/// A follow-up as a row of the ledger, in [`LEDGER_COLUMNS`]' order.
+fn ledger_cells(c: &Chrome, tz: &str, f: &sf::FollowUp) -> Vec<String> {
+    vec![
+        f.number.clone(),
+        reason_label(c, &f.reason),
+        f.room_no.clone().unwrap_or_default(),
+        f.requester_name.clone(),
+        f.method.as_deref().map(|m| method_label(c, m)).unwrap_or_default(),
+        f.outcome.as_deref().map(|o| outcome_label(c, o)).unwrap_or_default(),
+        f.content.clone(),
+        f.contacted_at.map(|t| when(t, tz)).unwrap_or_default(),
+        f.recorded_by_name.clone().unwrap_or_default(),
+        f.remarks.clone(),
+        f.reviewer_name.clone().unwrap_or_default(),
+        f.capa_state.as_deref().map(|x| capa_label(c, x)).unwrap_or_default(),
+    ]
+}
+
+/// The follow-up ledger (回访登记台帐, R-FU-5) of a period as a page, sortable by its
+/// columns, and as CSV or XLSX.
 async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery>) -> PageResult {
     let list = communities(&s, &ctx, Permission::FollowUp).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
@@ -664,57 +715,49 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
     let to_s = q.to.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| today.to_string());
     let from = day_start(&from_s, &tz).unwrap_or(0);
     let to = day_start(&to_s, &tz).map(|t| t + 24 * 3_600_000).unwrap_or(i64::MAX);
-    let export = matches!(q.format.as_deref(), Some("csv"));
-    let rows =
-        fu::ledger(&s.app, &ctx.actor, cm.id, from, to, if export { 100_000 } else { 1000 }, 0).await.page(ctx.lang)?;
+    let sort = export::Sort::parse(q.sort.as_deref(), q.dir.as_deref(), sf::LEDGER_SORTS);
+    let filter = sf::LedgerFilter { from, to, sort: sort.column(), desc: sort.desc, limit: 1000, offset: 0 };
     let c = Chrome::of(&ctx);
-    let headers: Vec<String> = [
-        "ledger.number",
-        "followup.reason",
-        "unit.room_no",
-        "sheet.requester",
-        "followup.method",
-        "followup.outcome",
-        "followup.content",
-        "followup.contacted_at",
-        "followup.recorded_by",
-        "followup.remarks",
-        "followup.reviewer",
-        "followup.capa",
-    ]
-    .iter()
-    .map(|k| c.t.get(k).to_string())
-    .collect();
-    let lines: Vec<(i64, Vec<String>)> = rows
-        .into_iter()
-        .map(|f| {
-            let cells = vec![
-                f.number.clone(),
-                reason_label(&c, &f.reason),
-                f.room_no.clone().unwrap_or_default(),
-                f.requester_name.clone(),
-                f.method.as_deref().map(|m| method_label(&c, m)).unwrap_or_default(),
-                f.outcome.as_deref().map(|o| outcome_label(&c, o)).unwrap_or_default(),
-                f.content.clone(),
-                f.contacted_at.map(|t| when(t, &tz)).unwrap_or_default(),
-                f.recorded_by_name.clone().unwrap_or_default(),
-                f.remarks.clone(),
-                f.reviewer_name.clone().unwrap_or_default(),
-                f.capa_state.as_deref().map(|x| capa_label(&c, x)).unwrap_or_default(),
-            ];
-            (f.id, cells)
-        })
-        .collect();
-    if export {
-        let body = crate::web::api_sheets::csv_with_bom(&headers, lines.into_iter().map(|(_, l)| l));
-        let disposition = format!("attachment; filename=\"follow-up-ledger-{from_s}-{to_s}.csv\"");
-        return Ok((
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)],
-            body,
-        )
-            .into_response());
+    if let Some(format) = export::Format::parse(q.format.as_deref()) {
+        let keys = fu::ledger_keys(&s.app, &ctx.actor, cm.id, &filter).await.page(ctx.lang)?;
+        let title = c.t.get("followup.ledger");
+        let table = export::Table {
+            title: title.to_string(),
+            columns: LEDGER_COLUMNS.iter().map(|(k, width, _)| export::Column::text(c.t.get(k), *width)).collect(),
+        };
+        let d = export::Download {
+            format,
+            table,
+            name: format!("{title} {} {from_s} {to_s}", cm.name),
+            fallback: format!("follow-up-ledger-{from_s}-{to_s}"),
+        };
+        let (app, actor, id) = (s.app.clone(), ctx.actor.clone(), cm.id);
+        let fetch = move |ids: Vec<i64>| {
+            let (app, actor) = (app.clone(), actor.clone());
+            async move { fu::ledger_rows(&app, &actor, id, &ids).await }
+        };
+        let cells = move |f: sf::FollowUp| ledger_cells(&c, &tz, &f);
+        return export::download(d, keys, fetch, cells).await.page(ctx.lang);
     }
-    let query = format!("community_id={}&from={from_s}&to={to_s}", cm.id);
+    let rows = fu::ledger(&s.app, &ctx.actor, cm.id, filter).await.page(ctx.lang)?;
+    let lines: Vec<(i64, Vec<String>)> = rows.iter().map(|f| (f.id, ledger_cells(&c, &tz, f))).collect();
+    let filters = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("community_id", &cm.id.to_string())
+        .append_pair("from", &from_s)
+        .append_pair("to", &to_s)
+        .finish();
+    let query = url::form_urlencoded::Serializer::new(filters.clone()).extend_pairs(sort.pairs()).finish();
+    let base = format!("/follow-up-ledger?{filters}");
+    let headers = LEDGER_COLUMNS.iter().map(|(k, _, key)| sort.header(c.t.get(k), *key, &base)).collect();
     let f = Form::with(&[("from", from_s), ("to", to_s)]);
-    Ok(render(&LedgerPage { communities: community_options(&list), community_id: cm.id, f, headers, lines, query, c }))
+    Ok(render(&LedgerPage {
+        communities: community_options(&list),
+        community_id: cm.id,
+        f,
+        headers,
+        sort,
+        lines,
+        query,
+        c,
+    }))
 }

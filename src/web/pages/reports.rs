@@ -6,13 +6,11 @@ use super::sheets::{communities, pick};
 use super::{Chrome, Form, OrPage, PageResult, page, render, when};
 use crate::app::{AppError, report as rp};
 use crate::store::{report as sr, sheet as st};
-use crate::web::AppState;
 use crate::web::extract::Ctx;
+use crate::web::{AppState, export};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use huiqian_domain::auth::Permission;
 use huiqian_domain::sheet::request::RepairCategory;
@@ -209,9 +207,18 @@ async fn weekly(State(s): State<AppState>, ctx: Ctx, Query(q): Query<WeekQuery>)
             .collect()
     };
     let query = format!("community_id={selected}&week={}", w.week_start);
-    if q.format.as_deref() == Some("csv") {
-        let headers =
-            [c.t.get("report.section"), c.t.get("report.item"), this_name, prev_name, c.t.get("report.change")];
+    let title = if all { c.t.get("report.all_communities").to_string() } else { cm.name.clone() };
+    if let Some(format) = export::Format::parse(q.format.as_deref()) {
+        let table = export::Table {
+            title: c.t.get("report.weekly").to_string(),
+            columns: vec![
+                export::Column::text(c.t.get("report.section"), 10),
+                export::Column::text(c.t.get("report.item"), 16),
+                export::Column::number(this_name, 8),
+                export::Column::number(prev_name, 8),
+                export::Column::signed(c.t.get("report.change"), 6),
+            ],
+        };
         let mut rows = vec![];
         for k in &kpis {
             rows.push(vec![
@@ -222,10 +229,10 @@ async fn weekly(State(s): State<AppState>, ctx: Ctx, Query(q): Query<WeekQuery>)
                 String::new(),
             ]);
         }
-        for (_, title, ls) in &sections {
+        for (_, section, ls) in &sections {
             for l in ls {
                 rows.push(vec![
-                    title.clone(),
+                    section.clone(),
                     l.label.clone(),
                     l.this.to_string(),
                     l.prev.to_string(),
@@ -233,15 +240,14 @@ async fn weekly(State(s): State<AppState>, ctx: Ctx, Query(q): Query<WeekQuery>)
                 ]);
             }
         }
-        let body = crate::web::api_sheets::csv_with_bom(&headers, rows);
-        let disposition = format!("attachment; filename=\"weekly-{}.csv\"", w.week_start);
-        return Ok((
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)],
-            body,
-        )
-            .into_response());
+        let d = export::Download {
+            format,
+            table,
+            name: format!("{} {title} {}", c.t.get("report.weekly"), w.week_start),
+            fallback: format!("weekly-{}", w.week_start),
+        };
+        return export::download_rows(d, rows).await.page(ctx.lang);
     }
-    let title = if all { c.t.get("report.all_communities").to_string() } else { cm.name.clone() };
     let generated = w.generated_at.map(|at| when(at, &tz)).unwrap_or_default();
     let mut options: Vec<(String, String)> = list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect();
     if list.len() > 1 {

@@ -7,13 +7,12 @@ use super::sheets::{communities, day_ms, pick};
 use super::{Chrome, Form, OrPage, PageError, PageResult, page, render, see_other, when};
 use crate::app::{AppError, org, request as rq, sheet};
 use crate::store::{org as so, request as srq};
-use crate::web::AppState;
 use crate::web::extract::Ctx;
+use crate::web::{AppState, export};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form as AxForm, Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::money::Money;
@@ -728,6 +727,9 @@ struct LedgerQuery {
     all: Option<String>,
     /// Only late arrivals, late slips and missed promises.
     late: Option<String>,
+    sort: Option<String>,
+    dir: Option<String>,
+    /// `csv` or `xlsx` to download what the page shows, in its order.
     format: Option<String>,
 }
 
@@ -748,194 +750,170 @@ struct LedgerPage {
     title: String,
     tabs: Vec<(String, String)>,
     f: Form,
-    headers: Vec<String>,
+    headers: Vec<export::Header>,
+    sort: export::Sort,
     lines: Vec<LedgerLine>,
+    /// The filters and the order, for the export links.
     query: String,
 }
 
 const LEDGERS: [&str; 5] = ["repairs", "complaints", "suggestions", "inquiries", "charges"];
 
-fn ledger_lines(c: &Chrome, name: &str, jobs: &[srq::Job], tz: &str) -> (Vec<String>, Vec<LedgerLine>) {
-    let now = crate::store::now_ms();
+/// A column of a flow's ledger: its message key, the width it needs in an export, how it
+/// is exported, and the column of `srq::LEDGER_SORTS` it sorts by.
+type LedgerColumn = (&'static str, usize, export::Kind, Option<&'static str>);
+
+fn ledger_columns(name: &str) -> Vec<LedgerColumn> {
+    use export::Kind::{Number, Text};
+    let mut cols: Vec<LedgerColumn> = vec![
+        ("ledger.number", 16, Text, Some("number")),
+        ("sheet.registered_at", 17, Text, Some("registered_at")),
+        ("unit.room_no", 10, Text, Some("room")),
+        ("sheet.requester", 8, Text, Some("requester")),
+    ];
+    cols.extend(match name {
+        "repairs" | "charges" => vec![
+            ("repair.category", 10, Text, Some("category")),
+            ("repair.class", 8, Text, Some("class")),
+            ("repair.source", 8, Text, Some("source")),
+            ("repair.technician", 8, Text, Some("technician")),
+            ("repair.arrival_due", 17, Text, Some("arrival_due")),
+            ("repair.arrived_at", 17, Text, Some("arrived_at")),
+            ("repair.late_minutes", 8, Number, None),
+            ("repair.completed_at", 17, Text, Some("completed_at")),
+            ("repair.slip_returned_at", 17, Text, Some("slip_returned_at")),
+            ("charge.total", 10, Text, Some("charge")),
+            ("charge.state", 8, Text, Some("charge_state")),
+            ("common.status", 8, Text, Some("state")),
+        ],
+        "complaints" => vec![
+            ("complaint.category", 10, Text, Some("category")),
+            ("complaint.against", 10, Text, Some("against")),
+            ("complaint.flag", 10, Text, Some("flag")),
+            ("complaint.judgement", 8, Text, Some("judgement")),
+            ("complaint.route", 10, Text, None),
+            ("complaint.deadline", 17, Text, Some("deadline")),
+            ("complaint.progress_count", 8, Number, Some("progress")),
+            ("complaint.solution_at", 17, Text, Some("solution_at")),
+            ("common.status", 8, Text, Some("state")),
+        ],
+        "suggestions" => vec![
+            ("sheet.reason", 30, Text, Some("reason")),
+            ("suggestion.analysed_at", 17, Text, Some("analysed_at")),
+            ("suggestion.to_director", 8, Text, Some("to_director")),
+            ("suggestion.replied_at", 17, Text, Some("replied_at")),
+            ("common.status", 8, Text, Some("state")),
+        ],
+        _ => vec![
+            ("sheet.reason", 30, Text, Some("reason")),
+            ("inquiry.promised_by", 17, Text, Some("promised_by")),
+            ("inquiry.answered_at", 17, Text, Some("answered_at")),
+            ("inquiry.missed", 8, Text, None),
+            ("common.status", 8, Text, Some("state")),
+        ],
+    });
+    cols
+}
+
+/// A row of a flow's ledger, in [`ledger_columns`]' order.
+fn ledger_line(c: &Chrome, name: &str, j: &srq::Job, tz: &str, now: i64) -> LedgerLine {
     let at = |ms: Option<i64>| ms.map(|v| when(v, tz)).unwrap_or_default();
-    let h = |keys: &[&str]| keys.iter().map(|k| c.t.get(k).to_string()).collect::<Vec<_>>();
-    let state = |j: &srq::Job| c.t.get(&format!("sheet_state.{}", j.state)).to_string();
-    let room = |j: &srq::Job| j.room_no.clone().unwrap_or_default();
-    let common = ["ledger.number", "sheet.registered_at", "unit.room_no", "sheet.requester"];
-    let headers: Vec<String>;
-    let mut lines = vec![];
-    match name {
+    let mut cells = vec![
+        j.number.clone(),
+        at(Some(j.registered_at)),
+        j.room_no.clone().unwrap_or_default(),
+        j.requester_name.clone(),
+    ];
+    let state = c.t.get(&format!("sheet_state.{}", j.state)).to_string();
+    let marked = match name {
         "repairs" | "charges" => {
-            let mut keys = common.to_vec();
-            keys.extend([
-                "repair.category",
-                "repair.class",
-                "repair.source",
-                "repair.technician",
-                "repair.arrival_due",
-                "repair.arrived_at",
-                "repair.late_minutes",
-                "repair.completed_at",
-                "repair.slip_returned_at",
-                "charge.total",
-                "charge.state",
-                "common.status",
+            let late = j.arrival_due_at.map(|d| j.arrived_at.unwrap_or(now) - d).filter(|l| *l > 0);
+            let slip_late = j.slip_due_at.is_some_and(|d| j.slip_returned_at.unwrap_or(now) > d);
+            cells.extend([
+                j.category.as_deref().map(|x| category_label(c, x)).unwrap_or_default(),
+                j.class.as_deref().map(|x| class_label(c, x)).unwrap_or_default(),
+                j.source.as_deref().map(|x| label_of(c, RepairSource::parse(x), x)).unwrap_or_default(),
+                j.technician_name.clone().unwrap_or_default(),
+                at(j.arrival_due_at),
+                at(j.arrived_at),
+                late.map(|l| minutes(l).to_string()).unwrap_or_default(),
+                at(j.completed_at),
+                at(j.slip_returned_at),
+                j.charge_fen.map(yuan).unwrap_or_default(),
+                if j.charge_state == "none" {
+                    String::new()
+                } else {
+                    c.t.get(&format!("charge.{}", j.charge_state)).to_string()
+                },
+                state,
             ]);
-            headers = h(&keys);
-            for j in jobs {
-                let late = j.arrival_due_at.map(|d| j.arrived_at.unwrap_or(now) - d).filter(|l| *l > 0);
-                let slip_late = j.slip_due_at.is_some_and(|d| j.slip_returned_at.unwrap_or(now) > d);
-                lines.push(LedgerLine {
-                    sheet_id: j.sheet_id,
-                    marked: if name == "charges" { j.charge_state == "quoted" } else { late.is_some() || slip_late },
-                    cells: vec![
-                        j.number.clone(),
-                        at(Some(j.registered_at)),
-                        room(j),
-                        j.requester_name.clone(),
-                        j.category.as_deref().map(|x| category_label(c, x)).unwrap_or_default(),
-                        j.class.as_deref().map(|x| class_label(c, x)).unwrap_or_default(),
-                        j.source.as_deref().map(|x| label_of(c, RepairSource::parse(x), x)).unwrap_or_default(),
-                        j.technician_name.clone().unwrap_or_default(),
-                        at(j.arrival_due_at),
-                        at(j.arrived_at),
-                        late.map(|l| minutes(l).to_string()).unwrap_or_default(),
-                        at(j.completed_at),
-                        at(j.slip_returned_at),
-                        j.charge_fen.map(yuan).unwrap_or_default(),
-                        if j.charge_state == "none" {
-                            String::new()
-                        } else {
-                            c.t.get(&format!("charge.{}", j.charge_state)).to_string()
-                        },
-                        state(j),
-                    ],
-                });
-            }
+            if name == "charges" { j.charge_state == "quoted" } else { late.is_some() || slip_late }
         }
         "complaints" => {
-            let mut keys = common.to_vec();
-            keys.extend([
-                "complaint.category",
-                "complaint.against",
-                "complaint.flag",
-                "complaint.judgement",
-                "complaint.route",
-                "complaint.deadline",
-                "complaint.progress_count",
-                "complaint.solution_at",
-                "common.status",
+            let route = match j.route.as_deref() {
+                Some("developer") => c.t.get("complaint.developer").to_string(),
+                _ => j.routed_department_name.clone().unwrap_or_default(),
+            };
+            cells.extend([
+                j.category.clone().unwrap_or_default(),
+                j.against.as_deref().map(|x| label_of(c, AgainstKind::parse(x), x)).unwrap_or_default(),
+                j.flag.as_deref().map(|x| label_of(c, FlagReason::parse(x), x)).unwrap_or_default(),
+                match j.valid {
+                    Some(1) => c.t.get("complaint.valid").to_string(),
+                    Some(_) => c.t.get("complaint.not_valid").to_string(),
+                    None => String::new(),
+                },
+                route,
+                at(j.deadline_at),
+                j.progress_count.to_string(),
+                at(j.solution_at),
+                state,
             ]);
-            headers = h(&keys);
-            for j in jobs {
-                let route = match j.route.as_deref() {
-                    Some("developer") => c.t.get("complaint.developer").to_string(),
-                    _ => j.routed_department_name.clone().unwrap_or_default(),
-                };
-                lines.push(LedgerLine {
-                    sheet_id: j.sheet_id,
-                    marked: j.flag.is_some(),
-                    cells: vec![
-                        j.number.clone(),
-                        at(Some(j.registered_at)),
-                        room(j),
-                        j.requester_name.clone(),
-                        j.category.clone().unwrap_or_default(),
-                        j.against.as_deref().map(|x| label_of(c, AgainstKind::parse(x), x)).unwrap_or_default(),
-                        j.flag.as_deref().map(|x| label_of(c, FlagReason::parse(x), x)).unwrap_or_default(),
-                        match j.valid {
-                            Some(1) => c.t.get("complaint.valid").to_string(),
-                            Some(_) => c.t.get("complaint.not_valid").to_string(),
-                            None => String::new(),
-                        },
-                        route,
-                        at(j.deadline_at),
-                        j.progress_count.to_string(),
-                        at(j.solution_at),
-                        state(j),
-                    ],
-                });
-            }
+            j.flag.is_some()
         }
         "suggestions" => {
-            let mut keys = common.to_vec();
-            keys.extend([
-                "sheet.reason",
-                "suggestion.analysed_at",
-                "suggestion.to_director",
-                "suggestion.replied_at",
-                "common.status",
+            cells.extend([
+                j.reason.clone(),
+                at(j.analysed_at),
+                if j.analysed_at.is_some() { yes_no(c, j.to_director == 1) } else { String::new() },
+                at(j.replied_at),
+                state,
             ]);
-            headers = h(&keys);
-            for j in jobs {
-                lines.push(LedgerLine {
-                    sheet_id: j.sheet_id,
-                    marked: j.replied_at.is_none(),
-                    cells: vec![
-                        j.number.clone(),
-                        at(Some(j.registered_at)),
-                        room(j),
-                        j.requester_name.clone(),
-                        j.reason.clone(),
-                        at(j.analysed_at),
-                        if j.analysed_at.is_some() { yes_no(c, j.to_director == 1) } else { String::new() },
-                        at(j.replied_at),
-                        state(j),
-                    ],
-                });
-            }
+            j.replied_at.is_none()
         }
         _ => {
-            let mut keys = common.to_vec();
-            keys.extend([
-                "sheet.reason",
-                "inquiry.promised_by",
-                "inquiry.answered_at",
-                "inquiry.missed",
-                "common.status",
+            let missed = j.promised_by_at.is_some_and(|by| j.answered_at.unwrap_or(now) > by);
+            cells.extend([
+                j.reason.clone(),
+                at(j.promised_by_at),
+                at(j.answered_at),
+                if missed { c.t.get("inquiry.promise_missed").to_string() } else { String::new() },
+                state,
             ]);
-            headers = h(&keys);
-            for j in jobs {
-                let missed = j.promised_by_at.is_some_and(|by| j.answered_at.unwrap_or(now) > by);
-                lines.push(LedgerLine {
-                    sheet_id: j.sheet_id,
-                    marked: missed,
-                    cells: vec![
-                        j.number.clone(),
-                        at(Some(j.registered_at)),
-                        room(j),
-                        j.requester_name.clone(),
-                        j.reason.clone(),
-                        at(j.promised_by_at),
-                        at(j.answered_at),
-                        if missed { c.t.get("inquiry.promise_missed").to_string() } else { String::new() },
-                        state(j),
-                    ],
-                });
-            }
+            missed
         }
-    }
-    (headers, lines)
+    };
+    LedgerLine { sheet_id: j.sheet_id, cells, marked }
 }
 
 /// The flows' ledgers: repairs (业主报修反映台帐), complaints (业主意见投诉台帐), suggestions
-/// (住户意见建议台帐), inquiries and paid work owed; as a page and as CSV.
+/// (住户意见建议台帐), inquiries and paid work owed; as a page sortable by its columns, and
+/// as CSV or XLSX.
 async fn ledger(
     State(s): State<AppState>,
     ctx: Ctx,
     Path(name): Path<String>,
     Query(q): Query<LedgerQuery>,
 ) -> PageResult {
-    if !LEDGERS.contains(&name.as_str()) {
+    let Some(name) = LEDGERS.iter().find(|n| **n == name).copied() else {
         return Err(PageError(AppError::NotFound, ctx.lang));
-    }
+    };
     let list = communities(&s, &ctx, Permission::ViewCommunity).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
     let c = Chrome::of(&ctx);
     let ne = |v: &Option<String>| v.as_ref().map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
-    let csv = q.format.as_deref() == Some("csv");
     let all = ne(&q.all).is_some();
-    let which = match (name.as_str(), all) {
+    let which = match (name, all) {
         ("repairs", _) => rq::LedgerName::Repairs,
         ("complaints", false) => rq::LedgerName::Complaints,
         ("complaints", true) => rq::LedgerName::AllComplaints,
@@ -943,41 +921,68 @@ async fn ledger(
         ("inquiries", _) => rq::LedgerName::Inquiries,
         _ => rq::LedgerName::Charges,
     };
+    let columns = ledger_columns(name);
+    let sortable: Vec<(&'static str, &str)> =
+        srq::LEDGER_SORTS.iter().filter(|(k, _)| columns.iter().any(|col| col.3 == Some(*k))).copied().collect();
+    let sort = export::Sort::parse(q.sort.as_deref(), q.dir.as_deref(), &sortable);
     let filter = srq::LedgerFilter {
         from_ms: ne(&q.from).and_then(|d| day_ms(&d, &cm.timezone, false)),
         to_ms: ne(&q.to).and_then(|d| day_ms(&d, &cm.timezone, true)),
         late_only: ne(&q.late).is_some(),
-        limit: if csv { 10_000 } else { 500 },
+        sort: sort.column(),
+        desc: sort.desc,
+        limit: 500,
         ..Default::default()
     };
-    let jobs = rq::ledger(&s.app, &ctx.actor, cm.id, which, filter).await.page(ctx.lang)?;
-    let (headers, lines) = ledger_lines(&c, &name, &jobs, &cm.timezone);
-    if csv {
-        let body = crate::web::api_sheets::csv_with_bom(&headers, lines.into_iter().map(|l| l.cells));
-        let disposition = format!("attachment; filename=\"{name}-ledger.csv\"");
-        return Ok((
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)],
-            body,
-        )
-            .into_response());
+    let title = c.t.get(&format!("ledger_name.{}", if name == "complaints" && all { "all_complaints" } else { name }));
+    if let Some(format) = export::Format::parse(q.format.as_deref()) {
+        let keys = rq::ledger_keys(&s.app, &ctx.actor, cm.id, which, filter).await.page(ctx.lang)?;
+        let table = export::Table {
+            title: title.to_string(),
+            columns: columns
+                .iter()
+                .map(|(k, width, kind, _)| export::Column { title: c.t.get(k).to_string(), width: *width, kind: *kind })
+                .collect(),
+        };
+        let d = export::Download {
+            format,
+            table,
+            name: format!("{title} {}", cm.name),
+            fallback: format!("{name}-ledger"),
+        };
+        let (app, actor, id, tz) = (s.app.clone(), ctx.actor.clone(), cm.id, cm.timezone.clone());
+        let fetch = move |ids: Vec<i64>| {
+            let (app, actor) = (app.clone(), actor.clone());
+            async move { rq::ledger_rows(&app, &actor, id, &ids).await }
+        };
+        let now = crate::store::now_ms();
+        let cells = move |j: srq::Job| ledger_line(&c, name, &j, &tz, now).cells;
+        return export::download(d, keys, fetch, cells).await.page(ctx.lang);
     }
+    let jobs = rq::ledger(&s.app, &ctx.actor, cm.id, which, filter).await.page(ctx.lang)?;
+    let now = crate::store::now_ms();
+    let lines = jobs.iter().map(|j| ledger_line(&c, name, j, &cm.timezone, now)).collect();
     let f = Form::with(&[
         ("from", q.from.clone().unwrap_or_default()),
         ("to", q.to.clone().unwrap_or_default()),
         ("all", if all { "1".into() } else { String::new() }),
         ("late", ne(&q.late).map(|_| "1".to_string()).unwrap_or_default()),
     ]);
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
+    let filters: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("community_id", &cm.id.to_string())
         .extend_pairs(f.values.iter().filter(|(_, v)| !v.is_empty()))
         .finish();
+    let query = url::form_urlencoded::Serializer::new(filters.clone()).extend_pairs(sort.pairs()).finish();
+    let base = format!("/requests/ledger/{name}?{filters}");
+    let headers = columns.iter().map(|(k, _, _, key)| sort.header(c.t.get(k), *key, &base)).collect();
     Ok(render(&LedgerPage {
         title: c.t.get(&format!("ledger_name.{name}")).to_string(),
         tabs: LEDGERS.iter().map(|n| (n.to_string(), c.t.get(&format!("ledger_name.{n}")).to_string())).collect(),
         communities: community_options(&list),
         community_id: cm.id,
-        name,
+        name: name.to_string(),
         headers,
+        sort,
         lines,
         query,
         f,

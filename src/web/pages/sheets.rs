@@ -5,8 +5,8 @@
 use super::{Chrome, Form, OrPage, PageError, PageResult, page, render, see_other, when};
 use crate::app::{AppError, org, sheet};
 use crate::store::{org as so, sheet as st};
-use crate::web::AppState;
 use crate::web::extract::Ctx;
+use crate::web::{AppState, export};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form as AxForm, Path, Query, State};
@@ -1161,6 +1161,9 @@ struct LedgerQuery {
     state: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    sort: Option<String>,
+    dir: Option<String>,
+    /// `csv` or `xlsx` to download what the page shows, in its order.
     format: Option<String>,
 }
 
@@ -1181,47 +1184,77 @@ struct LedgerPage {
     f: Form,
     departments: Vec<(String, String)>,
     states: Vec<(String, String)>,
+    headers: Vec<export::Header>,
+    sort: export::Sort,
     rows: Vec<LedgerRow>,
+    /// The filters and the order, for the export links.
     query: String,
 }
 
-/// The handover ledger (会签单交接记录本, R-SHEET-4) as a page, and as CSV.
+/// The handover ledger (会签单交接记录本, R-SHEET-4) as a page, sortable by its columns,
+/// and as CSV or XLSX.
 async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery>) -> PageResult {
     let list = communities(&s, &ctx, Permission::ViewCommunity).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
     let c = Chrome::of(&ctx);
     let ne = |v: &Option<String>| v.as_ref().map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
-    let csv = q.format.as_deref() == Some("csv");
+    let sort = export::Sort::parse(q.sort.as_deref(), q.dir.as_deref(), st::LEDGER_SORTS);
     let filter = st::LedgerFilter {
         department_id: ne(&q.department_id).and_then(|v| v.parse().ok()),
         state: ne(&q.state),
         from_ms: ne(&q.from).and_then(|d| day_ms(&d, &cm.timezone, false)),
         to_ms: ne(&q.to).and_then(|d| day_ms(&d, &cm.timezone, true)),
-        limit: if csv { 10_000 } else { 200 },
+        sort: sort.column(),
+        desc: sort.desc,
+        limit: 200,
         offset: 0,
     };
-    let found = sheet::ledger(&s.app, &ctx.actor, cm.id, filter).await.page(ctx.lang)?;
-    if csv {
-        let body = crate::web::api_sheets::ledger_csv(&found, &cm.timezone, ctx.lang);
-        return Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=\"handover-ledger.csv\""),
-            ],
-            body,
-        )
-            .into_response());
+    if let Some(format) = export::Format::parse(q.format.as_deref()) {
+        let keys = sheet::ledger_keys(&s.app, &ctx.actor, cm.id, &filter).await.page(ctx.lang)?;
+        let (app, actor, id, tz, lang) = (s.app.clone(), ctx.actor.clone(), cm.id, cm.timezone.clone(), ctx.lang);
+        let d = export::Download {
+            format,
+            table: crate::web::api_sheets::handover_table(lang),
+            name: format!("{} {}", c.t.get("export.handover_ledger"), cm.name),
+            fallback: "handover-ledger".into(),
+        };
+        let fetch = move |keys: Vec<(i64, i64)>| {
+            let (app, actor) = (app.clone(), actor.clone());
+            async move { sheet::ledger_rows(&app, &actor, id, &keys).await }
+        };
+        let cells = move |r: st::HandoverRow| crate::web::api_sheets::handover_cells(&r, &tz, lang);
+        return export::download(d, keys, fetch, cells).await.page(ctx.lang);
     }
+    let found = sheet::ledger(&s.app, &ctx.actor, cm.id, filter).await.page(ctx.lang)?;
     let f = Form::with(&[
         ("department_id", q.department_id.clone().unwrap_or_default()),
         ("state", q.state.clone().unwrap_or_default()),
         ("from", q.from.clone().unwrap_or_default()),
         ("to", q.to.clone().unwrap_or_default()),
     ]);
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
+    let filters: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("community_id", &cm.id.to_string())
         .extend_pairs(f.values.iter().filter(|(_, v)| !v.is_empty()))
         .finish();
+    let query: String = url::form_urlencoded::Serializer::new(filters.clone()).extend_pairs(sort.pairs()).finish();
+    let base = format!("/handovers?{filters}");
+    let headers = [
+        ("ledger.number", Some("number")),
+        ("ledger.department", Some("department")),
+        ("ledger.handed_over_at", Some("handed_over_at")),
+        ("ledger.handed_over_by", Some("handed_over_by")),
+        ("ledger.acknowledged_at", Some("acknowledged_at")),
+        ("ledger.acknowledged_by", Some("acknowledged_by")),
+        ("ledger.returned_at", Some("returned_at")),
+        ("ledger.result", None),
+        ("common.status", Some("state")),
+    ]
+    .into_iter()
+    .map(|(k, key)| {
+        let h = sort.header(c.t.get(k), key, &base);
+        if k == "ledger.result" { h.class("opt") } else { h }
+    })
+    .collect();
     let any = (String::new(), c.t.get("audit.all_communities").to_string());
     let deps = org::departments(&s.app, &ctx.actor, cm.id).await.page(ctx.lang)?;
     let tz = cm.timezone.clone();
@@ -1248,6 +1281,8 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
             .collect(),
         communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
         community_id: cm.id,
+        headers,
+        sort,
         rows,
         query,
         c,
