@@ -482,3 +482,114 @@ pub async fn drill(
     .fetch_all(pool)
     .await
 }
+
+// ---- the dashboards' counts ----
+
+async fn count(pool: &AnyPool, sql: &str, binds: &[i64]) -> Result<i64, sqlx::Error> {
+    let mut q = sqlx::query_scalar(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    q.fetch_one(pool).await
+}
+
+/// The few numbers each role acts on, for one person in one community. Each is one
+/// indexed count; only the ones asked for are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wants {
+    pub desk: bool,
+    pub follow_up: bool,
+    pub review: bool,
+    pub dispatch: bool,
+    pub technician: bool,
+    pub reports: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Counts {
+    /// My sheets as first contact still open, past their deadline, back and waiting for me
+    /// to collect (R-SHEET-6, R-SHEET-7).
+    pub my_open: i64,
+    pub my_overdue: i64,
+    pub my_to_collect: i64,
+    /// My follow-ups to do, past their time limit (R-FU-3).
+    pub my_follow_ups: i64,
+    pub my_follow_ups_overdue: i64,
+    /// Follow-ups waiting for the manager's review; open corrective actions (R-FU-4).
+    pub to_review: i64,
+    pub capas_open: i64,
+    /// Repairs nobody is assigned to; assigned ones late for arrival (R-REP-2, R-REP-3).
+    pub unassigned: i64,
+    pub late_arrivals: i64,
+    /// My open jobs, late for arrival (R-REP-3).
+    pub my_jobs: i64,
+    pub my_jobs_late: i64,
+    /// Complaints this week (R-CMP-8).
+    pub complaints_this_week: i64,
+}
+
+pub async fn counts(
+    pool: &AnyPool,
+    c: i64,
+    user: i64,
+    now: i64,
+    week_start: i64,
+    w: Wants,
+) -> Result<Counts, sqlx::Error> {
+    let mut out = Counts::default();
+    if w.desk {
+        let open = "SELECT COUNT(*) FROM sheets WHERE first_contact_id = $1 AND community_id = $2 \
+                    AND state IN ('registered', 'dispatched', 'awaiting_acceptance', 'suspended')";
+        out.my_open = count(pool, open, &[user, c]).await?;
+        out.my_overdue = count(pool, &format!("{open} AND due_at < $3"), &[user, c, now]).await?;
+        out.my_to_collect = count(
+            pool,
+            "SELECT COUNT(*) FROM sheets WHERE first_contact_id = $1 AND community_id = $2 AND state = 'awaiting_acceptance'",
+            &[user, c],
+        )
+        .await?;
+    }
+    if w.follow_up {
+        let mine = "SELECT COUNT(*) FROM follow_ups WHERE assigned_to = $1 AND state = 'pending' AND community_id = $2";
+        out.my_follow_ups = count(pool, mine, &[user, c]).await?;
+        out.my_follow_ups_overdue = count(pool, &format!("{mine} AND due_at < $3"), &[user, c, now]).await?;
+    }
+    if w.review {
+        out.to_review =
+            count(pool, "SELECT COUNT(*) FROM follow_ups WHERE community_id = $1 AND state = 'done'", &[c]).await?;
+        out.capas_open =
+            count(pool, "SELECT COUNT(*) FROM capas WHERE community_id = $1 AND state <> 'verified'", &[c]).await?;
+    }
+    if w.dispatch {
+        out.unassigned = count(
+            pool,
+            "SELECT COUNT(*) FROM requests WHERE community_id = $1 AND class_rank IS NOT NULL AND technician_id IS NULL AND closed = 0",
+            &[c],
+        )
+        .await?;
+        out.late_arrivals = count(
+            pool,
+            "SELECT COUNT(*) FROM requests WHERE technician_id IN (SELECT ur.user_id FROM user_roles ur \
+             WHERE ur.community_id = $1 AND ur.role = 'technician') AND technician_id IS NOT NULL AND completed_at IS NULL \
+             AND closed = 0 AND arrived_at IS NULL AND arrival_due_at < $2 AND community_id = $1",
+            &[c, now],
+        )
+        .await?;
+    }
+    if w.technician {
+        let mine = "SELECT COUNT(*) FROM requests WHERE technician_id = $1 AND completed_at IS NULL AND closed = 0 \
+                    AND community_id = $2";
+        out.my_jobs = count(pool, mine, &[user, c]).await?;
+        out.my_jobs_late =
+            count(pool, &format!("{mine} AND arrived_at IS NULL AND arrival_due_at < $3"), &[user, c, now]).await?;
+    }
+    if w.reports {
+        out.complaints_this_week = count(
+            pool,
+            "SELECT COUNT(*) FROM requests WHERE community_id = $1 AND kind = 'complaint' AND opened_at >= $2",
+            &[c, week_start],
+        )
+        .await?;
+    }
+    Ok(out)
+}

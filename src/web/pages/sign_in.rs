@@ -317,14 +317,26 @@ async fn home_page(s: &AppState, ctx: &Ctx, f: Form) -> PageResult {
     Ok(page(status, &HomePage { c: Chrome::of(ctx), communities, roles, dashboards, companies, f }))
 }
 
-/// The few numbers a manager acts on.
+/// A number a role acts on, linking to the list behind it.
+pub struct Tile {
+    pub id: String,
+    pub label: String,
+    pub value: i64,
+    pub href: String,
+    /// Something is late: shown in red.
+    pub alert: bool,
+}
+
+/// The few numbers each of the person's roles acts on, per community: the desk's own
+/// sheets and follow-ups, the manager's reviews and corrective actions and the
+/// receptionists' recovery rates, the dispatcher's board, the technician's jobs, the
+/// director's week.
 pub struct Dashboard {
     pub community: String,
     pub community_id: i64,
-    pub open: i64,
-    pub overdue: i64,
-    /// (receptionist, registered, recovered, rate %)
-    pub recovery: Vec<(String, i64, i64, i64)>,
+    pub tiles: Vec<Tile>,
+    /// (receptionist, registered, recovered, rate %); managers only.
+    pub recovery: Option<Vec<(String, i64, i64, i64)>>,
 }
 
 async fn dashboards(
@@ -334,44 +346,134 @@ async fn dashboards(
     f: &Form,
 ) -> Result<Vec<Dashboard>, super::PageError> {
     use chrono::{Datelike, TimeZone};
+    use huiqian_domain::auth::Permission as P;
     let now = crate::store::now_ms();
+    let may = |p: P, c: i64| ctx.actor.authorize(p, c).is_ok();
+    let t = |k: &str| crate::i18n::t(ctx.lang, k).to_string();
     let mut out = vec![];
-    for cm in communities
-        .iter()
-        .filter(|c| ctx.actor.authorize(huiqian_domain::auth::Permission::ReassignSheet, c.id).is_ok())
-    {
+    for cm in communities {
+        let c = cm.id;
+        let manager = may(P::ReassignSheet, c);
+        let wants = crate::store::report::Wants {
+            desk: may(P::HandleSheet, c),
+            follow_up: may(P::FollowUp, c),
+            review: may(P::ReviewFollowUp, c),
+            dispatch: may(P::DispatchRepair, c),
+            technician: may(P::DoRepair, c),
+            reports: may(P::ViewReports, c),
+        };
+        if !manager && wants == crate::store::report::Wants::default() {
+            continue;
+        }
         let tz: chrono_tz::Tz = cm.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
         let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-        // The period: the days asked for, else this month so far.
-        let day = |v: &str| huiqian_domain::time::CivilDate::parse(v).ok().map(|d| d.date());
-        let first = day(f.v("from")).unwrap_or(today.with_day(1).unwrap_or(today));
-        let last = day(f.v("to")).unwrap_or(today).max(first);
         let at = |d: chrono::NaiveDate| {
             d.and_hms_opt(0, 0, 0).and_then(|d| tz.from_local_datetime(&d).single()).map(|d| d.timestamp_millis())
         };
-        let month_start = at(first).unwrap_or(0);
-        let period_end = last.succ_opt().and_then(at).unwrap_or(now + 1);
         let err = |e: sqlx::Error| super::PageError(e.into(), ctx.lang);
-        let (open, overdue) = crate::store::sheet::open_counts(s.app.store.read(), cm.id, now).await.map_err(err)?;
-        let recovery =
-            crate::store::sheet::recovery(s.app.store.read(), cm.id, month_start, period_end).await.map_err(err)?;
-        out.push(Dashboard {
-            community: cm.name.clone(),
-            community_id: cm.id,
-            open,
-            overdue,
-            recovery: recovery
-                .into_iter()
-                .map(|r| {
-                    (
-                        r.name,
-                        r.registered,
-                        r.recovered,
-                        if r.registered > 0 { r.recovered * 100 / r.registered } else { 100 },
-                    )
-                })
-                .collect(),
-        });
+        let week_start = at(crate::app::report::monday_of(today)).unwrap_or(0);
+        let n = crate::store::report::counts(s.app.store.read(), c, ctx.actor.user_id, now, week_start, wants)
+            .await
+            .map_err(err)?;
+        let mut tiles = vec![];
+        let mut tile = |id: &str, key: &str, value: i64, href: String, alert: bool| {
+            tiles.push(Tile { id: format!("{id}-{c}"), label: t(key), value, href, alert });
+        };
+        if manager {
+            let (open, overdue) = crate::store::sheet::open_counts(s.app.store.read(), c, now).await.map_err(err)?;
+            tile("open", "home.open", open, format!("/queues?community_id={c}&q=chase"), false);
+            tile("overdue", "queue.overdue", overdue, format!("/queues?community_id={c}&q=overdue"), overdue > 0);
+        }
+        if wants.desk {
+            tile("my-open", "home.my_open", n.my_open, format!("/queues?community_id={c}&q=mine"), false);
+            tile(
+                "my-overdue",
+                "home.my_overdue",
+                n.my_overdue,
+                format!("/queues?community_id={c}&q=overdue"),
+                n.my_overdue > 0,
+            );
+            tile(
+                "my-collect",
+                "home.my_to_collect",
+                n.my_to_collect,
+                format!("/queues?community_id={c}&q=mine"),
+                false,
+            );
+        }
+        if wants.follow_up {
+            tile(
+                "my-follow-ups",
+                "home.my_follow_ups",
+                n.my_follow_ups,
+                format!("/follow-ups?community_id={c}"),
+                false,
+            );
+            let late = n.my_follow_ups_overdue;
+            tile(
+                "my-follow-ups-late",
+                "home.my_follow_ups_overdue",
+                late,
+                format!("/follow-ups?community_id={c}"),
+                late > 0,
+            );
+        }
+        if wants.review {
+            tile(
+                "to-review",
+                "home.to_review",
+                n.to_review,
+                format!("/follow-ups?community_id={c}&list=review"),
+                false,
+            );
+            tile("capas", "home.capas_open", n.capas_open, format!("/capas?community_id={c}"), n.capas_open > 0);
+        }
+        if wants.dispatch {
+            tile("unassigned", "home.unassigned", n.unassigned, format!("/repairs/board?community_id={c}"), false);
+            let late = n.late_arrivals;
+            tile("late-arrivals", "home.late_arrivals", late, format!("/repairs/board?community_id={c}"), late > 0);
+        }
+        if wants.technician {
+            tile("my-jobs", "home.my_jobs", n.my_jobs, format!("/repairs/day?community_id={c}"), false);
+            tile(
+                "my-jobs-late",
+                "home.my_jobs_late",
+                n.my_jobs_late,
+                format!("/repairs/day?community_id={c}"),
+                n.my_jobs_late > 0,
+            );
+        }
+        if wants.reports {
+            let week = n.complaints_this_week;
+            tile(
+                "complaints-week",
+                "home.complaints_this_week",
+                week,
+                format!("/reports/weekly?community_id={c}"),
+                false,
+            );
+        }
+        let recovery = if manager {
+            // The period: the days asked for, else this month so far.
+            let day = |v: &str| huiqian_domain::time::CivilDate::parse(v).ok().map(|d| d.date());
+            let first = day(f.v("from")).unwrap_or(today.with_day(1).unwrap_or(today));
+            let last = day(f.v("to")).unwrap_or(today).max(first);
+            let month_start = at(first).unwrap_or(0);
+            let period_end = last.succ_opt().and_then(at).unwrap_or(now + 1);
+            let rows =
+                crate::store::sheet::recovery(s.app.store.read(), c, month_start, period_end).await.map_err(err)?;
+            Some(
+                rows.into_iter()
+                    .map(|r| {
+                        let rate = if r.registered > 0 { r.recovered * 100 / r.registered } else { 100 };
+                        (r.name, r.registered, r.recovered, rate)
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        out.push(Dashboard { community: cm.name.clone(), community_id: c, tiles, recovery });
     }
     Ok(out)
 }
