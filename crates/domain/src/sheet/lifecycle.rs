@@ -914,6 +914,36 @@ mod tests {
         assert_eq!(s.events, 7);
     }
 
+    /// R-FU-1: the resident's request for a follow-up is kept on the sheet until it is
+    /// collected, once; after collection the follow-up is already decided.
+    #[test]
+    fn r_fu_1_a_follow_up_is_requested_before_collection() {
+        let (mut s, _) = Sheet::register(SheetKind::Inquiry, Channel::Phone, DESK, 0);
+        assert!(!s.follow_up_requested);
+        s.handle(&Command::RequestFollowUp { note: " 业主来电要求回访 ".into() }, 1, DESK).unwrap();
+        assert!(s.follow_up_requested);
+        let again = Sheet::replay(&[
+            Recorded {
+                event: Event::Registered { kind: SheetKind::Inquiry, channel: Channel::Phone, first_contact: DESK },
+                at: 0,
+                by: DESK,
+            },
+            Recorded { event: Event::FollowUpRequested { note: "业主来电要求回访".into() }, at: 1, by: DESK },
+        ])
+        .unwrap();
+        assert!(again.follow_up_requested, "replayed from the history");
+        assert_eq!(
+            s.decide(&Command::RequestFollowUp { note: String::new() }, 2),
+            Err(Refusal("sheet.follow_up_already_requested"))
+        );
+        let (mut t, _) = Sheet::register(SheetKind::Other, Channel::Phone, DESK, 0);
+        t.state = SheetState::Collected;
+        assert_eq!(
+            t.decide(&Command::RequestFollowUp { note: String::new() }, 2),
+            Err(Refusal("sheet.follow_up_after_collection"))
+        );
+    }
+
     /// R-SHEET-3: phone and letter sheets wait for a signature.
     #[test]
     fn r_sheet_3_phone_sheet_needs_a_later_signature() {
