@@ -3,7 +3,8 @@
 # generated database of 1,000,000 sheets over 20 communities and two years (with 50,000
 # units and 100,000 residents), registration over HTTP, the chase queue, the archive
 # search (漏水 and a phone suffix), the sheet page, the engineering dispatcher's repair
-# board and the technician's day under 32 concurrent clients, and the scheduler's cost
+# board and the technician's day under 32 concurrent clients, the weekly statistics table
+# and a year of staff performance under 4, and the scheduler's cost
 # per tick. Registration is also given as a ratio of the insert
 # baseline (../shared/bench/baseline) measured in the same run. Prints a markdown table.
 #
@@ -96,16 +97,16 @@ explain_repairs() { # backend community technician now_ms
     local queries=(
         "board|$job WHERE r.community_id = $c AND r.class_rank IS NOT NULL AND r.technician_id IS NULL AND r.closed = 0
           ORDER BY r.class_rank, r.opened_at, r.sheet_id LIMIT 30 OFFSET 0"
-        "board_count|SELECT COUNT(*) FROM requests r WHERE r.community_id = $c AND r.class_rank IS NOT NULL
+        "board_total|SELECT COUNT(*) FROM requests r WHERE r.community_id = $c AND r.class_rank IS NOT NULL
           AND r.technician_id IS NULL AND r.closed = 0"
         "late_open|$job WHERE r.sheet_id IN (SELECT l.sheet_id FROM requests l WHERE l.technician_id IN
           (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $c AND ur.role = 'technician')
           AND l.technician_id IS NOT NULL AND l.completed_at IS NULL AND l.closed = 0 AND l.arrived_at IS NULL
           AND l.arrival_due_at < $now AND +l.community_id = $c ORDER BY l.arrival_due_at, l.sheet_id LIMIT 20)
           ORDER BY r.arrival_due_at, r.sheet_id"
-        "technician_loads|SELECT u.id, (SELECT COUNT(*) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL
-          AND r.closed = 0) FROM users u WHERE u.active = 1 AND u.id IN (SELECT ur.user_id FROM user_roles ur
-          WHERE ur.community_id = $c AND ur.role = 'technician')"
+        "technician_loads|SELECT u.id, COUNT(r.sheet_id), MIN(r.appointment_at) FROM users u LEFT JOIN requests r
+          ON r.technician_id = u.id AND r.completed_at IS NULL AND r.closed = 0 WHERE u.active = 1 AND u.id IN
+          (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $c AND ur.role = 'technician') GROUP BY u.id"
         "day_open|$job WHERE r.technician_id = $t AND r.completed_at IS NULL AND r.closed = 0 AND r.community_id = $c
           ORDER BY r.arrival_due_at IS NULL, r.arrival_due_at, r.sheet_id LIMIT 40"
         "day_done|$job WHERE r.technician_id = $t AND r.completed_at IS NOT NULL AND r.completed_at >= $((now - 86400000))
@@ -223,6 +224,27 @@ run_backend() { # sqlite|postgres
     TOKEN=$token PATHS="$data/pages.txt" run_wrk "$b.page" "$base/" "$LUA/sheet_get.lua"
     PATHS="$data/board.txt" run_wrk "$b.board" "$base/" "$LUA/as_users.lua"
     PATHS="$data/day.txt" run_wrk "$b.day" "$base/" "$LUA/as_users.lua"
+    # The reports (R-CMP-8, R-ROLE-3) as `bench`, customer-service manager everywhere, with
+    # 4 clients (a handful of managers, not the desk's crowd): this week's statistics table
+    # of each community and of all of them (counted, not kept), a year of staff performance.
+    say "$b: reports"
+    local mgr today year_ago
+    mgr=$(read_token "$base" bench)
+    today=$(date -u +%Y-%m-%d)
+    year_ago=$(date -u -d '365 days ago' +%Y-%m-%d)
+    : >"$data/weekly1.txt"; : >"$data/weekly_all.txt"; : >"$data/staff.txt"
+    for c in "${communities[@]}"; do
+        echo "$mgr /api/v1/communities/$c/weekly-report" >>"$data/weekly1.txt"
+        echo "$mgr /api/v1/communities/$c/performance?from=$year_ago&to=$today" >>"$data/staff.txt"
+    done
+    echo "$mgr /api/v1/reports/weekly" >"$data/weekly_all.txt"
+    n=$(curl -fs -H "Authorization: Bearer $mgr" "$base/api/v1/reports/weekly" | jq '.community_ids | length')
+    [ "$n" -eq "${#communities[@]}" ] || { say "$b: the weekly table covers $n communities"; return 1; }
+    n=$(curl -fs -H "Authorization: Bearer $mgr" "$base/api/v1/communities/$first/performance?from=$year_ago&to=$today" | jq '.people | length')
+    [ "$n" -ge 1 ] || { say "$b: staff performance is empty"; return 1; }
+    PATHS="$data/weekly1.txt" CONNECTIONS=4 run_wrk "$b.weekly1" "$base/" "$LUA/as_users.lua"
+    PATHS="$data/weekly_all.txt" CONNECTIONS=4 run_wrk "$b.weekly_all" "$base/" "$LUA/as_users.lua"
+    PATHS="$data/staff.txt" CONNECTIONS=4 run_wrk "$b.staff" "$base/" "$LUA/as_users.lua"
     TOKEN=$token COMMUNITY=$first run_wrk "$b.register" "$base/" "$LUA/register_sheet.lua"
     R[$b.rss_after]=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
     stop_server
@@ -251,6 +273,7 @@ echo
 line() { printf '| %s | %s |' "$1" "$2"; shift 2; printf ' %s |' "$@"; echo; }
 fmt() { echo "${R[$1.rps]} req/s, p50 ${R[$1.p50]}, p99 ${R[$1.p99]}"; }
 names=() gen=() size=() reg=() ratios=() chase=() leak=() last4=() page=() board=() day=() tick1=() tickn=() plan=() bad=() timeouts=()
+weekly1=() weekly_all=() staff=()
 for b in $BACKENDS; do
     names+=("$b")
     gen+=("$(awk -v m="${R[$b.generate]}" 'BEGIN {printf "%.0f s", m / 1000}')")
@@ -263,11 +286,14 @@ for b in $BACKENDS; do
     page+=("$(fmt "$b.page")")
     board+=("$(fmt "$b.board")")
     day+=("$(fmt "$b.day")")
+    weekly1+=("$(fmt "$b.weekly1")")
+    weekly_all+=("$(fmt "$b.weekly_all")")
+    staff+=("$(fmt "$b.staff")")
     tick1+=("${R[$b.tick1]}")
     tickn+=("${R[$b.tickn]}")
     plan+=("${R[$b.plan]}")
-    bad+=("${R[$b.register.bad]} / ${R[$b.chase.bad]} / ${R[$b.leak.bad]} / ${R[$b.last4.bad]} / ${R[$b.page.bad]} / ${R[$b.board.bad]} / ${R[$b.day.bad]}")
-    timeouts+=("${R[$b.register.timeouts]} / ${R[$b.chase.timeouts]} / ${R[$b.leak.timeouts]} / ${R[$b.last4.timeouts]} / ${R[$b.page.timeouts]} / ${R[$b.board.timeouts]} / ${R[$b.day.timeouts]}")
+    bad+=("${R[$b.register.bad]} / ${R[$b.chase.bad]} / ${R[$b.leak.bad]} / ${R[$b.last4.bad]} / ${R[$b.page.bad]} / ${R[$b.board.bad]} / ${R[$b.day.bad]} / ${R[$b.weekly1.bad]} / ${R[$b.weekly_all.bad]} / ${R[$b.staff.bad]}")
+    timeouts+=("${R[$b.register.timeouts]} / ${R[$b.chase.timeouts]} / ${R[$b.leak.timeouts]} / ${R[$b.last4.timeouts]} / ${R[$b.page.timeouts]} / ${R[$b.board.timeouts]} / ${R[$b.day.timeouts]} / ${R[$b.weekly1.timeouts]} / ${R[$b.weekly_all.timeouts]} / ${R[$b.staff.timeouts]}")
 done
 line "" "aim" "${names[@]}"
 line "---" "---" "${names[@]//*/---}"
@@ -281,10 +307,13 @@ line "archive search phone suffix" "p99 < 50 ms" "${last4[@]}"
 line "sheet page" "p99 < 50 ms" "${page[@]}"
 line "repair board (dispatcher)" "p99 < 50 ms" "${board[@]}"
 line "technician's day" "p99 < 50 ms" "${day[@]}"
+line "weekly statistics table, one community (4 clients)" "p99 < 500 ms" "${weekly1[@]}"
+line "weekly statistics table, all communities (4 clients)" "p99 < 500 ms" "${weekly_all[@]}"
+line "staff performance, a year (4 clients)" "p99 < 500 ms" "${staff[@]}"
 line "scheduler tick, first (the handful due)" "< 10 ms, due rows only" "${tick1[@]}"
 line "scheduler tick, later (mean)" "< 10 ms" "${tickn[@]}"
 line "plan of the due query" "partial index sheets_warn" "${plan[@]}"
-line "non-2xx (register / chase / 漏水 / suffix / page / board / day)" "0" "${bad[@]}"
+line "non-2xx (register / chase / 漏水 / suffix / page / board / day / weekly / weekly all / staff)" "0" "${bad[@]}"
 line "timeouts (same order)" "0" "${timeouts[@]}"
 echo
 echo "Insert baseline (one SQLite insert per request, POST /tickets, same wrk settings):" \
