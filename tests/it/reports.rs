@@ -289,3 +289,45 @@ async fn r_role_3_staff_performance_with_drill_down() {
     let html = drill.text().await.unwrap();
     assert_eq!(html.matches("<tr><td><a href=\"/sheets/").count(), 5);
 }
+
+/// The number a tile shows on the home page (`None`: no such tile for this person).
+fn tile(html: &str, id: &str) -> Option<i64> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let rest = &html[at..];
+    let start = rest.find("<strong>")? + "<strong>".len();
+    let end = rest[start..].find("</strong>")?;
+    rest[start..start + end].trim().parse().ok()
+}
+
+/// Dashboards per role: each person's home page shows the few numbers their roles act on,
+/// counted from the same fixture (and not the numbers of roles they do not hold).
+#[tokio::test]
+async fn dashboards_show_each_role_its_numbers() {
+    let t = TestApp::spawn().await;
+    let _fx = fixture(&t).await;
+    let c = t.c1;
+    let home = |role: Role| {
+        let t = &t;
+        async move { t.as_role(role).await.get("/").await.text().await.unwrap() }
+    };
+    let desk = home(Role::Receptionist).await;
+    // Open as first contact: all but the collected complaint; back for collection: the
+    // returned request; no follow-up left to do (the one there was is recorded).
+    assert_eq!(tile(&desk, &format!("my-open-{c}")), Some(5), "{desk}");
+    assert_eq!(tile(&desk, &format!("my-collect-{c}")), Some(1));
+    assert_eq!(tile(&desk, &format!("my-follow-ups-{c}")), Some(0));
+    assert_eq!(tile(&desk, &format!("to-review-{c}")), None, "the desk does not review");
+    let manager = home(Role::CsManager).await;
+    assert_eq!(tile(&manager, &format!("to-review-{c}")), Some(1), "the recorded follow-up");
+    assert_eq!(tile(&manager, &format!("capas-{c}")), Some(0));
+    assert!(manager.contains("class=\"recovery\""), "the receptionists' recovery rates");
+    let dispatcher = home(Role::EngineeringDispatcher).await;
+    // The water repair without a unit and last week's electrical repair wait for a technician.
+    assert_eq!(tile(&dispatcher, &format!("unassigned-{c}")), Some(2), "{dispatcher}");
+    assert_eq!(tile(&dispatcher, &format!("late-arrivals-{c}")), Some(0));
+    let tech = home(Role::Technician).await;
+    assert_eq!(tile(&tech, &format!("my-jobs-{c}")), Some(0), "the one job is completed");
+    assert_eq!(tile(&tech, &format!("my-open-{c}")), None);
+    let director = home(Role::CentreDirector).await;
+    assert_eq!(tile(&director, &format!("complaints-week-{c}")), Some(1));
+}
