@@ -104,9 +104,9 @@ explain_repairs() { # backend community technician now_ms
           AND l.technician_id IS NOT NULL AND l.completed_at IS NULL AND l.closed = 0 AND l.arrived_at IS NULL
           AND l.arrival_due_at < $now AND +l.community_id = $c ORDER BY l.arrival_due_at, l.sheet_id LIMIT 20)
           ORDER BY r.arrival_due_at, r.sheet_id"
-        "technician_loads|SELECT u.id, COUNT(r.sheet_id), MIN(r.appointment_at) FROM users u LEFT JOIN requests r
-          ON r.technician_id = u.id AND r.completed_at IS NULL AND r.closed = 0 WHERE u.active = 1 AND u.id IN
-          (SELECT ur.user_id FROM user_roles ur WHERE ur.community_id = $c AND ur.role = 'technician') GROUP BY u.id"
+        "technician_loads|SELECT u.id, (SELECT COUNT(*) FROM requests r WHERE r.technician_id = u.id AND r.completed_at IS NULL
+          AND r.closed = 0) FROM users u WHERE u.active = 1 AND u.id IN (SELECT ur.user_id FROM user_roles ur
+          WHERE ur.community_id = $c AND ur.role = 'technician')"
         "day_open|$job WHERE r.technician_id = $t AND r.completed_at IS NULL AND r.closed = 0 AND r.community_id = $c
           ORDER BY r.arrival_due_at IS NULL, r.arrival_due_at, r.sheet_id LIMIT 40"
         "day_done|$job WHERE r.technician_id = $t AND r.completed_at IS NOT NULL AND r.completed_at >= $((now - 86400000))

@@ -790,7 +790,7 @@ pub async fn board(app: &App, actor: &Actor, c: i64, limit: i64, offset: i64) ->
         unassigned,
         unassigned_total,
         late: srq::late_open(lists, c, store::now_ms(), LATE_SHOWN).await?,
-        technicians: srq::technician_loads(lists, c, start, end).await?,
+        technicians: srq::technician_loads(lists, app.store.backend(), c, start, end).await?,
     })
 }
 
