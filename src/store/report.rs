@@ -262,6 +262,11 @@ pub async fn kept_weeks(pool: &AnyPool, community_id: i64, limit: i64) -> Result
     .await
 }
 
+/// Every active community with its time zone.
+pub async fn active_zones(pool: &AnyPool) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, timezone FROM communities WHERE active = 1").fetch_all(pool).await
+}
+
 /// Communities without a kept report for the week starting `week_start`.
 pub async fn communities_missing_week(pool: &AnyPool, week_start: &str) -> Result<Vec<(i64, String)>, sqlx::Error> {
     sqlx::query_as(

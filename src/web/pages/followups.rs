@@ -37,47 +37,23 @@ pub fn router() -> Router<AppState> {
         .route("/follow-up-ledger", get(ledger))
 }
 
-fn label<T: Copy>(
-    c: &Chrome,
-    v: Option<T>,
-    zh: fn(T) -> &'static str,
-    en: fn(T) -> &'static str,
-    code: &str,
-) -> String {
-    match v {
-        Some(v) if c.t.is_en() => en(v).to_string(),
-        Some(v) => zh(v).to_string(),
-        None => code.to_string(),
-    }
-}
-
 fn reason_label(c: &Chrome, code: &str) -> String {
-    label(c, Reason::parse(code).ok(), Reason::label_zh, Reason::label_en, code)
+    c.label_code(Reason::parse(code).ok(), code)
 }
 fn state_label(c: &Chrome, code: &str) -> String {
-    label(c, VisitState::parse(code).ok(), VisitState::label_zh, VisitState::label_en, code)
+    c.label_code(VisitState::parse(code).ok(), code)
 }
 fn method_label(c: &Chrome, code: &str) -> String {
-    label(c, Method::parse(code).ok(), Method::label_zh, Method::label_en, code)
+    c.label_code(Method::parse(code).ok(), code)
 }
 fn outcome_label(c: &Chrome, code: &str) -> String {
-    label(c, Outcome::parse(code).ok(), Outcome::label_zh, Outcome::label_en, code)
+    c.label_code(Outcome::parse(code).ok(), code)
 }
 fn capa_label(c: &Chrome, code: &str) -> String {
-    label(c, CapaState::parse(code).ok(), CapaState::label_zh, CapaState::label_en, code)
+    c.label_code(CapaState::parse(code).ok(), code)
 }
 fn cause_label(c: &Chrome, code: &str) -> String {
-    label(c, Cause::parse(code).ok(), Cause::label_zh, Cause::label_en, code)
-}
-
-fn options<T: Copy>(
-    c: &Chrome,
-    all: &[T],
-    code: fn(T) -> &'static str,
-    zh: fn(T) -> &'static str,
-    en: fn(T) -> &'static str,
-) -> Vec<(String, String)> {
-    all.iter().map(|v| (code(*v).to_string(), if c.t.is_en() { en(*v) } else { zh(*v) }.to_string())).collect()
+    c.label_code(Cause::parse(code).ok(), code)
 }
 
 fn community_options(list: &[crate::store::org::Community]) -> Vec<(String, String)> {
@@ -252,8 +228,8 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
         capa,
         share: d.share,
         f,
-        methods: options(&c, Method::ALL, Method::as_str, Method::label_zh, Method::label_en),
-        outcomes: options(&c, Outcome::ALL, Outcome::as_str, Outcome::label_zh, Outcome::label_en),
+        methods: c.options(Method::ALL),
+        outcomes: c.options(Outcome::ALL),
         confirm_cap,
         colleagues,
         staff,
@@ -545,7 +521,7 @@ async fn settings_view(
         community_id: cm.id,
         version: cur.version,
         f,
-        modes: options(&c, CapMode::ALL, CapMode::as_str, CapMode::label_zh, CapMode::label_en),
+        modes: c.options(CapMode::ALL),
         saved,
         c,
     };

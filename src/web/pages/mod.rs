@@ -130,6 +130,13 @@ labelled!(
     huiqian_domain::sheet::request::RepairSource,
     huiqian_domain::sheet::request::AgainstKind,
     huiqian_domain::sheet::request::FlagReason,
+    huiqian_domain::followup::sampling::Reason,
+    huiqian_domain::followup::sampling::Cause,
+    huiqian_domain::followup::visit::VisitState,
+    huiqian_domain::followup::visit::Method,
+    huiqian_domain::followup::visit::Outcome,
+    huiqian_domain::followup::visit::CapMode,
+    huiqian_domain::followup::capa::CapaState,
 );
 
 impl Chrome {
