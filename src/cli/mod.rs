@@ -326,6 +326,10 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                     crate::demo::bench::technician_username(n - 1, k),
                     crate::demo::bench::PASSWORD
                 );
+                println!(
+                    "{} follow-up decisions, {} follow-ups ({} recorded), {} corrective actions",
+                    s.decisions, s.follow_ups, s.recorded, s.capas
+                );
             }
             if let Some(path) = sheet_ids {
                 let list: String = g.sample_sheets.iter().map(|i| format!("{i}\n")).collect();

@@ -7,6 +7,7 @@
 //! suggestions analysed and replied to, and each flow's `requests` row is the projection
 //! the application itself derives from the domain sheet.
 
+use super::bench_follow_ups::{self, Collected, Staff};
 use super::synth::Rng;
 use super::{BoxError, fail};
 use crate::app::{Actor, App, Authority, audit};
@@ -26,6 +27,8 @@ use std::collections::BTreeMap;
 const DAY: i64 = 86_400_000;
 const HOUR: i64 = 3_600_000;
 const MINUTE: i64 = 60_000;
+/// The generated communities' time zone.
+const ZONE: &str = "Asia/Shanghai";
 /// Sheets per transaction.
 const CHUNK: usize = 2_000;
 
@@ -218,6 +221,11 @@ pub struct Counts {
     pub board: usize,
     /// Open repairs assigned to a technician and not completed.
     pub assigned: usize,
+    /// Follow-up decisions, tasks, tasks recorded, corrective actions.
+    pub decisions: usize,
+    pub follow_ups: usize,
+    pub recorded: usize,
+    pub capas: usize,
 }
 
 impl Counts {
@@ -230,6 +238,10 @@ impl Counts {
         self.requests += o.requests;
         self.board += o.board;
         self.assigned += o.assigned;
+        self.decisions += o.decisions;
+        self.follow_ups += o.follow_ups;
+        self.recorded += o.recorded;
+        self.capas += o.capas;
     }
 }
 
@@ -737,7 +749,23 @@ pub async fn generate(app: &App, desks: &[Desk], n: usize, seed: u64) -> Result<
         let mut counts = Counts::default();
         write(app, desk, &made, &mut counts).await?;
         all_ids.extend(made.iter().step_by(97).map(|m| m.id));
-        drop(made);
+        let collected: Vec<Collected> = made
+            .into_iter()
+            .filter_map(|m| {
+                Some(Collected {
+                    collected_at: m.sheet.acceptance.as_ref()?.at,
+                    sheet_id: m.id,
+                    number: m.number,
+                    kind: m.kind,
+                    first_contact: m.sheet.first_contact,
+                    resident: m.name,
+                })
+            })
+            .collect();
+        let staff = Staff { manager: desk.manager, worker: desk.worker };
+        let f = bench_follow_ups::write(app, desk.community_id, ZONE, &staff, collected, now, seed).await?;
+        (counts.decisions, counts.follow_ups, counts.recorded, counts.capas) =
+            (f.decisions, f.follow_ups, f.recorded, f.capas);
         let mut tx = app.store.begin().await?;
         for (year, last) in &counters {
             store::sheet::set_counter(&mut tx, desk.community_id, *year, *last).await?;
@@ -752,7 +780,8 @@ pub async fn generate(app: &App, desks: &[Desk], n: usize, seed: u64) -> Result<
             json!({
                 "sheets": counts.sheets, "open": counts.open, "with_leak": counts.leaks, "events": counts.events,
                 "terms": counts.terms, "requests": counts.requests, "board": counts.board,
-                "assigned": counts.assigned, "ids": [ids.first(), ids.last()], "counters": counters,
+                "assigned": counts.assigned, "follow_ups": counts.follow_ups, "capas": counts.capas,
+                "ids": [ids.first(), ids.last()], "counters": counters,
             }),
         )
         .await

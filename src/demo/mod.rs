@@ -6,6 +6,7 @@
 //! audit entry per community, so that the demo is there within a second of starting.
 
 pub mod bench;
+pub mod bench_follow_ups;
 pub mod bench_sheets;
 pub mod synth;
 
