@@ -63,17 +63,16 @@ pub struct Weekly {
 }
 
 async fn count_week(app: &App, ids: &[i64], zone: &str, monday: NaiveDate) -> AppResult<Weekly> {
-    let pool = app.store.read();
-    let w = weeks(zone, monday);
+    let week = sr::week(app.store.read(), ids, weeks(zone, monday), ids.len() > 1).await?;
     Ok(Weekly {
         community_ids: ids.to_vec(),
         week_start: monday.to_string(),
         week_end: (monday + Duration::days(6)).to_string(),
-        totals: sr::totals(pool, ids, w).await?,
-        by_kind: sr::registered_by_kind(pool, ids, w).await?,
-        by_channel: sr::registered_by_channel(pool, ids, w).await?,
-        by_building: sr::registered_by_building(pool, ids, w, ids.len() > 1).await?,
-        by_category: sr::registered_by_category(pool, ids, w).await?,
+        totals: week.totals,
+        by_kind: week.by_kind,
+        by_channel: week.by_channel,
+        by_building: week.by_building,
+        by_category: week.by_category,
         generated_at: None,
     })
 }

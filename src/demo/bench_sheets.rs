@@ -646,6 +646,14 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
     let backend = app.store.backend();
     let c = desk.community_id;
     let settings = srq::Settings::default();
+    // Each sheet keeps its unit's building, as registration does.
+    let buildings: std::collections::HashMap<i64, i64> =
+        sqlx::query_as("SELECT id, building_id FROM units WHERE community_id = $1")
+            .bind(c)
+            .fetch_all(app.store.read())
+            .await?
+            .into_iter()
+            .collect();
     for chunk in made.chunks(CHUNK) {
         let mut sheets = Vec::with_capacity(chunk.len());
         let mut events = Vec::new();
@@ -684,6 +692,7 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
                 BulkValue::I(m.history.len() as i64),
                 BulkValue::N(m.warn_at),
                 BulkValue::I(m.notice_level),
+                BulkValue::N(m.unit_id.and_then(|u| buildings.get(&u).copied())),
             ]);
             for (n, (rec, role)) in m.history.iter().zip(&m.roles).enumerate() {
                 events.push(vec![

@@ -137,9 +137,19 @@ impl Store {
                 // More connections than the machine can run at once only add queueing
                 // inside PostgreSQL and context switches: twice the cores, at least four.
                 let cores = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(2);
+                // Just-in-time compilation is off: PostgreSQL compiles a statement once its
+                // estimated cost passes `jit_above_cost`, which a report over a year's
+                // sheets does, and the compiling took longer than running the statement
+                // (docs/benchmarks.md). Nothing here scans enough rows to win it back.
                 let pool = AnyPoolOptions::new()
                     .max_connections((cores * 2).clamp(4, 32))
                     .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|c, _| {
+                        Box::pin(async move {
+                            c.execute("SET jit = off").await?;
+                            Ok(())
+                        })
+                    })
                     .connect_with(opts.clone())
                     .await?;
                 // The list reads run on their own connections, which use PostgreSQL's
@@ -150,6 +160,7 @@ impl Store {
                     .after_connect(|c, _| {
                         Box::pin(async move {
                             c.execute("SET plan_cache_mode = force_generic_plan").await?;
+                            c.execute("SET jit = off").await?;
                             Ok(())
                         })
                     })

@@ -32,68 +32,11 @@ pub struct Weeks {
     pub end: i64,
 }
 
-async fn splits(pool: &AnyPool, sql: &str, w: Weeks) -> Result<Vec<Split>, sqlx::Error> {
-    sqlx::query_as(sql).bind(w.prev).bind(w.start).bind(w.end).fetch_all(pool).await
-}
-
-const THIS_PREV: &str = "CAST(SUM(CASE WHEN {t} >= $2 THEN 1 ELSE 0 END) AS BIGINT) AS this, \
-                         CAST(SUM(CASE WHEN {t} < $2 THEN 1 ELSE 0 END) AS BIGINT) AS prev";
-
 fn this_prev(column: &str) -> String {
-    THIS_PREV.replace("{t}", column)
-}
-
-/// Sheets registered, by kind.
-pub async fn registered_by_kind(pool: &AnyPool, c: &[i64], w: Weeks) -> Result<Vec<Split>, sqlx::Error> {
-    let sql = format!(
-        "SELECT s.kind AS key, {} FROM sheets s WHERE s.community_id IN {} AND s.registered_at >= $1 \
-         AND s.registered_at < $3 GROUP BY s.kind ORDER BY s.kind",
-        this_prev("s.registered_at"),
-        in_list(c)
-    );
-    splits(pool, &sql, w).await
-}
-
-/// Sheets registered, by channel.
-pub async fn registered_by_channel(pool: &AnyPool, c: &[i64], w: Weeks) -> Result<Vec<Split>, sqlx::Error> {
-    let sql = format!(
-        "SELECT s.channel AS key, {} FROM sheets s WHERE s.community_id IN {} AND s.registered_at >= $1 \
-         AND s.registered_at < $3 GROUP BY s.channel ORDER BY s.channel",
-        this_prev("s.registered_at"),
-        in_list(c)
-    );
-    splits(pool, &sql, w).await
-}
-
-/// Sheets registered, by building (the building's code; empty: no unit named). Over
-/// several communities the community's code comes first (`HY/3`).
-pub async fn registered_by_building(
-    pool: &AnyPool,
-    c: &[i64],
-    w: Weeks,
-    with_community: bool,
-) -> Result<Vec<Split>, sqlx::Error> {
-    let key = if with_community { "COALESCE(cm.code || '/' || b.code, '')" } else { "COALESCE(b.code, '')" };
-    let sql = format!(
-        "SELECT {key} AS key, {} FROM sheets s LEFT JOIN units u ON u.id = s.unit_id \
-         LEFT JOIN buildings b ON b.id = u.building_id LEFT JOIN communities cm ON cm.id = b.community_id \
-         WHERE s.community_id IN {} AND s.registered_at >= $1 AND s.registered_at < $3 GROUP BY {key} ORDER BY {key}",
-        this_prev("s.registered_at"),
-        in_list(c)
-    );
-    splits(pool, &sql, w).await
-}
-
-/// Repairs and complaints registered, by kind and category (`repair:water`, `complaint:噪音`).
-pub async fn registered_by_category(pool: &AnyPool, c: &[i64], w: Weeks) -> Result<Vec<Split>, sqlx::Error> {
-    let sql = format!(
-        "SELECT r.kind || ':' || r.category AS key, {} FROM requests r \
-         WHERE r.community_id IN {} AND r.kind IN ('repair', 'complaint', 'special_service') AND r.category IS NOT NULL \
-         AND r.opened_at >= $1 AND r.opened_at < $3 GROUP BY r.kind, r.category ORDER BY r.kind, r.category",
-        this_prev("r.opened_at"),
-        in_list(c)
-    );
-    splits(pool, &sql, w).await
+    format!(
+        "CAST(SUM(CASE WHEN {column} >= $2 THEN 1 ELSE 0 END) AS BIGINT) AS this, \
+         CAST(SUM(CASE WHEN {column} < $2 THEN 1 ELSE 0 END) AS BIGINT) AS prev"
+    )
 }
 
 /// The week's numbers the director reads first, each this week and the week before.
@@ -130,58 +73,150 @@ pub struct Totals {
     pub open_at_end: i64,
 }
 
+/// The weekly table's numbers: the totals and the four breakdowns, each key in natural
+/// order (building 3 before building 10).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Week {
+    pub totals: Totals,
+    pub by_kind: Vec<Split>,
+    pub by_channel: Vec<Split>,
+    pub by_building: Vec<Split>,
+    pub by_category: Vec<Split>,
+}
+
+/// One group of the two weeks' registered sheets.
 #[derive(FromRow)]
-struct Pair {
+struct Registered {
+    kind: String,
+    channel: String,
+    building_id: Option<i64>,
     this: i64,
     prev: i64,
 }
 
-async fn pair(pool: &AnyPool, sql: &str, w: Weeks) -> Result<(i64, i64), sqlx::Error> {
-    let p: Option<Pair> = sqlx::query_as(sql).bind(w.prev).bind(w.start).bind(w.end).fetch_optional(pool).await?;
-    Ok(p.map(|p| (p.this, p.prev)).unwrap_or_default())
+/// One group of the two weeks' repairs, complaints and special services.
+#[derive(FromRow)]
+struct Opened {
+    kind: String,
+    category: Option<String>,
+    valid: Option<i64>,
+    flag: Option<String>,
+    this: i64,
+    prev: i64,
 }
 
-fn sum_if(column: &str, cond: &str) -> String {
+/// Four counts, each this week and the week before.
+#[derive(FromRow, Default)]
+struct Quad {
+    a: i64,
+    a_prev: i64,
+    b: i64,
+    b_prev: i64,
+}
+
+/// Rows of a statement over two weeks (`$1` the previous week's start, `$2` this week's,
+/// `$3` its end).
+async fn two_weeks<O>(pool: &AnyPool, w: Weeks, sql: &str) -> Result<Vec<O>, sqlx::Error>
+where
+    O: for<'r> FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    sqlx::query_as(sql).bind(w.prev).bind(w.start).bind(w.end).fetch_all(pool).await
+}
+
+/// `{name}` and `{name}_prev`: rows of the two weeks where `cond` holds, split at `$2`.
+fn sum_if(column: &str, cond: &str, name: &str) -> String {
     format!(
-        "CAST(COALESCE(SUM(CASE WHEN {column} >= $2 AND {cond} THEN 1 ELSE 0 END), 0) AS BIGINT) AS this, \
-         CAST(COALESCE(SUM(CASE WHEN {column} < $2 AND {cond} THEN 1 ELSE 0 END), 0) AS BIGINT) AS prev"
+        "CAST(COALESCE(SUM(CASE WHEN {column} >= $2 AND {cond} THEN 1 ELSE 0 END), 0) AS BIGINT) AS {name}, \
+         CAST(COALESCE(SUM(CASE WHEN {column} < $2 AND {cond} THEN 1 ELSE 0 END), 0) AS BIGINT) AS {name}_prev"
     )
 }
 
-pub async fn totals(pool: &AnyPool, c: &[i64], w: Weeks) -> Result<Totals, sqlx::Error> {
+/// Count the week `[w.start, w.end)` beside the week before for communities `c`: one pass
+/// over each kind of row the table reads (sheets by registration, by collection; requests
+/// by opening, by arrival; follow-ups by record), each an index range scan of the two
+/// weeks, and the open sheets from their own index. Over several communities a building
+/// is shown with its community's code first (`HY/3`).
+pub async fn week(pool: &AnyPool, c: &[i64], w: Weeks, with_community: bool) -> Result<Week, sqlx::Error> {
     let ids = in_list(c);
     let range = |t: &str| format!("{t} >= $1 AND {t} < $3");
-    let sheets = |cond: &str, t: &str| {
-        format!("SELECT {} FROM sheets s WHERE s.community_id IN {ids} AND {}", sum_if(t, cond), range(t))
-    };
-    let requests = |cond: &str, t: &str| {
-        format!("SELECT {} FROM requests r WHERE r.community_id IN {ids} AND {}", sum_if(t, cond), range(t))
-    };
-    let (registered, registered_prev) = pair(pool, &sheets("1 = 1", "s.registered_at"), w).await?;
-    let (collected, collected_prev) = pair(pool, &sheets("1 = 1", "s.collected_at"), w).await?;
-    let (collected_on_time, collected_on_time_prev) =
-        pair(pool, &sheets("(s.due_at IS NULL OR s.collected_at <= s.due_at)", "s.collected_at"), w).await?;
-    let complaint = |cond: &str| requests(&format!("r.kind = 'complaint' AND {cond}"), "r.opened_at");
-    let (complaints, complaints_prev) = pair(pool, &complaint("1 = 1"), w).await?;
-    let (complaints_valid, complaints_valid_prev) = pair(pool, &complaint("r.valid = 1"), w).await?;
-    let (complaints_repeat, complaints_repeat_prev) = pair(pool, &complaint("r.flag = 'repeat'"), w).await?;
-    let (complaints_serious, complaints_serious_prev) = pair(pool, &complaint("r.flag = 'serious'"), w).await?;
-    let (arrived, arrived_prev) = pair(pool, &requests("1 = 1", "r.arrived_at"), w).await?;
-    let (arrived_on_time, arrived_on_time_prev) =
-        pair(pool, &requests("(r.arrival_due_at IS NULL OR r.arrived_at <= r.arrival_due_at)", "r.arrived_at"), w)
-            .await?;
-    let fu = |cond: &str| {
+    let mut out = Week::default();
+    let t = &mut out.totals;
+
+    let registered: Vec<Registered> = two_weeks(
+        pool,
+        w,
+        &format!(
+            "SELECT s.kind, s.channel, s.building_id, {} FROM sheets s WHERE s.community_id IN {ids} AND {} \
+         GROUP BY s.kind, s.channel, s.building_id",
+            this_prev("s.registered_at"),
+            range("s.registered_at")
+        ),
+    )
+    .await?;
+    let buildings = building_keys(pool, &registered, with_community).await?;
+    let (mut kinds, mut channels, mut by_building) = (Tally::default(), Tally::default(), Tally::default());
+    for g in &registered {
+        (t.registered, t.registered_prev) = (t.registered + g.this, t.registered_prev + g.prev);
+        kinds.add(&g.kind, g.this, g.prev);
+        channels.add(&g.channel, g.this, g.prev);
+        let key = g.building_id.and_then(|b| buildings.get(&b)).map_or("", String::as_str);
+        by_building.add(key, g.this, g.prev);
+    }
+
+    let opened: Vec<Opened> = two_weeks(
+        pool,
+        w,
+        &format!(
+            "SELECT r.kind, r.category, r.valid, r.flag, {} FROM requests r WHERE r.community_id IN {ids} \
+         AND r.kind IN ('repair', 'complaint', 'special_service') AND {} GROUP BY r.kind, r.category, r.valid, r.flag",
+            this_prev("r.opened_at"),
+            range("r.opened_at")
+        ),
+    )
+    .await?;
+    let mut categories = Tally::default();
+    for g in &opened {
+        if let Some(category) = &g.category {
+            categories.add(&format!("{}:{category}", g.kind), g.this, g.prev);
+        }
+        if g.kind == "complaint" {
+            let add = |n: &mut i64, p: &mut i64| (*n, *p) = (*n + g.this, *p + g.prev);
+            add(&mut t.complaints, &mut t.complaints_prev);
+            if g.valid == Some(1) {
+                add(&mut t.complaints_valid, &mut t.complaints_valid_prev);
+            }
+            match g.flag.as_deref() {
+                Some("repeat") => add(&mut t.complaints_repeat, &mut t.complaints_repeat_prev),
+                Some("serious") => add(&mut t.complaints_serious, &mut t.complaints_serious_prev),
+                _ => {}
+            }
+        }
+    }
+
+    // All rows of the range (a) and those where `b` holds, from `table` (aliased `x`).
+    let quad = |table: &str, column: &str, b: &str| {
         format!(
-            "SELECT {} FROM follow_ups f WHERE f.community_id IN {ids} AND f.recorded_at IS NOT NULL AND {}",
-            sum_if("f.recorded_at", cond),
-            range("f.recorded_at")
+            "SELECT {}, {} FROM {table} x WHERE x.community_id IN {ids} AND x.{column} IS NOT NULL AND {}",
+            sum_if(&format!("x.{column}"), "1 = 1", "a"),
+            sum_if(&format!("x.{column}"), b, "b"),
+            range(&format!("x.{column}"))
         )
     };
-    let (followed_up, followed_up_prev) = pair(pool, &fu("1 = 1"), w).await?;
-    let (satisfied, satisfied_prev) = pair(pool, &fu("f.outcome = 'satisfied'"), w).await?;
+    let one = async |sql: String| -> Result<Quad, sqlx::Error> {
+        Ok(two_weeks(pool, w, &sql).await?.into_iter().next().unwrap_or_default())
+    };
+    let q = one(quad("sheets", "collected_at", "(x.due_at IS NULL OR x.collected_at <= x.due_at)")).await?;
+    (t.collected, t.collected_prev, t.collected_on_time, t.collected_on_time_prev) = (q.a, q.a_prev, q.b, q.b_prev);
+    let q =
+        one(quad("requests", "arrived_at", "(x.arrival_due_at IS NULL OR x.arrived_at <= x.arrival_due_at)")).await?;
+    (t.arrived, t.arrived_prev, t.arrived_on_time, t.arrived_on_time_prev) = (q.a, q.a_prev, q.b, q.b_prev);
+    let q = one(quad("follow_ups", "recorded_at", "x.outcome = 'satisfied'")).await?;
+    (t.followed_up, t.followed_up_prev, t.satisfied, t.satisfied_prev) = (q.a, q.a_prev, q.b, q.b_prev);
+
     // Open at the week's end: still open now, or collected only after it (both read from
-    // indexes: the open states, and the collection time).
-    let open_at_end: i64 = sqlx::query_scalar(&format!(
+    // indexes: `sheets_open_registered`, whose state list this repeats, and the collection
+    // time).
+    t.open_at_end = sqlx::query_scalar(&format!(
         "SELECT (SELECT COUNT(*) FROM sheets s WHERE s.community_id IN {ids} \
            AND s.state IN ('registered', 'dispatched', 'awaiting_acceptance', 'suspended') AND s.registered_at < $1) \
          + (SELECT COUNT(*) FROM sheets s WHERE s.community_id IN {ids} AND s.collected_at >= $1 AND s.registered_at < $1)"
@@ -189,31 +224,88 @@ pub async fn totals(pool: &AnyPool, c: &[i64], w: Weeks) -> Result<Totals, sqlx:
     .bind(w.end)
     .fetch_one(pool)
     .await?;
-    Ok(Totals {
-        registered,
-        registered_prev,
-        collected,
-        collected_prev,
-        collected_on_time,
-        collected_on_time_prev,
-        complaints,
-        complaints_prev,
-        complaints_valid,
-        complaints_valid_prev,
-        complaints_repeat,
-        complaints_repeat_prev,
-        complaints_serious,
-        complaints_serious_prev,
-        arrived,
-        arrived_prev,
-        arrived_on_time,
-        arrived_on_time_prev,
-        followed_up,
-        followed_up_prev,
-        satisfied,
-        satisfied_prev,
-        open_at_end,
-    })
+
+    out.by_kind = kinds.into_splits();
+    out.by_channel = channels.into_splits();
+    out.by_building = by_building.into_splits();
+    out.by_category = categories.into_splits();
+    Ok(out)
+}
+
+/// The key each building is shown under: its code, or `HY/3` with the community's code.
+async fn building_keys(
+    pool: &AnyPool,
+    groups: &[Registered],
+    with_community: bool,
+) -> Result<std::collections::HashMap<i64, String>, sqlx::Error> {
+    let mut ids: Vec<i64> = groups.iter().filter_map(|g| g.building_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(&format!(
+        "SELECT b.id, b.code, cm.code FROM buildings b JOIN communities cm ON cm.id = b.community_id WHERE b.id IN {}",
+        in_list(&ids)
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, code, community)| (id, if with_community { format!("{community}/{code}") } else { code }))
+        .collect())
+}
+
+/// Splits summed by key.
+#[derive(Default)]
+struct Tally(std::collections::HashMap<String, (i64, i64)>);
+
+impl Tally {
+    fn add(&mut self, key: &str, this: i64, prev: i64) {
+        let e = self.0.entry(key.to_string()).or_default();
+        (e.0, e.1) = (e.0 + this, e.1 + prev);
+    }
+
+    fn into_splits(self) -> Vec<Split> {
+        let mut list: Vec<Split> = self.0.into_iter().map(|(key, (this, prev))| Split { key, this, prev }).collect();
+        list.sort_by(|a, b| natural(&a.key, &b.key));
+        list
+    }
+}
+
+/// Text order where runs of digits compare as numbers (`3` < `10`, `HY/9` < `HY/12`).
+fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (&a[..da], &b[..db]);
+                let (ta, tb) = (trim_zeros(na), trim_zeros(nb));
+                let ord = ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb)).then_with(|| da.cmp(&db));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                (a, b) = (&a[da..], &b[db..]);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                (a, b) = (&a[1..], &b[1..]);
+            }
+        }
+    }
+}
+
+fn trim_zeros(n: &[u8]) -> &[u8] {
+    let z = n.iter().take_while(|c| **c == b'0').count();
+    &n[z.min(n.len().saturating_sub(1))..]
 }
 
 // ---- kept weekly reports ----
@@ -324,6 +416,16 @@ struct Count4 {
     c: i64,
 }
 
+/// Follow-ups of one first contact and technician (none: not a repair).
+#[derive(FromRow)]
+struct Followed {
+    first_contact: i64,
+    technician: Option<i64>,
+    a: i64,
+    b: i64,
+    c: i64,
+}
+
 async fn count4(pool: &AnyPool, sql: &str, c: i64, from: i64, to: i64) -> Result<Vec<Count4>, sqlx::Error> {
     sqlx::query_as(sql).bind(c).bind(from).bind(to).fetch_all(pool).await
 }
@@ -362,20 +464,31 @@ pub async fn people(pool: &AnyPool, c: i64, from: i64, to: i64) -> Result<Vec<Pe
         let p = by.entry(r.id).or_default();
         (p.repairs_completed, p.arrived_on_time, p.arrived_late) = (r.a, r.b, r.c);
     }
-    // Follow-ups and reports count for the sheet's first contact, and for the technician
-    // of a repair.
-    for owner in ["s.first_contact_id", "r.technician_id"] {
-        let sql = format!(
-            "SELECT {owner} AS id, COUNT(*) AS a, \
-             CAST(SUM(CASE WHEN f.outcome = 'satisfied' THEN 1 ELSE 0 END) AS BIGINT) AS b, \
-             CAST(SUM(CASE WHEN x.id IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS c \
-             FROM follow_ups f JOIN sheets s ON s.id = f.sheet_id LEFT JOIN requests r ON r.sheet_id = f.sheet_id \
-             LEFT JOIN capas x ON x.follow_up_id = f.id \
-             WHERE f.community_id = $1 AND f.recorded_at IS NOT NULL AND f.recorded_at >= $2 AND f.recorded_at < $3 \
-             AND {owner} IS NOT NULL GROUP BY {owner}"
-        );
-        for r in count4(pool, &sql, c, from, to).await? {
-            let p = by.entry(r.id).or_default();
+    // Follow-ups and corrective actions count for the sheet's first contact, and for the
+    // technician of a repair: one pass over the period's records grouped by both, added
+    // to each. The owners are looked up per record (scalar subqueries, so each backend
+    // probes the two primary keys rather than scanning `sheets` or `requests` for a
+    // hash join); only a record that was not satisfied can have a corrective action.
+    let followed: Vec<Followed> = sqlx::query_as(
+        "SELECT t.first_contact, t.technician, COUNT(*) AS a, \
+         CAST(SUM(CASE WHEN t.outcome = 'satisfied' THEN 1 ELSE 0 END) AS BIGINT) AS b, \
+         CAST(SUM(t.capa) AS BIGINT) AS c FROM (SELECT f.outcome, \
+           (SELECT s.first_contact_id FROM sheets s WHERE s.id = f.sheet_id) AS first_contact, \
+           (SELECT r.technician_id FROM requests r WHERE r.sheet_id = f.sheet_id) AS technician, \
+           CASE WHEN f.outcome <> 'satisfied' AND EXISTS (SELECT 1 FROM capas x WHERE x.follow_up_id = f.id) \
+             THEN 1 ELSE 0 END AS capa \
+           FROM follow_ups f WHERE f.community_id = $1 AND f.recorded_at IS NOT NULL \
+           AND f.recorded_at >= $2 AND f.recorded_at < $3) t \
+         GROUP BY t.first_contact, t.technician",
+    )
+    .bind(c)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    for r in followed {
+        for id in std::iter::once(r.first_contact).chain(r.technician) {
+            let p = by.entry(id).or_default();
             p.followed_up += r.a;
             p.satisfied += r.b;
             p.capas += r.c;
@@ -413,12 +526,17 @@ pub async fn people(pool: &AnyPool, c: i64, from: i64, to: i64) -> Result<Vec<Pe
     Ok(list)
 }
 
+/// A department's handovers over a period. The sheet's deadline is read for returned
+/// handovers only, one by one: joining the sheets instead let PostgreSQL scan the whole
+/// sheets table for a year's handovers (docs/benchmarks.md).
 pub async fn departments(pool: &AnyPool, c: i64, from: i64, to: i64) -> Result<Vec<Department>, sqlx::Error> {
     sqlx::query_as(
         "SELECT h.department_id, d.name, COUNT(*) AS received, \
          CAST(SUM(CASE WHEN h.returned_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS returned, \
-         CAST(SUM(CASE WHEN h.returned_at IS NOT NULL AND (s.due_at IS NULL OR h.returned_at <= s.due_at) THEN 1 ELSE 0 END) AS BIGINT) AS returned_on_time \
-         FROM sheet_handovers h JOIN departments d ON d.id = h.department_id JOIN sheets s ON s.id = h.sheet_id \
+         CAST(SUM(CASE WHEN h.returned_at IS NULL THEN 0 \
+           WHEN COALESCE((SELECT h.returned_at <= s.due_at FROM sheets s WHERE s.id = h.sheet_id), TRUE) THEN 1 \
+           ELSE 0 END) AS BIGINT) AS returned_on_time \
+         FROM sheet_handovers h JOIN departments d ON d.id = h.department_id \
          WHERE h.community_id = $1 AND h.handed_over_at >= $2 AND h.handed_over_at < $3 \
          GROUP BY h.department_id, d.name ORDER BY d.name",
     )
@@ -597,4 +715,21 @@ pub async fn counts(
         .await?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural;
+
+    /// The weekly table lists buildings as a person counts them (R-CMP-8).
+    #[test]
+    fn keys_in_natural_order() {
+        let mut keys =
+            vec!["HY/12", "", "HY/3", "HY/03A", "AB/1", "HY/9", "10", "9", "repair:water", "repair:electrical"];
+        keys.sort_by(|a, b| natural(a, b));
+        assert_eq!(
+            keys,
+            ["", "9", "10", "AB/1", "HY/3", "HY/03A", "HY/9", "HY/12", "repair:electrical", "repair:water"]
+        );
+    }
 }

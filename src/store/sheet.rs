@@ -83,8 +83,9 @@ pub async fn insert_sheet(tx: &mut AnyConnection, s: &NewSheet<'_>) -> Result<i6
     sqlx::query_scalar(
         "INSERT INTO sheets (community_id, number, year, seq, kind, channel, state, unit_id, person_id, requester_name, \
          requester_phone_masked, requester_phone_last4, reason, first_contact_id, signature_pending, registered_at, \
-         idempotency_key, updated_at, requester_phone_enc) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'registered', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15, $17) RETURNING id",
+         idempotency_key, updated_at, requester_phone_enc, building_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'registered', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15, $17, \
+         (SELECT u.building_id FROM units u WHERE u.id = $7)) RETURNING id",
     )
     .bind(s.community_id)
     .bind(s.number)
@@ -834,7 +835,7 @@ pub async fn refresh_clock(
 
 use super::BulkValue;
 
-/// Sheets in bulk, 27 values a row in this column order.
+/// Sheets in bulk, 28 values a row in this column order.
 pub async fn bulk_sheets(
     tx: &mut AnyConnection,
     backend: super::Backend,
@@ -846,8 +847,8 @@ pub async fn bulk_sheets(
         "INSERT INTO sheets (id, community_id, number, year, seq, kind, channel, state, unit_id, person_id, \
          requester_name, requester_phone_masked, requester_phone_last4, reason, first_contact_id, signature_pending, \
          outcome, registered_at, dispatched_at, collected_at, archived_at, due_at, clock_state, updated_at, version, \
-         warn_at, notice_level)",
-        27,
+         warn_at, notice_level, building_id)",
+        28,
         rows,
     )
     .await
