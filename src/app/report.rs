@@ -33,6 +33,9 @@ pub fn local_day(zone: &str, at: i64) -> NaiveDate {
     chrono::Utc.timestamp_millis_opt(at).single().unwrap_or_default().with_timezone(&zone_of(zone)).date_naive()
 }
 
+/// How long after midnight the day before counts as settled (see [`count_week`]).
+const SETTLE_GRACE: i64 = 5 * 60_000;
+
 fn weeks(zone: &str, monday: NaiveDate) -> sr::Weeks {
     sr::Weeks {
         prev: day_start_ms(zone, monday - Duration::days(7)),
@@ -63,7 +66,10 @@ pub struct Weekly {
 }
 
 async fn count_week(app: &App, ids: &[i64], zone: &str, monday: NaiveDate) -> AppResult<Weekly> {
-    let week = sr::week(app.store.read(), ids, weeks(zone, monday), ids.len() > 1).await?;
+    // Days are settled from the start of the day five minutes ago: a registration still
+    // being committed at midnight is counted with its day, never left out of it.
+    let settled_to = day_start_ms(zone, local_day(zone, store::now_ms() - SETTLE_GRACE));
+    let week = sr::week(&app.store, ids, weeks(zone, monday), settled_to, ids.len() > 1).await?;
     Ok(Weekly {
         community_ids: ids.to_vec(),
         week_start: monday.to_string(),
@@ -218,7 +224,7 @@ pub async fn performance(app: &App, actor: &Actor, c: i64, p: &Period) -> AppRes
         from: from.to_string(),
         to: to.to_string(),
         people: sr::people(pool, c, a, b).await?,
-        departments: sr::departments(pool, c, a, b).await?,
+        departments: sr::departments(pool, app.store.backend(), c, a, b).await?,
     })
 }
 

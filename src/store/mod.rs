@@ -80,6 +80,8 @@ pub struct Store {
     /// Reads of the fixed-shape lists (the board, a technician's day); see [`Store::lists`].
     lists: AnyPool,
     zones: Arc<RwLock<HashMap<i64, (String, Instant)>>>,
+    /// The weekly table's registrations of days that are over (`report::Settled`).
+    settled: Arc<report::Settled>,
 }
 
 /// How long a community's time zone is taken from memory before it is read again. An
@@ -130,7 +132,7 @@ impl Store {
                     .after_connect(|c, _| Box::pin(async move { sqlite_pragmas(c).await }))
                     .connect_with(opts)
                     .await?;
-                Ok(Store { backend, lists: read.clone(), read, write, zones: Arc::default() })
+                Ok(Store { backend, lists: read.clone(), read, write, zones: Arc::default(), settled: Arc::default() })
             }
             Backend::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
@@ -166,7 +168,14 @@ impl Store {
                     })
                     .connect_with(opts)
                     .await?;
-                Ok(Store { backend, read: pool.clone(), write: pool, lists, zones: Arc::default() })
+                Ok(Store {
+                    backend,
+                    read: pool.clone(),
+                    write: pool,
+                    lists,
+                    zones: Arc::default(),
+                    settled: Arc::default(),
+                })
             }
         }
     }

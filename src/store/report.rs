@@ -84,14 +84,91 @@ pub struct Week {
     pub by_category: Vec<Split>,
 }
 
-/// One group of the two weeks' registered sheets.
-#[derive(FromRow)]
+/// One group of a community's registered sheets.
+#[derive(FromRow, Clone)]
 struct Registered {
+    community_id: i64,
     kind: String,
     channel: String,
     building_id: Option<i64>,
     this: i64,
     prev: i64,
+}
+
+/// The registrations of settled days, per community, kept in memory: a sheet's
+/// community, kind, channel, building and registration time never change once it is
+/// registered, and the desk registers only at the present moment, so the groups of days
+/// that are over (see [`week`]) are final and are counted once. Keyed by community, the
+/// range's start, the week's start (where this week and the last are split) and the end
+/// of the settled days.
+#[derive(Default)]
+pub struct Settled(std::sync::Mutex<std::collections::HashMap<SettledKey, Vec<Registered>>>);
+
+/// Community, range start, week start, end of the settled days.
+type SettledKey = (i64, i64, i64, i64);
+
+/// Entries kept before the memory of settled days starts afresh (a key lasts a day).
+const SETTLED_MAX: usize = 20_000;
+
+/// A community's sheets registered in `[from, to)` grouped by kind, channel and building,
+/// split at `split` into this week and the week before.
+async fn registered(pool: &AnyPool, c: &[i64], from: i64, split: i64, to: i64) -> Result<Vec<Registered>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT s.community_id, s.kind, s.channel, s.building_id, {} FROM sheets s WHERE s.community_id IN {} \
+         AND s.registered_at >= $1 AND s.registered_at < $3 GROUP BY s.community_id, s.kind, s.channel, s.building_id",
+        this_prev("s.registered_at"),
+        in_list(c)
+    ))
+    .bind(from)
+    .bind(split)
+    .bind(to)
+    .fetch_all(pool)
+    .await
+}
+
+/// The two weeks' registrations: the settled days (before `settled_to`) from memory where
+/// counted before, the rest from the database.
+async fn registrations(
+    store: &super::Store,
+    c: &[i64],
+    w: Weeks,
+    settled_to: i64,
+) -> Result<Vec<Registered>, sqlx::Error> {
+    let pool = store.read();
+    let settled_to = settled_to.clamp(w.prev, w.end);
+    let mut groups = Vec::new();
+    if settled_to > w.prev {
+        let key = |c: i64| (c, w.prev, w.start, settled_to);
+        let mut missing = Vec::new();
+        {
+            let kept = store.settled.0.lock().expect("settled registrations");
+            for &id in c {
+                match kept.get(&key(id)) {
+                    Some(g) => groups.extend(g.iter().cloned()),
+                    None => missing.push(id),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let mut per: std::collections::HashMap<i64, Vec<Registered>> =
+                missing.iter().map(|id| (*id, Vec::new())).collect();
+            for g in registered(pool, &missing, w.prev, w.start, settled_to).await? {
+                per.entry(g.community_id).or_default().push(g);
+            }
+            let mut kept = store.settled.0.lock().expect("settled registrations");
+            if kept.len() + per.len() > SETTLED_MAX {
+                kept.clear();
+            }
+            for (id, g) in per {
+                groups.extend(g.iter().cloned());
+                kept.insert(key(id), g);
+            }
+        }
+    }
+    if settled_to < w.end {
+        groups.extend(registered(pool, c, settled_to, w.start, w.end).await?);
+    }
+    Ok(groups)
 }
 
 /// One group of the two weeks' repairs, complaints and special services.
@@ -134,25 +211,24 @@ fn sum_if(column: &str, cond: &str, name: &str) -> String {
 /// Count the week `[w.start, w.end)` beside the week before for communities `c`: one pass
 /// over each kind of row the table reads (sheets by registration, by collection; requests
 /// by opening, by arrival; follow-ups by record), each an index range scan of the two
-/// weeks, and the open sheets from their own index. Over several communities a building
-/// is shown with its community's code first (`HY/3`).
-pub async fn week(pool: &AnyPool, c: &[i64], w: Weeks, with_community: bool) -> Result<Week, sqlx::Error> {
+/// weeks, and the open sheets from their own index. Registrations before `settled_to`
+/// (the start of a day that is over) are counted once and then read from memory
+/// ([`Settled`]); everything else is counted each time. Over several communities a
+/// building is shown with its community's code first (`HY/3`).
+pub async fn week(
+    store: &super::Store,
+    c: &[i64],
+    w: Weeks,
+    settled_to: i64,
+    with_community: bool,
+) -> Result<Week, sqlx::Error> {
+    let pool = store.read();
     let ids = in_list(c);
     let range = |t: &str| format!("{t} >= $1 AND {t} < $3");
     let mut out = Week::default();
     let t = &mut out.totals;
 
-    let registered: Vec<Registered> = two_weeks(
-        pool,
-        w,
-        &format!(
-            "SELECT s.kind, s.channel, s.building_id, {} FROM sheets s WHERE s.community_id IN {ids} AND {} \
-         GROUP BY s.kind, s.channel, s.building_id",
-            this_prev("s.registered_at"),
-            range("s.registered_at")
-        ),
-    )
-    .await?;
+    let registered = registrations(store, c, w, settled_to).await?;
     let buildings = building_keys(pool, &registered, with_community).await?;
     let (mut kinds, mut channels, mut by_building) = (Tally::default(), Tally::default(), Tally::default());
     for g in &registered {
@@ -526,20 +602,37 @@ pub async fn people(pool: &AnyPool, c: i64, from: i64, to: i64) -> Result<Vec<Pe
     Ok(list)
 }
 
-/// A department's handovers over a period. The sheet's deadline is read for returned
-/// handovers only, one by one: joining the sheets instead let PostgreSQL scan the whole
-/// sheets table for a year's handovers (docs/benchmarks.md).
-pub async fn departments(pool: &AnyPool, c: i64, from: i64, to: i64) -> Result<Vec<Department>, sqlx::Error> {
-    sqlx::query_as(
+/// A department's handovers over a period, with the sheet's deadline for the returned
+/// ones. SQLite joins the sheets (a nested loop of rowid lookups); PostgreSQL reads the
+/// deadline per returned handover by key, since a join let it scan the whole sheets table
+/// for a year's handovers (docs/benchmarks.md).
+pub async fn departments(
+    pool: &AnyPool,
+    backend: super::Backend,
+    c: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Department>, sqlx::Error> {
+    let (on_time, join) = match backend {
+        super::Backend::Sqlite => (
+            "CASE WHEN h.returned_at IS NOT NULL AND (s.due_at IS NULL OR h.returned_at <= s.due_at) THEN 1 ELSE 0 END",
+            "JOIN sheets s ON s.id = h.sheet_id",
+        ),
+        super::Backend::Postgres => (
+            "CASE WHEN h.returned_at IS NULL THEN 0 \
+             WHEN COALESCE((SELECT h.returned_at <= s.due_at FROM sheets s WHERE s.id = h.sheet_id), TRUE) THEN 1 \
+             ELSE 0 END",
+            "",
+        ),
+    };
+    sqlx::query_as(&format!(
         "SELECT h.department_id, d.name, COUNT(*) AS received, \
          CAST(SUM(CASE WHEN h.returned_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS returned, \
-         CAST(SUM(CASE WHEN h.returned_at IS NULL THEN 0 \
-           WHEN COALESCE((SELECT h.returned_at <= s.due_at FROM sheets s WHERE s.id = h.sheet_id), TRUE) THEN 1 \
-           ELSE 0 END) AS BIGINT) AS returned_on_time \
-         FROM sheet_handovers h JOIN departments d ON d.id = h.department_id \
+         CAST(SUM({on_time}) AS BIGINT) AS returned_on_time \
+         FROM sheet_handovers h JOIN departments d ON d.id = h.department_id {join} \
          WHERE h.community_id = $1 AND h.handed_over_at >= $2 AND h.handed_over_at < $3 \
-         GROUP BY h.department_id, d.name ORDER BY d.name",
-    )
+         GROUP BY h.department_id, d.name ORDER BY d.name"
+    ))
     .bind(c)
     .bind(from)
     .bind(to)
