@@ -805,6 +805,13 @@ const tests = [
         const { page } = desk;
         await signIn(page, 'hy.desk');
         await useChinese(page);
+        // On the tablet the menu is one line of its own under the brand, not wrapped
+        // around it.
+        const navLines = await page.locator('nav.main a').evaluateAll((links) =>
+          [...new Set(links.filter((a) => a.offsetParent !== null).map((a) => a.getBoundingClientRect().top))]);
+        expect(navLines.length === 1, `the tablet menu should be one line, found lines at ${navLines.join(', ')}`);
+        const brandBottom = await page.locator('header.top .brand').evaluate((b) => b.getBoundingClientRect().bottom);
+        expect(navLines[0] >= brandBottom - 1, `the tablet menu should sit below the brand (${navLines[0]} < ${brandBottom})`);
         const me = await callApi(page, 'GET', '/api/v1/me');
         const community = await communityId(page, '和园');
 
