@@ -49,10 +49,8 @@ cargo build --release --bin huiqian >&2
 
 work=$(mktemp -d)
 server_pid=""
-stop_server() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    server_pid=""
-}
+# Server start/stop (stop_server, wait_for) and R, shared with the other benchmarks.
+source scripts/bench/common.sh # the working directory is the repository root (see above)
 cleanup() {
     stop_server
     if [[ " $BACKENDS " == *" postgres "* ]]; then
@@ -62,16 +60,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-wait_ready() {
-    for _ in $(seq 1 2000); do
-        curl -fs -o /dev/null "$BASE/readyz" && return 0
-        kill -0 "$server_pid" 2>/dev/null || { say "server exited"; return 1; }
-        sleep 0.01
-    done
-    say "no answer from $BASE/readyz"
-    return 1
-}
 
 # Data rows of a downloaded file (the header not counted).
 count_rows() { # file csv|xlsx
@@ -87,7 +75,6 @@ else:
 EOF
 }
 
-declare -A R
 
 run_one() { # backend rows
     local b=$1 n=$2 key="$1.$2" data="$work/$1-$2" args sheets t0
@@ -109,7 +96,7 @@ run_one() { # backend rows
 
     "$BIN" "${args[@]}" serve --listen "127.0.0.1:$PORT" 2>"$data/serve.log" &
     server_pid=$!
-    wait_ready
+    wait_for "$BASE/readyz"
     local jar="$data/cookies"
     curl -fs -c "$jar" -o /dev/null -H 'Content-Type: application/json' \
         -d '{"username":"bench","password":"bench-password-1"}' "$BASE/api/v1/auth/sign-in"

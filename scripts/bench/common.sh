@@ -1,5 +1,5 @@
-# Shared by scripts/bench.sh and scripts/bench-sheets.sh (sourced after they set `work`,
-# `server_pid`, THREADS, CONNECTIONS, DURATION, TIMEOUT, BASELINE_BIN, BASELINE_DIR,
+# Shared by scripts/bench.sh, scripts/bench-sheets.sh and scripts/bench-export.sh (sourced
+# after they set `work`, `server_pid`, THREADS, CONNECTIONS, DURATION, TIMEOUT, BASELINE_BIN, BASELINE_DIR,
 # BASELINE_PORT and `say`): start/stop, wrk runs parsed into R[KEY.*], the insert baseline.
 
 stop_server() {

@@ -136,8 +136,7 @@ pub async fn keep_last_week(app: &App, now: i64) -> AppResult<usize> {
     let mut kept = 0;
     // Communities in different zones end their weeks at different instants: each is
     // asked for its own last week.
-    let zones: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, timezone FROM communities WHERE active = 1").fetch_all(app.store.read()).await?;
+    let zones = sr::active_zones(app.store.read()).await?;
     let mut asked: Vec<String> = vec![];
     for (_, zone) in &zones {
         let last = monday_of(local_day(zone, now)) - Duration::days(7);

@@ -14,6 +14,7 @@
 use super::BoxError;
 use super::synth::Rng;
 use crate::app::followup::period_of;
+use crate::store::followup::Bulk;
 use crate::store::{self, BulkValue};
 use huiqian_domain::followup::sampling::{self, Rates, Reason, Tally};
 use huiqian_domain::sheet::SheetKind;
@@ -154,34 +155,17 @@ pub async fn write(
             ]
         })
         .collect();
-    let inserts: [(&str, usize, Vec<Vec<BulkValue>>); 4] = [
-        (
-            "INSERT INTO follow_up_decisions (sheet_id, community_id, reason, period, seq, rate, draw, selected, \
-             cause, decided_at)",
-            10,
-            decisions,
-        ),
-        ("INSERT INTO follow_up_tallies (community_id, reason, period, collected, selected)", 5, tally_rows),
-        (
-            "INSERT INTO follow_ups (id, community_id, sheet_id, reason, state, due_at, assigned_to, created_at, \
-             method, outcome, content, contacted_at, signer, recorded_by, recorded_at, remarks, reviewed_by, \
-             reviewed_at)",
-            18,
-            follow_ups,
-        ),
-        (
-            "INSERT INTO capas (community_id, follow_up_id, sheet_id, nonconformity, state, cause, action, \
-             responsible_id, due_at, planned_by, planned_at, rounds, implemented_note, implemented_by, \
-             implemented_at, verify_note, verified_by, verified_at, created_at)",
-            19,
-            capas,
-        ),
+    let inserts = [
+        (Bulk::Decisions, decisions),
+        (Bulk::Tallies, tally_rows),
+        (Bulk::FollowUps, follow_ups),
+        (Bulk::Capas, capas),
     ];
-    for (head, cols, mut rows) in inserts {
+    for (table, mut rows) in inserts {
         while !rows.is_empty() {
             let rest = rows.split_off(rows.len().min(CHUNK));
             let mut tx = app.store.begin().await?;
-            store::insert_rows(&mut tx, backend, head, cols, rows).await?;
+            store::followup::bulk(&mut tx, backend, table, rows).await?;
             tx.commit().await?;
             rows = rest;
         }

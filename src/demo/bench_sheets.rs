@@ -648,12 +648,7 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
     let settings = srq::Settings::default();
     // Each sheet keeps its unit's building, as registration does.
     let buildings: std::collections::HashMap<i64, i64> =
-        sqlx::query_as("SELECT id, building_id FROM units WHERE community_id = $1")
-            .bind(c)
-            .fetch_all(app.store.read())
-            .await?
-            .into_iter()
-            .collect();
+        store::org::unit_buildings(app.store.read(), c).await?.into_iter().collect();
     for chunk in made.chunks(CHUNK) {
         let mut sheets = Vec::with_capacity(chunk.len());
         let mut events = Vec::new();

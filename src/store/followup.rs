@@ -662,3 +662,52 @@ pub async fn verify_capa(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+// ---- bulk loads (the benchmark's data) ----
+
+/// The bulk tables of follow-ups, each with its column list in the rows' value order.
+#[derive(Debug, Clone, Copy)]
+pub enum Bulk {
+    /// sheet_id, community_id, reason, period, seq, rate, draw, selected, cause, decided_at
+    Decisions,
+    /// community_id, reason, period, collected, selected
+    Tallies,
+    /// id, community_id, sheet_id, reason, state, due_at, assigned_to, created_at, method,
+    /// outcome, content, contacted_at, signer, recorded_by, recorded_at, remarks,
+    /// reviewed_by, reviewed_at
+    FollowUps,
+    /// community_id, follow_up_id, sheet_id, nonconformity, state, cause, action,
+    /// responsible_id, due_at, planned_by, planned_at, rounds, implemented_note,
+    /// implemented_by, implemented_at, verify_note, verified_by, verified_at, created_at
+    Capas,
+}
+
+/// Rows of one follow-up table in multi-row inserts.
+pub async fn bulk(
+    tx: &mut AnyConnection,
+    backend: super::Backend,
+    table: Bulk,
+    rows: Vec<Vec<super::BulkValue>>,
+) -> Result<(), sqlx::Error> {
+    let (head, cols) = match table {
+        Bulk::Decisions => (
+            "INSERT INTO follow_up_decisions (sheet_id, community_id, reason, period, seq, rate, draw, selected, \
+             cause, decided_at)",
+            10,
+        ),
+        Bulk::Tallies => ("INSERT INTO follow_up_tallies (community_id, reason, period, collected, selected)", 5),
+        Bulk::FollowUps => (
+            "INSERT INTO follow_ups (id, community_id, sheet_id, reason, state, due_at, assigned_to, created_at, \
+             method, outcome, content, contacted_at, signer, recorded_by, recorded_at, remarks, reviewed_by, \
+             reviewed_at)",
+            18,
+        ),
+        Bulk::Capas => (
+            "INSERT INTO capas (community_id, follow_up_id, sheet_id, nonconformity, state, cause, action, \
+             responsible_id, due_at, planned_by, planned_at, rounds, implemented_note, implemented_by, \
+             implemented_at, verify_note, verified_by, verified_at, created_at)",
+            19,
+        ),
+    };
+    super::insert_rows(tx, backend, head, cols, rows).await
+}

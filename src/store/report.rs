@@ -17,7 +17,7 @@ fn in_list(ids: &[i64]) -> String {
 }
 
 /// One line of a breakdown: its key, this period and the one before.
-#[derive(Debug, Clone, FromRow, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Split {
     pub key: String,
     pub this: i64,
@@ -40,7 +40,7 @@ fn this_prev(column: &str) -> String {
 }
 
 /// The week's numbers the director reads first, each this week and the week before.
-#[derive(Debug, Clone, FromRow, Serialize, Deserialize, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Totals {
     pub registered: i64,
     pub registered_prev: i64,
