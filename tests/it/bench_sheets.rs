@@ -231,6 +231,40 @@ async fn generated_sheets_replay_are_found_and_numbered_without_gaps() {
             .unwrap();
     assert_eq!(found[0].id, made.id, "the newest match first");
 
+    // R-FU-1: every collected sheet a follow-up is considered for was decided, each month
+    // replays from the community's key without a mismatch, and each selected sheet has its
+    // task, recorded by its first contact when recorded.
+    let cli = Actor::cli();
+    let considered: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sheets WHERE collected_at IS NOT NULL \
+         AND kind IN ('repair', 'complaint', 'suggestion', 'special_service')",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let (decided, selected): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), CAST(SUM(selected) AS BIGINT) FROM follow_up_decisions")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(decided, considered);
+    assert!(selected * 10 > decided * 3, "{selected} of {decided} selected");
+    let tasks: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT f.sheet_id, f.recorded_by, s.first_contact_id FROM follow_ups f JOIN sheets s ON s.id = f.sheet_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(tasks.len() as i64, selected);
+    assert!(tasks.iter().all(|(_, by, first)| by.is_none_or(|b| b == *first)));
+    let months: Vec<(i64, String)> =
+        sqlx::query_as("SELECT DISTINCT community_id, period FROM follow_up_decisions").fetch_all(pool).await.unwrap();
+    assert!(months.len() >= 2 * 20, "{} months", months.len());
+    for (c, period) in months {
+        let m = huiqian::app::followup::sampling(&app, &cli, c, &period).await.unwrap();
+        assert!(m.mismatches.is_empty(), "community {c} {period}: {} mismatches", m.mismatches.len());
+    }
+
     // The scheduler finds only the handful left due for a notice.
     let t = huiqian::app::notify::tick(&app, huiqian::store::now_ms()).await.unwrap();
     assert!(t.read >= 1 && t.read <= 8, "{t:?}");
