@@ -18,22 +18,22 @@ pub async fn record(
     entity_id: impl ToString,
     changes: Value,
 ) -> AppResult<i64> {
-    let role = authority.role.as_str();
+    let role = authority.role().as_str();
     let auth = authority.describe();
     let seq = audit::append(
         tx,
         &NewEntry {
             at: crate::store::now_ms(),
             actor_user_id: actor.audit_user_id(),
-            actor_name: &actor.username,
+            actor_name: actor.username(),
             actor_role: role,
-            community_id: authority.community,
+            community_id: authority.community(),
             action,
             entity_type,
             entity_id: entity_id.to_string(),
             changes: changes.to_string(),
             authority: &auth,
-            request_id: &actor.request_id,
+            request_id: actor.request_id(),
         },
     )
     .await?;

@@ -246,17 +246,18 @@ pub async fn my_sessions(app: &App, user_id: i64) -> AppResult<Vec<st::Session>>
 
 /// End one of one's own sessions (e.g. a PC left signed in at the desk).
 pub async fn end_my_session(app: &App, actor: &Actor, session_id: &str) -> AppResult<()> {
+    actor.own_account()?;
     let s = st::session(app.store.read(), session_id).await?;
-    let Some(s) = s.filter(|s| s.user_id == actor.user_id) else {
+    let Some(s) = s.filter(|s| s.user_id == actor.user_id()) else {
         return Err(AppError::NotFound);
     };
     let mut tx = app.store.begin().await?;
     if st::end_session(&mut tx, &s.id, "ended_by_user").await? {
         audit::record_self(
             &mut tx,
-            Some(actor.user_id),
-            &actor.username,
-            &actor.request_id,
+            Some(actor.user_id()),
+            actor.username(),
+            actor.request_id(),
             "auth.session_ended",
             json!({"session": &s.id[..12]}),
         )
@@ -273,12 +274,13 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> AppResult<()> {
+    actor.own_account()?;
     let mut errors = FieldErrors::default();
-    if let Err(e) = check_password(&actor.username, new) {
+    if let Err(e) = check_password(actor.username(), new) {
         errors.push("new_password", e);
     }
     let mut conn = app.store.read().acquire().await?;
-    let hash = st::password_hash(&mut conn, actor.user_id).await?;
+    let hash = st::password_hash(&mut conn, actor.user_id()).await?;
     drop(conn);
     let cur = current.to_string();
     let ok = hashing(move || verify_password(&cur, &hash)).await?;
@@ -292,13 +294,13 @@ pub async fn change_password(
     let new = new.to_string();
     let hash = hashing(move || hash_password(&new)).await?;
     let mut tx = app.store.begin().await?;
-    st::set_password(&mut tx, actor.user_id, &hash, false).await?;
-    st::end_user_sessions(&mut tx, actor.user_id, session_id, "password_changed").await?;
+    st::set_password(&mut tx, actor.user_id(), &hash, false).await?;
+    st::end_user_sessions(&mut tx, actor.user_id(), session_id, "password_changed").await?;
     audit::record_self(
         &mut tx,
-        Some(actor.user_id),
-        &actor.username,
-        &actor.request_id,
+        Some(actor.user_id()),
+        actor.username(),
+        actor.request_id(),
         "auth.password_changed",
         json!({}),
     )
@@ -308,16 +310,17 @@ pub async fn change_password(
 }
 
 pub async fn set_locale(app: &App, actor: &Actor, locale: &str) -> AppResult<()> {
+    actor.own_account()?;
     if !matches!(locale, "zh-CN" | "en") {
         return Err(AppError::field("locale", ValidationError::new("locale.unknown")));
     }
     let mut tx = app.store.begin().await?;
-    st::set_locale(&mut tx, actor.user_id, locale).await?;
+    st::set_locale(&mut tx, actor.user_id(), locale).await?;
     audit::record_self(
         &mut tx,
-        Some(actor.user_id),
-        &actor.username,
-        &actor.request_id,
+        Some(actor.user_id()),
+        actor.username(),
+        actor.request_id(),
         "user.locale_changed",
         json!({"locale": locale}),
     )
@@ -407,7 +410,7 @@ pub async fn create_token(
     write: bool,
     days: Option<i64>,
 ) -> AppResult<(st::ApiToken, String)> {
-    if actor.via != Via::Session {
+    if *actor.via() != Via::Session {
         return Err(AppError::Forbidden);
     }
     let name = name.trim();
@@ -419,19 +422,19 @@ pub async fn create_token(
     let expires = days.filter(|d| *d > 0).map(|d| now_ms() + d * 86_400_000);
     let mut tx = app.store.begin().await?;
     let id =
-        st::insert_token(&mut tx, actor.user_id, name, &token[..10], &sha256_hex(token.as_bytes()), scopes, expires)
+        st::insert_token(&mut tx, actor.user_id(), name, &token[..10], &sha256_hex(token.as_bytes()), scopes, expires)
             .await?;
     audit::record_self(
         &mut tx,
-        Some(actor.user_id),
-        &actor.username,
-        &actor.request_id,
+        Some(actor.user_id()),
+        actor.username(),
+        actor.request_id(),
         "auth.token_created",
         json!({"token_id": id, "name": name, "scopes": scopes}),
     )
     .await?;
     tx.commit().await?;
-    let t = st::tokens_of(app.store.read(), actor.user_id)
+    let t = st::tokens_of(app.store.read(), actor.user_id())
         .await?
         .into_iter()
         .find(|t| t.id == id)
@@ -440,15 +443,16 @@ pub async fn create_token(
 }
 
 pub async fn revoke_token(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
+    actor.own_account()?;
     let mut tx = app.store.begin().await?;
-    if !st::revoke_token(&mut tx, id, actor.user_id).await? {
+    if !st::revoke_token(&mut tx, id, actor.user_id()).await? {
         return Err(AppError::NotFound);
     }
     audit::record_self(
         &mut tx,
-        Some(actor.user_id),
-        &actor.username,
-        &actor.request_id,
+        Some(actor.user_id()),
+        actor.username(),
+        actor.request_id(),
         "auth.token_revoked",
         json!({"token_id": id}),
     )
@@ -474,15 +478,43 @@ pub async fn actor_from_token(app: &App, token: &str, request_id: &str) -> AppRe
         st::touch_token(&mut tx, t.id, now).await?;
         tx.commit().await?;
     }
-    let actor = Actor {
-        user_id: user.id,
-        username: user.username.clone(),
-        display_name: user.display_name.clone(),
-        grants: Grants::new(grants),
-        request_id: request_id.to_string(),
-        via: Via::ApiToken { token_id: t.id, write: t.scopes.split(',').any(|s| s == "write") },
-    };
+    let actor = Actor::new(
+        user.id,
+        user.username.clone(),
+        user.display_name.clone(),
+        Grants::new(grants),
+        request_id.to_string(),
+        Via::ApiToken { token_id: t.id, write: t.scopes.split(',').any(|s| s == "write") },
+    );
     Ok(Some((actor, user.locale)))
+}
+
+/// The command line acting as a named member of staff, with that person's own roles (the
+/// demo and benchmark generators write "as" the people they create).
+pub async fn cli_actor_for(app: &App, user_id: i64) -> AppResult<Actor> {
+    let user = st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)?;
+    let mut conn = app.store.read().acquire().await?;
+    let grants = st::grants(&mut conn, user_id).await?;
+    Ok(Actor::new(
+        user.id,
+        user.username,
+        user.display_name,
+        Grants::new(grants),
+        uuid::Uuid::now_v7().to_string(),
+        Via::Cli,
+    ))
+}
+
+/// The actor behind a live session.
+pub fn session_actor(s: &LiveSession, request_id: &str) -> Actor {
+    Actor::new(
+        s.user.id,
+        s.user.username.clone(),
+        s.user.display_name.clone(),
+        s.grants.clone(),
+        request_id.to_string(),
+        Via::Session,
+    )
 }
 
 // ---- staff administration ----
@@ -521,15 +553,8 @@ impl Default for StaffOptions {
 }
 
 pub async fn create_staff(app: &App, actor: &Actor, s: &NewStaff, opts: StaffOptions) -> AppResult<st::User> {
-    let authority = actor.authorize_company(Permission::ManageStaff).or_else(|_| {
-        // A community administrator creates accounts too; roles are then granted per community.
-        actor
-            .grants
-            .iter()
-            .find(|g| g.role.allows(Permission::ManageStaff))
-            .map(|g| Authority { role: g.role, community: g.community })
-            .ok_or(AppError::Forbidden)
-    })?;
+    // A community administrator creates accounts too; roles are then granted per community.
+    let authority = actor.authorize_somewhere(Permission::ManageStaff)?;
     let username = s.username.trim().to_lowercase();
     let mut errors = FieldErrors::default();
     if let Err(e) = check_username(&username) {
@@ -652,7 +677,7 @@ pub async fn revoke_role(app: &App, actor: &Actor, role_id: i64) -> AppResult<()
         Some(c) => actor.authorize(Permission::ManageStaff, c)?,
         None => actor.authorize_company(Permission::ManageStaff)?,
     };
-    if r.user_id == actor.user_id && r.role == Role::SystemAdmin.as_str() {
+    if r.user_id == actor.user_id() && r.role == Role::SystemAdmin.as_str() {
         return Err(AppError::rejected("cannot_revoke_own_admin"));
     }
     let mut tx = app.store.begin().await?;
@@ -696,7 +721,7 @@ pub async fn update_staff(
     let authority = staff_authority(app, actor, user_id).await?;
     let name =
         huiqian_domain::person::PersonName::parse(display_name).map_err(|e| AppError::field("display_name", e))?;
-    if user_id == actor.user_id && !active {
+    if user_id == actor.user_id() && !active {
         return Err(AppError::rejected("cannot_deactivate_self"));
     }
     let before = st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)?;
@@ -770,10 +795,9 @@ pub async fn staff_detail(app: &App, actor: &Actor, user_id: i64) -> AppResult<(
     let roles = st::role_rows(app.store.read(), user_id).await?;
     let visible = actor.authorize_company(Permission::ViewStaff).is_ok()
         || roles.iter().filter_map(|r| r.community_id).any(|c| actor.authorize(Permission::ViewStaff, c).is_ok())
-        || user_id == actor.user_id;
+        || user_id == actor.user_id();
     if !visible {
-        let shares_community =
-            roles.iter().filter_map(|r| r.community_id).any(|c| !actor.grants.roles_in(c).is_empty());
+        let shares_community = roles.iter().filter_map(|r| r.community_id).any(|c| !actor.roles_in(c).is_empty());
         return Err(if shares_community { AppError::Forbidden } else { AppError::NotFound });
     }
     Ok((user, roles))

@@ -220,7 +220,7 @@ pub async fn tasks(app: &App, actor: &Actor, c: i64, which: Tasks, limit: i64, o
         _ => actor.authorize(Permission::FollowUp, c)?,
     };
     let list = match which {
-        Tasks::Mine => sf::TaskList::Pending { assignee: Some(actor.user_id) },
+        Tasks::Mine => sf::TaskList::Pending { assignee: Some(actor.user_id()) },
         Tasks::Pending => sf::TaskList::Pending { assignee: None },
         Tasks::Review => sf::TaskList::ToReview,
     };
@@ -355,7 +355,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
                 s.mime,
                 "follow-up-signature.png",
                 input.signer.trim(),
-                actor.user_id,
+                actor.user_id(),
             )
             .await?,
         ),
@@ -369,7 +369,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
         signer: if stored.is_some() { input.signer.trim() } else { "" },
         signature_id,
         over_cap,
-        by: actor.user_id,
+        by: actor.user_id(),
     };
     if !sf::record(&mut tx, id, input.version, &row).await? {
         return Err(AppError::Conflict { code: "stale_version" });
@@ -416,7 +416,7 @@ pub async fn review(app: &App, actor: &Actor, id: i64, input: &ReviewInput) -> A
     let state = VisitState::parse(&f.state).map_err(|_| AppError::Internal(format!("follow-up {id} state")))?;
     visit::check_review(state, &input.remarks).map_err(|r| AppError::rejected(r.0))?;
     let mut tx = app.store.begin().await?;
-    if !sf::review(&mut tx, id, input.version, input.remarks.trim(), actor.user_id).await? {
+    if !sf::review(&mut tx, id, input.version, input.remarks.trim(), actor.user_id()).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(
@@ -566,7 +566,7 @@ async fn load_capa(app: &App, actor: &Actor, id: i64) -> AppResult<(sf::Capa, Ca
 /// A report, for customer service and for the person responsible for its action.
 pub async fn capa(app: &App, actor: &Actor, id: i64) -> AppResult<sf::Capa> {
     let (r, _) = load_capa(app, actor, id).await?;
-    if r.responsible_id != Some(actor.user_id) {
+    if r.responsible_id != Some(actor.user_id()) {
         actor.authorize(Permission::FollowUp, r.community_id)?;
     }
     Ok(r)
@@ -618,7 +618,7 @@ pub async fn plan_capa(app: &App, actor: &Actor, id: i64, input: &CapaPlanInput)
         &plan.action,
         plan.responsible,
         plan.due_at,
-        actor.user_id,
+        actor.user_id(),
     )
     .await?
     {
@@ -642,7 +642,7 @@ pub struct CapaNoteInput {
 pub async fn implement_capa(app: &App, actor: &Actor, id: i64, input: &CapaNoteInput) -> AppResult<sf::Capa> {
     let (r, state) = load_capa(app, actor, id).await?;
     let c = r.community_id;
-    let authority = if r.responsible_id == Some(actor.user_id) {
+    let authority = if r.responsible_id == Some(actor.user_id()) {
         actor.authorize(Permission::ViewCommunity, c)?
     } else {
         actor.authorize(Permission::ReviewFollowUp, c)?
@@ -652,7 +652,7 @@ pub async fn implement_capa(app: &App, actor: &Actor, id: i64, input: &CapaNoteI
     }
     capa::check_implemented(state, &input.note).map_err(|x| AppError::rejected(x.0))?;
     let mut tx = app.store.begin().await?;
-    if !sf::implement_capa(&mut tx, id, input.version, input.note.trim(), actor.user_id).await? {
+    if !sf::implement_capa(&mut tx, id, input.version, input.note.trim(), actor.user_id()).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     for u in srq::users_with_roles(&mut tx, c, &["cs_manager"]).await? {
@@ -690,7 +690,7 @@ pub async fn verify_capa(app: &App, actor: &Actor, id: i64, input: &CapaVerifyIn
     }
     let next = capa::verify(state, input.effective, &input.note).map_err(|x| AppError::rejected(x.0))?;
     let mut tx = app.store.begin().await?;
-    if !sf::verify_capa(&mut tx, id, input.version, next.as_str(), input.note.trim(), actor.user_id).await? {
+    if !sf::verify_capa(&mut tx, id, input.version, next.as_str(), input.note.trim(), actor.user_id()).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(

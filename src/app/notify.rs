@@ -262,12 +262,13 @@ pub fn spawn(app: App) {
 }
 
 pub async fn inbox(app: &App, actor: &Actor, unread_only: bool) -> AppResult<Vec<st::Notification>> {
-    Ok(st::inbox(app.store.read(), actor.user_id, unread_only, 200).await?)
+    Ok(st::inbox(app.store.read(), actor.user_id(), unread_only, 200).await?)
 }
 
 pub async fn mark_read(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
+    actor.own_account()?;
     let mut tx = app.store.begin().await?;
-    if !st::mark_read(&mut tx, actor.user_id, id).await? {
+    if !st::mark_read(&mut tx, actor.user_id(), id).await? {
         return Err(AppError::NotFound);
     }
     tx.commit().await?;

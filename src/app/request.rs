@@ -65,7 +65,7 @@ pub(crate) struct Plan {
 }
 
 fn in_role(actor: &Actor, c: i64, roles: &[Role]) -> Option<Authority> {
-    actor.grants.roles_in(c).into_iter().find(|r| roles.contains(r)).map(|role| Authority { role, community: Some(c) })
+    actor.roles_in(c).into_iter().find(|r| roles.contains(r)).and_then(|role| actor.holding(role, c).ok())
 }
 
 async fn department_of_kind(app: &App, c: i64, kind: DepartmentKind) -> AppResult<Option<i64>> {
@@ -110,7 +110,7 @@ async fn is_technician(app: &App, c: i64, user_id: i64) -> AppResult<bool> {
 fn own_job(actor: &Actor, c: i64, sheet: &Sheet) -> AppResult<Authority> {
     let a = actor.authorize(Permission::DoRepair, c)?;
     let r = sheet.case.repair.as_ref().ok_or(AppError::rejected("repair.not_opened"))?;
-    if r.technician != Some(actor.user_id) {
+    if r.technician != Some(actor.user_id()) {
         return Err(AppError::rejected("repair.not_your_job"));
     }
     Ok(a)
@@ -296,7 +296,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
                     let mut found = None;
                     for h in sheet.departments_out() {
                         if let Some((role, _)) = acts_for(app, actor, c, h.department).await? {
-                            found = Some(Authority { role, community: Some(c) });
+                            found = Some(actor.holding(role, c)?);
                         }
                     }
                     found.ok_or(AppError::Forbidden)?
@@ -305,13 +305,10 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             one(a, Command::LogProgress { note: note.clone(), resident_told: *resident_told })
         }
         Action::AnswerInquiry { answer, basis, article_id } => {
-            let escalated = sheet.case.inquiry.as_ref().and_then(|i| i.escalated_to) == Some(actor.user_id);
+            let escalated = sheet.case.inquiry.as_ref().and_then(|i| i.escalated_to) == Some(actor.user_id());
             let a = match actor.authorize(Permission::HandleSheet, c) {
                 Ok(a) => a,
-                Err(_) if escalated => {
-                    let role = actor.grants.roles_in(c).first().copied().ok_or(AppError::Forbidden)?;
-                    Authority { role, community: Some(c) }
-                }
+                Err(_) if escalated => actor.any_role(c)?,
                 Err(e) => return Err(e),
             };
             if let Some(id) = article_id
@@ -345,11 +342,11 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
                 Some(a) => a,
                 None => {
                     let mut conn = app.store.read().acquire().await?;
-                    let heads = st::memberships(&mut conn, actor.user_id, c).await?;
+                    let heads = st::memberships(&mut conn, actor.user_id(), c).await?;
                     drop(conn);
-                    let role = actor.grants.roles_in(c).first().copied();
+                    let role = actor.roles_in(c).first().copied();
                     match (heads.iter().any(|(_, head)| *head), role) {
-                        (true, Some(role)) => Authority { role, community: Some(c) },
+                        (true, Some(role)) => actor.holding(role, c)?,
                         _ => return Err(AppError::rejected("suggestion.reply_rank")),
                     }
                 }
@@ -450,7 +447,7 @@ pub(crate) fn intake_commands(
 
 /// Where a repair taken in by this actor comes from (R-REP-1).
 pub(crate) fn source_of(actor: &Actor, c: i64) -> RepairSource {
-    let roles = actor.grants.roles_in(c);
+    let roles = actor.roles_in(c);
     if roles.iter().any(|r| r.allows(Permission::RegisterSheet)) {
         RepairSource::Desk
     } else if roles.contains(&Role::Technician) {
@@ -485,7 +482,7 @@ pub(crate) async fn after_intake(
             let no = sheet.handovers.len() as u32 + 1;
             out.push(Command::Acknowledge { handover: no });
             out.push(Command::AssignTechnician {
-                technician: actor.user_id,
+                technician: actor.user_id(),
                 appointment_at: None,
                 note: String::new(),
             });
@@ -805,7 +802,7 @@ pub async fn technician_day(app: &App, actor: &Actor, c: i64) -> AppResult<Day> 
     actor.authorize(Permission::DoRepair, c)?;
     let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
     let (start, _) = today_bounds(&zone);
-    let (open, done_today) = srq::technician_day(app.store.lists(), c, actor.user_id, start, DAY_SHOWN).await?;
+    let (open, done_today) = srq::technician_day(app.store.lists(), c, actor.user_id(), start, DAY_SHOWN).await?;
     Ok(Day { open, done_today })
 }
 
@@ -1202,7 +1199,11 @@ pub async fn reveal_phone(app: &App, actor: &Actor, sheet_id: i64, reason: &str)
     let history = super::sheet::recorded(&events)?;
     let sheet = Sheet::replay(&history).ok_or(AppError::NotFound)?;
     let own_open_job = sheet.state.is_open()
-        && sheet.case.repair.as_ref().is_some_and(|r| r.technician == Some(actor.user_id) && r.completed_at.is_none());
+        && sheet
+            .case
+            .repair
+            .as_ref()
+            .is_some_and(|r| r.technician == Some(actor.user_id()) && r.completed_at.is_none());
     let (authority, reason) = if own_open_job {
         let a = actor.authorize(Permission::DoRepair, c)?;
         let why =

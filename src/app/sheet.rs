@@ -142,7 +142,7 @@ pub async fn register(
         errors.push("person_id", ValidationError::new("person.unknown"));
     }
     if let Some(key) = idempotency_key
-        && let Some(id) = st::sheet_by_idempotency(&mut conn, actor.user_id, key).await?
+        && let Some(id) = st::sheet_by_idempotency(&mut conn, actor.user_id(), key).await?
     {
         return st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound);
     }
@@ -155,16 +155,16 @@ pub async fn register(
     };
     let now = store::now_ms();
     let year = i64::from(chrono::Datelike::year(&super::people::today_in(&tz)));
-    let (mut domain_sheet, first) = Sheet::register(kind, channel, actor.user_id, now);
+    let (mut domain_sheet, first) = Sheet::register(kind, channel, actor.user_id(), now);
     let mut follow = Vec::new();
     let asked = input.follow_up_requested.then(|| Command::RequestFollowUp { note: String::new() });
     for cmd in intake.iter().chain(asked.as_ref()) {
-        follow.push(domain_sheet.handle(cmd, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?);
+        follow.push(domain_sheet.handle(cmd, now, actor.user_id()).map_err(|r| AppError::rejected(r.0))?);
     }
     for cmd in
         super::request::after_intake(app, actor, community_id, &domain_sheet, unit.as_ref().map(|u| u.id), now).await?
     {
-        follow.push(domain_sheet.handle(&cmd, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?);
+        follow.push(domain_sheet.handle(&cmd, now, actor.user_id()).map_err(|r| AppError::rejected(r.0))?);
     }
     // The projection after the flow's first steps, computed before the transaction (it
     // reads the community's clock settings).
@@ -197,7 +197,7 @@ pub async fn register(
         requester_phone_last4: phone.as_ref().map(|p| p.last4()).unwrap_or(""),
         requester_phone_enc: sealed_phone.as_deref(),
         reason,
-        first_contact_id: actor.user_id,
+        first_contact_id: actor.user_id(),
         signature_pending: domain_sheet.signature_pending,
         registered_at: now,
         idempotency_key,
@@ -208,7 +208,7 @@ pub async fn register(
             // The same registration committed concurrently: answer with it.
             drop(tx);
             let mut conn = app.store.read().acquire().await?;
-            let id = st::sheet_by_idempotency(&mut conn, actor.user_id, idempotency_key.unwrap_or_default())
+            let id = st::sheet_by_idempotency(&mut conn, actor.user_id(), idempotency_key.unwrap_or_default())
                 .await?
                 .ok_or(AppError::Conflict { code: "duplicate" })?;
             return st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound);
@@ -222,8 +222,8 @@ pub async fn register(
         id,
         1,
         now,
-        actor.user_id,
-        authority.role.as_str(),
+        actor.user_id(),
+        authority.role().as_str(),
         first.event.name(),
         &serde_json::to_string(&first.event).expect("events serialise"),
     )
@@ -239,7 +239,7 @@ pub async fn register(
             f.mime,
             "signature.png",
             name.as_str(),
-            actor.user_id,
+            actor.user_id(),
         )
         .await?;
     }
@@ -269,8 +269,8 @@ pub async fn register(
                 id,
                 i as i64 + 2,
                 now,
-                actor.user_id,
-                authority.role.as_str(),
+                actor.user_id(),
+                authority.role().as_str(),
                 rec.event.name(),
                 &data,
             )
@@ -574,11 +574,11 @@ pub(crate) async fn acts_for(
         .ok_or(AppError::NotFound)?;
     let kind = DepartmentKind::parse(&dep.kind).ok();
     let mut conn = app.store.read().acquire().await?;
-    let explicit = st::memberships(&mut conn, actor.user_id, community_id).await?;
+    let explicit = st::memberships(&mut conn, actor.user_id(), community_id).await?;
     drop(conn);
     let head_explicit = explicit.iter().any(|(d, head)| *d == department_id && *head);
     let member_explicit = explicit.iter().any(|(d, _)| *d == department_id);
-    for role in actor.grants.roles_in(community_id) {
+    for role in actor.roles_in(community_id) {
         let by_kind = kind.is_some() && role.department_kind() == kind;
         let head = head_explicit || kind.is_some_and(|k| role.heads(k));
         if member_explicit || by_kind || head {
@@ -597,7 +597,7 @@ async fn head_authority(app: &App, actor: &Actor, community_id: i64, sheet: &She
     deps.dedup();
     for d in deps {
         if let Some((role, true)) = acts_for(app, actor, community_id, d).await? {
-            return Ok(Authority { role, community: Some(community_id) });
+            return actor.holding(role, community_id);
         }
     }
     Err(AppError::rejected("sheet.head_signature_required"))
@@ -649,13 +649,12 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
             }
             Action::Acknowledge { handover } | Action::StartWork { handover } | Action::Return { handover, .. } => {
                 let h = sheet.handover(*handover).ok_or(AppError::rejected("sheet.handover_unknown"))?;
-                let role = if h.to_user == Some(actor.user_id) {
-                    actor.grants.roles_in(c).first().copied()
+                let a = if h.to_user == Some(actor.user_id()) {
+                    actor.any_role(c)?
                 } else {
-                    acts_for(app, actor, c, h.department).await?.map(|(r, _)| r)
+                    let (role, _) = acts_for(app, actor, c, h.department).await?.ok_or(AppError::Forbidden)?;
+                    actor.holding(role, c)?
                 };
-                let role = role.ok_or(AppError::Forbidden)?;
-                let a = Authority { role, community: Some(c) };
                 let cmd = match action {
                     Action::Acknowledge { handover } => Command::Acknowledge { handover: *handover },
                     Action::StartWork { handover } => Command::StartWork { handover: *handover },
@@ -674,17 +673,17 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                     Command::Extend {
                         due_at: *due_at,
                         explanation: explanation.clone(),
-                        signed_by: Some(actor.user_id),
+                        signed_by: Some(actor.user_id()),
                     },
                 )
             }
             Action::Suspend { explanation } => {
                 let a = head_authority(app, actor, c, &sheet).await?;
-                (a, Command::Suspend { explanation: explanation.clone(), signed_by: Some(actor.user_id) })
+                (a, Command::Suspend { explanation: explanation.clone(), signed_by: Some(actor.user_id()) })
             }
             Action::Terminate { explanation } => {
                 let a = head_authority(app, actor, c, &sheet).await?;
-                (a, Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id) })
+                (a, Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id()) })
             }
             Action::Resume { note } => {
                 let a = match actor.authorize(Permission::HandleSheet, c) {
@@ -713,18 +712,12 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                 // R-SHEET-6: another receptionist may collect it, saying why (the director writing
                 // the acceptance of a matter beyond the centre needs no other reason, R-SHEET-10).
                 let on_behalf =
-                    (actor.user_id != sheet.first_contact && !*as_director).then(|| on_behalf.trim().to_string());
+                    (actor.user_id() != sheet.first_contact && !*as_director).then(|| on_behalf.trim().to_string());
                 if on_behalf.as_deref() == Some("") {
                     return Err(AppError::field("on_behalf", ValidationError::new("sheet.on_behalf_reason_required")));
                 }
                 let a = if *as_director {
-                    let role = actor
-                        .grants
-                        .roles_in(c)
-                        .into_iter()
-                        .find(|r| *r == Role::CentreDirector)
-                        .ok_or(AppError::Forbidden)?;
-                    Authority { role, community: Some(c) }
+                    actor.holding(Role::CentreDirector, c)?
                 } else {
                     actor.authorize(Permission::HandleSheet, c)?
                 };
@@ -774,7 +767,7 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     let before_handovers = sheet.handovers.clone();
     let mut recs = Vec::with_capacity(commands.len());
     for command in &commands {
-        recs.push(sheet.handle(command, now, actor.user_id).map_err(|r| AppError::rejected(r.0))?);
+        recs.push(sheet.handle(command, now, actor.user_id()).map_err(|r| AppError::rejected(r.0))?);
     }
     let first_seq = history.len() as i64 + 1;
     let mut all = history;
@@ -796,8 +789,8 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
             id,
             first_seq + i as i64,
             now,
-            actor.user_id,
-            authority.role.as_str(),
+            actor.user_id(),
+            authority.role().as_str(),
             rec.event.name(),
             &data,
         )
@@ -825,7 +818,7 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
             f.mime,
             "signature.png",
             signer,
-            actor.user_id,
+            actor.user_id(),
         )
         .await?;
     }
@@ -927,7 +920,7 @@ pub async fn queue(
     let pool = app.store.read();
     let communities = [community_id];
     Ok(match name {
-        QueueName::Mine => st::queue(pool, &communities, &st::Queue::MineOpen(actor.user_id), limit, offset).await?,
+        QueueName::Mine => st::queue(pool, &communities, &st::Queue::MineOpen(actor.user_id()), limit, offset).await?,
         QueueName::Chase => st::queue(pool, &communities, &st::Queue::ToChase, limit, offset).await?,
         QueueName::Overdue => {
             st::queue(pool, &communities, &st::Queue::Overdue(store::now_ms()), limit, offset).await?
@@ -1067,7 +1060,7 @@ pub async fn attach(
                 let mut found = None;
                 for h in &sheet.handovers {
                     if let Some((role, _)) = acts_for(app, actor, c, h.department).await? {
-                        found = Some(Authority { role, community: Some(c) });
+                        found = Some(actor.holding(role, c)?);
                         break;
                     }
                 }
@@ -1077,7 +1070,7 @@ pub async fn attach(
     let stored = files::store(app, "file", bytes)?;
     let name: String = filename.chars().filter(|ch| !ch.is_control() && !"/\\\"".contains(*ch)).take(120).collect();
     let cmd = Command::Attach { purpose: purpose.to_string(), filename: name.clone(), sha256: stored.sha256.clone() };
-    let rec = sheet.handle(&cmd, store::now_ms(), actor.user_id).map_err(|r| AppError::rejected(r.0))?;
+    let rec = sheet.handle(&cmd, store::now_ms(), actor.user_id()).map_err(|r| AppError::rejected(r.0))?;
     let mut tx = app.store.begin().await?;
     let data = serde_json::to_string(&rec.event).expect("events serialise");
     match st::insert_event(
@@ -1085,8 +1078,8 @@ pub async fn attach(
         id,
         history.len() as i64 + 1,
         rec.at,
-        actor.user_id,
-        authority.role.as_str(),
+        actor.user_id(),
+        authority.role().as_str(),
         rec.event.name(),
         &data,
     )
@@ -1096,8 +1089,19 @@ pub async fn attach(
         Err(e) if store::is_unique_violation(&e) => return Err(AppError::Conflict { code: "stale_version" }),
         Err(e) => return Err(e.into()),
     }
-    st::insert_attachment(&mut tx, c, id, purpose, &stored.sha256, stored.size, stored.mime, &name, "", actor.user_id)
-        .await?;
+    st::insert_attachment(
+        &mut tx,
+        c,
+        id,
+        purpose,
+        &stored.sha256,
+        stored.size,
+        stored.mime,
+        &name,
+        "",
+        actor.user_id(),
+    )
+    .await?;
     audit::record(&mut tx, actor, &authority, "sheet.attached", "sheet", id, json!({"number": row.number, "purpose": purpose, "filename": name, "sha256": stored.sha256, "size": stored.size})).await?;
     tx.commit().await?;
     detail(app, actor, id).await

@@ -5,9 +5,9 @@ use super::bench_sheets::{self, Desk, Requester};
 use super::synth::{self, Estate, PersonFactory, Plan, Rng};
 use super::{BoxError, database_is_empty, fail, write_plan};
 use crate::app::people::today_in;
-use crate::app::{Actor, App, Authority, audit, auth, org};
+use crate::app::{Actor, App, audit, auth, org};
 use crate::store::{auth as sa, org as so};
-use huiqian_domain::auth::Role;
+use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::unit::{DepartmentKind, OccupantRelation};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -180,7 +180,7 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
     audit::record(
         &mut tx,
         &actor,
-        &Authority { role: Role::SystemAdmin, community: None },
+        &actor.authorize_company(Permission::ManageStaff).map_err(fail)?,
         "bench.staff_created",
         "company",
         company,

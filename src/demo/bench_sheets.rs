@@ -10,10 +10,10 @@
 use super::bench_follow_ups::{self, Collected, Staff};
 use super::synth::Rng;
 use super::{BoxError, fail};
-use crate::app::{Actor, App, Authority, audit};
+use crate::app::{Actor, App, audit};
 use crate::store::{self, BulkValue, request as srq};
 use chrono::Datelike;
-use huiqian_domain::auth::Role;
+use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::person::Phone;
 use huiqian_domain::sheet::calendar::Calendar;
 use huiqian_domain::sheet::lifecycle::Recorded;
@@ -777,7 +777,7 @@ pub async fn generate(app: &App, desks: &[Desk], n: usize, seed: u64) -> Result<
         audit::record(
             &mut tx,
             &actor,
-            &Authority { role: Role::SystemAdmin, community: Some(desk.community_id) },
+            &actor.authorize(Permission::ImportData, desk.community_id).map_err(fail)?,
             "bench.sheets_loaded",
             "community",
             desk.community_id,

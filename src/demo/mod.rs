@@ -11,9 +11,9 @@ pub mod bench_sheets;
 pub mod synth;
 
 use crate::app::people::{seal, today_in};
-use crate::app::{Actor, App, AppError, Authority, audit, auth, org};
+use crate::app::{Actor, App, AppError, audit, auth, org};
 use crate::store::{auth as sa, org as so, people as sp};
-use huiqian_domain::auth::Role;
+use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::unit::{DepartmentKind, OccupantRelation};
 use serde_json::json;
 use std::fmt::Write as _;
@@ -180,8 +180,7 @@ pub async fn load_if_empty(app: &App) -> Result<bool, BoxError> {
     }
     let hash = hash.await?;
     let admin = create_staff(app, &actor, company, &ids, &hash).await?;
-    let mut author = actor.clone();
-    author.user_id = admin;
+    let author = crate::app::auth::cli_actor_for(app, admin).await?;
     for &community in &ids {
         request_lists(app, &author, community).await?;
     }
@@ -221,7 +220,7 @@ pub(crate) async fn write_plan(
     let links: Vec<(i64, i64, &str)> =
         plan.links.iter().map(|l| (unit_ids[l.unit], person_ids[l.person], l.relation.as_str())).collect();
     sp::insert_occupancies_batch(&mut tx, community_id, &links).await?;
-    let authority = Authority { role: Role::SystemAdmin, community: Some(community_id) };
+    let authority = actor.authorize(Permission::ImportData, community_id).map_err(fail)?;
     use OccupantRelation::*;
     audit::record(
         &mut tx,
@@ -381,7 +380,7 @@ async fn create_staff(
     audit::record(
         &mut tx,
         actor,
-        &Authority { role: Role::SystemAdmin, community: None },
+        &actor.authorize_company(Permission::ManageStaff).map_err(fail)?,
         "demo.staff_created",
         "company",
         company,

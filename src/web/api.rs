@@ -124,7 +124,7 @@ where
         let v = create.await.api(a.lang)?;
         return Ok((StatusCode::CREATED, Json(v)).into_response());
     };
-    match app::idempotency::reserve(&s.app, a.actor.user_id, key).await.api(a.lang)? {
+    match app::idempotency::reserve(&s.app, a.actor.user_id(), key).await.api(a.lang)? {
         app::idempotency::Reservation::Replay(status, body) => {
             let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
             let mut r = (status, body).into_response();
@@ -136,13 +136,13 @@ where
             Ok(v) => {
                 let body = serde_json::to_string(&v)
                     .map_err(|e| ApiError::from_app(AppError::Internal(e.to_string()), a.lang))?;
-                app::idempotency::complete(&s.app, a.actor.user_id, key, 201, &body).await.api(a.lang)?;
+                app::idempotency::complete(&s.app, a.actor.user_id(), key, 201, &body).await.api(a.lang)?;
                 let mut r = (StatusCode::CREATED, body).into_response();
                 r.headers_mut().insert(header::CONTENT_TYPE, "application/json".parse().expect("literal"));
                 Ok(r)
             }
             Err(e) => {
-                app::idempotency::release(&s.app, a.actor.user_id, key).await.api(a.lang)?;
+                app::idempotency::release(&s.app, a.actor.user_id(), key).await.api(a.lang)?;
                 Err(ApiError::from_app(e, a.lang))
             }
         },
@@ -220,7 +220,7 @@ pub struct Me {
 /// Who am I, with my roles.
 #[utoipa::path(get, path = "/me", tag = "auth", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 async fn me(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Me>> {
-    let (user, roles) = auth::staff_detail(&s.app, &a.actor, a.actor.user_id).await.api(a.lang)?;
+    let (user, roles) = auth::staff_detail(&s.app, &a.actor, a.actor.user_id()).await.api(a.lang)?;
     Ok(Json(Me { user, roles }))
 }
 
@@ -260,7 +260,7 @@ async fn set_locale(State(s): State<AppState>, a: ApiActor, ApiJson(b): ApiJson<
 /// One's own open sessions.
 #[utoipa::path(get, path = "/me/sessions", tag = "auth", responses((status = 200, body = [sa::Session])))]
 async fn my_sessions(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Vec<sa::Session>>> {
-    auth::my_sessions(&s.app, a.actor.user_id).await.map(Json).api(a.lang)
+    auth::my_sessions(&s.app, a.actor.user_id()).await.map(Json).api(a.lang)
 }
 
 /// Sign out one of one's own sessions.
@@ -273,7 +273,10 @@ async fn end_session(State(s): State<AppState>, a: ApiActor, Path(id): Path<Stri
 /// One's own API tokens (never the secret part).
 #[utoipa::path(get, path = "/me/tokens", tag = "auth", responses((status = 200, body = [sa::ApiToken])))]
 async fn list_tokens(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Vec<sa::ApiToken>>> {
-    sa::tokens_of(s.app.store.read(), a.actor.user_id).await.map(Json).map_err(|e| ApiError::from_app(e.into(), a.lang))
+    sa::tokens_of(s.app.store.read(), a.actor.user_id())
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::from_app(e.into(), a.lang))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

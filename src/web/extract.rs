@@ -2,8 +2,8 @@
 
 use super::security::SessionSlot;
 use super::{ApiError, AppState, REQUEST_ID};
+use crate::app::Actor;
 use crate::app::auth::LiveSession;
-use crate::app::{Actor, Via};
 use crate::i18n::{Lang, T};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -24,14 +24,7 @@ pub fn client_ip(parts: &Parts) -> std::net::IpAddr {
 }
 
 fn actor_of(s: &LiveSession, rid: String) -> Actor {
-    Actor {
-        user_id: s.user.id,
-        username: s.user.username.clone(),
-        display_name: s.user.display_name.clone(),
-        grants: s.grants.clone(),
-        request_id: rid,
-        via: Via::Session,
-    }
+    crate::app::auth::session_actor(s, &rid)
 }
 
 /// Request metadata pages and sign-in need.
@@ -134,6 +127,12 @@ impl FromRequestParts<AppState> for ApiActor {
                         .filter(|_| parts.headers.contains_key(header::ACCEPT_LANGUAGE))
                         .or_else(|| Lang::parse(&locale))
                         .unwrap_or_default();
+                    // A read-only token never reaches a handler that may write, whatever
+                    // the handler then checks (the use-cases refuse it as well).
+                    let reads = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+                    if !reads && !actor.can_write() {
+                        return Err(ApiError::from_code(StatusCode::FORBIDDEN, "token_read_only", lang));
+                    }
                     Ok(ApiActor { actor, lang, session_id: None })
                 }
                 Ok(None) => Err(ApiError::from_code(StatusCode::UNAUTHORIZED, "unauthenticated", lang)),

@@ -4,9 +4,8 @@
 //! with their events, on the dispatchers' boards and in the technicians' days.
 
 use crate::harness::{fresh_database_url, test_config};
-use huiqian::app::{Actor, App, Via, request, sheet};
+use huiqian::app::{Actor, App, request, sheet};
 use huiqian::demo::bench::{self, Size};
-use huiqian::domain::auth::Grants;
 use huiqian::domain::sheet::lifecycle::Recorded;
 use huiqian::domain::sheet::{Event, Sheet, SheetKind};
 use huiqian::store::sheet as st;
@@ -24,16 +23,7 @@ async fn actor(app: &App, username: &str) -> Actor {
         .fetch_one(app.store.read())
         .await
         .unwrap();
-    let mut conn = app.store.read().acquire().await.unwrap();
-    let grants = huiqian::store::auth::grants(&mut conn, user_id).await.unwrap();
-    Actor {
-        user_id,
-        username: username.into(),
-        display_name: username.into(),
-        grants: Grants::new(grants),
-        request_id: "test".into(),
-        via: Via::Cli,
-    }
+    huiqian::app::auth::cli_actor_for(app, user_id).await.unwrap()
 }
 
 #[tokio::test]
@@ -171,9 +161,9 @@ async fn generated_sheets_replay_are_found_and_numbered_without_gaps() {
             let tech = actor(&app, &bench::technician_username(i, k)).await;
             let day = request::technician_day(&app, &tech, c).await.unwrap();
             let open: HashSet<i64> = day.open.iter().map(|j| j.sheet_id).collect();
-            assert_eq!(open, days.remove(&tech.user_id).unwrap_or_default(), "{}", tech.username);
-            let load = b.technicians.iter().find(|t| t.user_id == tech.user_id).expect("on the board");
-            assert_eq!(load.open_jobs, open.len() as i64, "{}", tech.username);
+            assert_eq!(open, days.remove(&tech.user_id()).unwrap_or_default(), "{}", tech.username());
+            let load = b.technicians.iter().find(|t| t.user_id == tech.user_id()).expect("on the board");
+            assert_eq!(load.open_jobs, open.len() as i64, "{}", tech.username());
             jobs += open.len();
         }
         assert!(!shown.is_empty() && jobs > 0, "community {c}: {} on the board, {jobs} with technicians", shown.len());

@@ -233,12 +233,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     .await
     .unwrap();
     auth::grant_role(&t.app, &cli, desk.id, Some(community), Role::Receptionist, None).await.unwrap();
-    let mut desk_actor = huiqian::app::Actor::cli();
-    desk_actor.user_id = desk.id;
-    desk_actor.grants = huiqian::domain::auth::Grants::new(vec![huiqian::domain::auth::RoleGrant {
-        community: Some(community),
-        role: Role::Receptionist,
-    }]);
+    let desk_actor = auth::cli_actor_for(&t.app, desk.id).await.unwrap();
     let sheet = huiqian::app::sheet::register(
         &t.app,
         &desk_actor,
@@ -273,8 +268,8 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     .unwrap()
     .id;
     // An article is written by a person (its author is kept).
-    let mut author = cli.clone();
-    author.user_id = desk.id;
+    auth::grant_role(&t.app, &cli, desk.id, Some(community), Role::CsManager, None).await.unwrap();
+    let author = auth::cli_actor_for(&t.app, desk.id).await.unwrap();
     let article = huiqian::app::request::save_article(
         &t.app,
         &author,

@@ -57,7 +57,7 @@ struct AccountPage {
 
 async fn account_page(s: &AppState, ctx: &Ctx, new_secret: String, f: Form) -> PageResult {
     let tz = "Asia/Shanghai";
-    let sessions = auth::my_sessions(&s.app, ctx.actor.user_id).await.page(ctx.lang)?;
+    let sessions = auth::my_sessions(&s.app, ctx.actor.user_id()).await.page(ctx.lang)?;
     let sessions = sessions
         .into_iter()
         .map(|x| SessionRow {
@@ -70,8 +70,9 @@ async fn account_page(s: &AppState, ctx: &Ctx, new_secret: String, f: Form) -> P
             id: x.id,
         })
         .collect();
-    let tokens =
-        sa::tokens_of(s.app.store.read(), ctx.actor.user_id).await.map_err(|e| super::PageError(e.into(), ctx.lang))?;
+    let tokens = sa::tokens_of(s.app.store.read(), ctx.actor.user_id())
+        .await
+        .map_err(|e| super::PageError(e.into(), ctx.lang))?;
     let tokens = tokens
         .into_iter()
         .map(|t| TokenRow {
@@ -192,7 +193,7 @@ struct TotpPage {
 
 /// Set up (or replace) one's own second factor.
 async fn totp_page(State(s): State<AppState>, ctx: Ctx) -> PageResult {
-    let (url, secret) = auth::totp_begin(&s.app, ctx.actor.user_id, &ctx.actor.username).await.page(ctx.lang)?;
+    let (url, secret) = auth::totp_begin(&s.app, ctx.actor.user_id(), ctx.actor.username()).await.page(ctx.lang)?;
     Ok(render(&TotpPage { c: Chrome::of(&ctx), f: Form::default(), qr_svg: super::sign_in::qr_svg(&url), secret }))
 }
 
@@ -203,13 +204,13 @@ struct CodeForm {
 }
 
 async fn totp_submit(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<CodeForm>) -> PageResult {
-    match auth::totp_confirm(&s.app, &ctx.session.id, &ctx.session.user, &f.code, &ctx.actor.request_id).await {
+    match auth::totp_confirm(&s.app, &ctx.session.id, &ctx.session.user, &f.code, ctx.actor.request_id()).await {
         Ok(()) => Ok(see_other("/account")),
         Err(e) => {
             let mut form = Form::default();
             let status = form.fail(e, ctx.lang)?;
             let (url, secret) =
-                auth::totp_begin(&s.app, ctx.actor.user_id, &ctx.actor.username).await.page(ctx.lang)?;
+                auth::totp_begin(&s.app, ctx.actor.user_id(), ctx.actor.username()).await.page(ctx.lang)?;
             Ok(page(status, &TotpPage { c: Chrome::of(&ctx), f: form, qr_svg: super::sign_in::qr_svg(&url), secret }))
         }
     }

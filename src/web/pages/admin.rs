@@ -44,7 +44,7 @@ struct StaffListPage {
 
 async fn staff_list(State(s): State<AppState>, ctx: Ctx) -> PageResult {
     let users = auth::list_staff(&s.app, &ctx.actor).await.page(ctx.lang)?;
-    let can_create = ctx.actor.grants.allows_anywhere(Permission::ManageStaff);
+    let can_create = ctx.actor.may_anywhere(Permission::ManageStaff);
     Ok(render(&StaffListPage { c: Chrome::of(&ctx), users, can_create }))
 }
 
@@ -56,7 +56,7 @@ struct StaffFormPage {
 }
 
 async fn new_staff(ctx: Ctx) -> PageResult {
-    if !ctx.actor.grants.allows_anywhere(Permission::ManageStaff) {
+    if !ctx.actor.may_anywhere(Permission::ManageStaff) {
         return Err(PageError(AppError::Forbidden, ctx.lang));
     }
     Ok(render(&StaffFormPage { c: Chrome::of(&ctx), f: Form::with(&[("locale", "zh-CN".into())]) }))

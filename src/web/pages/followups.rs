@@ -203,7 +203,7 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
             due: r.due_at.map(|t| when(t, &tz)).unwrap_or_default(),
             can_plan: can_review && matches!(st, Some(CapaState::Open | CapaState::Planned)),
             can_implement: st == Some(CapaState::Planned)
-                && (can_review || r.responsible_id == Some(ctx.actor.user_id)),
+                && (can_review || r.responsible_id == Some(ctx.actor.user_id())),
             can_verify: can_review && st == Some(CapaState::Implemented),
             r,
         }

@@ -46,7 +46,7 @@ async fn inbox(State(s): State<AppState>, ctx: Ctx) -> PageResult {
 
 /// The unread count shown in the header (loaded by htmx after the page).
 async fn count(State(s): State<AppState>, ctx: Ctx) -> PageResult {
-    let n = crate::store::notify::unread_count(s.app.store.read(), ctx.actor.user_id)
+    let n = crate::store::notify::unread_count(s.app.store.read(), ctx.actor.user_id())
         .await
         .map_err(|e| super::PageError(e.into(), ctx.lang))?;
     Ok(Html(if n > 0 { format!("<span class=\"badge\" id=\"unread\">{n}</span>") } else { String::new() })

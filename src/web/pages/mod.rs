@@ -63,21 +63,21 @@ pub struct Chrome {
 
 impl Chrome {
     pub fn of(c: &Ctx) -> Chrome {
-        let g = &c.actor.grants;
+        let g = &c.actor;
         Chrome {
             t: c.t,
-            user: c.actor.display_name.clone(),
+            user: c.actor.display_name().to_string(),
             csrf: c.csrf.clone(),
             path: c.path.clone(),
-            nav_staff: g.allows_anywhere(Permission::ViewStaff),
-            nav_audit: g.allows_anywhere(Permission::ViewAudit),
-            nav_import: g.allows_anywhere(Permission::ImportData),
-            nav_board: g.allows_anywhere(Permission::DispatchRepair),
-            nav_day: g.allows_anywhere(Permission::DoRepair),
-            nav_request_settings: g.allows_anywhere(Permission::ManageRequests)
-                || g.allows_anywhere(Permission::DispatchRepair),
-            nav_follow_ups: g.allows_anywhere(Permission::FollowUp),
-            nav_reports: g.allows_anywhere(Permission::ViewReports),
+            nav_staff: g.may_anywhere(Permission::ViewStaff),
+            nav_audit: g.may_anywhere(Permission::ViewAudit),
+            nav_import: g.may_anywhere(Permission::ImportData),
+            nav_board: g.may_anywhere(Permission::DispatchRepair),
+            nav_day: g.may_anywhere(Permission::DoRepair),
+            nav_request_settings: g.may_anywhere(Permission::ManageRequests)
+                || g.may_anywhere(Permission::DispatchRepair),
+            nav_follow_ups: g.may_anywhere(Permission::FollowUp),
+            nav_reports: g.may_anywhere(Permission::ViewReports),
         }
     }
 

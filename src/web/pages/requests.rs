@@ -243,10 +243,10 @@ pub(super) async fn flow_view(
     kb: Option<&str>,
 ) -> FlowView {
     let cid = d.sheet.community_id;
-    let me = ctx.actor.user_id;
+    let me = ctx.actor.user_id();
     let now = crate::store::now_ms();
     let may = |p: Permission| ctx.actor.authorize(p, cid).is_ok();
-    let roles = ctx.actor.grants.roles_in(cid);
+    let roles = ctx.actor.roles_in(cid);
     let open = matches!(d.sheet.state.as_str(), "registered" | "dispatched" | "awaiting_acceptance");
     let plain = d.sheet.outcome.is_none();
     let dep_name =

@@ -508,9 +508,8 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
     let tz = cm.timezone.clone();
     let cid = cm.id;
     let deps = org::departments(&s.app, &ctx.actor, cid).await.page(ctx.lang)?;
-    let my_kinds: Vec<DepartmentKind> =
-        ctx.actor.grants.roles_in(cid).iter().filter_map(|r| r.department_kind()).collect();
-    let is_director = ctx.actor.grants.roles_in(cid).contains(&Role::CentreDirector);
+    let my_kinds: Vec<DepartmentKind> = ctx.actor.roles_in(cid).iter().filter_map(|r| r.department_kind()).collect();
+    let is_director = ctx.actor.roles_in(cid).contains(&Role::CentreDirector);
     let handovers: Vec<HandoverView> = d
         .handovers
         .clone()
@@ -524,7 +523,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
                 returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
                 mine: is_director
                     || kind.is_some_and(|k| my_kinds.contains(&k))
-                    || h.to_user_id == Some(ctx.actor.user_id),
+                    || h.to_user_id == Some(ctx.actor.user_id()),
                 h,
             }
         })
@@ -575,7 +574,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
             can_register: ctx.actor.authorize(Permission::RegisterSheet, cid).is_ok(),
             can_reassign: ctx.actor.authorize(Permission::ReassignSheet, cid).is_ok(),
             is_director,
-            mine_first_contact: d.sheet.first_contact_id == ctx.actor.user_id,
+            mine_first_contact: d.sheet.first_contact_id == ctx.actor.user_id(),
             flow,
             c,
             cm,

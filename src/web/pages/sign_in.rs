@@ -243,14 +243,7 @@ struct LangForm {
 async fn switch_lang(State(s): State<AppState>, meta: Meta, AxForm(f): AxForm<LangForm>) -> Response {
     let lang = Lang::parse(&f.lang).unwrap_or_default();
     if let Some(sess) = meta.session.as_ref().filter(|x| x.second_factor_done) {
-        let actor = crate::app::Actor {
-            user_id: sess.user.id,
-            username: sess.user.username.clone(),
-            display_name: sess.user.display_name.clone(),
-            grants: sess.grants.clone(),
-            request_id: meta.request_id.clone(),
-            via: crate::app::Via::Session,
-        };
+        let actor = auth::session_actor(sess, &meta.request_id);
         if let Err(e) = auth::set_locale(&s.app, &actor, lang.code()).await {
             return super::PageError(e, meta.lang).into_response();
         }
@@ -293,8 +286,7 @@ async fn home_page(s: &AppState, ctx: &Ctx, f: Form) -> PageResult {
     let communities = crate::app::org::my_communities(&s.app, &ctx.actor).await.page(ctx.lang)?;
     let roles = ctx
         .actor
-        .grants
-        .iter()
+        .grants()
         .map(|g| {
             let place = match g.community {
                 None => crate::i18n::t(ctx.lang, "role.company_wide").to_string(),
@@ -372,7 +364,7 @@ async fn dashboards(
         };
         let err = |e: sqlx::Error| super::PageError(e.into(), ctx.lang);
         let week_start = at(crate::app::report::monday_of(today)).unwrap_or(0);
-        let n = crate::store::report::counts(s.app.store.read(), c, ctx.actor.user_id, now, week_start, wants)
+        let n = crate::store::report::counts(s.app.store.read(), c, ctx.actor.user_id(), now, week_start, wants)
             .await
             .map_err(err)?;
         let mut tiles = vec![];
