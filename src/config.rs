@@ -21,6 +21,10 @@ pub struct Config {
     pub secret_key: String,
     /// The address people use to reach huiqian (links in printed forms and notices).
     pub public_url: String,
+    /// Reverse proxies (addresses or CIDR ranges, e.g. `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` header is believed for the client's address (sign-in throttling,
+    /// session records). Empty: the connecting address is the client's.
+    pub trusted_proxies: Vec<String>,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub notify: NotifyConfig,
@@ -83,6 +87,7 @@ impl Default for Config {
             database_url: String::new(),
             secret_key: String::new(),
             public_url: String::new(),
+            trusted_proxies: Vec::new(),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             notify: NotifyConfig::default(),
@@ -173,6 +178,13 @@ impl Config {
         if self.auth.idle_timeout_minutes <= 0 || self.auth.absolute_timeout_hours <= 0 {
             return Err(ConfigError::Invalid("auth timeouts must be positive".into()));
         }
+        for p in &self.trusted_proxies {
+            if IpRange::parse(p).is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "trusted_proxies: {p:?} is not an address or a CIDR range (10.0.0.1, 10.0.0.0/8, ::1)"
+                )));
+            }
+        }
         for r in &self.auth.require_totp_roles {
             if huiqian_domain::auth::Role::parse(r).is_none() {
                 return Err(ConfigError::Invalid(format!("auth.require_totp_roles: unknown role {r:?}")));
@@ -221,6 +233,45 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// An address or a CIDR range of addresses (`10.0.0.0/8`, `fd00::/8`, `127.0.0.1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    net: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    pub fn parse(s: &str) -> Option<IpRange> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
+            None => (s.trim(), None),
+        };
+        let net: std::net::IpAddr = addr.parse().ok()?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(IpRange { net, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::*;
+        let ip = match ip {
+            V6(v6) => v6.to_ipv4_mapped().map(V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.net, ip) {
+            (V4(n), V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (V6(n), V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +280,20 @@ mod tests {
     fn redacts_password_in_url() {
         assert_eq!(redact_url("postgres://hq:s3cret@db.example:5432/hq"), "postgres://hq:redacted@db.example:5432/hq");
         assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn trusted_proxy_ranges() {
+        let r = IpRange::parse("10.0.0.0/8").unwrap();
+        assert!(r.contains("10.1.2.3".parse().unwrap()));
+        assert!(r.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!r.contains("11.0.0.1".parse().unwrap()));
+        assert!(IpRange::parse("127.0.0.1").unwrap().contains("127.0.0.1".parse().unwrap()));
+        assert!(!IpRange::parse("127.0.0.1").unwrap().contains("127.0.0.2".parse().unwrap()));
+        assert!(IpRange::parse("fd00::/8").unwrap().contains("fd12::1".parse().unwrap()));
+        assert!(IpRange::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(IpRange::parse("10.0.0.0/33").is_none());
+        assert!(IpRange::parse("proxy.local").is_none());
     }
 
     #[test]

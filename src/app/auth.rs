@@ -111,15 +111,26 @@ pub async fn sign_in(
     let username = username.trim().to_lowercase();
     let mut conn = app.store.read().acquire().await?;
     let user = st::user_by_name(&mut conn, &username).await?;
+    let now = now_ms();
     let Some(user) = user.filter(|u| u.active == 1) else {
+        // Nobody (active) has this name: answer exactly as for a person, lockout included,
+        // so that neither the answer nor its timing tells which names exist.
+        let name_hash = app.secrets.lookup_hash("sign_in", &username);
+        if let Some(until) = st::unknown_name_locked_until(&mut conn, &name_hash).await?.filter(|t| *t > now) {
+            return Err(locked(until, now));
+        }
+        drop(conn);
         let pw = password.to_string();
         let _ = hashing(move || verify_password(&pw, dummy_hash())).await;
+        let mut tx = app.store.begin().await?;
+        let lock_until = now + app.config.auth.lockout_minutes * 60_000;
+        st::record_unknown_name_failure(&mut tx, &name_hash, app.config.auth.max_failed_logins, lock_until, now)
+            .await?;
+        tx.commit().await?;
         return Err(AppError::Unauthenticated);
     };
-    let now = now_ms();
     if let Some(until) = user.locked_until.filter(|t| *t > now) {
-        let minutes = ((until - now) / 60_000 + 1).to_string();
-        return Err(AppError::Rejected { code: "account_locked", params: vec![("minutes", minutes)] });
+        return Err(locked(until, now));
     }
     let hash = st::password_hash(&mut conn, user.id).await?;
     let grants = st::grants(&mut conn, user.id).await?;
@@ -182,6 +193,11 @@ pub async fn sign_in(
         second_factor,
         must_change_password: user.must_change_password == 1,
     })
+}
+
+fn locked(until: i64, now: i64) -> AppError {
+    let minutes = ((until - now) / 60_000 + 1).to_string();
+    AppError::Rejected { code: "account_locked", params: vec![("minutes", minutes)] }
 }
 
 /// A session found from its cookie, still valid.
@@ -267,12 +283,15 @@ pub async fn end_my_session(app: &App, actor: &Actor, session_id: &str) -> AppRe
     Ok(())
 }
 
+/// Change one's own password. Every other session ends, and every API token stops
+/// working unless `keep_tokens` says, explicitly, that they are still in safe hands.
 pub async fn change_password(
     app: &App,
     actor: &Actor,
     session_id: Option<&str>,
     current: &str,
     new: &str,
+    keep_tokens: bool,
 ) -> AppResult<()> {
     actor.own_account()?;
     let mut errors = FieldErrors::default();
@@ -296,13 +315,14 @@ pub async fn change_password(
     let mut tx = app.store.begin().await?;
     st::set_password(&mut tx, actor.user_id(), &hash, false).await?;
     st::end_user_sessions(&mut tx, actor.user_id(), session_id, "password_changed").await?;
+    let tokens_revoked = if keep_tokens { 0 } else { st::revoke_user_tokens(&mut tx, actor.user_id()).await? };
     audit::record_self(
         &mut tx,
         Some(actor.user_id()),
         actor.username(),
         actor.request_id(),
         "auth.password_changed",
-        json!({}),
+        json!({"tokens_revoked": tokens_revoked, "tokens_kept": keep_tokens}),
     )
     .await?;
     tx.commit().await?;
@@ -382,15 +402,48 @@ pub async fn totp_confirm(app: &App, session_id: &str, user: &st::User, code: &s
     Ok(())
 }
 
-/// The second step of sign-in.
+/// Wrong second-factor codes one pending sign-in may try before it ends (and the
+/// password must be given again). Each also counts toward the account's lockout.
+pub const SECOND_FACTOR_TRIES: i64 = 5;
+
+/// The second step of sign-in. A wrong code counts against this pending sign-in and
+/// against the account's lockout; the last allowed failure, or the lockout, ends the
+/// pending sign-in.
 pub async fn totp_verify(app: &App, session_id: &str, user: &st::User, code: &str, request_id: &str) -> AppResult<()> {
     let mut tx = app.store.begin().await?;
-    if !check_totp(app, &mut tx, user.id, &user.username, code).await? {
-        let lock_until = now_ms() + app.config.auth.lockout_minutes * 60_000;
-        st::record_failed_login(&mut tx, user.id, app.config.auth.max_failed_logins, lock_until).await?;
-        audit::record_self(&mut tx, Some(user.id), &user.username, request_id, "auth.totp_failed", json!({})).await?;
+    let now = now_ms();
+    if st::user(&mut *tx, user.id).await?.and_then(|u| u.locked_until).is_some_and(|t| t > now) {
+        st::end_session(&mut tx, session_id, "locked").await?;
         tx.commit().await?;
-        return Err(AppError::field("code", ValidationError::new("totp.wrong_code")));
+        return Err(AppError::Unauthenticated);
+    }
+    if !check_totp(app, &mut tx, user.id, &user.username, code).await? {
+        let lock_until = now + app.config.auth.lockout_minutes * 60_000;
+        st::record_failed_login(&mut tx, user.id, app.config.auth.max_failed_logins, lock_until).await?;
+        let tries = st::count_second_factor_failure(&mut tx, session_id).await?;
+        let locked = st::user(&mut *tx, user.id).await?.and_then(|u| u.locked_until).is_some_and(|t| t > now);
+        let ended = tries >= SECOND_FACTOR_TRIES || locked;
+        if ended {
+            st::end_session(&mut tx, session_id, "second_factor_failures").await?;
+        }
+        audit::record_self(
+            &mut tx,
+            Some(user.id),
+            &user.username,
+            request_id,
+            "auth.totp_failed",
+            json!({"tries": tries, "sign_in_ended": ended}),
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(if ended {
+            AppError::Unauthenticated
+        } else {
+            AppError::field(
+                "code",
+                ValidationError::new("totp.wrong_code_tries").with("left", SECOND_FACTOR_TRIES - tries),
+            )
+        });
     }
     st::complete_second_factor(&mut tx, session_id).await?;
     audit::record_self(&mut tx, Some(user.id), &user.username, request_id, "auth.totp_passed", json!({})).await?;
@@ -401,6 +454,9 @@ pub async fn totp_verify(app: &App, session_id: &str, user: &st::User, code: &st
 // ---- API tokens ----
 
 pub const TOKEN_PREFIX: &str = "hq_";
+
+/// The longest a token may be made to last: ten years (or no expiry at all).
+pub const MAX_TOKEN_DAYS: i64 = 3650;
 
 /// Create an API token for oneself. The token is shown once; only its hash is kept.
 pub async fn create_token(
@@ -414,12 +470,22 @@ pub async fn create_token(
         return Err(AppError::Forbidden);
     }
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 60 {
-        return Err(AppError::field("name", ValidationError::new("required")));
+    let mut errors = FieldErrors::default();
+    if name.is_empty() {
+        errors.push("name", ValidationError::new("required"));
+    } else if name.chars().count() > 60 {
+        errors.push("name", ValidationError::new("text.too_long").with("max", 60));
     }
+    if let Some(d) = days.filter(|d| !(1..=MAX_TOKEN_DAYS).contains(d)) {
+        errors.push(
+            "expires_in_days",
+            ValidationError::new("number.range").with("min", 1).with("max", MAX_TOKEN_DAYS).with("value", d),
+        );
+    }
+    errors.into_result().map_err(AppError::Validation)?;
     let token = format!("{TOKEN_PREFIX}{}", random_token());
     let scopes = if write { "read,write" } else { "read" };
-    let expires = days.filter(|d| *d > 0).map(|d| now_ms() + d * 86_400_000);
+    let expires = days.map(|d| now_ms() + d * 86_400_000);
     let mut tx = app.store.begin().await?;
     let id =
         st::insert_token(&mut tx, actor.user_id(), name, &token[..10], &sha256_hex(token.as_bytes()), scopes, expires)
@@ -472,6 +538,9 @@ pub async fn actor_from_token(app: &App, token: &str, request_id: &str) -> AppRe
     let now = now_ms();
     if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) || user.active != 1 {
         return Ok(None);
+    }
+    if user.must_change_password == 1 {
+        return Err(AppError::Refused { code: "password_change_required" });
     }
     if t.last_used_at.is_none_or(|l| now - l > 60_000) {
         let mut tx = app.store.begin().await?;
@@ -626,7 +695,45 @@ pub async fn create_staff(app: &App, actor: &Actor, s: &NewStaff, opts: StaffOpt
     st::user(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
-/// Grant a role in a community (or company-wide for administrators).
+/// Which authority lets `actor` administer the account `user_id`, read inside the write
+/// transaction after locking that account, so that a grant made elsewhere at the same
+/// moment cannot slip between the check and the change.
+///
+/// A company-wide administrator administers everyone. A community administrator
+/// administers only people whose every grant lies in communities he administers:
+/// company-wide accounts and people who also work in other communities are out of his
+/// reach (roles, password and second-factor resets, deactivation), so that no
+/// community's administrator can take over an account that reaches further than he does.
+/// An account with no role yet (just created) is within reach of any administrator.
+async fn staff_authority(tx: &mut store::Tx, actor: &Actor, user_id: i64) -> AppResult<Authority> {
+    if !st::lock_user(tx, user_id).await? {
+        return Err(AppError::NotFound);
+    }
+    if let Ok(a) = actor.authorize_company(Permission::ManageStaff) {
+        return Ok(a);
+    }
+    let grants = st::grants(tx, user_id).await?;
+    let mut authority = None;
+    for g in &grants {
+        let Some(c) = g.community else {
+            return Err(AppError::Refused { code: "staff.out_of_reach" });
+        };
+        match actor.authorize(Permission::ManageStaff, c) {
+            Ok(a) => {
+                authority.get_or_insert(a);
+            }
+            Err(_) => return Err(AppError::Refused { code: "staff.out_of_reach" }),
+        }
+    }
+    match authority {
+        Some(a) => Ok(a),
+        None => actor.authorize_somewhere(Permission::ManageStaff),
+    }
+}
+
+/// Grant a role in a community (or company-wide for administrators). The granter must
+/// administer both the community and the person (see [`staff_authority`]), and never
+/// himself: nobody widens his own rights.
 pub async fn grant_role(
     app: &App,
     actor: &Actor,
@@ -642,7 +749,9 @@ pub async fn grant_role(
     if community.is_none() && role != Role::SystemAdmin {
         return Err(AppError::field("community_id", ValidationError::new("required")));
     }
-    st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)?;
+    if user_id == actor.user_id() {
+        return Err(AppError::Refused { code: "staff.cannot_grant_self" });
+    }
     if let Some(d) = department_id {
         let dep = crate::store::org::department(app.store.read(), d).await?;
         if dep.is_none_or(|d| Some(d.community_id) != community) {
@@ -650,6 +759,7 @@ pub async fn grant_role(
         }
     }
     let mut tx = app.store.begin().await?;
+    staff_authority(&mut tx, actor, user_id).await?;
     let id = match st::insert_role(&mut tx, user_id, community, role, department_id).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
@@ -671,6 +781,9 @@ pub async fn grant_role(
     Ok(id)
 }
 
+/// Take a role away. Removing can only narrow what someone can do, so an administrator of
+/// the grant's community may remove it whoever holds it; only his own administrator
+/// grant he cannot remove (someone must be left to administer).
 pub async fn revoke_role(app: &App, actor: &Actor, role_id: i64) -> AppResult<()> {
     let r = st::role_row(app.store.read(), role_id).await?.ok_or(AppError::NotFound)?;
     let authority = match r.community_id {
@@ -696,19 +809,6 @@ pub async fn revoke_role(app: &App, actor: &Actor, role_id: i64) -> AppResult<()
     Ok(())
 }
 
-/// Which authority lets `actor` administer `user_id`: a company-wide administrator, or an
-/// administrator in a community where that person holds a role.
-async fn staff_authority(app: &App, actor: &Actor, user_id: i64) -> AppResult<Authority> {
-    if let Ok(a) = actor.authorize_company(Permission::ManageStaff) {
-        return Ok(a);
-    }
-    let rows = st::role_rows(app.store.read(), user_id).await?;
-    rows.iter()
-        .filter_map(|r| r.community_id)
-        .find_map(|c| actor.authorize(Permission::ManageStaff, c).ok())
-        .ok_or(AppError::Forbidden)
-}
-
 /// Edit a staff account's name, or (de)activate it. People with history are never deleted.
 pub async fn update_staff(
     app: &App,
@@ -718,14 +818,14 @@ pub async fn update_staff(
     display_name: &str,
     active: bool,
 ) -> AppResult<st::User> {
-    let authority = staff_authority(app, actor, user_id).await?;
     let name =
         huiqian_domain::person::PersonName::parse(display_name).map_err(|e| AppError::field("display_name", e))?;
     if user_id == actor.user_id() && !active {
         return Err(AppError::rejected("cannot_deactivate_self"));
     }
-    let before = st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)?;
     let mut tx = app.store.begin().await?;
+    let authority = staff_authority(&mut tx, actor, user_id).await?;
+    let before = st::user(&mut *tx, user_id).await?.ok_or(AppError::NotFound)?;
     if !st::update_user(&mut tx, user_id, version, name.as_str(), active).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
@@ -747,7 +847,9 @@ pub async fn update_staff(
 }
 
 /// Administrator reset: a temporary password, to be changed at next sign-in; every open
-/// session of that person ends.
+/// session of that person ends and every API token of theirs is revoked (whoever needed
+/// the reset may have lost control of them). One's own password is changed on the account
+/// page, with the current one.
 pub async fn reset_password(
     app: &App,
     actor: &Actor,
@@ -755,17 +857,21 @@ pub async fn reset_password(
     temporary: &str,
     clear_totp: bool,
 ) -> AppResult<()> {
-    let authority = staff_authority(app, actor, user_id).await?;
+    if user_id == actor.user_id() {
+        return Err(AppError::Refused { code: "staff.reset_own_password" });
+    }
     let user = st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)?;
     check_password(&user.username, temporary).map_err(|e| AppError::field("password", e))?;
     let pw = temporary.to_string();
     let hash = hashing(move || hash_password(&pw)).await?;
     let mut tx = app.store.begin().await?;
+    let authority = staff_authority(&mut tx, actor, user_id).await?;
     st::set_password(&mut tx, user_id, &hash, true).await?;
     if clear_totp {
         st::set_totp(&mut tx, user_id, None, false).await?;
     }
     st::end_user_sessions(&mut tx, user_id, None, "password_reset").await?;
+    let tokens = st::revoke_user_tokens(&mut tx, user_id).await?;
     audit::record(
         &mut tx,
         actor,
@@ -773,7 +879,7 @@ pub async fn reset_password(
         "user.password_reset",
         "user",
         user_id,
-        json!({"totp_cleared": clear_totp}),
+        json!({"totp_cleared": clear_totp, "tokens_revoked": tokens}),
     )
     .await?;
     tx.commit().await?;

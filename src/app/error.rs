@@ -3,6 +3,8 @@
 //! When to use which:
 //! - `Validation`: the caller's input was wrong; each field says why. Nothing was written.
 //! - `Forbidden`: the caller lacks the permission in that community (R-ROLE-2).
+//! - `Refused`: the caller has the permission, but not over this record, and the reason is
+//!   worth saying (an account outside one's communities); answered like `Forbidden`.
 //! - `NotFound`: the record does not exist, or exists in a community the caller cannot see
 //!   (the two are indistinguishable on purpose).
 //! - `Conflict`: someone else changed the record first (stale version), or a unique value
@@ -19,6 +21,8 @@ pub enum AppError {
     Validation(FieldErrors),
     #[error("forbidden")]
     Forbidden,
+    #[error("refused: {code}")]
+    Refused { code: &'static str },
     #[error("not found")]
     NotFound,
     #[error("conflict: {code}")]
@@ -52,6 +56,7 @@ impl AppError {
         match self {
             AppError::Validation(_) => "validation_failed",
             AppError::Forbidden => "forbidden",
+            AppError::Refused { code } => code,
             AppError::NotFound => "not_found",
             AppError::Conflict { code } => code,
             AppError::Rejected { code, .. } => code,

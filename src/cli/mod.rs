@@ -415,7 +415,7 @@ async fn user_cmd(app: &App, cmd: UserCmd) -> Result<ExitCode, BoxError> {
             let generated = password.is_none();
             let password = password.unwrap_or_else(random_password);
             auth::reset_password(app, &actor, user.id, &password, clear_totp).await.map_err(describe)?;
-            println!("password of {username} reset; every session of theirs has ended");
+            println!("password of {username} reset; every session of theirs has ended and every API token is revoked");
             if generated {
                 println!("temporary password: {password}  (to be changed at next sign-in)");
             }

@@ -122,6 +122,22 @@ pub async fn set_password(tx: &mut AnyConnection, id: i64, hash: &str, must_chan
     Ok(())
 }
 
+/// Take the account's row lock for the rest of the transaction (PostgreSQL; SQLite has
+/// one writer). False when there is no such account.
+pub async fn lock_user(tx: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("UPDATE users SET version = version WHERE id = $1").bind(id).execute(tx).await?.rows_affected() == 1)
+}
+
+/// Revoke every live API token of an account; returns how many.
+pub async fn revoke_user_tokens(tx: &mut AnyConnection, user_id: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now_ms())
+        .bind(user_id)
+        .execute(tx)
+        .await?
+        .rows_affected())
+}
+
 pub async fn set_locale(tx: &mut AnyConnection, id: i64, locale: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET locale = $1, updated_at = $2 WHERE id = $3")
         .bind(locale)
@@ -338,6 +354,61 @@ pub async fn complete_second_factor(tx: &mut AnyConnection, id: &str) -> Result<
         .execute(tx)
         .await?;
     Ok(())
+}
+
+/// Until when failed sign-ins under a name nobody has keep that name locked, if they do.
+pub async fn unknown_name_locked_until(conn: &mut AnyConnection, name_hash: &str) -> Result<Option<i64>, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT locked_until FROM sign_in_failures WHERE name_hash = $1")
+        .bind(name_hash)
+        .fetch_optional(conn)
+        .await?
+        .flatten())
+}
+
+/// Count a failed sign-in under a name nobody has, locking the name like an account once
+/// `max` is reached. Rows older than a lockout are forgotten on the way, so guessing
+/// names cannot grow the table without bound.
+pub async fn record_unknown_name_failure(
+    tx: &mut AnyConnection,
+    name_hash: &str,
+    max: i64,
+    lock_until: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let window = lock_until - now;
+    sqlx::query("DELETE FROM sign_in_failures WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $2)")
+        .bind(now - window)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let n: i64 = sqlx::query_scalar(
+        "INSERT INTO sign_in_failures (name_hash, failures, locked_until, updated_at) VALUES ($1, 1, NULL, $2) \
+         ON CONFLICT (name_hash) DO UPDATE SET failures = sign_in_failures.failures + 1, updated_at = $2 \
+         RETURNING failures",
+    )
+    .bind(name_hash)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    if n >= max {
+        sqlx::query("UPDATE sign_in_failures SET failures = 0, locked_until = $1 WHERE name_hash = $2")
+            .bind(lock_until)
+            .bind(name_hash)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Count a wrong second-factor code on a pending sign-in; returns the count so far.
+pub async fn count_second_factor_failure(tx: &mut AnyConnection, id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE sessions SET second_factor_failures = second_factor_failures + 1 WHERE id = $1 \
+         RETURNING second_factor_failures",
+    )
+    .bind(id)
+    .fetch_one(tx)
+    .await
 }
 
 pub async fn end_session(tx: &mut AnyConnection, id: &str, reason: &str) -> Result<bool, sqlx::Error> {

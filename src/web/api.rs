@@ -228,9 +228,12 @@ async fn me(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Me>> {
 pub struct PasswordBody {
     pub current_password: String,
     pub new_password: String,
+    /// Keep one's API tokens working (by default a password change revokes them all).
+    #[serde(default)]
+    pub keep_tokens: bool,
 }
 
-/// Change one's own password (other sessions end).
+/// Change one's own password (other sessions end; API tokens are revoked unless `keep_tokens`).
 #[utoipa::path(put, path = "/me/password", tag = "auth", request_body = PasswordBody,
     responses((status = 204), (status = 422, body = ErrorBody)))]
 async fn change_password(
@@ -238,9 +241,16 @@ async fn change_password(
     a: ApiActor,
     ApiJson(b): ApiJson<PasswordBody>,
 ) -> ApiResult<StatusCode> {
-    auth::change_password(&s.app, &a.actor, a.session_id.as_deref(), &b.current_password, &b.new_password)
-        .await
-        .api(a.lang)?;
+    auth::change_password(
+        &s.app,
+        &a.actor,
+        a.session_id.as_deref(),
+        &b.current_password,
+        &b.new_password,
+        b.keep_tokens,
+    )
+    .await
+    .api(a.lang)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -41,7 +41,7 @@ pub struct ApiError {
 pub fn status_of(e: &AppError) -> StatusCode {
     match e {
         AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::Forbidden => StatusCode::FORBIDDEN,
+        AppError::Forbidden | AppError::Refused { .. } => StatusCode::FORBIDDEN,
         AppError::NotFound => StatusCode::NOT_FOUND,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
         AppError::Rejected { code: "account_locked", .. } => StatusCode::LOCKED,
@@ -126,4 +126,62 @@ impl IntoResponse for ApiError {
 
 pub fn internal(e: AppError) -> ApiError {
     ApiError::from_app(e, Lang::Zh)
+}
+
+/// The code an error status gets when something below the handlers (routing, path and
+/// query parsing, multipart parsing, body limits) answered it without a code of its own.
+fn code_for_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "bad_request_data",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    }
+}
+
+/// Every error the API answers has the JSON shape of docs/api.md, whoever produced it:
+/// a plain-text rejection from routing or an extractor (an unknown path, a path segment
+/// that is not a number, a malformed query or multipart body, a body over the limit) is
+/// rewritten here into `{"error": {"code", "message"}}`, the message in the caller's
+/// language followed by what the parser said (never for a 5xx, whose details are logged).
+pub async fn api_errors_as_json(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
+    let r = next.run(req).await;
+    let status = r.status();
+    let is_json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return r;
+    }
+    let (parts, body) = r.into_parts();
+    let said = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let mut e = ApiError::from_code(status, code_for_status(status), lang);
+    match said {
+        Ok(text) if !text.is_empty() && !status.is_server_error() => {
+            e.body.error.message = format!("{} ({text})", e.body.error.message);
+        }
+        _ => {}
+    }
+    let mut out = e.into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }

@@ -15,12 +15,42 @@ fn request_id(parts: &Parts) -> String {
     parts.headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
 }
 
-pub fn client_ip(parts: &Parts) -> std::net::IpAddr {
-    parts
+/// The client's address: the connecting peer, unless that peer is a trusted reverse
+/// proxy, in which case `X-Forwarded-For` is read from the right, passing over trusted
+/// proxies, and the first other address is the client (addresses further left were
+/// written by the client itself and are not believed).
+pub fn client_ip(parts: &Parts, trusted: &[crate::config::IpRange]) -> std::net::IpAddr {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
-        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    forwarded_client(peer, parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()), trusted)
+}
+
+fn forwarded_client<'a>(
+    peer: std::net::IpAddr,
+    headers: impl DoubleEndedIterator<Item = &'a str>,
+    trusted: &[crate::config::IpRange],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|r| r.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in headers.rev().flat_map(|h| h.rsplit(',')) {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            // A garbled hop: believe nothing beyond it.
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 fn actor_of(s: &LiveSession, rid: String) -> Actor {
@@ -39,10 +69,10 @@ pub struct Meta {
 
 impl FromRequestParts<AppState> for Meta {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Ok(Meta {
             request_id: request_id(parts),
-            ip: client_ip(parts),
+            ip: client_ip(parts, &state.trusted_proxies),
             user_agent: parts
                 .headers
                 .get(header::USER_AGENT)
@@ -141,6 +171,13 @@ impl FromRequestParts<AppState> for ApiActor {
         }
         match parts.extensions.get::<SessionSlot>().and_then(|s| s.0.clone()) {
             Some(s) if s.second_factor_done => {
+                // A temporary password is for choosing one's own, and nothing else.
+                let path = parts.uri.path();
+                let allowed =
+                    path == "/api/v1/me/password" || (path == "/api/v1/me" && parts.method == axum::http::Method::GET);
+                if s.user.must_change_password == 1 && !allowed {
+                    return Err(ApiError::from_code(StatusCode::FORBIDDEN, "password_change_required", lang));
+                }
                 Ok(ApiActor { actor: actor_of(&s, rid), lang, session_id: Some(s.id.clone()) })
             }
             _ => Err(ApiError::from_code(StatusCode::UNAUTHORIZED, "unauthenticated", lang)),
@@ -160,7 +197,24 @@ where
 
     async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
-        match axum::Json::<T>::from_request(req, state).await {
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !is_json_type(content_type) {
+            return Err(ApiError::from_code(StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required", lang));
+        }
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::from_code(StatusCode::PAYLOAD_TOO_LARGE, "too_large", lang));
+            }
+            Err(_) => return Err(ApiError::from_code(StatusCode::BAD_REQUEST, "bad_json", lang)),
+        };
+        // No text may carry a NUL character: PostgreSQL refuses it, and SQLite must not
+        // keep what PostgreSQL would refuse.
+        if let Some(field) = nul_field(&bytes) {
+            let e = crate::app::AppError::field(&field, huiqian_domain::validation::ValidationError::new("text.nul"));
+            return Err(ApiError::from_app(e, lang));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => {
                 use axum::extract::rejection::JsonRejection::*;
@@ -179,5 +233,73 @@ where
                 Err(e)
             }
         }
+    }
+}
+
+/// `application/json` or `application/…+json`, with or without parameters.
+fn is_json_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Where a JSON body holds a NUL character in a string or a key (`reason`,
+/// `items[2].name`), if it does. JSON can only carry it escaped, so bodies without the
+/// escape are not parsed twice.
+pub(crate) fn nul_field(body: &[u8]) -> Option<String> {
+    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
+        use serde_json::Value::*;
+        match v {
+            String(s) if s.contains('\0') => Some(if path.is_empty() { "body".into() } else { path.into() }),
+            Array(items) => items.iter().enumerate().find_map(|(i, x)| walk(x, &format!("{path}[{i}]"))),
+            Object(map) => map.iter().find_map(|(k, x)| {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                if k.contains('\0') { Some(p.replace('\0', "\\0")) } else { walk(x, &p) }
+            }),
+            _ => None,
+        }
+    }
+    let escaped = body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"));
+    if !escaped {
+        return None;
+    }
+    walk(&serde_json::from_slice(body).ok()?, "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_client;
+    use crate::config::IpRange;
+
+    #[test]
+    fn nul_characters_are_found_with_their_field() {
+        use super::nul_field;
+        assert_eq!(nul_field(br#"{"reason": "ok"}"#), None);
+        assert_eq!(nul_field(br#"{"reason": "a\u0000b"}"#).as_deref(), Some("reason"));
+        assert_eq!(nul_field(br#"{"items": [{"name": "x"}, {"name": "\u0000"}]}"#).as_deref(), Some("items[1].name"));
+        assert_eq!(nul_field(br#"{"a": "\\u0000"}"#), None, "an escaped backslash is not a NUL");
+    }
+
+    /// Point 6 of the security review: behind a configured proxy the throttle sees the
+    /// real client; a client cannot choose its address by sending the header itself.
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = [IpRange::parse("10.0.0.0/8").unwrap()];
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        // Straight from the internet: the header is the client's own words.
+        assert_eq!(forwarded_client(ip("203.0.113.9"), ["1.2.3.4"].into_iter(), &trusted), ip("203.0.113.9"));
+        // Through the proxy: the last untrusted hop is the client.
+        assert_eq!(forwarded_client(ip("10.0.0.2"), ["203.0.113.9"].into_iter(), &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), ["6.6.6.6, 203.0.113.9, 10.0.0.7"].into_iter(), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), ["6.6.6.6", "203.0.113.9"].into_iter(), &trusted),
+            ip("203.0.113.9")
+        );
+        // A garbled hop stops the walk at the last good address.
+        assert_eq!(forwarded_client(ip("10.0.0.2"), ["evil, 10.0.0.5"].into_iter(), &trusted), ip("10.0.0.5"));
+        // No proxies configured: nobody is believed.
+        assert_eq!(forwarded_client(ip("10.0.0.2"), ["203.0.113.9"].into_iter(), &[]), ip("10.0.0.2"));
     }
 }

@@ -34,13 +34,17 @@ pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id
 pub struct AppState {
     pub app: App,
     pub throttle: Arc<security::Throttle>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`trusted_proxies`).
+    pub trusted_proxies: Arc<Vec<crate::config::IpRange>>,
 }
 
 /// The whole HTTP application: pages, API, OpenAPI document, health checks.
 pub fn router(app: App) -> Router {
     let limit = app.config.limits.max_body_bytes;
     let upload_limit = app.config.limits.max_upload_bytes;
-    let state = AppState { app, throttle: Arc::new(security::Throttle::default()) };
+    let trusted_proxies =
+        Arc::new(app.config.trusted_proxies.iter().filter_map(|p| crate::config::IpRange::parse(p)).collect());
+    let state = AppState { app, throttle: Arc::new(security::Throttle::default()), trusted_proxies };
     let (api_router, openapi) = api::router(upload_limit).split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()
@@ -56,6 +60,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/readyz", axum::routing::get(readyz))
         .merge(assets::router())
+        .layer(axum::middleware::from_fn(error::api_errors_as_json))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::session_and_csrf))
         .layer(DefaultBodyLimit::max(limit))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))

@@ -72,8 +72,25 @@ fn refuse(lang: Lang, path: &str, code: &'static str) -> Response {
 
 /// Resolve the session cookie once per request and refuse cross-site writes: an unsafe
 /// request must come from our own origin, and when authenticated by cookie it must carry
-/// the session's CSRF token (`X-CSRF-Token` header, `_csrf` form field or query parameter).
+/// the session's CSRF token, in the `X-CSRF-Token` header or a `_csrf` form field (plain
+/// or multipart), never in the address, where it would leak into logs and the referrer.
+/// Only the API authenticates by bearer token, so only there does a bearer header stand
+/// in for the token; on a page route the cookie decides and the CSRF check applies.
+///
+/// Responses to signed-in requests and every API response carry `Cache-Control:
+/// no-store`, so that no shared or back-button cache keeps a resident's data.
 pub async fn session_and_csrf(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let private = req.uri().path().starts_with("/api/")
+        || cookie(req.headers(), SESSION_COOKIE).is_some_and(|t| !t.is_empty())
+        || req.headers().contains_key(header::AUTHORIZATION);
+    let mut r = check_session_and_csrf(state, req, next).await;
+    if private && !r.headers().contains_key(header::CACHE_CONTROL) {
+        r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    }
+    r
+}
+
+async fn check_session_and_csrf(state: AppState, req: Request, next: Next) -> Response {
     let token = cookie(req.headers(), SESSION_COOKIE).map(str::to_string);
     let session = match token {
         Some(t) if !t.is_empty() => match auth::session_from_cookie(&state.app, &t).await {
@@ -84,37 +101,59 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request, next:
     };
     let lang = lang_of(req.headers(), session.as_ref());
     let path = req.uri().path().to_string();
+    if let Some(place) = nul_in_uri(req.uri()) {
+        return refuse_nul(lang, &path, &place);
+    }
     let mut req = req;
     if is_unsafe(req.method()) {
         if !same_origin(req.headers()) {
             return refuse(lang, &path, "cross_site");
         }
-        let bearer = req.headers().get(header::AUTHORIZATION).is_some_and(|v| v.as_bytes().starts_with(b"Bearer "));
+        // Forms are read here once: for the CSRF field, and so that no text with a NUL
+        // character reaches a handler (PostgreSQL refuses it; SQLite must not keep it).
+        let content_type =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+        let boundary = if content_type.starts_with("multipart/form-data") {
+            multer::parse_boundary(&content_type).ok()
+        } else {
+            None
+        };
+        let mut fields: Vec<(String, String)> = Vec::new();
+        if is_form || boundary.is_some() {
+            let (parts, body) = req.into_parts();
+            // Room beyond the largest file for the form's other fields, so that a file over
+            // the limit is refused by the handler, which names the field and the limit.
+            let limit = if boundary.is_some() {
+                state.app.config.limits.max_upload_bytes + (1 << 20)
+            } else {
+                state.app.config.limits.max_body_bytes
+            };
+            let bytes = match axum::body::to_bytes(body, limit).await {
+                Ok(b) => b,
+                Err(_) => return too_large(lang, &path),
+            };
+            fields = match &boundary {
+                Some(b) => multipart_text_fields(bytes.clone(), b).await,
+                None => url::form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+            };
+            if let Some((name, _)) = fields.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+                return refuse_nul(lang, &path, &name.replace('\0', "\\0"));
+            }
+            req = Request::from_parts(parts, Body::from(bytes));
+        }
+        let bearer = path.starts_with("/api/")
+            && req.headers().get(header::AUTHORIZATION).is_some_and(|v| v.as_bytes().starts_with(b"Bearer "));
         // Signing in replaces whatever session the browser had; it carries no token of
         // it (the origin check above still applies).
         let signing_in = path == "/login" || path == "/api/v1/auth/sign-in";
         if let (Some(s), false, false) = (&session, bearer, signing_in) {
-            let mut presented = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_string);
-            if presented.is_none() {
-                presented = req.uri().query().and_then(|q| form_field(q.as_bytes(), "_csrf"));
-            }
-            let is_form = req
+            let presented = req
                 .headers()
-                .get(header::CONTENT_TYPE)
+                .get("x-csrf-token")
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-            if presented.is_none() && is_form {
-                let (parts, body) = req.into_parts();
-                let limit = state.app.config.limits.max_body_bytes;
-                let bytes = match axum::body::to_bytes(body, limit).await {
-                    Ok(b) => b,
-                    Err(_) => {
-                        return (StatusCode::PAYLOAD_TOO_LARGE, t(lang, "error.too_large").to_string()).into_response();
-                    }
-                };
-                presented = form_field(&bytes, "_csrf");
-                req = Request::from_parts(parts, Body::from(bytes));
-            }
+                .map(str::to_string)
+                .or_else(|| fields.iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v.clone()));
             let ok = presented.is_some_and(|p| crate::crypto::constant_time_eq(p.as_bytes(), s.csrf_token.as_bytes()));
             if !ok {
                 return refuse(lang, &path, "csrf");
@@ -126,8 +165,54 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request, next:
     next.run(req).await
 }
 
-fn form_field(body: &[u8], name: &str) -> Option<String> {
-    url::form_urlencoded::parse(body).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+fn too_large(lang: Lang, path: &str) -> Response {
+    if path.starts_with("/api/") {
+        super::ApiError::from_code(StatusCode::PAYLOAD_TOO_LARGE, "too_large", lang).into_response()
+    } else {
+        (StatusCode::PAYLOAD_TOO_LARGE, t(lang, "error.too_large").to_string()).into_response()
+    }
+}
+
+/// Where the address carries a NUL character once decoded: `path`, or a query
+/// parameter's name.
+fn nul_in_uri(uri: &axum::http::Uri) -> Option<String> {
+    if uri.path().contains("%00") {
+        return Some("path".into());
+    }
+    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| k.replace('\0', "\\0"))
+}
+
+fn refuse_nul(lang: Lang, path: &str, field: &str) -> Response {
+    let e = crate::app::AppError::field(field, huiqian_domain::validation::ValidationError::new("text.nul"));
+    if path.starts_with("/api/") {
+        super::ApiError::from_app(e, lang).into_response()
+    } else {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{}: {}", field, t(lang, "text.nul")),
+        )
+            .into_response()
+    }
+}
+
+/// The text fields (those without a file name) of a buffered multipart body.
+async fn multipart_text_fields(body: axum::body::Bytes, boundary: &str) -> Vec<(String, String)> {
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut m = multer::Multipart::new(stream, boundary);
+    let mut out = Vec::new();
+    while let Ok(Some(field)) = m.next_field().await {
+        if field.file_name().is_some() {
+            continue;
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        if let Ok(text) = field.text().await {
+            out.push((name, text));
+        }
+    }
+    out
 }
 
 /// Failed sign-ins per client address: after `MAX` in `WINDOW`, further attempts are

@@ -209,10 +209,11 @@ async fn import_page_dry_run_lists_bad_rows() {
     let m = t.as_role(Role::CsManager).await;
     let csv = "房号,建筑面积,姓名,手机\n9-1-101,89.5,赵一,13800000001\n9-1-102,abc,钱二,1380000\n";
     let form = reqwest::multipart::Form::new()
+        .text("_csrf", m.csrf.clone())
         .text("community_id", t.c1.to_string())
         .text("dry_run", "1")
         .part("file", reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("业主名册.csv"));
-    let r = m.http.post(m.url(&format!("/import?_csrf={}", m.csrf))).multipart(form).send().await.unwrap();
+    let r = m.http.post(m.url("/import")).multipart(form).send().await.unwrap();
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(html.contains("id=\"import-errors\""));

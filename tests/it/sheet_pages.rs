@@ -268,15 +268,10 @@ async fn dashboard_inbox_settings_and_attachments() {
     let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
     jpeg.resize(1_000, 1);
     let form = reqwest::multipart::Form::new()
+        .text("_csrf", desk.csrf.clone())
         .text("purpose", "photo")
         .part("file", reqwest::multipart::Part::bytes(jpeg).file_name("灯.jpg"));
-    let r = desk
-        .http
-        .post(desk.url(&format!("/sheets/{id}/attach?_csrf={}", desk.csrf)))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let r = desk.http.post(desk.url(&format!("/sheets/{id}/attach"))).multipart(form).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let html = desk.get(&format!("/sheets/{id}")).await.text().await.unwrap();
     assert!(html.contains("灯.jpg") && html.contains("添加附件"));
@@ -291,6 +286,7 @@ async fn r_sheet_1_photos_with_the_registration() {
     let desk = t.as_role(Role::Receptionist).await;
     let form = |photo: Vec<u8>, name: &'static str| {
         reqwest::multipart::Form::new()
+            .text("_csrf", desk.csrf.clone())
             .text("community_id", t.c1.to_string())
             .text("channel", "phone")
             .text("kind", "repair")
@@ -300,7 +296,7 @@ async fn r_sheet_1_photos_with_the_registration() {
             .text("key", uuid::Uuid::new_v4().to_string())
             .part("photos", reqwest::multipart::Part::bytes(photo).file_name(name))
     };
-    let url = desk.url(&format!("/sheets/new?_csrf={}", desk.csrf));
+    let url = desk.url("/sheets/new");
     let r = desk.http.post(&url).multipart(form(b"MZ\x90\x00not an image".to_vec(), "virus.jpg")).send().await.unwrap();
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();

@@ -128,6 +128,8 @@ struct PasswordForm {
     new_password: String,
     #[serde(default)]
     confirm_password: String,
+    #[serde(default)]
+    keep_tokens: Option<String>,
 }
 
 async fn password_submit(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<PasswordForm>) -> PageResult {
@@ -141,7 +143,17 @@ async fn password_submit(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<
             &PasswordPage { c: Chrome::of(&ctx), f: form, forced },
         ));
     }
-    match auth::change_password(&s.app, &ctx.actor, Some(&ctx.session.id), &f.current_password, &f.new_password).await {
+    let keep_tokens = f.keep_tokens.is_some();
+    match auth::change_password(
+        &s.app,
+        &ctx.actor,
+        Some(&ctx.session.id),
+        &f.current_password,
+        &f.new_password,
+        keep_tokens,
+    )
+    .await
+    {
         Ok(()) => Ok(see_other("/account?saved=1")),
         Err(e) => {
             let status = form.fail(e, ctx.lang)?;

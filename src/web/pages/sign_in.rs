@@ -71,10 +71,24 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths are followed after sign-in (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+/// Only paths of this very site are followed after sign-in (no open redirect): a path
+/// that starts with one `/`, with no control characters, white space or backslashes
+/// (browsers drop tabs and line breaks and read `\` as `/`, which would turn `/\t/evil`
+/// into `//evil`), that still names this host once resolved. The result is ASCII
+/// (percent-encoded), so it is always a valid `Location`.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
+    const BASE: &str = "http://huiqian.invalid/";
+    let Some(n) = next else { return "/".into() };
+    let plain = n.starts_with('/')
+        && !n.starts_with("//")
+        && n.chars().all(|c| !c.is_control() && !c.is_whitespace() && c != '\\');
+    if !plain {
+        return "/".into();
+    }
+    match url::Url::parse(BASE).and_then(|b| b.join(n)) {
+        Ok(u) if u.origin() == url::Url::parse(BASE).expect("literal").origin() => {
+            u[url::Position::BeforePath..].to_string()
+        }
         _ => "/".into(),
     }
 }
@@ -485,5 +499,34 @@ async fn create_company(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<C
             form.fail(e, ctx.lang)?;
             home_page(&s, &ctx, form).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    /// Point 4 of the security review: only same-site paths are followed after sign-in.
+    #[test]
+    fn next_is_only_ever_a_path_of_this_site() {
+        for evil in [
+            "//evil.example/",
+            "/\t/evil.example/",
+            "/\\evil.example/",
+            "/\\/evil.example/",
+            "/%09/evil.example/x\r\nSet-Cookie: a=b",
+            "/a\r\nLocation: http://evil.example/",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            " /x",
+            "",
+        ] {
+            let got = safe_next(Some(evil));
+            assert!(got.starts_with('/') && !got.starts_with("//") && !got.contains("evil"), "{evil:?} → {got:?}");
+        }
+        assert_eq!(safe_next(Some("/sheets/12?tab=timeline")), "/sheets/12?tab=timeline");
+        assert_eq!(safe_next(Some("/sheets?q=张三")), "/sheets?q=%E5%BC%A0%E4%B8%89");
+        assert_eq!(safe_next(Some("/%09/x")), "/%09/x");
+        assert_eq!(safe_next(None), "/");
     }
 }
