@@ -93,6 +93,7 @@ fn hours_to_minutes(s: &str, field: &str, errors: &mut FieldErrors, allow_zero: 
 /// Set the collection limit for a kind (or all kinds) in a community.
 pub async fn set_target(app: &App, actor: &Actor, community_id: i64, t: &TargetInput) -> AppResult<Vec<st::Target>> {
     let authority = actor.authorize(Permission::ManageCommunity, community_id)?;
+    app.community_exists(community_id).await?;
     let mut errors = FieldErrors::default();
     let kind = if t.kind.trim() == "*" {
         Some("*".to_string())
@@ -149,6 +150,7 @@ pub struct DayInput {
 /// Mark a public holiday or a make-up working day.
 pub async fn set_day(app: &App, actor: &Actor, community_id: i64, d: &DayInput) -> AppResult<Vec<st::Day>> {
     let authority = actor.authorize(Permission::ManageCommunity, community_id)?;
+    app.community_exists(community_id).await?;
     let mut errors = FieldErrors::default();
     let day = CivilDate::parse(&d.day).map_err(|e| errors.push("day", e)).ok();
     if !matches!(d.kind.as_str(), "holiday" | "workday") {
@@ -179,6 +181,7 @@ pub async fn set_day(app: &App, actor: &Actor, community_id: i64, d: &DayInput) 
 
 pub async fn remove_day(app: &App, actor: &Actor, community_id: i64, day: &str) -> AppResult<()> {
     let authority = actor.authorize(Permission::ManageCommunity, community_id)?;
+    app.community_exists(community_id).await?;
     let mut tx = app.store.begin().await?;
     if !st::delete_day(&mut tx, community_id, day).await? {
         return Err(AppError::NotFound);
@@ -210,6 +213,7 @@ fn parse_span(s: &str) -> Option<(i64, i64)> {
 /// Set the working hours of each weekday.
 pub async fn set_week(app: &App, actor: &Actor, community_id: i64, w: &WeekInput) -> AppResult<Vec<st::Hours>> {
     let authority = actor.authorize(Permission::ManageCommunity, community_id)?;
+    app.community_exists(community_id).await?;
     let mut errors = FieldErrors::default();
     if w.days.len() != 7 {
         errors.push("days", ValidationError::new("calendar.week"));

@@ -72,6 +72,14 @@ impl From<sqlx::Error> for AppError {
         if crate::store::is_unique_violation(&e) {
             return AppError::Conflict { code: "duplicate" };
         }
+        // A reference to a record that does not exist is the caller's mistake, not ours;
+        // the use-cases check their references, so this is logged to be found and fixed.
+        if let sqlx::Error::Database(d) = &e
+            && d.is_foreign_key_violation()
+        {
+            tracing::warn!(error = %d, "a write referred to a record that does not exist");
+            return AppError::NotFound;
+        }
         AppError::Internal(e.to_string())
     }
 }

@@ -16,6 +16,20 @@ pub struct Stored {
     pub mime: &'static str,
 }
 
+/// What an upload is for, and so what it must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A photo: a PNG, JPEG or WebP image that decodes.
+    Photo,
+    /// A file or piece of evidence: such an image, a complete PDF or an Office document.
+    Document,
+    /// A signature drawn on the screen: a PNG that decodes.
+    Signature,
+}
+
+/// The largest image accepted, in pixels (a 48-megapixel phone photo fits).
+const MAX_PIXELS: u64 = 50_000_000;
+
 /// Recognise the file by its first bytes; the name's extension is not trusted.
 pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     let starts = |p: &[u8]| bytes.starts_with(p);
@@ -25,11 +39,6 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
         Some("image/jpeg")
     } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
         Some("image/webp")
-    } else if bytes.len() > 12
-        && &bytes[4..8] == b"ftyp"
-        && matches!(&bytes[8..12], b"heic" | b"heix" | b"mif1" | b"msf1")
-    {
-        Some("image/heic")
     } else if starts(b"%PDF-") {
         Some("application/pdf")
     } else if starts(b"PK\x03\x04") {
@@ -41,6 +50,58 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Check that a file is what its first bytes claim, for its purpose: an image must decode
+/// in full (a PDF or a page of HTML behind a PNG header does not), a PDF must end as a PDF
+/// does, an Office document must be a whole archive. Returns the type it is stored as.
+pub fn check(bytes: &[u8], purpose: Purpose) -> Result<&'static str, ValidationError> {
+    let mime = sniff(bytes).ok_or_else(|| ValidationError::new("upload.type"))?;
+    let image = matches!(mime, "image/png" | "image/jpeg" | "image/webp");
+    match purpose {
+        Purpose::Photo if !image => return Err(ValidationError::new("upload.photo_type")),
+        Purpose::Signature if mime != "image/png" => return Err(ValidationError::new("signature.format")),
+        _ => {}
+    }
+    if image {
+        decode_image(bytes, mime).map_err(|_| match purpose {
+            Purpose::Signature => ValidationError::new("signature.format"),
+            _ => ValidationError::new("upload.not_an_image").with("type", &mime[6..]),
+        })?;
+    }
+    let tail = &bytes[bytes.len().saturating_sub(65_557)..];
+    let complete = match mime {
+        // The end-of-file marker, within the last kilobytes (writers may add a newline).
+        "application/pdf" => bytes[bytes.len().saturating_sub(2048)..].windows(5).any(|w| w == b"%%EOF"),
+        // The end of the zip's central directory (docx, xlsx, pptx).
+        "application/zip" => tail.windows(4).any(|w| w == b"PK\x05\x06"),
+        _ => true,
+    };
+    if !complete {
+        return Err(ValidationError::new("upload.incomplete").with("type", mime));
+    }
+    Ok(mime)
+}
+
+fn decode_image(bytes: &[u8], mime: &str) -> Result<(), image::ImageError> {
+    let format = match mime {
+        "image/png" => image::ImageFormat::Png,
+        "image/jpeg" => image::ImageFormat::Jpeg,
+        _ => image::ImageFormat::WebP,
+    };
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 4);
+    reader.limits(limits.clone());
+    let (w, h) = reader.into_dimensions()?;
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(image::ImageError::Limits(image::error::LimitError::from_kind(
+            image::error::LimitErrorKind::DimensionError,
+        )));
+    }
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    reader.limits(limits);
+    reader.decode().map(|_| ())
+}
+
 fn dir(app: &App) -> PathBuf {
     app.config.data.join("attachments")
 }
@@ -50,9 +111,9 @@ pub fn path_of(app: &App, sha256: &str) -> PathBuf {
     dir(app).join(&sha256[..2]).join(&sha256[2..4]).join(sha256)
 }
 
-/// Check and store a file. Images, PDF and office documents only; at most the
-/// configured upload size.
-pub fn store(app: &App, field: &str, bytes: &[u8]) -> AppResult<Stored> {
+/// Check and store a file for its purpose (see [`check`]); at most the configured upload
+/// size.
+pub fn store(app: &App, field: &str, bytes: &[u8], purpose: Purpose) -> AppResult<Stored> {
     let limit = app.config.limits.max_upload_bytes;
     if bytes.is_empty() {
         return Err(AppError::field(field, ValidationError::new("upload.empty")));
@@ -63,7 +124,7 @@ pub fn store(app: &App, field: &str, bytes: &[u8]) -> AppResult<Stored> {
             ValidationError::new("upload.too_large").with("max_mb", limit / 1024 / 1024),
         ));
     }
-    let mime = sniff(bytes).ok_or_else(|| AppError::field(field, ValidationError::new("upload.type")))?;
+    let mime = check(bytes, purpose).map_err(|e| AppError::field(field, e))?;
     let sha256 = crate::crypto::sha256_hex(bytes);
     let path = path_of(app, &sha256);
     if !path.exists() {
@@ -86,9 +147,7 @@ pub fn signature_png(data_url: &str) -> Result<Vec<u8>, ValidationError> {
         .ok_or_else(|| ValidationError::new("signature.format"))?;
     let bytes =
         base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| ValidationError::new("signature.format"))?;
-    if sniff(&bytes) != Some("image/png") {
-        return Err(ValidationError::new("signature.format"));
-    }
+    check(&bytes, Purpose::Signature)?;
     Ok(bytes)
 }
 

@@ -315,7 +315,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
     let (_, from, to) = year_bounds(&zone, f.created_at);
     let cap = u8::try_from(settings.phone_cap_pct.clamp(0, 100)).unwrap_or(70);
     let stored = match &png {
-        Some(png) if method.in_person() => Some(files::store(app, "signature", png)?),
+        Some(png) if method.in_person() => Some(files::store(app, "signature", png, files::Purpose::Signature)?),
         _ => None,
     };
     let mut tx = app.store.begin().await?;
@@ -733,6 +733,7 @@ pub struct SettingsInput {
 
 pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInput) -> AppResult<sf::Settings> {
     let authority = actor.authorize(Permission::ManageRequests, c)?;
+    app.community_exists(c).await?;
     let mut errors =
         match Rates::parse(input.repair_rate, input.special_service_rate, input.delivery_rate, input.event_rate) {
             Ok(_) => FieldErrors::default(),

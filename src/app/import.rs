@@ -169,6 +169,7 @@ pub async fn import_units_and_owners(
     dry_run: bool,
 ) -> AppResult<ImportReport> {
     let authority = actor.authorize(Permission::ImportData, community_id)?;
+    app.community_exists(community_id).await?;
     let community = org::community(app.store.read(), community_id).await?.ok_or(AppError::NotFound)?;
     let table = decode(filename, bytes).map_err(|e| AppError::field("file", e))?;
     let mut report = ImportReport { dry_run, ..Default::default() };

@@ -32,3 +32,11 @@ pub struct App {
     pub secrets: Secrets,
     pub config: Arc<Config>,
 }
+
+impl App {
+    /// Refuse a write under a community that does not exist (a company-wide grant
+    /// authorises any community number, so the check cannot be left to the grant).
+    pub(crate) async fn community_exists(&self, id: i64) -> AppResult<()> {
+        self.store.community_zone(id).await?.map(|_| ()).ok_or(AppError::NotFound)
+    }
+}

@@ -188,6 +188,7 @@ pub async fn create_building(
     b: &BuildingInput,
 ) -> AppResult<st::Building> {
     let authority = actor.authorize(Permission::ManageStructure, community_id)?;
+    app.community_exists(community_id).await?;
     let mut errors = FieldErrors::default();
     let code = parse_building_code(&b.code).map_err(|e| errors.push("code", e)).ok();
     let name = if b.name.trim().is_empty() {
@@ -294,6 +295,7 @@ pub fn parse_unit(u: &UnitInput, errors: &mut FieldErrors) -> Option<ParsedUnit>
 
 pub async fn create_unit(app: &App, actor: &Actor, community_id: i64, u: &UnitInput) -> AppResult<st::Unit> {
     let authority = actor.authorize(Permission::ManageStructure, community_id)?;
+    app.community_exists(community_id).await?;
     let mut errors = FieldErrors::default();
     let parsed = parse_unit(u, &mut errors);
     errors.into_result().map_err(AppError::Validation)?;
@@ -376,6 +378,7 @@ pub async fn create_department(
     d: &DepartmentInput,
 ) -> AppResult<st::Department> {
     let authority = actor.authorize(Permission::ManageStructure, community_id)?;
+    app.community_exists(community_id).await?;
     let mut errors = FieldErrors::default();
     let kind = DepartmentKind::parse(&d.kind).map_err(|e| errors.push("kind", e)).ok();
     let name = if d.name.trim().is_empty() {

@@ -115,6 +115,7 @@ pub fn today_in(tz: &str) -> chrono::NaiveDate {
 
 pub async fn create_person(app: &App, actor: &Actor, community_id: i64, p: &PersonInput) -> AppResult<st::Person> {
     let authority = actor.authorize(Permission::ManageResidents, community_id)?;
+    app.community_exists(community_id).await?;
     let community = org::community(app.store.read(), community_id).await?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
     let parsed = parse_person(p, today_in(&community.timezone), &mut errors);

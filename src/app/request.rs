@@ -89,7 +89,7 @@ fn signature(app: &App, data: &str, signer: &str) -> AppResult<(files::Stored, S
         return Err(AppError::field("signature", ValidationError::new("signature.required")));
     }
     let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
-    Ok((files::store(app, "signature", &png)?, signer.trim().to_string()))
+    Ok((files::store(app, "signature", &png, files::Purpose::Signature)?, signer.trim().to_string()))
 }
 
 /// The engineering handover a repair rides on: its own, or the one that is out.
@@ -901,6 +901,7 @@ pub async fn settings(app: &App, actor: &Actor, c: i64) -> AppResult<srq::Settin
 
 pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInput) -> AppResult<srq::Settings> {
     let authority = actor.authorize(Permission::ManageRequests, c)?;
+    app.community_exists(c).await?;
     let mut errors = FieldErrors::default();
     for (field, v, max) in [
         ("emergency_min", input.emergency_min, 24 * 60),
@@ -1044,6 +1045,7 @@ pub async fn save_price_item(
 ) -> AppResult<srq::PriceItem> {
     let authority =
         actor.authorize(Permission::ManageRequests, c).or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
+    app.community_exists(c).await?;
     let (name, unit, kind, fen) = parse_price_item(input).map_err(AppError::Validation)?;
     let mut tx = app.store.begin().await?;
     let id = match id {
@@ -1094,6 +1096,7 @@ pub async fn save_article(
     input: &ArticleInput,
 ) -> AppResult<srq::Article> {
     let authority = actor.authorize(Permission::ManageRequests, c)?;
+    app.community_exists(c).await?;
     // An article has a person as its author; the command line is nobody.
     let author = actor.audit_user_id().ok_or(AppError::Forbidden)?;
     let mut errors = FieldErrors::default();

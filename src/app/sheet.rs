@@ -150,7 +150,7 @@ pub async fn register(
     errors.into_result().map_err(AppError::Validation)?;
     let (kind, channel, name) = (kind.expect("validated"), channel.expect("validated"), name.expect("validated"));
     let stored_signature = match &signature {
-        Some(png) => Some(files::store(app, "signature", png)?),
+        Some(png) => Some(files::store(app, "signature", png, files::Purpose::Signature)?),
         None => None,
     };
     let now = store::now_ms();
@@ -626,7 +626,11 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
             Action::CaptureSignature { signature: data, signer } => {
                 let a = actor.authorize(Permission::RegisterSheet, c)?;
                 let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
-                signature = Some((files::store(app, "signature", &png)?, signer.trim().to_string(), "signature"));
+                signature = Some((
+                    files::store(app, "signature", &png, files::Purpose::Signature)?,
+                    signer.trim().to_string(),
+                    "signature",
+                ));
                 (a, Command::CaptureSignature { signer: signer.clone() })
             }
             Action::Dispatch { department_id, to_user_id, opinion } => {
@@ -723,7 +727,11 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                 };
                 let confirmation = if !data.trim().is_empty() {
                     let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
-                    signature = Some((files::store(app, "signature", &png)?, signer.trim().to_string(), "signature"));
+                    signature = Some((
+                        files::store(app, "signature", &png, files::Purpose::Signature)?,
+                        signer.trim().to_string(),
+                        "signature",
+                    ));
                     Some(Confirmation::Signature { signer: signer.clone() })
                 } else if let Some(at) = phone_confirmed_at {
                     Some(Confirmation::Phone { at: *at, note: phone_note.clone() })
@@ -1067,7 +1075,8 @@ pub async fn attach(
                 found.ok_or(AppError::Forbidden)?
             }
         };
-    let stored = files::store(app, "file", bytes)?;
+    let kind = if purpose == "photo" { files::Purpose::Photo } else { files::Purpose::Document };
+    let stored = files::store(app, "file", bytes, kind)?;
     let name: String = filename.chars().filter(|ch| !ch.is_control() && !"/\\\"".contains(*ch)).take(120).collect();
     let cmd = Command::Attach { purpose: purpose.to_string(), filename: name.clone(), sha256: stored.sha256.clone() };
     let rec = sheet.handle(&cmd, store::now_ms(), actor.user_id()).map_err(|r| AppError::rejected(r.0))?;
@@ -1136,7 +1145,7 @@ pub async fn refresh_clocks(app: &App, community_id: i64) -> AppResult<usize> {
     Ok(open.len())
 }
 
-/// The type of a file as attachments accept it (None: refused).
-pub fn sniff_attachment(bytes: &[u8]) -> Option<&'static str> {
-    files::sniff(bytes)
+/// The type of a file as attachments accept it, or why it is refused.
+pub fn check_attachment(bytes: &[u8]) -> Result<&'static str, ValidationError> {
+    files::check(bytes, files::Purpose::Document)
 }

@@ -172,7 +172,13 @@ impl FromRequestParts<AppState> for ApiActor {
         match parts.extensions.get::<SessionSlot>().and_then(|s| s.0.clone()) {
             Some(s) if s.second_factor_done => {
                 // A temporary password is for choosing one's own, and nothing else.
-                let path = parts.uri.path();
+                // (Under `nest`, the request's own URI has lost its `/api/v1` prefix.)
+                let path = parts
+                    .extensions
+                    .get::<axum::extract::OriginalUri>()
+                    .map(|u| u.0.path().to_string())
+                    .unwrap_or_else(|| parts.uri.path().to_string());
+                let path = path.as_str();
                 let allowed =
                     path == "/api/v1/me/password" || (path == "/api/v1/me" && parts.method == axum::http::Method::GET);
                 if s.user.must_change_password == 1 && !allowed {

@@ -220,3 +220,20 @@ impl Client {
         self.http.post(self.url(path)).form(&f).send().await.unwrap()
     }
 }
+
+/// A real JPEG photo of `w`×`h` pixels (a gradient, so it does not compress to nothing).
+pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img =
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+/// A real PNG image of `w`×`h` pixels.
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x * 7 + y * 3) % 256) as u8]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}

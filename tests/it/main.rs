@@ -21,6 +21,7 @@ mod people;
 mod reports;
 mod request_pages;
 mod requests;
+mod security;
 mod sheet_pages;
 mod sheets;
 mod storage;

@@ -244,9 +244,7 @@ async fn attachments_are_checked_and_join_the_timeline() {
     let mut big = vec![0xFF, 0xD8, 0xFF];
     big.resize(60_000, 0);
     assert_eq!(send("big.jpg", big).await.unwrap().status(), 422);
-    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    jpeg.resize(2_000, 7);
-    let r = send("墙皮.jpg", jpeg).await.unwrap();
+    let r = send("墙皮.jpg", crate::harness::jpeg(64, 48)).await.unwrap();
     assert_eq!(r.status(), 200);
     let d: Value = r.json().await.unwrap();
     assert_eq!(d["attachments"].as_array().unwrap().len(), 1);

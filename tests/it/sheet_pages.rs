@@ -265,8 +265,7 @@ async fn dashboard_inbox_settings_and_attachments() {
     let page = admin.get(&format!("/communities/{}/settings", t.c1)).await.text().await.unwrap();
     assert!(page.contains("48.0") && page.contains("2027-02-17") && page.contains("春节"));
     // A photo from the sheet page.
-    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    jpeg.resize(1_000, 1);
+    let jpeg = crate::harness::jpeg(40, 30);
     let form = reqwest::multipart::Form::new()
         .text("_csrf", desk.csrf.clone())
         .text("purpose", "photo")
@@ -302,9 +301,7 @@ async fn r_sheet_1_photos_with_the_registration() {
     let html = r.text().await.unwrap();
     assert!(html.contains("阳台玻璃开裂") && html.contains("id=\"err-photos\""), "what was typed is kept");
     assert_eq!(t.count("sheets").await, 0);
-    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    jpeg.resize(1_500, 3);
-    let r = desk.http.post(&url).multipart(form(jpeg, "玻璃.jpg")).send().await.unwrap();
+    let r = desk.http.post(&url).multipart(form(crate::harness::jpeg(50, 40), "玻璃.jpg")).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let id = sheet_id(r.headers()["location"].to_str().unwrap());
     let (_, d) = desk.get_json(&format!("/api/v1/sheets/{id}")).await;

@@ -286,7 +286,7 @@ impl NewForm {
 }
 
 /// The registration form: urlencoded, or multipart when photos and files come with it
-/// (the CSRF token then rides in the action's query string).
+/// (the CSRF token then rides in a form field of its own, first in the form).
 async fn read_new_form(
     s: &AppState,
     req: axum::extract::Request,
@@ -321,8 +321,8 @@ async fn read_new_form(
                 buf.extend_from_slice(&chunk);
             }
             if !buf.is_empty() {
-                if crate::app::sheet::sniff_attachment(&buf).is_none() {
-                    problem = Some(AppError::field("photos", ValidationError::new("upload.type")));
+                if let Err(e) = crate::app::sheet::check_attachment(&buf) {
+                    problem = Some(AppError::field("photos", e));
                 }
                 files.push((filename, buf));
             }
@@ -368,7 +368,7 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
         Ok(row) => {
             // Photos and files that came with the form join the new sheet (checked above).
             for (name, bytes) in files {
-                let purpose = if crate::app::sheet::sniff_attachment(&bytes).is_some_and(|m| m.starts_with("image/")) {
+                let purpose = if crate::app::sheet::check_attachment(&bytes).is_ok_and(|m| m.starts_with("image/")) {
                     "photo"
                 } else {
                     "file"
