@@ -10,14 +10,53 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-type HmacSha256 = Hmac<Sha256>;
-
-/// Keys derived from the one configured secret: one to encrypt, one to key lookup hashes.
+/// Keys derived from the one configured secret: one to encrypt, one to key lookup hashes,
+/// one to seal the audit chain.
 #[derive(Clone)]
 pub struct Secrets {
     enc: [u8; 32],
     lookup: [u8; 32],
+    audit: AuditKey,
 }
+
+/// The audit chain's key (HMAC-SHA-256). It is derived from the secret key, which lives in
+/// the configuration or the data folder and never in the database, so that someone who can
+/// only write to the database cannot forge an entry the chain accepts. Its id (a digest of
+/// the key, not the key) is stored with each entry so that a changed secret key is told
+/// apart from tampering.
+#[derive(Clone)]
+pub struct AuditKey {
+    key: [u8; 32],
+    id: String,
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuditKey({})", self.id)
+    }
+}
+
+impl AuditKey {
+    fn new(key: [u8; 32]) -> AuditKey {
+        let mut m = <HmacSha256 as Mac>::new_from_slice(&key).expect("any key length");
+        m.update(b"huiqian audit key id");
+        let id = hex::encode(&m.finalize().into_bytes()[..8]);
+        AuditKey { key, id }
+    }
+
+    /// Sixteen hex digits naming this key.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// A MAC under this key, to be fed and finished by the caller.
+    pub fn mac(&self) -> HmacSha256 {
+        <HmacSha256 as Mac>::new_from_slice(&self.key).expect("any key length")
+    }
+}
+
+/// HMAC-SHA-256, as the audit chain uses it.
+pub type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -47,7 +86,11 @@ impl Secrets {
         if raw.len() != 32 {
             return Err(SecretError::BadKey);
         }
-        Ok(Secrets { enc: derive(&raw, "huiqian/encrypt/v1"), lookup: derive(&raw, "huiqian/lookup/v1") })
+        Ok(Secrets {
+            enc: derive(&raw, "huiqian/encrypt/v1"),
+            lookup: derive(&raw, "huiqian/lookup/v1"),
+            audit: AuditKey::new(derive(&raw, "huiqian/audit/v1")),
+        })
     }
 
     /// The configured key, or the one in `<data>/secret.key`, generated on first start.
@@ -89,6 +132,11 @@ impl Secrets {
         let cipher = Aes256Gcm::new_from_slice(&self.enc).expect("32-byte key");
         let plain = cipher.decrypt(Nonce::from_slice(&raw[..12]), &raw[12..]).map_err(|_| SecretError::Decrypt)?;
         String::from_utf8(plain).map_err(|_| SecretError::Decrypt)
+    }
+
+    /// The audit chain's key.
+    pub fn audit(&self) -> &AuditKey {
+        &self.audit
     }
 
     /// A keyed hash for exact lookup (`kind` separates phone numbers from ID numbers).

@@ -1,15 +1,26 @@
-//! Recording and checking the audit trail (R-SHEET-12).
+//! Recording and checking the audit trail (R-SHEET-12); see ADR 2.
+//!
+//! Every entry is sealed under the audit key (derived from the secret key, never in the
+//! database) and chained to the one before it; the entries that go with sheet writes also
+//! carry the digests of the sheet events written in the same transaction, so the chain
+//! vouches for the sheets' histories as well. [`verify`] reports every edit, deletion,
+//! insertion and truncation it can see; [`checkpoint`] gives a line to keep elsewhere,
+//! against which a truncated or rewritten trail shows even to a database superuser.
 
-use super::{Actor, App, AppResult, Authority};
-use crate::store::audit::{self, Entry, Filter, GENESIS, NewEntry};
+use super::{Actor, App, AppError, AppResult, Authority};
+use crate::store::audit::{self, Covers, Entry, Filter, GENESIS, NewEntry, Seal};
+use hmac::Mac;
 use huiqian_domain::auth::Permission;
 use serde_json::Value;
 use sqlx::AnyConnection;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// Record a write in the caller's transaction. `changes` must already have personal
 /// data masked.
 #[allow(clippy::too_many_arguments)]
 pub async fn record(
+    app: &App,
     tx: &mut AnyConnection,
     actor: &Actor,
     authority: &Authority,
@@ -18,15 +29,31 @@ pub async fn record(
     entity_id: impl ToString,
     changes: Value,
 ) -> AppResult<i64> {
-    let role = authority.role().as_str();
+    record_covering(app, tx, actor, authority, action, entity_type, entity_id, changes, &Covers::default()).await
+}
+
+/// Record a write that also appended sheet events, vouching for them by their digests.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_covering(
+    app: &App,
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    authority: &Authority,
+    action: &str,
+    entity_type: &str,
+    entity_id: impl ToString,
+    changes: Value,
+    covers: &Covers,
+) -> AppResult<i64> {
     let auth = authority.describe();
     let seq = audit::append(
         tx,
+        app.secrets.audit(),
         &NewEntry {
             at: crate::store::now_ms(),
             actor_user_id: actor.audit_user_id(),
             actor_name: actor.username(),
-            actor_role: role,
+            actor_role: authority.role().as_str(),
             community_id: authority.community(),
             action,
             entity_type,
@@ -34,6 +61,7 @@ pub async fn record(
             changes: changes.to_string(),
             authority: &auth,
             request_id: actor.request_id(),
+            covers: covers.to_text(),
         },
     )
     .await?;
@@ -42,6 +70,7 @@ pub async fn record(
 
 /// Record an event that has no role behind it (sign-in, sign-out, failed sign-in).
 pub async fn record_self(
+    app: &App,
     tx: &mut AnyConnection,
     user_id: Option<i64>,
     username: &str,
@@ -51,6 +80,7 @@ pub async fn record_self(
 ) -> AppResult<i64> {
     let seq = audit::append(
         tx,
+        app.secrets.audit(),
         &NewEntry {
             at: crate::store::now_ms(),
             actor_user_id: user_id,
@@ -63,6 +93,43 @@ pub async fn record_self(
             changes: changes.to_string(),
             authority: "self",
             request_id,
+            covers: String::new(),
+        },
+    )
+    .await?;
+    Ok(seq)
+}
+
+/// What the scheduler does on its own, on the authority of the manual's rule that asks for
+/// it (`R-SHEET-7`, …).
+#[allow(clippy::too_many_arguments)]
+pub async fn record_system(
+    app: &App,
+    tx: &mut AnyConnection,
+    at: i64,
+    community_id: Option<i64>,
+    action: &str,
+    entity_type: &str,
+    entity_id: impl ToString,
+    changes: Value,
+    rule: &str,
+) -> AppResult<i64> {
+    let seq = audit::append(
+        tx,
+        app.secrets.audit(),
+        &NewEntry {
+            at,
+            actor_user_id: None,
+            actor_name: "scheduler",
+            actor_role: "",
+            community_id,
+            action,
+            entity_type,
+            entity_id: entity_id.to_string(),
+            changes: changes.to_string(),
+            authority: rule,
+            request_id: "",
+            covers: String::new(),
         },
     )
     .await?;
@@ -75,52 +142,332 @@ pub async fn browse(app: &App, actor: &Actor, mut f: Filter) -> AppResult<Vec<En
     if let Some(c) = f.community_id {
         actor.authorize(Permission::ViewAudit, c)?;
     } else if matches!(&scope, Some(v) if v.is_empty()) {
-        return Err(super::AppError::Forbidden);
+        return Err(AppError::Forbidden);
     }
     f.communities = scope;
     Ok(audit::list(app.store.read(), &f).await?)
 }
 
+// ---------------------------------------------------------------- sealing loaded events
+
+const PAGE: i64 = 5000;
+
+/// The sheet events (ids above `after_id`) that no entry covers one by one, with the seal
+/// over them.
+async fn uncovered_since(app: &App, after_id: i64) -> AppResult<Seal> {
+    let pool = app.store.read();
+    // Events first, then the entries: an event committed between the two reads is then
+    // either not seen at all, or seen together with the entry that covers it.
+    let through_id = audit::last_event_id(pool).await?;
+    let mut covered = std::collections::HashSet::new();
+    let mut after_seq = 0;
+    loop {
+        let page = audit::covers_after(pool, after_seq, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after_seq = last.0;
+        for (_, text) in &page {
+            for (sheet, seq, _) in Covers::parse(text).unwrap_or_default().sheet_events {
+                covered.insert((sheet, seq));
+            }
+        }
+    }
+    let mut hasher = SealHasher::default();
+    let mut cursor = after_id;
+    while cursor < through_id {
+        let page = audit::event_digests(pool, cursor, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        cursor = last.id;
+        for e in page.iter().filter(|e| e.id <= through_id && !covered.contains(&(e.sheet_id, e.seq))) {
+            hasher.add(e.id, &e.digest);
+        }
+    }
+    Ok(hasher.seal(after_id, through_id))
+}
+
+#[derive(Default)]
+struct SealHasher {
+    h: sha2::Sha256,
+    count: i64,
+}
+
+impl SealHasher {
+    fn add(&mut self, id: i64, digest: &str) {
+        use sha2::Digest;
+        self.h.update(id.to_be_bytes());
+        self.h.update(digest.as_bytes());
+        self.count += 1;
+    }
+
+    fn seal(self, after_id: i64, through_id: i64) -> Seal {
+        use sha2::Digest;
+        Seal { after_id, through_id, count: self.count, digest: hex::encode(self.h.finalize()) }
+    }
+}
+
+/// Seal the sheet events written without an entry of their own (the histories of a
+/// database upgraded from before the chain covered events, or a benchmark's bulk load)
+/// in one entry, so that from then on an edit, removal or insertion among them shows.
+/// Runs only where nothing else writes at the same time: at start-up, before serving, and
+/// at the end of a bulk load. Returns how many events it sealed.
+pub async fn seal_uncovered_events(app: &App, why: &str) -> AppResult<i64> {
+    let after_id = last_seal(app).await?.map(|s| s.through_id).unwrap_or(0);
+    let seal = uncovered_since(app, after_id).await?;
+    if seal.count == 0 {
+        return Ok(0);
+    }
+    let count = seal.count;
+    let covers = Covers { sheet_events: vec![], sealed_events: Some(seal.clone()) };
+    let mut tx = app.store.begin().await?;
+    audit::append(
+        &mut tx,
+        app.secrets.audit(),
+        &NewEntry {
+            at: crate::store::now_ms(),
+            actor_user_id: None,
+            actor_name: "huiqian",
+            actor_role: "",
+            community_id: None,
+            action: "audit.events_sealed",
+            entity_type: "sheet_events",
+            entity_id: format!("{}..{}", seal.after_id + 1, seal.through_id),
+            changes: serde_json::json!({"count": count, "reason": why}).to_string(),
+            authority: "R-SHEET-12",
+            request_id: "",
+            covers: covers.to_text(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(count, why, "sheet events sealed in the audit trail");
+    Ok(count)
+}
+
+async fn last_seal(app: &App) -> AppResult<Option<Seal>> {
+    let text: Option<String> = sqlx::query_scalar(
+        "SELECT covers FROM audit_log WHERE action = 'audit.events_sealed' ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_optional(app.store.read())
+    .await?;
+    Ok(text.and_then(|t| Covers::parse(&t)).and_then(|c| c.sealed_events))
+}
+
+/// At start-up: a database from before the chain was keyed gets its sheet histories
+/// sealed by the first keyed entry.
+pub async fn seal_on_upgrade(app: &App) -> AppResult<()> {
+    if !audit::any_keyed(app.store.read()).await? && audit::last_event_id(app.store.read()).await? > 0 {
+        seal_uncovered_events(app, "upgrade").await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- checkpoints
+
+/// A line that vouches for the trail up to an entry: `seq hash key_id mac`, the MAC under
+/// the audit key. Kept outside the database (printed, mailed, on another machine), it
+/// shows a later truncation or rewrite of the trail up to that entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl Checkpoint {
+    fn mac(app: &App, seq: i64, hash: &str) -> String {
+        let mut m = app.secrets.audit().mac();
+        m.update(b"huiqian audit checkpoint\0");
+        m.update(seq.to_string().as_bytes());
+        m.update(b"\0");
+        m.update(hash.as_bytes());
+        hex::encode(m.finalize().into_bytes())
+    }
+
+    pub fn line(&self, app: &App) -> String {
+        format!("{} {} {} {}", self.seq, self.hash, app.secrets.audit().id(), Self::mac(app, self.seq, &self.hash))
+    }
+
+    /// Read a line; `Err` says why it is not a genuine checkpoint of this key.
+    pub fn parse(app: &App, line: &str) -> Result<Checkpoint, String> {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let [seq, hash, key_id, mac] = parts[..] else { return Err("not a checkpoint line".into()) };
+        let seq: i64 = seq.parse().map_err(|_| "not a checkpoint line".to_string())?;
+        if key_id != app.secrets.audit().id() {
+            return Err(format!("made with another key ({key_id})"));
+        }
+        let expected = Self::mac(app, seq, hash);
+        if !crate::crypto::constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
+            return Err("its seal does not match: the line was altered or forged".into());
+        }
+        Ok(Checkpoint { seq, hash: hash.to_string() })
+    }
+}
+
+/// The trail's head as a checkpoint.
+pub async fn checkpoint(app: &App) -> AppResult<Checkpoint> {
+    let (seq, hash) = audit::head(app.store.read()).await?;
+    Ok(Checkpoint { seq, hash })
+}
+
+/// Where the server keeps its own checkpoints: beside the data, outside the database.
+pub fn checkpoint_file(app: &App) -> PathBuf {
+    app.config.data.join("audit-checkpoints")
+}
+
+/// Append the head to the data folder's checkpoint file when it has moved on (the
+/// scheduler does this every hour).
+pub async fn keep_checkpoint(app: &App) -> AppResult<Option<Checkpoint>> {
+    use std::io::Write;
+    let cp = checkpoint(app).await?;
+    let path = checkpoint_file(app);
+    let last = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.lines().rev().find_map(|l| Checkpoint::parse(app, l).ok()).map(|c| c.seq));
+    if cp.seq == 0 || last == Some(cp.seq) {
+        return Ok(None);
+    }
+    let io = |e: std::io::Error| AppError::Internal(format!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io)?;
+    writeln!(f, "{}", cp.line(app)).and_then(|_| f.sync_all()).map_err(io)?;
+    Ok(Some(cp))
+}
+
+// ---------------------------------------------------------------- verification
+
+/// What kind of damage a problem shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damage {
+    /// An entry or a sheet event no longer says what it said.
+    Edit,
+    /// Entries or sheet events are gone.
+    Deletion,
+    /// Something was added that the chain does not vouch for.
+    Insertion,
+    /// The end of the trail is gone.
+    Truncation,
+    /// Something cannot be checked (another key, an unreadable checkpoint).
+    Unverifiable,
+}
+
+impl Damage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Damage::Edit => "edited",
+            Damage::Deletion => "deleted",
+            Damage::Insertion => "inserted",
+            Damage::Truncation => "truncated",
+            Damage::Unverifiable => "unverifiable",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub damage: Damage,
+    pub text: String,
+}
+
 /// What `huiqian audit verify` found.
 #[derive(Debug, Default)]
 pub struct VerifyReport {
+    /// Entries read.
     pub checked: i64,
-    pub problems: Vec<String>,
+    /// Of which sealed under the audit key (the rest predate keying).
+    pub keyed: i64,
+    /// Sheet events checked against the entries that vouch for them.
+    pub events: i64,
+    /// Checkpoints compared.
+    pub checkpoints: i64,
+    pub problems: Vec<Problem>,
 }
 
 impl VerifyReport {
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
     }
+
+    fn found(&mut self, damage: Damage, text: String) {
+        // A thousand lines say enough; the count goes on.
+        if self.problems.len() < 1000 {
+            self.problems.push(Problem { damage, text });
+        }
+    }
+
+    pub fn count(&self, damage: Damage) -> usize {
+        self.problems.iter().filter(|p| p.damage == damage).count()
+    }
 }
 
-/// Walk the chain from the first entry, recomputing every hash. Reports altered entries
-/// (hash mismatch), removed or inserted entries (sequence gaps, broken links) and a
-/// truncated tail (the head disagrees with the last entry).
-pub async fn verify(app: &App) -> AppResult<VerifyReport> {
+/// Walk the chain from the first entry, recomputing every seal; then compare every sheet
+/// event with the entry that vouches for it, and the trail with the checkpoints in the
+/// data folder and in `extra` files.
+pub async fn verify(app: &App, extra: &[PathBuf]) -> AppResult<VerifyReport> {
     let pool = app.store.read();
+    let key = app.secrets.audit();
     let mut report = VerifyReport::default();
     let mut prev_hash = GENESIS.to_string();
     let mut expected_seq = 1i64;
     let mut last_seq = 0i64;
+    let mut keyed_seen = false;
+    let mut hashes: HashMap<i64, String> = HashMap::new();
+    let mut covered: HashMap<(i64, i64), (String, i64)> = HashMap::new();
+    let mut seals: Vec<Seal> = Vec::new();
+    let checkpoints = read_checkpoints(app, extra, &mut report);
     loop {
-        let page = audit::page_in_order(pool, last_seq, 5000).await?;
+        let page = audit::page_in_order(pool, last_seq, PAGE).await?;
         if page.is_empty() {
             break;
         }
         for e in &page {
             if e.seq != expected_seq {
-                report.problems.push(format!("entries {expected_seq}..{} are missing (removed?)", e.seq - 1));
+                report.found(Damage::Deletion, format!("entries {expected_seq}..{} are missing", e.seq - 1));
             }
             if e.prev_hash != prev_hash {
-                report.problems.push(format!(
-                    "entry {} does not link to the entry before it (inserted, or the one before was altered or removed)",
-                    e.seq
-                ));
+                report.found(
+                    Damage::Insertion,
+                    format!(
+                        "entry {} does not link to the entry before it (inserted, or the one before was altered or removed)",
+                        e.seq
+                    ),
+                );
             }
-            let h = audit::chain_hash(&e.prev_hash, e.seq, &e.fields());
-            if h != e.hash {
-                report.problems.push(format!("entry {} was altered after it was written", e.seq));
+            if e.key_id.is_empty() {
+                if keyed_seen {
+                    report.found(
+                        Damage::Insertion,
+                        format!("entry {} is not sealed with the key although entries before it are (forged?)", e.seq),
+                    );
+                } else if audit::chain_hash(&e.prev_hash, e.seq, &e.fields()) != e.hash {
+                    report.found(Damage::Edit, format!("entry {} was altered after it was written", e.seq));
+                }
+            } else if e.key_id != key.id() {
+                report.found(
+                    Damage::Unverifiable,
+                    format!(
+                        "entry {} is sealed with another key ({}): was the secret key changed? It cannot be checked",
+                        e.seq, e.key_id
+                    ),
+                );
+                keyed_seen = true;
+            } else {
+                keyed_seen = true;
+                report.keyed += 1;
+                if audit::keyed_hash(key, &e.prev_hash, e.seq, &e.fields()) != e.hash {
+                    report.found(Damage::Edit, format!("entry {} was altered after it was written", e.seq));
+                }
+            }
+            match Covers::parse(&e.covers) {
+                Some(c) => {
+                    for (sheet, seq, digest) in c.sheet_events {
+                        covered.insert((sheet, seq), (digest, e.seq));
+                    }
+                    seals.extend(c.sealed_events);
+                }
+                None => report.found(Damage::Edit, format!("entry {}'s list of sheet events cannot be read", e.seq)),
+            }
+            if checkpoints.iter().any(|c| c.seq == e.seq) {
+                hashes.insert(e.seq, e.hash.clone());
             }
             prev_hash = e.hash.clone();
             expected_seq = e.seq + 1;
@@ -129,10 +476,141 @@ pub async fn verify(app: &App) -> AppResult<VerifyReport> {
         }
     }
     let (head_seq, head_hash) = audit::head(pool).await?;
-    if head_seq != last_seq || (head_seq > 0 && head_hash != prev_hash) {
-        report.problems.push(format!(
-            "the trail ends at entry {last_seq} but {head_seq} entries were written (entries at the end were removed)"
-        ));
+    if head_seq > last_seq {
+        report.found(
+            Damage::Truncation,
+            format!("the trail ends at entry {last_seq} but {head_seq} entries were written (entries at the end were removed)"),
+        );
+    } else if head_seq < last_seq {
+        report.found(
+            Damage::Insertion,
+            format!(
+                "entries {}..{last_seq} were added after the last one written (the head says {head_seq})",
+                head_seq + 1
+            ),
+        );
+    } else if head_seq > 0 && head_hash != prev_hash {
+        report.found(Damage::Edit, format!("the last entry ({last_seq}) is not the one that was written"));
     }
+    for c in &checkpoints {
+        report.checkpoints += 1;
+        match hashes.get(&c.seq) {
+            Some(h) if *h == c.hash => {}
+            Some(_) => report.found(
+                Damage::Edit,
+                format!("entry {} differs from the checkpoint kept of it: the trail up to it was rewritten", c.seq),
+            ),
+            None if c.seq > last_seq => report.found(
+                Damage::Truncation,
+                format!("a checkpoint vouches for entry {} but the trail ends at {last_seq}", c.seq),
+            ),
+            None => {
+                report.found(Damage::Deletion, format!("entry {}, which a checkpoint vouches for, is missing", c.seq))
+            }
+        }
+    }
+    verify_events(app, &mut report, covered, &seals).await?;
     Ok(report)
+}
+
+/// Each sheet event against the entry that vouches for it, or the seal it falls under.
+async fn verify_events(
+    app: &App,
+    report: &mut VerifyReport,
+    mut covered: HashMap<(i64, i64), (String, i64)>,
+    seals: &[Seal],
+) -> AppResult<()> {
+    let pool = app.store.read();
+    let mut sealed: Vec<SealHasher> = seals.iter().map(|_| SealHasher::default()).collect();
+    let mut cursor = 0;
+    loop {
+        let page = audit::event_digests(pool, cursor, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        cursor = last.id;
+        for e in page {
+            report.events += 1;
+            if let Some((digest, entry)) = covered.remove(&(e.sheet_id, e.seq)) {
+                if digest != e.digest {
+                    report.found(
+                        Damage::Edit,
+                        format!(
+                            "event {} of sheet {} was altered after it was written (entry {entry} vouches for it)",
+                            e.seq, e.sheet_id
+                        ),
+                    );
+                }
+            } else if let Some(i) = seals.iter().position(|s| e.id > s.after_id && e.id <= s.through_id) {
+                sealed[i].add(e.id, &e.digest);
+            } else {
+                report.found(
+                    Damage::Insertion,
+                    format!(
+                        "event {} of sheet {} is not vouched for by the audit trail (inserted?)",
+                        e.seq, e.sheet_id
+                    ),
+                );
+            }
+        }
+    }
+    let mut missing: Vec<((i64, i64), i64)> = covered.into_iter().map(|(k, (_, entry))| (k, entry)).collect();
+    missing.sort_unstable();
+    for ((sheet, seq), entry) in missing {
+        report.found(
+            Damage::Deletion,
+            format!("event {seq} of sheet {sheet} is missing (entry {entry} vouches that it was written)"),
+        );
+    }
+    for (seal, hasher) in seals.iter().zip(sealed) {
+        let got = hasher.seal(seal.after_id, seal.through_id);
+        if got.count < seal.count {
+            report.found(
+                Damage::Deletion,
+                format!(
+                    "{} of the {} events sealed with ids {}..{} are missing",
+                    seal.count - got.count,
+                    seal.count,
+                    seal.after_id + 1,
+                    seal.through_id
+                ),
+            );
+        } else if got != *seal {
+            report.found(
+                Damage::Edit,
+                format!("events sealed with ids {}..{} were altered or replaced", seal.after_id + 1, seal.through_id),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read_checkpoints(app: &App, extra: &[PathBuf], report: &mut VerifyReport) -> Vec<Checkpoint> {
+    let own = checkpoint_file(app);
+    let mut out = Vec::new();
+    let files = std::iter::once((own.as_path(), false)).chain(extra.iter().map(|p| (p.as_path(), true)));
+    for (path, required) in files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if required || e.kind() != std::io::ErrorKind::NotFound => {
+                report.found(Damage::Unverifiable, format!("checkpoints in {} cannot be read: {e}", display(path)));
+                continue;
+            }
+            Err(_) => continue,
+        };
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            match Checkpoint::parse(app, line) {
+                Ok(c) => out.push(c),
+                Err(why) => report.found(
+                    Damage::Unverifiable,
+                    format!("line {} of {} is not a genuine checkpoint: {why}", n + 1, display(path)),
+                ),
+            }
+        }
+    }
+    out.sort_by_key(|c| c.seq);
+    out.dedup();
+    out
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
 }

@@ -142,6 +142,7 @@ pub async fn sign_in(
         let lock_until = now + app.config.auth.lockout_minutes * 60_000;
         let n = st::record_failed_login(&mut tx, user.id, app.config.auth.max_failed_logins, lock_until).await?;
         audit::record_self(
+            app,
             &mut tx,
             Some(user.id),
             &user.username,
@@ -177,6 +178,7 @@ pub async fn sign_in(
     )
     .await?;
     audit::record_self(
+        app,
         &mut tx,
         Some(user.id),
         &user.username,
@@ -249,7 +251,7 @@ pub async fn session_from_cookie(app: &App, token: &str) -> AppResult<Option<Liv
 pub async fn sign_out(app: &App, session_id: &str, user: &st::User, request_id: &str) -> AppResult<()> {
     let mut tx = app.store.begin().await?;
     if st::end_session(&mut tx, session_id, "signed_out").await? {
-        audit::record_self(&mut tx, Some(user.id), &user.username, request_id, "auth.sign_out", json!({})).await?;
+        audit::record_self(app, &mut tx, Some(user.id), &user.username, request_id, "auth.sign_out", json!({})).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -270,6 +272,7 @@ pub async fn end_my_session(app: &App, actor: &Actor, session_id: &str) -> AppRe
     let mut tx = app.store.begin().await?;
     if st::end_session(&mut tx, &s.id, "ended_by_user").await? {
         audit::record_self(
+            app,
             &mut tx,
             Some(actor.user_id()),
             actor.username(),
@@ -317,6 +320,7 @@ pub async fn change_password(
     st::end_user_sessions(&mut tx, actor.user_id(), session_id, "password_changed").await?;
     let tokens_revoked = if keep_tokens { 0 } else { st::revoke_user_tokens(&mut tx, actor.user_id()).await? };
     audit::record_self(
+        app,
         &mut tx,
         Some(actor.user_id()),
         actor.username(),
@@ -337,6 +341,7 @@ pub async fn set_locale(app: &App, actor: &Actor, locale: &str) -> AppResult<()>
     let mut tx = app.store.begin().await?;
     st::set_locale(&mut tx, actor.user_id(), locale).await?;
     audit::record_self(
+        app,
         &mut tx,
         Some(actor.user_id()),
         actor.username(),
@@ -397,7 +402,7 @@ pub async fn totp_confirm(app: &App, session_id: &str, user: &st::User, code: &s
     }
     st::enable_totp(&mut tx, user.id).await?;
     st::complete_second_factor(&mut tx, session_id).await?;
-    audit::record_self(&mut tx, Some(user.id), &user.username, request_id, "auth.totp_enabled", json!({})).await?;
+    audit::record_self(app, &mut tx, Some(user.id), &user.username, request_id, "auth.totp_enabled", json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -427,6 +432,7 @@ pub async fn totp_verify(app: &App, session_id: &str, user: &st::User, code: &st
             st::end_session(&mut tx, session_id, "second_factor_failures").await?;
         }
         audit::record_self(
+            app,
             &mut tx,
             Some(user.id),
             &user.username,
@@ -446,7 +452,7 @@ pub async fn totp_verify(app: &App, session_id: &str, user: &st::User, code: &st
         });
     }
     st::complete_second_factor(&mut tx, session_id).await?;
-    audit::record_self(&mut tx, Some(user.id), &user.username, request_id, "auth.totp_passed", json!({})).await?;
+    audit::record_self(app, &mut tx, Some(user.id), &user.username, request_id, "auth.totp_passed", json!({})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -491,6 +497,7 @@ pub async fn create_token(
         st::insert_token(&mut tx, actor.user_id(), name, &token[..10], &sha256_hex(token.as_bytes()), scopes, expires)
             .await?;
     audit::record_self(
+        app,
         &mut tx,
         Some(actor.user_id()),
         actor.username(),
@@ -515,6 +522,7 @@ pub async fn revoke_token(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
         return Err(AppError::NotFound);
     }
     audit::record_self(
+        app,
         &mut tx,
         Some(actor.user_id()),
         actor.username(),
@@ -682,6 +690,7 @@ pub async fn create_staff(app: &App, actor: &Actor, s: &NewStaff, opts: StaffOpt
         Err(e) => return Err(e.into()),
     };
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -768,6 +777,7 @@ pub async fn grant_role(
         Err(e) => return Err(e.into()),
     };
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -796,6 +806,7 @@ pub async fn revoke_role(app: &App, actor: &Actor, role_id: i64) -> AppResult<()
     let mut tx = app.store.begin().await?;
     st::delete_role(&mut tx, role_id).await?;
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -833,6 +844,7 @@ pub async fn update_staff(
         st::end_user_sessions(&mut tx, user_id, None, "deactivated").await?;
     }
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -873,6 +885,7 @@ pub async fn reset_password(
     st::end_user_sessions(&mut tx, user_id, None, "password_reset").await?;
     let tokens = st::revoke_user_tokens(&mut tx, user_id).await?;
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,

@@ -131,7 +131,7 @@ pub async fn set_target(app: &App, actor: &Actor, community_id: i64, t: &TargetI
     };
     let mut tx = app.store.begin().await?;
     st::upsert_target(&mut tx, &row).await?;
-    audit::record(&mut tx, actor, &authority, "clock.target_set", "community", community_id, json!({"kind": row.kind, "clock": row.clock, "target_minutes": row.target_minutes, "warn_minutes": row.warn_minutes, "counting": row.counting})).await?;
+    audit::record(app,&mut tx, actor, &authority, "clock.target_set", "community", community_id, json!({"kind": row.kind, "clock": row.clock, "target_minutes": row.target_minutes, "warn_minutes": row.warn_minutes, "counting": row.counting})).await?;
     tx.commit().await?;
     super::sheet::refresh_clocks(app, community_id).await?;
     Ok(st::targets(app.store.read(), community_id).await?)
@@ -165,6 +165,7 @@ pub async fn set_day(app: &App, actor: &Actor, community_id: i64, d: &DayInput) 
     let mut tx = app.store.begin().await?;
     st::upsert_day(&mut tx, community_id, &row).await?;
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -186,8 +187,17 @@ pub async fn remove_day(app: &App, actor: &Actor, community_id: i64, day: &str) 
     if !st::delete_day(&mut tx, community_id, day).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut tx, actor, &authority, "calendar.day_removed", "community", community_id, json!({"day": day}))
-        .await?;
+    audit::record(
+        app,
+        &mut tx,
+        actor,
+        &authority,
+        "calendar.day_removed",
+        "community",
+        community_id,
+        json!({"day": day}),
+    )
+    .await?;
     tx.commit().await?;
     super::sheet::refresh_clocks(app, community_id).await?;
     Ok(())
@@ -231,8 +241,17 @@ pub async fn set_week(app: &App, actor: &Actor, community_id: i64, w: &WeekInput
     errors.into_result().map_err(AppError::Validation)?;
     let mut tx = app.store.begin().await?;
     st::set_hours(&mut tx, community_id, &week).await?;
-    audit::record(&mut tx, actor, &authority, "calendar.week_set", "community", community_id, json!({"days": w.days}))
-        .await?;
+    audit::record(
+        app,
+        &mut tx,
+        actor,
+        &authority,
+        "calendar.week_set",
+        "community",
+        community_id,
+        json!({"days": w.days}),
+    )
+    .await?;
     tx.commit().await?;
     super::sheet::refresh_clocks(app, community_id).await?;
     Ok(st::hours(app.store.read(), community_id).await?)

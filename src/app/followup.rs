@@ -386,7 +386,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
             notify::send(app, &mut tx, u, c, f.sheet_id, &f.number, None, "capa_opened", &dedupe).await?;
         }
     }
-    audit::record(
+    audit::record(app,
         &mut tx,
         actor,
         &authority,
@@ -420,6 +420,7 @@ pub async fn review(app: &App, actor: &Actor, id: i64, input: &ReviewInput) -> A
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -472,6 +473,7 @@ pub async fn reassign(app: &App, actor: &Actor, id: i64, input: &ReassignInput) 
     )
     .await?;
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -527,21 +529,16 @@ pub async fn tick_overdue(app: &App, now: i64) -> AppResult<usize> {
                     .await?,
             );
         }
-        store::audit::append(
+        crate::app::audit::record_system(
+            app,
             &mut tx,
-            &store::audit::NewEntry {
-                at: now,
-                actor_user_id: None,
-                actor_name: "scheduler",
-                actor_role: "",
-                community_id: Some(c),
-                action: "follow_up.overdue",
-                entity_type: "follow_up",
-                entity_id: id.to_string(),
-                changes: json!({"sheet": f.number, "due_at": f.due_at, "assigned_to": f.assigned_to}).to_string(),
-                authority: "R-FU-3",
-                request_id: "",
-            },
+            now,
+            Some(c),
+            "follow_up.overdue",
+            "follow_up",
+            id,
+            json!({"sheet": f.number, "due_at": f.due_at, "assigned_to": f.assigned_to}),
+            "R-FU-3",
         )
         .await?;
         tx.commit().await?;
@@ -627,7 +624,7 @@ pub async fn plan_capa(app: &App, actor: &Actor, id: i64, input: &CapaPlanInput)
     let dedupe = format!("capa_assigned:{id}:{}:{}", plan.responsible, r.rounds + 1);
     notify::send(app, &mut tx, plan.responsible, c, r.sheet_id, &r.number, Some(plan.due_at), "capa_assigned", &dedupe)
         .await?;
-    audit::record(&mut tx, actor, &authority, "capa.planned", "capa", id, json!({"sheet": r.number, "cause": plan.cause, "action": plan.action, "responsible_id": plan.responsible, "due_at": plan.due_at})).await?;
+    audit::record(app,&mut tx, actor, &authority, "capa.planned", "capa", id, json!({"sheet": r.number, "cause": plan.cause, "action": plan.action, "responsible_id": plan.responsible, "due_at": plan.due_at})).await?;
     tx.commit().await?;
     capa(app, actor, id).await
 }
@@ -660,6 +657,7 @@ pub async fn implement_capa(app: &App, actor: &Actor, id: i64, input: &CapaNoteI
         notify::send(app, &mut tx, u, c, r.sheet_id, &r.number, None, "capa_implemented", &dedupe).await?;
     }
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -694,6 +692,7 @@ pub async fn verify_capa(app: &App, actor: &Actor, id: i64, input: &CapaVerifyIn
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -766,6 +765,7 @@ pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInp
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,

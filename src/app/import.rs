@@ -374,6 +374,7 @@ pub async fn import_units_and_owners(
     pst::insert_occupancies_batch(&mut tx, community_id, &occ).await?;
     let digest = crate::crypto::sha256_hex(bytes);
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,

@@ -113,25 +113,20 @@ async fn tick_timers(app: &App, now: i64, report: &mut Tick) -> AppResult<()> {
                 send(app, &mut tx, u, t.community_id, t.sheet_id, &t.number, Some(t.due_at), &kind, &dedupe).await?,
             );
         }
-        store::audit::append(
+        crate::app::audit::record_system(
+            app,
             &mut tx,
-            &store::audit::NewEntry {
-                at: now,
-                actor_user_id: None,
-                actor_name: "scheduler",
-                actor_role: "",
-                community_id: Some(t.community_id),
-                action: "sheet.timer_fired",
-                entity_type: "sheet",
-                entity_id: t.sheet_id.to_string(),
-                changes: json!({"number": t.number, "timer": t.name, "due_at": t.due_at}).to_string(),
-                authority: match t.name.as_str() {
-                    "arrival" => "R-REP-3",
-                    "slip" => "R-REP-5",
-                    "promise" | "promise_warn" => "R-RECV-2",
-                    _ => "R-CMP-6",
-                },
-                request_id: "",
+            now,
+            Some(t.community_id),
+            "sheet.timer_fired",
+            "sheet",
+            t.sheet_id,
+            json!({"number": t.number, "timer": t.name, "due_at": t.due_at}),
+            match t.name.as_str() {
+                "arrival" => "R-REP-3",
+                "slip" => "R-REP-5",
+                "promise" | "promise_warn" => "R-RECV-2",
+                _ => "R-CMP-6",
             },
         )
         .await?;
@@ -173,21 +168,16 @@ pub async fn tick(app: &App, now: i64) -> AppResult<Tick> {
             }
         }
         let action = if overdue { "sheet.escalated" } else { "sheet.due_soon_warned" };
-        store::audit::append(
+        crate::app::audit::record_system(
+            app,
             &mut tx,
-            &store::audit::NewEntry {
-                at: now,
-                actor_user_id: None,
-                actor_name: "scheduler",
-                actor_role: "",
-                community_id: Some(s.community_id),
-                action,
-                entity_type: "sheet",
-                entity_id: s.id.to_string(),
-                changes: json!({"number": s.number, "due_at": s.due_at, "level": target}).to_string(),
-                authority: "R-SHEET-7",
-                request_id: "",
-            },
+            now,
+            Some(s.community_id),
+            action,
+            "sheet",
+            s.id,
+            json!({"number": s.number, "due_at": s.due_at, "level": target}),
+            "R-SHEET-7",
         )
         .await?;
         tx.commit().await?;
@@ -246,8 +236,16 @@ pub fn spawn(app: App) {
     tokio::spawn(async move {
         let http = reqwest::Client::new();
         let every = Duration::from_secs(app.config.notify.tick_seconds.max(1));
+        let mut checkpointed: Option<i64> = None;
         loop {
             let now = store::now_ms();
+            // The audit trail's head, into the data folder's checkpoints, once an hour.
+            if checkpointed.is_none_or(|t| now - t >= 3_600_000) {
+                match super::audit::keep_checkpoint(&app).await {
+                    Ok(_) => checkpointed = Some(now),
+                    Err(e) => tracing::warn!(error = %e, "audit checkpoint not kept"),
+                }
+            }
             match tick(&app, now).await {
                 Ok(t) if t.notices > 0 => tracing::info!(read = t.read, notices = t.notices, "scheduler tick"),
                 Ok(_) => {}

@@ -31,7 +31,7 @@ pub async fn create_company(app: &App, actor: &Actor, name: &str) -> AppResult<i
     errors.into_result().map_err(AppError::Validation)?;
     let mut tx = app.store.begin().await?;
     let id = st::insert_company(&mut tx, &name).await.map_err(|e| dup(e, "name", "company.name_taken"))?;
-    audit::record(&mut tx, actor, &authority, "company.created", "company", id, json!({"name": name})).await?;
+    audit::record(app, &mut tx, actor, &authority, "company.created", "company", id, json!({"name": name})).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -103,6 +103,7 @@ pub async fn create_community(app: &App, actor: &Actor, c: &CommunityInput) -> A
         st::insert_department(&mut tx, id, k.as_str(), k.label_zh()).await?;
     }
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -140,7 +141,7 @@ pub async fn update_community(
     if !st::update_community(&mut tx, id, version, &nc, c.active).await? {
         return Err(stale());
     }
-    audit::record(&mut tx, actor, &authority, "community.updated", "community", id, json!({"name": [before.name, name], "timezone": [before.timezone, tz], "active": [before.active, i64::from(c.active)]})).await?;
+    audit::record(app,&mut tx, actor, &authority, "community.updated", "community", id, json!({"name": [before.name, name], "timezone": [before.timezone, tz], "active": [before.active, i64::from(c.active)]})).await?;
     tx.commit().await?;
     app.store.forget_zone(id);
     st::community(app.store.read(), id).await?.ok_or(AppError::NotFound)
@@ -206,6 +207,7 @@ pub async fn create_building(
         .await
         .map_err(|e| dup(e, "code", "building.code_taken"))?;
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -238,7 +240,7 @@ pub async fn update_building(
     if !st::update_building(&mut tx, id, version, &name, b.floors, b.active).await? {
         return Err(stale());
     }
-    audit::record(&mut tx, actor, &authority, "building.updated", "building", id, json!({"name": [before.name, name], "floors": [before.floors, b.floors], "active": [before.active, i64::from(b.active)]})).await?;
+    audit::record(app,&mut tx, actor, &authority, "building.updated", "building", id, json!({"name": [before.name, name], "floors": [before.floors, b.floors], "active": [before.active, i64::from(b.active)]})).await?;
     tx.commit().await?;
     st::building(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
@@ -316,7 +318,7 @@ pub async fn create_unit(app: &App, actor: &Actor, community_id: i64, u: &UnitIn
         status: p.status.as_str(),
     };
     let id = st::insert_unit(&mut tx, &nu).await.map_err(|e| dup(e, "room_no", "unit.room_taken"))?;
-    audit::record(&mut tx, actor, &authority, "unit.created", "unit", id, json!({"room_no": p.room.as_str(), "floor": p.floor, "area_centi": p.area.as_centi(), "status": p.status.as_str()})).await?;
+    audit::record(app,&mut tx, actor, &authority, "unit.created", "unit", id, json!({"room_no": p.room.as_str(), "floor": p.floor, "area_centi": p.area.as_centi(), "status": p.status.as_str()})).await?;
     tx.commit().await?;
     st::unit(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
@@ -332,7 +334,7 @@ pub async fn update_unit(app: &App, actor: &Actor, id: i64, version: i64, u: &Un
     if !st::update_unit(&mut tx, id, version, p.floor, p.area.as_centi(), p.status.as_str(), u.active).await? {
         return Err(stale());
     }
-    audit::record(&mut tx, actor, &authority, "unit.updated", "unit", id, json!({"floor": [before.floor, p.floor], "area_centi": [before.area_centi, p.area.as_centi()], "status": [before.status, p.status.as_str()], "active": [before.active, i64::from(u.active)]})).await?;
+    audit::record(app,&mut tx, actor, &authority, "unit.updated", "unit", id, json!({"floor": [before.floor, p.floor], "area_centi": [before.area_centi, p.area.as_centi()], "status": [before.status, p.status.as_str()], "active": [before.active, i64::from(u.active)]})).await?;
     tx.commit().await?;
     st::unit(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
@@ -393,6 +395,7 @@ pub async fn create_department(
         .await
         .map_err(|e| dup(e, "kind", "department.exists"))?;
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -423,6 +426,7 @@ pub async fn update_department(
         return Err(stale());
     }
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,

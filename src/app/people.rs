@@ -141,13 +141,14 @@ pub async fn create_person(app: &App, actor: &Actor, community_id: i64, p: &Pers
         None => None,
     };
     let id = st::insert_person(&mut tx, community_id, parsed.name.as_str(), &sealed, &parsed.note).await?;
-    audit::record(&mut tx, actor, &authority, "person.created", "person", id, json!({
+    audit::record(app,&mut tx, actor, &authority, "person.created", "person", id, json!({
         "name": parsed.name.as_str(), "phone": sealed.phone_masked, "id_kind": sealed.id_kind, "id_number": sealed.id_masked,
         "employer": sealed.employer_masked, "address": sealed.address_masked,
     })).await?;
     if let (Some(unit), Some((_, rel))) = (unit, link) {
         let oid = st::insert_occupancy(&mut tx, community_id, unit.id, id, rel.as_str(), None).await?;
         audit::record(
+            app,
             &mut tx,
             actor,
             &authority,
@@ -216,7 +217,7 @@ pub async fn update_person(app: &App, actor: &Actor, id: i64, version: i64, p: &
     if !st::update_person(&mut tx, id, version, parsed.name.as_str(), &merged, &parsed.note, p.active).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
-    audit::record(&mut tx, actor, &authority, "person.updated", "person", id, serde_json::Value::Object(changed))
+    audit::record(app, &mut tx, actor, &authority, "person.updated", "person", id, serde_json::Value::Object(changed))
         .await?;
     tx.commit().await?;
     st::person(app.store.read(), id).await?.ok_or(AppError::NotFound)
@@ -300,7 +301,7 @@ pub async fn add_occupancy(app: &App, actor: &Actor, unit_id: i64, o: &Occupancy
         }
         Err(e) => return Err(e.into()),
     };
-    audit::record(&mut tx, actor, &authority, "occupancy.created", "occupancy", id, json!({"unit_id": unit_id, "room_no": u.room_no, "person_id": o.person_id, "relation": rel.as_str(), "since": since})).await?;
+    audit::record(app,&mut tx, actor, &authority, "occupancy.created", "occupancy", id, json!({"unit_id": unit_id, "room_no": u.room_no, "person_id": o.person_id, "relation": rel.as_str(), "since": since})).await?;
     tx.commit().await?;
     st::occupancy(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
@@ -320,6 +321,7 @@ pub async fn end_occupancy(app: &App, actor: &Actor, id: i64, version: i64, unti
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,

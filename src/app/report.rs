@@ -153,21 +153,16 @@ pub async fn keep_last_week(app: &App, now: i64) -> AppResult<usize> {
             let data = serde_json::to_string(&table).expect("reports serialise");
             let mut tx = app.store.begin().await?;
             if sr::keep_weekly(&mut tx, c, &key, &data, now).await? {
-                store::audit::append(
+                crate::app::audit::record_system(
+                    app,
                     &mut tx,
-                    &store::audit::NewEntry {
-                        at: now,
-                        actor_user_id: None,
-                        actor_name: "scheduler",
-                        actor_role: "",
-                        community_id: Some(c),
-                        action: "report.weekly_kept",
-                        entity_type: "community",
-                        entity_id: c.to_string(),
-                        changes: serde_json::json!({"week_start": key}).to_string(),
-                        authority: "R-CMP-8",
-                        request_id: "",
-                    },
+                    now,
+                    Some(c),
+                    "report.weekly_kept",
+                    "community",
+                    c,
+                    serde_json::json!({"week_start": key}),
+                    "R-CMP-8",
                 )
                 .await?;
                 kept += 1;

@@ -941,6 +941,7 @@ pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInp
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -1063,6 +1064,7 @@ pub async fn save_price_item(
         }
     };
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -1124,6 +1126,7 @@ pub async fn save_article(
         }
     };
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -1223,6 +1226,7 @@ pub async fn reveal_phone(app: &App, actor: &Actor, sheet_id: i64, reason: &str)
     let phone = app.secrets.decrypt(&sealed)?;
     let mut tx = app.store.begin().await?;
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,

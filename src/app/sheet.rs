@@ -217,7 +217,7 @@ pub async fn register(
     };
     let words = huiqian_domain::sheet::search::terms(&format!("{reason} {}", name.as_str()));
     st::insert_terms(&mut tx, community_id, id, &words).await?;
-    st::insert_event(
+    let first_digest = st::insert_event(
         &mut tx,
         id,
         1,
@@ -257,17 +257,18 @@ pub async fn register(
         true,
     )
     .await?;
-    audit::record(&mut tx, actor, &authority, "sheet.registered", "sheet", id, json!({
+    audit::record_covering(app, &mut tx, actor, &authority, "sheet.registered", "sheet", id, json!({
         "number": no, "kind": kind.as_str(), "channel": channel.as_str(), "room_no": unit.as_ref().map(|u| u.room_no.clone()),
         "requester": name.as_str(), "phone": phone_masked, "signature_pending": domain_sheet.signature_pending,
-    })).await?;
+    }), &covering(id, 1, first_digest)).await?;
     if let Some(projection) = &follow_projection {
         for (i, rec) in follow.iter().enumerate() {
             let data = serde_json::to_string(&rec.event).expect("events serialise");
-            st::insert_event(
+            let seq = i as i64 + 2;
+            let digest = st::insert_event(
                 &mut tx,
                 id,
-                i as i64 + 2,
+                seq,
                 now,
                 actor.user_id(),
                 authority.role().as_str(),
@@ -275,7 +276,8 @@ pub async fn register(
                 &data,
             )
             .await?;
-            audit::record(
+            audit::record_covering(
+                app,
                 &mut tx,
                 actor,
                 &authority,
@@ -283,6 +285,7 @@ pub async fn register(
                 "sheet",
                 id,
                 json!({"number": no, "event": serde_json::from_str::<serde_json::Value>(&data).unwrap_or_default()}),
+                &covering(id, seq, digest),
             )
             .await?;
         }
@@ -792,10 +795,11 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     let mut audited = Vec::with_capacity(recs.len());
     for (i, rec) in recs.iter().enumerate() {
         let data = serde_json::to_string(&rec.event).expect("events serialise");
-        match st::insert_event(
+        let seq = first_seq + i as i64;
+        let digest = match st::insert_event(
             &mut tx,
             id,
-            first_seq + i as i64,
+            seq,
             now,
             actor.user_id(),
             authority.role().as_str(),
@@ -804,13 +808,13 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
         )
         .await
         {
-            Ok(()) => {}
+            Ok(d) => d,
             Err(e) if store::is_unique_violation(&e) => {
                 return Err(AppError::Conflict { code: "stale_version" });
             }
             Err(e) => return Err(e.into()),
-        }
-        audited.push((rec.event.name(), data));
+        };
+        audited.push((rec.event.name(), data, covering(id, seq, digest)));
     }
     for h in sheet.handovers.iter().filter(|h| !before_handovers.contains(h)) {
         st::save_handover(&mut tx, c, id, h).await?;
@@ -835,11 +839,18 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     if let Some(p) = &follow_up {
         super::followup::decide(app, &mut tx, p, &sheet, id, &row.number, c, now).await?;
     }
-    for (name, data) in &audited {
-        audit::record(&mut tx, actor, &authority, &format!("sheet.{name}"), "sheet", id, json!({"number": row.number, "event": serde_json::from_str::<serde_json::Value>(data).unwrap_or_default(), "state": sheet.state.as_str()})).await?;
+    for (name, data, covers) in &audited {
+        audit::record_covering(app, &mut tx, actor, &authority, &format!("sheet.{name}"), "sheet", id, json!({"number": row.number, "event": serde_json::from_str::<serde_json::Value>(data).unwrap_or_default(), "state": sheet.state.as_str()}), covers).await?;
     }
     tx.commit().await?;
     detail(app, actor, id).await
+}
+
+/// What an audit entry vouches for: the one sheet event written with it.
+fn covering(sheet_id: i64, seq: i64, digest: String) -> store::audit::Covers {
+    let mut c = store::audit::Covers::default();
+    c.event(sheet_id, seq, digest);
+    c
 }
 
 /// The sheet row's projection after its events: state, flags and the collection clock.
@@ -1082,10 +1093,11 @@ pub async fn attach(
     let rec = sheet.handle(&cmd, store::now_ms(), actor.user_id()).map_err(|r| AppError::rejected(r.0))?;
     let mut tx = app.store.begin().await?;
     let data = serde_json::to_string(&rec.event).expect("events serialise");
-    match st::insert_event(
+    let seq = history.len() as i64 + 1;
+    let digest = match st::insert_event(
         &mut tx,
         id,
-        history.len() as i64 + 1,
+        seq,
         rec.at,
         actor.user_id(),
         authority.role().as_str(),
@@ -1094,10 +1106,10 @@ pub async fn attach(
     )
     .await
     {
-        Ok(()) => {}
+        Ok(d) => d,
         Err(e) if store::is_unique_violation(&e) => return Err(AppError::Conflict { code: "stale_version" }),
         Err(e) => return Err(e.into()),
-    }
+    };
     st::insert_attachment(
         &mut tx,
         c,
@@ -1111,7 +1123,7 @@ pub async fn attach(
         actor.user_id(),
     )
     .await?;
-    audit::record(&mut tx, actor, &authority, "sheet.attached", "sheet", id, json!({"number": row.number, "purpose": purpose, "filename": name, "sha256": stored.sha256, "size": stored.size})).await?;
+    audit::record_covering(app, &mut tx, actor, &authority, "sheet.attached", "sheet", id, json!({"number": row.number, "purpose": purpose, "filename": name, "sha256": stored.sha256, "size": stored.size}), &covering(id, seq, digest)).await?;
     tx.commit().await?;
     detail(app, actor, id).await
 }

@@ -126,8 +126,18 @@ enum UserCmd {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Recompute the hash chain and report altered, inserted or removed entries.
-    Verify,
+    /// Recompute the keyed chain, compare every sheet event with the entry that vouches
+    /// for it and the trail with the kept checkpoints; report every edit, deletion,
+    /// insertion and truncation found.
+    Verify {
+        /// Checkpoint files kept elsewhere (lines printed by `huiqian audit checkpoint`),
+        /// besides the data folder's own `audit-checkpoints`.
+        #[arg(long = "checkpoints")]
+        checkpoints: Vec<PathBuf>,
+    },
+    /// Print a checkpoint of the trail as it is now: keep the line away from this machine
+    /// (printed, mailed, on another server) and pass it to `verify --checkpoints` later.
+    Checkpoint,
 }
 
 #[derive(Subcommand)]
@@ -174,7 +184,9 @@ pub async fn open_with(cfg: Config, create: bool) -> Result<App, BoxError> {
     let secrets = Secrets::load_or_create(&cfg.secret_key, &cfg.data)?;
     let store = Store::connect(&url, default_sqlite).await?;
     store.migrate().await?;
-    Ok(App { store, secrets, config: Arc::new(cfg) })
+    let app = App { store, secrets, config: Arc::new(cfg) };
+    crate::app::audit::seal_on_upgrade(&app).await.map_err(|e| e.to_string())?;
+    Ok(app)
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
@@ -241,19 +253,33 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 }
             }
         }
-        Cmd::Audit(AuditCmd::Verify) => {
+        Cmd::Audit(AuditCmd::Verify { checkpoints }) => {
             let app = open(cfg).await?;
-            let r = crate::app::audit::verify(&app).await.map_err(|e| e.to_string())?;
+            let r = crate::app::audit::verify(&app, &checkpoints).await.map_err(|e| e.to_string())?;
+            let summary = format!(
+                "{} entries ({} sealed with the key, {} from before), {} sheet events, {} checkpoints",
+                r.checked,
+                r.keyed,
+                r.checked - r.keyed,
+                r.events,
+                r.checkpoints
+            );
             if r.ok() {
-                println!("audit trail intact: {} entries verified", r.checked);
+                println!("audit trail intact: {summary} verified");
                 Ok(ExitCode::SUCCESS)
             } else {
-                println!("audit trail damaged ({} entries read):", r.checked);
+                println!("audit trail damaged ({summary} read):");
                 for p in &r.problems {
-                    println!("  - {p}");
+                    println!("  - [{}] {}", p.damage.label(), p.text);
                 }
                 Ok(ExitCode::from(2))
             }
+        }
+        Cmd::Audit(AuditCmd::Checkpoint) => {
+            let app = open(cfg).await?;
+            let cp = crate::app::audit::checkpoint(&app).await.map_err(|e| e.to_string())?;
+            println!("{}", cp.line(&app));
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::BenchTick { ticks } => {
             let app = open(cfg).await?;

@@ -775,6 +775,7 @@ pub async fn generate(app: &App, desks: &[Desk], n: usize, seed: u64) -> Result<
             store::sheet::set_counter(&mut tx, desk.community_id, *year, *last).await?;
         }
         audit::record(
+            app,
             &mut tx,
             &actor,
             &actor.authorize(Permission::ImportData, desk.community_id).map_err(fail)?,

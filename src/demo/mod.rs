@@ -223,6 +223,7 @@ pub(crate) async fn write_plan(
     let authority = actor.authorize(Permission::ImportData, community_id).map_err(fail)?;
     use OccupantRelation::*;
     audit::record(
+        app,
         &mut tx,
         actor,
         &authority,
@@ -378,6 +379,7 @@ async fn create_staff(
         }
     }
     audit::record(
+        app,
         &mut tx,
         actor,
         &actor.authorize_company(Permission::ManageStaff).map_err(fail)?,

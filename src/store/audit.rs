@@ -1,6 +1,10 @@
 //! The audit trail: append-only (triggers refuse UPDATE and DELETE on both backends) and
-//! hash-chained, so that `huiqian audit verify` finds any altered, inserted or removed entry.
+//! chained under a key that is not in the database (HMAC-SHA-256, see ADR 2), so that
+//! `huiqian audit verify` finds any altered, inserted or removed entry; each entry also
+//! carries the digests of the sheet events written with it.
 
+use crate::crypto::AuditKey;
+use hmac::Mac;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow, Row};
 
@@ -20,6 +24,8 @@ pub struct NewEntry<'a> {
     /// On whose authority: the role that allowed it, or an approval reference.
     pub authority: &'a str,
     pub request_id: &'a str,
+    /// The sheet events written in the same transaction (see [`Covers`]); empty for none.
+    pub covers: String,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
@@ -40,19 +46,42 @@ pub struct Entry {
     pub prev_hash: String,
     #[serde(skip)]
     pub hash: String,
+    /// The key the entry was sealed with ('' before the chain was keyed).
+    #[serde(skip)]
+    pub key_id: String,
+    #[serde(skip)]
+    pub covers: String,
 }
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The hash of an entry: SHA-256 over the previous hash and every recorded field,
-/// each length-prefixed so that no two different entries serialise alike.
-#[allow(clippy::too_many_arguments)]
+/// The hash of an entry written before the chain was keyed: SHA-256 over the previous
+/// hash and every recorded field, each length-prefixed so that no two different entries
+/// serialise alike. Kept to verify those entries; a keyed entry after them vouches for
+/// them, since its seal covers their last hash.
 pub fn chain_hash(prev: &str, seq: i64, e: &EntryFields<'_>) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
+    put_fields(&mut |b: &[u8]| h.update(b), prev, seq, e);
+    hex::encode(h.finalize())
+}
+
+/// The seal of an entry: HMAC-SHA-256 under the audit key over the previous hash, every
+/// recorded field, the key's id and the sheet events the entry covers.
+pub fn keyed_hash(key: &AuditKey, prev: &str, seq: i64, e: &EntryFields<'_>) -> String {
+    let mut m = key.mac();
+    put_fields(&mut |b: &[u8]| m.update(b), prev, seq, e);
+    for s in [key.id(), e.covers] {
+        m.update(&(s.len() as u64).to_be_bytes());
+        m.update(s.as_bytes());
+    }
+    hex::encode(m.finalize().into_bytes())
+}
+
+fn put_fields(out: &mut dyn FnMut(&[u8]), prev: &str, seq: i64, e: &EntryFields<'_>) {
     let mut put = |s: &str| {
-        h.update((s.len() as u64).to_be_bytes());
-        h.update(s.as_bytes());
+        out(&(s.len() as u64).to_be_bytes());
+        out(s.as_bytes());
     };
     put(prev);
     put(&seq.to_string());
@@ -67,7 +96,6 @@ pub fn chain_hash(prev: &str, seq: i64, e: &EntryFields<'_>) -> String {
     put(e.changes);
     put(e.authority);
     put(e.request_id);
-    hex::encode(h.finalize())
 }
 
 /// The hashed fields of an entry, borrowed from either a new or a stored entry.
@@ -83,6 +111,7 @@ pub struct EntryFields<'a> {
     pub changes: &'a str,
     pub authority: &'a str,
     pub request_id: &'a str,
+    pub covers: &'a str,
 }
 
 impl Entry {
@@ -99,13 +128,132 @@ impl Entry {
             changes: &self.changes,
             authority: &self.authority,
             request_id: &self.request_id,
+            covers: &self.covers,
         }
     }
 }
 
-/// Append an entry inside the caller's transaction. Taking the head row (an UPDATE)
-/// serialises concurrent writers on PostgreSQL; SQLite has one writer anyway.
-pub async fn append(tx: &mut AnyConnection, e: &NewEntry<'_>) -> Result<i64, sqlx::Error> {
+/// The digest of a stored sheet event, as an audit entry vouches for it.
+pub fn event_digest(
+    sheet_id: i64,
+    seq: i64,
+    at: i64,
+    by_user_id: i64,
+    by_role: &str,
+    name: &str,
+    data: &str,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for s in [&sheet_id.to_string(), &seq.to_string(), &at.to_string(), &by_user_id.to_string(), by_role, name, data] {
+        h.update((s.len() as u64).to_be_bytes());
+        h.update(s.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// What an entry vouches for beyond itself: the sheet events written in its transaction
+/// (sheet, place in the sheet's history, digest), or a seal over the events written
+/// without an entry of their own (before the chain covered events, or loaded in bulk).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Covers {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sheet_events: Vec<(i64, i64, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_events: Option<Seal>,
+}
+
+/// The events with ids in `(after_id, through_id]` that no entry covers one by one:
+/// how many, and the SHA-256 over their ids and digests in id order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Seal {
+    pub after_id: i64,
+    pub through_id: i64,
+    pub count: i64,
+    pub digest: String,
+}
+
+impl Covers {
+    pub fn event(&mut self, sheet_id: i64, seq: i64, digest: String) {
+        self.sheet_events.push((sheet_id, seq, digest));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sheet_events.is_empty() && self.sealed_events.is_none()
+    }
+
+    /// As stored: '' for nothing.
+    pub fn to_text(&self) -> String {
+        if self.is_empty() { String::new() } else { serde_json::to_string(self).expect("covers serialise") }
+    }
+
+    pub fn parse(text: &str) -> Option<Covers> {
+        if text.is_empty() { Some(Covers::default()) } else { serde_json::from_str(text).ok() }
+    }
+}
+
+/// A stored sheet event with its digest, in id order (verification and sealing).
+#[derive(Debug, Clone)]
+pub struct EventDigest {
+    pub id: i64,
+    pub sheet_id: i64,
+    pub seq: i64,
+    pub digest: String,
+}
+
+/// A page of sheet events after `after_id`, with their digests.
+pub async fn event_digests(pool: &AnyPool, after_id: i64, limit: i64) -> Result<Vec<EventDigest>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, sheet_id, seq, at, by_user_id, by_role, name, data FROM sheet_events WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let (sheet_id, seq): (i64, i64) = (r.get(1), r.get(2));
+            let digest = event_digest(
+                sheet_id,
+                seq,
+                r.get(3),
+                r.get(4),
+                &r.get::<String, _>(5),
+                &r.get::<String, _>(6),
+                &r.get::<String, _>(7),
+            );
+            EventDigest { id: r.get(0), sheet_id, seq, digest }
+        })
+        .collect())
+}
+
+/// The covers of every entry that has some, in chain order, a page at a time.
+pub async fn covers_after(pool: &AnyPool, after_seq: i64, limit: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT seq, covers FROM audit_log WHERE seq > $1 AND covers <> '' ORDER BY seq LIMIT $2")
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+}
+
+/// Has any entry been sealed with a key yet?
+pub async fn any_keyed(pool: &AnyPool) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM (SELECT 1 FROM audit_log WHERE key_id <> '' LIMIT 1) k")
+        .fetch_one(pool)
+        .await?
+        > 0)
+}
+
+/// The highest sheet event id.
+pub async fn last_event_id(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM sheet_events").fetch_one(pool).await?.unwrap_or(0))
+}
+
+/// Append an entry inside the caller's transaction, sealed under `key`. Taking the head
+/// row (an UPDATE) serialises concurrent writers on PostgreSQL; SQLite has one writer
+/// anyway.
+pub async fn append(tx: &mut AnyConnection, key: &AuditKey, e: &NewEntry<'_>) -> Result<i64, sqlx::Error> {
     let row =
         sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash").fetch_one(&mut *tx).await?;
     let seq: i64 = row.get(0);
@@ -122,12 +270,13 @@ pub async fn append(tx: &mut AnyConnection, e: &NewEntry<'_>) -> Result<i64, sql
         changes: &e.changes,
         authority: e.authority,
         request_id: e.request_id,
+        covers: &e.covers,
     };
-    let hash = chain_hash(&prev, seq, &fields);
+    let hash = keyed_hash(key, &prev, seq, &fields);
     sqlx::query(
         "INSERT INTO audit_log (seq, at, actor_user_id, actor_name, actor_role, community_id, action, \
-         entity_type, entity_id, changes, authority, request_id, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         entity_type, entity_id, changes, authority, request_id, prev_hash, hash, key_id, covers) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(seq)
     .bind(e.at)
@@ -143,6 +292,8 @@ pub async fn append(tx: &mut AnyConnection, e: &NewEntry<'_>) -> Result<i64, sql
     .bind(e.request_id)
     .bind(&prev)
     .bind(&hash)
+    .bind(key.id())
+    .bind(&e.covers)
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *tx).await?;

@@ -196,6 +196,8 @@ pub async fn events(conn: &mut AnyConnection, sheet_id: i64) -> Result<Vec<Event
     .await
 }
 
+/// Append an event to a sheet's history; returns its digest, which the audit entry
+/// written in the same transaction vouches for.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_event(
     tx: &mut AnyConnection,
@@ -206,7 +208,7 @@ pub async fn insert_event(
     by_role: &str,
     name: &str,
     data: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<String, sqlx::Error> {
     sqlx::query("INSERT INTO sheet_events (sheet_id, seq, at, by_user_id, by_role, name, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(sheet_id)
         .bind(seq)
@@ -217,7 +219,7 @@ pub async fn insert_event(
         .bind(data)
         .execute(tx)
         .await?;
-    Ok(())
+    Ok(super::audit::event_digest(sheet_id, seq, at, by, by_role, name, data))
 }
 
 /// A handover as the ledger shows it.
