@@ -715,6 +715,7 @@ pub async fn settings(app: &App, actor: &Actor, c: i64) -> AppResult<sf::Setting
 
 /// The rules an administrator edits (R-FU-1, R-FU-2, R-FU-3).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = FollowUpSettingsInput)]
 pub struct SettingsInput {
     /// The version read; 0 while the community still runs on the defaults.
     pub version: i64,

@@ -793,6 +793,7 @@ pub async fn board(app: &App, actor: &Actor, c: i64, limit: i64, offset: i64) ->
 
 /// A technician's day (R-REP-3, R-REP-5).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = TechnicianDay)]
 pub struct Day {
     pub open: Vec<srq::Repair>,
     pub done_today: Vec<srq::Repair>,
@@ -874,6 +875,7 @@ pub async fn ledger_rows(app: &App, actor: &Actor, c: i64, ids: &[i64]) -> AppRe
 
 /// The rules of the flows, as an administrator edits them.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = RequestSettingsInput)]
 pub struct SettingsInput {
     pub emergency_min: i64,
     pub simple_min: i64,

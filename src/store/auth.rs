@@ -518,48 +518,49 @@ pub async fn touch_token(tx: &mut AnyConnection, id: i64, at: i64) -> Result<(),
 
 // ---- idempotency ----
 
+/// What is kept of a create under an idempotency key: its status (0 while it runs), the
+/// response body, the request's digest and when the key was taken.
+#[derive(Debug, Clone, FromRow)]
+pub struct KeptResponse {
+    pub status: i64,
+    pub body: String,
+    pub request_hash: String,
+    pub created_at: i64,
+}
+
 /// The response stored for a create retried with the same key.
 pub async fn idempotent_response(
     conn: &mut AnyConnection,
     user_id: i64,
     key: &str,
-) -> Result<Option<(i64, String)>, sqlx::Error> {
-    let r = sqlx::query("SELECT status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-        .bind(user_id)
-        .bind(key)
-        .fetch_optional(conn)
-        .await?;
-    Ok(r.map(|r| (r.get(0), r.get(1))))
+) -> Result<Option<KeptResponse>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT status, body, request_hash, created_at FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+    )
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await
 }
 
-pub async fn remember_response(
+/// Take a key for a create about to run (status 0); a unique violation means someone
+/// has it already.
+pub async fn reserve_key(
     tx: &mut AnyConnection,
     user_id: i64,
     key: &str,
-    status: i64,
-    body: &str,
+    request_hash: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO idempotency_keys (user_id, key, status, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(user_id)
-        .bind(key)
-        .bind(status)
-        .bind(body)
-        .bind(now_ms())
-        .execute(tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, key, status, body, created_at, request_hash) VALUES ($1, $2, 0, '', $3, $4)",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(now_ms())
+    .bind(request_hash)
+    .execute(tx)
+    .await?;
     Ok(())
-}
-
-pub async fn idempotency_reserved_at(
-    conn: &mut AnyConnection,
-    user_id: i64,
-    key: &str,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT created_at FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-        .bind(user_id)
-        .bind(key)
-        .fetch_optional(conn)
-        .await
 }
 
 pub async fn complete_response(
@@ -579,10 +580,17 @@ pub async fn complete_response(
     Ok(())
 }
 
-pub async fn forget_response(tx: &mut AnyConnection, user_id: i64, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status = 0")
+/// Give a key back whose create failed (or was abandoned before `stale_before`).
+pub async fn forget_response(
+    tx: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+    stale_before: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND status = 0 AND created_at <= $3")
         .bind(user_id)
         .bind(key)
+        .bind(stale_before)
         .execute(tx)
         .await?;
     Ok(())

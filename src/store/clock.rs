@@ -87,6 +87,7 @@ pub struct Hours {
 }
 
 #[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+#[schema(as = CalendarDay)]
 pub struct Day {
     pub day: String,
     /// `holiday` or `workday` (a make-up working day).

@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, AnyPool, FromRow};
 
 /// A community's follow-up rules (R-FU-1, R-FU-2, R-FU-3).
 #[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+#[schema(as = FollowUpSettings)]
 pub struct Settings {
     pub community_id: i64,
     pub repair_rate: i64,

@@ -450,6 +450,7 @@ pub async fn communities_missing_week(pool: &AnyPool, week_start: &str) -> Resul
 
 /// A person's numbers over a period; each is read from the sheets and can be listed.
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = PersonPerformance)]
 pub struct Person {
     pub user_id: i64,
     pub name: String,
@@ -475,6 +476,7 @@ pub struct Person {
 
 /// A department's handovers over a period (R-SHEET-4, R-SHEET-7).
 #[derive(Debug, Clone, FromRow, Serialize, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = DepartmentPerformance)]
 pub struct Department {
     pub department_id: i64,
     pub name: String,

@@ -523,6 +523,7 @@ pub async fn earlier_complaints(
 
 /// A community's rules of the flows.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, utoipa::ToSchema)]
+#[schema(as = RequestSettings)]
 pub struct Settings {
     pub emergency_min: i64,
     pub simple_min: i64,

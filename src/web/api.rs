@@ -1,13 +1,13 @@
 //! The JSON API under `/api/v1`. Routes are registered through `utoipa_axum::routes!`, so
 //! the OpenAPI document at `/api/openapi.json` is generated from these very handlers.
 
-use super::extract::{ApiJson, Meta};
+use super::extract::{ApiJson, Idempotency, Meta};
 use super::{ApiActor, ApiError, AppState, ErrorBody};
 use crate::app::{self, AppError, AppResult, auth, import, org, people};
 use crate::store::{audit::Entry, auth as sa, org as so, people as sp};
 use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "huiqian API", version = "1", description = "Customer-service desk of a residential property-management company. Errors: `{\"error\": {\"code\", \"message\", \"fields\"}}`; the message follows Accept-Language (zh-CN default, en). Writes with a browser session need the `X-CSRF-Token` header; integrations use `Authorization: Bearer hq_…` tokens with `read` or `read,write` scope. Creates accept an `Idempotency-Key` header."),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, crate::app::sheet::QueueName, crate::app::request::LedgerName, crate::store::report::Measure, crate::app::followup::Tasks)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
     tags((name = "auth", description = "Sign-in, sessions, second factor, API tokens"),
@@ -97,6 +97,20 @@ pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// The `Idempotency-Key` header of the creates that take one.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub(crate) struct IdempotencyHeader {
+    /// 1 to 100 visible characters (a UUID, say). A retry with the same key and the same
+    /// request gets the first response (`Idempotent-Replayed: true`); the same key with a
+    /// different request is refused (422 `idempotency.key_reused`); a retry that arrives
+    /// while the first is still running waits for it, or gets 409 `request_in_progress`.
+    #[serde(rename = "Idempotency-Key")]
+    #[param(rename = "Idempotency-Key")]
+    idempotency_key: Option<String>,
+}
+
 trait OrApi<T> {
     fn api(self, lang: crate::i18n::Lang) -> ApiResult<T>;
 }
@@ -107,24 +121,20 @@ impl<T> OrApi<T> for AppResult<T> {
     }
 }
 
-/// Run a create once per `Idempotency-Key`: a retried request gets the first response.
-/// The key is reserved before the create runs, so two concurrent retries cannot both
-/// create; a failed create releases it.
-async fn idempotent<T, F>(s: &AppState, a: &ApiActor, headers: &HeaderMap, create: F) -> ApiResult<Response>
+/// Run a create once per `Idempotency-Key`: a retried request gets the first response,
+/// marked `Idempotent-Replayed: true`; the same key with another request is refused; a
+/// retry that arrives while the first still runs waits for it (see `app::idempotency`).
+pub(crate) async fn idempotent<T, F>(s: &AppState, a: &ApiActor, idem: &Idempotency, create: F) -> ApiResult<Response>
 where
     T: Serialize,
     F: std::future::Future<Output = AppResult<T>>,
 {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 100);
-    let Some(key) = key else {
+    let Some((key, digest)) = &idem.0 else {
         let v = create.await.api(a.lang)?;
         return Ok((StatusCode::CREATED, Json(v)).into_response());
     };
-    match app::idempotency::reserve(&s.app, a.actor.user_id(), key).await.api(a.lang)? {
+    let user = a.actor.user_id();
+    match app::idempotency::reserve(&s.app, user, key, digest).await.api(a.lang)? {
         app::idempotency::Reservation::Replay(status, body) => {
             let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
             let mut r = (status, body).into_response();
@@ -136,13 +146,13 @@ where
             Ok(v) => {
                 let body = serde_json::to_string(&v)
                     .map_err(|e| ApiError::from_app(AppError::Internal(e.to_string()), a.lang))?;
-                app::idempotency::complete(&s.app, a.actor.user_id(), key, 201, &body).await.api(a.lang)?;
+                app::idempotency::complete(&s.app, user, key, 201, &body).await.api(a.lang)?;
                 let mut r = (StatusCode::CREATED, body).into_response();
                 r.headers_mut().insert(header::CONTENT_TYPE, "application/json".parse().expect("literal"));
                 Ok(r)
             }
             Err(e) => {
-                app::idempotency::release(&s.app, a.actor.user_id(), key).await.api(a.lang)?;
+                app::idempotency::release(&s.app, user, key).await.api(a.lang)?;
                 Err(ApiError::from_app(e, a.lang))
             }
         },
@@ -372,17 +382,15 @@ pub struct Created {
 }
 
 /// Create a company (company-wide administrators).
-#[utoipa::path(post, path = "/companies", tag = "org", request_body = NameBody, responses((status = 201, body = Created), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/companies", tag = "org", params(IdempotencyHeader), request_body = NameBody, responses((status = 201, body = Created), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_company(
     State(s): State<AppState>,
     a: ApiActor,
-    headers: HeaderMap,
+    idem: Idempotency,
     ApiJson(b): ApiJson<NameBody>,
 ) -> ApiResult<Response> {
-    idempotent(&s, &a, &headers, async {
-        org::create_company(&s.app, &a.actor, &b.name).await.map(|id| Created { id })
-    })
-    .await
+    idempotent(&s, &a, &idem, async { org::create_company(&s.app, &a.actor, &b.name).await.map(|id| Created { id }) })
+        .await
 }
 
 /// Communities the caller works in.
@@ -392,14 +400,14 @@ async fn list_communities(State(s): State<AppState>, a: ApiActor) -> ApiResult<J
 }
 
 /// Create a community, with the manual's departments.
-#[utoipa::path(post, path = "/communities", tag = "org", request_body = org::CommunityInput, responses((status = 201, body = so::Community), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/communities", tag = "org", params(IdempotencyHeader), request_body = org::CommunityInput, responses((status = 201, body = so::Community), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_community(
     State(s): State<AppState>,
     a: ApiActor,
-    headers: HeaderMap,
+    idem: Idempotency,
     ApiJson(b): ApiJson<org::CommunityInput>,
 ) -> ApiResult<Response> {
-    idempotent(&s, &a, &headers, org::create_community(&s.app, &a.actor, &b)).await
+    idempotent(&s, &a, &idem, org::create_community(&s.app, &a.actor, &b)).await
 }
 
 #[utoipa::path(get, path = "/communities/{id}", tag = "org", params(("id" = i64, Path)), responses((status = 200, body = so::Community), (status = 404, body = ErrorBody)))]
@@ -435,15 +443,15 @@ async fn list_buildings(
     org::buildings(&s.app, &a.actor, id).await.map(Json).api(a.lang)
 }
 
-#[utoipa::path(post, path = "/communities/{id}/buildings", tag = "org", params(("id" = i64, Path)), request_body = org::BuildingInput, responses((status = 201, body = so::Building), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/communities/{id}/buildings", tag = "org", params(IdempotencyHeader, ("id" = i64, Path)), request_body = org::BuildingInput, responses((status = 201, body = so::Building), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_building(
     State(s): State<AppState>,
     a: ApiActor,
-    headers: HeaderMap,
+    idem: Idempotency,
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<org::BuildingInput>,
 ) -> ApiResult<Response> {
-    idempotent(&s, &a, &headers, org::create_building(&s.app, &a.actor, id, &b)).await
+    idempotent(&s, &a, &idem, org::create_building(&s.app, &a.actor, id, &b)).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -485,15 +493,15 @@ async fn list_units(
         .api(a.lang)
 }
 
-#[utoipa::path(post, path = "/communities/{id}/units", tag = "org", params(("id" = i64, Path)), request_body = org::UnitInput, responses((status = 201, body = so::Unit), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/communities/{id}/units", tag = "org", params(IdempotencyHeader, ("id" = i64, Path)), request_body = org::UnitInput, responses((status = 201, body = so::Unit), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_unit(
     State(s): State<AppState>,
     a: ApiActor,
-    headers: HeaderMap,
+    idem: Idempotency,
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<org::UnitInput>,
 ) -> ApiResult<Response> {
-    idempotent(&s, &a, &headers, org::create_unit(&s.app, &a.actor, id, &b)).await
+    idempotent(&s, &a, &idem, org::create_unit(&s.app, &a.actor, id, &b)).await
 }
 
 #[utoipa::path(get, path = "/units/{id}", tag = "org", params(("id" = i64, Path)), responses((status = 200, body = so::Unit), (status = 404, body = ErrorBody)))]
@@ -527,15 +535,15 @@ async fn list_occupants(
     people::occupants(&s.app, &a.actor, id).await.map(Json).api(a.lang)
 }
 
-#[utoipa::path(post, path = "/units/{id}/occupants", tag = "people", params(("id" = i64, Path)), request_body = people::OccupancyInput, responses((status = 201, body = sp::Occupancy), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/units/{id}/occupants", tag = "people", params(IdempotencyHeader, ("id" = i64, Path)), request_body = people::OccupancyInput, responses((status = 201, body = sp::Occupancy), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add_occupant(
     State(s): State<AppState>,
     a: ApiActor,
-    headers: HeaderMap,
+    idem: Idempotency,
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<people::OccupancyInput>,
 ) -> ApiResult<Response> {
-    idempotent(&s, &a, &headers, people::add_occupancy(&s.app, &a.actor, id, &b)).await
+    idempotent(&s, &a, &idem, people::add_occupancy(&s.app, &a.actor, id, &b)).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -566,15 +574,15 @@ async fn list_departments(
     org::departments(&s.app, &a.actor, id).await.map(Json).api(a.lang)
 }
 
-#[utoipa::path(post, path = "/communities/{id}/departments", tag = "org", params(("id" = i64, Path)), request_body = org::DepartmentInput, responses((status = 201, body = so::Department), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/communities/{id}/departments", tag = "org", params(IdempotencyHeader, ("id" = i64, Path)), request_body = org::DepartmentInput, responses((status = 201, body = so::Department), (status = 422, body = ErrorBody)))]
 async fn create_department(
     State(s): State<AppState>,
     a: ApiActor,
-    headers: HeaderMap,
+    idem: Idempotency,
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<org::DepartmentInput>,
 ) -> ApiResult<Response> {
-    idempotent(&s, &a, &headers, org::create_department(&s.app, &a.actor, id, &b)).await
+    idempotent(&s, &a, &idem, org::create_department(&s.app, &a.actor, id, &b)).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -618,15 +626,15 @@ async fn search_persons(
         .api(a.lang)
 }
 
-#[utoipa::path(post, path = "/communities/{id}/persons", tag = "people", params(("id" = i64, Path)), request_body = people::PersonInput, responses((status = 201, body = sp::Person), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/communities/{id}/persons", tag = "people", params(IdempotencyHeader, ("id" = i64, Path)), request_body = people::PersonInput, responses((status = 201, body = sp::Person), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_person(
     State(s): State<AppState>,
     a: ApiActor,
-    headers: HeaderMap,
+    idem: Idempotency,
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<people::PersonInput>,
 ) -> ApiResult<Response> {
-    idempotent(&s, &a, &headers, people::create_person(&s.app, &a.actor, id, &b)).await
+    idempotent(&s, &a, &idem, people::create_person(&s.app, &a.actor, id, &b)).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -703,14 +711,14 @@ async fn list_staff(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Ve
 }
 
 /// Create a staff account (they change the password at first sign-in).
-#[utoipa::path(post, path = "/staff", tag = "staff", request_body = auth::NewStaff, responses((status = 201, body = sa::User), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/staff", tag = "staff", params(IdempotencyHeader), request_body = auth::NewStaff, responses((status = 201, body = sa::User), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_staff(
     State(s): State<AppState>,
     a: ApiActor,
-    headers: HeaderMap,
+    idem: Idempotency,
     ApiJson(b): ApiJson<auth::NewStaff>,
 ) -> ApiResult<Response> {
-    idempotent(&s, &a, &headers, auth::create_staff(&s.app, &a.actor, &b, auth::StaffOptions::default())).await
+    idempotent(&s, &a, &idem, auth::create_staff(&s.app, &a.actor, &b, auth::StaffOptions::default())).await
 }
 
 #[utoipa::path(get, path = "/staff/{id}", tag = "staff", params(("id" = i64, Path)), responses((status = 200, body = Me), (status = 404, body = ErrorBody)))]

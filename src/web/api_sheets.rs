@@ -1,12 +1,12 @@
 //! The countersign-sheet part of the JSON API.
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, Idempotency};
 use super::{ApiActor, ApiError, AppState, ErrorBody, export};
 use crate::app::{AppResult, sheet};
 use crate::store::sheet as st;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -41,22 +41,17 @@ fn api<T>(r: AppResult<T>, lang: crate::i18n::Lang) -> ApiResult<T> {
 
 /// Register a resident's request (R-SHEET-1). `Idempotency-Key`: a retried registration
 /// returns the first sheet instead of creating a second.
-#[utoipa::path(post, path = "/communities/{id}/sheets", tag = "sheets", params(("id" = i64, Path)), request_body = sheet::RegisterInput,
-    responses((status = 201, body = st::SheetRow), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/communities/{id}/sheets", tag = "sheets", params(("id" = i64, Path), super::api::IdempotencyHeader), request_body = sheet::RegisterInput,
+    responses((status = 201, body = st::SheetRow), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn register_sheet(
     State(s): State<AppState>,
     a: ApiActor,
-    headers: HeaderMap,
+    idem: Idempotency,
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<sheet::RegisterInput>,
-) -> ApiResult<(StatusCode, Json<st::SheetRow>)> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 100);
-    let row = api(sheet::register(&s.app, &a.actor, id, &b, key).await, a.lang)?;
-    Ok((StatusCode::CREATED, Json(row)))
+) -> ApiResult<Response> {
+    let key = idem.0.as_ref().map(|(k, _)| k.as_str());
+    super::api::idempotent(&s, &a, &idem, sheet::register(&s.app, &a.actor, id, &b, key)).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -191,6 +191,34 @@ impl FromRequestParts<AppState> for ApiActor {
     }
 }
 
+/// A create's `Idempotency-Key` header, with the digest of the request it came with
+/// (method, address and body, taken as the request came in).
+#[derive(Debug, Clone, Default)]
+pub struct Idempotency(pub Option<(String, String)>);
+
+/// Keys are 1 to 100 visible ASCII characters (a UUID, typically).
+fn key_ok(k: &str) -> bool {
+    (1..=100).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
+}
+
+impl FromRequestParts<AppState> for Idempotency {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
+        let Some(raw) = parts.headers.get("idempotency-key") else { return Ok(Idempotency(None)) };
+        let key = raw.to_str().map(str::trim).unwrap_or_default();
+        if !key_ok(key) {
+            let e = crate::app::AppError::field(
+                "Idempotency-Key",
+                huiqian_domain::validation::ValidationError::new("idempotency.key_format"),
+            );
+            return Err(ApiError::from_app(e, lang));
+        }
+        let digest = parts.extensions.get::<super::security::RequestDigest>().map(|d| d.0.clone()).unwrap_or_default();
+        Ok(Idempotency(Some((key.to_string(), digest))))
+    }
+}
+
 /// A JSON body whose problems (not JSON, wrong types, missing fields, too large) are
 /// answered in the API's error shape and the caller's language, never as bare text.
 pub struct ApiJson<T>(pub T);

@@ -13,6 +13,10 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The digest of a write that carries an `Idempotency-Key` (method, address, body).
+#[derive(Clone, Debug)]
+pub struct RequestDigest(pub String);
+
 /// The session found for this request (if any), put in the request's extensions.
 #[derive(Clone)]
 pub struct SessionSlot(pub Option<LiveSession>);
@@ -119,9 +123,12 @@ async fn check_session_and_csrf(state: AppState, req: Request, next: Next) -> Re
         } else {
             None
         };
+        // A create retried with an Idempotency-Key is recognised by what it asks for: the
+        // digest of its method, address and body (see `app::idempotency`).
+        let keyed = path.starts_with("/api/") && req.headers().contains_key("idempotency-key");
         let mut fields: Vec<(String, String)> = Vec::new();
-        if is_form || boundary.is_some() {
-            let (parts, body) = req.into_parts();
+        if is_form || boundary.is_some() || keyed {
+            let (mut parts, body) = req.into_parts();
             // Room beyond the largest file for the form's other fields, so that a file over
             // the limit is refused by the handler, which names the field and the limit.
             let limit = if boundary.is_some() {
@@ -133,9 +140,22 @@ async fn check_session_and_csrf(state: AppState, req: Request, next: Next) -> Re
                 Ok(b) => b,
                 Err(_) => return too_large(lang, &path),
             };
+            if keyed {
+                use sha2::{Digest, Sha256};
+                let mut h = Sha256::new();
+                h.update(parts.method.as_str().as_bytes());
+                h.update(b" ");
+                h.update(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or_default().as_bytes());
+                h.update(b"\n");
+                h.update(&bytes);
+                parts.extensions.insert(RequestDigest(hex::encode(h.finalize())));
+            }
             fields = match &boundary {
                 Some(b) => multipart_text_fields(bytes.clone(), b).await,
-                None => url::form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+                None if is_form => {
+                    url::form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+                }
+                None => Vec::new(),
             };
             if let Some((name, _)) = fields.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
                 return refuse_nul(lang, &path, &name.replace('\0', "\\0"));

@@ -552,3 +552,50 @@ async fn p9_uploads_are_decoded_before_they_are_stored() {
     }
     assert_eq!(t.count("attachments").await, 3);
 }
+
+/// Point 11: a replayed registration says so, a reused key with another body is refused,
+/// and sixteen concurrent retries each get the one sheet (or a clear 409), never a 5xx.
+#[tokio::test]
+async fn p11_idempotent_registration_keeps_the_api_promises() {
+    let t = TestApp::spawn().await;
+    crate::sheets::setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let url = desk.url(&format!("/api/v1/communities/{}/sheets", t.c1));
+    let body = json!({"kind": "inquiry", "channel": "phone", "requester_name": "王秀英", "reason": "物业费怎么交"});
+    let first = desk.http.post(&url).header("idempotency-key", "p11-a").json(&body).send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    let again = desk.http.post(&url).header("idempotency-key", "p11-a").json(&body).send().await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    let other = json!({"kind": "inquiry", "channel": "phone", "requester_name": "李强", "reason": "停车位"});
+    let r = desk.http.post(&url).header("idempotency-key", "p11-a").json(&other).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["error"]["fields"][0]["code"], "idempotency.key_reused");
+    assert_eq!(t.count("sheets").await, 1);
+    // Sixteen at once with one key.
+    let body = json!({"kind": "repair", "channel": "phone", "requester_name": "赵敏", "reason": "厨房下水道堵塞",
+                      "repair": {"category": "drainage"}});
+    let sends = (0..16).map(|_| {
+        let (http, url, body) = (desk.http.clone(), url.clone(), body.clone());
+        async move {
+            let r = http.post(&url).header("idempotency-key", "p11-burst").json(&body).send().await.unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    });
+    let answers = futures_util::future::join_all(sends).await;
+    let ids: std::collections::HashSet<i64> =
+        answers.iter().filter(|(s, _)| *s == 201).map(|(_, b)| b["id"].as_i64().unwrap()).collect();
+    for (s, b) in &answers {
+        assert!(*s == 201 || (*s == 409 && b["error"]["code"] == "request_in_progress"), "{s} {b}");
+    }
+    assert_eq!(ids.len(), 1, "one sheet for every answer: {answers:?}");
+    assert_eq!(t.count("sheets").await, 2);
+    // The pool is not exhausted: the desk carries on at once.
+    let (s, _) = desk.get_json(&format!("/api/v1/communities/{}/sheets", t.c1)).await;
+    assert_eq!(s, 200);
+}
