@@ -139,6 +139,14 @@ impl Actor {
             .ok_or(AppError::Forbidden)
     }
 
+    /// Check that the actor may see what `p` covers in `community`, to read it only (a list,
+    /// a ledger, a dashboard guarded by a permission that also allows writing). Any
+    /// credential may read what its holder's roles may; this gives no [`Authority`], so
+    /// nothing can be written on it.
+    pub fn may_read(&self, p: Permission, community: i64) -> AppResult<()> {
+        self.grants.allows(p, community).then_some(()).ok_or(AppError::Forbidden)
+    }
+
     /// Check a company-wide permission (e.g. creating a community).
     pub fn authorize_company(&self, p: Permission) -> AppResult<Authority> {
         if !self.token_allows(p) {

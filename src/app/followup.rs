@@ -216,8 +216,8 @@ pub struct TaskPage {
 
 pub async fn tasks(app: &App, actor: &Actor, c: i64, which: Tasks, limit: i64, offset: i64) -> AppResult<TaskPage> {
     match which {
-        Tasks::Review => actor.authorize(Permission::ReviewFollowUp, c)?,
-        _ => actor.authorize(Permission::FollowUp, c)?,
+        Tasks::Review => actor.may_read(Permission::ReviewFollowUp, c)?,
+        _ => actor.may_read(Permission::FollowUp, c)?,
     };
     let list = match which {
         Tasks::Mine => sf::TaskList::Pending { assignee: Some(actor.user_id()) },
@@ -245,7 +245,7 @@ async fn load(app: &App, actor: &Actor, id: i64) -> AppResult<sf::FollowUp> {
 
 pub async fn get(app: &App, actor: &Actor, id: i64) -> AppResult<Detail> {
     let f = load(app, actor, id).await?;
-    actor.authorize(Permission::FollowUp, f.community_id)?;
+    actor.may_read(Permission::FollowUp, f.community_id)?;
     let capa = match f.capa_id {
         Some(cid) => sf::capa(app.store.read(), cid).await?,
         None => None,
@@ -489,7 +489,7 @@ pub async fn reassign(app: &App, actor: &Actor, id: i64, input: &ReassignInput) 
 
 /// The follow-up ledger (回访登记台帐, R-FU-5): follow-ups recorded in `[from, to)`.
 pub async fn ledger(app: &App, actor: &Actor, c: i64, f: sf::LedgerFilter) -> AppResult<Vec<sf::FollowUp>> {
-    actor.authorize(Permission::FollowUp, c)?;
+    actor.may_read(Permission::FollowUp, c)?;
     let f = sf::LedgerFilter { limit: f.limit.clamp(1, 100_000), offset: f.offset.max(0), ..f };
     Ok(sf::ledger(app.store.read(), c, &f).await?)
 }
@@ -497,13 +497,13 @@ pub async fn ledger(app: &App, actor: &Actor, c: i64, f: sf::LedgerFilter) -> Ap
 /// The whole ledger's follow-ups in its order, for a download ([`ledger_rows`] reads the
 /// rows a page at a time).
 pub async fn ledger_keys(app: &App, actor: &Actor, c: i64, f: &sf::LedgerFilter) -> AppResult<Vec<i64>> {
-    actor.authorize(Permission::FollowUp, c)?;
+    actor.may_read(Permission::FollowUp, c)?;
     Ok(sf::ledger_keys(app.store.read(), c, f).await?)
 }
 
 /// Follow-ups of the ledger by id, in that order.
 pub async fn ledger_rows(app: &App, actor: &Actor, c: i64, ids: &[i64]) -> AppResult<Vec<sf::FollowUp>> {
-    actor.authorize(Permission::FollowUp, c)?;
+    actor.may_read(Permission::FollowUp, c)?;
     Ok(sf::follow_ups_by_id(app.store.read(), c, ids).await?)
 }
 
@@ -549,7 +549,7 @@ pub async fn tick_overdue(app: &App, now: i64) -> AppResult<usize> {
 // ---- corrective actions (R-FU-4) ----
 
 pub async fn capas(app: &App, actor: &Actor, c: i64, open_only: bool) -> AppResult<Vec<sf::Capa>> {
-    actor.authorize(Permission::FollowUp, c)?;
+    actor.may_read(Permission::FollowUp, c)?;
     Ok(sf::capas(app.store.read(), c, open_only, 500).await?)
 }
 
@@ -564,7 +564,7 @@ async fn load_capa(app: &App, actor: &Actor, id: i64) -> AppResult<(sf::Capa, Ca
 pub async fn capa(app: &App, actor: &Actor, id: i64) -> AppResult<sf::Capa> {
     let (r, _) = load_capa(app, actor, id).await?;
     if r.responsible_id != Some(actor.user_id()) {
-        actor.authorize(Permission::FollowUp, r.community_id)?;
+        actor.may_read(Permission::FollowUp, r.community_id)?;
     }
     Ok(r)
 }
