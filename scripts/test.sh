@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: formatting, lints, the Rust tests on SQLite and on PostgreSQL, and the
-# browser tests against the real binary on both backends. See DEVELOPERS.md.
+# The test command: formatting, lints, the Rust tests on SQLite and on PostgreSQL, the
+# browser tests against the real binary on both backends, and a short fuzzing run of the
+# API from its OpenAPI document. See DEVELOPERS.md.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -82,10 +83,21 @@ for backend in sqlite postgres; do
     fi
 done
 
-if [[ $status -ne 0 ]]; then
+browser_status=$status
+step "API fuzzing: schemathesis against the OpenAPI document (SQLite)"
+fuzz="passed"
+if ! scripts/api-fuzz.sh --seconds 45 --seed 1 --bin "$bin"; then
+    status=1
+    fuzz="failed"
+fi
+
+if [[ $browser_status -ne 0 ]]; then
     printf '\nFAILED: browser tests (screenshots and server logs in e2e/test-results/), after %s\n' "$(elapsed)"
+elif [[ $status -ne 0 ]]; then
+    printf '\nFAILED: API fuzzing (schemathesis found answers the document does not allow), after %s\n' "$(elapsed)"
 else
     printf '\n==> all checks passed in %s\n' "$(elapsed)"
 fi
+echo "api fuzzing: $fuzz"
 echo "browser: $passed passed, $failed failed"
 exit "$status"

@@ -50,6 +50,23 @@ impl Modify for Security {
     }
 }
 
+/// Every operation may also answer with an error its own responses do not list (a malformed
+/// request, a missing or read-only credential, a record that is not there, a body too
+/// large): each says so with a `default` response in the error shape of docs/api.md.
+pub fn document_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let default = ResponseBuilder::new()
+        .description("Any other status: an error, as `{\"error\": {\"code\", \"message\", \"fields\"}}` (docs/api.md)")
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+        .build();
+    for item in openapi.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            op.responses.responses.entry("default".to_string()).or_insert_with(|| default.clone().into());
+        }
+    }
+}
+
 /// `upload_limit`: the body limit of the upload routes (others keep the global limit).
 pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()

@@ -45,7 +45,8 @@ pub fn router(app: App) -> Router {
     let trusted_proxies =
         Arc::new(app.config.trusted_proxies.iter().filter_map(|p| crate::config::IpRange::parse(p)).collect());
     let state = AppState { app, throttle: Arc::new(security::Throttle::default()), trusted_proxies };
-    let (api_router, openapi) = api::router(upload_limit).split_for_parts();
+    let (api_router, mut openapi) = api::router(upload_limit).split_for_parts();
+    api::document_errors(&mut openapi);
     let openapi = Arc::new(openapi);
     Router::new()
         .merge(pages::router(upload_limit))
