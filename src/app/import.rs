@@ -73,10 +73,19 @@ pub fn decode(filename: &str, bytes: &[u8]) -> Result<Table, ValidationError> {
     let lower = filename.to_lowercase();
     let is_zip = bytes.starts_with(b"PK\x03\x04");
     let is_ole = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]);
-    if is_zip || is_ole || lower.ends_with(".xlsx") || lower.ends_with(".xls") {
-        return decode_workbook(bytes);
+    let table = if is_zip || is_ole || lower.ends_with(".xlsx") || lower.ends_with(".xls") {
+        decode_workbook(bytes)?
+    } else {
+        decode_csv(bytes)?
+    };
+    // No text holds a NUL character (PostgreSQL refuses it; SQLite must not keep it).
+    if let Some((row, _)) = table.rows.iter().find(|(_, cells)| cells.iter().any(|c| c.contains('\0'))) {
+        return Err(ValidationError::new("import.nul").with("row", row.to_string()));
     }
-    decode_csv(bytes)
+    if table.header.iter().any(|c| c.contains('\0')) {
+        return Err(ValidationError::new("import.nul").with("row", "1"));
+    }
+    Ok(table)
 }
 
 fn decode_text(bytes: &[u8]) -> String {

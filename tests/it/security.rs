@@ -487,6 +487,15 @@ async fn p8_bad_input_gets_json_errors_never_5xx() {
     let r = desk.post_form("/lang", &[("lang", "en\u{0}"), ("next", "/")]).await;
     assert_eq!(r.status(), 422);
     assert_eq!(t.count("sheets").await, sheets);
+    // In an imported file too.
+    let m = t.as_role(Role::CsManager).await;
+    let csv = "房号,建筑面积,姓名\n1-1-101,80,王\u{0}一\n";
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("名册.csv"));
+    let r = m.http.post(m.url(&format!("/api/v1/communities/{}/imports", t.c1))).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let b: Value = r.json().await.unwrap();
+    assert!(b["error"]["fields"][0]["code"] == "import.nul" || b["error"]["code"] == "import.nul", "{b}");
     // Overflowing numbers.
     let (s, b) = desk.post_json("/api/v1/me/tokens", &json!({"name": "x", "expires_in_days": i64::MAX})).await;
     assert_eq!(s, 422, "{b}");
