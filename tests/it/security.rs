@@ -315,6 +315,31 @@ async fn p3_second_factor_codes_are_limited_per_sign_in() {
         .await
         .unwrap();
     assert_eq!(failures, auth::SECOND_FACTOR_TRIES, "each wrong code counts toward the lockout");
+    // In the browser: the fifth wrong code sends the person back to the password, saying why.
+    let page =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = page
+        .post(t.url("/login"))
+        .form(&[("username", "u_centre_director"), ("password", PASSWORD), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/login/second-factor");
+    let html = page.get(t.url("/login/second-factor")).send().await.unwrap().text().await.unwrap();
+    let csrf = html.split("name=\"_csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let mut last = None;
+    for _ in 0..auth::SECOND_FACTOR_TRIES {
+        let r = page
+            .post(t.url("/login/second-factor"))
+            .form(&[("_csrf", csrf.as_str()), ("code", wrong)])
+            .send()
+            .await
+            .unwrap();
+        last = Some((r.status().as_u16(), r.headers().get("location").map(|v| v.to_str().unwrap().to_string())));
+    }
+    assert_eq!(last, Some((303, Some("/login?again=second_factor".to_string()))));
+    let html = page.get(t.url("/login?again=second_factor")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("动态口令错误次数过多"), "the page says why");
 }
 
 /// Point 4: only same-site paths are followed after sign-in; nothing in `next` yields a 5xx.

@@ -69,6 +69,8 @@ struct LoginPage {
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
+    /// Why the sign-in starts again (`second_factor`: too many wrong codes).
+    again: Option<String>,
 }
 
 /// Only paths of this very site are followed after sign-in (no open redirect): a path
@@ -97,9 +99,13 @@ async fn login_page(State(s): State<AppState>, meta: Meta, Query(q): Query<NextQ
     if meta.session.as_ref().is_some_and(|x| x.second_factor_done) {
         return see_other(&safe_next(q.next.as_deref()));
     }
+    let mut f = Form::default();
+    if q.again.as_deref() == Some("second_factor") {
+        f.banner = crate::i18n::t(meta.lang, "login.second_factor_ended").to_string();
+    }
     render(&LoginPage {
         c: Chrome::anonymous(meta.lang, "/login"),
-        f: Form::default(),
+        f,
         next: safe_next(q.next.as_deref()),
         demo: s.app.config.demo,
     })
@@ -210,6 +216,9 @@ async fn second_factor_submit(State(s): State<AppState>, meta: Meta, AxForm(f): 
     match r {
         Ok(()) if sess.user.must_change_password == 1 => Ok(see_other("/account/password")),
         Ok(()) => Ok(see_other("/")),
+        // Too many wrong codes (or the account locked meanwhile): the pending sign-in has
+        // ended; start again from the password.
+        Err(AppError::Unauthenticated) => Ok(see_other("/login?again=second_factor")),
         Err(e) => {
             let mut form = Form::default();
             let status = form.fail(e, meta.lang)?;
