@@ -125,7 +125,7 @@ pub async fn weekly(app: &App, actor: &Actor, community: Option<i64>, week: Opti
 }
 
 /// The weeks kept for a community, newest first: (Monday, generated at).
-pub async fn kept_weeks(app: &App, actor: &Actor, c: i64) -> AppResult<Vec<(String, i64)>> {
+pub async fn kept_weeks(app: &App, actor: &Actor, c: i64) -> AppResult<Vec<sr::KeptWeek>> {
     actor.authorize(Permission::ViewReports, c)?;
     Ok(sr::kept_weeks(app.store.read(), c, 104).await?)
 }

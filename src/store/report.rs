@@ -420,7 +420,16 @@ pub async fn kept_weekly(
 }
 
 /// The weeks kept for a community, newest first.
-pub async fn kept_weeks(pool: &AnyPool, community_id: i64, limit: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
+/// A week whose table was kept as generated.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct KeptWeek {
+    /// The Monday the week starts on (`YYYY-MM-DD`).
+    pub week_start: String,
+    /// When the table was kept (epoch ms).
+    pub generated_at: i64,
+}
+
+pub async fn kept_weeks(pool: &AnyPool, community_id: i64, limit: i64) -> Result<Vec<KeptWeek>, sqlx::Error> {
     sqlx::query_as(
         "SELECT week_start, generated_at FROM weekly_reports WHERE community_id = $1 ORDER BY week_start DESC LIMIT $2",
     )

@@ -53,12 +53,12 @@ async fn weekly_one(
 
 /// The weeks kept for a community, newest first: `[monday, generated_at]`.
 #[utoipa::path(get, path = "/communities/{id}/weekly-reports", tag = "reports", params(("id" = i64, Path)),
-    responses((status = 200, body = [(String, i64)]), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [crate::store::report::KeptWeek]), (status = 403, body = ErrorBody)))]
 async fn kept_weeks(
     State(s): State<AppState>,
     a: ApiActor,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Vec<(String, i64)>>> {
+) -> ApiResult<Json<Vec<crate::store::report::KeptWeek>>> {
     api(rp::kept_weeks(&s.app, &a.actor, id).await, a.lang).map(Json)
 }
 

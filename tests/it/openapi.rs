@@ -50,6 +50,41 @@ async fn p12_every_reference_resolves() {
         })
         .collect();
     assert!(unresolved.is_empty(), "references to nothing: {unresolved:?}");
+    // Schema objects are what OpenAPI 3.1 allows where schemathesis and clients read them:
+    // `items` is one schema (a tuple would need `prefixItems`), `type` names JSON types.
+    fn shapes(v: &serde_json::Value, at: &str, bad: &mut Vec<String>) {
+        const TYPES: [&str; 7] = ["string", "integer", "number", "boolean", "array", "object", "null"];
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(items) = m.get("items")
+                    && !(items.is_object() || items.is_boolean())
+                {
+                    bad.push(format!("{at}/items is not a schema"));
+                }
+                match m.get("type") {
+                    Some(serde_json::Value::String(t)) if !TYPES.contains(&t.as_str()) => {
+                        bad.push(format!("{at}/type {t}"))
+                    }
+                    Some(serde_json::Value::Array(ts))
+                        if ts.iter().any(|t| !t.as_str().is_some_and(|t| TYPES.contains(&t))) =>
+                    {
+                        bad.push(format!("{at}/type {ts:?}"))
+                    }
+                    _ => {}
+                }
+                for (k, x) in m {
+                    if !matches!(k.as_str(), "example" | "examples" | "securitySchemes") {
+                        shapes(x, &format!("{at}/{k}"), bad);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| shapes(x, &format!("{at}/{i}"), bad)),
+            _ => {}
+        }
+    }
+    let mut bad = Vec::new();
+    shapes(&doc, "", &mut bad);
+    assert!(bad.is_empty(), "invalid schema objects: {bad:?}");
 }
 
 /// Point 12: no two types share a schema name (utoipa would keep one of them silently and

@@ -223,7 +223,7 @@ async fn r_cmp_8_weekly_statistics_table() {
     assert_eq!((kept["week_start"].as_str(), kept["totals"]["registered"].as_i64()), (Some(last.as_str()), Some(2)));
     assert_eq!(kept["totals"]["complaints_valid"], 0, "as it was when the week ended");
     let (_, weeks) = director.get_json(&format!("/api/v1/communities/{}/weekly-reports", t.c1)).await;
-    assert_eq!(weeks[0][0], last.as_str());
+    assert_eq!(weeks[0]["week_start"], last.as_str());
 
     // Over every community the person reports on, counted now.
     let cli = t.cli();

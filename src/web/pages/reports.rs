@@ -203,7 +203,7 @@ async fn weekly(State(s): State<AppState>, ctx: Ctx, Query(q): Query<WeekQuery>)
             .page(ctx.lang)?
             .into_iter()
             .take(12)
-            .map(|(week, at)| (week, when(at, &tz)))
+            .map(|k| (k.week_start, when(k.generated_at, &tz)))
             .collect()
     };
     let query = format!("community_id={selected}&week={}", w.week_start);
