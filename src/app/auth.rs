@@ -626,7 +626,8 @@ pub async fn create_staff(app: &App, actor: &Actor, s: &NewStaff, opts: StaffOpt
     st::user(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
-/// Grant a role in a community (or company-wide for administrators).
+/// Grant a role in a community (or company-wide for administrators), in a department and
+/// as its head (负责人, R-SHEET-8) when `head` is set.
 pub async fn grant_role(
     app: &App,
     actor: &Actor,
@@ -634,6 +635,7 @@ pub async fn grant_role(
     community: Option<i64>,
     role: Role,
     department_id: Option<i64>,
+    head: bool,
 ) -> AppResult<i64> {
     let authority = match community {
         Some(c) => actor.authorize(Permission::ManageStaff, c)?,
@@ -643,6 +645,9 @@ pub async fn grant_role(
         return Err(AppError::field("community_id", ValidationError::new("required")));
     }
     st::user(app.store.read(), user_id).await?.ok_or(AppError::NotFound)?;
+    if head && department_id.is_none() {
+        return Err(AppError::field("department_id", ValidationError::new("department.head_needs_department")));
+    }
     if let Some(d) = department_id {
         let dep = crate::store::org::department(app.store.read(), d).await?;
         if dep.is_none_or(|d| Some(d.community_id) != community) {
@@ -650,7 +655,7 @@ pub async fn grant_role(
         }
     }
     let mut tx = app.store.begin().await?;
-    let id = match st::insert_role(&mut tx, user_id, community, role, department_id).await {
+    let id = match st::insert_role(&mut tx, user_id, community, role, department_id, head).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
             return Err(AppError::Conflict { code: "role_already_granted" });
@@ -664,7 +669,7 @@ pub async fn grant_role(
         "user.role_granted",
         "user",
         user_id,
-        json!({"role": role.as_str(), "community_id": community, "department_id": department_id}),
+        json!({"role": role.as_str(), "community_id": community, "department_id": department_id, "head": head}),
     )
     .await?;
     tx.commit().await?;
