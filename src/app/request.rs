@@ -974,8 +974,11 @@ pub async fn settings(app: &App, actor: &Actor, c: i64) -> AppResult<srq::Settin
 pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInput) -> AppResult<srq::Settings> {
     let authority = actor.authorize(Permission::ManageRequests, c)?;
     let mut errors = FieldErrors::default();
+    // R-REP-3: "急修…应立即赶到现场" — "at once" may be a target of 0 minutes.
+    if input.emergency_min < 0 || input.emergency_min > 24 * 60 {
+        errors.push("emergency_min", ValidationError::new("number.range").with("min", 0).with("max", 24 * 60));
+    }
     for (field, v, max) in [
-        ("emergency_min", input.emergency_min, 24 * 60),
         ("simple_min", input.simple_min, 24 * 60),
         ("general_min", input.general_min, 7 * 24 * 60),
         ("slip_hours", input.slip_hours, 7 * 24),

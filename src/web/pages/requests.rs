@@ -389,17 +389,22 @@ pub(super) async fn flow_view(
         v.title = c.t.get("flow.complaint").to_string();
         let dt = &cc.details;
         fact(&mut v, "complaint.category", dt.category.clone());
-        fact(&mut v, "complaint.occurred_at", at(dt.occurred_at));
-        fact(&mut v, "complaint.place", dt.place.clone());
+        // R-CMP-1: each recorded, or recorded as unknown on purpose.
+        let unknown = |flag: bool, value: String| if flag { c.t.get("complaint.unknown").to_string() } else { value };
+        fact(&mut v, "complaint.occurred_at", unknown(dt.occurred_unknown, at(dt.occurred_at)));
+        fact(&mut v, "complaint.place", unknown(dt.place_unknown, dt.place.clone()));
         fact(&mut v, "complaint.cause", dt.cause.clone());
         fact(&mut v, "complaint.course", dt.course.clone());
-        fact(&mut v, "complaint.people", dt.people.clone());
+        fact(&mut v, "complaint.people", unknown(dt.people_unknown, dt.people.clone()));
         let mut against = dt.against.map(|a| c.label(a).to_string()).unwrap_or_default();
         if let Some(dep) = dt.against_department {
             against = format!("{against}：{}", dep_name(dep));
         }
         if !dt.against_name.is_empty() {
             against = format!("{against}（{}）", dt.against_name);
+        }
+        if dt.against_user.is_some() {
+            against = format!("{against} · {}", user_name(dt.against_user).await);
         }
         fact(&mut v, "complaint.against", against);
         if let Some(f) = cc.flag {
