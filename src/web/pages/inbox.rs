@@ -137,7 +137,10 @@ async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
         .iter()
         .map(|x| (x.to_string(), c.t.get(&format!("settings.{x}")).to_string()))
         .collect();
-    let days = sc::days(pool, id).await.map_err(err)?;
+    // This year's days and later ones; past years stay in the calendar (and the API).
+    let this_year = format!("{}-01-01", crate::app::people::today_in(&cm.timezone).format("%Y"));
+    let days: Vec<sc::Day> =
+        sc::days(pool, id).await.map_err(err)?.into_iter().filter(|d| d.day >= this_year).collect();
     let notices = sc::notices(pool).await.map_err(err)?;
     let can_load = ctx.actor.authorize_company(Permission::ManageCommunity).is_ok();
     let status = if f.errors.is_empty() && f.banner.is_empty() {

@@ -504,7 +504,10 @@ fn describe_event(c: &Chrome, name: &str, data: &str) -> String {
     let pick = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
     match name {
         "dispatched" => format!("#{} {}", v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0), pick("opinion")),
-        "acknowledged" | "work_started" => format!("#{}", v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0)),
+        "acknowledged" | "work_started" | "return_received" => {
+            format!("#{}", v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0))
+        }
+        "signature_waived" => pick("reason"),
         "returned" => format!(
             "#{} {} （{}）",
             v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0),

@@ -140,7 +140,7 @@ impl Notice {
                 j += 1;
             }
             let when = if i == j { first.day.to_string() } else { format!("{}..{}", first.day, self.days[j].day) };
-            out.push_str(&format!("{} {when} {}\n", first.kind.as_str(), first.note).trim_end().to_string());
+            out.push_str(format!("{} {when} {}", first.kind.as_str(), first.note).trim_end());
             out.push('\n');
             i = j + 1;
         }
