@@ -812,7 +812,8 @@ async fn request_settings_are_validated_and_locked() {
     let good = json!({"emergency_min": 15, "simple_min": 20, "general_min": 60, "slip_hours": 24, "repeat_count": 2,
                       "repeat_days": 90, "progress_hours": 48, "promise_warn_min": 60, "apology": "非常抱歉", "version": 0});
     let mut bad = good.clone();
-    bad["emergency_min"] = json!(0);
+    bad["emergency_min"] = json!(-1); // 0 is "at once" (R-REP-3); below it is nothing
+
     bad["repeat_days"] = json!(100_000);
     let (s, e) = admin.put_json(&url, &bad).await;
     assert_eq!(s, 422);
