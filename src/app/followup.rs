@@ -136,8 +136,14 @@ pub(crate) async fn decide(
         Some(u) if u == sheet.first_contact => {
             let other = sf::least_loaded_visitor(tx, c, u).await?;
             let subject_name = display_name(tx, Some(u)).await?;
-            let other_name = display_name(tx, other).await?;
-            (other, format!("投诉涉及首接责任人{subject_name}，本人不回访，改由{other_name}回访"))
+            let note = match other {
+                Some(_) => {
+                    format!("投诉涉及首接责任人{subject_name}，本人不回访，改由{}回访", display_name(tx, other).await?)
+                }
+                // Nobody else in customer service: the task waits for a manager to give it.
+                None => format!("投诉涉及首接责任人{subject_name}，本人不回访，待主管指派回访人"),
+            };
+            (other, note)
         }
         _ => (Some(sheet.first_contact), String::new()),
     };

@@ -181,3 +181,59 @@ pub(crate) async fn for_new_community(app: &App) -> AppResult<Vec<(i64, Vec<st::
     }
     Ok(years)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use huiqian_domain::sheet::holidays::DayKind;
+
+    /// The days of a shipped notice of one kind, as `MM-DD`.
+    fn days_of(text: &str, kind: DayKind) -> Vec<String> {
+        let n = Notice::parse(text).unwrap();
+        n.days.iter().filter(|d| d.kind == kind).map(|d| d.day.format("%m-%d").to_string()).collect()
+    }
+
+    fn range(month: u32, first: u32, last: u32) -> Vec<String> {
+        (first..=last).map(|d| format!("{month:02}-{d:02}")).collect()
+    }
+
+    /// 国务院办公厅关于2025年部分节假日安排的通知: 元旦 1/1; 春节 1/28–2/4 (1/26 Sun, 2/8 Sat
+    /// work); 清明 4/4–6; 劳动节 5/1–5 (4/27 Sun work); 端午 5/31–6/2; 国庆、中秋 10/1–8
+    /// (9/28 Sun, 10/11 Sat work).
+    #[test]
+    fn the_2025_notice_is_the_state_councils() {
+        let mut want = vec!["01-01".to_string()];
+        want.extend(range(1, 28, 31));
+        want.extend(range(2, 1, 4));
+        want.extend(range(4, 4, 6));
+        want.extend(range(5, 1, 5));
+        want.push("05-31".into());
+        want.extend(range(6, 1, 2));
+        want.extend(range(10, 1, 8));
+        assert_eq!(days_of(SHIPPED[0], DayKind::Holiday), want);
+        assert_eq!(days_of(SHIPPED[0], DayKind::Workday), ["01-26", "02-08", "04-27", "09-28", "10-11"]);
+        assert_eq!(Notice::parse(SHIPPED[0]).unwrap().year, 2025);
+    }
+
+    /// 国务院办公厅关于2026年部分节假日安排的通知: 元旦 1/1–3 (1/4 Sun work); 春节 2/15–23
+    /// (2/14 Sat, 2/28 Sat work); 清明 4/4–6; 劳动节 5/1–5 (5/9 Sat work); 端午 6/19–21; 中秋
+    /// 9/25–27; 国庆 10/1–7 (9/20 Sun, 10/10 Sat work).
+    #[test]
+    fn the_2026_notice_is_the_state_councils() {
+        let mut want = range(1, 1, 3);
+        want.extend(range(2, 15, 23));
+        want.extend(range(4, 4, 6));
+        want.extend(range(5, 1, 5));
+        want.extend(range(6, 19, 21));
+        want.extend(range(9, 25, 27));
+        want.extend(range(10, 1, 7));
+        assert_eq!(days_of(SHIPPED[1], DayKind::Holiday), want);
+        assert_eq!(days_of(SHIPPED[1], DayKind::Workday), ["01-04", "02-14", "02-28", "05-09", "09-20", "10-10"]);
+        // Every make-up working day falls on a weekend; no holiday day is listed twice.
+        for text in SHIPPED {
+            for d in Notice::parse(text).unwrap().days.iter().filter(|d| d.kind == DayKind::Workday) {
+                assert!(chrono::Datelike::weekday(&d.day).number_from_monday() >= 6, "{} is a weekday", d.day);
+            }
+        }
+    }
+}

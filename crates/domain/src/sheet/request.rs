@@ -1005,6 +1005,39 @@ mod tests {
         assert!(complaint(AgainstKind::DeveloperLegacy, None).decide(&dev, 1).is_ok());
     }
 
+    /// R-CMP-1: time, place, cause, course and people are each recorded, or time, place and
+    /// people marked unknown on purpose; nothing is left out silently.
+    #[test]
+    fn r_cmp_1_details_are_recorded_or_marked_unknown() {
+        let full = ComplaintDetails {
+            category: "噪音".into(),
+            occurred_at: Some(1),
+            place: "3号楼".into(),
+            cause: "装修".into(),
+            course: "夜间施工".into(),
+            people: "楼上住户".into(),
+            ..Default::default()
+        };
+        assert_eq!(full.missing(), None);
+        let mut d = full.clone();
+        d.occurred_at = None;
+        assert_eq!(d.missing(), Some("occurred_at"));
+        d.occurred_unknown = true;
+        assert_eq!(d.missing(), None);
+        d.people = " ".into();
+        assert_eq!(d.missing(), Some("people"));
+        d.people_unknown = true;
+        d.place.clear();
+        assert_eq!(d.missing(), Some("place"));
+        d.place_unknown = true;
+        assert_eq!(d.missing(), None);
+        d.cause.clear();
+        assert_eq!(d.missing(), Some("cause"), "the cause is never unknown");
+        let (s, _) = Sheet::register(SheetKind::Complaint, Channel::Phone, DESK, 0);
+        assert_eq!(s.decide(&Command::OpenComplaint { details: d }, 1), Err(Refusal("complaint.details_required")));
+        assert!(s.decide(&Command::OpenComplaint { details: full }, 1).is_ok());
+    }
+
     /// R-CMP-2: not the centre's work goes back to the desk with its explanation; a
     /// complaint cannot be collected before it is judged.
     #[test]
