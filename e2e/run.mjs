@@ -258,7 +258,14 @@ async function registerComplaint(page, community, { requester, reason, category 
     requester_name: requester,
     requester_phone: '13912340000',
     reason,
-    complaint: { category, cause: '楼上夜间持续噪音', course: '连续三晚十一点后仍有敲击声' },
+    complaint: {
+      category,
+      cause: '楼上夜间持续噪音',
+      course: '连续三晚十一点后仍有敲击声',
+      occurred_at: Date.now() - 3600_000,
+      place: '3 号楼 2 单元 1602 室',
+      people: '楼上住户',
+    },
   });
 }
 
@@ -478,6 +485,10 @@ const tests = [
         expect(await form.locator('select[name=channel]').inputValue() === 'visit', 'the channel should default to visit');
         expect(await form.locator('select[name=kind]').inputValue() === 'repair', 'the kind should default to repair');
         await form.locator('textarea[name=reason]').fill(REASON);
+        // The category sets the arrival class; a repair is not registered without it.
+        const category = form.locator('select[name="repair.category"]');
+        expect(await category.inputValue() === '', 'the category starts unchosen, never guessed');
+        await category.selectOption({ label: '漏水/爆管（紧急）' });
 
         const pad = form.locator('canvas.signature-pad[data-target=signature]');
         expect(await pad.isVisible(), 'a visit should show the signature pad');
@@ -715,7 +726,7 @@ const tests = [
     },
   },
   {
-    name: 'R-CMP-3 a complaint about a receptionist is judged by the CS manager and lands with the director',
+    name: 'R-CMP-2 R-CMP-3 judge form offers only the departments the rule allows: a complaint about a receptionist lands with the director, one about engineering with engineering',
     async run({ browser, base, shoot }) {
       const desk = await newPage(browser, base);
       let mgr = null;
@@ -737,6 +748,14 @@ const tests = [
         await form.locator('textarea[name="complaint.cause"]').fill('接待员态度生硬');
         await form.locator('textarea[name="complaint.course"]').fill('上午十点办理门禁卡时被催促');
         await form.locator('select[name="complaint.against"]').selectOption('customer_service_staff');
+        // Time and people are required, or marked unknown on purpose (R-CMP-1).
+        await submitAndWait(page, page.locator('#sheet-submit'));
+        expect(pathOf(page) === '/sheets/new', `without time and people the form should come back, got ${pathOf(page)}`);
+        const missing = await page.locator('small.error').allInnerTexts();
+        expect(missing.filter((t) => t.includes('不详')).length >= 2, `time and people should be asked for: ${JSON.stringify(missing)}`);
+        expect(await form.locator('textarea[name="complaint.cause"]').inputValue() === '接待员态度生硬', 'what was typed stays');
+        await form.locator('input[name="complaint.occurred_unknown"]').check();
+        await form.locator('input[name="complaint.people"]').fill('前台接待员小张');
         await submitAndWait(page, page.locator('#sheet-submit'));
         const m = pathOf(page).match(/^\/sheets\/(\d+)$/);
         expect(m, `registering the complaint should lead to the sheet, got ${pathOf(page)}${await complaints(page)}`);
@@ -749,23 +768,22 @@ const tests = [
         await mgr.page.goto(sheetPath);
         const judge = mgr.page.locator('#judge-form');
         expect(await judge.count() === 1, `the CS manager should see #judge-form${await complaints(mgr.page)}`);
-        const deps = await judge.locator('select[name=department_id] option').evaluateAll((os) => os.map((o) => ({ value: o.value, text: o.textContent || '' })));
-        const cs = deps.find((o) => o.text.includes('客服部'));
-        const office = deps.find((o) => o.text.includes('中心主任办公室'));
-        expect(cs && office, `the route should offer 客服部 and 中心主任办公室: ${deps.map((o) => o.text).join(', ')}`);
+        // R-CMP-3: a complaint about customer-service staff goes to the director: the form
+        // offers that and nothing to refuse afterwards.
+        const deps = await judge.locator('select[name=department_id] option').evaluateAll((os) => os.map((o) => ({ value: o.value, text: (o.textContent || '').trim() })));
+        const offered = deps.filter((o) => o.value !== '');
+        expect(offered.length === 1 && offered[0].text.includes('中心主任办公室'), `the route should offer only 中心主任办公室: ${deps.map((o) => o.text).join(', ')}`);
+        expect(await judge.locator('#director-only').isVisible(), 'the form should say why only the director');
+        const office = offered[0];
         const deadline = new Date(Date.now() + 7 * 86400000).toISOString().slice(0, 10);
-        const fill = async (dep) => {
-          const f = mgr.page.locator('#judge-form');
-          await f.locator('input[name=valid][value="1"]').check();
-          await f.locator('textarea[name=explanation]').fill('投诉客服人员，交中心主任处理');
-          await f.locator('select[name=department_id]').selectOption(dep);
-          await f.locator('input[name=deadline_date]').fill(deadline);
-          await submitAndWait(mgr.page, f.locator('#judge-submit'));
+        const fill = async (form, dep, why) => {
+          await form.locator('input[name=valid][value="1"]').check();
+          await form.locator('textarea[name=explanation]').fill(why);
+          await form.locator('select[name=department_id]').selectOption(dep);
+          await form.locator('input[name=deadline_date]').fill(deadline);
+          await submitAndWait(mgr.page, form.locator('#judge-submit'));
         };
-        await fill(cs.value);
-        const refusal = (await mgr.page.locator('.banner.error').allInnerTexts()).join(' ');
-        expect(/中心主任|被投诉的部门/.test(refusal), `routing to 客服部 should be refused with a reason, banner: ${JSON.stringify(refusal)}`);
-        await fill(office.value);
+        await fill(mgr.page.locator('#judge-form'), office.value, '投诉客服人员，交中心主任处理');
         const after = await mgr.page.locator('.banner.error').count();
         expect(after === 0, `routing to 中心主任办公室 should be accepted${await complaints(mgr.page)}`);
         await expectText(mgr.page, '中心主任办公室', 'the judged complaint names the director\'s office');
@@ -778,6 +796,26 @@ const tests = [
         await dir.page.goto('/queues?q=department');
         const link = dir.page.locator('#sheet-list a', { hasText: number });
         expect(await link.count() === 1, `the director's department queue should list ${number}`);
+
+        // R-CMP-2: a complaint about engineering may go to engineering itself ("发送到被投诉
+        // 或处理投诉的相关部门").
+        const community = await communityId(page, '和园');
+        const eng = (await callApi(page, 'GET', `/api/v1/communities/${community}/departments`)).find((d) => d.kind === 'engineering');
+        const againstEng = await callApi(page, 'POST', `/api/v1/communities/${community}/sheets`, {
+          kind: 'complaint', channel: 'phone', room_no: '3-2-1502', requester_name: '陈先生', reason: '投诉工程部维修质量',
+          complaint: { category: '维修质量', cause: '修后仍漏水', course: '修了两次仍然漏', occurred_unknown: true, place: '厨房', people: '工程部维修工', against: 'department', against_department_id: eng.id },
+        });
+        await mgr.page.goto(`/sheets/${againstEng.id}`);
+        const judge2 = mgr.page.locator('#judge-form');
+        const deps2 = await judge2.locator('select[name=department_id] option').evaluateAll((os) => os.map((o) => ({ value: o.value, text: (o.textContent || '').trim() })));
+        const engOption = deps2.find((o) => o.value === String(eng.id));
+        expect(engOption && deps2.filter((o) => o.value !== '').length > 2, `the route should offer 工程部 among the departments: ${deps2.map((o) => o.text).join(', ')}`);
+        expect(await judge2.locator('#director-only').count() === 0, 'no director-only hint for a complaint about a department');
+        await fill(judge2, engOption.value, '工程部返修并由工程部经理答复业主');
+        expect(await mgr.page.locator('.banner.error').count() === 0, `routing to the department complained about should be accepted${await complaints(mgr.page)}`);
+        await shoot(mgr.page, 'complaint-to-engineering');
+        const judged = await callApi(mgr.page, 'GET', `/api/v1/sheets/${againstEng.id}`);
+        expect(judged.handovers.length === 1 && judged.handovers[0].department_id === eng.id, `the complaint should be with engineering: ${JSON.stringify(judged.handovers)}`);
       } catch (e) {
         await shoot(desk.page, 'complaint-failure');
         if (mgr) await shoot(mgr.page, 'complaint-manager-failure');
@@ -926,6 +964,192 @@ const tests = [
       } finally {
         if (mgr) await mgr.context.close();
         await desk.context.close();
+      }
+    },
+  },
+  {
+    name: 'R-SHEET-7 signature waiver: an acceptance by phone waits for the signature; the archive is refused until the CS manager records why it cannot be had',
+    async run({ browser, base, shoot }) {
+      const desk = await newPage(browser, base, { viewport: { width: 1280, height: 900 } });
+      let mgr = null;
+      let tech = null;
+      try {
+        const { page } = desk;
+        await signIn(page, 'hy.desk');
+        await useChinese(page);
+        const community = await communityId(page, '和园');
+        const eng = (await callApi(page, 'GET', `/api/v1/communities/${community}/departments`)).find((d) => d.kind === 'engineering');
+        let sheet = await callApi(page, 'POST', `/api/v1/communities/${community}/sheets`, {
+          kind: 'repair', channel: 'visit', room_no: '3-2-1502', requester_name: '吴先生', reason: '阳台推拉门卡住',
+          repair: { category: 'door_window' }, signature: await page.evaluate(() => {
+            const c = document.createElement('canvas');
+            c.width = 40; c.height = 20;
+            const g = c.getContext('2d');
+            g.fillRect(2, 2, 30, 10);
+            return c.toDataURL('image/png');
+          }),
+        });
+        let d = await sheetAction(page, sheet, { action: 'dispatch', department_id: eng.id, opinion: '请工程部调整门轨' });
+        tech = await newPage(browser, base);
+        await signIn(tech.page, 'hy.tech');
+        d = await sheetAction(tech.page, d.sheet, { action: 'acknowledge', handover: 1 });
+        d = await sheetAction(tech.page, d.sheet, { action: 'return', handover: 1, result: '已调整门轨', signer: '李师傅' });
+
+        // The resident is away: the desk takes the acceptance by phone.
+        const sheetPath = `/sheets/${d.sheet.id}`;
+        await page.goto(sheetPath);
+        const collect = page.locator('#collect-form');
+        await collect.locator('textarea[name=opinion]').fill('业主电话确认门已好用');
+        await collect.locator('input[name=confirm][value=phone]').check();
+        await collect.locator('input[name=phone_note]').fill('业主出差，电话确认');
+        await submitAndWait(page, page.locator('#collect-submit'));
+        await expectState(page, '已收回', 'after an acceptance by phone');
+        expect(await page.locator('#acceptance-signature').isVisible(), 'the page should say the party still has to sign');
+        await expectText(page, '待补签', 'the sheet waiting for the signature');
+        await page.goto(`/queues?community_id=${community}&q=signature`);
+        expect(await page.locator('#sheet-list a', { hasText: d.sheet.number }).count() === 1, `the awaiting-signature list should show ${d.sheet.number}`);
+        await page.goto(sheetPath);
+        expect(await page.locator('#waive-form').count() === 0, 'a receptionist is not offered the waiver');
+        await submitAndWait(page, page.locator('#archive-submit'));
+        const refusal = (await page.locator('.banner.error').allInnerTexts()).join(' ');
+        expect(refusal.includes('签字'), `archiving without the signature should be refused with the reason, banner: ${JSON.stringify(refusal)}`);
+        await expectState(page, '已收回', 'after the refused archive');
+
+        // The CS manager records why the signature cannot be had.
+        mgr = await newPage(browser, base, { viewport: { width: 1280, height: 900 } });
+        await signIn(mgr.page, 'hy.cs_manager');
+        await useChinese(mgr.page);
+        await mgr.page.goto(sheetPath);
+        const waive = mgr.page.locator('#waive-form');
+        expect(await waive.count() === 1, `the CS manager should be offered #waive-form${await complaints(mgr.page)}`);
+        await waive.locator('xpath=ancestor::details').locator('summary').click();
+        await submitAndWait(mgr.page, waive.locator('#waive-submit'));
+        expect(await mgr.page.locator('small.error, .banner.error').count() > 0, 'a waiver without its reason should be refused');
+        await mgr.page.locator('#waive-form').locator('xpath=ancestor::details').evaluate((el) => { el.open = true; });
+        await mgr.page.locator('#waive-form input[name=reason]').fill('业主长期在外地，已电话确认验收，经理批准免签');
+        await submitAndWait(mgr.page, mgr.page.locator('#waive-submit'));
+        expect(await mgr.page.locator('.banner.error').count() === 0, `the waiver was refused${await complaints(mgr.page)}`);
+        expect(!(await bodyText(mgr.page)).includes('待补签'), 'after the waiver nothing waits for a signature');
+        await expectText(mgr.page, '免签说明', 'the timeline names the waiver');
+        await shoot(mgr.page, 'signature-waiver');
+
+        // Now the desk archives it.
+        await page.goto(sheetPath);
+        await submitAndWait(page, page.locator('#archive-submit'));
+        await expectState(page, '已归档', 'after the waiver');
+      } catch (e) {
+        await shoot(desk.page, 'waiver-failure');
+        if (mgr) await shoot(mgr.page, 'waiver-manager-failure');
+        throw e;
+      } finally {
+        if (tech) await tech.context.close();
+        if (mgr) await mgr.context.close();
+        await desk.context.close();
+      }
+    },
+  },
+  {
+    name: 'R-SHEET-7 business calendar with a lunch break: working spans and a short Saturday set on the settings page; the State Council holidays are there; a deadline counts only the spans',
+    async run({ browser, base, shoot }) {
+      const { context, page } = await newPage(browser, base, { viewport: { width: 1280, height: 1000 } });
+      let desk = null;
+      try {
+        await signIn(page, 'hy.admin');
+        await useChinese(page);
+        const community = await communityId(page, '和园');
+        await page.goto(`/communities/${community}/settings`);
+        expect(pathOf(page) === `/communities/${community}/settings`, `the settings page should open, got ${pathOf(page)}${await complaints(page)}`);
+        // The statutory holidays are preloaded (the page lists this year's and later).
+        if (new Date().getFullYear() <= 2026) {
+          const days = await page.locator('#days').innerText();
+          for (const t of ['2026-10-01', '国庆节', '国务院通知']) {
+            expect(days.includes(t), `the calendar should list ${t}: ${days.slice(0, 300)}`);
+          }
+        }
+        const notices = await page.locator('#notices').innerText();
+        expect(notices.includes('2025') && notices.includes('2026'), `the notices of 2025 and 2026 should be listed: ${notices}`);
+
+        const LUNCH = '08:30-12:00,13:30-17:30';
+        const SATURDAY = '09:00-11:30';
+        const week = page.locator('#week-form');
+        for (let i = 0; i < 5; i++) await week.locator(`input[name=d${i}]`).fill(LUNCH);
+        await week.locator('input[name=d5]').fill(SATURDAY);
+        await week.locator('input[name=d6]').fill('');
+        await submitAndWait(page, week.locator('button.primary'));
+        expect(await page.locator('.banner.error').count() === 0, `saving the week was refused${await complaints(page)}`);
+        expect(await page.locator('#week-form input[name=d0]').inputValue() === LUNCH, 'Monday keeps its two spans');
+        expect(await page.locator('#week-form input[name=d5]').inputValue() === SATURDAY, 'Saturday keeps its short day');
+        // Overlapping spans are refused with the field named.
+        await page.locator('#week-form input[name=d6]').fill('09:00-12:00,11:00-17:00');
+        await submitAndWait(page, page.locator('#week-form button.primary'));
+        expect(await page.locator('#week-form .invalid small.error').count() === 1, 'the overlapping Sunday should be marked');
+        await page.goto(`/communities/${community}/settings`);
+
+        // Situation reports count business hours: 16 of them.
+        const target = page.locator('#target-form');
+        await target.locator('select[name=kind]').selectOption('situation_report');
+        await target.locator('input[name=target_hours]').fill('16');
+        await target.locator('input[name=warn_hours]').fill('2');
+        await target.locator('select[name=counting]').selectOption('business_hours');
+        await submitAndWait(page, target.locator('button.primary'));
+        expect(await page.locator('.banner.error').count() === 0, `saving the target was refused${await complaints(page)}`);
+        await shoot(page, 'calendar');
+
+        desk = await newPage(browser, base, { viewport: { width: 1280, height: 900 } });
+        await signIn(desk.page, 'hy.desk');
+        await useChinese(desk.page);
+        const eng = (await callApi(desk.page, 'GET', `/api/v1/communities/${community}/departments`)).find((d) => d.kind === 'engineering');
+        const reg = await callApi(desk.page, 'POST', `/api/v1/communities/${community}/sheets`, {
+          kind: 'situation_report', channel: 'phone', room_no: '3-2-1502', requester_name: '郑女士', reason: '反映地库照明不足',
+        });
+        const d = await sheetAction(desk.page, reg, { action: 'dispatch', department_id: eng.id, opinion: '请工程部检查照明' });
+        const started = d.clock.started_at;
+        const cal = await callApi(desk.page, 'GET', `/api/v1/communities/${community}/calendar`);
+        expect(cal.week[0] === LUNCH && cal.week[5] === SATURDAY && cal.week[6] === '', `the calendar should read back as set: ${JSON.stringify(cal.week)}`);
+        // The reference: walk Beijing days over the spans, skipping holidays, adding make-up days.
+        const minutes = (hhmm) => { const [h, m] = hhmm.split(':').map(Number); return h * 60 + m; };
+        const parse = (text) => (text ? text.split(',').map((p) => p.split('-').map(minutes)) : []);
+        const special = new Map(cal.days.map((x) => [x.day, x]));
+        const spansOn = (date) => {
+          const x = special.get(date);
+          if (x && x.kind === 'holiday') return [];
+          if (x && x.spans) return parse(x.spans);
+          if (x && x.kind === 'workday') return parse(cal.week[0]);
+          const weekday = (new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7;
+          return parse(cal.week[weekday]);
+        };
+        const BJ = 8 * 3600_000;
+        let left = 16 * 3600_000;
+        let day = new Date(started + BJ).toISOString().slice(0, 10);
+        let due = null;
+        for (let n = 0; n < 60 && due === null; n++) {
+          const midnight = Date.parse(`${day}T00:00:00Z`) - BJ;
+          for (const [a, b] of spansOn(day)) {
+            const s0 = Math.max(midnight + a * 60_000, started);
+            const e0 = midnight + b * 60_000;
+            if (e0 > s0) {
+              if (e0 - s0 >= left) { due = s0 + left; break; }
+              left -= e0 - s0;
+            }
+          }
+          day = new Date(Date.parse(`${day}T00:00:00Z`) + 86400_000).toISOString().slice(0, 10);
+        }
+        expect(d.clock.due_at === due, `the deadline should be ${new Date(due + BJ).toISOString()} (Beijing), is ${new Date(d.clock.due_at + BJ).toISOString()}`);
+        const local = new Date(due + BJ);
+        const minute = local.getUTCHours() * 60 + local.getUTCMinutes();
+        expect(!(minute > 720 && minute < 810), `the deadline never falls in the lunch break: ${local.toISOString()}`);
+        await desk.page.goto(`/sheets/${d.sheet.id}`);
+        const shown = (await desk.page.locator('#collection-clock').innerText()).replace(/\s+/g, ' ');
+        const expected = local.toISOString().slice(0, 16).replace('T', ' ');
+        expect(shown.includes(expected), `#collection-clock should show ${expected}: ${shown}`);
+        await shoot(desk.page, 'calendar-deadline');
+      } catch (e) {
+        await shoot(page, 'calendar-failure');
+        if (desk) await shoot(desk.page, 'calendar-desk-failure');
+        throw e;
+      } finally {
+        if (desk) await desk.context.close();
+        await context.close();
       }
     },
   },

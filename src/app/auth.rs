@@ -742,7 +742,8 @@ async fn staff_authority(tx: &mut store::Tx, actor: &Actor, user_id: i64) -> App
 
 /// Grant a role in a community (or company-wide for administrators). The granter must
 /// administer both the community and the person (see [`staff_authority`]), and never
-/// himself: nobody widens his own rights.
+/// himself: nobody widens his own rights. The grant may name a department and make the
+/// person its head (负责人, R-SHEET-8) when `head` is set.
 pub async fn grant_role(
     app: &App,
     actor: &Actor,
@@ -750,6 +751,7 @@ pub async fn grant_role(
     community: Option<i64>,
     role: Role,
     department_id: Option<i64>,
+    head: bool,
 ) -> AppResult<i64> {
     let authority = match community {
         Some(c) => actor.authorize(Permission::ManageStaff, c)?,
@@ -761,6 +763,9 @@ pub async fn grant_role(
     if user_id == actor.user_id() {
         return Err(AppError::Refused { code: "staff.cannot_grant_self" });
     }
+    if head && department_id.is_none() {
+        return Err(AppError::field("department_id", ValidationError::new("department.head_needs_department")));
+    }
     if let Some(d) = department_id {
         let dep = crate::store::org::department(app.store.read(), d).await?;
         if dep.is_none_or(|d| Some(d.community_id) != community) {
@@ -769,7 +774,7 @@ pub async fn grant_role(
     }
     let mut tx = app.store.begin().await?;
     staff_authority(&mut tx, actor, user_id).await?;
-    let id = match st::insert_role(&mut tx, user_id, community, role, department_id).await {
+    let id = match st::insert_role(&mut tx, user_id, community, role, department_id, head).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
             return Err(AppError::Conflict { code: "role_already_granted" });
@@ -784,7 +789,7 @@ pub async fn grant_role(
         "user.role_granted",
         "user",
         user_id,
-        json!({"role": role.as_str(), "community_id": community, "department_id": department_id}),
+        json!({"role": role.as_str(), "community_id": community, "department_id": department_id, "head": head}),
     )
     .await?;
     tx.commit().await?;

@@ -3,10 +3,9 @@
 
 use super::{Actor, App, AppError, AppResult, audit};
 use crate::store::clock as st;
-use chrono::NaiveTime;
 use huiqian_domain::auth::Permission;
 use huiqian_domain::sheet::SheetKind;
-use huiqian_domain::sheet::calendar::Calendar;
+use huiqian_domain::sheet::calendar::{self, Calendar, Span};
 use huiqian_domain::sheet::sla::{ClockName, ClockSpec, Counting};
 use huiqian_domain::time::CivilDate;
 use huiqian_domain::validation::{FieldErrors, ValidationError};
@@ -35,32 +34,54 @@ pub async fn collection_spec(app: &App, community_id: i64, kind: &str) -> AppRes
     })
 }
 
-/// A community's calendar: its working hours (Monday–Friday 08:30–17:30 unless set),
-/// holidays and make-up working days, in its time zone.
+fn span_of(start_minute: i64, end_minute: i64) -> Span {
+    let m = |x: i64| calendar::time_of_minute(x.clamp(0, 1440) as u32);
+    (m(start_minute), m(end_minute))
+}
+
+/// A community's calendar: its working spans (Monday–Friday 08:30–12:00 and 13:30–17:30
+/// unless set), holidays, make-up working days and special days, in its time zone.
 pub async fn calendar(app: &App, community_id: i64, tz: &str) -> AppResult<Calendar> {
     let mut cal = Calendar::standard(tz.parse().unwrap_or(chrono_tz::Asia::Shanghai));
     let hours = st::hours(app.store.read(), community_id).await?;
     if !hours.is_empty() {
-        cal.hours = [None; 7];
+        cal.hours = Default::default();
         for h in hours {
-            let t = |m: i64| NaiveTime::from_num_seconds_from_midnight_opt((m.clamp(0, 1439) * 60) as u32, 0);
-            if let (Some(a), Some(b), Some(slot)) =
-                (t(h.start_minute), t(h.end_minute.min(1439)), cal.hours.get_mut(h.weekday as usize))
-            {
-                *slot = Some((a, b));
+            if let Some(slot) = cal.hours.get_mut(h.weekday as usize) {
+                slot.push(span_of(h.start_minute, h.end_minute));
             }
+        }
+        for slot in cal.hours.iter_mut() {
+            *slot = calendar::normalize(slot);
+        }
+        // A make-up working day (调休上班) works the community's working day: the first of
+        // Monday to Friday that has hours.
+        if let Some(day) = cal.hours[..5].iter().find(|d| !d.is_empty()) {
+            cal.makeup_hours = day.clone();
         }
     }
     for d in st::days(app.store.read(), community_id).await? {
         if let Ok(date) = CivilDate::parse(&d.day) {
             if d.kind == "holiday" {
                 cal.holidays.insert(date.date());
+            } else if let Ok(spans) = calendar::parse_spans(&d.spans).map(|s| calendar::normalize(&s))
+                && !spans.is_empty()
+            {
+                cal.day_hours.insert(date.date(), spans);
             } else {
                 cal.workdays.insert(date.date());
             }
         }
     }
     Ok(cal)
+}
+
+/// The week as the settings page and the API show it: seven entries, Monday first, each
+/// the day's spans (`08:30-12:00,13:30-17:30`) or empty for a day off.
+pub async fn week(app: &App, community_id: i64) -> AppResult<Vec<String>> {
+    let tz = app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)?;
+    let cal = calendar(app, community_id, &tz).await?;
+    Ok(cal.hours.iter().map(|d| calendar::format_spans(d)).collect())
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -141,13 +162,17 @@ pub async fn set_target(app: &App, actor: &Actor, community_id: i64, t: &TargetI
 pub struct DayInput {
     /// `2026-10-01`
     pub day: String,
-    /// `holiday` or `workday` (调休上班).
+    /// `holiday` or `workday` (调休上班, or a working day with hours of its own).
     pub kind: String,
     #[serde(default)]
     pub note: String,
+    /// A working day's own spans (`08:30-12:00`); empty: the community's working day.
+    #[serde(default)]
+    pub spans: String,
 }
 
-/// Mark a public holiday or a make-up working day.
+/// Mark a public holiday, a make-up working day, or a day with hours of its own. The
+/// community's own entry wins over the State Council's notice for that day.
 pub async fn set_day(app: &App, actor: &Actor, community_id: i64, d: &DayInput) -> AppResult<Vec<st::Day>> {
     let authority = actor.authorize(Permission::ManageCommunity, community_id)?;
     app.community_exists(community_id).await?;
@@ -156,11 +181,17 @@ pub async fn set_day(app: &App, actor: &Actor, community_id: i64, d: &DayInput) 
     if !matches!(d.kind.as_str(), "holiday" | "workday") {
         errors.push("kind", ValidationError::new("calendar.day_kind"));
     }
+    let spans = calendar::parse_spans(&d.spans).map_err(|e| errors.push("spans", e)).unwrap_or_default();
+    if d.kind == "holiday" && !spans.is_empty() {
+        errors.push("spans", ValidationError::new("calendar.holiday_spans"));
+    }
     errors.into_result().map_err(AppError::Validation)?;
     let row = st::Day {
         day: day.expect("validated").to_string(),
         kind: d.kind.clone(),
         note: d.note.trim().chars().take(60).collect(),
+        spans: calendar::format_spans(&spans),
+        source: "local".into(),
     };
     let mut tx = app.store.begin().await?;
     st::upsert_day(&mut tx, community_id, &row).await?;
@@ -172,7 +203,7 @@ pub async fn set_day(app: &App, actor: &Actor, community_id: i64, d: &DayInput) 
         "calendar.day_set",
         "community",
         community_id,
-        json!({"day": row.day, "kind": row.kind, "note": row.note}),
+        json!({"day": row.day, "kind": row.kind, "note": row.note, "spans": row.spans}),
     )
     .await?;
     tx.commit().await?;
@@ -205,22 +236,12 @@ pub async fn remove_day(app: &App, actor: &Actor, community_id: i64, day: &str) 
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct WeekInput {
-    /// Seven entries, Monday first: `"08:30-17:30"`, or empty for a day off.
+    /// Seven entries, Monday first: the day's working spans (`"08:30-12:00,13:30-17:30"`),
+    /// or empty for a day off.
     pub days: Vec<String>,
 }
 
-fn parse_span(s: &str) -> Option<(i64, i64)> {
-    let (a, b) = s.trim().split_once('-')?;
-    let m = |x: &str| -> Option<i64> {
-        let (h, mi) = x.trim().split_once(':')?;
-        let (h, mi): (i64, i64) = (h.parse().ok()?, mi.parse().ok()?);
-        ((0..=24).contains(&h) && (0..60).contains(&mi) && h * 60 + mi <= 1440).then_some(h * 60 + mi)
-    };
-    let (a, b) = (m(a)?, m(b)?);
-    (a < b).then_some((a, b))
-}
-
-/// Set the working hours of each weekday.
+/// Set the working spans of each weekday; open sheets' clocks are recomputed at once.
 pub async fn set_week(app: &App, actor: &Actor, community_id: i64, w: &WeekInput) -> AppResult<Vec<st::Hours>> {
     let authority = actor.authorize(Permission::ManageCommunity, community_id)?;
     app.community_exists(community_id).await?;
@@ -230,12 +251,11 @@ pub async fn set_week(app: &App, actor: &Actor, community_id: i64, w: &WeekInput
     }
     let mut week = vec![];
     for (i, d) in w.days.iter().enumerate().take(7) {
-        if d.trim().is_empty() {
-            continue;
-        }
-        match parse_span(d) {
-            Some((a, b)) => week.push((i as i64, a, b)),
-            None => errors.push(format!("days.{i}"), ValidationError::new("calendar.hours")),
+        match calendar::parse_spans(d) {
+            Ok(spans) => week.extend(spans.iter().map(|(a, b)| {
+                (i as i64, i64::from(calendar::minute_of_time(*a)), i64::from(calendar::minute_of_time(*b)))
+            })),
+            Err(e) => errors.push(format!("days.{i}"), e),
         }
     }
     errors.into_result().map_err(AppError::Validation)?;

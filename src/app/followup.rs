@@ -10,7 +10,8 @@ use huiqian_domain::auth::Permission;
 use huiqian_domain::followup::capa::{self, CapaPlan, CapaState};
 use huiqian_domain::followup::sampling::{self, Cause, Rates, Reason, Tally};
 use huiqian_domain::followup::visit::{
-    self, CapMode, Method, Outcome, PhoneCheck, VisitRecord, VisitState, YearShare, phone_check,
+    self, AfterUnreachable, Method, Outcome, PhoneCheck, VisitRecord, VisitState, YearShare, after_unreachable,
+    phone_check,
 };
 use huiqian_domain::sheet::{Event, Sheet};
 use huiqian_domain::validation::{FieldErrors, ValidationError};
@@ -60,10 +61,6 @@ fn rates_of(s: &sf::Settings) -> Rates {
     }
 }
 
-fn cap_mode(s: &sf::Settings) -> CapMode {
-    CapMode::parse(&s.cap_mode).unwrap_or(CapMode::Refuse)
-}
-
 // ---- the decision on collection (R-FU-1, R-CMP-7) ----
 
 /// What the decision needs, read before the collecting transaction.
@@ -89,7 +86,9 @@ pub(crate) async fn prepare(app: &App, c: i64, sheet: &Sheet, new_events: &[Even
 
 /// Decide, inside the collecting transaction, whether the sheet is followed up; keep the
 /// decision with its draw and cause, and create the task for the sheet's first-contact
-/// receptionist. Returns the task's id when one was created.
+/// receptionist — unless a complaint is about that very person: then another
+/// receptionist (or a supervisor) takes it, and the task says why (R-FU-1, R-CMP-7).
+/// Returns the task's id when one was created.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn decide(
     app: &App,
@@ -132,13 +131,47 @@ pub(crate) async fn decide(
     }
     sf::count_selected(tx, c, reason, &period).await?;
     let due = now + settings.due_hours * HOUR;
-    let id = sf::insert_follow_up(tx, c, sheet_id, reason, due, Some(sheet.first_contact)).await?;
-    if id.is_some() {
-        let dedupe = format!("follow_up_assigned:{sheet_id}:{}", sheet.first_contact);
-        notify::send(app, tx, sheet.first_contact, c, sheet_id, number, Some(due), "follow_up_assigned", &dedupe)
-            .await?;
+    let subject = sheet.case.complaint.as_ref().and_then(|cc| cc.details.against_user);
+    let (assignee, note) = match subject {
+        Some(u) if u == sheet.first_contact => {
+            let other = sf::least_loaded_visitor(tx, c, u).await?;
+            let subject_name = display_name(tx, Some(u)).await?;
+            let note = match other {
+                Some(_) => {
+                    format!("投诉涉及首接责任人{subject_name}，本人不回访，改由{}回访", display_name(tx, other).await?)
+                }
+                // Nobody else in customer service: the task waits for a manager to give it.
+                None => format!("投诉涉及首接责任人{subject_name}，本人不回访，待主管指派回访人"),
+            };
+            (other, note)
+        }
+        _ => (Some(sheet.first_contact), String::new()),
+    };
+    let id = sf::insert_follow_up(
+        tx,
+        &sf::NewFollowUp {
+            community_id: c,
+            sheet_id,
+            reason,
+            due_at: due,
+            assigned_to: assignee,
+            note: &note,
+            excluded_user_id: subject,
+        },
+    )
+    .await?;
+    if let (Some(_), Some(to)) = (id, assignee) {
+        let dedupe = format!("follow_up_assigned:{sheet_id}:{to}");
+        notify::send(app, tx, to, c, sheet_id, number, Some(due), "follow_up_assigned", &dedupe).await?;
     }
     Ok(id)
+}
+
+async fn display_name(conn: &mut sqlx::AnyConnection, id: Option<i64>) -> AppResult<String> {
+    Ok(match id {
+        Some(id) => sa::user(conn, id).await?.map(|x| x.display_name).unwrap_or_default(),
+        None => String::new(),
+    })
 }
 
 // ---- the tasks (R-FU-2, R-FU-3) ----
@@ -155,9 +188,8 @@ pub struct Share {
     pub total: i64,
     /// Phone share of the recorded ones, in whole percent.
     pub phone_pct: i64,
+    /// The cap: phone follow-ups may not exceed this share of the year's (R-FU-2).
     pub cap_pct: i64,
-    /// `refuse` or `warn`.
-    pub cap_mode: String,
     /// How many more may be done by phone now without breaking the cap.
     pub phone_left: i64,
 }
@@ -175,7 +207,6 @@ async fn share_now(app: &App, c: i64, settings: &sf::Settings, now: i64) -> AppR
         total,
         phone_pct: (phone * 100).checked_div(recorded).unwrap_or(0),
         cap_pct: settings.phone_cap_pct,
-        cap_mode: settings.cap_mode.clone(),
         phone_left: i64::from(ys.phone_left(cap)),
     })
 }
@@ -190,7 +221,7 @@ async fn settings_or_default(app: &App, c: i64) -> AppResult<sf::Settings> {
         event_rate: 10,
         due_hours: 72,
         phone_cap_pct: 70,
-        cap_mode: "refuse".into(),
+        max_attempts: 3,
         sampling_key: String::new(),
         version: 0,
     }))
@@ -229,10 +260,14 @@ pub async fn tasks(app: &App, actor: &Actor, c: i64, which: Tasks, limit: i64, o
     Ok(TaskPage { items, share: share_now(app, c, &settings, store::now_ms()).await? })
 }
 
-/// One follow-up with its report, if it opened one.
+/// One follow-up with its earlier attempts and its report, if it opened one.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Detail {
     pub follow_up: sf::FollowUp,
+    /// Earlier attempts that did not reach the resident.
+    pub attempts: Vec<sf::Attempt>,
+    /// How many attempts the community allows.
+    pub max_attempts: i64,
     pub capa: Option<sf::Capa>,
     pub share: Share,
 }
@@ -252,7 +287,8 @@ pub async fn get(app: &App, actor: &Actor, id: i64) -> AppResult<Detail> {
     };
     let settings = settings_or_default(app, f.community_id).await?;
     let share = share_now(app, f.community_id, &settings, store::now_ms()).await?;
-    Ok(Detail { follow_up: f, capa, share })
+    let attempts = sf::attempts(app.store.read(), f.id).await?;
+    Ok(Detail { follow_up: f, attempts, max_attempts: settings.max_attempts, capa, share })
 }
 
 /// What the visitor records (R-FU-3).
@@ -273,16 +309,20 @@ pub struct RecordInput {
     pub signature: String,
     #[serde(default)]
     pub signer: String,
-    /// Record a phone follow-up over the year's cap anyway (the community warns rather
-    /// than refuses).
-    #[serde(default)]
-    pub accept_over_cap: bool,
 }
 
+/// Record a follow-up (R-FU-3). A resident not reached is tried again — the task stays
+/// to do with a new time limit — until the community's attempts are used up; only an
+/// unsatisfied result opens a corrective action (R-FU-4). By phone, only within the
+/// year's cap (R-FU-2).
 pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> AppResult<Detail> {
     let f = load(app, actor, id).await?;
     let c = f.community_id;
     let authority = actor.authorize(Permission::FollowUp, c)?;
+    // R-CMP-7: the person a complaint is about does not follow it up.
+    if f.excluded_user_id == Some(actor.user_id()) {
+        return Err(AppError::rejected("followup.subject_excluded"));
+    }
     let now = store::now_ms();
     let mut errors = FieldErrors::default();
     let method = Method::parse(&input.method).map_err(|e| errors.push("method", e)).ok();
@@ -318,29 +358,68 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
         Some(png) if method.in_person() => Some(files::store(app, "signature", png, files::Purpose::Signature)?),
         _ => None,
     };
+    let retry = match outcome {
+        Outcome::Unreachable => {
+            match after_unreachable(
+                u32::try_from(f.attempt).unwrap_or(1),
+                u32::try_from(settings.max_attempts).unwrap_or(1),
+            ) {
+                AfterUnreachable::Retry { .. } => true,
+                AfterUnreachable::GiveUp => false,
+            }
+        }
+        _ => false,
+    };
+    if retry {
+        let next_due = now + settings.due_hours * HOUR;
+        let mut tx = app.store.begin().await?;
+        if !sf::retry(
+            &mut tx,
+            id,
+            input.version,
+            c,
+            f.attempt,
+            method.as_str(),
+            &rec.content,
+            rec.contacted_at,
+            f.due_at,
+            next_due,
+            actor.user_id(),
+        )
+        .await?
+        {
+            return Err(AppError::Conflict { code: "stale_version" });
+        }
+        if let Some(to) = f.assigned_to {
+            let dedupe = format!("follow_up_retry:{id}:{}:{to}", f.attempt + 1);
+            notify::send(app, &mut tx, to, c, f.sheet_id, &f.number, Some(next_due), "follow_up_retry", &dedupe)
+                .await?;
+        }
+        audit::record(app,
+            &mut tx,
+            actor,
+            &authority,
+            "follow_up.not_reached",
+            "follow_up",
+            id,
+            json!({"sheet": f.number, "attempt": f.attempt, "method": method.as_str(), "contacted_at": rec.contacted_at, "next_attempt": f.attempt + 1, "due_at": next_due}),
+        )
+        .await?;
+        tx.commit().await?;
+        return get(app, actor, id).await;
+    }
     let mut tx = app.store.begin().await?;
     // The year's share is read in the transaction, after taking the rules' row lock, so
     // two phone follow-ups recorded at once cannot both pass the cap.
     sf::lock_settings(&mut tx, c, &new_key()).await?;
-    let mut over_cap = false;
     if method == Method::Phone {
         let (phone, _, total) = sf::share(&mut *tx, c, from, to).await?;
         let ys = YearShare { phone: u32::try_from(phone).unwrap_or(0), total: u32::try_from(total).unwrap_or(0) };
-        match phone_check(ys, cap, cap_mode(&settings)) {
-            PhoneCheck::Within => {}
-            PhoneCheck::Refuse { after_pct } => {
-                return Err(AppError::Rejected {
-                    code: "followup.phone_cap",
-                    params: vec![("after_pct", after_pct.to_string()), ("cap", cap.to_string())],
-                });
-            }
-            PhoneCheck::Warn { after_pct } if !input.accept_over_cap => {
-                return Err(AppError::Rejected {
-                    code: "followup.phone_cap_confirm",
-                    params: vec![("after_pct", after_pct.to_string()), ("cap", cap.to_string())],
-                });
-            }
-            PhoneCheck::Warn { .. } => over_cap = true,
+        if let PhoneCheck::Refuse { after_pct } = phone_check(ys, cap) {
+            return Err(AppError::Rejected {
+                code: "followup.phone_cap",
+                params: vec![("after_pct", after_pct.to_string()), ("cap", cap.to_string())],
+            });
         }
     }
     let signature_id = match &stored {
@@ -368,14 +447,13 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
         contacted_at: rec.contacted_at,
         signer: if stored.is_some() { input.signer.trim() } else { "" },
         signature_id,
-        over_cap,
         by: actor.user_id(),
     };
     if !sf::record(&mut tx, id, input.version, &row).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
-    // An unsatisfied or failed follow-up is a nonconformity (R-FU-4): a report is opened
-    // and the customer-service manager and the centre director are told.
+    // An unsatisfied follow-up is a nonconformity (R-FU-4): a report is opened and the
+    // customer-service manager and the centre director are told.
     let mut capa_id = None;
     if outcome.opens_capa() {
         let what = format!("{}（{}）：{}", outcome.label_zh(), method.label_zh(), rec.content);
@@ -393,7 +471,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
         "follow_up.recorded",
         "follow_up",
         id,
-        json!({"sheet": f.number, "method": method.as_str(), "outcome": outcome.as_str(), "contacted_at": rec.contacted_at, "over_cap": over_cap, "capa_id": capa_id}),
+        json!({"sheet": f.number, "method": method.as_str(), "outcome": outcome.as_str(), "contacted_at": rec.contacted_at, "attempt": f.attempt, "capa_id": capa_id}),
     )
     .await?;
     tx.commit().await?;
@@ -452,6 +530,9 @@ pub async fn reassign(app: &App, actor: &Actor, id: i64, input: &ReassignInput) 
         target.iter().any(|g| (g.community == Some(c) || g.community.is_none()) && g.role.allows(Permission::FollowUp));
     if !ok {
         return Err(AppError::field("to_user_id", ValidationError::new("followup.assignee_unknown")));
+    }
+    if f.excluded_user_id == Some(input.to_user_id) {
+        return Err(AppError::field("to_user_id", ValidationError::new("followup.subject_excluded")));
     }
     let state = VisitState::parse(&f.state).map_err(|_| AppError::Internal(format!("follow-up {id} state")))?;
     visit::check_reassign(state, f.assigned_to, input.to_user_id).map_err(|r| AppError::rejected(r.0))?;
@@ -725,10 +806,16 @@ pub struct SettingsInput {
     pub event_rate: i64,
     /// Hours from collection to the follow-up's time limit.
     pub due_hours: i64,
-    /// The most phone follow-ups may be of the year's, in percent (70 in the manual).
+    /// The most phone follow-ups may be of the year's, in percent (70 in the manual): a
+    /// phone follow-up beyond it is refused ("不得超过").
     pub phone_cap_pct: i64,
-    /// `refuse` or `warn`.
-    pub cap_mode: String,
+    /// Attempts to reach a resident before the task is recorded as not reached (1–10).
+    #[serde(default = "three")]
+    pub max_attempts: i64,
+}
+
+fn three() -> i64 {
+    3
 }
 
 pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInput) -> AppResult<sf::Settings> {
@@ -745,7 +832,9 @@ pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInp
     if !(0..=100).contains(&input.phone_cap_pct) {
         errors.push("phone_cap_pct", ValidationError::new("followup_rate.range"));
     }
-    let mode = CapMode::parse(&input.cap_mode).map_err(|e| errors.push("cap_mode", e)).ok();
+    if !(1..=10).contains(&input.max_attempts) {
+        errors.push("max_attempts", ValidationError::new("number.range").with("min", 1).with("max", 10));
+    }
     errors.into_result().map_err(AppError::Validation)?;
     let before = settings_or_default(app, c).await?;
     let mut tx = app.store.begin().await?;
@@ -760,7 +849,7 @@ pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInp
         event_rate: input.event_rate,
         due_hours: input.due_hours,
         phone_cap_pct: input.phone_cap_pct,
-        cap_mode: mode.expect("checked").as_str(),
+        max_attempts: input.max_attempts,
     };
     if !sf::save_settings(&mut tx, c, version, &update).await? {
         return Err(AppError::Conflict { code: "stale_version" });
@@ -780,7 +869,7 @@ pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInp
             "event_rate": [current.event_rate, update.event_rate],
             "due_hours": [current.due_hours, update.due_hours],
             "phone_cap_pct": [current.phone_cap_pct, update.phone_cap_pct],
-            "cap_mode": [current.cap_mode, update.cap_mode],
+            "max_attempts": [current.max_attempts, update.max_attempts],
         }),
     )
     .await?;

@@ -320,6 +320,43 @@ pub async fn import_units_and_owners(
             });
         }
     }
+    // One ID number, one person in the company: not twice in the file, nor held already.
+    let mut seen_ids: HashMap<String, usize> = HashMap::new();
+    let mut hashed: Vec<(usize, String)> = vec![];
+    for (rowno, p) in &prepared {
+        if let Some(doc) = p.person.as_ref().and_then(|x| x.id.as_ref()) {
+            let h = app.secrets.lookup_hash("id", doc.number());
+            match seen_ids.get(&h) {
+                Some(first) => report.errors.push(RowError {
+                    row: *rowno,
+                    column: header_of("id_number"),
+                    code: "import.duplicate_id".into(),
+                    params: HashMap::from([("row".to_string(), first.to_string())]),
+                }),
+                None => {
+                    seen_ids.insert(h.clone(), *rowno);
+                    hashed.push((*rowno, h));
+                }
+            }
+        }
+    }
+    if !hashed.is_empty() {
+        let mut conn = app.store.read().acquire().await?;
+        let hashes: Vec<String> = hashed.iter().map(|(_, h)| h.clone()).collect();
+        let owners = pst::id_owners(&mut conn, community.company_id, &hashes).await?;
+        drop(conn);
+        for (rowno, h) in &hashed {
+            if let Some((_, owner)) = owners.iter().find(|(x, _)| x == h) {
+                let e = super::people::id_taken(owner);
+                report.errors.push(RowError {
+                    row: *rowno,
+                    column: header_of("id_number"),
+                    code: e.code.to_string(),
+                    params: e.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+                });
+            }
+        }
+    }
     let mut new_buildings: Vec<String> = prepared
         .iter()
         .map(|(_, p)| p.building_code.clone())

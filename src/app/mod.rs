@@ -8,6 +8,7 @@ pub mod clock;
 mod error;
 mod files;
 pub mod followup;
+pub mod holidays;
 pub mod idempotency;
 pub mod import;
 pub mod notify;

@@ -79,6 +79,15 @@ fn check_community(c: &CommunityInput, errors: &mut FieldErrors, creating: bool)
     (name, tz, code)
 }
 
+/// The community's active department of a kind (the one a role works in).
+pub async fn department_of_kind(app: &App, community_id: i64, kind: DepartmentKind) -> AppResult<Option<i64>> {
+    Ok(st::departments(app.store.read(), community_id)
+        .await?
+        .into_iter()
+        .find(|d| d.kind == kind.as_str() && d.active == 1)
+        .map(|d| d.id))
+}
+
 pub async fn create_community(app: &App, actor: &Actor, c: &CommunityInput) -> AppResult<st::Community> {
     let authority = actor.authorize_company(Permission::ManageCommunity)?;
     let mut errors = FieldErrors::default();
@@ -88,6 +97,7 @@ pub async fn create_community(app: &App, actor: &Actor, c: &CommunityInput) -> A
         errors.push("company_id", ValidationError::new("company.unknown"));
     }
     errors.into_result().map_err(AppError::Validation)?;
+    let notices = super::holidays::for_new_community(app).await?;
     let mut tx = app.store.begin().await?;
     let nc = st::NewCommunity {
         company_id: c.company_id,
@@ -101,6 +111,10 @@ pub async fn create_community(app: &App, actor: &Actor, c: &CommunityInput) -> A
     // Every community has the manual's departments from the start.
     for k in DepartmentKind::ALL {
         st::insert_department(&mut tx, id, k.as_str(), k.label_zh()).await?;
+    }
+    // … and the statutory holidays of the State Council's notices loaded so far.
+    for (year, days) in &notices {
+        crate::store::clock::apply_notice(&mut tx, id, *year, days, &[]).await?;
     }
     audit::record(
         app,

@@ -107,6 +107,41 @@ pub fn seal(secrets: &Secrets, p: &ParsedPerson) -> st::SealedPersonal {
     }
 }
 
+/// A name as a refusal may show it to someone who may not see that person: the surname,
+/// the rest starred.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("{first}{}", "*".repeat(chars.count().max(1))),
+        None => String::new(),
+    }
+}
+
+/// The refusal for an ID number another person of the company holds, naming that record
+/// (masked): "the same ID number cannot belong to two persons".
+pub fn id_taken(owner: &st::IdOwner) -> ValidationError {
+    ValidationError::new("id_number.taken")
+        .with("name", mask_name(&owner.name))
+        .with("community", &owner.community_name)
+        .with("id", &owner.id_masked)
+        .with("person_id", owner.person_id)
+}
+
+/// Check that nobody else in the company holds this ID number, then claim it for the
+/// person, inside the caller's transaction (a concurrent claim is refused by the key).
+async fn claim_id(tx: &mut store::Tx, company_id: i64, id_hash: &str, person_id: i64) -> AppResult<()> {
+    if let Some(owner) = st::id_owner(tx, company_id, id_hash).await?
+        && owner.person_id != person_id
+    {
+        return Err(AppError::field("id_number", id_taken(&owner)));
+    }
+    match st::claim_id(tx, company_id, id_hash, person_id).await {
+        Ok(()) => Ok(()),
+        Err(e) if store::is_unique_violation(&e) => Err(AppError::Conflict { code: "id_number_taken" }),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Today in the community's time zone (ID birth dates are checked against it).
 pub fn today_in(tz: &str) -> chrono::NaiveDate {
     let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
@@ -141,7 +176,10 @@ pub async fn create_person(app: &App, actor: &Actor, community_id: i64, p: &Pers
         None => None,
     };
     let id = st::insert_person(&mut tx, community_id, parsed.name.as_str(), &sealed, &parsed.note).await?;
-    audit::record(app,&mut tx, actor, &authority, "person.created", "person", id, json!({
+    if let Some(h) = &sealed.id_hash {
+        claim_id(&mut tx, community.company_id, h, id).await?;
+    }
+    audit::record(app, &mut tx, actor, &authority, "person.created", "person", id, json!({
         "name": parsed.name.as_str(), "phone": sealed.phone_masked, "id_kind": sealed.id_kind, "id_number": sealed.id_masked,
         "employer": sealed.employer_masked, "address": sealed.address_masked,
     })).await?;
@@ -189,6 +227,9 @@ pub async fn update_person(app: &App, actor: &Actor, id: i64, version: i64, p: &
         merged.phone_masked = fresh.phone_masked;
     }
     if parsed.id.is_some() && fresh.id_hash != old.id_hash {
+        if let Some(h) = &fresh.id_hash {
+            claim_id(&mut tx, community.company_id, h, id).await?;
+        }
         changed.insert("id_number".into(), json!([old.id_masked, fresh.id_masked]));
         merged.id_kind = fresh.id_kind;
         merged.id_enc = fresh.id_enc;

@@ -63,6 +63,11 @@ pub struct Weekly {
     pub by_category: Vec<sr::Split>,
     /// When the kept report was generated (absent: counted now).
     pub generated_at: Option<i64>,
+    /// The customer-service manager's analysis sent to the centre director with a kept
+    /// week, and the director's acknowledgement (R-CMP-8). Read with the table, never kept
+    /// inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<sr::WeeklyReview>,
 }
 
 async fn count_week(app: &App, ids: &[i64], zone: &str, monday: NaiveDate) -> AppResult<Weekly> {
@@ -80,6 +85,7 @@ async fn count_week(app: &App, ids: &[i64], zone: &str, monday: NaiveDate) -> Ap
         by_building: week.by_building,
         by_category: week.by_category,
         generated_at: None,
+        review: None,
     })
 }
 
@@ -119,6 +125,7 @@ pub async fn weekly(app: &App, actor: &Actor, community: Option<i64>, week: Opti
         let mut kept: Weekly =
             serde_json::from_str(&data).map_err(|e| AppError::Internal(format!("kept report: {e}")))?;
         kept.generated_at = Some(at);
+        kept.review = sr::weekly_review(app.store.read(), c, &monday.to_string()).await?;
         return Ok(kept);
     }
     count_week(app, &ids, &zone, monday).await
@@ -171,6 +178,175 @@ pub async fn keep_last_week(app: &App, now: i64) -> AppResult<usize> {
         }
     }
     Ok(kept)
+}
+
+// ---- the table to the director (R-CMP-8) ----
+
+/// A week that has ended in the community's zone, as its Monday.
+fn ended_week(zone: &str, week: &str) -> AppResult<NaiveDate> {
+    let monday = parse_week(Some(week), zone)?;
+    if monday >= monday_of(local_day(zone, store::now_ms())) {
+        return Err(AppError::rejected("report.week_not_over"));
+    }
+    Ok(monday)
+}
+
+/// The week's table as kept, keeping it now if the scheduler has not yet.
+async fn ensure_kept(app: &App, c: i64, zone: &str, monday: NaiveDate) -> AppResult<()> {
+    let key = monday.to_string();
+    if sr::kept_weekly(app.store.read(), c, &key).await?.is_some() {
+        return Ok(());
+    }
+    let table = count_week(app, &[c], zone, monday).await?;
+    let data = serde_json::to_string(&table).expect("reports serialise");
+    let mut tx = app.store.begin().await?;
+    sr::keep_weekly(&mut tx, c, &key, &data, store::now_ms()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct AnalysisInput {
+    /// The customer-service manager's written analysis of the week's requests and complaints.
+    pub analysis: String,
+    /// The review's version read (1 for a week nobody has analysed yet).
+    pub version: i64,
+}
+
+/// The customer-service manager writes the week's analysis and sends the table to the
+/// centre director (R-CMP-8: "每周将业主/住户诉求进行统计分析填写业主/住户诉求统计表报中心
+/// 主任"). May be rewritten until the director has acknowledged it.
+pub async fn submit_analysis(
+    app: &App,
+    actor: &Actor,
+    c: i64,
+    week: &str,
+    input: &AnalysisInput,
+) -> AppResult<sr::WeeklyReview> {
+    actor.authorize(Permission::ViewReports, c)?;
+    let authority =
+        super::request::in_role(actor, c, &[huiqian_domain::auth::Role::CsManager]).ok_or(AppError::Forbidden)?;
+    let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
+    let monday = ended_week(&zone, week)?;
+    let analysis = input.analysis.trim();
+    if analysis.is_empty() {
+        return Err(AppError::field("analysis", ValidationError::new("required")));
+    }
+    if analysis.chars().count() > 4000 {
+        return Err(AppError::field("analysis", ValidationError::new("text.too_long").with("max", 4000)));
+    }
+    ensure_kept(app, c, &zone, monday).await?;
+    let key = monday.to_string();
+    let before = sr::weekly_review(app.store.read(), c, &key).await?.ok_or(AppError::NotFound)?;
+    if before.acknowledged_at.is_some() {
+        return Err(AppError::rejected("report.acknowledged"));
+    }
+    let mut conn = app.store.read().acquire().await?;
+    let directors = crate::store::request::users_with_roles(&mut conn, c, &["centre_director"]).await?;
+    drop(conn);
+    let now = store::now_ms();
+    let mut tx = app.store.begin().await?;
+    if !sr::submit_analysis(&mut tx, c, &key, input.version, analysis, actor.user_id(), now).await? {
+        return Err(AppError::Conflict { code: "stale_version" });
+    }
+    for d in directors {
+        let dedupe = format!("weekly_submitted:{c}:{key}:{d}:{}", before.version + 1);
+        notify_week(app, &mut tx, d, c, &key, "weekly_submitted", &dedupe).await?;
+    }
+    super::audit::record(
+        app,
+        &mut tx,
+        actor,
+        &authority,
+        "report.weekly_submitted",
+        "community",
+        c,
+        serde_json::json!({"week_start": key, "analysis": analysis}),
+    )
+    .await?;
+    tx.commit().await?;
+    sr::weekly_review(app.store.read(), c, &key).await?.ok_or(AppError::NotFound)
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct AcknowledgeInput {
+    /// The director's remarks, if any.
+    #[serde(default)]
+    pub remarks: String,
+    pub version: i64,
+}
+
+/// The centre director acknowledges the week's table and analysis (签阅), once.
+pub async fn acknowledge(
+    app: &App,
+    actor: &Actor,
+    c: i64,
+    week: &str,
+    input: &AcknowledgeInput,
+) -> AppResult<sr::WeeklyReview> {
+    let authority =
+        super::request::in_role(actor, c, &[huiqian_domain::auth::Role::CentreDirector]).ok_or(AppError::Forbidden)?;
+    let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
+    let key = ended_week(&zone, week)?.to_string();
+    let before =
+        sr::weekly_review(app.store.read(), c, &key).await?.ok_or(AppError::rejected("report.not_submitted"))?;
+    if before.analysed_at.is_none() {
+        return Err(AppError::rejected("report.not_submitted"));
+    }
+    if before.acknowledged_at.is_some() {
+        return Err(AppError::rejected("report.acknowledged"));
+    }
+    let remarks = input.remarks.trim();
+    if remarks.chars().count() > 2000 {
+        return Err(AppError::field("remarks", ValidationError::new("text.too_long").with("max", 2000)));
+    }
+    let now = store::now_ms();
+    let mut tx = app.store.begin().await?;
+    if !sr::acknowledge(&mut tx, c, &key, input.version, remarks, actor.user_id(), now).await? {
+        return Err(AppError::Conflict { code: "stale_version" });
+    }
+    if let Some(m) = before.analysed_by {
+        let dedupe = format!("weekly_acknowledged:{c}:{key}:{m}");
+        notify_week(app, &mut tx, m, c, &key, "weekly_acknowledged", &dedupe).await?;
+    }
+    super::audit::record(
+        app,
+        &mut tx,
+        actor,
+        &authority,
+        "report.weekly_acknowledged",
+        "community",
+        c,
+        serde_json::json!({"week_start": key, "remarks": remarks}),
+    )
+    .await?;
+    tx.commit().await?;
+    sr::weekly_review(app.store.read(), c, &key).await?.ok_or(AppError::NotFound)
+}
+
+/// A notice about a week's table (no sheet behind it).
+async fn notify_week(
+    app: &App,
+    tx: &mut store::Tx,
+    user_id: i64,
+    c: i64,
+    week: &str,
+    kind: &str,
+    dedupe: &str,
+) -> AppResult<()> {
+    let Some(user) = crate::store::auth::user(&mut **tx, user_id).await? else { return Ok(()) };
+    let lang = crate::i18n::Lang::parse(&user.locale).unwrap_or_default();
+    let params = [("week", week.to_string())];
+    let title = crate::i18n::tf(lang, &format!("notice.{kind}.title"), &params);
+    let body = crate::i18n::tf(lang, &format!("notice.{kind}.body"), &params);
+    let id = crate::store::notify::insert_notification(tx, user_id, Some(c), None, kind, &title, &body, dedupe).await?;
+    if let Some(id) = id
+        && !app.config.notify.webhook_url.is_empty()
+    {
+        let payload = serde_json::json!({"id": id, "kind": kind, "user_id": user_id, "phone_masked": user.phone_masked, "week": week, "title": title, "body": body});
+        crate::store::notify::enqueue(tx, id, &payload.to_string(), store::now_ms()).await?;
+    }
+    Ok(())
 }
 
 // ---- staff performance ----

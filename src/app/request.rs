@@ -3,14 +3,14 @@
 //! complaint, the flows' projection and timers, the dispatcher's board, the technician's
 //! day, the ledgers, and the settings, price list and knowledge base a community keeps.
 
-use super::sheet::{Action, acts_for};
+use super::sheet::{Action, acts_for, cs_part};
 use super::{Actor, App, AppError, AppResult, Authority, audit, files};
 use crate::store::{self, org, request as srq, sheet as st};
 use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::money::Money;
 use huiqian_domain::sheet::request::{
     AgainstKind, ArrivalTargets, ChargeLine, ComplaintDetails, FlagReason, RepairCategory, RepairClass, RepairSource,
-    Route, complaint_route_allowed,
+    Route, complaint_needs_director, complaint_route_allowed,
 };
 use huiqian_domain::sheet::{Command, Confirmation, Outcome, Sheet, SheetKind, SheetState};
 use huiqian_domain::unit::DepartmentKind;
@@ -23,8 +23,10 @@ const HOUR: i64 = 3_600_000;
 /// What registration records of a repair (R-REP-1, R-REP-3).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct RepairIntake {
-    /// `water`, `heating`, `gas`, `electrical`, `lighting`, `door_window`, `drainage`, `fixtures`,
-    /// `lift`, `intercom`, `public_area`, `other`.
+    /// Required: `water`, `heating`, `gas`, `electrical`, `lighting`, `door_window`,
+    /// `drainage`, `fixtures`, `lift`, `intercom`, `public_area`, `other`. The category
+    /// sets the arrival class (water, heating and gas are emergencies), so it is never
+    /// guessed.
     pub category: String,
     /// Empty: the class the category suggests. Another class needs `class_reason`.
     #[serde(default)]
@@ -33,20 +35,30 @@ pub struct RepairIntake {
     pub class_reason: String,
 }
 
-/// What registration records of a complaint (R-CMP-1).
+/// What registration records of a complaint (R-CMP-1: "要将事件的时间、地点、事件起因、过程、
+/// 相关人员等投诉情况做详细记录"): time, place and people are each given, or marked unknown.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct ComplaintIntake {
     /// A short category (噪音, 服务态度, 漏水 …); repeats are counted by unit and category.
     pub category: String,
-    /// When it happened (epoch ms).
+    /// When it happened (epoch ms); required unless `occurred_unknown`.
     #[serde(default)]
     pub occurred_at: Option<i64>,
+    /// The complainant does not know when: recorded as unknown on purpose.
+    #[serde(default)]
+    pub occurred_unknown: bool,
+    /// Where; required unless `place_unknown`.
     #[serde(default)]
     pub place: String,
+    #[serde(default)]
+    pub place_unknown: bool,
     pub cause: String,
     pub course: String,
+    /// The people involved; required unless `people_unknown`.
     #[serde(default)]
     pub people: String,
+    #[serde(default)]
+    pub people_unknown: bool,
     /// `department`, `customer_service_staff`, `supervisor`, `company_administration`,
     /// `developer_legacy`, `service`.
     #[serde(default)]
@@ -55,6 +67,10 @@ pub struct ComplaintIntake {
     pub against_department_id: Option<i64>,
     #[serde(default)]
     pub against_name: String,
+    /// The member of staff complained about, when the complaint names one: they never
+    /// follow the complaint up (R-FU-1, R-CMP-7).
+    #[serde(default)]
+    pub against_user_id: Option<i64>,
 }
 
 /// The commands a flow action becomes, with the authority it was allowed on.
@@ -64,7 +80,7 @@ pub(crate) struct Plan {
     pub signature: Option<(files::Stored, String)>,
 }
 
-fn in_role(actor: &Actor, c: i64, roles: &[Role]) -> Option<Authority> {
+pub(crate) fn in_role(actor: &Actor, c: i64, roles: &[Role]) -> Option<Authority> {
     actor.roles_in(c).into_iter().find(|r| roles.contains(r)).and_then(|role| actor.holding(role, c).ok())
 }
 
@@ -121,9 +137,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
     let one = |authority: Authority, cmd: Command| Plan { authority, commands: vec![cmd], signature: None };
     Ok(match action {
         Action::Reclassify { class, reason } => {
-            let a = actor
-                .authorize(Permission::DispatchRepair, c)
-                .or_else(|_| actor.authorize(Permission::HandleSheet, c))?;
+            let a = actor.authorize(Permission::DispatchRepair, c).or_else(|_| cs_part(actor, c, sheet))?;
             let class = RepairClass::parse(class).map_err(|e| AppError::field("class", e))?;
             one(a, Command::Reclassify { class, reason: reason.clone() })
         }
@@ -194,7 +208,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
         }
         Action::ConfirmCharge { signature: data, signer, phone_confirmed_at, phone_note } => {
             let a = own_job(actor, c, sheet)
-                .or_else(|_| actor.authorize(Permission::HandleSheet, c))
+                .or_else(|_| cs_part(actor, c, sheet))
                 .or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
             let mut sig = None;
             let confirmation = if !data.trim().is_empty() {
@@ -218,9 +232,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             Plan { authority: a, commands: vec![cmd], signature: Some(signature(app, data, signer)?) }
         }
         Action::ReceiveSlip => {
-            let a = actor
-                .authorize(Permission::HandleSheet, c)
-                .or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
+            let a = cs_part(actor, c, sheet).or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
             let r = sheet.case.repair.as_ref().ok_or(AppError::rejected("repair.not_opened"))?;
             if r.completed_at.is_none() {
                 return Err(AppError::rejected("repair.not_completed"));
@@ -231,7 +243,13 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             } else {
                 format!("{}（材料：{}）", r.work_done, r.materials)
             };
-            one(a, Command::Return { handover, result, signer: r.completion_signer.clone() })
+            let mut commands = vec![Command::Return { handover, result, signer: r.completion_signer.clone() }];
+            // The slip comes back to the desk: whoever at customer service takes it signs
+            // for it (R-SHEET-5); the dispatcher passing it on does not.
+            if cs_part(actor, c, sheet).is_ok() {
+                commands.push(Command::ReceiveReturn { handover });
+            }
+            Plan { authority: a, commands, signature: None }
         }
         Action::FlagComplaint { reason, note } => {
             let a = actor.authorize(Permission::ReassignSheet, c)?;
@@ -243,7 +261,13 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             let route = match (valid, department_id, developer_contact.trim()) {
                 (false, _, _) => None,
                 (true, Some(d), _) => {
-                    Some(Route::Department { department: *d, kind: department_kind(app, c, *d).await? })
+                    let kind = department_kind(app, c, *d).await?;
+                    // R-CMP-3 as a field error: the form offers only what the rule allows.
+                    if let Some(cc) = &sheet.case.complaint {
+                        complaint_route_allowed(&cc.details, kind)
+                            .map_err(|r| AppError::field("department_id", ValidationError::new(r.0)))?;
+                    }
+                    Some(Route::Department { department: *d, kind })
                 }
                 (true, None, contact) if !contact.is_empty() => Some(Route::Developer { contact: contact.to_string() }),
                 (true, None, _) => return Err(AppError::rejected("complaint.route_required")),
@@ -270,19 +294,16 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             Plan { authority: a, commands, signature: None }
         }
         Action::RecordSolution { meeting_at, attendees, plan, department_id } => {
+            // R-CMP-5: "中心主任组织相关人员制定解决方案，指定部门实施" — the director names
+            // whichever department carries the solution out.
             let a = in_role(actor, c, &[Role::CentreDirector]).ok_or(AppError::Forbidden)?;
-            let kind = department_kind(app, c, *department_id).await?;
+            department_kind(app, c, *department_id).await?;
             let mut commands = vec![Command::RecordSolution {
                 meeting_at: *meeting_at,
                 attendees: attendees.clone(),
                 plan: plan.clone(),
                 department: *department_id,
             }];
-            if let Some(cc) = &sheet.case.complaint {
-                complaint_route_allowed(&cc.details, *department_id, kind)
-                    .or_else(|r| if kind == DepartmentKind::DirectorOffice { Ok(()) } else { Err(r) })
-                    .map_err(|r| AppError::rejected(r.0))?;
-            }
             let holding = sheet.departments_out().any(|h| h.department == *department_id);
             if !holding && sheet.outcome.is_none() {
                 commands.push(Command::Dispatch { department: *department_id, to_user: None, opinion: plan.clone() });
@@ -290,7 +311,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             Plan { authority: a, commands, signature: None }
         }
         Action::LogProgress { note, resident_told } => {
-            let a = match actor.authorize(Permission::HandleSheet, c) {
+            let a = match cs_part(actor, c, sheet) {
                 Ok(a) => a,
                 Err(_) => {
                     let mut found = None;
@@ -306,7 +327,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
         }
         Action::AnswerInquiry { answer, basis, article_id } => {
             let escalated = sheet.case.inquiry.as_ref().and_then(|i| i.escalated_to) == Some(actor.user_id());
-            let a = match actor.authorize(Permission::HandleSheet, c) {
+            let a = match cs_part(actor, c, sheet) {
                 Ok(a) => a,
                 Err(_) if escalated => actor.any_role(c)?,
                 Err(e) => return Err(e),
@@ -316,10 +337,24 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             {
                 return Err(AppError::field("article_id", ValidationError::new("article.unknown")));
             }
-            one(a, Command::AnswerInquiry { answer: answer.clone(), basis: basis.clone(), article: *article_id })
+            let cmd = Command::AnswerInquiry { answer: answer.clone(), basis: basis.clone(), article: *article_id };
+            let mut commands = vec![cmd.clone()];
+            // R-RECV-2: "妥善回答，解释清楚" — a question answered there and then is done: it
+            // closes with the answer as its acceptance, needs no later signature and never
+            // had a collection clock (it went to no department).
+            let mut after = sheet.clone();
+            if after.handle(&cmd, store::now_ms(), actor.user_id()).is_ok() && after.answered_on_the_spot() {
+                commands.push(Command::Collect {
+                    opinion: format!("当场答复：{}", answer.trim()),
+                    confirmation: Some(Confirmation::OnTheSpot),
+                    by_director: false,
+                    on_behalf: (sheet.first_contact != actor.user_id()).then(|| "当场答复".to_string()),
+                });
+            }
+            Plan { authority: a, commands, signature: None }
         }
         Action::EscalateInquiry { to_user_id, note } => {
-            let a = actor.authorize(Permission::HandleSheet, c)?;
+            let a = cs_part(actor, c, sheet)?;
             let mut conn = app.store.read().acquire().await?;
             let managers =
                 srq::users_with_roles(&mut conn, c, &["cs_supervisor", "cs_manager", "centre_director"]).await?;
@@ -329,11 +364,12 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             one(a, Command::EscalateInquiry { to: *to_user_id, note: note.clone() })
         }
         Action::PromiseReply { by_at, note } => {
-            let a = actor.authorize(Permission::HandleSheet, c)?;
+            let a = cs_part(actor, c, sheet)?;
             one(a, Command::PromiseReply { by_at: *by_at, note: note.clone() })
         }
         Action::AnalyseSuggestion { analysis, to_director } => {
-            let a = actor.authorize(Permission::ReassignSheet, c)?;
+            // R-RECV-3: "客服经理应对住户提出的意见进行分析整理" — the manager (or the director).
+            let a = in_role(actor, c, &[Role::CsManager, Role::CentreDirector]).ok_or(AppError::Forbidden)?;
             one(a, Command::AnalyseSuggestion { analysis: analysis.clone(), to_director: *to_director })
         }
         Action::ReplySuggestion { reply } => {
@@ -361,9 +397,25 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
 pub(crate) async fn check_dispatch(app: &App, c: i64, sheet: &Sheet, department_id: i64) -> AppResult<()> {
     if let Some(cc) = &sheet.case.complaint {
         let kind = department_kind(app, c, department_id).await?;
-        complaint_route_allowed(&cc.details, department_id, kind).map_err(|r| AppError::rejected(r.0))?;
+        complaint_route_allowed(&cc.details, kind)
+            .map_err(|r| AppError::field("department_id", ValidationError::new(r.0)))?;
     }
     Ok(())
+}
+
+/// The departments a complaint may be sent to (R-CMP-2, R-CMP-3): every active one, or
+/// only the director's office when the director must handle it. The judge form offers
+/// these and no others.
+pub fn complaint_departments<'a>(
+    details: &ComplaintDetails,
+    departments: &'a [crate::store::org::Department],
+) -> Vec<&'a crate::store::org::Department> {
+    let director = complaint_needs_director(details);
+    departments
+        .iter()
+        .filter(|d| d.active == 1)
+        .filter(|d| !director || d.kind == DepartmentKind::DirectorOffice.as_str())
+        .collect()
 }
 
 /// Parse the intake of a repair or complaint at registration; errors name the field.
@@ -371,6 +423,7 @@ pub(crate) fn intake_commands(
     kind: SheetKind,
     repair: Option<&RepairIntake>,
     complaint: Option<&ComplaintIntake>,
+    against_department_kind: Option<DepartmentKind>,
     source: RepairSource,
     errors: &mut FieldErrors,
 ) -> Vec<Command> {
@@ -378,11 +431,9 @@ pub(crate) fn intake_commands(
     let is_repair = kind == SheetKind::Repair || (kind == SheetKind::SpecialService && repair.is_some());
     if is_repair {
         let r = repair.cloned().unwrap_or_default();
-        let category = if r.category.trim().is_empty() {
-            Some(RepairCategory::Other)
-        } else {
-            RepairCategory::parse(&r.category).map_err(|e| errors.push("repair.category", e)).ok()
-        };
+        // R-SHEET-1: every field its kind needs. The category sets the arrival class: a
+        // repair without one is refused rather than guessed (a burst pipe is no 其它).
+        let category = RepairCategory::parse(&r.category).map_err(|e| errors.push("repair.category", e)).ok();
         let class = if r.class.trim().is_empty() {
             None
         } else {
@@ -409,6 +460,15 @@ pub(crate) fn intake_commands(
         if c.course.trim().is_empty() {
             errors.push("complaint.course", ValidationError::new("required"));
         }
+        if c.occurred_at.is_none() && !c.occurred_unknown {
+            errors.push("complaint.occurred_at", ValidationError::new("complaint.given_or_unknown"));
+        }
+        if c.place.trim().is_empty() && !c.place_unknown {
+            errors.push("complaint.place", ValidationError::new("complaint.given_or_unknown"));
+        }
+        if c.people.trim().is_empty() && !c.people_unknown {
+            errors.push("complaint.people", ValidationError::new("complaint.given_or_unknown"));
+        }
         let against = if c.against.trim().is_empty() {
             Some(AgainstKind::Service)
         } else {
@@ -417,9 +477,12 @@ pub(crate) fn intake_commands(
         if against == Some(AgainstKind::Department) && c.against_department_id.is_none() {
             errors.push("complaint.against_department_id", ValidationError::new("required"));
         }
-        for (field, text) in
-            [("complaint.place", &c.place), ("complaint.cause", &c.cause), ("complaint.course", &c.course)]
-        {
+        for (field, text) in [
+            ("complaint.place", &c.place),
+            ("complaint.cause", &c.cause),
+            ("complaint.course", &c.course),
+            ("complaint.people", &c.people),
+        ] {
             if text.chars().count() > 2000 {
                 errors.push(field, ValidationError::new("text.too_long").with("max", 2000));
             }
@@ -438,7 +501,16 @@ pub(crate) fn intake_commands(
                 } else {
                     None
                 },
+                against_department_kind: if against == Some(AgainstKind::Department) {
+                    against_department_kind
+                } else {
+                    None
+                },
                 against_name: c.against_name.trim().into(),
+                against_user: c.against_user_id,
+                occurred_unknown: c.occurred_at.is_none() && c.occurred_unknown,
+                place_unknown: c.place.trim().is_empty() && c.place_unknown,
+                people_unknown: c.people.trim().is_empty() && c.people_unknown,
             },
         });
     }
@@ -905,8 +977,11 @@ pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInp
     let authority = actor.authorize(Permission::ManageRequests, c)?;
     app.community_exists(c).await?;
     let mut errors = FieldErrors::default();
+    // R-REP-3: "急修…应立即赶到现场" — "at once" may be a target of 0 minutes.
+    if input.emergency_min < 0 || input.emergency_min > 24 * 60 {
+        errors.push("emergency_min", ValidationError::new("number.range").with("min", 0).with("max", 24 * 60));
+    }
     for (field, v, max) in [
-        ("emergency_min", input.emergency_min, 24 * 60),
         ("simple_min", input.simple_min, 24 * 60),
         ("general_min", input.general_min, 7 * 24 * 60),
         ("slip_hours", input.slip_hours, 7 * 24),

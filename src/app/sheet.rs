@@ -78,21 +78,31 @@ pub async fn register(
     let tz = community_tz(app, community_id).await?;
     let mut errors = FieldErrors::default();
     let kind = SheetKind::parse(&input.kind).map_err(|e| errors.push("kind", e)).ok();
+    let mut against_kind = None;
+    if let Some(d) = input.complaint.as_ref().and_then(|c| c.against_department_id) {
+        match org::department(app.store.read(), d).await?.filter(|x| x.community_id == community_id) {
+            Some(dep) => against_kind = DepartmentKind::parse(&dep.kind).ok(),
+            None => errors.push("complaint.against_department_id", ValidationError::new("department.unknown")),
+        }
+    }
+    if let Some(u) = input.complaint.as_ref().and_then(|c| c.against_user_id) {
+        let mut conn = app.store.read().acquire().await?;
+        let grants = store::auth::grants(&mut conn, u).await?;
+        if !grants.iter().any(|g| g.community == Some(community_id)) {
+            errors.push("complaint.against_user_id", ValidationError::new("sheet.receiver_unknown"));
+        }
+    }
     let intake = match kind {
         Some(k) => super::request::intake_commands(
             k,
             input.repair.as_ref(),
             input.complaint.as_ref(),
+            against_kind,
             super::request::source_of(actor, community_id),
             &mut errors,
         ),
         None => vec![],
     };
-    if let Some(d) = input.complaint.as_ref().and_then(|c| c.against_department_id)
-        && org::department(app.store.read(), d).await?.is_none_or(|x| x.community_id != community_id)
-    {
-        errors.push("complaint.against_department_id", ValidationError::new("department.unknown"));
-    }
     let channel = Channel::parse(&input.channel).map_err(|e| errors.push("channel", e)).ok();
     let name = PersonName::parse(&input.requester_name).map_err(|e| errors.push("requester_name", e)).ok();
     let phone = if input.requester_phone.trim().is_empty() {
@@ -166,6 +176,21 @@ pub async fn register(
     {
         follow.push(domain_sheet.handle(&cmd, now, actor.user_id()).map_err(|r| AppError::rejected(r.0))?);
     }
+    // R-SHEET-6: the first-contact owner issues, collects and closes the sheet. Security
+    // out of hours and a technician on site are not customer service ("会签单由客服部填写
+    // 并发送"): their sheet goes to a receptionist, who answers for it from now on.
+    let handed_to = if desk_member(actor, community_id).is_none() {
+        let mut conn = app.store.read().acquire().await?;
+        let to = st::least_busy(&mut conn, community_id, &["receptionist", "cs_supervisor", "cs_manager"]).await?;
+        drop(conn);
+        let to = to.ok_or(AppError::rejected("sheet.no_receptionist"))?;
+        let by = actor.roles_in(community_id).first().map(|r| r.label_zh()).unwrap_or("");
+        let cmd = Command::ReassignFirstContact { to, reason: format!("{by}受理，交客服部首接") };
+        follow.push(domain_sheet.handle(&cmd, now, actor.user_id()).map_err(|r| AppError::rejected(r.0))?);
+        Some(to)
+    } else {
+        None
+    };
     // The projection after the flow's first steps, computed before the transaction (it
     // reads the community's clock settings).
     let follow_projection = if follow.is_empty() {
@@ -294,6 +319,10 @@ pub async fn register(
         }
         st::update_projection(&mut tx, id, 1, &projection.as_projection()).await?;
     }
+    if let Some(to) = handed_to {
+        let dedupe = format!("first_contact_assigned:{id}:{to}");
+        super::notify::send(app, &mut tx, to, community_id, id, &no, None, "first_contact_assigned", &dedupe).await?;
+    }
     tx.commit().await?;
     st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
@@ -421,6 +450,17 @@ pub enum Action {
         on_behalf: String,
     },
     Archive,
+    /// Customer service signs for a handover that came back (R-SHEET-5: "接收人必须在会签单
+    /// 交接记录本上签字确认"). Collecting, sending out again or resuming signs for any still
+    /// unsigned, by whoever does it.
+    ReceiveReturn {
+        handover: u32,
+    },
+    /// A customer-service manager records why the party's signature will not be had, so
+    /// that the sheet may be archived without it (R-SHEET-3, R-SHEET-7).
+    WaiveSignature {
+        reason: String,
+    },
     /// The resident asks to be followed up once the sheet is collected (R-FU-1).
     RequestFollowUp {
         #[serde(default)]
@@ -591,19 +631,81 @@ pub(crate) async fn acts_for(
     Ok(None)
 }
 
-/// The head who may sign for the sheet's responsible departments: of a department that
-/// holds or held it, of customer service, or the centre director.
-async fn head_authority(app: &App, actor: &Actor, community_id: i64, sheet: &Sheet) -> AppResult<Authority> {
-    let mut deps: Vec<i64> = sheet.handovers.iter().map(|h| h.department).collect();
-    let all = org::departments(app.store.read(), community_id).await?;
-    deps.extend(all.iter().filter(|d| d.kind == DepartmentKind::CustomerService.as_str()).map(|d| d.id));
+/// The departments whose work the sheet is: those holding it; while it is suspended, those
+/// that handed it back.
+fn working_departments(sheet: &Sheet) -> Vec<i64> {
+    let mut deps: Vec<i64> = sheet.departments_out().map(|h| h.department).collect();
+    if deps.is_empty() && sheet.state == huiqian_domain::sheet::SheetState::Suspended {
+        for h in &sheet.handovers {
+            let later = sheet.handovers.iter().any(|x| x.department == h.department && x.no > h.no);
+            if h.state == huiqian_domain::sheet::HandoverState::Suspended && !later {
+                deps.push(h.department);
+            }
+        }
+    }
+    deps.sort_unstable();
     deps.dedup();
+    deps
+}
+
+/// Who may sign an extension, a suspension or a termination (R-SHEET-8: "必须由相关责任部门
+/// 的负责人…签字"): the head of a department whose work it is (a grant marked head of that
+/// department); the customer-service manager only for customer service's own work (nothing
+/// with a department); the centre director always.
+pub(crate) async fn head_authority(app: &App, actor: &Actor, community_id: i64, sheet: &Sheet) -> AppResult<Authority> {
+    if actor.roles_in(community_id).contains(&Role::CentreDirector) {
+        return actor.holding(Role::CentreDirector, community_id);
+    }
+    let mut deps = working_departments(sheet);
+    if deps.is_empty() {
+        let all = org::departments(app.store.read(), community_id).await?;
+        deps.extend(all.iter().filter(|d| d.kind == DepartmentKind::CustomerService.as_str()).map(|d| d.id));
+    }
     for d in deps {
         if let Some((role, true)) = acts_for(app, actor, community_id, d).await? {
             return actor.holding(role, community_id);
         }
     }
     Err(AppError::rejected("sheet.head_signature_required"))
+}
+
+/// A role of customer service that meets residents and registers their requests: a
+/// receptionist, a building manager, a move-in receptionist, the department's management.
+fn desk_member(actor: &Actor, community_id: i64) -> Option<Role> {
+    let roles = actor.roles_in(community_id);
+    roles.iter().copied().find(|r| r.allows(Permission::HandleSheet)).or_else(|| {
+        roles.into_iter().find(|r| {
+            r.department_kind() == Some(DepartmentKind::CustomerService) && r.allows(Permission::RegisterSheet)
+        })
+    })
+}
+
+/// Customer service's part of a sheet — its opinion and dispatch, signing for what comes
+/// back, collection and archive: the desk and its management, and the sheet's own
+/// first-contact owner where that is a member of customer service who registered it (a
+/// building manager or move-in receptionist). R-SHEET-6: "业主来访的接待人员，即会签单的
+/// 填写、发出、收回人员".
+pub(crate) fn cs_part(actor: &Actor, community_id: i64, sheet: &Sheet) -> AppResult<Authority> {
+    match actor.authorize(Permission::HandleSheet, community_id) {
+        Ok(a) => Ok(a),
+        Err(e) if sheet.first_contact != actor.user_id() => Err(e),
+        Err(e) => match desk_member(actor, community_id) {
+            Some(role) => actor.holding(role, community_id),
+            None => Err(e),
+        },
+    }
+}
+
+/// May this viewer take customer service's part of this sheet (for showing the forms)?
+pub fn may_handle(actor: &Actor, community_id: i64, first_contact: i64) -> bool {
+    actor.authorize(Permission::HandleSheet, community_id).is_ok()
+        || (first_contact == actor.user_id() && desk_member(actor, community_id).is_some() && actor.can_write())
+}
+
+/// Sign for every handover back with customer service that nobody there signed for: the
+/// person collecting, sending out again or resuming has the sheet in hand.
+fn receipts(sheet: &Sheet) -> Vec<Command> {
+    sheet.returns_to_receive().map(|h| Command::ReceiveReturn { handover: h.no }).collect()
 }
 
 /// Carry out an action on a sheet whose projection was read at `version`.
@@ -625,6 +727,8 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
         signature = plan.signature.map(|(f, signer)| (f, signer, "signature"));
         (plan.authority, plan.commands)
     } else {
+        // Customer service signs for what came back before it acts on the sheet again.
+        let mut before = vec![];
         let (authority, command) = match action {
             Action::CaptureSignature { signature: data, signer } => {
                 let a = actor.authorize(Permission::RegisterSheet, c)?;
@@ -637,7 +741,8 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                 (a, Command::CaptureSignature { signer: signer.clone() })
             }
             Action::Dispatch { department_id, to_user_id, opinion } => {
-                let a = actor.authorize(Permission::HandleSheet, c)?;
+                let a = cs_part(actor, c, &sheet)?;
+                before = receipts(&sheet);
                 if org::department(app.store.read(), *department_id)
                     .await?
                     .is_none_or(|d| d.community_id != c || d.active == 0)
@@ -693,20 +798,32 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                 (a, Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id()) })
             }
             Action::Resume { note } => {
-                let a = match actor.authorize(Permission::HandleSheet, c) {
+                let a = match cs_part(actor, c, &sheet) {
                     Ok(a) => a,
                     Err(_) => head_authority(app, actor, c, &sheet).await?,
                 };
+                before = receipts(&sheet);
                 (a, Command::Resume { note: note.clone() })
             }
-            Action::BeyondCentre { explanation, third_party } => (
-                actor.authorize(Permission::HandleSheet, c)?,
-                Command::BeyondCentre { explanation: explanation.clone(), third_party: third_party.clone() },
-            ),
-            Action::RecordThirdPartyReceipt { evidence } => (
-                actor.authorize(Permission::HandleSheet, c)?,
-                Command::RecordThirdPartyReceipt { evidence: evidence.clone() },
-            ),
+            Action::BeyondCentre { explanation, third_party } => {
+                before = receipts(&sheet);
+                (
+                    cs_part(actor, c, &sheet)?,
+                    Command::BeyondCentre { explanation: explanation.clone(), third_party: third_party.clone() },
+                )
+            }
+            Action::RecordThirdPartyReceipt { evidence } => {
+                (cs_part(actor, c, &sheet)?, Command::RecordThirdPartyReceipt { evidence: evidence.clone() })
+            }
+            Action::ReceiveReturn { handover } => {
+                (cs_part(actor, c, &sheet)?, Command::ReceiveReturn { handover: *handover })
+            }
+            Action::WaiveSignature { reason } => {
+                // "a manager": the customer-service manager, or the centre director.
+                let a = super::request::in_role(actor, c, &[Role::CsManager, Role::CentreDirector])
+                    .ok_or(AppError::Forbidden)?;
+                (a, Command::WaiveSignature { reason: reason.clone() })
+            }
             Action::Collect {
                 opinion,
                 signature: data,
@@ -723,11 +840,8 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                 if on_behalf.as_deref() == Some("") {
                     return Err(AppError::field("on_behalf", ValidationError::new("sheet.on_behalf_reason_required")));
                 }
-                let a = if *as_director {
-                    actor.holding(Role::CentreDirector, c)?
-                } else {
-                    actor.authorize(Permission::HandleSheet, c)?
-                };
+                let a = if *as_director { actor.holding(Role::CentreDirector, c)? } else { cs_part(actor, c, &sheet)? };
+                before = receipts(&sheet);
                 let confirmation = if !data.trim().is_empty() {
                     let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
                     signature = Some((
@@ -750,9 +864,9 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                 };
                 (a, Command::Collect { opinion: opinion.clone(), confirmation, by_director: *as_director, on_behalf })
             }
-            Action::Archive => (actor.authorize(Permission::HandleSheet, c)?, Command::Archive),
+            Action::Archive => (cs_part(actor, c, &sheet)?, Command::Archive),
             Action::RequestFollowUp { note } => {
-                let a = match actor.authorize(Permission::HandleSheet, c) {
+                let a = match cs_part(actor, c, &sheet) {
                     Ok(a) => a,
                     Err(_) => actor.authorize(Permission::RegisterSheet, c)?,
                 };
@@ -773,7 +887,25 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
             }
             _ => unreachable!("flow actions are planned above"),
         };
-        (authority, vec![command])
+        // Resuming a sheet the departments handed back sends it to them again: new
+        // handovers in the ledger, each to be signed for (R-SHEET-4, R-SHEET-8).
+        let mut after = vec![];
+        if let Command::Resume { note } = &command
+            && sheet.suspended_to_desk
+        {
+            for d in working_departments(&sheet) {
+                let opinion = if note.trim().is_empty() {
+                    "恢复办理".to_string()
+                } else {
+                    format!("恢复办理：{}", note.trim())
+                };
+                after.push(Command::Dispatch { department: d, to_user: None, opinion });
+            }
+        }
+        let mut commands = before;
+        commands.push(command);
+        commands.extend(after);
+        (authority, commands)
     };
     let before_handovers = sheet.handovers.clone();
     let mut recs = Vec::with_capacity(commands.len());
@@ -858,6 +990,7 @@ pub(crate) struct Proj {
     state: &'static str,
     first_contact_id: i64,
     signature_pending: bool,
+    suspension: String,
     outcome: Option<&'static str>,
     dispatched_at: Option<i64>,
     collected_at: Option<i64>,
@@ -878,6 +1011,7 @@ impl Proj {
             due_at: self.clock.due_at,
             warn_at: self.clock.warn_at,
             clock_state: self.clock.state.as_str(),
+            suspension: &self.suspension,
         }
     }
 }
@@ -898,10 +1032,23 @@ pub(crate) async fn project(
         huiqian_domain::sheet::Outcome::Terminated { .. } => "terminated",
         huiqian_domain::sheet::Outcome::BeyondCentre { .. } => "beyond_centre",
     });
+    let suspension = if sheet.state == huiqian_domain::sheet::SheetState::Suspended {
+        all.iter()
+            .rev()
+            .find_map(|r| match &r.event {
+                Event::Suspended { explanation, .. } => Some(explanation.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     Ok(Proj {
         state: sheet.state.as_str(),
         first_contact_id: sheet.first_contact,
-        signature_pending: sheet.signature_pending,
+        // Waiting for the party's signature: at registration (补签) or after a phone acceptance.
+        signature_pending: sheet.signature_owed(),
+        suspension,
         outcome,
         dispatched_at: sheet.first_dispatched_at(),
         collected_at: sheet.acceptance.as_ref().map(|a| a.at),

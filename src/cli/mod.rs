@@ -65,6 +65,9 @@ enum Cmd {
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// The State Council's holiday notices (public holidays and make-up working days).
+    #[command(subcommand)]
+    Holidays(HolidaysCmd),
     /// Fill an empty database with generated data for the benchmarks (docs/benchmarks.md):
     /// one company, its communities, units and residents, and the account `bench`.
     #[command(hide = true)]
@@ -141,6 +144,18 @@ enum AuditCmd {
 }
 
 #[derive(Subcommand)]
+enum HolidaysCmd {
+    /// The notices loaded, with their holidays and make-up working days.
+    List,
+    /// Load a year's notice from a file (format: docs/operations.md) into every
+    /// community's calendar; a community's own entries for a day stay.
+    Load {
+        /// The notice file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum ConfigCmd {
     /// Print the effective configuration, secrets redacted.
     Check,
@@ -185,7 +200,13 @@ pub async fn open_with(cfg: Config, create: bool) -> Result<App, BoxError> {
     let store = Store::connect(&url, default_sqlite).await?;
     store.migrate().await?;
     let app = App { store, secrets, config: Arc::new(cfg) };
+    // Sheet histories from before the audit chain covered them are sealed first, by the
+    // first entry written with the key.
     crate::app::audit::seal_on_upgrade(&app).await.map_err(|e| e.to_string())?;
+    // The State Council's holiday notices shipped with this version (once per year).
+    crate::app::holidays::ensure_shipped(&app)
+        .await
+        .map_err(|e| format!("loading the holiday notices failed: {e:?}"))?;
     Ok(app)
 }
 
@@ -252,6 +273,34 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                     Ok(ExitCode::SUCCESS)
                 }
             }
+        }
+        Cmd::Holidays(h) => {
+            let app = open(cfg).await?;
+            let actor = Actor::cli();
+            match h {
+                HolidaysCmd::List => {
+                    let all = crate::app::holidays::list(&app, &actor).await.map_err(describe)?;
+                    for n in &all.notices {
+                        println!("{}  {}  (放假 {} 天, 调休上班 {} 天)", n.year, n.title, n.holidays, n.workdays);
+                    }
+                }
+                HolidaysCmd::Load { file } => {
+                    let text =
+                        std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                    let r = crate::app::holidays::load(&app, &actor, &crate::app::holidays::LoadInput { notice: text })
+                        .await
+                        .map_err(describe)?;
+                    println!(
+                        "{} {}: {} days loaded into {} communities{}",
+                        r.year,
+                        r.title,
+                        r.days,
+                        r.communities,
+                        if r.replaced { " (replacing the notice loaded before)" } else { "" }
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Audit(AuditCmd::Verify { checkpoints }) => {
             let app = open(cfg).await?;
@@ -424,7 +473,7 @@ async fn user_cmd(app: &App, cmd: UserCmd) -> Result<ExitCode, BoxError> {
             .await
             .map_err(describe)?;
             for (community, role) in grants {
-                auth::grant_role(app, &actor, user.id, community, role, None).await.map_err(describe)?;
+                auth::grant_role(app, &actor, user.id, community, role, None, false).await.map_err(describe)?;
             }
             println!("created user {username} (id {})", user.id);
             if generated {

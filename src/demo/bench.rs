@@ -195,18 +195,18 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
         let departments = so::departments(app.store.read(), c).await?;
         let dep = |kind: DepartmentKind| departments.iter().find(|d| d.kind == kind.as_str()).map(|d| d.id);
         let cs = dep(DepartmentKind::CustomerService);
-        auth::grant_role(app, &actor, user, Some(c), Role::CsManager, cs).await.map_err(fail)?;
-        auth::grant_role(app, &actor, desk_user, Some(c), Role::Receptionist, cs).await.map_err(fail)?;
+        auth::grant_role(app, &actor, user, Some(c), Role::CsManager, cs, false).await.map_err(fail)?;
+        auth::grant_role(app, &actor, desk_user, Some(c), Role::Receptionist, cs, false).await.map_err(fail)?;
         if let Some((receptionists, dispatcher, technicians)) = staff.get(i) {
             for &r in receptionists {
-                auth::grant_role(app, &actor, r, Some(c), Role::Receptionist, cs).await.map_err(fail)?;
+                auth::grant_role(app, &actor, r, Some(c), Role::Receptionist, cs, false).await.map_err(fail)?;
             }
             let eng = dep(DepartmentKind::Engineering);
-            auth::grant_role(app, &actor, *dispatcher, Some(c), Role::EngineeringDispatcher, eng)
+            auth::grant_role(app, &actor, *dispatcher, Some(c), Role::EngineeringDispatcher, eng, false)
                 .await
                 .map_err(fail)?;
             for &t in technicians {
-                auth::grant_role(app, &actor, t, Some(c), Role::Technician, eng).await.map_err(fail)?;
+                auth::grant_role(app, &actor, t, Some(c), Role::Technician, eng, false).await.map_err(fail)?;
             }
             let (code, owners) = std::mem::take(&mut requesters[i]);
             let mut by_kind = BTreeMap::new();

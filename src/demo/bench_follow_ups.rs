@@ -7,9 +7,9 @@
 //! cause and the month's tallies left where the next collection continues them. The
 //! selected sheets' tasks go to the first-contact receptionist; those due before today
 //! are recorded (by phone about three times in five, under the 70% cap, R-FU-2), most
-//! residents satisfied; records older than a week are reviewed by the manager, and an
-//! unsatisfied or failed one has its corrective action (R-FU-4), verified once it is
-//! old enough.
+//! residents satisfied, a few not reached after every attempt; records older than a week
+//! are reviewed by the manager, and an unsatisfied one has its corrective action
+//! (R-FU-4), verified once it is old enough.
 
 use super::BoxError;
 use super::synth::Rng;
@@ -123,7 +123,7 @@ pub async fn write(
             row.content = match outcome {
                 "satisfied" => "业主对处理结果满意",
                 "unsatisfied" => "业主对处理结果不满意，要求再次处理",
-                _ => "多次联系未接通",
+                _ => "三次联系均未接通",
             };
             row.contacted_at = phone.then_some(recorded_at - rng.range(5, 60) as i64 * 60_000);
             row.signer = if phone { String::new() } else { c.resident.clone() };
@@ -135,7 +135,7 @@ pub async fn write(
                 row.reviewed_at = Some(reviewed_at);
                 row.remarks = "已核实";
             }
-            if outcome != "satisfied" && row.reviewed_at.is_some() {
+            if outcome == "unsatisfied" && row.reviewed_at.is_some() {
                 capas.push(capa_row(community_id, staff, c.sheet_id, id, reviewed_at, now));
                 made.capas += 1;
             }

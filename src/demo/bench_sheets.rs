@@ -426,6 +426,8 @@ fn build(
                 if !step(&mut sheet, &mut at, rng.range(1, 20) as i64 * HOUR, cmd, receptionist, rec_role) {
                     break 'flow;
                 }
+                // The desk takes the slip and signs for it (R-SHEET-5).
+                step(&mut sheet, &mut at, 0, Command::ReceiveReturn { handover: 1 }, receptionist, rec_role);
             } else {
                 let opinion = "请尽快上门处理并回复".to_string();
                 let d = rng.range(5, 120) as i64 * MINUTE;
@@ -496,6 +498,11 @@ fn build(
                     break 'flow;
                 }
             }
+            // Customer service signs for what came back before collecting it (R-SHEET-5).
+            let back: Vec<u32> = sheet.returns_to_receive().map(|h| h.no).collect();
+            for no in back {
+                step(&mut sheet, &mut at, 0, Command::ReceiveReturn { handover: no }, receptionist, rec_role);
+            }
             let d = rng.range(10, 240) as i64 * MINUTE;
             let confirmation = if rng.chance(700) {
                 Confirmation::Phone { at: at + d, note: "电话回访，业主满意".into() }
@@ -513,6 +520,23 @@ fn build(
             }
             if target < Stage::Archived {
                 break 'flow;
+            }
+            // An acceptance by phone is signed later at the desk, or, now and then, the
+            // manager records why the resident cannot sign (R-SHEET-7).
+            if sheet.signature_owed() {
+                let d = rng.range(1, 72) as i64 * HOUR;
+                let (cmd, by, role) = if rng.chance(50) {
+                    (
+                        Command::WaiveSignature { reason: "业主长期在外地，电话确认验收".into() },
+                        desk.manager,
+                        Role::CsManager.as_str(),
+                    )
+                } else {
+                    (Command::CaptureSignature { signer: r.name.clone() }, receptionist, rec_role)
+                };
+                if !step(&mut sheet, &mut at, d, cmd, by, role) {
+                    break 'flow;
+                }
             }
             if step(&mut sheet, &mut at, rng.range(1, 48) as i64 * HOUR, Command::Archive, receptionist, rec_role) {
                 archived_at = Some(at);
@@ -592,6 +616,8 @@ fn handover_row(community_id: i64, sheet_id: i64, h: &Handover) -> Vec<BulkValue
         BulkValue::N(h.returned_by),
         BulkValue::S(h.result.clone()),
         BulkValue::S(h.signer.clone()),
+        BulkValue::N(h.received_at),
+        BulkValue::N(h.received_by),
     ]
 }
 
@@ -675,7 +701,7 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
                 BulkValue::S(m.last4.clone()),
                 BulkValue::S(m.reason.into()),
                 BulkValue::I(s.first_contact),
-                BulkValue::I(i64::from(s.signature_pending)),
+                BulkValue::I(i64::from(s.signature_owed())),
                 BulkValue::O(outcome),
                 BulkValue::I(s.registered_at),
                 BulkValue::N(s.first_dispatched_at()),
@@ -688,6 +714,18 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
                 BulkValue::N(m.warn_at),
                 BulkValue::I(m.notice_level),
                 BulkValue::N(m.unit_id.and_then(|u| buildings.get(&u).copied())),
+                BulkValue::S(if s.state == SheetState::Suspended {
+                    m.history
+                        .iter()
+                        .rev()
+                        .find_map(|r| match &r.event {
+                            huiqian_domain::sheet::Event::Suspended { explanation, .. } => Some(explanation.clone()),
+                            _ => None,
+                        })
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                }),
             ]);
             for (n, (rec, role)) in m.history.iter().zip(&m.roles).enumerate() {
                 events.push(vec![

@@ -398,7 +398,11 @@ async fn create_staff(
             }
             _ => None,
         };
-        auth::grant_role(app, actor, m.user, m.community, m.role, department).await.map_err(fail)?;
+        // Each department with staff has its head (负责人), who signs its extensions,
+        // suspensions and terminations (R-SHEET-8); the CS manager heads customer service
+        // and the director answers for every department by their roles.
+        let head = matches!(m.role, Role::EngineeringDispatcher | Role::SecurityOfficer | Role::FinanceClerk);
+        auth::grant_role(app, actor, m.user, m.community, m.role, department, head).await.map_err(fail)?;
     }
     Ok(admin)
 }

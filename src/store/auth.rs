@@ -244,17 +244,20 @@ pub struct RoleRow {
     pub community_id: Option<i64>,
     pub role: String,
     pub department_id: Option<i64>,
+    /// 1: the holder heads that department (负责人) and signs its extensions, suspensions
+    /// and terminations (R-SHEET-8).
+    pub is_head: i64,
 }
 
 pub async fn role_rows(pool: &AnyPool, user_id: i64) -> Result<Vec<RoleRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, user_id, community_id, role, department_id FROM user_roles WHERE user_id = $1 ORDER BY community_id, role")
+    sqlx::query_as("SELECT id, user_id, community_id, role, department_id, is_head FROM user_roles WHERE user_id = $1 ORDER BY community_id, role")
         .bind(user_id)
         .fetch_all(pool)
         .await
 }
 
 pub async fn role_row(pool: &AnyPool, id: i64) -> Result<Option<RoleRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, user_id, community_id, role, department_id FROM user_roles WHERE id = $1")
+    sqlx::query_as("SELECT id, user_id, community_id, role, department_id, is_head FROM user_roles WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await
@@ -266,15 +269,17 @@ pub async fn insert_role(
     community_id: Option<i64>,
     role: Role,
     department_id: Option<i64>,
+    head: bool,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO user_roles (user_id, community_id, role, department_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO user_roles (user_id, community_id, role, department_id, created_at, is_head) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(user_id)
     .bind(community_id)
     .bind(role.as_str())
     .bind(department_id)
     .bind(now_ms())
+    .bind(super::flag(head))
     .fetch_one(tx)
     .await
 }

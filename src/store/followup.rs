@@ -17,8 +17,10 @@ pub struct Settings {
     pub delivery_rate: i64,
     pub event_rate: i64,
     pub due_hours: i64,
+    /// The most phone follow-ups may be of the year's, in percent: a hard limit (R-FU-2).
     pub phone_cap_pct: i64,
-    pub cap_mode: String,
+    /// Attempts to reach a resident before the task is recorded as not reached (R-FU-4).
+    pub max_attempts: i64,
     /// Hex; shown to auditors only.
     #[serde(skip)]
     pub sampling_key: String,
@@ -26,7 +28,7 @@ pub struct Settings {
 }
 
 const SETTINGS_COLS: &str = "community_id, repair_rate, special_service_rate, delivery_rate, event_rate, due_hours, \
-     phone_cap_pct, cap_mode, sampling_key, version";
+     phone_cap_pct, max_attempts, sampling_key, version";
 
 pub async fn settings<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     ex: E,
@@ -76,7 +78,7 @@ pub struct SettingsUpdate {
     pub event_rate: i64,
     pub due_hours: i64,
     pub phone_cap_pct: i64,
-    pub cap_mode: &'static str,
+    pub max_attempts: i64,
 }
 
 /// Save the rules if the row is still at `version`.
@@ -88,7 +90,7 @@ pub async fn save_settings(
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE follow_up_settings SET repair_rate = $1, special_service_rate = $2, delivery_rate = $3, event_rate = $4, \
-         due_hours = $5, phone_cap_pct = $6, cap_mode = $7, version = version + 1 \
+         due_hours = $5, phone_cap_pct = $6, max_attempts = $7, version = version + 1 \
          WHERE community_id = $8 AND version = $9",
     )
     .bind(u.repair_rate)
@@ -97,7 +99,7 @@ pub async fn save_settings(
     .bind(u.event_rate)
     .bind(u.due_hours)
     .bind(u.phone_cap_pct)
-    .bind(u.cap_mode)
+    .bind(u.max_attempts)
     .bind(community_id)
     .bind(version)
     .execute(tx)
@@ -211,26 +213,130 @@ pub async fn decisions(pool: &AnyPool, community_id: i64, period: &str) -> Resul
 
 // ---- tasks ----
 
-pub async fn insert_follow_up(
-    tx: &mut AnyConnection,
-    community_id: i64,
-    sheet_id: i64,
-    reason: &str,
-    due_at: i64,
-    assigned_to: Option<i64>,
-) -> Result<Option<i64>, sqlx::Error> {
+/// A new task: to whom, why to them (when it is not the sheet's first-contact owner), and
+/// who may not take it (the person a complaint is about).
+pub struct NewFollowUp<'a> {
+    pub community_id: i64,
+    pub sheet_id: i64,
+    pub reason: &'a str,
+    pub due_at: i64,
+    pub assigned_to: Option<i64>,
+    pub note: &'a str,
+    pub excluded_user_id: Option<i64>,
+}
+
+pub async fn insert_follow_up(tx: &mut AnyConnection, f: &NewFollowUp<'_>) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO follow_ups (community_id, sheet_id, reason, due_at, assigned_to, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sheet_id, reason) DO NOTHING RETURNING id",
+        "INSERT INTO follow_ups (community_id, sheet_id, reason, due_at, assigned_to, created_at, note, excluded_user_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sheet_id, reason) DO NOTHING RETURNING id",
     )
-    .bind(community_id)
-    .bind(sheet_id)
-    .bind(reason)
-    .bind(due_at)
-    .bind(assigned_to)
+    .bind(f.community_id)
+    .bind(f.sheet_id)
+    .bind(f.reason)
+    .bind(f.due_at)
+    .bind(f.assigned_to)
     .bind(now_ms())
+    .bind(f.note)
+    .bind(f.excluded_user_id)
     .fetch_optional(tx)
     .await
+}
+
+/// Of the active members of customer service who follow residents up (receptionists,
+/// then supervisors, then managers), the one with the fewest tasks to do, leaving out
+/// `excluded`.
+pub async fn least_loaded_visitor(
+    conn: &mut AnyConnection,
+    community_id: i64,
+    excluded: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    for role in ["receptionist", "cs_supervisor", "cs_manager"] {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT r.user_id FROM user_roles r JOIN users u ON u.id = r.user_id \
+             WHERE r.community_id = $1 AND r.role = $2 AND u.active = 1 AND r.user_id <> $3 \
+             ORDER BY (SELECT COUNT(*) FROM follow_ups f WHERE f.assigned_to = r.user_id AND f.state = 'pending'), r.user_id \
+             LIMIT 1",
+        )
+        .bind(community_id)
+        .bind(role)
+        .bind(excluded)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if id.is_some() {
+            return Ok(id);
+        }
+    }
+    Ok(None)
+}
+
+/// A failed attempt to reach the resident, kept as recorded.
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Attempt {
+    pub attempt: i64,
+    pub method: String,
+    pub content: String,
+    pub contacted_at: i64,
+    /// The attempt's own time limit.
+    pub due_at: i64,
+    pub recorded_by_name: String,
+    pub recorded_at: i64,
+}
+
+pub async fn attempts(pool: &AnyPool, follow_up_id: i64) -> Result<Vec<Attempt>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.attempt, a.method, a.content, a.contacted_at, a.due_at, u.display_name AS recorded_by_name, a.recorded_at \
+         FROM follow_up_attempts a JOIN users u ON u.id = a.recorded_by WHERE a.follow_up_id = $1 ORDER BY a.attempt",
+    )
+    .bind(follow_up_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Keep a failed attempt and give the task its next attempt with a new time limit (the
+/// overdue notice may come again for it).
+#[allow(clippy::too_many_arguments)]
+pub async fn retry(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    community_id: i64,
+    attempt: i64,
+    method: &str,
+    content: &str,
+    contacted_at: i64,
+    due_at: i64,
+    next_due_at: i64,
+    by: i64,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE follow_ups SET attempt = attempt + 1, due_at = $1, overdue_notified_at = NULL, version = version + 1 \
+         WHERE id = $2 AND version = $3 AND state = 'pending' AND attempt = $4",
+    )
+    .bind(next_due_at)
+    .bind(id)
+    .bind(version)
+    .bind(attempt)
+    .execute(&mut *tx)
+    .await?;
+    if r.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO follow_up_attempts (follow_up_id, community_id, attempt, method, content, contacted_at, due_at, \
+         recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id)
+    .bind(community_id)
+    .bind(attempt)
+    .bind(method)
+    .bind(content)
+    .bind(contacted_at)
+    .bind(due_at)
+    .bind(by)
+    .bind(now_ms())
+    .execute(tx)
+    .await?;
+    Ok(true)
 }
 
 /// A follow-up task with its sheet, its record and its review, as lists and the
@@ -258,8 +364,14 @@ pub struct FollowUp {
     pub contacted_at: Option<i64>,
     pub signer: String,
     pub signature_id: Option<i64>,
-    /// 1: recorded by phone over the cap, with the warning accepted (warn mode).
+    /// 1: recorded by phone over the cap when a community could still accept a warning
+    /// (before the cap became a hard limit); kept for the ledger.
     pub over_cap: i64,
+    /// The attempt the task is on (1, 2, …): a resident not reached is tried again.
+    pub attempt: i64,
+    /// Why the task went to whom it went (the person complained about never follows up).
+    pub note: String,
+    pub excluded_user_id: Option<i64>,
     pub recorded_by_name: Option<String>,
     pub recorded_at: Option<i64>,
     pub remarks: String,
@@ -273,6 +385,7 @@ pub struct FollowUp {
 const FOLLOW_UP_SELECT: &str = "SELECT f.id, f.community_id, f.sheet_id, s.number, s.kind, u.room_no, s.requester_name, \
      s.requester_phone_masked, s.reason AS sheet_reason, f.reason, f.state, f.due_at, f.assigned_to, a.display_name AS assignee_name, \
      f.created_at, f.method, f.outcome, f.content, f.contacted_at, f.signer, f.signature_id, f.over_cap, \
+     f.attempt, f.note, f.excluded_user_id, \
      rb.display_name AS recorded_by_name, f.recorded_at, f.remarks, rv.display_name AS reviewer_name, f.reviewed_at, \
      c.id AS capa_id, c.state AS capa_state, f.version \
      FROM follow_ups f JOIN sheets s ON s.id = f.sheet_id LEFT JOIN units u ON u.id = s.unit_id \
@@ -429,15 +542,14 @@ pub struct RecordRow<'a> {
     pub contacted_at: i64,
     pub signer: &'a str,
     pub signature_id: Option<i64>,
-    pub over_cap: bool,
     pub by: i64,
 }
 
 pub async fn record(tx: &mut AnyConnection, id: i64, version: i64, r: &RecordRow<'_>) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE follow_ups SET state = 'done', method = $1, outcome = $2, content = $3, contacted_at = $4, signer = $5, \
-         signature_id = $6, over_cap = $7, recorded_by = $8, recorded_at = $9, version = version + 1 \
-         WHERE id = $10 AND version = $11 AND state = 'pending'",
+         signature_id = $6, over_cap = 0, recorded_by = $7, recorded_at = $8, version = version + 1 \
+         WHERE id = $9 AND version = $10 AND state = 'pending'",
     )
     .bind(r.method)
     .bind(r.outcome)
@@ -445,7 +557,6 @@ pub async fn record(tx: &mut AnyConnection, id: i64, version: i64, r: &RecordRow
     .bind(r.contacted_at)
     .bind(r.signer)
     .bind(r.signature_id)
-    .bind(i64::from(r.over_cap))
     .bind(r.by)
     .bind(now_ms())
     .bind(id)

@@ -312,7 +312,93 @@ pub async fn insert_persons_batch(
         }
         q.execute(&mut *tx).await?;
     }
+    // Each ID number is claimed for its person in the company (one statement for the batch).
+    if let (Some(first), Some(last)) = (ids.first(), ids.last()) {
+        sqlx::query(
+            "INSERT INTO person_id_numbers (company_id, id_hash, person_id) \
+             SELECT c.company_id, p.id_hash, p.id FROM persons p JOIN communities c ON c.id = p.community_id \
+             WHERE p.community_id = $1 AND p.id BETWEEN $2 AND $3 AND p.id_hash IS NOT NULL",
+        )
+        .bind(community_id)
+        .bind(*first)
+        .bind(*last)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(ids)
+}
+
+/// The person already holding an ID number in the company, as the refusal names them
+/// (masked): id, name, community, masked number.
+#[derive(Debug, Clone, FromRow)]
+pub struct IdOwner {
+    pub person_id: i64,
+    pub name: String,
+    pub community_name: String,
+    pub id_masked: String,
+}
+
+pub async fn id_owner(
+    conn: &mut AnyConnection,
+    company_id: i64,
+    id_hash: &str,
+) -> Result<Option<IdOwner>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.id AS person_id, p.name, c.name AS community_name, p.id_masked FROM person_id_numbers n \
+         JOIN persons p ON p.id = n.person_id JOIN communities c ON c.id = p.community_id \
+         WHERE n.company_id = $1 AND n.id_hash = $2",
+    )
+    .bind(company_id)
+    .bind(id_hash)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The owners of any of these ID numbers in the company (for an import's check).
+pub async fn id_owners(
+    conn: &mut AnyConnection,
+    company_id: i64,
+    hashes: &[String],
+) -> Result<Vec<(String, IdOwner)>, sqlx::Error> {
+    let mut out = vec![];
+    for chunk in hashes.chunks(500) {
+        let sql = format!(
+            "SELECT n.id_hash, p.id AS person_id, p.name, c.name AS community_name, p.id_masked FROM person_id_numbers n \
+             JOIN persons p ON p.id = n.person_id JOIN communities c ON c.id = p.community_id \
+             WHERE n.company_id = $1 AND n.id_hash IN ({})",
+            super::sheet::params(2, chunk.len())
+        );
+        let mut q = sqlx::query(&sql).bind(company_id);
+        for h in chunk {
+            q = q.bind(h.clone());
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            use sqlx::Row;
+            out.push((
+                r.get::<String, _>(0),
+                IdOwner { person_id: r.get(1), name: r.get(2), community_name: r.get(3), id_masked: r.get(4) },
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Claim an ID number for a person in the company, releasing the number they held
+/// before. A unique violation means someone else holds it.
+pub async fn claim_id(
+    tx: &mut AnyConnection,
+    company_id: i64,
+    id_hash: &str,
+    person_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM person_id_numbers WHERE person_id = $1").bind(person_id).execute(&mut *tx).await?;
+    sqlx::query("INSERT INTO person_id_numbers (company_id, id_hash, person_id) VALUES ($1, $2, $3)")
+        .bind(company_id)
+        .bind(id_hash)
+        .bind(person_id)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 /// Link people to units in bulk: `(unit_id, person_id, relation)`.

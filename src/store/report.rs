@@ -419,6 +419,90 @@ pub async fn kept_weekly(
         .await
 }
 
+/// The customer-service manager's analysis sent with a kept week's table to the centre
+/// director, and the director's acknowledgement (R-CMP-8: "统计分析…报中心主任").
+#[derive(Debug, Clone, FromRow, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct WeeklyReview {
+    pub week_start: String,
+    pub analysis: String,
+    pub analysed_by: Option<i64>,
+    pub analysed_by_name: Option<String>,
+    pub analysed_at: Option<i64>,
+    pub acknowledged_by: Option<i64>,
+    pub acknowledged_by_name: Option<String>,
+    pub acknowledged_at: Option<i64>,
+    pub director_remarks: String,
+    pub version: i64,
+}
+
+pub async fn weekly_review<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    ex: E,
+    community_id: i64,
+    week_start: &str,
+) -> Result<Option<WeeklyReview>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT w.week_start, w.analysis, w.analysed_by, a.display_name AS analysed_by_name, w.analysed_at, \
+         w.acknowledged_by, k.display_name AS acknowledged_by_name, w.acknowledged_at, w.director_remarks, w.version \
+         FROM weekly_reports w LEFT JOIN users a ON a.id = w.analysed_by LEFT JOIN users k ON k.id = w.acknowledged_by \
+         WHERE w.community_id = $1 AND w.week_start = $2",
+    )
+    .bind(community_id)
+    .bind(week_start)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Write the analysis and send it to the director, if the row is at `version` and the
+/// director has not acknowledged it yet.
+pub async fn submit_analysis(
+    tx: &mut sqlx::AnyConnection,
+    community_id: i64,
+    week_start: &str,
+    version: i64,
+    analysis: &str,
+    by: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE weekly_reports SET analysis = $1, analysed_by = $2, analysed_at = $3, version = version + 1 \
+         WHERE community_id = $4 AND week_start = $5 AND version = $6 AND acknowledged_at IS NULL",
+    )
+    .bind(analysis)
+    .bind(by)
+    .bind(now)
+    .bind(community_id)
+    .bind(week_start)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The director's acknowledgement (签阅), once.
+pub async fn acknowledge(
+    tx: &mut sqlx::AnyConnection,
+    community_id: i64,
+    week_start: &str,
+    version: i64,
+    remarks: &str,
+    by: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE weekly_reports SET acknowledged_by = $1, acknowledged_at = $2, director_remarks = $3, version = version + 1 \
+         WHERE community_id = $4 AND week_start = $5 AND version = $6 AND acknowledged_at IS NULL AND analysed_at IS NOT NULL",
+    )
+    .bind(by)
+    .bind(now)
+    .bind(remarks)
+    .bind(community_id)
+    .bind(week_start)
+    .bind(version)
+    .execute(tx)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// The weeks kept for a community, newest first.
 /// A week whose table was kept as generated.
 #[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]

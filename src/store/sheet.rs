@@ -49,13 +49,15 @@ pub struct SheetRow {
     pub archived_at: Option<i64>,
     pub due_at: Option<i64>,
     pub clock_state: String,
+    /// While suspended: the head's signed explanation (R-SHEET-8).
+    pub suspension: String,
     pub version: i64,
 }
 
 pub(crate) const SHEET_SELECT: &str = "SELECT s.id, s.community_id, s.number, s.kind, s.channel, s.state, s.unit_id, u.room_no, s.person_id, \
      s.requester_name, s.requester_phone_masked, s.reason, s.first_contact_id, f.display_name AS first_contact_name, \
      s.signature_pending, s.outcome, s.registered_at, s.dispatched_at, s.collected_at, s.archived_at, s.due_at, \
-     s.clock_state, s.version \
+     s.clock_state, s.suspension, s.version \
      FROM sheets s LEFT JOIN units u ON u.id = s.unit_id JOIN users f ON f.id = s.first_contact_id";
 
 pub struct NewSheet<'a> {
@@ -83,9 +85,9 @@ pub async fn insert_sheet(tx: &mut AnyConnection, s: &NewSheet<'_>) -> Result<i6
     sqlx::query_scalar(
         "INSERT INTO sheets (community_id, number, year, seq, kind, channel, state, unit_id, person_id, requester_name, \
          requester_phone_masked, requester_phone_last4, reason, first_contact_id, signature_pending, registered_at, \
-         idempotency_key, updated_at, requester_phone_enc, building_id) \
+         idempotency_key, updated_at, requester_phone_enc, building_id, registered_by) \
          VALUES ($1, $2, $3, $4, $5, $6, 'registered', $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $15, $17, \
-         (SELECT u.building_id FROM units u WHERE u.id = $7)) RETURNING id",
+         (SELECT u.building_id FROM units u WHERE u.id = $7), $13) RETURNING id",
     )
     .bind(s.community_id)
     .bind(s.number)
@@ -114,7 +116,7 @@ pub async fn sheet_by_idempotency(
     user_id: i64,
     key: &str,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM sheets WHERE first_contact_id = $1 AND idempotency_key = $2")
+    sqlx::query_scalar("SELECT id FROM sheets WHERE registered_by = $1 AND idempotency_key = $2")
         .bind(user_id)
         .bind(key)
         .fetch_optional(conn)
@@ -133,6 +135,7 @@ pub struct Projection<'a> {
     pub due_at: Option<i64>,
     pub warn_at: Option<i64>,
     pub clock_state: &'a str,
+    pub suspension: &'a str,
 }
 
 /// Update the projection if nobody changed the sheet since `version` was read. A new
@@ -148,7 +151,7 @@ pub async fn update_projection(
          collected_at = $6, archived_at = $7, \
          warn_at = CASE WHEN due_at = $8 AND notice_level >= 1 THEN $8 ELSE $9 END, \
          notice_level = CASE WHEN due_at IS NULL OR $8 IS NULL OR due_at <> $8 THEN 0 ELSE notice_level END, \
-         due_at = $8, clock_state = $10, updated_at = $11, version = version + 1 \
+         due_at = $8, clock_state = $10, updated_at = $11, suspension = $14, version = version + 1 \
          WHERE id = $12 AND version = $13",
     )
     .bind(p.state)
@@ -164,6 +167,7 @@ pub async fn update_projection(
     .bind(now_ms())
     .bind(id)
     .bind(version)
+    .bind(p.suspension)
     .execute(tx)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -241,13 +245,17 @@ pub struct HandoverRow {
     pub returned_by_name: Option<String>,
     pub result: String,
     pub signer: String,
+    /// Customer service signed for it coming back (R-SHEET-5).
+    pub received_at: Option<i64>,
+    pub received_by_name: Option<String>,
 }
 
 const HANDOVER_SELECT: &str = "SELECT h.sheet_id, s.number, h.no, h.department_id, d.name AS department_name, h.to_user_id, h.state, \
      h.opinion, h.handed_over_at, hb.display_name AS handed_over_by_name, h.acknowledged_at, ab.display_name AS acknowledged_by_name, \
-     h.returned_at, rb.display_name AS returned_by_name, h.result, h.signer \
+     h.returned_at, rb.display_name AS returned_by_name, h.result, h.signer, h.received_at, cb.display_name AS received_by_name \
      FROM sheet_handovers h JOIN sheets s ON s.id = h.sheet_id JOIN departments d ON d.id = h.department_id \
-     JOIN users hb ON hb.id = h.handed_over_by LEFT JOIN users ab ON ab.id = h.acknowledged_by LEFT JOIN users rb ON rb.id = h.returned_by";
+     JOIN users hb ON hb.id = h.handed_over_by LEFT JOIN users ab ON ab.id = h.acknowledged_by LEFT JOIN users rb ON rb.id = h.returned_by \
+     LEFT JOIN users cb ON cb.id = h.received_by";
 
 /// Write a handover's current state (insert or update).
 pub async fn save_handover(
@@ -258,10 +266,10 @@ pub async fn save_handover(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO sheet_handovers (sheet_id, no, community_id, department_id, to_user_id, state, opinion, handed_over_at, \
-         handed_over_by, acknowledged_at, acknowledged_by, returned_at, returned_by, result, signer) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         handed_over_by, acknowledged_at, acknowledged_by, returned_at, returned_by, result, signer, received_at, received_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          ON CONFLICT (sheet_id, no) DO UPDATE SET state = $6, acknowledged_at = $10, acknowledged_by = $11, \
-         returned_at = $12, returned_by = $13, result = $14, signer = $15",
+         returned_at = $12, returned_by = $13, result = $14, signer = $15, received_at = $16, received_by = $17",
     )
     .bind(sheet_id)
     .bind(i64::from(h.no))
@@ -278,6 +286,8 @@ pub async fn save_handover(
     .bind(h.returned_by)
     .bind(&h.result)
     .bind(&h.signer)
+    .bind(h.received_at)
+    .bind(h.received_by)
     .execute(tx)
     .await?;
     Ok(())
@@ -314,6 +324,7 @@ pub const LEDGER_SORTS: &[(&str, &str)] = &[
     ("acknowledged_at", "h.acknowledged_at"),
     ("acknowledged_by", "ab.display_name"),
     ("returned_at", "h.returned_at"),
+    ("received_at", "h.received_at"),
     ("state", "h.state"),
 ];
 
@@ -733,6 +744,32 @@ pub async fn memberships(
     Ok(rows.into_iter().map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1) == 1)).collect())
 }
 
+/// Of the active holders of the first of `roles` anyone holds in the community, the one
+/// answering for the fewest open sheets (then the longest-serving): whom a sheet taken in
+/// outside customer service goes to.
+pub async fn least_busy(
+    conn: &mut AnyConnection,
+    community_id: i64,
+    roles: &[&str],
+) -> Result<Option<i64>, sqlx::Error> {
+    for role in roles {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT r.user_id FROM user_roles r JOIN users u ON u.id = r.user_id \
+             WHERE r.community_id = $1 AND r.role = $2 AND u.active = 1 \
+             ORDER BY (SELECT COUNT(*) FROM sheets s WHERE s.first_contact_id = r.user_id AND s.community_id = $1 \
+             AND s.state NOT IN ('collected', 'archived')), r.user_id LIMIT 1",
+        )
+        .bind(community_id)
+        .bind(*role)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if id.is_some() {
+            return Ok(id);
+        }
+    }
+    Ok(None)
+}
+
 /// A unit and one of its people, as the desk's finder lists them.
 #[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct Candidate {
@@ -837,7 +874,7 @@ pub async fn refresh_clock(
 
 use super::BulkValue;
 
-/// Sheets in bulk, 28 values a row in this column order.
+/// Sheets in bulk, 29 values a row in this column order.
 pub async fn bulk_sheets(
     tx: &mut AnyConnection,
     backend: super::Backend,
@@ -849,8 +886,8 @@ pub async fn bulk_sheets(
         "INSERT INTO sheets (id, community_id, number, year, seq, kind, channel, state, unit_id, person_id, \
          requester_name, requester_phone_masked, requester_phone_last4, reason, first_contact_id, signature_pending, \
          outcome, registered_at, dispatched_at, collected_at, archived_at, due_at, clock_state, updated_at, version, \
-         warn_at, notice_level, building_id)",
-        28,
+         warn_at, notice_level, building_id, suspension)",
+        29,
         rows,
     )
     .await
@@ -872,7 +909,7 @@ pub async fn bulk_events(
     .await
 }
 
-/// Handovers in bulk, 15 values a row in the ledger's column order.
+/// Handovers in bulk, 17 values a row in the ledger's column order.
 pub async fn bulk_handovers(
     tx: &mut AnyConnection,
     backend: super::Backend,
@@ -882,8 +919,9 @@ pub async fn bulk_handovers(
         tx,
         backend,
         "INSERT INTO sheet_handovers (sheet_id, no, community_id, department_id, to_user_id, state, opinion, \
-         handed_over_at, handed_over_by, acknowledged_at, acknowledged_by, returned_at, returned_by, result, signer)",
-        15,
+         handed_over_at, handed_over_by, acknowledged_at, acknowledged_by, returned_at, returned_by, result, signer, \
+         received_at, received_by)",
+        17,
         rows,
     )
     .await

@@ -767,7 +767,13 @@ pub struct GrantBody {
     /// None: company-wide (system administrators only).
     pub community_id: Option<i64>,
     pub role: String,
+    /// The department the role works in; with `head` and without it, the community's
+    /// department of the role's own kind.
     pub department_id: Option<i64>,
+    /// The holder heads the department (负责人): signs its extensions, suspensions and
+    /// terminations (R-SHEET-8).
+    #[serde(default)]
+    pub head: bool,
 }
 
 /// Grant a role in a community.
@@ -781,7 +787,11 @@ async fn grant_role(
     let role = huiqian_domain::auth::Role::parse(&b.role)
         .ok_or_else(|| AppError::field("role", huiqian_domain::validation::ValidationError::new("role.unknown")))
         .api(a.lang)?;
-    let rid = auth::grant_role(&s.app, &a.actor, id, b.community_id, role, b.department_id).await.api(a.lang)?;
+    let department = match (b.department_id, b.head, b.community_id, role.department_kind()) {
+        (None, true, Some(c), Some(kind)) => org::department_of_kind(&s.app, c, kind).await.api(a.lang)?,
+        (d, ..) => d,
+    };
+    let rid = auth::grant_role(&s.app, &a.actor, id, b.community_id, role, department, b.head).await.api(a.lang)?;
     Ok((StatusCode::CREATED, Json(Created { id: rid })))
 }
 

@@ -1,6 +1,7 @@
 //! Reports in the JSON API: the weekly statistics table (R-CMP-8) and staff performance
 //! with the sheets behind each number (R-ROLE-3, R-SHEET-9).
 
+use super::extract::ApiJson;
 use super::{ApiActor, ApiError, AppState, ErrorBody};
 use crate::app::{AppResult, report as rp};
 use crate::store::{report as sr, sheet as st};
@@ -15,6 +16,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(weekly_all))
         .routes(routes!(weekly_one))
         .routes(routes!(kept_weeks))
+        .routes(routes!(submit_analysis))
+        .routes(routes!(acknowledge_week))
         .routes(routes!(performance))
         .routes(routes!(drill))
 }
@@ -60,6 +63,35 @@ async fn kept_weeks(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<crate::store::report::KeptWeek>>> {
     api(rp::kept_weeks(&s.app, &a.actor, id).await, a.lang).map(Json)
+}
+
+/// The customer-service manager's analysis of a week that has ended, sent with its table
+/// to the centre director (R-CMP-8: "统计分析…报中心主任"); rewritable until acknowledged.
+#[utoipa::path(post, path = "/communities/{id}/weekly-reports/{week}/analysis", tag = "reports",
+    params(("id" = i64, Path), ("week" = String, Path, description = "Any day of the week, YYYY-MM-DD")),
+    request_body = rp::AnalysisInput,
+    responses((status = 200, body = sr::WeeklyReview), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn submit_analysis(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path((id, week)): Path<(i64, String)>,
+    ApiJson(b): ApiJson<rp::AnalysisInput>,
+) -> ApiResult<Json<sr::WeeklyReview>> {
+    api(rp::submit_analysis(&s.app, &a.actor, id, &week, &b).await, a.lang).map(Json)
+}
+
+/// The centre director acknowledges the week's table and analysis (签阅), once.
+#[utoipa::path(post, path = "/communities/{id}/weekly-reports/{week}/acknowledgement", tag = "reports",
+    params(("id" = i64, Path), ("week" = String, Path, description = "Any day of the week, YYYY-MM-DD")),
+    request_body = rp::AcknowledgeInput,
+    responses((status = 200, body = sr::WeeklyReview), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn acknowledge_week(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path((id, week)): Path<(i64, String)>,
+    ApiJson(b): ApiJson<rp::AcknowledgeInput>,
+) -> ApiResult<Json<sr::WeeklyReview>> {
+    api(rp::acknowledge(&s.app, &a.actor, id, &week, &b).await, a.lang).map(Json)
 }
 
 /// Staff performance over a period: per person and per department (R-ROLE-3).

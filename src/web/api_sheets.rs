@@ -23,6 +23,8 @@ pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(set_week))
         .routes(routes!(set_day))
         .routes(routes!(remove_day))
+        .routes(routes!(holiday_notices, load_holiday_notice))
+        .routes(routes!(holiday_notice_text))
         .routes(routes!(search_sheets, register_sheet))
         .routes(routes!(get_sheet))
         .routes(routes!(sheet_action))
@@ -244,6 +246,8 @@ pub fn handover_table(lang: crate::i18n::Lang) -> export::Table {
             export::Column::text(t("ledger.returned_by"), 8),
             export::Column::text(t("ledger.result"), 20),
             export::Column::text(t("ledger.signer"), 8),
+            export::Column::text(t("ledger.received_back"), 17),
+            export::Column::text(t("ledger.received_back_by"), 8),
             export::Column::text(t("common.status"), 8),
         ],
     }
@@ -265,6 +269,8 @@ pub fn handover_cells(r: &st::HandoverRow, tz: &str, lang: crate::i18n::Lang) ->
         r.returned_by_name.clone().unwrap_or_default(),
         r.result.clone(),
         r.signer.clone(),
+        when(r.received_at),
+        r.received_by_name.clone().unwrap_or_default(),
         crate::i18n::t(lang, &format!("handover.{}", r.state)).to_string(),
     ]
 }
@@ -434,7 +440,12 @@ async fn set_clock_target(
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct CalendarView {
+    /// The working spans of each weekday as stored (none: the default week).
     pub hours: Vec<crate::store::clock::Hours>,
+    /// The week as it counts, Monday first: each day's spans (`08:30-12:00,13:30-17:30`),
+    /// empty for a day off.
+    pub week: Vec<String>,
+    /// Holidays, make-up working days and days with hours of their own.
     pub days: Vec<crate::store::clock::Day>,
 }
 
@@ -446,8 +457,35 @@ async fn get_calendar(State(s): State<AppState>, a: ApiActor, Path(id): Path<i64
     let err = |e: sqlx::Error| ApiError::from_app(e.into(), a.lang);
     Ok(Json(CalendarView {
         hours: crate::store::clock::hours(pool, id).await.map_err(err)?,
+        week: api(crate::app::clock::week(&s.app, id).await, a.lang)?,
         days: crate::store::clock::days(pool, id).await.map_err(err)?,
     }))
+}
+
+/// The State Council's holiday notices loaded, and their days (国务院节假日安排通知).
+#[utoipa::path(get, path = "/holidays", tag = "sheets", responses((status = 200, body = crate::app::holidays::Notices)))]
+async fn holiday_notices(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<crate::app::holidays::Notices>> {
+    api(crate::app::holidays::list(&s.app, &a.actor).await, a.lang).map(Json)
+}
+
+/// Load a year's notice in huiqian's holiday format (docs/operations.md) into every
+/// community's calendar; a community's own entries for a day stay. A company-wide
+/// administrator.
+#[utoipa::path(post, path = "/holidays", tag = "sheets", request_body = crate::app::holidays::LoadInput,
+    responses((status = 200, body = crate::app::holidays::Loaded), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn load_holiday_notice(
+    State(s): State<AppState>,
+    a: ApiActor,
+    ApiJson(b): ApiJson<crate::app::holidays::LoadInput>,
+) -> ApiResult<Json<crate::app::holidays::Loaded>> {
+    api(crate::app::holidays::load(&s.app, &a.actor, &b).await, a.lang).map(Json)
+}
+
+/// A loaded notice in its file format.
+#[utoipa::path(get, path = "/holidays/{year}", tag = "sheets", params(("year" = i64, Path)),
+    responses((status = 200, body = String, content_type = "text/plain"), (status = 404, body = ErrorBody)))]
+async fn holiday_notice_text(State(s): State<AppState>, a: ApiActor, Path(year): Path<i64>) -> ApiResult<String> {
+    api(crate::app::holidays::text(&s.app, &a.actor, year).await, a.lang)
 }
 
 /// Set the working hours of each weekday.

@@ -68,7 +68,7 @@ async fn generated_sheets_replay_are_found_and_numbered_without_gaps() {
         let events = &history[&id];
         let replayed = Sheet::replay(events).expect("starts with the registration");
         assert_eq!(replayed.state.as_str(), s.get::<String, _>(1), "sheet {id}");
-        assert_eq!(i64::from(replayed.signature_pending), s.get::<i64, _>(2), "sheet {id}");
+        assert_eq!(i64::from(replayed.signature_owed()), s.get::<i64, _>(2), "sheet {id}");
         assert_eq!(replayed.first_contact, s.get::<i64, _>(3), "sheet {id}");
         assert_eq!(events.len() as i64, s.get::<i64, _>(4), "sheet {id}: version");
         for h in &replayed.handovers {
@@ -209,6 +209,7 @@ async fn generated_sheets_replay_are_found_and_numbered_without_gaps() {
         requester_name: "王秀英".into(),
         requester_phone: "13912345678".into(),
         reason: "厨房水管漏水".into(),
+        repair: Some(huiqian::app::request::RepairIntake { category: "water".into(), ..Default::default() }),
         ..Default::default()
     };
     let made = sheet::register(&app, &desk, c, &input, None).await.unwrap();

@@ -222,6 +222,8 @@ async fn r_sheet_4_handover_ledger_downloads() {
             "ledger.returned_by",
             "ledger.result",
             "ledger.signer",
+            "ledger.received_back",
+            "ledger.received_back_by",
             "common.status",
         ])
     );
@@ -231,7 +233,7 @@ async fn r_sheet_4_handover_ledger_downloads() {
         assert_eq!(row[1], h["no"].to_string());
         assert_eq!(row[2], h["department_name"].as_str().unwrap());
         assert_eq!(row[5], h["opinion"].as_str().unwrap());
-        assert_eq!(row[12], msg(Lang::Zh, &format!("handover.{}", h["state"].as_str().unwrap())));
+        assert_eq!(row[14], msg(Lang::Zh, &format!("handover.{}", h["state"].as_str().unwrap())));
     }
     let returned = rows.iter().find(|r| r[0] == sheets[0]["sheet"]["number"].as_str().unwrap()).unwrap();
     assert_eq!((returned[10].as_str(), returned[11].as_str()), ("已更换三角阀，楼下不再渗水", "李师傅"));
@@ -240,7 +242,7 @@ async fn r_sheet_4_handover_ledger_downloads() {
     // The workbook's look: frozen bold header with a fill and filter buttons, widths.
     let sheet_xml = xlsx_part(&x.body, "xl/worksheets/sheet1.xml");
     assert!(sheet_xml.contains("ySplit=\"1\"") && sheet_xml.contains("state=\"frozen\""), "{sheet_xml}");
-    assert!(sheet_xml.contains("<autoFilter ref=\"A1:M4\"/>"), "{sheet_xml}");
+    assert!(sheet_xml.contains("<autoFilter ref=\"A1:O4\"/>"), "{sheet_xml}");
     // `<col min="2" max="3" width="12.7109375" …/>`: neighbours of one width share an entry.
     let width = |col: usize| -> f64 {
         let attr = |tag: &str, name: &str| -> f64 {
@@ -418,7 +420,7 @@ async fn r_rep_1_repair_ledger_downloads() {
 async fn complaint(c: &Client, community: i64, category: &str) -> Value {
     let body = json!({"kind": "complaint", "channel": "phone", "room_no": "3-2-1502", "requester_name": "王秀英",
         "reason": format!("投诉{category}"), "complaint": {"category": category, "cause": "前台态度生硬", "course": "上午十点办理业务时被催促",
-        "place": "客服中心前台", "people": "前台接待员"}});
+        "place": "客服中心前台", "people": "前台接待员", "occurred_unknown": true}});
     let (s, v) = c.post_json(&format!("/api/v1/communities/{community}/sheets"), &body).await;
     assert_eq!(s, 201, "{v}");
     v
@@ -477,7 +479,7 @@ async fn r_recv_3_suggestion_ledger_downloads() {
 async fn followed_up_complaint(t: &TestApp, desk: &Client, manager: &Client, content: &str) -> Value {
     let body = json!({"kind": "complaint", "channel": "phone", "room_no": "3-2-1502", "requester_name": "王秀英",
         "requester_phone": "13812345678", "reason": "投诉噪音",
-        "complaint": {"category": "噪音", "cause": "楼上夜间噪音", "course": "连续三晚"}});
+        "complaint": {"category": "噪音", "cause": "楼上夜间噪音", "course": "连续三晚", "occurred_unknown": true, "place_unknown": true, "people_unknown": true}});
     let (s, v) = desk.post_json(&format!("/api/v1/communities/{}/sheets", t.c1), &body).await;
     assert_eq!(s, 201, "{v}");
     let (_, d) = desk.get_json(&format!("/api/v1/sheets/{}", v["id"])).await;

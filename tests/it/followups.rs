@@ -58,7 +58,7 @@ async fn collected_complaint(desk: &Client, manager: &Client, community: i64) ->
     let d = register(
         desk,
         community,
-        json!({"kind": "complaint", "reason": "投诉噪音", "complaint": {"category": "噪音", "cause": "楼上夜间噪音", "course": "连续三晚"}}),
+        json!({"kind": "complaint", "reason": "投诉噪音", "complaint": {"category": "噪音", "cause": "楼上夜间噪音", "course": "连续三晚", "occurred_unknown": true, "place_unknown": true, "people_unknown": true}}),
     )
     .await;
     let (s, d) = act(
@@ -115,7 +115,7 @@ async fn r_fu_1_sampling_is_keyed_recorded_and_never_below_the_rate() {
         (s["repair_rate"].as_i64(), s["special_service_rate"].as_i64(), s["delivery_rate"].as_i64()),
         (Some(30), Some(30), Some(10))
     );
-    assert_eq!((s["phone_cap_pct"].as_i64(), s["cap_mode"].as_str()), (Some(70), Some("refuse")));
+    assert_eq!((s["phone_cap_pct"].as_i64(), s["max_attempts"].as_i64()), (Some(70), Some(3)));
     assert!(s.get("sampling_key").is_none(), "the key is not shown with the rules");
     let (st, _) = save_settings(&desk, t.c1, json!({"special_service_rate": 40})).await;
     assert_eq!(st, 403, "the desk does not set the rates");
@@ -127,7 +127,7 @@ async fn r_fu_1_sampling_is_keyed_recorded_and_never_below_the_rate() {
     let (st, saved) = save_settings(&manager, t.c1, json!({"special_service_rate": 40})).await;
     assert_eq!(st, 200, "{saved}");
     let (st, e) = manager
-        .put_json(&format!("/api/v1/communities/{}/follow-up-settings", t.c1), &json!({"version": 0, "repair_rate": 30, "special_service_rate": 50, "delivery_rate": 10, "event_rate": 10, "due_hours": 72, "phone_cap_pct": 70, "cap_mode": "refuse"}))
+        .put_json(&format!("/api/v1/communities/{}/follow-up-settings", t.c1), &json!({"version": 0, "repair_rate": 30, "special_service_rate": 50, "delivery_rate": 10, "event_rate": 10, "due_hours": 72, "phone_cap_pct": 70, "max_attempts": 3}))
         .await;
     assert_eq!((st, code(&e)), (409, "stale_version"), "a save over someone else's is a conflict");
 
@@ -187,17 +187,16 @@ async fn r_fu_1_sampling_is_keyed_recorded_and_never_below_the_rate() {
         register(&desk, t.c1, json!({"kind": "inquiry", "reason": "询问停水时间", "follow_up_requested": true})).await;
     let (st, e) = act(&desk, &asked, json!({"action": "request_follow_up"})).await;
     assert_eq!((st, code(&e)), (422, "sheet.follow_up_already_requested"));
-    let (_, d) =
+    // An inquiry answered on the spot is collected with its answer (R-RECV-2).
+    let (st, d) =
         act(&desk, &asked, json!({"action": "answer_inquiry", "answer": "明天 9 点恢复", "basis": "自来水公司通知"}))
             .await;
-    let (st, d) = act(&desk, &d, json!({"action": "collect", "opinion": "清楚了", "phone_confirmed_at": 1})).await;
-    assert_eq!(st, 200, "{d}");
+    assert_eq!((st, d["sheet"]["state"].as_str()), (200, Some("collected")), "{d}");
     assert_eq!(task(&d)["reason"], "requested");
     let plain = register(&desk, t.c1, json!({"kind": "inquiry", "reason": "询问物业费标准"})).await;
     let (_, d) =
         act(&desk, &plain, json!({"action": "answer_inquiry", "answer": "每月每平方米 2.5 元", "basis": "物价局备案"}))
             .await;
-    let (_, d) = act(&desk, &d, json!({"action": "collect", "opinion": "清楚了", "phone_confirmed_at": 1})).await;
     assert!(d["follow_ups"].as_array().unwrap().is_empty());
     let (st, e) = act(&desk, &d, json!({"action": "request_follow_up", "note": "业主又来电"})).await;
     assert_eq!((st, code(&e)), (422, "sheet.follow_up_after_collection"));
@@ -211,8 +210,8 @@ async fn r_fu_1_sampling_is_keyed_recorded_and_never_below_the_rate() {
 }
 
 /// R-FU-2, R-FU-3: in person the resident signs; by phone the outcome and the time are
-/// recorded; the year's phone share may not pass the cap — refused, or warned and
-/// confirmed, as the community chose.
+/// recorded; the year's phone share may not pass the cap ("不得超过": refused, with no
+/// exception to accept).
 #[tokio::test]
 async fn r_fu_2_3_records_in_person_and_by_phone_under_the_cap() {
     let t = TestApp::spawn().await;
@@ -286,25 +285,11 @@ async fn r_fu_2_3_records_in_person_and_by_phone_under_the_cap() {
         "{sheet}"
     );
 
-    // Warn mode: over the cap needs a confirmation, and the record says so.
-    let (st, _) = save_settings(&manager, t.c1, json!({"cap_mode": "warn"})).await;
-    assert_eq!(st, 200);
-    let c = task(&collected_complaint(&desk, &manager, t.c1).await);
-    let (st, e) = record(&desk, &c, json!({"method": "phone", "outcome": "satisfied", "content": "电话回访"})).await;
-    assert_eq!((st, code(&e)), (422, "followup.phone_cap_confirm"), "{e}");
-    let (st, d) = record(
-        &desk,
-        &c,
-        json!({"method": "phone", "outcome": "satisfied", "content": "电话回访", "accept_over_cap": true}),
-    )
-    .await;
-    assert_eq!(st, 200, "{d}");
-    assert_eq!(d["follow_up"]["over_cap"], 1);
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'follow_up.recorded'")
         .fetch_one(t.app.store.read())
         .await
         .unwrap();
-    assert_eq!(n, 3);
+    assert_eq!(n, 2);
 }
 
 /// R-FU-4: the manager reviews each record with remarks; an unsatisfied result opens a
@@ -464,7 +449,7 @@ async fn r_fu_5_ledger_reassignment_and_overdue() {
     )
     .await
     .unwrap();
-    auth::grant_role(&t.app, &cli, other.id, Some(t.c1), Role::Receptionist, None).await.unwrap();
+    auth::grant_role(&t.app, &cli, other.id, Some(t.c1), Role::Receptionist, None, false).await.unwrap();
     let url = format!("/api/v1/follow-ups/{}/reassign", g["id"]);
     let (st, _) = desk.post_json(&url, &json!({"version": g["version"], "to_user_id": other.id})).await;
     assert_eq!(st, 403);

@@ -117,7 +117,7 @@ impl TestApp {
             )
             .await
             .unwrap();
-            auth::grant_role(&app, &cli, u.id, Some(c1), role, None).await.unwrap();
+            auth::grant_role(&app, &cli, u.id, Some(c1), role, None, false).await.unwrap();
             users.insert(role, username);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -12,6 +12,7 @@ mod demo;
 mod exports;
 mod followups;
 mod import;
+mod manual;
 mod matrix;
 mod notices;
 mod openapi;

@@ -82,6 +82,10 @@ fn table() -> Vec<(&'static str, &'static str, Need)> {
         ("get", "/api/v1/communities/{id}/calendar", In(ViewCommunity)),
         ("put", "/api/v1/communities/{id}/calendar/week", In(ManageCommunity)),
         ("put", "/api/v1/communities/{id}/calendar/days", In(ManageCommunity)),
+        ("get", "/api/v1/holidays", AnyStaff),
+        ("get", "/api/v1/holidays/{year}", AnyStaff),
+        // The State Council's notice is the company's: only a company-wide administrator loads one.
+        ("post", "/api/v1/holidays", CompanyWide),
         ("get", "/api/v1/communities/{id}/repairs/board", Either(DispatchRepair, HandleSheet)),
         ("get", "/api/v1/communities/{id}/repairs/my-day", In(DoRepair)),
         ("get", "/api/v1/communities/{id}/request-ledgers/{name}", In(ViewCommunity)),
@@ -142,6 +146,16 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
         "post",
         "/api/v1/sheets/{id}/actions",
         "sheets::r_role_2_each_sheet_action_for_each_role (the right depends on the action)",
+    ),
+    (
+        "post",
+        "/api/v1/communities/{id}/weekly-reports/{week}/analysis",
+        "reports::r_cmp_8_weekly_table_goes_to_the_director (the CS manager's role, a week that has ended)",
+    ),
+    (
+        "post",
+        "/api/v1/communities/{id}/weekly-reports/{week}/acknowledgement",
+        "reports::r_cmp_8_weekly_table_goes_to_the_director (the director's role, after the analysis)",
     ),
 ];
 
@@ -217,7 +231,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     )
     .await
     .unwrap();
-    let r = auth::grant_role(&t.app, &cli, s.id, Some(community), Role::Technician, None).await.unwrap();
+    let r = auth::grant_role(&t.app, &cli, s.id, Some(community), Role::Technician, None, false).await.unwrap();
     let desk = auth::create_staff(
         &t.app,
         &cli,
@@ -232,7 +246,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     )
     .await
     .unwrap();
-    auth::grant_role(&t.app, &cli, desk.id, Some(community), Role::Receptionist, None).await.unwrap();
+    auth::grant_role(&t.app, &cli, desk.id, Some(community), Role::Receptionist, None, false).await.unwrap();
     let desk_actor = auth::cli_actor_for(&t.app, desk.id).await.unwrap();
     let sheet = huiqian::app::sheet::register(
         &t.app,
@@ -244,6 +258,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
             room_no: "1-1-101".into(),
             requester_name: "王秀英".into(),
             reason: "厨房漏水".into(),
+            repair: Some(huiqian::app::request::RepairIntake { category: "water".into(), ..Default::default() }),
             ..Default::default()
         },
         None,
@@ -268,7 +283,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     .unwrap()
     .id;
     // An article is written by a person (its author is kept).
-    auth::grant_role(&t.app, &cli, desk.id, Some(community), Role::CsManager, None).await.unwrap();
+    auth::grant_role(&t.app, &cli, desk.id, Some(community), Role::CsManager, None, false).await.unwrap();
     let author = auth::cli_actor_for(&t.app, desk.id).await.unwrap();
     let article = huiqian::app::request::save_article(
         &t.app,
@@ -291,11 +306,15 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     let now = huiqian::store::now_ms();
     let follow_up = huiqian::store::followup::insert_follow_up(
         &mut tx,
-        community,
-        sheet.id,
-        "requested",
-        now + 3_600_000,
-        Some(desk.id),
+        &huiqian::store::followup::NewFollowUp {
+            community_id: community,
+            sheet_id: sheet.id,
+            reason: "requested",
+            due_at: now + 3_600_000,
+            assigned_to: Some(desk.id),
+            note: "",
+            excluded_user_id: None,
+        },
     )
     .await
     .unwrap()
@@ -353,7 +372,8 @@ fn path_for(path: &str, f: &Fixture) -> String {
         .replace("{article}", &f.article.to_string())
         .replace("{period}", "2026-11")
         .replace("{user}", &f.staff.to_string())
-        .replace("{measure}", "registered");
+        .replace("{measure}", "registered")
+        .replace("{year}", "2026");
     if path.ends_with("/recovery") || path.ends_with("/follow-up-ledger") {
         format!("{path}?from=0&to=9999999999999")
     } else {
@@ -404,6 +424,7 @@ fn body_for(method: &str, path: &str, n: usize) -> Value {
             json!({"days": ["08:30-17:30", "08:30-17:30", "08:30-17:30", "08:30-17:30", "08:30-17:30", "", ""]})
         }
         ("put", "/api/v1/communities/{id}/calendar/days") => json!({"day": "2027-01-01", "kind": "holiday"}),
+        ("post", "/api/v1/holidays") => json!({"notice": "year 2030\nholiday 2030-01-01 元旦\n"}),
         ("put", "/api/v1/communities/{id}/request-settings") => json!({
             "emergency_min": 15, "simple_min": 20, "general_min": 60, "slip_hours": 24, "repeat_count": 2,
             "repeat_days": 90, "progress_hours": 48, "promise_warn_min": 60, "version": 0
@@ -430,7 +451,7 @@ fn body_for(method: &str, path: &str, n: usize) -> Value {
         }
         ("put", "/api/v1/communities/{id}/follow-up-settings") => json!({
             "version": 0, "repair_rate": 30, "special_service_rate": 30, "delivery_rate": 10, "event_rate": 10,
-            "due_hours": 72, "phone_cap_pct": 70, "cap_mode": "refuse"
+            "due_hours": 72, "phone_cap_pct": 70, "max_attempts": 3
         }),
         ("post", "/api/v1/communities/{id}/sheets") => {
             json!({"kind": "inquiry", "channel": "phone", "requester_name": "王秀英", "reason": "询问停水时间"})

@@ -13,7 +13,9 @@ async fn a_new_community_has_the_manuals_departments_and_shanghai_time() {
     let (s, _) =
         admin.post_json("/api/v1/communities", &json!({"company_id": t.company, "code": "XY", "name": "新园"})).await;
     assert_eq!(s, 403);
-    huiqian::app::auth::grant_role(&t.app, &t.cli(), admin_id(&t).await, None, Role::SystemAdmin, None).await.unwrap();
+    huiqian::app::auth::grant_role(&t.app, &t.cli(), admin_id(&t).await, None, Role::SystemAdmin, None, false)
+        .await
+        .unwrap();
     let (s, c) =
         admin.post_json("/api/v1/communities", &json!({"company_id": t.company, "code": "xy", "name": "新园"})).await;
     assert_eq!(s, 201, "{c}");

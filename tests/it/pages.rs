@@ -57,7 +57,7 @@ async fn seed(t: &TestApp) -> (i64, i64, i64, i64) {
     )
     .await
     .unwrap();
-    auth::grant_role(&t.app, &cli, staff.id, Some(t.c1), Role::Technician, None).await.unwrap();
+    auth::grant_role(&t.app, &cli, staff.id, Some(t.c1), Role::Technician, None, false).await.unwrap();
     (b.id, u.id, p.id, staff.id)
 }
 
@@ -246,7 +246,7 @@ async fn must_change_password_is_enforced_on_pages() {
     )
     .await
     .unwrap();
-    huiqian::app::auth::grant_role(&t.app, &cli, u.id, Some(t.c1), Role::Receptionist, None).await.unwrap();
+    huiqian::app::auth::grant_role(&t.app, &cli, u.id, Some(t.c1), Role::Receptionist, None, false).await.unwrap();
     let c = t.client("newbie").await;
     let r = c.get("/persons").await;
     assert_eq!(r.status(), 303);
@@ -289,7 +289,7 @@ async fn company_wide_administrator_creates_companies_and_communities() {
     let mut conn = t.app.store.read().acquire().await.unwrap();
     let boss = huiqian::store::auth::user_by_name(&mut conn, "boss").await.unwrap().unwrap().id;
     drop(conn);
-    huiqian::app::auth::grant_role(&t.app, &t.cli(), boss, None, Role::SystemAdmin, None).await.unwrap();
+    huiqian::app::auth::grant_role(&t.app, &t.cli(), boss, None, Role::SystemAdmin, None, false).await.unwrap();
     let c = t.client("boss").await;
     assert_eq!(c.post_form("/companies", &[("name", "另一家物业")]).await.status(), 303);
     let home = c.get("/").await.text().await.unwrap();

@@ -90,7 +90,7 @@ async fn fixture(t: &TestApp) -> Fixture {
         &desk,
         c1,
         json!({"kind": "complaint", "channel": "letter", "room_no": "3-2-1502", "reason": "投诉楼上噪音",
-        "complaint": {"category": "噪音", "cause": "楼上夜间噪音", "course": "连续三晚"}}),
+        "complaint": {"category": "噪音", "cause": "楼上夜间噪音", "course": "连续三晚", "occurred_unknown": true, "place_unknown": true, "people_unknown": true}}),
     )
     .await;
     let (s, d) =
@@ -125,7 +125,7 @@ async fn fixture(t: &TestApp) -> Fixture {
         &desk,
         c1,
         json!({"kind": "complaint", "room_no": "3-2-1502", "reason": "投诉噪音",
-        "complaint": {"category": "噪音", "cause": "装修噪音", "course": "中午施工"}}),
+        "complaint": {"category": "噪音", "cause": "装修噪音", "course": "中午施工", "occurred_unknown": true, "place_unknown": true, "people_unknown": true}}),
     )
     .await;
     a_week_back(t, &[&s5, &s6]).await;
@@ -242,7 +242,7 @@ async fn r_cmp_8_weekly_statistics_table() {
     .await
     .unwrap();
     for c in [t.c1, t.c2] {
-        auth::grant_role(&t.app, &cli, boss.id, Some(c), Role::CentreDirector, None).await.unwrap();
+        auth::grant_role(&t.app, &cli, boss.id, Some(c), Role::CentreDirector, None, false).await.unwrap();
     }
     let boss = t.client("boss").await;
     let (_, all) = boss.get_json(&format!("/api/v1/reports/weekly?week={last}")).await;

@@ -24,7 +24,7 @@ async fn make_staff(t: &TestApp, username: &str, grants: &[(Option<i64>, Role)])
     .await
     .unwrap();
     for (c, r) in grants {
-        auth::grant_role(&t.app, &cli, u.id, *c, *r, None).await.unwrap();
+        auth::grant_role(&t.app, &cli, u.id, *c, *r, None, false).await.unwrap();
     }
     u.id
 }

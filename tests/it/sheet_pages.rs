@@ -42,6 +42,7 @@ async fn r_sheet_journey_through_the_pages() {
         ("requester_name", "王秀英"),
         ("requester_phone", "13812345678"),
         ("reason", "厨房水槽下水管漏水"),
+        ("repair.category", "drainage"),
         ("key", &key),
     ];
     let r = desk.post_form("/sheets/new", &form).await;
@@ -166,7 +167,7 @@ async fn r_sheet_journey_through_the_pages() {
         )
         .await
         .unwrap();
-        huiqian::app::auth::grant_role(&t.app, &cli, u.id, Some(t.c2), Role::Receptionist, None).await.unwrap();
+        huiqian::app::auth::grant_role(&t.app, &cli, u.id, Some(t.c2), Role::Receptionist, None, false).await.unwrap();
         t.client("ly_desk").await
     };
     assert_eq!(outsider.get("/attachments/1").await.status(), 404);
@@ -289,6 +290,7 @@ async fn r_sheet_1_photos_with_the_registration() {
             .text("community_id", t.c1.to_string())
             .text("channel", "phone")
             .text("kind", "repair")
+            .text("repair.category", "door_window")
             .text("room_no", "3-2-1502")
             .text("requester_name", "王秀英")
             .text("reason", "阳台玻璃开裂")

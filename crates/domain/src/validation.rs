@@ -72,7 +72,6 @@ pub const ALL_CODES: &[&str] = &[
     "followup_state.unknown",
     "followup_method.unknown",
     "followup_outcome.unknown",
-    "followup_cap_mode.unknown",
     "capa_state.unknown",
 ];
 

@@ -103,6 +103,10 @@ pub struct RoleRowView {
     pub id: i64,
     pub community: String,
     pub role: String,
+    /// The department the grant names, if any.
+    pub department: String,
+    /// Heads that department (负责人, R-SHEET-8).
+    pub head: bool,
     pub can_revoke: bool,
 }
 
@@ -114,6 +118,8 @@ struct StaffPage {
     roles: Vec<RoleRowView>,
     communities: Vec<(String, String)>,
     role_options: Vec<(String, String)>,
+    /// Department kinds for a grant ("" = the role's own department).
+    department_options: Vec<(String, String)>,
     can_manage: bool,
     f: Form,
 }
@@ -126,18 +132,28 @@ async fn staff_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
         None => crate::i18n::t(ctx.lang, "role.company_wide").to_string(),
         Some(id) => all.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or_else(|| format!("#{id}")),
     };
-    let roles = rows
-        .iter()
-        .map(|r| RoleRowView {
+    let mut roles = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let department = match r.department_id {
+            Some(d) => crate::store::org::department(s.app.store.read(), d)
+                .await
+                .map_err(|e| PageError(e.into(), ctx.lang))?
+                .map(|d| d.name)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        roles.push(RoleRowView {
             id: r.id,
             community: name_of(r.community_id),
             role: role_label(&c, &r.role),
+            department,
+            head: r.is_head == 1,
             can_revoke: match r.community_id {
                 Some(cid) => ctx.actor.authorize(Permission::ManageStaff, cid).is_ok(),
                 None => ctx.actor.authorize_company(Permission::ManageStaff).is_ok(),
             },
-        })
-        .collect();
+        });
+    }
     let manageable: Vec<(String, String)> = all
         .iter()
         .filter(|cm| ctx.actor.authorize(Permission::ManageStaff, cm.id).is_ok())
@@ -148,12 +164,17 @@ async fn staff_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
             || ctx.actor.authorize_company(Permission::ManageStaff).is_ok()
             || (rows.is_empty() && !manageable.is_empty());
     let role_options = c.options(&Role::ALL);
+    let mut department_options = vec![(String::new(), c.t.get("staff.department_by_role").to_string())];
+    department_options.extend(c.options(huiqian_domain::unit::DepartmentKind::ALL));
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(page(status, &StaffPage { c, u, roles, communities: manageable, role_options, can_manage, f }))
+    Ok(page(
+        status,
+        &StaffPage { c, u, roles, communities: manageable, role_options, department_options, can_manage, f },
+    ))
 }
 
 async fn staff(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
@@ -192,6 +213,11 @@ struct GrantForm {
     community_id: String,
     #[serde(default)]
     role: String,
+    /// A department kind; empty: the role's own department.
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    head: Option<String>,
 }
 
 async fn grant_role(
@@ -200,14 +226,34 @@ async fn grant_role(
     Path(id): Path<i64>,
     AxForm(f): AxForm<GrantForm>,
 ) -> PageResult {
+    let community = f.community_id.parse().ok();
     let result = match Role::parse(&f.role) {
         None => Err(AppError::field("role", huiqian_domain::validation::ValidationError::new("role.unknown"))),
-        Some(role) => auth::grant_role(&s.app, &ctx.actor, id, f.community_id.parse().ok(), role, None).await,
+        Some(role) => {
+            let kind = if f.department.trim().is_empty() {
+                Ok(role.department_kind())
+            } else {
+                huiqian_domain::unit::DepartmentKind::parse(&f.department)
+                    .map(Some)
+                    .map_err(|e| AppError::field("department", e))
+            };
+            match kind {
+                Err(e) => Err(e),
+                Ok(kind) => {
+                    let department = match (community, kind) {
+                        (Some(c), Some(k)) => org::department_of_kind(&s.app, c, k).await.page(ctx.lang)?,
+                        _ => None,
+                    };
+                    auth::grant_role(&s.app, &ctx.actor, id, community, role, department, f.head.is_some()).await
+                }
+            }
+        }
     };
     match result {
         Ok(_) => Ok(see_other(&format!("/staff/{id}"))),
         Err(e) => {
-            let mut form = Form::with(&[("community_id", f.community_id), ("role", f.role)]);
+            let mut form =
+                Form::with(&[("community_id", f.community_id), ("role", f.role), ("department", f.department)]);
             form.fail(e, ctx.lang)?;
             staff_page(&s, &ctx, id, form).await
         }

@@ -1,5 +1,5 @@
 //! Follow-up pages (R-FU-1 … R-FU-5): the task lists with the year's phone share, a task
-//! with its record form (signature pad in person, the cap confirmation by phone), the
+//! with its record form (signature pad in person, the phone cap), its earlier attempts, the
 //! manager's review, reassignment, the corrective-action report, the community's rules,
 //! the monthly sampling audit and the follow-up ledger with its export.
 
@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use huiqian_domain::auth::Permission;
 use huiqian_domain::followup::capa::CapaState;
 use huiqian_domain::followup::sampling::{Cause, Reason};
-use huiqian_domain::followup::visit::{CapMode, Method, Outcome, VisitState};
+use huiqian_domain::followup::visit::{Method, Outcome, VisitState};
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
@@ -151,8 +151,9 @@ struct ShowPage {
     f: Form,
     methods: Vec<(String, String)>,
     outcomes: Vec<(String, String)>,
-    /// The record was over the cap in warn mode: show the confirmation box.
-    confirm_cap: bool,
+    /// Earlier attempts that did not reach the resident.
+    attempts: Vec<(sf::Attempt, String, String)>,
+    max_attempts: i64,
     can_record: bool,
     can_review: bool,
     can_reassign: bool,
@@ -175,7 +176,7 @@ fn local_input(ms: i64, tz: &str) -> String {
     when(ms, tz).replace(' ', "T")
 }
 
-async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode, confirm_cap: bool) -> PageResult {
+async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode) -> PageResult {
     let d = fu::get(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cid = d.follow_up.community_id;
     let tz = s.app.store.community_zone(cid).await.map_err(AppError::from).page(ctx.lang)?.unwrap_or_default();
@@ -188,7 +189,9 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
     let mut staff: Vec<(String, String)> = vec![];
     for (id, name, role) in &members {
         let entry = (id.to_string(), name.clone());
-        let follows = huiqian_domain::auth::Role::parse(role).is_some_and(|r| r.allows(Permission::FollowUp));
+        // The person a complaint is about is never offered its follow-up (R-CMP-7).
+        let follows = huiqian_domain::auth::Role::parse(role).is_some_and(|r| r.allows(Permission::FollowUp))
+            && d.follow_up.excluded_user_id != Some(*id);
         if follows && !colleagues.contains(&entry) {
             colleagues.push(entry.clone());
         }
@@ -219,8 +222,21 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
         f.values.insert("responsible_id".into(), x.r.responsible_id.map(|r| r.to_string()).unwrap_or_default());
         f.values.insert("due_at".into(), x.r.due_at.map(|t| local_input(t, &tz)).unwrap_or_default());
     }
+    let attempts = d
+        .attempts
+        .into_iter()
+        .map(|a| {
+            let method = Method::parse(&a.method).map(|m| c.label(m).to_string()).unwrap_or_default();
+            let at = when(a.contacted_at, &tz);
+            (a, method, at)
+        })
+        .collect();
     let view = ShowPage {
-        can_record: d.follow_up.state == "pending" && ctx.actor.authorize(Permission::FollowUp, cid).is_ok(),
+        attempts,
+        max_attempts: d.max_attempts,
+        can_record: d.follow_up.state == "pending"
+            && ctx.actor.authorize(Permission::FollowUp, cid).is_ok()
+            && d.follow_up.excluded_user_id != Some(ctx.actor.user_id()),
         can_review: can_review && d.follow_up.state == "done",
         can_reassign: can_reassign && d.follow_up.state == "pending",
         pad: format!("fu-sig-{id}"),
@@ -230,7 +246,6 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
         f,
         methods: c.options(Method::ALL),
         outcomes: c.options(Outcome::ALL),
-        confirm_cap,
         colleagues,
         staff,
         now_local,
@@ -240,7 +255,7 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
 }
 
 async fn show(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    show_view(&s, &ctx, id, Form::default(), StatusCode::OK, false).await
+    show_view(&s, &ctx, id, Form::default(), StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -258,8 +273,6 @@ struct RecordForm {
     signature: String,
     #[serde(default)]
     signer: String,
-    #[serde(default)]
-    accept_over_cap: String,
 }
 
 async fn record(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f): AxForm<RecordForm>) -> PageResult {
@@ -281,7 +294,7 @@ async fn record(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm
                 let e =
                     AppError::field("contacted_at", huiqian_domain::validation::ValidationError::new("date.invalid"));
                 let st = form.fail(e, ctx.lang)?;
-                return show_view(&s, &ctx, id, form, st, false).await;
+                return show_view(&s, &ctx, id, form, st).await;
             }
         }
     };
@@ -293,14 +306,12 @@ async fn record(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm
         contacted_at,
         signature: f.signature.clone(),
         signer: f.signer.clone(),
-        accept_over_cap: !f.accept_over_cap.is_empty(),
     };
     match fu::record(&s.app, &ctx.actor, id, &input).await {
         Ok(_) => Ok(see_other(&format!("/follow-ups/{id}"))),
         Err(e) => {
-            let confirm = matches!(e, AppError::Rejected { code: "followup.phone_cap_confirm", .. });
             let st = form.fail(e, ctx.lang)?;
-            show_view(&s, &ctx, id, form, st, confirm).await
+            show_view(&s, &ctx, id, form, st).await
         }
     }
 }
@@ -319,7 +330,7 @@ async fn review(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm
         Ok(_) => Ok(see_other(&format!("/follow-ups/{id}"))),
         Err(e) => {
             let st = form.fail(e, ctx.lang)?;
-            show_view(&s, &ctx, id, form, st, false).await
+            show_view(&s, &ctx, id, form, st).await
         }
     }
 }
@@ -343,7 +354,7 @@ async fn reassign(
         Ok(_) => Ok(see_other(&format!("/follow-ups/{id}"))),
         Err(e) => {
             let st = form.fail(e, ctx.lang)?;
-            show_view(&s, &ctx, id, form, st, false).await
+            show_view(&s, &ctx, id, form, st).await
         }
     }
 }
@@ -390,7 +401,7 @@ async fn after_capa(s: &AppState, ctx: &Ctx, id: i64, r: Result<sf::Capa, AppErr
         Ok(_) => Ok(see_other(&format!("/follow-ups/{}#capa", report.follow_up_id))),
         Err(e) => {
             let st = form.fail(e, ctx.lang)?;
-            show_view(s, ctx, report.follow_up_id, form, st, false).await
+            show_view(s, ctx, report.follow_up_id, form, st).await
         }
     }
 }
@@ -489,7 +500,6 @@ struct SettingsPage {
     community_id: i64,
     version: i64,
     f: Form,
-    modes: Vec<(String, String)>,
     saved: bool,
 }
 
@@ -512,19 +522,12 @@ async fn settings_view(
             ("event_rate", cur.event_rate.to_string()),
             ("due_hours", cur.due_hours.to_string()),
             ("phone_cap_pct", cur.phone_cap_pct.to_string()),
-            ("cap_mode", cur.cap_mode.clone()),
+            ("max_attempts", cur.max_attempts.to_string()),
         ])
     });
     let c = Chrome::of(ctx);
-    let view = SettingsPage {
-        communities: community_options(&list),
-        community_id: cm.id,
-        version: cur.version,
-        f,
-        modes: c.options(CapMode::ALL),
-        saved,
-        c,
-    };
+    let view =
+        SettingsPage { communities: community_options(&list), community_id: cm.id, version: cur.version, f, saved, c };
     Ok(page(status, &view))
 }
 
@@ -549,7 +552,7 @@ struct SettingsForm {
     #[serde(default)]
     phone_cap_pct: String,
     #[serde(default)]
-    cap_mode: String,
+    max_attempts: String,
 }
 
 async fn save_settings(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<SettingsForm>) -> PageResult {
@@ -560,7 +563,7 @@ async fn save_settings(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<Se
         ("event_rate", f.event_rate.clone()),
         ("due_hours", f.due_hours.clone()),
         ("phone_cap_pct", f.phone_cap_pct.clone()),
-        ("cap_mode", f.cap_mode.clone()),
+        ("max_attempts", f.max_attempts.clone()),
     ]);
     // A number that is not a number is out of range (-1 fails every rule).
     let n = |v: &str| v.trim().parse::<i64>().unwrap_or(-1);
@@ -572,7 +575,7 @@ async fn save_settings(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<Se
         event_rate: n(&f.event_rate),
         due_hours: n(&f.due_hours),
         phone_cap_pct: n(&f.phone_cap_pct),
-        cap_mode: f.cap_mode.clone(),
+        max_attempts: n(&f.max_attempts),
     };
     match fu::save_settings(&s.app, &ctx.actor, f.community_id, &input).await {
         Ok(_) => Ok(see_other(&format!("/follow-up-settings?community_id={}&saved=1", f.community_id))),

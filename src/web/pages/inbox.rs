@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/communities/{id}/settings/week", post(set_week))
         .route("/communities/{id}/settings/day", post(set_day))
         .route("/communities/{id}/settings/day/{day}/remove", post(remove_day))
+        .route("/communities/{id}/settings/holidays", post(load_holidays))
+        .route("/holidays/{year}", get(holiday_text))
 }
 
 pub struct NoticeView {
@@ -68,6 +70,10 @@ struct SettingsPage {
     countings: Vec<(String, String)>,
     week: Vec<WeekRow>,
     days: Vec<sc::Day>,
+    /// The State Council's notices loaded (国务院节假日安排通知).
+    notices: Vec<sc::HolidayNotice>,
+    /// A company-wide administrator may load a later year's notice.
+    can_load: bool,
     f: Form,
 }
 
@@ -77,10 +83,6 @@ pub struct WeekRow {
     pub value: String,
     pub input: String,
     pub error: String,
-}
-
-fn hhmm(m: i64) -> String {
-    format!("{:02}:{:02}", m / 60, m % 60)
 }
 
 async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
@@ -109,23 +111,16 @@ async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
             )
         })
         .collect();
-    let hours = sc::hours(pool, id).await.map_err(err)?;
+    let current = clock::week(&s.app, id).await.page(ctx.lang)?;
     let names =
         ["weekday.mon", "weekday.tue", "weekday.wed", "weekday.thu", "weekday.fri", "weekday.sat", "weekday.sun"];
     let week = names
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let v = if let Some(typed) = f.values.get(&format!("d{i}")) {
-                typed.clone()
-            } else if hours.is_empty() {
-                if i < 5 { "08:30-17:30".to_string() } else { String::new() }
-            } else {
-                hours
-                    .iter()
-                    .find(|h| h.weekday == i as i64)
-                    .map(|h| format!("{}-{}", hhmm(h.start_minute), hhmm(h.end_minute)))
-                    .unwrap_or_default()
+            let v = match f.values.get(&format!("d{i}")) {
+                Some(typed) => typed.clone(),
+                None => current.get(i).cloned().unwrap_or_default(),
             };
             WeekRow {
                 name: c.t.get(n).to_string(),
@@ -142,13 +137,18 @@ async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
         .iter()
         .map(|x| (x.to_string(), c.t.get(&format!("settings.{x}")).to_string()))
         .collect();
-    let days = sc::days(pool, id).await.map_err(err)?;
+    // This year's days and later ones; past years stay in the calendar (and the API).
+    let this_year = format!("{}-01-01", crate::app::people::today_in(&cm.timezone).format("%Y"));
+    let days: Vec<sc::Day> =
+        sc::days(pool, id).await.map_err(err)?.into_iter().filter(|d| d.day >= this_year).collect();
+    let notices = sc::notices(pool).await.map_err(err)?;
+    let can_load = ctx.actor.authorize_company(Permission::ManageCommunity).is_ok();
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(page(status, &SettingsPage { c, cm, targets, kinds, countings, week, days, f }))
+    Ok(page(status, &SettingsPage { c, cm, targets, kinds, countings, week, days, notices, can_load, f }))
 }
 
 async fn settings(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
@@ -240,6 +240,8 @@ struct DayForm {
     kind: String,
     #[serde(default)]
     note: String,
+    #[serde(default)]
+    spans: String,
 }
 
 async fn set_day(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f): AxForm<DayForm>) -> PageResult {
@@ -247,13 +249,13 @@ async fn set_day(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxFor
         &s.app,
         &ctx.actor,
         id,
-        &clock::DayInput { day: f.day.clone(), kind: f.kind.clone(), note: f.note.clone() },
+        &clock::DayInput { day: f.day.clone(), kind: f.kind.clone(), note: f.note.clone(), spans: f.spans.clone() },
     )
     .await
     {
         Ok(_) => Ok(see_other(&format!("/communities/{id}/settings"))),
         Err(e) => {
-            let mut form = Form::with(&[("day", f.day), ("kind", f.kind), ("note", f.note)]);
+            let mut form = Form::with(&[("day", f.day), ("kind", f.kind), ("note", f.note), ("spans", f.spans)]);
             form.fail(e, ctx.lang)?;
             settings_page(&s, &ctx, id, form).await
         }
@@ -263,4 +265,35 @@ async fn set_day(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxFor
 async fn remove_day(State(s): State<AppState>, ctx: Ctx, Path((id, day)): Path<(i64, String)>) -> PageResult {
     clock::remove_day(&s.app, &ctx.actor, id, &day).await.page(ctx.lang)?;
     Ok(see_other(&format!("/communities/{id}/settings")))
+}
+
+#[derive(Deserialize)]
+struct NoticeForm {
+    #[serde(default)]
+    notice: String,
+}
+
+/// Load a year's holiday notice (pasted in the file format) into every community.
+async fn load_holidays(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    AxForm(f): AxForm<NoticeForm>,
+) -> PageResult {
+    match crate::app::holidays::load(&s.app, &ctx.actor, &crate::app::holidays::LoadInput { notice: f.notice.clone() })
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("/communities/{id}/settings"))),
+        Err(e) => {
+            let mut form = Form::with(&[("notice", f.notice)]);
+            form.fail(e, ctx.lang)?;
+            settings_page(&s, &ctx, id, form).await
+        }
+    }
+}
+
+/// A loaded notice in its file format, to check or to pass on.
+async fn holiday_text(State(s): State<AppState>, ctx: Ctx, Path(year): Path<i64>) -> PageResult {
+    let text = crate::app::holidays::text(&s.app, &ctx.actor, year).await.page(ctx.lang)?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }

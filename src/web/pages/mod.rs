@@ -135,7 +135,6 @@ labelled!(
     huiqian_domain::followup::visit::VisitState,
     huiqian_domain::followup::visit::Method,
     huiqian_domain::followup::visit::Outcome,
-    huiqian_domain::followup::visit::CapMode,
     huiqian_domain::followup::capa::CapaState,
 );
 

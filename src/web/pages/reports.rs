@@ -3,15 +3,15 @@
 //! number (R-ROLE-3, R-SHEET-9).
 
 use super::sheets::{communities, pick};
-use super::{Chrome, Form, OrPage, PageResult, page, render, when};
+use super::{Chrome, Form, OrPage, PageResult, page, render, see_other, when};
 use crate::app::{AppError, report as rp};
 use crate::store::{report as sr, sheet as st};
 use crate::web::extract::Ctx;
 use crate::web::{AppState, export};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::extract::{Form as AxForm, Path, Query, State};
+use axum::routing::{get, post};
 use huiqian_domain::auth::Permission;
 use huiqian_domain::sheet::request::RepairCategory;
 use huiqian_domain::sheet::{Channel, SheetKind};
@@ -21,6 +21,8 @@ use serde_json::json;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/reports/weekly", get(weekly))
+        .route("/reports/weekly/analysis", post(submit_analysis))
+        .route("/reports/weekly/acknowledge", post(acknowledge))
         .route("/reports/staff", get(staff))
         .route("/reports/staff/{user}/{measure}", get(drill))
 }
@@ -104,6 +106,21 @@ struct WeeklyPage {
     next_week: String,
     kept: Vec<(String, String)>,
     query: String,
+    /// One community's week that has ended: its analysis and acknowledgement (R-CMP-8).
+    review: Option<ReviewView>,
+    f: Form,
+}
+
+/// The week's analysis for the director and the director's acknowledgement.
+pub struct ReviewView {
+    pub community_id: i64,
+    pub r: Option<sr::WeeklyReview>,
+    pub analysed_at: String,
+    pub acknowledged_at: String,
+    /// The CS manager may write (or rewrite) the analysis: not acknowledged yet.
+    pub can_submit: bool,
+    /// The director may acknowledge: submitted, not yet acknowledged.
+    pub can_acknowledge: bool,
 }
 
 fn kind_label(c: &Chrome, k: &str) -> String {
@@ -117,6 +134,12 @@ fn category_label(c: &Chrome, key: &str) -> String {
 }
 
 async fn weekly(State(s): State<AppState>, ctx: Ctx, Query(q): Query<WeekQuery>) -> PageResult {
+    weekly_view(&s, &ctx, q, Form::default()).await
+}
+
+async fn weekly_view(s: &AppState, ctx: &Ctx, q: WeekQuery, f: Form) -> PageResult {
+    let s = s.clone();
+    let ctx = ctx.clone();
     let list = communities(&s, &ctx, Permission::ViewReports).await?;
     let all = q.community_id.as_deref() == Some("all") && list.len() > 1;
     let wanted = q.community_id.as_deref().and_then(|v| v.parse().ok());
@@ -249,6 +272,26 @@ async fn weekly(State(s): State<AppState>, ctx: Ctx, Query(q): Query<WeekQuery>)
         return export::download_rows(d, rows).await.page(ctx.lang);
     }
     let generated = w.generated_at.map(|at| when(at, &tz)).unwrap_or_default();
+    let this_monday = rp::monday_of(rp::local_day(&tz, crate::store::now_ms()));
+    let review = (!all && monday < this_monday).then(|| {
+        let roles = ctx.actor.roles_in(cm.id);
+        let r = w.review.clone();
+        let acknowledged = r.as_ref().is_some_and(|x| x.acknowledged_at.is_some());
+        let submitted = r.as_ref().is_some_and(|x| x.analysed_at.is_some());
+        ReviewView {
+            community_id: cm.id,
+            analysed_at: r.as_ref().and_then(|x| x.analysed_at).map(|t| when(t, &tz)).unwrap_or_default(),
+            acknowledged_at: r.as_ref().and_then(|x| x.acknowledged_at).map(|t| when(t, &tz)).unwrap_or_default(),
+            can_submit: !acknowledged
+                && roles.contains(&huiqian_domain::auth::Role::CsManager)
+                && ctx.actor.can_write(),
+            can_acknowledge: submitted
+                && !acknowledged
+                && roles.contains(&huiqian_domain::auth::Role::CentreDirector)
+                && ctx.actor.can_write(),
+            r,
+        }
+    });
     let mut options: Vec<(String, String)> = list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect();
     if list.len() > 1 {
         options.insert(0, ("all".to_string(), c.t.get("report.all_communities").to_string()));
@@ -265,9 +308,53 @@ async fn weekly(State(s): State<AppState>, ctx: Ctx, Query(q): Query<WeekQuery>)
         next_week: (monday + chrono::Duration::days(7)).to_string(),
         kept,
         query,
+        review,
+        f,
         w,
         c,
     }))
+}
+
+#[derive(Deserialize, Default)]
+struct ReviewForm {
+    community_id: i64,
+    #[serde(default)]
+    week: String,
+    #[serde(default)]
+    version: i64,
+    #[serde(default)]
+    analysis: String,
+    #[serde(default)]
+    remarks: String,
+}
+
+/// The CS manager's analysis, sent with the week's table to the director (R-CMP-8).
+async fn submit_analysis(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<ReviewForm>) -> PageResult {
+    let input = rp::AnalysisInput { analysis: f.analysis.clone(), version: f.version };
+    review_done(&s, &ctx, &f, rp::submit_analysis(&s.app, &ctx.actor, f.community_id, &f.week, &input).await).await
+}
+
+/// The director's acknowledgement of the week's table and analysis.
+async fn acknowledge(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<ReviewForm>) -> PageResult {
+    let input = rp::AcknowledgeInput { remarks: f.remarks.clone(), version: f.version };
+    review_done(&s, &ctx, &f, rp::acknowledge(&s.app, &ctx.actor, f.community_id, &f.week, &input).await).await
+}
+
+async fn review_done(
+    s: &AppState,
+    ctx: &Ctx,
+    f: &ReviewForm,
+    r: crate::app::AppResult<sr::WeeklyReview>,
+) -> PageResult {
+    let back = WeekQuery { community_id: Some(f.community_id.to_string()), week: Some(f.week.clone()), format: None };
+    match r {
+        Ok(_) => Ok(see_other(&format!("/reports/weekly?community_id={}&week={}", f.community_id, f.week))),
+        Err(e) => {
+            let mut form = Form::with(&[("analysis", f.analysis.clone()), ("remarks", f.remarks.clone())]);
+            form.fail(e, ctx.lang)?;
+            weekly_view(s, ctx, back, form).await
+        }
+    }
 }
 
 // ---- staff performance ----

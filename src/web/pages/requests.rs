@@ -99,6 +99,8 @@ pub struct Intake {
     pub classes: Vec<(String, String)>,
     pub against: Vec<(String, String)>,
     pub departments: Vec<(String, String)>,
+    /// The community's staff, for the person a complaint is about.
+    pub staff: Vec<(String, String)>,
     /// The words the receptionist reads out on receipt of a complaint (R-CMP-1).
     pub apology: String,
 }
@@ -119,6 +121,15 @@ pub(super) async fn intake(s: &AppState, ctx: &Ctx, community_id: i64) -> Intake
         .filter(|d| d.active == 1)
         .map(|d| (d.id.to_string(), d.name))
         .collect();
+    let mut staff: Vec<(String, String)> = vec![];
+    for (id, name, _) in
+        crate::store::auth::community_members(s.app.store.read(), community_id).await.unwrap_or_default()
+    {
+        let entry = (id.to_string(), name);
+        if !staff.contains(&entry) {
+            staff.push(entry);
+        }
+    }
     Intake {
         repair_only,
         categories: RepairCategory::ALL
@@ -135,6 +146,7 @@ pub(super) async fn intake(s: &AppState, ctx: &Ctx, community_id: i64) -> Intake
         ),
         against: c.options(AgainstKind::ALL),
         departments: with_blank(c.t.get("common.none"), departments),
+        staff: with_blank(c.t.get("common.none"), staff),
         apology,
     }
 }
@@ -197,6 +209,10 @@ pub struct FlowView {
     pub classes: Vec<(String, String)>,
     pub technicians: Vec<(String, String)>,
     pub departments: Vec<(String, String)>,
+    /// Any department, for the director's solution (R-CMP-5).
+    pub solution_departments: Vec<(String, String)>,
+    /// The complaint goes to the director (R-CMP-3): the judge form says so.
+    pub director_only: bool,
     pub flag_reasons: Vec<(String, String)>,
     pub price_items: Vec<(String, String)>,
     pub managers: Vec<(String, String)>,
@@ -373,17 +389,22 @@ pub(super) async fn flow_view(
         v.title = c.t.get("flow.complaint").to_string();
         let dt = &cc.details;
         fact(&mut v, "complaint.category", dt.category.clone());
-        fact(&mut v, "complaint.occurred_at", at(dt.occurred_at));
-        fact(&mut v, "complaint.place", dt.place.clone());
+        // R-CMP-1: each recorded, or recorded as unknown on purpose.
+        let unknown = |flag: bool, value: String| if flag { c.t.get("complaint.unknown").to_string() } else { value };
+        fact(&mut v, "complaint.occurred_at", unknown(dt.occurred_unknown, at(dt.occurred_at)));
+        fact(&mut v, "complaint.place", unknown(dt.place_unknown, dt.place.clone()));
         fact(&mut v, "complaint.cause", dt.cause.clone());
         fact(&mut v, "complaint.course", dt.course.clone());
-        fact(&mut v, "complaint.people", dt.people.clone());
+        fact(&mut v, "complaint.people", unknown(dt.people_unknown, dt.people.clone()));
         let mut against = dt.against.map(|a| c.label(a).to_string()).unwrap_or_default();
         if let Some(dep) = dt.against_department {
             against = format!("{against}：{}", dep_name(dep));
         }
         if !dt.against_name.is_empty() {
             against = format!("{against}（{}）", dt.against_name);
+        }
+        if dt.against_user.is_some() {
+            against = format!("{against} · {}", user_name(dt.against_user).await);
         }
         fact(&mut v, "complaint.against", against);
         if let Some(f) = cc.flag {
@@ -430,7 +451,18 @@ pub(super) async fn flow_view(
         v.can_solution =
             open && roles.contains(&Role::CentreDirector) && cc.solution.is_none() && (cc.flag.is_some() || valid);
         v.can_log_progress = open && valid && (may(Permission::HandleSheet) || holds);
-        v.departments = dep_options();
+        // R-CMP-2/R-CMP-3: the departments the complaint may go to, and no others: the
+        // one complained about or the one that handles it; the director's office only
+        // for complaints about supervisors and above, customer-service or admin staff.
+        v.departments = crate::app::request::complaint_departments(dt, deps)
+            .into_iter()
+            .map(|x| {
+                let kind = DepartmentKind::parse(&x.kind).map(|k| c.label(k)).unwrap_or("");
+                (x.id.to_string(), format!("{}（{kind}）", x.name))
+            })
+            .collect();
+        v.solution_departments = dep_options();
+        v.director_only = huiqian_domain::sheet::request::complaint_needs_director(dt);
         v.flag_reasons = c.options(FlagReason::ALL);
     }
     if d.sheet.kind == "inquiry" {
@@ -447,7 +479,7 @@ pub(super) async fn flow_view(
         if i.promise_missed(now) {
             v.warnings.push(c.t.get("inquiry.promise_missed").to_string());
         }
-        let handles = may(Permission::HandleSheet);
+        let handles = crate::app::sheet::may_handle(&ctx.actor, cid, d.sheet.first_contact_id);
         let unanswered = i.answer.is_none();
         v.can_answer = open && unanswered && (handles || i.escalated_to == Some(me));
         v.can_escalate = open && unanswered && handles;
@@ -490,7 +522,10 @@ pub(super) async fn flow_view(
             "suggestion.replied_at",
             format!("{} {}", at(x.replied_at), user_name(x.replied_by).await).trim().to_string(),
         );
-        v.can_analyse = open && x.reply.is_none() && may(Permission::ReassignSheet);
+        v.can_analyse = open
+            && x.reply.is_none()
+            && (roles.contains(&Role::CsManager) || roles.contains(&Role::CentreDirector))
+            && ctx.actor.can_write();
         // R-RECV-3: a department manager or higher — the director, the CS manager, or the
         // head of any department.
         let head = if open && x.analysis.is_some() && x.reply.is_none() {

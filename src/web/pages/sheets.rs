@@ -191,6 +191,14 @@ struct NewForm {
     complaint_category: String,
     #[serde(default, rename = "complaint.occurred_at")]
     complaint_occurred_at: String,
+    #[serde(default, rename = "complaint.occurred_unknown")]
+    complaint_occurred_unknown: String,
+    #[serde(default, rename = "complaint.place_unknown")]
+    complaint_place_unknown: String,
+    #[serde(default, rename = "complaint.people_unknown")]
+    complaint_people_unknown: String,
+    #[serde(default, rename = "complaint.against_user_id")]
+    complaint_against_user_id: String,
     #[serde(default, rename = "complaint.place")]
     complaint_place: String,
     #[serde(default, rename = "complaint.cause")]
@@ -226,6 +234,10 @@ impl NewForm {
             ("complaint.against", self.complaint_against.clone()),
             ("complaint.against_department_id", self.complaint_against_department_id.clone()),
             ("complaint.against_name", self.complaint_against_name.clone()),
+            ("complaint.occurred_unknown", self.complaint_occurred_unknown.clone()),
+            ("complaint.place_unknown", self.complaint_place_unknown.clone()),
+            ("complaint.people_unknown", self.complaint_people_unknown.clone()),
+            ("complaint.against_user_id", self.complaint_against_user_id.clone()),
             ("follow_up_requested", self.follow_up_requested.clone()),
         ]
     }
@@ -252,6 +264,10 @@ impl NewForm {
             against: self.complaint_against.clone(),
             against_department_id: self.complaint_against_department_id.trim().parse().ok(),
             against_name: self.complaint_against_name.clone(),
+            against_user_id: self.complaint_against_user_id.trim().parse().ok(),
+            occurred_unknown: !self.complaint_occurred_unknown.is_empty(),
+            place_unknown: !self.complaint_place_unknown.is_empty(),
+            people_unknown: !self.complaint_people_unknown.is_empty(),
         })
     }
 
@@ -280,6 +296,10 @@ impl NewForm {
             complaint_against: get("complaint.against"),
             complaint_against_department_id: get("complaint.against_department_id"),
             complaint_against_name: get("complaint.against_name"),
+            complaint_occurred_unknown: get("complaint.occurred_unknown"),
+            complaint_place_unknown: get("complaint.place_unknown"),
+            complaint_people_unknown: get("complaint.people_unknown"),
+            complaint_against_user_id: get("complaint.against_user_id"),
             follow_up_requested: get("follow_up_requested"),
         }
     }
@@ -436,7 +456,11 @@ pub struct HandoverView {
     pub sent: String,
     pub received: String,
     pub returned: String,
+    /// When customer service signed for it coming back (R-SHEET-5).
+    pub received_back: String,
     pub mine: bool,
+    /// Back with customer service and not yet signed for: this viewer may sign.
+    pub can_receive: bool,
 }
 
 #[derive(Template)]
@@ -466,6 +490,10 @@ struct SheetPage {
     is_director: bool,
     /// The viewer answers for this sheet (otherwise collecting needs a reason).
     mine_first_contact: bool,
+    /// A customer-service manager (or the director) may waive the party's signature.
+    can_waive: bool,
+    /// Collected on the party's word by phone: their signature is still owed.
+    acceptance_by_phone: bool,
     f: Form,
     /// The repair, complaint, inquiry or suggestion on the sheet and its steps.
     flow: super::requests::FlowView,
@@ -476,7 +504,10 @@ fn describe_event(c: &Chrome, name: &str, data: &str) -> String {
     let pick = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
     match name {
         "dispatched" => format!("#{} {}", v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0), pick("opinion")),
-        "acknowledged" | "work_started" => format!("#{}", v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0)),
+        "acknowledged" | "work_started" | "return_received" => {
+            format!("#{}", v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0))
+        }
+        "signature_waived" => pick("reason"),
         "returned" => format!(
             "#{} {} （{}）",
             v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0),
@@ -510,6 +541,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
     let deps = org::departments(&s.app, &ctx.actor, cid).await.page(ctx.lang)?;
     let my_kinds: Vec<DepartmentKind> = ctx.actor.roles_in(cid).iter().filter_map(|r| r.department_kind()).collect();
     let is_director = ctx.actor.roles_in(cid).contains(&Role::CentreDirector);
+    let can_handle = sheet::may_handle(&ctx.actor, cid, d.sheet.first_contact_id);
     let handovers: Vec<HandoverView> = d
         .handovers
         .clone()
@@ -521,9 +553,15 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
                 sent: when(h.handed_over_at, &tz),
                 received: h.acknowledged_at.map(|v| when(v, &tz)).unwrap_or_default(),
                 returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
+                received_back: h.received_at.map(|v| when(v, &tz)).unwrap_or_default(),
                 mine: is_director
                     || kind.is_some_and(|k| my_kinds.contains(&k))
                     || h.to_user_id == Some(ctx.actor.user_id()),
+                can_receive: can_handle
+                    && h.returned_at.is_some()
+                    && h.received_at.is_none()
+                    && matches!(h.state.as_str(), "returned" | "terminated" | "suspended")
+                    && d.sheet.state != "archived",
                 h,
             }
         })
@@ -561,7 +599,14 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
             events,
             files: d.attachments.iter().filter(|a| a.purpose != "signature").cloned().collect(),
             signatures: d.attachments.into_iter().filter(|a| a.purpose == "signature").collect(),
-            departments: deps.iter().filter(|x| x.active == 1).map(|x| (x.id.to_string(), x.name.clone())).collect(),
+            // R-CMP-3: a complaint is offered only the departments the rule allows.
+            departments: match &d.case.complaint {
+                Some(cc) => crate::app::request::complaint_departments(&cc.details, &deps)
+                    .into_iter()
+                    .map(|x| (x.id.to_string(), x.name.clone()))
+                    .collect(),
+                None => deps.iter().filter(|x| x.active == 1).map(|x| (x.id.to_string(), x.name.clone())).collect(),
+            },
             receptionists: staff
                 .iter()
                 .filter(|u| u.active == 1 && u.id != d.sheet.first_contact_id)
@@ -570,8 +615,13 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
             staff: std::iter::once((String::new(), c.t.get("sheet.any_receiver").to_string()))
                 .chain(staff.iter().filter(|u| u.active == 1).map(|u| (u.id.to_string(), u.display_name.clone())))
                 .collect(),
-            can_handle: ctx.actor.authorize(Permission::HandleSheet, cid).is_ok(),
-            can_register: ctx.actor.authorize(Permission::RegisterSheet, cid).is_ok(),
+            can_handle,
+            can_waive: d.sheet.signature_pending == 1
+                && d.sheet.state != "archived"
+                && ctx.actor.roles_in(cid).iter().any(|r| matches!(r, Role::CsManager | Role::CentreDirector))
+                && ctx.actor.can_write(),
+            acceptance_by_phone: d.sheet.signature_pending == 1 && d.sheet.collected_at.is_some(),
+            can_register: ctx.actor.authorize(Permission::RegisterSheet, cid).is_ok() || can_handle,
             can_reassign: ctx.actor.authorize(Permission::ReassignSheet, cid).is_ok(),
             is_director,
             mine_first_contact: d.sheet.first_contact_id == ctx.actor.user_id(),
@@ -787,6 +837,8 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
             }
         }
         "archive" => A::Archive,
+        "receive_return" => A::ReceiveReturn { handover: f.handover },
+        "waive_signature" => A::WaiveSignature { reason: f.reason.clone() },
         "capture_signature" => A::CaptureSignature { signature: f.signature.clone(), signer: f.signer.clone() },
         "reassign_first_contact" => {
             A::ReassignFirstContact { to_user_id: f.to_user_id.parse().unwrap_or(0), reason: f.reason.clone() }
@@ -961,7 +1013,9 @@ async fn print(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, headers
             sent: when(h.handed_over_at, &tz),
             received: h.acknowledged_at.map(|v| when(v, &tz)).unwrap_or_default(),
             returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
+            received_back: h.received_at.map(|v| when(v, &tz)).unwrap_or_default(),
             mine: false,
+            can_receive: false,
             h,
         })
         .collect();
@@ -1172,6 +1226,8 @@ pub struct LedgerRow {
     pub sent: String,
     pub received: String,
     pub returned: String,
+    /// Customer service signed for it coming back (R-SHEET-5).
+    pub received_back: String,
 }
 
 #[derive(Template)]
@@ -1246,6 +1302,7 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
         ("ledger.acknowledged_by", Some("acknowledged_by")),
         ("ledger.returned_at", Some("returned_at")),
         ("ledger.result", None),
+        ("ledger.received_back", Some("received_at")),
         ("common.status", Some("state")),
     ]
     .into_iter()
@@ -1264,6 +1321,7 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
             sent: when(h.handed_over_at, &tz),
             received: h.acknowledged_at.map(|v| when(v, &tz)).unwrap_or_default(),
             returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
+            received_back: h.received_at.map(|v| when(v, &tz)).unwrap_or_default(),
             h,
         })
         .collect();
@@ -1273,7 +1331,7 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
             .collect(),
         states: std::iter::once(any)
             .chain(
-                ["handed_over", "acknowledged", "in_progress", "returned", "terminated"]
+                ["handed_over", "acknowledged", "in_progress", "returned", "terminated", "suspended"]
                     .iter()
                     .map(|x| (x.to_string(), c.t.get(&format!("handover.{x}")).to_string())),
             )

@@ -13,4 +13,4 @@ pub mod visit;
 
 pub use capa::{CapaPlan, CapaState};
 pub use sampling::{Cause, Decision, Rates, Reason, Tally};
-pub use visit::{CapMode, Method, Outcome, PhoneCheck, VisitRecord, VisitState, YearShare};
+pub use visit::{AfterUnreachable, Method, Outcome, PhoneCheck, VisitRecord, VisitState, YearShare};

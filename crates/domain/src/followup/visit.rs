@@ -3,8 +3,9 @@
 //! A task is assigned to a member of customer service with a time limit. It is done in
 //! person (a home visit or an on-site inspection; the resident signs) or by phone (the
 //! outcome and the time of the call). The customer-service manager then reviews it and
-//! adds remarks. An unsatisfied result, or a resident who could not be reached, opens a
-//! corrective-action report ([`super::capa`]).
+//! adds remarks. An unsatisfied result opens a corrective-action report
+//! ([`super::capa`]); a resident who could not be reached is tried again, a new attempt
+//! with its own time limit, up to the community's number of attempts.
 
 use crate::code::code_enum;
 use crate::sheet::lifecycle::{Ms, Refusal};
@@ -45,9 +46,29 @@ code_enum!(
 );
 
 impl Outcome {
-    /// An unsatisfied or failed follow-up is a nonconformity (R-FU-4).
+    /// R-FU-4: "对回访内容反馈为不合格的事件…执行不合格/纠正预防措施报告": an unsatisfied
+    /// result is a nonconformity. A resident not reached said nothing about the service.
     pub fn opens_capa(self) -> bool {
-        !matches!(self, Outcome::Satisfied)
+        matches!(self, Outcome::Unsatisfied)
+    }
+}
+
+/// What becomes of a task when the resident could not be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AfterUnreachable {
+    /// Try again: attempt number `attempt`, with a time limit of its own.
+    Retry { attempt: u32 },
+    /// The attempts are used up: recorded as not reached, for the manager's review.
+    GiveUp,
+}
+
+/// After attempt `attempt` (1, 2, …) failed to reach the resident, with `max_attempts`
+/// allowed (at least one).
+pub fn after_unreachable(attempt: u32, max_attempts: u32) -> AfterUnreachable {
+    if attempt < max_attempts.max(1) {
+        AfterUnreachable::Retry { attempt: attempt + 1 }
+    } else {
+        AfterUnreachable::GiveUp
     }
 }
 
@@ -133,38 +154,25 @@ impl YearShare {
     }
 }
 
-code_enum!(
-    /// What to do when a phone follow-up would put the year over the cap.
-    CapMode, "followup_cap_mode.unknown", {
-        Refuse => "refuse", "拒绝", "Refuse";
-        Warn => "warn", "提醒", "Warn";
-    }
-);
-
 /// The answer to "may this follow-up be recorded by phone?".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PhoneCheck {
     /// Within the cap.
     Within,
-    /// Over the cap after this one (percent); allowed, with a warning.
-    Warn { after_pct: u32 },
-    /// Over the cap after this one (percent); refused.
+    /// Over the cap after this one (percent): refused. R-FU-2: "电话回访率不得超过年回访率
+    /// 总额的70%" — may not exceed; there is no exception.
     Refuse { after_pct: u32 },
 }
 
 /// Would recording one more task by phone put the year's phone share over `cap_pct`
 /// percent of the year's follow-ups (R-FU-2)?
-pub fn phone_check(share: YearShare, cap_pct: u8, mode: CapMode) -> PhoneCheck {
+pub fn phone_check(share: YearShare, cap_pct: u8) -> PhoneCheck {
     let phone = share.phone + 1;
     let total = share.total.max(phone);
     if phone * 100 <= u32::from(cap_pct) * total {
         return PhoneCheck::Within;
     }
-    let after_pct = phone * 100 / total;
-    match mode {
-        CapMode::Refuse => PhoneCheck::Refuse { after_pct },
-        CapMode::Warn => PhoneCheck::Warn { after_pct },
-    }
+    PhoneCheck::Refuse { after_pct: phone * 100 / total }
 }
 
 #[cfg(test)]
@@ -204,30 +212,32 @@ mod tests {
         assert_eq!(check_review(VisitState::Done, " "), Err(Refusal("followup.remarks_required")));
         assert_eq!(check_review(VisitState::Done, "处理及时"), Ok(()));
         assert_eq!(check_review(VisitState::Reviewed, "再审"), Err(Refusal("followup.already_reviewed")));
-        assert!(Outcome::Unsatisfied.opens_capa() && Outcome::Unreachable.opens_capa());
-        assert!(!Outcome::Satisfied.opens_capa());
+        assert!(Outcome::Unsatisfied.opens_capa());
+        assert!(
+            !Outcome::Satisfied.opens_capa() && !Outcome::Unreachable.opens_capa(),
+            "not reached is not a nonconformity"
+        );
+    }
+
+    /// R-FU-4: a resident not reached is tried again, up to the number of attempts.
+    #[test]
+    fn r_fu_4_unreachable_is_retried() {
+        assert_eq!(after_unreachable(1, 3), AfterUnreachable::Retry { attempt: 2 });
+        assert_eq!(after_unreachable(2, 3), AfterUnreachable::Retry { attempt: 3 });
+        assert_eq!(after_unreachable(3, 3), AfterUnreachable::GiveUp);
+        assert_eq!(after_unreachable(1, 0), AfterUnreachable::GiveUp, "at least the one attempt");
     }
 
     #[test]
     fn r_fu_2_the_phone_cap() {
         // Ten tasks this year, six done by phone: a seventh makes 7 of 10 = 70%, within.
-        assert_eq!(phone_check(YearShare { phone: 6, total: 10 }, 70, CapMode::Refuse), PhoneCheck::Within);
+        assert_eq!(phone_check(YearShare { phone: 6, total: 10 }, 70), PhoneCheck::Within);
         // Seven done by phone: an eighth would make 80%.
-        assert_eq!(
-            phone_check(YearShare { phone: 7, total: 10 }, 70, CapMode::Refuse),
-            PhoneCheck::Refuse { after_pct: 80 }
-        );
-        assert_eq!(
-            phone_check(YearShare { phone: 7, total: 10 }, 70, CapMode::Warn),
-            PhoneCheck::Warn { after_pct: 80 }
-        );
+        assert_eq!(phone_check(YearShare { phone: 7, total: 10 }, 70), PhoneCheck::Refuse { after_pct: 80 });
         // The first call of a year with ten tasks is 10%.
-        assert_eq!(phone_check(YearShare { phone: 0, total: 10 }, 70, CapMode::Refuse), PhoneCheck::Within);
+        assert_eq!(phone_check(YearShare { phone: 0, total: 10 }, 70), PhoneCheck::Within);
         // A year with a single task cannot do it by phone under a 70% cap.
-        assert_eq!(
-            phone_check(YearShare { phone: 0, total: 1 }, 70, CapMode::Refuse),
-            PhoneCheck::Refuse { after_pct: 100 }
-        );
+        assert_eq!(phone_check(YearShare { phone: 0, total: 1 }, 70), PhoneCheck::Refuse { after_pct: 100 });
         assert_eq!(YearShare { phone: 7, total: 10 }.phone_pct(), 70);
         assert_eq!(YearShare::default().phone_pct(), 0);
         assert_eq!(YearShare { phone: 5, total: 10 }.phone_left(70), 2);
@@ -236,7 +246,7 @@ mod tests {
 
     proptest! {
         /// R-FU-2: tasks arrive through the year and are recorded in any order; recording
-        /// by phone only what the check allows in refuse mode never puts the year's phone
+        /// by phone only what the check allows never puts the year's phone
         /// share over the cap, and everything refused could still be done in person.
         #[test]
         fn r_fu_2_refuse_mode_keeps_the_year_under_the_cap(
@@ -249,7 +259,7 @@ mod tests {
                     created += 1;
                 } else {
                     let share = YearShare { phone, total: created };
-                    if wants_phone && phone_check(share, cap, CapMode::Refuse) == PhoneCheck::Within {
+                    if wants_phone && phone_check(share, cap) == PhoneCheck::Within {
                         phone += 1;
                     }
                     recorded += 1;

@@ -87,6 +87,8 @@ pub enum HandoverState {
     Returned,
     /// Closed by a termination of the whole sheet (R-SHEET-8).
     Terminated,
+    /// Handed back to customer service by a suspension (R-SHEET-8: "暂停…将会签单交回客服部").
+    Suspended,
 }
 
 impl HandoverState {
@@ -97,6 +99,7 @@ impl HandoverState {
             HandoverState::InProgress => "in_progress",
             HandoverState::Returned => "returned",
             HandoverState::Terminated => "terminated",
+            HandoverState::Suspended => "suspended",
         }
     }
 
@@ -123,6 +126,12 @@ pub struct Handover {
     pub returned_by: Option<UserId>,
     pub result: String,
     pub signer: String,
+    /// Customer service signed for the sheet coming back (R-SHEET-4, R-SHEET-5: "接收人必须
+    /// 在会签单交接记录本上签字确认"), like every other handover.
+    #[serde(default)]
+    pub received_at: Option<Ms>,
+    #[serde(default)]
+    pub received_by: Option<UserId>,
 }
 
 /// How the party concerned confirmed the acceptance opinion (R-SHEET-7).
@@ -131,8 +140,12 @@ pub struct Handover {
 pub enum Confirmation {
     /// Signed on the screen (the signature image is an attachment of the sheet).
     Signature { signer: String },
-    /// Confirmed by telephone at a recorded time.
+    /// Confirmed by telephone at a recorded time: the sheet then waits for the party's
+    /// signature, or a manager's waiver, before it is archived (R-SHEET-7).
     Phone { at: Ms, note: String },
+    /// An inquiry answered on the spot: nothing was sent anywhere and nothing is to be
+    /// accepted, so there is nothing for the resident to sign (R-RECV-2).
+    OnTheSpot,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +206,10 @@ pub enum Event {
     Suspended {
         explanation: String,
         signed_by: UserId,
+        /// The departments holding the sheet handed it back to customer service (every
+        /// suspension since this was recorded; older histories kept their handovers out).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        to_desk: bool,
     },
     Resumed {
         note: String,
@@ -217,6 +234,15 @@ pub enum Event {
         on_behalf: Option<String>,
     },
     Archived,
+    /// Customer service signed for a handover that came back (returned, terminated or
+    /// suspended).
+    ReturnReceived {
+        handover: u32,
+    },
+    /// A manager records why the party's signature will not be had (R-SHEET-3, R-SHEET-7).
+    SignatureWaived {
+        reason: String,
+    },
     FirstContactReassigned {
         to: UserId,
         reason: String,
@@ -345,6 +371,8 @@ impl Event {
             Event::ThirdPartyReceipt { .. } => "third_party_receipt",
             Event::Collected { .. } => "collected",
             Event::Archived => "archived",
+            Event::ReturnReceived { .. } => "return_received",
+            Event::SignatureWaived { .. } => "signature_waived",
             Event::FirstContactReassigned { .. } => "first_contact_reassigned",
             Event::Attached { .. } => "attached",
             Event::FollowUpRequested { .. } => "follow_up_requested",
@@ -393,6 +421,8 @@ pub enum Command {
     RecordThirdPartyReceipt { evidence: String },
     Collect { opinion: String, confirmation: Option<Confirmation>, by_director: bool, on_behalf: Option<String> },
     Archive,
+    ReceiveReturn { handover: u32 },
+    WaiveSignature { reason: String },
     ReassignFirstContact { to: UserId, reason: String },
     Attach { purpose: String, filename: String, sha256: String },
     RequestFollowUp { note: String },
@@ -456,6 +486,9 @@ pub const REFUSALS: &[&str] = &[
     "sheet.same_first_contact",
     "sheet.follow_up_already_requested",
     "sheet.follow_up_after_collection",
+    "sheet.handover_not_returned",
+    "sheet.return_received",
+    "sheet.signature_outstanding",
 ];
 
 /// The sheet as its history makes it.
@@ -468,6 +501,9 @@ pub struct Sheet {
     pub first_contact: UserId,
     /// Phone or letter: the requester's signature is still to be collected (R-SHEET-3).
     pub signature_pending: bool,
+    /// Collected on the party's word by phone: their signature is still owed (R-SHEET-7).
+    #[serde(default)]
+    pub acceptance_signature_pending: bool,
     pub registered_at: Ms,
     pub handovers: Vec<Handover>,
     pub outcome: Option<Outcome>,
@@ -476,6 +512,9 @@ pub struct Sheet {
     pub extended_due_at: Option<Ms>,
     /// The state to return to on resuming.
     pub suspended_from: Option<SheetState>,
+    /// The suspension handed the sheet back to customer service.
+    #[serde(default)]
+    pub suspended_to_desk: bool,
     /// The flow's part: repair, complaint, inquiry or suggestion (R-RECV-1).
     #[serde(default)]
     pub case: Case,
@@ -509,12 +548,14 @@ impl Sheet {
             state: SheetState::Registered,
             first_contact: *first_contact,
             signature_pending: !channel.signs_at_registration(),
+            acceptance_signature_pending: false,
             registered_at: first.at,
             handovers: vec![],
             outcome: None,
             acceptance: None,
             extended_due_at: None,
             suspended_from: None,
+            suspended_to_desk: false,
             case: Case::default(),
             follow_up_requested: false,
             events: 1,
@@ -534,6 +575,17 @@ impl Sheet {
         self.handovers.iter().filter(|h| h.state.is_out())
     }
 
+    /// The party's signature is still owed: at registration (补签) or on an acceptance
+    /// given by phone. Listed as waiting for it; not archived until signed or waived.
+    pub fn signature_owed(&self) -> bool {
+        self.signature_pending || self.acceptance_signature_pending
+    }
+
+    /// Handovers back with customer service that nobody there has signed for yet.
+    pub fn returns_to_receive(&self) -> impl Iterator<Item = &Handover> {
+        self.handovers.iter().filter(|h| !h.state.is_out() && h.returned_at.is_some() && h.received_at.is_none())
+    }
+
     /// When the sheet was first sent to a department (the start of the collection limit).
     pub fn first_dispatched_at(&self) -> Option<Ms> {
         self.handovers.iter().map(|h| h.handed_over_at).min()
@@ -550,7 +602,7 @@ impl Sheet {
         let suspended = self.state == Suspended;
         match cmd {
             Command::CaptureSignature { signer } => {
-                if !self.signature_pending {
+                if !self.signature_owed() {
                     return Err(Refusal("sheet.signature_not_pending"));
                 }
                 need(signer, "sheet.signer_required")?;
@@ -639,7 +691,7 @@ impl Sheet {
                 }
                 need(explanation, "sheet.explanation_required")?;
                 let signed_by = signed_by.ok_or(Refusal("sheet.head_signature_required"))?;
-                Ok(Event::Suspended { explanation: explanation.trim().into(), signed_by })
+                Ok(Event::Suspended { explanation: explanation.trim().into(), signed_by, to_desk: true })
             }
             Command::Resume { note } => {
                 if !suspended {
@@ -705,6 +757,8 @@ impl Sheet {
                 match &confirmation {
                     Confirmation::Signature { signer } => need(signer, "sheet.signer_required")?,
                     Confirmation::Phone { .. } => {}
+                    Confirmation::OnTheSpot if self.answered_on_the_spot() => {}
+                    Confirmation::OnTheSpot => return Err(Refusal("sheet.confirmation_required")),
                 }
                 if let Some(Outcome::BeyondCentre { third_party: Some(_), receipt: None, .. }) = &self.outcome {
                     return Err(Refusal("sheet.third_party_receipt_required"));
@@ -727,7 +781,28 @@ impl Sheet {
                 if self.departments_out().next().is_some() {
                     return Err(Refusal("sheet.departments_still_out"));
                 }
+                // R-SHEET-3, R-SHEET-7: the party signed, or a manager recorded why not.
+                if self.signature_owed() {
+                    return Err(Refusal("sheet.signature_outstanding"));
+                }
                 Ok(Event::Archived)
+            }
+            Command::ReceiveReturn { handover } => {
+                let h = self.handover(*handover).ok_or(Refusal("sheet.handover_unknown"))?;
+                if h.state.is_out() || h.returned_at.is_none() {
+                    return Err(Refusal("sheet.handover_not_returned"));
+                }
+                if h.received_at.is_some() {
+                    return Err(Refusal("sheet.return_received"));
+                }
+                Ok(Event::ReturnReceived { handover: *handover })
+            }
+            Command::WaiveSignature { reason } => {
+                if !self.signature_owed() {
+                    return Err(Refusal("sheet.signature_not_pending"));
+                }
+                need(reason, "sheet.reason_required")?;
+                Ok(Event::SignatureWaived { reason: reason.trim().into() })
             }
             Command::RequestFollowUp { note } => {
                 // The follow-up is decided when the sheet is collected; after that the
@@ -769,7 +844,12 @@ impl Sheet {
         let (at, by) = (rec.at, rec.by);
         match &rec.event {
             Event::Registered { .. } => {}
-            Event::SignatureCaptured { .. } => self.signature_pending = false,
+            // The party signs the sheet: the request (补签) and, after a phone acceptance,
+            // the acceptance.
+            Event::SignatureCaptured { .. } | Event::SignatureWaived { .. } => {
+                self.signature_pending = false;
+                self.acceptance_signature_pending = false;
+            }
             Event::Dispatched { handover, department, to_user, opinion } => {
                 self.handovers.push(Handover {
                     no: *handover,
@@ -785,6 +865,8 @@ impl Sheet {
                     returned_by: None,
                     result: String::new(),
                     signer: String::new(),
+                    received_at: None,
+                    received_by: None,
                 });
                 self.state = Dispatched;
             }
@@ -813,17 +895,40 @@ impl Sheet {
                 }
             }
             Event::Extended { due_at, .. } => self.extended_due_at = Some(*due_at),
-            Event::Suspended { .. } => {
+            Event::Suspended { explanation, to_desk, .. } => {
                 self.suspended_from = Some(self.state);
+                if *to_desk {
+                    // R-SHEET-8: the departments hand the sheet back to customer service
+                    // with the head's signed explanation; it leaves their queues.
+                    for h in self.handovers.iter_mut().filter(|h| h.state.is_out()) {
+                        h.state = HandoverState::Suspended;
+                        h.returned_at = Some(at);
+                        h.returned_by = Some(by);
+                        h.result = explanation.clone();
+                    }
+                    self.suspended_to_desk = true;
+                }
                 self.state = Suspended;
             }
             Event::Resumed { .. } => {
-                self.state = self.suspended_from.take().unwrap_or(Registered);
+                let from = self.suspended_from.take().unwrap_or(Registered);
+                // Back from the desk: sent out again by customer service, or still with it.
+                self.state = if self.suspended_to_desk && from == Dispatched && self.departments_out().next().is_none()
+                {
+                    Registered
+                } else {
+                    from
+                };
+                self.suspended_to_desk = false;
             }
             Event::Terminated { explanation, signed_by } => {
                 for h in self.handovers.iter_mut().filter(|h| h.state.is_out()) {
                     h.state = HandoverState::Terminated;
+                    h.returned_at = Some(at);
+                    h.returned_by = Some(by);
+                    h.result = explanation.clone();
                 }
+                self.suspended_to_desk = false;
                 self.outcome = Some(Outcome::Terminated { explanation: explanation.clone(), signed_by: *signed_by });
                 self.suspended_from = None;
                 self.state = AwaitingAcceptance;
@@ -842,6 +947,14 @@ impl Sheet {
                 }
             }
             Event::Collected { opinion, confirmation, by_director, .. } => {
+                match confirmation {
+                    Confirmation::Signature { .. } => {
+                        self.signature_pending = false;
+                        self.acceptance_signature_pending = false;
+                    }
+                    Confirmation::Phone { .. } => self.acceptance_signature_pending = true,
+                    Confirmation::OnTheSpot => self.signature_pending = false,
+                }
                 self.acceptance = Some(Acceptance {
                     opinion: opinion.clone(),
                     confirmation: confirmation.clone(),
@@ -852,6 +965,12 @@ impl Sheet {
                 self.state = Collected;
             }
             Event::Archived => self.state = Archived,
+            Event::ReturnReceived { handover } => {
+                if let Some(h) = self.handovers.iter_mut().find(|h| h.no == *handover) {
+                    h.received_at = Some(at);
+                    h.received_by = Some(by);
+                }
+            }
             Event::FirstContactReassigned { to, .. } => self.first_contact = *to,
             Event::Attached { .. } => {}
             Event::FollowUpRequested { .. } => self.follow_up_requested = true,
@@ -1057,12 +1176,20 @@ mod tests {
         assert_eq!(s.extended_due_at, Some(100));
         s.handle(&Command::Suspend { explanation: "业主出差".into(), signed_by: Some(5) }, 3, 5).unwrap();
         assert_eq!(s.state, SheetState::Suspended);
+        // "暂停的会签单应返回客服部": the department hands it back with the explanation.
+        let h = s.handover(1).unwrap();
+        assert_eq!((h.state, h.returned_at, h.result.as_str()), (HandoverState::Suspended, Some(3), "业主出差"));
+        assert!(s.departments_out().next().is_none(), "it left the department's queue");
         assert_eq!(s.decide(&Command::Acknowledge { handover: 1 }, 4), Err(Refusal("sheet.suspended")));
+        s.handle(&Command::ReceiveReturn { handover: 1 }, 4, DESK).unwrap();
         s.handle(&Command::Resume { note: "业主回来了".into() }, 5, DESK).unwrap();
-        assert_eq!(s.state, SheetState::Dispatched, "resumes where it was");
+        assert_eq!(s.state, SheetState::Registered, "with customer service, to be sent out again");
+        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "恢复办理".into() }, 5, DESK).unwrap();
+        assert_eq!((s.state, s.handover(2).unwrap().state), (SheetState::Dispatched, HandoverState::HandedOver));
         s.handle(&Command::Terminate { explanation: "业主撤回申请".into(), signed_by: Some(5) }, 6, 5).unwrap();
         assert_eq!(s.state, SheetState::AwaitingAcceptance, "returns to customer service");
-        assert_eq!(s.handover(1).unwrap().state, HandoverState::Terminated);
+        let h = s.handover(2).unwrap();
+        assert_eq!((h.state, h.returned_at), (HandoverState::Terminated, Some(6)));
         s.handle(
             &Command::Collect {
                 opinion: "业主同意终止".into(),
@@ -1075,6 +1202,75 @@ mod tests {
         )
         .unwrap();
         s.handle(&Command::Archive, 8, DESK).unwrap();
+        // A sheet with customer service (not with a department) resumes where it was.
+        let mut t = visit();
+        t.handle(&Command::Suspend { explanation: "业主出差".into(), signed_by: Some(5) }, 1, 5).unwrap();
+        t.handle(&Command::Resume { note: String::new() }, 2, DESK).unwrap();
+        assert_eq!(t.state, SheetState::Registered);
+    }
+
+    /// R-SHEET-4/R-SHEET-5: customer service signs for a sheet that comes back, once.
+    #[test]
+    fn r_sheet_5_customer_service_signs_for_the_return() {
+        let mut s = visit();
+        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
+        assert_eq!(s.decide(&Command::ReceiveReturn { handover: 1 }, 2), Err(Refusal("sheet.handover_not_returned")));
+        s.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
+        s.handle(&Command::Return { handover: 1, result: "修好".into(), signer: "李".into() }, 3, 20).unwrap();
+        assert_eq!(s.returns_to_receive().count(), 1);
+        s.handle(&Command::ReceiveReturn { handover: 1 }, 4, DESK).unwrap();
+        let h = s.handover(1).unwrap();
+        assert_eq!((h.received_at, h.received_by), (Some(4), Some(DESK)));
+        assert_eq!(s.decide(&Command::ReceiveReturn { handover: 1 }, 5), Err(Refusal("sheet.return_received")));
+        assert_eq!(s.returns_to_receive().count(), 0);
+    }
+
+    /// R-SHEET-3/R-SHEET-7: an acceptance by phone leaves the signature owed; a later
+    /// signature or a manager's waiver clears it; only then may the sheet be archived. A
+    /// signed acceptance is also the later signature of a call.
+    #[test]
+    fn r_sheet_7_phone_acceptance_owes_the_signature() {
+        let back = |channel| {
+            let (mut s, _) = Sheet::register(SheetKind::Other, channel, DESK, 0);
+            s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
+            s.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
+            s.handle(&Command::Return { handover: 1, result: "done".into(), signer: "李".into() }, 3, 20).unwrap();
+            s
+        };
+        let phone = Some(Confirmation::Phone { at: 4, note: "业主电话确认".into() });
+        let collect = |c: Option<Confirmation>| Command::Collect {
+            opinion: "满意".into(),
+            confirmation: c,
+            by_director: false,
+            on_behalf: None,
+        };
+        let mut s = back(Channel::Visit);
+        s.handle(&collect(phone.clone()), 4, DESK).unwrap();
+        assert!(s.signature_owed() && s.acceptance_signature_pending);
+        assert_eq!(s.decide(&Command::Archive, 5), Err(Refusal("sheet.signature_outstanding")));
+        assert_eq!(s.decide(&Command::WaiveSignature { reason: " ".into() }, 5), Err(Refusal("sheet.reason_required")));
+        s.handle(&Command::WaiveSignature { reason: "业主长期在外地，经理批准".into() }, 5, 2).unwrap();
+        assert!(!s.signature_owed());
+        s.handle(&Command::Archive, 6, DESK).unwrap();
+
+        let mut s = back(Channel::Phone);
+        s.handle(&collect(phone), 4, DESK).unwrap();
+        s.handle(&Command::CaptureSignature { signer: "王秀英".into() }, 5, DESK).unwrap();
+        assert!(!s.signature_owed(), "one later signature confirms the request and the acceptance");
+        s.handle(&Command::Archive, 6, DESK).unwrap();
+
+        let mut s = back(Channel::Letter);
+        assert!(s.signature_pending);
+        s.handle(&collect(signed()), 4, DESK).unwrap();
+        assert!(!s.signature_owed(), "signed at collection: 待补签 clears");
+        assert_eq!(
+            s.decide(&Command::WaiveSignature { reason: "x".into() }, 5),
+            Err(Refusal("sheet.signature_not_pending"))
+        );
+
+        let mut s = back(Channel::Phone);
+        assert_eq!(s.decide(&collect(Some(Confirmation::OnTheSpot)), 4), Err(Refusal("sheet.confirmation_required")));
+        s.handle(&collect(signed()), 4, DESK).unwrap();
     }
 
     /// R-SHEET-10: beyond the centre; a third party's receipt is the evidence; the director
@@ -1194,6 +1390,8 @@ mod tests {
                     DESK
                 )),
                 Just((Command::Archive, DESK)),
+                (1u32..5).prop_map(|h| (Command::ReceiveReturn { handover: h }, DESK)),
+                text.clone().prop_map(|r| (Command::WaiveSignature { reason: r }, 2)),
                 (10i64..13, text).prop_map(|(to, r)| (Command::ReassignFirstContact { to, reason: r }, 2)),
             ]
         }
@@ -1219,6 +1417,10 @@ mod tests {
                     }
                     if s.state == SheetState::Archived {
                         prop_assert!(s.departments_out().next().is_none(), "archived with a department still out");
+                        prop_assert!(!s.signature_owed(), "archived without the party's signature or a waiver");
+                    }
+                    if s.state == SheetState::Suspended && s.suspended_to_desk {
+                        prop_assert!(s.departments_out().next().is_none(), "suspended but still in a department's queue");
                     }
                     if s.state == SheetState::AwaitingAcceptance {
                         prop_assert!(s.departments_out().next().is_none());

@@ -2,6 +2,7 @@
 //! pure state machine over an event history, its number, and its clocks.
 
 pub mod calendar;
+pub mod holidays;
 mod kind;
 pub mod lifecycle;
 pub mod number;

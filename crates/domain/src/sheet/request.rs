@@ -135,11 +135,13 @@ pub struct RepairCase {
     pub category: RepairCategory,
     pub class: RepairClass,
     pub source: RepairSource,
-    /// When the property was notified: the arrival clock starts here (R-REP-3).
+    /// When the property was told of the repair (registration).
     pub notified_at: Ms,
     /// The engineering handover this repair rides on.
     pub handover: Option<u32>,
     pub technician: Option<UserId>,
+    /// When the technician was told: the arrival clock starts here (R-REP-3,
+    /// "维修工接到通知后"), again at a reassignment.
     pub assigned_at: Option<Ms>,
     pub reassignments: u32,
     pub appointment_at: Option<Ms>,
@@ -206,8 +208,45 @@ pub struct ComplaintDetails {
     pub against: Option<AgainstKind>,
     /// The department complained about, when `against` is a department.
     pub against_department: Option<DepartmentId>,
+    /// Its kind: a complaint about customer service goes to the director (R-CMP-3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against_department_kind: Option<DepartmentKind>,
     /// The person complained about, by name, if any.
     pub against_name: String,
+    /// The member of staff complained about, when known: they never handle the
+    /// complaint's follow-up (R-FU-1, R-CMP-7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against_user: Option<UserId>,
+    /// Time, place and people are recorded, or recorded as unknown on purpose (R-CMP-1).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub occurred_unknown: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub place_unknown: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub people_unknown: bool,
+}
+
+impl ComplaintDetails {
+    /// R-CMP-1: "要将事件的时间、地点、事件起因、过程、相关人员等投诉情况做详细记录" — each
+    /// is written down, or marked unknown explicitly; the first one missing.
+    pub fn missing(&self) -> Option<&'static str> {
+        if self.occurred_at.is_none() && !self.occurred_unknown {
+            return Some("occurred_at");
+        }
+        if self.place.trim().is_empty() && !self.place_unknown {
+            return Some("place");
+        }
+        if self.cause.trim().is_empty() {
+            return Some("cause");
+        }
+        if self.course.trim().is_empty() {
+            return Some("course");
+        }
+        if self.people.trim().is_empty() && !self.people_unknown {
+            return Some("people");
+        }
+        None
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,15 +309,17 @@ pub struct ArrivalTargets {
 }
 
 impl Default for ArrivalTargets {
-    /// The manual: emergency at once (15 minutes to get there), simple 20, general 60.
+    /// The manual: emergency "立即" (15 minutes to get there unless the community sets
+    /// 0, at once), simple 20, general 60.
     fn default() -> Self {
         ArrivalTargets { emergency_min: 15, simple_min: 20, general_min: 60 }
     }
 }
 
 impl RepairCase {
-    /// When the technician must be there: from notification by class, or the agreed
-    /// appointment (None while an appointment is still to be agreed).
+    /// When the technician must be there: from the moment the technician was told
+    /// (assigned), by class, or at the agreed appointment. None until a technician is
+    /// told, or while an appointment is still to be agreed (R-REP-3: "维修工接到通知后").
     pub fn arrival_due(&self, t: &ArrivalTargets) -> Option<Ms> {
         let min = match self.class {
             RepairClass::Emergency => t.emergency_min,
@@ -286,7 +327,7 @@ impl RepairCase {
             RepairClass::General => t.general_min,
             RepairClass::Appointment => return self.appointment_at,
         };
-        Some(self.notified_at + min * 60_000)
+        Some(self.assigned_at? + min.max(0) * 60_000)
     }
 
     /// Minutes late on arrival (positive) or still not there at `now`.
@@ -301,20 +342,22 @@ impl RepairCase {
     }
 }
 
-/// R-CMP-3: may a complaint be sent to this department?
-pub fn complaint_route_allowed(
-    details: &ComplaintDetails,
-    department: DepartmentId,
-    kind: DepartmentKind,
-) -> Result<(), Refusal> {
-    if details.against_department == Some(department) {
-        return Err(Refusal("complaint.routed_to_subject"));
-    }
+/// Must this complaint go to the centre director (R-CMP-3)? The manual sends a valid
+/// complaint "到被投诉或处理投诉的相关部门" — to the department complained about or the one
+/// that handles it — and only a complaint about a supervisor or above, customer-service
+/// staff or company administrative staff "报物业中心主任处理". A complaint about the
+/// customer-service department as a whole is a complaint about its staff.
+pub fn complaint_needs_director(details: &ComplaintDetails) -> bool {
     let against = details.against.unwrap_or(AgainstKind::Service);
-    if against == AgainstKind::CustomerServiceStaff && kind == DepartmentKind::CustomerService {
-        return Err(Refusal("complaint.routed_to_subject"));
-    }
-    if against.needs_director() && kind != DepartmentKind::DirectorOffice {
+    against.needs_director()
+        || (against == AgainstKind::Department
+            && details.against_department_kind == Some(DepartmentKind::CustomerService))
+}
+
+/// R-CMP-2/R-CMP-3: may a complaint be sent to a department of this kind? Any department
+/// — the one complained about included — unless the director must handle it.
+pub fn complaint_route_allowed(details: &ComplaintDetails, kind: DepartmentKind) -> Result<(), Refusal> {
+    if complaint_needs_director(details) && kind != DepartmentKind::DirectorOffice {
         return Err(Refusal("complaint.director_required"));
     }
     Ok(())
@@ -341,6 +384,18 @@ impl Sheet {
         if kinds.contains(&self.kind) { Ok(()) } else { Err(Refusal("request.wrong_kind")) }
     }
 
+    /// An inquiry answered at the desk there and then (R-RECV-2: "妥善回答，解释清楚"):
+    /// answered, never sent to a department, no reply promised, no manager brought in.
+    pub fn answered_on_the_spot(&self) -> bool {
+        self.kind == SheetKind::Inquiry
+            && self.handovers.is_empty()
+            && self
+                .case
+                .inquiry
+                .as_ref()
+                .is_some_and(|i| i.answer.is_some() && i.promised_by.is_none() && i.escalated_to.is_none())
+    }
+
     /// The flow's own conditions for collecting the sheet back.
     pub(super) fn flow_ready_to_collect(&self) -> Result<(), Refusal> {
         if let Some(r) = &self.case.repair
@@ -361,10 +416,9 @@ impl Sheet {
         {
             return Err(Refusal("inquiry.promise_open"));
         }
-        if self.kind == SheetKind::Suggestion
-            && self.case.suggestion.as_ref().is_none_or(|s| s.reply.is_none())
-            && self.outcome.is_none()
-        {
+        // R-RECV-3: "住户提出的意见，必须由部门经理以上的管理人员作出书面回复" — every
+        // suggestion, terminated or beyond the centre included.
+        if self.kind == SheetKind::Suggestion && self.case.suggestion.as_ref().is_none_or(|s| s.reply.is_none()) {
             return Err(Refusal("suggestion.reply_required"));
         }
         Ok(())
@@ -482,7 +536,7 @@ impl Sheet {
                 if self.case.complaint.is_some() {
                     return Err(Refusal("request.already_opened"));
                 }
-                if details.cause.trim().is_empty() || details.course.trim().is_empty() {
+                if details.missing().is_some() {
                     return Err(Refusal("complaint.details_required"));
                 }
                 if details.against == Some(AgainstKind::Department) && details.against_department.is_none() {
@@ -508,10 +562,12 @@ impl Sheet {
                     return Ok(Event::ComplaintJudged { valid: false, explanation, route: None, deadline_at: None });
                 }
                 let route = route.clone().ok_or(Refusal("complaint.route_required"))?;
-                if let Route::Department { department, kind } = &route {
-                    complaint_route_allowed(&c.details, *department, *kind)?;
-                } else if c.details.against.is_some_and(AgainstKind::needs_director) {
-                    return Err(Refusal("complaint.director_required"));
+                match &route {
+                    Route::Department { kind, .. } => complaint_route_allowed(&c.details, *kind)?,
+                    Route::Developer { .. } if complaint_needs_director(&c.details) => {
+                        return Err(Refusal("complaint.director_required"));
+                    }
+                    Route::Developer { .. } => {}
                 }
                 let deadline = deadline_at.ok_or(Refusal("complaint.deadline_required"))?;
                 if deadline <= now {
@@ -661,6 +717,9 @@ impl Sheet {
                 }
             }
             Event::RepairCompleted { work_done, materials, signer } => {
+                // R-REP-5: "完成后请当事人在业主(住户)服务登记会签单上签字": the party has
+                // signed the sheet, which is the later signature a call or letter waits for.
+                self.signature_pending = false;
                 if let Some(r) = &mut self.case.repair {
                     r.completed_at = Some(at);
                     r.work_done = work_done.clone();
@@ -806,20 +865,24 @@ mod tests {
         assert!(s.decide(&open(RepairClass::Emergency, ""), 0).is_ok());
     }
 
-    /// R-REP-3: arrival due from notification by class, or at the appointment; lateness.
+    /// R-REP-3: arrival due from when the technician is told (assigned) by class, or at the
+    /// appointment; lateness; "at once" is a target of 0 minutes.
     #[test]
     fn r_rep_3_arrival_due_and_lateness() {
         let t = ArrivalTargets::default();
         let mut s = dispatched_and_assigned(RepairCategory::Water);
         let r = s.case.repair.clone().unwrap();
-        assert_eq!(r.arrival_due(&t), Some(15 * MIN));
+        assert_eq!(r.arrival_due(&t), Some(2 * MIN + 15 * MIN), "from the assignment, not the registration");
         assert_eq!(r.lateness_ms(&t, 10 * MIN), None);
-        assert_eq!(r.lateness_ms(&t, 25 * MIN), Some(10 * MIN), "still not there");
-        s.handle(&Command::Arrive, 18 * MIN, TECH).unwrap();
+        assert_eq!(r.lateness_ms(&t, 27 * MIN), Some(10 * MIN), "still not there");
+        let at_once = ArrivalTargets { emergency_min: 0, ..t };
+        assert_eq!(r.arrival_due(&at_once), Some(2 * MIN));
+        s.handle(&Command::Arrive, 20 * MIN, TECH).unwrap();
         let r = s.case.repair.clone().unwrap();
         assert_eq!(r.lateness_ms(&t, 60 * MIN), Some(3 * MIN), "arrived three minutes late");
+        assert_eq!(r.lateness_ms(&at_once, 60 * MIN), Some(18 * MIN), "at once: every minute after being told counts");
         let g = repair(RepairCategory::Lift).case.repair.unwrap();
-        assert_eq!(g.arrival_due(&t), Some(60 * MIN));
+        assert_eq!(g.arrival_due(&t), None, "no clock before a technician is told");
         // An agreed time makes it an appointment, due then.
         let mut s = repair(RepairCategory::Lift);
         s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 0, DESK).unwrap();
@@ -880,10 +943,14 @@ mod tests {
         let (mut s, _) = Sheet::register(SheetKind::Complaint, Channel::Visit, DESK, 0);
         let details = ComplaintDetails {
             category: "服务态度".into(),
+            occurred_at: Some(0),
+            place: "前台".into(),
             cause: "态度".into(),
             course: "经过".into(),
+            people: "接待员".into(),
             against: Some(against),
             against_department: department,
+            against_department_kind: department.map(|_| DepartmentKind::Engineering),
             ..Default::default()
         };
         s.handle(&Command::OpenComplaint { details }, 0, DESK).unwrap();
@@ -908,11 +975,23 @@ mod tests {
         let s = complaint(AgainstKind::CustomerServiceStaff, None);
         assert_eq!(
             s.decide(&judge(1, DepartmentKind::CustomerService), 1),
-            Err(Refusal("complaint.routed_to_subject"))
+            Err(Refusal("complaint.director_required"))
         );
+        // R-CMP-2: "发送到被投诉或处理投诉的相关部门": the department complained about may
+        // handle it, or another that handles it.
         let s = complaint(AgainstKind::Department, Some(ENG));
-        assert_eq!(s.decide(&judge(ENG, DepartmentKind::Engineering), 1), Err(Refusal("complaint.routed_to_subject")));
+        assert!(s.decide(&judge(ENG, DepartmentKind::Engineering), 1).is_ok());
         assert!(s.decide(&judge(3, DepartmentKind::Security), 1).is_ok());
+        // Customer service as a department is its staff: the director.
+        let mut details = s.case.complaint.clone().unwrap().details;
+        details.against_department = Some(1);
+        details.against_department_kind = Some(DepartmentKind::CustomerService);
+        assert!(complaint_needs_director(&details));
+        assert_eq!(
+            complaint_route_allowed(&details, DepartmentKind::CustomerService),
+            Err(Refusal("complaint.director_required"))
+        );
+        assert!(complaint_route_allowed(&details, DepartmentKind::DirectorOffice).is_ok());
         let dev = Command::JudgeComplaint {
             valid: true,
             explanation: "遗留".into(),
@@ -924,6 +1003,39 @@ mod tests {
             Err(Refusal("complaint.director_required"))
         );
         assert!(complaint(AgainstKind::DeveloperLegacy, None).decide(&dev, 1).is_ok());
+    }
+
+    /// R-CMP-1: time, place, cause, course and people are each recorded, or time, place and
+    /// people marked unknown on purpose; nothing is left out silently.
+    #[test]
+    fn r_cmp_1_details_are_recorded_or_marked_unknown() {
+        let full = ComplaintDetails {
+            category: "噪音".into(),
+            occurred_at: Some(1),
+            place: "3号楼".into(),
+            cause: "装修".into(),
+            course: "夜间施工".into(),
+            people: "楼上住户".into(),
+            ..Default::default()
+        };
+        assert_eq!(full.missing(), None);
+        let mut d = full.clone();
+        d.occurred_at = None;
+        assert_eq!(d.missing(), Some("occurred_at"));
+        d.occurred_unknown = true;
+        assert_eq!(d.missing(), None);
+        d.people = " ".into();
+        assert_eq!(d.missing(), Some("people"));
+        d.people_unknown = true;
+        d.place.clear();
+        assert_eq!(d.missing(), Some("place"));
+        d.place_unknown = true;
+        assert_eq!(d.missing(), None);
+        d.cause.clear();
+        assert_eq!(d.missing(), Some("cause"), "the cause is never unknown");
+        let (s, _) = Sheet::register(SheetKind::Complaint, Channel::Phone, DESK, 0);
+        assert_eq!(s.decide(&Command::OpenComplaint { details: d }, 1), Err(Refusal("complaint.details_required")));
+        assert!(s.decide(&Command::OpenComplaint { details: full }, 1).is_ok());
     }
 
     /// R-CMP-2: not the centre's work goes back to the desk with its explanation; a
@@ -1063,7 +1175,7 @@ mod tests {
                 let (mut s, first) = Sheet::register(kind, Channel::Phone, DESK, 0);
                 let mut log = vec![first];
                 if kind == SheetKind::Complaint {
-                    let details = ComplaintDetails { category: "噪音".into(), cause: "c".into(), course: "c".into(), ..Default::default() };
+                    let details = ComplaintDetails { category: "噪音".into(), cause: "c".into(), course: "c".into(), occurred_unknown: true, place_unknown: true, people_unknown: true, ..Default::default() };
                     log.push(s.handle(&Command::OpenComplaint { details }, 0, DESK).unwrap());
                 }
                 for (i, (cmd, by)) in cmds.iter().enumerate() {
@@ -1086,8 +1198,8 @@ mod tests {
                         if let Some(c) = &s.case.complaint {
                             prop_assert!(c.judgement.is_some(), "complaint collected unjudged");
                         }
-                        if kind == SheetKind::Suggestion && s.outcome.is_none() {
-                            prop_assert!(s.case.suggestion.as_ref().is_some_and(|x| x.reply.is_some()));
+                        if kind == SheetKind::Suggestion {
+                            prop_assert!(s.case.suggestion.as_ref().is_some_and(|x| x.reply.is_some()), "suggestion closed without its written reply");
                         }
                     }
                 }

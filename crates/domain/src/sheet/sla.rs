@@ -297,12 +297,14 @@ mod tests {
         let spec =
             ClockSpec { counting: Counting::BusinessHours, target_ms: 9 * H, warn_ms: H, name: ClockName::Collection };
         let cal = Calendar::standard(Shanghai);
-        // Friday 2026-11-27 16:30 dispatch: one business day later is Monday 16:30.
+        // Friday 2026-11-27 16:30 dispatch: nine business hours of 08:30–12:00 and
+        // 13:30–17:30 are one on Friday, seven and a half on Monday and half an hour on
+        // Tuesday morning.
         let (mut s, first) = Sheet::register(SheetKind::Repair, Channel::Visit, 1, at(27, 8));
         let t0 = Shanghai.with_ymd_and_hms(2026, 11, 27, 16, 30, 0).unwrap().timestamp_millis();
         let log = vec![first, s.handle(&dispatch(), t0, 1).unwrap()];
         let c = clock(&spec, &cal, &log, at(28, 12));
         assert_eq!(c.elapsed_ms, H);
-        assert_eq!(c.due_at, Some(Shanghai.with_ymd_and_hms(2026, 11, 30, 16, 30, 0).unwrap().timestamp_millis()));
+        assert_eq!(c.due_at, Some(Shanghai.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap().timestamp_millis()));
     }
 }
