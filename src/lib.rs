@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod i18n;
+pub mod ops;
 pub mod store;
 pub mod web;
 
