@@ -87,9 +87,9 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Copied, BoxError> {
     if !(opts.to.starts_with("postgres://") || opts.to.starts_with("postgresql://")) {
         return Err("--to must be a PostgreSQL URL (postgres://user@host/database)".into());
     }
-    if !cfg.database_url.is_empty() {
+    if crate::store::sqlite_path(&cfg.effective_database_url()).is_none() {
         return Err(format!(
-            "copy moves the data folder's SQLite database to PostgreSQL; this configuration already uses {}",
+            "copy moves a SQLite deployment to PostgreSQL; this configuration already uses {}",
             crate::config::redact_url(&cfg.database_url)
         )
         .into());

@@ -44,11 +44,12 @@ fn read_manifest(zip: &mut zip::ZipArchive<std::fs::File>) -> Result<Manifest, B
     Ok(m)
 }
 
-/// What is in the data folder that a restore would replace.
-fn occupied(data: &Path, replace_key: bool) -> Vec<PathBuf> {
-    let db = data.join(DB_FILE);
-    let mut found: Vec<PathBuf> =
-        std::iter::once(db.clone()).chain(sqlite_companions(&db)).filter(|p| p.exists()).collect();
+/// What a restore would replace: the database file with its log, attachments, the key.
+fn occupied(data: &Path, db: Option<&Path>, replace_key: bool) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = match db {
+        Some(db) => std::iter::once(db.to_path_buf()).chain(sqlite_companions(db)).filter(|p| p.exists()).collect(),
+        None => vec![],
+    };
     let att = data.join(ATTACHMENTS_DIR);
     if std::fs::read_dir(&att).is_ok_and(|mut d| d.next().is_some()) {
         found.push(att);
@@ -66,11 +67,16 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Restored, BoxError> {
         zip::ZipArchive::new(file).map_err(|e| format!("{} is not a huiqian backup: {e}", opts.from.display()))?;
     let manifest = read_manifest(&mut zip)?;
     let has_db = manifest.backend == "sqlite";
-    if has_db && !cfg.database_url.is_empty() {
-        return Err("this backup holds a SQLite database; restore it into a data folder without --database-url \
-                    (and move it to PostgreSQL afterwards with huiqian copy)"
-            .into());
-    }
+    // Where the database goes: the data folder's huiqian.db, or the SQLite file configured.
+    let target_db = match (has_db, crate::store::sqlite_path(&cfg.effective_database_url())) {
+        (true, Some(p)) => Some(PathBuf::from(p)),
+        (true, None) => {
+            return Err("this backup holds a SQLite database; restore it without a PostgreSQL --database-url \
+                        (and move it to PostgreSQL afterwards with huiqian copy)"
+                .into());
+        }
+        (false, _) => None,
+    };
     let _lock = super::lock::exclusive(&data, "restore into it")?;
 
     // The key the restored data needs.
@@ -118,7 +124,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Restored, BoxError> {
         }
     };
 
-    let in_the_way = occupied(&data, write_key);
+    let in_the_way = occupied(&data, target_db.as_deref(), write_key);
     if !in_the_way.is_empty() && !opts.force {
         return Err(format!(
             "{} already holds a deployment ({}). Restore into an empty folder, or add --force to replace it \
@@ -198,14 +204,18 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Restored, BoxError> {
         moved_aside = Some(aside);
     }
     let staged_db = staging.path().join(DB_FILE);
-    if has_db {
+    if let Some(target) = &target_db {
         // The database and whatever log it still has go together (a clean close leaves none).
-        for (from, to) in std::iter::once((staged_db.clone(), data.join(DB_FILE)))
-            .chain(sqlite_companions(&staged_db).into_iter().zip(sqlite_companions(&data.join(DB_FILE))))
+        for (from, to) in std::iter::once((staged_db.clone(), target.clone()))
+            .chain(sqlite_companions(&staged_db).into_iter().zip(sqlite_companions(target)))
         {
             if from.exists() {
-                std::fs::rename(&from, &to)?;
+                std::fs::rename(&from, &to)
+                    .map_err(|e| format!("cannot move the database to {}: {e}", to.display()))?;
             }
+        }
+        if let Some(parent) = target.parent() {
+            sync_dir(parent);
         }
     }
     let staged_att = staging.path().join(ATTACHMENTS_DIR);
