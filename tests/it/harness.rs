@@ -35,6 +35,15 @@ pub struct TestApp {
 /// A database URL of its own for one test.
 pub async fn fresh_database_url(dir: &std::path::Path) -> String {
     if backend() == "postgres" {
+        fresh_postgres_url().await
+    } else {
+        format!("sqlite://{}", dir.join("test.db").display())
+    }
+}
+
+/// A PostgreSQL schema of its own for one test, whatever the backend under test.
+pub async fn fresh_postgres_url() -> String {
+    {
         // The schema names the test process, so that a later run can drop the schemas of
         // processes that have ended (and only those: a concurrent run keeps its own).
         let pid = std::process::id();
@@ -63,8 +72,6 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
             .await;
         sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
         format!("{}?options=-c%20search_path%3D{schema}", pg_base())
-    } else {
-        format!("sqlite://{}", dir.join("test.db").display())
     }
 }
 

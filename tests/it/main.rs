@@ -9,6 +9,7 @@ mod auth;
 mod backup;
 mod bench_sheets;
 mod cli;
+mod copy;
 mod demo;
 mod drill;
 mod exports;

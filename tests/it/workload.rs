@@ -19,6 +19,7 @@ pub const ID_NUMBER: &str = "11010519491231002X";
 /// The building and the unit the journeys register for (clear of the demo's buildings).
 const BUILDING: &str = "20";
 const ROOM: &str = "20-2-1502";
+const IMPORT_BUILDING: &str = "21";
 
 /// A signed-in client that spreads its requests over the servers given.
 #[derive(Clone)]
@@ -114,6 +115,9 @@ pub async fn prepare(app: &huiqian::app::App, community: i64) {
             name: "王秀英".into(), phone: PHONE.into(), room_no: ROOM.into(), ..Default::default()
         };
     people::create_person(app, &cli, community, &person).await.unwrap();
+    // The building the imports add units to.
+    let imports = org::BuildingInput { code: IMPORT_BUILDING.into(), name: String::new(), floors: 30, active: true };
+    org::create_building(app, &cli, community, &imports).await.unwrap();
 }
 
 impl Crew {
@@ -252,8 +256,14 @@ async fn complaint(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
         return Ok(());
     };
     let f = d["follow_ups"][0].clone();
-    let record = json!({"version": f["version"], "method": "visit", "outcome": "satisfied",
-        "content": "入户回访，业主满意", "signature": SIGNATURE, "signer": "王秀英"});
+    // One in three residents is still unhappy: that opens a corrective-action report.
+    let (outcome, content) = if n % 3 == 0 {
+        ("unsatisfied", "业主认为噪音仍未解决")
+    } else {
+        ("satisfied", "入户回访，业主满意")
+    };
+    let record = json!({"version": f["version"], "method": "visit", "outcome": outcome,
+        "content": content, "signature": SIGNATURE, "signer": "王秀英"});
     let path = format!("/api/v1/follow-ups/{}/record", f["id"]);
     if step(j, "record follow-up", crew.desk.post(&path, &record).await).await?.is_some() {
         j.follow_ups.lock().unwrap().push(f["id"].as_i64().unwrap());
@@ -265,7 +275,10 @@ async fn complaint(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
 async fn import(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
     // A unit number of its own for each journey: entrance, floor, and a pair of rooms.
     let (entrance, floor, room) = (n % 9 + 1, n / 9 % 30 + 1, n / 270 * 2 + 1);
-    let (a, b) = (format!("21-{entrance}-{floor}{room:02}"), format!("21-{entrance}-{floor}{:02}", room + 1));
+    let (a, b) = (
+        format!("{IMPORT_BUILDING}-{entrance}-{floor}{room:02}"),
+        format!("{IMPORT_BUILDING}-{entrance}-{floor}{:02}", room + 1),
+    );
     let csv = format!(
         "房号,建筑面积,状态,姓名,手机,证件类型,证件号码,关系\n{a},89.5,入住,{},139{n:08},身份证,{ID_NUMBER},业主\n\
          {b},76.2,空置,,,,,\n",
@@ -291,7 +304,7 @@ pub async fn run(crew: &Crew, j: &Journal, clients: usize, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
             let n = j.journeys.fetch_add(1, Ordering::Relaxed);
             let r = match (n + k) % 8 {
-                0 => complaint(crew, j, n).await,
+                0 | 3 => complaint(crew, j, n).await,
                 5 => import(crew, j, n).await,
                 _ => repair(crew, j, n).await,
             };
