@@ -74,11 +74,13 @@ pub struct NotifyConfig {
     pub webhook_url: String,
     /// First retry delay in seconds; doubled at each failure, at most an hour.
     pub retry_base_seconds: i64,
+    /// Seconds the gateway has to answer one notice before the attempt counts as failed.
+    pub timeout_seconds: u64,
 }
 
 impl Default for NotifyConfig {
     fn default() -> Self {
-        NotifyConfig { tick_seconds: 60, webhook_url: String::new(), retry_base_seconds: 30 }
+        NotifyConfig { tick_seconds: 60, webhook_url: String::new(), retry_base_seconds: 30, timeout_seconds: 10 }
     }
 }
 

@@ -244,7 +244,7 @@ async fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode, BoxError> {
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
             let addr = listener.local_addr()?;
-            eprintln!(
+            tracing::info!(
                 "huiqian is ready at http://{addr}/ ({} database, started in {} ms)",
                 app.store.backend().name(),
                 started.elapsed().as_millis()

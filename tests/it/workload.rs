@@ -203,7 +203,7 @@ async fn act(c: &Session, sheet: &Value, body: Value) -> Result<(u16, Value), St
 
 /// A repair from registration to collection.
 async fn repair(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
-    let visit = n % 2 == 0;
+    let visit = n.is_multiple_of(2);
     let body = json!({"kind": "repair", "channel": if visit { "visit" } else { "phone" }, "room_no": ROOM,
         "requester_name": "王秀英", "requester_phone": PHONE, "reason": format!("卫生间漏水 第{n}次"),
         "signature": if visit { SIGNATURE } else { "" }});
@@ -257,7 +257,7 @@ async fn complaint(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
     };
     let f = d["follow_ups"][0].clone();
     // One in three residents is still unhappy: that opens a corrective-action report.
-    let (outcome, content) = if n % 3 == 0 {
+    let (outcome, content) = if n.is_multiple_of(3) {
         ("unsatisfied", "业主认为噪音仍未解决")
     } else {
         ("satisfied", "入户回访，业主满意")
@@ -337,7 +337,8 @@ pub async fn check(pool: &sqlx::AnyPool, j: &Journal) -> Vec<String> {
             }
         }
     }
-    for f in j.follow_ups.lock().unwrap().iter() {
+    let follow_ups = j.follow_ups.lock().unwrap().clone();
+    for f in &follow_ups {
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM follow_ups WHERE id = $1")
             .bind(f)
             .fetch_optional(pool)
@@ -347,7 +348,8 @@ pub async fn check(pool: &sqlx::AnyPool, j: &Journal) -> Vec<String> {
             problems.push(format!("follow-up {f}: acknowledged as recorded, found {state:?}"));
         }
     }
-    for room in j.imported.lock().unwrap().iter() {
+    let imported = j.imported.lock().unwrap().clone();
+    for room in &imported {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM units WHERE room_no = $1")
             .bind(room)
             .fetch_one(pool)
