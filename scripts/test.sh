@@ -22,6 +22,20 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
+step "cargo deny: licences, duplicate versions, sources, advisories"
+command -v cargo-deny >/dev/null 2>&1 || fail "cargo-deny is needed: cargo install --locked cargo-deny (see DEVELOPERS.md)."
+cargo deny --log-level error check bans licenses sources
+# Advisories need the RustSec database; a machine that cannot reach it checks against
+# the copy fetched last, and says so loudly when it has none.
+if cargo deny --log-level error fetch db >/dev/null 2>&1; then
+    cargo deny --log-level error check --disable-fetch advisories
+elif compgen -G "$HOME/.cargo/advisory-dbs/advisory-db-*" >/dev/null; then
+    echo "advisory database not reachable: checking against the copy fetched last"
+    cargo deny --log-level error check --disable-fetch advisories
+else
+    echo "WARNING: security advisories NOT checked: the RustSec advisory database could not be fetched (no network?)."
+fi
+
 step "PostgreSQL at $PG_HOST:$PG_PORT"
 pg_ok() {
     if command -v pg_isready >/dev/null 2>&1; then
@@ -81,6 +95,12 @@ for backend in sqlite postgres; do
         status=1
     fi
 done
+
+step "server logs of the browser tests: no personal numbers, no colour codes"
+if ! scripts/scan-logs.sh e2e/test-results/server-*.log; then
+    echo "FAILED: personal data or colour codes in the server logs (e2e/test-results/server-*.log)" >&2
+    status=1
+fi
 
 if [[ $status -ne 0 ]]; then
     printf '\nFAILED: browser tests (screenshots and server logs in e2e/test-results/), after %s\n' "$(elapsed)"
