@@ -16,6 +16,7 @@ mod exports;
 mod faults;
 mod followups;
 mod import;
+mod instances;
 mod logs;
 mod matrix;
 mod notices;
