@@ -10,6 +10,8 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod i18n;
 pub mod ops;
 pub mod store;

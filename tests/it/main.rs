@@ -25,6 +25,7 @@ mod org;
 mod pages;
 mod people;
 mod process;
+mod query_fuzz;
 mod reports;
 mod request_pages;
 mod requests;
