@@ -51,7 +51,8 @@ async fn attachments_present(store: &Store, data: &Path) {
 async fn a_backup_taken_under_load_restores_elsewhere_with_every_acknowledged_write() {
     let t = TestApp::spawn().await;
     workload::prepare(&t.app, t.c1).await;
-    let names = [Role::Receptionist, Role::Technician, Role::CsManager].map(|r| t.users[&r].as_str());
+    let roles = [Role::Receptionist, Role::Technician, Role::CsManager, Role::EngineeringDispatcher];
+    let names = roles.map(|r| t.users[&r].as_str());
     let crew = Arc::new(Crew::sign_in(std::slice::from_ref(&t.base), t.c1, names, PASSWORD).await);
     let journal = Arc::new(Journal::default());
     let stop = Arc::new(AtomicBool::new(false));

@@ -37,7 +37,7 @@ async fn copy_moves_every_table_of_a_sqlite_deployment_to_postgres() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let serving = app.clone();
     tokio::spawn(async move { huiqian::web::serve(serving, listener).await });
-    let names = ["hy.desk", "hy.tech", "hy.cs_manager"];
+    let names = ["hy.desk", "hy.tech", "hy.cs_manager", "hy.dispatcher"];
     let crew = Crew::sign_in(std::slice::from_ref(&base), hy, names, huiqian::demo::PASSWORD).await;
     let journal = Journal::default();
     let stop = AtomicBool::new(false);

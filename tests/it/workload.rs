@@ -92,8 +92,10 @@ pub struct Crew {
     pub desk: Session,
     pub tech: Session,
     pub manager: Session,
+    pub dispatcher: Session,
     pub community: i64,
     pub engineering: i64,
+    pub technician_id: i64,
 }
 
 /// The unit and the owner the journeys register for, in `community`.
@@ -121,22 +123,30 @@ pub async fn prepare(app: &huiqian::app::App, community: i64) {
 }
 
 impl Crew {
-    /// Sign in a receptionist, a technician and a customer-service manager of `community`.
-    pub async fn sign_in(bases: &[String], community: i64, [desk, tech, manager]: [&str; 3], password: &str) -> Crew {
+    /// Sign in a receptionist, a technician, a customer-service manager and an
+    /// engineering dispatcher of `community`.
+    pub async fn sign_in(
+        bases: &[String],
+        community: i64,
+        [desk, tech, manager, dispatcher]: [&str; 4],
+        password: &str,
+    ) -> Crew {
         let desk = Session::sign_in(bases, desk, password).await;
         let tech = Session::sign_in(bases, tech, password).await;
         let manager = Session::sign_in(bases, manager, password).await;
+        let dispatcher = Session::sign_in(bases, dispatcher, password).await;
         let (_, deps) = desk.get(&format!("/api/v1/communities/{community}/departments")).await.unwrap();
         let engineering =
             deps.as_array().unwrap().iter().find(|d| d["kind"] == "engineering").unwrap()["id"].as_i64().unwrap();
-        Crew { desk, tech, manager, community, engineering }
+        let technician_id = tech.get("/api/v1/me").await.unwrap().1["user"]["id"].as_i64().unwrap();
+        Crew { desk, tech, manager, dispatcher, community, engineering, technician_id }
     }
 
     /// The crew of the test company (`harness::seed`).
     pub async fn of_test_company(s: &crate::harness::Seeded, bases: &[String]) -> Crew {
         use huiqian::domain::auth::Role;
-        let names = [Role::Receptionist, Role::Technician, Role::CsManager].map(|r| s.users[&r].as_str());
-        Crew::sign_in(bases, s.c1, names, crate::harness::PASSWORD).await
+        let roles = [Role::Receptionist, Role::Technician, Role::CsManager, Role::EngineeringDispatcher];
+        Crew::sign_in(bases, s.c1, roles.map(|r| s.users[&r].as_str()), crate::harness::PASSWORD).await
     }
 }
 
@@ -232,6 +242,38 @@ async fn repair(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// A repair on the engineering dispatcher's board: assigned to the technician, who
+/// arrives and completes it with the resident's signature.
+async fn repair_flow(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
+    let body = json!({"kind": "repair", "channel": "phone", "room_no": ROOM, "requester_name": "王秀英",
+        "requester_phone": PHONE, "reason": format!("厨房下水道堵塞 第{n}次"), "repair": {"category": "drainage"}});
+    let req = crew
+        .desk
+        .http
+        .post(crew.desk.url(&format!("/api/v1/communities/{}/sheets", crew.community)))
+        .header("idempotency-key", format!("journey-{n}-{}", uuid::Uuid::new_v4()))
+        .json(&body);
+    let Some(v) = step(j, "register repair", crew.desk.send(req).await).await? else { return Ok(()) };
+    let (id, number) = (v["id"].as_i64().unwrap(), v["number"].as_str().unwrap().to_string());
+    j.ack(id, &number, "registered");
+    let Some(v) = step(j, "read repair", crew.dispatcher.get(&format!("/api/v1/sheets/{id}")).await).await? else {
+        return Ok(());
+    };
+    let assign = json!({"action": "assign_technician", "technician_id": crew.technician_id});
+    let Some(v) = step(j, "assign", act(&crew.dispatcher, &v, assign).await).await? else { return Ok(()) };
+    j.ack(id, &number, "technician_assigned");
+    let Some(v) = step(j, "arrive", act(&crew.tech, &v, json!({"action": "arrive"})).await).await? else {
+        return Ok(());
+    };
+    j.ack(id, &number, "arrived");
+    let done =
+        json!({"action": "complete_repair", "work_done": "疏通下水管", "signature": SIGNATURE, "signer": "王秀英"});
+    if step(j, "complete", act(&crew.tech, &v, done).await).await?.is_some() {
+        j.ack(id, &number, "repair_completed");
+    }
+    Ok(())
+}
+
 /// A complaint judged not the centre's work, collected, and followed up at the door.
 async fn complaint(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
     let body = json!({"kind": "complaint", "channel": "phone", "room_no": ROOM, "requester_name": "王秀英",
@@ -306,6 +348,7 @@ pub async fn run(crew: &Crew, j: &Journal, clients: usize, stop: &AtomicBool) {
             let r = match (n + k) % 8 {
                 0 | 3 => complaint(crew, j, n).await,
                 5 => import(crew, j, n).await,
+                2 | 6 => repair_flow(crew, j, n).await,
                 _ => repair(crew, j, n).await,
             };
             if r.is_err() {
