@@ -31,5 +31,6 @@ mod request_pages;
 mod requests;
 mod sheet_pages;
 mod sheets;
+mod soak;
 mod storage;
 mod workload;

@@ -30,8 +30,11 @@ impl Deployment {
         }
     }
 
+    /// The binary: the one cargo built for these tests, or `HUIQIAN_SERVER_BIN` (a
+    /// release build, for the soak).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_huiqian"));
+        let bin = std::env::var("HUIQIAN_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_huiqian").to_string());
+        let mut c = Command::new(bin);
         c.args(args)
             .env("HUIQIAN_DATA", &self.data)
             .env("HUIQIAN_DATABASE_URL", &self.db_url)

@@ -30,6 +30,27 @@ pub struct Session {
     /// The session cookie's value (a secret the logs must not show).
     pub cookie: String,
     next: std::sync::Arc<AtomicUsize>,
+    /// Where each answer's time is written down, by route (`soak`).
+    pub timings: Option<std::sync::Arc<Timings>>,
+}
+
+/// Answer times in microseconds per route (`GET /api/v1/sheets/{id}`), and requests that
+/// got no answer or a server error.
+#[derive(Default)]
+pub struct Timings {
+    pub by_route: Mutex<BTreeMap<String, Vec<u32>>>,
+    pub failed: Mutex<Vec<String>>,
+}
+
+/// A request's route: its method and path with the numbers taken out.
+fn route_of(method: &reqwest::Method, url: &reqwest::Url) -> String {
+    let path: Vec<String> = url
+        .path_segments()
+        .map(|s| {
+            s.map(|p| if p.bytes().all(|b| b.is_ascii_digit()) { "{id}".to_string() } else { p.to_string() }).collect()
+        })
+        .unwrap_or_default();
+    format!("{method} /{}", path.join("/"))
 }
 
 impl Session {
@@ -61,7 +82,7 @@ impl Session {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .unwrap();
-        Session { http, bases: bases.to_vec(), csrf, cookie, next: Default::default() }
+        Session { http, bases: bases.to_vec(), csrf, cookie, next: Default::default(), timings: None }
     }
 
     fn url(&self, path: &str) -> String {
@@ -71,10 +92,43 @@ impl Session {
 
     /// Send; `Err` when no answer came (the server was killed, or restarting).
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value), String> {
-        let r = req.send().await.map_err(|e| e.to_string())?;
-        let s = r.status().as_u16();
-        let body = r.bytes().await.map_err(|e| e.to_string())?;
+        let req = req.build().map_err(|e| e.to_string())?;
+        let route = self.timings.as_ref().map(|_| {
+            let route = route_of(req.method(), req.url());
+            // Sheet actions apart: assigning, arriving and collecting are different work.
+            let action = req
+                .body()
+                .and_then(|b| b.as_bytes())
+                .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+                .and_then(|v| v["action"].as_str().map(str::to_string));
+            match action {
+                Some(a) => format!("{route} ({a})"),
+                None => route,
+            }
+        });
+        let started = std::time::Instant::now();
+        let answer = async {
+            let r = self.http.execute(req).await.map_err(|e| e.to_string())?;
+            let s = r.status().as_u16();
+            let body = r.bytes().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((s, body))
+        }
+        .await;
+        if let (Some(t), Some(route)) = (&self.timings, route) {
+            let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+            match &answer {
+                Ok((s, _)) if *s < 500 => t.by_route.lock().unwrap().entry(route).or_default().push(micros),
+                Ok((s, _)) => t.failed.lock().unwrap().push(format!("{route}: {s}")),
+                Err(e) => t.failed.lock().unwrap().push(format!("{route}: {e}")),
+            }
+        }
+        let (s, body) = answer?;
         Ok((s, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+    }
+
+    /// The same session, its answer times written down in `timings`.
+    pub fn timed(&self, timings: &std::sync::Arc<Timings>) -> Session {
+        Session { timings: Some(timings.clone()), ..self.clone() }
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
@@ -341,9 +395,17 @@ async fn import(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
 /// Run journeys on `clients` concurrent clients until `stop` is set. A journey that
 /// gets no answer (the server died) ends there; the next one starts afresh.
 pub async fn run(crew: &Crew, j: &Journal, clients: usize, stop: &AtomicBool) {
+    run_paced(crew, j, clients, stop, std::time::Duration::ZERO).await
+}
+
+/// [`run`], each client pausing `pause` between journeys (a desk's pace, not a machine's).
+pub async fn run_paced(crew: &Crew, j: &Journal, clients: usize, stop: &AtomicBool, pause: std::time::Duration) {
     let work = (0..clients).map(|k| async move {
         let mut i = 0usize;
         while !stop.load(Ordering::Relaxed) {
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
             let n = j.journeys.fetch_add(1, Ordering::Relaxed);
             let r = match (n + k) % 8 {
                 0 | 3 => complaint(crew, j, n).await,
