@@ -192,12 +192,16 @@ fn overrides(cli: &Cli) -> Overrides {
 
 /// Log to standard error: plain text (coloured only on a terminal), or one JSON object
 /// a line with `log_format = "json"` (`HUIQIAN_LOG_FORMAT=json`) for a log collector.
-/// `HUIQIAN_LOG` sets the levels (default `huiqian=info,warn`).
+/// `HUIQIAN_LOG` sets the levels (default `huiqian=info,warn`). A line that cannot be
+/// written is lost, never the server.
 fn init_logging(cfg: &Config) {
     use std::io::IsTerminal;
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("HUIQIAN_LOG").unwrap_or_else(|_| "huiqian=info,warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A log that cannot be written (a full disk under it) is dropped: the default would
+    // report it on standard error, which panics when that fails too.
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).log_internal_errors(false);
     match cfg.log_format {
         crate::config::LogFormat::Json => builder.json().with_current_span(false).init(),
         crate::config::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),

@@ -149,6 +149,7 @@ impl Store {
                     .min_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|c, _| Box::pin(async move { sqlite_pragmas(c).await }))
+                    .after_release(|c, _| Box::pin(async move { Ok(released_clean(c).await) }))
                     .connect_with(opts.clone())
                     .await?;
                 let read = AnyPoolOptions::new()
@@ -343,6 +344,33 @@ impl Store {
         self.read.close().await;
         self.write.close().await;
         self.lists.close().await;
+    }
+}
+
+/// Is a SQLite connection given back to the pool outside any transaction?
+///
+/// After some failures — a full disk, an I/O error — SQLite rolls the transaction back
+/// by itself. sqlx does not notice: its rollback then fails ("no transaction is active")
+/// and it goes on counting the connection as inside a transaction, so the next
+/// transaction on it becomes a savepoint, and once a savepoint rollback leaves SQLite's
+/// own transaction open, every later write is released into a transaction that never
+/// commits: answered, invisible to readers, lost at the next stop. A connection that
+/// comes back in any such state is closed (closing rolls back) and the pool opens a
+/// fresh one.
+async fn released_clean(c: &mut AnyConnection) -> bool {
+    // A round trip first: it runs after the rollback sqlx queued when the transaction
+    // was dropped.
+    if sqlx::Connection::ping(c).await.is_err() || sqlx::Connection::is_in_transaction(c) {
+        tracing::warn!("a database connection was left inside a transaction; it is replaced");
+        return false;
+    }
+    // sqlx's count can be right while SQLite's own state is not: ask SQLite.
+    match c.execute("BEGIN").await {
+        Ok(_) => c.execute("ROLLBACK").await.is_ok(),
+        Err(_) => {
+            tracing::warn!("a database connection was left inside a transaction; it is replaced");
+            false
+        }
     }
 }
 

@@ -313,3 +313,80 @@ async fn a_hanging_gateway_is_retried_with_back_off_and_nothing_else_waits() {
     assert!(rows[0].3.contains("timed out") || rows[0].3.contains("timeout"), "{rows:?}");
     assert!(!rows[0].3.contains("/notify"), "the gateway's address (and any key in it) stays out: {rows:?}");
 }
+
+/// A full disk under SQLite can roll a transaction back inside SQLite without the
+/// database driver noticing (seen in the full-disk drill): the driver then kept counting
+/// the connection as inside a transaction, every later write went into a transaction
+/// that never committed — answered, invisible, lost at the next stop. The write
+/// connection that comes back in such a state is replaced. Here SQLite's own rollback
+/// is made by hand, the way the full disk made it.
+#[tokio::test]
+async fn writes_after_sqlite_rolled_a_transaction_back_by_itself_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let app = huiqian::cli::open_with(test_config(dir.path(), &url), true).await.unwrap();
+    let cli = huiqian::app::Actor::cli();
+    // SQLite ends the transaction; the driver still counts it open, and its own
+    // rollback then fails ("no transaction is active").
+    let mut tx = app.store.begin().await.unwrap();
+    sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+    drop(tx);
+    // The next transaction is then a savepoint that leaves SQLite's transaction open.
+    let tx = app.store.begin().await.unwrap();
+    drop(tx);
+    let id = huiqian::app::org::create_company(&app, &cli, "磁盘演练物业").await.unwrap();
+    let seen: Option<String> = sqlx::query_scalar("SELECT name FROM companies WHERE id = $1")
+        .bind(id)
+        .fetch_optional(app.store.read())
+        .await
+        .unwrap();
+    assert_eq!(seen.as_deref(), Some("磁盘演练物业"), "a committed write is visible to readers");
+    app.store.close().await;
+    let again = huiqian::cli::open_with(test_config(dir.path(), &url), false).await.unwrap();
+    assert_eq!(again.store.backend(), huiqian::store::Backend::Sqlite);
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM companies WHERE id = $1")
+        .bind(id)
+        .fetch_one(again.store.read())
+        .await
+        .unwrap();
+    assert_eq!(kept, 1, "and kept after a restart");
+}
+
+/// A full disk under the log (or a log that cannot be written for any reason) loses log
+/// lines, never the server: it starts and answers with its standard error on /dev/full.
+#[tokio::test]
+async fn a_log_that_cannot_be_written_does_not_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let cfg = test_config(dir.path(), &url);
+    seed(cfg.clone()).await.app.store.close().await;
+    let port = crate::process::free_port();
+    let mut child = crate::process::Deployment::of(&cfg)
+        .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("HUIQIAN_LOG", "huiqian=debug,info")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .stderr(std::fs::File::create("/dev/full").unwrap())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let mut ready = false;
+    while started.elapsed() < Duration::from_secs(30) && !ready {
+        ready = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200);
+        assert!(child.try_wait().unwrap().is_none(), "the server stopped when its log could not be written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready);
+    for _ in 0..3 {
+        let r = http
+            .post(format!("http://127.0.0.1:{port}/api/v1/auth/sign-in"))
+            .json(&json!({"username": "u_receptionist", "password": "wrong-password-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    assert!(child.try_wait().unwrap().is_none());
+    let _ = child.kill();
+    let _ = child.wait();
+}
