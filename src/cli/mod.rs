@@ -166,7 +166,10 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logging(&cfg);
+    // The operations that read every row report for themselves: sqlx's warnings about
+    // long statements are expected there and only noise.
+    let quiet = matches!(cli.cmd, Cmd::Backup { .. } | Cmd::Restore { .. } | Cmd::Copy { .. });
+    init_logging(&cfg, if quiet { "huiqian=warn,sqlx=error,warn" } else { "huiqian=info,warn" });
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match rt.block_on(run(cli, cfg)) {
         Ok(code) => code,
@@ -192,12 +195,12 @@ fn overrides(cli: &Cli) -> Overrides {
 
 /// Log to standard error: plain text (coloured only on a terminal), or one JSON object
 /// a line with `log_format = "json"` (`HUIQIAN_LOG_FORMAT=json`) for a log collector.
-/// `HUIQIAN_LOG` sets the levels (default `huiqian=info,warn`). A line that cannot be
+/// `HUIQIAN_LOG` sets the levels (default `huiqian=info,warn`; warnings only for the
+/// commands that report for themselves). A line that cannot be
 /// written is lost, never the server.
-fn init_logging(cfg: &Config) {
+fn init_logging(cfg: &Config, default: &str) {
     use std::io::IsTerminal;
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("HUIQIAN_LOG").unwrap_or_else(|_| "huiqian=info,warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HUIQIAN_LOG").unwrap_or_else(|_| default.into());
     // A log that cannot be written (a full disk under it) is dropped: the default would
     // report it on standard error, which panics when that fails too.
     let builder =
