@@ -24,6 +24,28 @@ OUT=${OUT:-soak-results}
 cargo build --release --bin huiqian >&2
 cargo test --test it --no-run >&2
 mkdir -p "$OUT"
+
+# The server's memory over the run as a text chart: 12 rows from 0 to the highest
+# sample (a flat line is flat), 60 columns of time.
+plot() { # csv backend
+    awk -F, -v name="$2" 'BEGIN { n = 0 } NR > 1 { t[n] = $1 + 0; v[n] = $2 + 0; n++ }
+    END {
+        if (n == 0) exit
+        lo = 0; hi = v[0]
+        for (i = 0; i < n; i++) if (v[i] > hi) hi = v[i]
+        if (hi - lo < 1) { hi = lo + 1 }
+        w = 60; rows = 12
+        for (c = 0; c < w; c++) { i = int(c * n / w); col[c] = int((v[i] - lo) / (hi - lo) * (rows - 1) + 0.5) }
+        printf "\nserver RSS (%s), %.0f s:\n", name, t[n - 1]
+        for (r = rows - 1; r >= 0; r--) {
+            label = lo + (hi - lo) * r / (rows - 1)
+            line = sprintf("%7.1f MiB |", label)
+            for (c = 0; c < w; c++) line = line (col[c] == r ? "*" : " ")
+            print line
+        }
+        printf "            +%s\n", sprintf("%60s", "") ; 
+    }' "$1" | sed 's/+ *$/+------------------------------------------------------------/'
+}
 status=0
 for b in $BACKENDS; do
     log="$OUT/soak-$b.txt"
@@ -35,6 +57,7 @@ for b in $BACKENDS; do
         grep -A30 "panicked" "$log" >&2 || true
     fi
     [ -f "$OUT/routes-$b.md" ] && cat "$OUT/routes-$b.md"
+    [ -f "$OUT/rss-$b.csv" ] && plot "$OUT/rss-$b.csv" "$b"
     echo
 done
 echo "memory curves: $OUT/rss-*.csv (seconds,rss_mib)"
