@@ -19,7 +19,6 @@ pub const ID_NUMBER: &str = "11010519491231002X";
 /// The building and the unit the journeys register for (clear of the demo's buildings).
 const BUILDING: &str = "20";
 const ROOM: &str = "20-2-1502";
-const IMPORT_BUILDING: &str = "21";
 
 /// A signed-in client that spreads its requests over the servers given.
 #[derive(Clone)]
@@ -171,9 +170,6 @@ pub async fn prepare(app: &huiqian::app::App, community: i64) {
             name: "王秀英".into(), phone: PHONE.into(), room_no: ROOM.into(), ..Default::default()
         };
     people::create_person(app, &cli, community, &person).await.unwrap();
-    // The building the imports add units to.
-    let imports = org::BuildingInput { code: IMPORT_BUILDING.into(), name: String::new(), floors: 30, active: true };
-    org::create_building(app, &cli, community, &imports).await.unwrap();
 }
 
 impl Crew {
@@ -369,12 +365,10 @@ async fn complaint(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
 
 /// Owners of two new units, imported from CSV (all or nothing).
 async fn import(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
-    // A unit number of its own for each journey: entrance, floor, and a pair of rooms.
-    let (entrance, floor, room) = (n % 9 + 1, n / 9 % 30 + 1, n / 270 * 2 + 1);
-    let (a, b) = (
-        format!("{IMPORT_BUILDING}-{entrance}-{floor}{room:02}"),
-        format!("{IMPORT_BUILDING}-{entrance}-{floor}{:02}", room + 1),
-    );
+    // Units of their own for each journey, in a building of their own (the import
+    // creates it): two imports never race to create the same building.
+    let building = 1000 + n;
+    let (a, b) = (format!("{building}-1-101"), format!("{building}-1-102"));
     let csv = format!(
         "房号,建筑面积,状态,姓名,手机,证件类型,证件号码,关系\n{a},89.5,入住,{},139{n:08},身份证,{ID_NUMBER},业主\n\
          {b},76.2,空置,,,,,\n",
