@@ -23,6 +23,20 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
+step "cargo deny: licences, duplicate versions, sources, advisories"
+command -v cargo-deny >/dev/null 2>&1 || fail "cargo-deny is needed: cargo install --locked cargo-deny (see DEVELOPERS.md)."
+cargo deny --log-level error check bans licenses sources
+# Advisories need the RustSec database; a machine that cannot reach it checks against
+# the copy fetched last, and says so loudly when it has none.
+if cargo deny --log-level error fetch db >/dev/null 2>&1; then
+    cargo deny --log-level error check --disable-fetch advisories
+elif compgen -G "$HOME/.cargo/advisory-dbs/advisory-db-*" >/dev/null; then
+    echo "advisory database not reachable: checking against the copy fetched last"
+    cargo deny --log-level error check --disable-fetch advisories
+else
+    echo "WARNING: security advisories NOT checked: the RustSec advisory database could not be fetched (no network?)."
+fi
+
 step "PostgreSQL at $PG_HOST:$PG_PORT"
 pg_ok() {
     if command -v pg_isready >/dev/null 2>&1; then
@@ -84,6 +98,14 @@ for backend in sqlite postgres; do
 done
 
 browser_status=$status
+step "server logs of the browser tests: no personal numbers, no colour codes"
+logs_status=0
+if ! scripts/scan-logs.sh e2e/test-results/server-*.log; then
+    echo "FAILED: personal data or colour codes in the server logs (e2e/test-results/server-*.log)" >&2
+    status=1
+    logs_status=1
+fi
+
 step "API fuzzing: schemathesis against the OpenAPI document (SQLite)"
 fuzz="passed"
 if ! scripts/api-fuzz.sh --seconds 45 --seed 1 --bin "$bin"; then
@@ -93,6 +115,8 @@ fi
 
 if [[ $browser_status -ne 0 ]]; then
     printf '\nFAILED: browser tests (screenshots and server logs in e2e/test-results/), after %s\n' "$(elapsed)"
+elif [[ $logs_status -ne 0 ]]; then
+    printf '\nFAILED: server logs, after %s\n' "$(elapsed)"
 elif [[ $status -ne 0 ]]; then
     printf '\nFAILED: API fuzzing (schemathesis found answers the document does not allow), after %s\n' "$(elapsed)"
 else

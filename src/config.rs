@@ -28,6 +28,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub notify: NotifyConfig,
+    /// How the server logs: `text` (plain lines) or `json` (one object a line).
+    pub log_format: LogFormat,
     /// Started with `--demo`: the sign-in page says so and lists no secrets.
     #[serde(skip)]
     pub demo: bool,
@@ -58,6 +60,11 @@ pub struct LimitsConfig {
     pub max_body_bytes: usize,
     /// Largest uploaded file accepted, in bytes (imports, attachments).
     pub max_upload_bytes: usize,
+    /// Seconds a client has to send a request's headers; also how long a kept-alive
+    /// connection may sit idle.
+    pub header_timeout_seconds: u64,
+    /// Seconds a request body may pause before the request is refused (408).
+    pub body_timeout_seconds: u64,
 }
 
 /// Deadline notices: the scheduler's pace and the gateway that forwards notices to
@@ -71,11 +78,13 @@ pub struct NotifyConfig {
     pub webhook_url: String,
     /// First retry delay in seconds; doubled at each failure, at most an hour.
     pub retry_base_seconds: i64,
+    /// Seconds the gateway has to answer one notice before the attempt counts as failed.
+    pub timeout_seconds: u64,
 }
 
 impl Default for NotifyConfig {
     fn default() -> Self {
-        NotifyConfig { tick_seconds: 60, webhook_url: String::new(), retry_base_seconds: 30 }
+        NotifyConfig { tick_seconds: 60, webhook_url: String::new(), retry_base_seconds: 30, timeout_seconds: 10 }
     }
 }
 
@@ -91,6 +100,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             notify: NotifyConfig::default(),
+            log_format: LogFormat::Text,
             demo: false,
         }
     }
@@ -115,8 +125,20 @@ impl Default for AuthConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        LimitsConfig { max_body_bytes: 2 * 1024 * 1024, max_upload_bytes: 20 * 1024 * 1024 }
+        LimitsConfig {
+            max_body_bytes: 2 * 1024 * 1024,
+            max_upload_bytes: 20 * 1024 * 1024,
+            header_timeout_seconds: 30,
+            body_timeout_seconds: 60,
+        }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Values given on the command line or in the environment; `None` means "not given".
@@ -163,6 +185,15 @@ impl Config {
             && !v.is_empty()
         {
             cfg.secret_key = v;
+        }
+        if let Ok(v) = std::env::var("HUIQIAN_LOG_FORMAT")
+            && !v.is_empty()
+        {
+            cfg.log_format = match v.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => return Err(ConfigError::Invalid(format!("HUIQIAN_LOG_FORMAT: {v:?} is neither text nor json"))),
+            };
         }
         cfg.validate()?;
         Ok(cfg)

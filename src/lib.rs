@@ -10,7 +10,10 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod i18n;
+pub mod ops;
 pub mod store;
 pub mod web;
 

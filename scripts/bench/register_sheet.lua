@@ -14,7 +14,7 @@ local reasons = { "厨房下水道堵塞", "楼道灯不亮", "楼上装修噪�
 local kinds = { "repair", "repair", "complaint", "repair", "repair", "repair", "inquiry", "repair" }
 local details = {
   ',"repair":{"category":"drainage"}', ',"repair":{"category":"lighting"}',
-  ',"complaint":{"category":"噪音","cause":"楼上装修","course":"晚上十点后仍在施工"}',
+  ',"complaint":{"category":"噪音","cause":"楼上装修","course":"晚上十点后仍在施工","occurred_unknown":true,"place":"3号楼2单元","people":"楼上装修工人"}',
   ',"repair":{"category":"door_window"}', ',"repair":{"category":"water"}', ',"repair":{"category":"lift"}', '',
   ',"repair":{"category":"electrical"}' }
 

@@ -307,9 +307,12 @@ pub async fn checkpoint(app: &App) -> AppResult<Checkpoint> {
     Ok(Checkpoint { seq, hash })
 }
 
+/// The data folder's checkpoint file (backed up and restored with the database).
+pub const CHECKPOINTS_FILE: &str = "audit-checkpoints";
+
 /// Where the server keeps its own checkpoints: beside the data, outside the database.
 pub fn checkpoint_file(app: &App) -> PathBuf {
-    app.config.data.join("audit-checkpoints")
+    app.config.data.join(CHECKPOINTS_FILE)
 }
 
 /// Append the head to the data folder's checkpoint file when it has moved on (the

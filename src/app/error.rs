@@ -11,7 +11,9 @@
 //!   is taken; the caller should re-read.
 //! - `Rejected`: a rule of the manual refuses the action; the code names the rule.
 //! - `Unauthenticated`, `TooManyRequests`: sign-in problems.
-//! - `Internal`: a bug or an unavailable database; the message is logged, never shown.
+//! - `Unavailable`: the database cannot be reached (`database_unavailable`) or has no
+//!   room left (`storage_full`); nothing was written, the same request may be sent again.
+//! - `Internal`: a bug; the message is logged, never shown.
 
 use huiqian_domain::validation::{FieldErrors, ValidationError};
 
@@ -33,6 +35,8 @@ pub enum AppError {
     Unauthenticated,
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: i64 },
+    #[error("unavailable: {code}")]
+    Unavailable { code: &'static str },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -62,6 +66,7 @@ impl AppError {
             AppError::Rejected { code, .. } => code,
             AppError::Unauthenticated => "unauthenticated",
             AppError::TooManyRequests { .. } => "too_many_requests",
+            AppError::Unavailable { code } => code,
             AppError::Internal(_) => "internal",
         }
     }
@@ -79,6 +84,39 @@ impl From<sqlx::Error> for AppError {
         {
             tracing::warn!(error = %d, "a write referred to a record that does not exist");
             return AppError::NotFound;
+        }
+        if let Some(code) = unavailable(&e) {
+            tracing::warn!(error = %e, code, "database unavailable");
+            return AppError::Unavailable { code };
+        }
+        AppError::Internal(e.to_string())
+    }
+}
+
+/// Errors that say the database is out of reach or out of room rather than that the
+/// request was wrong: the transaction did not commit, nothing was written.
+fn unavailable(e: &sqlx::Error) -> Option<&'static str> {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => Some("database_unavailable"),
+        sqlx::Error::Database(d) => match d.code().as_deref() {
+            // SQLITE_FULL (the disk, or max_page_count), PostgreSQL's disk_full.
+            Some("13" | "53100") => Some("storage_full"),
+            // PostgreSQL: connection exceptions (class 08), shutting down, starting up.
+            Some(c) if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03") => Some("database_unavailable"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl From<std::io::Error> for AppError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            return AppError::Unavailable { code: "storage_full" };
         }
         AppError::Internal(e.to_string())
     }

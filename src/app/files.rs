@@ -129,11 +129,16 @@ pub fn store(app: &App, field: &str, bytes: &[u8], purpose: Purpose) -> AppResul
     let path = path_of(app, &sha256);
     if !path.exists() {
         let parent = path.parent().expect("nested path");
-        std::fs::create_dir_all(parent).map_err(|e| AppError::Internal(e.to_string()))?;
+        std::fs::create_dir_all(parent)?;
         let tmp = parent.join(format!(".{sha256}.{}", uuid::Uuid::new_v4().simple()));
-        let mut f = std::fs::File::create(&tmp).map_err(|e| AppError::Internal(e.to_string()))?;
-        f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| AppError::Internal(e.to_string()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| AppError::Internal(e.to_string()))?;
+        let written = std::fs::File::create(&tmp)
+            .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+            .and_then(|_| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            // A full disk leaves no partial file behind.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
     }
     Ok(Stored { sha256, size: bytes.len() as i64, mime })
 }

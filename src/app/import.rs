@@ -74,7 +74,10 @@ pub fn decode(filename: &str, bytes: &[u8]) -> Result<Table, ValidationError> {
     let is_zip = bytes.starts_with(b"PK\x03\x04");
     let is_ole = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]);
     let table = if is_zip || is_ole || lower.ends_with(".xlsx") || lower.ends_with(".xls") {
-        decode_workbook(bytes)?
+        // The spreadsheet reader panics on some damaged files (found by fuzzing): such
+        // a file is unreadable, not a reason to drop the request.
+        std::panic::catch_unwind(|| decode_workbook(bytes))
+            .unwrap_or_else(|_| Err(ValidationError::new("import.unreadable")))?
     } else {
         decode_csv(bytes)?
     };

@@ -6,7 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 mod error;
-mod files;
+pub(crate) mod files;
 pub mod followup;
 pub mod holidays;
 pub mod idempotency;

@@ -189,7 +189,9 @@ pub async fn tick(app: &App, now: i64) -> AppResult<Tick> {
 }
 
 /// Deliver what is waiting in the outbox: a 2xx answer delivers; anything else is retried
-/// later, the delay doubling from `retry_base_seconds` up to an hour.
+/// later, the delay doubling from `retry_base_seconds` up to an hour. The first failure
+/// ends the pass: a gateway that is down or hangs costs one attempt per pass (at most
+/// `notify.timeout_seconds`), and the rest wait their turn in the outbox.
 pub async fn deliver(app: &App, http: &reqwest::Client, now: i64) -> AppResult<usize> {
     let url = &app.config.notify.webhook_url;
     if url.is_empty() {
@@ -207,7 +209,7 @@ pub async fn deliver(app: &App, http: &reqwest::Client, now: i64) -> AppResult<u
             .header("content-type", "application/json")
             .header("idempotency-key", format!("huiqian-notice-{}", p.id))
             .body(p.payload.clone())
-            .timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(app.config.notify.timeout_seconds.max(1)))
             .send()
             .await;
         let mut tx = app.store.begin().await?;
@@ -219,11 +221,24 @@ pub async fn deliver(app: &App, http: &reqwest::Client, now: i64) -> AppResult<u
             other => {
                 let err = match other {
                     Ok(r) => format!("HTTP {}", r.status()),
-                    Err(e) => e.to_string(),
+                    // Without the URL: a gateway's key often rides in its query string.
+                    Err(e) => {
+                        let e = e.without_url();
+                        let mut text = e.to_string();
+                        let mut cause = std::error::Error::source(&e);
+                        while let Some(c) = cause {
+                            text.push_str(&format!(": {c}"));
+                            cause = c.source();
+                        }
+                        text
+                    }
                 };
                 let base = app.config.notify.retry_base_seconds.max(1) * 1000;
                 let delay = (base << p.attempts.min(16)).min(3_600_000);
                 st::failed(&mut tx, p.id, now + delay, &err).await?;
+                tx.commit().await?;
+                tracing::warn!(notice = p.id, attempts = p.attempts + 1, retry_in_ms = delay, error = %err, "gateway did not take a notice");
+                break;
             }
         }
         tx.commit().await?;
@@ -231,27 +246,40 @@ pub async fn deliver(app: &App, http: &reqwest::Client, now: i64) -> AppResult<u
     Ok(sent)
 }
 
-/// Run ticks and deliveries until the process ends.
+/// Run the scheduler's ticks and the outbox's deliveries until the process ends, each in
+/// its own task: a gateway that hangs delays no deadline notice.
 pub fn spawn(app: App) {
+    let every = Duration::from_secs(app.config.notify.tick_seconds.max(1));
+    let ticks = app.clone();
     tokio::spawn(async move {
-        let http = reqwest::Client::new();
-        let every = Duration::from_secs(app.config.notify.tick_seconds.max(1));
         let mut checkpointed: Option<i64> = None;
         loop {
             let now = store::now_ms();
             // The audit trail's head, into the data folder's checkpoints, once an hour.
             if checkpointed.is_none_or(|t| now - t >= 3_600_000) {
-                match super::audit::keep_checkpoint(&app).await {
+                match super::audit::keep_checkpoint(&ticks).await {
                     Ok(_) => checkpointed = Some(now),
                     Err(e) => tracing::warn!(error = %e, "audit checkpoint not kept"),
                 }
             }
-            match tick(&app, now).await {
+            match tick(&ticks, now).await {
                 Ok(t) if t.notices > 0 => tracing::info!(read = t.read, notices = t.notices, "scheduler tick"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "scheduler tick failed"),
             }
-            if let Err(e) = deliver(&app, &http, now).await {
+            tokio::time::sleep(every).await;
+        }
+    });
+    if app.config.notify.webhook_url.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(app.config.notify.timeout_seconds.clamp(1, 5)))
+            .build()
+            .expect("HTTP client");
+        loop {
+            if let Err(e) = deliver(&app, &http, store::now_ms()).await {
                 tracing::warn!(error = %e, "notice delivery failed");
             }
             tokio::time::sleep(every).await;

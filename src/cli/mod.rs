@@ -1,10 +1,10 @@
-//! The command line: `huiqian serve|migrate|user|backup|audit|config`, and the hidden
-//! `bench-data` that generates the benchmark database.
+//! The command line: `huiqian serve|migrate|user|backup|restore|copy|audit|config`, and
+//! the hidden `bench-data` that generates the benchmark database.
 
 use crate::app::{Actor, App, auth};
 use crate::config::{Config, Overrides};
 use crate::crypto::Secrets;
-use crate::store::{Backend, Store};
+use crate::store::Store;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,11 +53,32 @@ enum Cmd {
     /// Staff accounts.
     #[command(subcommand)]
     User(UserCmd),
-    /// Back up the database (SQLite: online copy; PostgreSQL: explains pg_dump).
+    /// Back up the deployment into one file while it serves: the database (SQLite: a
+    /// consistent online copy; PostgreSQL: prints the pg_dump command), the attachments
+    /// and the secret key.
     Backup {
-        /// Destination file.
+        /// Destination file (never overwritten).
         #[arg(long)]
         to: PathBuf,
+        /// Leave the secret key out (keep it safe elsewhere: the backup cannot be read without it).
+        #[arg(long)]
+        without_key: bool,
+    },
+    /// Restore a backup into the data folder, checking it before it replaces anything.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace a deployment that holds data (moved aside into replaced-<time>, not deleted).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Copy this SQLite deployment into an empty PostgreSQL database, every table, and
+    /// check the copy table by table and the audit trail on PostgreSQL.
+    Copy {
+        /// The PostgreSQL database (postgres://user@host/database), empty or just migrated.
+        #[arg(long)]
+        to: String,
     },
     /// The audit trail.
     #[command(subcommand)]
@@ -163,19 +184,55 @@ enum ConfigCmd {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HUIQIAN_LOG").unwrap_or_else(|_| "huiqian=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let cfg = match Config::load(&overrides(&cli)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("huiqian: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The operations that read every row report for themselves: sqlx's warnings about
+    // long statements are expected there and only noise.
+    let quiet = matches!(cli.cmd, Cmd::Backup { .. } | Cmd::Restore { .. } | Cmd::Copy { .. });
+    init_logging(&cfg, if quiet { "huiqian=warn,sqlx=error,warn" } else { "huiqian=info,warn" });
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    match rt.block_on(run(cli)) {
+    match rt.block_on(run(cli, cfg)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("huiqian: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn overrides(cli: &Cli) -> Overrides {
+    let listen = match &cli.cmd {
+        Cmd::Serve { listen, .. } => *listen,
+        _ => None,
+    };
+    Overrides {
+        config_file: cli.global.config.clone(),
+        listen,
+        data: cli.global.data.clone(),
+        database_url: cli.global.database_url.clone(),
+    }
+}
+
+/// Log to standard error: plain text (coloured only on a terminal), or one JSON object
+/// a line with `log_format = "json"` (`HUIQIAN_LOG_FORMAT=json`) for a log collector.
+/// `HUIQIAN_LOG` sets the levels (default `huiqian=info,warn`; warnings only for the
+/// commands that report for themselves). A line that cannot be
+/// written is lost, never the server.
+fn init_logging(cfg: &Config, default: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HUIQIAN_LOG").unwrap_or_else(|_| default.into());
+    // A log that cannot be written (a full disk under it) is dropped: the default would
+    // report it on standard error, which panics when that fails too.
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).log_internal_errors(false);
+    match cfg.log_format {
+        crate::config::LogFormat::Json => builder.json().with_current_span(false).init(),
+        crate::config::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }
 
@@ -210,22 +267,13 @@ pub async fn open_with(cfg: Config, create: bool) -> Result<App, BoxError> {
     Ok(app)
 }
 
-async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
-    let listen = match &cli.cmd {
-        Cmd::Serve { listen, .. } => *listen,
-        _ => None,
-    };
-    let o = Overrides {
-        config_file: cli.global.config.clone(),
-        listen,
-        data: cli.global.data.clone(),
-        database_url: cli.global.database_url.clone(),
-    };
-    let mut cfg = Config::load(&o)?;
+async fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode, BoxError> {
     match cli.cmd {
         Cmd::Serve { demo, .. } => {
             let started = std::time::Instant::now();
             cfg.demo = demo;
+            // Held until the process ends: no restore or copy replaces the data under us.
+            let _lock = crate::ops::lock::shared(&cfg.data)?;
             let app = open(cfg).await?;
             if demo {
                 let loaded = crate::demo::load_if_empty(&app).await?;
@@ -236,12 +284,16 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
             let addr = listener.local_addr()?;
-            eprintln!(
+            tracing::info!(
                 "huiqian is ready at http://{addr}/ ({} database, started in {} ms)",
                 app.store.backend().name(),
                 started.elapsed().as_millis()
             );
-            crate::web::serve(app, listener).await?;
+            crate::web::serve(app.clone(), listener).await?;
+            // Stopped (SIGTERM, Ctrl-C): requests have finished; leave SQLite's database
+            // whole in its one file.
+            app.store.close().await;
+            tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Migrate => {
@@ -253,26 +305,22 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
             let app = open(cfg).await?;
             user_cmd(&app, u).await
         }
-        Cmd::Backup { to } => {
-            let app = open(cfg).await?;
-            match app.store.backend() {
-                Backend::Sqlite => {
-                    if to.exists() {
-                        return Err(format!("{} exists; choose a new file", to.display()).into());
-                    }
-                    app.store.backup_sqlite(&to.display().to_string()).await?;
-                    println!("backup written to {} (a consistent copy taken while running)", to.display());
-                    Ok(ExitCode::SUCCESS)
-                }
-                Backend::Postgres => {
-                    println!(
-                        "huiqian does not copy a PostgreSQL database itself. Use PostgreSQL's own tool, which takes a consistent snapshot while huiqian runs:\n\n  pg_dump --format=custom --file={} \"$HUIQIAN_DATABASE_URL\"\n\nRestore with: pg_restore --clean --dbname=\"$HUIQIAN_DATABASE_URL\" {}\nKeep the secret key (HUIQIAN_SECRET_KEY or the data folder's secret.key) with the backup: without it the stored ID numbers cannot be read.",
-                        to.display(),
-                        to.display()
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-            }
+        Cmd::Backup { to, without_key } => {
+            let opts = crate::ops::backup::Options { to: to.clone(), without_key };
+            let w = crate::ops::backup::run(&cfg, &opts).await?;
+            print!("{}", crate::ops::backup::describe(&w, &to, &cfg));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Restore { from, force } => {
+            let opts = crate::ops::restore::Options { from: from.clone(), force };
+            let r = crate::ops::restore::run(&cfg, &opts).await?;
+            print!("{}", crate::ops::restore::describe(&r, &cfg.data, &from));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Copy { to } => {
+            let c = crate::ops::copy::run(&cfg, &crate::ops::copy::Options { to: to.clone() }).await?;
+            print!("{}", crate::ops::copy::describe(&c, &cfg, &to));
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Holidays(h) => {
             let app = open(cfg).await?;

@@ -16,11 +16,13 @@ pub mod people;
 pub mod report;
 pub mod request;
 pub mod sheet;
+pub mod tables;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -82,7 +84,31 @@ pub struct Store {
     zones: Arc<RwLock<HashMap<i64, (String, Instant)>>>,
     /// The weekly table's registrations of days that are over (`report::Settled`).
     settled: Arc<report::Settled>,
+    /// Whether the database answers, as far as this process knows (see [`Store::suspect`]).
+    health: Arc<Health>,
 }
+
+/// What this process knows of the database's reachability.
+struct Health {
+    url: String,
+    /// A request failed for want of the database and no probe has reached it since.
+    down: AtomicBool,
+    /// A probe is running (one at a time).
+    probing: AtomicBool,
+}
+
+impl Health {
+    fn new(url: &str) -> Arc<Health> {
+        Arc::new(Health { url: url.to_string(), down: AtomicBool::new(false), probing: AtomicBool::new(false) })
+    }
+}
+
+/// How long a request waits for a PostgreSQL connection before it is answered "database
+/// unavailable". Connections are normally free within milliseconds; a longer wait means
+/// the database is gone, and a front desk is better told at once than kept waiting.
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a probe tries to reach a database that stopped answering.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
 
 /// How long a community's time zone is taken from memory before it is read again. An
 /// edit on this server forgets it at once; other servers see it within this time.
@@ -123,6 +149,7 @@ impl Store {
                     .min_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|c, _| Box::pin(async move { sqlite_pragmas(c).await }))
+                    .after_release(|c, _| Box::pin(async move { Ok(released_clean(c).await) }))
                     .connect_with(opts.clone())
                     .await?;
                 let read = AnyPoolOptions::new()
@@ -132,7 +159,15 @@ impl Store {
                     .after_connect(|c, _| Box::pin(async move { sqlite_pragmas(c).await }))
                     .connect_with(opts)
                     .await?;
-                Ok(Store { backend, lists: read.clone(), read, write, zones: Arc::default(), settled: Arc::default() })
+                Ok(Store {
+                    backend,
+                    lists: read.clone(),
+                    read,
+                    write,
+                    zones: Arc::default(),
+                    settled: Arc::default(),
+                    health: Health::new(url),
+                })
             }
             Backend::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
@@ -145,7 +180,7 @@ impl Store {
                 // (docs/benchmarks.md). Nothing here scans enough rows to win it back.
                 let pool = AnyPoolOptions::new()
                     .max_connections((cores * 2).clamp(4, 32))
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(PG_ACQUIRE_TIMEOUT)
                     .after_connect(|c, _| {
                         Box::pin(async move {
                             c.execute("SET jit = off").await?;
@@ -158,7 +193,7 @@ impl Store {
                 // cached generic plans (see `Store::lists`).
                 let lists = AnyPoolOptions::new()
                     .max_connections((cores * 2).clamp(4, 32))
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(PG_ACQUIRE_TIMEOUT)
                     .after_connect(|c, _| {
                         Box::pin(async move {
                             c.execute("SET plan_cache_mode = force_generic_plan").await?;
@@ -175,6 +210,7 @@ impl Store {
                     lists,
                     zones: Arc::default(),
                     settled: Arc::default(),
+                    health: Health::new(url),
                 })
             }
         }
@@ -233,31 +269,130 @@ impl Store {
         migrate::run(self).await
     }
 
-    /// Can the database answer a query? Used by `/readyz`.
+    /// Can the database answer a query within a second? Used by `/readyz`; a failure
+    /// marks the database unavailable (see [`Store::suspect`]).
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+        let ok = matches!(
+            tokio::time::timeout(Duration::from_secs(1), sqlx::query("SELECT 1").execute(&self.read)).await,
+            Ok(Ok(_))
+        );
+        if !ok {
+            self.suspect();
+        }
+        ok && self.available()
+    }
+
+    /// False while the database is known not to answer: requests are then refused at once
+    /// ("database unavailable") instead of each waiting for a connection.
+    pub fn available(&self) -> bool {
+        !self.health.down.load(Ordering::Acquire)
+    }
+
+    /// A request failed for want of the database. Until a probe (a fresh connection, every
+    /// half second) reaches it again, [`Store::available`] is false; then the pools take
+    /// up again on their own.
+    pub fn suspect(&self) {
+        self.health.down.store(true, Ordering::Release);
+        if self.health.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let health = self.health.clone();
+        tokio::spawn(async move {
+            tracing::warn!("the database does not answer; requests are refused until it does");
+            loop {
+                tokio::time::sleep(PROBE_EVERY).await;
+                if probe(&health.url).await {
+                    health.down.store(false, Ordering::Release);
+                    health.probing.store(false, Ordering::Release);
+                    tracing::info!("the database answers again");
+                    break;
+                }
+            }
+        });
     }
 
     /// Online backup of a SQLite database into `dest` (`VACUUM INTO`): consistent even
-    /// while huiqian serves requests.
+    /// while huiqian serves requests. The write-ahead log is checkpointed afterwards.
     pub async fn backup_sqlite(&self, dest: &str) -> Result<(), StoreError> {
-        let mut c = self.write.acquire().await?;
-        sqlx::query("VACUUM INTO $1").bind(dest.to_string()).execute(&mut *c).await?;
+        {
+            let mut c = self.write.acquire().await?;
+            sqlx::query("VACUUM INTO $1").bind(dest.to_string()).execute(&mut *c).await?;
+        }
+        self.checkpoint().await?;
         Ok(())
     }
 
+    /// Move everything in SQLite's write-ahead log into the database file and empty the
+    /// log (`wal_checkpoint(TRUNCATE)`), so that the log does not keep the size of the
+    /// busiest moment. Returns whether it completed (a long read can hold it back; the
+    /// next checkpoint catches up). Nothing to do on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<bool, StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(true);
+        }
+        let mut c = self.write.acquire().await?;
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *c).await?;
+        Ok(sqlx::Row::get::<i64, _>(&row, 0) == 0)
+    }
+
+    /// Close every connection. On SQLite the log is checkpointed first, so that a
+    /// stopped server leaves the database whole in its one file.
     pub async fn close(&self) {
+        if self.backend == Backend::Sqlite && !self.write.is_closed() {
+            let _ = self.checkpoint().await;
+        }
         self.read.close().await;
         self.write.close().await;
         self.lists.close().await;
     }
 }
 
+/// Is a SQLite connection given back to the pool outside any transaction?
+///
+/// After some failures — a full disk, an I/O error — SQLite rolls the transaction back
+/// by itself. sqlx does not notice: its rollback then fails ("no transaction is active")
+/// and it goes on counting the connection as inside a transaction, so the next
+/// transaction on it becomes a savepoint, and once a savepoint rollback leaves SQLite's
+/// own transaction open, every later write is released into a transaction that never
+/// commits: answered, invisible to readers, lost at the next stop. A connection that
+/// comes back in any such state is closed (closing rolls back) and the pool opens a
+/// fresh one.
+async fn released_clean(c: &mut AnyConnection) -> bool {
+    // A round trip first: it runs after the rollback sqlx queued when the transaction
+    // was dropped.
+    if sqlx::Connection::ping(c).await.is_err() || sqlx::Connection::is_in_transaction(c) {
+        tracing::warn!("a database connection was left inside a transaction; it is replaced");
+        return false;
+    }
+    // sqlx's count can be right while SQLite's own state is not: ask SQLite.
+    match c.execute("BEGIN").await {
+        Ok(_) => c.execute("ROLLBACK").await.is_ok(),
+        Err(_) => {
+            tracing::warn!("a database connection was left inside a transaction; it is replaced");
+            false
+        }
+    }
+}
+
+/// Can a fresh connection to `url` run a query within a second?
+async fn probe(url: &str) -> bool {
+    let attempt = async {
+        let mut c = <AnyConnection as sqlx::Connection>::connect(url).await?;
+        sqlx::query("SELECT 1").execute(&mut c).await?;
+        <AnyConnection as sqlx::Connection>::close(c).await
+    };
+    matches!(tokio::time::timeout(Duration::from_secs(1), attempt).await, Ok(Ok(())))
+}
+
+/// Every SQLite connection: write-ahead log (readers never wait for the writer),
+/// `synchronous=NORMAL` (a committed transaction survives a crash of huiqian; a power
+/// cut may lose the last ones, never the database), and a log truncated back to 64 MiB
+/// after each checkpoint so that one busy hour does not leave it that size for good.
 async fn sqlite_pragmas(c: &mut AnyConnection) -> Result<(), sqlx::Error> {
     c.execute(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; \
          PRAGMA busy_timeout=10000; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000; \
-         PRAGMA mmap_size=2147418112;",
+         PRAGMA mmap_size=2147418112; PRAGMA journal_size_limit=67108864;",
     )
     .await?;
     Ok(())

@@ -48,6 +48,8 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
         AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Unavailable { code: "storage_full" } => StatusCode::INSUFFICIENT_STORAGE,
+        AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -86,6 +88,7 @@ impl ApiError {
         };
         let retry_after = match &e {
             AppError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            AppError::Unavailable { code: "database_unavailable" } => Some(RETRY_UNAVAILABLE_SECS),
             _ => None,
         };
         ApiError {
@@ -112,9 +115,21 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is told to wait before retrying while the database is unavailable.
+pub const RETRY_UNAVAILABLE_SECS: i64 = 5;
+
+/// Marks a response that failed for want of the database, so that the server stops
+/// sending requests to it until it answers again (see `Store::suspect`).
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseUnavailable;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let unavailable = self.body.error.code == "database_unavailable";
         let mut r = (self.status, Json(self.body)).into_response();
+        if unavailable {
+            r.extensions_mut().insert(DatabaseUnavailable);
+        }
         if let Some(s) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&s.to_string())
         {

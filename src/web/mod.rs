@@ -63,6 +63,7 @@ pub fn router(app: App) -> Router {
         .merge(assets::router())
         .layer(axum::middleware::from_fn(error::api_errors_as_json))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::session_and_csrf))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), database_gate))
         .layer(DefaultBodyLimit::max(limit))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
@@ -76,6 +77,42 @@ pub fn router(app: App) -> Router {
         .with_state(state)
 }
 
+/// While the database is known not to answer, refuse every request that needs it at
+/// once — 503 `database_unavailable` in the API's error shape, or the error page — rather
+/// than letting each wait for a connection; and notice when a request failed for want
+/// of it. The store's probe lifts the refusal as soon as the database answers again.
+async fn database_gate(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = req.uri().path();
+    let needs_database = !(path == "/healthz" || path == "/readyz" || path.starts_with("/static/"));
+    if needs_database && !s.app.store.available() {
+        let lang = security::cookie(req.headers(), LANG_COOKIE)
+            .and_then(crate::i18n::Lang::parse)
+            .or_else(|| {
+                req.headers()
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(crate::i18n::Lang::from_accept_language)
+            })
+            .unwrap_or_default();
+        let e = crate::app::AppError::Unavailable { code: "database_unavailable" };
+        return if path.starts_with("/api/") {
+            ApiError::from_app(e, lang).into_response()
+        } else {
+            pages::PageError(e, lang).into_response()
+        };
+    }
+    let r = next.run(req).await;
+    if r.extensions().get::<error::DatabaseUnavailable>().is_some() {
+        s.app.store.suspect();
+    }
+    r
+}
+
 async fn readyz(axum::extract::State(s): axum::extract::State<AppState>) -> (axum::http::StatusCode, &'static str) {
     if s.app.store.ping().await {
         (axum::http::StatusCode::OK, "ready")
@@ -86,10 +123,60 @@ async fn readyz(axum::extract::State(s): axum::extract::State<AppState>) -> (axu
 
 /// Serve until Ctrl-C or SIGTERM; in-flight requests finish first.
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let router = router(app);
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    serve_until(app, listener, shutdown_signal()).await
+}
+
+/// Serve until `stop` completes; in-flight requests finish first.
+///
+/// A client that holds a connection without finishing its request is cut off: the
+/// request's headers must arrive within `limits.header_timeout_seconds` (also the most a
+/// kept-alive connection idles), and its body must keep coming, each part within
+/// `limits.body_timeout_seconds` (408 otherwise). A slow client costs one idle task and
+/// a socket; it never holds a database connection, which is only taken once the whole
+/// request has arrived.
+pub async fn serve_until(
+    app: App,
+    listener: tokio::net::TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let limits = app.config.limits.clone();
+    let router = router(app).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(std::time::Duration::from_secs(
+        limits.body_timeout_seconds.max(1),
+    )));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(limits.header_timeout_seconds.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let service = router.clone().map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+            req.map(axum::body::Body::new)
+        });
+        let conn = http.serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // A client going away mid-request is its own business, not an error of ours.
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -35,6 +35,15 @@ pub struct TestApp {
 /// A database URL of its own for one test.
 pub async fn fresh_database_url(dir: &std::path::Path) -> String {
     if backend() == "postgres" {
+        fresh_postgres_url().await
+    } else {
+        format!("sqlite://{}", dir.join("test.db").display())
+    }
+}
+
+/// A PostgreSQL schema of its own for one test, whatever the backend under test.
+pub async fn fresh_postgres_url() -> String {
+    {
         // The schema names the test process, so that a later run can drop the schemas of
         // processes that have ended (and only those: a concurrent run keeps its own).
         let pid = std::process::id();
@@ -63,8 +72,6 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> String {
             .await;
         sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
         format!("{}?options=-c%20search_path%3D{schema}", pg_base())
-    } else {
-        format!("sqlite://{}", dir.join("test.db").display())
     }
 }
 
@@ -74,6 +81,54 @@ pub fn test_config(dir: &std::path::Path, db_url: &str) -> Config {
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     cfg.auth.require_totp_roles = vec![];
     cfg
+}
+
+/// A database with the test company: two communities and a user for every role in `c1`.
+pub struct Seeded {
+    pub app: App,
+    pub company: i64,
+    pub c1: i64,
+    pub c2: i64,
+    pub users: HashMap<Role, String>,
+}
+
+/// Open (and migrate) the configured database and fill it with the test company.
+pub async fn seed(cfg: Config) -> Seeded {
+    let app = huiqian::cli::open_with(cfg, true).await.expect("open database");
+    let cli = Actor::cli();
+    let company = org::create_company(&app, &cli, "测试物业有限公司").await.unwrap();
+    let mk = |code: &str, name: &str| org::CommunityInput {
+        company_id: company,
+        code: code.into(),
+        name: name.into(),
+        timezone: String::new(),
+        address: String::new(),
+        phone: String::new(),
+        active: true,
+    };
+    let c1 = org::create_community(&app, &cli, &mk("HY", "和园")).await.unwrap().id;
+    let c2 = org::create_community(&app, &cli, &mk("LY", "柳园")).await.unwrap().id;
+    let mut users = HashMap::new();
+    for role in Role::ALL {
+        let username = format!("u_{}", role.as_str());
+        let u = auth::create_staff(
+            &app,
+            &cli,
+            &auth::NewStaff {
+                username: username.clone(),
+                display_name: format!("测试{}", role.label_zh()),
+                password: PASSWORD.into(),
+                phone: String::new(),
+                locale: "zh-CN".into(),
+            },
+            auth::StaffOptions { must_change_password: false, totp_exempt: false },
+        )
+        .await
+        .unwrap();
+        auth::grant_role(&app, &cli, u.id, Some(c1), role, None, false).await.unwrap();
+        users.insert(role, username);
+    }
+    Seeded { app, company, c1, c2, users }
 }
 
 impl TestApp {
@@ -86,47 +141,23 @@ impl TestApp {
         let db_url = fresh_database_url(dir.path()).await;
         let mut cfg = test_config(dir.path(), &db_url);
         tweak(&mut cfg);
-        let app = huiqian::cli::open_with(cfg, true).await.expect("open database");
-        let cli = Actor::cli();
-        let company = org::create_company(&app, &cli, "测试物业有限公司").await.unwrap();
-        let mk = |code: &str, name: &str| org::CommunityInput {
-            company_id: company,
-            code: code.into(),
-            name: name.into(),
-            timezone: String::new(),
-            address: String::new(),
-            phone: String::new(),
-            active: true,
-        };
-        let c1 = org::create_community(&app, &cli, &mk("HY", "和园")).await.unwrap().id;
-        let c2 = org::create_community(&app, &cli, &mk("LY", "柳园")).await.unwrap().id;
-        let mut users = HashMap::new();
-        for role in Role::ALL {
-            let username = format!("u_{}", role.as_str());
-            let u = auth::create_staff(
-                &app,
-                &cli,
-                &auth::NewStaff {
-                    username: username.clone(),
-                    display_name: format!("测试{}", role.label_zh()),
-                    password: PASSWORD.into(),
-                    phone: String::new(),
-                    locale: "zh-CN".into(),
-                },
-                auth::StaffOptions { must_change_password: false, totp_exempt: false },
-            )
-            .await
-            .unwrap();
-            auth::grant_role(&app, &cli, u.id, Some(c1), role, None, false).await.unwrap();
-            users.insert(role, username);
-        }
+        let s = seed(cfg).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let serve_app = app.clone();
+        let serve_app = s.app.clone();
         tokio::spawn(async move {
             let _ = huiqian::web::serve(serve_app, listener).await;
         });
-        TestApp { app, base: format!("http://{addr}"), company, c1, c2, users, db_url, _dir: dir }
+        TestApp {
+            app: s.app,
+            base: format!("http://{addr}"),
+            company: s.company,
+            c1: s.c1,
+            c2: s.c2,
+            users: s.users,
+            db_url,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -236,4 +267,9 @@ pub fn png(w: u32, h: u32) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
+}
+
+/// Nanoseconds since the epoch (a seed for generated test values).
+pub fn now_nanos() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
 }

@@ -152,3 +152,22 @@ async fn oversized_upload_is_refused_with_a_clear_error() {
     assert!(s == 413 || s == 422, "{s} {r}");
     assert_eq!(t.count("units").await, 0);
 }
+
+/// A damaged spreadsheet that made the spreadsheet reader panic (found by fuzzing,
+/// `fuzz/seeds/import/calamine-index-out-of-bounds`) is refused as unreadable, the
+/// server answering as always.
+#[tokio::test]
+async fn a_damaged_spreadsheet_is_refused_as_unreadable() {
+    let t = TestApp::spawn().await;
+    let m = t.as_role(Role::CsManager).await;
+    let seed =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/import/calamine-index-out-of-bounds")).unwrap();
+    // The seed's first byte chose the file name for the fuzzer.
+    let (s, r) = upload(&m, t.c1, "业主名册.xlsx", seed[1..].to_vec(), true).await;
+    assert_eq!(s, 422, "{r}");
+    assert_eq!(
+        (r["error"]["fields"][0]["field"].as_str(), r["error"]["fields"][0]["code"].as_str()),
+        (Some("file"), Some("import.unreadable"))
+    );
+    assert_eq!(t.count("units").await, 0);
+}

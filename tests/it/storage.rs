@@ -48,26 +48,3 @@ async fn data_survives_a_restart() {
     assert_eq!(names, vec!["重启测试物业"]);
     assert_eq!(app.store.backend().name(), backend());
 }
-
-/// `huiqian backup`: an online copy on SQLite; on PostgreSQL it explains pg_dump.
-#[tokio::test]
-async fn backup_command() {
-    let t = TestApp::spawn().await;
-    if backend() == "postgres" {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_huiqian"))
-            .args(["backup", "--to", "/tmp/hq-never-written.dump", "--database-url", &t.db_url, "--data"])
-            .arg(t.app.config.data.as_os_str())
-            .env("HUIQIAN_SECRET_KEY", &t.app.config.secret_key)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).contains("pg_dump --format=custom"));
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("backup.db");
-    t.app.store.backup_sqlite(&dest.display().to_string()).await.unwrap();
-    let copy = Store::connect(&format!("sqlite://{}", dest.display()), false).await.unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communities").fetch_one(copy.read()).await.unwrap();
-    assert_eq!(n, 2);
-}

@@ -221,7 +221,11 @@ impl IntoResponse for PageError {
             status: status.as_u16(),
             message: super::error::message_of(&self.0, self.1),
         };
-        (status, render(&page)).into_response()
+        let mut r = (status, render(&page)).into_response();
+        if matches!(self.0, AppError::Unavailable { code: "database_unavailable" }) {
+            r.extensions_mut().insert(super::error::DatabaseUnavailable);
+        }
+        r
     }
 }
 
