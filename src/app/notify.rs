@@ -6,6 +6,7 @@
 use super::{Actor, App, AppError, AppResult};
 use crate::i18n::{Lang, tf};
 use crate::store::{self, auth as sa, notify as st};
+use huiqian_domain::sheet::reminder::{Party, Reminder};
 use serde_json::json;
 use std::time::Duration;
 
@@ -93,17 +94,21 @@ async fn tick_timers(app: &App, now: i64, report: &mut Tick) -> AppResult<()> {
         if !srq::claim_timer(&mut tx, t.id, now).await? {
             continue;
         }
-        let dispatchers = srq::users_with_roles(&mut tx, t.community_id, &["engineering_dispatcher"]).await?;
-        let managers = st::escalation_targets(&mut tx, t.community_id).await?;
-        let mut to: Vec<i64> = match t.name.as_str() {
-            "arrival" => t.technician_id.into_iter().chain(dispatchers).collect(),
-            "slip" => std::iter::once(t.first_contact_id).chain(dispatchers).collect(),
-            "promise_warn" => std::iter::once(t.first_contact_id).chain(t.escalated_to).collect(),
-            "promise" | "deadline" => {
-                std::iter::once(t.first_contact_id).chain(t.escalated_to).chain(managers).collect()
-            }
-            _ => vec![t.first_contact_id],
+        let Some(reminder) = Reminder::parse(&t.name) else {
+            return Err(AppError::Internal(format!("sheet {}: unknown reminder {:?}", t.sheet_id, t.name)));
         };
+        let mut to: Vec<i64> = vec![];
+        for party in reminder.parties() {
+            match party {
+                Party::Technician => to.extend(t.technician_id),
+                Party::Dispatchers => {
+                    to.extend(srq::users_with_roles(&mut tx, t.community_id, &["engineering_dispatcher"]).await?)
+                }
+                Party::FirstContact => to.push(t.first_contact_id),
+                Party::EscalatedTo => to.extend(t.escalated_to),
+                Party::Managers => to.extend(st::escalation_targets(&mut tx, t.community_id).await?),
+            }
+        }
         to.sort_unstable();
         to.dedup();
         let kind = format!("timer_{}", t.name);
@@ -122,12 +127,7 @@ async fn tick_timers(app: &App, now: i64, report: &mut Tick) -> AppResult<()> {
             "sheet",
             t.sheet_id,
             json!({"number": t.number, "timer": t.name, "due_at": t.due_at}),
-            match t.name.as_str() {
-                "arrival" => "R-REP-3",
-                "slip" => "R-REP-5",
-                "promise" | "promise_warn" => "R-RECV-2",
-                _ => "R-CMP-6",
-            },
+            reminder.rule(),
         )
         .await?;
         tx.commit().await?;

@@ -3,22 +3,139 @@
 //! complaint, the flows' projection and timers, the dispatcher's board, the technician's
 //! day, the ledgers, and the settings, price list and knowledge base a community keeps.
 
-use super::sheet::{Action, acts_for, cs_part};
+use super::sheet::{acts_for, cs_part};
 use super::{Actor, App, AppError, AppResult, Authority, audit, files};
 use crate::store::{self, org, request as srq, sheet as st};
 use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::money::Money;
+use huiqian_domain::sheet::reminder::ReminderRules;
 use huiqian_domain::sheet::request::{
-    AgainstKind, ArrivalTargets, ChargeLine, ComplaintDetails, FlagReason, RepairCategory, RepairClass, RepairSource,
-    Route, complaint_needs_director, complaint_route_allowed,
+    AgainstKind, ArrivalTargets, ChargeLine, ComplaintDetails, FlagReason, FlowCommand, FlowEvent, RepairCategory,
+    RepairClass, RepairSource, Route, complaint_needs_director,
 };
-use huiqian_domain::sheet::{Command, Confirmation, Outcome, Sheet, SheetKind, SheetState};
+use huiqian_domain::sheet::{Command, Confirmation, Outcome, Sheet, SheetKind};
 use huiqian_domain::unit::DepartmentKind;
 use huiqian_domain::validation::{FieldErrors, ValidationError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 const HOUR: i64 = 3_600_000;
+
+/// A step of a repair, complaint, inquiry or suggestion, as the API and forms send it.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum FlowAction {
+    /// Change a repair's arrival class, saying why (R-REP-3).
+    Reclassify { class: String, reason: String },
+    /// The dispatcher names the technician and, if agreed with the resident, a time
+    /// (R-REP-2). Naming another technician needs a `note` saying why.
+    AssignTechnician {
+        technician_id: i64,
+        #[serde(default)]
+        appointment_at: Option<i64>,
+        #[serde(default)]
+        note: String,
+    },
+    /// The assigned technician is at the door (R-REP-3).
+    Arrive,
+    /// Paid work priced from the community's list (R-REP-4).
+    QuoteCharge { lines: Vec<QuoteLine> },
+    /// The resident accepts the charge before work starts: signed, or by phone (R-REP-4).
+    ConfirmCharge {
+        #[serde(default)]
+        signature: String,
+        #[serde(default)]
+        signer: String,
+        #[serde(default)]
+        phone_confirmed_at: Option<i64>,
+        #[serde(default)]
+        phone_note: String,
+    },
+    /// Work done and materials; the resident signs on the technician's phone (R-REP-5).
+    CompleteRepair {
+        work_done: String,
+        #[serde(default)]
+        materials: String,
+        signature: String,
+        signer: String,
+    },
+    /// Customer service receives the signed repair slip (R-REP-5, within 24 hours).
+    ReceiveSlip,
+    /// Into the complaint ledger as `serious` or `repeat` (R-CMP-5).
+    FlagComplaint { reason: String, note: String },
+    /// Valid (to a department with a deadline, or to the developer's customer service) or
+    /// not the centre's work, explained (R-CMP-2 … R-CMP-4).
+    JudgeComplaint {
+        valid: bool,
+        explanation: String,
+        #[serde(default)]
+        department_id: Option<i64>,
+        #[serde(default)]
+        developer_contact: String,
+        #[serde(default)]
+        deadline_at: Option<i64>,
+    },
+    /// The director's solution meeting and the department carrying it out (R-CMP-5).
+    RecordSolution { meeting_at: i64, attendees: String, plan: String, department_id: i64 },
+    /// Progress told to the resident (R-CMP-6).
+    LogProgress {
+        note: String,
+        #[serde(default)]
+        resident_told: bool,
+    },
+    /// Answer an inquiry with its basis, optionally citing a knowledge-base article (R-RECV-2).
+    AnswerInquiry {
+        answer: String,
+        basis: String,
+        #[serde(default)]
+        article_id: Option<i64>,
+    },
+    /// Bring in a manager (R-RECV-2).
+    EscalateInquiry { to_user_id: i64, note: String },
+    /// Promise a reply by a time; tracked to its deadline (R-RECV-2).
+    PromiseReply {
+        by_at: i64,
+        #[serde(default)]
+        note: String,
+    },
+    /// The manager's analysis; valuable ones go to the director (R-RECV-3).
+    AnalyseSuggestion {
+        analysis: String,
+        #[serde(default)]
+        to_director: bool,
+    },
+    /// The written reply, by a department manager or higher (R-RECV-3).
+    ReplySuggestion { reply: String },
+}
+
+impl FlowAction {
+    /// The `action` of every step (what tells a flow step from one of the sheet's own).
+    pub const TAGS: &'static [&'static str] = &[
+        "reclassify",
+        "assign_technician",
+        "arrive",
+        "quote_charge",
+        "confirm_charge",
+        "complete_repair",
+        "receive_slip",
+        "flag_complaint",
+        "judge_complaint",
+        "record_solution",
+        "log_progress",
+        "answer_inquiry",
+        "escalate_inquiry",
+        "promise_reply",
+        "analyse_suggestion",
+        "reply_suggestion",
+    ];
+}
+
+/// One line of paid work: a price-list item and a quantity in hundredths (2.5 m → 250).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct QuoteLine {
+    pub item_id: i64,
+    pub quantity_centi: i64,
+}
 
 /// What registration records of a repair (R-REP-1, R-REP-3).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -133,15 +250,15 @@ fn own_job(actor: &Actor, c: i64, sheet: &Sheet) -> AppResult<Authority> {
 }
 
 /// Turn a flow action into commands, checking who may do it.
-pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action: &Action) -> AppResult<Plan> {
+pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action: &FlowAction) -> AppResult<Plan> {
     let one = |authority: Authority, cmd: Command| Plan { authority, commands: vec![cmd], signature: None };
     Ok(match action {
-        Action::Reclassify { class, reason } => {
+        FlowAction::Reclassify { class, reason } => {
             let a = actor.authorize(Permission::DispatchRepair, c).or_else(|_| cs_part(actor, c, sheet))?;
             let class = RepairClass::parse(class).map_err(|e| AppError::field("class", e))?;
-            one(a, Command::Reclassify { class, reason: reason.clone() })
+            one(a, Command::Flow(FlowCommand::Reclassify { class, reason: reason.clone() }))
         }
-        Action::AssignTechnician { technician_id, appointment_at, note } => {
+        FlowAction::AssignTechnician { technician_id, appointment_at, note } => {
             let a = actor.authorize(Permission::DispatchRepair, c)?;
             if !is_technician(app, c, *technician_id).await? {
                 return Err(AppError::field("technician_id", ValidationError::new("repair.not_a_technician")));
@@ -154,7 +271,12 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
                         .await?
                         .ok_or(AppError::rejected("repair.no_engineering"))?;
                     let opinion = "报修派工".to_string();
-                    commands.push(Command::Dispatch { department: eng, to_user: None, opinion });
+                    commands.push(Command::Dispatch {
+                        department: eng,
+                        kind: DepartmentKind::Engineering,
+                        to_user: None,
+                        opinion,
+                    });
                     sheet.handovers.len() as u32 + 1
                 }
             };
@@ -162,14 +284,14 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             if !received {
                 commands.push(Command::Acknowledge { handover });
             }
-            commands.push(Command::AssignTechnician {
+            commands.push(Command::Flow(FlowCommand::AssignTechnician {
                 technician: *technician_id,
                 appointment_at: *appointment_at,
                 note: note.clone(),
-            });
+            }));
             Plan { authority: a, commands, signature: None }
         }
-        Action::Arrive => {
+        FlowAction::Arrive => {
             let a = own_job(actor, c, sheet)?;
             let mut commands = vec![];
             if let Some(h) = sheet.case.repair.as_ref().and_then(|r| r.handover).and_then(|h| sheet.handover(h))
@@ -177,10 +299,10 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             {
                 commands.push(Command::StartWork { handover: h.no });
             }
-            commands.push(Command::Arrive);
+            commands.push(Command::Flow(FlowCommand::Arrive));
             Plan { authority: a, commands, signature: None }
         }
-        Action::QuoteCharge { lines } => {
+        FlowAction::QuoteCharge { lines } => {
             let a = actor.authorize(Permission::DispatchRepair, c)?;
             let mut out = Vec::with_capacity(lines.len());
             for (i, l) in lines.iter().enumerate() {
@@ -204,9 +326,9 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
                     quantity_centi: l.quantity_centi,
                 });
             }
-            one(a, Command::QuoteCharge { lines: out })
+            one(a, Command::Flow(FlowCommand::QuoteCharge { lines: out }))
         }
-        Action::ConfirmCharge { signature: data, signer, phone_confirmed_at, phone_note } => {
+        FlowAction::ConfirmCharge { signature: data, signer, phone_confirmed_at, phone_note } => {
             let a = own_job(actor, c, sheet)
                 .or_else(|_| cs_part(actor, c, sheet))
                 .or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
@@ -217,21 +339,25 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             } else {
                 phone_confirmed_at.map(|at| Confirmation::Phone { at, note: phone_note.clone() })
             };
-            Plan { authority: a, commands: vec![Command::ConfirmCharge { confirmation }], signature: sig }
+            Plan {
+                authority: a,
+                commands: vec![Command::Flow(FlowCommand::ConfirmCharge { confirmation })],
+                signature: sig,
+            }
         }
-        Action::CompleteRepair { work_done, materials, signature: data, signer } => {
+        FlowAction::CompleteRepair { work_done, materials, signature: data, signer } => {
             let a = own_job(actor, c, sheet)?;
-            let cmd = Command::CompleteRepair {
+            let cmd = Command::Flow(FlowCommand::CompleteRepair {
                 work_done: work_done.clone(),
                 materials: materials.clone(),
                 signer: signer.clone(),
-            };
+            });
             // The domain's rules first (no arrival, charge unconfirmed): that refusal is the
             // answer, not the missing signature, and no signature is stored for nothing.
             sheet.decide(&cmd, store::now_ms()).map_err(|r| AppError::rejected(r.0))?;
             Plan { authority: a, commands: vec![cmd], signature: Some(signature(app, data, signer)?) }
         }
-        Action::ReceiveSlip => {
+        FlowAction::ReceiveSlip => {
             let a = cs_part(actor, c, sheet).or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
             let r = sheet.case.repair.as_ref().ok_or(AppError::rejected("repair.not_opened"))?;
             if r.completed_at.is_none() {
@@ -251,36 +377,32 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             }
             Plan { authority: a, commands, signature: None }
         }
-        Action::FlagComplaint { reason, note } => {
+        FlowAction::FlagComplaint { reason, note } => {
             let a = actor.authorize(Permission::ReassignSheet, c)?;
             let reason = FlagReason::parse(reason).map_err(|e| AppError::field("reason", e))?;
-            one(a, Command::FlagComplaint { reason, note: note.clone() })
+            one(a, Command::Flow(FlowCommand::FlagComplaint { reason, note: note.clone() }))
         }
-        Action::JudgeComplaint { valid, explanation, department_id, developer_contact, deadline_at } => {
+        FlowAction::JudgeComplaint { valid, explanation, department_id, developer_contact, deadline_at } => {
             let a = actor.authorize(Permission::ReassignSheet, c)?;
             let route = match (valid, department_id, developer_contact.trim()) {
                 (false, _, _) => None,
                 (true, Some(d), _) => {
                     let kind = department_kind(app, c, *d).await?;
-                    // R-CMP-3 as a field error: the form offers only what the rule allows.
-                    if let Some(cc) = &sheet.case.complaint {
-                        complaint_route_allowed(&cc.details, kind)
-                            .map_err(|r| AppError::field("department_id", ValidationError::new(r.0)))?;
-                    }
                     Some(Route::Department { department: *d, kind })
                 }
                 (true, None, contact) if !contact.is_empty() => Some(Route::Developer { contact: contact.to_string() }),
                 (true, None, _) => return Err(AppError::rejected("complaint.route_required")),
             };
-            let mut commands = vec![Command::JudgeComplaint {
+            let mut commands = vec![Command::Flow(FlowCommand::JudgeComplaint {
                 valid: *valid,
                 explanation: explanation.clone(),
                 route: route.clone(),
                 deadline_at: *deadline_at,
-            }];
+            })];
             match &route {
-                Some(Route::Department { department, .. }) => commands.push(Command::Dispatch {
+                Some(Route::Department { department, kind }) => commands.push(Command::Dispatch {
                     department: *department,
+                    kind: *kind,
                     to_user: None,
                     opinion: explanation.clone(),
                 }),
@@ -293,24 +415,29 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             }
             Plan { authority: a, commands, signature: None }
         }
-        Action::RecordSolution { meeting_at, attendees, plan, department_id } => {
+        FlowAction::RecordSolution { meeting_at, attendees, plan, department_id } => {
             // R-CMP-5: "中心主任组织相关人员制定解决方案，指定部门实施" — the director names
             // whichever department carries the solution out.
             let a = in_role(actor, c, &[Role::CentreDirector]).ok_or(AppError::Forbidden)?;
-            department_kind(app, c, *department_id).await?;
-            let mut commands = vec![Command::RecordSolution {
+            let kind = department_kind(app, c, *department_id).await?;
+            let mut commands = vec![Command::Flow(FlowCommand::RecordSolution {
                 meeting_at: *meeting_at,
                 attendees: attendees.clone(),
                 plan: plan.clone(),
                 department: *department_id,
-            }];
+            })];
             let holding = sheet.departments_out().any(|h| h.department == *department_id);
             if !holding && sheet.outcome.is_none() {
-                commands.push(Command::Dispatch { department: *department_id, to_user: None, opinion: plan.clone() });
+                commands.push(Command::Dispatch {
+                    department: *department_id,
+                    kind,
+                    to_user: None,
+                    opinion: plan.clone(),
+                });
             }
             Plan { authority: a, commands, signature: None }
         }
-        Action::LogProgress { note, resident_told } => {
+        FlowAction::LogProgress { note, resident_told } => {
             let a = match cs_part(actor, c, sheet) {
                 Ok(a) => a,
                 Err(_) => {
@@ -323,9 +450,9 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
                     found.ok_or(AppError::Forbidden)?
                 }
             };
-            one(a, Command::LogProgress { note: note.clone(), resident_told: *resident_told })
+            one(a, Command::Flow(FlowCommand::LogProgress { note: note.clone(), resident_told: *resident_told }))
         }
-        Action::AnswerInquiry { answer, basis, article_id } => {
+        FlowAction::AnswerInquiry { answer, basis, article_id } => {
             let escalated = sheet.case.inquiry.as_ref().and_then(|i| i.escalated_to) == Some(actor.user_id());
             let a = match cs_part(actor, c, sheet) {
                 Ok(a) => a,
@@ -337,7 +464,11 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             {
                 return Err(AppError::field("article_id", ValidationError::new("article.unknown")));
             }
-            let cmd = Command::AnswerInquiry { answer: answer.clone(), basis: basis.clone(), article: *article_id };
+            let cmd = Command::Flow(FlowCommand::AnswerInquiry {
+                answer: answer.clone(),
+                basis: basis.clone(),
+                article: *article_id,
+            });
             let mut commands = vec![cmd.clone()];
             // R-RECV-2: "妥善回答，解释清楚" — a question answered there and then is done: it
             // closes with the answer as its acceptance, needs no later signature and never
@@ -353,7 +484,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             }
             Plan { authority: a, commands, signature: None }
         }
-        Action::EscalateInquiry { to_user_id, note } => {
+        FlowAction::EscalateInquiry { to_user_id, note } => {
             let a = cs_part(actor, c, sheet)?;
             let mut conn = app.store.read().acquire().await?;
             let managers =
@@ -361,18 +492,21 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             if !managers.contains(to_user_id) {
                 return Err(AppError::field("to_user_id", ValidationError::new("inquiry.not_a_manager")));
             }
-            one(a, Command::EscalateInquiry { to: *to_user_id, note: note.clone() })
+            one(a, Command::Flow(FlowCommand::EscalateInquiry { to: *to_user_id, note: note.clone() }))
         }
-        Action::PromiseReply { by_at, note } => {
+        FlowAction::PromiseReply { by_at, note } => {
             let a = cs_part(actor, c, sheet)?;
-            one(a, Command::PromiseReply { by_at: *by_at, note: note.clone() })
+            one(a, Command::Flow(FlowCommand::PromiseReply { by_at: *by_at, note: note.clone() }))
         }
-        Action::AnalyseSuggestion { analysis, to_director } => {
+        FlowAction::AnalyseSuggestion { analysis, to_director } => {
             // R-RECV-3: "客服经理应对住户提出的意见进行分析整理" — the manager (or the director).
             let a = in_role(actor, c, &[Role::CsManager, Role::CentreDirector]).ok_or(AppError::Forbidden)?;
-            one(a, Command::AnalyseSuggestion { analysis: analysis.clone(), to_director: *to_director })
+            one(
+                a,
+                Command::Flow(FlowCommand::AnalyseSuggestion { analysis: analysis.clone(), to_director: *to_director }),
+            )
         }
-        Action::ReplySuggestion { reply } => {
+        FlowAction::ReplySuggestion { reply } => {
             // R-RECV-3: a department manager or higher writes the reply.
             let a = match in_role(actor, c, &[Role::CentreDirector, Role::CsManager]) {
                 Some(a) => a,
@@ -387,20 +521,9 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
                     }
                 }
             };
-            one(a, Command::ReplySuggestion { reply: reply.clone() })
+            one(a, Command::Flow(FlowCommand::ReplySuggestion { reply: reply.clone() }))
         }
-        _ => return Err(AppError::Internal("not a flow action".into())),
     })
-}
-
-/// R-CMP-3 for a plain dispatch of a complaint.
-pub(crate) async fn check_dispatch(app: &App, c: i64, sheet: &Sheet, department_id: i64) -> AppResult<()> {
-    if let Some(cc) = &sheet.case.complaint {
-        let kind = department_kind(app, c, department_id).await?;
-        complaint_route_allowed(&cc.details, kind)
-            .map_err(|r| AppError::field("department_id", ValidationError::new(r.0)))?;
-    }
-    Ok(())
 }
 
 /// The departments a complaint may be sent to (R-CMP-2, R-CMP-3): every active one, or
@@ -446,7 +569,12 @@ pub(crate) fn intake_commands(
             if class == Some(RepairClass::Appointment) {
                 errors.push("repair.class", ValidationError::new("repair.appointment_at_assignment"));
             }
-            out.push(Command::OpenRepair { category, class, class_reason: r.class_reason.clone(), source });
+            out.push(Command::Flow(FlowCommand::OpenRepair {
+                category,
+                class,
+                class_reason: r.class_reason.clone(),
+                source,
+            }));
         }
     }
     if kind == SheetKind::Complaint {
@@ -487,7 +615,7 @@ pub(crate) fn intake_commands(
                 errors.push(field, ValidationError::new("text.too_long").with("max", 2000));
             }
         }
-        out.push(Command::OpenComplaint {
+        out.push(Command::Flow(FlowCommand::OpenComplaint {
             details: ComplaintDetails {
                 category: c.category.trim().to_string(),
                 occurred_at: c.occurred_at,
@@ -512,7 +640,7 @@ pub(crate) fn intake_commands(
                 place_unknown: c.place.trim().is_empty() && c.place_unknown,
                 people_unknown: c.people.trim().is_empty() && c.people_unknown,
             },
-        });
+        }));
     }
     out
 }
@@ -549,17 +677,22 @@ pub(crate) async fn after_intake(
         let eng = department_of_kind(app, c, DepartmentKind::Engineering)
             .await?
             .ok_or(AppError::rejected("repair.no_engineering"))?;
-        out.push(Command::Dispatch { department: eng, to_user: None, opinion: "维修工现场受理".into() });
+        out.push(Command::Dispatch {
+            department: eng,
+            kind: DepartmentKind::Engineering,
+            to_user: None,
+            opinion: "维修工现场受理".into(),
+        });
         {
             let no = sheet.handovers.len() as u32 + 1;
             out.push(Command::Acknowledge { handover: no });
-            out.push(Command::AssignTechnician {
+            out.push(Command::Flow(FlowCommand::AssignTechnician {
                 technician: actor.user_id(),
                 appointment_at: None,
                 note: String::new(),
-            });
+            }));
             out.push(Command::StartWork { handover: no });
-            out.push(Command::Arrive);
+            out.push(Command::Flow(FlowCommand::Arrive));
         }
     }
     if let (Some(cc), Some(unit)) = (&sheet.case.complaint, unit_id) {
@@ -568,10 +701,10 @@ pub(crate) async fn after_intake(
         let since = now - s.repeat_days * 24 * HOUR;
         let earlier = srq::earlier_complaints(&mut conn, unit, &cc.details.category, since, 0).await?;
         if earlier >= s.repeat_count {
-            out.push(Command::FlagComplaint {
+            out.push(Command::Flow(FlowCommand::FlagComplaint {
                 reason: FlagReason::Repeat,
                 note: format!("{} 天内同一房屋同类投诉第 {} 次", s.repeat_days, earlier + 1),
-            });
+            }));
         }
     }
     Ok(out)
@@ -663,50 +796,19 @@ pub(crate) fn targets(s: &srq::Settings) -> ArrivalTargets {
     ArrivalTargets { emergency_min: s.emergency_min, simple_min: s.simple_min, general_min: s.general_min }
 }
 
-/// The reminders a sheet's flow is waiting on: (name, when).
+/// The community's rules for the flows' reminders.
+pub(crate) fn reminder_rules(s: &srq::Settings) -> ReminderRules {
+    ReminderRules {
+        arrival: targets(s),
+        slip_hours: s.slip_hours,
+        promise_warn_min: s.promise_warn_min,
+        progress_hours: s.progress_hours,
+    }
+}
+
+/// The reminders a sheet's flow is waiting on, as the scheduler keeps them: (name, when).
 pub(crate) fn timers(sheet: &Sheet, s: &srq::Settings) -> Vec<(&'static str, i64)> {
-    let mut out = vec![];
-    let open = sheet.state.is_open() && sheet.state != SheetState::Suspended;
-    if !open {
-        return out;
-    }
-    if let Some(r) = &sheet.case.repair {
-        if r.arrived_at.is_none()
-            && sheet.outcome.is_none()
-            && let Some(due) = r.arrival_due(&targets(s))
-        {
-            out.push(("arrival", due));
-        }
-        if let Some(done) = r.completed_at
-            && r.handover.and_then(|h| sheet.handover(h)).is_some_and(|h| h.returned_at.is_none())
-        {
-            out.push(("slip", done + s.slip_hours * HOUR));
-        }
-    }
-    if let Some(i) = &sheet.case.inquiry
-        && let (Some(by), None) = (i.promised_by, &i.answer)
-    {
-        let warn = by - s.promise_warn_min * 60_000;
-        if warn > i.promised_at.unwrap_or(0) {
-            out.push(("promise_warn", warn));
-        }
-        out.push(("promise", by));
-    }
-    // Unresolved: with a department, or with the developer's customer service until its
-    // answer is recorded (R-CMP-4 is tracked the same way).
-    let with_developer =
-        matches!(&sheet.outcome, Some(Outcome::BeyondCentre { third_party: Some(_), receipt: None, .. }));
-    if let Some(cc) = &sheet.case.complaint
-        && let Some(j) = cc.judgement.as_ref().filter(|j| j.valid)
-        && (sheet.state != SheetState::AwaitingAcceptance || with_developer)
-    {
-        let last = cc.last_progress_at.unwrap_or(j.at).max(j.at);
-        out.push(("progress", last + s.progress_hours * HOUR));
-        if let Some(d) = j.deadline_at {
-            out.push(("deadline", d));
-        }
-    }
-    out
+    sheet.reminders(&reminder_rules(s)).into_iter().map(|(r, at)| (r.as_str(), at)).collect()
 }
 
 /// Who is told of a flow event, and how.
@@ -740,26 +842,28 @@ pub(crate) async fn prepare(
     for e in new_events {
         let (roles, kind, due): (&[&str], &'static str, Option<&'static str>) = match e {
             // R-REP-2: the dispatcher hears of every repair, an emergency as such.
-            Event::RepairOpened { class, .. } => (
+            Event::Flow(FlowEvent::RepairOpened { class, .. }) => (
                 &["engineering_dispatcher"],
                 if *class == RepairClass::Emergency { "repair_emergency" } else { "repair_new" },
                 Some("arrival"),
             ),
             // R-CMP-1: every complaint is reported to the CS manager or supervisor.
-            Event::ComplaintOpened { .. } => (&["cs_supervisor", "cs_manager"], "complaint_new", None),
-            Event::ComplaintJudged {
+            Event::Flow(FlowEvent::ComplaintOpened { .. }) => (&["cs_supervisor", "cs_manager"], "complaint_new", None),
+            Event::Flow(FlowEvent::ComplaintJudged {
                 route: Some(Route::Department { kind: DepartmentKind::DirectorOffice, .. }),
                 ..
-            } => (&["centre_director"], "complaint_director", Some("deadline")),
+            }) => (&["centre_director"], "complaint_director", Some("deadline")),
             // R-CMP-5: the director convenes the solution for a serious or repeated complaint;
             // R-RECV-3: valuable suggestions go to the director.
-            Event::ComplaintFlagged { .. } => (&["centre_director"], "complaint_flagged", None),
-            Event::SuggestionAnalysed { to_director: true, .. } => (&["centre_director"], "suggestion_director", None),
-            Event::TechnicianAssigned { technician, .. } => {
+            Event::Flow(FlowEvent::ComplaintFlagged { .. }) => (&["centre_director"], "complaint_flagged", None),
+            Event::Flow(FlowEvent::SuggestionAnalysed { to_director: true, .. }) => {
+                (&["centre_director"], "suggestion_director", None)
+            }
+            Event::Flow(FlowEvent::TechnicianAssigned { technician, .. }) => {
                 wanted.push((*technician, "repair_assigned", Some("arrival"), now));
                 continue;
             }
-            Event::InquiryEscalated { to, .. } => {
+            Event::Flow(FlowEvent::InquiryEscalated { to, .. }) => {
                 wanted.push((*to, "inquiry_escalated", None, 0));
                 continue;
             }

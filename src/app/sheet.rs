@@ -6,6 +6,7 @@
 //! update the projection (refusing a stale `version`), write the handover ledger and the
 //! audit entry.
 
+use super::request::FlowAction;
 use super::{Actor, App, AppError, AppResult, Authority, audit, files};
 use crate::store::{self, org, people as sp, sheet as st};
 use huiqian_domain::auth::{Permission, Role};
@@ -242,17 +243,7 @@ pub async fn register(
     };
     let words = huiqian_domain::sheet::search::terms(&format!("{reason} {}", name.as_str()));
     st::insert_terms(&mut tx, community_id, id, &words).await?;
-    let first_digest = st::insert_event(
-        &mut tx,
-        id,
-        1,
-        now,
-        actor.user_id(),
-        authority.role().as_str(),
-        first.event.name(),
-        &serde_json::to_string(&first.event).expect("events serialise"),
-    )
-    .await?;
+    let registered = append_events(&mut tx, id, 1, std::slice::from_ref(&first), &authority).await?;
     if let (Some(f), true) = (&stored_signature, channel.signs_at_registration()) {
         st::insert_attachment(
             &mut tx,
@@ -285,35 +276,10 @@ pub async fn register(
     audit::record_covering(app, &mut tx, actor, &authority, "sheet.registered", "sheet", id, json!({
         "number": no, "kind": kind.as_str(), "channel": channel.as_str(), "room_no": unit.as_ref().map(|u| u.room_no.clone()),
         "requester": name.as_str(), "phone": phone_masked, "signature_pending": domain_sheet.signature_pending,
-    }), &covering(id, 1, first_digest)).await?;
+    }), &registered[0].covers).await?;
     if let Some(projection) = &follow_projection {
-        for (i, rec) in follow.iter().enumerate() {
-            let data = serde_json::to_string(&rec.event).expect("events serialise");
-            let seq = i as i64 + 2;
-            let digest = st::insert_event(
-                &mut tx,
-                id,
-                seq,
-                now,
-                actor.user_id(),
-                authority.role().as_str(),
-                rec.event.name(),
-                &data,
-            )
-            .await?;
-            audit::record_covering(
-                app,
-                &mut tx,
-                actor,
-                &authority,
-                &format!("sheet.{}", rec.event.name()),
-                "sheet",
-                id,
-                json!({"number": no, "event": serde_json::from_str::<serde_json::Value>(&data).unwrap_or_default()}),
-                &covering(id, seq, digest),
-            )
-            .await?;
-        }
+        let appended = append_events(&mut tx, id, 2, &follow, &authority).await?;
+        audit_appended(app, &mut tx, actor, &authority, id, &no, &appended, None).await?;
         for h in &domain_sheet.handovers {
             st::save_handover(&mut tx, community_id, id, h).await?;
         }
@@ -378,10 +344,18 @@ pub async fn detail(app: &App, actor: &Actor, id: i64) -> AppResult<SheetDetail>
     })
 }
 
-/// What someone asks to do, as the API and forms send it.
+/// What someone asks to do, as the API and forms send it: a step of the sheet's own
+/// journey, or of its flow. The JSON is one object whose `action` names the step.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Sheet(SheetAction),
+    Flow(FlowAction),
+}
+
+/// A step of the sheet's own journey (R-SHEET-1 … R-SHEET-12).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
+pub enum SheetAction {
     /// Capture the requester's later signature (补签).
     CaptureSignature {
         signature: String,
@@ -471,136 +445,50 @@ pub enum Action {
         to_user_id: i64,
         reason: String,
     },
-    /// Change a repair's arrival class, saying why (R-REP-3).
-    Reclassify {
-        class: String,
-        reason: String,
-    },
-    /// The dispatcher names the technician and, if agreed with the resident, a time
-    /// (R-REP-2). Naming another technician needs a `note` saying why.
-    AssignTechnician {
-        technician_id: i64,
-        #[serde(default)]
-        appointment_at: Option<i64>,
-        #[serde(default)]
-        note: String,
-    },
-    /// The assigned technician is at the door (R-REP-3).
-    Arrive,
-    /// Paid work priced from the community's list (R-REP-4).
-    QuoteCharge {
-        lines: Vec<QuoteLine>,
-    },
-    /// The resident accepts the charge before work starts: signed, or by phone (R-REP-4).
-    ConfirmCharge {
-        #[serde(default)]
-        signature: String,
-        #[serde(default)]
-        signer: String,
-        #[serde(default)]
-        phone_confirmed_at: Option<i64>,
-        #[serde(default)]
-        phone_note: String,
-    },
-    /// Work done and materials; the resident signs on the technician's phone (R-REP-5).
-    CompleteRepair {
-        work_done: String,
-        #[serde(default)]
-        materials: String,
-        signature: String,
-        signer: String,
-    },
-    /// Customer service receives the signed repair slip (R-REP-5, within 24 hours).
-    ReceiveSlip,
-    /// Into the complaint ledger as `serious` or `repeat` (R-CMP-5).
-    FlagComplaint {
-        reason: String,
-        note: String,
-    },
-    /// Valid (to a department with a deadline, or to the developer's customer service) or
-    /// not the centre's work, explained (R-CMP-2 … R-CMP-4).
-    JudgeComplaint {
-        valid: bool,
-        explanation: String,
-        #[serde(default)]
-        department_id: Option<i64>,
-        #[serde(default)]
-        developer_contact: String,
-        #[serde(default)]
-        deadline_at: Option<i64>,
-    },
-    /// The director's solution meeting and the department carrying it out (R-CMP-5).
-    RecordSolution {
-        meeting_at: i64,
-        attendees: String,
-        plan: String,
-        department_id: i64,
-    },
-    /// Progress told to the resident (R-CMP-6).
-    LogProgress {
-        note: String,
-        #[serde(default)]
-        resident_told: bool,
-    },
-    /// Answer an inquiry with its basis, optionally citing a knowledge-base article (R-RECV-2).
-    AnswerInquiry {
-        answer: String,
-        basis: String,
-        #[serde(default)]
-        article_id: Option<i64>,
-    },
-    /// Bring in a manager (R-RECV-2).
-    EscalateInquiry {
-        to_user_id: i64,
-        note: String,
-    },
-    /// Promise a reply by a time; tracked to its deadline (R-RECV-2).
-    PromiseReply {
-        by_at: i64,
-        #[serde(default)]
-        note: String,
-    },
-    /// The manager's analysis; valuable ones go to the director (R-RECV-3).
-    AnalyseSuggestion {
-        analysis: String,
-        #[serde(default)]
-        to_director: bool,
-    },
-    /// The written reply, by a department manager or higher (R-RECV-3).
-    ReplySuggestion {
-        reply: String,
-    },
 }
 
-/// One line of paid work: a price-list item and a quantity in hundredths (2.5 m → 250).
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-pub struct QuoteLine {
-    pub item_id: i64,
-    pub quantity_centi: i64,
+impl<'de> Deserialize<'de> for Action {
+    /// The `action` tag says which of the two it is; the rest is read by that type, so a
+    /// refusal names the field of the step asked for.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = serde_json::Value::deserialize(d)?;
+        let flow = match v.get("action") {
+            Some(serde_json::Value::String(tag)) => FlowAction::TAGS.contains(&tag.as_str()),
+            Some(_) => return Err(D::Error::custom("`action` must be a string")),
+            None => return Err(D::Error::missing_field("action")),
+        };
+        if flow {
+            FlowAction::deserialize(v).map(Action::Flow).map_err(D::Error::custom)
+        } else {
+            SheetAction::deserialize(v).map(Action::Sheet).map_err(D::Error::custom)
+        }
+    }
 }
 
-impl Action {
-    /// Steps of the repair, complaint, inquiry and suggestion flows.
-    pub fn is_flow(&self) -> bool {
-        matches!(
-            self,
-            Action::Reclassify { .. }
-                | Action::AssignTechnician { .. }
-                | Action::Arrive
-                | Action::QuoteCharge { .. }
-                | Action::ConfirmCharge { .. }
-                | Action::CompleteRepair { .. }
-                | Action::ReceiveSlip
-                | Action::FlagComplaint { .. }
-                | Action::JudgeComplaint { .. }
-                | Action::RecordSolution { .. }
-                | Action::LogProgress { .. }
-                | Action::AnswerInquiry { .. }
-                | Action::EscalateInquiry { .. }
-                | Action::PromiseReply { .. }
-                | Action::AnalyseSuggestion { .. }
-                | Action::ReplySuggestion { .. }
-        )
+impl utoipa::PartialSchema for Action {
+    /// One `oneOf` of every step, the sheet's and the flows', as a client sees them.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{OneOfBuilder, Schema};
+        fn steps(schema: RefOr<Schema>) -> Vec<RefOr<Schema>> {
+            match schema {
+                RefOr::T(Schema::OneOf(one)) => one.items,
+                other => vec![other],
+            }
+        }
+        let mut one = OneOfBuilder::new().description(Some("What someone asks to do, as the API and forms send it."));
+        for step in steps(SheetAction::schema()).into_iter().chain(steps(FlowAction::schema())) {
+            one = one.item(step);
+        }
+        RefOr::T(Schema::OneOf(one.build()))
+    }
+}
+
+impl utoipa::ToSchema for Action {
+    fn schemas(out: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        <SheetAction as utoipa::ToSchema>::schemas(out);
+        <FlowAction as utoipa::ToSchema>::schemas(out);
     }
 }
 
@@ -708,6 +596,16 @@ fn receipts(sheet: &Sheet) -> Vec<Command> {
     sheet.returns_to_receive().map(|h| Command::ReceiveReturn { handover: h.no }).collect()
 }
 
+/// A department's part of its handover: its members', or the named receiver's.
+async fn handover_part(app: &App, actor: &Actor, c: i64, sheet: &Sheet, handover: u32) -> AppResult<Authority> {
+    let h = sheet.handover(handover).ok_or(AppError::rejected("sheet.handover_unknown"))?;
+    if h.to_user == Some(actor.user_id()) {
+        return actor.any_role(c);
+    }
+    let (role, _) = acts_for(app, actor, c, h.department).await?.ok_or(AppError::Forbidden)?;
+    actor.holding(role, c)
+}
+
 /// Carry out an action on a sheet whose projection was read at `version`.
 pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Action) -> AppResult<SheetDetail> {
     let row = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
@@ -722,195 +620,212 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     let now = store::now_ms();
     let mut signature: Option<(files::Stored, String, &'static str)> = None;
     // Who may do it, and the domain commands it becomes.
-    let (authority, commands) = if action.is_flow() {
-        let plan = super::request::plan(app, actor, c, &sheet, action).await?;
-        signature = plan.signature.map(|(f, signer)| (f, signer, "signature"));
-        (plan.authority, plan.commands)
-    } else {
-        // Customer service signs for what came back before it acts on the sheet again.
-        let mut before = vec![];
-        let (authority, command) = match action {
-            Action::CaptureSignature { signature: data, signer } => {
-                let a = actor.authorize(Permission::RegisterSheet, c)?;
-                let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
-                signature = Some((
-                    files::store(app, "signature", &png, files::Purpose::Signature)?,
-                    signer.trim().to_string(),
-                    "signature",
-                ));
-                (a, Command::CaptureSignature { signer: signer.clone() })
-            }
-            Action::Dispatch { department_id, to_user_id, opinion } => {
-                let a = cs_part(actor, c, &sheet)?;
-                before = receipts(&sheet);
-                if org::department(app.store.read(), *department_id)
-                    .await?
-                    .is_none_or(|d| d.community_id != c || d.active == 0)
-                {
-                    return Err(AppError::field("department_id", ValidationError::new("department.unknown")));
-                }
-                if let Some(u) = to_user_id {
-                    let mut conn = app.store.read().acquire().await?;
-                    let grants = store::auth::grants(&mut conn, *u).await?;
-                    if !grants.iter().any(|g| g.community == Some(c)) {
-                        return Err(AppError::field("to_user_id", ValidationError::new("sheet.receiver_unknown")));
-                    }
-                }
-                super::request::check_dispatch(app, c, &sheet, *department_id).await?;
-                (a, Command::Dispatch { department: *department_id, to_user: *to_user_id, opinion: opinion.clone() })
-            }
-            Action::Acknowledge { handover } | Action::StartWork { handover } | Action::Return { handover, .. } => {
-                let h = sheet.handover(*handover).ok_or(AppError::rejected("sheet.handover_unknown"))?;
-                let a = if h.to_user == Some(actor.user_id()) {
-                    actor.any_role(c)?
-                } else {
-                    let (role, _) = acts_for(app, actor, c, h.department).await?.ok_or(AppError::Forbidden)?;
-                    actor.holding(role, c)?
-                };
-                let cmd = match action {
-                    Action::Acknowledge { handover } => Command::Acknowledge { handover: *handover },
-                    Action::StartWork { handover } => Command::StartWork { handover: *handover },
-                    Action::Return { handover, result, signer } => {
-                        Command::Return { handover: *handover, result: result.clone(), signer: signer.clone() }
-                    }
-                    _ => unreachable!("matched above"),
-                };
-                (a, cmd)
-            }
-            Action::Extend { due_at, explanation } => {
-                actor.authorize(Permission::ViewCommunity, c)?;
-                let a = head_authority(app, actor, c, &sheet).await?;
-                (
-                    a,
-                    Command::Extend {
-                        due_at: *due_at,
-                        explanation: explanation.clone(),
-                        signed_by: Some(actor.user_id()),
-                    },
-                )
-            }
-            Action::Suspend { explanation } => {
-                let a = head_authority(app, actor, c, &sheet).await?;
-                (a, Command::Suspend { explanation: explanation.clone(), signed_by: Some(actor.user_id()) })
-            }
-            Action::Terminate { explanation } => {
-                let a = head_authority(app, actor, c, &sheet).await?;
-                (a, Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id()) })
-            }
-            Action::Resume { note } => {
-                let a = match cs_part(actor, c, &sheet) {
-                    Ok(a) => a,
-                    Err(_) => head_authority(app, actor, c, &sheet).await?,
-                };
-                before = receipts(&sheet);
-                (a, Command::Resume { note: note.clone() })
-            }
-            Action::BeyondCentre { explanation, third_party } => {
-                before = receipts(&sheet);
-                (
-                    cs_part(actor, c, &sheet)?,
-                    Command::BeyondCentre { explanation: explanation.clone(), third_party: third_party.clone() },
-                )
-            }
-            Action::RecordThirdPartyReceipt { evidence } => {
-                (cs_part(actor, c, &sheet)?, Command::RecordThirdPartyReceipt { evidence: evidence.clone() })
-            }
-            Action::ReceiveReturn { handover } => {
-                (cs_part(actor, c, &sheet)?, Command::ReceiveReturn { handover: *handover })
-            }
-            Action::WaiveSignature { reason } => {
-                // "a manager": the customer-service manager, or the centre director.
-                let a = super::request::in_role(actor, c, &[Role::CsManager, Role::CentreDirector])
-                    .ok_or(AppError::Forbidden)?;
-                (a, Command::WaiveSignature { reason: reason.clone() })
-            }
-            Action::Collect {
-                opinion,
-                signature: data,
-                signer,
-                phone_confirmed_at,
-                phone_note,
-                as_director,
-                on_behalf,
-            } => {
-                // R-SHEET-6: another receptionist may collect it, saying why (the director writing
-                // the acceptance of a matter beyond the centre needs no other reason, R-SHEET-10).
-                let on_behalf =
-                    (actor.user_id() != sheet.first_contact && !*as_director).then(|| on_behalf.trim().to_string());
-                if on_behalf.as_deref() == Some("") {
-                    return Err(AppError::field("on_behalf", ValidationError::new("sheet.on_behalf_reason_required")));
-                }
-                let a = if *as_director { actor.holding(Role::CentreDirector, c)? } else { cs_part(actor, c, &sheet)? };
-                before = receipts(&sheet);
-                let confirmation = if !data.trim().is_empty() {
+    let (authority, commands) = match action {
+        Action::Flow(step) => {
+            let plan = super::request::plan(app, actor, c, &sheet, step).await?;
+            signature = plan.signature.map(|(f, signer)| (f, signer, "signature"));
+            (plan.authority, plan.commands)
+        }
+        Action::Sheet(step) => {
+            // Customer service signs for what came back before it acts on the sheet again.
+            let mut before = vec![];
+            let (authority, command) = match step {
+                SheetAction::CaptureSignature { signature: data, signer } => {
+                    let a = actor.authorize(Permission::RegisterSheet, c)?;
                     let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
                     signature = Some((
                         files::store(app, "signature", &png, files::Purpose::Signature)?,
                         signer.trim().to_string(),
                         "signature",
                     ));
-                    Some(Confirmation::Signature { signer: signer.clone() })
-                } else if let Some(at) = phone_confirmed_at {
-                    Some(Confirmation::Phone { at: *at, note: phone_note.clone() })
-                } else {
-                    // A repair the resident signed off on the technician's phone (R-REP-5) is
-                    // confirmed by that signature.
-                    sheet
-                        .case
-                        .repair
-                        .as_ref()
-                        .filter(|r| r.completed_at.is_some() && !r.completion_signer.is_empty())
-                        .map(|r| Confirmation::Signature { signer: r.completion_signer.clone() })
-                };
-                (a, Command::Collect { opinion: opinion.clone(), confirmation, by_director: *as_director, on_behalf })
-            }
-            Action::Archive => (cs_part(actor, c, &sheet)?, Command::Archive),
-            Action::RequestFollowUp { note } => {
-                let a = match cs_part(actor, c, &sheet) {
-                    Ok(a) => a,
-                    Err(_) => actor.authorize(Permission::RegisterSheet, c)?,
-                };
-                (a, Command::RequestFollowUp { note: note.clone() })
-            }
-            Action::ReassignFirstContact { to_user_id, reason } => {
-                let a = actor.authorize(Permission::ReassignSheet, c)?;
-                let mut conn = app.store.read().acquire().await?;
-                let target = store::auth::grants(&mut conn, *to_user_id).await?;
-                drop(conn);
-                let ok = target.iter().any(|g| {
-                    (g.community == Some(c) || g.community.is_none()) && g.role.allows(Permission::HandleSheet)
-                });
-                if !ok {
-                    return Err(AppError::field("to_user_id", ValidationError::new("sheet.not_a_receptionist")));
+                    (a, Command::CaptureSignature { signer: signer.clone() })
                 }
-                (a, Command::ReassignFirstContact { to: *to_user_id, reason: reason.clone() })
+                SheetAction::Dispatch { department_id, to_user_id, opinion } => {
+                    let a = cs_part(actor, c, &sheet)?;
+                    before = receipts(&sheet);
+                    let kind = org::department(app.store.read(), *department_id)
+                        .await?
+                        .filter(|d| d.community_id == c && d.active == 1)
+                        .and_then(|d| DepartmentKind::parse(&d.kind).ok())
+                        .ok_or_else(|| AppError::field("department_id", ValidationError::new("department.unknown")))?;
+                    if let Some(u) = to_user_id {
+                        let mut conn = app.store.read().acquire().await?;
+                        let grants = store::auth::grants(&mut conn, *u).await?;
+                        if !grants.iter().any(|g| g.community == Some(c)) {
+                            return Err(AppError::field("to_user_id", ValidationError::new("sheet.receiver_unknown")));
+                        }
+                    }
+                    (
+                        a,
+                        Command::Dispatch {
+                            department: *department_id,
+                            kind,
+                            to_user: *to_user_id,
+                            opinion: opinion.clone(),
+                        },
+                    )
+                }
+                SheetAction::Acknowledge { handover } => (
+                    handover_part(app, actor, c, &sheet, *handover).await?,
+                    Command::Acknowledge { handover: *handover },
+                ),
+                SheetAction::StartWork { handover } => {
+                    (handover_part(app, actor, c, &sheet, *handover).await?, Command::StartWork { handover: *handover })
+                }
+                SheetAction::Return { handover, result, signer } => (
+                    handover_part(app, actor, c, &sheet, *handover).await?,
+                    Command::Return { handover: *handover, result: result.clone(), signer: signer.clone() },
+                ),
+                SheetAction::Extend { due_at, explanation } => {
+                    actor.authorize(Permission::ViewCommunity, c)?;
+                    let a = head_authority(app, actor, c, &sheet).await?;
+                    (
+                        a,
+                        Command::Extend {
+                            due_at: *due_at,
+                            explanation: explanation.clone(),
+                            signed_by: Some(actor.user_id()),
+                        },
+                    )
+                }
+                SheetAction::Suspend { explanation } => {
+                    let a = head_authority(app, actor, c, &sheet).await?;
+                    (a, Command::Suspend { explanation: explanation.clone(), signed_by: Some(actor.user_id()) })
+                }
+                SheetAction::Terminate { explanation } => {
+                    let a = head_authority(app, actor, c, &sheet).await?;
+                    (a, Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id()) })
+                }
+                SheetAction::Resume { note } => {
+                    let a = match cs_part(actor, c, &sheet) {
+                        Ok(a) => a,
+                        Err(_) => head_authority(app, actor, c, &sheet).await?,
+                    };
+                    before = receipts(&sheet);
+                    (a, Command::Resume { note: note.clone() })
+                }
+                SheetAction::BeyondCentre { explanation, third_party } => {
+                    before = receipts(&sheet);
+                    (
+                        cs_part(actor, c, &sheet)?,
+                        Command::BeyondCentre { explanation: explanation.clone(), third_party: third_party.clone() },
+                    )
+                }
+                SheetAction::RecordThirdPartyReceipt { evidence } => {
+                    (cs_part(actor, c, &sheet)?, Command::RecordThirdPartyReceipt { evidence: evidence.clone() })
+                }
+                SheetAction::ReceiveReturn { handover } => {
+                    (cs_part(actor, c, &sheet)?, Command::ReceiveReturn { handover: *handover })
+                }
+                SheetAction::WaiveSignature { reason } => {
+                    // "a manager": the customer-service manager, or the centre director.
+                    let a = super::request::in_role(actor, c, &[Role::CsManager, Role::CentreDirector])
+                        .ok_or(AppError::Forbidden)?;
+                    (a, Command::WaiveSignature { reason: reason.clone() })
+                }
+                SheetAction::Collect {
+                    opinion,
+                    signature: data,
+                    signer,
+                    phone_confirmed_at,
+                    phone_note,
+                    as_director,
+                    on_behalf,
+                } => {
+                    // R-SHEET-6: another receptionist may collect it, saying why (the director writing
+                    // the acceptance of a matter beyond the centre needs no other reason, R-SHEET-10).
+                    let on_behalf =
+                        (actor.user_id() != sheet.first_contact && !*as_director).then(|| on_behalf.trim().to_string());
+                    if on_behalf.as_deref() == Some("") {
+                        return Err(AppError::field(
+                            "on_behalf",
+                            ValidationError::new("sheet.on_behalf_reason_required"),
+                        ));
+                    }
+                    let a =
+                        if *as_director { actor.holding(Role::CentreDirector, c)? } else { cs_part(actor, c, &sheet)? };
+                    before = receipts(&sheet);
+                    let confirmation = if !data.trim().is_empty() {
+                        let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
+                        signature = Some((
+                            files::store(app, "signature", &png, files::Purpose::Signature)?,
+                            signer.trim().to_string(),
+                            "signature",
+                        ));
+                        Some(Confirmation::Signature { signer: signer.clone() })
+                    } else if let Some(at) = phone_confirmed_at {
+                        Some(Confirmation::Phone { at: *at, note: phone_note.clone() })
+                    } else {
+                        // A repair the resident signed off on the technician's phone (R-REP-5) is
+                        // confirmed by that signature.
+                        sheet
+                            .case
+                            .repair
+                            .as_ref()
+                            .filter(|r| r.completed_at.is_some() && !r.completion_signer.is_empty())
+                            .map(|r| Confirmation::Signature { signer: r.completion_signer.clone() })
+                    };
+                    (
+                        a,
+                        Command::Collect {
+                            opinion: opinion.clone(),
+                            confirmation,
+                            by_director: *as_director,
+                            on_behalf,
+                        },
+                    )
+                }
+                SheetAction::Archive => (cs_part(actor, c, &sheet)?, Command::Archive),
+                SheetAction::RequestFollowUp { note } => {
+                    let a = match cs_part(actor, c, &sheet) {
+                        Ok(a) => a,
+                        Err(_) => actor.authorize(Permission::RegisterSheet, c)?,
+                    };
+                    (a, Command::RequestFollowUp { note: note.clone() })
+                }
+                SheetAction::ReassignFirstContact { to_user_id, reason } => {
+                    let a = actor.authorize(Permission::ReassignSheet, c)?;
+                    let mut conn = app.store.read().acquire().await?;
+                    let target = store::auth::grants(&mut conn, *to_user_id).await?;
+                    drop(conn);
+                    let ok = target.iter().any(|g| {
+                        (g.community == Some(c) || g.community.is_none()) && g.role.allows(Permission::HandleSheet)
+                    });
+                    if !ok {
+                        return Err(AppError::field("to_user_id", ValidationError::new("sheet.not_a_receptionist")));
+                    }
+                    (a, Command::ReassignFirstContact { to: *to_user_id, reason: reason.clone() })
+                }
+            };
+            // Resuming a sheet the departments handed back sends it to them again: new
+            // handovers in the ledger, each to be signed for (R-SHEET-4, R-SHEET-8).
+            let mut after = vec![];
+            if let Command::Resume { note } = &command
+                && sheet.suspended_to_desk
+            {
+                for department in working_departments(&sheet) {
+                    let kind = org::department(app.store.read(), department)
+                        .await?
+                        .and_then(|d| DepartmentKind::parse(&d.kind).ok())
+                        .ok_or_else(|| AppError::Internal(format!("department {department} has no kind")))?;
+                    let opinion = if note.trim().is_empty() {
+                        "恢复办理".to_string()
+                    } else {
+                        format!("恢复办理：{}", note.trim())
+                    };
+                    after.push(Command::Dispatch { department, kind, to_user: None, opinion });
+                }
             }
-            _ => unreachable!("flow actions are planned above"),
-        };
-        // Resuming a sheet the departments handed back sends it to them again: new
-        // handovers in the ledger, each to be signed for (R-SHEET-4, R-SHEET-8).
-        let mut after = vec![];
-        if let Command::Resume { note } = &command
-            && sheet.suspended_to_desk
-        {
-            for d in working_departments(&sheet) {
-                let opinion = if note.trim().is_empty() {
-                    "恢复办理".to_string()
-                } else {
-                    format!("恢复办理：{}", note.trim())
-                };
-                after.push(Command::Dispatch { department: d, to_user: None, opinion });
-            }
+            let mut commands = before;
+            commands.push(command);
+            commands.extend(after);
+            (authority, commands)
         }
-        let mut commands = before;
-        commands.push(command);
-        commands.extend(after);
-        (authority, commands)
     };
     let before_handovers = sheet.handovers.clone();
     let mut recs = Vec::with_capacity(commands.len());
     for command in &commands {
-        recs.push(sheet.handle(command, now, actor.user_id()).map_err(|r| AppError::rejected(r.0))?);
+        recs.push(sheet.handle(command, now, actor.user_id()).map_err(refused)?);
     }
     let first_seq = history.len() as i64 + 1;
     let mut all = history;
@@ -924,30 +839,10 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     if !st::update_projection(&mut tx, id, version, &projection.as_projection()).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
-    let mut audited = Vec::with_capacity(recs.len());
-    for (i, rec) in recs.iter().enumerate() {
-        let data = serde_json::to_string(&rec.event).expect("events serialise");
-        let seq = first_seq + i as i64;
-        let digest = match st::insert_event(
-            &mut tx,
-            id,
-            seq,
-            now,
-            actor.user_id(),
-            authority.role().as_str(),
-            rec.event.name(),
-            &data,
-        )
-        .await
-        {
-            Ok(d) => d,
-            Err(e) if store::is_unique_violation(&e) => {
-                return Err(AppError::Conflict { code: "stale_version" });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        audited.push((rec.event.name(), data, covering(id, seq, digest)));
-    }
+    let appended = match append_events(&mut tx, id, first_seq, &recs, &authority).await {
+        Err(AppError::Conflict { .. }) => return Err(AppError::Conflict { code: "stale_version" }),
+        other => other?,
+    };
     for h in sheet.handovers.iter().filter(|h| !before_handovers.contains(h)) {
         st::save_handover(&mut tx, c, id, h).await?;
     }
@@ -971,18 +866,83 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     if let Some(p) = &follow_up {
         super::followup::decide(app, &mut tx, p, &sheet, id, &row.number, c, now).await?;
     }
-    for (name, data, covers) in &audited {
-        audit::record_covering(app, &mut tx, actor, &authority, &format!("sheet.{name}"), "sheet", id, json!({"number": row.number, "event": serde_json::from_str::<serde_json::Value>(data).unwrap_or_default(), "state": sheet.state.as_str()}), covers).await?;
-    }
+    audit_appended(app, &mut tx, actor, &authority, id, &row.number, &appended, Some(sheet.state.as_str())).await?;
     tx.commit().await?;
     detail(app, actor, id).await
 }
 
-/// What an audit entry vouches for: the one sheet event written with it.
-fn covering(sheet_id: i64, seq: i64, digest: String) -> store::audit::Covers {
-    let mut c = store::audit::Covers::default();
-    c.event(sheet_id, seq, digest);
-    c
+/// A domain refusal in the user's terms: the rules about where a complaint may go name
+/// the department field the form offers (R-CMP-3), the rest refuse the step.
+pub(crate) fn refused(r: huiqian_domain::sheet::Refusal) -> AppError {
+    match r.0 {
+        "complaint.director_required" => AppError::field("department_id", ValidationError::new(r.0)),
+        code => AppError::rejected(code),
+    }
+}
+
+/// An event appended to a sheet's history, and what its audit entry vouches for.
+struct Appended {
+    name: &'static str,
+    data: serde_json::Value,
+    covers: store::audit::Covers,
+}
+
+/// Append events to a sheet's history from `first_seq`, as their authority's role: the one
+/// way registration and every action write a sheet's events. Two writers appending at the
+/// same place clash on the sequence number: the later gets a conflict, never a fork.
+async fn append_events(
+    tx: &mut sqlx::AnyConnection,
+    id: i64,
+    first_seq: i64,
+    recs: &[Recorded],
+    authority: &Authority,
+) -> AppResult<Vec<Appended>> {
+    let mut out = Vec::with_capacity(recs.len());
+    for (i, rec) in recs.iter().enumerate() {
+        let seq = first_seq + i as i64;
+        let data = serde_json::to_string(&rec.event).expect("events serialise");
+        let digest =
+            match st::insert_event(tx, id, seq, rec.at, rec.by, authority.role().as_str(), rec.event.name(), &data)
+                .await
+            {
+                Ok(d) => d,
+                Err(e) if store::is_unique_violation(&e) => return Err(AppError::Conflict { code: "stale_version" }),
+                Err(e) => return Err(e.into()),
+            };
+        let mut covers = store::audit::Covers::default();
+        covers.event(id, seq, digest);
+        out.push(Appended {
+            name: rec.event.name(),
+            data: serde_json::to_value(&rec.event).expect("events serialise"),
+            covers,
+        });
+    }
+    Ok(out)
+}
+
+/// One audit entry per appended event, each covering its event (`sheet.<event>`, with the
+/// sheet's number and, after an action, the state it left the sheet in). Written last in
+/// the transaction: appending to the audit chain holds its head until commit.
+#[allow(clippy::too_many_arguments)]
+async fn audit_appended(
+    app: &App,
+    tx: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    authority: &Authority,
+    id: i64,
+    number: &str,
+    appended: &[Appended],
+    state: Option<&str>,
+) -> AppResult<()> {
+    for a in appended {
+        let mut detail = json!({"number": number, "event": a.data});
+        if let Some(state) = state {
+            detail["state"] = json!(state);
+        }
+        audit::record_covering(app, tx, actor, authority, &format!("sheet.{}", a.name), "sheet", id, detail, &a.covers)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The sheet row's projection after its events: state, flags and the collection clock.
@@ -1239,24 +1199,8 @@ pub async fn attach(
     let cmd = Command::Attach { purpose: purpose.to_string(), filename: name.clone(), sha256: stored.sha256.clone() };
     let rec = sheet.handle(&cmd, store::now_ms(), actor.user_id()).map_err(|r| AppError::rejected(r.0))?;
     let mut tx = app.store.begin().await?;
-    let data = serde_json::to_string(&rec.event).expect("events serialise");
     let seq = history.len() as i64 + 1;
-    let digest = match st::insert_event(
-        &mut tx,
-        id,
-        seq,
-        rec.at,
-        actor.user_id(),
-        authority.role().as_str(),
-        rec.event.name(),
-        &data,
-    )
-    .await
-    {
-        Ok(d) => d,
-        Err(e) if store::is_unique_violation(&e) => return Err(AppError::Conflict { code: "stale_version" }),
-        Err(e) => return Err(e.into()),
-    };
+    let appended = append_events(&mut tx, id, seq, std::slice::from_ref(&rec), &authority).await?;
     st::insert_attachment(
         &mut tx,
         c,
@@ -1270,7 +1214,7 @@ pub async fn attach(
         actor.user_id(),
     )
     .await?;
-    audit::record_covering(app, &mut tx, actor, &authority, "sheet.attached", "sheet", id, json!({"number": row.number, "purpose": purpose, "filename": name, "sha256": stored.sha256, "size": stored.size}), &covering(id, seq, digest)).await?;
+    audit::record_covering(app, &mut tx, actor, &authority, "sheet.attached", "sheet", id, json!({"number": row.number, "purpose": purpose, "filename": name, "sha256": stored.sha256, "size": stored.size}), &appended[0].covers).await?;
     tx.commit().await?;
     detail(app, actor, id).await
 }

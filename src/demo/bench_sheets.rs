@@ -17,7 +17,7 @@ use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::person::Phone;
 use huiqian_domain::sheet::calendar::Calendar;
 use huiqian_domain::sheet::lifecycle::Recorded;
-use huiqian_domain::sheet::request::{RepairCategory, RepairClass, RepairSource};
+use huiqian_domain::sheet::request::{FlowCommand, RepairCategory, RepairClass, RepairSource};
 use huiqian_domain::sheet::sla::{self, ClockSpec};
 use huiqian_domain::sheet::{Channel, Command, Confirmation, Handover, Sheet, SheetKind, SheetState, number, search};
 use huiqian_domain::unit::DepartmentKind;
@@ -135,14 +135,14 @@ fn arrival_minutes(class: RepairClass) -> u64 {
     .max(1) as u64
 }
 
-fn department_for(kind: SheetKind) -> &'static str {
+fn department_for(kind: SheetKind) -> DepartmentKind {
     match kind {
-        SheetKind::Repair | SheetKind::SpecialService => DepartmentKind::Engineering.as_str(),
-        SheetKind::Complaint => DepartmentKind::Security.as_str(),
-        SheetKind::SituationReport => DepartmentKind::Cleaning.as_str(),
-        SheetKind::Inquiry => DepartmentKind::Finance.as_str(),
-        SheetKind::Suggestion => DepartmentKind::Administration.as_str(),
-        SheetKind::Other => DepartmentKind::Greening.as_str(),
+        SheetKind::Repair | SheetKind::SpecialService => DepartmentKind::Engineering,
+        SheetKind::Complaint => DepartmentKind::Security,
+        SheetKind::SituationReport => DepartmentKind::Cleaning,
+        SheetKind::Inquiry => DepartmentKind::Finance,
+        SheetKind::Suggestion => DepartmentKind::Administration,
+        SheetKind::Other => DepartmentKind::Greening,
     }
 }
 
@@ -341,12 +341,17 @@ fn build(
             };
         let rec_role = Role::Receptionist.as_str();
         let tech_role = Role::Technician.as_str();
-        let department = desk.departments[department_for(kind)];
+        let department_kind = department_for(kind);
+        let department = desk.departments[department_kind.as_str()];
         if repair {
             // Taken in at the desk: the repair's part is recorded with the registration.
             let category = repair_category(reason);
-            let cmd =
-                Command::OpenRepair { category, class: None, class_reason: String::new(), source: RepairSource::Desk };
+            let cmd = Command::Flow(FlowCommand::OpenRepair {
+                category,
+                class: None,
+                class_reason: String::new(),
+                source: RepairSource::Desk,
+            });
             step(&mut sheet, &mut at, 0, cmd, receptionist, rec_role);
         }
         'flow: {
@@ -381,14 +386,18 @@ fn build(
                     let t = at + d + rng.range(2, 48) as i64 * HOUR;
                     t - t % HOUR
                 });
-                let dispatch = Command::Dispatch { department, to_user: None, opinion: "报修派工".into() };
+                let dispatch =
+                    Command::Dispatch {
+                        department, kind: department_kind, to_user: None, opinion: "报修派工".into()
+                    };
                 let disp_role = Role::EngineeringDispatcher.as_str();
                 if !step(&mut sheet, &mut at, d, dispatch, desk.dispatcher, disp_role) {
                     break 'flow;
                 }
                 step(&mut sheet, &mut at, 0, Command::Acknowledge { handover: 1 }, desk.dispatcher, disp_role);
                 let note = String::new();
-                let assign = Command::AssignTechnician { technician, appointment_at: appointment, note };
+                let assign =
+                    Command::Flow(FlowCommand::AssignTechnician { technician, appointment_at: appointment, note });
                 step(&mut sheet, &mut at, 0, assign, desk.dispatcher, disp_role);
                 if target < Stage::Arrived {
                     break 'flow;
@@ -401,16 +410,16 @@ fn build(
                 if !step(&mut sheet, &mut at, d, Command::StartWork { handover: 1 }, technician, tech_role) {
                     break 'flow;
                 }
-                step(&mut sheet, &mut at, 0, Command::Arrive, technician, tech_role);
+                step(&mut sheet, &mut at, 0, Command::Flow(FlowCommand::Arrive), technician, tech_role);
                 if target < Stage::Completed {
                     break 'flow;
                 }
                 let materials = if rng.chance(300) { "配件一套" } else { "" };
-                let cmd = Command::CompleteRepair {
+                let cmd = Command::Flow(FlowCommand::CompleteRepair {
                     work_done: "已修复，业主确认".into(),
                     materials: materials.into(),
                     signer: r.name.clone(),
-                };
+                });
                 if !step(&mut sheet, &mut at, rng.range(20, 180) as i64 * MINUTE, cmd, technician, tech_role) {
                     break 'flow;
                 }
@@ -435,7 +444,7 @@ fn build(
                     &mut sheet,
                     &mut at,
                     d,
-                    Command::Dispatch { department, to_user: None, opinion },
+                    Command::Dispatch { department, kind: department_kind, to_user: None, opinion },
                     receptionist,
                     rec_role,
                 ) {
@@ -473,23 +482,28 @@ fn build(
             let mgr_role = Role::CsManager.as_str();
             let extra: Vec<(Command, i64, &'static str)> = match kind {
                 SheetKind::Inquiry => vec![(
-                    Command::AnswerInquiry {
+                    Command::Flow(FlowCommand::AnswerInquiry {
                         answer: "已按规定答复业主".into(),
                         basis: "《物业服务合同》".into(),
                         article: None,
-                    },
+                    }),
                     receptionist,
                     rec_role,
                 )],
                 SheetKind::Suggestion => vec![
                     (
-                        Command::AnalyseSuggestion {
-                            analysis: "可行，列入下季度计划".into(), to_director: false
-                        },
+                        Command::Flow(FlowCommand::AnalyseSuggestion {
+                            analysis: "可行，列入下季度计划".into(),
+                            to_director: false,
+                        }),
                         desk.manager,
                         mgr_role,
                     ),
-                    (Command::ReplySuggestion { reply: "感谢建议，已列入计划".into() }, desk.manager, mgr_role),
+                    (
+                        Command::Flow(FlowCommand::ReplySuggestion { reply: "感谢建议，已列入计划".into() }),
+                        desk.manager,
+                        mgr_role,
+                    ),
                 ],
                 _ => vec![],
             };

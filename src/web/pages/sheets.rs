@@ -765,7 +765,7 @@ struct ActForm {
 
 impl ActForm {
     /// Paid work's lines: up to four price-list items with their quantities (R-REP-4).
-    fn quote_lines(&self) -> Result<Vec<sheet::QuoteLine>, AppError> {
+    fn quote_lines(&self) -> Result<Vec<crate::app::request::QuoteLine>, AppError> {
         let mut out = vec![];
         for (i, (item, qty)) in [
             (&self.item_1, &self.qty_1),
@@ -779,7 +779,7 @@ impl ActForm {
             let Ok(item_id) = item.trim().parse::<i64>() else { continue };
             let quantity_centi = crate::app::request::parse_quantity(if qty.trim().is_empty() { "1" } else { qty })
                 .map_err(|e| AppError::field(&format!("qty_{}", i + 1), e))?;
-            out.push(sheet::QuoteLine { item_id, quantity_centi });
+            out.push(crate::app::request::QuoteLine { item_id, quantity_centi });
         }
         Ok(out)
     }
@@ -793,7 +793,8 @@ fn end_of_day_ms(date: &str, tz: &str) -> Option<i64> {
 }
 
 async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f): AxForm<ActForm>) -> PageResult {
-    use sheet::Action as A;
+    use crate::app::request::FlowAction as F;
+    use sheet::{Action as A, SheetAction as S};
     let row = st::sheet(s.app.store.read(), id)
         .await
         .map_err(|e| PageError(e.into(), ctx.lang))?
@@ -806,27 +807,28 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
     let now = crate::store::now_ms();
     let required = |field: &str| AppError::field(field, huiqian_domain::validation::ValidationError::new("required"));
     let action: Result<A, AppError> = Ok(match f.action.as_str() {
-        "dispatch" => A::Dispatch {
+        "dispatch" => A::Sheet(S::Dispatch {
             department_id: f.department_id.parse().unwrap_or(0),
             to_user_id: None,
             opinion: f.opinion.clone(),
-        },
-        "acknowledge" => A::Acknowledge { handover: f.handover },
-        "start_work" => A::StartWork { handover: f.handover },
-        "return" => A::Return { handover: f.handover, result: f.result.clone(), signer: f.signer.clone() },
-        "extend" => {
-            A::Extend { due_at: end_of_day_ms(&f.due_date, &tz).unwrap_or(0), explanation: f.explanation.clone() }
-        }
-        "suspend" => A::Suspend { explanation: f.explanation.clone() },
-        "resume" => A::Resume { note: f.note.clone() },
-        "terminate" => A::Terminate { explanation: f.explanation.clone() },
+        }),
+        "acknowledge" => A::Sheet(S::Acknowledge { handover: f.handover }),
+        "start_work" => A::Sheet(S::StartWork { handover: f.handover }),
+        "return" => A::Sheet(S::Return { handover: f.handover, result: f.result.clone(), signer: f.signer.clone() }),
+        "extend" => A::Sheet(S::Extend {
+            due_at: end_of_day_ms(&f.due_date, &tz).unwrap_or(0),
+            explanation: f.explanation.clone(),
+        }),
+        "suspend" => A::Sheet(S::Suspend { explanation: f.explanation.clone() }),
+        "resume" => A::Sheet(S::Resume { note: f.note.clone() }),
+        "terminate" => A::Sheet(S::Terminate { explanation: f.explanation.clone() }),
         "beyond_centre" => {
-            A::BeyondCentre { explanation: f.explanation.clone(), third_party: Some(f.third_party.clone()) }
+            A::Sheet(S::BeyondCentre { explanation: f.explanation.clone(), third_party: Some(f.third_party.clone()) })
         }
-        "record_third_party_receipt" => A::RecordThirdPartyReceipt { evidence: f.evidence.clone() },
+        "record_third_party_receipt" => A::Sheet(S::RecordThirdPartyReceipt { evidence: f.evidence.clone() }),
         "collect" => {
             let by_phone = f.confirm == "phone";
-            A::Collect {
+            A::Sheet(S::Collect {
                 opinion: f.opinion.clone(),
                 signature: if by_phone { String::new() } else { f.signature.clone() },
                 signer: f.signer.clone(),
@@ -834,76 +836,79 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
                 phone_note: f.phone_note.clone(),
                 as_director: f.as_director.is_some(),
                 on_behalf: f.on_behalf.clone(),
-            }
+            })
         }
-        "archive" => A::Archive,
-        "receive_return" => A::ReceiveReturn { handover: f.handover },
-        "waive_signature" => A::WaiveSignature { reason: f.reason.clone() },
-        "capture_signature" => A::CaptureSignature { signature: f.signature.clone(), signer: f.signer.clone() },
-        "reassign_first_contact" => {
-            A::ReassignFirstContact { to_user_id: f.to_user_id.parse().unwrap_or(0), reason: f.reason.clone() }
+        "archive" => A::Sheet(S::Archive),
+        "receive_return" => A::Sheet(S::ReceiveReturn { handover: f.handover }),
+        "waive_signature" => A::Sheet(S::WaiveSignature { reason: f.reason.clone() }),
+        "capture_signature" => {
+            A::Sheet(S::CaptureSignature { signature: f.signature.clone(), signer: f.signer.clone() })
         }
-        "reclassify" => A::Reclassify { class: f.class.clone(), reason: f.reason.clone() },
-        "assign_technician" => A::AssignTechnician {
+        "reassign_first_contact" => A::Sheet(S::ReassignFirstContact {
+            to_user_id: f.to_user_id.parse().unwrap_or(0),
+            reason: f.reason.clone(),
+        }),
+        "reclassify" => A::Flow(F::Reclassify { class: f.class.clone(), reason: f.reason.clone() }),
+        "assign_technician" => A::Flow(F::AssignTechnician {
             technician_id: f.technician_id.trim().parse().unwrap_or(0),
             appointment_at: super::requests::local_ms(&f.appointment_at, &tz),
             note: f.note.clone(),
-        },
-        "arrive" => A::Arrive,
+        }),
+        "arrive" => A::Flow(F::Arrive),
         "quote_charge" => match f.quote_lines() {
-            Ok(lines) => A::QuoteCharge { lines },
+            Ok(lines) => A::Flow(F::QuoteCharge { lines }),
             Err(e) => return act_failed(&s, &ctx, id, &f, e).await,
         },
         "confirm_charge" => {
             let by_phone = f.confirm == "phone";
-            A::ConfirmCharge {
+            A::Flow(F::ConfirmCharge {
                 signature: if by_phone { String::new() } else { f.signature.clone() },
                 signer: f.signer.clone(),
                 phone_confirmed_at: by_phone.then_some(now),
                 phone_note: f.phone_note.clone(),
-            }
+            })
         }
-        "complete_repair" => A::CompleteRepair {
+        "complete_repair" => A::Flow(F::CompleteRepair {
             work_done: f.work_done.clone(),
             materials: f.materials.clone(),
             signature: f.signature.clone(),
             signer: f.signer.clone(),
-        },
-        "receive_slip" => A::ReceiveSlip,
-        "flag_complaint" => A::FlagComplaint { reason: f.flag_reason.clone(), note: f.note.clone() },
-        "judge_complaint" => A::JudgeComplaint {
+        }),
+        "receive_slip" => A::Flow(F::ReceiveSlip),
+        "flag_complaint" => A::Flow(F::FlagComplaint { reason: f.flag_reason.clone(), note: f.note.clone() }),
+        "judge_complaint" => A::Flow(F::JudgeComplaint {
             valid: f.valid == "1",
             explanation: f.explanation.clone(),
             department_id: f.department_id.trim().parse().ok(),
             developer_contact: f.developer_contact.clone(),
             deadline_at: end_of_day_ms(&f.deadline_date, &tz),
-        },
+        }),
         "record_solution" => match super::requests::local_ms(&f.meeting_at, &tz) {
-            Some(meeting_at) => A::RecordSolution {
+            Some(meeting_at) => A::Flow(F::RecordSolution {
                 meeting_at,
                 attendees: f.attendees.clone(),
                 plan: f.plan.clone(),
                 department_id: f.department_id.trim().parse().unwrap_or(0),
-            },
+            }),
             None => return act_failed(&s, &ctx, id, &f, required("meeting_at")).await,
         },
-        "log_progress" => A::LogProgress { note: f.note.clone(), resident_told: f.resident_told.is_some() },
-        "answer_inquiry" => A::AnswerInquiry {
+        "log_progress" => A::Flow(F::LogProgress { note: f.note.clone(), resident_told: f.resident_told.is_some() }),
+        "answer_inquiry" => A::Flow(F::AnswerInquiry {
             answer: f.answer.clone(),
             basis: f.basis.clone(),
             article_id: f.article_id.trim().parse().ok(),
-        },
+        }),
         "escalate_inquiry" => {
-            A::EscalateInquiry { to_user_id: f.to_user_id.trim().parse().unwrap_or(0), note: f.note.clone() }
+            A::Flow(F::EscalateInquiry { to_user_id: f.to_user_id.trim().parse().unwrap_or(0), note: f.note.clone() })
         }
         "promise_reply" => match super::requests::local_ms(&f.by_at, &tz) {
-            Some(by_at) => A::PromiseReply { by_at, note: f.note.clone() },
+            Some(by_at) => A::Flow(F::PromiseReply { by_at, note: f.note.clone() }),
             None => return act_failed(&s, &ctx, id, &f, required("by_at")).await,
         },
         "analyse_suggestion" => {
-            A::AnalyseSuggestion { analysis: f.analysis.clone(), to_director: f.to_director.is_some() }
+            A::Flow(F::AnalyseSuggestion { analysis: f.analysis.clone(), to_director: f.to_director.is_some() })
         }
-        "reply_suggestion" => A::ReplySuggestion { reply: f.reply.clone() },
+        "reply_suggestion" => A::Flow(F::ReplySuggestion { reply: f.reply.clone() }),
         _ => return Err(PageError(AppError::NotFound, ctx.lang)),
     });
     let action = match action {

@@ -12,10 +12,9 @@
 //! happened is lost and the sheet can be rebuilt from its events at any time
 //! (R-SHEET-12).
 
-use super::request::{
-    Case, ChargeLine, ComplaintDetails, FlagReason, RepairCategory, RepairClass, RepairSource, Route,
-};
+use super::request::{Case, FlowCommand, FlowEvent};
 use super::{Channel, SheetKind};
+use crate::unit::DepartmentKind;
 use serde::{Deserialize, Serialize};
 
 pub type UserId = i64;
@@ -258,99 +257,10 @@ pub enum Event {
     FollowUpRequested {
         note: String,
     },
-    /// A repair's category, arrival class and source (R-REP-1, R-REP-3).
-    RepairOpened {
-        category: RepairCategory,
-        class: RepairClass,
-        source: RepairSource,
-        /// Why the class differs from the one the category suggests.
-        #[serde(default, skip_serializing_if = "String::is_empty")]
-        class_reason: String,
-    },
-    RepairReclassified {
-        class: RepairClass,
-        reason: String,
-    },
-    /// The dispatcher names the technician and, if agreed, an appointment (R-REP-2).
-    TechnicianAssigned {
-        technician: UserId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        appointment_at: Option<Ms>,
-        #[serde(default, skip_serializing_if = "String::is_empty")]
-        note: String,
-    },
-    /// The technician is at the door (R-REP-3).
-    Arrived,
-    /// Paid work priced from the community's list (R-REP-4).
-    ChargeQuoted {
-        lines: Vec<ChargeLine>,
-        total_fen: i64,
-    },
-    ChargeConfirmed {
-        confirmation: Confirmation,
-    },
-    /// Work done, materials, and the resident's signature on the technician's phone (R-REP-5).
-    RepairCompleted {
-        work_done: String,
-        #[serde(default)]
-        materials: String,
-        signer: String,
-    },
-    /// Time, place, cause, course, people involved, whom it is about (R-CMP-1).
-    ComplaintOpened {
-        details: ComplaintDetails,
-    },
-    /// Into the complaint ledger as serious or repeated (R-CMP-5).
-    ComplaintFlagged {
-        reason: FlagReason,
-        note: String,
-    },
-    /// Valid and where it goes, or not the centre's work and why (R-CMP-2 … R-CMP-4).
-    ComplaintJudged {
-        valid: bool,
-        explanation: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        route: Option<Route>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        deadline_at: Option<Ms>,
-    },
-    /// The director's solution meeting and the department that carries it out (R-CMP-5).
-    SolutionRecorded {
-        meeting_at: Ms,
-        attendees: String,
-        plan: String,
-        department: DepartmentId,
-    },
-    /// Progress told to the resident while a complaint is unresolved (R-CMP-6).
-    ProgressLogged {
-        note: String,
-        resident_told: bool,
-    },
-    /// An inquiry answered with its basis (R-RECV-2).
-    InquiryAnswered {
-        answer: String,
-        basis: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        article: Option<i64>,
-    },
-    InquiryEscalated {
-        to: UserId,
-        note: String,
-    },
-    /// A reply promised by a time: tracked to its deadline (R-RECV-2).
-    ReplyPromised {
-        by_at: Ms,
-        note: String,
-    },
-    /// The manager's analysis of a suggestion (R-RECV-3).
-    SuggestionAnalysed {
-        analysis: String,
-        to_director: bool,
-    },
-    /// The written reply by a department manager or higher (R-RECV-3).
-    SuggestionReplied {
-        reply: String,
-    },
+    /// A step of a repair, complaint, inquiry or suggestion, stored with its own `type`
+    /// beside the sheet's (the JSON of every event ever written reads back unchanged).
+    #[serde(untagged)]
+    Flow(FlowEvent),
 }
 
 impl Event {
@@ -376,26 +286,51 @@ impl Event {
             Event::FirstContactReassigned { .. } => "first_contact_reassigned",
             Event::Attached { .. } => "attached",
             Event::FollowUpRequested { .. } => "follow_up_requested",
-            Event::RepairOpened { .. } => "repair_opened",
-            Event::RepairReclassified { .. } => "repair_reclassified",
-            Event::TechnicianAssigned { .. } => "technician_assigned",
-            Event::Arrived => "arrived",
-            Event::ChargeQuoted { .. } => "charge_quoted",
-            Event::ChargeConfirmed { .. } => "charge_confirmed",
-            Event::RepairCompleted { .. } => "repair_completed",
-            Event::ComplaintOpened { .. } => "complaint_opened",
-            Event::ComplaintFlagged { .. } => "complaint_flagged",
-            Event::ComplaintJudged { .. } => "complaint_judged",
-            Event::SolutionRecorded { .. } => "solution_recorded",
-            Event::ProgressLogged { .. } => "progress_logged",
-            Event::InquiryAnswered { .. } => "inquiry_answered",
-            Event::InquiryEscalated { .. } => "inquiry_escalated",
-            Event::ReplyPromised { .. } => "reply_promised",
-            Event::SuggestionAnalysed { .. } => "suggestion_analysed",
-            Event::SuggestionReplied { .. } => "suggestion_replied",
+            Event::Flow(flow) => flow.name(),
         }
     }
 }
+
+/// Every event type a history may hold, as stored (`type`). The stored-shapes test holds
+/// one example of each, and the property tests check that every event decided is one.
+pub const EVENT_TYPES: &[&str] = &[
+    "registered",
+    "signature_captured",
+    "dispatched",
+    "acknowledged",
+    "work_started",
+    "returned",
+    "extended",
+    "suspended",
+    "resumed",
+    "terminated",
+    "beyond_centre",
+    "third_party_receipt",
+    "collected",
+    "archived",
+    "return_received",
+    "signature_waived",
+    "first_contact_reassigned",
+    "attached",
+    "follow_up_requested",
+    "repair_opened",
+    "repair_reclassified",
+    "technician_assigned",
+    "arrived",
+    "charge_quoted",
+    "charge_confirmed",
+    "repair_completed",
+    "complaint_opened",
+    "complaint_flagged",
+    "complaint_judged",
+    "solution_recorded",
+    "progress_logged",
+    "inquiry_answered",
+    "inquiry_escalated",
+    "reply_promised",
+    "suggestion_analysed",
+    "suggestion_replied",
+];
 
 /// An event as it happened: when, by whom.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -408,41 +343,77 @@ pub struct Recorded {
 /// What someone asks to do to a sheet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    CaptureSignature { signer: String },
-    Dispatch { department: DepartmentId, to_user: Option<UserId>, opinion: String },
-    Acknowledge { handover: u32 },
-    StartWork { handover: u32 },
-    Return { handover: u32, result: String, signer: String },
-    Extend { due_at: Ms, explanation: String, signed_by: Option<UserId> },
-    Suspend { explanation: String, signed_by: Option<UserId> },
-    Resume { note: String },
-    Terminate { explanation: String, signed_by: Option<UserId> },
-    BeyondCentre { explanation: String, third_party: Option<String> },
-    RecordThirdPartyReceipt { evidence: String },
-    Collect { opinion: String, confirmation: Option<Confirmation>, by_director: bool, on_behalf: Option<String> },
+    CaptureSignature {
+        signer: String,
+    },
+    /// Send the sheet to a department, of the kind the rules need to know (R-CMP-3).
+    Dispatch {
+        department: DepartmentId,
+        kind: DepartmentKind,
+        to_user: Option<UserId>,
+        opinion: String,
+    },
+    Acknowledge {
+        handover: u32,
+    },
+    StartWork {
+        handover: u32,
+    },
+    Return {
+        handover: u32,
+        result: String,
+        signer: String,
+    },
+    Extend {
+        due_at: Ms,
+        explanation: String,
+        signed_by: Option<UserId>,
+    },
+    Suspend {
+        explanation: String,
+        signed_by: Option<UserId>,
+    },
+    Resume {
+        note: String,
+    },
+    Terminate {
+        explanation: String,
+        signed_by: Option<UserId>,
+    },
+    BeyondCentre {
+        explanation: String,
+        third_party: Option<String>,
+    },
+    RecordThirdPartyReceipt {
+        evidence: String,
+    },
+    Collect {
+        opinion: String,
+        confirmation: Option<Confirmation>,
+        by_director: bool,
+        on_behalf: Option<String>,
+    },
     Archive,
-    ReceiveReturn { handover: u32 },
-    WaiveSignature { reason: String },
-    ReassignFirstContact { to: UserId, reason: String },
-    Attach { purpose: String, filename: String, sha256: String },
-    RequestFollowUp { note: String },
-    OpenRepair { category: RepairCategory, class: Option<RepairClass>, class_reason: String, source: RepairSource },
-    Reclassify { class: RepairClass, reason: String },
-    AssignTechnician { technician: UserId, appointment_at: Option<Ms>, note: String },
-    Arrive,
-    QuoteCharge { lines: Vec<ChargeLine> },
-    ConfirmCharge { confirmation: Option<Confirmation> },
-    CompleteRepair { work_done: String, materials: String, signer: String },
-    OpenComplaint { details: ComplaintDetails },
-    FlagComplaint { reason: FlagReason, note: String },
-    JudgeComplaint { valid: bool, explanation: String, route: Option<Route>, deadline_at: Option<Ms> },
-    RecordSolution { meeting_at: Ms, attendees: String, plan: String, department: DepartmentId },
-    LogProgress { note: String, resident_told: bool },
-    AnswerInquiry { answer: String, basis: String, article: Option<i64> },
-    EscalateInquiry { to: UserId, note: String },
-    PromiseReply { by_at: Ms, note: String },
-    AnalyseSuggestion { analysis: String, to_director: bool },
-    ReplySuggestion { reply: String },
+    ReceiveReturn {
+        handover: u32,
+    },
+    WaiveSignature {
+        reason: String,
+    },
+    ReassignFirstContact {
+        to: UserId,
+        reason: String,
+    },
+    Attach {
+        purpose: String,
+        filename: String,
+        sha256: String,
+    },
+    RequestFollowUp {
+        note: String,
+    },
+    /// A step of a repair, complaint, inquiry or suggestion.
+    Flow(FlowCommand),
 }
 
 /// Why a command was refused: a stable code the interface translates.
@@ -608,7 +579,7 @@ impl Sheet {
                 need(signer, "sheet.signer_required")?;
                 Ok(Event::SignatureCaptured { signer: signer.trim().into() })
             }
-            Command::Dispatch { department, to_user, opinion } => {
+            Command::Dispatch { department, kind, to_user, opinion } => {
                 if closed {
                     return Err(Refusal("sheet.closed"));
                 }
@@ -622,6 +593,7 @@ impl Sheet {
                 if self.departments_out().any(|h| h.department == *department) {
                     return Err(Refusal("sheet.department_holding"));
                 }
+                self.complaint_may_go_to(*department, *kind)?;
                 let no = self.handovers.len() as u32 + 1;
                 Ok(Event::Dispatched {
                     handover: no,
@@ -825,14 +797,14 @@ impl Sheet {
                 }
                 Ok(Event::FirstContactReassigned { to: *to, reason: reason.trim().into() })
             }
-            flow => {
+            Command::Flow(flow) => {
                 if closed {
                     return Err(Refusal("sheet.closed"));
                 }
                 if suspended {
                     return Err(Refusal("sheet.suspended"));
                 }
-                self.decide_flow(flow, now)
+                self.decide_flow(flow, now).map(Event::Flow)
             }
         }
     }
@@ -974,7 +946,7 @@ impl Sheet {
             Event::FirstContactReassigned { to, .. } => self.first_contact = *to,
             Event::Attached { .. } => {}
             Event::FollowUpRequested { .. } => self.follow_up_requested = true,
-            flow => self.apply_flow(flow, at, by),
+            Event::Flow(flow) => self.apply_flow(flow, at, by),
         }
     }
 
@@ -1010,7 +982,12 @@ mod tests {
         let mut s = visit();
         assert!(!s.signature_pending, "a visit is signed at registration (R-SHEET-3)");
         s.handle(
-            &Command::Dispatch { department: ENG, to_user: None, opinion: "请工程部处理漏水".into() },
+            &Command::Dispatch {
+                department: ENG,
+                kind: DepartmentKind::Engineering,
+                to_user: None,
+                opinion: "请工程部处理漏水".into(),
+            },
             2_000,
             DESK,
         )
@@ -1084,13 +1061,40 @@ mod tests {
     #[test]
     fn r_sheet_4_several_departments_one_open_handover_each() {
         let mut s = visit();
-        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                kind: DepartmentKind::Engineering,
+                to_user: None,
+                opinion: "x".into(),
+            },
+            1,
+            DESK,
+        )
+        .unwrap();
         assert_eq!(
-            s.decide(&Command::Dispatch { department: ENG, to_user: None, opinion: "again".into() }, 2),
+            s.decide(
+                &Command::Dispatch {
+                    department: ENG,
+                    kind: DepartmentKind::Engineering,
+                    to_user: None,
+                    opinion: "again".into()
+                },
+                2
+            ),
             Err(Refusal("sheet.department_holding"))
         );
-        s.handle(&Command::Dispatch { department: SEC, to_user: Some(31), opinion: "请安保配合".into() }, 2, DESK)
-            .unwrap();
+        s.handle(
+            &Command::Dispatch {
+                department: SEC,
+                kind: DepartmentKind::Security,
+                to_user: Some(31),
+                opinion: "请安保配合".into(),
+            },
+            2,
+            DESK,
+        )
+        .unwrap();
         assert_eq!(
             s.decide(&Command::Return { handover: 2, result: "ok".into(), signer: "x".into() }, 3),
             Err(Refusal("sheet.handover_not_received"))
@@ -1115,7 +1119,17 @@ mod tests {
         s.handle(&Command::Return { handover: 2, result: "已巡查".into(), signer: "赵".into() }, 5, 31).unwrap();
         assert_eq!(s.state, SheetState::AwaitingAcceptance);
         // Back with customer service, it may be sent out again (e.g. the resident is not satisfied).
-        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "返修".into() }, 6, DESK).unwrap();
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                kind: DepartmentKind::Engineering,
+                to_user: None,
+                opinion: "返修".into(),
+            },
+            6,
+            DESK,
+        )
+        .unwrap();
         assert_eq!(s.state, SheetState::Dispatched);
     }
 
@@ -1123,7 +1137,17 @@ mod tests {
     #[test]
     fn r_sheet_7_collection_needs_opinion_and_confirmation() {
         let mut s = visit();
-        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                kind: DepartmentKind::Engineering,
+                to_user: None,
+                opinion: "x".into(),
+            },
+            1,
+            DESK,
+        )
+        .unwrap();
         s.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
         s.handle(&Command::Return { handover: 1, result: "done".into(), signer: "李".into() }, 3, 20).unwrap();
         assert_eq!(
@@ -1149,7 +1173,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            s.decide(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 5),
+            s.decide(
+                &Command::Dispatch {
+                    department: ENG,
+                    kind: DepartmentKind::Engineering,
+                    to_user: None,
+                    opinion: "x".into()
+                },
+                5
+            ),
             Err(Refusal("sheet.closed"))
         );
     }
@@ -1159,7 +1191,17 @@ mod tests {
     #[test]
     fn r_sheet_8_extend_suspend_terminate() {
         let mut s = visit();
-        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                kind: DepartmentKind::Engineering,
+                to_user: None,
+                opinion: "x".into(),
+            },
+            1,
+            DESK,
+        )
+        .unwrap();
         assert_eq!(
             s.decide(&Command::Extend { due_at: 100, explanation: "等配件".into(), signed_by: None }, 2),
             Err(Refusal("sheet.head_signature_required"))
@@ -1184,7 +1226,17 @@ mod tests {
         s.handle(&Command::ReceiveReturn { handover: 1 }, 4, DESK).unwrap();
         s.handle(&Command::Resume { note: "业主回来了".into() }, 5, DESK).unwrap();
         assert_eq!(s.state, SheetState::Registered, "with customer service, to be sent out again");
-        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "恢复办理".into() }, 5, DESK).unwrap();
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                kind: DepartmentKind::Engineering,
+                to_user: None,
+                opinion: "恢复办理".into(),
+            },
+            5,
+            DESK,
+        )
+        .unwrap();
         assert_eq!((s.state, s.handover(2).unwrap().state), (SheetState::Dispatched, HandoverState::HandedOver));
         s.handle(&Command::Terminate { explanation: "业主撤回申请".into(), signed_by: Some(5) }, 6, 5).unwrap();
         assert_eq!(s.state, SheetState::AwaitingAcceptance, "returns to customer service");
@@ -1213,7 +1265,17 @@ mod tests {
     #[test]
     fn r_sheet_5_customer_service_signs_for_the_return() {
         let mut s = visit();
-        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                kind: DepartmentKind::Engineering,
+                to_user: None,
+                opinion: "x".into(),
+            },
+            1,
+            DESK,
+        )
+        .unwrap();
         assert_eq!(s.decide(&Command::ReceiveReturn { handover: 1 }, 2), Err(Refusal("sheet.handover_not_returned")));
         s.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
         s.handle(&Command::Return { handover: 1, result: "修好".into(), signer: "李".into() }, 3, 20).unwrap();
@@ -1232,7 +1294,17 @@ mod tests {
     fn r_sheet_7_phone_acceptance_owes_the_signature() {
         let back = |channel| {
             let (mut s, _) = Sheet::register(SheetKind::Other, channel, DESK, 0);
-            s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
+            s.handle(
+                &Command::Dispatch {
+                    department: ENG,
+                    kind: DepartmentKind::Engineering,
+                    to_user: None,
+                    opinion: "x".into(),
+                },
+                1,
+                DESK,
+            )
+            .unwrap();
             s.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
             s.handle(&Command::Return { handover: 1, result: "done".into(), signer: "李".into() }, 3, 20).unwrap();
             s
@@ -1314,7 +1386,17 @@ mod tests {
         assert!(s.acceptance.as_ref().unwrap().by_director);
         // The director's acceptance is for matters beyond the centre only.
         let mut t = visit();
-        t.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 1, DESK).unwrap();
+        t.handle(
+            &Command::Dispatch {
+                department: ENG,
+                kind: DepartmentKind::Engineering,
+                to_user: None,
+                opinion: "x".into(),
+            },
+            1,
+            DESK,
+        )
+        .unwrap();
         t.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
         t.handle(&Command::Return { handover: 1, result: "done".into(), signer: "李".into() }, 3, 20).unwrap();
         assert_eq!(
@@ -1343,7 +1425,15 @@ mod tests {
         let (mut s, first) = Sheet::register(SheetKind::Repair, Channel::Letter, DESK, 0);
         let mut log = vec![first];
         for (cmd, by) in [
-            (Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, DESK),
+            (
+                Command::Dispatch {
+                    department: ENG,
+                    kind: DepartmentKind::Engineering,
+                    to_user: None,
+                    opinion: "x".into(),
+                },
+                DESK,
+            ),
             (Command::Acknowledge { handover: 1 }, 20),
             (Command::Suspend { explanation: "s".into(), signed_by: Some(5) }, 5),
             (Command::Resume { note: String::new() }, DESK),
@@ -1365,8 +1455,10 @@ mod tests {
             let signer = prop_oneof![Just(None), Just(Some(5i64))];
             prop_oneof![
                 text.clone().prop_map(|s| (Command::CaptureSignature { signer: s }, DESK)),
-                (1i64..4, text.clone())
-                    .prop_map(|(d, o)| (Command::Dispatch { department: d, to_user: None, opinion: o }, DESK)),
+                (1i64..4, text.clone()).prop_map(|(d, o)| (
+                    Command::Dispatch { department: d, kind: DepartmentKind::Engineering, to_user: None, opinion: o },
+                    DESK
+                )),
                 (1u32..5).prop_map(|h| (Command::Acknowledge { handover: h }, 20)),
                 (1u32..5).prop_map(|h| (Command::StartWork { handover: h }, 20)),
                 (1u32..5, text.clone(), text.clone())
@@ -1408,7 +1500,10 @@ mod tests {
                 for (i, (cmd, by)) in cmds.iter().enumerate() {
                     let before = s.clone();
                     match s.handle(cmd, i as i64 + 1, *by) {
-                        Ok(rec) => log.push(rec),
+                        Ok(rec) => {
+                            prop_assert!(EVENT_TYPES.contains(&rec.event.name()), "{} is not a known event type", rec.event.name());
+                            log.push(rec)
+                        }
                         Err(_) => prop_assert_eq!(&s, &before, "a refused command changes nothing"),
                     }
                     if matches!(s.state, SheetState::Collected | SheetState::Archived) {

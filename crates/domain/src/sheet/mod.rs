@@ -6,6 +6,7 @@ pub mod holidays;
 mod kind;
 pub mod lifecycle;
 pub mod number;
+pub mod reminder;
 pub mod request;
 pub mod search;
 pub mod sla;

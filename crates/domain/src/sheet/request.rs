@@ -363,8 +363,155 @@ pub fn complaint_route_allowed(details: &ComplaintDetails, kind: DepartmentKind)
     Ok(())
 }
 
+/// A step of a flow, as stored: each with the `type` it has always had, so a history
+/// written before flows had a type of their own reads back unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FlowEvent {
+    /// A repair's category, arrival class and source (R-REP-1, R-REP-3).
+    RepairOpened {
+        category: RepairCategory,
+        class: RepairClass,
+        source: RepairSource,
+        /// Why the class differs from the one the category suggests.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        class_reason: String,
+    },
+    RepairReclassified {
+        class: RepairClass,
+        reason: String,
+    },
+    /// The dispatcher names the technician and, if agreed, an appointment (R-REP-2).
+    TechnicianAssigned {
+        technician: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        appointment_at: Option<Ms>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+    },
+    /// The technician is at the door (R-REP-3).
+    Arrived,
+    /// Paid work priced from the community's list (R-REP-4).
+    ChargeQuoted {
+        lines: Vec<ChargeLine>,
+        total_fen: i64,
+    },
+    ChargeConfirmed {
+        confirmation: Confirmation,
+    },
+    /// Work done, materials, and the resident's signature on the technician's phone (R-REP-5).
+    RepairCompleted {
+        work_done: String,
+        #[serde(default)]
+        materials: String,
+        signer: String,
+    },
+    /// Time, place, cause, course, people involved, whom it is about (R-CMP-1).
+    ComplaintOpened {
+        details: ComplaintDetails,
+    },
+    /// Into the complaint ledger as serious or repeated (R-CMP-5).
+    ComplaintFlagged {
+        reason: FlagReason,
+        note: String,
+    },
+    /// Valid and where it goes, or not the centre's work and why (R-CMP-2 … R-CMP-4).
+    ComplaintJudged {
+        valid: bool,
+        explanation: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        route: Option<Route>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline_at: Option<Ms>,
+    },
+    /// The director's solution meeting and the department that carries it out (R-CMP-5).
+    SolutionRecorded {
+        meeting_at: Ms,
+        attendees: String,
+        plan: String,
+        department: DepartmentId,
+    },
+    /// Progress told to the resident while a complaint is unresolved (R-CMP-6).
+    ProgressLogged {
+        note: String,
+        resident_told: bool,
+    },
+    /// An inquiry answered with its basis (R-RECV-2).
+    InquiryAnswered {
+        answer: String,
+        basis: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        article: Option<i64>,
+    },
+    InquiryEscalated {
+        to: UserId,
+        note: String,
+    },
+    /// A reply promised by a time: tracked to its deadline (R-RECV-2).
+    ReplyPromised {
+        by_at: Ms,
+        note: String,
+    },
+    /// The manager's analysis of a suggestion (R-RECV-3).
+    SuggestionAnalysed {
+        analysis: String,
+        to_director: bool,
+    },
+    /// The written reply by a department manager or higher (R-RECV-3).
+    SuggestionReplied {
+        reply: String,
+    },
+}
+
+impl FlowEvent {
+    /// The stable name of the event (`sheet.technician_assigned` in the audit trail).
+    pub fn name(&self) -> &'static str {
+        match self {
+            FlowEvent::RepairOpened { .. } => "repair_opened",
+            FlowEvent::RepairReclassified { .. } => "repair_reclassified",
+            FlowEvent::TechnicianAssigned { .. } => "technician_assigned",
+            FlowEvent::Arrived => "arrived",
+            FlowEvent::ChargeQuoted { .. } => "charge_quoted",
+            FlowEvent::ChargeConfirmed { .. } => "charge_confirmed",
+            FlowEvent::RepairCompleted { .. } => "repair_completed",
+            FlowEvent::ComplaintOpened { .. } => "complaint_opened",
+            FlowEvent::ComplaintFlagged { .. } => "complaint_flagged",
+            FlowEvent::ComplaintJudged { .. } => "complaint_judged",
+            FlowEvent::SolutionRecorded { .. } => "solution_recorded",
+            FlowEvent::ProgressLogged { .. } => "progress_logged",
+            FlowEvent::InquiryAnswered { .. } => "inquiry_answered",
+            FlowEvent::InquiryEscalated { .. } => "inquiry_escalated",
+            FlowEvent::ReplyPromised { .. } => "reply_promised",
+            FlowEvent::SuggestionAnalysed { .. } => "suggestion_analysed",
+            FlowEvent::SuggestionReplied { .. } => "suggestion_replied",
+        }
+    }
+}
+
+/// What someone asks of a flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowCommand {
+    OpenRepair { category: RepairCategory, class: Option<RepairClass>, class_reason: String, source: RepairSource },
+    Reclassify { class: RepairClass, reason: String },
+    AssignTechnician { technician: UserId, appointment_at: Option<Ms>, note: String },
+    Arrive,
+    QuoteCharge { lines: Vec<ChargeLine> },
+    ConfirmCharge { confirmation: Option<Confirmation> },
+    CompleteRepair { work_done: String, materials: String, signer: String },
+    OpenComplaint { details: ComplaintDetails },
+    FlagComplaint { reason: FlagReason, note: String },
+    JudgeComplaint { valid: bool, explanation: String, route: Option<Route>, deadline_at: Option<Ms> },
+    RecordSolution { meeting_at: Ms, attendees: String, plan: String, department: DepartmentId },
+    LogProgress { note: String, resident_told: bool },
+    AnswerInquiry { answer: String, basis: String, article: Option<i64> },
+    EscalateInquiry { to: UserId, note: String },
+    PromiseReply { by_at: Ms, note: String },
+    AnalyseSuggestion { analysis: String, to_director: bool },
+    ReplySuggestion { reply: String },
+}
+
 use super::SheetKind;
-use super::lifecycle::{Command, Event, Sheet, SheetState};
+use super::lifecycle::{Sheet, SheetState};
 
 fn need(text: &str, code: &'static str) -> Result<String, Refusal> {
     let t = text.trim();
@@ -396,6 +543,17 @@ impl Sheet {
                 .is_some_and(|i| i.answer.is_some() && i.promised_by.is_none() && i.escalated_to.is_none())
     }
 
+    /// R-CMP-2/R-CMP-3 for every way a complaint reaches a department: any department,
+    /// the one complained about included, unless the director must handle it; then only
+    /// the director's office, or the department the director's solution names (R-CMP-5).
+    pub(super) fn complaint_may_go_to(&self, department: DepartmentId, kind: DepartmentKind) -> Result<(), Refusal> {
+        let Some(c) = &self.case.complaint else { return Ok(()) };
+        if c.solution.as_ref().is_some_and(|s| s.department == department) {
+            return Ok(());
+        }
+        complaint_route_allowed(&c.details, kind)
+    }
+
     /// The flow's own conditions for collecting the sheet back.
     pub(super) fn flow_ready_to_collect(&self) -> Result<(), Refusal> {
         if let Some(r) = &self.case.repair
@@ -425,9 +583,9 @@ impl Sheet {
     }
 
     /// Decide a flow command (the sheet is open and not suspended).
-    pub(super) fn decide_flow(&self, cmd: &Command, now: Ms) -> Result<Event, Refusal> {
+    pub(super) fn decide_flow(&self, cmd: &FlowCommand, now: Ms) -> Result<FlowEvent, Refusal> {
         match cmd {
-            Command::OpenRepair { category, class, class_reason, source } => {
+            FlowCommand::OpenRepair { category, class, class_reason, source } => {
                 self.kind_is(&[SheetKind::Repair, SheetKind::SpecialService])?;
                 if self.case.repair.is_some() {
                     return Err(Refusal("request.already_opened"));
@@ -438,9 +596,9 @@ impl Sheet {
                 if class != suggested && class_reason.is_empty() {
                     return Err(Refusal("repair.reason_required"));
                 }
-                Ok(Event::RepairOpened { category: *category, class, source: *source, class_reason })
+                Ok(FlowEvent::RepairOpened { category: *category, class, source: *source, class_reason })
             }
-            Command::Reclassify { class, reason } => {
+            FlowCommand::Reclassify { class, reason } => {
                 let r = self.repair()?;
                 if r.arrived_at.is_some() {
                     return Err(Refusal("repair.already_arrived"));
@@ -449,9 +607,9 @@ impl Sheet {
                     return Err(Refusal("repair.same_class"));
                 }
                 let reason = need(reason, "repair.reason_required")?;
-                Ok(Event::RepairReclassified { class: *class, reason })
+                Ok(FlowEvent::RepairReclassified { class: *class, reason })
             }
-            Command::AssignTechnician { technician, appointment_at, note } => {
+            FlowCommand::AssignTechnician { technician, appointment_at, note } => {
                 let r = self.repair()?;
                 if r.completed_at.is_some() {
                     return Err(Refusal("repair.completed"));
@@ -472,13 +630,13 @@ impl Sheet {
                 if appointment_at.is_some_and(|a| a <= now) {
                     return Err(Refusal("sheet.deadline_not_later"));
                 }
-                Ok(Event::TechnicianAssigned {
+                Ok(FlowEvent::TechnicianAssigned {
                     technician: *technician,
                     appointment_at: *appointment_at,
                     note: note.trim().into(),
                 })
             }
-            Command::Arrive => {
+            FlowCommand::Arrive => {
                 let r = self.repair()?;
                 if r.technician.is_none() {
                     return Err(Refusal("repair.not_assigned"));
@@ -486,9 +644,9 @@ impl Sheet {
                 if r.arrived_at.is_some() {
                     return Err(Refusal("repair.already_arrived"));
                 }
-                Ok(Event::Arrived)
+                Ok(FlowEvent::Arrived)
             }
-            Command::QuoteCharge { lines } => {
+            FlowCommand::QuoteCharge { lines } => {
                 let r = self.repair()?;
                 if r.completed_at.is_some() {
                     return Err(Refusal("repair.completed"));
@@ -500,9 +658,9 @@ impl Sheet {
                     return Err(Refusal("repair.charge_empty"));
                 }
                 let total_fen = lines.iter().map(ChargeLine::amount_fen).sum();
-                Ok(Event::ChargeQuoted { lines: lines.clone(), total_fen })
+                Ok(FlowEvent::ChargeQuoted { lines: lines.clone(), total_fen })
             }
-            Command::ConfirmCharge { confirmation } => {
+            FlowCommand::ConfirmCharge { confirmation } => {
                 let r = self.repair()?;
                 match &r.charge {
                     None => Err(Refusal("repair.charge_empty")),
@@ -512,11 +670,11 @@ impl Sheet {
                         if let Confirmation::Signature { signer } = &confirmation {
                             need(signer, "sheet.signer_required")?;
                         }
-                        Ok(Event::ChargeConfirmed { confirmation })
+                        Ok(FlowEvent::ChargeConfirmed { confirmation })
                     }
                 }
             }
-            Command::CompleteRepair { work_done, materials, signer } => {
+            FlowCommand::CompleteRepair { work_done, materials, signer } => {
                 let r = self.repair()?;
                 if r.completed_at.is_some() {
                     return Err(Refusal("repair.completed"));
@@ -529,9 +687,9 @@ impl Sheet {
                 }
                 let work_done = need(work_done, "repair.work_required")?;
                 let signer = need(signer, "sheet.signer_required")?;
-                Ok(Event::RepairCompleted { work_done, materials: materials.trim().into(), signer })
+                Ok(FlowEvent::RepairCompleted { work_done, materials: materials.trim().into(), signer })
             }
-            Command::OpenComplaint { details } => {
+            FlowCommand::OpenComplaint { details } => {
                 self.kind_is(&[SheetKind::Complaint])?;
                 if self.case.complaint.is_some() {
                     return Err(Refusal("request.already_opened"));
@@ -542,24 +700,29 @@ impl Sheet {
                 if details.against == Some(AgainstKind::Department) && details.against_department.is_none() {
                     return Err(Refusal("complaint.details_required"));
                 }
-                Ok(Event::ComplaintOpened { details: details.clone() })
+                Ok(FlowEvent::ComplaintOpened { details: details.clone() })
             }
-            Command::FlagComplaint { reason, note } => {
+            FlowCommand::FlagComplaint { reason, note } => {
                 let c = self.complaint()?;
                 if c.flag.is_some() {
                     return Err(Refusal("complaint.already_flagged"));
                 }
                 let note = need(note, "complaint.note_required")?;
-                Ok(Event::ComplaintFlagged { reason: *reason, note })
+                Ok(FlowEvent::ComplaintFlagged { reason: *reason, note })
             }
-            Command::JudgeComplaint { valid, explanation, route, deadline_at } => {
+            FlowCommand::JudgeComplaint { valid, explanation, route, deadline_at } => {
                 let c = self.complaint()?;
                 if c.judgement.is_some() {
                     return Err(Refusal("complaint.already_judged"));
                 }
                 let explanation = need(explanation, "sheet.explanation_required")?;
                 if !*valid {
-                    return Ok(Event::ComplaintJudged { valid: false, explanation, route: None, deadline_at: None });
+                    return Ok(FlowEvent::ComplaintJudged {
+                        valid: false,
+                        explanation,
+                        route: None,
+                        deadline_at: None,
+                    });
                 }
                 let route = route.clone().ok_or(Refusal("complaint.route_required"))?;
                 match &route {
@@ -573,40 +736,45 @@ impl Sheet {
                 if deadline <= now {
                     return Err(Refusal("sheet.deadline_not_later"));
                 }
-                Ok(Event::ComplaintJudged { valid: true, explanation, route: Some(route), deadline_at: Some(deadline) })
+                Ok(FlowEvent::ComplaintJudged {
+                    valid: true,
+                    explanation,
+                    route: Some(route),
+                    deadline_at: Some(deadline),
+                })
             }
-            Command::RecordSolution { meeting_at, attendees, plan, department } => {
+            FlowCommand::RecordSolution { meeting_at, attendees, plan, department } => {
                 let c = self.complaint()?;
                 if c.flag.is_none() && c.judgement.as_ref().is_none_or(|j| !j.valid) {
                     return Err(Refusal("complaint.not_valid"));
                 }
                 let plan = need(plan, "sheet.explanation_required")?;
                 let attendees = need(attendees, "complaint.note_required")?;
-                Ok(Event::SolutionRecorded { meeting_at: *meeting_at, attendees, plan, department: *department })
+                Ok(FlowEvent::SolutionRecorded { meeting_at: *meeting_at, attendees, plan, department: *department })
             }
-            Command::LogProgress { note, resident_told } => {
+            FlowCommand::LogProgress { note, resident_told } => {
                 self.complaint()?;
                 let note = need(note, "complaint.note_required")?;
-                Ok(Event::ProgressLogged { note, resident_told: *resident_told })
+                Ok(FlowEvent::ProgressLogged { note, resident_told: *resident_told })
             }
-            Command::AnswerInquiry { answer, basis, article } => {
+            FlowCommand::AnswerInquiry { answer, basis, article } => {
                 self.kind_is(&[SheetKind::Inquiry])?;
                 if self.case.inquiry.as_ref().is_some_and(|i| i.answer.is_some()) {
                     return Err(Refusal("inquiry.answered"));
                 }
                 let answer = need(answer, "inquiry.answer_required")?;
                 let basis = need(basis, "inquiry.basis_required")?;
-                Ok(Event::InquiryAnswered { answer, basis, article: *article })
+                Ok(FlowEvent::InquiryAnswered { answer, basis, article: *article })
             }
-            Command::EscalateInquiry { to, note } => {
+            FlowCommand::EscalateInquiry { to, note } => {
                 self.kind_is(&[SheetKind::Inquiry])?;
                 if self.case.inquiry.as_ref().is_some_and(|i| i.answer.is_some()) {
                     return Err(Refusal("inquiry.answered"));
                 }
                 let note = need(note, "complaint.note_required")?;
-                Ok(Event::InquiryEscalated { to: *to, note })
+                Ok(FlowEvent::InquiryEscalated { to: *to, note })
             }
-            Command::PromiseReply { by_at, note } => {
+            FlowCommand::PromiseReply { by_at, note } => {
                 self.kind_is(&[SheetKind::Inquiry])?;
                 if self.case.inquiry.as_ref().is_some_and(|i| i.answer.is_some()) {
                     return Err(Refusal("inquiry.answered"));
@@ -614,17 +782,17 @@ impl Sheet {
                 if *by_at <= now {
                     return Err(Refusal("inquiry.promise_not_later"));
                 }
-                Ok(Event::ReplyPromised { by_at: *by_at, note: note.trim().into() })
+                Ok(FlowEvent::ReplyPromised { by_at: *by_at, note: note.trim().into() })
             }
-            Command::AnalyseSuggestion { analysis, to_director } => {
+            FlowCommand::AnalyseSuggestion { analysis, to_director } => {
                 self.kind_is(&[SheetKind::Suggestion])?;
                 if self.case.suggestion.as_ref().is_some_and(|s| s.reply.is_some()) {
                     return Err(Refusal("suggestion.replied"));
                 }
                 let analysis = need(analysis, "suggestion.analysis_required")?;
-                Ok(Event::SuggestionAnalysed { analysis, to_director: *to_director })
+                Ok(FlowEvent::SuggestionAnalysed { analysis, to_director: *to_director })
             }
-            Command::ReplySuggestion { reply } => {
+            FlowCommand::ReplySuggestion { reply } => {
                 self.kind_is(&[SheetKind::Suggestion])?;
                 let s = self.case.suggestion.as_ref().ok_or(Refusal("suggestion.not_analysed"))?;
                 if s.analysis.is_none() {
@@ -634,9 +802,8 @@ impl Sheet {
                     return Err(Refusal("suggestion.replied"));
                 }
                 let reply = need(reply, "suggestion.reply_required")?;
-                Ok(Event::SuggestionReplied { reply })
+                Ok(FlowEvent::SuggestionReplied { reply })
             }
-            _ => unreachable!("lifecycle commands are decided in lifecycle.rs"),
         }
     }
 
@@ -649,9 +816,9 @@ impl Sheet {
         }
     }
 
-    pub(super) fn apply_flow(&mut self, event: &Event, at: Ms, by: UserId) {
+    pub(super) fn apply_flow(&mut self, event: &FlowEvent, at: Ms, by: UserId) {
         match event {
-            Event::RepairOpened { category, class, source, .. } => {
+            FlowEvent::RepairOpened { category, class, source, .. } => {
                 self.case.repair = Some(RepairCase {
                     category: *category,
                     class: *class,
@@ -670,12 +837,12 @@ impl Sheet {
                     charge: None,
                 });
             }
-            Event::RepairReclassified { class, .. } => {
+            FlowEvent::RepairReclassified { class, .. } => {
                 if let Some(r) = &mut self.case.repair {
                     r.class = *class;
                 }
             }
-            Event::TechnicianAssigned { technician, appointment_at, .. } => {
+            FlowEvent::TechnicianAssigned { technician, appointment_at, .. } => {
                 // The repair rides on the engineering handover that is out (the latest).
                 let handover = self.departments_out().last().map(|h| h.no);
                 if let Some(r) = &mut self.case.repair {
@@ -693,12 +860,12 @@ impl Sheet {
                     }
                 }
             }
-            Event::Arrived => {
+            FlowEvent::Arrived => {
                 if let Some(r) = &mut self.case.repair {
                     r.arrived_at = Some(at);
                 }
             }
-            Event::ChargeQuoted { lines, total_fen } => {
+            FlowEvent::ChargeQuoted { lines, total_fen } => {
                 if let Some(r) = &mut self.case.repair {
                     r.charge = Some(Charge {
                         lines: lines.clone(),
@@ -710,13 +877,13 @@ impl Sheet {
                     });
                 }
             }
-            Event::ChargeConfirmed { confirmation } => {
+            FlowEvent::ChargeConfirmed { confirmation } => {
                 if let Some(c) = self.case.repair.as_mut().and_then(|r| r.charge.as_mut()) {
                     c.confirmed = Some(confirmation.clone());
                     c.confirmed_at = Some(at);
                 }
             }
-            Event::RepairCompleted { work_done, materials, signer } => {
+            FlowEvent::RepairCompleted { work_done, materials, signer } => {
                 // R-REP-5: "完成后请当事人在业主(住户)服务登记会签单上签字": the party has
                 // signed the sheet, which is the later signature a call or letter waits for.
                 self.signature_pending = false;
@@ -727,7 +894,7 @@ impl Sheet {
                     r.completion_signer = signer.clone();
                 }
             }
-            Event::ComplaintOpened { details } => {
+            FlowEvent::ComplaintOpened { details } => {
                 self.case.complaint = Some(ComplaintCase {
                     details: details.clone(),
                     flag: None,
@@ -738,13 +905,13 @@ impl Sheet {
                     progress_count: 0,
                 });
             }
-            Event::ComplaintFlagged { reason, note } => {
+            FlowEvent::ComplaintFlagged { reason, note } => {
                 if let Some(c) = &mut self.case.complaint {
                     c.flag = Some(*reason);
                     c.flag_note = note.clone();
                 }
             }
-            Event::ComplaintJudged { valid, explanation, route, deadline_at } => {
+            FlowEvent::ComplaintJudged { valid, explanation, route, deadline_at } => {
                 if let Some(c) = &mut self.case.complaint {
                     c.judgement = Some(Judgement {
                         valid: *valid,
@@ -759,7 +926,7 @@ impl Sheet {
                     self.back_to_desk();
                 }
             }
-            Event::SolutionRecorded { meeting_at, attendees, plan, department } => {
+            FlowEvent::SolutionRecorded { meeting_at, attendees, plan, department } => {
                 if let Some(c) = &mut self.case.complaint {
                     c.solution = Some(Solution {
                         meeting_at: *meeting_at,
@@ -770,39 +937,38 @@ impl Sheet {
                     });
                 }
             }
-            Event::ProgressLogged { .. } => {
+            FlowEvent::ProgressLogged { .. } => {
                 if let Some(c) = &mut self.case.complaint {
                     c.last_progress_at = Some(at);
                     c.progress_count += 1;
                 }
             }
-            Event::InquiryAnswered { answer, basis, article } => {
+            FlowEvent::InquiryAnswered { answer, basis, article } => {
                 let i = self.case.inquiry.get_or_insert_with(InquiryCase::default);
                 i.answer = Some(Answer { text: answer.clone(), basis: basis.clone(), article: *article, at, by });
                 self.back_to_desk();
             }
-            Event::InquiryEscalated { to, .. } => {
+            FlowEvent::InquiryEscalated { to, .. } => {
                 self.case.inquiry.get_or_insert_with(InquiryCase::default).escalated_to = Some(*to);
             }
-            Event::ReplyPromised { by_at, .. } => {
+            FlowEvent::ReplyPromised { by_at, .. } => {
                 let i = self.case.inquiry.get_or_insert_with(InquiryCase::default);
                 i.promised_by = Some(*by_at);
                 i.promised_at = Some(at);
             }
-            Event::SuggestionAnalysed { analysis, to_director } => {
+            FlowEvent::SuggestionAnalysed { analysis, to_director } => {
                 let s = self.case.suggestion.get_or_insert_with(SuggestionCase::default);
                 s.analysis = Some(analysis.clone());
                 s.analysed_at = Some(at);
                 s.to_director = *to_director;
             }
-            Event::SuggestionReplied { reply } => {
+            FlowEvent::SuggestionReplied { reply } => {
                 let s = self.case.suggestion.get_or_insert_with(SuggestionCase::default);
                 s.reply = Some(reply.clone());
                 s.replied_at = Some(at);
                 s.replied_by = Some(by);
                 self.back_to_desk();
             }
-            _ => {}
         }
     }
 }
@@ -810,6 +976,7 @@ impl Sheet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sheet::lifecycle::{Command, EVENT_TYPES};
     use crate::sheet::{Channel, Sheet};
 
     const DESK: UserId = 10;
@@ -820,7 +987,12 @@ mod tests {
     fn repair(category: RepairCategory) -> Sheet {
         let (mut s, _) = Sheet::register(SheetKind::Repair, Channel::Phone, DESK, 0);
         s.handle(
-            &Command::OpenRepair { category, class: None, class_reason: String::new(), source: RepairSource::Desk },
+            &Command::Flow(FlowCommand::OpenRepair {
+                category,
+                class: None,
+                class_reason: String::new(),
+                source: RepairSource::Desk,
+            }),
             0,
             DESK,
         )
@@ -830,10 +1002,24 @@ mod tests {
 
     fn dispatched_and_assigned(category: RepairCategory) -> Sheet {
         let mut s = repair(category);
-        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "派工".into() }, MIN, DESK).unwrap();
+        s.handle(
+            &Command::Dispatch {
+                department: ENG,
+                kind: DepartmentKind::Engineering,
+                to_user: None,
+                opinion: "派工".into(),
+            },
+            MIN,
+            DESK,
+        )
+        .unwrap();
         s.handle(&Command::Acknowledge { handover: 1 }, MIN, 30).unwrap();
         s.handle(
-            &Command::AssignTechnician { technician: TECH, appointment_at: None, note: String::new() },
+            &Command::Flow(FlowCommand::AssignTechnician {
+                technician: TECH,
+                appointment_at: None,
+                note: String::new(),
+            }),
             2 * MIN,
             30,
         )
@@ -854,11 +1040,13 @@ mod tests {
         assert!(RepairClass::Emergency.rank() < RepairClass::Simple.rank());
         // Another class than the suggested one needs a reason.
         let (s, _) = Sheet::register(SheetKind::Repair, Channel::Phone, DESK, 0);
-        let open = |class, reason: &str| Command::OpenRepair {
-            category: RepairCategory::Water,
-            class: Some(class),
-            class_reason: reason.into(),
-            source: RepairSource::Desk,
+        let open = |class, reason: &str| {
+            Command::Flow(FlowCommand::OpenRepair {
+                category: RepairCategory::Water,
+                class: Some(class),
+                class_reason: reason.into(),
+                source: RepairSource::Desk,
+            })
         };
         assert_eq!(s.decide(&open(RepairClass::General, ""), 0), Err(Refusal("repair.reason_required")));
         assert!(s.decide(&open(RepairClass::General, "住户已关总阀"), 0).is_ok());
@@ -877,7 +1065,7 @@ mod tests {
         assert_eq!(r.lateness_ms(&t, 27 * MIN), Some(10 * MIN), "still not there");
         let at_once = ArrivalTargets { emergency_min: 0, ..t };
         assert_eq!(r.arrival_due(&at_once), Some(2 * MIN));
-        s.handle(&Command::Arrive, 20 * MIN, TECH).unwrap();
+        s.handle(&Command::Flow(FlowCommand::Arrive), 20 * MIN, TECH).unwrap();
         let r = s.case.repair.clone().unwrap();
         assert_eq!(r.lateness_ms(&t, 60 * MIN), Some(3 * MIN), "arrived three minutes late");
         assert_eq!(r.lateness_ms(&at_once, 60 * MIN), Some(18 * MIN), "at once: every minute after being told counts");
@@ -885,9 +1073,23 @@ mod tests {
         assert_eq!(g.arrival_due(&t), None, "no clock before a technician is told");
         // An agreed time makes it an appointment, due then.
         let mut s = repair(RepairCategory::Lift);
-        s.handle(&Command::Dispatch { department: ENG, to_user: None, opinion: "x".into() }, 0, DESK).unwrap();
         s.handle(
-            &Command::AssignTechnician { technician: TECH, appointment_at: Some(300 * MIN), note: String::new() },
+            &Command::Dispatch {
+                department: ENG,
+                kind: DepartmentKind::Engineering,
+                to_user: None,
+                opinion: "x".into(),
+            },
+            0,
+            DESK,
+        )
+        .unwrap();
+        s.handle(
+            &Command::Flow(FlowCommand::AssignTechnician {
+                technician: TECH,
+                appointment_at: Some(300 * MIN),
+                note: String::new(),
+            }),
             MIN,
             30,
         )
@@ -901,12 +1103,13 @@ mod tests {
     #[test]
     fn r_rep_4_5_completion_rules() {
         let mut s = dispatched_and_assigned(RepairCategory::Fixtures);
-        let complete =
-            Command::CompleteRepair {
-                work_done: "换水龙头".into(), materials: String::new(), signer: "王".into()
-            };
+        let complete = Command::Flow(FlowCommand::CompleteRepair {
+            work_done: "换水龙头".into(),
+            materials: String::new(),
+            signer: "王".into(),
+        });
         assert_eq!(s.decide(&complete, 3 * MIN), Err(Refusal("repair.not_arrived")));
-        s.handle(&Command::Arrive, 3 * MIN, TECH).unwrap();
+        s.handle(&Command::Flow(FlowCommand::Arrive), 3 * MIN, TECH).unwrap();
         let line = ChargeLine {
             item_id: 1,
             name: "水龙头".into(),
@@ -915,22 +1118,24 @@ mod tests {
             quantity_centi: 150,
         };
         assert_eq!(line.amount_fen(), 5325);
-        s.handle(&Command::QuoteCharge { lines: vec![line.clone()] }, 4 * MIN, 30).unwrap();
+        s.handle(&Command::Flow(FlowCommand::QuoteCharge { lines: vec![line.clone()] }), 4 * MIN, 30).unwrap();
         assert_eq!(s.decide(&complete, 5 * MIN), Err(Refusal("repair.charge_unconfirmed")));
         assert_eq!(
-            s.decide(&Command::ConfirmCharge { confirmation: None }, 5 * MIN),
+            s.decide(&Command::Flow(FlowCommand::ConfirmCharge { confirmation: None }), 5 * MIN),
             Err(Refusal("sheet.confirmation_required"))
         );
         let ret = Command::Return { handover: 1, result: "好了".into(), signer: "李".into() };
         assert_eq!(s.decide(&ret, 5 * MIN), Err(Refusal("repair.not_completed")));
         s.handle(
-            &Command::ConfirmCharge { confirmation: Some(Confirmation::Signature { signer: "王".into() }) },
+            &Command::Flow(FlowCommand::ConfirmCharge {
+                confirmation: Some(Confirmation::Signature { signer: "王".into() }),
+            }),
             5 * MIN,
             TECH,
         )
         .unwrap();
         assert_eq!(
-            s.decide(&Command::QuoteCharge { lines: vec![line] }, 6 * MIN),
+            s.decide(&Command::Flow(FlowCommand::QuoteCharge { lines: vec![line] }), 6 * MIN),
             Err(Refusal("repair.charge_confirmed"))
         );
         s.handle(&complete, 6 * MIN, TECH).unwrap();
@@ -953,18 +1158,44 @@ mod tests {
             against_department_kind: department.map(|_| DepartmentKind::Engineering),
             ..Default::default()
         };
-        s.handle(&Command::OpenComplaint { details }, 0, DESK).unwrap();
+        s.handle(&Command::Flow(FlowCommand::OpenComplaint { details }), 0, DESK).unwrap();
         s
+    }
+
+    /// R-CMP-3 holds on a plain dispatch as on a judgement: a complaint about customer-service
+    /// staff goes to the director's office, and on to another department only once the
+    /// director's solution names it (R-CMP-5).
+    #[test]
+    fn r_cmp_3_a_complaint_for_the_director_is_dispatched_only_where_the_rules_allow() {
+        let mut s = complaint(AgainstKind::CustomerServiceStaff, None);
+        let send = |department, kind| Command::Dispatch { department, kind, to_user: None, opinion: "处理".into() };
+        assert_eq!(s.decide(&send(ENG, DepartmentKind::Engineering), 1), Err(Refusal("complaint.director_required")));
+        s.handle(&send(9, DepartmentKind::DirectorOffice), 1, DESK).unwrap();
+        let flag = FlowCommand::FlagComplaint { reason: FlagReason::Serious, note: "严重".into() };
+        s.handle(&Command::Flow(flag), 2, 40).unwrap();
+        let solution = FlowCommand::RecordSolution {
+            meeting_at: 3,
+            attendees: "主任、工程部经理".into(),
+            plan: "更换管道".into(),
+            department: ENG,
+        };
+        s.handle(&Command::Flow(solution), 3, 40).unwrap();
+        s.handle(&send(ENG, DepartmentKind::Engineering), 4, 40).unwrap();
+        // Any department may take a complaint about the service itself, the subject included.
+        let mut t = complaint(AgainstKind::Department, Some(ENG));
+        t.handle(&send(ENG, DepartmentKind::Engineering), 1, DESK).unwrap();
     }
 
     /// R-CMP-3: complaints about staff go to the director; never to the subject.
     #[test]
     fn r_cmp_3_routing() {
-        let judge = |department, kind| Command::JudgeComplaint {
-            valid: true,
-            explanation: "核实".into(),
-            route: Some(Route::Department { department, kind }),
-            deadline_at: Some(100),
+        let judge = |department, kind| {
+            Command::Flow(FlowCommand::JudgeComplaint {
+                valid: true,
+                explanation: "核实".into(),
+                route: Some(Route::Department { department, kind }),
+                deadline_at: Some(100),
+            })
         };
         for against in [AgainstKind::CustomerServiceStaff, AgainstKind::Supervisor, AgainstKind::CompanyAdministration]
         {
@@ -992,12 +1223,12 @@ mod tests {
             Err(Refusal("complaint.director_required"))
         );
         assert!(complaint_route_allowed(&details, DepartmentKind::DirectorOffice).is_ok());
-        let dev = Command::JudgeComplaint {
+        let dev = Command::Flow(FlowCommand::JudgeComplaint {
             valid: true,
             explanation: "遗留".into(),
             route: Some(Route::Developer { contact: "开发商客服".into() }),
             deadline_at: Some(100),
-        };
+        });
         assert_eq!(
             complaint(AgainstKind::Supervisor, None).decide(&dev, 1),
             Err(Refusal("complaint.director_required"))
@@ -1034,8 +1265,11 @@ mod tests {
         d.cause.clear();
         assert_eq!(d.missing(), Some("cause"), "the cause is never unknown");
         let (s, _) = Sheet::register(SheetKind::Complaint, Channel::Phone, DESK, 0);
-        assert_eq!(s.decide(&Command::OpenComplaint { details: d }, 1), Err(Refusal("complaint.details_required")));
-        assert!(s.decide(&Command::OpenComplaint { details: full }, 1).is_ok());
+        assert_eq!(
+            s.decide(&Command::Flow(FlowCommand::OpenComplaint { details: d }), 1),
+            Err(Refusal("complaint.details_required"))
+        );
+        assert!(s.decide(&Command::Flow(FlowCommand::OpenComplaint { details: full }), 1).is_ok());
     }
 
     /// R-CMP-2: not the centre's work goes back to the desk with its explanation; a
@@ -1051,9 +1285,12 @@ mod tests {
         };
         assert!(s.decide(&collect, 1).is_err());
         s.handle(
-            &Command::JudgeComplaint {
-                valid: false, explanation: "非物业职责".into(), route: None, deadline_at: None
-            },
+            &Command::Flow(FlowCommand::JudgeComplaint {
+                valid: false,
+                explanation: "非物业职责".into(),
+                route: None,
+                deadline_at: None,
+            }),
             1,
             5,
         )
@@ -1067,13 +1304,18 @@ mod tests {
     fn r_recv_2_promise_missed() {
         let (mut s, _) = Sheet::register(SheetKind::Inquiry, Channel::Phone, DESK, 0);
         assert_eq!(
-            s.decide(&Command::PromiseReply { by_at: 0, note: String::new() }, 5),
+            s.decide(&Command::Flow(FlowCommand::PromiseReply { by_at: 0, note: String::new() }), 5),
             Err(Refusal("inquiry.promise_not_later"))
         );
-        s.handle(&Command::PromiseReply { by_at: 100, note: String::new() }, 5, DESK).unwrap();
+        s.handle(&Command::Flow(FlowCommand::PromiseReply { by_at: 100, note: String::new() }), 5, DESK).unwrap();
         let i = s.case.inquiry.clone().unwrap();
         assert!(!i.promise_missed(50) && i.promise_missed(101));
-        s.handle(&Command::AnswerInquiry { answer: "a".into(), basis: "b".into(), article: None }, 120, DESK).unwrap();
+        s.handle(
+            &Command::Flow(FlowCommand::AnswerInquiry { answer: "a".into(), basis: "b".into(), article: None }),
+            120,
+            DESK,
+        )
+        .unwrap();
         assert!(s.case.inquiry.unwrap().promise_missed(130), "answered after the promise");
     }
 
@@ -1081,11 +1323,17 @@ mod tests {
     #[test]
     fn steps_belong_to_their_kind() {
         let (s, _) = Sheet::register(SheetKind::Inquiry, Channel::Phone, DESK, 0);
-        assert_eq!(s.decide(&Command::Arrive, 1), Err(Refusal("repair.not_opened")));
-        assert_eq!(s.decide(&Command::ReplySuggestion { reply: "x".into() }, 1), Err(Refusal("request.wrong_kind")));
+        assert_eq!(s.decide(&Command::Flow(FlowCommand::Arrive), 1), Err(Refusal("repair.not_opened")));
+        assert_eq!(
+            s.decide(&Command::Flow(FlowCommand::ReplySuggestion { reply: "x".into() }), 1),
+            Err(Refusal("request.wrong_kind"))
+        );
         let (s, _) = Sheet::register(SheetKind::Suggestion, Channel::Phone, DESK, 0);
         assert_eq!(
-            s.decide(&Command::AnswerInquiry { answer: "a".into(), basis: "b".into(), article: None }, 1),
+            s.decide(
+                &Command::Flow(FlowCommand::AnswerInquiry { answer: "a".into(), basis: "b".into(), article: None }),
+                1
+            ),
             Err(Refusal("request.wrong_kind"))
         );
     }
@@ -1105,50 +1353,59 @@ mod tests {
             };
             prop_oneof![
                 (0usize..RepairCategory::ALL.len()).prop_map(|c| (
-                    Command::OpenRepair {
+                    Command::Flow(FlowCommand::OpenRepair {
                         category: RepairCategory::ALL[c],
                         class: None,
                         class_reason: String::new(),
                         source: RepairSource::Desk
-                    },
+                    }),
                     DESK
                 )),
-                (1i64..4, text.clone())
-                    .prop_map(|(d, o)| (Command::Dispatch { department: d, to_user: None, opinion: o }, DESK)),
+                (1i64..4, text.clone()).prop_map(|(d, o)| (
+                    Command::Dispatch { department: d, kind: DepartmentKind::Engineering, to_user: None, opinion: o },
+                    DESK
+                )),
                 (1u32..4).prop_map(|h| (Command::Acknowledge { handover: h }, 30)),
                 (1u32..4, text.clone(), text.clone())
                     .prop_map(|(h, r, s)| (Command::Return { handover: h, result: r, signer: s }, 30)),
                 (prop_oneof![Just(TECH), Just(TECH + 1)], text.clone()).prop_map(|(t, n)| (
-                    Command::AssignTechnician { technician: t, appointment_at: None, note: n },
+                    Command::Flow(FlowCommand::AssignTechnician { technician: t, appointment_at: None, note: n }),
                     30
                 )),
-                Just((Command::Arrive, TECH)),
-                Just((Command::QuoteCharge { lines: vec![line] }, 30)),
+                Just((Command::Flow(FlowCommand::Arrive), TECH)),
+                Just((Command::Flow(FlowCommand::QuoteCharge { lines: vec![line] }), 30)),
                 any::<bool>().prop_map(|c| (
-                    Command::ConfirmCharge {
+                    Command::Flow(FlowCommand::ConfirmCharge {
                         confirmation: c.then(|| Confirmation::Signature { signer: "王".into() })
-                    },
+                    }),
                     TECH
                 )),
                 (text.clone(), text.clone()).prop_map(|(w, s)| (
-                    Command::CompleteRepair { work_done: w, materials: String::new(), signer: s },
+                    Command::Flow(FlowCommand::CompleteRepair { work_done: w, materials: String::new(), signer: s }),
                     TECH
                 )),
                 (text.clone(), any::<bool>(), 1i64..4).prop_map(|(e, v, d)| (
-                    Command::JudgeComplaint {
+                    Command::Flow(FlowCommand::JudgeComplaint {
                         valid: v,
                         explanation: e,
                         route: Some(Route::Department { department: d, kind: DepartmentKind::Engineering }),
                         deadline_at: Some(10_000)
-                    },
+                    }),
                     5
                 )),
-                text.clone().prop_map(|n| (Command::LogProgress { note: n, resident_told: true }, DESK)),
-                (text.clone(), text.clone())
-                    .prop_map(|(a, b)| (Command::AnswerInquiry { answer: a, basis: b, article: None }, DESK)),
-                (0i64..200).prop_map(|t| (Command::PromiseReply { by_at: t, note: String::new() }, DESK)),
-                text.clone().prop_map(|a| (Command::AnalyseSuggestion { analysis: a, to_director: false }, 5)),
-                text.clone().prop_map(|r| (Command::ReplySuggestion { reply: r }, 5)),
+                text.clone()
+                    .prop_map(|n| (Command::Flow(FlowCommand::LogProgress { note: n, resident_told: true }), DESK)),
+                (text.clone(), text.clone()).prop_map(|(a, b)| (
+                    Command::Flow(FlowCommand::AnswerInquiry { answer: a, basis: b, article: None }),
+                    DESK
+                )),
+                (0i64..200)
+                    .prop_map(|t| (Command::Flow(FlowCommand::PromiseReply { by_at: t, note: String::new() }), DESK)),
+                text.clone().prop_map(|a| (
+                    Command::Flow(FlowCommand::AnalyseSuggestion { analysis: a, to_director: false }),
+                    5
+                )),
+                text.clone().prop_map(|r| (Command::Flow(FlowCommand::ReplySuggestion { reply: r }), 5)),
                 (text.clone(), any::<bool>()).prop_map(|(o, c)| (
                     Command::Collect {
                         opinion: o,
@@ -1176,12 +1433,15 @@ mod tests {
                 let mut log = vec![first];
                 if kind == SheetKind::Complaint {
                     let details = ComplaintDetails { category: "噪音".into(), cause: "c".into(), course: "c".into(), occurred_unknown: true, place_unknown: true, people_unknown: true, ..Default::default() };
-                    log.push(s.handle(&Command::OpenComplaint { details }, 0, DESK).unwrap());
+                    log.push(s.handle(&Command::Flow(FlowCommand::OpenComplaint { details }), 0, DESK).unwrap());
                 }
                 for (i, (cmd, by)) in cmds.iter().enumerate() {
                     let before = s.clone();
                     match s.handle(cmd, i as i64 + 1, *by) {
-                        Ok(rec) => log.push(rec),
+                        Ok(rec) => {
+                            prop_assert!(EVENT_TYPES.contains(&rec.event.name()), "{} is not a known event type", rec.event.name());
+                            log.push(rec)
+                        }
                         Err(_) => prop_assert_eq!(&s, &before, "a refused step changes nothing"),
                     }
                     if let Some(r) = &s.case.repair {

@@ -208,6 +208,7 @@ pub fn clock(spec: &ClockSpec, cal: &Calendar, events: &[Recorded], now: Ms) -> 
 mod tests {
     use super::*;
     use crate::sheet::{Channel, Command, Confirmation, Sheet, SheetKind};
+    use crate::unit::DepartmentKind;
     use chrono::TimeZone;
     use chrono_tz::Asia::Shanghai;
 
@@ -227,7 +228,7 @@ mod tests {
     }
 
     fn dispatch() -> Command {
-        Command::Dispatch { department: 2, to_user: None, opinion: "x".into() }
+        Command::Dispatch { department: 2, kind: DepartmentKind::Engineering, to_user: None, opinion: "x".into() }
     }
 
     /// R-SHEET-7: the collection limit runs 72 hours from dispatch.
