@@ -205,7 +205,7 @@ pub async fn register(
         std::iter::once(first.event.clone()).chain(follow.iter().map(|r| r.event.clone())).collect();
     let prepared = super::request::prepare(app, community_id, &new_events).await?;
     let mut tx = app.store.begin().await?;
-    let seq = st::next_seq(&mut tx, app.store.backend(), community_id, year).await?;
+    let seq = st::next_seq(&mut tx, community_id, year).await?;
     let no = number::format("KF", year as i32, seq);
     let phone_masked = phone.as_ref().map(|p| p.masked()).unwrap_or_default();
     let sealed_phone = phone.as_ref().map(|p| app.secrets.encrypt(p.as_str()));

@@ -8,19 +8,11 @@ use sqlx::{AnyConnection, AnyPool, FromRow, Row};
 /// Draw the next number of a community's year. The counter row is updated in the
 /// registering transaction, so the sequence has no gaps: a rolled-back registration
 /// returns its number (R-SHEET-2).
-pub async fn next_seq(
-    tx: &mut AnyConnection,
-    backend: Backend,
-    community_id: i64,
-    year: i64,
-) -> Result<i64, sqlx::Error> {
-    let upsert = match backend {
-        // Both dialects share ON CONFLICT … DO UPDATE … RETURNING.
-        Backend::Sqlite | Backend::Postgres => {
-            "INSERT INTO sheet_counters (community_id, year, last_seq) VALUES ($1, $2, 1) \
-             ON CONFLICT (community_id, year) DO UPDATE SET last_seq = sheet_counters.last_seq + 1 RETURNING last_seq"
-        }
-    };
+pub async fn next_seq(tx: &mut AnyConnection, community_id: i64, year: i64) -> Result<i64, sqlx::Error> {
+    // Both dialects share ON CONFLICT … DO UPDATE … RETURNING: the row lock serialises
+    // concurrent registrations, so numbers never repeat and never skip (R-SHEET-2).
+    let upsert = "INSERT INTO sheet_counters (community_id, year, last_seq) VALUES ($1, $2, 1) \
+         ON CONFLICT (community_id, year) DO UPDATE SET last_seq = sheet_counters.last_seq + 1 RETURNING last_seq";
     sqlx::query_scalar(upsert).bind(community_id).bind(year).fetch_one(tx).await
 }
 

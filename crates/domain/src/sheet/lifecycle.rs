@@ -967,6 +967,11 @@ mod tests {
     const ENG: DepartmentId = 2;
     const SEC: DepartmentId = 3;
 
+    /// Send the sheet to a department (engineering, or security for `SEC`).
+    fn dispatch(department: DepartmentId, opinion: &str) -> Command {
+        let kind = if department == 3 { DepartmentKind::Security } else { DepartmentKind::Engineering };
+        Command::Dispatch { department, kind, to_user: None, opinion: opinion.into() }
+    }
     fn visit() -> Sheet {
         Sheet::register(SheetKind::Repair, Channel::Visit, DESK, 1_000).0
     }
@@ -981,17 +986,7 @@ mod tests {
     fn r_sheet_4_5_7_11_everyday_journey() {
         let mut s = visit();
         assert!(!s.signature_pending, "a visit is signed at registration (R-SHEET-3)");
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                kind: DepartmentKind::Engineering,
-                to_user: None,
-                opinion: "请工程部处理漏水".into(),
-            },
-            2_000,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&dispatch(ENG, "请工程部处理漏水"), 2_000, DESK).unwrap();
         assert_eq!(s.state, SheetState::Dispatched);
         s.handle(&Command::Acknowledge { handover: 1 }, 3_000, 20).unwrap();
         assert_eq!(s.handover(1).unwrap().acknowledged_at, Some(3_000), "receipt time is the confirmation (R-SHEET-4)");
@@ -1061,29 +1056,8 @@ mod tests {
     #[test]
     fn r_sheet_4_several_departments_one_open_handover_each() {
         let mut s = visit();
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                kind: DepartmentKind::Engineering,
-                to_user: None,
-                opinion: "x".into(),
-            },
-            1,
-            DESK,
-        )
-        .unwrap();
-        assert_eq!(
-            s.decide(
-                &Command::Dispatch {
-                    department: ENG,
-                    kind: DepartmentKind::Engineering,
-                    to_user: None,
-                    opinion: "again".into()
-                },
-                2
-            ),
-            Err(Refusal("sheet.department_holding"))
-        );
+        s.handle(&dispatch(ENG, "x"), 1, DESK).unwrap();
+        assert_eq!(s.decide(&dispatch(ENG, "again"), 2), Err(Refusal("sheet.department_holding")));
         s.handle(
             &Command::Dispatch {
                 department: SEC,
@@ -1119,17 +1093,7 @@ mod tests {
         s.handle(&Command::Return { handover: 2, result: "已巡查".into(), signer: "赵".into() }, 5, 31).unwrap();
         assert_eq!(s.state, SheetState::AwaitingAcceptance);
         // Back with customer service, it may be sent out again (e.g. the resident is not satisfied).
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                kind: DepartmentKind::Engineering,
-                to_user: None,
-                opinion: "返修".into(),
-            },
-            6,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&dispatch(ENG, "返修"), 6, DESK).unwrap();
         assert_eq!(s.state, SheetState::Dispatched);
     }
 
@@ -1137,17 +1101,7 @@ mod tests {
     #[test]
     fn r_sheet_7_collection_needs_opinion_and_confirmation() {
         let mut s = visit();
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                kind: DepartmentKind::Engineering,
-                to_user: None,
-                opinion: "x".into(),
-            },
-            1,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&dispatch(ENG, "x"), 1, DESK).unwrap();
         s.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
         s.handle(&Command::Return { handover: 1, result: "done".into(), signer: "李".into() }, 3, 20).unwrap();
         assert_eq!(
@@ -1172,18 +1126,7 @@ mod tests {
             DESK,
         )
         .unwrap();
-        assert_eq!(
-            s.decide(
-                &Command::Dispatch {
-                    department: ENG,
-                    kind: DepartmentKind::Engineering,
-                    to_user: None,
-                    opinion: "x".into()
-                },
-                5
-            ),
-            Err(Refusal("sheet.closed"))
-        );
+        assert_eq!(s.decide(&dispatch(ENG, "x"), 5), Err(Refusal("sheet.closed")));
     }
 
     /// R-SHEET-8: extension, suspension and termination need an explanation signed by
@@ -1191,17 +1134,7 @@ mod tests {
     #[test]
     fn r_sheet_8_extend_suspend_terminate() {
         let mut s = visit();
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                kind: DepartmentKind::Engineering,
-                to_user: None,
-                opinion: "x".into(),
-            },
-            1,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&dispatch(ENG, "x"), 1, DESK).unwrap();
         assert_eq!(
             s.decide(&Command::Extend { due_at: 100, explanation: "等配件".into(), signed_by: None }, 2),
             Err(Refusal("sheet.head_signature_required"))
@@ -1226,17 +1159,7 @@ mod tests {
         s.handle(&Command::ReceiveReturn { handover: 1 }, 4, DESK).unwrap();
         s.handle(&Command::Resume { note: "业主回来了".into() }, 5, DESK).unwrap();
         assert_eq!(s.state, SheetState::Registered, "with customer service, to be sent out again");
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                kind: DepartmentKind::Engineering,
-                to_user: None,
-                opinion: "恢复办理".into(),
-            },
-            5,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&dispatch(ENG, "恢复办理"), 5, DESK).unwrap();
         assert_eq!((s.state, s.handover(2).unwrap().state), (SheetState::Dispatched, HandoverState::HandedOver));
         s.handle(&Command::Terminate { explanation: "业主撤回申请".into(), signed_by: Some(5) }, 6, 5).unwrap();
         assert_eq!(s.state, SheetState::AwaitingAcceptance, "returns to customer service");
@@ -1265,17 +1188,7 @@ mod tests {
     #[test]
     fn r_sheet_5_customer_service_signs_for_the_return() {
         let mut s = visit();
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                kind: DepartmentKind::Engineering,
-                to_user: None,
-                opinion: "x".into(),
-            },
-            1,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&dispatch(ENG, "x"), 1, DESK).unwrap();
         assert_eq!(s.decide(&Command::ReceiveReturn { handover: 1 }, 2), Err(Refusal("sheet.handover_not_returned")));
         s.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
         s.handle(&Command::Return { handover: 1, result: "修好".into(), signer: "李".into() }, 3, 20).unwrap();
@@ -1294,17 +1207,7 @@ mod tests {
     fn r_sheet_7_phone_acceptance_owes_the_signature() {
         let back = |channel| {
             let (mut s, _) = Sheet::register(SheetKind::Other, channel, DESK, 0);
-            s.handle(
-                &Command::Dispatch {
-                    department: ENG,
-                    kind: DepartmentKind::Engineering,
-                    to_user: None,
-                    opinion: "x".into(),
-                },
-                1,
-                DESK,
-            )
-            .unwrap();
+            s.handle(&dispatch(ENG, "x"), 1, DESK).unwrap();
             s.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
             s.handle(&Command::Return { handover: 1, result: "done".into(), signer: "李".into() }, 3, 20).unwrap();
             s
@@ -1386,17 +1289,7 @@ mod tests {
         assert!(s.acceptance.as_ref().unwrap().by_director);
         // The director's acceptance is for matters beyond the centre only.
         let mut t = visit();
-        t.handle(
-            &Command::Dispatch {
-                department: ENG,
-                kind: DepartmentKind::Engineering,
-                to_user: None,
-                opinion: "x".into(),
-            },
-            1,
-            DESK,
-        )
-        .unwrap();
+        t.handle(&dispatch(ENG, "x"), 1, DESK).unwrap();
         t.handle(&Command::Acknowledge { handover: 1 }, 2, 20).unwrap();
         t.handle(&Command::Return { handover: 1, result: "done".into(), signer: "李".into() }, 3, 20).unwrap();
         assert_eq!(
@@ -1425,15 +1318,7 @@ mod tests {
         let (mut s, first) = Sheet::register(SheetKind::Repair, Channel::Letter, DESK, 0);
         let mut log = vec![first];
         for (cmd, by) in [
-            (
-                Command::Dispatch {
-                    department: ENG,
-                    kind: DepartmentKind::Engineering,
-                    to_user: None,
-                    opinion: "x".into(),
-                },
-                DESK,
-            ),
+            (dispatch(ENG, "x"), DESK),
             (Command::Acknowledge { handover: 1 }, 20),
             (Command::Suspend { explanation: "s".into(), signed_by: Some(5) }, 5),
             (Command::Resume { note: String::new() }, DESK),

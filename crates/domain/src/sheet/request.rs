@@ -984,6 +984,11 @@ mod tests {
     const ENG: DepartmentId = 2;
     const MIN: Ms = 60_000;
 
+    /// Send the sheet to a department (engineering, or security for `SEC`).
+    fn dispatch(department: DepartmentId, opinion: &str) -> Command {
+        let kind = if department == 3 { DepartmentKind::Security } else { DepartmentKind::Engineering };
+        Command::Dispatch { department, kind, to_user: None, opinion: opinion.into() }
+    }
     fn repair(category: RepairCategory) -> Sheet {
         let (mut s, _) = Sheet::register(SheetKind::Repair, Channel::Phone, DESK, 0);
         s.handle(
@@ -1002,17 +1007,7 @@ mod tests {
 
     fn dispatched_and_assigned(category: RepairCategory) -> Sheet {
         let mut s = repair(category);
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                kind: DepartmentKind::Engineering,
-                to_user: None,
-                opinion: "派工".into(),
-            },
-            MIN,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&dispatch(ENG, "派工"), MIN, DESK).unwrap();
         s.handle(&Command::Acknowledge { handover: 1 }, MIN, 30).unwrap();
         s.handle(
             &Command::Flow(FlowCommand::AssignTechnician {
@@ -1073,17 +1068,7 @@ mod tests {
         assert_eq!(g.arrival_due(&t), None, "no clock before a technician is told");
         // An agreed time makes it an appointment, due then.
         let mut s = repair(RepairCategory::Lift);
-        s.handle(
-            &Command::Dispatch {
-                department: ENG,
-                kind: DepartmentKind::Engineering,
-                to_user: None,
-                opinion: "x".into(),
-            },
-            0,
-            DESK,
-        )
-        .unwrap();
+        s.handle(&dispatch(ENG, "x"), 0, DESK).unwrap();
         s.handle(
             &Command::Flow(FlowCommand::AssignTechnician {
                 technician: TECH,
