@@ -1,7 +1,7 @@
 //! Countersign sheets: the projection row, the event record, the handover ledger, the
 //! number counter and attachments.
 
-use super::{Backend, now_ms};
+use super::now_ms;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow, Row};
 
