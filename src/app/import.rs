@@ -171,107 +171,115 @@ struct Prepared {
     relation: OccupantRelation,
 }
 
-/// Check (and unless `dry_run`, apply) an import into a community.
-pub async fn import_units_and_owners(
-    app: &App,
-    actor: &Actor,
-    community_id: i64,
-    filename: &str,
-    bytes: &[u8],
-    dry_run: bool,
-) -> AppResult<ImportReport> {
-    let authority = actor.authorize(Permission::ImportData, community_id)?;
-    app.community_exists(community_id).await?;
-    let community = org::community(app.store.read(), community_id).await?.ok_or(AppError::NotFound)?;
-    let table = decode(filename, bytes).map_err(|e| AppError::field("file", e))?;
-    let mut report = ImportReport { dry_run, ..Default::default() };
+impl RowError {
+    fn new(row: usize, column: String, code: &str) -> RowError {
+        RowError { row, column, code: code.into(), params: HashMap::new() }
+    }
 
-    // Map the file's headers to our columns.
-    let mut col_of: HashMap<&'static str, (usize, String)> = HashMap::new();
-    for (i, h) in table.header.iter().enumerate() {
-        let norm = h.trim().trim_start_matches('\u{feff}').replace(['*', ' '], "").to_lowercase();
-        if let Some((key, _)) = COLUMNS.iter().find(|(_, names)| names.iter().any(|n| n.to_lowercase() == norm)) {
-            col_of.insert(key, (i, h.clone()));
+    fn of(row: usize, column: String, e: &ValidationError) -> RowError {
+        RowError {
+            row,
+            column,
+            code: e.code.to_string(),
+            params: e.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
         }
     }
-    for required in ["room_no", "area"] {
-        if !col_of.contains_key(required) {
-            let label = COLUMNS.iter().find(|(k, _)| *k == required).map(|(_, n)| n[0]).unwrap_or(required);
-            report.errors.push(RowError {
-                row: 1,
-                column: label.to_string(),
-                code: "import.missing_column".into(),
-                params: HashMap::new(),
-            });
-        }
-    }
-    if !report.errors.is_empty() {
-        return Ok(report);
-    }
-    let get = |row: &[String], key: &str| -> String {
-        col_of.get(key).and_then(|(i, _)| row.get(*i)).map(|s| s.trim().to_string()).unwrap_or_default()
-    };
-    let header_of =
-        |key: &str| -> String { col_of.get(key).map(|(_, h)| h.clone()).unwrap_or_else(|| key.to_string()) };
+}
 
-    let today = today_in(&community.timezone);
-    let mut prepared: Vec<(usize, Prepared)> = Vec::new();
-    let mut seen_units: HashMap<String, (usize, i64, i64, String)> = HashMap::new();
+/// Which of the file's columns holds each of ours, by any of the header names people use.
+struct Columns {
+    of: HashMap<&'static str, (usize, String)>,
+}
+
+impl Columns {
+    /// The file's headers mapped to our columns; a required one missing is the file's error.
+    fn map(header: &[String]) -> Result<Columns, Vec<RowError>> {
+        let mut of: HashMap<&'static str, (usize, String)> = HashMap::new();
+        for (i, h) in header.iter().enumerate() {
+            let norm = h.trim().trim_start_matches('\u{feff}').replace(['*', ' '], "").to_lowercase();
+            if let Some((key, _)) = COLUMNS.iter().find(|(_, names)| names.iter().any(|n| n.to_lowercase() == norm)) {
+                of.insert(key, (i, h.clone()));
+            }
+        }
+        let missing: Vec<RowError> = ["room_no", "area"]
+            .into_iter()
+            .filter(|required| !of.contains_key(required))
+            .map(|required| {
+                let label = COLUMNS.iter().find(|(k, _)| *k == required).map(|(_, n)| n[0]).unwrap_or(required);
+                RowError::new(1, label.to_string(), "import.missing_column")
+            })
+            .collect();
+        if missing.is_empty() { Ok(Columns { of }) } else { Err(missing) }
+    }
+
+    fn get(&self, row: &[String], key: &str) -> String {
+        self.of.get(key).and_then(|(i, _)| row.get(*i)).map(|s| s.trim().to_string()).unwrap_or_default()
+    }
+
+    /// The file's own header for a column, so an error names what the person sees.
+    fn header(&self, key: &str) -> String {
+        self.of.get(key).map(|(_, h)| h.clone()).unwrap_or_else(|| key.to_string())
+    }
+}
+
+/// The file read row by row: each row parsed, and the rows checked against each other.
+struct Parsed {
+    rows: Vec<(usize, Prepared)>,
+    /// Each room number's first row and its floor, area and status.
+    units: HashMap<String, (usize, i64, i64, String)>,
+}
+
+/// Parse every row; a unit given twice must agree with itself, a person is not listed
+/// twice for one unit.
+fn parse_rows(table: &Table, cols: &Columns, today: chrono::NaiveDate, report: &mut ImportReport) -> Parsed {
+    let mut rows: Vec<(usize, Prepared)> = Vec::new();
+    let mut units: HashMap<String, (usize, i64, i64, String)> = HashMap::new();
     let mut seen_people: HashMap<(String, String), usize> = HashMap::new();
     for (rowno, row) in &table.rows {
         if row.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
         report.rows += 1;
+        let get = |key: &str| cols.get(row, key);
         let mut errors = FieldErrors::default();
-        let has_person = !get(row, "name").is_empty();
-        let status = if get(row, "status").is_empty() {
-            if has_person { UnitStatus::Occupied.as_str().to_string() } else { String::new() }
-        } else {
-            get(row, "status")
+        let has_person = !get("name").is_empty();
+        let status = match get("status") {
+            s if s.is_empty() && has_person => UnitStatus::Occupied.as_str().to_string(),
+            s => s,
         };
         let unit = parse_unit(
-            &UnitInput {
-                room_no: get(row, "room_no"),
-                floor: get(row, "floor"),
-                area: get(row, "area"),
-                status,
-                active: true,
-            },
+            &UnitInput { room_no: get("room_no"), floor: get("floor"), area: get("area"), status, active: true },
             &mut errors,
         );
-        let person = if has_person || !get(row, "phone").is_empty() || !get(row, "id_number").is_empty() {
-            parse_person(
-                &PersonInput {
-                    name: get(row, "name"),
-                    phone: get(row, "phone"),
-                    id_kind: get(row, "id_kind"),
-                    id_number: get(row, "id_number"),
-                    employer: get(row, "employer"),
-                    address: get(row, "address"),
-                    ..Default::default()
-                },
-                today,
-                &mut errors,
-            )
+        let person = if has_person || !get("phone").is_empty() || !get("id_number").is_empty() {
+            let input = PersonInput {
+                name: get("name"),
+                phone: get("phone"),
+                id_kind: get("id_kind"),
+                id_number: get("id_number"),
+                employer: get("employer"),
+                address: get("address"),
+                ..Default::default()
+            };
+            parse_person(&input, today, &mut errors)
         } else {
             None
         };
-        let relation = if get(row, "relation").is_empty() {
+        let relation = if get("relation").is_empty() {
             Some(OccupantRelation::Owner)
         } else {
-            OccupantRelation::parse(&get(row, "relation")).map_err(|e| errors.push("relation", e)).ok()
+            OccupantRelation::parse(&get("relation")).map_err(|e| errors.push("relation", e)).ok()
         };
         if let Some(u) = &unit {
             let key = u.room.as_str().to_string();
             let sig = (u.floor, u.area.as_centi(), u.status.as_str().to_string());
-            match seen_units.get(&key) {
+            match units.get(&key) {
                 Some((first, f, a, s)) if (*f, *a, s.clone()) != sig => {
                     errors.push("room_no", ValidationError::new("import.unit_conflict").with("row", first.to_string()));
                 }
                 Some(_) => {}
                 None => {
-                    seen_units.insert(key.clone(), (*rowno, sig.0, sig.1, sig.2));
+                    units.insert(key.clone(), (*rowno, sig.0, sig.1, sig.2));
                 }
             }
             if let Some(p) = &person {
@@ -284,58 +292,51 @@ pub async fn import_units_and_owners(
             }
         }
         for (field, e) in errors.iter() {
-            report.errors.push(RowError {
-                row: *rowno,
-                column: header_of(field),
-                code: e.code.to_string(),
-                params: e.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
-            });
+            report.errors.push(RowError::of(*rowno, cols.header(field), e));
         }
         let building_code = unit.as_ref().map(|u| u.room.building().to_string()).unwrap_or_default();
-        prepared.push((
+        rows.push((
             *rowno,
             Prepared { building_code, unit, person, relation: relation.unwrap_or(OccupantRelation::Owner) },
         ));
     }
     if report.rows == 0 {
-        report.errors.push(RowError {
-            row: 1,
-            column: String::new(),
-            code: "import.empty".into(),
-            params: HashMap::new(),
-        });
+        report.errors.push(RowError::new(1, String::new(), "import.empty"));
     }
+    Parsed { rows, units }
+}
 
-    // Compare with what the community already has.
-    let existing_buildings: HashMap<String, i64> =
-        org::buildings(app.store.read(), community_id).await?.into_iter().map(|b| (b.code, b.id)).collect();
-    let existing_rooms = crate::store::org::room_numbers(app.store.read(), community_id).await?;
-    for (rowno, p) in &prepared {
+/// Compare the rows with what the company already holds: a room number taken in the
+/// community, an ID number given twice in the file or held by someone already (R-ARC-1:
+/// one ID number, one person in the company). Returns the buildings the import creates.
+async fn check_against_holdings(
+    app: &App,
+    community: &org::Community,
+    parsed: &Parsed,
+    cols: &Columns,
+    existing_buildings: &HashMap<String, i64>,
+    report: &mut ImportReport,
+) -> AppResult<Vec<String>> {
+    let existing_rooms = crate::store::org::room_numbers(app.store.read(), community.id).await?;
+    for (rowno, p) in &parsed.rows {
         if let Some(u) = &p.unit
             && existing_rooms.contains(u.room.as_str())
-            && seen_units.get(u.room.as_str()).map(|s| s.0) == Some(*rowno)
+            && parsed.units.get(u.room.as_str()).map(|s| s.0) == Some(*rowno)
         {
-            report.errors.push(RowError {
-                row: *rowno,
-                column: header_of("room_no"),
-                code: "unit.room_taken".into(),
-                params: HashMap::new(),
-            });
+            report.errors.push(RowError::new(*rowno, cols.header("room_no"), "unit.room_taken"));
         }
     }
-    // One ID number, one person in the company: not twice in the file, nor held already.
     let mut seen_ids: HashMap<String, usize> = HashMap::new();
     let mut hashed: Vec<(usize, String)> = vec![];
-    for (rowno, p) in &prepared {
+    for (rowno, p) in &parsed.rows {
         if let Some(doc) = p.person.as_ref().and_then(|x| x.id.as_ref()) {
             let h = app.secrets.lookup_hash("id", doc.number());
             match seen_ids.get(&h) {
-                Some(first) => report.errors.push(RowError {
-                    row: *rowno,
-                    column: header_of("id_number"),
-                    code: "import.duplicate_id".into(),
-                    params: HashMap::from([("row".to_string(), first.to_string())]),
-                }),
+                Some(first) => {
+                    let mut e = RowError::new(*rowno, cols.header("id_number"), "import.duplicate_id");
+                    e.params.insert("row".to_string(), first.to_string());
+                    report.errors.push(e);
+                }
                 None => {
                     seen_ids.insert(h.clone(), *rowno);
                     hashed.push((*rowno, h));
@@ -350,77 +351,56 @@ pub async fn import_units_and_owners(
         drop(conn);
         for (rowno, h) in &hashed {
             if let Some((_, owner)) = owners.iter().find(|(x, _)| x == h) {
-                let e = super::people::id_taken(owner);
-                report.errors.push(RowError {
-                    row: *rowno,
-                    column: header_of("id_number"),
-                    code: e.code.to_string(),
-                    params: e.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
-                });
+                report.errors.push(RowError::of(*rowno, cols.header("id_number"), &super::people::id_taken(owner)));
             }
         }
     }
-    let mut new_buildings: Vec<String> = prepared
+    let mut new_buildings: Vec<String> = parsed
+        .rows
         .iter()
         .map(|(_, p)| p.building_code.clone())
         .filter(|c| !c.is_empty() && !existing_buildings.contains_key(c))
         .collect();
     new_buildings.sort();
     new_buildings.dedup();
+    Ok(new_buildings)
+}
+
+/// Check (and unless `dry_run`, apply) an import into a community.
+pub async fn import_units_and_owners(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    filename: &str,
+    bytes: &[u8],
+    dry_run: bool,
+) -> AppResult<ImportReport> {
+    let authority = actor.authorize(Permission::ImportData, community_id)?;
+    app.community_exists(community_id).await?;
+    let community = org::community(app.store.read(), community_id).await?.ok_or(AppError::NotFound)?;
+    let table = decode(filename, bytes).map_err(|e| AppError::field("file", e))?;
+    let mut report = ImportReport { dry_run, ..Default::default() };
+    let cols = match Columns::map(&table.header) {
+        Ok(cols) => cols,
+        Err(missing) => {
+            report.errors = missing;
+            return Ok(report);
+        }
+    };
+    let parsed = parse_rows(&table, &cols, today_in(&community.timezone), &mut report);
+    let existing_buildings: HashMap<String, i64> =
+        org::buildings(app.store.read(), community_id).await?.into_iter().map(|b| (b.code, b.id)).collect();
+    let new_buildings =
+        check_against_holdings(app, &community, &parsed, &cols, &existing_buildings, &mut report).await?;
     report.buildings_new = new_buildings.len();
-    report.units_new = seen_units.len();
-    report.persons_new = prepared.iter().filter(|(_, p)| p.person.is_some()).count();
+    report.units_new = parsed.units.len();
+    report.persons_new = parsed.rows.iter().filter(|(_, p)| p.person.is_some()).count();
     report.errors.sort_by_key(|e| e.row);
     if dry_run || !report.errors.is_empty() {
         return Ok(report);
     }
-
-    // Apply, all or nothing.
     let mut tx = app.store.begin().await?;
-    let mut building_ids = existing_buildings.clone();
-    for code in &new_buildings {
-        let max_floor = prepared
-            .iter()
-            .filter(|(_, p)| &p.building_code == code)
-            .filter_map(|(_, p)| p.unit.as_ref().map(|u| u.floor))
-            .max()
-            .unwrap_or(0);
-        let id = org::insert_building(&mut tx, community_id, code, &format!("{code}号楼"), max_floor).await?;
-        building_ids.insert(code.clone(), id);
-    }
-    let mut unit_rows = Vec::new();
-    let mut unit_index: HashMap<String, usize> = HashMap::new();
-    for (_, p) in &prepared {
-        if let Some(u) = &p.unit
-            && !unit_index.contains_key(u.room.as_str())
-        {
-            unit_index.insert(u.room.as_str().to_string(), unit_rows.len());
-            unit_rows.push(org::UnitRow {
-                building_id: building_ids[&p.building_code],
-                room_no: u.room.as_str().to_string(),
-                floor: u.floor,
-                area_centi: u.area.as_centi(),
-                status: u.status.as_str().to_string(),
-            });
-        }
-    }
-    let unit_ids = org::insert_units_batch(&mut tx, app.store.backend(), community_id, &unit_rows).await?;
-    let mut person_rows = Vec::new();
-    let mut links = Vec::new();
-    for (_, p) in &prepared {
-        if let (Some(u), Some(person)) = (&p.unit, &p.person) {
-            person_rows.push(pst::PersonRow {
-                name: person.name.as_str().to_string(),
-                sealed: seal(&app.secrets, person),
-                note: String::new(),
-            });
-            links.push((unit_ids[unit_index[u.room.as_str()]], p.relation.as_str()));
-        }
-    }
-    let person_ids = pst::insert_persons_batch(&mut tx, app.store.backend(), community_id, &person_rows).await?;
-    let occ: Vec<(i64, i64, &str)> =
-        links.iter().zip(&person_ids).map(|((unit, rel), person)| (*unit, *person, *rel)).collect();
-    pst::insert_occupancies_batch(&mut tx, community_id, &occ).await?;
+    let (unit_ids, person_ids) = apply(app, &mut tx, community_id, &parsed, existing_buildings, &new_buildings).await?;
     let digest = crate::crypto::sha256_hex(bytes);
     audit::record(
         app,
@@ -440,4 +420,62 @@ pub async fn import_units_and_owners(
     tx.commit().await?;
     report.applied = true;
     Ok(report)
+}
+
+/// Write the checked rows, all or nothing (the caller's transaction): the new buildings
+/// (each as high as its highest unit), the units, the people sealed, and who lives where.
+/// Returns the new units' and people's ids.
+async fn apply(
+    app: &App,
+    tx: &mut sqlx::AnyConnection,
+    community_id: i64,
+    parsed: &Parsed,
+    mut building_ids: HashMap<String, i64>,
+    new_buildings: &[String],
+) -> AppResult<(Vec<i64>, Vec<i64>)> {
+    let prepared = &parsed.rows;
+    for code in new_buildings {
+        let max_floor = prepared
+            .iter()
+            .filter(|(_, p)| &p.building_code == code)
+            .filter_map(|(_, p)| p.unit.as_ref().map(|u| u.floor))
+            .max()
+            .unwrap_or(0);
+        let id = org::insert_building(tx, community_id, code, &format!("{code}号楼"), max_floor).await?;
+        building_ids.insert(code.clone(), id);
+    }
+    let mut unit_rows = Vec::new();
+    let mut unit_index: HashMap<String, usize> = HashMap::new();
+    for (_, p) in prepared {
+        if let Some(u) = &p.unit
+            && !unit_index.contains_key(u.room.as_str())
+        {
+            unit_index.insert(u.room.as_str().to_string(), unit_rows.len());
+            unit_rows.push(org::UnitRow {
+                building_id: building_ids[&p.building_code],
+                room_no: u.room.as_str().to_string(),
+                floor: u.floor,
+                area_centi: u.area.as_centi(),
+                status: u.status.as_str().to_string(),
+            });
+        }
+    }
+    let unit_ids = org::insert_units_batch(tx, app.store.backend(), community_id, &unit_rows).await?;
+    let mut person_rows = Vec::new();
+    let mut links = Vec::new();
+    for (_, p) in prepared {
+        if let (Some(u), Some(person)) = (&p.unit, &p.person) {
+            person_rows.push(pst::PersonRow {
+                name: person.name.as_str().to_string(),
+                sealed: seal(&app.secrets, person),
+                note: String::new(),
+            });
+            links.push((unit_ids[unit_index[u.room.as_str()]], p.relation.as_str()));
+        }
+    }
+    let person_ids = pst::insert_persons_batch(tx, app.store.backend(), community_id, &person_rows).await?;
+    let occ: Vec<(i64, i64, &str)> =
+        links.iter().zip(&person_ids).map(|((unit, rel), person)| (*unit, *person, *rel)).collect();
+    pst::insert_occupancies_batch(tx, community_id, &occ).await?;
+    Ok((unit_ids, person_ids))
 }
