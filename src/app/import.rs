@@ -214,7 +214,9 @@ pub async fn import_units_and_owners(
     let header_of =
         |key: &str| -> String { col_of.get(key).map(|(_, h)| h.clone()).unwrap_or_else(|| key.to_string()) };
 
-    let today = today_in(&community.timezone);
+    let now = app.clock.now();
+    let zone = app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)?;
+    let today = today_in(zone, now);
     let mut prepared: Vec<(usize, Prepared)> = Vec::new();
     let mut seen_units: HashMap<String, (usize, i64, i64, String)> = HashMap::new();
     let mut seen_people: HashMap<(String, String), usize> = HashMap::new();
@@ -385,7 +387,7 @@ pub async fn import_units_and_owners(
             .filter_map(|(_, p)| p.unit.as_ref().map(|u| u.floor))
             .max()
             .unwrap_or(0);
-        let id = org::insert_building(&mut tx, community_id, code, &format!("{code}号楼"), max_floor).await?;
+        let id = org::insert_building(&mut tx, community_id, code, &format!("{code}号楼"), max_floor, now).await?;
         building_ids.insert(code.clone(), id);
     }
     let mut unit_rows = Vec::new();
@@ -404,7 +406,7 @@ pub async fn import_units_and_owners(
             });
         }
     }
-    let unit_ids = org::insert_units_batch(&mut tx, app.store.backend(), community_id, &unit_rows).await?;
+    let unit_ids = org::insert_units_batch(&mut tx, app.store.backend(), community_id, &unit_rows, now).await?;
     let mut person_rows = Vec::new();
     let mut links = Vec::new();
     for (_, p) in &prepared {
@@ -417,10 +419,10 @@ pub async fn import_units_and_owners(
             links.push((unit_ids[unit_index[u.room.as_str()]], p.relation.as_str()));
         }
     }
-    let person_ids = pst::insert_persons_batch(&mut tx, app.store.backend(), community_id, &person_rows).await?;
+    let person_ids = pst::insert_persons_batch(&mut tx, app.store.backend(), community_id, &person_rows, now).await?;
     let occ: Vec<(i64, i64, &str)> =
         links.iter().zip(&person_ids).map(|((unit, rel), person)| (*unit, *person, *rel)).collect();
-    pst::insert_occupancies_batch(&mut tx, community_id, &occ).await?;
+    pst::insert_occupancies_batch(&mut tx, community_id, &occ, now).await?;
     let digest = crate::crypto::sha256_hex(bytes);
     audit::record(
         app,
