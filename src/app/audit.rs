@@ -50,7 +50,7 @@ pub async fn record_covering(
         tx,
         app.secrets.audit(),
         &NewEntry {
-            at: crate::store::now_ms(),
+            at: app.clock.now(),
             actor_user_id: actor.audit_user_id(),
             actor_name: actor.username(),
             actor_role: authority.role().as_str(),
@@ -82,7 +82,7 @@ pub async fn record_self(
         tx,
         app.secrets.audit(),
         &NewEntry {
-            at: crate::store::now_ms(),
+            at: app.clock.now(),
             actor_user_id: user_id,
             actor_name: username,
             actor_role: "",
@@ -222,7 +222,7 @@ pub async fn seal_uncovered_events(app: &App, why: &str) -> AppResult<i64> {
         &mut tx,
         app.secrets.audit(),
         &NewEntry {
-            at: crate::store::now_ms(),
+            at: app.clock.now(),
             actor_user_id: None,
             actor_name: "huiqian",
             actor_role: "",

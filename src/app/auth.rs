@@ -2,7 +2,7 @@
 
 use super::{Actor, App, AppError, AppResult, Authority, Via, audit};
 use crate::crypto::{random_token, sha256_hex};
-use crate::store::{self, auth as st, now_ms};
+use crate::store::{self, auth as st};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use huiqian_domain::auth::{Grants, Permission, Role};
@@ -111,7 +111,7 @@ pub async fn sign_in(
     let username = username.trim().to_lowercase();
     let mut conn = app.store.read().acquire().await?;
     let user = st::user_by_name(&mut conn, &username).await?;
-    let now = now_ms();
+    let now = app.clock.now();
     let Some(user) = user.filter(|u| u.active == 1) else {
         // Nobody (active) has this name: answer exactly as for a person, lockout included,
         // so that neither the answer nor its timing tells which names exist.
@@ -175,6 +175,7 @@ pub async fn sign_in(
         expires,
         ip,
         &ua,
+        now,
     )
     .await?;
     audit::record_self(
@@ -219,7 +220,7 @@ pub async fn session_from_cookie(app: &App, token: &str) -> AppResult<Option<Liv
     let Some((s, user, grants)) = st::session_principal(app.store.read(), &id).await? else {
         return Ok(None);
     };
-    let now = now_ms();
+    let now = app.clock.now();
     let idle_ms = app.config.auth.idle_timeout_minutes * 60_000;
     if s.ended_at.is_some() {
         return Ok(None);
@@ -227,7 +228,7 @@ pub async fn session_from_cookie(app: &App, token: &str) -> AppResult<Option<Liv
     if s.expires_at <= now || s.last_seen_at + idle_ms <= now {
         let mut tx = app.store.begin().await?;
         let reason = if s.expires_at <= now { "absolute_timeout" } else { "idle_timeout" };
-        st::end_session(&mut tx, &id, reason).await?;
+        st::end_session(&mut tx, &id, reason, now).await?;
         tx.commit().await?;
         return Ok(None);
     }
@@ -249,8 +250,9 @@ pub async fn session_from_cookie(app: &App, token: &str) -> AppResult<Option<Liv
 }
 
 pub async fn sign_out(app: &App, session_id: &str, user: &st::User, request_id: &str) -> AppResult<()> {
+    let now = app.clock.now();
     let mut tx = app.store.begin().await?;
-    if st::end_session(&mut tx, session_id, "signed_out").await? {
+    if st::end_session(&mut tx, session_id, "signed_out", now).await? {
         audit::record_self(app, &mut tx, Some(user.id), &user.username, request_id, "auth.sign_out", json!({})).await?;
     }
     tx.commit().await?;
@@ -259,18 +261,19 @@ pub async fn sign_out(app: &App, session_id: &str, user: &st::User, request_id: 
 
 /// One's own open sessions.
 pub async fn my_sessions(app: &App, user_id: i64) -> AppResult<Vec<st::Session>> {
-    Ok(st::open_sessions(app.store.read(), user_id, now_ms()).await?)
+    Ok(st::open_sessions(app.store.read(), user_id, app.clock.now()).await?)
 }
 
 /// End one of one's own sessions (e.g. a PC left signed in at the desk).
 pub async fn end_my_session(app: &App, actor: &Actor, session_id: &str) -> AppResult<()> {
+    let now = app.clock.now();
     actor.own_account()?;
     let s = st::session(app.store.read(), session_id).await?;
     let Some(s) = s.filter(|s| s.user_id == actor.user_id()) else {
         return Err(AppError::NotFound);
     };
     let mut tx = app.store.begin().await?;
-    if st::end_session(&mut tx, &s.id, "ended_by_user").await? {
+    if st::end_session(&mut tx, &s.id, "ended_by_user", now).await? {
         audit::record_self(
             app,
             &mut tx,
@@ -296,6 +299,7 @@ pub async fn change_password(
     new: &str,
     keep_tokens: bool,
 ) -> AppResult<()> {
+    let now = app.clock.now();
     actor.own_account()?;
     let mut errors = FieldErrors::default();
     if let Err(e) = check_password(actor.username(), new) {
@@ -316,9 +320,9 @@ pub async fn change_password(
     let new = new.to_string();
     let hash = hashing(move || hash_password(&new)).await?;
     let mut tx = app.store.begin().await?;
-    st::set_password(&mut tx, actor.user_id(), &hash, false).await?;
-    st::end_user_sessions(&mut tx, actor.user_id(), session_id, "password_changed").await?;
-    let tokens_revoked = if keep_tokens { 0 } else { st::revoke_user_tokens(&mut tx, actor.user_id()).await? };
+    st::set_password(&mut tx, actor.user_id(), &hash, false, now).await?;
+    st::end_user_sessions(&mut tx, actor.user_id(), session_id, "password_changed", now).await?;
+    let tokens_revoked = if keep_tokens { 0 } else { st::revoke_user_tokens(&mut tx, actor.user_id(), now).await? };
     audit::record_self(
         app,
         &mut tx,
@@ -334,12 +338,13 @@ pub async fn change_password(
 }
 
 pub async fn set_locale(app: &App, actor: &Actor, locale: &str) -> AppResult<()> {
+    let now = app.clock.now();
     actor.own_account()?;
     if !matches!(locale, "zh-CN" | "en") {
         return Err(AppError::field("locale", ValidationError::new("locale.unknown")));
     }
     let mut tx = app.store.begin().await?;
-    st::set_locale(&mut tx, actor.user_id(), locale).await?;
+    st::set_locale(&mut tx, actor.user_id(), locale, now).await?;
     audit::record_self(
         app,
         &mut tx,
@@ -366,12 +371,13 @@ fn totp_for(secret: Vec<u8>, account: &str) -> AppResult<totp_rs::TOTP> {
 /// Start enrolment: a new secret, stored encrypted and not yet enabled. Returns the
 /// `otpauth://` URL (for the QR code) and the base32 secret (to type in by hand).
 pub async fn totp_begin(app: &App, user_id: i64, username: &str) -> AppResult<(String, String)> {
+    let now = app.clock.now();
     let mut secret = vec![0u8; 20];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut secret);
     let totp = totp_for(secret.clone(), username)?;
     let b32 = totp.get_secret_base32();
     let mut tx = app.store.begin().await?;
-    st::set_totp(&mut tx, user_id, Some(&app.secrets.encrypt(&b32)), false).await?;
+    st::set_totp(&mut tx, user_id, Some(&app.secrets.encrypt(&b32)), false, now).await?;
     tx.commit().await?;
     Ok((totp.get_url(), b32))
 }
@@ -384,7 +390,7 @@ async fn check_totp(app: &App, tx: &mut store::Tx, user_id: i64, username: &str,
     let secret = totp_rs::Secret::Encoded(b32).to_bytes().map_err(|e| AppError::Internal(e.to_string()))?;
     let totp = totp_for(secret, username)?;
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
-    let now = (now_ms() / 1000) as u64;
+    let now = (app.clock.now() / 1000) as u64;
     for t in [now.saturating_sub(TOTP_STEP), now, now + TOTP_STEP] {
         if crate::crypto::constant_time_eq(totp.generate(t).as_bytes(), code.as_bytes()) {
             let step = (t / TOTP_STEP) as i64;
@@ -396,12 +402,13 @@ async fn check_totp(app: &App, tx: &mut store::Tx, user_id: i64, username: &str,
 
 /// Finish enrolment with a first code; the session's second factor is then satisfied.
 pub async fn totp_confirm(app: &App, session_id: &str, user: &st::User, code: &str, request_id: &str) -> AppResult<()> {
+    let now = app.clock.now();
     let mut tx = app.store.begin().await?;
     if !check_totp(app, &mut tx, user.id, &user.username, code).await? {
         return Err(AppError::field("code", ValidationError::new("totp.wrong_code")));
     }
-    st::enable_totp(&mut tx, user.id).await?;
-    st::complete_second_factor(&mut tx, session_id).await?;
+    st::enable_totp(&mut tx, user.id, now).await?;
+    st::complete_second_factor(&mut tx, session_id, now).await?;
     audit::record_self(app, &mut tx, Some(user.id), &user.username, request_id, "auth.totp_enabled", json!({})).await?;
     tx.commit().await?;
     Ok(())
@@ -416,9 +423,9 @@ pub const SECOND_FACTOR_TRIES: i64 = 5;
 /// pending sign-in.
 pub async fn totp_verify(app: &App, session_id: &str, user: &st::User, code: &str, request_id: &str) -> AppResult<()> {
     let mut tx = app.store.begin().await?;
-    let now = now_ms();
+    let now = app.clock.now();
     if st::user(&mut *tx, user.id).await?.and_then(|u| u.locked_until).is_some_and(|t| t > now) {
-        st::end_session(&mut tx, session_id, "locked").await?;
+        st::end_session(&mut tx, session_id, "locked", now).await?;
         tx.commit().await?;
         return Err(AppError::Unauthenticated);
     }
@@ -429,7 +436,7 @@ pub async fn totp_verify(app: &App, session_id: &str, user: &st::User, code: &st
         let locked = st::user(&mut *tx, user.id).await?.and_then(|u| u.locked_until).is_some_and(|t| t > now);
         let ended = tries >= SECOND_FACTOR_TRIES || locked;
         if ended {
-            st::end_session(&mut tx, session_id, "second_factor_failures").await?;
+            st::end_session(&mut tx, session_id, "second_factor_failures", now).await?;
         }
         audit::record_self(
             app,
@@ -451,7 +458,7 @@ pub async fn totp_verify(app: &App, session_id: &str, user: &st::User, code: &st
             )
         });
     }
-    st::complete_second_factor(&mut tx, session_id).await?;
+    st::complete_second_factor(&mut tx, session_id, now).await?;
     audit::record_self(app, &mut tx, Some(user.id), &user.username, request_id, "auth.totp_passed", json!({})).await?;
     tx.commit().await?;
     Ok(())
@@ -472,6 +479,7 @@ pub async fn create_token(
     write: bool,
     days: Option<i64>,
 ) -> AppResult<(st::ApiToken, String)> {
+    let now = app.clock.now();
     if *actor.via() != Via::Session {
         return Err(AppError::Forbidden);
     }
@@ -491,11 +499,19 @@ pub async fn create_token(
     errors.into_result().map_err(AppError::Validation)?;
     let token = format!("{TOKEN_PREFIX}{}", random_token());
     let scopes = if write { "read,write" } else { "read" };
-    let expires = days.map(|d| now_ms() + d * 86_400_000);
+    let expires = days.map(|d| app.clock.now() + d * 86_400_000);
     let mut tx = app.store.begin().await?;
-    let id =
-        st::insert_token(&mut tx, actor.user_id(), name, &token[..10], &sha256_hex(token.as_bytes()), scopes, expires)
-            .await?;
+    let id = st::insert_token(
+        &mut tx,
+        actor.user_id(),
+        name,
+        &token[..10],
+        &sha256_hex(token.as_bytes()),
+        scopes,
+        expires,
+        now,
+    )
+    .await?;
     audit::record_self(
         app,
         &mut tx,
@@ -516,9 +532,10 @@ pub async fn create_token(
 }
 
 pub async fn revoke_token(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
+    let now = app.clock.now();
     actor.own_account()?;
     let mut tx = app.store.begin().await?;
-    if !st::revoke_token(&mut tx, id, actor.user_id()).await? {
+    if !st::revoke_token(&mut tx, id, actor.user_id(), now).await? {
         return Err(AppError::NotFound);
     }
     audit::record_self(
@@ -543,7 +560,7 @@ pub async fn actor_from_token(app: &App, token: &str, request_id: &str) -> AppRe
     let Some((t, user, grants)) = st::token_principal(app.store.read(), &sha256_hex(token.as_bytes())).await? else {
         return Ok(None);
     };
-    let now = now_ms();
+    let now = app.clock.now();
     if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) || user.active != 1 {
         return Ok(None);
     }
@@ -630,6 +647,7 @@ impl Default for StaffOptions {
 }
 
 pub async fn create_staff(app: &App, actor: &Actor, s: &NewStaff, opts: StaffOptions) -> AppResult<st::User> {
+    let now = app.clock.now();
     // A community administrator creates accounts too; roles are then granted per community.
     let authority = actor.authorize_somewhere(Permission::ManageStaff)?;
     let username = s.username.trim().to_lowercase();
@@ -680,6 +698,7 @@ pub async fn create_staff(app: &App, actor: &Actor, s: &NewStaff, opts: StaffOpt
             must_change_password: opts.must_change_password,
             totp_exempt: opts.totp_exempt,
         },
+        now,
     )
     .await
     {
@@ -753,6 +772,7 @@ pub async fn grant_role(
     department_id: Option<i64>,
     head: bool,
 ) -> AppResult<i64> {
+    let now = app.clock.now();
     let authority = match community {
         Some(c) => actor.authorize(Permission::ManageStaff, c)?,
         None => actor.authorize_company(Permission::ManageStaff)?,
@@ -774,7 +794,7 @@ pub async fn grant_role(
     }
     let mut tx = app.store.begin().await?;
     staff_authority(&mut tx, actor, user_id).await?;
-    let id = match st::insert_role(&mut tx, user_id, community, role, department_id, head).await {
+    let id = match st::insert_role(&mut tx, user_id, community, role, department_id, head, now).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
             return Err(AppError::Conflict { code: "role_already_granted" });
@@ -834,6 +854,7 @@ pub async fn update_staff(
     display_name: &str,
     active: bool,
 ) -> AppResult<st::User> {
+    let now = app.clock.now();
     let name =
         huiqian_domain::person::PersonName::parse(display_name).map_err(|e| AppError::field("display_name", e))?;
     if user_id == actor.user_id() && !active {
@@ -842,11 +863,11 @@ pub async fn update_staff(
     let mut tx = app.store.begin().await?;
     let authority = staff_authority(&mut tx, actor, user_id).await?;
     let before = st::user(&mut *tx, user_id).await?.ok_or(AppError::NotFound)?;
-    if !st::update_user(&mut tx, user_id, version, name.as_str(), active).await? {
+    if !st::update_user(&mut tx, user_id, version, name.as_str(), active, now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     if !active {
-        st::end_user_sessions(&mut tx, user_id, None, "deactivated").await?;
+        st::end_user_sessions(&mut tx, user_id, None, "deactivated", now).await?;
     }
     audit::record(
         app,
@@ -874,6 +895,7 @@ pub async fn reset_password(
     temporary: &str,
     clear_totp: bool,
 ) -> AppResult<()> {
+    let now = app.clock.now();
     if user_id == actor.user_id() {
         return Err(AppError::Refused { code: "staff.reset_own_password" });
     }
@@ -883,12 +905,12 @@ pub async fn reset_password(
     let hash = hashing(move || hash_password(&pw)).await?;
     let mut tx = app.store.begin().await?;
     let authority = staff_authority(&mut tx, actor, user_id).await?;
-    st::set_password(&mut tx, user_id, &hash, true).await?;
+    st::set_password(&mut tx, user_id, &hash, true, now).await?;
     if clear_totp {
-        st::set_totp(&mut tx, user_id, None, false).await?;
+        st::set_totp(&mut tx, user_id, None, false, now).await?;
     }
-    st::end_user_sessions(&mut tx, user_id, None, "password_reset").await?;
-    let tokens = st::revoke_user_tokens(&mut tx, user_id).await?;
+    st::end_user_sessions(&mut tx, user_id, None, "password_reset", now).await?;
+    let tokens = st::revoke_user_tokens(&mut tx, user_id, now).await?;
     audit::record(
         app,
         &mut tx,

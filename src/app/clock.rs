@@ -41,8 +41,8 @@ fn span_of(start_minute: i64, end_minute: i64) -> Span {
 
 /// A community's calendar: its working spans (Monday–Friday 08:30–12:00 and 13:30–17:30
 /// unless set), holidays, make-up working days and special days, in its time zone.
-pub async fn calendar(app: &App, community_id: i64, tz: &str) -> AppResult<Calendar> {
-    let mut cal = Calendar::standard(tz.parse().unwrap_or(chrono_tz::Asia::Shanghai));
+pub async fn calendar(app: &App, community_id: i64, tz: chrono_tz::Tz) -> AppResult<Calendar> {
+    let mut cal = Calendar::standard(tz);
     let hours = st::hours(app.store.read(), community_id).await?;
     if !hours.is_empty() {
         cal.hours = Default::default();
@@ -80,7 +80,7 @@ pub async fn calendar(app: &App, community_id: i64, tz: &str) -> AppResult<Calen
 /// the day's spans (`08:30-12:00,13:30-17:30`) or empty for a day off.
 pub async fn week(app: &App, community_id: i64) -> AppResult<Vec<String>> {
     let tz = app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)?;
-    let cal = calendar(app, community_id, &tz).await?;
+    let cal = calendar(app, community_id, tz).await?;
     Ok(cal.hours.iter().map(|d| calendar::format_spans(d)).collect())
 }
 
@@ -113,6 +113,7 @@ fn hours_to_minutes(s: &str, field: &str, errors: &mut FieldErrors, allow_zero: 
 
 /// Set the collection limit for a kind (or all kinds) in a community.
 pub async fn set_target(app: &App, actor: &Actor, community_id: i64, t: &TargetInput) -> AppResult<Vec<st::Target>> {
+    let now = app.clock.now();
     let authority = actor.authorize(Permission::ManageCommunity, community_id)?;
     app.community_exists(community_id).await?;
     let mut errors = FieldErrors::default();
@@ -151,7 +152,7 @@ pub async fn set_target(app: &App, actor: &Actor, community_id: i64, t: &TargetI
         version: 0,
     };
     let mut tx = app.store.begin().await?;
-    st::upsert_target(&mut tx, &row).await?;
+    st::upsert_target(&mut tx, &row, now).await?;
     audit::record(app,&mut tx, actor, &authority, "clock.target_set", "community", community_id, json!({"kind": row.kind, "clock": row.clock, "target_minutes": row.target_minutes, "warn_minutes": row.warn_minutes, "counting": row.counting})).await?;
     tx.commit().await?;
     super::sheet::refresh_clocks(app, community_id).await?;

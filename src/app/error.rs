@@ -113,6 +113,15 @@ fn unavailable(e: &sqlx::Error) -> Option<&'static str> {
     }
 }
 
+impl From<crate::store::StoreError> for AppError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Db(e) => e.into(),
+            e => AppError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<std::io::Error> for AppError {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::StorageFull {

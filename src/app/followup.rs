@@ -6,6 +6,7 @@
 use super::{Actor, App, AppError, AppResult, audit, files, notify};
 use crate::store::{self, auth as sa, followup as sf, request as srq, sheet as st};
 use chrono::{Datelike, TimeZone};
+use chrono_tz::Tz;
 use huiqian_domain::auth::Permission;
 use huiqian_domain::followup::capa::{self, CapaPlan, CapaState};
 use huiqian_domain::followup::sampling::{self, Cause, Rates, Reason, Tally};
@@ -22,19 +23,14 @@ const HOUR: i64 = 3_600_000;
 /// A record's content and a review's remarks are brief (R-FU-3).
 const TEXT_MAX: usize = 1000;
 
-fn zone_of(name: &str) -> chrono_tz::Tz {
-    name.parse().unwrap_or(chrono_tz::Asia::Shanghai)
-}
-
 /// The sampling month of an instant in the community's zone: `YYYY-MM`.
-pub fn period_of(zone: &str, at: i64) -> String {
-    let t = chrono::Utc.timestamp_millis_opt(at).single().unwrap_or_default().with_timezone(&zone_of(zone));
+pub fn period_of(zone: Tz, at: i64) -> String {
+    let t = chrono::Utc.timestamp_millis_opt(at).single().unwrap_or_default().with_timezone(&zone);
     format!("{:04}-{:02}", t.year(), t.month())
 }
 
 /// The calendar year of `at` in the zone, as `[start, end)` in epoch ms.
-pub fn year_bounds(zone: &str, at: i64) -> (i32, i64, i64) {
-    let tz = zone_of(zone);
+pub fn year_bounds(tz: Tz, at: i64) -> (i32, i64, i64) {
     let year = chrono::Utc.timestamp_millis_opt(at).single().unwrap_or_default().with_timezone(&tz).year();
     let start =
         |y: i32| tz.with_ymd_and_hms(y, 1, 1, 0, 0, 0).earliest().map(|t| t.timestamp_millis()).unwrap_or_default();
@@ -67,7 +63,7 @@ fn rates_of(s: &sf::Settings) -> Rates {
 pub(crate) struct Prepared {
     reason: Reason,
     settings: Option<sf::Settings>,
-    zone: String,
+    zone: Tz,
 }
 
 /// Does this change collect a sheet that is considered for a follow-up? Then read what
@@ -105,7 +101,7 @@ pub(crate) async fn decide(
         None => sf::ensure_settings(tx, c, &new_key()).await?,
     };
     let rate = rates_of(&settings).of(p.reason);
-    let period = period_of(&p.zone, now);
+    let period = period_of(p.zone, now);
     let reason = p.reason.as_str();
     // The tally's row lock orders two collections of the same month one after the other.
     let (collected, selected) = sf::bump_tally(tx, c, reason, &period).await?;
@@ -124,6 +120,7 @@ pub(crate) async fn decide(
         i64::from(draw),
         d.selected,
         d.cause.as_str(),
+        now,
     )
     .await?;
     if !d.selected {
@@ -158,6 +155,7 @@ pub(crate) async fn decide(
             note: &note,
             excluded_user_id: subject,
         },
+        now,
     )
     .await?;
     if let (Some(_), Some(to)) = (id, assignee) {
@@ -196,7 +194,7 @@ pub struct Share {
 
 async fn share_now(app: &App, c: i64, settings: &sf::Settings, now: i64) -> AppResult<Share> {
     let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
-    let (year, from, to) = year_bounds(&zone, now);
+    let (year, from, to) = year_bounds(zone, now);
     let (phone, recorded, total) = sf::share(app.store.read(), c, from, to).await?;
     let ys = YearShare { phone: u32::try_from(phone).unwrap_or(0), total: u32::try_from(total).unwrap_or(0) };
     let cap = u8::try_from(settings.phone_cap_pct.clamp(0, 100)).unwrap_or(70);
@@ -257,7 +255,7 @@ pub async fn tasks(app: &App, actor: &Actor, c: i64, which: Tasks, limit: i64, o
     };
     let items = sf::follow_ups(app.store.read(), c, list, limit.clamp(1, 200), offset.max(0)).await?;
     let settings = settings_or_default(app, c).await?;
-    Ok(TaskPage { items, share: share_now(app, c, &settings, store::now_ms()).await? })
+    Ok(TaskPage { items, share: share_now(app, c, &settings, app.clock.now()).await? })
 }
 
 /// One follow-up with its earlier attempts and its report, if it opened one.
@@ -286,7 +284,7 @@ pub async fn get(app: &App, actor: &Actor, id: i64) -> AppResult<Detail> {
         None => None,
     };
     let settings = settings_or_default(app, f.community_id).await?;
-    let share = share_now(app, f.community_id, &settings, store::now_ms()).await?;
+    let share = share_now(app, f.community_id, &settings, app.clock.now()).await?;
     let attempts = sf::attempts(app.store.read(), f.id).await?;
     Ok(Detail { follow_up: f, attempts, max_attempts: settings.max_attempts, capa, share })
 }
@@ -323,7 +321,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
     if f.excluded_user_id == Some(actor.user_id()) {
         return Err(AppError::rejected("followup.subject_excluded"));
     }
-    let now = store::now_ms();
+    let now = app.clock.now();
     let mut errors = FieldErrors::default();
     let method = Method::parse(&input.method).map_err(|e| errors.push("method", e)).ok();
     let outcome = Outcome::parse(&input.outcome).map_err(|e| errors.push("outcome", e)).ok();
@@ -352,7 +350,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
     let settings = settings_or_default(app, c).await?;
     let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
     // The task counts in the year it was created.
-    let (_, from, to) = year_bounds(&zone, f.created_at);
+    let (_, from, to) = year_bounds(zone, f.created_at);
     let cap = u8::try_from(settings.phone_cap_pct.clamp(0, 100)).unwrap_or(70);
     let stored = match &png {
         Some(png) if method.in_person() => Some(files::store(app, "signature", png, files::Purpose::Signature)?),
@@ -385,6 +383,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
             f.due_at,
             next_due,
             actor.user_id(),
+            now,
         )
         .await?
         {
@@ -435,6 +434,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
                 "follow-up-signature.png",
                 input.signer.trim(),
                 actor.user_id(),
+                now,
             )
             .await?,
         ),
@@ -449,7 +449,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
         signature_id,
         by: actor.user_id(),
     };
-    if !sf::record(&mut tx, id, input.version, &row).await? {
+    if !sf::record(&mut tx, id, input.version, &row, now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     // An unsatisfied follow-up is a nonconformity (R-FU-4): a report is opened and the
@@ -457,7 +457,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
     let mut capa_id = None;
     if outcome.opens_capa() {
         let what = format!("{}（{}）：{}", outcome.label_zh(), method.label_zh(), rec.content);
-        let cid = sf::insert_capa(&mut tx, c, id, f.sheet_id, &what).await?;
+        let cid = sf::insert_capa(&mut tx, c, id, f.sheet_id, &what, now).await?;
         capa_id = Some(cid);
         for u in srq::users_with_roles(&mut tx, c, &["cs_manager", "centre_director"]).await? {
             let dedupe = format!("capa_opened:{cid}:{u}");
@@ -486,6 +486,7 @@ pub struct ReviewInput {
 }
 
 pub async fn review(app: &App, actor: &Actor, id: i64, input: &ReviewInput) -> AppResult<Detail> {
+    let now = app.clock.now();
     let f = load(app, actor, id).await?;
     let authority = actor.authorize(Permission::ReviewFollowUp, f.community_id)?;
     if input.remarks.chars().count() > TEXT_MAX {
@@ -494,7 +495,7 @@ pub async fn review(app: &App, actor: &Actor, id: i64, input: &ReviewInput) -> A
     let state = VisitState::parse(&f.state).map_err(|_| AppError::Internal(format!("follow-up {id} state")))?;
     visit::check_review(state, &input.remarks).map_err(|r| AppError::rejected(r.0))?;
     let mut tx = app.store.begin().await?;
-    if !sf::review(&mut tx, id, input.version, input.remarks.trim(), actor.user_id()).await? {
+    if !sf::review(&mut tx, id, input.version, input.remarks.trim(), actor.user_id(), now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(
@@ -685,7 +686,7 @@ pub async fn plan_capa(app: &App, actor: &Actor, id: i64, input: &CapaPlanInput)
         responsible: input.responsible_id,
         due_at: input.due_at,
     };
-    let now = store::now_ms();
+    let now = app.clock.now();
     plan.check(state, now).map_err(|x| AppError::rejected(x.0))?;
     let mut tx = app.store.begin().await?;
     if !sf::plan_capa(
@@ -697,6 +698,7 @@ pub async fn plan_capa(app: &App, actor: &Actor, id: i64, input: &CapaPlanInput)
         plan.responsible,
         plan.due_at,
         actor.user_id(),
+        now,
     )
     .await?
     {
@@ -718,6 +720,7 @@ pub struct CapaNoteInput {
 
 /// The person responsible (or a manager) records what was done.
 pub async fn implement_capa(app: &App, actor: &Actor, id: i64, input: &CapaNoteInput) -> AppResult<sf::Capa> {
+    let now = app.clock.now();
     let (r, state) = load_capa(app, actor, id).await?;
     let c = r.community_id;
     let authority = if r.responsible_id == Some(actor.user_id()) {
@@ -730,7 +733,7 @@ pub async fn implement_capa(app: &App, actor: &Actor, id: i64, input: &CapaNoteI
     }
     capa::check_implemented(state, &input.note).map_err(|x| AppError::rejected(x.0))?;
     let mut tx = app.store.begin().await?;
-    if !sf::implement_capa(&mut tx, id, input.version, input.note.trim(), actor.user_id()).await? {
+    if !sf::implement_capa(&mut tx, id, input.version, input.note.trim(), actor.user_id(), now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     for u in srq::users_with_roles(&mut tx, c, &["cs_manager"]).await? {
@@ -762,6 +765,7 @@ pub struct CapaVerifyInput {
 
 /// Verification, signed by the customer-service manager or the centre director.
 pub async fn verify_capa(app: &App, actor: &Actor, id: i64, input: &CapaVerifyInput) -> AppResult<sf::Capa> {
+    let now = app.clock.now();
     let (r, state) = load_capa(app, actor, id).await?;
     let authority = actor.authorize(Permission::ReviewFollowUp, r.community_id)?;
     if input.note.chars().count() > TEXT_MAX {
@@ -769,7 +773,7 @@ pub async fn verify_capa(app: &App, actor: &Actor, id: i64, input: &CapaVerifyIn
     }
     let next = capa::verify(state, input.effective, &input.note).map_err(|x| AppError::rejected(x.0))?;
     let mut tx = app.store.begin().await?;
-    if !sf::verify_capa(&mut tx, id, input.version, next.as_str(), input.note.trim(), actor.user_id()).await? {
+    if !sf::verify_capa(&mut tx, id, input.version, next.as_str(), input.note.trim(), actor.user_id(), now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(

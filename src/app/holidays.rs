@@ -43,6 +43,7 @@ async fn refresh(app: &App, communities: &[i64]) -> AppResult<()> {
 /// Load the shipped notices of years the database does not have yet, and give them to
 /// the communities that have not taken them. Run at start; does nothing the second time.
 pub async fn ensure_shipped(app: &App) -> AppResult<()> {
+    let now = app.clock.now();
     let loaded: Vec<i64> = st::notices(app.store.read()).await?.iter().map(|n| n.year).collect();
     for text in SHIPPED {
         let notice = Notice::parse(text).map_err(|e| AppError::Internal(format!("shipped holiday notice: {e:?}")))?;
@@ -55,15 +56,15 @@ pub async fn ensure_shipped(app: &App) -> AppResult<()> {
         let communities = st::communities_without(&mut conn, year).await?;
         drop(conn);
         let mut tx = app.store.begin().await?;
-        st::save_notice(&mut tx, year, &notice.title, &notice.to_text(), &days, None).await?;
+        st::save_notice(&mut tx, year, &notice.title, &notice.to_text(), &days, None, now).await?;
         for &c in &communities {
-            st::apply_notice(&mut tx, c, year, &days, &[]).await?;
+            st::apply_notice(&mut tx, c, year, &days, &[], now).await?;
         }
         store::audit::append(
             &mut tx,
             app.secrets.audit(),
             &store::audit::NewEntry {
-                at: store::now_ms(),
+                at: now,
                 actor_user_id: None,
                 actor_name: "huiqian",
                 actor_role: "",
@@ -132,6 +133,7 @@ pub struct Loaded {
 /// Load a year's notice (a company-wide administrator): every community takes it; a
 /// community's own entries for a day stay; a notice of a year already loaded replaces it.
 pub async fn load(app: &App, actor: &Actor, input: &LoadInput) -> AppResult<Loaded> {
+    let now = app.clock.now();
     let authority = actor.authorize_company(Permission::ManageCommunity)?;
     if input.notice.len() > 64 * 1024 {
         return Err(AppError::field(
@@ -150,10 +152,11 @@ pub async fn load(app: &App, actor: &Actor, input: &LoadInput) -> AppResult<Load
     drop(conn);
     let replaced = st::notice_text(app.store.read(), year).await?.is_some();
     let mut tx = app.store.begin().await?;
-    let before = st::save_notice(&mut tx, year, &notice.title, &notice.to_text(), &days, actor.audit_user_id()).await?;
+    let before =
+        st::save_notice(&mut tx, year, &notice.title, &notice.to_text(), &days, actor.audit_user_id(), now).await?;
     let dropped: Vec<String> = before.into_iter().filter(|d| !days.iter().any(|x| &x.day == d)).collect();
     for &c in &communities {
-        st::apply_notice(&mut tx, c, year, &days, &dropped).await?;
+        st::apply_notice(&mut tx, c, year, &days, &dropped, now).await?;
     }
     audit::record(app,
         &mut tx,

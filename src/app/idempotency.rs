@@ -10,7 +10,7 @@
 //! left behind by a crash is taken over after [`STALE_MS`].
 
 use super::{App, AppError, AppResult};
-use crate::store::{auth as st, is_unique_violation, now_ms};
+use crate::store::{auth as st, is_unique_violation};
 use huiqian_domain::validation::ValidationError;
 use std::time::{Duration, Instant};
 
@@ -31,11 +31,12 @@ fn key_reused() -> AppError {
 }
 
 pub async fn reserve(app: &App, user_id: i64, key: &str, request_hash: &str) -> AppResult<Reservation> {
+    let now = app.clock.now();
     let started = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {
         let mut tx = app.store.begin().await?;
-        match st::reserve_key(&mut tx, user_id, key, request_hash).await {
+        match st::reserve_key(&mut tx, user_id, key, request_hash, now).await {
             Ok(()) => {
                 tx.commit().await?;
                 return Ok(Reservation::Reserved);
@@ -51,9 +52,9 @@ pub async fn reserve(app: &App, user_id: i64, key: &str, request_hash: &str) -> 
             None => continue,
             Some(k) if !k.request_hash.is_empty() && k.request_hash != request_hash => return Err(key_reused()),
             Some(k) if k.status != 0 => return Ok(Reservation::Replay(k.status, k.body)),
-            Some(k) if now_ms() - k.created_at > STALE_MS => {
+            Some(k) if now - k.created_at > STALE_MS => {
                 let mut tx = app.store.begin().await?;
-                st::forget_response(&mut tx, user_id, key, now_ms() - STALE_MS).await?;
+                st::forget_response(&mut tx, user_id, key, now - STALE_MS).await?;
                 tx.commit().await?;
                 continue;
             }

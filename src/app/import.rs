@@ -387,7 +387,9 @@ pub async fn import_units_and_owners(
             return Ok(report);
         }
     };
-    let parsed = parse_rows(&table, &cols, today_in(&community.timezone), &mut report);
+    let now = app.clock.now();
+    let zone = app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)?;
+    let parsed = parse_rows(&table, &cols, today_in(zone, now), &mut report);
     let existing_buildings: HashMap<String, i64> =
         org::buildings(app.store.read(), community_id).await?.into_iter().map(|b| (b.code, b.id)).collect();
     let new_buildings =
@@ -400,7 +402,8 @@ pub async fn import_units_and_owners(
         return Ok(report);
     }
     let mut tx = app.store.begin().await?;
-    let (unit_ids, person_ids) = apply(app, &mut tx, community_id, &parsed, existing_buildings, &new_buildings).await?;
+    let (unit_ids, person_ids) =
+        apply(app, &mut tx, community_id, &parsed, existing_buildings, &new_buildings, now).await?;
     let digest = crate::crypto::sha256_hex(bytes);
     audit::record(
         app,
@@ -432,6 +435,7 @@ async fn apply(
     parsed: &Parsed,
     mut building_ids: HashMap<String, i64>,
     new_buildings: &[String],
+    now: i64,
 ) -> AppResult<(Vec<i64>, Vec<i64>)> {
     let prepared = &parsed.rows;
     for code in new_buildings {
@@ -441,7 +445,7 @@ async fn apply(
             .filter_map(|(_, p)| p.unit.as_ref().map(|u| u.floor))
             .max()
             .unwrap_or(0);
-        let id = org::insert_building(tx, community_id, code, &format!("{code}号楼"), max_floor).await?;
+        let id = org::insert_building(tx, community_id, code, &format!("{code}号楼"), max_floor, now).await?;
         building_ids.insert(code.clone(), id);
     }
     let mut unit_rows = Vec::new();
@@ -460,7 +464,7 @@ async fn apply(
             });
         }
     }
-    let unit_ids = org::insert_units_batch(tx, app.store.backend(), community_id, &unit_rows).await?;
+    let unit_ids = org::insert_units_batch(tx, app.store.backend(), community_id, &unit_rows, now).await?;
     let mut person_rows = Vec::new();
     let mut links = Vec::new();
     for (_, p) in prepared {
@@ -473,9 +477,9 @@ async fn apply(
             links.push((unit_ids[unit_index[u.room.as_str()]], p.relation.as_str()));
         }
     }
-    let person_ids = pst::insert_persons_batch(tx, app.store.backend(), community_id, &person_rows).await?;
+    let person_ids = pst::insert_persons_batch(tx, app.store.backend(), community_id, &person_rows, now).await?;
     let occ: Vec<(i64, i64, &str)> =
         links.iter().zip(&person_ids).map(|((unit, rel), person)| (*unit, *person, *rel)).collect();
-    pst::insert_occupancies_batch(tx, community_id, &occ).await?;
+    pst::insert_occupancies_batch(tx, community_id, &occ, now).await?;
     Ok((unit_ids, person_ids))
 }

@@ -12,6 +12,7 @@ pub mod holidays;
 pub mod idempotency;
 pub mod import;
 pub mod notify;
+mod now;
 pub mod org;
 pub mod people;
 pub mod report;
@@ -20,18 +21,20 @@ pub mod sheet;
 
 pub use actor::{Actor, Authority, OwnAccount, Via, is_read_only};
 pub use error::{AppError, AppResult};
+pub use now::Clock;
 
 use crate::config::Config;
 use crate::crypto::Secrets;
 use crate::store::Store;
 use std::sync::Arc;
 
-/// What every use-case needs: the store, the keys and the configuration.
+/// What every use-case needs: the store, the keys, the configuration and the clock.
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
     pub secrets: Secrets,
     pub config: Arc<Config>,
+    pub clock: Clock,
 }
 
 impl App {

@@ -64,6 +64,7 @@ pub(crate) async fn send_to(
     kind: &str,
     dedupe: &str,
 ) -> AppResult<bool> {
+    let now = app.clock.now();
     let user_id = user.id;
     let lang = Lang::parse(&user.locale).unwrap_or_default();
     let due = due_at.map(|d| crate::web::pages_when(d, "Asia/Shanghai")).unwrap_or_default();
@@ -71,14 +72,15 @@ pub(crate) async fn send_to(
     let title = tf(lang, &format!("notice.{kind}.title"), &params);
     let body = tf(lang, &format!("notice.{kind}.body"), &params);
     let Some(id) =
-        st::insert_notification(tx, user_id, Some(community_id), Some(sheet_id), kind, &title, &body, dedupe).await?
+        st::insert_notification(tx, user_id, Some(community_id), Some(sheet_id), kind, &title, &body, dedupe, now)
+            .await?
     else {
         return Ok(false);
     };
     if !app.config.notify.webhook_url.is_empty() {
         let phone = user.phone_masked.clone();
         let payload = json!({"id": id, "kind": kind, "user_id": user_id, "phone_masked": phone, "sheet": number, "title": title, "body": body});
-        st::enqueue(tx, id, &payload.to_string(), store::now_ms()).await?;
+        st::enqueue(tx, id, &payload.to_string(), now).await?;
     }
     Ok(true)
 }
@@ -215,7 +217,7 @@ pub async fn deliver(app: &App, http: &reqwest::Client, now: i64) -> AppResult<u
         let mut tx = app.store.begin().await?;
         match result {
             Ok(r) if r.status().is_success() => {
-                st::delivered(&mut tx, p.id).await?;
+                st::delivered(&mut tx, p.id, now).await?;
                 sent += 1;
             }
             other => {
@@ -254,7 +256,7 @@ pub fn spawn(app: App) {
     tokio::spawn(async move {
         let mut checkpointed: Option<i64> = None;
         loop {
-            let now = store::now_ms();
+            let now = ticks.clock.now();
             // The audit trail's head, into the data folder's checkpoints, once an hour.
             if checkpointed.is_none_or(|t| now - t >= 3_600_000) {
                 match super::audit::keep_checkpoint(&ticks).await {
@@ -279,7 +281,7 @@ pub fn spawn(app: App) {
             .build()
             .expect("HTTP client");
         loop {
-            if let Err(e) = deliver(&app, &http, store::now_ms()).await {
+            if let Err(e) = deliver(&app, &http, app.clock.now()).await {
                 tracing::warn!(error = %e, "notice delivery failed");
             }
             tokio::time::sleep(every).await;
@@ -292,9 +294,10 @@ pub async fn inbox(app: &App, actor: &Actor, unread_only: bool) -> AppResult<Vec
 }
 
 pub async fn mark_read(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
+    let now = app.clock.now();
     actor.own_account()?;
     let mut tx = app.store.begin().await?;
-    if !st::mark_read(&mut tx, actor.user_id(), id).await? {
+    if !st::mark_read(&mut tx, actor.user_id(), id, now).await? {
         return Err(AppError::NotFound);
     }
     tx.commit().await?;

@@ -25,12 +25,13 @@ fn stale() -> AppError {
 // ---- companies and communities ----
 
 pub async fn create_company(app: &App, actor: &Actor, name: &str) -> AppResult<i64> {
+    let now = app.clock.now();
     let authority = actor.authorize_company(Permission::ManageCommunity)?;
     let mut errors = FieldErrors::default();
     let name = required(&mut errors, "name", name, 80);
     errors.into_result().map_err(AppError::Validation)?;
     let mut tx = app.store.begin().await?;
-    let id = st::insert_company(&mut tx, &name).await.map_err(|e| dup(e, "name", "company.name_taken"))?;
+    let id = st::insert_company(&mut tx, &name, now).await.map_err(|e| dup(e, "name", "company.name_taken"))?;
     audit::record(app, &mut tx, actor, &authority, "company.created", "company", id, json!({"name": name})).await?;
     tx.commit().await?;
     Ok(id)
@@ -89,6 +90,7 @@ pub async fn department_of_kind(app: &App, community_id: i64, kind: DepartmentKi
 }
 
 pub async fn create_community(app: &App, actor: &Actor, c: &CommunityInput) -> AppResult<st::Community> {
+    let now = app.clock.now();
     let authority = actor.authorize_company(Permission::ManageCommunity)?;
     let mut errors = FieldErrors::default();
     let (name, tz, code) = check_community(c, &mut errors, true);
@@ -107,14 +109,14 @@ pub async fn create_community(app: &App, actor: &Actor, c: &CommunityInput) -> A
         address: c.address.trim(),
         phone: c.phone.trim(),
     };
-    let id = st::insert_community(&mut tx, &nc).await.map_err(|e| dup(e, "code", "community.code_taken"))?;
+    let id = st::insert_community(&mut tx, &nc, now).await.map_err(|e| dup(e, "code", "community.code_taken"))?;
     // Every community has the manual's departments from the start.
     for k in DepartmentKind::ALL {
-        st::insert_department(&mut tx, id, k.as_str(), k.label_zh()).await?;
+        st::insert_department(&mut tx, id, k.as_str(), k.label_zh(), now).await?;
     }
     // … and the statutory holidays of the State Council's notices loaded so far.
     for (year, days) in &notices {
-        crate::store::clock::apply_notice(&mut tx, id, *year, days, &[]).await?;
+        crate::store::clock::apply_notice(&mut tx, id, *year, days, &[], now).await?;
     }
     audit::record(
         app,
@@ -138,6 +140,7 @@ pub async fn update_community(
     version: i64,
     c: &CommunityInput,
 ) -> AppResult<st::Community> {
+    let now = app.clock.now();
     let before = st::community(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let authority = actor.authorize(Permission::ManageCommunity, id)?;
     let mut errors = FieldErrors::default();
@@ -152,7 +155,7 @@ pub async fn update_community(
         address: c.address.trim(),
         phone: c.phone.trim(),
     };
-    if !st::update_community(&mut tx, id, version, &nc, c.active).await? {
+    if !st::update_community(&mut tx, id, version, &nc, c.active, now).await? {
         return Err(stale());
     }
     audit::record(app,&mut tx, actor, &authority, "community.updated", "community", id, json!({"name": [before.name, name], "timezone": [before.timezone, tz], "active": [before.active, i64::from(c.active)]})).await?;
@@ -202,6 +205,7 @@ pub async fn create_building(
     community_id: i64,
     b: &BuildingInput,
 ) -> AppResult<st::Building> {
+    let now = app.clock.now();
     let authority = actor.authorize(Permission::ManageStructure, community_id)?;
     app.community_exists(community_id).await?;
     let mut errors = FieldErrors::default();
@@ -217,7 +221,7 @@ pub async fn create_building(
     errors.into_result().map_err(AppError::Validation)?;
     let code = code.expect("validated");
     let mut tx = app.store.begin().await?;
-    let id = st::insert_building(&mut tx, community_id, &code, &name, b.floors)
+    let id = st::insert_building(&mut tx, community_id, &code, &name, b.floors, now)
         .await
         .map_err(|e| dup(e, "code", "building.code_taken"))?;
     audit::record(
@@ -242,6 +246,7 @@ pub async fn update_building(
     version: i64,
     b: &BuildingInput,
 ) -> AppResult<st::Building> {
+    let now = app.clock.now();
     let before = st::building(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let authority = actor.authorize(Permission::ManageStructure, before.community_id)?;
     let mut errors = FieldErrors::default();
@@ -251,7 +256,7 @@ pub async fn update_building(
     }
     errors.into_result().map_err(AppError::Validation)?;
     let mut tx = app.store.begin().await?;
-    if !st::update_building(&mut tx, id, version, &name, b.floors, b.active).await? {
+    if !st::update_building(&mut tx, id, version, &name, b.floors, b.active, now).await? {
         return Err(stale());
     }
     audit::record(app,&mut tx, actor, &authority, "building.updated", "building", id, json!({"name": [before.name, name], "floors": [before.floors, b.floors], "active": [before.active, i64::from(b.active)]})).await?;
@@ -310,6 +315,7 @@ pub fn parse_unit(u: &UnitInput, errors: &mut FieldErrors) -> Option<ParsedUnit>
 }
 
 pub async fn create_unit(app: &App, actor: &Actor, community_id: i64, u: &UnitInput) -> AppResult<st::Unit> {
+    let now = app.clock.now();
     let authority = actor.authorize(Permission::ManageStructure, community_id)?;
     app.community_exists(community_id).await?;
     let mut errors = FieldErrors::default();
@@ -331,13 +337,14 @@ pub async fn create_unit(app: &App, actor: &Actor, community_id: i64, u: &UnitIn
         area_centi: p.area.as_centi(),
         status: p.status.as_str(),
     };
-    let id = st::insert_unit(&mut tx, &nu).await.map_err(|e| dup(e, "room_no", "unit.room_taken"))?;
+    let id = st::insert_unit(&mut tx, &nu, now).await.map_err(|e| dup(e, "room_no", "unit.room_taken"))?;
     audit::record(app,&mut tx, actor, &authority, "unit.created", "unit", id, json!({"room_no": p.room.as_str(), "floor": p.floor, "area_centi": p.area.as_centi(), "status": p.status.as_str()})).await?;
     tx.commit().await?;
     st::unit(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 pub async fn update_unit(app: &App, actor: &Actor, id: i64, version: i64, u: &UnitInput) -> AppResult<st::Unit> {
+    let now = app.clock.now();
     let before = st::unit(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let authority = actor.authorize(Permission::ManageStructure, before.community_id)?;
     let mut errors = FieldErrors::default();
@@ -345,7 +352,7 @@ pub async fn update_unit(app: &App, actor: &Actor, id: i64, version: i64, u: &Un
     errors.into_result().map_err(AppError::Validation)?;
     let p = parsed.expect("validated");
     let mut tx = app.store.begin().await?;
-    if !st::update_unit(&mut tx, id, version, p.floor, p.area.as_centi(), p.status.as_str(), u.active).await? {
+    if !st::update_unit(&mut tx, id, version, p.floor, p.area.as_centi(), p.status.as_str(), u.active, now).await? {
         return Err(stale());
     }
     audit::record(app,&mut tx, actor, &authority, "unit.updated", "unit", id, json!({"floor": [before.floor, p.floor], "area_centi": [before.area_centi, p.area.as_centi()], "status": [before.status, p.status.as_str()], "active": [before.active, i64::from(u.active)]})).await?;
@@ -393,6 +400,7 @@ pub async fn create_department(
     community_id: i64,
     d: &DepartmentInput,
 ) -> AppResult<st::Department> {
+    let now = app.clock.now();
     let authority = actor.authorize(Permission::ManageStructure, community_id)?;
     app.community_exists(community_id).await?;
     let mut errors = FieldErrors::default();
@@ -405,7 +413,7 @@ pub async fn create_department(
     errors.into_result().map_err(AppError::Validation)?;
     let kind = kind.expect("validated");
     let mut tx = app.store.begin().await?;
-    let id = st::insert_department(&mut tx, community_id, kind.as_str(), &name)
+    let id = st::insert_department(&mut tx, community_id, kind.as_str(), &name, now)
         .await
         .map_err(|e| dup(e, "kind", "department.exists"))?;
     audit::record(
@@ -430,13 +438,14 @@ pub async fn update_department(
     version: i64,
     d: &DepartmentInput,
 ) -> AppResult<st::Department> {
+    let now = app.clock.now();
     let before = st::department(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let authority = actor.authorize(Permission::ManageStructure, before.community_id)?;
     let mut errors = FieldErrors::default();
     let name = required(&mut errors, "name", &d.name, 40);
     errors.into_result().map_err(AppError::Validation)?;
     let mut tx = app.store.begin().await?;
-    if !st::update_department(&mut tx, id, version, &name, d.active).await? {
+    if !st::update_department(&mut tx, id, version, &name, d.active, now).await? {
         return Err(stale());
     }
     audit::record(

@@ -142,18 +142,19 @@ async fn claim_id(tx: &mut store::Tx, company_id: i64, id_hash: &str, person_id:
     }
 }
 
-/// Today in the community's time zone (ID birth dates are checked against it).
-pub fn today_in(tz: &str) -> chrono::NaiveDate {
-    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    chrono::Utc::now().with_timezone(&tz).date_naive()
+/// The day of `now` in the community's time zone (ID birth dates are checked against it).
+pub fn today_in(tz: chrono_tz::Tz, now: i64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp_millis(now).unwrap_or_default().with_timezone(&tz).date_naive()
 }
 
 pub async fn create_person(app: &App, actor: &Actor, community_id: i64, p: &PersonInput) -> AppResult<st::Person> {
     let authority = actor.authorize(Permission::ManageResidents, community_id)?;
     app.community_exists(community_id).await?;
+    let now = app.clock.now();
     let community = org::community(app.store.read(), community_id).await?.ok_or(AppError::NotFound)?;
+    let zone = app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
-    let parsed = parse_person(p, today_in(&community.timezone), &mut errors);
+    let parsed = parse_person(p, today_in(zone, now), &mut errors);
     let link = if p.room_no.trim().is_empty() {
         None
     } else {
@@ -175,7 +176,7 @@ pub async fn create_person(app: &App, actor: &Actor, community_id: i64, p: &Pers
         })?),
         None => None,
     };
-    let id = st::insert_person(&mut tx, community_id, parsed.name.as_str(), &sealed, &parsed.note).await?;
+    let id = st::insert_person(&mut tx, community_id, parsed.name.as_str(), &sealed, &parsed.note, now).await?;
     if let Some(h) = &sealed.id_hash {
         claim_id(&mut tx, community.company_id, h, id).await?;
     }
@@ -184,7 +185,7 @@ pub async fn create_person(app: &App, actor: &Actor, community_id: i64, p: &Pers
         "employer": sealed.employer_masked, "address": sealed.address_masked,
     })).await?;
     if let (Some(unit), Some((_, rel))) = (unit, link) {
-        let oid = st::insert_occupancy(&mut tx, community_id, unit.id, id, rel.as_str(), None).await?;
+        let oid = st::insert_occupancy(&mut tx, community_id, unit.id, id, rel.as_str(), None, now).await?;
         audit::record(
             app,
             &mut tx,
@@ -209,9 +210,11 @@ pub async fn update_person(app: &App, actor: &Actor, id: i64, version: i64, p: &
     let authority = actor.authorize(Permission::ManageResidents, before.community_id).map_err(|e| {
         if actor.authorize(Permission::ViewCommunity, before.community_id).is_ok() { e } else { AppError::NotFound }
     })?;
+    let now = app.clock.now();
     let community = org::community(app.store.read(), before.community_id).await?.ok_or(AppError::NotFound)?;
+    let zone = app.store.community_zone(before.community_id).await?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
-    let parsed = parse_person(p, today_in(&community.timezone), &mut errors);
+    let parsed = parse_person(p, today_in(zone, now), &mut errors);
     errors.into_result().map_err(AppError::Validation)?;
     let parsed = parsed.expect("validated");
     let fresh = seal(&app.secrets, &parsed);
@@ -255,7 +258,7 @@ pub async fn update_person(app: &App, actor: &Actor, id: i64, version: i64, p: &
     if before.active != i64::from(p.active) {
         changed.insert("active".into(), json!([before.active, i64::from(p.active)]));
     }
-    if !st::update_person(&mut tx, id, version, parsed.name.as_str(), &merged, &parsed.note, p.active).await? {
+    if !st::update_person(&mut tx, id, version, parsed.name.as_str(), &merged, &parsed.note, p.active, now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(app, &mut tx, actor, &authority, "person.updated", "person", id, serde_json::Value::Object(changed))
@@ -333,8 +336,16 @@ pub async fn add_occupancy(app: &App, actor: &Actor, unit_id: i64, o: &Occupancy
     let rel = rel.expect("validated");
     let since = since.map(|d| d.to_string());
     let mut tx = app.store.begin().await?;
-    let id = match st::insert_occupancy(&mut tx, u.community_id, unit_id, o.person_id, rel.as_str(), since.as_deref())
-        .await
+    let id = match st::insert_occupancy(
+        &mut tx,
+        u.community_id,
+        unit_id,
+        o.person_id,
+        rel.as_str(),
+        since.as_deref(),
+        app.clock.now(),
+    )
+    .await
     {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
@@ -351,14 +362,15 @@ pub async fn add_occupancy(app: &App, actor: &Actor, unit_id: i64, o: &Occupancy
 pub async fn end_occupancy(app: &App, actor: &Actor, id: i64, version: i64, until: &str) -> AppResult<st::Occupancy> {
     let o = st::occupancy(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let authority = actor.authorize(Permission::ManageResidents, o.community_id)?;
-    let community = org::community(app.store.read(), o.community_id).await?.ok_or(AppError::NotFound)?;
+    let now = app.clock.now();
+    let zone = app.store.community_zone(o.community_id).await?.ok_or(AppError::NotFound)?;
     let until = if until.trim().is_empty() {
-        today_in(&community.timezone).to_string()
+        today_in(zone, now).to_string()
     } else {
         CivilDate::parse(until).map_err(|e| AppError::field("until", e))?.to_string()
     };
     let mut tx = app.store.begin().await?;
-    if !st::end_occupancy(&mut tx, id, version, &until).await? {
+    if !st::end_occupancy(&mut tx, id, version, &until, now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(

@@ -6,18 +6,14 @@
 use super::{Actor, App, AppError, AppResult};
 use crate::store::{self, report as sr};
 use chrono::{Datelike, Duration, NaiveDate, TimeZone};
+use chrono_tz::Tz;
 use huiqian_domain::auth::Permission;
 use huiqian_domain::validation::ValidationError;
 use serde::{Deserialize, Serialize};
 
-fn zone_of(name: &str) -> chrono_tz::Tz {
-    name.parse().unwrap_or(chrono_tz::Asia::Shanghai)
-}
-
 /// Midnight at the start of `day` in the zone, epoch ms.
-pub fn day_start_ms(zone: &str, day: NaiveDate) -> i64 {
-    zone_of(zone)
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
+pub fn day_start_ms(zone: Tz, day: NaiveDate) -> i64 {
+    zone.from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
         .earliest()
         .map(|t| t.timestamp_millis())
         .unwrap_or_default()
@@ -29,14 +25,14 @@ pub fn monday_of(day: NaiveDate) -> NaiveDate {
 }
 
 /// The local day of an instant.
-pub fn local_day(zone: &str, at: i64) -> NaiveDate {
-    chrono::Utc.timestamp_millis_opt(at).single().unwrap_or_default().with_timezone(&zone_of(zone)).date_naive()
+pub fn local_day(zone: Tz, at: i64) -> NaiveDate {
+    chrono::Utc.timestamp_millis_opt(at).single().unwrap_or_default().with_timezone(&zone).date_naive()
 }
 
 /// How long after midnight the day before counts as settled (see [`count_week`]).
 const SETTLE_GRACE: i64 = 5 * 60_000;
 
-fn weeks(zone: &str, monday: NaiveDate) -> sr::Weeks {
+fn weeks(zone: Tz, monday: NaiveDate) -> sr::Weeks {
     sr::Weeks {
         prev: day_start_ms(zone, monday - Duration::days(7)),
         start: day_start_ms(zone, monday),
@@ -70,10 +66,10 @@ pub struct Weekly {
     pub review: Option<sr::WeeklyReview>,
 }
 
-async fn count_week(app: &App, ids: &[i64], zone: &str, monday: NaiveDate) -> AppResult<Weekly> {
+async fn count_week(app: &App, ids: &[i64], zone: Tz, monday: NaiveDate, now: i64) -> AppResult<Weekly> {
     // Days are settled from the start of the day five minutes ago: a registration still
     // being committed at midnight is counted with its day, never left out of it.
-    let settled_to = day_start_ms(zone, local_day(zone, store::now_ms() - SETTLE_GRACE));
+    let settled_to = day_start_ms(zone, local_day(zone, now - SETTLE_GRACE));
     let week = sr::week(&app.store, ids, weeks(zone, monday), settled_to, ids.len() > 1).await?;
     Ok(Weekly {
         community_ids: ids.to_vec(),
@@ -89,9 +85,9 @@ async fn count_week(app: &App, ids: &[i64], zone: &str, monday: NaiveDate) -> Ap
     })
 }
 
-fn parse_week(week: Option<&str>, zone: &str) -> AppResult<NaiveDate> {
+fn parse_week(week: Option<&str>, zone: Tz, now: i64) -> AppResult<NaiveDate> {
     match week.map(str::trim).filter(|w| !w.is_empty()) {
-        None => Ok(monday_of(local_day(zone, store::now_ms()))),
+        None => Ok(monday_of(local_day(zone, now))),
         Some(w) => NaiveDate::parse_from_str(w, "%Y-%m-%d")
             .map(monday_of)
             .map_err(|_| AppError::field("week", ValidationError::new("date.format"))),
@@ -117,8 +113,9 @@ pub async fn weekly(app: &App, actor: &Actor, community: Option<i64>, week: Opti
             ids
         }
     };
+    let now = app.clock.now();
     let zone = app.store.community_zone(ids[0]).await?.ok_or(AppError::NotFound)?;
-    let monday = parse_week(week, &zone)?;
+    let monday = parse_week(week, zone, now)?;
     if let [c] = ids[..]
         && let Some((data, at)) = sr::kept_weekly(app.store.read(), c, &monday.to_string()).await?
     {
@@ -128,7 +125,7 @@ pub async fn weekly(app: &App, actor: &Actor, community: Option<i64>, week: Opti
         kept.review = sr::weekly_review(app.store.read(), c, &monday.to_string()).await?;
         return Ok(kept);
     }
-    count_week(app, &ids, &zone, monday).await
+    count_week(app, &ids, zone, monday, now).await
 }
 
 /// The weeks kept for a community, newest first: (Monday, generated at).
@@ -145,7 +142,7 @@ pub async fn keep_last_week(app: &App, now: i64) -> AppResult<usize> {
     // asked for its own last week.
     let zones = sr::active_zones(app.store.read()).await?;
     let mut asked: Vec<String> = vec![];
-    for (_, zone) in &zones {
+    for &(_, zone) in &zones {
         let last = monday_of(local_day(zone, now)) - Duration::days(7);
         let key = last.to_string();
         if asked.contains(&key) {
@@ -153,10 +150,10 @@ pub async fn keep_last_week(app: &App, now: i64) -> AppResult<usize> {
         }
         asked.push(key.clone());
         for (c, zone) in sr::communities_missing_week(app.store.read(), &key).await? {
-            if monday_of(local_day(&zone, now)) - Duration::days(7) != last {
+            if monday_of(local_day(zone, now)) - Duration::days(7) != last {
                 continue;
             }
-            let table = count_week(app, &[c], &zone, last).await?;
+            let table = count_week(app, &[c], zone, last, now).await?;
             let data = serde_json::to_string(&table).expect("reports serialise");
             let mut tx = app.store.begin().await?;
             if sr::keep_weekly(&mut tx, c, &key, &data, now).await? {
@@ -183,24 +180,24 @@ pub async fn keep_last_week(app: &App, now: i64) -> AppResult<usize> {
 // ---- the table to the director (R-CMP-8) ----
 
 /// A week that has ended in the community's zone, as its Monday.
-fn ended_week(zone: &str, week: &str) -> AppResult<NaiveDate> {
-    let monday = parse_week(Some(week), zone)?;
-    if monday >= monday_of(local_day(zone, store::now_ms())) {
+fn ended_week(zone: Tz, week: &str, now: i64) -> AppResult<NaiveDate> {
+    let monday = parse_week(Some(week), zone, now)?;
+    if monday >= monday_of(local_day(zone, now)) {
         return Err(AppError::rejected("report.week_not_over"));
     }
     Ok(monday)
 }
 
 /// The week's table as kept, keeping it now if the scheduler has not yet.
-async fn ensure_kept(app: &App, c: i64, zone: &str, monday: NaiveDate) -> AppResult<()> {
+async fn ensure_kept(app: &App, c: i64, zone: Tz, monday: NaiveDate, now: i64) -> AppResult<()> {
     let key = monday.to_string();
     if sr::kept_weekly(app.store.read(), c, &key).await?.is_some() {
         return Ok(());
     }
-    let table = count_week(app, &[c], zone, monday).await?;
+    let table = count_week(app, &[c], zone, monday, now).await?;
     let data = serde_json::to_string(&table).expect("reports serialise");
     let mut tx = app.store.begin().await?;
-    sr::keep_weekly(&mut tx, c, &key, &data, store::now_ms()).await?;
+    sr::keep_weekly(&mut tx, c, &key, &data, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -226,8 +223,9 @@ pub async fn submit_analysis(
     actor.authorize(Permission::ViewReports, c)?;
     let authority =
         super::request::in_role(actor, c, &[huiqian_domain::auth::Role::CsManager]).ok_or(AppError::Forbidden)?;
+    let now = app.clock.now();
     let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
-    let monday = ended_week(&zone, week)?;
+    let monday = ended_week(zone, week, now)?;
     let analysis = input.analysis.trim();
     if analysis.is_empty() {
         return Err(AppError::field("analysis", ValidationError::new("required")));
@@ -235,7 +233,7 @@ pub async fn submit_analysis(
     if analysis.chars().count() > 4000 {
         return Err(AppError::field("analysis", ValidationError::new("text.too_long").with("max", 4000)));
     }
-    ensure_kept(app, c, &zone, monday).await?;
+    ensure_kept(app, c, zone, monday, now).await?;
     let key = monday.to_string();
     let before = sr::weekly_review(app.store.read(), c, &key).await?.ok_or(AppError::NotFound)?;
     if before.acknowledged_at.is_some() {
@@ -244,14 +242,13 @@ pub async fn submit_analysis(
     let mut conn = app.store.read().acquire().await?;
     let directors = crate::store::request::users_with_roles(&mut conn, c, &["centre_director"]).await?;
     drop(conn);
-    let now = store::now_ms();
     let mut tx = app.store.begin().await?;
     if !sr::submit_analysis(&mut tx, c, &key, input.version, analysis, actor.user_id(), now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     for d in directors {
         let dedupe = format!("weekly_submitted:{c}:{key}:{d}:{}", before.version + 1);
-        notify_week(app, &mut tx, d, c, &key, "weekly_submitted", &dedupe).await?;
+        notify_week(app, &mut tx, d, c, &key, "weekly_submitted", &dedupe, now).await?;
     }
     super::audit::record(
         app,
@@ -286,8 +283,9 @@ pub async fn acknowledge(
 ) -> AppResult<sr::WeeklyReview> {
     let authority =
         super::request::in_role(actor, c, &[huiqian_domain::auth::Role::CentreDirector]).ok_or(AppError::Forbidden)?;
+    let now = app.clock.now();
     let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
-    let key = ended_week(&zone, week)?.to_string();
+    let key = ended_week(zone, week, now)?.to_string();
     let before =
         sr::weekly_review(app.store.read(), c, &key).await?.ok_or(AppError::rejected("report.not_submitted"))?;
     if before.analysed_at.is_none() {
@@ -300,14 +298,13 @@ pub async fn acknowledge(
     if remarks.chars().count() > 2000 {
         return Err(AppError::field("remarks", ValidationError::new("text.too_long").with("max", 2000)));
     }
-    let now = store::now_ms();
     let mut tx = app.store.begin().await?;
     if !sr::acknowledge(&mut tx, c, &key, input.version, remarks, actor.user_id(), now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     if let Some(m) = before.analysed_by {
         let dedupe = format!("weekly_acknowledged:{c}:{key}:{m}");
-        notify_week(app, &mut tx, m, c, &key, "weekly_acknowledged", &dedupe).await?;
+        notify_week(app, &mut tx, m, c, &key, "weekly_acknowledged", &dedupe, now).await?;
     }
     super::audit::record(
         app,
@@ -325,6 +322,7 @@ pub async fn acknowledge(
 }
 
 /// A notice about a week's table (no sheet behind it).
+#[allow(clippy::too_many_arguments)]
 async fn notify_week(
     app: &App,
     tx: &mut store::Tx,
@@ -333,18 +331,20 @@ async fn notify_week(
     week: &str,
     kind: &str,
     dedupe: &str,
+    now: i64,
 ) -> AppResult<()> {
     let Some(user) = crate::store::auth::user(&mut **tx, user_id).await? else { return Ok(()) };
     let lang = crate::i18n::Lang::parse(&user.locale).unwrap_or_default();
     let params = [("week", week.to_string())];
     let title = crate::i18n::tf(lang, &format!("notice.{kind}.title"), &params);
     let body = crate::i18n::tf(lang, &format!("notice.{kind}.body"), &params);
-    let id = crate::store::notify::insert_notification(tx, user_id, Some(c), None, kind, &title, &body, dedupe).await?;
+    let id =
+        crate::store::notify::insert_notification(tx, user_id, Some(c), None, kind, &title, &body, dedupe, now).await?;
     if let Some(id) = id
         && !app.config.notify.webhook_url.is_empty()
     {
         let payload = serde_json::json!({"id": id, "kind": kind, "user_id": user_id, "phone_masked": user.phone_masked, "week": week, "title": title, "body": body});
-        crate::store::notify::enqueue(tx, id, &payload.to_string(), store::now_ms()).await?;
+        crate::store::notify::enqueue(tx, id, &payload.to_string(), now).await?;
     }
     Ok(())
 }
@@ -360,8 +360,8 @@ pub struct Period {
     pub to: Option<String>,
 }
 
-fn period(p: &Period, zone: &str) -> AppResult<(NaiveDate, NaiveDate, i64, i64)> {
-    let today = local_day(zone, store::now_ms());
+fn period(p: &Period, zone: Tz, now: i64) -> AppResult<(NaiveDate, NaiveDate, i64, i64)> {
+    let today = local_day(zone, now);
     let day = |v: &Option<String>, field: &str, default: NaiveDate| match v.as_deref().map(str::trim) {
         None | Some("") => Ok(default),
         Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -387,7 +387,7 @@ pub struct Performance {
 pub async fn performance(app: &App, actor: &Actor, c: i64, p: &Period) -> AppResult<Performance> {
     actor.authorize(Permission::ViewReports, c)?;
     let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
-    let (from, to, a, b) = period(p, &zone)?;
+    let (from, to, a, b) = period(p, zone, app.clock.now())?;
     let pool = app.store.read();
     Ok(Performance {
         community_id: c,
@@ -409,6 +409,6 @@ pub async fn drill(
 ) -> AppResult<Vec<crate::store::sheet::SheetRow>> {
     actor.authorize(Permission::ViewReports, c)?;
     let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
-    let (_, _, a, b) = period(p, &zone)?;
+    let (_, _, a, b) = period(p, zone, app.clock.now())?;
     Ok(sr::drill(app.store.read(), c, user_id, m, a, b, 1000).await?)
 }

@@ -354,7 +354,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             });
             // The domain's rules first (no arrival, charge unconfirmed): that refusal is the
             // answer, not the missing signature, and no signature is stored for nothing.
-            sheet.decide(&cmd, store::now_ms()).map_err(|r| AppError::rejected(r.0))?;
+            sheet.decide(&cmd, app.clock.now()).map_err(|r| AppError::rejected(r.0))?;
             Plan { authority: a, commands: vec![cmd], signature: Some(signature(app, data, signer)?) }
         }
         FlowAction::ReceiveSlip => {
@@ -474,7 +474,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             // closes with the answer as its acceptance, needs no later signature and never
             // had a collection clock (it went to no department).
             let mut after = sheet.clone();
-            if after.handle(&cmd, store::now_ms(), actor.user_id()).is_ok() && after.answered_on_the_spot() {
+            if after.handle(&cmd, app.clock.now(), actor.user_id()).is_ok() && after.answered_on_the_spot() {
                 commands.push(Command::Collect {
                     opinion: format!("当场答复：{}", answer.trim()),
                     confirmation: Some(Confirmation::OnTheSpot),
@@ -838,7 +838,7 @@ pub(crate) async fn prepare(
     let settings = srq::settings(app.store.read(), community_id).await?;
     let mut wanted: Vec<(i64, &'static str, Option<&'static str>, i64)> = vec![];
     let mut conn = app.store.read().acquire().await?;
-    let now = store::now_ms();
+    let now = app.clock.now();
     for e in new_events {
         let (roles, kind, due): (&[&str], &'static str, Option<&'static str>) = match e {
             // R-REP-2: the dispatcher hears of every repair, an emergency as such.
@@ -897,11 +897,12 @@ pub(crate) async fn persist(
     unit_id: Option<i64>,
     fresh: bool,
 ) -> AppResult<()> {
+    let now = app.clock.now();
     let s = &prepared.settings;
     let Some(p) = projection(sheet, sheet_id, community_id, unit_id, s) else {
         return Ok(());
     };
-    srq::save(tx, &p).await?;
+    srq::save(tx, &p, now).await?;
     srq::sync_timers(tx, community_id, sheet_id, &timers(sheet, s), fresh).await?;
     for n in &prepared.notices {
         let due = match n.due {
@@ -941,10 +942,9 @@ const LATE_SHOWN: i64 = 20;
 const DAY_SHOWN: i64 = 40;
 
 /// Start and end of today in the community's zone, epoch ms.
-pub fn today_bounds(tz: &str) -> (i64, i64) {
+pub fn today_bounds(zone: chrono_tz::Tz, now: i64) -> (i64, i64) {
     use chrono::TimeZone;
-    let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    let day = super::people::today_in(tz);
+    let day = super::people::today_in(zone, now);
     let start = zone
         .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
         .earliest()
@@ -955,14 +955,15 @@ pub fn today_bounds(tz: &str) -> (i64, i64) {
 
 pub async fn board(app: &App, actor: &Actor, c: i64, limit: i64, offset: i64) -> AppResult<Board> {
     actor.may_read(Permission::DispatchRepair, c).or_else(|_| actor.may_read(Permission::HandleSheet, c))?;
+    let now = app.clock.now();
     let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
-    let (start, end) = today_bounds(&zone);
+    let (start, end) = today_bounds(zone, now);
     let lists = app.store.lists();
     let (unassigned, unassigned_total) = srq::board(lists, c, limit.clamp(1, 200), offset.max(0)).await?;
     Ok(Board {
         unassigned,
         unassigned_total,
-        late: srq::late_open(lists, c, store::now_ms(), LATE_SHOWN).await?,
+        late: srq::late_open(lists, c, now, LATE_SHOWN).await?,
         technicians: srq::technician_loads(lists, app.store.backend(), c, start, end).await?,
     })
 }
@@ -978,7 +979,7 @@ pub struct Day {
 pub async fn technician_day(app: &App, actor: &Actor, c: i64) -> AppResult<Day> {
     actor.may_read(Permission::DoRepair, c)?;
     let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
-    let (start, _) = today_bounds(&zone);
+    let (start, _) = today_bounds(zone, app.clock.now());
     let (open, done_today) = srq::technician_day(app.store.lists(), c, actor.user_id(), start, DAY_SHOWN).await?;
     Ok(Day { open, done_today })
 }
@@ -1002,8 +1003,8 @@ pub enum LedgerName {
 }
 
 /// The kinds of sheet a ledger lists, and its filter with the ledger's own conditions.
-fn ledger_of(name: LedgerName, f: srq::LedgerFilter) -> (&'static [&'static str], srq::LedgerFilter) {
-    let f = srq::LedgerFilter { now: store::now_ms(), ..f };
+fn ledger_of(name: LedgerName, f: srq::LedgerFilter, now: i64) -> (&'static [&'static str], srq::LedgerFilter) {
+    let f = srq::LedgerFilter { now, ..f };
     match name {
         LedgerName::Repairs => (&["repair", "special_service"], f),
         LedgerName::Complaints => (&["complaint"], srq::LedgerFilter { flagged_only: true, ..f }),
@@ -1022,8 +1023,11 @@ pub async fn ledger(
     f: srq::LedgerFilter,
 ) -> AppResult<Vec<srq::Job>> {
     actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
-    let (kinds, f) =
-        ledger_of(name, srq::LedgerFilter { limit: f.limit.clamp(1, 10_000), offset: f.offset.max(0), ..f });
+    let (kinds, f) = ledger_of(
+        name,
+        srq::LedgerFilter { limit: f.limit.clamp(1, 10_000), offset: f.offset.max(0), ..f },
+        app.clock.now(),
+    );
     Ok(srq::ledger(app.store.read(), c, kinds, &f).await?)
 }
 
@@ -1037,7 +1041,7 @@ pub async fn ledger_keys(
     f: srq::LedgerFilter,
 ) -> AppResult<Vec<i64>> {
     actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
-    let (kinds, f) = ledger_of(name, f);
+    let (kinds, f) = ledger_of(name, f, app.clock.now());
     Ok(srq::ledger_keys(app.store.read(), c, kinds, &f).await?)
 }
 
@@ -1078,6 +1082,7 @@ pub async fn settings(app: &App, actor: &Actor, c: i64) -> AppResult<srq::Settin
 }
 
 pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInput) -> AppResult<srq::Settings> {
+    let now = app.clock.now();
     let authority = actor.authorize(Permission::ManageRequests, c)?;
     app.community_exists(c).await?;
     let mut errors = FieldErrors::default();
@@ -1118,7 +1123,7 @@ pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInp
         version: input.version,
     };
     let mut tx = app.store.begin().await?;
-    if !srq::save_settings(&mut tx, c, &new).await? {
+    if !srq::save_settings(&mut tx, c, &new, now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     audit::record(
@@ -1141,6 +1146,7 @@ pub async fn save_settings(app: &App, actor: &Actor, c: i64, input: &SettingsInp
 /// histories, after its rules changed, so that the board, the days and the reminders
 /// follow the new targets at once. The sheets' versions are left alone.
 pub async fn refresh_open(app: &App, c: i64) -> AppResult<usize> {
+    let now = app.clock.now();
     let settings = srq::settings(app.store.read(), c).await?;
     let open = srq::open_flow_sheets(app.store.read(), c).await?;
     for chunk in open.chunks(200) {
@@ -1157,7 +1163,7 @@ pub async fn refresh_open(app: &App, c: i64) -> AppResult<usize> {
         }
         let mut tx = app.store.begin().await?;
         for (p, t) in &updates {
-            srq::save(&mut tx, p).await?;
+            srq::save(&mut tx, p, now).await?;
             srq::sync_timers(&mut tx, c, p.sheet_id, t, false).await?;
         }
         tx.commit().await?;
@@ -1225,20 +1231,21 @@ pub async fn save_price_item(
     id: Option<i64>,
     input: &PriceItemInput,
 ) -> AppResult<srq::PriceItem> {
+    let now = app.clock.now();
     let authority =
         actor.authorize(Permission::ManageRequests, c).or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
     app.community_exists(c).await?;
     let (name, unit, kind, fen) = parse_price_item(input).map_err(AppError::Validation)?;
     let mut tx = app.store.begin().await?;
     let id = match id {
-        None => srq::insert_price_item(&mut tx, c, &name, &unit, kind, fen).await?,
+        None => srq::insert_price_item(&mut tx, c, &name, &unit, kind, fen, now).await?,
         Some(id) => {
             let before = srq::price_item(app.store.read(), id)
                 .await?
                 .filter(|p| p.community_id == c)
                 .ok_or(AppError::NotFound)?;
             let version = input.version.unwrap_or(before.version);
-            if !srq::update_price_item(&mut tx, id, version, &name, &unit, kind, fen, input.active).await? {
+            if !srq::update_price_item(&mut tx, id, version, &name, &unit, kind, fen, input.active, now).await? {
                 return Err(AppError::Conflict { code: "stale_version" });
             }
             id
@@ -1278,6 +1285,7 @@ pub async fn save_article(
     id: Option<i64>,
     input: &ArticleInput,
 ) -> AppResult<srq::Article> {
+    let now = app.clock.now();
     let authority = actor.authorize(Permission::ManageRequests, c)?;
     app.community_exists(c).await?;
     // An article has a person as its author; the command line is nobody.
@@ -1295,12 +1303,12 @@ pub async fn save_article(
     let (title, answer, basis) = (input.title.trim(), input.answer.trim(), input.basis.trim());
     let mut tx = app.store.begin().await?;
     let id = match id {
-        None => srq::insert_article(&mut tx, c, title, answer, basis, author).await?,
+        None => srq::insert_article(&mut tx, c, title, answer, basis, author, now).await?,
         Some(id) => {
             let before =
                 srq::article(app.store.read(), id).await?.filter(|a| a.community_id == c).ok_or(AppError::NotFound)?;
             let version = input.version.unwrap_or(before.version);
-            if !srq::update_article(&mut tx, id, version, title, answer, basis, input.active).await? {
+            if !srq::update_article(&mut tx, id, version, title, answer, basis, input.active, now).await? {
                 return Err(AppError::Conflict { code: "stale_version" });
             }
             id

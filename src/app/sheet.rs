@@ -54,7 +54,7 @@ pub struct RegisterInput {
 /// Reasons are "clear and brief" (R-SHEET-1); longer notes are attached.
 const REASON_MAX: usize = 1000;
 
-async fn community_tz(app: &App, community_id: i64) -> AppResult<String> {
+async fn community_tz(app: &App, community_id: i64) -> AppResult<chrono_tz::Tz> {
     app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)
 }
 
@@ -164,8 +164,8 @@ pub async fn register(
         Some(png) => Some(files::store(app, "signature", png, files::Purpose::Signature)?),
         None => None,
     };
-    let now = store::now_ms();
-    let year = i64::from(chrono::Datelike::year(&super::people::today_in(&tz)));
+    let now = app.clock.now();
+    let year = i64::from(chrono::Datelike::year(&super::people::today_in(tz, now)));
     let (mut domain_sheet, first) = Sheet::register(kind, channel, actor.user_id(), now);
     let mut follow = Vec::new();
     let asked = input.follow_up_requested.then(|| Command::RequestFollowUp { note: String::new() });
@@ -256,6 +256,7 @@ pub async fn register(
             "signature.png",
             name.as_str(),
             actor.user_id(),
+            now,
         )
         .await?;
     }
@@ -283,7 +284,7 @@ pub async fn register(
         for h in &domain_sheet.handovers {
             st::save_handover(&mut tx, community_id, id, h).await?;
         }
-        st::update_projection(&mut tx, id, 1, &projection.as_projection()).await?;
+        st::update_projection(&mut tx, id, 1, &projection.as_projection(), now).await?;
     }
     if let Some(to) = handed_to {
         let dedupe = format!("first_contact_assigned:{id}:{to}");
@@ -328,9 +329,9 @@ pub async fn detail(app: &App, actor: &Actor, id: i64) -> AppResult<SheetDetail>
     drop(conn);
     let tz = community_tz(app, sheet.community_id).await?;
     let spec = super::clock::collection_spec(app, sheet.community_id, &sheet.kind).await?;
-    let cal = super::clock::calendar(app, sheet.community_id, &tz).await?;
+    let cal = super::clock::calendar(app, sheet.community_id, tz).await?;
     let history = recorded(&events)?;
-    let clock = sla::clock(&spec, &cal, &history, store::now_ms());
+    let clock = sla::clock(&spec, &cal, &history, app.clock.now());
     let case = Sheet::replay(&history).map(|s| s.case).unwrap_or_default();
     Ok(SheetDetail {
         case,
@@ -617,7 +618,7 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     let history = recorded(&rows)?;
     let mut sheet =
         Sheet::replay(&history).ok_or_else(|| AppError::Internal(format!("sheet {id} has no registration")))?;
-    let now = store::now_ms();
+    let now = app.clock.now();
     let mut signature: Option<(files::Stored, String, &'static str)> = None;
     // Who may do it, and the domain commands it becomes.
     let (authority, commands) = match action {
@@ -836,7 +837,7 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     let prepared = super::request::prepare(app, c, &new_events).await?;
     let follow_up = super::followup::prepare(app, c, &sheet, &new_events).await?;
     let mut tx = app.store.begin().await?;
-    if !st::update_projection(&mut tx, id, version, &projection.as_projection()).await? {
+    if !st::update_projection(&mut tx, id, version, &projection.as_projection(), now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
     let appended = match append_events(&mut tx, id, first_seq, &recs, &authority).await {
@@ -858,6 +859,7 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
             "signature.png",
             signer,
             actor.user_id(),
+            now,
         )
         .await?;
     }
@@ -986,7 +988,7 @@ pub(crate) async fn project(
 ) -> AppResult<Proj> {
     let tz = community_tz(app, c).await?;
     let spec = super::clock::collection_spec(app, c, sheet.kind.as_str()).await?;
-    let cal = super::clock::calendar(app, c, &tz).await?;
+    let cal = super::clock::calendar(app, c, tz).await?;
     let clock = sla::clock(&spec, &cal, all, now);
     let outcome = sheet.outcome.as_ref().map(|o| match o {
         huiqian_domain::sheet::Outcome::Terminated { .. } => "terminated",
@@ -1049,7 +1051,7 @@ pub async fn queue(
         QueueName::Mine => st::queue(pool, &communities, &st::Queue::MineOpen(actor.user_id()), limit, offset).await?,
         QueueName::Chase => st::queue(pool, &communities, &st::Queue::ToChase, limit, offset).await?,
         QueueName::Overdue => {
-            st::queue(pool, &communities, &st::Queue::Overdue(store::now_ms()), limit, offset).await?
+            st::queue(pool, &communities, &st::Queue::Overdue(app.clock.now()), limit, offset).await?
         }
         QueueName::Signature => st::queue(pool, &communities, &st::Queue::SignaturePending, limit, offset).await?,
         QueueName::Department => {
@@ -1197,7 +1199,8 @@ pub async fn attach(
     let stored = files::store(app, "file", bytes, kind)?;
     let name: String = filename.chars().filter(|ch| !ch.is_control() && !"/\\\"".contains(*ch)).take(120).collect();
     let cmd = Command::Attach { purpose: purpose.to_string(), filename: name.clone(), sha256: stored.sha256.clone() };
-    let rec = sheet.handle(&cmd, store::now_ms(), actor.user_id()).map_err(|r| AppError::rejected(r.0))?;
+    let now = app.clock.now();
+    let rec = sheet.handle(&cmd, now, actor.user_id()).map_err(|r| AppError::rejected(r.0))?;
     let mut tx = app.store.begin().await?;
     let seq = history.len() as i64 + 1;
     let appended = append_events(&mut tx, id, seq, std::slice::from_ref(&rec), &authority).await?;
@@ -1212,6 +1215,7 @@ pub async fn attach(
         &name,
         "",
         actor.user_id(),
+        now,
     )
     .await?;
     audit::record_covering(app, &mut tx, actor, &authority, "sheet.attached", "sheet", id, json!({"number": row.number, "purpose": purpose, "filename": name, "sha256": stored.sha256, "size": stored.size}), &appended[0].covers).await?;
@@ -1223,9 +1227,9 @@ pub async fn attach(
 /// targets or calendar changed, so that queues and notices follow the new rule at once.
 pub async fn refresh_clocks(app: &App, community_id: i64) -> AppResult<usize> {
     let tz = community_tz(app, community_id).await?;
-    let cal = super::clock::calendar(app, community_id, &tz).await?;
+    let cal = super::clock::calendar(app, community_id, tz).await?;
     let open = st::open_sheets(app.store.read(), community_id).await?;
-    let now = store::now_ms();
+    let now = app.clock.now();
     let mut specs = std::collections::HashMap::new();
     for chunk in open.chunks(200) {
         let mut updates = Vec::with_capacity(chunk.len());

@@ -1,7 +1,7 @@
 //! The command line: `huiqian serve|migrate|user|backup|restore|copy|audit|config`, and
 //! the hidden `bench-data` that generates the benchmark database.
 
-use crate::app::{Actor, App, auth};
+use crate::app::{Actor, App, Clock, auth};
 use crate::config::{Config, Overrides};
 use crate::crypto::Secrets;
 use crate::store::Store;
@@ -247,6 +247,11 @@ pub async fn open(cfg: Config) -> Result<App, BoxError> {
 
 /// Like [`open`]; `create` allows creating a missing SQLite file (tests, the data folder).
 pub async fn open_with(cfg: Config, create: bool) -> Result<App, BoxError> {
+    open_on(cfg, create, Clock::System).await
+}
+
+/// Like [`open_with`], on the given clock (tests move a shifted one).
+pub async fn open_on(cfg: Config, create: bool, clock: Clock) -> Result<App, BoxError> {
     let url = cfg.effective_database_url();
     let default_sqlite = create;
     if cfg.database_url.is_empty() {
@@ -256,7 +261,7 @@ pub async fn open_with(cfg: Config, create: bool) -> Result<App, BoxError> {
     let secrets = Secrets::load_or_create(&cfg.secret_key, &cfg.data)?;
     let store = Store::connect(&url, default_sqlite).await?;
     store.migrate().await?;
-    let app = App { store, secrets, config: Arc::new(cfg) };
+    let app = App { store, secrets, config: Arc::new(cfg), clock };
     // Sheet histories from before the audit chain covered them are sealed first, by the
     // first entry written with the key.
     crate::app::audit::seal_on_upgrade(&app).await.map_err(|e| e.to_string())?;
@@ -380,12 +385,14 @@ async fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode, BoxError> {
         }
         Cmd::BenchTick { ticks } => {
             let app = open(cfg).await?;
-            for line in crate::store::notify::explain_due(app.store.read(), app.store.backend()).await? {
+            for line in
+                crate::store::notify::explain_due(app.store.read(), app.store.backend(), app.clock.now()).await?
+            {
                 println!("plan: {line}");
             }
             for i in 1..=ticks {
                 let started = std::time::Instant::now();
-                let t = crate::app::notify::tick(&app, crate::store::now_ms()).await.map_err(|e| e.to_string())?;
+                let t = crate::app::notify::tick(&app, app.clock.now()).await.map_err(|e| e.to_string())?;
                 println!(
                     "tick {i}: {:.2} ms, {} rows read, {} notices",
                     started.elapsed().as_secs_f64() * 1000.0,

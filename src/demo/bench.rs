@@ -64,6 +64,7 @@ fn share(total: usize, parts: usize, i: usize) -> usize {
 /// buildings (30 floors × 3 entrances × 2 units per landing), the residents, and the
 /// `bench` account holding cs_manager everywhere (no second factor).
 pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
+    let now = app.clock.now();
     if size.communities == 0 || size.communities > 99 {
         return Err("--communities must be between 1 and 99".into());
     }
@@ -74,7 +75,7 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
     let actor = Actor::cli();
     let hash = tokio::task::spawn_blocking(|| auth::hash_password(PASSWORD));
     let company = org::create_company(app, &actor, COMPANY).await.map_err(fail)?;
-    let mut factory = PersonFactory::new(today_in("Asia/Shanghai"));
+    let mut factory = PersonFactory::new(today_in(chrono_tz::Asia::Shanghai, app.clock.now()));
     let mut ids = Vec::new();
     let mut sample_phones = Vec::new();
     let mut requesters = Vec::new();
@@ -150,6 +151,7 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
                 must_change_password: false,
                 totp_exempt: true,
             },
+            now,
         )
         .await
     };

@@ -55,7 +55,7 @@ pub struct Made {
 pub async fn write(
     app: &crate::app::App,
     community_id: i64,
-    zone: &str,
+    zone: chrono_tz::Tz,
     staff: &Staff,
     mut collected: Vec<Collected>,
     now: i64,

@@ -28,7 +28,7 @@ const DAY: i64 = 86_400_000;
 const HOUR: i64 = 3_600_000;
 const MINUTE: i64 = 60_000;
 /// The generated communities' time zone.
-const ZONE: &str = "Asia/Shanghai";
+const ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 /// Sheets per transaction.
 const CHUNK: usize = 2_000;
 
@@ -787,7 +787,7 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
 /// Generate `n` sheets spread over the desks (communities), registered over the last two
 /// years; returns the counts and up to 1,000 sample sheet ids spread over all of them.
 pub async fn generate(app: &App, desks: &[Desk], n: usize, seed: u64) -> Result<(Counts, Vec<i64>), BoxError> {
-    let now = store::now_ms();
+    let now = app.clock.now();
     let cal = Calendar::standard(chrono_tz::Asia::Shanghai);
     let actor = Actor::cli();
     let mut total = Counts::default();

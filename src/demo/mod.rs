@@ -153,7 +153,7 @@ pub async fn load_if_empty(app: &App) -> Result<bool, BoxError> {
     // The one slow step (argon2 by design) runs while the data is generated and written.
     let hash = tokio::task::spawn_blocking(|| auth::hash_password(PASSWORD));
     let company = org::create_company(app, &actor, COMPANY).await.map_err(fail)?;
-    let mut factory = PersonFactory::new(today_in("Asia/Shanghai"));
+    let mut factory = PersonFactory::new(today_in(chrono_tz::Asia::Shanghai, app.clock.now()));
     let mut ids = Vec::new();
     for c in &COMMUNITIES {
         let community = org::create_community(
@@ -197,12 +197,13 @@ pub(crate) async fn write_plan(
     plan: &Plan,
     action: &str,
 ) -> Result<(Vec<i64>, Vec<i64>), BoxError> {
+    let now = app.clock.now();
     let rows = seal_all(app, plan).await?;
     let backend = app.store.backend();
     let mut tx = app.store.begin().await?;
     let mut building_ids = Vec::with_capacity(plan.buildings.len());
     for b in &plan.buildings {
-        building_ids.push(so::insert_building(&mut tx, community_id, &b.code, &b.name, b.floors).await?);
+        building_ids.push(so::insert_building(&mut tx, community_id, &b.code, &b.name, b.floors, now).await?);
     }
     let unit_rows: Vec<so::UnitRow> = plan
         .units
@@ -215,11 +216,11 @@ pub(crate) async fn write_plan(
             status: u.status.as_str().to_string(),
         })
         .collect();
-    let unit_ids = so::insert_units_batch(&mut tx, backend, community_id, &unit_rows).await?;
-    let person_ids = sp::insert_persons_batch(&mut tx, backend, community_id, &rows).await?;
+    let unit_ids = so::insert_units_batch(&mut tx, backend, community_id, &unit_rows, now).await?;
+    let person_ids = sp::insert_persons_batch(&mut tx, backend, community_id, &rows, now).await?;
     let links: Vec<(i64, i64, &str)> =
         plan.links.iter().map(|l| (unit_ids[l.unit], person_ids[l.person], l.relation.as_str())).collect();
-    sp::insert_occupancies_batch(&mut tx, community_id, &links).await?;
+    sp::insert_occupancies_batch(&mut tx, community_id, &links, now).await?;
     let authority = actor.authorize(Permission::ImportData, community_id).map_err(fail)?;
     use OccupantRelation::*;
     audit::record(
@@ -344,6 +345,7 @@ async fn create_staff(
     communities: &[i64],
     hash: &str,
 ) -> Result<i64, BoxError> {
+    let now = app.clock.now();
     struct Made {
         user: i64,
         community: Option<i64>,
@@ -367,6 +369,7 @@ async fn create_staff(
                 must_change_password: false,
                 totp_exempt: true,
             },
+            now,
         )
         .await
     };

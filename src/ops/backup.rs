@@ -50,7 +50,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Written, BoxError> {
     let mut manifest = Manifest {
         format: FORMAT.into(),
         huiqian_version: env!("CARGO_PKG_VERSION").into(),
-        taken_at: crate::store::now_ms(),
+        taken_at: app.clock.now(),
         backend: backend.name().into(),
         migrations: vec![],
         tables: Default::default(),

@@ -163,7 +163,12 @@ async fn copy(source: &App, target: Store, cfg: &Config, url: &str) -> Result<(V
     }
     let mut on_target = cfg.clone();
     on_target.database_url = url.to_string();
-    let app = App { store: target, secrets: source.secrets.clone(), config: Arc::new(on_target) };
+    let app = App {
+        store: target,
+        secrets: source.secrets.clone(),
+        config: Arc::new(on_target),
+        clock: source.clock.clone(),
+    };
     let audit = super::verify_audit(&app).await?;
     Ok((out, audit))
 }

@@ -1,6 +1,5 @@
 //! Staff accounts, their roles, sessions, API tokens and idempotency keys.
 
-use super::now_ms;
 use huiqian_domain::auth::{Role, RoleGrant};
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow, Row};
@@ -35,8 +34,7 @@ pub struct NewUser<'a> {
     pub totp_exempt: bool,
 }
 
-pub async fn insert_user(tx: &mut AnyConnection, u: &NewUser<'_>) -> Result<i64, sqlx::Error> {
-    let now = now_ms();
+pub async fn insert_user(tx: &mut AnyConnection, u: &NewUser<'_>, now: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO users (username, display_name, phone_masked, phone_enc, password_hash, locale, \
          must_change_password, totp_exempt, created_at, updated_at) \
@@ -61,6 +59,7 @@ pub async fn update_user(
     version: i64,
     display_name: &str,
     active: bool,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE users SET display_name = $1, active = $2, updated_at = $3, version = version + 1 \
@@ -68,7 +67,7 @@ pub async fn update_user(
     )
     .bind(display_name)
     .bind(super::flag(active))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -108,14 +107,20 @@ pub async fn password_hash(conn: &mut AnyConnection, id: i64) -> Result<String, 
     sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(id).fetch_one(conn).await
 }
 
-pub async fn set_password(tx: &mut AnyConnection, id: i64, hash: &str, must_change: bool) -> Result<(), sqlx::Error> {
+pub async fn set_password(
+    tx: &mut AnyConnection,
+    id: i64,
+    hash: &str,
+    must_change: bool,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE users SET password_hash = $1, must_change_password = $2, failed_logins = 0, locked_until = NULL, \
          updated_at = $3, version = version + 1 WHERE id = $4",
     )
     .bind(hash)
     .bind(super::flag(must_change))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .execute(tx)
     .await?;
@@ -129,19 +134,19 @@ pub async fn lock_user(tx: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Er
 }
 
 /// Revoke every live API token of an account; returns how many.
-pub async fn revoke_user_tokens(tx: &mut AnyConnection, user_id: i64) -> Result<u64, sqlx::Error> {
+pub async fn revoke_user_tokens(tx: &mut AnyConnection, user_id: i64, now: i64) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-        .bind(now_ms())
+        .bind(now)
         .bind(user_id)
         .execute(tx)
         .await?
         .rows_affected())
 }
 
-pub async fn set_locale(tx: &mut AnyConnection, id: i64, locale: &str) -> Result<(), sqlx::Error> {
+pub async fn set_locale(tx: &mut AnyConnection, id: i64, locale: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET locale = $1, updated_at = $2 WHERE id = $3")
         .bind(locale)
-        .bind(now_ms())
+        .bind(now)
         .bind(id)
         .execute(tx)
         .await?;
@@ -189,13 +194,14 @@ pub async fn set_totp(
     id: i64,
     secret_enc: Option<&str>,
     enabled: bool,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE users SET totp_secret_enc = $1, totp_enabled = $2, totp_last_step = 0, updated_at = $3 WHERE id = $4",
     )
     .bind(secret_enc)
     .bind(super::flag(enabled))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .execute(tx)
     .await?;
@@ -203,9 +209,9 @@ pub async fn set_totp(
 }
 
 /// Turn on the second factor whose secret was stored by enrolment.
-pub async fn enable_totp(tx: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+pub async fn enable_totp(tx: &mut AnyConnection, id: i64, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET totp_enabled = 1, updated_at = $1 WHERE id = $2 AND totp_secret_enc IS NOT NULL")
-        .bind(now_ms())
+        .bind(now)
         .bind(id)
         .execute(tx)
         .await?;
@@ -270,6 +276,7 @@ pub async fn insert_role(
     role: Role,
     department_id: Option<i64>,
     head: bool,
+    now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO user_roles (user_id, community_id, role, department_id, created_at, is_head) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -278,7 +285,7 @@ pub async fn insert_role(
     .bind(community_id)
     .bind(role.as_str())
     .bind(department_id)
-    .bind(now_ms())
+    .bind(now)
     .bind(super::flag(head))
     .fetch_one(tx)
     .await
@@ -320,8 +327,8 @@ pub async fn insert_session(
     expires_at: i64,
     ip: &str,
     user_agent: &str,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
-    let now = now_ms();
     sqlx::query(
         "INSERT INTO sessions (id, user_id, csrf_token, second_factor_done, created_at, last_seen_at, expires_at, ip, user_agent) \
          VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
@@ -352,9 +359,9 @@ pub async fn touch_session(tx: &mut AnyConnection, id: &str, at: i64) -> Result<
     Ok(())
 }
 
-pub async fn complete_second_factor(tx: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+pub async fn complete_second_factor(tx: &mut AnyConnection, id: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE sessions SET second_factor_done = 1, last_seen_at = $1 WHERE id = $2")
-        .bind(now_ms())
+        .bind(now)
         .bind(id)
         .execute(tx)
         .await?;
@@ -416,9 +423,9 @@ pub async fn count_second_factor_failure(tx: &mut AnyConnection, id: &str) -> Re
     .await
 }
 
-pub async fn end_session(tx: &mut AnyConnection, id: &str, reason: &str) -> Result<bool, sqlx::Error> {
+pub async fn end_session(tx: &mut AnyConnection, id: &str, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
     let r = sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
-        .bind(now_ms())
+        .bind(now)
         .bind(reason)
         .bind(id)
         .execute(tx)
@@ -432,11 +439,12 @@ pub async fn end_user_sessions(
     user_id: i64,
     keep: Option<&str>,
     reason: &str,
+    now: i64,
 ) -> Result<u64, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE user_id = $3 AND ended_at IS NULL AND id <> $4",
     )
-    .bind(now_ms())
+    .bind(now)
     .bind(reason)
     .bind(user_id)
     .bind(keep.unwrap_or(""))
@@ -483,6 +491,7 @@ pub async fn insert_token(
     hash: &str,
     scopes: &str,
     expires_at: Option<i64>,
+    now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO api_tokens (user_id, name, prefix, token_hash, scopes, created_at, expires_at) \
@@ -493,7 +502,7 @@ pub async fn insert_token(
     .bind(prefix)
     .bind(hash)
     .bind(scopes)
-    .bind(now_ms())
+    .bind(now)
     .bind(expires_at)
     .fetch_one(tx)
     .await
@@ -506,9 +515,9 @@ pub async fn tokens_of(pool: &AnyPool, user_id: i64) -> Result<Vec<ApiToken>, sq
         .await
 }
 
-pub async fn revoke_token(tx: &mut AnyConnection, id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
+pub async fn revoke_token(tx: &mut AnyConnection, id: i64, user_id: i64, now: i64) -> Result<bool, sqlx::Error> {
     let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-        .bind(now_ms())
+        .bind(now)
         .bind(id)
         .bind(user_id)
         .execute(tx)
@@ -555,13 +564,14 @@ pub async fn reserve_key(
     user_id: i64,
     key: &str,
     request_hash: &str,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO idempotency_keys (user_id, key, status, body, created_at, request_hash) VALUES ($1, $2, 0, '', $3, $4)",
     )
     .bind(user_id)
     .bind(key)
-    .bind(now_ms())
+    .bind(now)
     .bind(request_hash)
     .execute(tx)
     .await?;

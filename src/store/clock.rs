@@ -1,6 +1,5 @@
 //! Clock targets and business calendars.
 
-use super::now_ms;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
@@ -45,7 +44,7 @@ pub async fn target_for(
     .await
 }
 
-pub async fn upsert_target(tx: &mut AnyConnection, t: &Target) -> Result<(), sqlx::Error> {
+pub async fn upsert_target(tx: &mut AnyConnection, t: &Target, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO sla_targets (community_id, kind, clock, target_minutes, warn_minutes, counting, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -58,7 +57,7 @@ pub async fn upsert_target(tx: &mut AnyConnection, t: &Target) -> Result<(), sql
     .bind(t.target_minutes)
     .bind(t.warn_minutes)
     .bind(&t.counting)
-    .bind(now_ms())
+    .bind(now)
     .execute(tx)
     .await?;
     Ok(())
@@ -215,6 +214,7 @@ pub async fn save_notice(
     text: &str,
     days: &[HolidayDay],
     by: Option<i64>,
+    now: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     let before: Vec<String> =
         sqlx::query_scalar("SELECT day FROM holiday_days WHERE year = $1").bind(year).fetch_all(&mut *tx).await?;
@@ -226,7 +226,7 @@ pub async fn save_notice(
     .bind(year)
     .bind(title)
     .bind(text)
-    .bind(now_ms())
+    .bind(now)
     .bind(by)
     .execute(&mut *tx)
     .await?;
@@ -259,6 +259,7 @@ pub async fn apply_notice(
     year: i64,
     days: &[HolidayDay],
     dropped: &[String],
+    now: i64,
 ) -> Result<u64, sqlx::Error> {
     for d in dropped {
         sqlx::query("DELETE FROM calendar_days WHERE community_id = $1 AND day = $2 AND source = 'statutory'")
@@ -287,7 +288,7 @@ pub async fn apply_notice(
     )
     .bind(community_id)
     .bind(year)
-    .bind(now_ms())
+    .bind(now)
     .execute(&mut *tx)
     .await?;
     Ok(written)

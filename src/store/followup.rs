@@ -1,7 +1,6 @@
 //! Follow-ups (回访): the community's rules, the sampling decisions and their monthly
 //! tallies, the tasks with their records and reviews, and the corrective-action reports.
 
-use super::now_ms;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
@@ -178,6 +177,7 @@ pub async fn insert_decision(
     draw: i64,
     selected: bool,
     cause: &str,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO follow_up_decisions (sheet_id, community_id, reason, period, seq, rate, draw, selected, cause, decided_at) \
@@ -192,7 +192,7 @@ pub async fn insert_decision(
     .bind(draw)
     .bind(i64::from(selected))
     .bind(cause)
-    .bind(now_ms())
+    .bind(now)
     .execute(tx)
     .await?;
     Ok(())
@@ -225,7 +225,11 @@ pub struct NewFollowUp<'a> {
     pub excluded_user_id: Option<i64>,
 }
 
-pub async fn insert_follow_up(tx: &mut AnyConnection, f: &NewFollowUp<'_>) -> Result<Option<i64>, sqlx::Error> {
+pub async fn insert_follow_up(
+    tx: &mut AnyConnection,
+    f: &NewFollowUp<'_>,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO follow_ups (community_id, sheet_id, reason, due_at, assigned_to, created_at, note, excluded_user_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sheet_id, reason) DO NOTHING RETURNING id",
@@ -235,7 +239,7 @@ pub async fn insert_follow_up(tx: &mut AnyConnection, f: &NewFollowUp<'_>) -> Re
     .bind(f.reason)
     .bind(f.due_at)
     .bind(f.assigned_to)
-    .bind(now_ms())
+    .bind(now)
     .bind(f.note)
     .bind(f.excluded_user_id)
     .fetch_optional(tx)
@@ -307,6 +311,7 @@ pub async fn retry(
     due_at: i64,
     next_due_at: i64,
     by: i64,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE follow_ups SET attempt = attempt + 1, due_at = $1, overdue_notified_at = NULL, version = version + 1 \
@@ -333,7 +338,7 @@ pub async fn retry(
     .bind(contacted_at)
     .bind(due_at)
     .bind(by)
-    .bind(now_ms())
+    .bind(now)
     .execute(tx)
     .await?;
     Ok(true)
@@ -545,7 +550,13 @@ pub struct RecordRow<'a> {
     pub by: i64,
 }
 
-pub async fn record(tx: &mut AnyConnection, id: i64, version: i64, r: &RecordRow<'_>) -> Result<bool, sqlx::Error> {
+pub async fn record(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    r: &RecordRow<'_>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE follow_ups SET state = 'done', method = $1, outcome = $2, content = $3, contacted_at = $4, signer = $5, \
          signature_id = $6, over_cap = 0, recorded_by = $7, recorded_at = $8, version = version + 1 \
@@ -558,7 +569,7 @@ pub async fn record(tx: &mut AnyConnection, id: i64, version: i64, r: &RecordRow
     .bind(r.signer)
     .bind(r.signature_id)
     .bind(r.by)
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -572,6 +583,7 @@ pub async fn review(
     version: i64,
     remarks: &str,
     by: i64,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE follow_ups SET state = 'reviewed', remarks = $1, reviewed_by = $2, reviewed_at = $3, version = version + 1 \
@@ -579,7 +591,7 @@ pub async fn review(
     )
     .bind(remarks)
     .bind(by)
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -667,6 +679,7 @@ pub async fn insert_capa(
     follow_up_id: i64,
     sheet_id: i64,
     nonconformity: &str,
+    now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO capas (community_id, follow_up_id, sheet_id, nonconformity, created_at) \
@@ -676,7 +689,7 @@ pub async fn insert_capa(
     .bind(follow_up_id)
     .bind(sheet_id)
     .bind(nonconformity)
-    .bind(now_ms())
+    .bind(now)
     .fetch_one(tx)
     .await
 }
@@ -710,6 +723,7 @@ pub async fn plan_capa(
     responsible: i64,
     due_at: i64,
     by: i64,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE capas SET state = 'planned', cause = $1, action = $2, responsible_id = $3, due_at = $4, planned_by = $5, \
@@ -721,7 +735,7 @@ pub async fn plan_capa(
     .bind(responsible)
     .bind(due_at)
     .bind(by)
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -735,6 +749,7 @@ pub async fn implement_capa(
     version: i64,
     note: &str,
     by: i64,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE capas SET state = 'implemented', implemented_note = $1, implemented_by = $2, implemented_at = $3, \
@@ -742,7 +757,7 @@ pub async fn implement_capa(
     )
     .bind(note)
     .bind(by)
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -759,6 +774,7 @@ pub async fn verify_capa(
     state: &str,
     note: &str,
     by: i64,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE capas SET state = $1, verify_note = $2, verified_by = $3, verified_at = $4, version = version + 1 \
@@ -767,7 +783,7 @@ pub async fn verify_capa(
     .bind(state)
     .bind(note)
     .bind(by)
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)

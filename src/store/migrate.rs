@@ -71,7 +71,8 @@ pub(super) async fn run(store: &Store) -> Result<Vec<i64>, StoreError> {
             .bind(m.version)
             .bind(m.name)
             .bind(checksum(m.sql))
-            .bind(super::now_ms())
+            // When the schema changed on this machine: the system's time, not a use-case's.
+            .bind(chrono::Utc::now().timestamp_millis())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

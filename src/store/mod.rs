@@ -18,6 +18,7 @@ pub mod request;
 pub mod sheet;
 pub mod tables;
 
+use chrono_tz::Tz;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
 use std::collections::HashMap;
@@ -69,6 +70,13 @@ pub enum StoreError {
     MigrationChanged { version: i64, name: String },
     #[error("the database has migration {0}, which this version of huiqian does not know; upgrade huiqian")]
     UnknownMigration(i64),
+    #[error("community {community} has the time zone {zone:?}, which is not an IANA time zone name")]
+    UnknownZone { community: i64, zone: String },
+}
+
+/// A community's stored time zone name, parsed.
+pub fn parse_zone(community: i64, name: &str) -> Result<Tz, StoreError> {
+    name.parse().map_err(|_| StoreError::UnknownZone { community, zone: name.to_string() })
 }
 
 /// The database: a read pool and a write pool. On SQLite the write pool has one
@@ -81,7 +89,7 @@ pub struct Store {
     write: AnyPool,
     /// Reads of the fixed-shape lists (the board, a technician's day); see [`Store::lists`].
     lists: AnyPool,
-    zones: Arc<RwLock<HashMap<i64, (String, Instant)>>>,
+    zones: Arc<RwLock<HashMap<i64, (Tz, Instant)>>>,
     /// The weekly table's registrations of days that are over (`report::Settled`).
     settled: Arc<report::Settled>,
     /// Whether the database answers, as far as this process knows (see [`Store::suspect`]).
@@ -236,22 +244,23 @@ impl Store {
         &self.lists
     }
 
-    /// A community's time zone (IANA name), from memory when read in the last minute.
-    /// `None` if there is no such community.
-    pub async fn community_zone(&self, id: i64) -> Result<Option<String>, sqlx::Error> {
+    /// A community's time zone, from memory when read in the last minute. `None` if there
+    /// is no such community; a zone that is not an IANA name is an error (the writes check
+    /// it, so the database holds one only if edited by hand), never some other zone.
+    pub async fn community_zone(&self, id: i64) -> Result<Option<Tz>, StoreError> {
         if let Some((zone, at)) = self.zones.read().expect("zone cache").get(&id)
             && at.elapsed() < ZONE_TTL
         {
-            return Ok(Some(zone.clone()));
+            return Ok(Some(*zone));
         }
-        let zone: Option<String> = sqlx::query_scalar("SELECT timezone FROM communities WHERE id = $1")
+        let name: Option<String> = sqlx::query_scalar("SELECT timezone FROM communities WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.read)
             .await?;
-        if let Some(z) = &zone {
-            self.zones.write().expect("zone cache").insert(id, (z.clone(), Instant::now()));
-        }
-        Ok(zone)
+        let Some(name) = name else { return Ok(None) };
+        let zone = parse_zone(id, &name)?;
+        self.zones.write().expect("zone cache").insert(id, (zone, Instant::now()));
+        Ok(Some(zone))
     }
 
     /// Forget a community's cached time zone (after it is edited).
@@ -406,11 +415,6 @@ pub fn sqlite_path(url: &str) -> Option<String> {
         return None;
     }
     Some(path.to_string())
-}
-
-/// Current time as epoch milliseconds UTC, the way instants are stored.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// Booleans are stored as 0/1 integers on both backends.

@@ -1,6 +1,5 @@
 //! Deadline notices: sheets due for one, the in-app inbox and the delivery outbox.
 
-use super::now_ms;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
@@ -26,8 +25,7 @@ const DUE_SQL: &str = "SELECT id, community_id, number, first_contact_id, due_at
      ORDER BY warn_at LIMIT $2";
 
 /// The plan of [`due`]'s query, one line a step (for the scheduler benchmark).
-pub async fn explain_due(pool: &AnyPool, backend: super::Backend) -> Result<Vec<String>, sqlx::Error> {
-    let now = now_ms();
+pub async fn explain_due(pool: &AnyPool, backend: super::Backend, now: i64) -> Result<Vec<String>, sqlx::Error> {
     match backend {
         super::Backend::Sqlite => {
             let rows = sqlx::query(&format!(
@@ -91,6 +89,7 @@ pub async fn insert_notification(
     title: &str,
     body: &str,
     dedupe: &str,
+    now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
     let r = sqlx::query_scalar(
         "INSERT INTO notifications (user_id, community_id, sheet_id, kind, title, body, dedupe, created_at) \
@@ -103,7 +102,7 @@ pub async fn insert_notification(
     .bind(title)
     .bind(body)
     .bind(dedupe)
-    .bind(now_ms())
+    .bind(now)
     .fetch_optional(tx)
     .await?;
     Ok(r)
@@ -154,9 +153,9 @@ pub async fn unread_count(pool: &AnyPool, user_id: i64) -> Result<i64, sqlx::Err
         .await
 }
 
-pub async fn mark_read(tx: &mut AnyConnection, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+pub async fn mark_read(tx: &mut AnyConnection, user_id: i64, id: i64, now: i64) -> Result<bool, sqlx::Error> {
     let r = sqlx::query("UPDATE notifications SET read_at = $1 WHERE id = $2 AND user_id = $3 AND read_at IS NULL")
-        .bind(now_ms())
+        .bind(now)
         .bind(id)
         .bind(user_id)
         .execute(tx)
@@ -193,9 +192,9 @@ pub async fn lease(tx: &mut AnyConnection, id: i64, seen_next: i64, until: i64) 
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn delivered(tx: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+pub async fn delivered(tx: &mut AnyConnection, id: i64, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE outbox SET delivered_at = $1, attempts = attempts + 1 WHERE id = $2")
-        .bind(now_ms())
+        .bind(now)
         .bind(id)
         .execute(tx)
         .await?;

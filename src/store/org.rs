@@ -1,6 +1,5 @@
 //! Companies, communities, buildings, units and departments.
 
-use super::now_ms;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
@@ -66,8 +65,7 @@ const BUILDING_COLS: &str = "id, community_id, code, name, floors, active, versi
 const UNIT_COLS: &str = "id, community_id, building_id, room_no, floor, area_centi, status, active, version";
 const DEPT_COLS: &str = "id, community_id, kind, name, active, version";
 
-pub async fn insert_company(tx: &mut AnyConnection, name: &str) -> Result<i64, sqlx::Error> {
-    let now = now_ms();
+pub async fn insert_company(tx: &mut AnyConnection, name: &str, now: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("INSERT INTO companies (name, created_at, updated_at) VALUES ($1, $2, $2) RETURNING id")
         .bind(name)
         .bind(now)
@@ -88,8 +86,7 @@ pub struct NewCommunity<'a> {
     pub phone: &'a str,
 }
 
-pub async fn insert_community(tx: &mut AnyConnection, c: &NewCommunity<'_>) -> Result<i64, sqlx::Error> {
-    let now = now_ms();
+pub async fn insert_community(tx: &mut AnyConnection, c: &NewCommunity<'_>, now: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO communities (company_id, code, name, timezone, address, phone, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
@@ -113,6 +110,7 @@ pub async fn update_community(
     version: i64,
     c: &NewCommunity<'_>,
     active: bool,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE communities SET name = $1, timezone = $2, address = $3, phone = $4, active = $5, \
@@ -123,7 +121,7 @@ pub async fn update_community(
     .bind(c.address)
     .bind(c.phone)
     .bind(super::flag(active))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -157,8 +155,8 @@ pub async fn insert_building(
     code: &str,
     name: &str,
     floors: i64,
+    now: i64,
 ) -> Result<i64, sqlx::Error> {
-    let now = now_ms();
     sqlx::query_scalar(
         "INSERT INTO buildings (community_id, code, name, floors, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
@@ -179,6 +177,7 @@ pub async fn update_building(
     name: &str,
     floors: i64,
     active: bool,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE buildings SET name = $1, floors = $2, active = $3, updated_at = $4, version = version + 1 \
@@ -187,7 +186,7 @@ pub async fn update_building(
     .bind(name)
     .bind(floors)
     .bind(super::flag(active))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -229,8 +228,7 @@ pub struct NewUnit<'a> {
     pub status: &'a str,
 }
 
-pub async fn insert_unit(tx: &mut AnyConnection, u: &NewUnit<'_>) -> Result<i64, sqlx::Error> {
-    let now = now_ms();
+pub async fn insert_unit(tx: &mut AnyConnection, u: &NewUnit<'_>, now: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO units (community_id, building_id, room_no, floor, area_centi, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
@@ -246,6 +244,7 @@ pub async fn insert_unit(tx: &mut AnyConnection, u: &NewUnit<'_>) -> Result<i64,
     .await
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn update_unit(
     tx: &mut AnyConnection,
     id: i64,
@@ -254,6 +253,7 @@ pub async fn update_unit(
     area_centi: i64,
     status: &str,
     active: bool,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE units SET floor = $1, area_centi = $2, status = $3, active = $4, updated_at = $5, \
@@ -263,7 +263,7 @@ pub async fn update_unit(
     .bind(area_centi)
     .bind(status)
     .bind(super::flag(active))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -327,8 +327,8 @@ pub async fn insert_department(
     community_id: i64,
     kind: &str,
     name: &str,
+    now: i64,
 ) -> Result<i64, sqlx::Error> {
-    let now = now_ms();
     sqlx::query_scalar(
         "INSERT INTO departments (community_id, kind, name, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $4) RETURNING id",
@@ -347,6 +347,7 @@ pub async fn update_department(
     version: i64,
     name: &str,
     active: bool,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE departments SET name = $1, active = $2, updated_at = $3, version = version + 1 \
@@ -354,7 +355,7 @@ pub async fn update_department(
     )
     .bind(name)
     .bind(super::flag(active))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -397,9 +398,9 @@ pub async fn insert_units_batch(
     backend: super::Backend,
     community_id: i64,
     rows: &[UnitRow],
+    now: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let ids = super::allocate_ids(tx, backend, "units", rows.len()).await?;
-    let now = now_ms();
     for (chunk, idc) in rows.chunks(super::BATCH_ROWS).zip(ids.chunks(super::BATCH_ROWS)) {
         let sql = format!(
             "INSERT INTO units (id, community_id, building_id, room_no, floor, area_centi, status, created_at, updated_at) VALUES {}",

@@ -1,7 +1,6 @@
 //! Owners, residents and their relation to units. Personal data arrives here already
 //! encrypted, masked and hashed by the use-case; this module never sees a plain ID number.
 
-use super::now_ms;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
@@ -47,8 +46,8 @@ pub async fn insert_person(
     name: &str,
     p: &SealedPersonal,
     note: &str,
+    now: i64,
 ) -> Result<i64, sqlx::Error> {
-    let now = now_ms();
     sqlx::query_scalar(
         "INSERT INTO persons (community_id, name, phone_enc, phone_hash, phone_last4, phone_masked, \
          id_kind, id_enc, id_hash, id_masked, employer_enc, employer_masked, address_enc, address_masked, \
@@ -75,6 +74,7 @@ pub async fn insert_person(
     .await
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn update_person(
     tx: &mut AnyConnection,
     id: i64,
@@ -83,6 +83,7 @@ pub async fn update_person(
     p: &SealedPersonal,
     note: &str,
     active: bool,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE persons SET name = $1, phone_enc = $2, phone_hash = $3, phone_last4 = $4, phone_masked = $5, \
@@ -105,7 +106,7 @@ pub async fn update_person(
     .bind(&p.address_masked)
     .bind(note)
     .bind(super::flag(active))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -211,8 +212,8 @@ pub async fn insert_occupancy(
     person_id: i64,
     relation: &str,
     since: Option<&str>,
+    now: i64,
 ) -> Result<i64, sqlx::Error> {
-    let now = now_ms();
     sqlx::query_scalar(
         "INSERT INTO occupancies (community_id, unit_id, person_id, relation, since, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
@@ -228,13 +229,19 @@ pub async fn insert_occupancy(
 }
 
 /// End an occupancy (moved out, sold): kept for history, never deleted.
-pub async fn end_occupancy(tx: &mut AnyConnection, id: i64, version: i64, until: &str) -> Result<bool, sqlx::Error> {
+pub async fn end_occupancy(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    until: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE occupancies SET active = 0, until = $1, updated_at = $2, version = version + 1 \
          WHERE id = $3 AND version = $4 AND active = 1",
     )
     .bind(until)
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -277,9 +284,9 @@ pub async fn insert_persons_batch(
     backend: super::Backend,
     community_id: i64,
     rows: &[PersonRow],
+    now: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let ids = super::allocate_ids(tx, backend, "persons", rows.len()).await?;
-    let now = now_ms();
     for (chunk, idc) in rows.chunks(super::BATCH_ROWS).zip(ids.chunks(super::BATCH_ROWS)) {
         let sql = format!(
             "INSERT INTO persons (id, community_id, name, phone_enc, phone_hash, phone_last4, phone_masked, \
@@ -406,8 +413,8 @@ pub async fn insert_occupancies_batch(
     tx: &mut AnyConnection,
     community_id: i64,
     rows: &[(i64, i64, &str)],
+    now: i64,
 ) -> Result<(), sqlx::Error> {
-    let now = now_ms();
     let backend = super::Backend::of(tx);
     for chunk in rows.chunks(super::BATCH_ROWS) {
         let sql = format!(

@@ -4,6 +4,8 @@
 //! change is shown, so a report costs a handful of index range scans whatever the
 //! database's size.
 
+use super::{StoreError, parse_zone};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, FromRow};
 
@@ -524,19 +526,22 @@ pub async fn kept_weeks(pool: &AnyPool, community_id: i64, limit: i64) -> Result
 }
 
 /// Every active community with its time zone.
-pub async fn active_zones(pool: &AnyPool) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, timezone FROM communities WHERE active = 1").fetch_all(pool).await
+pub async fn active_zones(pool: &AnyPool) -> Result<Vec<(i64, Tz)>, StoreError> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, timezone FROM communities WHERE active = 1").fetch_all(pool).await?;
+    rows.into_iter().map(|(id, name)| Ok((id, parse_zone(id, &name)?))).collect()
 }
 
 /// Communities without a kept report for the week starting `week_start`.
-pub async fn communities_missing_week(pool: &AnyPool, week_start: &str) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn communities_missing_week(pool: &AnyPool, week_start: &str) -> Result<Vec<(i64, Tz)>, StoreError> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT c.id, c.timezone FROM communities c WHERE c.active = 1 AND NOT EXISTS \
          (SELECT 1 FROM weekly_reports w WHERE w.community_id = c.id AND w.week_start = $1) ORDER BY c.id",
     )
     .bind(week_start)
     .fetch_all(pool)
-    .await
+    .await?;
+    rows.into_iter().map(|(id, name)| Ok((id, parse_zone(id, &name)?))).collect()
 }
 
 // ---- staff performance (R-ROLE-3, R-SHEET-9) ----

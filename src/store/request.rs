@@ -1,7 +1,6 @@
 //! The flows' projection (`requests`), their settings, the price list, the knowledge base
 //! and the flows' timers.
 
-use super::now_ms;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow, Row};
 
@@ -54,7 +53,7 @@ const COLUMNS: &str = "sheet_id, community_id, kind, unit_id, opened_at, closed,
      replied_at, replied_by, updated_at";
 
 /// Write the flow projection of a sheet (insert or replace), in the event's transaction.
-pub async fn save(tx: &mut AnyConnection, p: &Projection) -> Result<(), sqlx::Error> {
+pub async fn save(tx: &mut AnyConnection, p: &Projection, now: i64) -> Result<(), sqlx::Error> {
     let cols: Vec<&str> = COLUMNS.split(',').map(str::trim).collect();
     let placeholders = (1..=cols.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
     let updates = cols[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect::<Vec<_>>().join(", ");
@@ -99,7 +98,7 @@ pub async fn save(tx: &mut AnyConnection, p: &Projection) -> Result<(), sqlx::Er
         .bind(super::flag(p.to_director))
         .bind(p.replied_at)
         .bind(p.replied_by)
-        .bind(now_ms())
+        .bind(now)
         .execute(tx)
         .await?;
     Ok(())
@@ -576,8 +575,12 @@ pub async fn settings<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
 }
 
 /// Save the settings if nobody changed them since `version` (0: none saved yet).
-pub async fn save_settings(tx: &mut AnyConnection, community_id: i64, s: &Settings) -> Result<bool, sqlx::Error> {
-    let now = now_ms();
+pub async fn save_settings(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    s: &Settings,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let r = if s.version == 0 {
         sqlx::query(
             "INSERT INTO request_settings (community_id, emergency_min, simple_min, general_min, slip_hours, \
@@ -650,6 +653,7 @@ pub async fn insert_price_item(
     unit: &str,
     item_kind: &str,
     price_fen: i64,
+    now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO price_items (community_id, name, unit, item_kind, price_fen, updated_at) \
@@ -660,7 +664,7 @@ pub async fn insert_price_item(
     .bind(unit)
     .bind(item_kind)
     .bind(price_fen)
-    .bind(now_ms())
+    .bind(now)
     .fetch_one(tx)
     .await
 }
@@ -675,6 +679,7 @@ pub async fn update_price_item(
     item_kind: &str,
     price_fen: i64,
     active: bool,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE price_items SET name = $1, unit = $2, item_kind = $3, price_fen = $4, active = $5, updated_at = $6, \
@@ -685,7 +690,7 @@ pub async fn update_price_item(
     .bind(item_kind)
     .bind(price_fen)
     .bind(super::flag(active))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)
@@ -732,6 +737,7 @@ pub async fn insert_article(
     answer: &str,
     basis: &str,
     by: i64,
+    now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO kb_articles (community_id, title, answer, basis, created_by, updated_at) \
@@ -742,7 +748,7 @@ pub async fn insert_article(
     .bind(answer)
     .bind(basis)
     .bind(by)
-    .bind(now_ms())
+    .bind(now)
     .fetch_one(tx)
     .await
 }
@@ -756,6 +762,7 @@ pub async fn update_article(
     answer: &str,
     basis: &str,
     active: bool,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE kb_articles SET title = $1, answer = $2, basis = $3, active = $4, updated_at = $5, \
@@ -765,7 +772,7 @@ pub async fn update_article(
     .bind(answer)
     .bind(basis)
     .bind(super::flag(active))
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .execute(tx)

@@ -1,7 +1,6 @@
 //! Countersign sheets: the projection row, the event record, the handover ledger, the
 //! number counter and attachments.
 
-use super::now_ms;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow, Row};
 
@@ -137,6 +136,7 @@ pub async fn update_projection(
     id: i64,
     version: i64,
     p: &Projection<'_>,
+    now: i64,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
         "UPDATE sheets SET state = $1, first_contact_id = $2, signature_pending = $3, outcome = $4, dispatched_at = $5, \
@@ -156,7 +156,7 @@ pub async fn update_projection(
     .bind(p.due_at)
     .bind(p.warn_at)
     .bind(p.clock_state)
-    .bind(now_ms())
+    .bind(now)
     .bind(id)
     .bind(version)
     .bind(p.suspension)
@@ -686,6 +686,7 @@ pub async fn insert_attachment(
     filename: &str,
     signer: &str,
     by: i64,
+    now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO attachments (community_id, sheet_id, purpose, sha256, size, mime, filename, signer, created_at, created_by) \
@@ -699,7 +700,7 @@ pub async fn insert_attachment(
     .bind(mime)
     .bind(filename)
     .bind(signer)
-    .bind(now_ms())
+    .bind(now)
     .bind(by)
     .fetch_one(tx)
     .await

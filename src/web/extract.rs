@@ -96,6 +96,8 @@ pub struct Ctx {
     pub csrf: String,
     pub session: LiveSession,
     pub path: String,
+    /// The request's instant, from the application's clock.
+    pub now: i64,
 }
 
 fn encode(s: &str) -> String {
@@ -104,7 +106,7 @@ fn encode(s: &str) -> String {
 
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
         let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
         let Some(s) = parts.extensions.get::<SessionSlot>().and_then(|s| s.0.clone()) else {
@@ -128,6 +130,7 @@ impl FromRequestParts<AppState> for Ctx {
             csrf: s.csrf_token.clone(),
             session: s,
             path,
+            now: state.app.clock.now(),
         })
     }
 }

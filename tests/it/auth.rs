@@ -151,18 +151,25 @@ async fn idle_and_absolute_timeouts_end_sessions() {
     let t = TestApp::spawn().await;
     let c = t.as_role(Role::Receptionist).await;
     assert_eq!(c.get_json("/api/v1/me").await.0, 200);
-    // Pretend the session was last used 31 minutes ago.
-    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 31 * 60000")
-        .execute(t.app.store.read())
-        .await
-        .unwrap();
+    // Left alone for 31 minutes.
+    t.advance(31 * 60_000);
     assert_eq!(c.get_json("/api/v1/me").await.0, 401);
     let reason: String =
         sqlx::query_scalar("SELECT end_reason FROM sessions").fetch_one(t.app.store.read()).await.unwrap();
     assert_eq!(reason, "idle_timeout");
+    // Used every 20 minutes, a session still ends 12 hours after sign-in.
     let c = t.as_role(Role::Receptionist).await;
-    sqlx::query("UPDATE sessions SET expires_at = 1 WHERE ended_at IS NULL").execute(t.app.store.read()).await.unwrap();
+    for _ in 0..35 {
+        t.advance(20 * 60_000);
+        assert_eq!(c.get_json("/api/v1/me").await.0, 200);
+    }
+    t.advance(20 * 60_000);
     assert_eq!(c.get_json("/api/v1/me").await.0, 401);
+    let ended: Vec<String> = sqlx::query_scalar("SELECT end_reason FROM sessions ORDER BY created_at")
+        .fetch_all(t.app.store.read())
+        .await
+        .unwrap();
+    assert_eq!(ended, ["idle_timeout", "absolute_timeout"]);
 }
 
 #[tokio::test]

@@ -257,7 +257,7 @@ async fn generated_sheets_replay_are_found_and_numbered_without_gaps() {
     }
 
     // The scheduler finds only the handful left due for a notice.
-    let t = huiqian::app::notify::tick(&app, huiqian::store::now_ms()).await.unwrap();
+    let t = huiqian::app::notify::tick(&app, app.clock.now()).await.unwrap();
     assert!(t.read >= 1 && t.read <= 8, "{t:?}");
-    assert_eq!(huiqian::app::notify::tick(&app, huiqian::store::now_ms()).await.unwrap().read, 0);
+    assert_eq!(huiqian::app::notify::tick(&app, app.clock.now()).await.unwrap().read, 0);
 }

@@ -143,7 +143,7 @@ async fn copy_moves_every_table_of_a_sqlite_deployment_to_postgres() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    huiqian::app::report::keep_last_week(&app, huiqian::store::now_ms()).await.unwrap();
+    huiqian::app::report::keep_last_week(&app, app.clock.now()).await.unwrap();
 
     let source = catalogue(&app.store).await;
     let empty: Vec<&String> = source.iter().filter(|(_, s)| s.rows == 0).map(|(t, _)| t).collect();
@@ -176,7 +176,12 @@ async fn copy_moves_every_table_of_a_sqlite_deployment_to_postgres() {
     }
     assert_eq!(target.backend(), Backend::Postgres);
     // PostgreSQL numbers the next rows after the copied ones.
-    let on_pg = huiqian::app::App { store: target.clone(), secrets: app.secrets.clone(), config: app.config.clone() };
+    let on_pg = huiqian::app::App {
+        store: target.clone(),
+        secrets: app.secrets.clone(),
+        config: app.config.clone(),
+        clock: app.clock.clone(),
+    };
     let before: i64 = sqlx::query_scalar("SELECT MAX(id) FROM persons").fetch_one(target.read()).await.unwrap();
     let p = huiqian::app::people::create_person(
         &on_pg,

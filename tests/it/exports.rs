@@ -305,7 +305,7 @@ async fn r_sheet_4_handover_export_reads_page_after_page() {
     assert_eq!(s, 200, "{v}");
     let me = desk.get_json("/api/v1/me").await.1["user"]["id"].as_i64().unwrap();
     let sheet = v["sheet"]["id"].as_i64().unwrap();
-    let base = huiqian::store::now_ms() - 86_400_000;
+    let base = t.now() - 86_400_000;
     // Earlier handovers of the same sheet, straight into the table: 1,200 more rows.
     for chunk in (2..=1201).collect::<Vec<i64>>().chunks(200) {
         let values: Vec<String> = chunk
@@ -505,10 +505,10 @@ async fn r_fu_5_follow_up_ledger_downloads() {
     let desk = t.as_role(Role::Receptionist).await;
     let manager = t.as_role(Role::CsManager).await;
     let c1 = t.c1;
-    let start = huiqian::store::now_ms() - 3_600_000;
+    let start = t.now() - 3_600_000;
     followed_up_complaint(&t, &desk, &manager, "入户回访，已解决").await;
     followed_up_complaint(&t, &desk, &manager, "入户回访，住户表示满意").await;
-    let end = huiqian::store::now_ms() + 3_600_000;
+    let end = t.now() + 3_600_000;
     let (_, api) = manager.get_json(&format!("/api/v1/communities/{c1}/follow-up-ledger?from={start}&to={end}")).await;
     let path = format!("/follow-up-ledger?community_id={c1}");
     let rows = page_and_downloads(&manager, &path, "follow-up-ledger").await;

@@ -276,8 +276,8 @@ async fn a_hanging_gateway_is_retried_with_back_off_and_nothing_else_waits() {
         assert_eq!(st, 201, "{v}");
         // Its warning time has come.
         sqlx::query("UPDATE sheets SET warn_at = $1, due_at = $2 WHERE id = $3")
-            .bind(huiqian::store::now_ms() - 1)
-            .bind(huiqian::store::now_ms() + 3_600_000)
+            .bind(t.now() - 1)
+            .bind(t.now() + 3_600_000)
             .bind(v["id"].as_i64().unwrap())
             .execute(t.app.store.read())
             .await

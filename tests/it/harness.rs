@@ -1,7 +1,7 @@
 //! `TestApp`: a fresh database (a SQLite file, or a PostgreSQL schema of its own), a
 //! server on 127.0.0.1:0, a company with two communities and a user for every role.
 
-use huiqian::app::{Actor, App, auth, org};
+use huiqian::app::{Actor, App, Clock, auth, org};
 use huiqian::config::Config;
 use huiqian::domain::auth::Role;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -92,9 +92,10 @@ pub struct Seeded {
     pub users: HashMap<Role, String>,
 }
 
-/// Open (and migrate) the configured database and fill it with the test company.
+/// Open (and migrate) the configured database and fill it with the test company. The
+/// application runs on a shifted clock, which [`TestApp::advance`] moves.
 pub async fn seed(cfg: Config) -> Seeded {
-    let app = huiqian::cli::open_with(cfg, true).await.expect("open database");
+    let app = huiqian::cli::open_on(cfg, true, Clock::shifted()).await.expect("open database");
     let cli = Actor::cli();
     let company = org::create_company(&app, &cli, "测试物业有限公司").await.unwrap();
     let mk = |code: &str, name: &str| org::CommunityInput {
@@ -158,6 +159,17 @@ impl TestApp {
             db_url,
             _dir: dir,
         }
+    }
+
+    /// Now, on the application's clock.
+    pub fn now(&self) -> i64 {
+        self.app.clock.now()
+    }
+
+    /// Let `ms` milliseconds pass for the application (its pages, API, scheduler and
+    /// store), at once.
+    pub fn advance(&self, ms: i64) {
+        self.app.clock.advance(ms);
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -102,7 +102,7 @@ async fn two_servers_on_one_postgres_database_act_as_one() {
     } else {
         ids
     };
-    let now = huiqian::store::now_ms();
+    let now = huiqian::app::Clock::System.now();
     for id in &ids {
         sqlx::query(
             "UPDATE sheets SET warn_at = $1, due_at = $2, notice_level = 0, state = 'dispatched' WHERE id = $3",
@@ -150,6 +150,7 @@ async fn two_servers_on_one_postgres_database_act_as_one() {
         store: store.clone(),
         secrets: huiqian::crypto::Secrets::from_base64(&cfg.secret_key).unwrap(),
         config: Arc::new(cfg.clone()),
+        clock: huiqian::app::Clock::System,
     };
     let verify = huiqian::app::audit::verify(&audit, &[]).await.unwrap();
     assert!(verify.ok(), "{:?}", verify.problems);

@@ -57,14 +57,14 @@ async fn sheet(c: &Client, id: &Value) -> Value {
 }
 
 /// A complaint by phone with its time, place and people; `extra` adds to its details.
-async fn complaint(c: &Client, community: i64, extra: Value) -> Value {
+async fn complaint(c: &Client, t: &TestApp, extra: Value) -> Value {
     let mut body = json!({"kind": "complaint", "channel": "phone", "room_no": "3-2-1502", "requester_name": "王秀英",
         "reason": "投诉", "complaint": {"category": "服务态度", "cause": "态度生硬", "course": "办理业务时被催促",
-        "place": "客服中心前台", "people": "前台接待员", "occurred_at": huiqian::store::now_ms() - 2 * HOUR}});
+        "place": "客服中心前台", "people": "前台接待员", "occurred_at": t.now() - 2 * HOUR}});
     for (k, v) in extra.as_object().unwrap() {
         body["complaint"][k] = v.clone();
     }
-    let (s, v) = c.post_json(&format!("/api/v1/communities/{community}/sheets"), &body).await;
+    let (s, v) = c.post_json(&format!("/api/v1/communities/{}/sheets", t.c1), &body).await;
     assert_eq!(s, 201, "{v}");
     sheet(c, &v["id"]).await
 }
@@ -122,7 +122,7 @@ async fn r_cmp_2_a_complaint_goes_to_the_department_complained_about() {
         department(&desk, t.c1, "director_office").await,
     );
     let d =
-        complaint(&desk, t.c1, json!({"against": "department", "against_department_id": eng, "category": "维修质量"}))
+        complaint(&desk, &t, json!({"against": "department", "against_department_id": eng, "category": "维修质量"}))
             .await;
     let html = manager.get(&format!("/sheets/{}", id_of(&d))).await.text().await.unwrap();
     let offered = options(&html, "judge-department");
@@ -130,7 +130,7 @@ async fn r_cmp_2_a_complaint_goes_to_the_department_complained_about() {
         assert!(offered.contains(&dep.to_string()), "{dep} should be offered: {offered:?}");
     }
     assert!(!html.contains("id=\"director-only\""));
-    let deadline = huiqian::store::now_ms() + 72 * HOUR;
+    let deadline = t.now() + 72 * HOUR;
     let (s, d) = act(
         &manager,
         &d,
@@ -149,7 +149,7 @@ async fn r_cmp_2_a_complaint_goes_to_the_department_complained_about() {
         json!({"against": "supervisor"}),
         json!({"against": "department", "against_department_id": cs}),
     ] {
-        let d = complaint(&desk, t.c1, against.clone()).await;
+        let d = complaint(&desk, &t, against.clone()).await;
         let html = manager.get(&format!("/sheets/{}", id_of(&d))).await.text().await.unwrap();
         let offered: Vec<String> = options(&html, "judge-department").into_iter().filter(|o| !o.is_empty()).collect();
         assert_eq!(offered, vec![office.to_string()], "{against}");
@@ -170,7 +170,7 @@ async fn r_cmp_7_the_person_complained_about_never_follows_it_up() {
     let (other_id, other) = staff(&t, "desk_two", "二号接待员", Role::Receptionist).await;
     let d = complaint(
         &desk,
-        t.c1,
+        &t,
         json!({"against": "customer_service_staff", "against_user_id": desk_id, "against_name": "测试前台接待员"}),
     )
     .await;
@@ -279,7 +279,7 @@ async fn r_sheet_8_the_head_of_the_department_that_holds_the_work_signs() {
     // Engineering's work: its head signs; the CS manager and a technician do not.
     let v = register(&desk, t.c1, "phone", "外墙渗水").await;
     let (_, v) = act(&desk, &v, json!({"action": "dispatch", "department_id": eng, "opinion": "请工程部查看"})).await;
-    let later = huiqian::store::now_ms() + 7 * 86_400_000;
+    let later = t.now() + 7 * 86_400_000;
     let extend = json!({"action": "extend", "due_at": later, "explanation": "需外墙施工队，雨季后施工"});
     for c in [&desk, &manager, &tech] {
         let (s, e) = act(c, &v, extend.clone()).await;
@@ -421,7 +421,7 @@ async fn r_sheet_7_collection_needs_the_party_signature() {
     let supervisor = t.as_role(Role::CsSupervisor).await;
     let d = returned(&t, &desk, "楼道灯不亮", "visit").await;
     assert_eq!(d["sheet"]["signature_pending"], 0, "a visit was signed at registration");
-    let (s, d) = act(&desk, &d, json!({"action": "collect", "opinion": "业主电话确认已修好", "phone_confirmed_at": huiqian::store::now_ms(), "phone_note": "业主出差"})).await;
+    let (s, d) = act(&desk, &d, json!({"action": "collect", "opinion": "业主电话确认已修好", "phone_confirmed_at": t.now(), "phone_note": "业主出差"})).await;
     assert_eq!(s, 200, "{d}");
     assert_eq!((d["sheet"]["state"].as_str(), d["sheet"]["signature_pending"].as_i64()), (Some("collected"), Some(1)));
     assert!(queue(&desk, t.c1, "signature").await.contains(&id_of(&d)), "on the awaiting-signature list");
@@ -451,9 +451,7 @@ async fn r_sheet_7_collection_needs_the_party_signature() {
 
     // Or the party signs later at the desk.
     let d = returned(&t, &desk, "门禁卡失灵", "visit").await;
-    let (_, d) =
-        act(&desk, &d, json!({"action": "collect", "opinion": "好了", "phone_confirmed_at": huiqian::store::now_ms()}))
-            .await;
+    let (_, d) = act(&desk, &d, json!({"action": "collect", "opinion": "好了", "phone_confirmed_at": t.now()})).await;
     let (s, d) =
         act(&desk, &d, json!({"action": "capture_signature", "signature": SIGNATURE, "signer": "王秀英"})).await;
     assert_eq!((s, d["sheet"]["signature_pending"].as_i64()), (200, Some(0)), "{d}");
@@ -487,12 +485,8 @@ async fn r_sheet_3_the_later_signature_is_enforced_and_clears() {
 
     // A letter collected by phone: not archived without the later signature.
     let d = returned(&t, &desk, "来函：车位划线不清", "letter").await;
-    let (_, d) = act(
-        &desk,
-        &d,
-        json!({"action": "collect", "opinion": "已重新划线", "phone_confirmed_at": huiqian::store::now_ms()}),
-    )
-    .await;
+    let (_, d) =
+        act(&desk, &d, json!({"action": "collect", "opinion": "已重新划线", "phone_confirmed_at": t.now()})).await;
     let (s, e) = act(&desk, &d, json!({"action": "archive"})).await;
     assert_eq!((s, code(&e)), (422, "sheet.signature_outstanding"));
     let (_, d) =
@@ -531,12 +525,7 @@ async fn r_sheet_3_the_later_signature_is_enforced_and_clears() {
         )
         .await;
     let q = sheet(&desk, &v["id"]).await;
-    let (_, q) = act(
-        &desk,
-        &q,
-        json!({"action": "promise_reply", "by_at": huiqian::store::now_ms() + HOUR, "note": "问工程部"}),
-    )
-    .await;
+    let (_, q) = act(&desk, &q, json!({"action": "promise_reply", "by_at": t.now() + HOUR, "note": "问工程部"})).await;
     let (_, q) =
         act(&desk, &q, json!({"action": "answer_inquiry", "answer": "明年三月更换", "basis": "工程部计划"})).await;
     assert_eq!(q["sheet"]["state"], "awaiting_acceptance");
@@ -928,7 +917,7 @@ async fn r_fu_2_the_phone_cap_is_a_hard_limit() {
     let url = format!("/api/v1/communities/{}/follow-up-settings", t.c1);
     let (_, cur) = manager.get_json(&url).await;
     assert!(cur.get("cap_mode").is_none(), "no mode to choose: {cur}");
-    let d = complaint(&desk, t.c1, json!({})).await;
+    let d = complaint(&desk, &t, json!({})).await;
     let (_, d) =
         act(&manager, &d, json!({"action": "judge_complaint", "valid": false, "explanation": "非物业职责，已解释"}))
             .await;
@@ -965,7 +954,7 @@ async fn r_fu_4_an_unreachable_resident_is_tried_again() {
     cur["max_attempts"] = json!(2);
     let (s, _) = manager.put_json(&url, &cur).await;
     assert_eq!(s, 200);
-    let d = complaint(&desk, t.c1, json!({})).await;
+    let d = complaint(&desk, &t, json!({})).await;
     let (_, d) =
         act(&manager, &d, json!({"action": "judge_complaint", "valid": false, "explanation": "非物业职责，已解释"}))
             .await;

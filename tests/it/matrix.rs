@@ -303,7 +303,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     .id;
     // A follow-up task on the sheet, with a corrective-action report.
     let mut tx = t.app.store.begin().await.unwrap();
-    let now = huiqian::store::now_ms();
+    let now = t.now();
     let follow_up = huiqian::store::followup::insert_follow_up(
         &mut tx,
         &huiqian::store::followup::NewFollowUp {
@@ -315,11 +315,13 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
             note: "",
             excluded_user_id: None,
         },
+        now,
     )
     .await
     .unwrap()
     .unwrap();
-    let capa = huiqian::store::followup::insert_capa(&mut tx, community, follow_up, sheet.id, "不满意").await.unwrap();
+    let capa =
+        huiqian::store::followup::insert_capa(&mut tx, community, follow_up, sheet.id, "不满意", now).await.unwrap();
     tx.commit().await.unwrap();
     Fixture {
         follow_up,

@@ -214,7 +214,7 @@ async fn outbox_retries_until_the_gateway_accepts() {
     let warn = v["clock"]["warn_at"].as_i64().unwrap();
     notify::tick(&t.app, warn + 1).await.unwrap();
     let http = reqwest::Client::new();
-    let now = huiqian::store::now_ms();
+    let now = t.now();
     assert_eq!(notify::deliver(&t.app, &http, now).await.unwrap(), 0, "first attempt refused");
     assert_eq!(notify::deliver(&t.app, &http, now).await.unwrap(), 0, "not retried before its time");
     assert_eq!(notify::deliver(&t.app, &http, now + 1_500).await.unwrap(), 0, "second attempt refused");

@@ -45,6 +45,35 @@ async fn a_new_community_has_the_manuals_departments_and_shanghai_time() {
     assert_eq!(e["error"]["fields"][0]["field"], "timezone");
 }
 
+/// A time zone is checked when it is written; one that is not an IANA name but reached
+/// the database anyway (edited by hand) is an error where days are counted in it, never
+/// quietly Asia/Shanghai.
+#[tokio::test]
+async fn an_unknown_stored_zone_is_an_error_not_shanghai() {
+    let t = TestApp::spawn().await;
+    let admin = t.as_role(Role::SystemAdmin).await;
+    let (_, c) = admin.get_json(&format!("/api/v1/communities/{}", t.c1)).await;
+    let edit = json!({"version": c["version"], "company_id": t.company, "code": c["code"], "name": c["name"], "timezone": "Mars/Olympus_Mons"});
+    let (s, e) = admin.put_json(&format!("/api/v1/communities/{}", t.c1), &edit).await;
+    assert_eq!((s, e["error"]["fields"][0]["code"].as_str()), (422, Some("timezone.unknown")), "{e}");
+
+    sqlx::query("UPDATE communities SET timezone = 'Mars/Olympus_Mons' WHERE id = $1")
+        .bind(t.c1)
+        .execute(t.app.store.read())
+        .await
+        .unwrap();
+    t.app.store.forget_zone(t.c1);
+    let e = t.app.store.community_zone(t.c1).await.unwrap_err();
+    assert!(
+        matches!(&e, huiqian::store::StoreError::UnknownZone { community, zone } if *community == t.c1 && zone == "Mars/Olympus_Mons"),
+        "{e}"
+    );
+    let director = t.as_role(Role::CentreDirector).await;
+    let (s, body) = director.get_json(&format!("/api/v1/communities/{}/weekly-report", t.c1)).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (500, Some("internal")), "{body}");
+    assert_eq!(t.app.store.community_zone(t.c2).await.unwrap(), Some(chrono_tz::Asia::Shanghai));
+}
+
 async fn admin_id(t: &TestApp) -> i64 {
     let mut c = t.app.store.read().acquire().await.unwrap();
     huiqian::store::auth::user_by_name(&mut c, "u_system_admin").await.unwrap().unwrap().id

@@ -24,19 +24,6 @@ async fn register(c: &Client, community: i64, body: Value) -> Value {
     c.get_json(&format!("/api/v1/sheets/{}", v["id"])).await.1
 }
 
-/// Move sheets a week back, as if registered then.
-async fn a_week_back(t: &TestApp, sheets: &[&Value]) {
-    for s in sheets {
-        let id = s["sheet"]["id"].as_i64().unwrap();
-        for sql in [
-            "UPDATE sheets SET registered_at = registered_at - $1 WHERE id = $2",
-            "UPDATE requests SET opened_at = opened_at - $1 WHERE sheet_id = $2",
-        ] {
-            sqlx::query(sql).bind(7 * DAY).bind(id).execute(t.app.store.read()).await.unwrap();
-        }
-    }
-}
-
 fn split(v: &Value, section: &str, key: &str) -> (i64, i64) {
     let row = v[section].as_array().unwrap().iter().find(|r| r["key"] == key);
     row.map(|r| (r["this"].as_i64().unwrap(), r["prev"].as_i64().unwrap())).unwrap_or((0, 0))
@@ -115,7 +102,9 @@ async fn fixture(t: &TestApp) -> Fixture {
         act(&tech, &d, json!({"action": "return", "handover": 1, "result": "已更换灯泡", "signer": "李师傅"})).await;
     assert_eq!(s, 200, "{d}");
 
-    let s5 = register(
+    // Last week's two, registered a week ago.
+    t.advance(-7 * DAY);
+    register(
         &desk,
         c1,
         json!({"kind": "repair", "room_no": "3-2-1502", "reason": "插座没电", "repair": {"category": "electrical"}}),
@@ -128,7 +117,7 @@ async fn fixture(t: &TestApp) -> Fixture {
         "complaint": {"category": "噪音", "cause": "装修噪音", "course": "中午施工", "occurred_unknown": true, "place_unknown": true, "people_unknown": true}}),
     )
     .await;
-    a_week_back(t, &[&s5, &s6]).await;
+    t.advance(7 * DAY);
     Fixture { desk_id: me_id(&desk).await, tech_id, s6, eng }
 }
 
@@ -195,13 +184,13 @@ async fn r_cmp_8_weekly_statistics_table() {
     assert!(text.lines().any(|l| l == "按诉求类别,报修,2,1,+1"), "{text}");
 
     // Last week, kept when it ended: later changes do not rewrite it.
-    let monday = report::monday_of(report::local_day("Asia/Shanghai", huiqian::store::now_ms()));
+    let monday = report::monday_of(report::local_day(chrono_tz::Asia::Shanghai, t.now()));
     let last = (monday - chrono::Duration::days(7)).to_string();
-    assert_eq!(report::keep_last_week(&t.app, huiqian::store::now_ms()).await.unwrap(), 2, "both communities");
-    assert_eq!(report::keep_last_week(&t.app, huiqian::store::now_ms()).await.unwrap(), 0, "kept once");
+    assert_eq!(report::keep_last_week(&t.app, t.now()).await.unwrap(), 2, "both communities");
+    assert_eq!(report::keep_last_week(&t.app, t.now()).await.unwrap(), 0, "kept once");
     // Last week's complaint is judged valid after its week ended.
     let manager = t.as_role(Role::CsManager).await;
-    let deadline = huiqian::store::now_ms() + 48 * 3_600_000;
+    let deadline = t.now() + 48 * 3_600_000;
     let (s, d) = act(
         &manager,
         &fx.s6,
@@ -210,14 +199,6 @@ async fn r_cmp_8_weekly_statistics_table() {
     )
     .await;
     assert_eq!(s, 200, "{d}");
-    // (The judgment derives the request's row from the sheet's events, which the fixture
-    // could not move back: put its opening back in last week.)
-    sqlx::query("UPDATE requests SET opened_at = opened_at - $1 WHERE sheet_id = $2")
-        .bind(7 * DAY)
-        .bind(fx.s6["sheet"]["id"].as_i64().unwrap())
-        .execute(t.app.store.read())
-        .await
-        .unwrap();
     let (_, kept) = director.get_json(&format!("/api/v1/communities/{}/weekly-report?week={last}", t.c1)).await;
     assert!(kept["generated_at"].is_i64(), "{kept}");
     assert_eq!((kept["week_start"].as_str(), kept["totals"]["registered"].as_i64()), (Some(last.as_str()), Some(2)));
@@ -264,7 +245,7 @@ async fn r_role_3_staff_performance_with_drill_down() {
     let t = TestApp::spawn().await;
     let fx = fixture(&t).await;
     let manager = t.as_role(Role::CsManager).await;
-    let today = report::local_day("Asia/Shanghai", huiqian::store::now_ms());
+    let today = report::local_day(chrono_tz::Asia::Shanghai, t.now());
     let from = (today - chrono::Duration::days(8)).to_string();
     let q = format!("from={from}&to={today}");
     let (s, p) = manager.get_json(&format!("/api/v1/communities/{}/performance?{q}", t.c1)).await;

@@ -44,14 +44,14 @@ async fn repair(c: &Client, community: i64, category: &str, reason: &str) -> (u1
     .await
 }
 
-async fn complaint(c: &Client, community: i64, category: &str, against: Value) -> Value {
+async fn complaint(c: &Client, t: &TestApp, category: &str, against: Value) -> Value {
     let mut body = json!({"kind": "complaint", "channel": "phone", "room_no": "3-2-1502", "requester_name": "王秀英",
         "reason": "投诉", "complaint": {"category": category, "cause": "前台态度生硬", "course": "上午十点办理业务时被催促",
-        "place": "客服中心前台", "people": "前台接待员", "occurred_at": huiqian::store::now_ms() - 2 * HOUR}});
+        "place": "客服中心前台", "people": "前台接待员", "occurred_at": t.now() - 2 * HOUR}});
     for (k, v) in against.as_object().unwrap() {
         body["complaint"][k] = v.clone();
     }
-    let (s, v) = c.post_json(&format!("/api/v1/communities/{community}/sheets"), &body).await;
+    let (s, v) = c.post_json(&format!("/api/v1/communities/{}/sheets", t.c1), &body).await;
     assert_eq!(s, 201, "{v}");
     v
 }
@@ -125,7 +125,7 @@ async fn r_rep_1_repairs_come_from_the_desk_security_and_technicians() {
     assert_eq!(on_board, vec![a["sheet"]["id"].clone(), b["sheet"]["id"].clone()], "emergency first");
     assert_eq!(board["unassigned_total"], 2);
     // A complaint (it has a category of its own) is not the dispatcher's.
-    complaint(&desk, t.c1, "噪音", json!({})).await;
+    complaint(&desk, &t, "噪音", json!({})).await;
     let (_, board) = dispatcher.get_json(&format!("/api/v1/communities/{}/repairs/board", t.c1)).await;
     assert_eq!((board["unassigned"].as_array().unwrap().len(), board["unassigned_total"].as_i64()), (2, Some(2)));
     // The dispatcher was told of each (an emergency as such).
@@ -158,7 +158,7 @@ async fn r_rep_2_dispatcher_assigns_and_reassigns() {
     let (s, e) =
         act(&dispatcher, &s1, json!({"action": "assign_technician", "technician_id": me_id(&desk).await})).await;
     assert_eq!((s, names_field(&e, "technician_id")), (422, true), "{e}");
-    let appointment = huiqian::store::now_ms() + 3 * HOUR;
+    let appointment = t.now() + 3 * HOUR;
     let (s, d) = act(
         &dispatcher,
         &s1,
@@ -388,7 +388,7 @@ async fn r_cmp_1_complaint_details_and_managers_told() {
     for f in ["complaint.category", "complaint.cause", "complaint.course"] {
         assert!(names_field(&e, f), "{f}: {e}");
     }
-    let v = complaint(&desk, t.c1, "服务态度", json!({"against": "service"})).await;
+    let v = complaint(&desk, &t, "服务态度", json!({"against": "service"})).await;
     let d = sheet(&desk, &v["id"]).await;
     assert_eq!(d["case"]["complaint"]["details"]["place"], "客服中心前台");
     for role in [Role::CsManager, Role::CsSupervisor] {
@@ -410,7 +410,7 @@ async fn r_cmp_2_7_validity_deadline_and_follow_up() {
     let manager = t.as_role(Role::CsManager).await;
     let tech = t.as_role(Role::Technician).await;
     let eng = department(&desk, t.c1, "engineering").await;
-    let v = complaint(&desk, t.c1, "噪音", json!({})).await;
+    let v = complaint(&desk, &t, "噪音", json!({})).await;
     let d = sheet(&desk, &v["id"]).await;
     let (s, _) = act(&desk, &d, json!({"action": "judge_complaint", "valid": false, "explanation": "x"})).await;
     assert_eq!(s, 403, "a receptionist does not judge");
@@ -422,16 +422,12 @@ async fn r_cmp_2_7_validity_deadline_and_follow_up() {
     .await;
     assert_eq!(s, 200, "{d}");
     assert_eq!(d["sheet"]["state"], "awaiting_acceptance");
-    let (s, d) = act(
-        &desk,
-        &d,
-        json!({"action": "collect", "opinion": "住户接受解释", "phone_confirmed_at": huiqian::store::now_ms()}),
-    )
-    .await;
+    let (s, d) =
+        act(&desk, &d, json!({"action": "collect", "opinion": "住户接受解释", "phone_confirmed_at": t.now()})).await;
     assert_eq!(s, 200, "{d}");
     assert_eq!(d["follow_ups"][0]["reason"], "complaint", "R-CMP-7");
 
-    let v = complaint(&desk, t.c1, "漏水", json!({})).await;
+    let v = complaint(&desk, &t, "漏水", json!({})).await;
     let d = sheet(&desk, &v["id"]).await;
     let (s, e) = act(&desk, &d, json!({"action": "collect", "opinion": "x", "phone_confirmed_at": 1})).await;
     assert_eq!((s, code(&e)), (422, "sheet.not_awaiting_acceptance"));
@@ -442,7 +438,7 @@ async fn r_cmp_2_7_validity_deadline_and_follow_up() {
     )
     .await;
     assert_eq!((s, code(&e)), (422, "complaint.deadline_required"));
-    let deadline = huiqian::store::now_ms() + 48 * HOUR;
+    let deadline = t.now() + 48 * HOUR;
     let (s, d) = act(
         &manager,
         &d,
@@ -475,10 +471,9 @@ async fn r_cmp_3_complaints_about_staff_go_to_the_director() {
     let cs = department(&desk, t.c1, "customer_service").await;
     let eng = department(&desk, t.c1, "engineering").await;
     let office = department(&desk, t.c1, "director_office").await;
-    let deadline = huiqian::store::now_ms() + 72 * HOUR;
-    let v =
-        complaint(&desk, t.c1, "服务态度", json!({"against": "customer_service_staff", "against_name": "前台小张"}))
-            .await;
+    let deadline = t.now() + 72 * HOUR;
+    let v = complaint(&desk, &t, "服务态度", json!({"against": "customer_service_staff", "against_name": "前台小张"}))
+        .await;
     let d = sheet(&desk, &v["id"]).await;
     let audit = t.audit_count().await;
     // R-CMP-3: "若投诉…客服部人员…则将会签单报物业中心主任处理": neither customer service
@@ -518,7 +513,7 @@ async fn r_cmp_3_complaints_about_staff_go_to_the_director() {
     assert_eq!(q[0]["id"], d["sheet"]["id"], "it lands in the director's queue");
 
     // A complaint about the customer-service department as a whole is about its staff.
-    let v = complaint(&desk, t.c1, "服务态度", json!({"against": "department", "against_department_id": cs})).await;
+    let v = complaint(&desk, &t, "服务态度", json!({"against": "department", "against_department_id": cs})).await;
     let d = sheet(&desk, &v["id"]).await;
     let (s, e) = act(
         &manager,
@@ -537,13 +532,13 @@ async fn r_cmp_4_developer_legacy_is_tracked() {
     setup(&t).await;
     let desk = t.as_role(Role::Receptionist).await;
     let manager = t.as_role(Role::CsManager).await;
-    let v = complaint(&desk, t.c1, "外墙渗水", json!({"against": "developer_legacy"})).await;
+    let v = complaint(&desk, &t, "外墙渗水", json!({"against": "developer_legacy"})).await;
     let d = sheet(&desk, &v["id"]).await;
     let (s, d) = act(
         &manager,
         &d,
         json!({"action": "judge_complaint", "valid": true, "explanation": "交房遗留外墙渗水", "developer_contact": "开发商客服部 李经理",
-               "deadline_at": huiqian::store::now_ms() + 7 * 24 * HOUR}),
+               "deadline_at": t.now() + 7 * 24 * HOUR}),
     )
     .await;
     assert_eq!(s, 200, "{d}");
@@ -572,10 +567,10 @@ async fn r_cmp_5_repeated_and_serious_complaints_reach_the_ledger() {
     let manager = t.as_role(Role::CsManager).await;
     let director = t.as_role(Role::CentreDirector).await;
     let security = department(&desk, t.c1, "security").await;
-    let first = complaint(&desk, t.c1, "噪音", json!({})).await;
-    complaint(&desk, t.c1, "噪音", json!({})).await;
-    let other = complaint(&desk, t.c1, "停车", json!({})).await;
-    let third = complaint(&desk, t.c1, "噪音", json!({})).await;
+    let first = complaint(&desk, &t, "噪音", json!({})).await;
+    complaint(&desk, &t, "噪音", json!({})).await;
+    let other = complaint(&desk, &t, "停车", json!({})).await;
+    let third = complaint(&desk, &t, "噪音", json!({})).await;
     let d = sheet(&desk, &third["id"]).await;
     assert_eq!(d["case"]["complaint"]["flag"], "repeat", "the third noise complaint in 90 days");
     assert!(sheet(&desk, &first["id"]).await["case"]["complaint"]["flag"].is_null());
@@ -592,7 +587,7 @@ async fn r_cmp_5_repeated_and_serious_complaints_reach_the_ledger() {
     assert_eq!(ledger.as_array().unwrap().len(), 2);
     let (_, all) = desk.get_json(&format!("/api/v1/communities/{}/request-ledgers/all_complaints", t.c1)).await;
     assert_eq!(all.as_array().unwrap().len(), 4);
-    let meeting = huiqian::store::now_ms();
+    let meeting = t.now();
     let body = json!({"action": "record_solution", "meeting_at": meeting, "attendees": "主任、客服经理、安保主管",
                       "plan": "增设访客车位并加强巡逻", "department_id": security});
     let (s, _) = act(&manager, &o, body.clone()).await;
@@ -612,13 +607,13 @@ async fn r_cmp_6_progress_until_solved() {
     let desk = t.as_role(Role::Receptionist).await;
     let manager = t.as_role(Role::CsManager).await;
     let eng = department(&desk, t.c1, "engineering").await;
-    let v = complaint(&desk, t.c1, "漏水", json!({})).await;
+    let v = complaint(&desk, &t, "漏水", json!({})).await;
     let d = sheet(&desk, &v["id"]).await;
     let (_, d) = act(
         &manager,
         &d,
         json!({"action": "judge_complaint", "valid": true, "explanation": "工程部处理", "department_id": eng,
-               "deadline_at": huiqian::store::now_ms() + 10 * 24 * HOUR}),
+               "deadline_at": t.now() + 10 * 24 * HOUR}),
     )
     .await;
     let judged = d["case"]["complaint"]["judgement"]["at"].as_i64().unwrap();
@@ -716,15 +711,15 @@ async fn r_recv_2_inquiries_answered_escalated_or_promised() {
     let d = ask("小区何时更换门禁").await;
     let (s, e) = act(&desk, &d, json!({"action": "promise_reply", "by_at": 1000})).await;
     assert_eq!((s, code(&e)), (422, "inquiry.promise_not_later"));
-    let by = huiqian::store::now_ms() + 1500;
+    let by = t.now() + 10 * 60_000;
     let (s, d) = act(&desk, &d, json!({"action": "promise_reply", "by_at": by, "note": "问工程部后回电"})).await;
     assert_eq!(s, 200, "{d}");
     let (_, q) = desk.get_json(&format!("/api/v1/communities/{}/request-ledgers/inquiries?late=true", t.c1)).await;
     assert!(q.as_array().unwrap().is_empty());
-    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+    t.advance(20 * 60_000);
     let (_, q) = desk.get_json(&format!("/api/v1/communities/{}/request-ledgers/inquiries?late=true", t.c1)).await;
     assert_eq!(q[0]["sheet_id"], d["sheet"]["id"], "the missed promise is visible");
-    notify::tick(&t.app, huiqian::store::now_ms()).await.unwrap();
+    notify::tick(&t.app, t.now()).await.unwrap();
     assert!(notices(&desk).await.contains(&"timer_promise".to_string()));
     assert!(notices(&manager).await.contains(&"timer_promise".to_string()), "a missed promise goes up");
     let (s, _) = act(&desk, &d, json!({"action": "answer_inquiry", "answer": "下月更换", "basis": "工程部计划"})).await;

@@ -336,7 +336,7 @@ async fn complaint(crew: &Crew, j: &Journal, n: usize) -> Result<(), String> {
     let body = json!({"kind": "complaint", "channel": "phone", "room_no": ROOM, "requester_name": "王秀英",
         "requester_phone": PHONE, "reason": format!("投诉夜间噪音 第{n}次"),
         "complaint": {"category": "噪音", "cause": "楼上夜间噪音", "course": "连续三晚",
-                      "occurred_at": huiqian::store::now_ms() - 3_600_000, "place": "3号楼2单元", "people": "楼上住户"}});
+                      "occurred_at": huiqian::app::Clock::System.now() - 3_600_000, "place": "3号楼2单元", "people": "楼上住户"}});
     let req = crew
         .desk
         .http

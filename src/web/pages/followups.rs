@@ -72,8 +72,7 @@ pub struct Row {
     pub recorded: String,
 }
 
-fn row(c: &Chrome, tz: &str, f: sf::FollowUp) -> Row {
-    let now = crate::store::now_ms();
+fn row(c: &Chrome, tz: &str, f: sf::FollowUp, now: i64) -> Row {
     Row {
         reason: reason_label(c, &f.reason),
         state: state_label(c, &f.state),
@@ -127,7 +126,7 @@ async fn list(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -
         tabs.push(("review".to_string(), c.t.get("followup.to_review").to_string()));
     }
     Ok(render(&ListPage {
-        rows: p.items.into_iter().map(|f| row(&c, &cm.timezone, f)).collect(),
+        rows: p.items.into_iter().map(|f| row(&c, &cm.timezone, f, ctx.now)).collect(),
         share: p.share,
         communities: community_options(&all),
         community_id: cm.id,
@@ -179,7 +178,8 @@ fn local_input(ms: i64, tz: &str) -> String {
 async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode) -> PageResult {
     let d = fu::get(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cid = d.follow_up.community_id;
-    let tz = s.app.store.community_zone(cid).await.map_err(AppError::from).page(ctx.lang)?.unwrap_or_default();
+    let tz = s.app.store.community_zone(cid).await.map_err(AppError::from).and_then(|z| z.ok_or(AppError::NotFound));
+    let tz = tz.page(ctx.lang)?.name().to_string();
     let c = Chrome::of(ctx);
     let can_review = ctx.actor.authorize(Permission::ReviewFollowUp, cid).is_ok();
     let can_reassign = ctx.actor.authorize(Permission::ReassignSheet, cid).is_ok();
@@ -211,7 +211,7 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
             r,
         }
     });
-    let now_local = local_input(crate::store::now_ms(), &tz);
+    let now_local = local_input(ctx.now, &tz);
     // A plan being revised starts from the current one.
     let mut f = f;
     if let Some(x) = capa.as_ref().filter(|x| x.can_plan && !x.r.cause.is_empty())
@@ -240,7 +240,7 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
         can_review: can_review && d.follow_up.state == "done",
         can_reassign: can_reassign && d.follow_up.state == "pending",
         pad: format!("fu-sig-{id}"),
-        r: row(&c, &tz, d.follow_up),
+        r: row(&c, &tz, d.follow_up, ctx.now),
         capa,
         share: d.share,
         f,
@@ -288,7 +288,7 @@ async fn record(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm
     let contacted_at = if f.contacted_at.trim().is_empty() {
         None
     } else {
-        match local_ms(&f.contacted_at, tz.as_deref().unwrap_or_default()) {
+        match local_ms(&f.contacted_at, tz.map(|z| z.name()).unwrap_or_default()) {
             Some(t) => Some(t),
             None => {
                 let e =
@@ -433,7 +433,7 @@ async fn capa_plan(
     ]);
     let report = fu::capa(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let tz = s.app.store.community_zone(report.community_id).await.map_err(AppError::from).page(ctx.lang)?;
-    let due = local_ms(&f.due_at, tz.as_deref().unwrap_or_default());
+    let due = local_ms(&f.due_at, tz.map(|z| z.name()).unwrap_or_default());
     let r = match due {
         None => Err(AppError::field("due_at", huiqian_domain::validation::ValidationError::new("date.invalid"))),
         Some(due_at) => {
@@ -602,10 +602,8 @@ struct SamplingPage {
 async fn sampling(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQuery>) -> PageResult {
     let list = communities(&s, &ctx, Permission::ViewAudit).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
-    let period = q
-        .period
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| fu::period_of(&cm.timezone, crate::store::now_ms()));
+    let zone = super::zone(&s, ctx.lang, cm.id).await?;
+    let period = q.period.filter(|p| !p.trim().is_empty()).unwrap_or_else(|| fu::period_of(zone, ctx.now));
     let m = fu::sampling(&s.app, &ctx.actor, cm.id, period.trim()).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
     let reasons = m.reasons.iter().map(|r| (reason_label(&c, &r.reason), r.clone())).collect();
@@ -689,7 +687,7 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
     let list = communities(&s, &ctx, Permission::FollowUp).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
     let tz = cm.timezone.clone();
-    let today = crate::app::people::today_in(&tz);
+    let today = crate::app::people::today_in(super::zone(&s, ctx.lang, cm.id).await?, ctx.now);
     let from_s = q.from.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| today.format("%Y-%m-01").to_string());
     let to_s = q.to.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| today.to_string());
     let from = day_start(&from_s, &tz).unwrap_or(0);

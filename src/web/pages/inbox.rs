@@ -138,7 +138,8 @@ async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
         .map(|x| (x.to_string(), c.t.get(&format!("settings.{x}")).to_string()))
         .collect();
     // This year's days and later ones; past years stay in the calendar (and the API).
-    let this_year = format!("{}-01-01", crate::app::people::today_in(&cm.timezone).format("%Y"));
+    let this_year =
+        format!("{}-01-01", crate::app::people::today_in(super::zone(s, ctx.lang, cm.id).await?, ctx.now).format("%Y"));
     let days: Vec<sc::Day> =
         sc::days(pool, id).await.map_err(err)?.into_iter().filter(|d| d.day >= this_year).collect();
     let notices = sc::notices(pool).await.map_err(err)?;

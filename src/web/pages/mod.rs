@@ -289,6 +289,15 @@ pub async fn read_upload(mut mp: Multipart, limit: usize) -> Result<(String, Vec
     Err(AppError::field("file", ValidationError::new("upload.missing")))
 }
 
+/// A community's time zone, for a page that counts days in it.
+pub(super) async fn zone(s: &AppState, lang: Lang, community_id: i64) -> Result<chrono_tz::Tz, PageError> {
+    match s.app.store.community_zone(community_id).await {
+        Ok(Some(zone)) => Ok(zone),
+        Ok(None) => Err(PageError(AppError::NotFound, lang)),
+        Err(e) => Err(PageError(e.into(), lang)),
+    }
+}
+
 /// Format an instant for people, in the community's (or Shanghai's) zone.
 pub fn when(ms: i64, tz: &str) -> String {
     let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);

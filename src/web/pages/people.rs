@@ -122,7 +122,7 @@ async fn person_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
             occupants: occ_rows(&c, occ),
             can_edit: ctx.actor.authorize(Permission::ManageResidents, p.community_id).is_ok(),
             relations: relation_options(&c),
-            list: super::sheets::rows(&c, &cm.timezone, raised),
+            list: super::sheets::rows(&c, &cm.timezone, raised, ctx.now),
             c,
             cm,
             p,

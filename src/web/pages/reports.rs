@@ -272,7 +272,7 @@ async fn weekly_view(s: &AppState, ctx: &Ctx, q: WeekQuery, f: Form) -> PageResu
         return export::download_rows(d, rows).await.page(ctx.lang);
     }
     let generated = w.generated_at.map(|at| when(at, &tz)).unwrap_or_default();
-    let this_monday = rp::monday_of(rp::local_day(&tz, crate::store::now_ms()));
+    let this_monday = rp::monday_of(rp::local_day(super::zone(&s, ctx.lang, cm.id).await?, ctx.now));
     let review = (!all && monday < this_monday).then(|| {
         let roles = ctx.actor.roles_in(cm.id);
         let r = w.review.clone();

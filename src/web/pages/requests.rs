@@ -260,7 +260,7 @@ pub(super) async fn flow_view(
 ) -> FlowView {
     let cid = d.sheet.community_id;
     let me = ctx.actor.user_id();
-    let now = crate::store::now_ms();
+    let now = ctx.now;
     let may = |p: Permission| ctx.actor.authorize(p, cid).is_ok();
     let roles = ctx.actor.roles_in(cid);
     let open = matches!(d.sheet.state.as_str(), "registered" | "dispatched" | "awaiting_acceptance");
@@ -625,8 +625,7 @@ pub struct JobRow {
     pub done: String,
 }
 
-fn job_rows(c: &Chrome, tz: &str, jobs: Vec<srq::Repair>) -> Vec<JobRow> {
-    let now = crate::store::now_ms();
+fn job_rows(c: &Chrome, tz: &str, jobs: Vec<srq::Repair>, now: i64) -> Vec<JobRow> {
     let mut out = Vec::with_capacity(jobs.len());
     for j in jobs {
         let version = j.version;
@@ -706,11 +705,11 @@ async fn board(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQue
         .collect();
     Ok(render(&BoardPage {
         technicians: technician_options(&c, &b.technicians, &tz),
-        unassigned: job_rows(&c, &tz, b.unassigned),
+        unassigned: job_rows(&c, &tz, b.unassigned, ctx.now),
         unassigned_total: b.unassigned_total,
         next,
         previous,
-        late: job_rows(&c, &tz, b.late),
+        late: job_rows(&c, &tz, b.late, ctx.now),
         loads,
         can_assign: ctx.actor.authorize(Permission::DispatchRepair, cm.id).is_ok(),
         back: format!("/repairs/board?community_id={}", cm.id),
@@ -742,8 +741,8 @@ async fn day(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQuery
     let c = Chrome::of(&ctx);
     let tz = cm.timezone.clone();
     Ok(render(&DayPage {
-        open: job_rows(&c, &tz, d.open),
-        done: job_rows(&c, &tz, d.done_today),
+        open: job_rows(&c, &tz, d.open, ctx.now),
+        done: job_rows(&c, &tz, d.done_today, ctx.now),
         back: format!("/repairs/day?community_id={}", cm.id),
         communities: community_options(&list),
         community_id: cm.id,
@@ -990,12 +989,12 @@ async fn ledger(
             let (app, actor) = (app.clone(), actor.clone());
             async move { rq::ledger_rows(&app, &actor, id, &ids).await }
         };
-        let now = crate::store::now_ms();
+        let now = ctx.now;
         let cells = move |j: srq::Job| ledger_line(&c, name, &j, &tz, now).cells;
         return export::download(d, keys, fetch, cells).await.page(ctx.lang);
     }
     let jobs = rq::ledger(&s.app, &ctx.actor, cm.id, which, filter).await.page(ctx.lang)?;
-    let now = crate::store::now_ms();
+    let now = ctx.now;
     let lines = jobs.iter().map(|j| ledger_line(&c, name, j, &cm.timezone, now)).collect();
     let f = Form::with(&[
         ("from", q.from.clone().unwrap_or_default()),

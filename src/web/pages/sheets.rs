@@ -61,8 +61,7 @@ pub struct Row {
     pub overdue: bool,
 }
 
-pub(super) fn rows(c: &Chrome, tz: &str, list: Vec<st::SheetRow>) -> Vec<Row> {
-    let now = crate::store::now_ms();
+pub(super) fn rows(c: &Chrome, tz: &str, list: Vec<st::SheetRow>, now: i64) -> Vec<Row> {
     list.into_iter()
         .map(|s| Row {
             kind: kind_label(c, &s.kind),
@@ -804,7 +803,7 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
         .map_err(|e| PageError(e.into(), ctx.lang))?
         .map(|c| c.timezone)
         .unwrap_or_default();
-    let now = crate::store::now_ms();
+    let now = ctx.now;
     let required = |field: &str| AppError::field(field, huiqian_domain::validation::ValidationError::new("required"));
     let action: Result<A, AppError> = Ok(match f.action.as_str() {
         "dispatch" => A::Sheet(S::Dispatch {
@@ -1090,7 +1089,7 @@ async fn queues(State(s): State<AppState>, ctx: Ctx, Query(q): Query<QueueQuery>
         .map(|t| (t.to_string(), c.t.get(&format!("queue.{t}")).to_string()))
         .collect();
     Ok(render(&QueuesPage {
-        list: rows(&c, &cm.timezone, rows_),
+        list: rows(&c, &cm.timezone, rows_, ctx.now),
         can_register: ctx.actor.authorize(Permission::RegisterSheet, cm.id).is_ok(),
         page: pg,
         more,
@@ -1201,7 +1200,7 @@ async fn archive(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ArchiveQue
         receptionists: std::iter::once(any)
             .chain(staff.iter().map(|u| (u.id.to_string(), u.display_name.clone())))
             .collect(),
-        list: rows(&c, &cm.timezone, found),
+        list: rows(&c, &cm.timezone, found, ctx.now),
         communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
         community_id: cm.id,
         page: pg,

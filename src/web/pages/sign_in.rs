@@ -50,7 +50,7 @@ pub async fn do_sign_in(s: &AppState, meta: &Meta, username: &str, password: &st
     let signed = r?;
     if let Some(old) = &meta.session {
         let mut tx = s.app.store.begin().await?;
-        crate::store::auth::end_session(&mut tx, &old.id, "replaced_at_sign_in").await?;
+        crate::store::auth::end_session(&mut tx, &old.id, "replaced_at_sign_in", s.app.clock.now()).await?;
         tx.commit().await?;
     }
     let cookie = session_cookie(s, &signed.token);
@@ -362,7 +362,7 @@ async fn dashboards(
 ) -> Result<Vec<Dashboard>, super::PageError> {
     use chrono::{Datelike, TimeZone};
     use huiqian_domain::auth::Permission as P;
-    let now = crate::store::now_ms();
+    let now = s.app.clock.now();
     let may = |p: P, c: i64| ctx.actor.authorize(p, c).is_ok();
     let t = |k: &str| crate::i18n::t(ctx.lang, k).to_string();
     let mut out = vec![];
@@ -380,8 +380,9 @@ async fn dashboards(
         if !manager && wants == crate::store::report::Wants::default() {
             continue;
         }
-        let tz: chrono_tz::Tz = cm.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-        let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+        let tz = s.app.store.community_zone(c).await.map_err(|e| super::PageError(e.into(), ctx.lang))?;
+        let tz = tz.ok_or(super::PageError(AppError::NotFound, ctx.lang))?;
+        let today = crate::app::people::today_in(tz, now);
         let at = |d: chrono::NaiveDate| {
             d.and_hms_opt(0, 0, 0).and_then(|d| tz.from_local_datetime(&d).single()).map(|d| d.timestamp_millis())
         };
