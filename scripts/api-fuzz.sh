@@ -27,7 +27,7 @@ while (($#)); do
         *) echo "usage: $0 [--seconds N] [--backend sqlite|postgres] [--seed S] [--bin PATH]" >&2; exit 2 ;;
     esac
 done
-[[ -x $bin ]] || { echo "no huiqian binary at $bin (cargo build first)" >&2; exit 1; }
+[[ -x $bin ]] || { echo "no huiqian binary at $bin (cargo build --features demo first: it serves the demo company)" >&2; exit 1; }
 
 SCHEMATHESIS_VERSION=4.32.5
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/huiqian/schemathesis-$SCHEMATHESIS_VERSION"

@@ -45,7 +45,7 @@ if [[ " $BACKENDS " == *" postgres "* ]]; then
 fi
 
 say "building (release)"
-cargo build --release --bin huiqian >&2
+cargo build --release --features demo --bin huiqian >&2
 
 work=$(mktemp -d)
 server_pid=""

@@ -49,7 +49,7 @@ if [[ " $BACKENDS " == *" postgres "* ]]; then
 fi
 
 say "building (release)"
-cargo build --release --bin huiqian >&2
+cargo build --release --features demo --bin huiqian >&2
 CARGO_TARGET_DIR=target/insert-baseline cargo build --release \
     --manifest-path "$BASELINE_DIR/Cargo.toml" >&2
 

@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 PORT=${PORT:-18471}
 BIN=${BIN:-target/debug/huiqian}
 [ "$(id -u)" = 0 ] || { echo "run as root: the drill mounts a small tmpfs" >&2; exit 1; }
-[ -x "$BIN" ] || cargo build --bin huiqian >&2
+# The drill serves the demo company: a binary built with the `demo` feature.
+[ -x "$BIN" ] || cargo build --features demo --bin huiqian >&2
 for tool in curl jq sqlite3; do command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }; done
 
 mnt=$(mktemp -d)

@@ -23,6 +23,10 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
+# The tests build with the `demo` feature; the binary that serves is built without it.
+step "cargo clippy --bin huiqian -- -D warnings (the served build, without demo)"
+cargo clippy --bin huiqian -- -D warnings
+
 step "cargo deny: licences, duplicate versions, sources, advisories"
 command -v cargo-deny >/dev/null 2>&1 || fail "cargo-deny is needed: cargo install --locked cargo-deny (see DEVELOPERS.md)."
 cargo deny --log-level error check bans licenses sources
@@ -68,7 +72,8 @@ command -v node >/dev/null 2>&1 || fail "Node.js 20 is needed for the browser te
 if [[ ! -f e2e/node_modules/.package-lock.json || e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]]; then
     npm ci --prefix e2e --no-audit --no-fund
 fi
-# The binary the integration tests ran (same features, so nothing is rebuilt).
+# The binary the integration tests ran (same features, `demo` among them, so nothing is
+# rebuilt): the browser tests serve the demo company.
 if ! build_log=$(cargo test --test it --no-run 2>&1); then
     printf '%s\n' "$build_log"
     fail "cargo test --test it --no-run"

@@ -65,6 +65,11 @@ pub struct LimitsConfig {
     pub header_timeout_seconds: u64,
     /// Seconds a request body may pause before the request is refused (408).
     pub body_timeout_seconds: u64,
+    /// Seconds a request may take from its headers to its answer, receiving its body
+    /// included; past them the work is abandoned (its transaction rolled back) and the
+    /// answer is 503 `request_timeout`. A download that has started streaming is not
+    /// cut off. Keep it above the time the largest upload takes on the slowest link.
+    pub request_timeout_seconds: u64,
 }
 
 /// Deadline notices: the scheduler's pace and the gateway that forwards notices to
@@ -130,6 +135,7 @@ impl Default for LimitsConfig {
             max_upload_bytes: 20 * 1024 * 1024,
             header_timeout_seconds: 30,
             body_timeout_seconds: 60,
+            request_timeout_seconds: 300,
         }
     }
 }

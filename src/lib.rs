@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+#[cfg(feature = "demo")]
 pub mod demo;
 #[doc(hidden)]
 pub mod fuzzing;

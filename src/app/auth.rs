@@ -100,6 +100,8 @@ fn needs_totp(app: &App, user: &st::User, grants: &[huiqian_domain::auth::RoleGr
 
 /// Check a password and open a new session (always a new id: the session id is rotated
 /// at every sign-in). Failures are counted; too many lock the account for a while.
+/// The log names the account by id only: a name typed wrong may be anything.
+#[tracing::instrument(name = "sign_in", skip_all)]
 pub async fn sign_in(
     app: &App,
     username: &str,
@@ -127,9 +129,11 @@ pub async fn sign_in(
         st::record_unknown_name_failure(&mut tx, &name_hash, app.config.auth.max_failed_logins, lock_until, now)
             .await?;
         tx.commit().await?;
+        tracing::info!("sign-in refused: no such account");
         return Err(AppError::Unauthenticated);
     };
     if let Some(until) = user.locked_until.filter(|t| *t > now) {
+        tracing::info!(user = user.id, "sign-in refused: account locked");
         return Err(locked(until, now));
     }
     let hash = st::password_hash(&mut conn, user.id).await?;
@@ -152,6 +156,7 @@ pub async fn sign_in(
         )
         .await?;
         tx.commit().await?;
+        tracing::info!(user = user.id, failures = n, "sign-in refused: wrong password");
         return Err(AppError::Unauthenticated);
     }
     st::clear_failed_logins(&mut tx, user.id).await?;
@@ -189,6 +194,7 @@ pub async fn sign_in(
     )
     .await?;
     tx.commit().await?;
+    tracing::info!(user = user.id, second_factor = ?second_factor, "signed in");
     Ok(SignedIn {
         token,
         user_id: user.id,

@@ -313,6 +313,7 @@ pub struct RecordInput {
 /// to do with a new time limit — until the community's attempts are used up; only an
 /// unsatisfied result opens a corrective action (R-FU-4). By phone, only within the
 /// year's cap (R-FU-2).
+#[tracing::instrument(name = "follow_up.record", skip_all, fields(follow_up = id, user = actor.user_id()))]
 pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> AppResult<Detail> {
     let f = load(app, actor, id).await?;
     let c = f.community_id;
@@ -405,6 +406,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
         )
         .await?;
         tx.commit().await?;
+        tracing::info!(attempt = f.attempt, "follow-up not reached, tried again later");
         return get(app, actor, id).await;
     }
     let mut tx = app.store.begin().await?;
@@ -475,6 +477,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
     )
     .await?;
     tx.commit().await?;
+    tracing::info!(outcome = outcome.as_str(), attempt = f.attempt, capa = ?capa_id, "follow-up recorded");
     get(app, actor, id).await
 }
 

@@ -367,6 +367,7 @@ async fn check_against_holdings(
 }
 
 /// Check (and unless `dry_run`, apply) an import into a community.
+#[tracing::instrument(name = "import", skip_all, fields(community = community_id, user = actor.user_id(), bytes = bytes.len(), dry_run))]
 pub async fn import_units_and_owners(
     app: &App,
     actor: &Actor,
@@ -399,6 +400,7 @@ pub async fn import_units_and_owners(
     report.persons_new = parsed.rows.iter().filter(|(_, p)| p.person.is_some()).count();
     report.errors.sort_by_key(|e| e.row);
     if dry_run || !report.errors.is_empty() {
+        tracing::info!(rows = report.rows, errors = report.errors.len(), "import checked, nothing written");
         return Ok(report);
     }
     let mut tx = app.store.begin().await?;
@@ -422,6 +424,13 @@ pub async fn import_units_and_owners(
     .await?;
     tx.commit().await?;
     report.applied = true;
+    tracing::info!(
+        rows = report.rows,
+        buildings = report.buildings_new,
+        units = report.units_new,
+        persons = report.persons_new,
+        "import applied"
+    );
     Ok(report)
 }
 

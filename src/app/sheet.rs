@@ -61,6 +61,7 @@ async fn community_tz(app: &App, community_id: i64) -> AppResult<chrono_tz::Tz> 
 /// Register a request. A visit carries the requester's signature; a call or letter is
 /// listed as waiting for one (R-SHEET-3). The number is drawn inside the transaction
 /// (gap-free, R-SHEET-2). A retry with the same idempotency key returns the first sheet.
+#[tracing::instrument(name = "sheet.register", skip_all, fields(community = community_id, user = actor.user_id()))]
 pub async fn register(
     app: &App,
     actor: &Actor,
@@ -291,6 +292,7 @@ pub async fn register(
         super::notify::send(app, &mut tx, to, community_id, id, &no, None, "first_contact_assigned", &dedupe).await?;
     }
     tx.commit().await?;
+    tracing::info!(sheet = id, number = %no, kind = kind.as_str(), "sheet registered");
     st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
@@ -608,6 +610,7 @@ async fn handover_part(app: &App, actor: &Actor, c: i64, sheet: &Sheet, handover
 }
 
 /// Carry out an action on a sheet whose projection was read at `version`.
+#[tracing::instrument(name = "sheet.act", skip_all, fields(sheet = id, version, user = actor.user_id()))]
 pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Action) -> AppResult<SheetDetail> {
     let row = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let c = row.community_id;
@@ -870,6 +873,7 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     }
     audit_appended(app, &mut tx, actor, &authority, id, &row.number, &appended, Some(sheet.state.as_str())).await?;
     tx.commit().await?;
+    tracing::info!(events = appended.len(), state = sheet.state.as_str(), "sheet action recorded");
     detail(app, actor, id).await
 }
 

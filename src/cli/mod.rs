@@ -1,5 +1,6 @@
-//! The command line: `huiqian serve|migrate|user|backup|restore|copy|audit|config`, and
-//! the hidden `bench-data` that generates the benchmark database.
+//! The command line: `huiqian serve|migrate|user|backup|restore|copy|audit|config`, and,
+//! in a build with the `demo` feature, `serve --demo` and the hidden `bench-data` and
+//! `bench-tick` of the benchmarks.
 
 use crate::app::{Actor, App, Clock, auth};
 use crate::config::{Config, Overrides};
@@ -44,7 +45,8 @@ enum Cmd {
         /// Address to listen on.
         #[arg(long, env = "HUIQIAN_LISTEN")]
         listen: Option<SocketAddr>,
-        /// Load the demo company into an empty database and print its log-ins.
+        /// Load the demo company into an empty database and print its log-ins (a build
+        /// with the `demo` feature only).
         #[arg(long)]
         demo: bool,
     },
@@ -91,6 +93,7 @@ enum Cmd {
     Holidays(HolidaysCmd),
     /// Fill an empty database with generated data for the benchmarks (docs/benchmarks.md):
     /// one company, its communities, units and residents, and the account `bench`.
+    #[cfg(feature = "demo")]
     #[command(hide = true)]
     BenchData {
         #[arg(long, default_value_t = 50_000)]
@@ -113,6 +116,7 @@ enum Cmd {
     },
     /// Time scheduler ticks on the current database: rows read and milliseconds per tick,
     /// and the plan of the query that finds due sheets.
+    #[cfg(feature = "demo")]
     #[command(hide = true)]
     BenchTick {
         #[arg(long, default_value_t = 5)]
@@ -238,6 +242,10 @@ fn init_logging(cfg: &Config, default: &str) {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What `serve --demo` answers in a build without the demo company.
+const WITHOUT_DEMO: &str = "this build of huiqian carries no demo company: build it with \
+    `cargo build --features demo` (or run `cargo run --features demo -- serve --demo`)";
+
 /// Open the configured database (creating the data folder's SQLite file if needed),
 /// apply migrations, and assemble the application.
 pub async fn open(cfg: Config) -> Result<App, BoxError> {
@@ -275,11 +283,15 @@ pub async fn open_on(cfg: Config, create: bool, clock: Clock) -> Result<App, Box
 async fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode, BoxError> {
     match cli.cmd {
         Cmd::Serve { demo, .. } => {
+            if demo && !cfg!(feature = "demo") {
+                return Err(WITHOUT_DEMO.into());
+            }
             let started = std::time::Instant::now();
             cfg.demo = demo;
             // Held until the process ends: no restore or copy replaces the data under us.
             let _lock = crate::ops::lock::shared(&cfg.data)?;
             let app = open(cfg).await?;
+            #[cfg(feature = "demo")]
             if demo {
                 let loaded = crate::demo::load_if_empty(&app).await?;
                 crate::demo::print_logins(&app, loaded).await?;
@@ -383,6 +395,7 @@ async fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode, BoxError> {
             println!("{}", cp.line(&app));
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "demo")]
         Cmd::BenchTick { ticks } => {
             let app = open(cfg).await?;
             for line in
@@ -402,6 +415,7 @@ async fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode, BoxError> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "demo")]
         Cmd::BenchData { units, residents, communities, phones, sheets, sheet_ids } => {
             let app = open(cfg).await?;
             let size = crate::demo::bench::Size { units, residents, communities, sheets };

@@ -14,8 +14,8 @@
 use super::BoxError;
 use super::synth::Rng;
 use crate::app::followup::period_of;
-use crate::store::followup::Bulk;
-use crate::store::{self, BulkValue};
+use crate::store;
+use crate::store::bulk::{self, BulkValue, FollowUpTable};
 use huiqian_domain::followup::sampling::{self, Rates, Reason, Tally};
 use huiqian_domain::sheet::SheetKind;
 use std::collections::BTreeMap;
@@ -156,16 +156,16 @@ pub async fn write(
         })
         .collect();
     let inserts = [
-        (Bulk::Decisions, decisions),
-        (Bulk::Tallies, tally_rows),
-        (Bulk::FollowUps, follow_ups),
-        (Bulk::Capas, capas),
+        (FollowUpTable::Decisions, decisions),
+        (FollowUpTable::Tallies, tally_rows),
+        (FollowUpTable::FollowUps, follow_ups),
+        (FollowUpTable::Capas, capas),
     ];
     for (table, mut rows) in inserts {
         while !rows.is_empty() {
             let rest = rows.split_off(rows.len().min(CHUNK));
             let mut tx = app.store.begin().await?;
-            store::followup::bulk(&mut tx, backend, table, rows).await?;
+            bulk::follow_ups(&mut tx, backend, table, rows).await?;
             tx.commit().await?;
             rows = rest;
         }

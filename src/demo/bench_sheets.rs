@@ -11,7 +11,8 @@ use super::bench_follow_ups::{self, Collected, Staff};
 use super::synth::Rng;
 use super::{BoxError, fail};
 use crate::app::{Actor, App, audit};
-use crate::store::{self, BulkValue, request as srq};
+use crate::store::bulk::{self, BulkValue};
+use crate::store::{self, request as srq};
 use chrono::Datelike;
 use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::person::Phone;
@@ -635,7 +636,7 @@ fn handover_row(community_id: i64, sheet_id: i64, h: &Handover) -> Vec<BulkValue
     ]
 }
 
-/// A `requests` row in the store's column order (`srq::bulk`, 38 values).
+/// A `requests` row in the store's column order (`bulk::requests`, 38 values).
 fn request_row(p: &srq::Projection, updated_at: i64) -> Vec<BulkValue> {
     let flag = |b: bool| BulkValue::I(i64::from(b));
     let text = |s: &Option<String>| BulkValue::O(s.clone());
@@ -688,7 +689,7 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
     let settings = srq::Settings::default();
     // Each sheet keeps its unit's building, as registration does.
     let buildings: std::collections::HashMap<i64, i64> =
-        store::org::unit_buildings(app.store.read(), c).await?.into_iter().collect();
+        bulk::unit_buildings(app.store.read(), c).await?.into_iter().collect();
     for chunk in made.chunks(CHUNK) {
         let mut sheets = Vec::with_capacity(chunk.len());
         let mut events = Vec::new();
@@ -774,11 +775,11 @@ async fn write(app: &App, desk: &Desk, made: &[Made], counts: &mut Counts) -> Re
         counts.terms += terms.len();
         counts.requests += requests.len();
         let mut tx = app.store.begin().await?;
-        store::sheet::bulk_sheets(&mut tx, backend, sheets).await?;
-        store::sheet::bulk_events(&mut tx, backend, events).await?;
-        store::sheet::bulk_handovers(&mut tx, backend, handovers).await?;
-        store::sheet::bulk_terms(&mut tx, backend, terms).await?;
-        srq::bulk(&mut tx, backend, requests).await?;
+        bulk::sheets(&mut tx, backend, sheets).await?;
+        bulk::sheet_events(&mut tx, backend, events).await?;
+        bulk::handovers(&mut tx, backend, handovers).await?;
+        bulk::sheet_terms(&mut tx, backend, terms).await?;
+        bulk::requests(&mut tx, backend, requests).await?;
         tx.commit().await?;
     }
     Ok(())
@@ -824,7 +825,7 @@ pub async fn generate(app: &App, desks: &[Desk], n: usize, seed: u64) -> Result<
             (f.decisions, f.follow_ups, f.recorded, f.capas);
         let mut tx = app.store.begin().await?;
         for (year, last) in &counters {
-            store::sheet::set_counter(&mut tx, desk.community_id, *year, *last).await?;
+            bulk::set_sheet_counter(&mut tx, desk.community_id, *year, *last).await?;
         }
         audit::record(
             app,

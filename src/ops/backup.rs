@@ -28,6 +28,7 @@ pub struct Written {
     pub checkpointed: bool,
 }
 
+#[tracing::instrument(name = "backup", skip_all, fields(without_key = opts.without_key))]
 pub async fn run(cfg: &Config, opts: &Options) -> Result<Written, BoxError> {
     let to = &opts.to;
     if to.exists() {
@@ -111,6 +112,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Written, BoxError> {
     .await??;
     std::fs::rename(&partial, to).map_err(|e| format!("cannot write {}: {e}", to.display()))?;
     sync_dir(&parent);
+    tracing::info!(bytes, missing_attachments = missing_attachments.len(), checkpointed, "backup written");
     Ok(Written { manifest, bytes, missing_attachments, checkpointed })
 }
 

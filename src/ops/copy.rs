@@ -82,6 +82,7 @@ fn compare_schemas(source: &[Table], target: &[Table]) -> Result<(), BoxError> {
     }
 }
 
+#[tracing::instrument(name = "copy", skip_all)]
 pub async fn run(cfg: &Config, opts: &Options) -> Result<Copied, BoxError> {
     let started = std::time::Instant::now();
     if !(opts.to.starts_with("postgres://") || opts.to.starts_with("postgresql://")) {
@@ -104,7 +105,9 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Copied, BoxError> {
     source.store.close().await;
     target.close().await;
     let (tables, audit) = result?;
-    Ok(Copied { tables, audit, millis: started.elapsed().as_millis() })
+    let millis = started.elapsed().as_millis();
+    tracing::info!(tables = tables.len(), millis = millis as u64, "copied to PostgreSQL");
+    Ok(Copied { tables, audit, millis })
 }
 
 async fn copy(source: &App, target: Store, cfg: &Config, url: &str) -> Result<(Vec<TableCopy>, String), BoxError> {

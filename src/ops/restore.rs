@@ -64,6 +64,7 @@ fn occupied(data: &Path, db: Option<&Path>, replace_key: bool) -> Vec<PathBuf> {
     found
 }
 
+#[tracing::instrument(name = "restore", skip_all, fields(force = opts.force))]
 pub async fn run(cfg: &Config, opts: &Options) -> Result<Restored, BoxError> {
     let data = cfg.data.clone();
     let file = std::fs::File::open(&opts.from).map_err(|e| format!("cannot open {}: {e}", opts.from.display()))?;
@@ -241,6 +242,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Restored, BoxError> {
     }
     sync_dir(&data);
     drop(staging);
+    tracing::info!(rows, attachments, upgraded = upgraded.len(), replaced = moved_aside.is_some(), "backup restored");
     Ok(Restored { manifest, rows, attachments, audit, upgraded, moved_aside, key: key_desc })
 }
 

@@ -7,6 +7,8 @@
 
 pub mod audit;
 pub mod auth;
+#[cfg(feature = "demo")]
+pub mod bulk;
 pub mod clock;
 pub mod followup;
 mod migrate;
@@ -489,46 +491,6 @@ pub fn values_placeholders(backend: Backend, rows: usize, cols: usize) -> String
 
 /// Rows per multi-row INSERT: well under both backends' parameter limits.
 pub const BATCH_ROWS: usize = 400;
-
-/// A value of a row inserted in bulk.
-pub enum BulkValue {
-    I(i64),
-    N(Option<i64>),
-    S(String),
-    O(Option<String>),
-}
-
-/// Parameters per statement: under SQLite's default limit (32,766) and PostgreSQL's (65,535).
-const BULK_PARAMS: usize = 30_000;
-
-/// Insert rows in multi-row statements (`head` is `INSERT INTO t (c1, …)`).
-pub async fn insert_rows(
-    tx: &mut AnyConnection,
-    backend: Backend,
-    head: &str,
-    cols: usize,
-    rows: Vec<Vec<BulkValue>>,
-) -> Result<(), sqlx::Error> {
-    let per = BULK_PARAMS / cols;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let batch: Vec<Vec<BulkValue>> = rows.by_ref().take(per).collect();
-        let sql = format!("{head} VALUES {}", values_placeholders(backend, batch.len(), cols));
-        let mut q = sqlx::query(&sql);
-        for row in batch {
-            for v in row {
-                q = match v {
-                    BulkValue::I(x) => q.bind(x),
-                    BulkValue::N(x) => q.bind(x),
-                    BulkValue::S(x) => q.bind(x),
-                    BulkValue::O(x) => q.bind(x),
-                };
-            }
-        }
-        q.execute(&mut *tx).await?;
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {

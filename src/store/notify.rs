@@ -25,6 +25,7 @@ const DUE_SQL: &str = "SELECT id, community_id, number, first_contact_id, due_at
      ORDER BY warn_at LIMIT $2";
 
 /// The plan of [`due`]'s query, one line a step (for the scheduler benchmark).
+#[cfg(feature = "demo")]
 pub async fn explain_due(pool: &AnyPool, backend: super::Backend, now: i64) -> Result<Vec<String>, sqlx::Error> {
     match backend {
         super::Backend::Sqlite => {

@@ -423,8 +423,3 @@ pub async fn insert_units_batch(
     }
     Ok(ids)
 }
-
-/// Each unit of a community with its building (a unit never moves to another building).
-pub async fn unit_buildings(pool: &AnyPool, community_id: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, building_id FROM units WHERE community_id = $1").bind(community_id).fetch_all(pool).await
-}

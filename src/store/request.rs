@@ -46,7 +46,7 @@ pub struct Projection {
     pub replied_by: Option<i64>,
 }
 
-const COLUMNS: &str = "sheet_id, community_id, kind, unit_id, opened_at, closed, category, class, class_rank, source, \
+pub(super) const COLUMNS: &str = "sheet_id, community_id, kind, unit_id, opened_at, closed, category, class, class_rank, source, \
      technician_id, assigned_at, appointment_at, arrival_due_at, arrived_at, completed_at, slip_due_at, slip_returned_at, \
      charge_fen, charge_state, against, against_department_id, valid, route, routed_department_id, deadline_at, flag, \
      solution_at, progress_count, last_progress_at, promised_by_at, answered_at, escalated_to, analysed_at, to_director, \
@@ -865,15 +865,4 @@ pub async fn users_with_roles(
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|r| r.get(0)).collect())
-}
-
-// ---- bulk loading (benchmark datasets) ----
-
-/// Flow rows in bulk, in [`COLUMNS`] order (38 values a row).
-pub async fn bulk(
-    tx: &mut AnyConnection,
-    backend: super::Backend,
-    rows: Vec<Vec<super::BulkValue>>,
-) -> Result<(), sqlx::Error> {
-    super::insert_rows(tx, backend, &format!("INSERT INTO requests ({COLUMNS})"), 38, rows).await
 }

@@ -12,6 +12,7 @@ mod assets;
 mod error;
 pub(crate) mod export;
 mod extract;
+mod failures;
 mod pages;
 mod security;
 
@@ -23,8 +24,10 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
 
 pub const SESSION_COOKIE: &str = "hq_session";
 pub const LANG_COOKIE: &str = "hq_lang";
@@ -48,8 +51,10 @@ pub fn router(app: App) -> Router {
     let (api_router, mut openapi) = api::router(upload_limit).split_for_parts();
     api::document_errors(&mut openapi);
     let openapi = Arc::new(openapi);
-    Router::new()
-        .merge(pages::router(upload_limit))
+    let routes = Router::new().merge(pages::router(upload_limit));
+    #[cfg(test)]
+    let routes = routes.merge(failures::test_routes());
+    routes
         .merge(api_router)
         .route(
             "/api/openapi.json",
@@ -64,6 +69,8 @@ pub fn router(app: App) -> Router {
         .layer(axum::middleware::from_fn(error::api_errors_as_json))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::session_and_csrf))
         .layer(axum::middleware::from_fn_with_state(state.clone(), database_gate))
+        .layer(CatchPanicLayer::custom(failures::panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), failures::answer_failures))
         .layer(DefaultBodyLimit::max(limit))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
@@ -72,6 +79,15 @@ pub fn router(app: App) -> Router {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"),
         ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(failures::request_span)
+                .on_request(())
+                .on_response(failures::log_answer)
+                .on_body_chunk(())
+                .on_eos(())
+                .on_failure(()),
+        )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .with_state(state)
@@ -90,15 +106,7 @@ async fn database_gate(
     let path = req.uri().path();
     let needs_database = !(path == "/healthz" || path == "/readyz" || path.starts_with("/static/"));
     if needs_database && !s.app.store.available() {
-        let lang = security::cookie(req.headers(), LANG_COOKIE)
-            .and_then(crate::i18n::Lang::parse)
-            .or_else(|| {
-                req.headers()
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok())
-                    .map(crate::i18n::Lang::from_accept_language)
-            })
-            .unwrap_or_default();
+        let lang = lang_of_headers(req.headers());
         let e = crate::app::AppError::Unavailable { code: "database_unavailable" };
         return if path.starts_with("/api/") {
             ApiError::from_app(e, lang).into_response()
@@ -111,6 +119,20 @@ async fn database_gate(
         s.app.store.suspect();
     }
     r
+}
+
+/// The caller's language before the session is known: the language cookie, else
+/// `Accept-Language`.
+fn lang_of_headers(headers: &axum::http::HeaderMap) -> crate::i18n::Lang {
+    security::cookie(headers, LANG_COOKIE)
+        .and_then(crate::i18n::Lang::parse)
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .map(crate::i18n::Lang::from_accept_language)
+        })
+        .unwrap_or_default()
 }
 
 async fn readyz(axum::extract::State(s): axum::extract::State<AppState>) -> (axum::http::StatusCode, &'static str) {

@@ -51,14 +51,7 @@ fn lang_of(headers: &HeaderMap, session: Option<&LiveSession>) -> Lang {
     if let Some(s) = session {
         return Lang::parse(&s.user.locale).unwrap_or_default();
     }
-    if let Some(l) = cookie(headers, super::LANG_COOKIE).and_then(Lang::parse) {
-        return l;
-    }
-    headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(Lang::from_accept_language)
-        .unwrap_or_default()
+    super::lang_of_headers(headers)
 }
 
 fn refuse(lang: Lang, path: &str, code: &'static str) -> Response {

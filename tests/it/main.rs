@@ -30,6 +30,7 @@ mod query_fuzz;
 mod reports;
 mod request_pages;
 mod requests;
+mod schema_parity;
 mod security;
 mod sheet_pages;
 mod sheets;
