@@ -280,39 +280,9 @@ pub async fn open_on(cfg: Config, create: bool, clock: Clock) -> Result<App, Box
     Ok(app)
 }
 
-async fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode, BoxError> {
+async fn run(cli: Cli, cfg: Config) -> Result<ExitCode, BoxError> {
     match cli.cmd {
-        Cmd::Serve { demo, .. } => {
-            if demo && !cfg!(feature = "demo") {
-                return Err(WITHOUT_DEMO.into());
-            }
-            let started = std::time::Instant::now();
-            cfg.demo = demo;
-            // Held until the process ends: no restore or copy replaces the data under us.
-            let _lock = crate::ops::lock::shared(&cfg.data)?;
-            let app = open(cfg).await?;
-            #[cfg(feature = "demo")]
-            if demo {
-                let loaded = crate::demo::load_if_empty(&app).await?;
-                crate::demo::print_logins(&app, loaded).await?;
-            }
-            crate::app::notify::spawn(app.clone());
-            let listener = tokio::net::TcpListener::bind(app.config.listen)
-                .await
-                .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
-            let addr = listener.local_addr()?;
-            tracing::info!(
-                "huiqian is ready at http://{addr}/ ({} database, started in {} ms)",
-                app.store.backend().name(),
-                started.elapsed().as_millis()
-            );
-            crate::web::serve(app.clone(), listener).await?;
-            // Stopped (SIGTERM, Ctrl-C): requests have finished; leave SQLite's database
-            // whole in its one file.
-            app.store.close().await;
-            tracing::info!("stopped");
-            Ok(ExitCode::SUCCESS)
-        }
+        Cmd::Serve { demo, .. } => serve(cfg, demo).await,
         Cmd::Migrate => {
             let app = open(cfg).await?;
             println!("database is at the latest schema ({})", app.store.backend().name());
@@ -339,56 +309,8 @@ async fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode, BoxError> {
             print!("{}", crate::ops::copy::describe(&c, &cfg, &to));
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Holidays(h) => {
-            let app = open(cfg).await?;
-            let actor = Actor::cli();
-            match h {
-                HolidaysCmd::List => {
-                    let all = crate::app::holidays::list(&app, &actor).await.map_err(describe)?;
-                    for n in &all.notices {
-                        println!("{}  {}  (放假 {} 天, 调休上班 {} 天)", n.year, n.title, n.holidays, n.workdays);
-                    }
-                }
-                HolidaysCmd::Load { file } => {
-                    let text =
-                        std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-                    let r = crate::app::holidays::load(&app, &actor, &crate::app::holidays::LoadInput { notice: text })
-                        .await
-                        .map_err(describe)?;
-                    println!(
-                        "{} {}: {} days loaded into {} communities{}",
-                        r.year,
-                        r.title,
-                        r.days,
-                        r.communities,
-                        if r.replaced { " (replacing the notice loaded before)" } else { "" }
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Cmd::Audit(AuditCmd::Verify { checkpoints }) => {
-            let app = open(cfg).await?;
-            let r = crate::app::audit::verify(&app, &checkpoints).await.map_err(|e| e.to_string())?;
-            let summary = format!(
-                "{} entries ({} sealed with the key, {} from before), {} sheet events, {} checkpoints",
-                r.checked,
-                r.keyed,
-                r.checked - r.keyed,
-                r.events,
-                r.checkpoints
-            );
-            if r.ok() {
-                println!("audit trail intact: {summary} verified");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!("audit trail damaged ({summary} read):");
-                for p in &r.problems {
-                    println!("  - [{}] {}", p.damage.label(), p.text);
-                }
-                Ok(ExitCode::from(2))
-            }
-        }
+        Cmd::Holidays(h) => holidays_cmd(cfg, h).await,
+        Cmd::Audit(AuditCmd::Verify { checkpoints }) => audit_verify(cfg, &checkpoints).await,
         Cmd::Audit(AuditCmd::Checkpoint) => {
             let app = open(cfg).await?;
             let cp = crate::app::audit::checkpoint(&app).await.map_err(|e| e.to_string())?;
@@ -396,102 +318,202 @@ async fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode, BoxError> {
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "demo")]
-        Cmd::BenchTick { ticks } => {
-            let app = open(cfg).await?;
-            for line in
-                crate::store::notify::explain_due(app.store.read(), app.store.backend(), app.clock.now()).await?
-            {
-                println!("plan: {line}");
-            }
-            for i in 1..=ticks {
-                let started = std::time::Instant::now();
-                let t = crate::app::notify::tick(&app, app.clock.now()).await.map_err(|e| e.to_string())?;
-                println!(
-                    "tick {i}: {:.2} ms, {} rows read, {} notices",
-                    started.elapsed().as_secs_f64() * 1000.0,
-                    t.read,
-                    t.notices
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Cmd::BenchTick { ticks } => bench_tick(cfg, ticks).await,
         #[cfg(feature = "demo")]
         Cmd::BenchData { units, residents, communities, phones, sheets, sheet_ids } => {
-            let app = open(cfg).await?;
             let size = crate::demo::bench::Size { units, residents, communities, sheets };
-            let g = crate::demo::bench::generate(&app, size).await?;
-            println!(
-                "generated {} units and {} residents in {} communities ({} database) in {} ms; \
-                 sign in as {} / {}",
-                g.units,
-                g.residents,
-                g.communities.len(),
-                app.store.backend().name(),
-                g.millis,
-                crate::demo::bench::USERNAME,
-                crate::demo::bench::PASSWORD
-            );
-            let list = g.sample_phones.join("\n") + "\n";
-            match phones {
-                Some(path) => {
-                    std::fs::write(&path, list).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                    println!(
-                        "{} sample phone numbers (community {}) written to {}",
-                        g.sample_phones.len(),
-                        g.communities[0],
-                        path.display()
-                    );
-                }
-                None => print!("{list}"),
-            }
-            if sheets > 0 {
-                let s = &g.sheets;
-                println!(
-                    "{} sheets ({} open, {} with 漏水), {} events, {} search terms; receptionist {} / {}",
-                    s.sheets,
-                    s.open,
-                    s.leaks,
-                    s.events,
-                    s.terms,
-                    crate::demo::bench::DESK_USERNAME,
-                    crate::demo::bench::PASSWORD
-                );
-                let n = g.communities.len();
-                let k = crate::demo::bench::TECHNICIANS;
-                println!(
-                    "{} flow rows; {} repairs on the dispatchers' boards, {} open with technicians; \
-                     dispatchers {} … {}, technicians {} … {} / {}",
-                    s.requests,
-                    s.board,
-                    s.assigned,
-                    crate::demo::bench::dispatcher_username(0),
-                    crate::demo::bench::dispatcher_username(n - 1),
-                    crate::demo::bench::technician_username(0, 1),
-                    crate::demo::bench::technician_username(n - 1, k),
-                    crate::demo::bench::PASSWORD
-                );
-                println!(
-                    "{} follow-up decisions, {} follow-ups ({} recorded), {} corrective actions",
-                    s.decisions, s.follow_ups, s.recorded, s.capas
-                );
-            }
-            if let Some(path) = sheet_ids {
-                let list: String = g.sample_sheets.iter().map(|i| format!("{i}\n")).collect();
-                std::fs::write(&path, list).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            }
-            Ok(ExitCode::SUCCESS)
+            bench_data(cfg, size, phones, sheet_ids).await
         }
-        Cmd::Config(ConfigCmd::Check) => {
-            let secret_source = if !cfg.secret_key.is_empty() {
-                "configured".to_string()
-            } else {
-                format!("file {}", cfg.data.join("secret.key").display())
-            };
-            let text = toml::to_string_pretty(&cfg.redacted())?;
-            println!("# effective configuration (secrets redacted)\n# secret key: {secret_source}\n{text}");
-            Ok(ExitCode::SUCCESS)
+        Cmd::Config(ConfigCmd::Check) => config_check(&cfg),
+    }
+}
+
+/// `serve`: open (and with `--demo`, fill) the database, start the scheduler, answer until
+/// told to stop, then close the database whole.
+async fn serve(mut cfg: Config, demo: bool) -> Result<ExitCode, BoxError> {
+    if demo && !cfg!(feature = "demo") {
+        return Err(WITHOUT_DEMO.into());
+    }
+    let started = std::time::Instant::now();
+    cfg.demo = demo;
+    // Held until the process ends: no restore or copy replaces the data under us.
+    let _lock = crate::ops::lock::shared(&cfg.data)?;
+    let app = open(cfg).await?;
+    #[cfg(feature = "demo")]
+    if demo {
+        let loaded = crate::demo::load_if_empty(&app).await?;
+        crate::demo::print_logins(&app, loaded).await?;
+    }
+    crate::app::notify::spawn(app.clone());
+    let listener = tokio::net::TcpListener::bind(app.config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", app.config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        "huiqian is ready at http://{addr}/ ({} database, started in {} ms)",
+        app.store.backend().name(),
+        started.elapsed().as_millis()
+    );
+    crate::web::serve(app.clone(), listener).await?;
+    // Stopped (SIGTERM, Ctrl-C): requests have finished; leave SQLite's database
+    // whole in its one file.
+    app.store.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn holidays_cmd(cfg: Config, h: HolidaysCmd) -> Result<ExitCode, BoxError> {
+    let app = open(cfg).await?;
+    let actor = Actor::cli();
+    match h {
+        HolidaysCmd::List => {
+            let all = crate::app::holidays::list(&app, &actor).await.map_err(describe)?;
+            for n in &all.notices {
+                println!("{}  {}  (放假 {} 天, 调休上班 {} 天)", n.year, n.title, n.holidays, n.workdays);
+            }
+        }
+        HolidaysCmd::Load { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let r = crate::app::holidays::load(&app, &actor, &crate::app::holidays::LoadInput { notice: text })
+                .await
+                .map_err(describe)?;
+            println!(
+                "{} {}: {} days loaded into {} communities{}",
+                r.year,
+                r.title,
+                r.days,
+                r.communities,
+                if r.replaced { " (replacing the notice loaded before)" } else { "" }
+            );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `audit verify`: exit 2 when the trail is damaged, listing what was found.
+async fn audit_verify(cfg: Config, checkpoints: &[PathBuf]) -> Result<ExitCode, BoxError> {
+    let app = open(cfg).await?;
+    let r = crate::app::audit::verify(&app, checkpoints).await.map_err(|e| e.to_string())?;
+    let summary = format!(
+        "{} entries ({} sealed with the key, {} from before), {} sheet events, {} checkpoints",
+        r.checked,
+        r.keyed,
+        r.checked - r.keyed,
+        r.events,
+        r.checkpoints
+    );
+    if r.ok() {
+        println!("audit trail intact: {summary} verified");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("audit trail damaged ({summary} read):");
+        for p in &r.problems {
+            println!("  - [{}] {}", p.damage.label(), p.text);
+        }
+        Ok(ExitCode::from(2))
+    }
+}
+
+#[cfg(feature = "demo")]
+async fn bench_tick(cfg: Config, ticks: usize) -> Result<ExitCode, BoxError> {
+    let app = open(cfg).await?;
+    for line in crate::store::notify::explain_due(app.store.read(), app.store.backend(), app.clock.now()).await? {
+        println!("plan: {line}");
+    }
+    for i in 1..=ticks {
+        let started = std::time::Instant::now();
+        let t = crate::app::notify::tick(&app, app.clock.now()).await.map_err(|e| e.to_string())?;
+        println!(
+            "tick {i}: {:.2} ms, {} rows read, {} notices",
+            started.elapsed().as_secs_f64() * 1000.0,
+            t.read,
+            t.notices
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "demo")]
+async fn bench_data(
+    cfg: Config,
+    size: crate::demo::bench::Size,
+    phones: Option<PathBuf>,
+    sheet_ids: Option<PathBuf>,
+) -> Result<ExitCode, BoxError> {
+    let sheets = size.sheets;
+    let app = open(cfg).await?;
+    let g = crate::demo::bench::generate(&app, size).await?;
+    println!(
+        "generated {} units and {} residents in {} communities ({} database) in {} ms; \
+         sign in as {} / {}",
+        g.units,
+        g.residents,
+        g.communities.len(),
+        app.store.backend().name(),
+        g.millis,
+        crate::demo::bench::USERNAME,
+        crate::demo::bench::PASSWORD
+    );
+    let list = g.sample_phones.join("\n") + "\n";
+    match phones {
+        Some(path) => {
+            std::fs::write(&path, list).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            println!(
+                "{} sample phone numbers (community {}) written to {}",
+                g.sample_phones.len(),
+                g.communities[0],
+                path.display()
+            );
+        }
+        None => print!("{list}"),
+    }
+    if sheets > 0 {
+        let s = &g.sheets;
+        println!(
+            "{} sheets ({} open, {} with 漏水), {} events, {} search terms; receptionist {} / {}",
+            s.sheets,
+            s.open,
+            s.leaks,
+            s.events,
+            s.terms,
+            crate::demo::bench::DESK_USERNAME,
+            crate::demo::bench::PASSWORD
+        );
+        let n = g.communities.len();
+        let k = crate::demo::bench::TECHNICIANS;
+        println!(
+            "{} flow rows; {} repairs on the dispatchers' boards, {} open with technicians; \
+             dispatchers {} … {}, technicians {} … {} / {}",
+            s.requests,
+            s.board,
+            s.assigned,
+            crate::demo::bench::dispatcher_username(0),
+            crate::demo::bench::dispatcher_username(n - 1),
+            crate::demo::bench::technician_username(0, 1),
+            crate::demo::bench::technician_username(n - 1, k),
+            crate::demo::bench::PASSWORD
+        );
+        println!(
+            "{} follow-up decisions, {} follow-ups ({} recorded), {} corrective actions",
+            s.decisions, s.follow_ups, s.recorded, s.capas
+        );
+    }
+    if let Some(path) = sheet_ids {
+        let list: String = g.sample_sheets.iter().map(|i| format!("{i}\n")).collect();
+        std::fs::write(&path, list).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_check(cfg: &Config) -> Result<ExitCode, BoxError> {
+    let secret_source = if !cfg.secret_key.is_empty() {
+        "configured".to_string()
+    } else {
+        format!("file {}", cfg.data.join("secret.key").display())
+    };
+    let text = toml::to_string_pretty(&cfg.redacted())?;
+    println!("# effective configuration (secrets redacted)\n# secret key: {secret_source}\n{text}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn random_password() -> String {
