@@ -300,3 +300,8 @@ pub async fn mark_read(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// How many of one's notifications are unread (the header's badge).
+pub async fn unread_count(app: &App, actor: &Actor) -> AppResult<i64> {
+    Ok(st::unread_count(app.store.read(), actor.user_id()).await?)
+}

@@ -1252,3 +1252,11 @@ pub async fn refresh_clocks(app: &App, community_id: i64) -> AppResult<usize> {
 pub fn check_attachment(bytes: &[u8]) -> Result<&'static str, ValidationError> {
     files::check(bytes, files::Purpose::Document)
 }
+
+/// A sheet's row (its number, community, state and clock) for someone who may see its
+/// community; otherwise not found.
+pub async fn row(app: &App, actor: &Actor, id: i64) -> AppResult<st::SheetRow> {
+    let row = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.may_read(Permission::ViewCommunity, row.community_id).map_err(|_| AppError::NotFound)?;
+    Ok(row)
+}

@@ -89,7 +89,7 @@ async fn database_gate(
     use axum::response::IntoResponse;
     let path = req.uri().path();
     let needs_database = !(path == "/healthz" || path == "/readyz" || path.starts_with("/static/"));
-    if needs_database && !s.app.store.available() {
+    if needs_database && !s.app.database_available() {
         let lang = security::cookie(req.headers(), LANG_COOKIE)
             .and_then(crate::i18n::Lang::parse)
             .or_else(|| {
@@ -108,13 +108,13 @@ async fn database_gate(
     }
     let r = next.run(req).await;
     if r.extensions().get::<error::DatabaseUnavailable>().is_some() {
-        s.app.store.suspect();
+        s.app.database_suspect();
     }
     r
 }
 
 async fn readyz(axum::extract::State(s): axum::extract::State<AppState>) -> (axum::http::StatusCode, &'static str) {
-    if s.app.store.ping().await {
+    if s.app.ready().await {
         (axum::http::StatusCode::OK, "ready")
     } else {
         (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database unavailable")

@@ -179,12 +179,11 @@ fn local_input(ms: i64, tz: &str) -> String {
 async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode) -> PageResult {
     let d = fu::get(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cid = d.follow_up.community_id;
-    let tz = s.app.store.community_zone(cid).await.map_err(AppError::from).page(ctx.lang)?.unwrap_or_default();
+    let tz = crate::app::org::community(&s.app, &ctx.actor, cid).await.page(ctx.lang)?.timezone;
     let c = Chrome::of(ctx);
     let can_review = ctx.actor.authorize(Permission::ReviewFollowUp, cid).is_ok();
     let can_reassign = ctx.actor.authorize(Permission::ReassignSheet, cid).is_ok();
-    let members =
-        crate::store::auth::community_members(s.app.store.read(), cid).await.map_err(AppError::from).page(ctx.lang)?;
+    let members = crate::app::auth::community_members(&s.app, &ctx.actor, cid).await.page(ctx.lang)?;
     let mut colleagues: Vec<(String, String)> = vec![];
     let mut staff: Vec<(String, String)> = vec![];
     for (id, name, role) in &members {
@@ -284,11 +283,11 @@ async fn record(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm
         ("signer", f.signer.clone()),
     ]);
     let task = fu::get(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
-    let tz = s.app.store.community_zone(task.follow_up.community_id).await.map_err(AppError::from).page(ctx.lang)?;
+    let tz = crate::app::org::community(&s.app, &ctx.actor, task.follow_up.community_id).await.page(ctx.lang)?.timezone;
     let contacted_at = if f.contacted_at.trim().is_empty() {
         None
     } else {
-        match local_ms(&f.contacted_at, tz.as_deref().unwrap_or_default()) {
+        match local_ms(&f.contacted_at, &tz) {
             Some(t) => Some(t),
             None => {
                 let e =
@@ -432,8 +431,8 @@ async fn capa_plan(
         ("due_at", f.due_at.clone()),
     ]);
     let report = fu::capa(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
-    let tz = s.app.store.community_zone(report.community_id).await.map_err(AppError::from).page(ctx.lang)?;
-    let due = local_ms(&f.due_at, tz.as_deref().unwrap_or_default());
+    let tz = crate::app::org::community(&s.app, &ctx.actor, report.community_id).await.page(ctx.lang)?.timezone;
+    let due = local_ms(&f.due_at, &tz);
     let r = match due {
         None => Err(AppError::field("due_at", huiqian_domain::validation::ValidationError::new("date.invalid"))),
         Some(due_at) => {

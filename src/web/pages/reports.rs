@@ -461,12 +461,7 @@ async fn drill(
     let period = rp::Period { from: q.from.clone(), to: q.to.clone() };
     let rows = rp::drill(&s.app, &ctx.actor, cm.id, user, m, &period).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
-    let name = crate::store::auth::user(s.app.store.read(), user)
-        .await
-        .map_err(AppError::from)
-        .page(ctx.lang)?
-        .map(|u| u.display_name)
-        .unwrap_or_default();
+    let name = crate::app::auth::display_name(&s.app, &ctx.actor, cm.id, user).await.page(ctx.lang)?;
     let title = format!("{name} · {}", c.t.get(&format!("report.measure.{measure}")));
     let rows = rows
         .into_iter()

@@ -122,8 +122,7 @@ pub(super) async fn intake(s: &AppState, ctx: &Ctx, community_id: i64) -> Intake
         .map(|d| (d.id.to_string(), d.name))
         .collect();
     let mut staff: Vec<(String, String)> = vec![];
-    for (id, name, _) in
-        crate::store::auth::community_members(s.app.store.read(), community_id).await.unwrap_or_default()
+    for (id, name, _) in crate::app::auth::community_members(&s.app, &ctx.actor, community_id).await.unwrap_or_default()
     {
         let entry = (id.to_string(), name);
         if !staff.contains(&entry) {
@@ -270,12 +269,7 @@ pub(super) async fn flow_view(
     let at = |ms: Option<i64>| ms.map(|v| when(v, tz)).unwrap_or_default();
     let user_name = |id: Option<i64>| async move {
         match id {
-            Some(id) => crate::store::auth::user(s.app.store.read(), id)
-                .await
-                .ok()
-                .flatten()
-                .map(|u| u.display_name)
-                .unwrap_or_default(),
+            Some(id) => crate::app::auth::display_name(&s.app, &ctx.actor, cid, id).await.unwrap_or_default(),
             None => String::new(),
         }
     };

@@ -364,8 +364,7 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
             return Ok(page(status, &new_page(&s, &ctx, &list, cm.id, form, uuid::Uuid::new_v4().to_string()).await));
         }
     };
-    let tz =
-        so::community(s.app.store.read(), f.community_id).await.ok().flatten().map(|c| c.timezone).unwrap_or_default();
+    let tz = org::community(&s.app, &ctx.actor, f.community_id).await.map(|c| c.timezone).unwrap_or_default();
     let input = sheet::RegisterInput {
         kind: f.kind.clone(),
         channel: f.channel.clone(),
@@ -650,8 +649,7 @@ async fn sheet_page(
 ) -> PageResult {
     let mut f = Form::default();
     if let Some(aid) = q.article {
-        let row = st::sheet(s.app.store.read(), id).await.map_err(|e| PageError(e.into(), ctx.lang))?;
-        if let Some(row) = row {
+        if let Ok(row) = sheet::row(&s.app, &ctx.actor, id).await {
             let found = crate::app::request::articles(&s.app, &ctx.actor, row.community_id).await.page(ctx.lang)?;
             if let Some(a) = found.into_iter().find(|a| a.id == aid && a.active == 1) {
                 f = Form::with(&[("answer", a.answer), ("basis", a.basis), ("article_id", a.id.to_string())]);
@@ -795,15 +793,8 @@ fn end_of_day_ms(date: &str, tz: &str) -> Option<i64> {
 async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f): AxForm<ActForm>) -> PageResult {
     use crate::app::request::FlowAction as F;
     use sheet::{Action as A, SheetAction as S};
-    let row = st::sheet(s.app.store.read(), id)
-        .await
-        .map_err(|e| PageError(e.into(), ctx.lang))?
-        .ok_or(PageError(AppError::NotFound, ctx.lang))?;
-    let tz = so::community(s.app.store.read(), row.community_id)
-        .await
-        .map_err(|e| PageError(e.into(), ctx.lang))?
-        .map(|c| c.timezone)
-        .unwrap_or_default();
+    let row = sheet::row(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    let tz = org::community(&s.app, &ctx.actor, row.community_id).await.page(ctx.lang)?.timezone;
     let now = crate::store::now_ms();
     let required = |field: &str| AppError::field(field, huiqian_domain::validation::ValidationError::new("required"));
     let action: Result<A, AppError> = Ok(match f.action.as_str() {
