@@ -66,7 +66,17 @@ pub(crate) async fn send_to(
 ) -> AppResult<bool> {
     let user_id = user.id;
     let lang = Lang::parse(&user.locale).unwrap_or_default();
-    let due = due_at.map(|d| crate::web::pages_when(d, "Asia/Shanghai")).unwrap_or_default();
+    // The deadline as the community reads it, in its own zone.
+    let due = match due_at {
+        Some(d) => {
+            let zone = app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)?;
+            let zone: chrono_tz::Tz = zone
+                .parse()
+                .map_err(|_| AppError::Internal(format!("community {community_id} has an unknown time zone {zone}")))?;
+            huiqian_domain::time::format_instant(d, zone)
+        }
+        None => String::new(),
+    };
     let params = [("number", number.to_string()), ("due", due)];
     let title = tf(lang, &format!("notice.{kind}.title"), &params);
     let body = tf(lang, &format!("notice.{kind}.body"), &params);

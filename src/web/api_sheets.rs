@@ -251,7 +251,7 @@ pub fn handover_table(lang: crate::i18n::Lang) -> export::Table {
 
 /// A handover as the export's row, in [`handover_table`]'s columns.
 pub fn handover_cells(r: &st::HandoverRow, tz: &str, lang: crate::i18n::Lang) -> Vec<String> {
-    let when = |ms: Option<i64>| ms.map(|m| super::pages_when(m, tz)).unwrap_or_default();
+    let when = |ms: Option<i64>| ms.map(|m| super::pages::when(m, tz)).unwrap_or_default();
     vec![
         r.number.clone(),
         r.no.to_string(),

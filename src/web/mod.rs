@@ -206,8 +206,3 @@ pub fn error_message(e: &huiqian_domain::validation::ValidationError, lang: crat
 pub fn app_error_message(e: &crate::app::AppError, lang: crate::i18n::Lang) -> String {
     error::message_of(e, lang)
 }
-
-/// An instant as people read it, in a community's zone.
-pub(crate) fn pages_when(ms: i64, tz: &str) -> String {
-    pages::when(ms, tz)
-}

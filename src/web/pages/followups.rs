@@ -173,7 +173,7 @@ pub struct CapaView {
 }
 
 fn local_input(ms: i64, tz: &str) -> String {
-    when(ms, tz).replace(' ', "T")
+    huiqian_domain::time::format_local_input(ms, super::zone(tz))
 }
 
 async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode) -> PageResult {

@@ -289,10 +289,13 @@ pub async fn read_upload(mut mp: Multipart, limit: usize) -> Result<(String, Vec
     Err(AppError::field("file", ValidationError::new("upload.missing")))
 }
 
-/// Format an instant for people, in the community's (or Shanghai's) zone.
+/// The zone a community's setting names, as the pages read it (Shanghai's when the
+/// setting names none the zone database knows).
+pub fn zone(tz: &str) -> chrono_tz::Tz {
+    tz.parse().unwrap_or(chrono_tz::Asia::Shanghai)
+}
+
+/// Format an instant for people, in the community's zone.
 pub fn when(ms: i64, tz: &str) -> String {
-    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
+    huiqian_domain::time::format_instant(ms, zone(tz))
 }

@@ -39,14 +39,7 @@ pub fn router() -> Router<AppState> {
 
 /// A `datetime-local` value (`2026-03-01T09:30`) in the community's zone, as epoch ms.
 pub(super) fn local_ms(s: &str, tz: &str) -> Option<i64> {
-    use chrono::TimeZone;
-    let s = s.trim();
-    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
-        .ok()?;
-    let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    zone.from_local_datetime(&t).earliest().map(|x| x.timestamp_millis())
+    huiqian_domain::time::parse_local(s, super::zone(tz))
 }
 
 /// Money from integer fen, as people read it (`¥1,234.50`).
