@@ -637,12 +637,12 @@ async fn sheet_page(
     Query(q): Query<SheetQuery>,
 ) -> PageResult {
     let mut f = Form::default();
-    if let Some(aid) = q.article {
-        if let Ok(row) = sheet::row(&s.app, &ctx.actor, id).await {
-            let found = crate::app::request::articles(&s.app, &ctx.actor, row.community_id).await.page(ctx.lang)?;
-            if let Some(a) = found.into_iter().find(|a| a.id == aid && a.active == 1) {
-                f = Form::with(&[("answer", a.answer), ("basis", a.basis), ("article_id", a.id.to_string())]);
-            }
+    if let Some(aid) = q.article
+        && let Ok(row) = sheet::row(&s.app, &ctx.actor, id).await
+    {
+        let found = crate::app::request::articles(&s.app, &ctx.actor, row.community_id).await.page(ctx.lang)?;
+        if let Some(a) = found.into_iter().find(|a| a.id == aid && a.active == 1) {
+            f = Form::with(&[("answer", a.answer), ("basis", a.basis), ("article_id", a.id.to_string())]);
         }
     }
     sheet_view(&s, &ctx, id, f, q.kb.as_deref()).await
