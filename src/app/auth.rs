@@ -954,3 +954,63 @@ pub async fn staff_detail(app: &App, actor: &Actor, user_id: i64) -> AppResult<(
     }
     Ok((user, roles))
 }
+
+/// End the session a browser held before it signed in again: the new sign-in always gets
+/// a new session, and the old one is not left open beside it. Only the browser holding the
+/// old session's cookie names it.
+pub async fn end_replaced_session(app: &App, session_id: &str) -> AppResult<()> {
+    let mut tx = app.store.begin().await?;
+    st::end_session(&mut tx, session_id, "replaced_at_sign_in", app.clock.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The CSRF token of the session a sign-in just opened, for a client that signed in
+/// through the API and writes with the cookie.
+pub async fn csrf_of_new_session(app: &App, signed: &SignedIn) -> AppResult<String> {
+    Ok(st::session(app.store.read(), &sha256_hex(signed.token.as_bytes()))
+        .await?
+        .map(|x| x.csrf_token)
+        .unwrap_or_default())
+}
+
+/// One's own API tokens (never the secret part).
+pub async fn my_tokens(app: &App, actor: &Actor) -> AppResult<Vec<st::ApiToken>> {
+    Ok(st::tokens_of(app.store.read(), actor.user_id()).await?)
+}
+
+/// Everyone holding a role in a community, with the role (a person with two roles is
+/// listed twice), for naming a colleague on a form; members of the community only.
+pub async fn community_members(app: &App, actor: &Actor, community_id: i64) -> AppResult<Vec<(i64, String, String)>> {
+    actor.may_read(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    Ok(st::community_members(app.store.read(), community_id).await?)
+}
+
+/// A colleague's display name, as a sheet or a report of `community_id` names them; empty
+/// for an account that no longer exists.
+pub async fn display_name(app: &App, actor: &Actor, community_id: i64, user_id: i64) -> AppResult<String> {
+    actor.may_read(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    Ok(st::user(app.store.read(), user_id).await?.map(|u| u.display_name).unwrap_or_default())
+}
+
+/// The account of a user name, for someone who may read the audit trail somewhere (to
+/// filter it by who acted).
+pub async fn user_id_by_name(app: &App, actor: &Actor, username: &str) -> AppResult<Option<i64>> {
+    if !actor.may_anywhere(Permission::ViewAudit) {
+        return Err(AppError::Forbidden);
+    }
+    let mut conn = app.store.read().acquire().await?;
+    Ok(st::user_by_name(&mut conn, &username.to_lowercase()).await?.map(|u| u.id))
+}
+
+/// A role grant, for someone who may see the staff of its community (or company-wide
+/// staff, for a company-wide grant).
+pub async fn role_grant(app: &App, actor: &Actor, role_id: i64) -> AppResult<st::RoleRow> {
+    let r = st::role_row(app.store.read(), role_id).await?.ok_or(AppError::NotFound)?;
+    let visible = actor.authorize_company(Permission::ViewStaff).is_ok()
+        || r.community_id.is_some_and(|c| actor.may_read(Permission::ViewStaff, c).is_ok());
+    if !visible {
+        return Err(AppError::Forbidden);
+    }
+    Ok(r)
+}

@@ -277,3 +277,23 @@ pub async fn set_week(app: &App, actor: &Actor, community_id: i64, w: &WeekInput
     super::sheet::refresh_clocks(app, community_id).await?;
     Ok(st::hours(app.store.read(), community_id).await?)
 }
+
+/// The community's clock targets (the collection limit per kind), for its members.
+pub async fn targets(app: &App, actor: &Actor, community_id: i64) -> AppResult<Vec<st::Target>> {
+    actor.may_read(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    Ok(st::targets(app.store.read(), community_id).await?)
+}
+
+/// The community's business calendar as stored, for its members: the working spans of
+/// each weekday (none: the default week) and the holidays, make-up working days and days
+/// with hours of their own.
+pub async fn stored_calendar(app: &App, actor: &Actor, community_id: i64) -> AppResult<(Vec<st::Hours>, Vec<st::Day>)> {
+    actor.may_read(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    Ok((st::hours(app.store.read(), community_id).await?, st::days(app.store.read(), community_id).await?))
+}
+
+/// The holiday notices loaded (years and titles), for the calendar settings page.
+pub async fn notices(app: &App, actor: &Actor, community_id: i64) -> AppResult<Vec<st::HolidayNotice>> {
+    actor.may_read(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    Ok(st::notices(app.store.read()).await?)
+}

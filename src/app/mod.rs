@@ -38,6 +38,22 @@ pub struct App {
 }
 
 impl App {
+    /// Is the database believed reachable? While it is not, requests that need it are
+    /// answered at once instead of waiting on it.
+    pub fn database_available(&self) -> bool {
+        self.store.available()
+    }
+
+    /// A request found the database unreachable: check it again before the next one.
+    pub fn database_suspect(&self) {
+        self.store.suspect();
+    }
+
+    /// Does the database answer now (readiness)?
+    pub async fn ready(&self) -> bool {
+        self.store.ping().await
+    }
+
     /// Refuse a write under a community that does not exist (a company-wide grant
     /// authorises any community number, so the check cannot be left to the grant).
     pub(crate) async fn community_exists(&self, id: i64) -> AppResult<()> {

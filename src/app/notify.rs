@@ -67,7 +67,14 @@ pub(crate) async fn send_to(
     let now = app.clock.now();
     let user_id = user.id;
     let lang = Lang::parse(&user.locale).unwrap_or_default();
-    let due = due_at.map(|d| crate::web::pages_when(d, "Asia/Shanghai")).unwrap_or_default();
+    // The deadline as the community reads it, in its own zone.
+    let due = match due_at {
+        Some(d) => {
+            let zone = app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)?;
+            huiqian_domain::time::format_instant(d, zone)
+        }
+        None => String::new(),
+    };
     let params = [("number", number.to_string()), ("due", due)];
     let title = tf(lang, &format!("notice.{kind}.title"), &params);
     let body = tf(lang, &format!("notice.{kind}.body"), &params);
@@ -302,4 +309,9 @@ pub async fn mark_read(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// How many of one's notifications are unread (the header's badge).
+pub async fn unread_count(app: &App, actor: &Actor) -> AppResult<i64> {
+    Ok(st::unread_count(app.store.read(), actor.user_id()).await?)
 }

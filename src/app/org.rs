@@ -176,6 +176,12 @@ pub async fn community(app: &App, actor: &Actor, id: i64) -> AppResult<st::Commu
     st::community(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
+/// A community's time zone, for counting its days (an unknown stored zone is an error).
+pub async fn zone(app: &App, actor: &Actor, id: i64) -> AppResult<chrono_tz::Tz> {
+    actor.authorize(Permission::ViewCommunity, id).map_err(|_| AppError::NotFound)?;
+    app.store.community_zone(id).await?.ok_or(AppError::NotFound)
+}
+
 // ---- buildings ----
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -466,4 +472,32 @@ pub async fn update_department(
 pub async fn departments(app: &App, actor: &Actor, community_id: i64) -> AppResult<Vec<st::Department>> {
     actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
     Ok(st::departments(app.store.read(), community_id).await?)
+}
+
+/// Every company, for company-wide administrators (who create companies and communities).
+pub async fn companies(app: &App, actor: &Actor) -> AppResult<Vec<st::Company>> {
+    actor.authorize_company(Permission::ManageCommunity)?;
+    Ok(st::companies(app.store.read()).await?)
+}
+
+/// How many units and registered persons a community holds (its overview page).
+pub async fn community_counts(app: &App, actor: &Actor, id: i64) -> AppResult<(i64, i64)> {
+    actor.may_read(Permission::ViewCommunity, id).map_err(|_| AppError::NotFound)?;
+    let units = st::count_units(app.store.read(), id).await?;
+    let persons = store::people::count_persons(app.store.read(), id).await?;
+    Ok((units, persons))
+}
+
+/// A building of a community the actor may see; otherwise not found.
+pub async fn building(app: &App, actor: &Actor, id: i64) -> AppResult<st::Building> {
+    let b = st::building(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.may_read(Permission::ViewCommunity, b.community_id).map_err(|_| AppError::NotFound)?;
+    Ok(b)
+}
+
+/// A department of a community the actor may see; otherwise not found.
+pub async fn department(app: &App, actor: &Actor, id: i64) -> AppResult<st::Department> {
+    let d = st::department(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.may_read(Permission::ViewCommunity, d.community_id).map_err(|_| AppError::NotFound)?;
+    Ok(d)
 }

@@ -412,3 +412,77 @@ pub async fn drill(
     let (_, _, a, b) = period(p, zone, app.clock.now())?;
     Ok(sr::drill(app.store.read(), c, user_id, m, a, b, 1000).await?)
 }
+
+// ---- home dashboards ----
+
+/// The numbers one community's home dashboard shows this person: what each of their
+/// roles acts on there (R-ROLE-2), and for managers the open sheets and the
+/// receptionists' recovery rates over a period (R-SHEET-9).
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub community_id: i64,
+    pub community: String,
+    /// Which of the counts apply to this person here.
+    pub wants: sr::Wants,
+    pub counts: sr::Counts,
+    /// Managers: open sheets and those past their deadline.
+    pub open: Option<(i64, i64)>,
+    /// Managers: per receptionist, sheets registered and recovered in the period.
+    pub recovery: Option<Vec<crate::store::sheet::Recovery>>,
+}
+
+/// The home dashboards over the communities given (those one works in). `from` and `to`
+/// bound the recovery period (local days, `YYYY-MM-DD`); a day that does not parse falls
+/// back to the first of this month and today. A community where the person holds no
+/// role with a number to show has no dashboard.
+pub async fn home(
+    app: &App,
+    actor: &Actor,
+    communities: &[crate::store::org::Community],
+    from: &str,
+    to: &str,
+) -> AppResult<Vec<Dashboard>> {
+    use Permission as P;
+    let now = app.clock.now();
+    let may = |p: P, c: i64| actor.authorize(p, c).is_ok();
+    let mut out = vec![];
+    for cm in communities {
+        let c = cm.id;
+        let manager = may(P::ReassignSheet, c);
+        let wants = sr::Wants {
+            desk: may(P::HandleSheet, c),
+            follow_up: may(P::FollowUp, c),
+            review: may(P::ReviewFollowUp, c),
+            dispatch: may(P::DispatchRepair, c),
+            technician: may(P::DoRepair, c),
+            reports: may(P::ViewReports, c),
+        };
+        if !manager && wants == sr::Wants::default() {
+            continue;
+        }
+        let tz = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
+        let today = crate::app::people::today_in(tz, now);
+        let at = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0).and_then(|d| tz.from_local_datetime(&d).single()).map(|d| d.timestamp_millis())
+        };
+        let week_start = at(monday_of(today)).unwrap_or(0);
+        let pool = app.store.read();
+        let counts = sr::counts(pool, c, actor.user_id(), now, week_start, wants).await?;
+        let (open, recovery) = if manager {
+            // The period: the days asked for, else this month so far.
+            let day = |v: &str| huiqian_domain::time::CivilDate::parse(v).ok().map(|d| d.date());
+            let first = day(from).unwrap_or(today.with_day(1).unwrap_or(today));
+            let last = day(to).unwrap_or(today).max(first);
+            let period_start = at(first).unwrap_or(0);
+            let period_end = last.succ_opt().and_then(at).unwrap_or(now + 1);
+            (
+                Some(crate::store::sheet::open_counts(pool, c, now).await?),
+                Some(crate::store::sheet::recovery(pool, c, period_start, period_end).await?),
+            )
+        } else {
+            (None, None)
+        };
+        out.push(Dashboard { community_id: c, community: cm.name.clone(), wants, counts, open, recovery });
+    }
+    Ok(out)
+}

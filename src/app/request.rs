@@ -3,7 +3,7 @@
 //! complaint, the flows' projection and timers, the dispatcher's board, the technician's
 //! day, the ledgers, and the settings, price list and knowledge base a community keeps.
 
-use super::sheet::{acts_for, cs_part};
+use super::sheet::{On, cs_part, step_authority};
 use super::{Actor, App, AppError, AppResult, Authority, audit, files};
 use crate::store::{self, org, request as srq, sheet as st};
 use huiqian_domain::auth::{Permission, Role};
@@ -240,7 +240,7 @@ async fn is_technician(app: &App, c: i64, user_id: i64) -> AppResult<bool> {
 }
 
 /// The assigned technician, acting on their own job.
-fn own_job(actor: &Actor, c: i64, sheet: &Sheet) -> AppResult<Authority> {
+pub(crate) fn own_job(actor: &Actor, c: i64, sheet: &Sheet) -> AppResult<Authority> {
     let a = actor.authorize(Permission::DoRepair, c)?;
     let r = sheet.case.repair.as_ref().ok_or(AppError::rejected("repair.not_opened"))?;
     if r.technician != Some(actor.user_id()) {
@@ -252,14 +252,13 @@ fn own_job(actor: &Actor, c: i64, sheet: &Sheet) -> AppResult<Authority> {
 /// Turn a flow action into commands, checking who may do it.
 pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action: &FlowAction) -> AppResult<Plan> {
     let one = |authority: Authority, cmd: Command| Plan { authority, commands: vec![cmd], signature: None };
+    let a = step_authority(app, actor, c, sheet, action.step(), On::default()).await?;
     Ok(match action {
         FlowAction::Reclassify { class, reason } => {
-            let a = actor.authorize(Permission::DispatchRepair, c).or_else(|_| cs_part(actor, c, sheet))?;
             let class = RepairClass::parse(class).map_err(|e| AppError::field("class", e))?;
             one(a, Command::Flow(FlowCommand::Reclassify { class, reason: reason.clone() }))
         }
         FlowAction::AssignTechnician { technician_id, appointment_at, note } => {
-            let a = actor.authorize(Permission::DispatchRepair, c)?;
             if !is_technician(app, c, *technician_id).await? {
                 return Err(AppError::field("technician_id", ValidationError::new("repair.not_a_technician")));
             }
@@ -292,7 +291,6 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             Plan { authority: a, commands, signature: None }
         }
         FlowAction::Arrive => {
-            let a = own_job(actor, c, sheet)?;
             let mut commands = vec![];
             if let Some(h) = sheet.case.repair.as_ref().and_then(|r| r.handover).and_then(|h| sheet.handover(h))
                 && h.state == huiqian_domain::sheet::HandoverState::Acknowledged
@@ -303,7 +301,6 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             Plan { authority: a, commands, signature: None }
         }
         FlowAction::QuoteCharge { lines } => {
-            let a = actor.authorize(Permission::DispatchRepair, c)?;
             let mut out = Vec::with_capacity(lines.len());
             for (i, l) in lines.iter().enumerate() {
                 let item = srq::price_item(app.store.read(), l.item_id)
@@ -329,9 +326,6 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             one(a, Command::Flow(FlowCommand::QuoteCharge { lines: out }))
         }
         FlowAction::ConfirmCharge { signature: data, signer, phone_confirmed_at, phone_note } => {
-            let a = own_job(actor, c, sheet)
-                .or_else(|_| cs_part(actor, c, sheet))
-                .or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
             let mut sig = None;
             let confirmation = if !data.trim().is_empty() {
                 sig = Some(signature(app, data, signer)?);
@@ -346,7 +340,6 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             }
         }
         FlowAction::CompleteRepair { work_done, materials, signature: data, signer } => {
-            let a = own_job(actor, c, sheet)?;
             let cmd = Command::Flow(FlowCommand::CompleteRepair {
                 work_done: work_done.clone(),
                 materials: materials.clone(),
@@ -358,7 +351,6 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             Plan { authority: a, commands: vec![cmd], signature: Some(signature(app, data, signer)?) }
         }
         FlowAction::ReceiveSlip => {
-            let a = cs_part(actor, c, sheet).or_else(|_| actor.authorize(Permission::DispatchRepair, c))?;
             let r = sheet.case.repair.as_ref().ok_or(AppError::rejected("repair.not_opened"))?;
             if r.completed_at.is_none() {
                 return Err(AppError::rejected("repair.not_completed"));
@@ -378,12 +370,10 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             Plan { authority: a, commands, signature: None }
         }
         FlowAction::FlagComplaint { reason, note } => {
-            let a = actor.authorize(Permission::ReassignSheet, c)?;
             let reason = FlagReason::parse(reason).map_err(|e| AppError::field("reason", e))?;
             one(a, Command::Flow(FlowCommand::FlagComplaint { reason, note: note.clone() }))
         }
         FlowAction::JudgeComplaint { valid, explanation, department_id, developer_contact, deadline_at } => {
-            let a = actor.authorize(Permission::ReassignSheet, c)?;
             let route = match (valid, department_id, developer_contact.trim()) {
                 (false, _, _) => None,
                 (true, Some(d), _) => {
@@ -418,7 +408,6 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
         FlowAction::RecordSolution { meeting_at, attendees, plan, department_id } => {
             // R-CMP-5: "中心主任组织相关人员制定解决方案，指定部门实施" — the director names
             // whichever department carries the solution out.
-            let a = in_role(actor, c, &[Role::CentreDirector]).ok_or(AppError::Forbidden)?;
             let kind = department_kind(app, c, *department_id).await?;
             let mut commands = vec![Command::Flow(FlowCommand::RecordSolution {
                 meeting_at: *meeting_at,
@@ -438,27 +427,9 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             Plan { authority: a, commands, signature: None }
         }
         FlowAction::LogProgress { note, resident_told } => {
-            let a = match cs_part(actor, c, sheet) {
-                Ok(a) => a,
-                Err(_) => {
-                    let mut found = None;
-                    for h in sheet.departments_out() {
-                        if let Some((role, _)) = acts_for(app, actor, c, h.department).await? {
-                            found = Some(actor.holding(role, c)?);
-                        }
-                    }
-                    found.ok_or(AppError::Forbidden)?
-                }
-            };
             one(a, Command::Flow(FlowCommand::LogProgress { note: note.clone(), resident_told: *resident_told }))
         }
         FlowAction::AnswerInquiry { answer, basis, article_id } => {
-            let escalated = sheet.case.inquiry.as_ref().and_then(|i| i.escalated_to) == Some(actor.user_id());
-            let a = match cs_part(actor, c, sheet) {
-                Ok(a) => a,
-                Err(_) if escalated => actor.any_role(c)?,
-                Err(e) => return Err(e),
-            };
             if let Some(id) = article_id
                 && srq::article(app.store.read(), *id).await?.is_none_or(|x| x.community_id != c)
             {
@@ -485,7 +456,6 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             Plan { authority: a, commands, signature: None }
         }
         FlowAction::EscalateInquiry { to_user_id, note } => {
-            let a = cs_part(actor, c, sheet)?;
             let mut conn = app.store.read().acquire().await?;
             let managers =
                 srq::users_with_roles(&mut conn, c, &["cs_supervisor", "cs_manager", "centre_director"]).await?;
@@ -495,32 +465,13 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             one(a, Command::Flow(FlowCommand::EscalateInquiry { to: *to_user_id, note: note.clone() }))
         }
         FlowAction::PromiseReply { by_at, note } => {
-            let a = cs_part(actor, c, sheet)?;
             one(a, Command::Flow(FlowCommand::PromiseReply { by_at: *by_at, note: note.clone() }))
         }
-        FlowAction::AnalyseSuggestion { analysis, to_director } => {
-            // R-RECV-3: "客服经理应对住户提出的意见进行分析整理" — the manager (or the director).
-            let a = in_role(actor, c, &[Role::CsManager, Role::CentreDirector]).ok_or(AppError::Forbidden)?;
-            one(
-                a,
-                Command::Flow(FlowCommand::AnalyseSuggestion { analysis: analysis.clone(), to_director: *to_director }),
-            )
-        }
+        FlowAction::AnalyseSuggestion { analysis, to_director } => one(
+            a,
+            Command::Flow(FlowCommand::AnalyseSuggestion { analysis: analysis.clone(), to_director: *to_director }),
+        ),
         FlowAction::ReplySuggestion { reply } => {
-            // R-RECV-3: a department manager or higher writes the reply.
-            let a = match in_role(actor, c, &[Role::CentreDirector, Role::CsManager]) {
-                Some(a) => a,
-                None => {
-                    let mut conn = app.store.read().acquire().await?;
-                    let heads = st::memberships(&mut conn, actor.user_id(), c).await?;
-                    drop(conn);
-                    let role = actor.roles_in(c).first().copied();
-                    match (heads.iter().any(|(_, head)| *head), role) {
-                        (true, Some(role)) => actor.holding(role, c)?,
-                        _ => return Err(AppError::rejected("suggestion.reply_rank")),
-                    }
-                }
-            };
             one(a, Command::Flow(FlowCommand::ReplySuggestion { reply: reply.clone() }))
         }
     })
@@ -1427,4 +1378,19 @@ pub async fn reveal_phone(app: &App, actor: &Actor, sheet_id: i64, reason: &str)
     .await?;
     tx.commit().await?;
     Ok(phone)
+}
+
+/// The managers an inquiry may be escalated to (R-RECV-2): the community's CS supervisors,
+/// CS managers and the centre director, with their names, for customer service.
+pub async fn escalation_managers(app: &App, actor: &Actor, c: i64) -> AppResult<Vec<(i64, String)>> {
+    actor.may_read(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    let mut conn = app.store.read().acquire().await?;
+    let ids = srq::users_with_roles(&mut conn, c, &["cs_supervisor", "cs_manager", "centre_director"]).await?;
+    drop(conn);
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let name = store::auth::user(app.store.read(), id).await?.map(|u| u.display_name).unwrap_or_default();
+        out.push((id, name));
+    }
+    Ok(out)
 }

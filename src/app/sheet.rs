@@ -577,9 +577,13 @@ fn desk_member(actor: &Actor, community_id: i64) -> Option<Role> {
 /// building manager or move-in receptionist). R-SHEET-6: "业主来访的接待人员，即会签单的
 /// 填写、发出、收回人员".
 pub(crate) fn cs_part(actor: &Actor, community_id: i64, sheet: &Sheet) -> AppResult<Authority> {
+    cs_part_of(actor, community_id, sheet.first_contact)
+}
+
+fn cs_part_of(actor: &Actor, community_id: i64, first_contact: i64) -> AppResult<Authority> {
     match actor.authorize(Permission::HandleSheet, community_id) {
         Ok(a) => Ok(a),
-        Err(e) if sheet.first_contact != actor.user_id() => Err(e),
+        Err(e) if first_contact != actor.user_id() => Err(e),
         Err(e) => match desk_member(actor, community_id) {
             Some(role) => actor.holding(role, community_id),
             None => Err(e),
@@ -589,8 +593,7 @@ pub(crate) fn cs_part(actor: &Actor, community_id: i64, sheet: &Sheet) -> AppRes
 
 /// May this viewer take customer service's part of this sheet (for showing the forms)?
 pub fn may_handle(actor: &Actor, community_id: i64, first_contact: i64) -> bool {
-    actor.authorize(Permission::HandleSheet, community_id).is_ok()
-        || (first_contact == actor.user_id() && desk_member(actor, community_id).is_some() && actor.can_write())
+    cs_part_of(actor, community_id, first_contact).is_ok()
 }
 
 /// Sign for every handover back with customer service that nobody there signed for: the
@@ -631,21 +634,29 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
             (plan.authority, plan.commands)
         }
         Action::Sheet(step) => {
+            // R-SHEET-6: another receptionist may collect it, saying why (the director writing
+            // the acceptance of a matter beyond the centre needs no other reason, R-SHEET-10).
+            let mut on_behalf = None;
+            if let SheetAction::Collect { as_director, on_behalf: why, .. } = step {
+                on_behalf = (actor.user_id() != sheet.first_contact && !*as_director).then(|| why.trim().to_string());
+                if on_behalf.as_deref() == Some("") {
+                    return Err(AppError::field("on_behalf", ValidationError::new("sheet.on_behalf_reason_required")));
+                }
+            }
+            let authority = step_authority(app, actor, c, &sheet, step.step(), step.on()).await?;
             // Customer service signs for what came back before it acts on the sheet again.
             let mut before = vec![];
-            let (authority, command) = match step {
+            let command = match step {
                 SheetAction::CaptureSignature { signature: data, signer } => {
-                    let a = actor.authorize(Permission::RegisterSheet, c)?;
                     let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
                     signature = Some((
                         files::store(app, "signature", &png, files::Purpose::Signature)?,
                         signer.trim().to_string(),
                         "signature",
                     ));
-                    (a, Command::CaptureSignature { signer: signer.clone() })
+                    Command::CaptureSignature { signer: signer.clone() }
                 }
                 SheetAction::Dispatch { department_id, to_user_id, opinion } => {
-                    let a = cs_part(actor, c, &sheet)?;
                     before = receipts(&sheet);
                     let kind = org::department(app.store.read(), *department_id)
                         .await?
@@ -659,74 +670,42 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                             return Err(AppError::field("to_user_id", ValidationError::new("sheet.receiver_unknown")));
                         }
                     }
-                    (
-                        a,
-                        Command::Dispatch {
-                            department: *department_id,
-                            kind,
-                            to_user: *to_user_id,
-                            opinion: opinion.clone(),
-                        },
-                    )
+                    Command::Dispatch {
+                        department: *department_id,
+                        kind,
+                        to_user: *to_user_id,
+                        opinion: opinion.clone(),
+                    }
                 }
-                SheetAction::Acknowledge { handover } => (
-                    handover_part(app, actor, c, &sheet, *handover).await?,
-                    Command::Acknowledge { handover: *handover },
-                ),
-                SheetAction::StartWork { handover } => {
-                    (handover_part(app, actor, c, &sheet, *handover).await?, Command::StartWork { handover: *handover })
+                SheetAction::Acknowledge { handover } => Command::Acknowledge { handover: *handover },
+                SheetAction::StartWork { handover } => Command::StartWork { handover: *handover },
+                SheetAction::Return { handover, result, signer } => {
+                    Command::Return { handover: *handover, result: result.clone(), signer: signer.clone() }
                 }
-                SheetAction::Return { handover, result, signer } => (
-                    handover_part(app, actor, c, &sheet, *handover).await?,
-                    Command::Return { handover: *handover, result: result.clone(), signer: signer.clone() },
-                ),
-                SheetAction::Extend { due_at, explanation } => {
-                    actor.authorize(Permission::ViewCommunity, c)?;
-                    let a = head_authority(app, actor, c, &sheet).await?;
-                    (
-                        a,
-                        Command::Extend {
-                            due_at: *due_at,
-                            explanation: explanation.clone(),
-                            signed_by: Some(actor.user_id()),
-                        },
-                    )
-                }
+                SheetAction::Extend { due_at, explanation } => Command::Extend {
+                    due_at: *due_at,
+                    explanation: explanation.clone(),
+                    signed_by: Some(actor.user_id()),
+                },
                 SheetAction::Suspend { explanation } => {
-                    let a = head_authority(app, actor, c, &sheet).await?;
-                    (a, Command::Suspend { explanation: explanation.clone(), signed_by: Some(actor.user_id()) })
+                    Command::Suspend { explanation: explanation.clone(), signed_by: Some(actor.user_id()) }
                 }
                 SheetAction::Terminate { explanation } => {
-                    let a = head_authority(app, actor, c, &sheet).await?;
-                    (a, Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id()) })
+                    Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id()) }
                 }
                 SheetAction::Resume { note } => {
-                    let a = match cs_part(actor, c, &sheet) {
-                        Ok(a) => a,
-                        Err(_) => head_authority(app, actor, c, &sheet).await?,
-                    };
                     before = receipts(&sheet);
-                    (a, Command::Resume { note: note.clone() })
+                    Command::Resume { note: note.clone() }
                 }
                 SheetAction::BeyondCentre { explanation, third_party } => {
                     before = receipts(&sheet);
-                    (
-                        cs_part(actor, c, &sheet)?,
-                        Command::BeyondCentre { explanation: explanation.clone(), third_party: third_party.clone() },
-                    )
+                    Command::BeyondCentre { explanation: explanation.clone(), third_party: third_party.clone() }
                 }
                 SheetAction::RecordThirdPartyReceipt { evidence } => {
-                    (cs_part(actor, c, &sheet)?, Command::RecordThirdPartyReceipt { evidence: evidence.clone() })
+                    Command::RecordThirdPartyReceipt { evidence: evidence.clone() }
                 }
-                SheetAction::ReceiveReturn { handover } => {
-                    (cs_part(actor, c, &sheet)?, Command::ReceiveReturn { handover: *handover })
-                }
-                SheetAction::WaiveSignature { reason } => {
-                    // "a manager": the customer-service manager, or the centre director.
-                    let a = super::request::in_role(actor, c, &[Role::CsManager, Role::CentreDirector])
-                        .ok_or(AppError::Forbidden)?;
-                    (a, Command::WaiveSignature { reason: reason.clone() })
-                }
+                SheetAction::ReceiveReturn { handover } => Command::ReceiveReturn { handover: *handover },
+                SheetAction::WaiveSignature { reason } => Command::WaiveSignature { reason: reason.clone() },
                 SheetAction::Collect {
                     opinion,
                     signature: data,
@@ -734,20 +713,8 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                     phone_confirmed_at,
                     phone_note,
                     as_director,
-                    on_behalf,
+                    on_behalf: _,
                 } => {
-                    // R-SHEET-6: another receptionist may collect it, saying why (the director writing
-                    // the acceptance of a matter beyond the centre needs no other reason, R-SHEET-10).
-                    let on_behalf =
-                        (actor.user_id() != sheet.first_contact && !*as_director).then(|| on_behalf.trim().to_string());
-                    if on_behalf.as_deref() == Some("") {
-                        return Err(AppError::field(
-                            "on_behalf",
-                            ValidationError::new("sheet.on_behalf_reason_required"),
-                        ));
-                    }
-                    let a =
-                        if *as_director { actor.holding(Role::CentreDirector, c)? } else { cs_part(actor, c, &sheet)? };
                     before = receipts(&sheet);
                     let confirmation = if !data.trim().is_empty() {
                         let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
@@ -769,26 +736,11 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                             .filter(|r| r.completed_at.is_some() && !r.completion_signer.is_empty())
                             .map(|r| Confirmation::Signature { signer: r.completion_signer.clone() })
                     };
-                    (
-                        a,
-                        Command::Collect {
-                            opinion: opinion.clone(),
-                            confirmation,
-                            by_director: *as_director,
-                            on_behalf,
-                        },
-                    )
+                    Command::Collect { opinion: opinion.clone(), confirmation, by_director: *as_director, on_behalf }
                 }
-                SheetAction::Archive => (cs_part(actor, c, &sheet)?, Command::Archive),
-                SheetAction::RequestFollowUp { note } => {
-                    let a = match cs_part(actor, c, &sheet) {
-                        Ok(a) => a,
-                        Err(_) => actor.authorize(Permission::RegisterSheet, c)?,
-                    };
-                    (a, Command::RequestFollowUp { note: note.clone() })
-                }
+                SheetAction::Archive => Command::Archive,
+                SheetAction::RequestFollowUp { note } => Command::RequestFollowUp { note: note.clone() },
                 SheetAction::ReassignFirstContact { to_user_id, reason } => {
-                    let a = actor.authorize(Permission::ReassignSheet, c)?;
                     let mut conn = app.store.read().acquire().await?;
                     let target = store::auth::grants(&mut conn, *to_user_id).await?;
                     drop(conn);
@@ -798,7 +750,7 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
                     if !ok {
                         return Err(AppError::field("to_user_id", ValidationError::new("sheet.not_a_receptionist")));
                     }
-                    (a, Command::ReassignFirstContact { to: *to_user_id, reason: reason.clone() })
+                    Command::ReassignFirstContact { to: *to_user_id, reason: reason.clone() }
                 }
             };
             // Resuming a sheet the departments handed back sends it to them again: new
@@ -1259,4 +1211,454 @@ pub async fn refresh_clocks(app: &App, community_id: i64) -> AppResult<usize> {
 /// The type of a file as attachments accept it, or why it is refused.
 pub fn check_attachment(bytes: &[u8]) -> Result<&'static str, ValidationError> {
     files::check(bytes, files::Purpose::Document)
+}
+
+/// A sheet's row (its number, community, state and clock) for someone who may see its
+/// community; otherwise not found.
+pub async fn row(app: &App, actor: &Actor, id: i64) -> AppResult<st::SheetRow> {
+    let row = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.may_read(Permission::ViewCommunity, row.community_id).map_err(|_| AppError::NotFound)?;
+    Ok(row)
+}
+
+// ---- who may do what ----
+
+/// Every step someone may ask for on a sheet, without its details: one for each `action`
+/// tag of [`SheetAction`] and [`FlowAction`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    CaptureSignature,
+    Dispatch,
+    Acknowledge,
+    StartWork,
+    Return,
+    Extend,
+    Suspend,
+    Resume,
+    Terminate,
+    BeyondCentre,
+    RecordThirdPartyReceipt,
+    Collect,
+    Archive,
+    ReceiveReturn,
+    WaiveSignature,
+    RequestFollowUp,
+    ReassignFirstContact,
+    Reclassify,
+    AssignTechnician,
+    Arrive,
+    QuoteCharge,
+    ConfirmCharge,
+    CompleteRepair,
+    ReceiveSlip,
+    FlagComplaint,
+    JudgeComplaint,
+    RecordSolution,
+    LogProgress,
+    AnswerInquiry,
+    EscalateInquiry,
+    PromiseReply,
+    AnalyseSuggestion,
+    ReplySuggestion,
+}
+
+impl Step {
+    pub const ALL: [Step; 33] = [
+        Step::CaptureSignature,
+        Step::Dispatch,
+        Step::Acknowledge,
+        Step::StartWork,
+        Step::Return,
+        Step::Extend,
+        Step::Suspend,
+        Step::Resume,
+        Step::Terminate,
+        Step::BeyondCentre,
+        Step::RecordThirdPartyReceipt,
+        Step::Collect,
+        Step::Archive,
+        Step::ReceiveReturn,
+        Step::WaiveSignature,
+        Step::RequestFollowUp,
+        Step::ReassignFirstContact,
+        Step::Reclassify,
+        Step::AssignTechnician,
+        Step::Arrive,
+        Step::QuoteCharge,
+        Step::ConfirmCharge,
+        Step::CompleteRepair,
+        Step::ReceiveSlip,
+        Step::FlagComplaint,
+        Step::JudgeComplaint,
+        Step::RecordSolution,
+        Step::LogProgress,
+        Step::AnswerInquiry,
+        Step::EscalateInquiry,
+        Step::PromiseReply,
+        Step::AnalyseSuggestion,
+        Step::ReplySuggestion,
+    ];
+
+    /// The `action` tag a client sends for this step.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Step::CaptureSignature => "capture_signature",
+            Step::Dispatch => "dispatch",
+            Step::Acknowledge => "acknowledge",
+            Step::StartWork => "start_work",
+            Step::Return => "return",
+            Step::Extend => "extend",
+            Step::Suspend => "suspend",
+            Step::Resume => "resume",
+            Step::Terminate => "terminate",
+            Step::BeyondCentre => "beyond_centre",
+            Step::RecordThirdPartyReceipt => "record_third_party_receipt",
+            Step::Collect => "collect",
+            Step::Archive => "archive",
+            Step::ReceiveReturn => "receive_return",
+            Step::WaiveSignature => "waive_signature",
+            Step::RequestFollowUp => "request_follow_up",
+            Step::ReassignFirstContact => "reassign_first_contact",
+            Step::Reclassify => "reclassify",
+            Step::AssignTechnician => "assign_technician",
+            Step::Arrive => "arrive",
+            Step::QuoteCharge => "quote_charge",
+            Step::ConfirmCharge => "confirm_charge",
+            Step::CompleteRepair => "complete_repair",
+            Step::ReceiveSlip => "receive_slip",
+            Step::FlagComplaint => "flag_complaint",
+            Step::JudgeComplaint => "judge_complaint",
+            Step::RecordSolution => "record_solution",
+            Step::LogProgress => "log_progress",
+            Step::AnswerInquiry => "answer_inquiry",
+            Step::EscalateInquiry => "escalate_inquiry",
+            Step::PromiseReply => "promise_reply",
+            Step::AnalyseSuggestion => "analyse_suggestion",
+            Step::ReplySuggestion => "reply_suggestion",
+        }
+    }
+
+    /// A department's step on one of its handovers, or customer service signing for one.
+    pub fn on_handover(self) -> bool {
+        matches!(self, Step::Acknowledge | Step::StartWork | Step::Return | Step::ReceiveReturn)
+    }
+}
+
+impl SheetAction {
+    pub fn step(&self) -> Step {
+        match self {
+            SheetAction::CaptureSignature { .. } => Step::CaptureSignature,
+            SheetAction::Dispatch { .. } => Step::Dispatch,
+            SheetAction::Acknowledge { .. } => Step::Acknowledge,
+            SheetAction::StartWork { .. } => Step::StartWork,
+            SheetAction::Return { .. } => Step::Return,
+            SheetAction::Extend { .. } => Step::Extend,
+            SheetAction::Suspend { .. } => Step::Suspend,
+            SheetAction::Resume { .. } => Step::Resume,
+            SheetAction::Terminate { .. } => Step::Terminate,
+            SheetAction::BeyondCentre { .. } => Step::BeyondCentre,
+            SheetAction::RecordThirdPartyReceipt { .. } => Step::RecordThirdPartyReceipt,
+            SheetAction::Collect { .. } => Step::Collect,
+            SheetAction::Archive => Step::Archive,
+            SheetAction::ReceiveReturn { .. } => Step::ReceiveReturn,
+            SheetAction::WaiveSignature { .. } => Step::WaiveSignature,
+            SheetAction::RequestFollowUp { .. } => Step::RequestFollowUp,
+            SheetAction::ReassignFirstContact { .. } => Step::ReassignFirstContact,
+        }
+    }
+
+    /// What the authority check needs besides the step.
+    fn on(&self) -> On {
+        match self {
+            SheetAction::Acknowledge { handover }
+            | SheetAction::StartWork { handover }
+            | SheetAction::Return { handover, .. }
+            | SheetAction::ReceiveReturn { handover } => On { handover: Some(*handover), as_director: false },
+            SheetAction::Collect { as_director, .. } => On { handover: None, as_director: *as_director },
+            SheetAction::CaptureSignature { .. }
+            | SheetAction::Dispatch { .. }
+            | SheetAction::Extend { .. }
+            | SheetAction::Suspend { .. }
+            | SheetAction::Resume { .. }
+            | SheetAction::Terminate { .. }
+            | SheetAction::BeyondCentre { .. }
+            | SheetAction::RecordThirdPartyReceipt { .. }
+            | SheetAction::Archive
+            | SheetAction::WaiveSignature { .. }
+            | SheetAction::RequestFollowUp { .. }
+            | SheetAction::ReassignFirstContact { .. } => On::default(),
+        }
+    }
+}
+
+impl FlowAction {
+    pub fn step(&self) -> Step {
+        match self {
+            FlowAction::Reclassify { .. } => Step::Reclassify,
+            FlowAction::AssignTechnician { .. } => Step::AssignTechnician,
+            FlowAction::Arrive => Step::Arrive,
+            FlowAction::QuoteCharge { .. } => Step::QuoteCharge,
+            FlowAction::ConfirmCharge { .. } => Step::ConfirmCharge,
+            FlowAction::CompleteRepair { .. } => Step::CompleteRepair,
+            FlowAction::ReceiveSlip => Step::ReceiveSlip,
+            FlowAction::FlagComplaint { .. } => Step::FlagComplaint,
+            FlowAction::JudgeComplaint { .. } => Step::JudgeComplaint,
+            FlowAction::RecordSolution { .. } => Step::RecordSolution,
+            FlowAction::LogProgress { .. } => Step::LogProgress,
+            FlowAction::AnswerInquiry { .. } => Step::AnswerInquiry,
+            FlowAction::EscalateInquiry { .. } => Step::EscalateInquiry,
+            FlowAction::PromiseReply { .. } => Step::PromiseReply,
+            FlowAction::AnalyseSuggestion { .. } => Step::AnalyseSuggestion,
+            FlowAction::ReplySuggestion { .. } => Step::ReplySuggestion,
+        }
+    }
+}
+
+impl Action {
+    pub fn step(&self) -> Step {
+        match self {
+            Action::Sheet(a) => a.step(),
+            Action::Flow(a) => a.step(),
+        }
+    }
+}
+
+/// What an authority check needs besides the step: the handover a department's step (or
+/// customer service's signing for it) is on, and whether the director collects as
+/// director (R-SHEET-10).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct On {
+    pub handover: Option<u32>,
+    pub as_director: bool,
+}
+
+/// Who may take a step on this sheet (R-ROLE-2): the one rule per step, asked by [`act`]
+/// (and the flows' plan) before a step is carried out, and by [`permitted_actions`] for
+/// the forms a page offers. A refusal keeps the code the step has always answered with.
+pub(crate) async fn step_authority(
+    app: &App,
+    actor: &Actor,
+    c: i64,
+    sheet: &Sheet,
+    step: Step,
+    on: On,
+) -> AppResult<Authority> {
+    use super::request::{in_role, own_job};
+    let handover = on.handover.ok_or(AppError::rejected("sheet.handover_unknown"));
+    match step {
+        Step::CaptureSignature => actor.authorize(Permission::RegisterSheet, c),
+        Step::Dispatch
+        | Step::BeyondCentre
+        | Step::RecordThirdPartyReceipt
+        | Step::ReceiveReturn
+        | Step::Archive
+        | Step::EscalateInquiry
+        | Step::PromiseReply => cs_part(actor, c, sheet),
+        Step::Acknowledge | Step::StartWork | Step::Return => handover_part(app, actor, c, sheet, handover?).await,
+        Step::Extend => {
+            actor.authorize(Permission::ViewCommunity, c)?;
+            head_authority(app, actor, c, sheet).await
+        }
+        Step::Suspend | Step::Terminate => head_authority(app, actor, c, sheet).await,
+        Step::Resume => match cs_part(actor, c, sheet) {
+            Ok(a) => Ok(a),
+            Err(_) => head_authority(app, actor, c, sheet).await,
+        },
+        // "a manager": the customer-service manager, or the centre director.
+        Step::WaiveSignature => in_role(actor, c, &[Role::CsManager, Role::CentreDirector]).ok_or(AppError::Forbidden),
+        Step::Collect if on.as_director => actor.holding(Role::CentreDirector, c),
+        Step::Collect => cs_part(actor, c, sheet),
+        Step::RequestFollowUp => cs_part(actor, c, sheet).or_else(|_| actor.authorize(Permission::RegisterSheet, c)),
+        Step::ReassignFirstContact | Step::FlagComplaint | Step::JudgeComplaint => {
+            actor.authorize(Permission::ReassignSheet, c)
+        }
+        Step::Reclassify => actor.authorize(Permission::DispatchRepair, c).or_else(|_| cs_part(actor, c, sheet)),
+        Step::AssignTechnician | Step::QuoteCharge => actor.authorize(Permission::DispatchRepair, c),
+        Step::Arrive | Step::CompleteRepair => own_job(actor, c, sheet),
+        Step::ConfirmCharge => own_job(actor, c, sheet)
+            .or_else(|_| cs_part(actor, c, sheet))
+            .or_else(|_| actor.authorize(Permission::DispatchRepair, c)),
+        Step::ReceiveSlip => cs_part(actor, c, sheet).or_else(|_| actor.authorize(Permission::DispatchRepair, c)),
+        // R-CMP-5: "中心主任组织相关人员制定解决方案".
+        Step::RecordSolution => in_role(actor, c, &[Role::CentreDirector]).ok_or(AppError::Forbidden),
+        // Customer service, or a department holding the complaint (R-CMP-6).
+        Step::LogProgress => match cs_part(actor, c, sheet) {
+            Ok(a) => Ok(a),
+            Err(_) => {
+                let mut found = None;
+                for h in sheet.departments_out() {
+                    if let Some((role, _)) = acts_for(app, actor, c, h.department).await? {
+                        found = Some(actor.holding(role, c)?);
+                    }
+                }
+                found.ok_or(AppError::Forbidden)
+            }
+        },
+        // Customer service, or the manager the inquiry was escalated to (R-RECV-2).
+        Step::AnswerInquiry => {
+            let escalated = sheet.case.inquiry.as_ref().and_then(|i| i.escalated_to) == Some(actor.user_id());
+            match cs_part(actor, c, sheet) {
+                Ok(a) => Ok(a),
+                Err(_) if escalated => actor.any_role(c),
+                Err(e) => Err(e),
+            }
+        }
+        // R-RECV-3: "客服经理应对住户提出的意见进行分析整理" — the manager (or the director).
+        Step::AnalyseSuggestion => {
+            in_role(actor, c, &[Role::CsManager, Role::CentreDirector]).ok_or(AppError::Forbidden)
+        }
+        // R-RECV-3: a department manager or higher writes the reply — the director, the CS
+        // manager, or the head of any department.
+        Step::ReplySuggestion => match in_role(actor, c, &[Role::CentreDirector, Role::CsManager]) {
+            Some(a) => Ok(a),
+            None => {
+                let mut conn = app.store.read().acquire().await?;
+                let heads = st::memberships(&mut conn, actor.user_id(), c).await?;
+                drop(conn);
+                let role = actor.roles_in(c).first().copied();
+                match (heads.iter().any(|(_, head)| *head), role) {
+                    (true, Some(role)) => actor.holding(role, c),
+                    _ => Err(AppError::rejected("suggestion.reply_rank")),
+                }
+            }
+        },
+    }
+}
+
+/// The steps this actor may take on this sheet now: those whose form a page offers.
+#[derive(Debug, Clone, Default)]
+pub struct Permitted {
+    steps: std::collections::BTreeSet<Step>,
+    /// Steps on one handover (by its number).
+    on_handovers: std::collections::BTreeSet<(i64, Step)>,
+}
+
+impl Permitted {
+    /// May the step be taken (on any handover, for a handover's steps)?
+    pub fn permits(&self, step: Step) -> bool {
+        self.steps.contains(&step) || self.on_handovers.iter().any(|(_, s)| *s == step)
+    }
+
+    /// May the step be taken on this handover?
+    pub fn permits_on(&self, step: Step, handover: i64) -> bool {
+        self.on_handovers.contains(&(handover, step))
+    }
+
+    /// The same as [`Permitted::permits`], by the step's `action` tag (for templates).
+    pub fn may(&self, tag: &str) -> bool {
+        Step::ALL.iter().any(|s| s.tag() == tag && self.permits(*s))
+    }
+}
+
+/// Does the sheet (and for a handover's step, the handover `h`), as it stands, offer the
+/// step: the state its form is shown in? The domain still decides the step when taken.
+fn offered(step: Step, d: &SheetDetail, h: Option<&st::HandoverRow>) -> bool {
+    let s = &d.sheet;
+    let state = s.state.as_str();
+    let open = matches!(state, "registered" | "dispatched" | "awaiting_acceptance");
+    let plain = s.outcome.is_none();
+    let archived = state == "archived";
+    let working = !matches!(state, "suspended" | "archived");
+    let repair = d.case.repair.as_ref();
+    let complaint = d.case.complaint.as_ref();
+    let inquiry = (s.kind == "inquiry").then(|| d.case.inquiry.clone().unwrap_or_default());
+    let suggestion = (s.kind == "suggestion").then(|| d.case.suggestion.clone().unwrap_or_default());
+    let confirmed = repair.and_then(|r| r.charge.as_ref()).is_some_and(|ch| ch.confirmed.is_some());
+    let valid = complaint.and_then(|c| c.judgement.as_ref()).is_some_and(|j| j.valid);
+    match step {
+        Step::CaptureSignature | Step::WaiveSignature => s.signature_pending == 1 && !archived,
+        Step::Dispatch => open && plain,
+        Step::Collect => state == "awaiting_acceptance",
+        Step::Archive => state == "collected",
+        Step::BeyondCentre => plain && !matches!(state, "collected" | "suspended" | "archived"),
+        Step::RecordThirdPartyReceipt => {
+            s.outcome.as_deref() == Some("beyond_centre") && state == "awaiting_acceptance"
+        }
+        Step::ReassignFirstContact | Step::RequestFollowUp => !archived,
+        Step::Extend | Step::Terminate => !matches!(state, "collected" | "archived"),
+        Step::Suspend => !matches!(state, "collected" | "archived" | "suspended"),
+        Step::Resume => state == "suspended",
+        Step::Acknowledge => working && h.is_some_and(|h| h.state == "handed_over"),
+        Step::StartWork => working && h.is_some_and(|h| h.state == "acknowledged"),
+        Step::Return => working && h.is_some_and(|h| matches!(h.state.as_str(), "acknowledged" | "in_progress")),
+        Step::ReceiveReturn => {
+            !archived
+                && h.is_some_and(|h| {
+                    h.returned_at.is_some()
+                        && h.received_at.is_none()
+                        && matches!(h.state.as_str(), "returned" | "terminated" | "suspended")
+                })
+        }
+        Step::Reclassify => open && plain && repair.is_some_and(|r| r.arrived_at.is_none()),
+        Step::AssignTechnician => {
+            open && plain && repair.is_some_and(|r| r.arrived_at.is_none() && r.completed_at.is_none())
+        }
+        Step::Arrive => open && plain && repair.is_some_and(|r| r.arrived_at.is_none()),
+        Step::QuoteCharge => open && plain && repair.is_some_and(|r| r.completed_at.is_none()) && !confirmed,
+        Step::ConfirmCharge => open && plain && repair.is_some_and(|r| r.charge.is_some()) && !confirmed,
+        Step::CompleteRepair => {
+            open && plain && repair.is_some_and(|r| r.arrived_at.is_some() && r.completed_at.is_none())
+        }
+        Step::ReceiveSlip => {
+            open && repair.is_some_and(|r| r.completed_at.is_some())
+                && d.request.as_ref().and_then(|j| j.slip_returned_at).is_none()
+        }
+        Step::FlagComplaint => open && complaint.is_some_and(|c| c.flag.is_none()),
+        Step::JudgeComplaint => open && complaint.is_some_and(|c| c.judgement.is_none()),
+        Step::RecordSolution => open && complaint.is_some_and(|c| c.solution.is_none() && (c.flag.is_some() || valid)),
+        Step::LogProgress => open && valid,
+        Step::AnswerInquiry | Step::EscalateInquiry | Step::PromiseReply => {
+            open && inquiry.is_some_and(|i| i.answer.is_none())
+        }
+        Step::AnalyseSuggestion => open && suggestion.is_some_and(|x| x.reply.is_none()),
+        Step::ReplySuggestion => open && suggestion.is_some_and(|x| x.analysis.is_some() && x.reply.is_none()),
+    }
+}
+
+/// An authority check's answer as "may" or "may not"; a failure to check is an error.
+fn granted(r: AppResult<Authority>) -> AppResult<bool> {
+    match r {
+        Ok(_) => Ok(true),
+        Err(
+            AppError::Forbidden
+            | AppError::NotFound
+            | AppError::Rejected { .. }
+            | AppError::Refused { .. }
+            | AppError::Validation(_),
+        ) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// What this actor may do on this sheet now (R-ROLE-2): every step whose authority
+/// ([`step_authority`], the same check [`act`] makes) holds and that the sheet's state
+/// offers. Pages show a step's form only when it is permitted.
+pub async fn permitted_actions(app: &App, actor: &Actor, d: &SheetDetail) -> AppResult<Permitted> {
+    let c = d.sheet.community_id;
+    actor.may_read(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    let history = recorded(&d.events)?;
+    let mut out = Permitted::default();
+    let Some(sheet) = Sheet::replay(&history) else {
+        return Ok(out);
+    };
+    for step in Step::ALL {
+        if step.on_handover() {
+            for h in d.handovers.iter().filter(|h| offered(step, d, Some(h))) {
+                let on = On { handover: u32::try_from(h.no).ok(), as_director: false };
+                if granted(step_authority(app, actor, c, &sheet, step, on).await)? {
+                    out.on_handovers.insert((h.no, step));
+                }
+            }
+        } else if offered(step, d, None) {
+            let mut ok = granted(step_authority(app, actor, c, &sheet, step, On::default()).await)?;
+            if !ok && step == Step::Collect {
+                let on = On { handover: None, as_director: true };
+                ok = granted(step_authority(app, actor, c, &sheet, step, on).await)?;
+            }
+            if ok {
+                out.steps.insert(step);
+            }
+        }
+    }
+    Ok(out)
 }

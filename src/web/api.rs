@@ -203,10 +203,7 @@ async fn sign_in(State(s): State<AppState>, meta: Meta, ApiJson(b): ApiJson<Sign
         auth::SecondFactor::Required => "required",
         auth::SecondFactor::MustEnrol => "must_enrol",
     };
-    let session = sa::session(s.app.store.read(), &crate::crypto::sha256_hex(r.0.token.as_bytes()))
-        .await
-        .map_err(|e| ApiError::from_app(e.into(), meta.lang))?;
-    let csrf = session.map(|x| x.csrf_token).unwrap_or_default();
+    let csrf = auth::csrf_of_new_session(&s.app, &r.0).await.api(meta.lang)?;
     let body =
         SignInResult { second_factor: second.into(), must_change_password: r.0.must_change_password, csrf_token: csrf };
     Ok(([(header::SET_COOKIE, r.1)], Json(body)).into_response())
@@ -310,10 +307,7 @@ async fn end_session(State(s): State<AppState>, a: ApiActor, Path(id): Path<Stri
 /// One's own API tokens (never the secret part).
 #[utoipa::path(get, path = "/me/tokens", tag = "auth", responses((status = 200, body = [sa::ApiToken])))]
 async fn list_tokens(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Vec<sa::ApiToken>>> {
-    sa::tokens_of(s.app.store.read(), a.actor.user_id())
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::from_app(e.into(), a.lang))
+    auth::my_tokens(&s.app, &a.actor).await.map(Json).api(a.lang)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -389,8 +383,7 @@ pub struct NameBody {
 /// Companies (administrators).
 #[utoipa::path(get, path = "/companies", tag = "org", responses((status = 200, body = [so::Company]), (status = 403, body = ErrorBody)))]
 async fn list_companies(State(s): State<AppState>, a: ApiActor) -> ApiResult<Json<Vec<so::Company>>> {
-    a.actor.authorize_company(huiqian_domain::auth::Permission::ManageCommunity).api(a.lang)?;
-    so::companies(s.app.store.read()).await.map(Json).map_err(|e| ApiError::from_app(e.into(), a.lang))
+    crate::app::org::companies(&s.app, &a.actor).await.map(Json).api(a.lang)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -203,14 +203,10 @@ async fn handover_ledger(
     if !csv {
         return api(sheet::ledger(&s.app, &a.actor, id, f).await, a.lang).map(|rows| Json(rows).into_response());
     }
-    let tz = crate::store::org::community(s.app.store.read(), id)
-        .await
-        .map_err(|e| ApiError::from_app(e.into(), a.lang))?
-        .map(|c| c.timezone)
-        .unwrap_or_default();
     let lang = a.lang;
     // The whole ledger from `offset`, or `limit` rows of it, read page by page.
     let keys = api(sheet::ledger_keys(&s.app, &a.actor, id, &f).await, lang)?;
+    let tz = api(crate::app::org::community(&s.app, &a.actor, id).await, lang)?.timezone;
     let start = usize::try_from(q.offset.unwrap_or(0)).unwrap_or(0);
     let cap = q.limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(0));
     let keys: Vec<(i64, i64)> = keys.into_iter().skip(start).take(cap).collect();
@@ -255,7 +251,7 @@ pub fn handover_table(lang: crate::i18n::Lang) -> export::Table {
 
 /// A handover as the export's row, in [`handover_table`]'s columns.
 pub fn handover_cells(r: &st::HandoverRow, tz: &str, lang: crate::i18n::Lang) -> Vec<String> {
-    let when = |ms: Option<i64>| ms.map(|m| super::pages_when(m, tz)).unwrap_or_default();
+    let when = |ms: Option<i64>| ms.map(|m| super::pages::when(m, tz)).unwrap_or_default();
     vec![
         r.number.clone(),
         r.no.to_string(),
@@ -301,10 +297,7 @@ async fn department_sheets(
     Path(id): Path<i64>,
     Query(p): Query<Paging>,
 ) -> ApiResult<Json<Vec<st::SheetRow>>> {
-    let d = crate::store::org::department(s.app.store.read(), id)
-        .await
-        .map_err(|e| ApiError::from_app(e.into(), a.lang))?
-        .ok_or_else(|| ApiError::from_app(crate::app::AppError::NotFound, a.lang))?;
+    let d = api(crate::app::org::department(&s.app, &a.actor, id).await, a.lang)?;
     let f = st::Search {
         department_id: Some(id),
         limit: p.limit.unwrap_or(100),
@@ -418,10 +411,7 @@ async fn clock_targets(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<crate::store::clock::Target>>> {
     api(crate::app::org::community(&s.app, &a.actor, id).await, a.lang)?;
-    crate::store::clock::targets(s.app.store.read(), id)
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::from_app(e.into(), a.lang))
+    api(crate::app::clock::targets(&s.app, &a.actor, id).await, a.lang).map(Json)
 }
 
 /// Set the collection limit for a kind (or `*`): hours, warning, round the clock or
@@ -453,13 +443,8 @@ pub struct CalendarView {
 #[utoipa::path(get, path = "/communities/{id}/calendar", tag = "sheets", params(("id" = i64, Path)), responses((status = 200, body = CalendarView)))]
 async fn get_calendar(State(s): State<AppState>, a: ApiActor, Path(id): Path<i64>) -> ApiResult<Json<CalendarView>> {
     api(crate::app::org::community(&s.app, &a.actor, id).await, a.lang)?;
-    let pool = s.app.store.read();
-    let err = |e: sqlx::Error| ApiError::from_app(e.into(), a.lang);
-    Ok(Json(CalendarView {
-        hours: crate::store::clock::hours(pool, id).await.map_err(err)?,
-        week: api(crate::app::clock::week(&s.app, id).await, a.lang)?,
-        days: crate::store::clock::days(pool, id).await.map_err(err)?,
-    }))
+    let (hours, days) = api(crate::app::clock::stored_calendar(&s.app, &a.actor, id).await, a.lang)?;
+    Ok(Json(CalendarView { hours, week: api(crate::app::clock::week(&s.app, id).await, a.lang)?, days }))
 }
 
 /// The State Council's holiday notices loaded, and their days (国务院节假日安排通知).

@@ -105,7 +105,7 @@ async fn database_gate(
     use axum::response::IntoResponse;
     let path = req.uri().path();
     let needs_database = !(path == "/healthz" || path == "/readyz" || path.starts_with("/static/"));
-    if needs_database && !s.app.store.available() {
+    if needs_database && !s.app.database_available() {
         let lang = lang_of_headers(req.headers());
         let e = crate::app::AppError::Unavailable { code: "database_unavailable" };
         return if path.starts_with("/api/") {
@@ -116,7 +116,7 @@ async fn database_gate(
     }
     let r = next.run(req).await;
     if r.extensions().get::<error::DatabaseUnavailable>().is_some() {
-        s.app.store.suspect();
+        s.app.database_suspect();
     }
     r
 }
@@ -136,7 +136,7 @@ fn lang_of_headers(headers: &axum::http::HeaderMap) -> crate::i18n::Lang {
 }
 
 async fn readyz(axum::extract::State(s): axum::extract::State<AppState>) -> (axum::http::StatusCode, &'static str) {
-    if s.app.store.ping().await {
+    if s.app.ready().await {
         (axum::http::StatusCode::OK, "ready")
     } else {
         (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
@@ -227,9 +227,4 @@ pub fn error_message(e: &huiqian_domain::validation::ValidationError, lang: crat
 /// The translated message of a use-case error (also used by the command line).
 pub fn app_error_message(e: &crate::app::AppError, lang: crate::i18n::Lang) -> String {
     error::message_of(e, lang)
-}
-
-/// An instant as people read it, in a community's zone.
-pub(crate) fn pages_when(ms: i64, tz: &str) -> String {
-    pages::when(ms, tz)
 }

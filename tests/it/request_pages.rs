@@ -811,3 +811,84 @@ async fn r_recv_3_suggestion_analysed_referred_and_replied() {
     let html = page(&manager, &format!("/requests/ledger/suggestions?community_id={}", t.c1)).await;
     assert!(html.contains(&format!("{sheet}\"")) && html.contains("快递柜"), "{html}");
 }
+
+/// R-RECV-3, R-ROLE-2: the page and the API agree on what each role may do on a sheet.
+/// For every role, a step's form is on the sheet's page exactly when the API carries the
+/// step out: sent with a stale version, a permitted step passes every check of who may do
+/// it and of the sheet's state, and is stopped only at the write (409, nothing written);
+/// any other is refused before that.
+#[tokio::test]
+async fn r_recv_3_r_role_2_page_and_api_agree_on_who_may_act() {
+    use crate::sheets::register_kind;
+    use serde_json::json;
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let suggestion = register_kind(&desk, t.c1, "suggestion", "建议增设快递柜").await;
+    let (s, v) = crate::sheets::act(
+        &manager,
+        &suggestion,
+        json!({"action": "analyse_suggestion", "analysis": "住户多次反映取件不便", "to_director": false}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let inquiry = register_kind(&desk, t.c1, "inquiry", "物业费怎么交").await;
+    let eng = department(&desk, t.c1, "engineering").await;
+    let manager_id: i64 = user_id(&t, Role::CsManager).await.parse().unwrap();
+    let tomorrow = t.now() + 86_400_000;
+    let steps = [
+        (suggestion["id"].as_i64().unwrap(), "reply-form", json!({"action": "reply_suggestion", "reply": "下月安装"})),
+        (
+            suggestion["id"].as_i64().unwrap(),
+            "analyse-form",
+            json!({"action": "analyse_suggestion", "analysis": "再议", "to_director": true}),
+        ),
+        (
+            inquiry["id"].as_i64().unwrap(),
+            "answer-form",
+            json!({"action": "answer_inquiry", "answer": "服务中心缴纳", "basis": "收费公示"}),
+        ),
+        (
+            inquiry["id"].as_i64().unwrap(),
+            "promise-form",
+            json!({"action": "promise_reply", "by_at": tomorrow, "note": "明日答复"}),
+        ),
+        (
+            inquiry["id"].as_i64().unwrap(),
+            "escalate-form",
+            json!({"action": "escalate_inquiry", "to_user_id": manager_id, "note": "请经理答复"}),
+        ),
+        (
+            inquiry["id"].as_i64().unwrap(),
+            "dispatch-form",
+            json!({"action": "dispatch", "department_id": eng, "opinion": "请核实"}),
+        ),
+    ];
+    let mut offered_somewhere = std::collections::HashSet::new();
+    for role in Role::ALL {
+        let c = t.as_role(role).await;
+        for (id, form_id, body) in &steps {
+            let html = page(&c, &format!("/sheets/{id}")).await;
+            let offered = find_form(&html, form_id).is_some();
+            let version: i64 = version(&t, *id).await.parse().unwrap();
+            let mut stale = body.clone();
+            stale["version"] = json!(version - 1);
+            let (status, answer) = c.post_json(&format!("/api/v1/sheets/{id}/actions"), &stale).await;
+            assert_eq!(
+                offered,
+                status == 409,
+                "{role:?} {form_id}: the page {} the form, the API answered {status} {answer}",
+                if offered { "offers" } else { "does not offer" }
+            );
+            assert_eq!(version.to_string(), self::version(&t, *id).await, "nothing written");
+            if offered {
+                offered_somewhere.insert(*form_id);
+            }
+        }
+    }
+    // Each step is offered to someone, and refused to the receptionist where R-RECV-3 says so.
+    assert_eq!(offered_somewhere.len(), steps.len(), "{offered_somewhere:?}");
+    let html = page(&desk, &format!("/sheets/{}", suggestion["id"])).await;
+    assert!(find_form(&html, "reply-form").is_none() && find_form(&html, "analyse-form").is_none());
+}

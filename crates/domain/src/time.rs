@@ -86,6 +86,30 @@ impl From<CivilDate> for String {
     }
 }
 
+/// An instant (epoch milliseconds) as people read it in a zone: `2026-03-01 09:30`.
+pub fn format_instant(ms: i64, zone: chrono_tz::Tz) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// An instant as a form's `datetime-local` value in a zone: `2026-03-01T09:30`.
+pub fn format_local_input(ms: i64, zone: chrono_tz::Tz) -> String {
+    format_instant(ms, zone).replace(' ', "T")
+}
+
+/// A local time typed in a zone (`2026-03-01T09:30`, with seconds, or with a space for the
+/// `T`) as epoch milliseconds; the earlier instant when the clock is set back.
+pub fn parse_local(s: &str, zone: chrono_tz::Tz) -> Option<i64> {
+    use chrono::TimeZone;
+    let s = s.trim();
+    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
+        .ok()?;
+    zone.from_local_datetime(&t).earliest().map(|x| x.timestamp_millis())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +182,19 @@ mod tests {
                 assert_translatable(&e);
             }
         }
+    }
+
+    #[test]
+    fn instants_read_and_typed_in_the_zone() {
+        let sh = chrono_tz::Asia::Shanghai;
+        // 2026-03-01 01:30 UTC is 09:30 in Shanghai.
+        let ms = 1_772_328_600_000;
+        assert_eq!(format_instant(ms, sh), "2026-03-01 09:30");
+        assert_eq!(format_instant(ms, chrono_tz::UTC), "2026-03-01 01:30");
+        assert_eq!(format_local_input(ms, sh), "2026-03-01T09:30");
+        for typed in ["2026-03-01T09:30", "2026-03-01T09:30:00", "2026-03-01 09:30", " 2026-03-01T09:30 "] {
+            assert_eq!(parse_local(typed, sh), Some(ms), "{typed}");
+        }
+        assert_eq!(parse_local("2026-03-01", sh), None);
     }
 }

@@ -2,7 +2,6 @@
 
 use super::{Chrome, Form, OrPage, PageResult, page, render, see_other, when};
 use crate::app::auth;
-use crate::store::auth as sa;
 use crate::web::AppState;
 use crate::web::extract::Ctx;
 use askama::Template;
@@ -70,9 +69,7 @@ async fn account_page(s: &AppState, ctx: &Ctx, new_secret: String, f: Form) -> P
             id: x.id,
         })
         .collect();
-    let tokens = sa::tokens_of(s.app.store.read(), ctx.actor.user_id())
-        .await
-        .map_err(|e| super::PageError(e.into(), ctx.lang))?;
+    let tokens = crate::app::auth::my_tokens(&s.app, &ctx.actor).await.page(ctx.lang)?;
     let tokens = tokens
         .into_iter()
         .map(|t| TokenRow {

@@ -135,11 +135,12 @@ async fn staff_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
     let mut roles = Vec::with_capacity(rows.len());
     for r in &rows {
         let department = match r.department_id {
-            Some(d) => crate::store::org::department(s.app.store.read(), d)
-                .await
-                .map_err(|e| PageError(e.into(), ctx.lang))?
-                .map(|d| d.name)
-                .unwrap_or_default(),
+            Some(d) => match org::department(&s.app, &ctx.actor, d).await {
+                Ok(d) => d.name,
+                // A department of a community this viewer does not work in.
+                Err(AppError::NotFound) => format!("#{d}"),
+                Err(e) => return Err(PageError(e, ctx.lang)),
+            },
             None => String::new(),
         };
         roles.push(RoleRowView {
@@ -261,10 +262,7 @@ async fn grant_role(
 }
 
 async fn revoke_role(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    let row = sa::role_row(s.app.store.read(), id)
-        .await
-        .map_err(|e| PageError(e.into(), ctx.lang))?
-        .ok_or(PageError(AppError::NotFound, ctx.lang))?;
+    let row = auth::role_grant(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     match auth::revoke_role(&s.app, &ctx.actor, id).await {
         Ok(()) => Ok(see_other(&format!("/staff/{}", row.user_id))),
         Err(e) => {
@@ -512,16 +510,7 @@ async fn audit_page(State(s): State<AppState>, ctx: Ctx, Query(q): Query<AuditQu
             .collect();
     let actor_id = match q.actor.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        Some(name) => {
-            let mut conn = s.app.store.read().acquire().await.map_err(|e| PageError(e.into(), ctx.lang))?;
-            Some(
-                sa::user_by_name(&mut conn, &name.to_lowercase())
-                    .await
-                    .map_err(|e| PageError(e.into(), ctx.lang))?
-                    .map(|u| u.id)
-                    .unwrap_or(-1),
-            )
-        }
+        Some(name) => Some(auth::user_id_by_name(&s.app, &ctx.actor, name).await.page(ctx.lang)?.unwrap_or(-1)),
     };
     let nonempty = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let filter = sau::Filter {

@@ -172,19 +172,17 @@ pub struct CapaView {
 }
 
 fn local_input(ms: i64, tz: &str) -> String {
-    when(ms, tz).replace(' ', "T")
+    huiqian_domain::time::format_local_input(ms, super::zone(tz))
 }
 
 async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode) -> PageResult {
     let d = fu::get(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cid = d.follow_up.community_id;
-    let tz = s.app.store.community_zone(cid).await.map_err(AppError::from).and_then(|z| z.ok_or(AppError::NotFound));
-    let tz = tz.page(ctx.lang)?.name().to_string();
+    let tz = crate::app::org::community(&s.app, &ctx.actor, cid).await.page(ctx.lang)?.timezone;
     let c = Chrome::of(ctx);
     let can_review = ctx.actor.authorize(Permission::ReviewFollowUp, cid).is_ok();
     let can_reassign = ctx.actor.authorize(Permission::ReassignSheet, cid).is_ok();
-    let members =
-        crate::store::auth::community_members(s.app.store.read(), cid).await.map_err(AppError::from).page(ctx.lang)?;
+    let members = crate::app::auth::community_members(&s.app, &ctx.actor, cid).await.page(ctx.lang)?;
     let mut colleagues: Vec<(String, String)> = vec![];
     let mut staff: Vec<(String, String)> = vec![];
     for (id, name, role) in &members {
@@ -284,11 +282,11 @@ async fn record(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm
         ("signer", f.signer.clone()),
     ]);
     let task = fu::get(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
-    let tz = s.app.store.community_zone(task.follow_up.community_id).await.map_err(AppError::from).page(ctx.lang)?;
+    let tz = crate::app::org::community(&s.app, &ctx.actor, task.follow_up.community_id).await.page(ctx.lang)?.timezone;
     let contacted_at = if f.contacted_at.trim().is_empty() {
         None
     } else {
-        match local_ms(&f.contacted_at, tz.map(|z| z.name()).unwrap_or_default()) {
+        match local_ms(&f.contacted_at, &tz) {
             Some(t) => Some(t),
             None => {
                 let e =
@@ -432,8 +430,8 @@ async fn capa_plan(
         ("due_at", f.due_at.clone()),
     ]);
     let report = fu::capa(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
-    let tz = s.app.store.community_zone(report.community_id).await.map_err(AppError::from).page(ctx.lang)?;
-    let due = local_ms(&f.due_at, tz.map(|z| z.name()).unwrap_or_default());
+    let tz = crate::app::org::community(&s.app, &ctx.actor, report.community_id).await.page(ctx.lang)?.timezone;
+    let due = local_ms(&f.due_at, &tz);
     let r = match due {
         None => Err(AppError::field("due_at", huiqian_domain::validation::ValidationError::new("date.invalid"))),
         Some(due_at) => {
@@ -602,7 +600,7 @@ struct SamplingPage {
 async fn sampling(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQuery>) -> PageResult {
     let list = communities(&s, &ctx, Permission::ViewAudit).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
-    let zone = super::zone(&s, ctx.lang, cm.id).await?;
+    let zone = super::community_zone(&s, &ctx, cm.id).await?;
     let period = q.period.filter(|p| !p.trim().is_empty()).unwrap_or_else(|| fu::period_of(zone, ctx.now));
     let m = fu::sampling(&s.app, &ctx.actor, cm.id, period.trim()).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
@@ -687,7 +685,7 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
     let list = communities(&s, &ctx, Permission::FollowUp).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
     let tz = cm.timezone.clone();
-    let today = crate::app::people::today_in(super::zone(&s, ctx.lang, cm.id).await?, ctx.now);
+    let today = crate::app::people::today_in(super::community_zone(&s, &ctx, cm.id).await?, ctx.now);
     let from_s = q.from.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| today.format("%Y-%m-01").to_string());
     let to_s = q.to.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| today.to_string());
     let from = day_start(&from_s, &tz).unwrap_or(0);

@@ -48,9 +48,7 @@ async fn inbox(State(s): State<AppState>, ctx: Ctx) -> PageResult {
 
 /// The unread count shown in the header (loaded by htmx after the page).
 async fn count(State(s): State<AppState>, ctx: Ctx) -> PageResult {
-    let n = crate::store::notify::unread_count(s.app.store.read(), ctx.actor.user_id())
-        .await
-        .map_err(|e| super::PageError(e.into(), ctx.lang))?;
+    let n = crate::app::notify::unread_count(&s.app, &ctx.actor).await.page(ctx.lang)?;
     Ok(Html(if n > 0 { format!("<span class=\"badge\" id=\"unread\">{n}</span>") } else { String::new() })
         .into_response())
 }
@@ -89,8 +87,6 @@ async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
     let cm = org::community(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     ctx.actor.authorize(Permission::ManageCommunity, id).page(ctx.lang)?;
     let c = Chrome::of(ctx);
-    let pool = s.app.store.read();
-    let err = |e: sqlx::Error| super::PageError(e.into(), ctx.lang);
     let label = |k: &str| {
         if k == "*" {
             c.t.get("settings.all_kinds").to_string()
@@ -98,9 +94,9 @@ async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
             SheetKind::parse(k).map(|k| c.label(k).to_string()).unwrap_or_default()
         }
     };
-    let targets = sc::targets(pool, id)
+    let targets = clock::targets(&s.app, &ctx.actor, id)
         .await
-        .map_err(err)?
+        .page(ctx.lang)?
         .into_iter()
         .map(|t| {
             (
@@ -138,11 +134,13 @@ async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
         .map(|x| (x.to_string(), c.t.get(&format!("settings.{x}")).to_string()))
         .collect();
     // This year's days and later ones; past years stay in the calendar (and the API).
-    let this_year =
-        format!("{}-01-01", crate::app::people::today_in(super::zone(s, ctx.lang, cm.id).await?, ctx.now).format("%Y"));
-    let days: Vec<sc::Day> =
-        sc::days(pool, id).await.map_err(err)?.into_iter().filter(|d| d.day >= this_year).collect();
-    let notices = sc::notices(pool).await.map_err(err)?;
+    let this_year = format!(
+        "{}-01-01",
+        crate::app::people::today_in(super::community_zone(s, &ctx, cm.id).await?, ctx.now).format("%Y")
+    );
+    let (_, days) = clock::stored_calendar(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    let days: Vec<sc::Day> = days.into_iter().filter(|d| d.day >= this_year).collect();
+    let notices = clock::notices(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let can_load = ctx.actor.authorize_company(Permission::ManageCommunity).is_ok();
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK

@@ -290,18 +290,17 @@ pub async fn read_upload(mut mp: Multipart, limit: usize) -> Result<(String, Vec
 }
 
 /// A community's time zone, for a page that counts days in it.
-pub(super) async fn zone(s: &AppState, lang: Lang, community_id: i64) -> Result<chrono_tz::Tz, PageError> {
-    match s.app.store.community_zone(community_id).await {
-        Ok(Some(zone)) => Ok(zone),
-        Ok(None) => Err(PageError(AppError::NotFound, lang)),
-        Err(e) => Err(PageError(e.into(), lang)),
-    }
+pub(super) async fn community_zone(s: &AppState, ctx: &Ctx, community_id: i64) -> Result<chrono_tz::Tz, PageError> {
+    crate::app::org::zone(&s.app, &ctx.actor, community_id).await.map_err(|e| PageError(e, ctx.lang))
 }
 
-/// Format an instant for people, in the community's (or Shanghai's) zone.
+/// The zone a community's setting names, as the pages read it (Shanghai's when the
+/// setting names none the zone database knows).
+pub fn zone(tz: &str) -> chrono_tz::Tz {
+    tz.parse().unwrap_or(chrono_tz::Asia::Shanghai)
+}
+
+/// Format an instant for people, in the community's zone.
 pub fn when(ms: i64, tz: &str) -> String {
-    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
+    huiqian_domain::time::format_instant(ms, zone(tz))
 }

@@ -76,8 +76,7 @@ async fn community_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult
             DeptRow { d, label }
         })
         .collect();
-    let units = so::count_units(s.app.store.read(), id).await.map_err(|e| PageError(e.into(), ctx.lang))?;
-    let persons = sp::count_persons(s.app.store.read(), id).await.map_err(|e| PageError(e.into(), ctx.lang))?;
+    let (units, persons) = org::community_counts(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -160,9 +159,9 @@ impl CommunityForm {
 }
 
 async fn companies(s: &AppState, ctx: &Ctx) -> Result<Vec<(String, String)>, PageError> {
-    Ok(so::companies(s.app.store.read())
+    Ok(org::companies(&s.app, &ctx.actor)
         .await
-        .map_err(|e| PageError(e.into(), ctx.lang))?
+        .page(ctx.lang)?
         .into_iter()
         .map(|c| (c.id.to_string(), c.name))
         .collect())
@@ -283,10 +282,7 @@ fn unit_rows(c: &Chrome, units: Vec<so::Unit>) -> Vec<UnitRow> {
 }
 
 async fn building_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
-    let b = so::building(s.app.store.read(), id)
-        .await
-        .map_err(|e| PageError(e.into(), ctx.lang))?
-        .ok_or(PageError(AppError::NotFound, ctx.lang))?;
+    let b = org::building(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cm = org::community(&s.app, &ctx.actor, b.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(ctx);
     let units =
@@ -301,7 +297,11 @@ async fn building_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
 }
 
 async fn building(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {
-    let b = so::building(s.app.store.read(), id).await.map_err(|e| PageError(e.into(), ctx.lang))?;
+    let b = match org::building(&s.app, &ctx.actor, id).await {
+        Ok(b) => Some(b),
+        Err(AppError::NotFound) => None,
+        Err(e) => return Err(PageError(e, ctx.lang)),
+    };
     let f = b
         .map(|b| {
             Form::with(&[
@@ -541,10 +541,7 @@ async fn update_department(
     Path(id): Path<i64>,
     AxForm(f): AxForm<DepartmentForm>,
 ) -> PageResult {
-    let d = so::department(s.app.store.read(), id)
-        .await
-        .map_err(|e| PageError(e.into(), ctx.lang))?
-        .ok_or(PageError(AppError::NotFound, ctx.lang))?;
+    let d = org::department(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let input = org::DepartmentInput { kind: String::new(), name: f.name.clone(), active: f.active.is_some() };
     match org::update_department(&s.app, &ctx.actor, id, f.version, &input).await {
         Ok(_) => Ok(see_other(&format!("/communities/{}", d.community_id))),

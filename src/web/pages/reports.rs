@@ -272,7 +272,7 @@ async fn weekly_view(s: &AppState, ctx: &Ctx, q: WeekQuery, f: Form) -> PageResu
         return export::download_rows(d, rows).await.page(ctx.lang);
     }
     let generated = w.generated_at.map(|at| when(at, &tz)).unwrap_or_default();
-    let this_monday = rp::monday_of(rp::local_day(super::zone(&s, ctx.lang, cm.id).await?, ctx.now));
+    let this_monday = rp::monday_of(rp::local_day(super::community_zone(&s, &ctx, cm.id).await?, ctx.now));
     let review = (!all && monday < this_monday).then(|| {
         let roles = ctx.actor.roles_in(cm.id);
         let r = w.review.clone();
@@ -461,12 +461,7 @@ async fn drill(
     let period = rp::Period { from: q.from.clone(), to: q.to.clone() };
     let rows = rp::drill(&s.app, &ctx.actor, cm.id, user, m, &period).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
-    let name = crate::store::auth::user(s.app.store.read(), user)
-        .await
-        .map_err(AppError::from)
-        .page(ctx.lang)?
-        .map(|u| u.display_name)
-        .unwrap_or_default();
+    let name = crate::app::auth::display_name(&s.app, &ctx.actor, cm.id, user).await.page(ctx.lang)?;
     let title = format!("{name} · {}", c.t.get(&format!("report.measure.{measure}")));
     let rows = rows
         .into_iter()

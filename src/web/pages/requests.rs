@@ -14,7 +14,7 @@ use axum::Router;
 use axum::extract::{Form as AxForm, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use huiqian_domain::auth::{Permission, Role};
+use huiqian_domain::auth::Permission;
 use huiqian_domain::money::Money;
 use huiqian_domain::sheet::request::{AgainstKind, FlagReason, RepairCategory, RepairClass, RepairSource, Route};
 use huiqian_domain::unit::DepartmentKind;
@@ -39,14 +39,7 @@ pub fn router() -> Router<AppState> {
 
 /// A `datetime-local` value (`2026-03-01T09:30`) in the community's zone, as epoch ms.
 pub(super) fn local_ms(s: &str, tz: &str) -> Option<i64> {
-    use chrono::TimeZone;
-    let s = s.trim();
-    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
-        .ok()?;
-    let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    zone.from_local_datetime(&t).earliest().map(|x| x.timestamp_millis())
+    huiqian_domain::time::parse_local(s, super::zone(tz))
 }
 
 /// Money from integer fen, as people read it (`¥1,234.50`).
@@ -122,8 +115,7 @@ pub(super) async fn intake(s: &AppState, ctx: &Ctx, community_id: i64) -> Intake
         .map(|d| (d.id.to_string(), d.name))
         .collect();
     let mut staff: Vec<(String, String)> = vec![];
-    for (id, name, _) in
-        crate::store::auth::community_members(s.app.store.read(), community_id).await.unwrap_or_default()
+    for (id, name, _) in crate::app::auth::community_members(&s.app, &ctx.actor, community_id).await.unwrap_or_default()
     {
         let entry = (id.to_string(), name);
         if !staff.contains(&entry) {
@@ -245,37 +237,28 @@ fn yes_no(c: &Chrome, b: bool) -> String {
     c.t.get(if b { "common.yes" } else { "common.no" }).to_string()
 }
 
-/// Build the flow panel of a sheet for this viewer. `holds` says whether the viewer acts
-/// for a department that holds the sheet.
+/// Build the flow panel of a sheet for this viewer, offering the steps `p` permits.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn flow_view(
     s: &AppState,
     ctx: &Ctx,
     c: &Chrome,
     d: &sheet::SheetDetail,
+    p: &sheet::Permitted,
     deps: &[so::Department],
     tz: &str,
-    holds: bool,
     kb: Option<&str>,
 ) -> FlowView {
+    use sheet::Step;
     let cid = d.sheet.community_id;
-    let me = ctx.actor.user_id();
     let now = ctx.now;
-    let may = |p: Permission| ctx.actor.authorize(p, cid).is_ok();
-    let roles = ctx.actor.roles_in(cid);
     let open = matches!(d.sheet.state.as_str(), "registered" | "dispatched" | "awaiting_acceptance");
-    let plain = d.sheet.outcome.is_none();
     let dep_name =
         |id: i64| deps.iter().find(|x| x.id == id).map(|x| x.name.clone()).unwrap_or_else(|| format!("#{id}"));
     let at = |ms: Option<i64>| ms.map(|v| when(v, tz)).unwrap_or_default();
     let user_name = |id: Option<i64>| async move {
         match id {
-            Some(id) => crate::store::auth::user(s.app.store.read(), id)
-                .await
-                .ok()
-                .flatten()
-                .map(|u| u.display_name)
-                .unwrap_or_default(),
+            Some(id) => crate::app::auth::display_name(&s.app, &ctx.actor, cid, id).await.unwrap_or_default(),
             None => String::new(),
         }
     };
@@ -354,20 +337,14 @@ pub(super) async fn flow_view(
             v.charge_state =
                 c.t.get(if ch.confirmed.is_some() { "charge.confirmed" } else { "charge.quoted" }).to_string();
         }
-        let active = open && plain;
-        let dispatcher = may(Permission::DispatchRepair);
-        let mine = r.technician == Some(me) && may(Permission::DoRepair);
-        v.can_reclassify = active && r.arrived_at.is_none() && (dispatcher || may(Permission::HandleSheet));
-        v.can_assign = active && r.arrived_at.is_none() && r.completed_at.is_none() && dispatcher;
+        v.can_reclassify = p.permits(Step::Reclassify);
+        v.can_assign = p.permits(Step::AssignTechnician);
         v.reassigning = r.technician.is_some();
-        v.can_arrive = active && mine && r.arrived_at.is_none();
-        let confirmed = r.charge.as_ref().is_some_and(|ch| ch.confirmed.is_some());
-        v.can_quote = active && dispatcher && r.completed_at.is_none() && !confirmed;
-        v.can_confirm_charge =
-            active && r.charge.is_some() && !confirmed && (mine || may(Permission::HandleSheet) || dispatcher);
-        v.can_complete = active && mine && r.arrived_at.is_some() && r.completed_at.is_none();
-        v.can_receive_slip =
-            open && r.completed_at.is_some() && slip_back.is_none() && (may(Permission::HandleSheet) || dispatcher);
+        v.can_arrive = p.permits(Step::Arrive);
+        v.can_quote = p.permits(Step::QuoteCharge);
+        v.can_confirm_charge = p.permits(Step::ConfirmCharge);
+        v.can_complete = p.permits(Step::CompleteRepair);
+        v.can_receive_slip = p.permits(Step::ReceiveSlip);
         v.classes = c.options(RepairClass::ALL);
         if v.can_assign
             && let Ok(b) = rq::board(&s.app, &ctx.actor, cid, 1, 0).await
@@ -444,13 +421,10 @@ pub(super) async fn flow_view(
                 }
             })
             .collect();
-        let judges = may(Permission::ReassignSheet);
-        let valid = cc.judgement.as_ref().is_some_and(|j| j.valid);
-        v.can_flag = open && judges && cc.flag.is_none();
-        v.can_judge = open && judges && cc.judgement.is_none();
-        v.can_solution =
-            open && roles.contains(&Role::CentreDirector) && cc.solution.is_none() && (cc.flag.is_some() || valid);
-        v.can_log_progress = open && valid && (may(Permission::HandleSheet) || holds);
+        v.can_flag = p.permits(Step::FlagComplaint);
+        v.can_judge = p.permits(Step::JudgeComplaint);
+        v.can_solution = p.permits(Step::RecordSolution);
+        v.can_log_progress = p.permits(Step::LogProgress);
         // R-CMP-2/R-CMP-3: the departments the complaint may go to, and no others: the
         // one complained about or the one that handles it; the director's office only
         // for complaints about supervisors and above, customer-service or admin staff.
@@ -479,23 +453,12 @@ pub(super) async fn flow_view(
         if i.promise_missed(now) {
             v.warnings.push(c.t.get("inquiry.promise_missed").to_string());
         }
-        let handles = crate::app::sheet::may_handle(&ctx.actor, cid, d.sheet.first_contact_id);
-        let unanswered = i.answer.is_none();
-        v.can_answer = open && unanswered && (handles || i.escalated_to == Some(me));
-        v.can_escalate = open && unanswered && handles;
-        v.can_promise = open && unanswered && handles;
+        v.can_answer = p.permits(Step::AnswerInquiry);
+        v.can_escalate = p.permits(Step::EscalateInquiry);
+        v.can_promise = p.permits(Step::PromiseReply);
         if v.can_escalate {
-            let mut conn = s.app.store.read().acquire().await.ok();
-            let ids = match conn.as_mut() {
-                Some(conn) => srq::users_with_roles(conn, cid, &["cs_supervisor", "cs_manager", "centre_director"])
-                    .await
-                    .unwrap_or_default(),
-                None => vec![],
-            };
-            drop(conn);
-            for id in ids {
-                v.managers.push((id.to_string(), user_name(Some(id)).await));
-            }
+            let managers = rq::escalation_managers(&s.app, &ctx.actor, cid).await.unwrap_or_default();
+            v.managers = managers.into_iter().map(|(id, name)| (id.to_string(), name)).collect();
         }
         if v.can_answer
             && let Some(q) = kb.filter(|q| !q.trim().is_empty())
@@ -522,27 +485,8 @@ pub(super) async fn flow_view(
             "suggestion.replied_at",
             format!("{} {}", at(x.replied_at), user_name(x.replied_by).await).trim().to_string(),
         );
-        v.can_analyse = open
-            && x.reply.is_none()
-            && (roles.contains(&Role::CsManager) || roles.contains(&Role::CentreDirector))
-            && ctx.actor.can_write();
-        // R-RECV-3: a department manager or higher — the director, the CS manager, or the
-        // head of any department.
-        let head = if open && x.analysis.is_some() && x.reply.is_none() {
-            match s.app.store.read().acquire().await {
-                Ok(mut conn) => crate::store::sheet::memberships(&mut conn, me, cid)
-                    .await
-                    .map(|m| m.iter().any(|(_, head)| *head))
-                    .unwrap_or(false),
-                Err(_) => false,
-            }
-        } else {
-            false
-        };
-        v.can_reply = open
-            && x.analysis.is_some()
-            && x.reply.is_none()
-            && (roles.contains(&Role::CentreDirector) || roles.contains(&Role::CsManager) || head);
+        v.can_analyse = p.permits(Step::AnalyseSuggestion);
+        v.can_reply = p.permits(Step::ReplySuggestion);
     }
     v
 }

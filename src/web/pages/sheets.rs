@@ -15,7 +15,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::sheet::{Channel, SheetKind};
-use huiqian_domain::unit::DepartmentKind;
 use serde::Deserialize;
 
 pub fn router(upload_limit: usize) -> Router<AppState> {
@@ -363,8 +362,7 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
             return Ok(page(status, &new_page(&s, &ctx, &list, cm.id, form, uuid::Uuid::new_v4().to_string()).await));
         }
     };
-    let tz =
-        so::community(s.app.store.read(), f.community_id).await.ok().flatten().map(|c| c.timezone).unwrap_or_default();
+    let tz = org::community(&s.app, &ctx.actor, f.community_id).await.map(|c| c.timezone).unwrap_or_default();
     let input = sheet::RegisterInput {
         kind: f.kind.clone(),
         channel: f.channel.clone(),
@@ -457,7 +455,9 @@ pub struct HandoverView {
     pub returned: String,
     /// When customer service signed for it coming back (R-SHEET-5).
     pub received_back: String,
-    pub mine: bool,
+    /// The viewer's department may sign for it, or hand it back (R-SHEET-4, R-SHEET-5).
+    pub can_acknowledge: bool,
+    pub can_return: bool,
     /// Back with customer service and not yet signed for: this viewer may sign.
     pub can_receive: bool,
 }
@@ -483,14 +483,13 @@ struct SheetPage {
     receptionists: Vec<(String, String)>,
     /// Everyone of the community, for naming a receiver when dispatching.
     staff: Vec<(String, String)>,
+    /// The viewer takes customer service's part (and may call the requester).
     can_handle: bool,
-    can_register: bool,
-    can_reassign: bool,
     is_director: bool,
     /// The viewer answers for this sheet (otherwise collecting needs a reason).
     mine_first_contact: bool,
-    /// A customer-service manager (or the director) may waive the party's signature.
-    can_waive: bool,
+    /// The steps the viewer may take on the sheet now (`may.may("dispatch")`).
+    may: sheet::Permitted,
     /// Collected on the party's word by phone: their signature is still owed.
     acceptance_by_phone: bool,
     f: Form,
@@ -538,7 +537,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
     let tz = cm.timezone.clone();
     let cid = cm.id;
     let deps = org::departments(&s.app, &ctx.actor, cid).await.page(ctx.lang)?;
-    let my_kinds: Vec<DepartmentKind> = ctx.actor.roles_in(cid).iter().filter_map(|r| r.department_kind()).collect();
+    let p = sheet::permitted_actions(&s.app, &ctx.actor, &d).await.page(ctx.lang)?;
     let is_director = ctx.actor.roles_in(cid).contains(&Role::CentreDirector);
     let can_handle = sheet::may_handle(&ctx.actor, cid, d.sheet.first_contact_id);
     let handovers: Vec<HandoverView> = d
@@ -546,21 +545,16 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
         .clone()
         .into_iter()
         .map(|h| {
-            let kind = deps.iter().find(|x| x.id == h.department_id).and_then(|x| DepartmentKind::parse(&x.kind).ok());
+            use sheet::Step;
             HandoverView {
                 state: c.t.get(&format!("handover.{}", h.state)).to_string(),
                 sent: when(h.handed_over_at, &tz),
                 received: h.acknowledged_at.map(|v| when(v, &tz)).unwrap_or_default(),
                 returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
                 received_back: h.received_at.map(|v| when(v, &tz)).unwrap_or_default(),
-                mine: is_director
-                    || kind.is_some_and(|k| my_kinds.contains(&k))
-                    || h.to_user_id == Some(ctx.actor.user_id()),
-                can_receive: can_handle
-                    && h.returned_at.is_some()
-                    && h.received_at.is_none()
-                    && matches!(h.state.as_str(), "returned" | "terminated" | "suspended")
-                    && d.sheet.state != "archived",
+                can_acknowledge: p.permits_on(Step::Acknowledge, h.no),
+                can_return: p.permits_on(Step::Return, h.no),
+                can_receive: p.permits_on(Step::ReceiveReturn, h.no),
                 h,
             }
         })
@@ -577,8 +571,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
         })
         .collect();
     let staff = crate::app::auth::list_staff(&s.app, &ctx.actor).await.unwrap_or_default();
-    let holds = handovers.iter().any(|h| h.mine && h.h.returned_at.is_none() && h.h.state.as_str() != "terminated");
-    let flow = super::requests::flow_view(s, ctx, &c, &d, &deps, &tz, holds, kb).await;
+    let flow = super::requests::flow_view(s, ctx, &c, &d, &p, &deps, &tz, kb).await;
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -615,13 +608,8 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
                 .chain(staff.iter().filter(|u| u.active == 1).map(|u| (u.id.to_string(), u.display_name.clone())))
                 .collect(),
             can_handle,
-            can_waive: d.sheet.signature_pending == 1
-                && d.sheet.state != "archived"
-                && ctx.actor.roles_in(cid).iter().any(|r| matches!(r, Role::CsManager | Role::CentreDirector))
-                && ctx.actor.can_write(),
             acceptance_by_phone: d.sheet.signature_pending == 1 && d.sheet.collected_at.is_some(),
-            can_register: ctx.actor.authorize(Permission::RegisterSheet, cid).is_ok() || can_handle,
-            can_reassign: ctx.actor.authorize(Permission::ReassignSheet, cid).is_ok(),
+            may: p,
             is_director,
             mine_first_contact: d.sheet.first_contact_id == ctx.actor.user_id(),
             flow,
@@ -648,13 +636,12 @@ async fn sheet_page(
     Query(q): Query<SheetQuery>,
 ) -> PageResult {
     let mut f = Form::default();
-    if let Some(aid) = q.article {
-        let row = st::sheet(s.app.store.read(), id).await.map_err(|e| PageError(e.into(), ctx.lang))?;
-        if let Some(row) = row {
-            let found = crate::app::request::articles(&s.app, &ctx.actor, row.community_id).await.page(ctx.lang)?;
-            if let Some(a) = found.into_iter().find(|a| a.id == aid && a.active == 1) {
-                f = Form::with(&[("answer", a.answer), ("basis", a.basis), ("article_id", a.id.to_string())]);
-            }
+    if let Some(aid) = q.article
+        && let Ok(row) = sheet::row(&s.app, &ctx.actor, id).await
+    {
+        let found = crate::app::request::articles(&s.app, &ctx.actor, row.community_id).await.page(ctx.lang)?;
+        if let Some(a) = found.into_iter().find(|a| a.id == aid && a.active == 1) {
+            f = Form::with(&[("answer", a.answer), ("basis", a.basis), ("article_id", a.id.to_string())]);
         }
     }
     sheet_view(&s, &ctx, id, f, q.kb.as_deref()).await
@@ -794,15 +781,8 @@ fn end_of_day_ms(date: &str, tz: &str) -> Option<i64> {
 async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f): AxForm<ActForm>) -> PageResult {
     use crate::app::request::FlowAction as F;
     use sheet::{Action as A, SheetAction as S};
-    let row = st::sheet(s.app.store.read(), id)
-        .await
-        .map_err(|e| PageError(e.into(), ctx.lang))?
-        .ok_or(PageError(AppError::NotFound, ctx.lang))?;
-    let tz = so::community(s.app.store.read(), row.community_id)
-        .await
-        .map_err(|e| PageError(e.into(), ctx.lang))?
-        .map(|c| c.timezone)
-        .unwrap_or_default();
+    let row = sheet::row(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+    let tz = org::community(&s.app, &ctx.actor, row.community_id).await.page(ctx.lang)?.timezone;
     let now = ctx.now;
     let required = |field: &str| AppError::field(field, huiqian_domain::validation::ValidationError::new("required"));
     let action: Result<A, AppError> = Ok(match f.action.as_str() {
@@ -1018,7 +998,8 @@ async fn print(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, headers
             received: h.acknowledged_at.map(|v| when(v, &tz)).unwrap_or_default(),
             returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
             received_back: h.received_at.map(|v| when(v, &tz)).unwrap_or_default(),
-            mine: false,
+            can_acknowledge: false,
+            can_return: false,
             can_receive: false,
             h,
         })

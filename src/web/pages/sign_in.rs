@@ -49,9 +49,7 @@ pub async fn do_sign_in(s: &AppState, meta: &Meta, username: &str, password: &st
     }
     let signed = r?;
     if let Some(old) = &meta.session {
-        let mut tx = s.app.store.begin().await?;
-        crate::store::auth::end_session(&mut tx, &old.id, "replaced_at_sign_in", s.app.clock.now()).await?;
-        tx.commit().await?;
+        auth::end_replaced_session(&s.app, &old.id).await?;
     }
     let cookie = session_cookie(s, &signed.token);
     Ok((signed, cookie))
@@ -322,7 +320,7 @@ async fn home_page(s: &AppState, ctx: &Ctx, f: Form) -> PageResult {
         })
         .collect();
     let companies = if ctx.actor.authorize_company(huiqian_domain::auth::Permission::ManageCommunity).is_ok() {
-        Some(crate::store::org::companies(s.app.store.read()).await.map_err(|e| super::PageError(e.into(), ctx.lang))?)
+        Some(crate::app::org::companies(&s.app, &ctx.actor).await.page(ctx.lang)?)
     } else {
         None
     };
@@ -360,43 +358,17 @@ async fn dashboards(
     communities: &[crate::store::org::Community],
     f: &Form,
 ) -> Result<Vec<Dashboard>, super::PageError> {
-    use chrono::{Datelike, TimeZone};
-    use huiqian_domain::auth::Permission as P;
-    let now = s.app.clock.now();
-    let may = |p: P, c: i64| ctx.actor.authorize(p, c).is_ok();
     let t = |k: &str| crate::i18n::t(ctx.lang, k).to_string();
+    let homes =
+        crate::app::report::home(&s.app, &ctx.actor, communities, f.v("from"), f.v("to")).await.page(ctx.lang)?;
     let mut out = vec![];
-    for cm in communities {
-        let c = cm.id;
-        let manager = may(P::ReassignSheet, c);
-        let wants = crate::store::report::Wants {
-            desk: may(P::HandleSheet, c),
-            follow_up: may(P::FollowUp, c),
-            review: may(P::ReviewFollowUp, c),
-            dispatch: may(P::DispatchRepair, c),
-            technician: may(P::DoRepair, c),
-            reports: may(P::ViewReports, c),
-        };
-        if !manager && wants == crate::store::report::Wants::default() {
-            continue;
-        }
-        let tz = s.app.store.community_zone(c).await.map_err(|e| super::PageError(e.into(), ctx.lang))?;
-        let tz = tz.ok_or(super::PageError(AppError::NotFound, ctx.lang))?;
-        let today = crate::app::people::today_in(tz, now);
-        let at = |d: chrono::NaiveDate| {
-            d.and_hms_opt(0, 0, 0).and_then(|d| tz.from_local_datetime(&d).single()).map(|d| d.timestamp_millis())
-        };
-        let err = |e: sqlx::Error| super::PageError(e.into(), ctx.lang);
-        let week_start = at(crate::app::report::monday_of(today)).unwrap_or(0);
-        let n = crate::store::report::counts(s.app.store.read(), c, ctx.actor.user_id(), now, week_start, wants)
-            .await
-            .map_err(err)?;
+    for d in homes {
+        let (c, n, wants) = (d.community_id, &d.counts, d.wants);
         let mut tiles = vec![];
         let mut tile = |id: &str, key: &str, value: i64, href: String, alert: bool| {
             tiles.push(Tile { id: format!("{id}-{c}"), label: t(key), value, href, alert });
         };
-        if manager {
-            let (open, overdue) = crate::store::sheet::open_counts(s.app.store.read(), c, now).await.map_err(err)?;
+        if let Some((open, overdue)) = d.open {
             tile("open", "home.open", open, format!("/queues?community_id={c}&q=chase"), false);
             tile("overdue", "queue.overdue", overdue, format!("/queues?community_id={c}&q=overdue"), overdue > 0);
         }
@@ -469,27 +441,15 @@ async fn dashboards(
                 false,
             );
         }
-        let recovery = if manager {
-            // The period: the days asked for, else this month so far.
-            let day = |v: &str| huiqian_domain::time::CivilDate::parse(v).ok().map(|d| d.date());
-            let first = day(f.v("from")).unwrap_or(today.with_day(1).unwrap_or(today));
-            let last = day(f.v("to")).unwrap_or(today).max(first);
-            let month_start = at(first).unwrap_or(0);
-            let period_end = last.succ_opt().and_then(at).unwrap_or(now + 1);
-            let rows =
-                crate::store::sheet::recovery(s.app.store.read(), c, month_start, period_end).await.map_err(err)?;
-            Some(
-                rows.into_iter()
-                    .map(|r| {
-                        let rate = if r.registered > 0 { r.recovered * 100 / r.registered } else { 100 };
-                        (r.name, r.registered, r.recovered, rate)
-                    })
-                    .collect(),
-            )
-        } else {
-            None
-        };
-        out.push(Dashboard { community: cm.name.clone(), community_id: c, tiles, recovery });
+        let recovery = d.recovery.map(|rows| {
+            rows.into_iter()
+                .map(|r| {
+                    let rate = if r.registered > 0 { r.recovered * 100 / r.registered } else { 100 };
+                    (r.name, r.registered, r.recovered, rate)
+                })
+                .collect()
+        });
+        out.push(Dashboard { community: d.community, community_id: c, tiles, recovery });
     }
     Ok(out)
 }
