@@ -58,26 +58,22 @@ async fn community_tz(app: &App, community_id: i64) -> AppResult<chrono_tz::Tz> 
     app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)
 }
 
-/// Register a request. A visit carries the requester's signature; a call or letter is
-/// listed as waiting for one (R-SHEET-3). The number is drawn inside the transaction
-/// (gap-free, R-SHEET-2). A retry with the same idempotency key returns the first sheet.
-#[tracing::instrument(name = "sheet.register", skip_all, fields(community = community_id, user = actor.user_id()))]
-pub async fn register(
-    app: &App,
-    actor: &Actor,
-    community_id: i64,
-    input: &RegisterInput,
-    idempotency_key: Option<&str>,
-) -> AppResult<st::SheetRow> {
-    // Security out of hours and a technician on site take repairs in too (R-REP-1).
-    let authority = match actor.authorize(Permission::RegisterSheet, community_id) {
-        Ok(a) => a,
-        Err(e) => match SheetKind::parse(&input.kind) {
-            Ok(SheetKind::Repair) => actor.authorize(Permission::RegisterRepair, community_id)?,
-            _ => return Err(e),
-        },
-    };
-    let tz = community_tz(app, community_id).await?;
+/// A registration as the desk typed it, checked: every field parsed, the unit and the
+/// person found in the community, the flow's opening commands (a repair's category, a
+/// complaint's details) ready for the domain.
+struct Intake {
+    kind: SheetKind,
+    channel: Channel,
+    name: PersonName,
+    phone: Option<Phone>,
+    reason: String,
+    unit: Option<org::Unit>,
+    signature: Option<Vec<u8>>,
+    commands: Vec<Command>,
+}
+
+/// Parse and check a registration; every bad field is reported at once, nothing written.
+async fn parse_registration(app: &App, actor: &Actor, community_id: i64, input: &RegisterInput) -> AppResult<Intake> {
     let mut errors = FieldErrors::default();
     let kind = SheetKind::parse(&input.kind).map_err(|e| errors.push("kind", e)).ok();
     let mut against_kind = None;
@@ -153,14 +149,49 @@ pub async fn register(
     {
         errors.push("person_id", ValidationError::new("person.unknown"));
     }
-    if let Some(key) = idempotency_key
-        && let Some(id) = st::sheet_by_idempotency(&mut conn, actor.user_id(), key).await?
-    {
-        return st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound);
-    }
     drop(conn);
     errors.into_result().map_err(AppError::Validation)?;
-    let (kind, channel, name) = (kind.expect("validated"), channel.expect("validated"), name.expect("validated"));
+    Ok(Intake {
+        kind: kind.expect("validated"),
+        channel: channel.expect("validated"),
+        name: name.expect("validated"),
+        phone,
+        reason: reason.to_string(),
+        unit,
+        signature,
+        commands: intake,
+    })
+}
+
+/// Register a request. A visit carries the requester's signature; a call or letter is
+/// listed as waiting for one (R-SHEET-3). The number is drawn inside the transaction
+/// (gap-free, R-SHEET-2). A retry with the same idempotency key returns the first sheet.
+#[tracing::instrument(name = "sheet.register", skip_all, fields(community = community_id, user = actor.user_id()))]
+pub async fn register(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    input: &RegisterInput,
+    idempotency_key: Option<&str>,
+) -> AppResult<st::SheetRow> {
+    // Security out of hours and a technician on site take repairs in too (R-REP-1).
+    let authority = match actor.authorize(Permission::RegisterSheet, community_id) {
+        Ok(a) => a,
+        Err(e) => match SheetKind::parse(&input.kind) {
+            Ok(SheetKind::Repair) => actor.authorize(Permission::RegisterRepair, community_id)?,
+            _ => return Err(e),
+        },
+    };
+    if let Some(key) = idempotency_key {
+        let mut conn = app.store.read().acquire().await?;
+        if let Some(id) = st::sheet_by_idempotency(&mut conn, actor.user_id(), key).await? {
+            return st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound);
+        }
+    }
+    let tz = community_tz(app, community_id).await?;
+    let Intake { kind, channel, name, phone, reason, unit, signature, commands: intake } =
+        parse_registration(app, actor, community_id, input).await?;
+    let reason = reason.as_str();
     let stored_signature = match &signature {
         Some(png) => Some(files::store(app, "signature", png, files::Purpose::Signature)?),
         None => None,
