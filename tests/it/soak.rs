@@ -20,10 +20,16 @@ fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn rss_mib(pid: u32) -> Option<f64> {
+/// The server's resident memory in MiB: all of it, its own heap and stacks (`RssAnon`),
+/// and the pages of mapped files (`RssFile`: SQLite maps its database file, so these grow
+/// with the database and are the kernel's to reclaim, not the process's to free).
+fn rss_mib(pid: u32) -> Option<(f64, f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    let field = |name: &str| -> Option<f64> {
+        let kb: f64 = status.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    };
+    Some((field("VmRSS:")?, field("RssAnon:")?, field("RssFile:")?))
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -130,7 +136,7 @@ async fn a_busy_morning_soak_fails_no_request() {
     let stop = AtomicBool::new(false);
     let started = Instant::now();
     let every = Duration::from_secs((seconds / 60).max(1));
-    let mut rss: Vec<(u64, f64)> = vec![];
+    let mut rss: Vec<(u64, (f64, f64, f64))> = vec![];
     let sampler = async {
         while started.elapsed() < Duration::from_secs(seconds) {
             if let Some(m) = rss_mib(pid) {
@@ -171,18 +177,23 @@ async fn a_busy_morning_soak_fails_no_request() {
             percentile(&t, 1.0)
         ));
     }
-    let curve: String = rss.iter().map(|(t, m)| format!("{t},{m:.1}\n")).collect();
-    let (first, last) = (rss.first().map_or(0.0, |r| r.1), rss.last().map_or(0.0, |r| r.1));
-    let peak = rss.iter().map(|r| r.1).fold(0.0, f64::max);
+    let curve: String = rss.iter().map(|(t, (m, a, f))| format!("{t},{m:.1},{a:.1},{f:.1}\n")).collect();
+    let (first, last) = (rss.first().map_or(0.0, |r| r.1.0), rss.last().map_or(0.0, |r| r.1.0));
+    let peak = rss.iter().map(|r| r.1.0).fold(0.0, f64::max);
+    let anon_last = rss.last().map_or(0.0, |r| r.1.1);
+    let anon_peak = rss.iter().map(|r| r.1.1).fold(0.0, f64::max);
+    let db = std::fs::metadata(dir.path().join("test.db")).map(|m| m.len()).unwrap_or(0);
     let summary = format!(
         "soak ({}, {elapsed:.0} s, {communities} communities): {total} requests ({:.0}/s), {} failed, {} refused; \
-         {} acknowledged writes; RSS {first:.1} MiB at start, {last:.1} MiB at end, {peak:.1} MiB peak; \
+         {} acknowledged writes; RSS {first:.1} MiB at start, {last:.1} MiB at end, {peak:.1} MiB peak \
+         (of which the heap {anon_last:.1} MiB at end, {anon_peak:.1} MiB peak); database {} MiB, \
          write-ahead log at the end {} KiB",
         backend(),
         total as f64 / elapsed,
         failed.len(),
         refused.len(),
         journal.acknowledged(),
+        db / (1024 * 1024),
         wal / 1024
     );
     println!("{summary}\n\n{table}");
@@ -190,7 +201,11 @@ async fn a_busy_morning_soak_fails_no_request() {
         let out = std::path::Path::new(&out);
         std::fs::create_dir_all(out).unwrap();
         std::fs::write(out.join(format!("routes-{}.md", backend())), format!("{summary}\n\n{table}")).unwrap();
-        std::fs::write(out.join(format!("rss-{}.csv", backend())), format!("seconds,rss_mib\n{curve}")).unwrap();
+        std::fs::write(
+            out.join(format!("rss-{}.csv", backend())),
+            format!("seconds,rss_mib,anon_mib,file_mib\n{curve}"),
+        )
+        .unwrap();
     }
     assert!(failed.is_empty(), "requests failed: {failed:#?}");
     assert!(refused.is_empty(), "requests refused: {refused:#?}");

@@ -136,7 +136,7 @@ async fn settings_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult 
     // This year's days and later ones; past years stay in the calendar (and the API).
     let this_year = format!(
         "{}-01-01",
-        crate::app::people::today_in(super::community_zone(s, &ctx, cm.id).await?, ctx.now).format("%Y")
+        crate::app::people::today_in(super::community_zone(s, ctx, cm.id).await?, ctx.now).format("%Y")
     );
     let (_, days) = clock::stored_calendar(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let days: Vec<sc::Day> = days.into_iter().filter(|d| d.day >= this_year).collect();
