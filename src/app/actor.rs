@@ -139,6 +139,12 @@ impl Actor {
             .ok_or(AppError::Forbidden)
     }
 
+    /// A community the actor may not view is, to them, not there: 404, never 403, so that
+    /// a number tried does not tell whether the community exists.
+    pub fn sees(&self, community: i64) -> AppResult<()> {
+        self.authorize(Permission::ViewCommunity, community).map(|_| ()).map_err(|_| AppError::NotFound)
+    }
+
     /// Check that the actor may see what `p` covers in `community`, to read it only (a list,
     /// a ledger, a dashboard guarded by a permission that also allows writing). Any
     /// credential may read what its holder's roles may; this gives no [`Authority`], so

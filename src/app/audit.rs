@@ -68,6 +68,18 @@ pub async fn record_covering(
     Ok(seq)
 }
 
+/// Record what a signed-in person did to their own account (a password, a language, a
+/// token, a second factor): on their own authority, not a role's.
+pub async fn record_own(
+    app: &App,
+    tx: &mut AnyConnection,
+    actor: &Actor,
+    action: &str,
+    changes: Value,
+) -> AppResult<i64> {
+    record_self(app, tx, Some(actor.user_id()), actor.username(), actor.request_id(), action, changes).await
+}
+
 /// Record an event that has no role behind it (sign-in, sign-out, failed sign-in).
 pub async fn record_self(
     app: &App,

@@ -280,16 +280,7 @@ pub async fn end_my_session(app: &App, actor: &Actor, session_id: &str) -> AppRe
     };
     let mut tx = app.store.begin().await?;
     if st::end_session(&mut tx, &s.id, "ended_by_user", now).await? {
-        audit::record_self(
-            app,
-            &mut tx,
-            Some(actor.user_id()),
-            actor.username(),
-            actor.request_id(),
-            "auth.session_ended",
-            json!({"session": &s.id[..12]}),
-        )
-        .await?;
+        audit::record_own(app, &mut tx, actor, "auth.session_ended", json!({"session": &s.id[..12]})).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -329,12 +320,10 @@ pub async fn change_password(
     st::set_password(&mut tx, actor.user_id(), &hash, false, now).await?;
     st::end_user_sessions(&mut tx, actor.user_id(), session_id, "password_changed", now).await?;
     let tokens_revoked = if keep_tokens { 0 } else { st::revoke_user_tokens(&mut tx, actor.user_id(), now).await? };
-    audit::record_self(
+    audit::record_own(
         app,
         &mut tx,
-        Some(actor.user_id()),
-        actor.username(),
-        actor.request_id(),
+        actor,
         "auth.password_changed",
         json!({"tokens_revoked": tokens_revoked, "tokens_kept": keep_tokens}),
     )
@@ -351,16 +340,7 @@ pub async fn set_locale(app: &App, actor: &Actor, locale: &str) -> AppResult<()>
     }
     let mut tx = app.store.begin().await?;
     st::set_locale(&mut tx, actor.user_id(), locale, now).await?;
-    audit::record_self(
-        app,
-        &mut tx,
-        Some(actor.user_id()),
-        actor.username(),
-        actor.request_id(),
-        "user.locale_changed",
-        json!({"locale": locale}),
-    )
-    .await?;
+    audit::record_own(app, &mut tx, actor, "user.locale_changed", json!({"locale": locale})).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -518,12 +498,10 @@ pub async fn create_token(
         now,
     )
     .await?;
-    audit::record_self(
+    audit::record_own(
         app,
         &mut tx,
-        Some(actor.user_id()),
-        actor.username(),
-        actor.request_id(),
+        actor,
         "auth.token_created",
         json!({"token_id": id, "name": name, "scopes": scopes}),
     )
@@ -544,16 +522,7 @@ pub async fn revoke_token(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
     if !st::revoke_token(&mut tx, id, actor.user_id(), now).await? {
         return Err(AppError::NotFound);
     }
-    audit::record_self(
-        app,
-        &mut tx,
-        Some(actor.user_id()),
-        actor.username(),
-        actor.request_id(),
-        "auth.token_revoked",
-        json!({"token_id": id}),
-    )
-    .await?;
+    audit::record_own(app, &mut tx, actor, "auth.token_revoked", json!({"token_id": id})).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -272,7 +272,7 @@ pub struct Detail {
 
 async fn load(app: &App, actor: &Actor, id: i64) -> AppResult<sf::FollowUp> {
     let f = sf::follow_up(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
-    actor.authorize(Permission::ViewCommunity, f.community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(f.community_id)?;
     Ok(f)
 }
 
@@ -640,7 +640,7 @@ pub async fn capas(app: &App, actor: &Actor, c: i64, open_only: bool) -> AppResu
 
 async fn load_capa(app: &App, actor: &Actor, id: i64) -> AppResult<(sf::Capa, CapaState)> {
     let r = sf::capa(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
-    actor.authorize(Permission::ViewCommunity, r.community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(r.community_id)?;
     let state = CapaState::parse(&r.state).map_err(|_| AppError::Internal(format!("capa {id} state")))?;
     Ok((r, state))
 }
@@ -797,7 +797,7 @@ pub async fn verify_capa(app: &App, actor: &Actor, id: i64, input: &CapaVerifyIn
 // ---- the rules and the sampling audit ----
 
 pub async fn settings(app: &App, actor: &Actor, c: i64) -> AppResult<sf::Settings> {
-    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    actor.sees(c)?;
     settings_or_default(app, c).await
 }
 

@@ -172,13 +172,13 @@ pub async fn my_communities(app: &App, actor: &Actor) -> AppResult<Vec<st::Commu
 
 /// A community the actor may see; otherwise not found (R-ROLE-2).
 pub async fn community(app: &App, actor: &Actor, id: i64) -> AppResult<st::Community> {
-    actor.authorize(Permission::ViewCommunity, id).map_err(|_| AppError::NotFound)?;
+    actor.sees(id)?;
     st::community(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
 /// A community's time zone, for counting its days (an unknown stored zone is an error).
 pub async fn zone(app: &App, actor: &Actor, id: i64) -> AppResult<chrono_tz::Tz> {
-    actor.authorize(Permission::ViewCommunity, id).map_err(|_| AppError::NotFound)?;
+    actor.sees(id)?;
     app.store.community_zone(id).await?.ok_or(AppError::NotFound)
 }
 
@@ -271,7 +271,7 @@ pub async fn update_building(
 }
 
 pub async fn buildings(app: &App, actor: &Actor, community_id: i64) -> AppResult<Vec<st::Building>> {
-    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(community_id)?;
     Ok(st::buildings(app.store.read(), community_id).await?)
 }
 
@@ -368,7 +368,7 @@ pub async fn update_unit(app: &App, actor: &Actor, id: i64, version: i64, u: &Un
 
 pub async fn unit(app: &App, actor: &Actor, id: i64) -> AppResult<st::Unit> {
     let u = st::unit(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
-    actor.authorize(Permission::ViewCommunity, u.community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(u.community_id)?;
     Ok(u)
 }
 
@@ -381,7 +381,7 @@ pub async fn units(
     limit: i64,
     offset: i64,
 ) -> AppResult<Vec<st::Unit>> {
-    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(community_id)?;
     let prefix = room_prefix.map(|p| p.trim().to_uppercase()).filter(|p| !p.is_empty());
     Ok(st::units(app.store.read(), community_id, building_id, prefix.as_deref(), limit.clamp(1, 500), offset.max(0))
         .await?)
@@ -470,7 +470,7 @@ pub async fn update_department(
 }
 
 pub async fn departments(app: &App, actor: &Actor, community_id: i64) -> AppResult<Vec<st::Department>> {
-    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(community_id)?;
     Ok(st::departments(app.store.read(), community_id).await?)
 }
 

@@ -269,7 +269,7 @@ pub async fn update_person(app: &App, actor: &Actor, id: i64, version: i64, p: &
 
 pub async fn person(app: &App, actor: &Actor, id: i64) -> AppResult<(st::Person, Vec<st::Occupancy>)> {
     let p = st::person(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
-    actor.authorize(Permission::ViewCommunity, p.community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(p.community_id)?;
     let occ = st::occupancies_of_person(app.store.read(), id).await?;
     Ok((p, occ))
 }
@@ -285,7 +285,7 @@ pub async fn search(
     limit: i64,
     offset: i64,
 ) -> AppResult<Vec<st::Person>> {
-    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(community_id)?;
     let q = q.trim();
     let digits: String = q.chars().filter(|c| c.is_ascii_digit()).collect();
     let query = if q.is_empty() {
@@ -304,7 +304,7 @@ pub async fn search(
 
 pub async fn occupants(app: &App, actor: &Actor, unit_id: i64) -> AppResult<Vec<st::Occupancy>> {
     let u = org::unit(app.store.read(), unit_id).await?.ok_or(AppError::NotFound)?;
-    actor.authorize(Permission::ViewCommunity, u.community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(u.community_id)?;
     Ok(st::occupancies_of_unit(app.store.read(), unit_id).await?)
 }
 

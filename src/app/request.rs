@@ -973,7 +973,7 @@ pub async fn ledger(
     name: LedgerName,
     f: srq::LedgerFilter,
 ) -> AppResult<Vec<srq::Job>> {
-    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    actor.sees(c)?;
     let (kinds, f) = ledger_of(
         name,
         srq::LedgerFilter { limit: f.limit.clamp(1, 10_000), offset: f.offset.max(0), ..f },
@@ -991,14 +991,14 @@ pub async fn ledger_keys(
     name: LedgerName,
     f: srq::LedgerFilter,
 ) -> AppResult<Vec<i64>> {
-    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    actor.sees(c)?;
     let (kinds, f) = ledger_of(name, f, app.clock.now());
     Ok(srq::ledger_keys(app.store.read(), c, kinds, &f).await?)
 }
 
 /// Rows of the flows' ledgers by sheet, in that order.
 pub async fn ledger_rows(app: &App, actor: &Actor, c: i64, ids: &[i64]) -> AppResult<Vec<srq::Job>> {
-    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    actor.sees(c)?;
     Ok(srq::jobs(app.store.read(), c, ids).await?)
 }
 
@@ -1028,7 +1028,7 @@ pub fn default_apology(lang: crate::i18n::Lang) -> String {
 }
 
 pub async fn settings(app: &App, actor: &Actor, c: i64) -> AppResult<srq::Settings> {
-    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    actor.sees(c)?;
     Ok(srq::settings(app.store.read(), c).await?)
 }
 
@@ -1171,7 +1171,7 @@ fn parse_price_item(p: &PriceItemInput) -> Result<(String, String, &'static str,
 }
 
 pub async fn price_items(app: &App, actor: &Actor, c: i64, active_only: bool) -> AppResult<Vec<srq::PriceItem>> {
-    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    actor.sees(c)?;
     Ok(srq::price_items(app.store.read(), c, active_only).await?)
 }
 
@@ -1283,7 +1283,7 @@ pub async fn save_article(
 /// The knowledge base searched by words: articles sharing the most character pairs and
 /// words with the question first (R-RECV-2).
 pub async fn search_articles(app: &App, actor: &Actor, c: i64, q: &str) -> AppResult<Vec<srq::Article>> {
-    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    actor.sees(c)?;
     let all = srq::articles(app.store.read(), c, true).await?;
     let q = q.trim();
     if q.is_empty() {
@@ -1306,7 +1306,7 @@ pub async fn search_articles(app: &App, actor: &Actor, c: i64, q: &str) -> AppRe
 }
 
 pub async fn articles(app: &App, actor: &Actor, c: i64) -> AppResult<Vec<srq::Article>> {
-    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    actor.sees(c)?;
     Ok(srq::articles(app.store.read(), c, false).await?)
 }
 
@@ -1338,7 +1338,7 @@ pub fn parse_quantity(s: &str) -> Result<i64, ValidationError> {
 pub async fn reveal_phone(app: &App, actor: &Actor, sheet_id: i64, reason: &str) -> AppResult<String> {
     let row = st::sheet(app.store.read(), sheet_id).await?.ok_or(AppError::NotFound)?;
     let c = row.community_id;
-    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    actor.sees(c)?;
     let mut conn = app.store.read().acquire().await?;
     let events = st::events(&mut conn, sheet_id).await?;
     drop(conn);

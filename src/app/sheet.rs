@@ -356,7 +356,7 @@ pub(crate) fn recorded(rows: &[st::EventRow]) -> AppResult<Vec<Recorded>> {
 
 pub async fn detail(app: &App, actor: &Actor, id: i64) -> AppResult<SheetDetail> {
     let sheet = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
-    actor.authorize(Permission::ViewCommunity, sheet.community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(sheet.community_id)?;
     let mut conn = app.store.read().acquire().await?;
     let events = st::events(&mut conn, id).await?;
     drop(conn);
@@ -648,7 +648,7 @@ async fn handover_part(app: &App, actor: &Actor, c: i64, sheet: &Sheet, handover
 pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Action) -> AppResult<SheetDetail> {
     let row = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let c = row.community_id;
-    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    actor.sees(c)?;
     let mut conn = app.store.read().acquire().await?;
     let rows = st::events(&mut conn, id).await?;
     drop(conn);
@@ -1030,7 +1030,7 @@ pub async fn queue(
     limit: i64,
     offset: i64,
 ) -> AppResult<Vec<st::SheetRow>> {
-    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(community_id)?;
     let (limit, offset) = (limit.clamp(1, 500), offset.max(0));
     let pool = app.store.read();
     let communities = [community_id];
@@ -1059,7 +1059,7 @@ pub async fn queue(
 
 /// The customer-service archive (R-SHEET-11).
 pub async fn search(app: &App, actor: &Actor, community_id: i64, f: st::Search) -> AppResult<Vec<st::SheetRow>> {
-    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(community_id)?;
     Ok(st::search(
         app.store.read(),
         community_id,
@@ -1075,7 +1075,7 @@ pub async fn ledger(
     community_id: i64,
     f: st::LedgerFilter,
 ) -> AppResult<Vec<st::HandoverRow>> {
-    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(community_id)?;
     Ok(st::ledger(
         app.store.read(),
         community_id,
@@ -1092,7 +1092,7 @@ pub async fn ledger_keys(
     community_id: i64,
     f: &st::LedgerFilter,
 ) -> AppResult<Vec<(i64, i64)>> {
-    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(community_id)?;
     Ok(st::ledger_keys(app.store.read(), community_id, f).await?)
 }
 
@@ -1103,7 +1103,7 @@ pub async fn ledger_rows(
     community_id: i64,
     keys: &[(i64, i64)],
 ) -> AppResult<Vec<st::HandoverRow>> {
-    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(community_id)?;
     Ok(st::handovers(app.store.read(), community_id, keys).await?)
 }
 
@@ -1122,7 +1122,7 @@ pub async fn recovery(
 /// The desk's finder: a room number (`3-2-15…`), the last four digits of a phone, or a
 /// name; units with their people, masked.
 pub async fn find_requester(app: &App, actor: &Actor, community_id: i64, q: &str) -> AppResult<Vec<st::Candidate>> {
-    actor.authorize(Permission::ViewCommunity, community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(community_id)?;
     let q = q.trim();
     if q.is_empty() {
         return Ok(vec![]);
@@ -1140,7 +1140,7 @@ pub async fn find_requester(app: &App, actor: &Actor, community_id: i64, q: &str
 /// An attachment the actor may see (it belongs to a sheet of one of their communities).
 pub async fn attachment(app: &App, actor: &Actor, id: i64) -> AppResult<(st::Attachment, Vec<u8>)> {
     let a = st::attachment(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
-    actor.authorize(Permission::ViewCommunity, a.community_id).map_err(|_| AppError::NotFound)?;
+    actor.sees(a.community_id)?;
     let bytes = files::read(app, &a.sha256)?;
     Ok((a, bytes))
 }
@@ -1158,7 +1158,7 @@ pub async fn attach(
 ) -> AppResult<SheetDetail> {
     let row = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let c = row.community_id;
-    actor.authorize(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
+    actor.sees(c)?;
     if !matches!(purpose, "photo" | "file" | "evidence") {
         return Err(AppError::field("purpose", ValidationError::new("attachment.purpose")));
     }
