@@ -1394,3 +1394,33 @@ pub async fn escalation_managers(app: &App, actor: &Actor, c: i64) -> AppResult<
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::FlowAction;
+    use utoipa::PartialSchema;
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::{RefOr, schema::SchemaType, schema::Type};
+
+    /// `FlowAction::TAGS` tells a flow step from one of the sheet's own when an action is
+    /// read; it must name exactly the steps `FlowAction` has, or a step added to the enum
+    /// would be read as an unknown sheet action.
+    #[test]
+    fn flow_tags_name_every_flow_step_and_no_other() {
+        let RefOr::T(Schema::OneOf(one)) = FlowAction::schema() else { panic!("FlowAction is a oneOf") };
+        let mut tags: Vec<String> = one
+            .items
+            .iter()
+            .map(|item| {
+                let RefOr::T(Schema::Object(o)) = item else { panic!("each step is an object") };
+                let RefOr::T(Schema::Object(action)) = &o.properties["action"] else { panic!("tagged by action") };
+                assert!(action.schema_type == SchemaType::Type(Type::String));
+                action.enum_values.as_ref().expect("one tag")[0].as_str().unwrap().to_string()
+            })
+            .collect();
+        let mut listed: Vec<String> = FlowAction::TAGS.iter().map(|t| t.to_string()).collect();
+        tags.sort();
+        listed.sort();
+        assert_eq!(tags, listed);
+    }
+}
