@@ -562,33 +562,33 @@ impl Sheet {
         self.handovers.iter().map(|h| h.handed_over_at).min()
     }
 
-    /// Decide a command: the event it produces, or why it is refused. `now` is used only to
-    /// check that a new deadline lies ahead.
+    /// Decide a command: the event it produces, or why it is refused. What the sheet's
+    /// state allows is [`Sheet::admits`]'s to say, asked first; here the command's input.
+    /// `now` is used only to check that a new deadline lies ahead.
     pub fn decide(&self, cmd: &Command, now: Ms) -> Result<Event, Refusal> {
-        use SheetState::*;
-        let closed = !self.state.is_open();
-        if self.state == Archived {
-            return Err(Refusal("sheet.archived"));
+        match cmd.step() {
+            Some((step, handover)) => self.admits(step, handover)?,
+            None => {
+                if self.state == SheetState::Archived {
+                    return Err(Refusal("sheet.archived"));
+                }
+                // A flow's part is opened with the sheet, while it is worked on.
+                if matches!(cmd, Command::Flow(_)) {
+                    if !self.state.is_open() {
+                        return Err(Refusal("sheet.closed"));
+                    }
+                    if self.state == SheetState::Suspended {
+                        return Err(Refusal("sheet.suspended"));
+                    }
+                }
+            }
         }
-        let suspended = self.state == Suspended;
         match cmd {
             Command::CaptureSignature { signer } => {
-                if !self.signature_owed() {
-                    return Err(Refusal("sheet.signature_not_pending"));
-                }
                 need(signer, "sheet.signer_required")?;
                 Ok(Event::SignatureCaptured { signer: signer.trim().into() })
             }
             Command::Dispatch { department, kind, to_user, opinion } => {
-                if closed {
-                    return Err(Refusal("sheet.closed"));
-                }
-                if suspended {
-                    return Err(Refusal("sheet.suspended"));
-                }
-                if self.outcome.is_some() {
-                    return Err(Refusal("sheet.ended"));
-                }
                 need(opinion, "sheet.opinion_required")?;
                 if self.departments_out().any(|h| h.department == *department) {
                     return Err(Refusal("sheet.department_holding"));
@@ -602,51 +602,14 @@ impl Sheet {
                     opinion: opinion.trim().into(),
                 })
             }
-            Command::Acknowledge { handover } | Command::StartWork { handover } | Command::Return { handover, .. } => {
-                if closed {
-                    return Err(Refusal("sheet.closed"));
-                }
-                if suspended {
-                    return Err(Refusal("sheet.suspended"));
-                }
-                let h = self.handover(*handover).ok_or(Refusal("sheet.handover_unknown"))?;
-                match cmd {
-                    Command::Acknowledge { .. } => match h.state {
-                        HandoverState::HandedOver => Ok(Event::Acknowledged { handover: *handover }),
-                        _ => Err(Refusal("sheet.handover_not_out")),
-                    },
-                    Command::StartWork { .. } => match h.state {
-                        HandoverState::Acknowledged => Ok(Event::WorkStarted { handover: *handover }),
-                        HandoverState::HandedOver => Err(Refusal("sheet.handover_not_received")),
-                        _ => Err(Refusal("sheet.handover_not_out")),
-                    },
-                    Command::Return { result, signer, .. } => match h.state {
-                        HandoverState::Acknowledged | HandoverState::InProgress => {
-                            if let Some(r) = &self.case.repair
-                                && r.handover == Some(*handover)
-                                && r.technician.is_some()
-                                && r.completed_at.is_none()
-                            {
-                                return Err(Refusal("repair.not_completed"));
-                            }
-                            need(result, "sheet.opinion_required")?;
-                            need(signer, "sheet.signer_required")?;
-                            Ok(Event::Returned {
-                                handover: *handover,
-                                result: result.trim().into(),
-                                signer: signer.trim().into(),
-                            })
-                        }
-                        HandoverState::HandedOver => Err(Refusal("sheet.handover_not_received")),
-                        _ => Err(Refusal("sheet.handover_not_out")),
-                    },
-                    _ => unreachable!("matched above"),
-                }
+            Command::Acknowledge { handover } => Ok(Event::Acknowledged { handover: *handover }),
+            Command::StartWork { handover } => Ok(Event::WorkStarted { handover: *handover }),
+            Command::Return { handover, result, signer } => {
+                need(result, "sheet.opinion_required")?;
+                need(signer, "sheet.signer_required")?;
+                Ok(Event::Returned { handover: *handover, result: result.trim().into(), signer: signer.trim().into() })
             }
             Command::Extend { due_at, explanation, signed_by } => {
-                if closed {
-                    return Err(Refusal("sheet.closed"));
-                }
                 need(explanation, "sheet.explanation_required")?;
                 let signed_by = signed_by.ok_or(Refusal("sheet.head_signature_required"))?;
                 if *due_at <= now || self.extended_due_at.is_some_and(|d| *due_at <= d) {
@@ -655,75 +618,26 @@ impl Sheet {
                 Ok(Event::Extended { due_at: *due_at, explanation: explanation.trim().into(), signed_by })
             }
             Command::Suspend { explanation, signed_by } => {
-                if closed {
-                    return Err(Refusal("sheet.closed"));
-                }
-                if suspended {
-                    return Err(Refusal("sheet.suspended"));
-                }
                 need(explanation, "sheet.explanation_required")?;
                 let signed_by = signed_by.ok_or(Refusal("sheet.head_signature_required"))?;
                 Ok(Event::Suspended { explanation: explanation.trim().into(), signed_by, to_desk: true })
             }
-            Command::Resume { note } => {
-                if !suspended {
-                    return Err(Refusal("sheet.not_suspended"));
-                }
-                Ok(Event::Resumed { note: note.trim().into() })
-            }
+            Command::Resume { note } => Ok(Event::Resumed { note: note.trim().into() }),
             Command::Terminate { explanation, signed_by } => {
-                if closed {
-                    return Err(Refusal("sheet.closed"));
-                }
-                if self.outcome.is_some() {
-                    return Err(Refusal("sheet.ended"));
-                }
                 need(explanation, "sheet.explanation_required")?;
                 let signed_by = signed_by.ok_or(Refusal("sheet.head_signature_required"))?;
                 Ok(Event::Terminated { explanation: explanation.trim().into(), signed_by })
             }
             Command::BeyondCentre { explanation, third_party } => {
-                if closed {
-                    return Err(Refusal("sheet.closed"));
-                }
-                if suspended {
-                    return Err(Refusal("sheet.suspended"));
-                }
-                if self.outcome.is_some() {
-                    return Err(Refusal("sheet.ended"));
-                }
-                if self.departments_out().next().is_some() {
-                    return Err(Refusal("sheet.departments_still_out"));
-                }
                 need(explanation, "sheet.explanation_required")?;
                 let third_party = third_party.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
                 Ok(Event::BeyondCentre { explanation: explanation.trim().into(), third_party })
             }
             Command::RecordThirdPartyReceipt { evidence } => {
-                match &self.outcome {
-                    Some(Outcome::BeyondCentre { third_party: Some(_), receipt: None, .. }) => {}
-                    Some(Outcome::BeyondCentre { third_party: Some(_), receipt: Some(_), .. }) => {
-                        return Err(Refusal("sheet.receipt_recorded"));
-                    }
-                    _ => return Err(Refusal("sheet.no_third_party")),
-                }
                 need(evidence, "sheet.explanation_required")?;
                 Ok(Event::ThirdPartyReceipt { evidence: evidence.trim().into() })
             }
             Command::Collect { opinion, confirmation, by_director, on_behalf } => {
-                if closed {
-                    return Err(Refusal("sheet.closed"));
-                }
-                if suspended {
-                    return Err(Refusal("sheet.suspended"));
-                }
-                if self.departments_out().next().is_some() {
-                    return Err(Refusal("sheet.departments_still_out"));
-                }
-                if self.state != AwaitingAcceptance {
-                    return Err(Refusal("sheet.not_awaiting_acceptance"));
-                }
-                self.flow_ready_to_collect()?;
                 need(opinion, "sheet.acceptance_required")?;
                 let confirmation = confirmation.clone().ok_or(Refusal("sheet.confirmation_required"))?;
                 match &confirmation {
@@ -731,9 +645,6 @@ impl Sheet {
                     Confirmation::Phone { .. } => {}
                     Confirmation::OnTheSpot if self.answered_on_the_spot() => {}
                     Confirmation::OnTheSpot => return Err(Refusal("sheet.confirmation_required")),
-                }
-                if let Some(Outcome::BeyondCentre { third_party: Some(_), receipt: None, .. }) = &self.outcome {
-                    return Err(Refusal("sheet.third_party_receipt_required"));
                 }
                 if *by_director && !matches!(self.outcome, Some(Outcome::BeyondCentre { .. })) {
                     return Err(Refusal("sheet.director_only_beyond_centre"));
@@ -746,47 +657,13 @@ impl Sheet {
                     on_behalf,
                 })
             }
-            Command::Archive => {
-                if self.state != Collected {
-                    return Err(Refusal("sheet.not_collected"));
-                }
-                if self.departments_out().next().is_some() {
-                    return Err(Refusal("sheet.departments_still_out"));
-                }
-                // R-SHEET-3, R-SHEET-7: the party signed, or a manager recorded why not.
-                if self.signature_owed() {
-                    return Err(Refusal("sheet.signature_outstanding"));
-                }
-                Ok(Event::Archived)
-            }
-            Command::ReceiveReturn { handover } => {
-                let h = self.handover(*handover).ok_or(Refusal("sheet.handover_unknown"))?;
-                if h.state.is_out() || h.returned_at.is_none() {
-                    return Err(Refusal("sheet.handover_not_returned"));
-                }
-                if h.received_at.is_some() {
-                    return Err(Refusal("sheet.return_received"));
-                }
-                Ok(Event::ReturnReceived { handover: *handover })
-            }
+            Command::Archive => Ok(Event::Archived),
+            Command::ReceiveReturn { handover } => Ok(Event::ReturnReceived { handover: *handover }),
             Command::WaiveSignature { reason } => {
-                if !self.signature_owed() {
-                    return Err(Refusal("sheet.signature_not_pending"));
-                }
                 need(reason, "sheet.reason_required")?;
                 Ok(Event::SignatureWaived { reason: reason.trim().into() })
             }
-            Command::RequestFollowUp { note } => {
-                // The follow-up is decided when the sheet is collected; after that the
-                // resident's wish is a new request.
-                if matches!(self.state, Collected) {
-                    return Err(Refusal("sheet.follow_up_after_collection"));
-                }
-                if self.follow_up_requested {
-                    return Err(Refusal("sheet.follow_up_already_requested"));
-                }
-                Ok(Event::FollowUpRequested { note: note.trim().into() })
-            }
+            Command::RequestFollowUp { note } => Ok(Event::FollowUpRequested { note: note.trim().into() }),
             Command::Attach { purpose, filename, sha256 } => {
                 Ok(Event::Attached { purpose: purpose.clone(), filename: filename.clone(), sha256: sha256.clone() })
             }
@@ -797,15 +674,7 @@ impl Sheet {
                 }
                 Ok(Event::FirstContactReassigned { to: *to, reason: reason.trim().into() })
             }
-            Command::Flow(flow) => {
-                if closed {
-                    return Err(Refusal("sheet.closed"));
-                }
-                if suspended {
-                    return Err(Refusal("sheet.suspended"));
-                }
-                self.decide_flow(flow, now).map(Event::Flow)
-            }
+            Command::Flow(flow) => self.decide_flow(flow, now).map(Event::Flow),
         }
     }
 

@@ -10,8 +10,10 @@ pub mod reminder;
 pub mod request;
 pub mod search;
 pub mod sla;
+mod step;
 
 pub use kind::{Channel, SheetKind};
 pub use lifecycle::{
     Acceptance, Command, Confirmation, Event, Handover, HandoverState, Outcome, Refusal, Sheet, SheetState,
 };
+pub use step::Step;

@@ -195,6 +195,13 @@ pub struct ComplaintCase {
     pub progress_count: u32,
 }
 
+impl ComplaintCase {
+    /// Judged valid (R-CMP-2): the complaint stands and is handled.
+    pub fn judged_valid(&self) -> bool {
+        self.judgement.as_ref().is_some_and(|j| j.valid)
+    }
+}
+
 /// What the desk records on receipt (R-CMP-1).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ComplaintDetails {
@@ -519,15 +526,15 @@ fn need(text: &str, code: &'static str) -> Result<String, Refusal> {
 }
 
 impl Sheet {
-    fn repair(&self) -> Result<&RepairCase, Refusal> {
+    pub(super) fn repair(&self) -> Result<&RepairCase, Refusal> {
         self.case.repair.as_ref().ok_or(Refusal("repair.not_opened"))
     }
 
-    fn complaint(&self) -> Result<&ComplaintCase, Refusal> {
+    pub(super) fn complaint(&self) -> Result<&ComplaintCase, Refusal> {
         self.case.complaint.as_ref().ok_or(Refusal("request.wrong_kind"))
     }
 
-    fn kind_is(&self, kinds: &[SheetKind]) -> Result<(), Refusal> {
+    pub(super) fn kind_is(&self, kinds: &[SheetKind]) -> Result<(), Refusal> {
         if kinds.contains(&self.kind) { Ok(()) } else { Err(Refusal("request.wrong_kind")) }
     }
 
@@ -582,7 +589,7 @@ impl Sheet {
         Ok(())
     }
 
-    /// Decide a flow command (the sheet is open and not suspended).
+    /// Decide a flow command's input; [`Sheet::admits`] has said the sheet takes the step.
     pub(super) fn decide_flow(&self, cmd: &FlowCommand, now: Ms) -> Result<FlowEvent, Refusal> {
         match cmd {
             FlowCommand::OpenRepair { category, class, class_reason, source } => {
@@ -599,11 +606,7 @@ impl Sheet {
                 Ok(FlowEvent::RepairOpened { category: *category, class, source: *source, class_reason })
             }
             FlowCommand::Reclassify { class, reason } => {
-                let r = self.repair()?;
-                if r.arrived_at.is_some() {
-                    return Err(Refusal("repair.already_arrived"));
-                }
-                if r.class == *class {
+                if self.repair()?.class == *class {
                     return Err(Refusal("repair.same_class"));
                 }
                 let reason = need(reason, "repair.reason_required")?;
@@ -611,12 +614,6 @@ impl Sheet {
             }
             FlowCommand::AssignTechnician { technician, appointment_at, note } => {
                 let r = self.repair()?;
-                if r.completed_at.is_some() {
-                    return Err(Refusal("repair.completed"));
-                }
-                if r.arrived_at.is_some() {
-                    return Err(Refusal("repair.already_arrived"));
-                }
                 if r.technician == Some(*technician) && appointment_at.is_none() {
                     return Err(Refusal("repair.same_technician"));
                 }
@@ -636,24 +633,8 @@ impl Sheet {
                     note: note.trim().into(),
                 })
             }
-            FlowCommand::Arrive => {
-                let r = self.repair()?;
-                if r.technician.is_none() {
-                    return Err(Refusal("repair.not_assigned"));
-                }
-                if r.arrived_at.is_some() {
-                    return Err(Refusal("repair.already_arrived"));
-                }
-                Ok(FlowEvent::Arrived)
-            }
+            FlowCommand::Arrive => Ok(FlowEvent::Arrived),
             FlowCommand::QuoteCharge { lines } => {
-                let r = self.repair()?;
-                if r.completed_at.is_some() {
-                    return Err(Refusal("repair.completed"));
-                }
-                if r.charge.as_ref().is_some_and(|c| c.confirmed.is_some()) {
-                    return Err(Refusal("repair.charge_confirmed"));
-                }
                 if lines.is_empty() || lines.iter().any(|l| l.quantity_centi <= 0 || l.unit_price_fen < 0) {
                     return Err(Refusal("repair.charge_empty"));
                 }
@@ -661,30 +642,13 @@ impl Sheet {
                 Ok(FlowEvent::ChargeQuoted { lines: lines.clone(), total_fen })
             }
             FlowCommand::ConfirmCharge { confirmation } => {
-                let r = self.repair()?;
-                match &r.charge {
-                    None => Err(Refusal("repair.charge_empty")),
-                    Some(c) if c.confirmed.is_some() => Err(Refusal("repair.charge_confirmed")),
-                    Some(_) => {
-                        let confirmation = confirmation.clone().ok_or(Refusal("sheet.confirmation_required"))?;
-                        if let Confirmation::Signature { signer } = &confirmation {
-                            need(signer, "sheet.signer_required")?;
-                        }
-                        Ok(FlowEvent::ChargeConfirmed { confirmation })
-                    }
+                let confirmation = confirmation.clone().ok_or(Refusal("sheet.confirmation_required"))?;
+                if let Confirmation::Signature { signer } = &confirmation {
+                    need(signer, "sheet.signer_required")?;
                 }
+                Ok(FlowEvent::ChargeConfirmed { confirmation })
             }
             FlowCommand::CompleteRepair { work_done, materials, signer } => {
-                let r = self.repair()?;
-                if r.completed_at.is_some() {
-                    return Err(Refusal("repair.completed"));
-                }
-                if r.arrived_at.is_none() {
-                    return Err(Refusal("repair.not_arrived"));
-                }
-                if r.charge_outstanding() {
-                    return Err(Refusal("repair.charge_unconfirmed"));
-                }
                 let work_done = need(work_done, "repair.work_required")?;
                 let signer = need(signer, "sheet.signer_required")?;
                 Ok(FlowEvent::RepairCompleted { work_done, materials: materials.trim().into(), signer })
@@ -703,18 +667,11 @@ impl Sheet {
                 Ok(FlowEvent::ComplaintOpened { details: details.clone() })
             }
             FlowCommand::FlagComplaint { reason, note } => {
-                let c = self.complaint()?;
-                if c.flag.is_some() {
-                    return Err(Refusal("complaint.already_flagged"));
-                }
                 let note = need(note, "complaint.note_required")?;
                 Ok(FlowEvent::ComplaintFlagged { reason: *reason, note })
             }
             FlowCommand::JudgeComplaint { valid, explanation, route, deadline_at } => {
                 let c = self.complaint()?;
-                if c.judgement.is_some() {
-                    return Err(Refusal("complaint.already_judged"));
-                }
                 let explanation = need(explanation, "sheet.explanation_required")?;
                 if !*valid {
                     return Ok(FlowEvent::ComplaintJudged {
@@ -744,63 +701,34 @@ impl Sheet {
                 })
             }
             FlowCommand::RecordSolution { meeting_at, attendees, plan, department } => {
-                let c = self.complaint()?;
-                if c.flag.is_none() && c.judgement.as_ref().is_none_or(|j| !j.valid) {
-                    return Err(Refusal("complaint.not_valid"));
-                }
                 let plan = need(plan, "sheet.explanation_required")?;
                 let attendees = need(attendees, "complaint.note_required")?;
                 Ok(FlowEvent::SolutionRecorded { meeting_at: *meeting_at, attendees, plan, department: *department })
             }
             FlowCommand::LogProgress { note, resident_told } => {
-                self.complaint()?;
                 let note = need(note, "complaint.note_required")?;
                 Ok(FlowEvent::ProgressLogged { note, resident_told: *resident_told })
             }
             FlowCommand::AnswerInquiry { answer, basis, article } => {
-                self.kind_is(&[SheetKind::Inquiry])?;
-                if self.case.inquiry.as_ref().is_some_and(|i| i.answer.is_some()) {
-                    return Err(Refusal("inquiry.answered"));
-                }
                 let answer = need(answer, "inquiry.answer_required")?;
                 let basis = need(basis, "inquiry.basis_required")?;
                 Ok(FlowEvent::InquiryAnswered { answer, basis, article: *article })
             }
             FlowCommand::EscalateInquiry { to, note } => {
-                self.kind_is(&[SheetKind::Inquiry])?;
-                if self.case.inquiry.as_ref().is_some_and(|i| i.answer.is_some()) {
-                    return Err(Refusal("inquiry.answered"));
-                }
                 let note = need(note, "complaint.note_required")?;
                 Ok(FlowEvent::InquiryEscalated { to: *to, note })
             }
             FlowCommand::PromiseReply { by_at, note } => {
-                self.kind_is(&[SheetKind::Inquiry])?;
-                if self.case.inquiry.as_ref().is_some_and(|i| i.answer.is_some()) {
-                    return Err(Refusal("inquiry.answered"));
-                }
                 if *by_at <= now {
                     return Err(Refusal("inquiry.promise_not_later"));
                 }
                 Ok(FlowEvent::ReplyPromised { by_at: *by_at, note: note.trim().into() })
             }
             FlowCommand::AnalyseSuggestion { analysis, to_director } => {
-                self.kind_is(&[SheetKind::Suggestion])?;
-                if self.case.suggestion.as_ref().is_some_and(|s| s.reply.is_some()) {
-                    return Err(Refusal("suggestion.replied"));
-                }
                 let analysis = need(analysis, "suggestion.analysis_required")?;
                 Ok(FlowEvent::SuggestionAnalysed { analysis, to_director: *to_director })
             }
             FlowCommand::ReplySuggestion { reply } => {
-                self.kind_is(&[SheetKind::Suggestion])?;
-                let s = self.case.suggestion.as_ref().ok_or(Refusal("suggestion.not_analysed"))?;
-                if s.analysis.is_none() {
-                    return Err(Refusal("suggestion.not_analysed"));
-                }
-                if s.reply.is_some() {
-                    return Err(Refusal("suggestion.replied"));
-                }
                 let reply = need(reply, "suggestion.reply_required")?;
                 Ok(FlowEvent::SuggestionReplied { reply })
             }
