@@ -3,7 +3,7 @@
 //! complaint, the flows' projection and timers, the dispatcher's board, the technician's
 //! day, the ledgers, and the settings, price list and knowledge base a community keeps.
 
-use super::sheet::{On, cs_part, step_authority};
+use super::sheet::{On, Plan, Step, cs_part, refused, step_authority, stored_signature};
 use super::{Actor, App, AppError, AppResult, Authority, audit, files};
 use crate::store::{self, org, request as srq, sheet as st};
 use huiqian_domain::auth::{Permission, Role};
@@ -190,13 +190,6 @@ pub struct ComplaintIntake {
     pub against_user_id: Option<i64>,
 }
 
-/// The commands a flow action becomes, with the authority it was allowed on.
-pub(crate) struct Plan {
-    pub authority: Authority,
-    pub commands: Vec<Command>,
-    pub signature: Option<(files::Stored, String)>,
-}
-
 pub(crate) fn in_role(actor: &Actor, c: i64, roles: &[Role]) -> Option<Authority> {
     actor.roles_in(c).into_iter().find(|r| roles.contains(r)).and_then(|role| actor.holding(role, c).ok())
 }
@@ -221,8 +214,7 @@ fn signature(app: &App, data: &str, signer: &str) -> AppResult<(files::Stored, S
     if data.trim().is_empty() {
         return Err(AppError::field("signature", ValidationError::new("signature.required")));
     }
-    let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
-    Ok((files::store(app, "signature", &png, files::Purpose::Signature)?, signer.trim().to_string()))
+    stored_signature(app, data, signer)
 }
 
 /// The engineering handover a repair rides on: its own, or the one that is out.
@@ -259,35 +251,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             one(a, Command::Flow(FlowCommand::Reclassify { class, reason: reason.clone() }))
         }
         FlowAction::AssignTechnician { technician_id, appointment_at, note } => {
-            if !is_technician(app, c, *technician_id).await? {
-                return Err(AppError::field("technician_id", ValidationError::new("repair.not_a_technician")));
-            }
-            let mut commands = vec![];
-            let handover = match engineering_handover(app, c, sheet).await? {
-                Some(h) => h,
-                None => {
-                    let eng = department_of_kind(app, c, DepartmentKind::Engineering)
-                        .await?
-                        .ok_or(AppError::rejected("repair.no_engineering"))?;
-                    let opinion = "报修派工".to_string();
-                    commands.push(Command::Dispatch {
-                        department: eng,
-                        kind: DepartmentKind::Engineering,
-                        to_user: None,
-                        opinion,
-                    });
-                    sheet.handovers.len() as u32 + 1
-                }
-            };
-            let received = sheet.handover(handover).is_some_and(|h| h.acknowledged_at.is_some());
-            if !received {
-                commands.push(Command::Acknowledge { handover });
-            }
-            commands.push(Command::Flow(FlowCommand::AssignTechnician {
-                technician: *technician_id,
-                appointment_at: *appointment_at,
-                note: note.clone(),
-            }));
+            let commands = assignment(app, c, sheet, *technician_id, *appointment_at, note).await?;
             Plan { authority: a, commands, signature: None }
         }
         FlowAction::Arrive => {
@@ -301,29 +265,8 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             Plan { authority: a, commands, signature: None }
         }
         FlowAction::QuoteCharge { lines } => {
-            let mut out = Vec::with_capacity(lines.len());
-            for (i, l) in lines.iter().enumerate() {
-                let item = srq::price_item(app.store.read(), l.item_id)
-                    .await?
-                    .filter(|p| p.community_id == c && p.active == 1)
-                    .ok_or_else(|| {
-                        AppError::field(&format!("lines[{i}].item_id"), ValidationError::new("price_item.unknown"))
-                    })?;
-                if l.quantity_centi <= 0 || l.quantity_centi > 1_000_000 {
-                    return Err(AppError::field(
-                        &format!("lines[{i}].quantity"),
-                        ValidationError::new("quantity.out_of_range"),
-                    ));
-                }
-                out.push(ChargeLine {
-                    item_id: item.id,
-                    name: item.name,
-                    unit: item.unit,
-                    unit_price_fen: item.price_fen,
-                    quantity_centi: l.quantity_centi,
-                });
-            }
-            one(a, Command::Flow(FlowCommand::QuoteCharge { lines: out }))
+            let lines = priced(app, c, lines).await?;
+            one(a, Command::Flow(FlowCommand::QuoteCharge { lines }))
         }
         FlowAction::ConfirmCharge { signature: data, signer, phone_confirmed_at, phone_note } => {
             let mut sig = None;
@@ -351,10 +294,8 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             Plan { authority: a, commands: vec![cmd], signature: Some(signature(app, data, signer)?) }
         }
         FlowAction::ReceiveSlip => {
+            sheet.admits(Step::ReceiveSlip, None).map_err(refused)?;
             let r = sheet.case.repair.as_ref().ok_or(AppError::rejected("repair.not_opened"))?;
-            if r.completed_at.is_none() {
-                return Err(AppError::rejected("repair.not_completed"));
-            }
             let handover = r.handover.ok_or(AppError::rejected("repair.not_assigned"))?;
             let result = if r.materials.is_empty() {
                 r.work_done.clone()
@@ -377,32 +318,19 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             let route = match (valid, department_id, developer_contact.trim()) {
                 (false, _, _) => None,
                 (true, Some(d), _) => {
-                    let kind = department_kind(app, c, *d).await?;
-                    Some(Route::Department { department: *d, kind })
+                    Some(Route::Department { department: *d, kind: department_kind(app, c, *d).await? })
                 }
                 (true, None, contact) if !contact.is_empty() => Some(Route::Developer { contact: contact.to_string() }),
                 (true, None, _) => return Err(AppError::rejected("complaint.route_required")),
             };
-            let mut commands = vec![Command::Flow(FlowCommand::JudgeComplaint {
+            let judged = FlowCommand::JudgeComplaint {
                 valid: *valid,
                 explanation: explanation.clone(),
                 route: route.clone(),
                 deadline_at: *deadline_at,
-            })];
-            match &route {
-                Some(Route::Department { department, kind }) => commands.push(Command::Dispatch {
-                    department: *department,
-                    kind: *kind,
-                    to_user: None,
-                    opinion: explanation.clone(),
-                }),
-                // R-CMP-4: the developer's customer service, tracked like any third party.
-                Some(Route::Developer { contact }) => commands.push(Command::BeyondCentre {
-                    explanation: explanation.clone(),
-                    third_party: Some(contact.clone()),
-                }),
-                None => {}
-            }
+            };
+            let mut commands = vec![Command::Flow(judged)];
+            commands.extend(route.map(|r| routed(r, explanation)));
             Plan { authority: a, commands, signature: None }
         }
         FlowAction::RecordSolution { meeting_at, attendees, plan, department_id } => {
@@ -441,18 +369,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
                 article: *article_id,
             });
             let mut commands = vec![cmd.clone()];
-            // R-RECV-2: "妥善回答，解释清楚" — a question answered there and then is done: it
-            // closes with the answer as its acceptance, needs no later signature and never
-            // had a collection clock (it went to no department).
-            let mut after = sheet.clone();
-            if after.handle(&cmd, app.clock.now(), actor.user_id()).is_ok() && after.answered_on_the_spot() {
-                commands.push(Command::Collect {
-                    opinion: format!("当场答复：{}", answer.trim()),
-                    confirmation: Some(Confirmation::OnTheSpot),
-                    by_director: false,
-                    on_behalf: (sheet.first_contact != actor.user_id()).then(|| "当场答复".to_string()),
-                });
-            }
+            commands.extend(answered_there(app, actor, sheet, &cmd, answer));
             Plan { authority: a, commands, signature: None }
         }
         FlowAction::EscalateInquiry { to_user_id, note } => {
@@ -474,6 +391,98 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
         FlowAction::ReplySuggestion { reply } => {
             one(a, Command::Flow(FlowCommand::ReplySuggestion { reply: reply.clone() }))
         }
+    })
+}
+
+/// A technician named for a repair (R-REP-2): the sheet goes to engineering first if it is
+/// not there, and engineering signs for it, so the technician's job rides on a handover.
+async fn assignment(
+    app: &App,
+    c: i64,
+    sheet: &Sheet,
+    technician: i64,
+    appointment_at: Option<i64>,
+    note: &str,
+) -> AppResult<Vec<Command>> {
+    if !is_technician(app, c, technician).await? {
+        return Err(AppError::field("technician_id", ValidationError::new("repair.not_a_technician")));
+    }
+    let mut commands = vec![];
+    let handover = match engineering_handover(app, c, sheet).await? {
+        Some(h) => h,
+        None => {
+            let eng = department_of_kind(app, c, DepartmentKind::Engineering)
+                .await?
+                .ok_or(AppError::rejected("repair.no_engineering"))?;
+            let opinion = "报修派工".to_string();
+            commands.push(Command::Dispatch {
+                department: eng,
+                kind: DepartmentKind::Engineering,
+                to_user: None,
+                opinion,
+            });
+            sheet.handovers.len() as u32 + 1
+        }
+    };
+    if sheet.handover(handover).is_none_or(|h| h.acknowledged_at.is_none()) {
+        commands.push(Command::Acknowledge { handover });
+    }
+    commands.push(Command::Flow(FlowCommand::AssignTechnician { technician, appointment_at, note: note.to_string() }));
+    Ok(commands)
+}
+
+/// A charge's lines priced from the community's list (R-REP-4): the item's name, unit and
+/// price as they stand today, the quantity as given.
+async fn priced(app: &App, c: i64, lines: &[QuoteLine]) -> AppResult<Vec<ChargeLine>> {
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, l) in lines.iter().enumerate() {
+        let item = srq::price_item(app.store.read(), l.item_id)
+            .await?
+            .filter(|p| p.community_id == c && p.active == 1)
+            .ok_or_else(|| {
+                AppError::field(&format!("lines[{i}].item_id"), ValidationError::new("price_item.unknown"))
+            })?;
+        if l.quantity_centi <= 0 || l.quantity_centi > 1_000_000 {
+            return Err(AppError::field(
+                &format!("lines[{i}].quantity"),
+                ValidationError::new("quantity.out_of_range"),
+            ));
+        }
+        out.push(ChargeLine {
+            item_id: item.id,
+            name: item.name,
+            unit: item.unit,
+            unit_price_fen: item.price_fen,
+            quantity_centi: l.quantity_centi,
+        });
+    }
+    Ok(out)
+}
+
+/// Where a valid complaint goes: to the department judged to handle it, or (R-CMP-4) to
+/// the developer's customer service, tracked like any third party.
+fn routed(route: Route, explanation: &str) -> Command {
+    match route {
+        Route::Department { department, kind } => {
+            Command::Dispatch { department, kind, to_user: None, opinion: explanation.to_string() }
+        }
+        Route::Developer { contact } => {
+            Command::BeyondCentre { explanation: explanation.to_string(), third_party: Some(contact) }
+        }
+    }
+}
+
+/// R-RECV-2: "妥善回答，解释清楚" — a question answered there and then is done: it closes
+/// with the answer as its acceptance, needs no later signature and never had a collection
+/// clock (it went to no department).
+fn answered_there(app: &App, actor: &Actor, sheet: &Sheet, answer_cmd: &Command, answer: &str) -> Option<Command> {
+    let mut after = sheet.clone();
+    let answered = after.handle(answer_cmd, app.clock.now(), actor.user_id()).is_ok() && after.answered_on_the_spot();
+    answered.then(|| Command::Collect {
+        opinion: format!("当场答复：{}", answer.trim()),
+        confirmation: Some(Confirmation::OnTheSpot),
+        by_director: false,
+        on_behalf: (sheet.first_contact != actor.user_id()).then(|| "当场答复".to_string()),
     })
 }
 

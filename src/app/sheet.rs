@@ -643,7 +643,22 @@ async fn handover_part(app: &App, actor: &Actor, c: i64, sheet: &Sheet, handover
     actor.holding(role, c)
 }
 
-/// Carry out an action on a sheet whose projection was read at `version`.
+/// The commands an action becomes, with the authority it was allowed on and the
+/// signature it brings (stored before the transaction, linked to the sheet in it).
+pub(crate) struct Plan {
+    pub authority: Authority,
+    pub commands: Vec<Command>,
+    pub signature: Option<(files::Stored, String)>,
+}
+
+/// A signature drawn on the form, stored as an image under the signer's name.
+pub(crate) fn stored_signature(app: &App, data: &str, signer: &str) -> AppResult<(files::Stored, String)> {
+    let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
+    Ok((files::store(app, "signature", &png, files::Purpose::Signature)?, signer.trim().to_string()))
+}
+
+/// Carry out an action on a sheet whose projection was read at `version`: who may, the
+/// commands it becomes, the domain's decision on each, then one transaction.
 #[tracing::instrument(name = "sheet.act", skip_all, fields(sheet = id, version, user = actor.user_id()))]
 pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Action) -> AppResult<SheetDetail> {
     let row = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
@@ -655,190 +670,210 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     let history = recorded(&rows)?;
     let mut sheet =
         Sheet::replay(&history).ok_or_else(|| AppError::Internal(format!("sheet {id} has no registration")))?;
-    let now = app.clock.now();
-    let mut signature: Option<(files::Stored, String, &'static str)> = None;
-    // Who may do it, and the domain commands it becomes.
-    let (authority, commands) = match action {
-        Action::Flow(step) => {
-            let plan = super::request::plan(app, actor, c, &sheet, step).await?;
-            signature = plan.signature.map(|(f, signer)| (f, signer, "signature"));
-            (plan.authority, plan.commands)
-        }
-        Action::Sheet(step) => {
-            // R-SHEET-6: another receptionist may collect it, saying why (the director writing
-            // the acceptance of a matter beyond the centre needs no other reason, R-SHEET-10).
-            let mut on_behalf = None;
-            if let SheetAction::Collect { as_director, on_behalf: why, .. } = step {
-                on_behalf = (actor.user_id() != sheet.first_contact && !*as_director).then(|| why.trim().to_string());
-                if on_behalf.as_deref() == Some("") {
-                    return Err(AppError::field("on_behalf", ValidationError::new("sheet.on_behalf_reason_required")));
-                }
-            }
-            let authority = step_authority(app, actor, c, &sheet, step.step(), step.on()).await?;
-            // Customer service signs for what came back before it acts on the sheet again.
-            let mut before = vec![];
-            let command = match step {
-                SheetAction::CaptureSignature { signature: data, signer } => {
-                    let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
-                    signature = Some((
-                        files::store(app, "signature", &png, files::Purpose::Signature)?,
-                        signer.trim().to_string(),
-                        "signature",
-                    ));
-                    Command::CaptureSignature { signer: signer.clone() }
-                }
-                SheetAction::Dispatch { department_id, to_user_id, opinion } => {
-                    before = receipts(&sheet);
-                    let kind = org::department(app.store.read(), *department_id)
-                        .await?
-                        .filter(|d| d.community_id == c && d.active == 1)
-                        .and_then(|d| DepartmentKind::parse(&d.kind).ok())
-                        .ok_or_else(|| AppError::field("department_id", ValidationError::new("department.unknown")))?;
-                    if let Some(u) = to_user_id {
-                        let mut conn = app.store.read().acquire().await?;
-                        let grants = store::auth::grants(&mut conn, *u).await?;
-                        if !grants.iter().any(|g| g.community == Some(c)) {
-                            return Err(AppError::field("to_user_id", ValidationError::new("sheet.receiver_unknown")));
-                        }
-                    }
-                    Command::Dispatch {
-                        department: *department_id,
-                        kind,
-                        to_user: *to_user_id,
-                        opinion: opinion.clone(),
-                    }
-                }
-                SheetAction::Acknowledge { handover } => Command::Acknowledge { handover: *handover },
-                SheetAction::StartWork { handover } => Command::StartWork { handover: *handover },
-                SheetAction::Return { handover, result, signer } => {
-                    Command::Return { handover: *handover, result: result.clone(), signer: signer.clone() }
-                }
-                SheetAction::Extend { due_at, explanation } => Command::Extend {
-                    due_at: *due_at,
-                    explanation: explanation.clone(),
-                    signed_by: Some(actor.user_id()),
-                },
-                SheetAction::Suspend { explanation } => {
-                    Command::Suspend { explanation: explanation.clone(), signed_by: Some(actor.user_id()) }
-                }
-                SheetAction::Terminate { explanation } => {
-                    Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id()) }
-                }
-                SheetAction::Resume { note } => {
-                    before = receipts(&sheet);
-                    Command::Resume { note: note.clone() }
-                }
-                SheetAction::BeyondCentre { explanation, third_party } => {
-                    before = receipts(&sheet);
-                    Command::BeyondCentre { explanation: explanation.clone(), third_party: third_party.clone() }
-                }
-                SheetAction::RecordThirdPartyReceipt { evidence } => {
-                    Command::RecordThirdPartyReceipt { evidence: evidence.clone() }
-                }
-                SheetAction::ReceiveReturn { handover } => Command::ReceiveReturn { handover: *handover },
-                SheetAction::WaiveSignature { reason } => Command::WaiveSignature { reason: reason.clone() },
-                SheetAction::Collect {
-                    opinion,
-                    signature: data,
-                    signer,
-                    phone_confirmed_at,
-                    phone_note,
-                    as_director,
-                    on_behalf: _,
-                } => {
-                    before = receipts(&sheet);
-                    let confirmation = if !data.trim().is_empty() {
-                        let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
-                        signature = Some((
-                            files::store(app, "signature", &png, files::Purpose::Signature)?,
-                            signer.trim().to_string(),
-                            "signature",
-                        ));
-                        Some(Confirmation::Signature { signer: signer.clone() })
-                    } else if let Some(at) = phone_confirmed_at {
-                        Some(Confirmation::Phone { at: *at, note: phone_note.clone() })
-                    } else {
-                        // A repair the resident signed off on the technician's phone (R-REP-5) is
-                        // confirmed by that signature.
-                        sheet
-                            .case
-                            .repair
-                            .as_ref()
-                            .filter(|r| r.completed_at.is_some() && !r.completion_signer.is_empty())
-                            .map(|r| Confirmation::Signature { signer: r.completion_signer.clone() })
-                    };
-                    Command::Collect { opinion: opinion.clone(), confirmation, by_director: *as_director, on_behalf }
-                }
-                SheetAction::Archive => Command::Archive,
-                SheetAction::RequestFollowUp { note } => Command::RequestFollowUp { note: note.clone() },
-                SheetAction::ReassignFirstContact { to_user_id, reason } => {
-                    let mut conn = app.store.read().acquire().await?;
-                    let target = store::auth::grants(&mut conn, *to_user_id).await?;
-                    drop(conn);
-                    let ok = target.iter().any(|g| {
-                        (g.community == Some(c) || g.community.is_none()) && g.role.allows(Permission::HandleSheet)
-                    });
-                    if !ok {
-                        return Err(AppError::field("to_user_id", ValidationError::new("sheet.not_a_receptionist")));
-                    }
-                    Command::ReassignFirstContact { to: *to_user_id, reason: reason.clone() }
-                }
-            };
-            // Resuming a sheet the departments handed back sends it to them again: new
-            // handovers in the ledger, each to be signed for (R-SHEET-4, R-SHEET-8).
-            let mut after = vec![];
-            if let Command::Resume { note } = &command
-                && sheet.suspended_to_desk
-            {
-                for department in working_departments(&sheet) {
-                    let kind = org::department(app.store.read(), department)
-                        .await?
-                        .and_then(|d| DepartmentKind::parse(&d.kind).ok())
-                        .ok_or_else(|| AppError::Internal(format!("department {department} has no kind")))?;
-                    let opinion = if note.trim().is_empty() {
-                        "恢复办理".to_string()
-                    } else {
-                        format!("恢复办理：{}", note.trim())
-                    };
-                    after.push(Command::Dispatch { department, kind, to_user: None, opinion });
-                }
-            }
-            let mut commands = before;
-            commands.push(command);
-            commands.extend(after);
-            (authority, commands)
-        }
+    let plan = match action {
+        Action::Flow(step) => super::request::plan(app, actor, c, &sheet, step).await?,
+        Action::Sheet(step) => plan(app, actor, c, &sheet, step).await?,
     };
-    let before_handovers = sheet.handovers.clone();
-    let mut recs = Vec::with_capacity(commands.len());
-    for command in &commands {
+    let now = app.clock.now();
+    let before = sheet.clone();
+    let mut recs = Vec::with_capacity(plan.commands.len());
+    for command in &plan.commands {
         recs.push(sheet.handle(command, now, actor.user_id()).map_err(refused)?);
     }
-    let first_seq = history.len() as i64 + 1;
-    let mut all = history;
-    all.extend(recs.iter().cloned());
-    let archived_at = recs.iter().any(|r| matches!(r.event, Event::Archived)).then_some(now).or(row.archived_at);
-    let projection = project(app, c, &sheet, &all, now, archived_at).await?;
-    let new_events: Vec<Event> = recs.iter().map(|r| r.event.clone()).collect();
+    let taken = Taken { row: &row, version, history, before: &before, sheet: &sheet, recs, now };
+    record(app, actor, &plan, taken).await?;
+    detail(app, actor, id).await
+}
+
+/// Turn a step of the sheet into commands, checking who may take it.
+async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, step: &SheetAction) -> AppResult<Plan> {
+    // R-SHEET-6: another receptionist may collect it, saying why (the director writing
+    // the acceptance of a matter beyond the centre needs no other reason, R-SHEET-10).
+    if let SheetAction::Collect { as_director, on_behalf, .. } = step
+        && actor.user_id() != sheet.first_contact
+        && !*as_director
+        && on_behalf.trim().is_empty()
+    {
+        return Err(AppError::field("on_behalf", ValidationError::new("sheet.on_behalf_reason_required")));
+    }
+    let authority = step_authority(app, actor, c, sheet, step.step(), step.on()).await?;
+    let (command, signature) = command(app, actor, c, sheet, step).await?;
+    // Customer service signs for what came back before it acts on the sheet again.
+    let mut commands = match step {
+        SheetAction::Dispatch { .. }
+        | SheetAction::Resume { .. }
+        | SheetAction::BeyondCentre { .. }
+        | SheetAction::Collect { .. } => receipts(sheet),
+        _ => vec![],
+    };
+    // Resuming a sheet the departments handed back sends it to them again: new
+    // handovers in the ledger, each to be signed for (R-SHEET-4, R-SHEET-8).
+    let resent = match &command {
+        Command::Resume { note } if sheet.suspended_to_desk => redispatch(app, sheet, note).await?,
+        _ => vec![],
+    };
+    commands.push(command);
+    commands.extend(resent);
+    Ok(Plan { authority, commands, signature })
+}
+
+/// The command a step of the sheet is, from the form's input: departments and people it
+/// names checked against the community, a signature drawn stored.
+async fn command(
+    app: &App,
+    actor: &Actor,
+    c: i64,
+    sheet: &Sheet,
+    step: &SheetAction,
+) -> AppResult<(Command, Option<(files::Stored, String)>)> {
+    let mut signature = None;
+    let command = match step {
+        SheetAction::CaptureSignature { signature: data, signer } => {
+            signature = Some(stored_signature(app, data, signer)?);
+            Command::CaptureSignature { signer: signer.clone() }
+        }
+        SheetAction::Dispatch { department_id, to_user_id, opinion } => {
+            let kind = org::department(app.store.read(), *department_id)
+                .await?
+                .filter(|d| d.community_id == c && d.active == 1)
+                .and_then(|d| DepartmentKind::parse(&d.kind).ok())
+                .ok_or_else(|| AppError::field("department_id", ValidationError::new("department.unknown")))?;
+            if let Some(u) = to_user_id {
+                let mut conn = app.store.read().acquire().await?;
+                let grants = store::auth::grants(&mut conn, *u).await?;
+                if !grants.iter().any(|g| g.community == Some(c)) {
+                    return Err(AppError::field("to_user_id", ValidationError::new("sheet.receiver_unknown")));
+                }
+            }
+            Command::Dispatch { department: *department_id, kind, to_user: *to_user_id, opinion: opinion.clone() }
+        }
+        SheetAction::Acknowledge { handover } => Command::Acknowledge { handover: *handover },
+        SheetAction::StartWork { handover } => Command::StartWork { handover: *handover },
+        SheetAction::Return { handover, result, signer } => {
+            Command::Return { handover: *handover, result: result.clone(), signer: signer.clone() }
+        }
+        SheetAction::Extend { due_at, explanation } => {
+            Command::Extend { due_at: *due_at, explanation: explanation.clone(), signed_by: Some(actor.user_id()) }
+        }
+        SheetAction::Suspend { explanation } => {
+            Command::Suspend { explanation: explanation.clone(), signed_by: Some(actor.user_id()) }
+        }
+        SheetAction::Terminate { explanation } => {
+            Command::Terminate { explanation: explanation.clone(), signed_by: Some(actor.user_id()) }
+        }
+        SheetAction::Resume { note } => Command::Resume { note: note.clone() },
+        SheetAction::BeyondCentre { explanation, third_party } => {
+            Command::BeyondCentre { explanation: explanation.clone(), third_party: third_party.clone() }
+        }
+        SheetAction::RecordThirdPartyReceipt { evidence } => {
+            Command::RecordThirdPartyReceipt { evidence: evidence.clone() }
+        }
+        SheetAction::ReceiveReturn { handover } => Command::ReceiveReturn { handover: *handover },
+        SheetAction::WaiveSignature { reason } => Command::WaiveSignature { reason: reason.clone() },
+        SheetAction::Collect {
+            opinion,
+            signature: data,
+            signer,
+            phone_confirmed_at,
+            phone_note,
+            as_director,
+            on_behalf,
+        } => {
+            let confirmation = if !data.trim().is_empty() {
+                signature = Some(stored_signature(app, data, signer)?);
+                Some(Confirmation::Signature { signer: signer.clone() })
+            } else if let Some(at) = phone_confirmed_at {
+                Some(Confirmation::Phone { at: *at, note: phone_note.clone() })
+            } else {
+                // A repair the resident signed off on the technician's phone (R-REP-5) is
+                // confirmed by that signature.
+                sheet
+                    .case
+                    .repair
+                    .as_ref()
+                    .filter(|r| r.completed_at.is_some() && !r.completion_signer.is_empty())
+                    .map(|r| Confirmation::Signature { signer: r.completion_signer.clone() })
+            };
+            let on_behalf =
+                (actor.user_id() != sheet.first_contact && !*as_director).then(|| on_behalf.trim().to_string());
+            Command::Collect { opinion: opinion.clone(), confirmation, by_director: *as_director, on_behalf }
+        }
+        SheetAction::Archive => Command::Archive,
+        SheetAction::RequestFollowUp { note } => Command::RequestFollowUp { note: note.clone() },
+        SheetAction::ReassignFirstContact { to_user_id, reason } => {
+            let mut conn = app.store.read().acquire().await?;
+            let target = store::auth::grants(&mut conn, *to_user_id).await?;
+            drop(conn);
+            let ok = target
+                .iter()
+                .any(|g| (g.community == Some(c) || g.community.is_none()) && g.role.allows(Permission::HandleSheet));
+            if !ok {
+                return Err(AppError::field("to_user_id", ValidationError::new("sheet.not_a_receptionist")));
+            }
+            Command::ReassignFirstContact { to: *to_user_id, reason: reason.clone() }
+        }
+    };
+    Ok((command, signature))
+}
+
+/// A sheet resumed after its departments handed it back goes to each of them again.
+async fn redispatch(app: &App, sheet: &Sheet, note: &str) -> AppResult<Vec<Command>> {
+    let mut out = vec![];
+    for department in working_departments(sheet) {
+        let kind = org::department(app.store.read(), department)
+            .await?
+            .and_then(|d| DepartmentKind::parse(&d.kind).ok())
+            .ok_or_else(|| AppError::Internal(format!("department {department} has no kind")))?;
+        let opinion =
+            if note.trim().is_empty() { "恢复办理".to_string() } else { format!("恢复办理：{}", note.trim()) };
+        out.push(Command::Dispatch { department, kind, to_user: None, opinion });
+    }
+    Ok(out)
+}
+
+/// An action the domain accepted: the sheet before and after, and the events it made.
+struct Taken<'a> {
+    row: &'a st::SheetRow,
+    /// The projection's version the action was read at.
+    version: i64,
+    history: Vec<Recorded>,
+    before: &'a Sheet,
+    sheet: &'a Sheet,
+    recs: Vec<Recorded>,
+    now: i64,
+}
+
+/// Write an accepted action in one transaction: the projection at the version it was read
+/// at (or a conflict), the events, the new handovers, the signature, the flow's and the
+/// follow-up's rows, and the audit entries.
+async fn record(app: &App, actor: &Actor, plan: &Plan, t: Taken<'_>) -> AppResult<()> {
+    let (row, sheet, now) = (t.row, t.sheet, t.now);
+    let (id, c) = (row.id, row.community_id);
+    let first_seq = t.history.len() as i64 + 1;
+    let mut all = t.history;
+    all.extend(t.recs.iter().cloned());
+    let archived_at = t.recs.iter().any(|r| matches!(r.event, Event::Archived)).then_some(now).or(row.archived_at);
+    let projection = project(app, c, sheet, &all, now, archived_at).await?;
+    let new_events: Vec<Event> = t.recs.iter().map(|r| r.event.clone()).collect();
     let prepared = super::request::prepare(app, c, &new_events).await?;
-    let follow_up = super::followup::prepare(app, c, &sheet, &new_events).await?;
+    let follow_up = super::followup::prepare(app, c, sheet, &new_events).await?;
     let mut tx = app.store.begin().await?;
-    if !st::update_projection(&mut tx, id, version, &projection.as_projection(), now).await? {
+    if !st::update_projection(&mut tx, id, t.version, &projection.as_projection(), now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
-    let appended = match append_events(&mut tx, id, first_seq, &recs, &authority).await {
+    let appended = match append_events(&mut tx, id, first_seq, &t.recs, &plan.authority).await {
         Err(AppError::Conflict { .. }) => return Err(AppError::Conflict { code: "stale_version" }),
         other => other?,
     };
-    for h in sheet.handovers.iter().filter(|h| !before_handovers.contains(h)) {
+    for h in sheet.handovers.iter().filter(|h| !t.before.handovers.contains(h)) {
         st::save_handover(&mut tx, c, id, h).await?;
     }
-    if let Some((f, signer, purpose)) = &signature {
+    if let Some((f, signer)) = &plan.signature {
         st::insert_attachment(
             &mut tx,
             c,
             id,
-            purpose,
+            "signature",
             &f.sha256,
             f.size,
             f.mime,
@@ -850,14 +885,15 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
         .await?;
     }
     // The flow's rows before the audit entries, which lock the chain's head until commit.
-    super::request::persist(app, &mut tx, &prepared, &sheet, id, &row.number, c, row.unit_id, false).await?;
+    super::request::persist(app, &mut tx, &prepared, sheet, id, &row.number, c, row.unit_id, false).await?;
     if let Some(p) = &follow_up {
-        super::followup::decide(app, &mut tx, p, &sheet, id, &row.number, c, now).await?;
+        super::followup::decide(app, &mut tx, p, sheet, id, &row.number, c, now).await?;
     }
-    audit_appended(app, &mut tx, actor, &authority, id, &row.number, &appended, Some(sheet.state.as_str())).await?;
+    let authority = &plan.authority;
+    audit_appended(app, &mut tx, actor, authority, id, &row.number, &appended, Some(sheet.state.as_str())).await?;
     tx.commit().await?;
     tracing::info!(events = appended.len(), state = sheet.state.as_str(), "sheet action recorded");
-    detail(app, actor, id).await
+    Ok(())
 }
 
 /// A domain refusal in the user's terms: the rules about where a complaint may go name
@@ -1254,126 +1290,9 @@ pub async fn row(app: &App, actor: &Actor, id: i64) -> AppResult<st::SheetRow> {
 
 // ---- who may do what ----
 
-/// Every step someone may ask for on a sheet, without its details: one for each `action`
-/// tag of [`SheetAction`] and [`FlowAction`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Step {
-    CaptureSignature,
-    Dispatch,
-    Acknowledge,
-    StartWork,
-    Return,
-    Extend,
-    Suspend,
-    Resume,
-    Terminate,
-    BeyondCentre,
-    RecordThirdPartyReceipt,
-    Collect,
-    Archive,
-    ReceiveReturn,
-    WaiveSignature,
-    RequestFollowUp,
-    ReassignFirstContact,
-    Reclassify,
-    AssignTechnician,
-    Arrive,
-    QuoteCharge,
-    ConfirmCharge,
-    CompleteRepair,
-    ReceiveSlip,
-    FlagComplaint,
-    JudgeComplaint,
-    RecordSolution,
-    LogProgress,
-    AnswerInquiry,
-    EscalateInquiry,
-    PromiseReply,
-    AnalyseSuggestion,
-    ReplySuggestion,
-}
-
-impl Step {
-    pub const ALL: [Step; 33] = [
-        Step::CaptureSignature,
-        Step::Dispatch,
-        Step::Acknowledge,
-        Step::StartWork,
-        Step::Return,
-        Step::Extend,
-        Step::Suspend,
-        Step::Resume,
-        Step::Terminate,
-        Step::BeyondCentre,
-        Step::RecordThirdPartyReceipt,
-        Step::Collect,
-        Step::Archive,
-        Step::ReceiveReturn,
-        Step::WaiveSignature,
-        Step::RequestFollowUp,
-        Step::ReassignFirstContact,
-        Step::Reclassify,
-        Step::AssignTechnician,
-        Step::Arrive,
-        Step::QuoteCharge,
-        Step::ConfirmCharge,
-        Step::CompleteRepair,
-        Step::ReceiveSlip,
-        Step::FlagComplaint,
-        Step::JudgeComplaint,
-        Step::RecordSolution,
-        Step::LogProgress,
-        Step::AnswerInquiry,
-        Step::EscalateInquiry,
-        Step::PromiseReply,
-        Step::AnalyseSuggestion,
-        Step::ReplySuggestion,
-    ];
-
-    /// The `action` tag a client sends for this step.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Step::CaptureSignature => "capture_signature",
-            Step::Dispatch => "dispatch",
-            Step::Acknowledge => "acknowledge",
-            Step::StartWork => "start_work",
-            Step::Return => "return",
-            Step::Extend => "extend",
-            Step::Suspend => "suspend",
-            Step::Resume => "resume",
-            Step::Terminate => "terminate",
-            Step::BeyondCentre => "beyond_centre",
-            Step::RecordThirdPartyReceipt => "record_third_party_receipt",
-            Step::Collect => "collect",
-            Step::Archive => "archive",
-            Step::ReceiveReturn => "receive_return",
-            Step::WaiveSignature => "waive_signature",
-            Step::RequestFollowUp => "request_follow_up",
-            Step::ReassignFirstContact => "reassign_first_contact",
-            Step::Reclassify => "reclassify",
-            Step::AssignTechnician => "assign_technician",
-            Step::Arrive => "arrive",
-            Step::QuoteCharge => "quote_charge",
-            Step::ConfirmCharge => "confirm_charge",
-            Step::CompleteRepair => "complete_repair",
-            Step::ReceiveSlip => "receive_slip",
-            Step::FlagComplaint => "flag_complaint",
-            Step::JudgeComplaint => "judge_complaint",
-            Step::RecordSolution => "record_solution",
-            Step::LogProgress => "log_progress",
-            Step::AnswerInquiry => "answer_inquiry",
-            Step::EscalateInquiry => "escalate_inquiry",
-            Step::PromiseReply => "promise_reply",
-            Step::AnalyseSuggestion => "analyse_suggestion",
-            Step::ReplySuggestion => "reply_suggestion",
-        }
-    }
-
-    /// A department's step on one of its handovers, or customer service signing for one.
-    pub fn on_handover(self) -> bool {
-        matches!(self, Step::Acknowledge | Step::StartWork | Step::Return | Step::ReceiveReturn)
-    }
-}
+/// Every step someone may ask for on a sheet: one for each `action` tag of [`SheetAction`]
+/// and [`FlowAction`]. The domain says when a sheet admits each ([`Sheet::admits`]).
+pub use huiqian_domain::sheet::Step;
 
 impl SheetAction {
     pub fn step(&self) -> Step {
@@ -1581,71 +1500,6 @@ impl Permitted {
     }
 }
 
-/// Does the sheet (and for a handover's step, the handover `h`), as it stands, offer the
-/// step: the state its form is shown in? The domain still decides the step when taken.
-fn offered(step: Step, d: &SheetDetail, h: Option<&st::HandoverRow>) -> bool {
-    let s = &d.sheet;
-    let state = s.state.as_str();
-    let open = matches!(state, "registered" | "dispatched" | "awaiting_acceptance");
-    let plain = s.outcome.is_none();
-    let archived = state == "archived";
-    let working = !matches!(state, "suspended" | "archived");
-    let repair = d.case.repair.as_ref();
-    let complaint = d.case.complaint.as_ref();
-    let inquiry = (s.kind == "inquiry").then(|| d.case.inquiry.clone().unwrap_or_default());
-    let suggestion = (s.kind == "suggestion").then(|| d.case.suggestion.clone().unwrap_or_default());
-    let confirmed = repair.and_then(|r| r.charge.as_ref()).is_some_and(|ch| ch.confirmed.is_some());
-    let valid = complaint.and_then(|c| c.judgement.as_ref()).is_some_and(|j| j.valid);
-    match step {
-        Step::CaptureSignature | Step::WaiveSignature => s.signature_pending == 1 && !archived,
-        Step::Dispatch => open && plain,
-        Step::Collect => state == "awaiting_acceptance",
-        Step::Archive => state == "collected",
-        Step::BeyondCentre => plain && !matches!(state, "collected" | "suspended" | "archived"),
-        Step::RecordThirdPartyReceipt => {
-            s.outcome.as_deref() == Some("beyond_centre") && state == "awaiting_acceptance"
-        }
-        Step::ReassignFirstContact | Step::RequestFollowUp => !archived,
-        Step::Extend | Step::Terminate => !matches!(state, "collected" | "archived"),
-        Step::Suspend => !matches!(state, "collected" | "archived" | "suspended"),
-        Step::Resume => state == "suspended",
-        Step::Acknowledge => working && h.is_some_and(|h| h.state == "handed_over"),
-        Step::StartWork => working && h.is_some_and(|h| h.state == "acknowledged"),
-        Step::Return => working && h.is_some_and(|h| matches!(h.state.as_str(), "acknowledged" | "in_progress")),
-        Step::ReceiveReturn => {
-            !archived
-                && h.is_some_and(|h| {
-                    h.returned_at.is_some()
-                        && h.received_at.is_none()
-                        && matches!(h.state.as_str(), "returned" | "terminated" | "suspended")
-                })
-        }
-        Step::Reclassify => open && plain && repair.is_some_and(|r| r.arrived_at.is_none()),
-        Step::AssignTechnician => {
-            open && plain && repair.is_some_and(|r| r.arrived_at.is_none() && r.completed_at.is_none())
-        }
-        Step::Arrive => open && plain && repair.is_some_and(|r| r.arrived_at.is_none()),
-        Step::QuoteCharge => open && plain && repair.is_some_and(|r| r.completed_at.is_none()) && !confirmed,
-        Step::ConfirmCharge => open && plain && repair.is_some_and(|r| r.charge.is_some()) && !confirmed,
-        Step::CompleteRepair => {
-            open && plain && repair.is_some_and(|r| r.arrived_at.is_some() && r.completed_at.is_none())
-        }
-        Step::ReceiveSlip => {
-            open && repair.is_some_and(|r| r.completed_at.is_some())
-                && d.request.as_ref().and_then(|j| j.slip_returned_at).is_none()
-        }
-        Step::FlagComplaint => open && complaint.is_some_and(|c| c.flag.is_none()),
-        Step::JudgeComplaint => open && complaint.is_some_and(|c| c.judgement.is_none()),
-        Step::RecordSolution => open && complaint.is_some_and(|c| c.solution.is_none() && (c.flag.is_some() || valid)),
-        Step::LogProgress => open && valid,
-        Step::AnswerInquiry | Step::EscalateInquiry | Step::PromiseReply => {
-            open && inquiry.is_some_and(|i| i.answer.is_none())
-        }
-        Step::AnalyseSuggestion => open && suggestion.is_some_and(|x| x.reply.is_none()),
-        Step::ReplySuggestion => open && suggestion.is_some_and(|x| x.analysis.is_some() && x.reply.is_none()),
-    }
-}
-
 /// An authority check's answer as "may" or "may not"; a failure to check is an error.
 fn granted(r: AppResult<Authority>) -> AppResult<bool> {
     match r {
@@ -1662,8 +1516,9 @@ fn granted(r: AppResult<Authority>) -> AppResult<bool> {
 }
 
 /// What this actor may do on this sheet now (R-ROLE-2): every step whose authority
-/// ([`step_authority`], the same check [`act`] makes) holds and that the sheet's state
-/// offers. Pages show a step's form only when it is permitted.
+/// ([`step_authority`], the same check [`act`] makes) holds and that the sheet admits
+/// ([`Sheet::admits`], the same check the domain makes first when the step is taken).
+/// Pages show a step's form only when it is permitted.
 pub async fn permitted_actions(app: &App, actor: &Actor, d: &SheetDetail) -> AppResult<Permitted> {
     let c = d.sheet.community_id;
     actor.may_read(Permission::ViewCommunity, c).map_err(|_| AppError::NotFound)?;
@@ -1674,13 +1529,13 @@ pub async fn permitted_actions(app: &App, actor: &Actor, d: &SheetDetail) -> App
     };
     for step in Step::ALL {
         if step.on_handover() {
-            for h in d.handovers.iter().filter(|h| offered(step, d, Some(h))) {
-                let on = On { handover: u32::try_from(h.no).ok(), as_director: false };
+            for h in sheet.handovers.iter().filter(|h| sheet.admits(step, Some(h.no)).is_ok()) {
+                let on = On { handover: Some(h.no), as_director: false };
                 if granted(step_authority(app, actor, c, &sheet, step, on).await)? {
-                    out.on_handovers.insert((h.no, step));
+                    out.on_handovers.insert((i64::from(h.no), step));
                 }
             }
-        } else if offered(step, d, None) {
+        } else if sheet.admits(step, None).is_ok() {
             let mut ok = granted(step_authority(app, actor, c, &sheet, step, On::default()).await)?;
             if !ok && step == Step::Collect {
                 let on = On { handover: None, as_director: true };

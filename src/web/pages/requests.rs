@@ -249,246 +249,294 @@ pub(super) async fn flow_view(
     tz: &str,
     kb: Option<&str>,
 ) -> FlowView {
-    use sheet::Step;
-    let cid = d.sheet.community_id;
-    let now = ctx.now;
-    let open = matches!(d.sheet.state.as_str(), "registered" | "dispatched" | "awaiting_acceptance");
-    let dep_name =
-        |id: i64| deps.iter().find(|x| x.id == id).map(|x| x.name.clone()).unwrap_or_else(|| format!("#{id}"));
-    let at = |ms: Option<i64>| ms.map(|v| when(v, tz)).unwrap_or_default();
-    let user_name = |id: Option<i64>| async move {
-        match id {
-            Some(id) => crate::app::auth::display_name(&s.app, &ctx.actor, cid, id).await.unwrap_or_default(),
-            None => String::new(),
-        }
-    };
-    let job = d.request.as_ref();
-    let mut v = FlowView { kb_query: kb.unwrap_or_default().to_string(), ..Default::default() };
-    let fact = |v: &mut FlowView, key: &str, val: String| {
-        if !val.is_empty() {
-            v.facts.push((c.t.get(key).to_string(), val));
-        }
-    };
-    let dep_options = || {
-        deps.iter()
-            .filter(|x| x.active == 1)
-            .map(|x| {
-                let kind = DepartmentKind::parse(&x.kind).map(|k| c.label(k)).unwrap_or("");
-                (x.id.to_string(), format!("{}（{kind}）", x.name))
-            })
-            .collect::<Vec<_>>()
+    let mut panel = Panel {
+        s,
+        ctx,
+        c,
+        d,
+        p,
+        deps,
+        tz,
+        open: matches!(d.sheet.state.as_str(), "registered" | "dispatched" | "awaiting_acceptance"),
+        v: FlowView { kb_query: kb.unwrap_or_default().to_string(), ..Default::default() },
     };
     if let Some(r) = &d.case.repair {
-        v.flow = "repair";
-        v.title = c.t.get("flow.repair").to_string();
-        fact(&mut v, "repair.category", c.label(r.category).to_string());
-        fact(&mut v, "repair.class", c.label(r.class).to_string());
-        fact(&mut v, "repair.source", c.label(r.source).to_string());
-        fact(&mut v, "repair.notified_at", when(r.notified_at, tz));
+        panel.repair(r).await;
+    }
+    if let Some(cc) = &d.case.complaint {
+        panel.complaint(cc).await;
+    }
+    if d.sheet.kind == "inquiry" {
+        panel.inquiry(kb).await;
+    }
+    if d.sheet.kind == "suggestion" {
+        panel.suggestion().await;
+    }
+    panel.v
+}
+
+/// The flow panel being built: what it is built from, and the view so far.
+struct Panel<'a> {
+    s: &'a AppState,
+    ctx: &'a Ctx,
+    c: &'a Chrome,
+    d: &'a sheet::SheetDetail,
+    p: &'a sheet::Permitted,
+    deps: &'a [so::Department],
+    tz: &'a str,
+    /// The sheet is being worked on (not suspended, not closed).
+    open: bool,
+    v: FlowView,
+}
+
+impl Panel<'_> {
+    /// A labelled fact, shown when it has a value.
+    fn fact(&mut self, key: &str, val: String) {
+        if !val.is_empty() {
+            self.v.facts.push((self.c.t.get(key).to_string(), val));
+        }
+    }
+
+    fn at(&self, ms: Option<i64>) -> String {
+        ms.map(|v| when(v, self.tz)).unwrap_or_default()
+    }
+
+    async fn user_name(&self, id: Option<i64>) -> String {
+        match id {
+            Some(id) => crate::app::auth::display_name(&self.s.app, &self.ctx.actor, self.d.sheet.community_id, id)
+                .await
+                .unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+
+    fn dep_name(&self, id: i64) -> String {
+        self.deps.iter().find(|x| x.id == id).map(|x| x.name.clone()).unwrap_or_else(|| format!("#{id}"))
+    }
+
+    fn dep_option(&self, x: &so::Department) -> (String, String) {
+        let kind = DepartmentKind::parse(&x.kind).map(|k| self.c.label(k)).unwrap_or("");
+        (x.id.to_string(), format!("{}（{kind}）", x.name))
+    }
+
+    fn permits(&self, step: sheet::Step) -> bool {
+        self.p.permits(step)
+    }
+
+    async fn repair(&mut self, r: &huiqian_domain::sheet::request::RepairCase) {
+        let (c, now, job) = (self.c, self.ctx.now, self.d.request.as_ref());
+        self.v.flow = "repair";
+        self.v.title = c.t.get("flow.repair").to_string();
+        self.fact("repair.category", c.label(r.category).to_string());
+        self.fact("repair.class", c.label(r.class).to_string());
+        self.fact("repair.source", c.label(r.source).to_string());
+        self.fact("repair.notified_at", when(r.notified_at, self.tz));
         let due = job.and_then(|j| j.arrival_due_at);
-        fact(&mut v, "repair.arrival_due", at(due));
+        self.fact("repair.arrival_due", self.at(due));
         if let Some(due) = due {
             let late = r.arrived_at.unwrap_or(now) - due;
-            if r.arrived_at.is_none() && d.sheet.outcome.is_none() && open {
-                v.arrival_due_ms = due;
+            if r.arrived_at.is_none() && self.d.sheet.outcome.is_none() && self.open {
+                self.v.arrival_due_ms = due;
             }
             if late > 0 {
                 let key = if r.arrived_at.is_some() { "repair.arrived_late" } else { "repair.not_there_late" };
-                v.warnings.push(crate::i18n::tf(ctx.lang, key, &[("minutes", minutes(late).to_string())]));
+                self.v.warnings.push(crate::i18n::tf(self.ctx.lang, key, &[("minutes", minutes(late).to_string())]));
             }
         }
-        fact(&mut v, "repair.technician", user_name(r.technician).await);
-        fact(&mut v, "repair.assigned_at", at(r.assigned_at));
+        let technician = self.user_name(r.technician).await;
+        self.fact("repair.technician", technician);
+        self.fact("repair.assigned_at", self.at(r.assigned_at));
         if r.reassignments > 0 {
-            fact(&mut v, "repair.reassignments", r.reassignments.to_string());
+            self.fact("repair.reassignments", r.reassignments.to_string());
         }
-        fact(&mut v, "repair.appointment_at", at(r.appointment_at));
-        fact(&mut v, "repair.arrived_at", at(r.arrived_at));
-        fact(&mut v, "repair.completed_at", at(r.completed_at));
-        fact(&mut v, "repair.work_done", r.work_done.clone());
-        fact(&mut v, "repair.materials", r.materials.clone());
-        fact(&mut v, "repair.signer", r.completion_signer.clone());
+        self.fact("repair.appointment_at", self.at(r.appointment_at));
+        self.fact("repair.arrived_at", self.at(r.arrived_at));
+        self.fact("repair.completed_at", self.at(r.completed_at));
+        self.fact("repair.work_done", r.work_done.clone());
+        self.fact("repair.materials", r.materials.clone());
+        self.fact("repair.signer", r.completion_signer.clone());
         let slip_due = job.and_then(|j| j.slip_due_at);
         let slip_back = job.and_then(|j| j.slip_returned_at);
-        fact(&mut v, "repair.slip_due", at(slip_due));
-        fact(&mut v, "repair.slip_returned_at", at(slip_back));
+        self.fact("repair.slip_due", self.at(slip_due));
+        self.fact("repair.slip_returned_at", self.at(slip_back));
         if let Some(due) = slip_due
             && slip_back.unwrap_or(now) > due
         {
-            v.warnings.push(c.t.get("repair.slip_late").to_string());
+            self.v.warnings.push(c.t.get("repair.slip_late").to_string());
         }
         if let Some(ch) = &r.charge {
-            v.charge = ch
-                .lines
-                .iter()
-                .map(|l| ChargeRow {
-                    name: l.name.clone(),
-                    quantity: {
-                        // 2 and 2.5, not 2.00 and 2.50: a quantity, not money.
-                        let q = Money::from_fen(l.quantity_centi).yuan_string();
-                        q.trim_end_matches('0').trim_end_matches('.').to_string()
-                    },
-                    unit: l.unit.clone(),
-                    price: yuan(l.unit_price_fen),
-                    amount: yuan(l.amount_fen()),
-                })
-                .collect();
-            v.charge_total = yuan(ch.total_fen);
-            v.charge_state =
+            self.v.charge = ch.lines.iter().map(charge_row).collect();
+            self.v.charge_total = yuan(ch.total_fen);
+            self.v.charge_state =
                 c.t.get(if ch.confirmed.is_some() { "charge.confirmed" } else { "charge.quoted" }).to_string();
         }
-        v.can_reclassify = p.permits(Step::Reclassify);
-        v.can_assign = p.permits(Step::AssignTechnician);
-        v.reassigning = r.technician.is_some();
-        v.can_arrive = p.permits(Step::Arrive);
-        v.can_quote = p.permits(Step::QuoteCharge);
-        v.can_confirm_charge = p.permits(Step::ConfirmCharge);
-        v.can_complete = p.permits(Step::CompleteRepair);
-        v.can_receive_slip = p.permits(Step::ReceiveSlip);
-        v.classes = c.options(RepairClass::ALL);
-        if v.can_assign
-            && let Ok(b) = rq::board(&s.app, &ctx.actor, cid, 1, 0).await
+        use sheet::Step;
+        self.v.can_reclassify = self.permits(Step::Reclassify);
+        self.v.can_assign = self.permits(Step::AssignTechnician);
+        self.v.reassigning = r.technician.is_some();
+        self.v.can_arrive = self.permits(Step::Arrive);
+        self.v.can_quote = self.permits(Step::QuoteCharge);
+        self.v.can_confirm_charge = self.permits(Step::ConfirmCharge);
+        self.v.can_complete = self.permits(Step::CompleteRepair);
+        self.v.can_receive_slip = self.permits(Step::ReceiveSlip);
+        self.v.classes = c.options(RepairClass::ALL);
+        let (app, actor, cid) = (&self.s.app, &self.ctx.actor, self.d.sheet.community_id);
+        if self.v.can_assign
+            && let Ok(b) = rq::board(app, actor, cid, 1, 0).await
         {
-            v.technicians = technician_options(c, &b.technicians, tz);
+            self.v.technicians = technician_options(c, &b.technicians, self.tz);
         }
-        if v.can_quote {
-            v.price_items = rq::price_items(&s.app, &ctx.actor, cid, true)
-                .await
-                .unwrap_or_default()
+        if self.v.can_quote {
+            let items = rq::price_items(app, actor, cid, true).await.unwrap_or_default();
+            let items = items
                 .into_iter()
                 .map(|p| (p.id.to_string(), format!("{} · {}/{}", p.name, yuan(p.price_fen), p.unit)))
                 .collect();
-            v.price_items = with_blank("—", std::mem::take(&mut v.price_items));
+            self.v.price_items = with_blank("—", items);
         }
     }
-    if let Some(cc) = &d.case.complaint {
-        v.flow = "complaint";
-        v.title = c.t.get("flow.complaint").to_string();
+
+    async fn complaint(&mut self, cc: &huiqian_domain::sheet::request::ComplaintCase) {
+        let (c, now) = (self.c, self.ctx.now);
+        self.v.flow = "complaint";
+        self.v.title = c.t.get("flow.complaint").to_string();
         let dt = &cc.details;
-        fact(&mut v, "complaint.category", dt.category.clone());
+        self.fact("complaint.category", dt.category.clone());
         // R-CMP-1: each recorded, or recorded as unknown on purpose.
         let unknown = |flag: bool, value: String| if flag { c.t.get("complaint.unknown").to_string() } else { value };
-        fact(&mut v, "complaint.occurred_at", unknown(dt.occurred_unknown, at(dt.occurred_at)));
-        fact(&mut v, "complaint.place", unknown(dt.place_unknown, dt.place.clone()));
-        fact(&mut v, "complaint.cause", dt.cause.clone());
-        fact(&mut v, "complaint.course", dt.course.clone());
-        fact(&mut v, "complaint.people", unknown(dt.people_unknown, dt.people.clone()));
+        self.fact("complaint.occurred_at", unknown(dt.occurred_unknown, self.at(dt.occurred_at)));
+        self.fact("complaint.place", unknown(dt.place_unknown, dt.place.clone()));
+        self.fact("complaint.cause", dt.cause.clone());
+        self.fact("complaint.course", dt.course.clone());
+        self.fact("complaint.people", unknown(dt.people_unknown, dt.people.clone()));
         let mut against = dt.against.map(|a| c.label(a).to_string()).unwrap_or_default();
         if let Some(dep) = dt.against_department {
-            against = format!("{against}：{}", dep_name(dep));
+            against = format!("{against}：{}", self.dep_name(dep));
         }
         if !dt.against_name.is_empty() {
             against = format!("{against}（{}）", dt.against_name);
         }
         if dt.against_user.is_some() {
-            against = format!("{against} · {}", user_name(dt.against_user).await);
+            against = format!("{against} · {}", self.user_name(dt.against_user).await);
         }
-        fact(&mut v, "complaint.against", against);
+        self.fact("complaint.against", against);
         if let Some(f) = cc.flag {
-            fact(&mut v, "complaint.flag", format!("{} · {}", c.label(f), cc.flag_note));
+            self.fact("complaint.flag", format!("{} · {}", c.label(f), cc.flag_note));
         }
         if let Some(j) = &cc.judgement {
             let verdict = c.t.get(if j.valid { "complaint.valid" } else { "complaint.not_valid" });
-            fact(&mut v, "complaint.judgement", format!("{verdict} · {}", j.explanation));
+            self.fact("complaint.judgement", format!("{verdict} · {}", j.explanation));
             let route = match &j.route {
-                Some(Route::Department { department, .. }) => dep_name(*department),
+                Some(Route::Department { department, .. }) => self.dep_name(*department),
                 Some(Route::Developer { contact }) => format!("{}：{contact}", c.t.get("complaint.developer")),
                 None => String::new(),
             };
-            fact(&mut v, "complaint.route", route);
-            fact(&mut v, "complaint.deadline", at(j.deadline_at));
-            if j.deadline_at.is_some_and(|dl| dl < now) && open {
-                v.warnings.push(c.t.get("complaint.deadline_passed").to_string());
+            self.fact("complaint.route", route);
+            self.fact("complaint.deadline", self.at(j.deadline_at));
+            if j.deadline_at.is_some_and(|dl| dl < now) && self.open {
+                self.v.warnings.push(c.t.get("complaint.deadline_passed").to_string());
             }
         }
         if let Some(sol) = &cc.solution {
-            fact(&mut v, "complaint.meeting_at", when(sol.meeting_at, tz));
-            fact(&mut v, "complaint.attendees", sol.attendees.clone());
-            fact(&mut v, "complaint.plan", sol.plan.clone());
-            fact(&mut v, "complaint.solution_department", dep_name(sol.department));
+            self.fact("complaint.meeting_at", when(sol.meeting_at, self.tz));
+            self.fact("complaint.attendees", sol.attendees.clone());
+            self.fact("complaint.plan", sol.plan.clone());
+            self.fact("complaint.solution_department", self.dep_name(sol.department));
         }
-        v.progress = d
-            .events
-            .iter()
-            .filter(|e| e.name == "progress_logged")
-            .map(|e| {
-                let data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
-                ProgressRow {
-                    at: when(e.at, tz),
-                    by: e.by_name.clone(),
-                    note: data.get("note").and_then(|x| x.as_str()).unwrap_or("").to_string(),
-                    told: data.get("resident_told").and_then(|x| x.as_bool()).unwrap_or(false),
-                }
-            })
-            .collect();
-        v.can_flag = p.permits(Step::FlagComplaint);
-        v.can_judge = p.permits(Step::JudgeComplaint);
-        v.can_solution = p.permits(Step::RecordSolution);
-        v.can_log_progress = p.permits(Step::LogProgress);
+        self.v.progress =
+            self.d.events.iter().filter(|e| e.name == "progress_logged").map(|e| progress_row(e, self.tz)).collect();
+        use sheet::Step;
+        self.v.can_flag = self.permits(Step::FlagComplaint);
+        self.v.can_judge = self.permits(Step::JudgeComplaint);
+        self.v.can_solution = self.permits(Step::RecordSolution);
+        self.v.can_log_progress = self.permits(Step::LogProgress);
         // R-CMP-2/R-CMP-3: the departments the complaint may go to, and no others: the
         // one complained about or the one that handles it; the director's office only
         // for complaints about supervisors and above, customer-service or admin staff.
-        v.departments = crate::app::request::complaint_departments(dt, deps)
-            .into_iter()
-            .map(|x| {
-                let kind = DepartmentKind::parse(&x.kind).map(|k| c.label(k)).unwrap_or("");
-                (x.id.to_string(), format!("{}（{kind}）", x.name))
-            })
-            .collect();
-        v.solution_departments = dep_options();
-        v.director_only = huiqian_domain::sheet::request::complaint_needs_director(dt);
-        v.flag_reasons = c.options(FlagReason::ALL);
+        self.v.departments =
+            crate::app::request::complaint_departments(dt, self.deps).into_iter().map(|x| self.dep_option(x)).collect();
+        self.v.solution_departments = self.deps.iter().filter(|x| x.active == 1).map(|x| self.dep_option(x)).collect();
+        self.v.director_only = huiqian_domain::sheet::request::complaint_needs_director(dt);
+        self.v.flag_reasons = c.options(FlagReason::ALL);
     }
-    if d.sheet.kind == "inquiry" {
-        v.flow = "inquiry";
-        v.title = c.t.get("flow.inquiry").to_string();
-        let i = d.case.inquiry.clone().unwrap_or_default();
+
+    async fn inquiry(&mut self, kb: Option<&str>) {
+        let c = self.c;
+        self.v.flow = "inquiry";
+        self.v.title = c.t.get("flow.inquiry").to_string();
+        let i = self.d.case.inquiry.clone().unwrap_or_default();
         if let Some(a) = &i.answer {
-            fact(&mut v, "inquiry.answer", a.text.clone());
-            fact(&mut v, "inquiry.basis", a.basis.clone());
-            fact(&mut v, "inquiry.answered_at", format!("{} · {}", when(a.at, tz), user_name(Some(a.by)).await));
+            self.fact("inquiry.answer", a.text.clone());
+            self.fact("inquiry.basis", a.basis.clone());
+            let by = self.user_name(Some(a.by)).await;
+            self.fact("inquiry.answered_at", format!("{} · {by}", when(a.at, self.tz)));
         }
-        fact(&mut v, "inquiry.escalated_to", user_name(i.escalated_to).await);
-        fact(&mut v, "inquiry.promised_by", at(i.promised_by));
-        if i.promise_missed(now) {
-            v.warnings.push(c.t.get("inquiry.promise_missed").to_string());
+        let escalated_to = self.user_name(i.escalated_to).await;
+        self.fact("inquiry.escalated_to", escalated_to);
+        self.fact("inquiry.promised_by", self.at(i.promised_by));
+        if i.promise_missed(self.ctx.now) {
+            self.v.warnings.push(c.t.get("inquiry.promise_missed").to_string());
         }
-        v.can_answer = p.permits(Step::AnswerInquiry);
-        v.can_escalate = p.permits(Step::EscalateInquiry);
-        v.can_promise = p.permits(Step::PromiseReply);
-        if v.can_escalate {
-            let managers = rq::escalation_managers(&s.app, &ctx.actor, cid).await.unwrap_or_default();
-            v.managers = managers.into_iter().map(|(id, name)| (id.to_string(), name)).collect();
+        use sheet::Step;
+        self.v.can_answer = self.permits(Step::AnswerInquiry);
+        self.v.can_escalate = self.permits(Step::EscalateInquiry);
+        self.v.can_promise = self.permits(Step::PromiseReply);
+        let (app, actor, cid) = (&self.s.app, &self.ctx.actor, self.d.sheet.community_id);
+        if self.v.can_escalate {
+            let managers = rq::escalation_managers(app, actor, cid).await.unwrap_or_default();
+            self.v.managers = managers.into_iter().map(|(id, name)| (id.to_string(), name)).collect();
         }
-        if v.can_answer
+        if self.v.can_answer
             && let Some(q) = kb.filter(|q| !q.trim().is_empty())
         {
-            v.articles = rq::search_articles(&s.app, &ctx.actor, cid, q)
-                .await
-                .unwrap_or_default()
+            let hits = rq::search_articles(app, actor, cid, q).await.unwrap_or_default();
+            self.v.articles = hits
                 .into_iter()
                 .map(|a| ArticleHit { id: a.id, title: a.title, answer: a.answer, basis: a.basis })
                 .collect();
         }
     }
-    if d.sheet.kind == "suggestion" {
-        v.flow = "suggestion";
-        v.title = c.t.get("flow.suggestion").to_string();
-        let x = d.case.suggestion.clone().unwrap_or_default();
-        fact(&mut v, "suggestion.analysis", x.analysis.clone().unwrap_or_default());
+
+    async fn suggestion(&mut self) {
+        let c = self.c;
+        self.v.flow = "suggestion";
+        self.v.title = c.t.get("flow.suggestion").to_string();
+        let x = self.d.case.suggestion.clone().unwrap_or_default();
+        self.fact("suggestion.analysis", x.analysis.clone().unwrap_or_default());
         if x.analysis.is_some() {
-            fact(&mut v, "suggestion.to_director", yes_no(c, x.to_director));
+            self.fact("suggestion.to_director", yes_no(c, x.to_director));
         }
-        fact(&mut v, "suggestion.reply", x.reply.clone().unwrap_or_default());
-        fact(
-            &mut v,
-            "suggestion.replied_at",
-            format!("{} {}", at(x.replied_at), user_name(x.replied_by).await).trim().to_string(),
-        );
-        v.can_analyse = p.permits(Step::AnalyseSuggestion);
-        v.can_reply = p.permits(Step::ReplySuggestion);
+        self.fact("suggestion.reply", x.reply.clone().unwrap_or_default());
+        let by = self.user_name(x.replied_by).await;
+        self.fact("suggestion.replied_at", format!("{} {by}", self.at(x.replied_at)).trim().to_string());
+        self.v.can_analyse = self.permits(sheet::Step::AnalyseSuggestion);
+        self.v.can_reply = self.permits(sheet::Step::ReplySuggestion);
     }
-    v
+}
+
+fn charge_row(l: &huiqian_domain::sheet::request::ChargeLine) -> ChargeRow {
+    ChargeRow {
+        name: l.name.clone(),
+        quantity: {
+            // 2 and 2.5, not 2.00 and 2.50: a quantity, not money.
+            let q = Money::from_fen(l.quantity_centi).yuan_string();
+            q.trim_end_matches('0').trim_end_matches('.').to_string()
+        },
+        unit: l.unit.clone(),
+        price: yuan(l.unit_price_fen),
+        amount: yuan(l.amount_fen()),
+    }
+}
+
+/// A progress report to the resident (R-CMP-6), from its event.
+fn progress_row(e: &crate::store::sheet::EventRow, tz: &str) -> ProgressRow {
+    let data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
+    ProgressRow {
+        at: when(e.at, tz),
+        by: e.by_name.clone(),
+        note: data.get("note").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+        told: data.get("resident_told").and_then(|x| x.as_bool()).unwrap_or(false),
+    }
 }
 
 fn technician_options(c: &Chrome, list: &[srq::TechnicianLoad], tz: &str) -> Vec<(String, String)> {
