@@ -1481,6 +1481,9 @@ pub struct Permitted {
     steps: std::collections::BTreeSet<Step>,
     /// Steps on one handover (by its number).
     on_handovers: std::collections::BTreeSet<(i64, Step)>,
+    /// Closing steps this actor would take but the sheet does not admit yet, with the
+    /// reason (a refusal code): what the desk still has to see to.
+    held: std::collections::BTreeMap<Step, &'static str>,
 }
 
 impl Permitted {
@@ -1498,6 +1501,26 @@ impl Permitted {
     pub fn may(&self, tag: &str) -> bool {
         Step::ALL.iter().any(|s| s.tag() == tag && self.permits(*s))
     }
+
+    /// Why a closing step (collect, archive) this actor would take is not open yet, as the
+    /// translation key of the reason; `None` when it is open or not theirs (for templates).
+    pub fn held(&self, tag: &str) -> Option<String> {
+        self.held.iter().find(|(s, _)| s.tag() == tag).map(|(_, code)| format!("error.{code}"))
+    }
+}
+
+/// A reason a closing step is not open that only says the sheet is not at that point yet
+/// (still with departments, not back, not collected): nothing for the desk to see to.
+fn before_closing(code: &str) -> bool {
+    matches!(
+        code,
+        "sheet.archived"
+            | "sheet.closed"
+            | "sheet.suspended"
+            | "sheet.departments_still_out"
+            | "sheet.not_awaiting_acceptance"
+            | "sheet.not_collected"
+    )
 }
 
 /// An authority check's answer as "may" or "may not"; a failure to check is an error.
@@ -1535,14 +1558,26 @@ pub async fn permitted_actions(app: &App, actor: &Actor, d: &SheetDetail) -> App
                     out.on_handovers.insert((i64::from(h.no), step));
                 }
             }
-        } else if sheet.admits(step, None).is_ok() {
+        } else {
+            let admitted = sheet.admits(step, None);
+            let waiting = match (step, admitted) {
+                (_, Ok(())) => None,
+                (Step::Collect | Step::Archive, Err(why)) if !before_closing(why.0) => Some(why.0),
+                _ => continue,
+            };
             let mut ok = granted(step_authority(app, actor, c, &sheet, step, On::default()).await)?;
             if !ok && step == Step::Collect {
                 let on = On { handover: None, as_director: true };
                 ok = granted(step_authority(app, actor, c, &sheet, step, on).await)?;
             }
-            if ok {
-                out.steps.insert(step);
+            match (ok, waiting) {
+                (true, None) => {
+                    out.steps.insert(step);
+                }
+                (true, Some(why)) => {
+                    out.held.insert(step, why);
+                }
+                (false, _) => {}
             }
         }
     }

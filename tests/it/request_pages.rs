@@ -892,3 +892,34 @@ async fn r_recv_3_r_role_2_page_and_api_agree_on_who_may_act() {
     let html = page(&desk, &format!("/sheets/{}", suggestion["id"])).await;
     assert!(find_form(&html, "reply-form").is_none() && find_form(&html, "analyse-form").is_none());
 }
+
+/// R-SHEET-10, R-ROLE-2: a step the sheet does not admit yet is not offered, and the page
+/// says what the desk still has to see to: a matter passed to a third party is collected
+/// only on its receipt, so the collection form waits for it and says so.
+#[tokio::test]
+async fn r_sheet_10_the_page_says_why_a_sheet_cannot_be_collected_yet() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let id = register(&desk, t.c1, &[("kind", "other"), ("reason", "小区外道路井盖缺失")]).await;
+    let path = format!("/sheets/{id}");
+    let html = page(&desk, &path).await;
+    assert!(!html.contains("id=\"collect-held\""), "nothing to see to while the sheet is being worked on");
+    let r = act(
+        &t,
+        &desk,
+        id,
+        &[("action", "beyond_centre"), ("explanation", "属市政管理，已转市政"), ("third_party", "市政管理所")],
+    )
+    .await;
+    accepted(r, &path).await;
+    let html = page(&desk, &path).await;
+    assert!(!html.contains("id=\"collect-form\""), "collecting is not offered before the third party's receipt");
+    let held = html.split("id=\"collect-held\"").nth(1).expect("the page says why it cannot be collected yet");
+    assert!(held[..held.find("</p>").unwrap()].contains("回执"), "{held}");
+    assert!(html.contains("id=\"receipt-form\"") || html.contains("record_third_party_receipt"));
+    let r = act(&t, &desk, id, &[("action", "record_third_party_receipt"), ("evidence", "市政管理所回执")]).await;
+    accepted(r, &path).await;
+    let html = page(&desk, &path).await;
+    assert!(html.contains("id=\"collect-form\"") && !html.contains("id=\"collect-held\""));
+}
