@@ -28,6 +28,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub notify: NotifyConfig,
+    pub display: DisplayConfig,
     /// How the server logs: `text` (plain lines) or `json` (one object a line).
     pub log_format: LogFormat,
     /// Started with `--demo`: the sign-in page says so and lists no secrets.
@@ -87,6 +88,52 @@ pub struct NotifyConfig {
     pub timeout_seconds: u64,
 }
 
+/// How times are shown to people.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DisplayConfig {
+    /// The company's time zone (an IANA name such as `Asia/Shanghai`), for instants that
+    /// belong to no community: a person's sessions and tokens, a notice or an audit entry
+    /// of no community, the audit page's dates when no community is chosen. What belongs
+    /// to a community is always shown in that community's own zone. An unknown name
+    /// stops the server at start-up.
+    pub timezone: Zone,
+}
+
+impl Default for DisplayConfig {
+    fn default() -> Self {
+        DisplayConfig { timezone: Zone(chrono_tz::Asia::Shanghai) }
+    }
+}
+
+/// A time zone named in the configuration, parsed when the configuration is read: a name
+/// the zone database does not know is a configuration error, never some other zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Zone(pub chrono_tz::Tz);
+
+impl Zone {
+    pub fn tz(self) -> chrono_tz::Tz {
+        self.0
+    }
+}
+
+impl TryFrom<String> for Zone {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        name.trim().parse::<chrono_tz::Tz>().map(Zone).map_err(|_| {
+            format!("display.timezone: {name:?} is not a time zone the zone database knows (an IANA name such as \"Asia/Shanghai\")")
+        })
+    }
+}
+
+impl From<Zone> for String {
+    fn from(z: Zone) -> String {
+        z.0.name().to_string()
+    }
+}
+
 impl Default for NotifyConfig {
     fn default() -> Self {
         NotifyConfig { tick_seconds: 60, webhook_url: String::new(), retry_base_seconds: 30, timeout_seconds: 10 }
@@ -105,6 +152,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             notify: NotifyConfig::default(),
+            display: DisplayConfig::default(),
             log_format: LogFormat::Text,
             demo: false,
         }
@@ -331,6 +379,32 @@ mod tests {
         assert!(IpRange::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
         assert!(IpRange::parse("10.0.0.0/33").is_none());
         assert!(IpRange::parse("proxy.local").is_none());
+    }
+
+    #[test]
+    fn an_unknown_display_zone_is_refused_at_start_up() {
+        let dir = std::env::temp_dir().join(format!("huiqian-config-zone-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("huiqian.toml");
+        std::fs::write(&file, "[display]\ntimezone = \"Asia/Atlantis\"\n").unwrap();
+        let err = Config::load(&Overrides { config_file: Some(file.clone()), ..Overrides::default() }).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ConfigError::Parse { .. }), "{msg}");
+        assert!(msg.contains("display.timezone"), "the message names the setting: {msg}");
+        assert!(msg.contains("Asia/Atlantis"), "the message names the value: {msg}");
+
+        std::fs::write(&file, "[display]\ntimezone = \"Europe/London\"\n").unwrap();
+        let cfg = Config::load(&Overrides { config_file: Some(file), ..Overrides::default() }).unwrap();
+        assert_eq!(cfg.display.timezone.tz(), chrono_tz::Europe::London);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_display_zone_defaults_to_shanghai() {
+        assert_eq!(Config::default().display.timezone.tz(), chrono_tz::Asia::Shanghai);
+        let cfg: Config = toml::from_str("").unwrap();
+        assert_eq!(cfg.display.timezone.tz(), chrono_tz::Asia::Shanghai);
+        assert!(toml::to_string(&cfg).unwrap().contains("timezone = \"Asia/Shanghai\""));
     }
 
     #[test]

@@ -160,6 +160,27 @@ pub async fn browse(app: &App, actor: &Actor, mut f: Filter) -> AppResult<Vec<En
     Ok(audit::list(app.store.read(), &f).await?)
 }
 
+/// [`browse`], each entry with the zone to show its time in: its community's, or the
+/// company-wide display zone for an entry of no community.
+pub async fn browse_with_zones(app: &App, actor: &Actor, f: Filter) -> AppResult<Vec<(Entry, chrono_tz::Tz)>> {
+    let entries = browse(app, actor, f).await?;
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let zone = app.zone_of(e.community_id).await?;
+        out.push((e, zone));
+    }
+    Ok(out)
+}
+
+/// The zone the audit trail's date filter counts days in: the chosen community's, or
+/// the company-wide display zone when none is chosen.
+pub async fn filter_zone(app: &App, actor: &Actor, community_id: Option<i64>) -> AppResult<chrono_tz::Tz> {
+    if let Some(c) = community_id {
+        actor.authorize(Permission::ViewAudit, c)?;
+    }
+    app.zone_of(community_id).await
+}
+
 // ---------------------------------------------------------------- sealing loaded events
 
 const PAGE: i64 = 5000;

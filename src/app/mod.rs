@@ -54,6 +54,22 @@ impl App {
         self.store.ping().await
     }
 
+    /// The company-wide zone (`display.timezone`): instants that belong to no community
+    /// are shown in it.
+    pub fn display_zone(&self) -> chrono_tz::Tz {
+        self.config.display.timezone.tz()
+    }
+
+    /// The zone to show an instant of `community` in: the community's own, or the
+    /// company-wide display zone when it belongs to none (or to one no longer there).
+    /// Callers have already been allowed the record the instant comes from.
+    pub(crate) async fn zone_of(&self, community: Option<i64>) -> AppResult<chrono_tz::Tz> {
+        Ok(match community {
+            Some(id) => self.store.community_zone(id).await?.unwrap_or_else(|| self.display_zone()),
+            None => self.display_zone(),
+        })
+    }
+
     /// Refuse a write under a community that does not exist (a company-wide grant
     /// authorises any community number, so the check cannot be left to the grant).
     pub(crate) async fn community_exists(&self, id: i64) -> AppResult<()> {

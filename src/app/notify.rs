@@ -300,6 +300,22 @@ pub async fn inbox(app: &App, actor: &Actor, unread_only: bool) -> AppResult<Vec
     Ok(st::inbox(app.store.read(), actor.user_id(), unread_only, 200).await?)
 }
 
+/// One's notifications, each with the zone to show its time in: its community's, or the
+/// company-wide display zone for a notice of no community.
+pub async fn inbox_with_zones(
+    app: &App,
+    actor: &Actor,
+    unread_only: bool,
+) -> AppResult<Vec<(st::Notification, chrono_tz::Tz)>> {
+    let list = inbox(app, actor, unread_only).await?;
+    let mut out = Vec::with_capacity(list.len());
+    for n in list {
+        let zone = app.zone_of(n.community_id).await?;
+        out.push((n, zone));
+    }
+    Ok(out)
+}
+
 pub async fn mark_read(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
     let now = app.clock.now();
     actor.own_account()?;

@@ -206,7 +206,7 @@ async fn handover_ledger(
     let lang = a.lang;
     // The whole ledger from `offset`, or `limit` rows of it, read page by page.
     let keys = api(sheet::ledger_keys(&s.app, &a.actor, id, &f).await, lang)?;
-    let tz = api(crate::app::org::community(&s.app, &a.actor, id).await, lang)?.timezone;
+    let tz = api(crate::app::org::zone(&s.app, &a.actor, id).await, lang)?;
     let start = usize::try_from(q.offset.unwrap_or(0)).unwrap_or(0);
     let cap = q.limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(0));
     let keys: Vec<(i64, i64)> = keys.into_iter().skip(start).take(cap).collect();
@@ -221,7 +221,7 @@ async fn handover_ledger(
         let (app, actor) = (app.clone(), actor.clone());
         async move { sheet::ledger_rows(&app, &actor, id, &keys).await }
     };
-    api(export::download(d, keys, fetch, move |r| handover_cells(&r, &tz, lang)).await, lang)
+    api(export::download(d, keys, fetch, move |r| handover_cells(&r, tz, lang)).await, lang)
 }
 
 /// The handover ledger's export columns.
@@ -250,7 +250,7 @@ pub fn handover_table(lang: crate::i18n::Lang) -> export::Table {
 }
 
 /// A handover as the export's row, in [`handover_table`]'s columns.
-pub fn handover_cells(r: &st::HandoverRow, tz: &str, lang: crate::i18n::Lang) -> Vec<String> {
+pub fn handover_cells(r: &st::HandoverRow, tz: chrono_tz::Tz, lang: crate::i18n::Lang) -> Vec<String> {
     let when = |ms: Option<i64>| ms.map(|m| super::pages::when(m, tz)).unwrap_or_default();
     vec![
         r.number.clone(),

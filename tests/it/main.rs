@@ -37,3 +37,4 @@ mod sheets;
 mod soak;
 mod storage;
 mod workload;
+mod zones;

@@ -55,7 +55,8 @@ struct AccountPage {
 }
 
 async fn account_page(s: &AppState, ctx: &Ctx, new_secret: String, f: Form) -> PageResult {
-    let tz = "Asia/Shanghai";
+    // Sessions and tokens belong to the person, not to a community.
+    let tz = s.app.display_zone();
     let sessions = auth::my_sessions(&s.app, ctx.actor.user_id()).await.page(ctx.lang)?;
     let sessions = sessions
         .into_iter()

@@ -489,10 +489,9 @@ struct AuditPage {
     query: String,
 }
 
-fn day_start_ms(d: &str, end: bool) -> Option<i64> {
+fn day_start_ms(d: &str, end: bool, tz: chrono_tz::Tz) -> Option<i64> {
     let date = huiqian_domain::time::CivilDate::parse(d).ok()?.date();
     let date = if end { date.succ_opt()? } else { date };
-    let tz = chrono_tz::Asia::Shanghai;
     use chrono::TimeZone;
     tz.from_local_datetime(&date.and_hms_opt(0, 0, 0)?).single().map(|d| d.timestamp_millis())
 }
@@ -513,26 +512,29 @@ async fn audit_page(State(s): State<AppState>, ctx: Ctx, Query(q): Query<AuditQu
         Some(name) => Some(auth::user_id_by_name(&s.app, &ctx.actor, name).await.page(ctx.lang)?.unwrap_or(-1)),
     };
     let nonempty = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let community_id = nonempty(&q.community_id).and_then(|v| v.parse().ok());
+    // Days are counted in the chosen community's zone, else in the company's.
+    let zone = audit::filter_zone(&s.app, &ctx.actor, community_id).await.page(ctx.lang)?;
     let filter = sau::Filter {
         communities: None,
-        community_id: nonempty(&q.community_id).and_then(|v| v.parse().ok()),
+        community_id,
         actor_user_id: actor_id,
         action: nonempty(&q.action),
         entity_type: nonempty(&q.entity_type),
         entity_id: nonempty(&q.entity_id),
-        from_ms: nonempty(&q.from).and_then(|d| day_start_ms(&d, false)),
-        to_ms: nonempty(&q.to).and_then(|d| day_start_ms(&d, true)),
+        from_ms: nonempty(&q.from).and_then(|d| day_start_ms(&d, false, zone)),
+        to_ms: nonempty(&q.to).and_then(|d| day_start_ms(&d, true, zone)),
         before_seq: q.before,
         limit: 100,
     };
-    let entries = audit::browse(&s.app, &ctx.actor, filter).await.page(ctx.lang)?;
+    let entries = audit::browse_with_zones(&s.app, &ctx.actor, filter).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
-    let next_before = (entries.len() == 100).then(|| entries.last().map(|e| e.seq)).flatten();
+    let next_before = (entries.len() == 100).then(|| entries.last().map(|(e, _)| e.seq)).flatten();
     let rows = entries
         .into_iter()
-        .map(|e| AuditRow {
+        .map(|(e, zone)| AuditRow {
             seq: e.seq,
-            at: when(e.at, "Asia/Shanghai"),
+            at: when(e.at, zone),
             actor: e.actor_name,
             role: if e.actor_role.is_empty() { String::new() } else { role_label(&c, &e.actor_role) },
             community: e

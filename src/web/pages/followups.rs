@@ -72,7 +72,7 @@ pub struct Row {
     pub recorded: String,
 }
 
-fn row(c: &Chrome, tz: &str, f: sf::FollowUp, now: i64) -> Row {
+fn row(c: &Chrome, tz: chrono_tz::Tz, f: sf::FollowUp, now: i64) -> Row {
     Row {
         reason: reason_label(c, &f.reason),
         state: state_label(c, &f.state),
@@ -117,6 +117,7 @@ async fn list(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -
         _ => (fu::Tasks::Mine, "mine"),
     };
     let p = fu::tasks(&s.app, &ctx.actor, cm.id, which, 200, 0).await.page(ctx.lang)?;
+    let zone = super::community_zone(&s, &ctx, cm.id).await?;
     let c = Chrome::of(&ctx);
     let mut tabs = vec![
         ("mine".to_string(), c.t.get("followup.mine").to_string()),
@@ -126,7 +127,7 @@ async fn list(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -
         tabs.push(("review".to_string(), c.t.get("followup.to_review").to_string()));
     }
     Ok(render(&ListPage {
-        rows: p.items.into_iter().map(|f| row(&c, &cm.timezone, f, ctx.now)).collect(),
+        rows: p.items.into_iter().map(|f| row(&c, zone, f, ctx.now)).collect(),
         share: p.share,
         communities: community_options(&all),
         community_id: cm.id,
@@ -171,14 +172,14 @@ pub struct CapaView {
     pub can_verify: bool,
 }
 
-fn local_input(ms: i64, tz: &str) -> String {
-    huiqian_domain::time::format_local_input(ms, super::zone(tz))
+fn local_input(ms: i64, tz: chrono_tz::Tz) -> String {
+    huiqian_domain::time::format_local_input(ms, tz)
 }
 
 async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode) -> PageResult {
     let d = fu::get(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cid = d.follow_up.community_id;
-    let tz = crate::app::org::community(&s.app, &ctx.actor, cid).await.page(ctx.lang)?.timezone;
+    let tz = super::community_zone(s, ctx, cid).await?;
     let c = Chrome::of(ctx);
     let can_review = ctx.actor.authorize(Permission::ReviewFollowUp, cid).is_ok();
     let can_reassign = ctx.actor.authorize(Permission::ReassignSheet, cid).is_ok();
@@ -201,7 +202,7 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
         let st = CapaState::parse(&r.state).ok();
         CapaView {
             state: capa_label(&c, &r.state),
-            due: r.due_at.map(|t| when(t, &tz)).unwrap_or_default(),
+            due: r.due_at.map(|t| when(t, tz)).unwrap_or_default(),
             can_plan: can_review && matches!(st, Some(CapaState::Open | CapaState::Planned)),
             can_implement: st == Some(CapaState::Planned)
                 && (can_review || r.responsible_id == Some(ctx.actor.user_id())),
@@ -209,7 +210,7 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
             r,
         }
     });
-    let now_local = local_input(ctx.now, &tz);
+    let now_local = local_input(ctx.now, tz);
     // A plan being revised starts from the current one.
     let mut f = f;
     if let Some(x) = capa.as_ref().filter(|x| x.can_plan && !x.r.cause.is_empty())
@@ -218,14 +219,14 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
         f.values.insert("cause".into(), x.r.cause.clone());
         f.values.insert("action".into(), x.r.action.clone());
         f.values.insert("responsible_id".into(), x.r.responsible_id.map(|r| r.to_string()).unwrap_or_default());
-        f.values.insert("due_at".into(), x.r.due_at.map(|t| local_input(t, &tz)).unwrap_or_default());
+        f.values.insert("due_at".into(), x.r.due_at.map(|t| local_input(t, tz)).unwrap_or_default());
     }
     let attempts = d
         .attempts
         .into_iter()
         .map(|a| {
             let method = Method::parse(&a.method).map(|m| c.label(m).to_string()).unwrap_or_default();
-            let at = when(a.contacted_at, &tz);
+            let at = when(a.contacted_at, tz);
             (a, method, at)
         })
         .collect();
@@ -238,7 +239,7 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
         can_review: can_review && d.follow_up.state == "done",
         can_reassign: can_reassign && d.follow_up.state == "pending",
         pad: format!("fu-sig-{id}"),
-        r: row(&c, &tz, d.follow_up, ctx.now),
+        r: row(&c, tz, d.follow_up, ctx.now),
         capa,
         share: d.share,
         f,
@@ -282,11 +283,11 @@ async fn record(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm
         ("signer", f.signer.clone()),
     ]);
     let task = fu::get(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
-    let tz = crate::app::org::community(&s.app, &ctx.actor, task.follow_up.community_id).await.page(ctx.lang)?.timezone;
+    let tz = super::community_zone(&s, &ctx, task.follow_up.community_id).await?;
     let contacted_at = if f.contacted_at.trim().is_empty() {
         None
     } else {
-        match local_ms(&f.contacted_at, &tz) {
+        match local_ms(&f.contacted_at, tz) {
             Some(t) => Some(t),
             None => {
                 let e =
@@ -380,12 +381,13 @@ async fn capa_list(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CapaList
     let cm = pick(&list, q.community_id, ctx.lang)?;
     let all = q.all.is_some_and(|a| !a.is_empty());
     let rows = fu::capas(&s.app, &ctx.actor, cm.id, !all).await.page(ctx.lang)?;
+    let zone = super::community_zone(&s, &ctx, cm.id).await?;
     let c = Chrome::of(&ctx);
     let rows = rows
         .into_iter()
         .map(|r| {
             let st = capa_label(&c, &r.state);
-            let due = r.due_at.map(|t| when(t, &cm.timezone)).unwrap_or_default();
+            let due = r.due_at.map(|t| when(t, zone)).unwrap_or_default();
             (r, st, due)
         })
         .collect();
@@ -430,8 +432,8 @@ async fn capa_plan(
         ("due_at", f.due_at.clone()),
     ]);
     let report = fu::capa(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
-    let tz = crate::app::org::community(&s.app, &ctx.actor, report.community_id).await.page(ctx.lang)?.timezone;
-    let due = local_ms(&f.due_at, &tz);
+    let tz = super::community_zone(&s, &ctx, report.community_id).await?;
+    let due = local_ms(&f.due_at, tz);
     let r = match due {
         None => Err(AppError::field("due_at", huiqian_domain::validation::ValidationError::new("date.invalid"))),
         Some(due_at) => {
@@ -608,7 +610,7 @@ async fn sampling(State(s): State<AppState>, ctx: Ctx, Query(q): Query<Community
     let decisions = m
         .decisions
         .iter()
-        .map(|d| (d.clone(), reason_label(&c, &d.reason), cause_label(&c, &d.cause), when(d.decided_at, &cm.timezone)))
+        .map(|d| (d.clone(), reason_label(&c, &d.reason), cause_label(&c, &d.cause), when(d.decided_at, zone)))
         .collect();
     Ok(render(&SamplingPage { communities: community_options(&list), community_id: cm.id, m, reasons, decisions, c }))
 }
@@ -640,7 +642,7 @@ struct LedgerPage {
     query: String,
 }
 
-fn day_start(s: &str, tz: &str) -> Option<i64> {
+fn day_start(s: &str, tz: chrono_tz::Tz) -> Option<i64> {
     local_ms(&format!("{}T00:00", s.trim()), tz)
 }
 
@@ -662,7 +664,7 @@ const LEDGER_COLUMNS: [(&str, usize, Option<&str>); 12] = [
 ];
 
 /// A follow-up as a row of the ledger, in [`LEDGER_COLUMNS`]' order.
-fn ledger_cells(c: &Chrome, tz: &str, f: &sf::FollowUp) -> Vec<String> {
+fn ledger_cells(c: &Chrome, tz: chrono_tz::Tz, f: &sf::FollowUp) -> Vec<String> {
     vec![
         f.number.clone(),
         reason_label(c, &f.reason),
@@ -684,12 +686,12 @@ fn ledger_cells(c: &Chrome, tz: &str, f: &sf::FollowUp) -> Vec<String> {
 async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery>) -> PageResult {
     let list = communities(&s, &ctx, Permission::FollowUp).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
-    let tz = cm.timezone.clone();
-    let today = crate::app::people::today_in(super::community_zone(&s, &ctx, cm.id).await?, ctx.now);
+    let tz = super::community_zone(&s, &ctx, cm.id).await?;
+    let today = crate::app::people::today_in(tz, ctx.now);
     let from_s = q.from.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| today.format("%Y-%m-01").to_string());
     let to_s = q.to.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| today.to_string());
-    let from = day_start(&from_s, &tz).unwrap_or(0);
-    let to = day_start(&to_s, &tz).map(|t| t + 24 * 3_600_000).unwrap_or(i64::MAX);
+    let from = day_start(&from_s, tz).unwrap_or(0);
+    let to = day_start(&to_s, tz).map(|t| t + 24 * 3_600_000).unwrap_or(i64::MAX);
     let sort = export::Sort::parse(q.sort.as_deref(), q.dir.as_deref(), sf::LEDGER_SORTS);
     let filter = sf::LedgerFilter { from, to, sort: sort.column(), desc: sort.desc, limit: 1000, offset: 0 };
     let c = Chrome::of(&ctx);
@@ -711,11 +713,11 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
             let (app, actor) = (app.clone(), actor.clone());
             async move { fu::ledger_rows(&app, &actor, id, &ids).await }
         };
-        let cells = move |f: sf::FollowUp| ledger_cells(&c, &tz, &f);
+        let cells = move |f: sf::FollowUp| ledger_cells(&c, tz, &f);
         return export::download(d, keys, fetch, cells).await.page(ctx.lang);
     }
     let rows = fu::ledger(&s.app, &ctx.actor, cm.id, filter).await.page(ctx.lang)?;
-    let lines: Vec<(i64, Vec<String>)> = rows.iter().map(|f| (f.id, ledger_cells(&c, &tz, f))).collect();
+    let lines: Vec<(i64, Vec<String>)> = rows.iter().map(|f| (f.id, ledger_cells(&c, tz, f))).collect();
     let filters = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("community_id", &cm.id.to_string())
         .append_pair("from", &from_s)

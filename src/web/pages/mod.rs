@@ -289,18 +289,13 @@ pub async fn read_upload(mut mp: Multipart, limit: usize) -> Result<(String, Vec
     Err(AppError::field("file", ValidationError::new("upload.missing")))
 }
 
-/// A community's time zone, for a page that counts days in it.
+/// A community's time zone, for a page that shows its instants or counts its days.
 pub(super) async fn community_zone(s: &AppState, ctx: &Ctx, community_id: i64) -> Result<chrono_tz::Tz, PageError> {
     crate::app::org::zone(&s.app, &ctx.actor, community_id).await.map_err(|e| PageError(e, ctx.lang))
 }
 
-/// The zone a community's setting names, as the pages read it (Shanghai's when the
-/// setting names none the zone database knows).
-pub fn zone(tz: &str) -> chrono_tz::Tz {
-    tz.parse().unwrap_or(chrono_tz::Asia::Shanghai)
-}
-
-/// Format an instant for people, in the community's zone.
-pub fn when(ms: i64, tz: &str) -> String {
-    huiqian_domain::time::format_instant(ms, zone(tz))
+/// Format an instant for people, in the zone of what it belongs to (its community's, or
+/// the company-wide display zone).
+pub fn when(ms: i64, tz: chrono_tz::Tz) -> String {
+    huiqian_domain::time::format_instant(ms, tz)
 }

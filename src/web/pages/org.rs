@@ -407,7 +407,8 @@ async fn unit(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageR
     let u = unit_rows(&c, vec![u]).remove(0);
     let search = crate::store::sheet::Search { unit_id: Some(id), limit: 200, ..Default::default() };
     let found = crate::app::sheet::search(&s.app, &ctx.actor, u.u.community_id, search).await.page(ctx.lang)?;
-    let list = super::sheets::rows(&c, &cm.timezone, found, ctx.now);
+    let zone = super::community_zone(&s, &ctx, cm.id).await?;
+    let list = super::sheets::rows(&c, zone, found, ctx.now);
     Ok(render(&UnitPage { c, cm, u, occupants, can_structure, can_residents, list }))
 }
 

@@ -109,6 +109,7 @@ async fn person_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
     };
     let (p, occ) = people::person(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cm = org::community(&s.app, &ctx.actor, p.community_id).await.page(ctx.lang)?;
+    let zone = super::community_zone(s, ctx, cm.id).await?;
     let c = Chrome::of(ctx);
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
@@ -122,7 +123,7 @@ async fn person_page(s: &AppState, ctx: &Ctx, id: i64, f: Form) -> PageResult {
             occupants: occ_rows(&c, occ),
             can_edit: ctx.actor.authorize(Permission::ManageResidents, p.community_id).is_ok(),
             relations: relation_options(&c),
-            list: super::sheets::rows(&c, &cm.timezone, raised, ctx.now),
+            list: super::sheets::rows(&c, zone, raised, ctx.now),
             c,
             cm,
             p,

@@ -217,7 +217,7 @@ async fn weekly_view(s: &AppState, ctx: &Ctx, q: WeekQuery, f: Form) -> PageResu
     ];
     let monday = chrono::NaiveDate::parse_from_str(&w.week_start, "%Y-%m-%d").unwrap_or_default();
     let selected = if all { "all".to_string() } else { cm.id.to_string() };
-    let tz = cm.timezone.clone();
+    let tz = super::community_zone(&s, &ctx, cm.id).await?;
     let kept = if all {
         vec![]
     } else {
@@ -226,7 +226,7 @@ async fn weekly_view(s: &AppState, ctx: &Ctx, q: WeekQuery, f: Form) -> PageResu
             .page(ctx.lang)?
             .into_iter()
             .take(12)
-            .map(|k| (k.week_start, when(k.generated_at, &tz)))
+            .map(|k| (k.week_start, when(k.generated_at, tz)))
             .collect()
     };
     let query = format!("community_id={selected}&week={}", w.week_start);
@@ -271,8 +271,8 @@ async fn weekly_view(s: &AppState, ctx: &Ctx, q: WeekQuery, f: Form) -> PageResu
         };
         return export::download_rows(d, rows).await.page(ctx.lang);
     }
-    let generated = w.generated_at.map(|at| when(at, &tz)).unwrap_or_default();
-    let this_monday = rp::monday_of(rp::local_day(super::community_zone(&s, &ctx, cm.id).await?, ctx.now));
+    let generated = w.generated_at.map(|at| when(at, tz)).unwrap_or_default();
+    let this_monday = rp::monday_of(rp::local_day(tz, ctx.now));
     let review = (!all && monday < this_monday).then(|| {
         let roles = ctx.actor.roles_in(cm.id);
         let r = w.review.clone();
@@ -280,8 +280,8 @@ async fn weekly_view(s: &AppState, ctx: &Ctx, q: WeekQuery, f: Form) -> PageResu
         let submitted = r.as_ref().is_some_and(|x| x.analysed_at.is_some());
         ReviewView {
             community_id: cm.id,
-            analysed_at: r.as_ref().and_then(|x| x.analysed_at).map(|t| when(t, &tz)).unwrap_or_default(),
-            acknowledged_at: r.as_ref().and_then(|x| x.acknowledged_at).map(|t| when(t, &tz)).unwrap_or_default(),
+            analysed_at: r.as_ref().and_then(|x| x.analysed_at).map(|t| when(t, tz)).unwrap_or_default(),
+            acknowledged_at: r.as_ref().and_then(|x| x.acknowledged_at).map(|t| when(t, tz)).unwrap_or_default(),
             can_submit: !acknowledged
                 && roles.contains(&huiqian_domain::auth::Role::CsManager)
                 && ctx.actor.can_write(),
@@ -460,6 +460,7 @@ async fn drill(
         serde_json::from_value(json!(measure)).map_err(|_| super::PageError(AppError::NotFound, ctx.lang))?;
     let period = rp::Period { from: q.from.clone(), to: q.to.clone() };
     let rows = rp::drill(&s.app, &ctx.actor, cm.id, user, m, &period).await.page(ctx.lang)?;
+    let zone = super::community_zone(&s, &ctx, cm.id).await?;
     let c = Chrome::of(&ctx);
     let name = crate::app::auth::display_name(&s.app, &ctx.actor, cm.id, user).await.page(ctx.lang)?;
     let title = format!("{name} · {}", c.t.get(&format!("report.measure.{measure}")));
@@ -467,7 +468,7 @@ async fn drill(
         .into_iter()
         .map(|r| {
             let kind = kind_label(&c, &r.kind);
-            let at = when(r.registered_at, &cm.timezone);
+            let at = when(r.registered_at, zone);
             (r, kind, at)
         })
         .collect();

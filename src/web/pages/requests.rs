@@ -38,8 +38,8 @@ pub fn router() -> Router<AppState> {
 // ---- small helpers shared with the sheet pages ----
 
 /// A `datetime-local` value (`2026-03-01T09:30`) in the community's zone, as epoch ms.
-pub(super) fn local_ms(s: &str, tz: &str) -> Option<i64> {
-    huiqian_domain::time::parse_local(s, super::zone(tz))
+pub(super) fn local_ms(s: &str, tz: chrono_tz::Tz) -> Option<i64> {
+    huiqian_domain::time::parse_local(s, tz)
 }
 
 /// Money from integer fen, as people read it (`¥1,234.50`).
@@ -246,7 +246,7 @@ pub(super) async fn flow_view(
     d: &sheet::SheetDetail,
     p: &sheet::Permitted,
     deps: &[so::Department],
-    tz: &str,
+    tz: chrono_tz::Tz,
     kb: Option<&str>,
 ) -> FlowView {
     let mut panel = Panel {
@@ -539,7 +539,7 @@ fn progress_row(e: &crate::store::sheet::EventRow, tz: &str) -> ProgressRow {
     }
 }
 
-fn technician_options(c: &Chrome, list: &[srq::TechnicianLoad], tz: &str) -> Vec<(String, String)> {
+fn technician_options(c: &Chrome, list: &[srq::TechnicianLoad], tz: chrono_tz::Tz) -> Vec<(String, String)> {
     list.iter()
         .map(|t| {
             let next = t.next_appointment_at.map(|n| format!(" · {}", when(n, tz))).unwrap_or_default();
@@ -617,7 +617,7 @@ pub struct JobRow {
     pub done: String,
 }
 
-fn job_rows(c: &Chrome, tz: &str, jobs: Vec<srq::Repair>, now: i64) -> Vec<JobRow> {
+fn job_rows(c: &Chrome, tz: chrono_tz::Tz, jobs: Vec<srq::Repair>, now: i64) -> Vec<JobRow> {
     let mut out = Vec::with_capacity(jobs.len());
     for j in jobs {
         let version = j.version;
@@ -684,7 +684,7 @@ async fn board(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQue
     let previous = (offset > 0)
         .then(|| format!("/repairs/board?community_id={}&offset={}", cm.id, (offset - rq::BOARD_PAGE).max(0)));
     let c = Chrome::of(&ctx);
-    let tz = cm.timezone.clone();
+    let tz = super::community_zone(&s, &ctx, cm.id).await?;
     let loads = b
         .technicians
         .iter()
@@ -692,16 +692,16 @@ async fn board(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQue
             name: t.display_name.clone(),
             open_jobs: t.open_jobs,
             appointments_today: t.appointments_today,
-            next: t.next_appointment_at.map(|n| when(n, &tz)).unwrap_or_default(),
+            next: t.next_appointment_at.map(|n| when(n, tz)).unwrap_or_default(),
         })
         .collect();
     Ok(render(&BoardPage {
-        technicians: technician_options(&c, &b.technicians, &tz),
-        unassigned: job_rows(&c, &tz, b.unassigned, ctx.now),
+        technicians: technician_options(&c, &b.technicians, tz),
+        unassigned: job_rows(&c, tz, b.unassigned, ctx.now),
         unassigned_total: b.unassigned_total,
         next,
         previous,
-        late: job_rows(&c, &tz, b.late, ctx.now),
+        late: job_rows(&c, tz, b.late, ctx.now),
         loads,
         can_assign: ctx.actor.authorize(Permission::DispatchRepair, cm.id).is_ok(),
         back: format!("/repairs/board?community_id={}", cm.id),
@@ -731,10 +731,10 @@ async fn day(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQuery
     let cm = pick(&list, q.community_id, ctx.lang)?;
     let d = rq::technician_day(&s.app, &ctx.actor, cm.id).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
-    let tz = cm.timezone.clone();
+    let tz = super::community_zone(&s, &ctx, cm.id).await?;
     Ok(render(&DayPage {
-        open: job_rows(&c, &tz, d.open, ctx.now),
-        done: job_rows(&c, &tz, d.done_today, ctx.now),
+        open: job_rows(&c, tz, d.open, ctx.now),
+        done: job_rows(&c, tz, d.done_today, ctx.now),
         back: format!("/repairs/day?community_id={}", cm.id),
         communities: community_options(&list),
         community_id: cm.id,
@@ -842,7 +842,7 @@ fn ledger_columns(name: &str) -> Vec<LedgerColumn> {
 }
 
 /// A row of a flow's ledger, in [`ledger_columns`]' order.
-fn ledger_line(c: &Chrome, name: &str, j: &srq::Job, tz: &str, now: i64) -> LedgerLine {
+fn ledger_line(c: &Chrome, name: &str, j: &srq::Job, tz: chrono_tz::Tz, now: i64) -> LedgerLine {
     let at = |ms: Option<i64>| ms.map(|v| when(v, tz)).unwrap_or_default();
     let mut cells = vec![
         j.number.clone(),
@@ -936,6 +936,7 @@ async fn ledger(
     };
     let list = communities(&s, &ctx, Permission::ViewCommunity).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
+    let zone = super::community_zone(&s, &ctx, cm.id).await?;
     let c = Chrome::of(&ctx);
     let ne = |v: &Option<String>| v.as_ref().map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
     let all = ne(&q.all).is_some();
@@ -952,8 +953,8 @@ async fn ledger(
         srq::LEDGER_SORTS.iter().filter(|(k, _)| columns.iter().any(|col| col.3 == Some(*k))).copied().collect();
     let sort = export::Sort::parse(q.sort.as_deref(), q.dir.as_deref(), &sortable);
     let filter = srq::LedgerFilter {
-        from_ms: ne(&q.from).and_then(|d| day_ms(&d, &cm.timezone, false)),
-        to_ms: ne(&q.to).and_then(|d| day_ms(&d, &cm.timezone, true)),
+        from_ms: ne(&q.from).and_then(|d| day_ms(&d, zone, false)),
+        to_ms: ne(&q.to).and_then(|d| day_ms(&d, zone, true)),
         late_only: ne(&q.late).is_some(),
         sort: sort.column(),
         desc: sort.desc,
@@ -976,18 +977,18 @@ async fn ledger(
             name: format!("{title} {}", cm.name),
             fallback: format!("{name}-ledger"),
         };
-        let (app, actor, id, tz) = (s.app.clone(), ctx.actor.clone(), cm.id, cm.timezone.clone());
+        let (app, actor, id, tz) = (s.app.clone(), ctx.actor.clone(), cm.id, zone);
         let fetch = move |ids: Vec<i64>| {
             let (app, actor) = (app.clone(), actor.clone());
             async move { rq::ledger_rows(&app, &actor, id, &ids).await }
         };
         let now = ctx.now;
-        let cells = move |j: srq::Job| ledger_line(&c, name, &j, &tz, now).cells;
+        let cells = move |j: srq::Job| ledger_line(&c, name, &j, tz, now).cells;
         return export::download(d, keys, fetch, cells).await.page(ctx.lang);
     }
     let jobs = rq::ledger(&s.app, &ctx.actor, cm.id, which, filter).await.page(ctx.lang)?;
     let now = ctx.now;
-    let lines = jobs.iter().map(|j| ledger_line(&c, name, j, &cm.timezone, now)).collect();
+    let lines = jobs.iter().map(|j| ledger_line(&c, name, j, zone, now)).collect();
     let f = Form::with(&[
         ("from", q.from.clone().unwrap_or_default()),
         ("to", q.to.clone().unwrap_or_default()),

@@ -60,7 +60,7 @@ pub struct Row {
     pub overdue: bool,
 }
 
-pub(super) fn rows(c: &Chrome, tz: &str, list: Vec<st::SheetRow>, now: i64) -> Vec<Row> {
+pub(super) fn rows(c: &Chrome, tz: chrono_tz::Tz, list: Vec<st::SheetRow>, now: i64) -> Vec<Row> {
     list.into_iter()
         .map(|s| Row {
             kind: kind_label(c, &s.kind),
@@ -251,10 +251,10 @@ impl NewForm {
         })
     }
 
-    fn complaint_intake(&self, tz: &str) -> Option<crate::app::request::ComplaintIntake> {
+    fn complaint_intake(&self, tz: Option<chrono_tz::Tz>) -> Option<crate::app::request::ComplaintIntake> {
         (self.kind == "complaint").then(|| crate::app::request::ComplaintIntake {
             category: self.complaint_category.clone(),
-            occurred_at: super::requests::local_ms(&self.complaint_occurred_at, tz),
+            occurred_at: tz.and_then(|tz| super::requests::local_ms(&self.complaint_occurred_at, tz)),
             place: self.complaint_place.clone(),
             cause: self.complaint_cause.clone(),
             course: self.complaint_course.clone(),
@@ -362,7 +362,8 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
             return Ok(page(status, &new_page(&s, &ctx, &list, cm.id, form, uuid::Uuid::new_v4().to_string()).await));
         }
     };
-    let tz = org::community(&s.app, &ctx.actor, f.community_id).await.map(|c| c.timezone).unwrap_or_default();
+    // A community that cannot be read here refuses the registration below.
+    let tz = org::zone(&s.app, &ctx.actor, f.community_id).await.ok();
     let input = sheet::RegisterInput {
         kind: f.kind.clone(),
         channel: f.channel.clone(),
@@ -373,7 +374,7 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
         reason: f.reason.clone(),
         signature: f.signature.clone(),
         repair: f.repair_intake(),
-        complaint: f.complaint_intake(&tz),
+        complaint: f.complaint_intake(tz),
         follow_up_requested: !f.follow_up_requested.is_empty(),
     };
     let key = (!f.key.is_empty()).then_some(f.key.as_str());
@@ -534,7 +535,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
     let d = sheet::detail(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cm = org::community(&s.app, &ctx.actor, d.sheet.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(ctx);
-    let tz = cm.timezone.clone();
+    let tz = super::community_zone(s, ctx, cm.id).await?;
     let cid = cm.id;
     let deps = org::departments(&s.app, &ctx.actor, cid).await.page(ctx.lang)?;
     let p = sheet::permitted_actions(&s.app, &ctx.actor, &d).await.page(ctx.lang)?;
@@ -548,10 +549,10 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
             use sheet::Step;
             HandoverView {
                 state: c.t.get(&format!("handover.{}", h.state)).to_string(),
-                sent: when(h.handed_over_at, &tz),
-                received: h.acknowledged_at.map(|v| when(v, &tz)).unwrap_or_default(),
-                returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
-                received_back: h.received_at.map(|v| when(v, &tz)).unwrap_or_default(),
+                sent: when(h.handed_over_at, tz),
+                received: h.acknowledged_at.map(|v| when(v, tz)).unwrap_or_default(),
+                returned: h.returned_at.map(|v| when(v, tz)).unwrap_or_default(),
+                received_back: h.received_at.map(|v| when(v, tz)).unwrap_or_default(),
                 can_acknowledge: p.permits_on(Step::Acknowledge, h.no),
                 can_return: p.permits_on(Step::Return, h.no),
                 can_receive: p.permits_on(Step::ReceiveReturn, h.no),
@@ -563,7 +564,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
         .events
         .iter()
         .map(|e| EventView {
-            at: when(e.at, &tz),
+            at: when(e.at, tz),
             by: e.by_name.clone(),
             role: Role::parse(&e.by_role).map(|r| c.label(r).to_string()).unwrap_or_default(),
             what: c.t.get(&format!("sheet_event.{}", e.name)).to_string(),
@@ -571,7 +572,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
         })
         .collect();
     let staff = crate::app::auth::list_staff(&s.app, &ctx.actor).await.unwrap_or_default();
-    let flow = super::requests::flow_view(s, ctx, &c, &d, &p, &deps, &tz, kb).await;
+    let flow = super::requests::flow_view(s, ctx, &c, &d, &p, &deps, tz, kb).await;
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -583,9 +584,9 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
             kind: kind_label(&c, &d.sheet.kind),
             channel: channel_label(&c, &d.sheet.channel),
             state: c.t.get(&format!("sheet_state.{}", d.sheet.state)).to_string(),
-            registered: when(d.sheet.registered_at, &tz),
+            registered: when(d.sheet.registered_at, tz),
             clock_state: c.t.get(&format!("clock.{}", d.clock.state.as_str())).to_string(),
-            due: d.clock.due_at.map(|v| when(v, &tz)).unwrap_or_default(),
+            due: d.clock.due_at.map(|v| when(v, tz)).unwrap_or_default(),
             due_ms: d.clock.due_at.unwrap_or(0),
             handovers,
             events,
@@ -771,10 +772,9 @@ impl ActForm {
     }
 }
 
-fn end_of_day_ms(date: &str, tz: &str) -> Option<i64> {
+fn end_of_day_ms(date: &str, tz: chrono_tz::Tz) -> Option<i64> {
     use chrono::TimeZone;
     let d = huiqian_domain::time::CivilDate::parse(date).ok()?.date();
-    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
     tz.from_local_datetime(&d.and_hms_opt(18, 0, 0)?).single().map(|x| x.timestamp_millis())
 }
 
@@ -782,7 +782,7 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
     use crate::app::request::FlowAction as F;
     use sheet::{Action as A, SheetAction as S};
     let row = sheet::row(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
-    let tz = org::community(&s.app, &ctx.actor, row.community_id).await.page(ctx.lang)?.timezone;
+    let tz = super::community_zone(&s, &ctx, row.community_id).await?;
     let now = ctx.now;
     let required = |field: &str| AppError::field(field, huiqian_domain::validation::ValidationError::new("required"));
     let action: Result<A, AppError> = Ok(match f.action.as_str() {
@@ -795,7 +795,7 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
         "start_work" => A::Sheet(S::StartWork { handover: f.handover }),
         "return" => A::Sheet(S::Return { handover: f.handover, result: f.result.clone(), signer: f.signer.clone() }),
         "extend" => A::Sheet(S::Extend {
-            due_at: end_of_day_ms(&f.due_date, &tz).unwrap_or(0),
+            due_at: end_of_day_ms(&f.due_date, tz).unwrap_or(0),
             explanation: f.explanation.clone(),
         }),
         "suspend" => A::Sheet(S::Suspend { explanation: f.explanation.clone() }),
@@ -830,7 +830,7 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
         "reclassify" => A::Flow(F::Reclassify { class: f.class.clone(), reason: f.reason.clone() }),
         "assign_technician" => A::Flow(F::AssignTechnician {
             technician_id: f.technician_id.trim().parse().unwrap_or(0),
-            appointment_at: super::requests::local_ms(&f.appointment_at, &tz),
+            appointment_at: super::requests::local_ms(&f.appointment_at, tz),
             note: f.note.clone(),
         }),
         "arrive" => A::Flow(F::Arrive),
@@ -860,9 +860,9 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
             explanation: f.explanation.clone(),
             department_id: f.department_id.trim().parse().ok(),
             developer_contact: f.developer_contact.clone(),
-            deadline_at: end_of_day_ms(&f.deadline_date, &tz),
+            deadline_at: end_of_day_ms(&f.deadline_date, tz),
         }),
-        "record_solution" => match super::requests::local_ms(&f.meeting_at, &tz) {
+        "record_solution" => match super::requests::local_ms(&f.meeting_at, tz) {
             Some(meeting_at) => A::Flow(F::RecordSolution {
                 meeting_at,
                 attendees: f.attendees.clone(),
@@ -880,7 +880,7 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
         "escalate_inquiry" => {
             A::Flow(F::EscalateInquiry { to_user_id: f.to_user_id.trim().parse().unwrap_or(0), note: f.note.clone() })
         }
-        "promise_reply" => match super::requests::local_ms(&f.by_at, &tz) {
+        "promise_reply" => match super::requests::local_ms(&f.by_at, tz) {
             Some(by_at) => A::Flow(F::PromiseReply { by_at, note: f.note.clone() }),
             None => return act_failed(&s, &ctx, id, &f, required("by_at")).await,
         },
@@ -975,7 +975,7 @@ async fn print(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, headers
     let d = sheet::detail(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cm = org::community(&s.app, &ctx.actor, d.sheet.community_id).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
-    let tz = cm.timezone.clone();
+    let tz = super::community_zone(&s, &ctx, cm.id).await?;
     let base = if s.app.config.public_url.is_empty() {
         headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| format!("http://{h}")).unwrap_or_default()
     } else {
@@ -994,10 +994,10 @@ async fn print(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, headers
         .into_iter()
         .map(|h| HandoverView {
             state: c.t.get(&format!("handover.{}", h.state)).to_string(),
-            sent: when(h.handed_over_at, &tz),
-            received: h.acknowledged_at.map(|v| when(v, &tz)).unwrap_or_default(),
-            returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
-            received_back: h.received_at.map(|v| when(v, &tz)).unwrap_or_default(),
+            sent: when(h.handed_over_at, tz),
+            received: h.acknowledged_at.map(|v| when(v, tz)).unwrap_or_default(),
+            returned: h.returned_at.map(|v| when(v, tz)).unwrap_or_default(),
+            received_back: h.received_at.map(|v| when(v, tz)).unwrap_or_default(),
             can_acknowledge: false,
             can_return: false,
             can_receive: false,
@@ -1012,7 +1012,7 @@ async fn print(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, headers
     Ok(render(&PrintPage {
         kind: kind_label(&c, &d.sheet.kind),
         channel: channel_label(&c, &d.sheet.channel),
-        registered: when(d.sheet.registered_at, &tz),
+        registered: when(d.sheet.registered_at, tz),
         qr_svg: super::sign_in::qr_svg(&link),
         handovers,
         acceptance,
@@ -1069,8 +1069,9 @@ async fn queues(State(s): State<AppState>, ctx: Ctx, Query(q): Query<QueueQuery>
         .iter()
         .map(|t| (t.to_string(), c.t.get(&format!("queue.{t}")).to_string()))
         .collect();
+    let zone = super::community_zone(&s, &ctx, cm.id).await?;
     Ok(render(&QueuesPage {
-        list: rows(&c, &cm.timezone, rows_, ctx.now),
+        list: rows(&c, zone, rows_, ctx.now),
         can_register: ctx.actor.authorize(Permission::RegisterSheet, cm.id).is_ok(),
         page: pg,
         more,
@@ -1115,11 +1116,10 @@ struct ArchivePage {
     query: String,
 }
 
-pub(super) fn day_ms(d: &str, tz: &str, next: bool) -> Option<i64> {
+pub(super) fn day_ms(d: &str, tz: chrono_tz::Tz, next: bool) -> Option<i64> {
     use chrono::TimeZone;
     let d = huiqian_domain::time::CivilDate::parse(d).ok()?.date();
     let d = if next { d.succ_opt()? } else { d };
-    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
     tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).single().map(|x| x.timestamp_millis())
 }
 
@@ -1128,13 +1128,14 @@ pub(super) fn day_ms(d: &str, tz: &str, next: bool) -> Option<i64> {
 async fn archive(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ArchiveQuery>) -> PageResult {
     let list = communities(&s, &ctx, Permission::ViewCommunity).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
+    let zone = super::community_zone(&s, &ctx, cm.id).await?;
     let c = Chrome::of(&ctx);
     let ne = |v: &Option<String>| v.as_ref().map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
     let pg = q.page.unwrap_or(0).max(0);
     let filter = st::Search {
         number: ne(&q.number),
-        from_ms: ne(&q.from).and_then(|d| day_ms(&d, &cm.timezone, false)),
-        to_ms: ne(&q.to).and_then(|d| day_ms(&d, &cm.timezone, true)),
+        from_ms: ne(&q.from).and_then(|d| day_ms(&d, zone, false)),
+        to_ms: ne(&q.to).and_then(|d| day_ms(&d, zone, true)),
         kind: ne(&q.kind),
         state: ne(&q.state),
         unit_id: None,
@@ -1181,7 +1182,7 @@ async fn archive(State(s): State<AppState>, ctx: Ctx, Query(q): Query<ArchiveQue
         receptionists: std::iter::once(any)
             .chain(staff.iter().map(|u| (u.id.to_string(), u.display_name.clone())))
             .collect(),
-        list: rows(&c, &cm.timezone, found, ctx.now),
+        list: rows(&c, zone, found, ctx.now),
         communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
         community_id: cm.id,
         page: pg,
@@ -1236,14 +1237,15 @@ struct LedgerPage {
 async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery>) -> PageResult {
     let list = communities(&s, &ctx, Permission::ViewCommunity).await?;
     let cm = pick(&list, q.community_id, ctx.lang)?;
+    let zone = super::community_zone(&s, &ctx, cm.id).await?;
     let c = Chrome::of(&ctx);
     let ne = |v: &Option<String>| v.as_ref().map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
     let sort = export::Sort::parse(q.sort.as_deref(), q.dir.as_deref(), st::LEDGER_SORTS);
     let filter = st::LedgerFilter {
         department_id: ne(&q.department_id).and_then(|v| v.parse().ok()),
         state: ne(&q.state),
-        from_ms: ne(&q.from).and_then(|d| day_ms(&d, &cm.timezone, false)),
-        to_ms: ne(&q.to).and_then(|d| day_ms(&d, &cm.timezone, true)),
+        from_ms: ne(&q.from).and_then(|d| day_ms(&d, zone, false)),
+        to_ms: ne(&q.to).and_then(|d| day_ms(&d, zone, true)),
         sort: sort.column(),
         desc: sort.desc,
         limit: 200,
@@ -1251,7 +1253,7 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
     };
     if let Some(format) = export::Format::parse(q.format.as_deref()) {
         let keys = sheet::ledger_keys(&s.app, &ctx.actor, cm.id, &filter).await.page(ctx.lang)?;
-        let (app, actor, id, tz, lang) = (s.app.clone(), ctx.actor.clone(), cm.id, cm.timezone.clone(), ctx.lang);
+        let (app, actor, id, tz, lang) = (s.app.clone(), ctx.actor.clone(), cm.id, zone, ctx.lang);
         let d = export::Download {
             format,
             table: crate::web::api_sheets::handover_table(lang),
@@ -1262,7 +1264,7 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
             let (app, actor) = (app.clone(), actor.clone());
             async move { sheet::ledger_rows(&app, &actor, id, &keys).await }
         };
-        let cells = move |r: st::HandoverRow| crate::web::api_sheets::handover_cells(&r, &tz, lang);
+        let cells = move |r: st::HandoverRow| crate::web::api_sheets::handover_cells(&r, tz, lang);
         return export::download(d, keys, fetch, cells).await.page(ctx.lang);
     }
     let found = sheet::ledger(&s.app, &ctx.actor, cm.id, filter).await.page(ctx.lang)?;
@@ -1298,15 +1300,14 @@ async fn ledger(State(s): State<AppState>, ctx: Ctx, Query(q): Query<LedgerQuery
     .collect();
     let any = (String::new(), c.t.get("audit.all_communities").to_string());
     let deps = org::departments(&s.app, &ctx.actor, cm.id).await.page(ctx.lang)?;
-    let tz = cm.timezone.clone();
     let rows = found
         .into_iter()
         .map(|h| LedgerRow {
             state: c.t.get(&format!("handover.{}", h.state)).to_string(),
-            sent: when(h.handed_over_at, &tz),
-            received: h.acknowledged_at.map(|v| when(v, &tz)).unwrap_or_default(),
-            returned: h.returned_at.map(|v| when(v, &tz)).unwrap_or_default(),
-            received_back: h.received_at.map(|v| when(v, &tz)).unwrap_or_default(),
+            sent: when(h.handed_over_at, zone),
+            received: h.acknowledged_at.map(|v| when(v, zone)).unwrap_or_default(),
+            returned: h.returned_at.map(|v| when(v, zone)).unwrap_or_default(),
+            received_back: h.received_at.map(|v| when(v, zone)).unwrap_or_default(),
             h,
         })
         .collect();
