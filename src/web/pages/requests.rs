@@ -283,7 +283,7 @@ struct Panel<'a> {
     d: &'a sheet::SheetDetail,
     p: &'a sheet::Permitted,
     deps: &'a [so::Department],
-    tz: &'a str,
+    tz: chrono_tz::Tz,
     /// The sheet is being worked on (not suspended, not closed).
     open: bool,
     v: FlowView,
@@ -529,7 +529,7 @@ fn charge_row(l: &huiqian_domain::sheet::request::ChargeLine) -> ChargeRow {
 }
 
 /// A progress report to the resident (R-CMP-6), from its event.
-fn progress_row(e: &crate::store::sheet::EventRow, tz: &str) -> ProgressRow {
+fn progress_row(e: &crate::store::sheet::EventRow, tz: chrono_tz::Tz) -> ProgressRow {
     let data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
     ProgressRow {
         at: when(e.at, tz),
