@@ -207,6 +207,22 @@ mod tests {
         assert!(missing.is_empty(), "missing translations:\n{}", missing.join("\n"));
     }
 
+    /// Every event a sheet's history may hold has its name in both languages: the
+    /// timeline shows it to the desk (a missing one would show its key).
+    #[test]
+    fn every_sheet_event_is_named_in_both_languages() {
+        let mut missing = vec![];
+        for event in huiqian_domain::sheet::lifecycle::EVENT_TYPES {
+            for lang in [Lang::Zh, Lang::En] {
+                let key = format!("sheet_event.{event}");
+                if !has(lang, &key) {
+                    missing.push(format!("{key} ({})", lang.code()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "events without a name: {missing:?}");
+    }
+
     #[test]
     fn accept_language() {
         assert_eq!(Lang::from_accept_language("en-US,en;q=0.9,zh-CN;q=0.8"), Lang::En);

@@ -340,3 +340,29 @@ async fn dashboards_show_each_role_its_numbers() {
     let director = home(Role::CentreDirector).await;
     assert_eq!(tile(&director, &format!("complaints-week-{c}")), Some(1));
 }
+
+/// The staff performance table (R-ROLE-3) is reached from the menu: the readers of reports
+/// have a reports entry, and each report links the other for the same community; the desk
+/// has neither.
+#[tokio::test]
+async fn r_role_3_staff_performance_is_reached_from_the_menu() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    for role in [Role::CentreDirector, Role::CsManager, Role::CsSupervisor] {
+        let c = t.as_role(role).await;
+        let home = c.get("/").await.text().await.unwrap();
+        assert!(home.contains("id=\"nav-reports\""), "{role:?} has a reports entry");
+        let weekly = c.get(&format!("/reports/weekly?community_id={}", t.c1)).await.text().await.unwrap();
+        let tab = format!("href=\"/reports/staff?community_id={}\" id=\"tab-staff\"", t.c1);
+        assert!(weekly.contains(&tab), "{role:?}: the weekly table links staff performance");
+        let r = c.get(&format!("/reports/staff?community_id={}", t.c1)).await;
+        assert_eq!(r.status(), 200);
+        let staff = r.text().await.unwrap();
+        assert!(staff.contains("id=\"staff-filter\"") && staff.contains("id=\"tab-weekly\""));
+        assert!(staff.contains("id=\"tab-staff\" class=\"current\""), "the current report is marked");
+    }
+    let desk = t.as_role(Role::Receptionist).await;
+    let home = desk.get("/").await.text().await.unwrap();
+    assert!(!home.contains("id=\"nav-reports\""));
+    assert_eq!(desk.get(&format!("/reports/staff?community_id={}", t.c1)).await.status(), 403);
+}
