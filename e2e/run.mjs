@@ -452,6 +452,57 @@ const tests = [
     },
   },
   {
+    name: 'R-ARC-1 the finder by keyboard: Enter stays in the finder, the arrows choose a resident, whose phone comes from their file masked and reaches the sheet',
+    async run({ browser, base, shoot }) {
+      const desk = await newPage(browser, base, { viewport: { width: 1366, height: 768 } });
+      try {
+        const { page } = desk;
+        await signIn(page, 'hy.desk');
+        await useChinese(page);
+        await page.goto('/sheets/new');
+        const form = page.locator('#sheet-form');
+        await form.locator('select[name=channel]').selectOption('phone');
+        await form.locator('select[name=kind]').selectOption('inquiry');
+        const finder = page.locator('#finder');
+        await finder.fill('3-2-1');
+        const candidates = page.locator('#finder-results button.candidate');
+        await candidates.first().waitFor({ state: 'visible' });
+        const rooms = await candidates.evaluateAll((bs) => bs.map((b) => b.dataset.room));
+        const key = (r) => r.split('-').map(Number);
+        const sorted = [...rooms].sort((a, b) => { const x = key(a), y = key(b); for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] - y[i]; return 0; });
+        expect(JSON.stringify(rooms) === JSON.stringify(sorted), `rooms should be listed as people count them: ${rooms.join(', ')}`);
+        await finder.press('Enter');
+        expect(pathOf(page) === '/sheets/new', `Enter in the finder must not submit the form, now at ${pathOf(page)}`);
+        expect(await page.evaluate(() => document.activeElement && document.activeElement.classList.contains('candidate')), 'Enter moves into the results');
+        const withPhone = await candidates.evaluateAll((bs) => bs.findIndex((b) => b.dataset.person && b.dataset.phone));
+        expect(withPhone >= 0, `some resident on 3-2-1… should have a phone on file: ${rooms.join(', ')}`);
+        for (let i = 0; i < withPhone; i++) await page.keyboard.press('ArrowDown');
+        const chosen = candidates.nth(withPhone);
+        expect(await chosen.evaluate((b) => b === document.activeElement), 'the arrows move through the results');
+        const masked = await chosen.getAttribute('data-phone');
+        expect(/^1\d\d\*{4}\d{4}$/.test(masked), `the finder shows the phone masked, got ${JSON.stringify(masked)}`);
+        await page.keyboard.press('Enter');
+        expect(pathOf(page) === '/sheets/new', 'choosing a resident does not submit the form');
+        const note = page.locator('#phone-from-file');
+        expect(await note.isVisible(), 'the form says the phone comes from the resident\'s file');
+        expect((await note.innerText()).includes(masked), 'the note shows the masked phone');
+        expect(await form.locator('input[name=requester_phone]').inputValue() === '', 'the phone box stays free for another number');
+        await shoot(page, 'finder-phone-from-file');
+        await form.locator('textarea[name=reason]').fill('咨询物业费缴费时间');
+        await submitAndWait(page, page.locator('#sheet-submit'));
+        expect(/^\/sheets\/\d+$/.test(pathOf(page)), `the sheet should be registered, now at ${pathOf(page)}`);
+        const text = await bodyText(page);
+        expect(text.includes(masked), `the sheet shows the resident's phone ${masked}`);
+        expect(!/(?<!\d)1\d{10}(?!\d)/.test(text), 'the sheet never shows the whole number');
+      } catch (e) {
+        await shoot(desk.page, 'finder-failure');
+        throw e;
+      } finally {
+        await desk.context.close();
+      }
+    },
+  },
+  {
     name: 'R-SHEET everyday journey: visit with drawn signature → engineering → collected and archived; printed form renders',
     async run({ browser, base, shoot }) {
       const REASON = '卫生间漏水到楼下';

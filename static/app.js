@@ -50,7 +50,9 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   tick(); setInterval(tick, 30000);
 });
-// The unit finder: a click fills the room, the requester and the person.
+// The unit finder: a click fills the room, the requester and the person; the person's
+// phone comes from their file on the server, so the page shows it masked and leaves the
+// phone box free for a different number.
 document.addEventListener("click", (e) => {
   const b = e.target.closest("button.candidate");
   if (!b) return;
@@ -58,6 +60,35 @@ document.addEventListener("click", (e) => {
   form.querySelector("[name=room_no]").value = b.dataset.room;
   if (b.dataset.name) form.querySelector("[name=requester_name]").value = b.dataset.name;
   form.querySelector("[name=person_id]").value = b.dataset.person || "";
+  const note = form.querySelector("#phone-from-file");
+  const phone = form.querySelector("[name=requester_phone]");
+  const fromFile = b.dataset.person && b.dataset.phone;
+  if (phone) phone.placeholder = fromFile ? b.dataset.phone : "";
+  if (note) {
+    note.hidden = !fromFile;
+    note.textContent = fromFile ? note.dataset.text.replace("{phone}", b.dataset.phone) : "";
+  }
+});
+// In the finder, Enter and the arrow keys move into the results instead of submitting
+// the form; in the results the arrows move up and down, Escape goes back to the finder.
+document.addEventListener("keydown", (e) => {
+  const finder = document.getElementById("finder");
+  if (!finder) return;
+  const list = () => Array.from(document.querySelectorAll("#finder-results button.candidate"));
+  if (e.target === finder && (e.key === "Enter" || e.key === "ArrowDown")) {
+    e.preventDefault();
+    const first = list()[0];
+    if (first) first.focus();
+  } else if (e.target.matches && e.target.matches("#finder-results button.candidate")) {
+    const all = list(), i = all.indexOf(e.target);
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      const next = all[i + (e.key === "ArrowDown" ? 1 : -1)];
+      if (next) next.focus(); else if (e.key === "ArrowUp") finder.focus();
+    } else if (e.key === "Escape") {
+      finder.focus();
+    }
+  }
 });
 // The registration form shows the repair part for a repair (or paid work) and the
 // complaint part with the apology for a complaint; the fields are in the page either way.

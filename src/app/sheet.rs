@@ -65,11 +65,35 @@ struct Intake {
     kind: SheetKind,
     channel: Channel,
     name: PersonName,
-    phone: Option<Phone>,
+    /// The requester's phone: as typed, or the chosen resident's from their file, kept
+    /// sealed (masked, last four digits, encrypted) and never shown whole.
+    phone: SealedPhone,
     reason: String,
     unit: Option<org::Unit>,
     signature: Option<Vec<u8>>,
     commands: Vec<Command>,
+}
+
+/// A phone number as a sheet keeps it: masked for the screen, the last four digits for
+/// the finder, encrypted for the call button.
+#[derive(Debug, Default)]
+struct SealedPhone {
+    masked: String,
+    last4: String,
+    enc: Option<String>,
+}
+
+impl SealedPhone {
+    fn of(app: &App, phone: Option<&Phone>) -> SealedPhone {
+        match phone {
+            Some(p) => SealedPhone {
+                masked: p.masked(),
+                last4: p.last4().to_string(),
+                enc: Some(app.secrets.encrypt(p.as_str())),
+            },
+            None => SealedPhone::default(),
+        }
+    }
 }
 
 /// Parse and check a registration; every bad field is reported at once, nothing written.
@@ -144,10 +168,22 @@ async fn parse_registration(app: &App, actor: &Actor, community_id: i64, input: 
         }
         None => None,
     };
-    if let Some(pid) = input.person_id
-        && sp::person(app.store.read(), pid).await?.is_none_or(|p| p.community_id != community_id)
-    {
-        errors.push("person_id", ValidationError::new("person.unknown"));
+    let mut sealed = SealedPhone::of(app, phone.as_ref());
+    if let Some(pid) = input.person_id {
+        if sp::person(app.store.read(), pid).await?.is_none_or(|p| p.community_id != community_id) {
+            errors.push("person_id", ValidationError::new("person.unknown"));
+        } else if phone.is_none()
+            && let Some(file) = sp::sealed(&mut conn, pid).await?
+            && file.phone_enc.is_some()
+        {
+            // The resident chosen in the finder: their phone from their file, so the
+            // technician can call without the desk asking for the number again.
+            sealed = SealedPhone {
+                masked: file.phone_masked,
+                last4: file.phone_last4.unwrap_or_default(),
+                enc: file.phone_enc,
+            };
+        }
     }
     drop(conn);
     errors.into_result().map_err(AppError::Validation)?;
@@ -155,7 +191,7 @@ async fn parse_registration(app: &App, actor: &Actor, community_id: i64, input: 
         kind: kind.expect("validated"),
         channel: channel.expect("validated"),
         name: name.expect("validated"),
-        phone,
+        phone: sealed,
         reason: reason.to_string(),
         unit,
         signature,
@@ -239,8 +275,7 @@ pub async fn register(
     let mut tx = app.store.begin().await?;
     let seq = st::next_seq(&mut tx, community_id, year).await?;
     let no = number::format("KF", year as i32, seq);
-    let phone_masked = phone.as_ref().map(|p| p.masked()).unwrap_or_default();
-    let sealed_phone = phone.as_ref().map(|p| app.secrets.encrypt(p.as_str()));
+    let phone_masked = phone.masked.clone();
     let new = st::NewSheet {
         community_id,
         number: &no,
@@ -252,8 +287,8 @@ pub async fn register(
         person_id: input.person_id,
         requester_name: name.as_str(),
         requester_phone_masked: &phone_masked,
-        requester_phone_last4: phone.as_ref().map(|p| p.last4()).unwrap_or(""),
-        requester_phone_enc: sealed_phone.as_deref(),
+        requester_phone_last4: &phone.last4,
+        requester_phone_enc: phone.enc.as_deref(),
         reason,
         first_contact_id: actor.user_id(),
         signature_pending: domain_sheet.signature_pending,
@@ -1170,7 +1205,10 @@ pub async fn find_requester(app: &App, actor: &Actor, community_id: i64, q: &str
     } else {
         st::Finder::Name(q.to_string())
     };
-    Ok(st::find_candidates(app.store.read(), community_id, &finder).await?)
+    let mut found = st::find_candidates(app.store.read(), community_id, &finder).await?;
+    // Rooms as people count them: 5-1-101 before 5-1-1001.
+    found.sort_by(|a, b| huiqian_domain::unit::natural(&a.room_no, &b.room_no));
+    Ok(found)
 }
 
 /// An attachment the actor may see (it belongs to a sheet of one of their communities).

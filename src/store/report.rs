@@ -346,44 +346,9 @@ impl Tally {
 
     fn into_splits(self) -> Vec<Split> {
         let mut list: Vec<Split> = self.0.into_iter().map(|(key, (this, prev))| Split { key, this, prev }).collect();
-        list.sort_by(|a, b| natural(&a.key, &b.key));
+        list.sort_by(|a, b| huiqian_domain::unit::natural(&a.key, &b.key));
         list
     }
-}
-
-/// Text order where runs of digits compare as numbers (`3` < `10`, `HY/9` < `HY/12`).
-fn natural(a: &str, b: &str) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
-    loop {
-        match (a.first(), b.first()) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
-                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
-                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
-                let (na, nb) = (&a[..da], &b[..db]);
-                let (ta, tb) = (trim_zeros(na), trim_zeros(nb));
-                let ord = ta.len().cmp(&tb.len()).then_with(|| ta.cmp(tb)).then_with(|| da.cmp(&db));
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-                (a, b) = (&a[da..], &b[db..]);
-            }
-            (Some(x), Some(y)) => {
-                if x != y {
-                    return x.cmp(y);
-                }
-                (a, b) = (&a[1..], &b[1..]);
-            }
-        }
-    }
-}
-
-fn trim_zeros(n: &[u8]) -> &[u8] {
-    let z = n.iter().take_while(|c| **c == b'0').count();
-    &n[z.min(n.len().saturating_sub(1))..]
 }
 
 // ---- kept weekly reports ----
@@ -912,7 +877,7 @@ pub async fn counts(
 
 #[cfg(test)]
 mod tests {
-    use super::natural;
+    use huiqian_domain::unit::natural;
 
     /// The weekly table lists buildings as a person counts them (R-CMP-8).
     #[test]

@@ -310,3 +310,82 @@ async fn r_sheet_1_photos_with_the_registration() {
     assert_eq!(d["attachments"][0]["filename"], "玻璃.jpg");
     assert_eq!(d["attachments"][0]["purpose"], "photo");
 }
+
+/// The finder fills the phone: a resident chosen in the finder brings the phone from their
+/// file, kept masked on every page and sealed in the sheet, so nobody has to ask for the
+/// number again; a number typed in wins. Rooms are listed as people count them.
+#[tokio::test]
+async fn r_arc_1_the_finder_brings_the_residents_phone_masked() {
+    use huiqian::app::org;
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let c1 = t.c1.to_string();
+    let cli = t.cli();
+    for room in ["3-2-1001", "3-2-101"] {
+        let unit = org::UnitInput {
+            room_no: room.into(),
+            floor: String::new(),
+            area: "89.5".into(),
+            status: "occupied".into(),
+            active: true,
+        };
+        org::create_unit(&t.app, &cli, t.c1, &unit).await.unwrap();
+    }
+    let found = desk.get(&format!("/sheets/find?community_id={c1}&q=3-2-1")).await.text().await.unwrap();
+    let at = |room: &str| found.find(&format!("data-room=\"{room}\"")).unwrap_or_else(|| panic!("{room}: {found}"));
+    assert!(at("3-2-101") < at("3-2-1001") && at("3-2-1001") < at("3-2-1502"), "{found}");
+    let found = desk.get(&format!("/sheets/find?community_id={c1}&q=5678")).await.text().await.unwrap();
+    assert!(found.contains("data-phone=\"138****5678\""), "{found}");
+    assert!(!found.contains("13812345678"));
+    let person: i64 = sqlx::query_scalar("SELECT id FROM persons WHERE name = $1")
+        .bind("王秀英")
+        .fetch_one(t.app.store.read())
+        .await
+        .unwrap();
+    let person = person.to_string();
+
+    let form = |phone: &'static str| {
+        vec![
+            ("community_id", c1.clone()),
+            ("channel", "phone".to_string()),
+            ("kind", "inquiry".to_string()),
+            ("room_no", "3-2-1502".to_string()),
+            ("requester_name", "王秀英".to_string()),
+            ("person_id", person.clone()),
+            ("requester_phone", phone.to_string()),
+            ("reason", "物业费缴费时间".to_string()),
+        ]
+    };
+    let register = |fields: Vec<(&'static str, String)>| {
+        let desk = &desk;
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = desk.post_form("/sheets/new", &pairs).await;
+            assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
+            sheet_id(r.headers()["location"].to_str().unwrap())
+        }
+    };
+    let id = register(form("")).await;
+    let html = desk.get(&format!("/sheets/{id}")).await.text().await.unwrap();
+    assert!(html.contains("138****5678") && !html.contains("13812345678"), "the page shows the phone masked");
+    let stored: (String, String, Option<String>) = sqlx::query_as(
+        "SELECT requester_phone_masked, requester_phone_last4, requester_phone_enc FROM sheets WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(t.app.store.read())
+    .await
+    .unwrap();
+    assert_eq!((stored.0.as_str(), stored.1.as_str()), ("138****5678", "5678"));
+    let enc = stored.2.expect("the phone is kept sealed for the call button");
+    assert!(!enc.contains("13812345678"));
+    assert_eq!(t.app.secrets.decrypt(&enc).unwrap(), "13812345678");
+
+    let id = register(form("13998765432")).await;
+    let masked: String = sqlx::query_scalar("SELECT requester_phone_masked FROM sheets WHERE id = $1")
+        .bind(id)
+        .fetch_one(t.app.store.read())
+        .await
+        .unwrap();
+    assert_eq!(masked, "139****5432", "a number typed in is the one kept");
+}
