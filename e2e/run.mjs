@@ -452,7 +452,7 @@ const tests = [
     },
   },
   {
-    name: 'R-ARC-1 the finder by keyboard: Enter stays in the finder, the arrows choose a resident, whose phone comes from their file masked and reaches the sheet',
+    name: 'R-ARC-1 the finder by keyboard and labels that follow the channel: Enter stays in the finder, the arrows choose a resident, whose phone comes from their file masked and reaches the sheet',
     async run({ browser, base, shoot }) {
       const desk = await newPage(browser, base, { viewport: { width: 1366, height: 768 } });
       try {
@@ -461,8 +461,15 @@ const tests = [
         await useChinese(page);
         await page.goto('/sheets/new');
         const form = page.locator('#sheet-form');
+        expect(await page.locator('#requester-label').innerText() === '来访人', 'a visit names the visitor');
         await form.locator('select[name=channel]').selectOption('phone');
         await form.locator('select[name=kind]').selectOption('inquiry');
+        // The labels follow the channel.
+        expect(await page.locator('#requester-label').innerText() === '来电人', 'a call names the caller');
+        expect(await page.locator('#reason-label').innerText() === '来电事由', 'a call has a reason for the call');
+        await form.locator('select[name=channel]').selectOption('letter');
+        expect(await page.locator('#requester-label').innerText() === '来函人', 'a letter names who wrote');
+        await form.locator('select[name=channel]').selectOption('phone');
         const finder = page.locator('#finder');
         await finder.fill('3-2-1');
         const candidates = page.locator('#finder-results button.candidate');

@@ -41,6 +41,13 @@ document.addEventListener("DOMContentLoaded", () => {
     const sync = () => { pad.hidden = channel.value !== "visit"; };
     channel.addEventListener("change", sync); sync();
   }
+  // The requester and the reason are named after the channel: 来访人 for a visit, 来电人
+  // for a call, 来函 for a letter.
+  const words = ["requester-label", "reason-label"].map((id) => document.getElementById(id)).filter(Boolean);
+  if (channel && words.length) {
+    const name = () => words.forEach((el) => { el.textContent = el.dataset[channel.value] || el.textContent; });
+    channel.addEventListener("change", name); name();
+  }
   // Live countdowns to a clock's deadline.
   const tick = () => document.querySelectorAll(".countdown[data-due]").forEach((el) => {
     const left = Number(el.dataset.due) - Date.now();

@@ -389,3 +389,33 @@ async fn r_arc_1_the_finder_brings_the_residents_phone_masked() {
         .unwrap();
     assert_eq!(masked, "139****5432", "a number typed in is the one kept");
 }
+
+/// The registration form names the requester and the reason after the channel (来访人 and
+/// 来访事由 for a visit, 来电人 and 来电事由 for a call, 来函人 for a letter), in both
+/// languages, and keeps the chosen channel's words when the form comes back with an error.
+#[tokio::test]
+async fn r_sheet_2_labels_follow_the_channel() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let c1 = t.c1.to_string();
+    let html = desk.get(&format!("/sheets/new?community_id={c1}")).await.text().await.unwrap();
+    let label = |html: &str, id: &str| {
+        let rest = html.split(&format!("id=\"{id}\"")).nth(1).unwrap_or_else(|| panic!("no #{id}"));
+        rest[rest.find('>').unwrap() + 1..rest.find("</span>").unwrap()].to_string()
+    };
+    assert_eq!((label(&html, "requester-label"), label(&html, "reason-label")), ("来访人".into(), "来访事由".into()));
+    assert!(html.contains("data-phone=\"来电人\"") && html.contains("data-letter=\"来函人\""));
+    assert!(html.contains("data-phone=\"来电事由\""));
+    let form = [("community_id", c1.as_str()), ("channel", "phone"), ("kind", "inquiry"), ("requester_name", "王秀英")];
+    let r = desk.post_form("/sheets/new", &form).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert_eq!((label(&html, "requester-label"), label(&html, "reason-label")), ("来电人".into(), "来电事由".into()));
+    let r =
+        desk.http.put(desk.url("/api/v1/me/locale")).json(&serde_json::json!({"locale": "en"})).send().await.unwrap();
+    assert!(r.status().is_success());
+    let html = desk.get(&format!("/sheets/new?community_id={c1}")).await.text().await.unwrap();
+    assert_eq!(label(&html, "requester-label"), "Visitor");
+    assert!(html.contains("data-phone=\"Caller\""));
+}

@@ -105,6 +105,18 @@ struct NewPage {
     key: String,
     /// The repair and complaint parts (R-REP-1, R-CMP-1).
     x: super::requests::Intake,
+    /// The requester's and the reason's labels for each channel (来访人/来电人/来函人 …),
+    /// as (channel, requester, reason); the form shows the chosen channel's.
+    channel_words: Vec<(String, String, String)>,
+}
+
+impl NewPage {
+    /// The requester's and the reason's labels for the channel the form shows.
+    fn words(&self) -> (&str, &str) {
+        let chosen = self.f.v("channel");
+        let w = self.channel_words.iter().find(|(ch, _, _)| ch == chosen).or(self.channel_words.first());
+        w.map(|(_, who, why)| (who.as_str(), why.as_str())).unwrap_or_default()
+    }
 }
 
 /// Who may open the registration form: the desk, and for repairs security and technicians.
@@ -126,8 +138,17 @@ async fn new_page(s: &AppState, ctx: &Ctx, list: &[so::Community], community_id:
     } else {
         kind_options(&c)
     };
+    let channel_words = huiqian_domain::sheet::Channel::ALL
+        .iter()
+        .map(|ch| {
+            let ch = ch.as_str();
+            let who = c.t.get(&format!("sheet.requester_by.{ch}")).to_string();
+            (ch.to_string(), who, c.t.get(&format!("sheet.reason_by.{ch}")).to_string())
+        })
+        .collect();
     NewPage {
         kinds,
+        channel_words,
         channels: channel_options(&c),
         communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
         community_id,
