@@ -325,7 +325,12 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
     let now = app.clock.now();
     let mut errors = FieldErrors::default();
     let method = Method::parse(&input.method).map_err(|e| errors.push("method", e)).ok();
-    let outcome = Outcome::parse(&input.outcome).map_err(|e| errors.push("outcome", e)).ok();
+    let outcome = if input.outcome.trim().is_empty() {
+        errors.push("outcome", ValidationError::new("followup.outcome_required"));
+        None
+    } else {
+        Outcome::parse(&input.outcome).map_err(|e| errors.push("outcome", e)).ok()
+    };
     if input.content.chars().count() > TEXT_MAX {
         errors.push("content", ValidationError::new("text.too_long").with("max", TEXT_MAX));
     }

@@ -480,3 +480,30 @@ async fn r_fu_5_ledger_reassignment_and_overdue() {
         manager.get_json(&format!("/api/v1/communities/{}/follow-up-ledger?from={end}&to={}", t.c1, end + HOUR)).await;
     assert!(none.as_array().unwrap().is_empty());
 }
+
+/// R-FU-3: the visitor records what the resident said; the form chooses no result for
+/// them, and without one it comes back with the reason next to the field, nothing written.
+#[tokio::test]
+async fn r_fu_3_the_form_presets_no_result() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let d = collected_complaint(&desk, &manager, t.c1).await;
+    let (_, list) = desk.get_json(&format!("/api/v1/communities/{}/follow-ups", t.c1)).await;
+    let f = list["items"].as_array().unwrap().iter().find(|f| f["sheet_id"] == d["sheet"]["id"]).unwrap().clone();
+    let path = format!("/follow-ups/{}", f["id"]);
+    let html = desk.get(&path).await.text().await.unwrap();
+    let select = html.split("<select name=\"outcome\">").nth(1).unwrap();
+    let select = &select[..select.find("</select>").unwrap()];
+    assert!(select.contains("<option value=\"\" selected>"), "the empty choice is selected: {select}");
+    assert_eq!(select.matches(" selected>").count(), 1, "only the empty choice is selected: {select}");
+    let before = t.audit_count().await;
+    let version = f["version"].to_string();
+    let form = [("version", version.as_str()), ("method", "phone"), ("outcome", ""), ("content", "电话回访")];
+    let r = desk.post_form(&format!("{path}/record"), &form).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"err-outcome\"") && html.contains("请选择住户的回访结果"), "{html}");
+    assert_eq!(t.audit_count().await, before, "nothing written");
+}

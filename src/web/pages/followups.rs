@@ -244,7 +244,10 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, status: StatusCode
         share: d.share,
         f,
         methods: c.options(Method::ALL),
-        outcomes: c.options(Outcome::ALL),
+        // The result is what the resident said: nothing is chosen for the visitor.
+        outcomes: std::iter::once((String::new(), c.t.get("followup.choose_outcome").to_string()))
+            .chain(c.options(Outcome::ALL))
+            .collect(),
         colleagues,
         staff,
         now_local,
