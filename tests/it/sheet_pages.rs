@@ -394,7 +394,7 @@ async fn r_arc_1_the_finder_brings_the_residents_phone_masked() {
 /// 来访事由 for a visit, 来电人 and 来电事由 for a call, 来函人 for a letter), in both
 /// languages, and keeps the chosen channel's words when the form comes back with an error.
 #[tokio::test]
-async fn r_sheet_2_labels_follow_the_channel() {
+async fn r_sheet_2_r_cmp_1_labels_follow_the_channel_and_say_what_they_mean() {
     let t = TestApp::spawn().await;
     setup(&t).await;
     let desk = t.as_role(Role::Receptionist).await;
@@ -407,6 +407,11 @@ async fn r_sheet_2_labels_follow_the_channel() {
     assert_eq!((label(&html, "requester-label"), label(&html, "reason-label")), ("来访人".into(), "来访事由".into()));
     assert!(html.contains("data-phone=\"来电人\"") && html.contains("data-letter=\"来函人\""));
     assert!(html.contains("data-phone=\"来电事由\""));
+    // R-CMP-1: the complaint part's empty choices say what they mean.
+    let part = html.split("data-for-kind=\"complaint\"").nth(1).expect("the complaint part");
+    let part = &part[..part.find("</fieldset>").unwrap()];
+    assert!(part.contains("（不涉及具体部门）") && part.contains("（不涉及具体人员）"), "{part}");
+    assert!(!part.contains("暂无记录"));
     let form = [("community_id", c1.as_str()), ("channel", "phone"), ("kind", "inquiry"), ("requester_name", "王秀英")];
     let r = desk.post_form("/sheets/new", &form).await;
     assert_eq!(r.status(), 422);

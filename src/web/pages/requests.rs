@@ -137,8 +137,8 @@ pub(super) async fn intake(s: &AppState, ctx: &Ctx, community_id: i64) -> Intake
                 .collect(),
         ),
         against: c.options(AgainstKind::ALL),
-        departments: with_blank(c.t.get("common.none"), departments),
-        staff: with_blank(c.t.get("common.none"), staff),
+        departments: with_blank(c.t.get("complaint.no_department"), departments),
+        staff: with_blank(c.t.get("complaint.no_person"), staff),
         apology,
     }
 }
