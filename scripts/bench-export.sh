@@ -32,34 +32,16 @@ PG_DB=huiqian_bench_export
 BIN=target/release/huiqian
 BASE="http://127.0.0.1:$PORT"
 
-say() { echo "bench: $*" >&2; }
-now_ms() { date +%s%3N; }
+# Checks, the build, the work folder and its cleanup, the database, server start/stop and
+# R, shared with the other benchmarks.
+source scripts/bench/common.sh # the working directory is the repository root (see above)
+keep_output() { cp -r "$work"/. "$KEEP"/ 2>/dev/null || true; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 status_kib() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$server_pid/status"; } # VmHWM | RssAnon
 
-for tool in curl jq python3; do
-    command -v "$tool" >/dev/null || { say "$tool is needed"; exit 1; }
-done
-if [[ " $BACKENDS " == *" postgres "* ]]; then
-    command -v psql >/dev/null || { say "psql is needed for the PostgreSQL run"; exit 1; }
-fi
-
-say "building (release)"
-cargo build --release --features demo --bin huiqian >&2
-
-work=$(mktemp -d)
-server_pid=""
-# Server start/stop (stop_server, wait_for) and R, shared with the other benchmarks.
-source scripts/bench/common.sh # the working directory is the repository root (see above)
-cleanup() {
-    stop_server
-    if [[ " $BACKENDS " == *" postgres "* ]]; then
-        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
-    fi
-    if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp -r "$work"/. "$KEEP"/ 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+need curl jq python3
+build_release
+start_work
 
 # Data rows of a downloaded file (the header not counted).
 count_rows() { # file csv|xlsx
@@ -78,12 +60,7 @@ EOF
 
 run_one() { # backend rows
     local b=$1 n=$2 key="$1.$2" data="$work/$1-$2" args sheets t0
-    args=(--data "$data")
-    mkdir -p "$data"
-    if [ "$b" = postgres ]; then
-        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
-        args+=(--database-url "$PG_URL/$PG_DB")
-    fi
+    prepare_backend "$b" "$data"
     sheets=$(( (n * 100 + 53) / 54 ))
     say "$b: generating $sheets sheets in one community (about $n repair-ledger rows)"
     t0=$(now_ms)
@@ -94,9 +71,7 @@ run_one() { # backend rows
         psql -q "$PG_URL/$PG_DB" -c "VACUUM (ANALYZE)" >&2
     fi
 
-    "$BIN" "${args[@]}" serve --listen "127.0.0.1:$PORT" 2>"$data/serve.log" &
-    server_pid=$!
-    wait_for "$BASE/readyz"
+    start_server "$data"
     local jar="$data/cookies"
     curl -fs -c "$jar" -o /dev/null -H 'Content-Type: application/json' \
         -d '{"username":"bench","password":"bench-password-1"}' "$BASE/api/v1/auth/sign-in"
