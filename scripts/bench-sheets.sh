@@ -22,24 +22,13 @@ SHEETS=${SHEETS:-1000000}
 COMMUNITIES=${COMMUNITIES:-20}
 UNITS=${UNITS:-50000}
 RESIDENTS=${RESIDENTS:-100000}
-DURATION=${DURATION:-15s}
-CONNECTIONS=${CONNECTIONS:-32}
-THREADS=${THREADS:-2}
-TIMEOUT=${TIMEOUT:-10s}
 TICKS=${TICKS:-5}
-BACKENDS=${BACKENDS:-"sqlite postgres"}
 PORT=${PORT:-18431}
-BASELINE_PORT=${BASELINE_PORT:-13999}
-PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_DB=huiqian_bench_sheets
-BASELINE_DIR=../shared/bench/baseline
-BIN=target/release/huiqian
-BASELINE_BIN=target/insert-baseline/release/insert-baseline
-LUA=scripts/bench
 LEAK=%E6%BC%8F%E6%B0%B4 # 漏水, URL-encoded
 
-# Checks, builds, the work folder, the database, server start/stop, API tokens, wrk runs,
-# the insert baseline and the report's lines, shared with the other benchmarks.
+# The shared settings, checks, builds, the work folder, the database, server start/stop, API
+# tokens, wrk runs, the insert baseline and the report, shared with the other benchmarks.
 source scripts/bench/common.sh # the working directory is the repository root (see above)
 keep_output() {
     cp "$work"/*.txt "$KEEP"/ 2>/dev/null || true
@@ -97,10 +86,8 @@ run_backend() { # sqlite|postgres
 
     say "$b: generating $SHEETS sheets in $COMMUNITIES communities ($UNITS units, $RESIDENTS residents)"
     local t0
-    t0=$(now_ms)
-    "$BIN" "${args[@]}" bench-data --units "$UNITS" --residents "$RESIDENTS" --communities "$COMMUNITIES" \
+    generate "$b" --units "$UNITS" --residents "$RESIDENTS" --communities "$COMMUNITIES" \
         --sheets "$SHEETS" --phones "$data/phones.txt" --sheet-ids "$data/ids.txt" >"$data/generate.txt" 2>"$data/generate.log"
-    R[$b.generate]=$(( $(now_ms) - t0 ))
     cat "$data/generate.txt" >&2
     if [ "$b" = postgres ]; then
         # After a bulk load PostgreSQL has neither statistics nor a visibility map until
@@ -204,22 +191,16 @@ run_backend() { # sqlite|postgres
     PATHS="$data/weekly_all.txt" CONNECTIONS=4 run_wrk "$b.weekly_all" "$base/" "$LUA/as_users.lua"
     PATHS="$data/staff.txt" CONNECTIONS=4 run_wrk "$b.staff" "$base/" "$LUA/as_users.lua"
     TOKEN=$token COMMUNITY=$first run_wrk "$b.register" "$base/" "$LUA/register_sheet.lua"
-    R[$b.rss_after]=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
-    stop_server
-    if [ "$b" = postgres ]; then drop_db; fi
+    R[$b.rss_after]=$(status_mib VmRSS)
+    finish_backend "$b"
 }
 
 run_backends run_backend
 
-echo
-echo "### huiqian $(git describe --always --dirty 2>/dev/null || echo '?'), sheets, $(date -u +%Y-%m-%d)"
-echo
-echo "Machine: $(machine). Data: $SHEETS sheets in $COMMUNITIES communities, $UNITS units, $RESIDENTS residents."
-echo "Load: $(load)."
-echo
-fmt() { echo "${R[$1.rps]} req/s, p50 ${R[$1.p50]}, p99 ${R[$1.p99]}"; }
+report_head ", sheets" "$SHEETS sheets in $COMMUNITIES communities, $UNITS units, $RESIDENTS residents"
 names=() gen=() size=() reg=() ratios=() chase=() leak=() last4=() page=() board=() day=() tick1=() tickn=() plan=() bad=() timeouts=()
 weekly1=() weekly_all=() staff=()
+runs=(register chase leak last4 page board day weekly1 weekly_all staff) # the order of the non-2xx and timeouts rows
 for b in $BACKENDS; do
     names+=("$b")
     gen+=("$(awk -v m="${R[$b.generate]}" 'BEGIN {printf "%.0f s", m / 1000}')")
@@ -238,11 +219,10 @@ for b in $BACKENDS; do
     tick1+=("${R[$b.tick1]}")
     tickn+=("${R[$b.tickn]}")
     plan+=("${R[$b.plan]}")
-    bad+=("${R[$b.register.bad]} / ${R[$b.chase.bad]} / ${R[$b.leak.bad]} / ${R[$b.last4.bad]} / ${R[$b.page.bad]} / ${R[$b.board.bad]} / ${R[$b.day.bad]} / ${R[$b.weekly1.bad]} / ${R[$b.weekly_all.bad]} / ${R[$b.staff.bad]}")
-    timeouts+=("${R[$b.register.timeouts]} / ${R[$b.chase.timeouts]} / ${R[$b.leak.timeouts]} / ${R[$b.last4.timeouts]} / ${R[$b.page.timeouts]} / ${R[$b.board.timeouts]} / ${R[$b.day.timeouts]} / ${R[$b.weekly1.timeouts]} / ${R[$b.weekly_all.timeouts]} / ${R[$b.staff.timeouts]}")
+    bad+=("$(per bad "$b" "${runs[@]}")")
+    timeouts+=("$(per timeouts "$b" "${runs[@]}")")
 done
-line "" "aim" "${names[@]}"
-line "---" "---" "${names[@]//*/---}"
+table_head "${names[@]}"
 line "generate the data (bench-data)" "" "${gen[@]}"
 line "database size" "" "${size[@]}"
 line "registration (phone)" "≥ 1,000 req/s on SQLite" "${reg[@]}"

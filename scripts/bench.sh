@@ -15,22 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 UNITS=${UNITS:-50000}
 RESIDENTS=${RESIDENTS:-100000}
-DURATION=${DURATION:-15s}
-CONNECTIONS=${CONNECTIONS:-32}
-THREADS=${THREADS:-2}
-TIMEOUT=${TIMEOUT:-10s}
-BACKENDS=${BACKENDS:-"sqlite postgres"}
 PORT=${PORT:-18431}
-BASELINE_PORT=${BASELINE_PORT:-13999}
-PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_DB=huiqian_bench
-BASELINE_DIR=../shared/bench/baseline
-BIN=target/release/huiqian
-BASELINE_BIN=target/insert-baseline/release/insert-baseline
-LUA=scripts/bench
 
-# Checks, builds, the work folder, the database, server start/stop, API tokens, wrk runs,
-# the insert baseline and the report's lines, shared with the other benchmarks.
+# The shared settings, checks, builds, the work folder, the database, server start/stop, API
+# tokens, wrk runs, the insert baseline and the report, shared with the other benchmarks.
 source scripts/bench/common.sh # the working directory is the repository root (see above)
 keep_output() { cp "$work"/*.txt "$KEEP"/ 2>/dev/null || true; }
 
@@ -47,19 +36,16 @@ run_backend() { # sqlite|postgres
     prepare_backend "$b" "$data"
 
     say "$b: generating $UNITS units and $RESIDENTS residents"
-    local t0
-    t0=$(now_ms)
-    "$BIN" "${args[@]}" bench-data --units "$UNITS" --residents "$RESIDENTS" \
-        --phones "$data/phones.txt" >&2 2>"$data/generate.log"
-    R[$b.generate]=$(( $(now_ms) - t0 ))
+    generate "$b" --units "$UNITS" --residents "$RESIDENTS" --phones "$data/phones.txt" >&2 2>"$data/generate.log"
 
     say "$b: starting"
+    local t0
     t0=$(now_ms)
     start_server "$data"
     R[$b.ready]=$(( $(now_ms) - t0 ))
     R[$b.started]=$(grep -ao 'started in [0-9]* ms' "$data/serve.log" | awk '{print $3}' || true)
     sleep 3
-    R[$b.rss]=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
+    R[$b.rss]=$(status_mib VmRSS)
 
     # An API token for the lookups and creations.
     local token community
@@ -76,36 +62,29 @@ run_backend() { # sqlite|postgres
         run_wrk "$b.lookup" "$base/" "$LUA/lookup.lua"
     TOKEN=$token COMMUNITY=$community \
         run_wrk "$b.create" "$base/" "$LUA/create_person.lua"
-    R[$b.rss_after]=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
-    R[$b.rss_peak]=$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
-    stop_server
-    if [ "$b" = postgres ]; then drop_db; fi
+    R[$b.rss_after]=$(status_mib VmRSS)
+    R[$b.rss_peak]=$(status_mib VmHWM)
+    finish_backend "$b"
 }
 
 run_backends run_backend
 
-echo
-echo "### huiqian $(git describe --always --dirty 2>/dev/null || echo '?'), $(date -u +%Y-%m-%d)"
-echo
-echo "Machine: $(machine). Data: $UNITS units, $RESIDENTS residents."
-echo "Load: $(load)."
-echo
+report_head "" "$UNITS units, $RESIDENTS residents"
 names=() gen=() ready=() rss=() signin=() lookup=() create=() ratios=() after=() bad=() timeouts=()
 for b in $BACKENDS; do
     names+=("$b")
     gen+=("$(awk -v m="${R[$b.generate]}" 'BEGIN {printf "%.1f s", m / 1000}')")
     ready+=("${R[$b.ready]} ms (self-reported ${R[$b.started]} ms)")
     rss+=("${R[$b.rss]} MiB")
-    signin+=("${R[$b.signin.rps]} req/s, p50 ${R[$b.signin.p50]}, p99 ${R[$b.signin.p99]}")
-    lookup+=("${R[$b.lookup.rps]} req/s, p50 ${R[$b.lookup.p50]}, p99 ${R[$b.lookup.p99]}")
-    create+=("${R[$b.create.rps]} req/s, p50 ${R[$b.create.p50]}, p99 ${R[$b.create.p99]}")
+    signin+=("$(fmt "$b.signin")")
+    lookup+=("$(fmt "$b.lookup")")
+    create+=("$(fmt "$b.create")")
     ratios+=("$(ratio "${R[$b.create.rps]}")")
     after+=("${R[$b.rss_after]} MiB (peak ${R[$b.rss_peak]} MiB)")
-    bad+=("${R[$b.signin.bad]} / ${R[$b.lookup.bad]} / ${R[$b.create.bad]}")
-    timeouts+=("${R[$b.signin.timeouts]} / ${R[$b.lookup.timeouts]} / ${R[$b.create.timeouts]}")
+    bad+=("$(per bad "$b" signin lookup create)")
+    timeouts+=("$(per timeouts "$b" signin lookup create)")
 done
-line "" "aim" "${names[@]}"
-line "---" "---" "${names[@]//*/---}"
+table_head "${names[@]}"
 line "generate the data (bench-data)" "" "${gen[@]}"
 line "start-up to ready (/readyz 200)" "< 300 ms" "${ready[@]}"
 line "idle RSS" "< 50 MB" "${rss[@]}"

@@ -1,10 +1,24 @@
 # Shared by scripts/bench.sh, scripts/bench-sheets.sh and scripts/bench-export.sh, sourced
-# once they have set their settings (BACKENDS, PG_URL, PG_DB, BIN, PORT; for wrk runs
-# THREADS, CONNECTIONS, DURATION, TIMEOUT; for the insert baseline BASELINE_BIN,
-# BASELINE_DIR, BASELINE_PORT) and defined keep_output (what KEEP keeps of `work`): the
-# checks and builds before a run, the work folder and its cleanup, the database of a
+# from the repository root once they have set their own settings (PORT, PG_DB, the size of
+# the data) and defined keep_output (what KEEP keeps of `work`): the settings they share,
+# the checks and builds before a run, the work folder and its cleanup, the database of a
 # backend, server start/stop, API tokens, wrk runs parsed into R[KEY.*], the insert
-# baseline and the lines of the report.
+# baseline and the report's heading and lines.
+
+# The settings every benchmark shares, unless the environment sets them (each script's
+# heading lists those it uses).
+BACKENDS=${BACKENDS:-"sqlite postgres"}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+BIN=target/release/huiqian
+# wrk's load and the insert baseline.
+DURATION=${DURATION:-15s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+TIMEOUT=${TIMEOUT:-10s}
+BASELINE_PORT=${BASELINE_PORT:-13999}
+BASELINE_DIR=../shared/bench/baseline
+BASELINE_BIN=target/insert-baseline/release/insert-baseline
+LUA=scripts/bench
 
 say() { echo "bench: $*" >&2; }
 now_ms() { date +%s%3N; }
@@ -71,6 +85,27 @@ start_server() { # data
     server_pid=$!
     wait_for "http://127.0.0.1:$PORT/readyz"
 }
+
+# The end of a backend's run: the server stopped and the PostgreSQL database dropped.
+finish_backend() { # sqlite|postgres
+    stop_server
+    if [ "$1" = postgres ]; then drop_db; fi
+}
+
+# generate KEY OPTION…: `huiqian bench-data` with the options (and those in `args`), its
+# wall time in ms into R[KEY.generate].
+generate() {
+    local key=$1 t0
+    shift
+    t0=$(now_ms)
+    "$BIN" "${args[@]}" bench-data "$@"
+    R[$key.generate]=$(( $(now_ms) - t0 ))
+}
+
+# A figure of the server's /proc status (VmRSS, VmHWM, RssAnon) in KiB, and in MiB.
+status_kib() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$server_pid/status"; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+status_mib() { mib "$(status_kib "$1")"; }
 
 stop_server() {
     kill "$server_pid" 2>/dev/null || true
@@ -146,19 +181,39 @@ run_backends() {
 # A req/s figure as a ratio of the insert baseline's mean.
 ratio() { awk -v a="$1" -v b="$baseline" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
-# The machine: cores, processor and memory.
-machine() {
+# The report's heading: the version, TITLE after it, the date, the machine (cores,
+# processor, memory), DATA and the wrk settings.
+report_head() { # title data
     local mem cpu
     mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
     cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-    echo "$(nproc) cores ($cpu), $mem"
+    echo
+    echo "### huiqian $(git describe --always --dirty 2>/dev/null || echo '?')$1, $(date -u +%Y-%m-%d)"
+    echo
+    echo "Machine: $(nproc) cores ($cpu), $mem. Data: $2."
+    echo "Load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency (latencies in ms)."
+    echo
 }
-
-# The wrk settings, for the report.
-load() { echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency (latencies in ms)"; }
 
 # A row of the report's table: what, the aim, then a column a backend.
 line() { printf '| %s | %s |' "$1" "$2"; shift 2; printf ' %s |' "$@"; echo; }
+
+# The table's heading rows, a column for each of the backends NAME….
+table_head() {
+    line "" "aim" "$@"
+    line "---" "---" "${@//*/---}"
+}
+
+# A wrk run's figures, R[KEY.*], as a cell.
+fmt() { echo "${R[$1.rps]} req/s, p50 ${R[$1.p50]}, p99 ${R[$1.p99]}"; }
+
+# per FIELD BACKEND RUN…: R[BACKEND.RUN.FIELD] of each run, joined with " / ".
+per() {
+    local field=$1 b=$2 out="" run
+    shift 2
+    for run in "$@"; do out+="${out:+ / }${R[$b.$run.$field]}"; done
+    echo "$out"
+}
 
 # The report's closing line on the insert baseline.
 baseline_note() {
