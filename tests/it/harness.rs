@@ -119,12 +119,12 @@ pub async fn seed(cfg: Config) -> Seeded {
     Seeded { app, company, c1, c2, users }
 }
 
-/// How the tests' own accounts start: the password works as given (no change due) and
-/// the second factor is asked as of anyone.
+/// How the tests' own accounts start: the password works as given (no change due), and
+/// a second factor is asked for as of anyone else.
 pub const READY: auth::StaffOptions = auth::StaffOptions { must_change_password: false, totp_exempt: false };
 
 /// A member of staff made through the application as the command line does (no phone,
-/// Chinese), starting as `options` says, without roles; the user's id.
+/// Chinese locale), starting as `options` says, without roles; the user's id.
 pub async fn new_staff(
     app: &App,
     username: &str,
