@@ -23,43 +23,20 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-"10000 100000"}
-BACKENDS=${BACKENDS:-"sqlite postgres"}
 UNITS=${UNITS:-2000}
 RESIDENTS=${RESIDENTS:-4000}
 PORT=${PORT:-18432}
-PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_DB=huiqian_bench_export
-BIN=target/release/huiqian
 BASE="http://127.0.0.1:$PORT"
 
-say() { echo "bench: $*" >&2; }
-now_ms() { date +%s%3N; }
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-status_kib() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$server_pid/status"; } # VmHWM | RssAnon
-
-for tool in curl jq python3; do
-    command -v "$tool" >/dev/null || { say "$tool is needed"; exit 1; }
-done
-if [[ " $BACKENDS " == *" postgres "* ]]; then
-    command -v psql >/dev/null || { say "psql is needed for the PostgreSQL run"; exit 1; }
-fi
-
-say "building (release)"
-cargo build --release --features demo --bin huiqian >&2
-
-work=$(mktemp -d)
-server_pid=""
-# Server start/stop (stop_server, wait_for) and R, shared with the other benchmarks.
+# The shared settings, checks, the build, the work folder and its cleanup, the database,
+# server start/stop and R, shared with the other benchmarks.
 source scripts/bench/common.sh # the working directory is the repository root (see above)
-cleanup() {
-    stop_server
-    if [[ " $BACKENDS " == *" postgres "* ]]; then
-        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
-    fi
-    if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp -r "$work"/. "$KEEP"/ 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+keep_output() { cp -r "$work"/. "$KEEP"/ 2>/dev/null || true; }
+
+need curl jq python3
+build_release
+start_work
 
 # Data rows of a downloaded file (the header not counted).
 count_rows() { # file csv|xlsx
@@ -77,33 +54,24 @@ EOF
 
 
 run_one() { # backend rows
-    local b=$1 n=$2 key="$1.$2" data="$work/$1-$2" args sheets t0
-    args=(--data "$data")
-    mkdir -p "$data"
-    if [ "$b" = postgres ]; then
-        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
-        args+=(--database-url "$PG_URL/$PG_DB")
-    fi
+    local b=$1 n=$2 key="$1.$2" data="$work/$1-$2" args sheets
+    prepare_backend "$b" "$data"
     sheets=$(( (n * 100 + 53) / 54 ))
     say "$b: generating $sheets sheets in one community (about $n repair-ledger rows)"
-    t0=$(now_ms)
-    "$BIN" "${args[@]}" bench-data --units "$UNITS" --residents "$RESIDENTS" --communities 1 --sheets "$sheets" \
+    generate "$key" --units "$UNITS" --residents "$RESIDENTS" --communities 1 --sheets "$sheets" \
         >"$data/generate.txt" 2>"$data/generate.log"
-    R[$key.generate]=$(( $(now_ms) - t0 ))
     if [ "$b" = postgres ]; then
         psql -q "$PG_URL/$PG_DB" -c "VACUUM (ANALYZE)" >&2
     fi
 
-    "$BIN" "${args[@]}" serve --listen "127.0.0.1:$PORT" 2>"$data/serve.log" &
-    server_pid=$!
-    wait_for "$BASE/readyz"
+    start_server "$data"
     local jar="$data/cookies"
     curl -fs -c "$jar" -o /dev/null -H 'Content-Type: application/json' \
         -d '{"username":"bench","password":"bench-password-1"}' "$BASE/api/v1/auth/sign-in"
     # The page itself first (500 rows), so that the figures before are a working server's.
     curl -fs -b "$jar" -o /dev/null "$BASE/requests/ledger/repairs"
-    R[$key.hwm_page]=$(mib "$(status_kib VmHWM)")
-    R[$key.anon_page]=$(mib "$(status_kib RssAnon)")
+    R[$key.hwm_page]=$(status_mib VmHWM)
+    R[$key.anon_page]=$(status_mib RssAnon)
 
     local ledger path fmt out curl_pid max v secs size k
     for ledger in repairs follow-ups; do
@@ -128,7 +96,7 @@ run_one() { # backend rows
             read -r secs size <"$data/curl-$ledger-$fmt.txt" || true # no newline at the end
             R[$k.secs]=$(awk -v t="$secs" 'BEGIN { printf "%.2f", t }')
             R[$k.size]=$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1048576 }')
-            R[$k.hwm]=$(mib "$(status_kib VmHWM)")
+            R[$k.hwm]=$(status_mib VmHWM)
             R[$k.anon]=$(mib "$max")
             R[$k.rows]=$(count_rows "$out" "$fmt")
         done

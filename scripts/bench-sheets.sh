@@ -22,68 +22,25 @@ SHEETS=${SHEETS:-1000000}
 COMMUNITIES=${COMMUNITIES:-20}
 UNITS=${UNITS:-50000}
 RESIDENTS=${RESIDENTS:-100000}
-DURATION=${DURATION:-15s}
-CONNECTIONS=${CONNECTIONS:-32}
-THREADS=${THREADS:-2}
-TIMEOUT=${TIMEOUT:-10s}
 TICKS=${TICKS:-5}
-BACKENDS=${BACKENDS:-"sqlite postgres"}
 PORT=${PORT:-18431}
-BASELINE_PORT=${BASELINE_PORT:-13999}
-PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_DB=huiqian_bench_sheets
-BASELINE_DIR=../shared/bench/baseline
-BIN=target/release/huiqian
-BASELINE_BIN=target/insert-baseline/release/insert-baseline
-LUA=scripts/bench
 LEAK=%E6%BC%8F%E6%B0%B4 # 漏水, URL-encoded
 
-say() { echo "bench: $*" >&2; }
-now_ms() { date +%s%3N; }
-
-for tool in wrk curl jq; do
-    command -v "$tool" >/dev/null || { say "$tool is needed (scripts/bench.sh installs wrk)"; exit 1; }
-done
-if [[ " $BACKENDS " == *" postgres "* ]]; then
-    command -v psql >/dev/null || { say "psql is needed for the PostgreSQL run"; exit 1; }
-fi
-
-say "building (release)"
-cargo build --release --features demo --bin huiqian >&2
-CARGO_TARGET_DIR=target/insert-baseline cargo build --release \
-    --manifest-path "$BASELINE_DIR/Cargo.toml" >&2
-
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-    if [[ " $BACKENDS " == *" postgres "* ]]; then
-        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
-    fi
-    if [ -n "${KEEP:-}" ]; then
-        mkdir -p "$KEEP" && cp "$work"/*.txt "$KEEP"/ 2>/dev/null || true
-        for b in $BACKENDS; do
-            for f in "$work/$b"/*.txt "$work/$b"/*.log; do [ -e "$f" ] && cp "$f" "$KEEP/$b-${f##*/}"; done
-        done
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Server start/stop, wrk runs and the insert baseline, shared with the other benchmark.
+# The shared settings, checks, builds, the work folder, the database, server start/stop, API
+# tokens, wrk runs, the insert baseline and the report, shared with the other benchmarks.
 source scripts/bench/common.sh # the working directory is the repository root (see above)
-
-# An API token of a generated user (password bench-password-1, no second factor). A
-# write token: the board checks dispatch_repair and the day do_repair, which a read-only
-# token does not carry.
-read_token() { # base username
-    local jar csrf
-    jar=$(mktemp -p "$work")
-    csrf=$(curl -fs -c "$jar" -H 'Content-Type: application/json' \
-        -d "{\"username\":\"$2\",\"password\":\"bench-password-1\"}" "$1/api/v1/auth/sign-in" | jq -r .csrf_token)
-    curl -fs -b "$jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
-        -d '{"name":"bench","write":true}' "$1/api/v1/me/tokens" | jq -r .secret
+keep_output() {
+    cp "$work"/*.txt "$KEEP"/ 2>/dev/null || true
+    for b in $BACKENDS; do
+        for f in "$work/$b"/*.txt "$work/$b"/*.log; do [ -e "$f" ] && cp "$f" "$KEEP/$b-${f##*/}"; done
+    done
 }
+
+command -v wrk >/dev/null || { say "wrk is needed (scripts/bench.sh installs it)"; exit 1; }
+need curl jq
+build_release baseline
+start_work
 
 # The plans of the board's and the day's queries (src/store/request.rs: board, late_open,
 # technician_loads, technician_day) for community $2 and technician $3, at time $4.
@@ -124,20 +81,13 @@ explain_repairs() { # backend community technician now_ms
 }
 
 run_backend() { # sqlite|postgres
-    local b=$1 data="$work/$1" base="http://127.0.0.1:$PORT"
-    local args=(--data "$data")
-    mkdir -p "$data"
-    if [ "$b" = postgres ]; then
-        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
-        args+=(--database-url "$PG_URL/$PG_DB")
-    fi
+    local b=$1 data="$work/$1" base="http://127.0.0.1:$PORT" args
+    prepare_backend "$b" "$data"
 
     say "$b: generating $SHEETS sheets in $COMMUNITIES communities ($UNITS units, $RESIDENTS residents)"
     local t0
-    t0=$(now_ms)
-    "$BIN" "${args[@]}" bench-data --units "$UNITS" --residents "$RESIDENTS" --communities "$COMMUNITIES" \
+    generate "$b" --units "$UNITS" --residents "$RESIDENTS" --communities "$COMMUNITIES" \
         --sheets "$SHEETS" --phones "$data/phones.txt" --sheet-ids "$data/ids.txt" >"$data/generate.txt" 2>"$data/generate.log"
-    R[$b.generate]=$(( $(now_ms) - t0 ))
     cat "$data/generate.txt" >&2
     if [ "$b" = postgres ]; then
         # After a bulk load PostgreSQL has neither statistics nor a visibility map until
@@ -165,16 +115,11 @@ run_backend() { # sqlite|postgres
     R[$b.plan]=$(awk '/^plan:/ {sub(/^plan: */, ""); printf "%s%s", sep, $0; sep = "; "}' "$data/tick.txt" | head -c 300)
 
     say "$b: starting"
-    "$BIN" "${args[@]}" serve --listen "127.0.0.1:$PORT" 2>"$data/serve.log" &
-    server_pid=$!
-    wait_for "$base/readyz"
+    start_server "$data"
 
     # A write API token of the receptionist bench_desk (receptionist in every community).
-    local jar="$data/cookies" csrf token
-    csrf=$(curl -fs -c "$jar" -H 'Content-Type: application/json' \
-        -d '{"username":"bench_desk","password":"bench-password-1"}' "$base/api/v1/auth/sign-in" | jq -r .csrf_token)
-    token=$(curl -fs -b "$jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
-        -d '{"name":"bench","write":true}' "$base/api/v1/me/tokens" | jq -r .secret)
+    local token
+    token=$(read_token "$base" bench_desk)
     mapfile -t communities < <(curl -fs -H "Authorization: Bearer $token" "$base/api/v1/communities" | jq -r '.[].id')
     local first=${communities[0]}
     # The repair board as each community's engineering dispatcher (bench_dNN for the
@@ -246,34 +191,16 @@ run_backend() { # sqlite|postgres
     PATHS="$data/weekly_all.txt" CONNECTIONS=4 run_wrk "$b.weekly_all" "$base/" "$LUA/as_users.lua"
     PATHS="$data/staff.txt" CONNECTIONS=4 run_wrk "$b.staff" "$base/" "$LUA/as_users.lua"
     TOKEN=$token COMMUNITY=$first run_wrk "$b.register" "$base/" "$LUA/register_sheet.lua"
-    R[$b.rss_after]=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
-    stop_server
-    if [ "$b" = postgres ]; then
-        psql "$PG_URL/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null
-    fi
+    R[$b.rss_after]=$(status_mib VmRSS)
+    finish_backend "$b"
 }
 
-run_baseline baseline1
-for b in $BACKENDS; do run_backend "$b"; done
-run_baseline baseline2
+run_backends run_backend
 
-baseline=$(( (R[baseline1.rps] + R[baseline2.rps]) / 2 ))
-ratio() { awk -v a="$1" -v b="$baseline" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-
-cores=$(nproc)
-mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-
-echo
-echo "### huiqian $(git describe --always --dirty 2>/dev/null || echo '?'), sheets, $(date -u +%Y-%m-%d)"
-echo
-echo "Machine: $cores cores ($cpu), $mem. Data: $SHEETS sheets in $COMMUNITIES communities, $UNITS units, $RESIDENTS residents."
-echo "Load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $TIMEOUT --latency (latencies in ms)."
-echo
-line() { printf '| %s | %s |' "$1" "$2"; shift 2; printf ' %s |' "$@"; echo; }
-fmt() { echo "${R[$1.rps]} req/s, p50 ${R[$1.p50]}, p99 ${R[$1.p99]}"; }
+report_head ", sheets" "$SHEETS sheets in $COMMUNITIES communities, $UNITS units, $RESIDENTS residents"
 names=() gen=() size=() reg=() ratios=() chase=() leak=() last4=() page=() board=() day=() tick1=() tickn=() plan=() bad=() timeouts=()
 weekly1=() weekly_all=() staff=()
+runs=(register chase leak last4 page board day weekly1 weekly_all staff) # the order of the non-2xx and timeouts rows
 for b in $BACKENDS; do
     names+=("$b")
     gen+=("$(awk -v m="${R[$b.generate]}" 'BEGIN {printf "%.0f s", m / 1000}')")
@@ -292,11 +219,10 @@ for b in $BACKENDS; do
     tick1+=("${R[$b.tick1]}")
     tickn+=("${R[$b.tickn]}")
     plan+=("${R[$b.plan]}")
-    bad+=("${R[$b.register.bad]} / ${R[$b.chase.bad]} / ${R[$b.leak.bad]} / ${R[$b.last4.bad]} / ${R[$b.page.bad]} / ${R[$b.board.bad]} / ${R[$b.day.bad]} / ${R[$b.weekly1.bad]} / ${R[$b.weekly_all.bad]} / ${R[$b.staff.bad]}")
-    timeouts+=("${R[$b.register.timeouts]} / ${R[$b.chase.timeouts]} / ${R[$b.leak.timeouts]} / ${R[$b.last4.timeouts]} / ${R[$b.page.timeouts]} / ${R[$b.board.timeouts]} / ${R[$b.day.timeouts]} / ${R[$b.weekly1.timeouts]} / ${R[$b.weekly_all.timeouts]} / ${R[$b.staff.timeouts]}")
+    bad+=("$(per bad "$b" "${runs[@]}")")
+    timeouts+=("$(per timeouts "$b" "${runs[@]}")")
 done
-line "" "aim" "${names[@]}"
-line "---" "---" "${names[@]//*/---}"
+table_head "${names[@]}"
 line "generate the data (bench-data)" "" "${gen[@]}"
 line "database size" "" "${size[@]}"
 line "registration (phone)" "≥ 1,000 req/s on SQLite" "${reg[@]}"
@@ -316,6 +242,4 @@ line "plan of the due query" "partial index sheets_warn" "${plan[@]}"
 line "non-2xx (register / chase / 漏水 / suffix / page / board / day / weekly / weekly all / staff)" "0" "${bad[@]}"
 line "timeouts (same order)" "0" "${timeouts[@]}"
 echo
-echo "Insert baseline (one SQLite insert per request, POST /tickets, same wrk settings):" \
-    "${R[baseline1.rps]} req/s before (p99 ${R[baseline1.p99]} ms), ${R[baseline2.rps]} req/s after" \
-    "(p99 ${R[baseline2.p99]} ms); mean $baseline req/s."
+baseline_note

@@ -4,11 +4,10 @@
 -- opened with its category (and lands on the dispatcher's board), a complaint with the
 -- details the desk must record (R-CMP-1).
 -- Environment: TOKEN (hq_… with write scope, a receptionist), COMMUNITY (default 1).
-local token = os.getenv("TOKEN") or error("TOKEN is not set")
-local community = os.getenv("COMMUNITY") or "1"
-local path = "/api/v1/communities/" .. community .. "/sheets"
-local headers = { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }
-local names = { "张伟", "王芳", "李娜", "刘洋", "陈静", "杨帆", "赵敏", "黄磊", "周婷", "吴强" }
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "") .. "common.lua")
+local path = "/api/v1/communities/" .. common.community() .. "/sheets"
+local headers = common.json_headers(common.need("TOKEN"))
+local names = common.names
 local reasons = { "厨房下水道堵塞", "楼道灯不亮", "楼上装修噪音扰民", "入户门锁坏了", "卫生间漏水到楼下",
                   "电梯按键失灵", "物业费缴费方式", "客厅插座没电" }
 local kinds = { "repair", "repair", "complaint", "repair", "repair", "repair", "inquiry", "repair" }
@@ -18,16 +17,12 @@ local details = {
   ',"repair":{"category":"door_window"}', ',"repair":{"category":"water"}', ',"repair":{"category":"lift"}', '',
   ',"repair":{"category":"electrical"}' }
 
-local threads = 0
-function setup(thread)
-  thread:set("thread_no", threads)
-  threads = threads + 1
-end
+common.number_threads()
 
 local n = 0
 function request()
   n = n + 1
-  local phone = string.format("139%01d%07d", (thread_no or 0) % 10, n % 10000000)
+  local phone = common.phone("139", n)
   local i = (n % #reasons) + 1
   local body = string.format('{"kind":"%s","channel":"phone","requester_name":"%s","requester_phone":"%s","reason":"%s"%s}',
                              kinds[i], names[(n % #names) + 1], phone, reasons[i], details[i])

@@ -319,11 +319,6 @@ pub struct Filter {
 
 pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<Entry>, sqlx::Error> {
     let mut sql = String::from("SELECT * FROM audit_log WHERE 1 = 1");
-    let mut n = 0;
-    let mut p = || {
-        n += 1;
-        format!("${n}")
-    };
     if let Some(list) = &f.communities {
         if list.is_empty() {
             return Ok(vec![]);
@@ -331,55 +326,36 @@ pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<Entry>, sqlx::Error>
         let ids: Vec<String> = list.iter().map(|i| i.to_string()).collect();
         sql.push_str(&format!(" AND community_id IN ({})", ids.join(",")));
     }
-    if f.community_id.is_some() {
-        sql.push_str(&format!(" AND community_id = {}", p()));
+    /// A filter's value, bound to its own placeholder.
+    enum Arg<'a> {
+        Int(i64),
+        Text(&'a str),
     }
-    if f.actor_user_id.is_some() {
-        sql.push_str(&format!(" AND actor_user_id = {}", p()));
+    // Each condition with its value: only those set apply, numbered in this order.
+    let conditions = [
+        ("community_id =", f.community_id.map(Arg::Int)),
+        ("actor_user_id =", f.actor_user_id.map(Arg::Int)),
+        ("action =", f.action.as_deref().map(Arg::Text)),
+        ("entity_type =", f.entity_type.as_deref().map(Arg::Text)),
+        ("entity_id =", f.entity_id.as_deref().map(Arg::Text)),
+        ("at >=", f.from_ms.map(Arg::Int)),
+        ("at <", f.to_ms.map(Arg::Int)),
+        ("seq <", f.before_seq.map(Arg::Int)),
+    ];
+    let mut args = Vec::new();
+    for (condition, arg) in conditions {
+        if let Some(arg) = arg {
+            args.push(arg);
+            sql.push_str(&format!(" AND {condition} ${}", args.len()));
+        }
     }
-    if f.action.is_some() {
-        sql.push_str(&format!(" AND action = {}", p()));
-    }
-    if f.entity_type.is_some() {
-        sql.push_str(&format!(" AND entity_type = {}", p()));
-    }
-    if f.entity_id.is_some() {
-        sql.push_str(&format!(" AND entity_id = {}", p()));
-    }
-    if f.from_ms.is_some() {
-        sql.push_str(&format!(" AND at >= {}", p()));
-    }
-    if f.to_ms.is_some() {
-        sql.push_str(&format!(" AND at < {}", p()));
-    }
-    if f.before_seq.is_some() {
-        sql.push_str(&format!(" AND seq < {}", p()));
-    }
-    sql.push_str(&format!(" ORDER BY seq DESC LIMIT {}", p()));
+    sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", args.len() + 1));
     let mut q = sqlx::query_as::<_, Entry>(&sql);
-    if let Some(v) = f.community_id {
-        q = q.bind(v);
-    }
-    if let Some(v) = f.actor_user_id {
-        q = q.bind(v);
-    }
-    if let Some(v) = &f.action {
-        q = q.bind(v.clone());
-    }
-    if let Some(v) = &f.entity_type {
-        q = q.bind(v.clone());
-    }
-    if let Some(v) = &f.entity_id {
-        q = q.bind(v.clone());
-    }
-    if let Some(v) = f.from_ms {
-        q = q.bind(v);
-    }
-    if let Some(v) = f.to_ms {
-        q = q.bind(v);
-    }
-    if let Some(v) = f.before_seq {
-        q = q.bind(v);
+    for arg in args {
+        q = match arg {
+            Arg::Int(v) => q.bind(v),
+            Arg::Text(v) => q.bind(v),
+        };
     }
     q.bind(f.limit.clamp(1, 1000)).fetch_all(pool).await
 }

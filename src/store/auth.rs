@@ -61,18 +61,14 @@ pub async fn update_user(
     active: bool,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE users SET display_name = $1, active = $2, updated_at = $3, version = version + 1 \
          WHERE id = $4 AND version = $5",
     )
     .bind(display_name)
     .bind(super::flag(active))
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 /// A user by id, from the pool or inside a transaction.
@@ -92,15 +88,8 @@ pub async fn user_by_name(conn: &mut AnyConnection, username: &str) -> Result<Op
 
 /// Staff who hold any role in one of `communities` (`None`: everybody).
 pub async fn users(pool: &AnyPool, communities: Option<&[i64]>) -> Result<Vec<User>, sqlx::Error> {
-    let sql = match communities {
-        None => format!("SELECT {USER_COLS} FROM users ORDER BY id"),
-        Some([]) => return Ok(vec![]),
-        Some(ids) => format!(
-            "SELECT {USER_COLS} FROM users WHERE id IN (SELECT user_id FROM user_roles WHERE community_id IN ({})) ORDER BY id",
-            ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
-        ),
-    };
-    sqlx::query_as(&sql).fetch_all(pool).await
+    let filter = "id IN (SELECT user_id FROM user_roles WHERE community_id IN ({ids}))";
+    super::select_in(pool, &format!("SELECT {USER_COLS} FROM users"), filter, communities).await
 }
 
 pub async fn password_hash(conn: &mut AnyConnection, id: i64) -> Result<String, sqlx::Error> {
@@ -221,12 +210,9 @@ pub async fn enable_totp(tx: &mut AnyConnection, id: i64, now: i64) -> Result<()
 /// Remember the last TOTP time step used, so a code cannot be replayed. Returns false
 /// when the step was already used.
 pub async fn use_totp_step(tx: &mut AnyConnection, id: i64, step: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
-        .bind(step)
-        .bind(id)
-        .execute(tx)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    let q =
+        sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1").bind(step).bind(id);
+    super::changed_one(tx, q).await
 }
 
 pub async fn grants(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<RoleGrant>, sqlx::Error> {
@@ -292,8 +278,7 @@ pub async fn insert_role(
 }
 
 pub async fn delete_role(tx: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM user_roles WHERE id = $1").bind(id).execute(tx).await?;
-    Ok(r.rows_affected() == 1)
+    super::changed_one(tx, sqlx::query("DELETE FROM user_roles WHERE id = $1").bind(id)).await
 }
 
 // ---- sessions ----
@@ -424,13 +409,11 @@ pub async fn count_second_factor_failure(tx: &mut AnyConnection, id: &str) -> Re
 }
 
 pub async fn end_session(tx: &mut AnyConnection, id: &str, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
+    let q = sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
         .bind(now)
         .bind(reason)
-        .bind(id)
-        .execute(tx)
-        .await?;
-    Ok(r.rows_affected() == 1)
+        .bind(id);
+    super::changed_one(tx, q).await
 }
 
 /// End every open session of a user (password reset, deactivation), except `keep`.
@@ -516,13 +499,7 @@ pub async fn tokens_of(pool: &AnyPool, user_id: i64) -> Result<Vec<ApiToken>, sq
 }
 
 pub async fn revoke_token(tx: &mut AnyConnection, id: i64, user_id: i64, now: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .bind(user_id)
-        .execute(tx)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    super::stamp_own(tx, "api_tokens", "revoked_at", id, user_id, now).await
 }
 
 pub async fn touch_token(tx: &mut AnyConnection, id: i64, at: i64) -> Result<(), sqlx::Error> {

@@ -69,13 +69,11 @@ pub async fn delete_target(
     kind: &str,
     clock: &str,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM sla_targets WHERE community_id = $1 AND kind = $2 AND clock = $3")
+    let q = sqlx::query("DELETE FROM sla_targets WHERE community_id = $1 AND kind = $2 AND clock = $3")
         .bind(community_id)
         .bind(kind)
-        .bind(clock)
-        .execute(tx)
-        .await?;
-    Ok(r.rows_affected() == 1)
+        .bind(clock);
+    super::changed_one(tx, q).await
 }
 
 /// One working span of a weekday (0 = Monday), in minutes since midnight.
@@ -149,12 +147,8 @@ pub async fn upsert_day(tx: &mut AnyConnection, community_id: i64, d: &Day) -> R
 }
 
 pub async fn delete_day(tx: &mut AnyConnection, community_id: i64, day: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM calendar_days WHERE community_id = $1 AND day = $2")
-        .bind(community_id)
-        .bind(day)
-        .execute(tx)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    let q = sqlx::query("DELETE FROM calendar_days WHERE community_id = $1 AND day = $2").bind(community_id).bind(day);
+    super::changed_one(tx, q).await
 }
 
 // ---- the State Council's holiday notices ----

@@ -87,7 +87,7 @@ pub async fn save_settings(
     version: i64,
     u: &SettingsUpdate,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE follow_up_settings SET repair_rate = $1, special_service_rate = $2, delivery_rate = $3, event_rate = $4, \
          due_hours = $5, phone_cap_pct = $6, max_attempts = $7, version = version + 1 \
          WHERE community_id = $8 AND version = $9",
@@ -100,10 +100,8 @@ pub async fn save_settings(
     .bind(u.phone_cap_pct)
     .bind(u.max_attempts)
     .bind(community_id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(version);
+    super::changed_one(tx, q).await
 }
 
 // ---- sampling ----
@@ -557,7 +555,7 @@ pub async fn record(
     r: &RecordRow<'_>,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let q = sqlx::query(
         "UPDATE follow_ups SET state = 'done', method = $1, outcome = $2, content = $3, contacted_at = $4, signer = $5, \
          signature_id = $6, over_cap = 0, recorded_by = $7, recorded_at = $8, version = version + 1 \
          WHERE id = $9 AND version = $10 AND state = 'pending'",
@@ -569,12 +567,8 @@ pub async fn record(
     .bind(r.signer)
     .bind(r.signature_id)
     .bind(r.by)
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 pub async fn review(
@@ -585,31 +579,23 @@ pub async fn review(
     by: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let q = sqlx::query(
         "UPDATE follow_ups SET state = 'reviewed', remarks = $1, reviewed_by = $2, reviewed_at = $3, version = version + 1 \
          WHERE id = $4 AND version = $5 AND state = 'done'",
     )
     .bind(remarks)
     .bind(by)
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 pub async fn reassign(tx: &mut AnyConnection, id: i64, version: i64, to: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let q = sqlx::query(
         "UPDATE follow_ups SET assigned_to = $1, overdue_notified_at = NULL, version = version + 1 \
          WHERE id = $2 AND version = $3 AND state = 'pending'",
     )
-    .bind(to)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(to);
+    super::update_at_version(tx, q, id, version).await
 }
 
 /// Pending tasks past their time limit whose assignee has not been told yet.
@@ -626,14 +612,12 @@ pub async fn overdue(pool: &AnyPool, now: i64, limit: i64) -> Result<Vec<(i64, i
 
 /// Mark an overdue task told; false when another process already did.
 pub async fn claim_overdue(tx: &mut AnyConnection, id: i64, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let q = sqlx::query(
         "UPDATE follow_ups SET overdue_notified_at = $1 WHERE id = $2 AND overdue_notified_at IS NULL AND state = 'pending'",
     )
     .bind(now)
-    .bind(id)
-    .execute(tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(id);
+    super::changed_one(tx, q).await
 }
 
 // ---- corrective actions ----
@@ -725,7 +709,7 @@ pub async fn plan_capa(
     by: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let q = sqlx::query(
         "UPDATE capas SET state = 'planned', cause = $1, action = $2, responsible_id = $3, due_at = $4, planned_by = $5, \
          planned_at = $6, rounds = rounds + 1, implemented_note = '', implemented_by = NULL, implemented_at = NULL, \
          version = version + 1 WHERE id = $7 AND version = $8",
@@ -735,12 +719,8 @@ pub async fn plan_capa(
     .bind(responsible)
     .bind(due_at)
     .bind(by)
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 pub async fn implement_capa(
@@ -751,18 +731,14 @@ pub async fn implement_capa(
     by: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let q = sqlx::query(
         "UPDATE capas SET state = 'implemented', implemented_note = $1, implemented_by = $2, implemented_at = $3, \
          version = version + 1 WHERE id = $4 AND version = $5",
     )
     .bind(note)
     .bind(by)
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 /// Record the verification: `state` is `verified`, or `planned` again when the action
@@ -776,17 +752,13 @@ pub async fn verify_capa(
     by: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let q = sqlx::query(
         "UPDATE capas SET state = $1, verify_note = $2, verified_by = $3, verified_at = $4, version = version + 1 \
          WHERE id = $5 AND version = $6",
     )
     .bind(state)
     .bind(note)
     .bind(by)
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }

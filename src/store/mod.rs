@@ -424,6 +424,64 @@ pub fn flag(b: bool) -> i64 {
     i64::from(b)
 }
 
+/// A statement with its arguments bound so far, on either backend.
+pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// The rows `select` (a SELECT with neither WHERE nor ORDER BY) finds, ordered by id: every
+/// row when `ids` is `None`, else those `filter` keeps, where `{ids}` stands for `ids` as an
+/// SQL list (numbers: nothing to escape). No ids, no rows (and no statement).
+pub async fn select_in<T>(
+    pool: &AnyPool,
+    select: &str,
+    filter: &str,
+    ids: Option<&[i64]>,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let sql = match ids {
+        None => format!("{select} ORDER BY id"),
+        Some([]) => return Ok(vec![]),
+        Some(ids) => {
+            let list = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+            format!("{select} WHERE {} ORDER BY id", filter.replace("{ids}", &list))
+        }
+    };
+    sqlx::query_as(&sql).fetch_all(pool).await
+}
+
+/// Runs `q`, an UPDATE of one row guarded by the version the caller read, with the row's id
+/// and that version bound to its last two placeholders. Whether it changed the row: false
+/// when the row is gone, someone changed it first, or the statement's other conditions no
+/// longer hold.
+pub async fn update_at_version<'q>(
+    conn: &mut AnyConnection,
+    q: AnyQuery<'q>,
+    id: i64,
+    version: i64,
+) -> Result<bool, sqlx::Error> {
+    changed_one(conn, q.bind(id).bind(version)).await
+}
+
+/// Runs `q`, a statement meant for one row: whether it changed exactly one.
+pub async fn changed_one<'q>(conn: &mut AnyConnection, q: AnyQuery<'q>) -> Result<bool, sqlx::Error> {
+    Ok(q.execute(conn).await?.rows_affected() == 1)
+}
+
+/// Sets `column` of the row `id` of `table` that belongs to `user_id` to `now`, once (a
+/// token revoked, a notification read): whether it was the user's row and still unset.
+pub async fn stamp_own(
+    conn: &mut AnyConnection,
+    table: &str,
+    column: &str,
+    id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let sql = format!("UPDATE {table} SET {column} = $1 WHERE id = $2 AND user_id = $3 AND {column} IS NULL");
+    changed_one(conn, sqlx::query(&sql).bind(now).bind(id).bind(user_id)).await
+}
+
 /// Drop LIKE wildcards from what a user typed, so a prefix search matches it literally
 /// (room numbers, names and phone digits never contain them).
 pub fn escape_like(s: &str) -> String {

@@ -155,13 +155,7 @@ pub async fn unread_count(pool: &AnyPool, user_id: i64) -> Result<i64, sqlx::Err
 }
 
 pub async fn mark_read(tx: &mut AnyConnection, user_id: i64, id: i64, now: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE notifications SET read_at = $1 WHERE id = $2 AND user_id = $3 AND read_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .bind(user_id)
-        .execute(tx)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    super::stamp_own(tx, "notifications", "read_at", id, user_id, now).await
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -182,15 +176,13 @@ pub async fn pending(pool: &AnyPool, now: i64, limit: i64) -> Result<Vec<Pending
 
 /// Take a delivery for a while, so that a second process does not send it too.
 pub async fn lease(tx: &mut AnyConnection, id: i64, seen_next: i64, until: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3 AND delivered_at IS NULL",
     )
     .bind(until)
     .bind(id)
-    .bind(seen_next)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(seen_next);
+    super::changed_one(tx, q).await
 }
 
 pub async fn delivered(tx: &mut AnyConnection, id: i64, now: i64) -> Result<(), sqlx::Error> {

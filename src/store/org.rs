@@ -112,7 +112,7 @@ pub async fn update_community(
     active: bool,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE communities SET name = $1, timezone = $2, address = $3, phone = $4, active = $5, \
          updated_at = $6, version = version + 1 WHERE id = $7 AND version = $8",
     )
@@ -121,12 +121,8 @@ pub async fn update_community(
     .bind(c.address)
     .bind(c.phone)
     .bind(super::flag(active))
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 pub async fn community(pool: &AnyPool, id: i64) -> Result<Option<Community>, sqlx::Error> {
@@ -138,15 +134,7 @@ pub async fn community(pool: &AnyPool, id: i64) -> Result<Option<Community>, sql
 
 /// Communities, restricted to `ids` unless `None` (company-wide viewers).
 pub async fn communities(pool: &AnyPool, ids: Option<&[i64]>) -> Result<Vec<Community>, sqlx::Error> {
-    let sql = match ids {
-        None => format!("SELECT {COMMUNITY_COLS} FROM communities ORDER BY id"),
-        Some([]) => return Ok(vec![]),
-        Some(ids) => format!(
-            "SELECT {COMMUNITY_COLS} FROM communities WHERE id IN ({}) ORDER BY id",
-            ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
-        ),
-    };
-    sqlx::query_as(&sql).fetch_all(pool).await
+    super::select_in(pool, &format!("SELECT {COMMUNITY_COLS} FROM communities"), "id IN ({ids})", ids).await
 }
 
 pub async fn insert_building(
@@ -179,19 +167,15 @@ pub async fn update_building(
     active: bool,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE buildings SET name = $1, floors = $2, active = $3, updated_at = $4, version = version + 1 \
          WHERE id = $5 AND version = $6",
     )
     .bind(name)
     .bind(floors)
     .bind(super::flag(active))
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 pub async fn building(pool: &AnyPool, id: i64) -> Result<Option<Building>, sqlx::Error> {
@@ -255,7 +239,7 @@ pub async fn update_unit(
     active: bool,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE units SET floor = $1, area_centi = $2, status = $3, active = $4, updated_at = $5, \
          version = version + 1 WHERE id = $6 AND version = $7",
     )
@@ -263,12 +247,8 @@ pub async fn update_unit(
     .bind(area_centi)
     .bind(status)
     .bind(super::flag(active))
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 pub async fn unit(pool: &AnyPool, id: i64) -> Result<Option<Unit>, sqlx::Error> {
@@ -349,18 +329,14 @@ pub async fn update_department(
     active: bool,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE departments SET name = $1, active = $2, updated_at = $3, version = version + 1 \
          WHERE id = $4 AND version = $5",
     )
     .bind(name)
     .bind(super::flag(active))
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 pub async fn department(pool: &AnyPool, id: i64) -> Result<Option<Department>, sqlx::Error> {

@@ -40,6 +40,25 @@ pub struct SealedPersonal {
     pub address_masked: String,
 }
 
+impl SealedPersonal {
+    /// `q` with the sealed values bound next, in the order the statements of persons
+    /// list their columns: phone, identity document, employer, address.
+    fn bind_to<'q>(&'q self, q: super::AnyQuery<'q>) -> super::AnyQuery<'q> {
+        q.bind(&self.phone_enc)
+            .bind(&self.phone_hash)
+            .bind(&self.phone_last4)
+            .bind(&self.phone_masked)
+            .bind(&self.id_kind)
+            .bind(&self.id_enc)
+            .bind(&self.id_hash)
+            .bind(&self.id_masked)
+            .bind(&self.employer_enc)
+            .bind(&self.employer_masked)
+            .bind(&self.address_enc)
+            .bind(&self.address_masked)
+    }
+}
+
 pub async fn insert_person(
     tx: &mut AnyConnection,
     community_id: i64,
@@ -48,30 +67,16 @@ pub async fn insert_person(
     note: &str,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    use sqlx::Row;
+    let q = sqlx::query(
         "INSERT INTO persons (community_id, name, phone_enc, phone_hash, phone_last4, phone_masked, \
          id_kind, id_enc, id_hash, id_masked, employer_enc, employer_masked, address_enc, address_masked, \
          note, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) RETURNING id",
     )
     .bind(community_id)
-    .bind(name)
-    .bind(&p.phone_enc)
-    .bind(&p.phone_hash)
-    .bind(&p.phone_last4)
-    .bind(&p.phone_masked)
-    .bind(&p.id_kind)
-    .bind(&p.id_enc)
-    .bind(&p.id_hash)
-    .bind(&p.id_masked)
-    .bind(&p.employer_enc)
-    .bind(&p.employer_masked)
-    .bind(&p.address_enc)
-    .bind(&p.address_masked)
-    .bind(note)
-    .bind(now)
-    .fetch_one(tx)
-    .await
+    .bind(name);
+    p.bind_to(q).bind(note).bind(now).fetch_one(tx).await?.try_get(0)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -85,33 +90,15 @@ pub async fn update_person(
     active: bool,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE persons SET name = $1, phone_enc = $2, phone_hash = $3, phone_last4 = $4, phone_masked = $5, \
          id_kind = $6, id_enc = $7, id_hash = $8, id_masked = $9, employer_enc = $10, employer_masked = $11, \
          address_enc = $12, address_masked = $13, note = $14, active = $15, updated_at = $16, \
          version = version + 1 WHERE id = $17 AND version = $18",
     )
-    .bind(name)
-    .bind(&p.phone_enc)
-    .bind(&p.phone_hash)
-    .bind(&p.phone_last4)
-    .bind(&p.phone_masked)
-    .bind(&p.id_kind)
-    .bind(&p.id_enc)
-    .bind(&p.id_hash)
-    .bind(&p.id_masked)
-    .bind(&p.employer_enc)
-    .bind(&p.employer_masked)
-    .bind(&p.address_enc)
-    .bind(&p.address_masked)
-    .bind(note)
-    .bind(super::flag(active))
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(name);
+    let q = p.bind_to(q).bind(note).bind(super::flag(active)).bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 pub async fn person(pool: &AnyPool, id: i64) -> Result<Option<Person>, sqlx::Error> {
@@ -236,17 +223,13 @@ pub async fn end_occupancy(
     until: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE occupancies SET active = 0, until = $1, updated_at = $2, version = version + 1 \
          WHERE id = $3 AND version = $4 AND active = 1",
     )
     .bind(until)
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 pub async fn occupancy(pool: &AnyPool, id: i64) -> Result<Option<Occupancy>, sqlx::Error> {

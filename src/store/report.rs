@@ -361,17 +361,15 @@ pub async fn keep_weekly(
     data: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO weekly_reports (community_id, week_start, data, generated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (community_id, week_start) DO NOTHING",
     )
     .bind(community_id)
     .bind(week_start)
     .bind(data)
-    .bind(now)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(now);
+    super::changed_one(tx, q).await
 }
 
 pub async fn kept_weekly(
@@ -430,7 +428,7 @@ pub async fn submit_analysis(
     by: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE weekly_reports SET analysis = $1, analysed_by = $2, analysed_at = $3, version = version + 1 \
          WHERE community_id = $4 AND week_start = $5 AND version = $6 AND acknowledged_at IS NULL",
     )
@@ -439,10 +437,8 @@ pub async fn submit_analysis(
     .bind(now)
     .bind(community_id)
     .bind(week_start)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(version);
+    super::changed_one(tx, q).await
 }
 
 /// The director's acknowledgement (签阅), once.
@@ -455,7 +451,7 @@ pub async fn acknowledge(
     by: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE weekly_reports SET acknowledged_by = $1, acknowledged_at = $2, director_remarks = $3, version = version + 1 \
          WHERE community_id = $4 AND week_start = $5 AND version = $6 AND acknowledged_at IS NULL AND analysed_at IS NOT NULL",
     )
@@ -464,10 +460,8 @@ pub async fn acknowledge(
     .bind(remarks)
     .bind(community_id)
     .bind(week_start)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(version);
+    super::changed_one(tx, q).await
 }
 
 /// The weeks kept for a community, newest first.

@@ -608,7 +608,7 @@ pub async fn save_settings(
         .bind(s.apology.as_str())
         .bind(now);
     let q = if s.version == 0 { q } else { q.bind(s.version) };
-    Ok(q.execute(tx).await?.rows_affected() == 1)
+    super::changed_one(tx, q).await
 }
 
 // ---- price list ----
@@ -681,7 +681,7 @@ pub async fn update_price_item(
     active: bool,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE price_items SET name = $1, unit = $2, item_kind = $3, price_fen = $4, active = $5, updated_at = $6, \
          version = version + 1 WHERE id = $7 AND version = $8",
     )
@@ -690,12 +690,8 @@ pub async fn update_price_item(
     .bind(item_kind)
     .bind(price_fen)
     .bind(super::flag(active))
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 // ---- knowledge base ----
@@ -764,7 +760,7 @@ pub async fn update_article(
     active: bool,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE kb_articles SET title = $1, answer = $2, basis = $3, active = $4, updated_at = $5, \
          version = version + 1 WHERE id = $6 AND version = $7",
     )
@@ -772,12 +768,8 @@ pub async fn update_article(
     .bind(answer)
     .bind(basis)
     .bind(super::flag(active))
-    .bind(now)
-    .bind(id)
-    .bind(version)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
 }
 
 // ---- timers ----
@@ -842,12 +834,8 @@ pub async fn due_timers(pool: &AnyPool, now: i64, limit: i64) -> Result<Vec<DueT
 
 /// Claim a timer for sending; false when another process already did.
 pub async fn claim_timer(tx: &mut AnyConnection, id: i64, now: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE sheet_timers SET fired_at = $1 WHERE id = $2 AND fired_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(tx)
-        .await?;
-    Ok(r.rows_affected() == 1)
+    let q = sqlx::query("UPDATE sheet_timers SET fired_at = $1 WHERE id = $2 AND fired_at IS NULL").bind(now).bind(id);
+    super::changed_one(tx, q).await
 }
 
 /// Active users holding one of `roles` in a community.

@@ -138,7 +138,7 @@ pub async fn update_projection(
     p: &Projection<'_>,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let q = sqlx::query(
         "UPDATE sheets SET state = $1, first_contact_id = $2, signature_pending = $3, outcome = $4, dispatched_at = $5, \
          collected_at = $6, archived_at = $7, \
          warn_at = CASE WHEN due_at = $8 AND notice_level >= 1 THEN $8 ELSE $9 END, \
@@ -159,10 +159,8 @@ pub async fn update_projection(
     .bind(now)
     .bind(id)
     .bind(version)
-    .bind(p.suspension)
-    .execute(tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(p.suspension);
+    super::changed_one(tx, q).await
 }
 
 pub async fn sheet(pool: &AnyPool, id: i64) -> Result<Option<SheetRow>, sqlx::Error> {

@@ -261,15 +261,7 @@ fn totp_code(secret_b32: &str, at_secs: u64) -> String {
 #[tokio::test]
 async fn second_factor_is_required_for_administrators() {
     let t = TestApp::spawn_with(|c| c.auth.require_totp_roles = vec!["system_admin".into()]).await;
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let http = reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap();
-    let r = http
-        .post(t.url("/api/v1/auth/sign-in"))
-        .json(&json!({"username": "u_system_admin", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let b: Value = r.json().await.unwrap();
+    let (http, b) = t.sign_in_json("u_system_admin", PASSWORD).await;
     assert_eq!(b["second_factor"], "must_enrol");
     let csrf = b["csrf_token"].as_str().unwrap().to_string();
     // Nothing but enrolment works yet.
@@ -297,16 +289,7 @@ async fn second_factor_is_required_for_administrators() {
     assert_eq!(r.status(), 204);
     assert_eq!(http.get(t.url("/api/v1/staff")).send().await.unwrap().status(), 200);
     // Next sign-in asks for a code; the same code cannot be used twice.
-    let http2 = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let b: Value = http2
-        .post(t.url("/api/v1/auth/sign-in"))
-        .json(&json!({"username": "u_system_admin", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (http2, b) = t.sign_in_json("u_system_admin", PASSWORD).await;
     assert_eq!(b["second_factor"], "required");
     let csrf2 = b["csrf_token"].as_str().unwrap().to_string();
     let r = http2

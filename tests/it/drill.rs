@@ -4,7 +4,7 @@
 //! verifies. `HUIQIAN_DRILL_KILLS` (default 3) and `HUIQIAN_DRILL_CLIENTS` (default 8)
 //! size it; `scripts/crash-drill.sh` runs the long drill on both backends.
 
-use crate::harness::{backend, fresh_database_url, seed, test_config};
+use crate::harness::{backend, fresh_database_url};
 use crate::process::{Deployment, Server, free_port};
 use crate::workload::{self, Crew, Journal};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,9 +35,7 @@ async fn crash_drill_loses_no_acknowledged_write() {
     let mut moments = Moments(seed_value);
     let dir = tempfile::tempdir().unwrap();
     let db_url = fresh_database_url(dir.path()).await;
-    let cfg = test_config(dir.path(), &db_url);
-    let s = seed(cfg.clone()).await;
-    workload::prepare(&s.app, s.c1).await;
+    let (cfg, s) = workload::seeded(dir.path(), &db_url).await;
     s.app.store.close().await;
     let deployment = Deployment::of(&cfg);
     let port = free_port();

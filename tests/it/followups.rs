@@ -3,7 +3,7 @@
 //! the manager's review, corrective-action reports, reassignment, overdue notices and the
 //! follow-up ledger.
 
-use crate::harness::{Client, TestApp};
+use crate::harness::{Client, PASSWORD, READY, TestApp, new_staff};
 use crate::sheets::{SIGNATURE, act, department, setup};
 use huiqian::app::{auth, followup, notify};
 use huiqian::domain::auth::Role;
@@ -433,27 +433,14 @@ async fn r_fu_5_ledger_reassignment_and_overdue() {
 
     // Reassignment: by a supervisor, to someone who does follow-ups.
     let cli = t.cli();
-    let other = auth::create_staff(
-        &t.app,
-        &cli,
-        &auth::NewStaff {
-            username: "desk_two".into(),
-            display_name: "二号接待员".into(),
-            password: crate::harness::PASSWORD.into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
-        auth::StaffOptions { must_change_password: false, totp_exempt: false },
-    )
-    .await
-    .unwrap();
-    auth::grant_role(&t.app, &cli, other.id, Some(t.c1), Role::Receptionist, None, false).await.unwrap();
+    let other = new_staff(&t.app, "desk_two", "二号接待员", PASSWORD, READY).await;
+    auth::grant_role(&t.app, &cli, other, Some(t.c1), Role::Receptionist, None, false).await.unwrap();
     let url = format!("/api/v1/follow-ups/{}/reassign", g["id"]);
-    let (st, _) = desk.post_json(&url, &json!({"version": g["version"], "to_user_id": other.id})).await;
+    let (st, _) = desk.post_json(&url, &json!({"version": g["version"], "to_user_id": other})).await;
     assert_eq!(st, 403);
     let (st, e) = supervisor.post_json(&url, &json!({"version": g["version"], "to_user_id": me_id(&tech).await})).await;
     assert!(st == 422 && names_field(&e, "to_user_id"), "{e}");
-    let (st, d) = supervisor.post_json(&url, &json!({"version": g["version"], "to_user_id": other.id})).await;
+    let (st, d) = supervisor.post_json(&url, &json!({"version": g["version"], "to_user_id": other})).await;
     assert_eq!(st, 200, "{d}");
     assert_eq!(d["follow_up"]["assignee_name"], "二号接待员");
     let two = t.client("desk_two").await;

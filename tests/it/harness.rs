@@ -112,24 +112,34 @@ pub async fn seed(cfg: Config) -> Seeded {
     let mut users = HashMap::new();
     for role in Role::ALL {
         let username = format!("u_{}", role.as_str());
-        let u = auth::create_staff(
-            &app,
-            &cli,
-            &auth::NewStaff {
-                username: username.clone(),
-                display_name: format!("测试{}", role.label_zh()),
-                password: PASSWORD.into(),
-                phone: String::new(),
-                locale: "zh-CN".into(),
-            },
-            auth::StaffOptions { must_change_password: false, totp_exempt: false },
-        )
-        .await
-        .unwrap();
-        auth::grant_role(&app, &cli, u.id, Some(c1), role, None, false).await.unwrap();
+        let u = new_staff(&app, &username, &format!("测试{}", role.label_zh()), PASSWORD, READY).await;
+        auth::grant_role(&app, &cli, u, Some(c1), role, None, false).await.unwrap();
         users.insert(role, username);
     }
     Seeded { app, company, c1, c2, users }
+}
+
+/// How the tests' own accounts start: the password works as given (no change due), and
+/// a second factor is asked for as of anyone else.
+pub const READY: auth::StaffOptions = auth::StaffOptions { must_change_password: false, totp_exempt: false };
+
+/// A member of staff made through the application as the command line does (no phone,
+/// Chinese locale), starting as `options` says, without roles; the user's id.
+pub async fn new_staff(
+    app: &App,
+    username: &str,
+    display_name: &str,
+    password: &str,
+    options: auth::StaffOptions,
+) -> i64 {
+    let s = auth::NewStaff {
+        username: username.into(),
+        display_name: display_name.into(),
+        password: password.into(),
+        phone: String::new(),
+        locale: "zh-CN".into(),
+    };
+    auth::create_staff(app, &Actor::cli(), &s, options).await.unwrap().id
 }
 
 impl TestApp {
@@ -211,6 +221,29 @@ impl TestApp {
 
     pub async fn as_role(&self, role: Role) -> Client {
         self.client(&self.users[&role].clone()).await
+    }
+
+    /// Another member of staff with one role in the first community, signed in.
+    pub async fn staff(&self, username: &str, name: &str, role: Role) -> (i64, Client) {
+        let id = new_staff(&self.app, username, name, PASSWORD, READY).await;
+        auth::grant_role(&self.app, &self.cli(), id, Some(self.c1), role, None, false).await.unwrap();
+        (id, self.client(username).await)
+    }
+
+    /// A client of its own that keeps cookies, and the answer to signing `username` in over
+    /// the API with `password`, whatever its status.
+    pub async fn sign_in_json(&self, username: &str, password: &str) -> (reqwest::Client, Value) {
+        let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let b = http
+            .post(self.url("/api/v1/auth/sign-in"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (http, b)
     }
 
     pub fn cli(&self) -> Actor {

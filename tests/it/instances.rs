@@ -2,7 +2,7 @@
 //! point 7). Runs on PostgreSQL whatever the backend under test: several servers on one
 //! database is what PostgreSQL is for.
 
-use crate::harness::{PASSWORD, fresh_postgres_url, seed, test_config};
+use crate::harness::{PASSWORD, fresh_postgres_url};
 use crate::process::{Deployment, Server, free_port};
 use crate::workload::{self, Crew, Journal, Session};
 use huiqian::domain::auth::Role;
@@ -40,9 +40,7 @@ async fn counting_gateway() -> (String, Arc<Mutex<HashMap<String, usize>>>) {
 async fn two_servers_on_one_postgres_database_act_as_one() {
     let dir = tempfile::tempdir().unwrap();
     let db_url = fresh_postgres_url().await;
-    let cfg = test_config(dir.path(), &db_url);
-    let s = seed(cfg.clone()).await;
-    workload::prepare(&s.app, s.c1).await;
+    let (cfg, s) = workload::seeded(dir.path(), &db_url).await;
     s.app.store.close().await;
     let (gateway, sent) = counting_gateway().await;
     let mut d = Deployment::of(&cfg);

@@ -53,9 +53,7 @@ fn the_scanner_finds_phone_and_id_numbers_standing_alone() {
 async fn the_server_log_holds_no_personal_data_and_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     let db_url = fresh_database_url(dir.path()).await;
-    let cfg = test_config(dir.path(), &db_url);
-    let s = seed(cfg.clone()).await;
-    workload::prepare(&s.app, s.c1).await;
+    let (cfg, s) = workload::seeded(dir.path(), &db_url).await;
     s.app.store.close().await;
     let gateway_key = "gw-key-9f8e7d6c5b4a";
     let mut d = Deployment::of(&cfg);

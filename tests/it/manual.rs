@@ -4,7 +4,7 @@
 //! cap, unreachable residents, the weekly table to the director, the handover ledger's
 //! receipts and ID numbers. Over HTTP, on both backends.
 
-use crate::harness::{Client, TestApp, backend};
+use crate::harness::{Client, PASSWORD, READY, TestApp, backend, new_staff};
 use crate::sheets::{SIGNATURE, act, department, register, setup};
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Timelike};
 use huiqian::app::{auth, org, people};
@@ -28,27 +28,6 @@ fn field_code(e: &Value, field: &str) -> Option<String> {
         .iter()
         .find(|x| x["field"] == field)
         .and_then(|x| x["code"].as_str().map(str::to_string))
-}
-
-/// Another member of staff with one role in the first community, signed in.
-async fn staff(t: &TestApp, username: &str, name: &str, role: Role) -> (i64, Client) {
-    let cli = t.cli();
-    let u = auth::create_staff(
-        &t.app,
-        &cli,
-        &auth::NewStaff {
-            username: username.into(),
-            display_name: name.into(),
-            password: crate::harness::PASSWORD.into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
-        auth::StaffOptions { must_change_password: false, totp_exempt: false },
-    )
-    .await
-    .unwrap();
-    auth::grant_role(&t.app, &cli, u.id, Some(t.c1), role, None, false).await.unwrap();
-    (u.id, t.client(username).await)
 }
 
 async fn sheet(c: &Client, id: &Value) -> Value {
@@ -167,7 +146,7 @@ async fn r_cmp_7_the_person_complained_about_never_follows_it_up() {
     let desk = t.as_role(Role::Receptionist).await;
     let manager = t.as_role(Role::CsManager).await;
     let desk_id = me_id(&desk).await;
-    let (other_id, other) = staff(&t, "desk_two", "二号接待员", Role::Receptionist).await;
+    let (other_id, other) = t.staff("desk_two", "二号接待员", Role::Receptionist).await;
     let d = complaint(
         &desk,
         &t,
@@ -239,40 +218,26 @@ async fn r_sheet_8_the_head_of_the_department_that_holds_the_work_signs() {
     let tech = t.as_role(Role::Technician).await;
     let director = t.as_role(Role::CentreDirector).await;
     let eng = department(&desk, t.c1, "engineering").await;
-    let cli = t.cli();
-    let head = auth::create_staff(
-        &t.app,
-        &cli,
-        &auth::NewStaff {
-            username: "eng_head".into(),
-            display_name: "工程部刘经理".into(),
-            password: crate::harness::PASSWORD.into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
-        auth::StaffOptions { must_change_password: false, totp_exempt: false },
-    )
-    .await
-    .unwrap();
+    let head = new_staff(&t.app, "eng_head", "工程部刘经理", PASSWORD, READY).await;
     // A head needs a department: a role of no department cannot head one.
     let (s, e) = admin
         .post_json(
-            &format!("/api/v1/staff/{}/roles", head.id),
+            &format!("/api/v1/staff/{}/roles", head),
             &json!({"community_id": t.c1, "role": "system_admin", "head": true}),
         )
         .await;
     assert_eq!((s, field_code(&e, "department_id").as_deref()), (422, Some("department.head_needs_department")));
     let (s, v) = admin
         .post_json(
-            &format!("/api/v1/staff/{}/roles", head.id),
+            &format!("/api/v1/staff/{}/roles", head),
             &json!({"community_id": t.c1, "role": "engineering_dispatcher", "head": true}),
         )
         .await;
     assert_eq!(s, 201, "{v}");
-    let (_, detail) = admin.get_json(&format!("/api/v1/staff/{}", head.id)).await;
+    let (_, detail) = admin.get_json(&format!("/api/v1/staff/{}", head)).await;
     let grant = &detail["roles"][0];
     assert_eq!((grant["is_head"].as_i64(), grant["department_id"].as_i64()), (Some(1), Some(eng)), "{detail}");
-    let html = admin.get(&format!("/staff/{}", head.id)).await.text().await.unwrap();
+    let html = admin.get(&format!("/staff/{}", head)).await.text().await.unwrap();
     assert!(html.contains("head-tag") && html.contains("工程部"), "the staff page shows the head");
     let head_client = t.client("eng_head").await;
 
@@ -816,21 +781,15 @@ async fn r_sheet_7_the_statutory_holiday_calendar_is_preloaded() {
     let notice = "# 国务院办公厅关于2027年部分节假日安排的通知\nyear 2027\ntitle 2027 年节假日安排\nholiday 2027-01-01..2027-01-03 元旦\nworkday 2027-01-04 元旦调休上班\n";
     let (s, _) = admin.post_json("/api/v1/holidays", &json!({"notice": notice})).await;
     assert_eq!(s, 403, "a community's administrator does not load the country's notice");
-    let boss = auth::create_staff(
+    let boss = new_staff(
         &t.app,
-        &t.cli(),
-        &auth::NewStaff {
-            username: "hq_admin".into(),
-            display_name: "总部管理员".into(),
-            password: crate::harness::PASSWORD.into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
+        "hq_admin",
+        "总部管理员",
+        PASSWORD,
         auth::StaffOptions { must_change_password: false, totp_exempt: true },
     )
-    .await
-    .unwrap();
-    auth::grant_role(&t.app, &t.cli(), boss.id, None, Role::SystemAdmin, None, false).await.unwrap();
+    .await;
+    auth::grant_role(&t.app, &t.cli(), boss, None, Role::SystemAdmin, None, false).await.unwrap();
     let hq = t.client("hq_admin").await;
     let before = t.audit_count().await;
     let (s, e) = hq.post_json("/api/v1/holidays", &json!({"notice": "year 2027\nholiday 2027-13-01 元旦\n"})).await;

@@ -2,7 +2,7 @@
 //! nothing is written; no role reaches into another community. The table must classify
 //! every operation of the OpenAPI document, so a new route cannot escape it.
 
-use crate::harness::{Client, TestApp};
+use crate::harness::{Client, TestApp, new_staff};
 use huiqian::domain::auth::{Permission, Role};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -217,37 +217,12 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     .await
     .unwrap();
     let d = org::departments(&t.app, &cli, community).await.unwrap()[0].id;
-    let s = auth::create_staff(
-        &t.app,
-        &cli,
-        &auth::NewStaff {
-            username: format!("target_{tag}"),
-            display_name: "目标员工".into(),
-            password: "Target-pass-1".into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
-        auth::StaffOptions::default(),
-    )
-    .await
-    .unwrap();
-    let r = auth::grant_role(&t.app, &cli, s.id, Some(community), Role::Technician, None, false).await.unwrap();
-    let desk = auth::create_staff(
-        &t.app,
-        &cli,
-        &auth::NewStaff {
-            username: format!("desk_{tag}"),
-            display_name: "前台".into(),
-            password: "Target-pass-1".into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
-        auth::StaffOptions::default(),
-    )
-    .await
-    .unwrap();
-    auth::grant_role(&t.app, &cli, desk.id, Some(community), Role::Receptionist, None, false).await.unwrap();
-    let desk_actor = auth::cli_actor_for(&t.app, desk.id).await.unwrap();
+    let s =
+        new_staff(&t.app, &format!("target_{tag}"), "目标员工", "Target-pass-1", auth::StaffOptions::default()).await;
+    let r = auth::grant_role(&t.app, &cli, s, Some(community), Role::Technician, None, false).await.unwrap();
+    let desk = new_staff(&t.app, &format!("desk_{tag}"), "前台", "Target-pass-1", auth::StaffOptions::default()).await;
+    auth::grant_role(&t.app, &cli, desk, Some(community), Role::Receptionist, None, false).await.unwrap();
+    let desk_actor = auth::cli_actor_for(&t.app, desk).await.unwrap();
     let sheet = huiqian::app::sheet::register(
         &t.app,
         &desk_actor,
@@ -283,8 +258,8 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     .unwrap()
     .id;
     // An article is written by a person (its author is kept).
-    auth::grant_role(&t.app, &cli, desk.id, Some(community), Role::CsManager, None, false).await.unwrap();
-    let author = auth::cli_actor_for(&t.app, desk.id).await.unwrap();
+    auth::grant_role(&t.app, &cli, desk, Some(community), Role::CsManager, None, false).await.unwrap();
+    let author = auth::cli_actor_for(&t.app, desk).await.unwrap();
     let article = huiqian::app::request::save_article(
         &t.app,
         &author,
@@ -311,7 +286,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
             sheet_id: sheet.id,
             reason: "requested",
             due_at: now + 3_600_000,
-            assigned_to: Some(desk.id),
+            assigned_to: Some(desk),
             note: "",
             excluded_user_id: None,
         },
@@ -335,7 +310,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
         person: p.id,
         occupancy: o.id,
         department: d,
-        staff: s.id,
+        staff: s,
         role_row: r,
     }
 }

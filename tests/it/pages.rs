@@ -1,64 +1,17 @@
 //! The web interface: pages per role (R-ROLE-2), forms that keep what was typed and
 //! name the bad field, masked personal data on every page (R-ARC-1).
 
-use crate::harness::TestApp;
+use crate::harness::{PASSWORD, READY, TestApp, new_staff};
+use crate::sheets::seed_unit;
 use huiqian::domain::auth::{Permission, Role};
 
 async fn seed(t: &TestApp) -> (i64, i64, i64, i64) {
-    use huiqian::app::{auth, org, people};
+    use huiqian::app::auth;
+    let (b, u, p) = seed_unit(t, "11010519491231002X").await;
     let cli = t.cli();
-    let b = org::create_building(
-        &t.app,
-        &cli,
-        t.c1,
-        &org::BuildingInput { code: "3".into(), name: String::new(), floors: 18, active: true },
-    )
-    .await
-    .unwrap();
-    let u = org::create_unit(
-        &t.app,
-        &cli,
-        t.c1,
-        &org::UnitInput {
-            room_no: "3-2-1502".into(),
-            floor: String::new(),
-            area: "89.5".into(),
-            status: "occupied".into(),
-            active: true,
-        },
-    )
-    .await
-    .unwrap();
-    let p = people::create_person(
-        &t.app,
-        &cli,
-        t.c1,
-        &people::PersonInput {
-            name: "王秀英".into(),
-            phone: "13812345678".into(),
-            id_number: "11010519491231002X".into(),
-            room_no: "3-2-1502".into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let staff = auth::create_staff(
-        &t.app,
-        &cli,
-        &auth::NewStaff {
-            username: "target".into(),
-            display_name: "目标员工".into(),
-            password: "Target-pass-1".into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
-        auth::StaffOptions::default(),
-    )
-    .await
-    .unwrap();
-    auth::grant_role(&t.app, &cli, staff.id, Some(t.c1), Role::Technician, None, false).await.unwrap();
-    (b.id, u.id, p.id, staff.id)
+    let staff = new_staff(&t.app, "target", "目标员工", "Target-pass-1", auth::StaffOptions::default()).await;
+    auth::grant_role(&t.app, &cli, staff, Some(t.c1), Role::Technician, None, false).await.unwrap();
+    (b, u, p, staff)
 }
 
 /// R-ROLE-2 for pages: every page × every role; a page the role may not open answers
@@ -232,21 +185,8 @@ async fn import_page_dry_run_lists_bad_rows() {
 async fn must_change_password_is_enforced_on_pages() {
     let t = TestApp::spawn().await;
     let cli = t.cli();
-    let u = huiqian::app::auth::create_staff(
-        &t.app,
-        &cli,
-        &huiqian::app::auth::NewStaff {
-            username: "newbie".into(),
-            display_name: "新同事".into(),
-            password: crate::harness::PASSWORD.into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
-        huiqian::app::auth::StaffOptions::default(),
-    )
-    .await
-    .unwrap();
-    huiqian::app::auth::grant_role(&t.app, &cli, u.id, Some(t.c1), Role::Receptionist, None, false).await.unwrap();
+    let u = new_staff(&t.app, "newbie", "新同事", PASSWORD, huiqian::app::auth::StaffOptions::default()).await;
+    huiqian::app::auth::grant_role(&t.app, &cli, u, Some(t.c1), Role::Receptionist, None, false).await.unwrap();
     let c = t.client("newbie").await;
     let r = c.get("/persons").await;
     assert_eq!(r.status(), 303);
@@ -272,20 +212,7 @@ async fn company_wide_administrator_creates_companies_and_communities() {
     let t = TestApp::spawn().await;
     let local = t.as_role(Role::SystemAdmin).await;
     assert_eq!(local.post_form("/companies", &[("name", "另一家物业")]).await.status(), 403);
-    huiqian::app::auth::create_staff(
-        &t.app,
-        &t.cli(),
-        &huiqian::app::auth::NewStaff {
-            username: "boss".into(),
-            display_name: "总部管理员".into(),
-            password: crate::harness::PASSWORD.into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
-        huiqian::app::auth::StaffOptions { must_change_password: false, totp_exempt: false },
-    )
-    .await
-    .unwrap();
+    new_staff(&t.app, "boss", "总部管理员", PASSWORD, READY).await;
     let mut conn = t.app.store.read().acquire().await.unwrap();
     let boss = huiqian::store::auth::user_by_name(&mut conn, "boss").await.unwrap().unwrap().id;
     drop(conn);

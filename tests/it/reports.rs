@@ -2,7 +2,7 @@
 //! HTTP on both backends, every number checked against a fixture small enough to count
 //! by hand.
 
-use crate::harness::{Client, TestApp};
+use crate::harness::{Client, PASSWORD, READY, TestApp, new_staff};
 use crate::sheets::{SIGNATURE, act, department, setup};
 use huiqian::app::{auth, report};
 use huiqian::domain::auth::Role;
@@ -208,22 +208,9 @@ async fn r_cmp_8_weekly_statistics_table() {
 
     // Over every community the person reports on, counted now.
     let cli = t.cli();
-    let boss = auth::create_staff(
-        &t.app,
-        &cli,
-        &auth::NewStaff {
-            username: "boss".into(),
-            display_name: "区域总监".into(),
-            password: crate::harness::PASSWORD.into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
-        auth::StaffOptions { must_change_password: false, totp_exempt: false },
-    )
-    .await
-    .unwrap();
+    let boss = new_staff(&t.app, "boss", "区域总监", PASSWORD, READY).await;
     for c in [t.c1, t.c2] {
-        auth::grant_role(&t.app, &cli, boss.id, Some(c), Role::CentreDirector, None, false).await.unwrap();
+        auth::grant_role(&t.app, &cli, boss, Some(c), Role::CentreDirector, None, false).await.unwrap();
     }
     let boss = t.client("boss").await;
     let (_, all) = boss.get_json(&format!("/api/v1/reports/weekly?week={last}")).await;

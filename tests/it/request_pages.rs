@@ -2,21 +2,8 @@
 //! the dispatcher's board, the technician's day, the ledgers and the settings.
 
 use crate::harness::{Client, TestApp};
-use crate::sheets::{SIGNATURE, department, setup};
+use crate::sheets::{SIGNATURE, department, setup, sheet_id, version};
 use huiqian::domain::auth::Role;
-
-fn sheet_id(location: &str) -> i64 {
-    location.rsplit('/').next().unwrap().parse().unwrap()
-}
-
-async fn version(t: &TestApp, id: i64) -> String {
-    let v: i64 = sqlx::query_scalar("SELECT version FROM sheets WHERE id = $1")
-        .bind(id)
-        .fetch_one(t.app.store.read())
-        .await
-        .unwrap();
-    v.to_string()
-}
 
 async fn user_id(t: &TestApp, role: Role) -> String {
     let v: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")

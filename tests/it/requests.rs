@@ -3,7 +3,7 @@
 
 use crate::harness::{Client, TestApp};
 use crate::sheets::{SIGNATURE, act, department, setup};
-use huiqian::app::{auth, notify};
+use huiqian::app::notify;
 use huiqian::domain::auth::Role;
 use serde_json::{Value, json};
 
@@ -12,27 +12,6 @@ const HOUR: i64 = 3_600_000;
 
 async fn me_id(c: &Client) -> i64 {
     c.get_json("/api/v1/me").await.1["user"]["id"].as_i64().unwrap()
-}
-
-/// Another member of staff with one role in the first community.
-async fn staff(t: &TestApp, username: &str, role: Role) -> (i64, Client) {
-    let cli = t.cli();
-    let u = auth::create_staff(
-        &t.app,
-        &cli,
-        &auth::NewStaff {
-            username: username.into(),
-            display_name: "二号维修工".into(),
-            password: "Test-pass-123".into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
-        auth::StaffOptions { must_change_password: false, totp_exempt: false },
-    )
-    .await
-    .unwrap();
-    auth::grant_role(&t.app, &cli, u.id, Some(t.c1), role, None, false).await.unwrap();
-    (u.id, t.client(username).await)
 }
 
 async fn repair(c: &Client, community: i64, category: &str, reason: &str) -> (u16, Value) {
@@ -143,7 +122,7 @@ async fn r_rep_2_dispatcher_assigns_and_reassigns() {
     let dispatcher = t.as_role(Role::EngineeringDispatcher).await;
     let tech = t.as_role(Role::Technician).await;
     let tech_id = me_id(&tech).await;
-    let (other_id, other) = staff(&t, "tech_two", Role::Technician).await;
+    let (other_id, other) = t.staff("tech_two", "二号维修工", Role::Technician).await;
     let (_, general) = repair(&desk, t.c1, "lift", "电梯异响").await;
     let (_, simple) = repair(&desk, t.c1, "lighting", "楼道灯不亮").await;
     let (_, board) = dispatcher.get_json(&format!("/api/v1/communities/{}/repairs/board", t.c1)).await;
@@ -834,7 +813,7 @@ async fn calling_the_resident_reveals_the_phone_to_the_job_and_audits_it() {
     let desk = t.as_role(Role::Receptionist).await;
     let dispatcher = t.as_role(Role::EngineeringDispatcher).await;
     let tech = t.as_role(Role::Technician).await;
-    let (_, other) = staff(&t, "tech_two", Role::Technician).await;
+    let (_, other) = t.staff("tech_two", "二号维修工", Role::Technician).await;
     let guard = t.as_role(Role::SecurityOfficer).await;
     let manager = t.as_role(Role::CsManager).await;
     let (_, r) = repair(&desk, t.c1, "water", "卫生间漏水").await;
@@ -873,7 +852,7 @@ async fn r_recv_3_a_department_head_replies_to_a_suggestion() {
     let desk = t.as_role(Role::Receptionist).await;
     let manager = t.as_role(Role::CsManager).await;
     let security = department(&desk, t.c1, "security").await;
-    let (head_id, head) = staff(&t, "guard_head", Role::SecurityOfficer).await;
+    let (head_id, head) = t.staff("guard_head", "二号维修工", Role::SecurityOfficer).await;
     // The head of the security department (marked on the role's grant).
     let mut tx = t.app.store.begin().await.unwrap();
     sqlx::query("UPDATE user_roles SET department_id = $2, is_head = 1 WHERE user_id = $1")

@@ -1,7 +1,7 @@
 //! The security review's points, each as a test named after it (docs/security.md): tried
 //! as an attacker would, over HTTP against the real server, on both backends.
 
-use crate::harness::{Client, PASSWORD, TestApp, jpeg, png};
+use crate::harness::{Client, PASSWORD, TestApp, jpeg, new_staff, png};
 use huiqian::app::{Actor, auth};
 use huiqian::domain::auth::{Permission, Role};
 use reqwest::Method;
@@ -9,24 +9,18 @@ use serde_json::{Value, json};
 
 async fn make_staff(t: &TestApp, username: &str, grants: &[(Option<i64>, Role)]) -> i64 {
     let cli = Actor::cli();
-    let u = auth::create_staff(
+    let u = new_staff(
         &t.app,
-        &cli,
-        &auth::NewStaff {
-            username: username.into(),
-            display_name: "测试员工".into(),
-            password: PASSWORD.into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
+        username,
+        "测试员工",
+        PASSWORD,
         auth::StaffOptions { must_change_password: false, totp_exempt: true },
     )
-    .await
-    .unwrap();
+    .await;
     for (c, r) in grants {
-        auth::grant_role(&t.app, &cli, u.id, *c, *r, None, false).await.unwrap();
+        auth::grant_role(&t.app, &cli, u, *c, *r, None, false).await.unwrap();
     }
-    u.id
+    u
 }
 
 async fn sign_in_status(t: &TestApp, username: &str, password: &str) -> (u16, Value) {
@@ -202,17 +196,7 @@ async fn p3_tokens_stop_working_when_the_password_changes() {
     assert_eq!(s, 204);
     assert_eq!(me(again).await, 401, "an administrator's reset revokes them");
     // Until the temporary password is replaced, the API allows only that.
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let http = reqwest::Client::builder().cookie_provider(jar).build().unwrap();
-    let b: Value = http
-        .post(t.url("/api/v1/auth/sign-in"))
-        .json(&json!({"username": "u_cs_manager", "password": "Temp-pass-44"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (http, b) = t.sign_in_json("u_cs_manager", "Temp-pass-44").await;
     assert_eq!(b["must_change_password"], true);
     let csrf = b["csrf_token"].as_str().unwrap().to_string();
     let r = http.get(t.url(&format!("/api/v1/communities/{}/units", t.c1))).send().await.unwrap();
@@ -249,16 +233,7 @@ async fn p3_second_factor_codes_are_limited_per_sign_in() {
     })
     .await;
     // Enrol the director's second factor.
-    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let b: Value = http
-        .post(t.url("/api/v1/auth/sign-in"))
-        .json(&json!({"username": "u_centre_director", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (http, b) = t.sign_in_json("u_centre_director", PASSWORD).await;
     let csrf = b["csrf_token"].as_str().unwrap().to_string();
     let setup: Value =
         http.post(t.url("/api/v1/me/totp")).header("x-csrf-token", &csrf).send().await.unwrap().json().await.unwrap();
@@ -277,16 +252,7 @@ async fn p3_second_factor_codes_are_limited_per_sign_in() {
         .unwrap();
     assert_eq!(r.status(), 204);
     // A new sign-in waits for a code: five wrong ones end it.
-    let pending = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let b: Value = pending
-        .post(t.url("/api/v1/auth/sign-in"))
-        .json(&json!({"username": "u_centre_director", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (pending, b) = t.sign_in_json("u_centre_director", PASSWORD).await;
     assert_eq!(b["second_factor"], "required");
     let csrf = b["csrf_token"].as_str().unwrap().to_string();
     let wrong = if code(now + 60) == "123456" { "654321" } else { "123456" };

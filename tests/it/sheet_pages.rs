@@ -1,21 +1,8 @@
 //! The sheet pages a receptionist and a department use every day.
 
-use crate::harness::TestApp;
-use crate::sheets::{SIGNATURE, department, setup};
+use crate::harness::{PASSWORD, READY, TestApp, new_staff};
+use crate::sheets::{SIGNATURE, department, setup, sheet_id, version};
 use huiqian::domain::auth::Role;
-
-fn sheet_id(location: &str) -> i64 {
-    location.rsplit('/').next().unwrap().parse().unwrap()
-}
-
-async fn version(t: &TestApp, id: i64) -> String {
-    let v: i64 = sqlx::query_scalar("SELECT version FROM sheets WHERE id = $1")
-        .bind(id)
-        .fetch_one(t.app.store.read())
-        .await
-        .unwrap();
-    v.to_string()
-}
 
 /// The everyday journey through the pages: register a visit with a drawn signature,
 /// dispatch to engineering, engineering signs and returns, the desk collects with the
@@ -153,21 +140,8 @@ async fn r_sheet_journey_through_the_pages() {
     assert_eq!(img.headers()["content-type"], "image/png");
     let outsider = {
         let cli = t.cli();
-        let u = huiqian::app::auth::create_staff(
-            &t.app,
-            &cli,
-            &huiqian::app::auth::NewStaff {
-                username: "ly_desk".into(),
-                display_name: "柳园前台".into(),
-                password: crate::harness::PASSWORD.into(),
-                phone: String::new(),
-                locale: "zh-CN".into(),
-            },
-            huiqian::app::auth::StaffOptions { must_change_password: false, totp_exempt: false },
-        )
-        .await
-        .unwrap();
-        huiqian::app::auth::grant_role(&t.app, &cli, u.id, Some(t.c2), Role::Receptionist, None, false).await.unwrap();
+        let u = new_staff(&t.app, "ly_desk", "柳园前台", PASSWORD, READY).await;
+        huiqian::app::auth::grant_role(&t.app, &cli, u, Some(t.c2), Role::Receptionist, None, false).await.unwrap();
         t.client("ly_desk").await
     };
     assert_eq!(outsider.get("/attachments/1").await.status(), 404);

@@ -1,15 +1,22 @@
 //! Countersign sheets over HTTP (R-SHEET-1 … R-SHEET-12), on both backends.
 
-use crate::harness::{Client, TestApp};
+use crate::harness::{Client, PASSWORD, TestApp, new_staff};
 use huiqian::domain::auth::Role;
 use serde_json::{Value, json};
 
 pub const SIGNATURE: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACgAAAAUCAAAAADaLSBnAAAAJ0lEQVR42mNg+A8GBCli1aGQ1DGWgVjzGIi1l4FY9zGMBs9o8KBTAJ+1q3GjpzGEAAAAAElFTkSuQmCC";
 
 pub async fn setup(t: &TestApp) {
+    seed_unit(t, "").await;
+}
+
+/// Building 3 of community 1, its unit 3-2-1502 and the resident 王秀英 (13812345678, with
+/// the identity card number `id_number` when not empty) living there, made through the
+/// application; the building's, the unit's and the person's ids.
+pub async fn seed_unit(t: &TestApp, id_number: &str) -> (i64, i64, i64) {
     use huiqian::app::{org, people};
     let cli = t.cli();
-    org::create_building(
+    let b = org::create_building(
         &t.app,
         &cli,
         t.c1,
@@ -17,7 +24,7 @@ pub async fn setup(t: &TestApp) {
     )
     .await
     .unwrap();
-    org::create_unit(
+    let u = org::create_unit(
         &t.app,
         &cli,
         t.c1,
@@ -31,19 +38,36 @@ pub async fn setup(t: &TestApp) {
     )
     .await
     .unwrap();
-    people::create_person(
+    let p = people::create_person(
         &t.app,
         &cli,
         t.c1,
         &people::PersonInput {
             name: "王秀英".into(),
             phone: "13812345678".into(),
+            id_number: id_number.into(),
             room_no: "3-2-1502".into(),
             ..Default::default()
         },
     )
     .await
     .unwrap();
+    (b.id, u.id, p.id)
+}
+
+/// The id of the sheet a page redirected to (the last part of its location).
+pub fn sheet_id(location: &str) -> i64 {
+    location.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+/// The sheet's version as a form field carries it.
+pub async fn version(t: &TestApp, id: i64) -> String {
+    let v: i64 = sqlx::query_scalar("SELECT version FROM sheets WHERE id = $1")
+        .bind(id)
+        .fetch_one(t.app.store.read())
+        .await
+        .unwrap();
+    v.to_string()
 }
 
 pub async fn department(c: &Client, community: i64, kind: &str) -> i64 {
@@ -452,28 +476,16 @@ async fn r_sheet_4_a_named_receiver_signs_for_the_handover() {
     let mut conn = t.app.store.read().acquire().await.unwrap();
     let bm = huiqian::store::auth::user_by_name(&mut conn, "u_building_manager").await.unwrap().unwrap().id;
     drop(conn);
-    let outsider = huiqian::app::auth::create_staff(
-        &t.app,
-        &t.cli(),
-        &huiqian::app::auth::NewStaff {
-            username: "ly_guard".into(),
-            display_name: "柳园保安".into(),
-            password: crate::harness::PASSWORD.into(),
-            phone: String::new(),
-            locale: "zh-CN".into(),
-        },
-        huiqian::app::auth::StaffOptions::default(),
-    )
-    .await
-    .unwrap();
-    huiqian::app::auth::grant_role(&t.app, &t.cli(), outsider.id, Some(t.c2), Role::SecurityOfficer, None, false)
+    let outsider =
+        new_staff(&t.app, "ly_guard", "柳园保安", PASSWORD, huiqian::app::auth::StaffOptions::default()).await;
+    huiqian::app::auth::grant_role(&t.app, &t.cli(), outsider, Some(t.c2), Role::SecurityOfficer, None, false)
         .await
         .unwrap();
     let v = register(&desk, t.c1, "phone", "楼道堆放杂物").await;
     let (s, e) = act(
         &desk,
         &v,
-        json!({"action": "dispatch", "department_id": sec, "to_user_id": outsider.id, "opinion": "请清理"}),
+        json!({"action": "dispatch", "department_id": sec, "to_user_id": outsider, "opinion": "请清理"}),
     )
     .await;
     assert_eq!((s, e["error"]["fields"][0]["code"].as_str()), (422, Some("sheet.receiver_unknown")));

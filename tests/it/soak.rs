@@ -7,7 +7,7 @@
 //! throughout. `HUIQIAN_SOAK_COMMUNITIES` (default 2), `HUIQIAN_SOAK_OUT` (a folder for
 //! the per-route table and the memory curve), `HUIQIAN_SERVER_BIN` (e.g. a release build).
 
-use crate::harness::{PASSWORD, backend, fresh_database_url, seed, test_config};
+use crate::harness::{PASSWORD, backend, fresh_database_url};
 use crate::process::{Deployment, Server, free_port};
 use crate::workload::{self, Crew, Journal, Session, Timings};
 use huiqian::app::{Actor, auth, org};
@@ -104,9 +104,7 @@ async fn a_busy_morning_soak_fails_no_request() {
     let communities = env_or("HUIQIAN_SOAK_COMMUNITIES", 2).max(1) as usize;
     let dir = tempfile::tempdir().unwrap();
     let db_url = fresh_database_url(dir.path()).await;
-    let cfg = test_config(dir.path(), &db_url);
-    let s = seed(cfg.clone()).await;
-    workload::prepare(&s.app, s.c1).await;
+    let (cfg, s) = workload::seeded(dir.path(), &db_url).await;
     let roles = [Role::Receptionist, Role::Technician, Role::CsManager, Role::EngineeringDispatcher];
     let mut staffed = vec![(s.c1, roles.map(|r| s.users[&r].clone()))];
     for k in 1..communities {

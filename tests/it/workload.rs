@@ -158,6 +158,16 @@ pub struct Crew {
     pub technician_id: i64,
 }
 
+/// The test company (`harness::seed`) in the database at `db_url`, served from `dir`,
+/// with the unit and the owner the journeys register for in its first community; the
+/// configuration a server of it starts with.
+pub async fn seeded(dir: &std::path::Path, db_url: &str) -> (huiqian::config::Config, crate::harness::Seeded) {
+    let cfg = crate::harness::test_config(dir, db_url);
+    let s = crate::harness::seed(cfg.clone()).await;
+    prepare(&s.app, s.c1).await;
+    (cfg, s)
+}
+
 /// The unit and the owner the journeys register for, in `community`.
 pub async fn prepare(app: &huiqian::app::App, community: i64) {
     use huiqian::app::{Actor, org, people};
