@@ -160,14 +160,55 @@ pub async fn browse(app: &App, actor: &Actor, mut f: Filter) -> AppResult<Vec<En
     Ok(audit::list(app.store.read(), &f).await?)
 }
 
-/// [`browse`], each entry with the zone to show its time in: its community's, or the
-/// company-wide display zone for an entry of no community.
-pub async fn browse_with_zones(app: &App, actor: &Actor, f: Filter) -> AppResult<Vec<(Entry, chrono_tz::Tz)>> {
+/// An entry as people read it: with the zone to show its time in (its community's, or the
+/// company-wide display zone), the actor's name as colleagues know it, and for a sheet its
+/// number.
+pub struct Shown {
+    pub entry: Entry,
+    pub zone: chrono_tz::Tz,
+    /// The acting person's display name; `None` for the system (scheduler, command line).
+    pub actor: Option<String>,
+    /// The sheet's number (KF-…), for an entry about a sheet.
+    pub sheet_number: Option<String>,
+}
+
+/// [`browse`], each entry with what a reader needs to read it ([`Shown`]).
+pub async fn browse_shown(app: &App, actor: &Actor, f: Filter) -> AppResult<Vec<Shown>> {
     let entries = browse(app, actor, f).await?;
+    let mut names: HashMap<i64, String> = HashMap::new();
+    let mut numbers: HashMap<String, Option<String>> = HashMap::new();
     let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
-        let zone = app.zone_of(e.community_id).await?;
-        out.push((e, zone));
+    for entry in entries {
+        let zone = app.zone_of(entry.community_id).await?;
+        let name = match entry.actor_user_id {
+            Some(id) => match names.get(&id) {
+                Some(n) => Some(n.clone()),
+                None => {
+                    let user = crate::store::auth::user(app.store.read(), id).await?;
+                    let n = user.map(|u| u.display_name).unwrap_or_else(|| entry.actor_name.clone());
+                    names.insert(id, n.clone());
+                    Some(n)
+                }
+            },
+            None => None,
+        };
+        let sheet_number = if entry.entity_type == "sheet" {
+            match numbers.get(&entry.entity_id) {
+                Some(n) => n.clone(),
+                None => {
+                    let row = match entry.entity_id.parse::<i64>() {
+                        Ok(id) => crate::store::sheet::sheet(app.store.read(), id).await?,
+                        Err(_) => None,
+                    };
+                    let n = row.map(|r| r.number);
+                    numbers.insert(entry.entity_id.clone(), n.clone());
+                    n
+                }
+            }
+        } else {
+            None
+        };
+        out.push(Shown { entry, zone, actor: name, sheet_number });
     }
     Ok(out)
 }

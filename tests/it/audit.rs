@@ -291,5 +291,45 @@ async fn managers_browse_and_filter_their_communities_trail_only() {
     let tech = t.as_role(Role::Technician).await;
     assert_eq!(tech.get_json("/api/v1/audit").await.0, 403);
     let html = m.get(&format!("/audit?community_id={}", t.c1)).await.text().await.unwrap();
-    assert!(html.contains("building.created"));
+    let table = &html[html.find("id=\"audit\"").unwrap()..];
+    assert!(table.contains("新建楼栋"), "the action in words");
+    assert!(!table.contains("building.created"), "not its stored code");
+}
+
+/// The audit page speaks to people: what was done in words, the sheet by its number with
+/// a link, the actor by name with the role and community rather than `role@id`, what
+/// changed as labelled lines with times in the community's zone, and the scheduler as the
+/// system.
+#[tokio::test]
+async fn the_audit_page_reads_in_words() {
+    use huiqian::app::notify;
+    let t = TestApp::spawn().await;
+    crate::sheets::setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let m = t.as_role(Role::CsManager).await;
+    let body = json!({"kind": "other", "channel": "phone", "requester_name": "王秀英", "reason": "楼道灯不亮"});
+    let (s, v) = desk.post_json(&format!("/api/v1/communities/{}/sheets", t.c1), &body).await;
+    assert_eq!(s, 201, "{v}");
+    let number = v["number"].as_str().unwrap().to_string();
+    let id = v["id"].as_i64().unwrap();
+    // A day and more later the scheduler has warned about the collection limit.
+    notify::tick(&t.app, t.now() + 30 * 86_400_000).await.unwrap();
+    let html = m.get(&format!("/audit?community_id={}", t.c1)).await.text().await.unwrap();
+    let table = &html[html.find("id=\"audit\"").unwrap()..];
+    assert!(table.contains(&format!("<a href=\"/sheets/{id}\">会签单 {number}</a>")), "{table}");
+    let me = desk.get_json("/api/v1/me").await.1;
+    let name = me["user"]["display_name"].as_str().unwrap().to_string();
+    let (_, community) = desk.get_json(&format!("/api/v1/communities/{}", t.c1)).await;
+    let place = community["name"].as_str().unwrap();
+    assert!(table.contains(&format!("<td>{name}<br>")), "the actor by display name {name}: {table}");
+    assert!(table.contains(&format!(" · {place}</small>")), "role and community in words: {table}");
+    assert!(!table.contains(&format!("receptionist@{}", t.c1)), "not role@id: {table}");
+    assert!(!table.contains("sheet #") && !table.contains("sheet.registered"), "{table}");
+    assert!(
+        table.contains("<dt>单号</dt><dd>") && table.contains("<dt>状态</dt>"),
+        "changes as labelled lines: {table}"
+    );
+    assert!(!table.contains("{&quot;"), "no JSON: {table}");
+    assert!(table.contains("<td>系统"), "the scheduler is the system: {table}");
+    assert!(!table.contains(">scheduler<"), "{table}");
 }

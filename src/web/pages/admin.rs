@@ -1,5 +1,6 @@
 //! Administration pages: staff and roles, bulk import, the audit trail.
 
+use super::audit_words as words;
 use super::{Chrome, Form, OrPage, PageError, PageResult, page, render, see_other, when};
 use crate::app::{AppError, audit, auth, import, org};
 use crate::store::{audit as sau, auth as sa};
@@ -468,13 +469,19 @@ struct AuditQuery {
 pub struct AuditRow {
     pub seq: i64,
     pub at: String,
+    /// Who: the person's name, or the system.
     pub actor: String,
     pub role: String,
-    pub community: String,
+    /// What was done, in words.
     pub action: String,
+    /// What it was done to ("会签单 KF-2026-000003"), and its page.
     pub entity: String,
-    pub changes: String,
+    pub entity_href: Option<String>,
+    /// What changed, one line a field.
+    pub changes: Vec<(String, String)>,
+    /// On whose authority, in words; the manual's rule number for the system's entries.
     pub authority: String,
+    pub authority_title: String,
     pub request_id: String,
 }
 
@@ -527,25 +534,31 @@ async fn audit_page(State(s): State<AppState>, ctx: Ctx, Query(q): Query<AuditQu
         before_seq: q.before,
         limit: 100,
     };
-    let entries = audit::browse_with_zones(&s.app, &ctx.actor, filter).await.page(ctx.lang)?;
+    let entries = audit::browse_shown(&s.app, &ctx.actor, filter).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
-    let next_before = (entries.len() == 100).then(|| entries.last().map(|(e, _)| e.seq)).flatten();
+    let next_before = (entries.len() == 100).then(|| entries.last().map(|x| x.entry.seq)).flatten();
+    let community_name = |id: i64| all.iter().find(|x| x.id == id).map(|x| x.name.clone());
     let rows = entries
         .into_iter()
-        .map(|(e, zone)| AuditRow {
-            seq: e.seq,
-            at: when(e.at, zone),
-            actor: e.actor_name,
-            role: if e.actor_role.is_empty() { String::new() } else { role_label(&c, &e.actor_role) },
-            community: e
-                .community_id
-                .and_then(|id| all.iter().find(|c| c.id == id).map(|c| c.name.clone()))
-                .unwrap_or_default(),
-            action: e.action,
-            entity: format!("{} #{}", e.entity_type, e.entity_id),
-            changes: e.changes,
-            authority: e.authority,
-            request_id: e.request_id,
+        .map(|x| {
+            let e = x.entry;
+            let (authority, authority_title) =
+                words::authority(ctx.lang, &e.authority, |r| role_label(&c, r), community_name);
+            let (entity, entity_href) =
+                words::entity(ctx.lang, &e.entity_type, &e.entity_id, x.sheet_number.as_deref());
+            AuditRow {
+                seq: e.seq,
+                at: when(e.at, x.zone),
+                actor: x.actor.unwrap_or_else(|| c.t.get("audit.system").to_string()),
+                role: if e.actor_role.is_empty() { String::new() } else { role_label(&c, &e.actor_role) },
+                action: words::action(ctx.lang, &e.action),
+                entity,
+                entity_href,
+                changes: words::changes(ctx.lang, &e.changes, x.zone),
+                authority,
+                authority_title,
+                request_id: e.request_id,
+            }
         })
         .collect();
     let f = Form::with(&[

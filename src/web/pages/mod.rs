@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod audit_words;
 mod followups;
 mod inbox;
 mod org;

@@ -1,0 +1,209 @@
+//! The audit trail in words: what was done, to what, on whose authority, and what changed,
+//! as a manager reads it — not the stored codes (`sheet.dispatched`, `cs_manager@1`,
+//! epoch milliseconds in JSON).
+
+use crate::i18n::{Lang, has, t};
+use chrono_tz::Tz;
+use serde_json::Value;
+
+/// What was done: `audit_action.<action>`, or for a step of a sheet its event's name.
+pub fn action(lang: Lang, action: &str) -> String {
+    let key = format!("audit_action.{action}");
+    if has(lang, &key) {
+        return t(lang, &key).to_string();
+    }
+    if let Some(event) = action.strip_prefix("sheet.") {
+        let key = format!("sheet_event.{event}");
+        if has(lang, &key) {
+            return t(lang, &key).to_string();
+        }
+    }
+    action.to_string()
+}
+
+/// What it was done to: "会签单 KF-2026-000003" for a sheet, else the kind and its number,
+/// with the page to open where there is one.
+pub fn entity(lang: Lang, kind: &str, id: &str, sheet_number: Option<&str>) -> (String, Option<String>) {
+    let key = format!("audit_entity.{kind}");
+    let name = if has(lang, &key) { t(lang, &key) } else { kind };
+    match (kind, sheet_number) {
+        ("sheet", Some(no)) => (format!("{name} {no}"), Some(format!("/sheets/{id}"))),
+        ("person", _) => (format!("{name} #{id}"), Some(format!("/persons/{id}"))),
+        _ if id.is_empty() => (name.to_string(), None),
+        _ => (format!("{name} #{id}"), None),
+    }
+}
+
+/// On whose authority: a role in a community ("客服部经理 · 和园"), the company, one's own
+/// account, or the system acting by a rule of the manual (the rule's number kept for the
+/// title). `community` names a community by its id.
+pub fn authority(
+    lang: Lang,
+    authority: &str,
+    role_label: impl Fn(&str) -> String,
+    community: impl Fn(i64) -> Option<String>,
+) -> (String, String) {
+    if let Some((role, place)) = authority.split_once('@') {
+        let place = match place {
+            "company" => t(lang, "audit.company_wide").to_string(),
+            id => id.parse().ok().and_then(&community).unwrap_or_else(|| format!("#{id}")),
+        };
+        return (format!("{} · {place}", role_label(role)), String::new());
+    }
+    match authority {
+        "" => (String::new(), String::new()),
+        "self" => (t(lang, "audit.own_account").to_string(), String::new()),
+        rule if rule.starts_with("R-") => (t(lang, "audit.by_rule").to_string(), rule.to_string()),
+        other => (other.to_string(), String::new()),
+    }
+}
+
+/// What changed, one line a field: names in words, times in the zone, yes and no, the
+/// event of a sheet's step spread out beside the sheet's number and state.
+pub fn changes(lang: Lang, changes: &str, zone: Tz) -> Vec<(String, String)> {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(changes) else {
+        return if changes.trim().is_empty() || changes == "{}" || changes == "null" {
+            vec![]
+        } else {
+            vec![(String::new(), changes.to_string())]
+        };
+    };
+    let mut out = vec![];
+    for (k, v) in &map {
+        match (k.as_str(), v) {
+            ("event", Value::Object(inner)) => {
+                for (k, v) in inner {
+                    out.push((field(lang, k), value(lang, k, v, zone)));
+                }
+            }
+            _ => out.push((field(lang, k), value(lang, k, v, zone))),
+        }
+    }
+    out
+}
+
+fn field(lang: Lang, key: &str) -> String {
+    let k = format!("audit_field.{key}");
+    if has(lang, &k) { t(lang, &k).to_string() } else { key.to_string() }
+}
+
+fn value(lang: Lang, key: &str, v: &Value, zone: Tz) -> String {
+    let is_time = key.ends_with("_at") || matches!(key, "at" | "since" | "until" | "next_attempt");
+    match v {
+        Value::Null => "—".to_string(),
+        Value::Bool(b) => t(lang, if *b { "common.yes" } else { "common.no" }).to_string(),
+        Value::Number(n) if is_time => match n.as_i64() {
+            Some(ms) if ms > 0 => huiqian_domain::time::format_instant(ms, zone),
+            _ => n.to_string(),
+        },
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if key == "state" => {
+            let k = format!("sheet_state.{s}");
+            if has(lang, &k) { t(lang, &k).to_string() } else { s.clone() }
+        }
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(|i| value(lang, key, i, zone)).collect::<Vec<_>>().join("、"),
+        Value::Object(_) => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ZONE: Tz = chrono_tz::Asia::Shanghai;
+
+    #[test]
+    fn a_sheets_step_reads_as_its_event() {
+        assert_eq!(action(Lang::Zh, "sheet.dispatched"), t(Lang::Zh, "sheet_event.dispatched"));
+        assert_eq!(action(Lang::En, "person.created"), t(Lang::En, "audit_action.person.created"));
+    }
+
+    #[test]
+    fn authority_in_words() {
+        let role = |r: &str| if r == "cs_manager" { "客服部经理".to_string() } else { r.to_string() };
+        let place = |id: i64| (id == 1).then(|| "和园".to_string());
+        assert_eq!(authority(Lang::Zh, "cs_manager@1", role, place).0, "客服部经理 · 和园");
+        let (text, title) = authority(Lang::Zh, "R-SHEET-9", role, place);
+        assert!(!text.contains("R-SHEET") && title == "R-SHEET-9", "{text}");
+    }
+
+    #[test]
+    fn changes_read_as_lines_with_times_in_the_zone() {
+        let json = r#"{"number":"KF-2026-000003","event":{"handover":1,"opinion":"请工程部上门"},"due_at":1767225600000,"signature_pending":true}"#;
+        let lines = changes(Lang::Zh, json, ZONE);
+        assert!(lines.iter().any(|(k, v)| k == t(Lang::Zh, "audit_field.opinion") && v == "请工程部上门"), "{lines:?}");
+        assert!(lines.iter().any(|(_, v)| v == "2026-01-01 08:00"), "{lines:?}");
+        assert!(lines.iter().any(|(_, v)| v == t(Lang::Zh, "common.yes")), "{lines:?}");
+        assert!(!lines.iter().any(|(k, _)| k == "event"));
+    }
+
+    /// Every action the code writes to the trail, and every step of a sheet, has words in
+    /// both languages: the audit page never shows a stored code.
+    #[test]
+    fn every_audited_action_has_words() {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    files(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut all = vec![];
+        files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app"), &mut all);
+        let mut actions: Vec<String> =
+            huiqian_domain::sheet::lifecycle::EVENT_TYPES.iter().map(|e| format!("sheet.{e}")).collect();
+        let quoted = |s: &str| -> Option<String> {
+            let start = s.find('"')? + 1;
+            let end = start + s[start..].find('"')?;
+            let lit = &s[start..end];
+            (lit.contains('.') && lit.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'))
+                .then(|| lit.to_string())
+        };
+        for f in &all {
+            let text = std::fs::read_to_string(f).unwrap();
+            for call in ["audit::record(", "record_own(", "record_covering(", "record_system(", "record_self("] {
+                for (i, _) in text.match_indices(call) {
+                    // The first dotted literal among the call's arguments is its action.
+                    let args = &text[i + call.len()..];
+                    let mut end = args.find(");").unwrap_or(args.len()).min(600);
+                    while !args.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    let args = &args[..end];
+                    let mut rest = args;
+                    while let Some(pos) = rest.find('"') {
+                        if let Some(lit) = quoted(&rest[pos..]) {
+                            actions.push(lit);
+                            break;
+                        }
+                        let after = &rest[pos + 1..];
+                        rest = &after[after.find('"').map(|e| e + 1).unwrap_or(after.len())..];
+                    }
+                }
+            }
+            for line in text.lines().filter(|l| l.trim_start().starts_with("let action = ")) {
+                let mut rest = line;
+                while let Some(lit) = quoted(rest) {
+                    actions.push(lit.clone());
+                    rest = &rest[rest.find(&lit).unwrap() + lit.len() + 1..];
+                }
+            }
+        }
+        actions.sort();
+        actions.dedup();
+        assert!(actions.len() > 60, "the scan found the actions: {actions:?}");
+        let mut missing = vec![];
+        for a in &actions {
+            for lang in [Lang::Zh, Lang::En] {
+                if action(lang, a) == *a {
+                    missing.push(format!("{a} ({})", lang.code()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "audited actions without words: {missing:?}");
+    }
+}
