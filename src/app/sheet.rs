@@ -210,40 +210,82 @@ pub async fn register(
     input: &RegisterInput,
     idempotency_key: Option<&str>,
 ) -> AppResult<st::SheetRow> {
-    // Security out of hours and a technician on site take repairs in too (R-REP-1).
-    let authority = match actor.authorize(Permission::RegisterSheet, community_id) {
-        Ok(a) => a,
-        Err(e) => match SheetKind::parse(&input.kind) {
-            Ok(SheetKind::Repair) => actor.authorize(Permission::RegisterRepair, community_id)?,
-            _ => return Err(e),
-        },
-    };
-    if let Some(key) = idempotency_key {
-        let mut conn = app.store.read().acquire().await?;
-        if let Some(id) = st::sheet_by_idempotency(&mut conn, actor.user_id(), key).await? {
-            return st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound);
-        }
+    let authority = registering(actor, community_id, &input.kind)?;
+    if let Some(key) = idempotency_key
+        && let Some(row) = registered_before(app, actor, key).await?
+    {
+        return Ok(row);
     }
     let tz = community_tz(app, community_id).await?;
-    let Intake { kind, channel, name, phone, reason, unit, signature, commands: intake } =
-        parse_registration(app, actor, community_id, input).await?;
-    let reason = reason.as_str();
-    let stored_signature = match &signature {
+    let intake = parse_registration(app, actor, community_id, input).await?;
+    let signature = match &intake.signature {
         Some(png) => Some(files::store(app, "signature", png, files::Purpose::Signature)?),
         None => None,
     };
     let now = app.clock.now();
+    let steps = first_steps(app, actor, community_id, &intake, input.follow_up_requested, now).await?;
     let year = i64::from(chrono::Datelike::year(&super::people::today_in(tz, now)));
-    let (mut domain_sheet, first) = Sheet::register(kind, channel, actor.user_id(), now);
-    let mut follow = Vec::new();
-    let asked = input.follow_up_requested.then(|| Command::RequestFollowUp { note: String::new() });
-    for cmd in intake.iter().chain(asked.as_ref()) {
-        follow.push(domain_sheet.handle(cmd, now, actor.user_id()).map_err(|r| AppError::rejected(r.0))?);
+    let new = Registration { community_id, person_id: input.person_id, intake, signature, year, now, idempotency_key };
+    let id = match record_registration(app, actor, &authority, new, steps).await? {
+        Written::New(id) => id,
+        Written::Before(row) => return Ok(*row),
+    };
+    st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)
+}
+
+/// Who may register: the desk; security out of hours and a technician on site take
+/// repairs in too (R-REP-1).
+fn registering(actor: &Actor, community_id: i64, kind: &str) -> AppResult<Authority> {
+    match actor.authorize(Permission::RegisterSheet, community_id) {
+        Ok(a) => Ok(a),
+        Err(e) => match SheetKind::parse(kind) {
+            Ok(SheetKind::Repair) => actor.authorize(Permission::RegisterRepair, community_id),
+            _ => Err(e),
+        },
     }
-    for cmd in
-        super::request::after_intake(app, actor, community_id, &domain_sheet, unit.as_ref().map(|u| u.id), now).await?
-    {
-        follow.push(domain_sheet.handle(&cmd, now, actor.user_id()).map_err(|r| AppError::rejected(r.0))?);
+}
+
+/// The sheet a retried registration (same person, same key) already made.
+async fn registered_before(app: &App, actor: &Actor, key: &str) -> AppResult<Option<st::SheetRow>> {
+    let mut conn = app.store.read().acquire().await?;
+    let Some(id) = st::sheet_by_idempotency(&mut conn, actor.user_id(), key).await? else {
+        return Ok(None);
+    };
+    drop(conn);
+    Ok(Some(st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?))
+}
+
+/// A registration the domain accepted: the sheet, its first event and the steps that
+/// follow at once (the flow's opening, a follow-up asked for, the hand-over to the desk).
+struct FirstSteps {
+    sheet: Sheet,
+    first: Recorded,
+    follow: Vec<Recorded>,
+    /// The receptionist a sheet registered outside customer service went to (R-SHEET-6).
+    handed_to: Option<i64>,
+    /// The projection after the follow-up steps (read before the transaction: it needs
+    /// the community's clock settings).
+    projection: Option<Proj>,
+}
+
+async fn first_steps(
+    app: &App,
+    actor: &Actor,
+    community_id: i64,
+    intake: &Intake,
+    follow_up_requested: bool,
+    now: i64,
+) -> AppResult<FirstSteps> {
+    let by = actor.user_id();
+    let (mut sheet, first) = Sheet::register(intake.kind, intake.channel, by, now);
+    let mut follow = Vec::new();
+    let asked = follow_up_requested.then(|| Command::RequestFollowUp { note: String::new() });
+    for cmd in intake.commands.iter().chain(asked.as_ref()) {
+        follow.push(sheet.handle(cmd, now, by).map_err(|r| AppError::rejected(r.0))?);
+    }
+    let unit_id = intake.unit.as_ref().map(|u| u.id);
+    for cmd in super::request::after_intake(app, actor, community_id, &sheet, unit_id, now).await? {
+        follow.push(sheet.handle(&cmd, now, by).map_err(|r| AppError::rejected(r.0))?);
     }
     // R-SHEET-6: the first-contact owner issues, collects and closes the sheet. Security
     // out of hours and a technician on site are not customer service ("会签单由客服部填写
@@ -253,29 +295,59 @@ pub async fn register(
         let to = st::least_busy(&mut conn, community_id, &["receptionist", "cs_supervisor", "cs_manager"]).await?;
         drop(conn);
         let to = to.ok_or(AppError::rejected("sheet.no_receptionist"))?;
-        let by = actor.roles_in(community_id).first().map(|r| r.label_zh()).unwrap_or("");
-        let cmd = Command::ReassignFirstContact { to, reason: format!("{by}受理，交客服部首接") };
-        follow.push(domain_sheet.handle(&cmd, now, actor.user_id()).map_err(|r| AppError::rejected(r.0))?);
+        let role = actor.roles_in(community_id).first().map(|r| r.label_zh()).unwrap_or("");
+        let cmd = Command::ReassignFirstContact { to, reason: format!("{role}受理，交客服部首接") };
+        follow.push(sheet.handle(&cmd, now, by).map_err(|r| AppError::rejected(r.0))?);
         Some(to)
     } else {
         None
     };
-    // The projection after the flow's first steps, computed before the transaction (it
-    // reads the community's clock settings).
-    let follow_projection = if follow.is_empty() {
+    let projection = if follow.is_empty() {
         None
     } else {
         let mut history = vec![first.clone()];
         history.extend(follow.iter().cloned());
-        Some(project(app, community_id, &domain_sheet, &history, now, None).await?)
+        Some(project(app, community_id, &sheet, &history, now, None).await?)
     };
+    Ok(FirstSteps { sheet, first, follow, handed_to, projection })
+}
+
+/// What a registration writes besides its steps.
+struct Registration<'a> {
+    community_id: i64,
+    person_id: Option<i64>,
+    intake: Intake,
+    signature: Option<files::Stored>,
+    year: i64,
+    now: i64,
+    idempotency_key: Option<&'a str>,
+}
+
+/// A registration written, or the one a concurrent retry of it wrote first.
+enum Written {
+    New(i64),
+    Before(Box<st::SheetRow>),
+}
+
+/// Write a registration in one transaction: the sheet under the year's next number, its
+/// search terms, events, signature, the flow's rows, the audit entries, the projection
+/// after the first steps and the notice to the receptionist it went to.
+async fn record_registration(
+    app: &App,
+    actor: &Actor,
+    authority: &Authority,
+    r: Registration<'_>,
+    steps: FirstSteps,
+) -> AppResult<Written> {
+    let Registration { community_id, person_id, intake, signature, year, now, idempotency_key } = r;
+    let Intake { kind, channel, name, phone, reason, unit, .. } = intake;
+    let FirstSteps { sheet: domain_sheet, first, follow, handed_to, projection } = steps;
     let new_events: Vec<Event> =
         std::iter::once(first.event.clone()).chain(follow.iter().map(|r| r.event.clone())).collect();
     let prepared = super::request::prepare(app, community_id, &new_events).await?;
     let mut tx = app.store.begin().await?;
     let seq = st::next_seq(&mut tx, community_id, year).await?;
     let no = number::format("KF", year as i32, seq);
-    let phone_masked = phone.masked.clone();
     let new = st::NewSheet {
         community_id,
         number: &no,
@@ -284,12 +356,12 @@ pub async fn register(
         kind: kind.as_str(),
         channel: channel.as_str(),
         unit_id: unit.as_ref().map(|u| u.id),
-        person_id: input.person_id,
+        person_id,
         requester_name: name.as_str(),
-        requester_phone_masked: &phone_masked,
+        requester_phone_masked: &phone.masked,
         requester_phone_last4: &phone.last4,
         requester_phone_enc: phone.enc.as_deref(),
-        reason,
+        reason: &reason,
         first_contact_id: actor.user_id(),
         signature_pending: domain_sheet.signature_pending,
         registered_at: now,
@@ -300,18 +372,15 @@ pub async fn register(
         Err(e) if store::is_unique_violation(&e) && idempotency_key.is_some() => {
             // The same registration committed concurrently: answer with it.
             drop(tx);
-            let mut conn = app.store.read().acquire().await?;
-            let id = st::sheet_by_idempotency(&mut conn, actor.user_id(), idempotency_key.unwrap_or_default())
-                .await?
-                .ok_or(AppError::Conflict { code: "duplicate" })?;
-            return st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound);
+            let row = registered_before(app, actor, idempotency_key.unwrap_or_default()).await?;
+            return row.map(|r| Written::Before(Box::new(r))).ok_or(AppError::Conflict { code: "duplicate" });
         }
         Err(e) => return Err(e.into()),
     };
     let words = huiqian_domain::sheet::search::terms(&format!("{reason} {}", name.as_str()));
     st::insert_terms(&mut tx, community_id, id, &words).await?;
-    let registered = append_events(&mut tx, id, 1, std::slice::from_ref(&first), &authority).await?;
-    if let (Some(f), true) = (&stored_signature, channel.signs_at_registration()) {
+    let registered = append_events(&mut tx, id, 1, std::slice::from_ref(&first), authority).await?;
+    if let (Some(f), true) = (&signature, channel.signs_at_registration()) {
         st::insert_attachment(
             &mut tx,
             community_id,
@@ -329,25 +398,15 @@ pub async fn register(
     }
     // The flow's rows before the audit entries: appending to the audit chain takes its
     // head's lock until commit, so the chain is written last.
-    super::request::persist(
-        app,
-        &mut tx,
-        &prepared,
-        &domain_sheet,
-        id,
-        &no,
-        community_id,
-        unit.as_ref().map(|u| u.id),
-        true,
-    )
-    .await?;
-    audit::record_covering(app, &mut tx, actor, &authority, "sheet.registered", "sheet", id, json!({
+    let unit_id = unit.as_ref().map(|u| u.id);
+    super::request::persist(app, &mut tx, &prepared, &domain_sheet, id, &no, community_id, unit_id, true).await?;
+    audit::record_covering(app, &mut tx, actor, authority, "sheet.registered", "sheet", id, json!({
         "number": no, "kind": kind.as_str(), "channel": channel.as_str(), "room_no": unit.as_ref().map(|u| u.room_no.clone()),
-        "requester": name.as_str(), "phone": phone_masked, "signature_pending": domain_sheet.signature_pending,
+        "requester": name.as_str(), "phone": phone.masked, "signature_pending": domain_sheet.signature_pending,
     }), &registered[0].covers).await?;
-    if let Some(projection) = &follow_projection {
-        let appended = append_events(&mut tx, id, 2, &follow, &authority).await?;
-        audit_appended(app, &mut tx, actor, &authority, id, &no, &appended, None).await?;
+    if let Some(projection) = &projection {
+        let appended = append_events(&mut tx, id, 2, &follow, authority).await?;
+        audit_appended(app, &mut tx, actor, authority, id, &no, &appended, None).await?;
         for h in &domain_sheet.handovers {
             st::save_handover(&mut tx, community_id, id, h).await?;
         }
@@ -359,7 +418,7 @@ pub async fn register(
     }
     tx.commit().await?;
     tracing::info!(sheet = id, number = %no, kind = kind.as_str(), "sheet registered");
-    st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)
+    Ok(Written::New(id))
 }
 
 /// A sheet with everything its page shows.
