@@ -784,6 +784,52 @@ const tests = [
     },
   },
   {
+    name: 'R-REP-2 the dispatcher\'s board refreshes itself: a repair registered at the desk appears without a reload, countdowns carry their unit, and the board waits while an assignment is being filled in',
+    async run({ browser, base, shoot }) {
+      const desk = await newPage(browser, base, { viewport: { width: 1366, height: 768 } });
+      const disp = await newPage(browser, base, { viewport: { width: 1366, height: 768 } });
+      try {
+        await signIn(desk.page, 'hy.desk');
+        await signIn(disp.page, 'hy.dispatcher');
+        await useChinese(disp.page);
+        const community = await communityId(desk.page, '和园');
+        await disp.page.goto('/repairs/board');
+        const live = disp.page.locator('#board-live');
+        expect(await live.count() === 1, `the board should have a live part${await complaints(disp.page)}`);
+        const register = (reason) => callApi(desk.page, 'POST', `/api/v1/communities/${community}/sheets`, {
+          kind: 'repair', channel: 'phone', room_no: '3-2-1502', requester_name: '孙女士', reason,
+          repair: { category: 'electrical' },
+        });
+        const first = await register('客厅插座冒火花');
+        const row = disp.page.locator(`#board-live tr[data-sheet="${first.id}"]`);
+        expect(await row.count() === 0, 'the new repair is not on the board before it refreshes');
+        await row.waitFor({ state: 'attached', timeout: 30_000 });
+        const waiting = (await row.innerText()).replace(/\s+/g, ' ');
+        expect(/\d+ 分钟/.test(waiting), `the waiting time carries its unit: ${waiting}`);
+        await shoot(disp.page, 'board-refreshed');
+
+        // Filling in an assignment: the board holds still until it is sent.
+        const select = disp.page.locator(`#assign-${first.id} select[name=technician_id]`);
+        await select.focus();
+        const second = await register('卫生间灯不亮');
+        await sleep(25_000);
+        expect(await disp.page.locator(`#board-live tr[data-sheet="${second.id}"]`).count() === 0, 'the board does not refresh under a hand filling in an assignment');
+        expect(await select.evaluate((el) => el === document.activeElement), 'the focus stays in the assignment');
+        // Sent: the technician's clock starts, and its countdown says its unit.
+        await submitAndWait(disp.page, disp.page.locator(`#assign-${first.id} button`));
+        await disp.page.goto(`/sheets/${first.id}`);
+        const countdown = (await disp.page.locator('#arrival-clock .countdown').innerText()).trim();
+        expect(/^(还剩|已超时) \d+(天|小时|分钟)/.test(countdown), `a countdown says its unit: ${JSON.stringify(countdown)}`);
+      } catch (e) {
+        await shoot(disp.page, 'board-live-failure');
+        throw e;
+      } finally {
+        await desk.context.close();
+        await disp.context.close();
+      }
+    },
+  },
+  {
     name: 'R-CMP-2 R-CMP-3 judge form offers only the departments the rule allows: a complaint about a receptionist lands with the director, one about engineering with engineering',
     async run({ browser, base, shoot }) {
       const desk = await newPage(browser, base);

@@ -48,14 +48,19 @@ document.addEventListener("DOMContentLoaded", () => {
     const name = () => words.forEach((el) => { el.textContent = el.dataset[channel.value] || el.textContent; });
     channel.addEventListener("change", name); name();
   }
-  // Live countdowns to a clock's deadline.
+  // Live countdowns to a clock's deadline, with their units: "还剩 13 分钟", "已超时 2 小时".
   const tick = () => document.querySelectorAll(".countdown[data-due]").forEach((el) => {
     const left = Number(el.dataset.due) - Date.now();
-    const a = Math.abs(left), h = Math.floor(a / 3600000), m = Math.floor((a % 3600000) / 60000);
-    el.textContent = (left < 0 ? el.dataset.overdueLabel + " " : "") + h + ":" + String(m).padStart(2, "0");
+    const [day, hour, minute, joint] = (el.dataset.units || "d|h|min| ").split("|");
+    const mins = Math.max(1, Math.floor(Math.abs(left) / 60000));
+    const d = Math.floor(mins / 1440), h = Math.floor((mins % 1440) / 60), m = mins % 60;
+    const parts = d > 0 ? [[d, day], [h, hour]] : h > 0 ? [[h, hour], [m, minute]] : [[m, minute]];
+    const span = parts.filter(([n], i) => n > 0 || i === 0).map(([n, u]) => n + joint + u).join(joint);
+    el.textContent = (left < 0 ? el.dataset.overdue : el.dataset.left).replace("{t}", span);
     el.classList.toggle("late", left < 0);
   });
   tick(); setInterval(tick, 30000);
+  window.addEventListener("countdowns", tick);
 });
 // The unit finder: a click fills the room, the requester and the person; the person's
 // phone comes from their file on the server, so the page shows it masked and leaves the
@@ -147,4 +152,28 @@ document.addEventListener("DOMContentLoaded", () => {
 // A print button (the weekly table prints on A4 without the page's controls).
 document.addEventListener("click", (e) => {
   if (e.target.closest("[data-print]")) window.print();
+});
+
+// The dispatcher's board refreshes itself, but never under a hand that is filling in an
+// assignment: it waits while a form on the board has the focus or has been changed.
+document.addEventListener("DOMContentLoaded", () => {
+  const live = document.getElementById("board-live");
+  if (!live || !live.dataset.refresh) return;
+  let touched = false;
+  live.addEventListener("input", () => { touched = true; });
+  const idle = () => !touched && !live.contains(document.activeElement) && document.visibilityState === "visible";
+  const refresh = async () => {
+    if (!idle()) return;
+    try {
+      const r = await fetch(live.dataset.refresh, { headers: { "Accept": "text/html" }, credentials: "same-origin" });
+      if (!r.ok || !idle()) return;
+      const fresh = new DOMParser().parseFromString(await r.text(), "text/html").getElementById("board-live");
+      if (!fresh) return;
+      live.innerHTML = fresh.innerHTML;
+      live.dataset.refreshedAt = String(Date.now());
+      live.dispatchEvent(new CustomEvent("board:refreshed", { bubbles: true }));
+    } catch (_) { /* offline for a moment: the next round tries again */ }
+  };
+  setInterval(refresh, 1000 * Number(live.dataset.refreshSeconds || 20));
+  document.addEventListener("board:refreshed", () => document.querySelectorAll(".countdown[data-due]").length && window.dispatchEvent(new Event("countdowns")));
 });
