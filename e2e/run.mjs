@@ -830,6 +830,47 @@ const tests = [
     },
   },
   {
+    name: 'the technician\'s phone: every control and every link that stands on its own is at least 44 px each way, on the day page, a sheet and home',
+    async run({ browser, base, shoot }) {
+      const tech = await newPage(browser, base, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+      try {
+        const { page } = tech;
+        await signIn(page, 'hy.tech');
+        await useChinese(page);
+        const small = async () => page.evaluate(() => {
+          const out = [];
+          for (const el of document.querySelectorAll('a[href], button, select, input, textarea, summary')) {
+            if (el.type === 'hidden' || el.type === 'checkbox' || el.type === 'radio' || el.type === 'file') continue;
+            if (el.closest('p, .banner, dd.text')) continue; // a link inside a sentence
+            const r = el.getBoundingClientRect();
+            const style = getComputedStyle(el);
+            if (r.width === 0 || r.height === 0 || style.visibility === 'hidden') continue;
+            if (r.height < 43.5 || r.width < 43.5) out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} "${(el.textContent || el.value || '').trim().slice(0, 20)}" ${Math.round(r.width)}×${Math.round(r.height)}`);
+          }
+          return out;
+        });
+        for (const path of ['/repairs/day', '/', '/inbox']) {
+          await page.goto(path);
+          const bad = await small();
+          expect(bad.length === 0, `${path}: tap targets under 44 px: ${bad.slice(0, 8).join('; ')}`);
+        }
+        await shoot(page, 'technician-day-phone');
+        const first = page.locator('#day-open a.job-number').first();
+        if (await first.count() > 0) {
+          await first.click();
+          await page.waitForLoadState('load');
+          const bad = await small();
+          expect(bad.length === 0, `${pathOf(page)}: tap targets under 44 px: ${bad.slice(0, 8).join('; ')}`);
+        }
+      } catch (e) {
+        await shoot(tech.page, 'tap-targets-failure');
+        throw e;
+      } finally {
+        await tech.context.close();
+      }
+    },
+  },
+  {
     name: 'R-CMP-2 R-CMP-3 judge form offers only the departments the rule allows: a complaint about a receptionist lands with the director, one about engineering with engineering',
     async run({ browser, base, shoot }) {
       const desk = await newPage(browser, base);
