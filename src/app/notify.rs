@@ -7,6 +7,7 @@ use super::{Actor, App, AppError, AppResult};
 use crate::i18n::{Lang, tf};
 use crate::store::{self, auth as sa, notify as st};
 use huiqian_domain::sheet::reminder::{Party, Reminder};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
 
@@ -67,20 +68,13 @@ pub(crate) async fn send_to(
     let now = app.clock.now();
     let user_id = user.id;
     let lang = Lang::parse(&user.locale).unwrap_or_default();
-    // The deadline as the community reads it, in its own zone.
-    let due = match due_at {
-        Some(d) => {
-            let zone = app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)?;
-            huiqian_domain::time::format_instant(d, zone)
-        }
-        None => String::new(),
-    };
-    let params = [("number", number.to_string()), ("due", due)];
-    let title = tf(lang, &format!("notice.{kind}.title"), &params);
-    let body = tf(lang, &format!("notice.{kind}.body"), &params);
+    let zone = app.store.community_zone(community_id).await?.ok_or(AppError::NotFound)?;
+    let said = Said { number: number.to_string(), due_at, ..Default::default() };
+    let (title, body) = said.told(lang, kind, zone);
+    let params = said.stored();
+    let c = Some(community_id);
     let Some(id) =
-        st::insert_notification(tx, user_id, Some(community_id), Some(sheet_id), kind, &title, &body, dedupe, now)
-            .await?
+        st::insert_notification(tx, user_id, c, Some(sheet_id), kind, &title, &body, &params, dedupe, now).await?
     else {
         return Ok(false);
     };
@@ -296,21 +290,52 @@ pub fn spawn(app: App) {
     });
 }
 
-pub async fn inbox(app: &App, actor: &Actor, unread_only: bool) -> AppResult<Vec<st::Notification>> {
-    Ok(st::inbox(app.store.read(), actor.user_id(), unread_only, 200).await?)
+/// What a notice says, kept with it so that it can be told in any language: the sheet's
+/// number and the deadline (an instant, shown in the community's zone).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Said {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<i64>,
+    /// The week of a weekly table's notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub week: Option<String>,
 }
 
-/// One's notifications, each with the zone to show its time in: its community's, or the
+impl Said {
+    /// The notice's title and body in `lang`.
+    pub fn told(&self, lang: Lang, kind: &str, zone: chrono_tz::Tz) -> (String, String) {
+        let due = self.due_at.map(|d| huiqian_domain::time::format_instant(d, zone)).unwrap_or_default();
+        let week = self.week.clone().unwrap_or_default();
+        let params = [("number", self.number.clone()), ("due", due), ("week", week)];
+        (tf(lang, &format!("notice.{kind}.title"), &params), tf(lang, &format!("notice.{kind}.body"), &params))
+    }
+
+    pub fn stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+}
+
+/// One's notifications, each told in `lang` (the reader's language, whatever it was when
+/// the notice was sent), with the zone to show its time in: its community's, or the
 /// company-wide display zone for a notice of no community.
-pub async fn inbox_with_zones(
+pub async fn inbox(
     app: &App,
     actor: &Actor,
     unread_only: bool,
+    lang: Lang,
 ) -> AppResult<Vec<(st::Notification, chrono_tz::Tz)>> {
-    let list = inbox(app, actor, unread_only).await?;
+    let list = st::inbox(app.store.read(), actor.user_id(), unread_only, 200).await?;
     let mut out = Vec::with_capacity(list.len());
-    for n in list {
+    for mut n in list {
         let zone = app.zone_of(n.community_id).await?;
+        // Older notices kept only their words, in the language they were sent in.
+        if n.params != "{}"
+            && let Ok(said) = serde_json::from_str::<Said>(&n.params)
+        {
+            (n.title, n.body) = said.told(lang, &n.kind, zone);
+        }
         out.push((n, zone));
     }
     Ok(out)

@@ -335,11 +335,23 @@ async fn notify_week(
 ) -> AppResult<()> {
     let Some(user) = crate::store::auth::user(&mut **tx, user_id).await? else { return Ok(()) };
     let lang = crate::i18n::Lang::parse(&user.locale).unwrap_or_default();
-    let params = [("week", week.to_string())];
-    let title = crate::i18n::tf(lang, &format!("notice.{kind}.title"), &params);
-    let body = crate::i18n::tf(lang, &format!("notice.{kind}.body"), &params);
-    let id =
-        crate::store::notify::insert_notification(tx, user_id, Some(c), None, kind, &title, &body, dedupe, now).await?;
+    let said = super::notify::Said { week: Some(week.to_string()), ..Default::default() };
+    let zone = app.zone_of(Some(c)).await?;
+    let (title, body) = said.told(lang, kind, zone);
+    let params = said.stored();
+    let id = crate::store::notify::insert_notification(
+        tx,
+        user_id,
+        Some(c),
+        None,
+        kind,
+        &title,
+        &body,
+        &params,
+        dedupe,
+        now,
+    )
+    .await?;
     if let Some(id) = id
         && !app.config.notify.webhook_url.is_empty()
     {

@@ -89,12 +89,13 @@ pub async fn insert_notification(
     kind: &str,
     title: &str,
     body: &str,
+    params: &str,
     dedupe: &str,
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
     let r = sqlx::query_scalar(
-        "INSERT INTO notifications (user_id, community_id, sheet_id, kind, title, body, dedupe, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dedupe) DO NOTHING RETURNING id",
+        "INSERT INTO notifications (user_id, community_id, sheet_id, kind, title, body, params, dedupe, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedupe) DO NOTHING RETURNING id",
     )
     .bind(user_id)
     .bind(community_id)
@@ -102,6 +103,7 @@ pub async fn insert_notification(
     .bind(kind)
     .bind(title)
     .bind(body)
+    .bind(params)
     .bind(dedupe)
     .bind(now)
     .fetch_optional(tx)
@@ -129,6 +131,10 @@ pub struct Notification {
     pub body: String,
     pub created_at: i64,
     pub read_at: Option<i64>,
+    /// What the notice says, as arguments of its kind's text (JSON): the sheet's number and
+    /// the deadline, so that it is told in the reader's language. `{}` for older notices.
+    #[serde(skip)]
+    pub params: String,
 }
 
 pub async fn inbox(
@@ -139,7 +145,8 @@ pub async fn inbox(
 ) -> Result<Vec<Notification>, sqlx::Error> {
     let cond = if unread_only { " AND read_at IS NULL" } else { "" };
     sqlx::query_as(&format!(
-        "SELECT id, community_id, sheet_id, kind, title, body, created_at, read_at FROM notifications WHERE user_id = $1{cond} ORDER BY id DESC LIMIT $2"
+        "SELECT id, community_id, sheet_id, kind, title, body, created_at, read_at, params FROM notifications \
+         WHERE user_id = $1{cond} ORDER BY id DESC LIMIT $2"
     ))
     .bind(user_id)
     .bind(limit)

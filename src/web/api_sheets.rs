@@ -393,7 +393,8 @@ async fn my_notifications(
     a: ApiActor,
     Query(q): Query<InboxQuery>,
 ) -> ApiResult<Json<Vec<crate::store::notify::Notification>>> {
-    api(crate::app::notify::inbox(&s.app, &a.actor, q.unread.unwrap_or(false)).await, a.lang).map(Json)
+    let list = crate::app::notify::inbox(&s.app, &a.actor, q.unread.unwrap_or(false), a.lang).await;
+    api(list.map(|l| l.into_iter().map(|(n, _)| n).collect()), a.lang).map(Json)
 }
 
 /// Mark a notice read.

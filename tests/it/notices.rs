@@ -1,5 +1,4 @@
-//! Clocks, the scheduler's notices and the outbox (issue: countersign sheets, "Clocks"
-//! and "Notifications"); attachments.
+//! Clocks, the scheduler's notices and the outbox; attachments.
 
 use crate::harness::TestApp;
 use crate::sheets::{act, department, register, register_kind, setup};
@@ -259,4 +258,31 @@ async fn attachments_are_checked_and_join_the_timeline() {
     let r =
         guard.http.post(guard.url(&format!("/api/v1/sheets/{id}/attachments"))).multipart(form).send().await.unwrap();
     assert_eq!(r.status(), 403, "security holds no part of this sheet");
+}
+
+/// A notice is told in the reader's language, whatever it was when the notice was sent:
+/// it keeps its kind and arguments, not words in one language.
+#[tokio::test]
+async fn notices_speak_the_readers_language() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let tech = t.as_role(Role::Technician).await;
+    // A technician takes a repair in on site: it goes to a receptionist, who is told.
+    let body = json!({"kind": "repair", "channel": "visit", "requester_name": "王秀英", "reason": "楼道灯不亮",
+                      "repair": {"category": "electrical"}, "signature": crate::sheets::SIGNATURE});
+    let (s, v) = tech.post_json(&format!("/api/v1/communities/{}/sheets", t.c1), &body).await;
+    assert_eq!(s, 201, "{v}");
+    let number = v["number"].as_str().unwrap().to_string();
+    let (_, list) = desk.get_json("/api/v1/me/notifications").await;
+    let n = list.as_array().unwrap().iter().find(|n| n["kind"] == "first_contact_assigned").expect("told").clone();
+    assert_eq!(n["title"], format!("首接责任：{number}"));
+    let r = desk.http.put(desk.url("/api/v1/me/locale")).json(&json!({"locale": "en"})).send().await.unwrap();
+    assert!(r.status().is_success());
+    let (_, list) = desk.get_json("/api/v1/me/notifications").await;
+    let n = list.as_array().unwrap().iter().find(|n| n["kind"] == "first_contact_assigned").unwrap().clone();
+    assert_eq!(n["title"], format!("First contact: {number}"), "the same notice, now in English");
+    assert!(n["body"].as_str().unwrap().contains("first-contact receptionist"));
+    let html = desk.get("/inbox").await.text().await.unwrap();
+    assert!(html.contains(&format!("First contact: {number}")) && !html.contains("首接责任"), "the inbox page too");
 }

@@ -41,7 +41,7 @@ struct InboxPage {
 }
 
 async fn inbox(State(s): State<AppState>, ctx: Ctx) -> PageResult {
-    let list = notify::inbox_with_zones(&s.app, &ctx.actor, false).await.page(ctx.lang)?;
+    let list = notify::inbox(&s.app, &ctx.actor, false, ctx.lang).await.page(ctx.lang)?;
     let notices = list.into_iter().map(|(n, zone)| NoticeView { at: when(n.created_at, zone), n }).collect();
     Ok(render(&InboxPage { c: Chrome::of(&ctx), notices }))
 }
