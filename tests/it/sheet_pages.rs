@@ -397,4 +397,7 @@ async fn r_sheet_2_r_cmp_1_labels_follow_the_channel_and_say_what_they_mean() {
     let html = desk.get(&format!("/sheets/new?community_id={c1}")).await.text().await.unwrap();
     assert_eq!(label(&html, "requester-label"), "Visitor");
     assert!(html.contains("data-phone=\"Caller\""));
+    // English asides in English brackets: "Water leak / burst pipe (Emergency)".
+    assert!(html.contains("Water leak / burst pipe (Emergency)"), "English brackets");
+    assert!(!html.contains('（') && !html.contains('）'), "no full-width brackets in the English form");
 }

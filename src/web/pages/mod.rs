@@ -140,6 +140,12 @@ labelled!(
 );
 
 impl Chrome {
+    /// An aside in brackets as the page's language writes it: "（紧急）" in Chinese,
+    /// " (Emergency)" in English.
+    pub fn paren(&self, aside: impl std::fmt::Display) -> String {
+        if self.t.is_en() { format!(" ({aside})") } else { format!("（{aside}）") }
+    }
+
     /// A term's label in the page's language.
     pub fn label<L: Labelled>(&self, l: L) -> &'static str {
         if self.t.is_en() { l.en() } else { l.zh() }

@@ -316,7 +316,7 @@ impl Panel<'_> {
 
     fn dep_option(&self, x: &so::Department) -> (String, String) {
         let kind = DepartmentKind::parse(&x.kind).map(|k| self.c.label(k)).unwrap_or("");
-        (x.id.to_string(), format!("{}（{kind}）", x.name))
+        (x.id.to_string(), format!("{}{}", x.name, self.c.paren(kind)))
     }
 
     fn permits(&self, step: sheet::Step) -> bool {
@@ -414,7 +414,7 @@ impl Panel<'_> {
             against = format!("{against}：{}", self.dep_name(dep));
         }
         if !dt.against_name.is_empty() {
-            against = format!("{against}（{}）", dt.against_name);
+            against = format!("{against}{}", c.paren(&dt.against_name));
         }
         if dt.against_user.is_some() {
             against = format!("{against} · {}", self.user_name(dt.against_user).await);
@@ -548,7 +548,7 @@ fn technician_options(c: &Chrome, list: &[srq::TechnicianLoad], tz: chrono_tz::T
                 "board.load",
                 &[("open", t.open_jobs.to_string()), ("today", t.appointments_today.to_string())],
             );
-            (t.user_id.to_string(), format!("{}（{load}{next}）", t.display_name))
+            (t.user_id.to_string(), format!("{}{}", t.display_name, c.paren(format!("{load}{next}"))))
         })
         .collect()
 }
@@ -563,7 +563,7 @@ pub(super) fn describe_flow_event(c: &Chrome, name: &str, v: &serde_json::Value)
             pick("note")
         }
         "charge_quoted" => v.get("total_fen").and_then(|x| x.as_i64()).map(yuan).unwrap_or_default(),
-        "repair_completed" => format!("{} （{}）", pick("work_done"), pick("signer")),
+        "repair_completed" => format!("{}{}", pick("work_done"), c.paren(pick("signer"))),
         "complaint_opened" => {
             v.get("details").and_then(|d| d.get("cause")).and_then(|x| x.as_str()).unwrap_or("").into()
         }
@@ -571,7 +571,7 @@ pub(super) fn describe_flow_event(c: &Chrome, name: &str, v: &serde_json::Value)
             let t = pick("explanation");
             if t.is_empty() { pick("plan") } else { t }
         }
-        "inquiry_answered" => format!("{} （{}）", pick("answer"), pick("basis")),
+        "inquiry_answered" => format!("{}{}", pick("answer"), c.paren(pick("basis"))),
         "suggestion_analysed" => pick("analysis"),
         "suggestion_replied" => pick("reply"),
         _ => String::new(),

@@ -529,10 +529,10 @@ fn describe_event(c: &Chrome, name: &str, data: &str) -> String {
         }
         "signature_waived" => pick("reason"),
         "returned" => format!(
-            "#{} {} （{}）",
+            "#{} {}{}",
             v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0),
             pick("result"),
-            pick("signer")
+            c.paren(pick("signer"))
         ),
         "extended" | "suspended" | "terminated" | "beyond_centre" => pick("explanation"),
         "third_party_receipt" => pick("evidence"),
