@@ -1403,6 +1403,14 @@ const tests = [
         const drawn = await charts.evaluateAll((els) => els.map((el) => ({ id: el.id, rendered: el.dataset.rendered, svg: !!el.querySelector('svg') })));
         const undrawn = drawn.filter((d) => d.rendered !== '1' || !d.svg);
         expect(undrawn.length === 0, `every chart should be drawn as SVG: ${JSON.stringify(undrawn)}`);
+        // Each chart has a title; a bar chart names its axes with the unit; a pie shows its values.
+        const texts = await charts.evaluateAll((els) => els.map((el) => ({ id: el.id, text: [...el.querySelectorAll('svg text')].map((t) => t.textContent).join(' | ') })));
+        for (const { id, text } of texts) {
+          expect(/按(诉求类别|受理方式|楼栋)/.test(text), `${id} should carry its title: ${text.slice(0, 200)}`);
+          if (id !== 'chart-channel') expect(text.includes('件数（件）'), `${id} should name its count axis with the unit: ${text.slice(0, 200)}`);
+        }
+        const pie = texts.find((t) => t.id === 'chart-channel');
+        if (pie && /\d/.test(pie.text)) expect(/: \d+ \(\d+(\.\d+)?%\)/.test(pie.text), `the pie should show values: ${pie.text.slice(0, 200)}`);
         await shoot(page, 'weekly');
 
         // The week before, and back.

@@ -136,14 +136,18 @@ document.addEventListener("DOMContentLoaded", () => {
     let spec;
     try { spec = JSON.parse(el.dataset.chart); } catch (_) { return; }
     const chart = window.echarts.init(el, null, { renderer: "svg" });
+    const title = { text: spec.title || "", left: "center", top: 0, textStyle: { fontSize: 14 } };
     const option = spec.type === "pie"
-      ? { tooltip: { trigger: "item" }, animation: false,
-          series: [{ type: "pie", radius: "65%", data: spec.labels.map((l, i) => ({ name: l, value: spec.series[0].data[i] })) }] }
-      : { tooltip: { trigger: "axis" }, legend: { top: 0 }, animation: false,
-          grid: { left: 40, right: 10, top: 30, bottom: 60 },
-          xAxis: { type: "category", data: spec.labels, axisLabel: { interval: 0, rotate: spec.labels.length > 6 ? 30 : 0 } },
-          yAxis: { type: "value", minInterval: 1 },
-          series: spec.series.map((s) => ({ type: "bar", name: s.name, data: s.data })) };
+      ? { title, tooltip: { trigger: "item" }, animation: false,
+          series: [{ type: "pie", radius: "58%", top: 24,
+                     label: { formatter: "{b}: {c} ({d}%)" },
+                     data: spec.labels.map((l, i) => ({ name: l, value: spec.series[0].data[i] })) }] }
+      : { title, tooltip: { trigger: "axis" }, legend: { top: 24 }, animation: false,
+          grid: { left: 56, right: 16, top: 64, bottom: 72 },
+          xAxis: { type: "category", name: spec.x || "", nameLocation: "middle", nameGap: 48, data: spec.labels,
+                   axisLabel: { interval: 0, rotate: spec.labels.length > 6 ? 30 : 0 } },
+          yAxis: { type: "value", minInterval: 1, name: spec.y || "", nameLocation: "middle", nameGap: 36 },
+          series: spec.series.map((s) => ({ type: "bar", name: s.name, data: s.data, label: { show: true, position: "top" } })) };
     chart.setOption(option);
     el.dataset.rendered = "1";
     window.addEventListener("resize", () => chart.resize());

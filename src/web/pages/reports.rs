@@ -69,12 +69,22 @@ pub struct Kpi {
     pub prev: String,
 }
 
-fn chart(kind: &str, lines: &[Line], this: &str, prev: &str) -> String {
+/// What a chart says about itself: its title, and its axes' names with their units.
+struct Titles<'a> {
+    title: &'a str,
+    /// What the categories are (楼栋), for a bar chart.
+    x: &'a str,
+    /// What is counted, with its unit (件数（件）).
+    y: &'a str,
+}
+
+fn chart(kind: &str, lines: &[Line], this: &str, prev: &str, t: Titles<'_>) -> String {
     let labels: Vec<&str> = lines.iter().map(|l| l.label.as_str()).collect();
     let spec = if kind == "pie" {
-        json!({"type": "pie", "labels": labels, "series": [{"name": this, "data": lines.iter().map(|l| l.this).collect::<Vec<_>>()}]})
+        json!({"type": "pie", "title": t.title, "unit": t.y, "labels": labels,
+               "series": [{"name": this, "data": lines.iter().map(|l| l.this).collect::<Vec<_>>()}]})
     } else {
-        json!({"type": "bar", "labels": labels, "series": [
+        json!({"type": "bar", "title": t.title, "x": t.x, "y": t.y, "labels": labels, "series": [
             {"name": this, "data": lines.iter().map(|l| l.this).collect::<Vec<_>>()},
             {"name": prev, "data": lines.iter().map(|l| l.prev).collect::<Vec<_>>()},
         ]})
@@ -204,10 +214,21 @@ async fn weekly_view(s: &AppState, ctx: &Ctx, q: WeekQuery, f: Form) -> PageResu
     let by_building = lines(&w.by_building, |k| if k.is_empty() { none.clone() } else { k.to_string() });
     let by_category = lines(&w.by_category, |k| category_label(&c, k));
     let (this_name, prev_name) = (c.t.get("report.this_week"), c.t.get("report.last_week"));
+    let count = c.t.get("report.axis_count");
+    let titled = |title: &'static str, x: &'static str| Titles { title: c.t.get(title), x: c.t.get(x), y: count };
     let charts = vec![
-        ("chart-kind".to_string(), chart("bar", &by_kind, this_name, prev_name)),
-        ("chart-channel".to_string(), chart("pie", &by_channel, this_name, prev_name)),
-        ("chart-building".to_string(), chart("bar", &by_building, this_name, prev_name)),
+        (
+            "chart-kind".to_string(),
+            chart("bar", &by_kind, this_name, prev_name, titled("report.by_kind", "sheet.kind")),
+        ),
+        (
+            "chart-channel".to_string(),
+            chart("pie", &by_channel, this_name, prev_name, titled("report.by_channel", "sheet.channel")),
+        ),
+        (
+            "chart-building".to_string(),
+            chart("bar", &by_building, this_name, prev_name, titled("report.by_building", "report.axis_building")),
+        ),
     ];
     let sections = vec![
         ("by-kind".to_string(), c.t.get("report.by_kind").to_string(), by_kind),
