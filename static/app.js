@@ -181,3 +181,12 @@ document.addEventListener("DOMContentLoaded", () => {
   setInterval(refresh, 1000 * Number(live.dataset.refreshSeconds || 20));
   document.addEventListener("board:refreshed", () => document.querySelectorAll(".countdown[data-due]").length && window.dispatchEvent(new Event("countdowns")));
 });
+
+// Alt+N opens a new sheet from any page, wherever the cursor is (Alt+N types nothing).
+document.addEventListener("keydown", (e) => {
+  if (!e.altKey || e.ctrlKey || e.metaKey || (e.key || "").toLowerCase() !== "n") return;
+  const link = document.getElementById("nav-new-sheet");
+  if (!link) return;
+  e.preventDefault();
+  window.location.assign(link.href);
+});

@@ -60,6 +60,8 @@ pub struct Chrome {
     pub nav_follow_ups: bool,
     /// The weekly statistics and staff performance (R-CMP-8, R-ROLE-3).
     pub nav_reports: bool,
+    /// Registering a sheet, from every page (the desk; security and technicians for repairs).
+    pub nav_new_sheet: bool,
 }
 
 impl Chrome {
@@ -79,6 +81,7 @@ impl Chrome {
                 || g.may_anywhere(Permission::DispatchRepair),
             nav_follow_ups: g.may_anywhere(Permission::FollowUp),
             nav_reports: g.may_anywhere(Permission::ViewReports),
+            nav_new_sheet: g.may_anywhere(Permission::RegisterSheet) || g.may_anywhere(Permission::RegisterRepair),
         }
     }
 
@@ -97,6 +100,7 @@ impl Chrome {
             nav_request_settings: false,
             nav_follow_ups: false,
             nav_reports: false,
+            nav_new_sheet: false,
         }
     }
 }
