@@ -192,9 +192,10 @@ pub struct Share {
     pub phone_left: i64,
 }
 
-async fn share_now(app: &App, c: i64, settings: &sf::Settings, now: i64) -> AppResult<Share> {
+/// The phone share of the year `at` falls in (R-FU-2).
+async fn share_of_year(app: &App, c: i64, settings: &sf::Settings, at: i64) -> AppResult<Share> {
     let zone = app.store.community_zone(c).await?.ok_or(AppError::NotFound)?;
-    let (year, from, to) = year_bounds(zone, now);
+    let (year, from, to) = year_bounds(zone, at);
     let (phone, recorded, total) = sf::share(app.store.read(), c, from, to).await?;
     let ys = YearShare { phone: u32::try_from(phone).unwrap_or(0), total: u32::try_from(total).unwrap_or(0) };
     let cap = u8::try_from(settings.phone_cap_pct.clamp(0, 100)).unwrap_or(70);
@@ -255,7 +256,7 @@ pub async fn tasks(app: &App, actor: &Actor, c: i64, which: Tasks, limit: i64, o
     };
     let items = sf::follow_ups(app.store.read(), c, list, limit.clamp(1, 200), offset.max(0)).await?;
     let settings = settings_or_default(app, c).await?;
-    Ok(TaskPage { items, share: share_now(app, c, &settings, app.clock.now()).await? })
+    Ok(TaskPage { items, share: share_of_year(app, c, &settings, app.clock.now()).await? })
 }
 
 /// One follow-up with its earlier attempts and its report, if it opened one.
@@ -284,7 +285,9 @@ pub async fn get(app: &App, actor: &Actor, id: i64) -> AppResult<Detail> {
         None => None,
     };
     let settings = settings_or_default(app, f.community_id).await?;
-    let share = share_now(app, f.community_id, &settings, app.clock.now()).await?;
+    // The share the task counts in: that of the year it was created, which is the one its
+    // record is checked against — in January a task of December still counts in December.
+    let share = share_of_year(app, f.community_id, &settings, f.created_at).await?;
     let attempts = sf::attempts(app.store.read(), f.id).await?;
     Ok(Detail { follow_up: f, attempts, max_attempts: settings.max_attempts, capa, share })
 }

@@ -494,3 +494,37 @@ async fn r_fu_3_the_form_presets_no_result() {
     assert!(html.contains("id=\"err-outcome\"") && html.contains("请选择住户的回访结果"), "{html}");
     assert_eq!(t.audit_count().await, before, "nothing written");
 }
+
+/// R-FU-2: a task counts in the year it was created, and its form shows that year's phone
+/// share — in January a December task still counts in December, so the form says what the
+/// check will say (it used to show the new year's "0 left" and then accept the call).
+#[tokio::test]
+async fn r_fu_2_the_form_shows_the_share_its_record_is_checked_against() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let zone = chrono_tz::Asia::Shanghai;
+    let year = |ms: i64| chrono::Datelike::year(&chrono::TimeZone::timestamp_millis_opt(&zone, ms).unwrap());
+    // Two tasks this year, then into the first days of the next.
+    let a = task(&collected_complaint(&desk, &manager, t.c1).await);
+    let b = task(&collected_complaint(&desk, &manager, t.c1).await);
+    let created = year(t.now());
+    let next_year = chrono::TimeZone::with_ymd_and_hms(&zone, created + 1, 1, 3, 10, 0, 0).unwrap().timestamp_millis();
+    t.advance(next_year - t.now());
+    let desk = t.as_role(Role::Receptionist).await; // a new day's sign-in
+    let (_, list) = desk.get_json(&format!("/api/v1/communities/{}/follow-ups", t.c1)).await;
+    assert_eq!(list["share"]["phone_left"], 0, "the new year has no follow-ups yet");
+    let html = desk.get(&format!("/follow-ups/{}", a["id"])).await.text().await.unwrap();
+    let share = html.split("id=\"record-share\">").nth(1).unwrap();
+    let share = &share[..share.find("</p>").unwrap()];
+    assert!(share.contains(&format!("{created} 年度")), "the task's own year: {share}");
+    assert!(share.contains("还可电话回访 1"), "two tasks, 70%: one by phone: {share}");
+    assert!(!html.contains("id=\"phone-full\""));
+    let (st, r) =
+        record(&desk, &a, json!({"method": "phone", "outcome": "satisfied", "content": "电话回访，业主满意"})).await;
+    assert_eq!(st, 200, "the call is accepted, as the form said: {r}");
+    // The year's one call is used: the other task's form says to go in person.
+    let html = desk.get(&format!("/follow-ups/{}", b["id"])).await.text().await.unwrap();
+    assert!(html.contains("id=\"phone-full\"") && html.contains("请上门回访"), "{html}");
+}
