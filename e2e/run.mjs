@@ -938,6 +938,14 @@ const tests = [
           await page.goto(path);
           expect(await page.locator('#nav-new-sheet').isVisible(), `${path} should offer 新建会签单`);
         }
+        // A keyboard user skips the menu: the first Tab shows the skip link, Enter goes to the content.
+        await page.goto('/');
+        await page.keyboard.press('Tab');
+        const skip = page.locator('a.skip');
+        expect(await skip.evaluate((a) => a === document.activeElement), 'the first Tab lands on the skip link');
+        expect(await skip.evaluate((a) => a.getBoundingClientRect().left >= 0), 'the skip link shows when focused');
+        await page.keyboard.press('Enter');
+        expect(await page.evaluate(() => document.activeElement && document.activeElement.id === 'main'), 'Enter on the skip link moves to the content');
         // Alt+N from any page.
         await page.keyboard.press('Alt+n');
         await page.waitForURL(/\/sheets\/new/);
@@ -1256,6 +1264,16 @@ const tests = [
         await expectState(page, '已收回', 'after an acceptance by phone');
         expect(await page.locator('#acceptance-signature').isVisible(), 'the page should say the party still has to sign');
         await expectText(page, '待补签', 'the sheet waiting for the signature');
+        // The amber tag is legible: WCAG AA contrast (4.5:1) for its small text.
+        const ratio = await page.locator('.tag.warn').first().evaluate((el) => {
+          const rgb = (c) => c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
+          const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+            .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+          const st = getComputedStyle(el);
+          const [a, b] = [lum(rgb(st.color)), lum(rgb(st.backgroundColor))];
+          return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        });
+        expect(ratio >= 4.5, `the 待补签 tag's contrast is ${ratio.toFixed(2)}:1, under 4.5:1`);
         await page.goto(`/queues?community_id=${community}&q=signature`);
         expect(await page.locator('#sheet-list a', { hasText: d.sheet.number }).count() === 1, `the awaiting-signature list should show ${d.sheet.number}`);
         await page.goto(sheetPath);
