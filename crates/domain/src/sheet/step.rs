@@ -392,8 +392,10 @@ impl Sheet {
                     return Err(Refusal("repair.not_completed"));
                 }
                 let no = r.handover.ok_or(Refusal("repair.not_assigned"))?;
-                match self.handover(no) {
-                    Some(h) if h.state.is_out() => Ok(()),
+                // The handover is returned with the slip: engineering has signed for it.
+                match self.handover(no).map(|h| h.state) {
+                    Some(HandoverState::Acknowledged | HandoverState::InProgress) => Ok(()),
+                    Some(HandoverState::HandedOver) => Err(Refusal("sheet.handover_not_received")),
                     _ => Err(Refusal("sheet.handover_not_out")),
                 }
             }
@@ -662,8 +664,23 @@ mod tests {
         assert_eq!(s.decide(&assign, 2 * HOUR), Err(Refusal("sheet.ended")));
     }
 
+    /// Found by the walk: the slip returns the engineering handover, so it waits until
+    /// engineering has signed for it, as the return itself does.
+    #[test]
+    fn the_slip_waits_for_engineering_to_sign_for_the_handover() {
+        let mut s = opened(3, 0);
+        for step in [Step::Dispatch, Step::AssignTechnician, Step::Arrive, Step::CompleteRepair] {
+            let now = HOUR;
+            s.handle(&form(&s, step, 1, false, now), now, TECH).unwrap();
+        }
+        assert_eq!(s.admits(Step::ReceiveSlip, None), Err(Refusal("sheet.handover_not_received")));
+        s.handle(&Command::Acknowledge { handover: 1 }, 2 * HOUR, 30).unwrap();
+        assert_eq!(s.admits(Step::ReceiveSlip, None), Ok(()));
+        assert!(s.handle(&form(&s, Step::ReceiveSlip, 1, false, 2 * HOUR), 2 * HOUR, DESK).is_ok());
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1500))]
+        #![proptest_config(ProptestConfig::with_cases(5000))]
 
         /// R-ROLE-2, the forms a page offers: on any sheet reached by any sequence of steps,
         /// a step the sheet admits is taken when its form is filled in well, and a step it
