@@ -137,6 +137,20 @@ impl T {
     }
 }
 
+/// The files below `dir` with one of these endings (for the tests that read the code for
+/// the keys and actions it uses).
+#[cfg(test)]
+pub(crate) fn sources(dir: &std::path::Path, endings: &[&str], out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            sources(&p, endings, out);
+        } else if p.extension().is_some_and(|x| endings.iter().any(|e| x == *e)) {
+            out.push(p);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,16 +169,7 @@ mod tests {
     /// one would show its key to a receptionist.
     #[test]
     fn every_key_used_in_code_and_templates_exists() {
-        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-            for e in std::fs::read_dir(dir).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    files(&p, out);
-                } else if p.extension().is_some_and(|x| x == "rs" || x == "html") {
-                    out.push(p);
-                }
-            }
-        }
+        let files = |dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>| sources(dir, &["rs", "html"], out);
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut all = vec![];
         files(&root.join("src"), &mut all);

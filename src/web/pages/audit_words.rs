@@ -142,18 +142,8 @@ mod tests {
     /// both languages: the audit page never shows a stored code.
     #[test]
     fn every_audited_action_has_words() {
-        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-            for e in std::fs::read_dir(dir).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    files(&p, out);
-                } else if p.extension().is_some_and(|x| x == "rs") {
-                    out.push(p);
-                }
-            }
-        }
         let mut all = vec![];
-        files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app"), &mut all);
+        crate::i18n::sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app"), &["rs"], &mut all);
         let mut actions: Vec<String> =
             huiqian_domain::sheet::lifecycle::EVENT_TYPES.iter().map(|e| format!("sheet.{e}")).collect();
         let quoted = |s: &str| -> Option<String> {
