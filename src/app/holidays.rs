@@ -12,6 +12,9 @@ use huiqian_domain::sheet::holidays::Notice;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+/// The authority an audit entry records for the notices the program brings with it.
+pub const SHIPPED_AUTHORITY: &str = "shipped with huiqian";
+
 /// The notices shipped with this version.
 pub const SHIPPED: &[&str] =
     &[include_str!("../../data/holidays/2025.txt"), include_str!("../../data/holidays/2026.txt")];
@@ -75,7 +78,7 @@ pub async fn ensure_shipped(app: &App) -> AppResult<()> {
                 changes:
                     json!({"title": notice.title, "days": days.len(), "communities": communities, "shipped": true})
                         .to_string(),
-                authority: "shipped with huiqian",
+                authority: SHIPPED_AUTHORITY,
                 request_id: "",
                 covers: String::new(),
             },

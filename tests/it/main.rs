@@ -10,6 +10,7 @@ mod backup;
 mod bench_sheets;
 mod cli;
 mod copy;
+mod crawl;
 mod demo;
 mod drill;
 mod exports;

@@ -4,6 +4,9 @@
 
 use crate::i18n::{Lang, has, t};
 use chrono_tz::Tz;
+use huiqian_domain::auth::Role;
+use huiqian_domain::sheet::Channel;
+use huiqian_domain::unit::OccupantRelation;
 use serde_json::Value;
 
 /// What was done: `audit_action.<action>`, or for a step of a sheet its event's name.
@@ -53,6 +56,7 @@ pub fn authority(
     match authority {
         "" => (String::new(), String::new()),
         "self" => (t(lang, "audit.own_account").to_string(), String::new()),
+        crate::app::holidays::SHIPPED_AUTHORITY => (t(lang, "audit.shipped").to_string(), String::new()),
         rule if rule.starts_with("R-") => (t(lang, "audit.by_rule").to_string(), rule.to_string()),
         other => (other.to_string(), String::new()),
     }
@@ -82,6 +86,15 @@ pub fn changes(lang: Lang, changes: &str, zone: Tz) -> Vec<(String, String)> {
     out
 }
 
+/// A stored code of the manual's terms in the reader's language.
+fn term<L: super::Labelled>(lang: Lang, parsed: Option<L>, code: &str) -> String {
+    match parsed {
+        Some(l) if lang == Lang::En => l.en().to_string(),
+        Some(l) => l.zh().to_string(),
+        None => code.to_string(),
+    }
+}
+
 fn field(lang: Lang, key: &str) -> String {
     let k = format!("audit_field.{key}");
     if has(lang, &k) { t(lang, &k).to_string() } else { key.to_string() }
@@ -101,8 +114,14 @@ fn value(lang: Lang, key: &str, v: &Value, zone: Tz) -> String {
             let k = format!("sheet_state.{s}");
             if has(lang, &k) { t(lang, &k).to_string() } else { s.clone() }
         }
+        Value::String(s) if key == "role" => term(lang, Role::parse(s), s),
+        Value::String(s) if key == "relation" => term(lang, OccupantRelation::parse(s).ok(), s),
+        Value::String(s) if key == "channel" => term(lang, Channel::parse(s).ok(), s),
         Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(|i| value(lang, key, i, zone)).collect::<Vec<_>>().join("、"),
+        Value::Array(items) => {
+            let sep = if lang == Lang::En { ", " } else { "、" };
+            items.iter().map(|i| value(lang, key, i, zone)).collect::<Vec<_>>().join(sep)
+        }
         Value::Object(_) => v.to_string(),
     }
 }
@@ -136,6 +155,44 @@ mod tests {
         assert!(lines.iter().any(|(_, v)| v == "2026-01-01 08:00"), "{lines:?}");
         assert!(lines.iter().any(|(_, v)| v == t(Lang::Zh, "common.yes")), "{lines:?}");
         assert!(!lines.iter().any(|(k, _)| k == "event"));
+    }
+
+    /// Every field the code writes into an audit entry's changes has a name in both
+    /// languages, and the terms read as words: the page never shows `must_change_password`
+    /// or `move_in_receptionist`.
+    #[test]
+    fn every_audited_field_has_words() {
+        let mut all = vec![];
+        crate::i18n::sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &["rs"], &mut all);
+        let mut fields = std::collections::BTreeSet::new();
+        for f in &all {
+            let text = std::fs::read_to_string(f).unwrap();
+            if !text.contains("audit::record") {
+                continue;
+            }
+            for (i, _) in text.match_indices("json!({") {
+                let body = &text[i + 7..];
+                let body = &body[..body.find("})").unwrap_or(body.len())];
+                for (j, _) in body.match_indices("\":") {
+                    let key = &body[..j];
+                    let key = &key[key.rfind('"').map_or(0, |q| q + 1)..];
+                    if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                        fields.insert(key.to_string());
+                    }
+                }
+            }
+        }
+        assert!(fields.len() > 60, "the scan found the fields: {fields:?}");
+        let missing: Vec<_> = fields
+            .iter()
+            .flat_map(|k| [Lang::Zh, Lang::En].map(|lang| (k, lang)))
+            .filter(|(k, lang)| field(*lang, k) == **k)
+            .map(|(k, lang)| format!("{k} ({})", lang.code()))
+            .collect();
+        assert!(missing.is_empty(), "audited fields without a name: {missing:?}");
+        let lines = changes(Lang::En, r#"{"role":"move_in_receptionist","usernames":["hy.desk","hy.tech"]}"#, ZONE);
+        assert!(lines.iter().any(|(_, v)| v == Role::MoveInReceptionist.label_en()), "{lines:?}");
+        assert!(lines.iter().any(|(_, v)| v == "hy.desk, hy.tech"), "{lines:?}");
     }
 
     /// Every action the code writes to the trail, and every step of a sheet, has words in
