@@ -984,6 +984,117 @@ const tests = [
     },
   },
   {
+    name: 'R-RECV-2 a phone inquiry answered at once closes at once: the desk takes the answer from the knowledge base on the registration form; R-CMP-3 a complaint must say whom it is about',
+    async run({ browser, base, shoot }) {
+      const desk = await newPage(browser, base, { viewport: { width: 1366, height: 768 } });
+      try {
+        const { page } = desk;
+        await signIn(page, 'hy.cs_manager');
+        await useChinese(page);
+        const hy = await communityId(page, '和园');
+        await callApi(page, 'POST', `/api/v1/communities/${hy}/articles`, {
+          title: '快递代收规定', answer: '前台可代收快递，凭取件码到客服中心领取，保管七天。', basis: '和园客服中心服务公约第 5 条',
+        });
+        await page.goto('/sheets/new');
+        const form = page.locator('#sheet-form');
+        await form.locator('select[name=channel]').selectOption('phone');
+        await form.locator('select[name=kind]').selectOption('inquiry');
+        expect(await page.locator('#inquiry-fields').isVisible(), 'an inquiry offers 当场答复');
+        expect(!(await page.locator('#complaint-fields').isVisible()), 'the complaint part stays hidden for an inquiry');
+        await form.locator('input[name=requester_name]').fill('钱女士');
+        await form.locator('textarea[name=reason]').fill('前台能不能帮忙代收快递？');
+        await page.locator('#kb-search').fill('快递');
+        await page.locator('#kb-search').press('Enter');
+        expect(/\/sheets\/new/.test(pathOf(page)), 'Enter in the knowledge-base search does not register the sheet');
+        const use = page.locator('#kb-results .kb-use').first();
+        await use.waitFor({ state: 'visible' });
+        await use.click();
+        expect((await form.locator('textarea[name="inquiry.answer"]').inputValue()).includes('凭取件码'), 'the article filled the answer');
+        expect((await form.locator('input[name="inquiry.basis"]').inputValue()).includes('服务公约'), 'the article filled the basis');
+        await shoot(page, 'inquiry-answered-at-registration');
+        await submitAndWait(page, page.locator('#sheet-submit'));
+        expect(/^\/sheets\/\d+$/.test(pathOf(page)), `the inquiry is registered, now at ${pathOf(page)}${await complaints(page)}`);
+        await expectState(page, '已收回', 'an inquiry answered at once');
+        await expectText(page, '凭取件码', 'the answer on the sheet');
+
+        // A complaint: 投诉对象 starts unchosen and must be chosen; the error sits at the field.
+        await page.goto('/sheets/new');
+        await form.locator('select[name=channel]').selectOption('phone');
+        await form.locator('select[name=kind]').selectOption('complaint');
+        const against = form.locator('select[name="complaint.against"]');
+        expect((await against.inputValue()) === '', '投诉对象 has no preset choice');
+        await form.locator('input[name=requester_name]').fill('孙先生');
+        await form.locator('textarea[name=reason]').fill('投诉前台接待态度');
+        await form.locator('input[name="complaint.category"]').fill('服务态度');
+        await form.locator('textarea[name="complaint.cause"]').fill('办理业务时被催促');
+        await form.locator('textarea[name="complaint.course"]').fill('上午十点在前台办理停车卡');
+        for (const f of ['occurred_unknown', 'place_unknown', 'people_unknown']) await form.locator(`input[name="complaint.${f}"]`).check();
+        await submitAndWait(page, page.locator('#sheet-submit'));
+        expect(/\/sheets\/new/.test(pathOf(page)), 'a complaint without 投诉对象 is not registered');
+        const error = against.locator('xpath=ancestor::label[1]').locator('small.error');
+        expect((await error.count()) === 1 && (await error.innerText()).includes('请选择投诉对象'), `the message stands at 投诉对象${await complaints(page)}`);
+        await against.selectOption('customer_service_staff');
+        await submitAndWait(page, page.locator('#sheet-submit'));
+        expect(/^\/sheets\/\d+$/.test(pathOf(page)), `with 投诉对象 chosen the complaint is registered${await complaints(page)}`);
+      } catch (e) {
+        await shoot(desk.page, 'inquiry-at-registration-failure');
+        throw e;
+      } finally {
+        await desk.context.close();
+      }
+    },
+  },
+  {
+    name: 'accessibility: axe-core finds no serious or critical violation on the main pages of the desk, the dispatcher, the technician, the managers and the administrator',
+    async run({ browser, base }) {
+      const axeSource = fs.readFileSync(path.join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+      // The pages allow only their own scripts; axe is the test's, injected past that rule.
+      const tour = [
+        ['hy.desk', ['/', '/sheets/new', '/queues', '/sheets', '/handovers', '/requests/ledger/repairs', '/requests/ledger/complaints', '/persons', '/inbox', '/account']],
+        ['hy.dispatcher', ['/', '/repairs/board']],
+        ['hy.tech', ['/', '/repairs/day']],
+        ['hy.cs_manager', ['/', '/follow-ups', '/reports/weekly', '/reports/staff', '/requests/settings', '/audit']],
+        ['hy.director', ['/', '/reports/weekly']],
+        ['admin', ['/', '/staff', '/staff/new', '/import', '/audit']],
+      ];
+      const found = [];
+      let pages = 0;
+      for (const [username, paths] of tour) {
+        const { context, page } = await newPage(browser, base, { bypassCSP: true });
+        try {
+          await signIn(page, username);
+          await useChinese(page);
+          // One sheet page too, the desk's busiest.
+          const extra = [];
+          if (username === 'hy.desk') {
+            await page.goto('/sheets');
+            const first = page.locator('a[href^="/sheets/"]').filter({ hasText: /KF-/ }).first();
+            if (await first.count()) extra.push(await first.getAttribute('href'));
+          }
+          for (const p of [...paths, ...extra]) {
+            const r = await page.goto(p);
+            expect(r && r.status() === 200, `${username} ${p} answered ${r && r.status()}`);
+            await page.addScriptTag({ content: axeSource });
+            const result = await page.evaluate(async () => {
+              // eslint-disable-next-line no-undef
+              const r = await axe.run(document, { resultTypes: ['violations'] });
+              return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+            });
+            pages += 1;
+            for (const v of result.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
+              found.push(`${username} ${p}: [${v.impact}] ${v.id} — ${v.help} — ${v.targets.join(', ')}`);
+            }
+          }
+        } finally {
+          await context.close();
+        }
+      }
+      console.log(`# axe-core: ${pages} pages checked`);
+      expect(pages >= 25, `only ${pages} pages were checked`);
+      expect(found.length === 0, `axe-core found ${found.length} serious or critical violations:\n${found.join('\n')}`);
+    },
+  },
+  {
     name: 'R-CMP-2 R-CMP-3 judge form offers only the departments the rule allows: a complaint about a receptionist lands with the director, one about engineering with engineering',
     async run({ browser, base, shoot }) {
       const desk = await newPage(browser, base);

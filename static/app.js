@@ -118,15 +118,21 @@ document.addEventListener("DOMContentLoaded", () => {
     category.addEventListener("change", show); show();
   }
 });
-// The knowledge base: "use" fills the inquiry's answer, its basis and the article.
+// The knowledge base: "use" fills the inquiry's answer, its basis and the article — on
+// the sheet's answer form, or on the registration form when it is answered at once.
 document.addEventListener("click", (e) => {
   const b = e.target.closest(".kb-use");
-  const form = document.getElementById("answer-form");
+  const form = document.getElementById("answer-form") || document.getElementById("sheet-form");
   if (!b || !form) return;
   e.preventDefault();
-  form.querySelector("[name=answer]").value = b.dataset.answer || "";
-  form.querySelector("[name=basis]").value = b.dataset.basis || "";
-  form.querySelector("[name=article_id]").value = b.dataset.article || "";
+  form.querySelector("[data-kb=answer]").value = b.dataset.answer || "";
+  form.querySelector("[data-kb=basis]").value = b.dataset.basis || "";
+  form.querySelector("[data-kb=article]").value = b.dataset.article || "";
+});
+// Enter in the knowledge-base search of the registration form searches; it does not
+// register the sheet.
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && e.target.id === "kb-search") e.preventDefault();
 });
 // Report charts (vendored ECharts): each [data-chart] element holds its chart as JSON —
 // {"type": "bar"|"pie", "labels": [...], "series": [{"name", "data": [...]}]}.

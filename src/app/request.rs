@@ -177,9 +177,10 @@ pub struct ComplaintIntake {
     #[serde(default)]
     pub people_unknown: bool,
     /// `department`, `customer_service_staff`, `supervisor`, `company_administration`,
-    /// `developer_legacy`, `service`.
+    /// `developer_legacy`, `service`. Left out, `service`; given but empty (a form whose
+    /// choice was not made), refused: R-CMP-3 routes by it, so the desk must choose.
     #[serde(default)]
-    pub against: String,
+    pub against: Option<String>,
     #[serde(default)]
     pub against_department_id: Option<i64>,
     #[serde(default)]
@@ -478,12 +479,68 @@ fn routed(route: Route, explanation: &str) -> Command {
 fn answered_there(app: &App, actor: &Actor, sheet: &Sheet, answer_cmd: &Command, answer: &str) -> Option<Command> {
     let mut after = sheet.clone();
     let answered = after.handle(answer_cmd, app.clock.now(), actor.user_id()).is_ok() && after.answered_on_the_spot();
-    answered.then(|| Command::Collect {
+    answered.then(|| closed_on_the_spot(answer, sheet.first_contact != actor.user_id()))
+}
+
+/// The collection that closes an inquiry answered on the spot, its answer the acceptance.
+fn closed_on_the_spot(answer: &str, on_behalf: bool) -> Command {
+    Command::Collect {
         opinion: format!("当场答复：{}", answer.trim()),
         confirmation: Some(Confirmation::OnTheSpot),
         by_director: false,
-        on_behalf: (sheet.first_contact != actor.user_id()).then(|| "当场答复".to_string()),
-    })
+        on_behalf: on_behalf.then(|| "当场答复".to_string()),
+    }
+}
+
+/// An inquiry answered as it is registered (R-RECV-2): the answer, its basis and the
+/// knowledge-base article it came from.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct InquiryIntake {
+    pub answer: String,
+    /// The regulation, document or notice the answer rests on.
+    #[serde(default)]
+    pub basis: String,
+    #[serde(default)]
+    pub article_id: Option<i64>,
+}
+
+/// The steps of an inquiry answered at registration — answered, then closed on the spot —
+/// or the fields' errors. Nothing when no answer is given: the question stays open to be
+/// answered, promised a reply or brought to a manager.
+pub(crate) async fn answered_at_registration(
+    app: &App,
+    community_id: i64,
+    inquiry: &InquiryIntake,
+    errors: &mut FieldErrors,
+) -> AppResult<Vec<Command>> {
+    let (answer, basis) = (inquiry.answer.trim(), inquiry.basis.trim());
+    if answer.is_empty() && basis.is_empty() {
+        return Ok(vec![]);
+    }
+    let before = errors.len();
+    for (field, text) in [("inquiry.answer", answer), ("inquiry.basis", basis)] {
+        if text.is_empty() {
+            errors.push(field, ValidationError::new("required"));
+        } else if text.chars().count() > 2000 {
+            errors.push(field, ValidationError::new("text.too_long").with("max", 2000));
+        }
+    }
+    if let Some(id) = inquiry.article_id
+        && srq::article(app.store.read(), id).await?.is_none_or(|x| x.community_id != community_id)
+    {
+        errors.push("inquiry.article_id", ValidationError::new("article.unknown"));
+    }
+    if errors.len() > before {
+        return Ok(vec![]);
+    }
+    Ok(vec![
+        Command::Flow(FlowCommand::AnswerInquiry {
+            answer: answer.to_string(),
+            basis: basis.to_string(),
+            article: inquiry.article_id,
+        }),
+        closed_on_the_spot(answer, false),
+    ])
 }
 
 /// The departments a complaint may be sent to (R-CMP-2, R-CMP-3): every active one, or
@@ -557,10 +614,13 @@ pub(crate) fn intake_commands(
         if c.people.trim().is_empty() && !c.people_unknown {
             errors.push("complaint.people", ValidationError::new("complaint.given_or_unknown"));
         }
-        let against = if c.against.trim().is_empty() {
-            Some(AgainstKind::Service)
-        } else {
-            AgainstKind::parse(&c.against).map_err(|e| errors.push("complaint.against", e)).ok()
+        let against = match c.against.as_deref().map(str::trim) {
+            None => Some(AgainstKind::Service),
+            Some("") => {
+                errors.push("complaint.against", ValidationError::new("complaint.against_required"));
+                None
+            }
+            Some(code) => AgainstKind::parse(code).map_err(|e| errors.push("complaint.against", e)).ok(),
         };
         if against == Some(AgainstKind::Department) && c.against_department_id.is_none() {
             errors.push("complaint.against_department_id", ValidationError::new("required"));

@@ -49,6 +49,11 @@ pub struct RegisterInput {
     /// The resident asks to be followed up once the request is done (R-FU-1).
     #[serde(default)]
     pub follow_up_requested: bool,
+    /// An inquiry answered there and then (kind `inquiry`, by customer service): its
+    /// answer and basis; the sheet is registered answered and closed (R-RECV-2). Ignored
+    /// for other kinds.
+    #[serde(default)]
+    pub inquiry: Option<super::request::InquiryIntake>,
 }
 
 /// Reasons are "clear and brief" (R-SHEET-1); longer notes are attached.
@@ -72,6 +77,8 @@ struct Intake {
     unit: Option<org::Unit>,
     signature: Option<Vec<u8>>,
     commands: Vec<Command>,
+    /// The steps that close it at once: an inquiry answered on the spot.
+    closing: Vec<Command>,
 }
 
 /// A phone number as a sheet keeps it: masked for the screen, the last four digits for
@@ -124,6 +131,13 @@ async fn parse_registration(app: &App, actor: &Actor, community_id: i64, input: 
             &mut errors,
         ),
         None => vec![],
+    };
+    let closing = match (kind, &input.inquiry) {
+        // Only customer service registers inquiries (RegisterSheet), and answers them.
+        (Some(SheetKind::Inquiry), Some(inquiry)) => {
+            super::request::answered_at_registration(app, community_id, inquiry, &mut errors).await?
+        }
+        _ => vec![],
     };
     let channel = Channel::parse(&input.channel).map_err(|e| errors.push("channel", e)).ok();
     let name = PersonName::parse(&input.requester_name).map_err(|e| errors.push("requester_name", e)).ok();
@@ -196,6 +210,7 @@ async fn parse_registration(app: &App, actor: &Actor, community_id: i64, input: 
         unit,
         signature,
         commands: intake,
+        closing,
     })
 }
 
@@ -286,6 +301,9 @@ async fn first_steps(
     let unit_id = intake.unit.as_ref().map(|u| u.id);
     for cmd in super::request::after_intake(app, actor, community_id, &sheet, unit_id, now).await? {
         follow.push(sheet.handle(&cmd, now, by).map_err(|r| AppError::rejected(r.0))?);
+    }
+    for cmd in &intake.closing {
+        follow.push(sheet.handle(cmd, now, by).map_err(|r| AppError::rejected(r.0))?);
     }
     // R-SHEET-6: the first-contact owner issues, collects and closes the sheet. Security
     // out of hours and a technician on site are not customer service ("会签单由客服部填写

@@ -716,6 +716,7 @@ async fn r_cmp_5_serious_complaint_and_solution_meeting() {
             ("complaint.people_unknown", "1"),
             ("complaint.cause", "访客车辆占用业主车位"),
             ("complaint.course", "连续一周晚上车位被占"),
+            ("complaint.against", "service"),
         ],
     )
     .await;

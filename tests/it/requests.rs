@@ -367,6 +367,20 @@ async fn r_cmp_1_complaint_details_and_managers_told() {
     for f in ["complaint.category", "complaint.cause", "complaint.course"] {
         assert!(names_field(&e, f), "{f}: {e}");
     }
+    // R-CMP-3 routes by whom it is about: an empty choice (the form's 请选择) is refused;
+    // left out of a request, it is the service in general.
+    let (s, e) = desk
+        .post_json(
+            &format!("/api/v1/communities/{}/sheets", t.c1),
+            &json!({"kind": "complaint", "channel": "phone", "requester_name": "王秀英", "reason": "投诉",
+                    "complaint": {"category": "服务态度", "cause": "态度差", "course": "前台未理会", "against": "",
+                                  "occurred_unknown": true, "place_unknown": true, "people_unknown": true}}),
+        )
+        .await;
+    assert_eq!(s, 422, "{e}");
+    assert!(names_field(&e, "complaint.against"), "{e}");
+    let v = complaint(&desk, &t, "噪音", json!({})).await;
+    assert_eq!(sheet(&desk, &v["id"]).await["case"]["complaint"]["details"]["against"], "service");
     let v = complaint(&desk, &t, "服务态度", json!({"against": "service"})).await;
     let d = sheet(&desk, &v["id"]).await;
     assert_eq!(d["case"]["complaint"]["details"]["place"], "客服中心前台");
@@ -607,6 +621,52 @@ async fn r_cmp_6_progress_until_solved() {
     assert_eq!(d["request"]["progress_count"], 1);
     let (s, e) = act(&desk, &d, json!({"action": "log_progress", "note": " "})).await;
     assert_eq!((s, code(&e)), (422, "complaint.note_required"));
+}
+
+/// R-RECV-2 "妥善回答，解释清楚": a question the desk answers on the telephone is answered as
+/// it is registered — one step, closed at once with the answer and its basis, no signature
+/// owed; half an answer is refused naming the field.
+#[tokio::test]
+async fn r_recv_2_an_inquiry_answered_as_it_is_registered_closes_at_once() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let (_, art) = manager
+        .post_json(
+            &format!("/api/v1/communities/{}/articles", t.c1),
+            &json!({"title": "快递代收", "answer": "前台代收快递，凭取件码领取。", "basis": "客服中心服务公约"}),
+        )
+        .await;
+    let url = format!("/api/v1/communities/{}/sheets", t.c1);
+    let body = |inquiry: Value| {
+        json!({"kind": "inquiry", "channel": "phone", "requester_name": "王秀英", "reason": "前台能代收快递吗",
+               "inquiry": inquiry})
+    };
+    let before = t.count("sheets").await;
+    let (s, e) = desk.post_json(&url, &body(json!({"answer": "可以代收", "basis": ""}))).await;
+    assert_eq!(s, 422, "{e}");
+    assert!(names_field(&e, "inquiry.basis"), "{e}");
+    let (s, e) = desk.post_json(&url, &body(json!({"answer": "可以", "basis": "公约", "article_id": 999_999}))).await;
+    assert_eq!(s, 422, "{e}");
+    assert!(names_field(&e, "inquiry.article_id"), "{e}");
+    assert_eq!(t.count("sheets").await, before, "a refused registration writes nothing");
+
+    let (s, v) = desk
+        .post_json(&url, &body(json!({"answer": art["answer"], "basis": art["basis"], "article_id": art["id"]})))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let d = sheet(&desk, &v["id"]).await;
+    assert_eq!(d["sheet"]["state"], "collected", "{d}");
+    assert_eq!(d["sheet"]["signature_pending"], 0);
+    assert_eq!(d["clock"]["state"], "not_started");
+    assert_eq!(d["case"]["inquiry"]["answer"]["text"], art["answer"], "{d}");
+    assert_eq!(d["case"]["inquiry"]["answer"]["article"], art["id"]);
+
+    // Without an answer the question is registered to be answered, promised or escalated.
+    let (s, v) = desk.post_json(&url, &body(json!({"answer": " ", "basis": ""}))).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(sheet(&desk, &v["id"]).await["sheet"]["state"], "registered", "left for the desk to answer");
 }
 
 /// R-RECV-2: an inquiry answered with its basis from the knowledge base, escalated to a

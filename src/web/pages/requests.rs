@@ -136,7 +136,7 @@ pub(super) async fn intake(s: &AppState, ctx: &Ctx, community_id: i64) -> Intake
                 .map(|k| (k.as_str().to_string(), c.label(*k).to_string()))
                 .collect(),
         ),
-        against: c.options(AgainstKind::ALL),
+        against: with_blank(c.t.get("complaint.choose_against"), c.options(AgainstKind::ALL)),
         departments: with_blank(c.t.get("complaint.no_department"), departments),
         staff: with_blank(c.t.get("complaint.no_person"), staff),
         apology,

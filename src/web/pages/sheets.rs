@@ -235,6 +235,13 @@ struct NewForm {
     /// The checkbox: the resident asks to be followed up (R-FU-1).
     #[serde(default)]
     follow_up_requested: String,
+    /// An inquiry answered there and then (R-RECV-2).
+    #[serde(default, rename = "inquiry.answer")]
+    inquiry_answer: String,
+    #[serde(default, rename = "inquiry.basis")]
+    inquiry_basis: String,
+    #[serde(default, rename = "inquiry.article_id")]
+    inquiry_article_id: String,
 }
 
 impl NewForm {
@@ -258,7 +265,19 @@ impl NewForm {
             ("complaint.people_unknown", self.complaint_people_unknown.clone()),
             ("complaint.against_user_id", self.complaint_against_user_id.clone()),
             ("follow_up_requested", self.follow_up_requested.clone()),
+            ("inquiry.answer", self.inquiry_answer.clone()),
+            ("inquiry.basis", self.inquiry_basis.clone()),
+            ("inquiry.article_id", self.inquiry_article_id.clone()),
         ]
+    }
+
+    /// An answer given at once, for an inquiry.
+    fn inquiry_intake(&self) -> Option<crate::app::request::InquiryIntake> {
+        (self.kind == "inquiry").then(|| crate::app::request::InquiryIntake {
+            answer: self.inquiry_answer.clone(),
+            basis: self.inquiry_basis.clone(),
+            article_id: self.inquiry_article_id.trim().parse().ok(),
+        })
     }
 
     /// The repair part: always for a repair, for paid work when a category was chosen.
@@ -280,7 +299,7 @@ impl NewForm {
             cause: self.complaint_cause.clone(),
             course: self.complaint_course.clone(),
             people: self.complaint_people.clone(),
-            against: self.complaint_against.clone(),
+            against: Some(self.complaint_against.clone()),
             against_department_id: self.complaint_against_department_id.trim().parse().ok(),
             against_name: self.complaint_against_name.clone(),
             against_user_id: self.complaint_against_user_id.trim().parse().ok(),
@@ -320,6 +339,9 @@ impl NewForm {
             complaint_people_unknown: get("complaint.people_unknown"),
             complaint_against_user_id: get("complaint.against_user_id"),
             follow_up_requested: get("follow_up_requested"),
+            inquiry_answer: get("inquiry.answer"),
+            inquiry_basis: get("inquiry.basis"),
+            inquiry_article_id: get("inquiry.article_id"),
         }
     }
 }
@@ -397,6 +419,7 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
         repair: f.repair_intake(),
         complaint: f.complaint_intake(tz),
         follow_up_requested: !f.follow_up_requested.is_empty(),
+        inquiry: f.inquiry_intake(),
     };
     let key = (!f.key.is_empty()).then_some(f.key.as_str());
     let registered = match problem {
