@@ -11,9 +11,9 @@ use huiqian_domain::money::Money;
 use huiqian_domain::sheet::reminder::ReminderRules;
 use huiqian_domain::sheet::request::{
     AgainstKind, ArrivalTargets, ChargeLine, ComplaintDetails, FlagReason, FlowCommand, FlowEvent, RepairCategory,
-    RepairClass, RepairSource, Route, complaint_needs_director,
+    Case, RepairClass, RepairSource, Route, complaint_needs_director,
 };
-use huiqian_domain::sheet::{Command, Confirmation, Outcome, Sheet, SheetKind};
+use huiqian_domain::sheet::{Command, Confirmation, Outcome, Sheet, SheetKind, SheetState};
 use huiqian_domain::unit::DepartmentKind;
 use huiqian_domain::validation::{FieldErrors, ValidationError};
 use serde::{Deserialize, Serialize};
@@ -1404,6 +1404,20 @@ pub fn parse_quantity(s: &str) -> Result<i64, ValidationError> {
 /// repair (the visit is the reason) or for customer service handling the sheet, who says
 /// why. Every reveal is in the audit trail with its reason; nobody else sees more than
 /// the masked number.
+/// The technician assigned to a repair still to be done calls the resident without
+/// giving a reason: the call is the job. Anyone else states why.
+fn own_open_job(actor: &Actor, state: SheetState, case: &Case) -> bool {
+    state.is_open()
+        && case.repair.as_ref().is_some_and(|r| r.technician == Some(actor.user_id()) && r.completed_at.is_none())
+}
+
+/// Whether the sheet's page offers this viewer the call button straight away (the
+/// technician on their own open repair, with a phone on the sheet).
+pub fn calls_straight_away(actor: &Actor, d: &super::sheet::SheetDetail) -> bool {
+    !d.sheet.requester_phone_masked.is_empty()
+        && SheetState::parse(&d.sheet.state).is_some_and(|state| own_open_job(actor, state, &d.case))
+}
+
 pub async fn reveal_phone(app: &App, actor: &Actor, sheet_id: i64, reason: &str) -> AppResult<String> {
     let row = st::sheet(app.store.read(), sheet_id).await?.ok_or(AppError::NotFound)?;
     let c = row.community_id;
@@ -1413,13 +1427,7 @@ pub async fn reveal_phone(app: &App, actor: &Actor, sheet_id: i64, reason: &str)
     drop(conn);
     let history = super::sheet::recorded(&events)?;
     let sheet = Sheet::replay(&history).ok_or(AppError::NotFound)?;
-    let own_open_job = sheet.state.is_open()
-        && sheet
-            .case
-            .repair
-            .as_ref()
-            .is_some_and(|r| r.technician == Some(actor.user_id()) && r.completed_at.is_none());
-    let (authority, reason) = if own_open_job {
+    let (authority, reason) = if own_open_job(actor, sheet.state, &sheet.case) {
         let a = actor.authorize(Permission::DoRepair, c)?;
         let why =
             if reason.trim().is_empty() { "上门维修联系住户".to_string() } else { reason.trim().to_string() };

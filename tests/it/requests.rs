@@ -886,6 +886,14 @@ async fn calling_the_resident_reveals_the_phone_to_the_job_and_audits_it() {
     act(&dispatcher, &d, json!({"action": "assign_technician", "technician_id": me_id(&tech).await})).await;
     let (s, v) = tech.post_json(&url, &json!({})).await;
     assert_eq!((s, v["phone"].as_str()), (200, Some("13812345678")), "{v}");
+    // The sheet's page gives the assigned technician the call button itself; the desk
+    // keeps the reveal that asks why, and another technician has neither.
+    let sheet_page = format!("/sheets/{}", r["id"]);
+    let html = tech.get(&sheet_page).await.text().await.unwrap();
+    assert!(html.contains("id=\"call\"") && !html.contains("id=\"reveal-form\""), "the technician's call button");
+    let html = desk.get(&sheet_page).await.text().await.unwrap();
+    assert!(!html.contains("id=\"call\"") && html.contains("id=\"reveal-form\""), "the desk gives a reason");
+    assert!(!other.get(&sheet_page).await.text().await.unwrap().contains("id=\"call\""));
     for c in [&other, &guard] {
         assert_eq!(c.post_json(&url, &json!({})).await.0, 403);
     }

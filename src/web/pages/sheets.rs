@@ -530,6 +530,8 @@ struct SheetPage {
     staff: Vec<(String, String)>,
     /// The viewer takes customer service's part (and may call the requester).
     can_handle: bool,
+    /// The technician's call button: their own open repair, a phone on the sheet.
+    calls: bool,
     is_director: bool,
     /// The viewer answers for this sheet (otherwise collecting needs a reason).
     mine_first_contact: bool,
@@ -585,6 +587,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
     let p = sheet::permitted_actions(&s.app, &ctx.actor, &d).await.page(ctx.lang)?;
     let is_director = ctx.actor.roles_in(cid).contains(&Role::CentreDirector);
     let can_handle = sheet::may_handle(&ctx.actor, cid, d.sheet.first_contact_id);
+    let calls = crate::app::request::calls_straight_away(&ctx.actor, &d);
     let handovers: Vec<HandoverView> = d
         .handovers
         .clone()
@@ -653,6 +656,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
                 .chain(staff.iter().filter(|u| u.active == 1).map(|u| (u.id.to_string(), u.display_name.clone())))
                 .collect(),
             can_handle,
+            calls,
             acceptance_by_phone: d.sheet.signature_pending == 1 && d.sheet.collected_at.is_some(),
             may: p,
             is_director,
