@@ -746,6 +746,23 @@ const tests = [
         expect((await call.innerText()).includes('****'), 'the call button shows the masked number');
         await submitAndWait(tech, tech.locator(`#arrive-${id}`), 'tap');
         expect(pathOf(tech) === '/repairs/day', `arriving should come back to the day, got ${pathOf(tech)}${await complaints(tech)}`);
+        // Photos of the work from the phone's camera: before, once there; after, with the completion.
+        const snapshot = async (colour) => Buffer.from((await tech.evaluate((fill) => {
+          const c = document.createElement('canvas'); c.width = 64; c.height = 48;
+          const g = c.getContext('2d'); g.fillStyle = fill; g.fillRect(0, 0, 64, 48);
+          return c.toDataURL('image/jpeg');
+        }, colour)).split(',')[1], 'base64');
+        const photo = async (stage, name, colour) => {
+          const form = tech.locator(`#${stage}-photo-${id}`);
+          const details = tech.locator(`#job-${id} details.complete`);
+          if (stage === 'after' && !(await details.evaluate((d) => d.open))) await details.locator('summary').tap();
+          expect((await form.locator('input[type=file]').getAttribute('capture')) === 'environment', 'the photo opens the rear camera');
+          await form.locator('input[type=file]').setInputFiles({ name, mimeType: 'image/jpeg', buffer: await snapshot(colour) });
+          await submitAndWait(tech, form.locator('button'), 'tap');
+          expect(pathOf(tech) === '/repairs/day', `a photo should come back to the day, got ${pathOf(tech)}${await complaints(tech)}`);
+        };
+        await photo('before', '爆管处.jpg', '#8a6');
+        await photo('after', '换管后.jpg', '#68a');
         const done = tech.locator(`#complete-${id}`);
         const details = tech.locator(`#job-${id} details.complete`);
         if (!(await details.evaluate((d) => d.open))) await details.locator('summary').tap();
@@ -771,6 +788,8 @@ const tests = [
         await submitAndWait(page, page.locator('#collect-submit'));
         await expectState(page, '已收回', 'after collecting the repair');
         await expectText(page, '更换爆裂的进水管', 'the collected repair');
+        const photos = await page.locator('#attachments').innerText();
+        expect(photos.includes('维修前 · 爆管处.jpg') && photos.includes('维修后 · 换管后.jpg'), `the sheet shows the photos before and after: ${photos}`);
       } catch (e) {
         await shoot(desk.page, 'repair-failure');
         if (disp) await shoot(disp.page, 'repair-board-failure');

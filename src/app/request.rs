@@ -10,8 +10,8 @@ use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::money::Money;
 use huiqian_domain::sheet::reminder::ReminderRules;
 use huiqian_domain::sheet::request::{
-    AgainstKind, ArrivalTargets, ChargeLine, ComplaintDetails, FlagReason, FlowCommand, FlowEvent, RepairCategory,
-    Case, RepairClass, RepairSource, Route, complaint_needs_director,
+    AgainstKind, ArrivalTargets, Case, ChargeLine, ComplaintDetails, FlagReason, FlowCommand, FlowEvent,
+    RepairCategory, RepairClass, RepairSource, Route, complaint_needs_director,
 };
 use huiqian_domain::sheet::{Command, Confirmation, Outcome, Sheet, SheetKind, SheetState};
 use huiqian_domain::unit::DepartmentKind;

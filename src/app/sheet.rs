@@ -1296,7 +1296,8 @@ pub async fn attachment(app: &App, actor: &Actor, id: i64) -> AppResult<(st::Att
     Ok((a, bytes))
 }
 
-/// Add a photo, a file or evidence (a third party's receipt) to a sheet. Whoever may
+/// Add a photo, a file or evidence (a third party's receipt) to a sheet, or a repair's
+/// photo before or after the work (`before`, `after`, taken by the technician). Whoever may
 /// register, handle or work on the sheet may attach; the file is checked and stored
 /// before the transaction, and becomes part of the sheet only when it commits.
 pub async fn attach(
@@ -1310,7 +1311,7 @@ pub async fn attach(
     let row = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let c = row.community_id;
     actor.sees(c)?;
-    if !matches!(purpose, "photo" | "file" | "evidence") {
+    if !matches!(purpose, "photo" | "file" | "evidence" | "before" | "after") {
         return Err(AppError::field("purpose", ValidationError::new("attachment.purpose")));
     }
     let mut conn = app.store.read().acquire().await?;
@@ -1319,6 +1320,10 @@ pub async fn attach(
     let history = recorded(&rows)?;
     let mut sheet =
         Sheet::replay(&history).ok_or_else(|| AppError::Internal(format!("sheet {id} has no registration")))?;
+    // Photos before and after the work belong to a repair.
+    if matches!(purpose, "before" | "after") && sheet.case.repair.is_none() {
+        return Err(AppError::field("purpose", ValidationError::new("attachment.before_after_repair")));
+    }
     let authority =
         match actor.authorize(Permission::HandleSheet, c).or_else(|_| actor.authorize(Permission::RegisterSheet, c)) {
             Ok(a) => a,
@@ -1333,7 +1338,8 @@ pub async fn attach(
                 found.ok_or(AppError::Forbidden)?
             }
         };
-    let kind = if purpose == "photo" { files::Purpose::Photo } else { files::Purpose::Document };
+    let kind =
+        if matches!(purpose, "photo" | "before" | "after") { files::Purpose::Photo } else { files::Purpose::Document };
     let stored = files::store(app, "file", bytes, kind)?;
     let name: String = filename.chars().filter(|ch| !ch.is_control() && !"/\\\"".contains(*ch)).take(120).collect();
     let cmd = Command::Attach { purpose: purpose.to_string(), filename: name.clone(), sha256: stored.sha256.clone() };

@@ -663,6 +663,8 @@ pub struct Attachment {
     pub id: i64,
     pub community_id: i64,
     pub sheet_id: Option<i64>,
+    /// `photo`, `file`, `evidence`, `signature`, or a repair's photo `before` or `after`
+    /// the work.
     pub purpose: String,
     pub sha256: String,
     pub size: i64,
@@ -686,9 +688,14 @@ pub async fn insert_attachment(
     by: i64,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
+    // A repair's photo before or after the work is a photo with its stage.
+    let (purpose, stage) = match purpose {
+        "before" | "after" => ("photo", purpose),
+        other => (other, ""),
+    };
     sqlx::query_scalar(
-        "INSERT INTO attachments (community_id, sheet_id, purpose, sha256, size, mime, filename, signer, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        "INSERT INTO attachments (community_id, sheet_id, purpose, sha256, size, mime, filename, signer, created_at, created_by, stage) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(community_id)
     .bind(sheet_id)
@@ -700,13 +707,14 @@ pub async fn insert_attachment(
     .bind(signer)
     .bind(now)
     .bind(by)
+    .bind(stage)
     .fetch_one(tx)
     .await
 }
 
 pub async fn attachments_of(pool: &AnyPool, sheet_id: i64) -> Result<Vec<Attachment>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, community_id, sheet_id, purpose, sha256, size, mime, filename, signer, created_at FROM attachments WHERE sheet_id = $1 ORDER BY id",
+        "SELECT id, community_id, sheet_id, CASE WHEN stage = '' THEN purpose ELSE stage END AS purpose, sha256, size, mime, filename, signer, created_at FROM attachments WHERE sheet_id = $1 ORDER BY id",
     )
     .bind(sheet_id)
     .fetch_all(pool)
@@ -714,7 +722,7 @@ pub async fn attachments_of(pool: &AnyPool, sheet_id: i64) -> Result<Vec<Attachm
 }
 
 pub async fn attachment(pool: &AnyPool, id: i64) -> Result<Option<Attachment>, sqlx::Error> {
-    sqlx::query_as("SELECT id, community_id, sheet_id, purpose, sha256, size, mime, filename, signer, created_at FROM attachments WHERE id = $1")
+    sqlx::query_as("SELECT id, community_id, sheet_id, CASE WHEN stage = '' THEN purpose ELSE stage END AS purpose, sha256, size, mime, filename, signer, created_at FROM attachments WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await

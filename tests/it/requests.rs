@@ -912,6 +912,58 @@ async fn calling_the_resident_reveals_the_phone_to_the_job_and_audits_it() {
     assert!(page.text().await.unwrap().contains("href=\"tel:13812345678\""));
 }
 
+/// R-REP-5: the technician photographs the work from the day page — before, once there,
+/// and after, with the completion — and the photos stand on the sheet, captioned; a sheet
+/// that is no repair takes no such photo.
+#[tokio::test]
+async fn r_rep_5_photos_before_and_after_the_repair_from_the_day_page() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let dispatcher = t.as_role(Role::EngineeringDispatcher).await;
+    let tech = t.as_role(Role::Technician).await;
+    let (_, r) = repair(&desk, t.c1, "water", "厨房下水管漏水").await;
+    let d = sheet(&desk, &r["id"]).await;
+    act(&dispatcher, &d, json!({"action": "assign_technician", "technician_id": me_id(&tech).await})).await;
+    let day = tech.get("/repairs/day").await.text().await.unwrap();
+    let id = r["id"].as_i64().unwrap();
+    assert!(!day.contains(&format!("id=\"before-photo-{id}\"")), "no photo before arriving");
+    let d = sheet(&desk, &r["id"]).await;
+    act(&tech, &d, json!({"action": "arrive"})).await;
+    let day = tech.get("/repairs/day").await.text().await.unwrap();
+    assert!(day.contains(&format!("id=\"before-photo-{id}\"")), "once there, the photo before the work");
+    assert!(day.contains(&format!("id=\"after-photo-{id}\"")), "and with the completion, the photo after it");
+    let photo = |purpose: &'static str, name: &'static str, who: &Client| {
+        let form = reqwest::multipart::Form::new()
+            .text("_csrf", who.csrf.clone())
+            .text("purpose", purpose)
+            .text("back", "/repairs/day")
+            .part("file", reqwest::multipart::Part::bytes(crate::harness::jpeg(40, 30)).file_name(name));
+        who.http.post(who.url(&format!("/sheets/{id}/attach"))).multipart(form).send()
+    };
+    let r1 = photo("before", "漏水处.jpg", &tech).await.unwrap();
+    let status = r1.status().as_u16();
+    let location = r1.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+    assert_eq!((status, location.as_deref()), (303, Some("/repairs/day")), "{}", r1.text().await.unwrap());
+    assert_eq!(photo("after", "修好后.jpg", &tech).await.unwrap().status(), 303);
+    let html = desk.get(&format!("/sheets/{id}")).await.text().await.unwrap();
+    assert!(html.contains("维修前 · 漏水处.jpg") && html.contains("维修后 · 修好后.jpg"), "captioned on the sheet");
+    // A suggestion has no repair to photograph.
+    let (_, v) = desk
+        .post_json(
+            &format!("/api/v1/communities/{}/sheets", t.c1),
+            &json!({"kind": "suggestion", "channel": "letter", "requester_name": "王秀英", "reason": "建议增加垃圾桶"}),
+        )
+        .await;
+    let form = reqwest::multipart::Form::new()
+        .text("_csrf", desk.csrf.clone())
+        .text("purpose", "before")
+        .part("file", reqwest::multipart::Part::bytes(crate::harness::jpeg(40, 30)).file_name("x.jpg"));
+    let r = desk.http.post(desk.url(&format!("/sheets/{}/attach", v["id"]))).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), 422, "the page comes back with the error");
+    assert!(r.text().await.unwrap().contains("维修前后照片只用于报修单"));
+}
+
 /// R-RECV-3: the head of any department may write the reply; a member may not.
 #[tokio::test]
 async fn r_recv_3_a_department_head_replies_to_a_suggestion() {

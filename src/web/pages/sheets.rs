@@ -1408,11 +1408,12 @@ async fn attach(
     let limit = s.app.config.limits.max_upload_bytes;
     let too_large =
         || AppError::field("file", ValidationError::new("upload.too_large").with("max_mb", limit / 1024 / 1024));
-    let (mut purpose, mut file, mut problem) = (String::from("photo"), None, None);
+    let (mut purpose, mut file, mut problem, mut back) = (String::from("photo"), None, None, String::new());
     loop {
         match mp.next_field().await {
             Ok(Some(mut field)) => match field.name().unwrap_or_default() {
                 "purpose" => purpose = field.text().await.unwrap_or_default(),
+                "back" => back = field.text().await.unwrap_or_default(),
                 "file" => {
                     let name = field.file_name().unwrap_or("upload").to_string();
                     let mut buf = Vec::new();
@@ -1444,8 +1445,10 @@ async fn attach(
         }
         _ => Err(AppError::field("file", ValidationError::new("upload.missing"))),
     };
+    // Back to the technician's day when the photo was taken there.
+    let back = if back.starts_with('/') && !back.starts_with("//") { back } else { format!("/sheets/{id}") };
     match result {
-        Ok(()) => Ok(see_other(&format!("/sheets/{id}"))),
+        Ok(()) => Ok(see_other(&back)),
         Err(e) => {
             let mut form = Form::default();
             form.fail(e, ctx.lang)?;
