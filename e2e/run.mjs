@@ -279,6 +279,36 @@ function beijingLocal(ms) {
   return new Date(ms + 8 * 3600_000).toISOString().slice(0, 16);
 }
 
+/**
+ * The printed form as paper: the page in print media rendered to an A4 PDF, written to
+ * test-results/NAME.pdf, with each page's text (poppler's pdftotext in the order it is
+ * drawn, so a column of upright characters reads as one word) and page 1 as a PNG
+ * (pdftoppm) to look at. Returns the texts, one per page.
+ */
+async function printToPdf(page, name) {
+  await page.emulateMedia({ media: 'print' });
+  const file = path.join(results, `${name}.pdf`);
+  try {
+    await page.pdf({ path: file, format: 'A4', printBackground: true });
+  } finally {
+    await page.emulateMedia({ media: 'screen' });
+  }
+  const poppler = (cmd, args) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.error) throw new Error(`${cmd} (Debian's poppler-utils) is needed to read the printed PDF: ${r.error.message}`);
+    expect(r.status === 0, `${cmd} ${args.join(' ')} failed: ${r.stderr.trim()}`);
+    return r.stdout;
+  };
+  const pages = Number((poppler('pdfinfo', [file]).match(/^Pages:\s+(\d+)/m) || [])[1]);
+  const size = (poppler('pdfinfo', [file]).match(/^Page size:\s+([\d.]+) x ([\d.]+) pts/m) || []).slice(1).map(Number);
+  expect(size.length === 2 && Math.abs(size[0] - 595.3) < 2 && Math.abs(size[1] - 841.9) < 2,
+    `${name}.pdf should be A4 portrait (595 x 842 pt), is ${size.join(' x ')}`);
+  const texts = [];
+  for (let i = 1; i <= pages; i++) texts.push(poppler('pdftotext', ['-f', String(i), '-l', String(i), '-raw', file, '-']));
+  poppler('pdftoppm', ['-f', '1', '-l', '1', '-r', '80', '-png', '-singlefile', file, path.join(results, `${name}-page1`)]);
+  return texts;
+}
+
 async function expectState(page, label, what) {
   const state = (await page.locator('#sheet-state').innerText()).trim();
   expect(state === label, `${what}: #sheet-state should read ${label}, reads ${JSON.stringify(state)}${await complaints(page)}`);
@@ -672,6 +702,28 @@ const tests = [
         }
         await expectText(page, '维修及时，满意', 'the printed form');
         await shoot(page, 'sheet-print');
+
+        // 6. On paper: four A4 pages, one part each, whole, with room for every block.
+        const pdf = await printToPdf(page, `sheet-print-${backend}`);
+        expect(pdf.length === 4, `the printed form should be 4 A4 pages, one part each; the PDF has ${pdf.length}`);
+        const labels = ['第一联', '第二联', '第三联', '第四联'];
+        const squash = (t) => t.replace(/\s+/g, '');
+        for (let i = 0; i < 4; i++) {
+          const text = squash(pdf[i]);
+          const what = `page ${i + 1} of the printed PDF`;
+          expect(text.includes(labels[i]), `${what} should be the part ${labels[i]}: ${text.slice(0, 200)}`);
+          for (const other of labels.filter((_, j) => j !== i)) {
+            expect(!text.includes(other), `${what} also holds ${other}: a part runs over its page`);
+          }
+          // A part is whole on its page: its head and its foot are both there.
+          for (const want of [number, '业主（住户）服务登记会签单', REASON, '登记', '部门办理', '工程部', '签收时间', '办理意见',
+            '已更换三角阀', '李师傅', '完成时间', '回收验收', '维修及时，满意', '当事人签字', '首接责任人', '归档', '共四联']) {
+            expect(text.includes(squash(want)), `${what} does not show ${want}`);
+          }
+          const blocks = (text.match(/部门办理\d/g) || []).length;
+          expect(blocks === 3, `${what} should have 3 department blocks (one recorded, two to fill in by hand), has ${blocks}`);
+        }
+        expect(fs.existsSync(path.join(results, `sheet-print-${backend}-page1.png`)), 'page 1 of the printed PDF was not rendered to PNG');
       } catch (e) {
         await shoot(desk.page, 'sheet-failure');
         if (phone) await shoot(phone.page, 'sheet-phone-failure');

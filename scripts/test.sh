@@ -68,6 +68,13 @@ if [[ ! -x "$CHROMIUM" ]]; then
     fi
     [[ -x "$CHROMIUM" ]] || fail "no browser at $CHROMIUM: install Debian's chromium (apt-get install chromium), see DEVELOPERS.md."
 fi
+if ! command -v pdftotext >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's poppler-utils"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq poppler-utils >/dev/null
+fi
+command -v pdftotext >/dev/null 2>&1 || fail "the browser tests read the printed form's PDF with poppler-utils (apt-get install poppler-utils), see DEVELOPERS.md."
 command -v node >/dev/null 2>&1 || fail "Node.js 20 is needed for the browser tests, see DEVELOPERS.md."
 if [[ ! -f e2e/node_modules/.package-lock.json || e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]]; then
     npm ci --prefix e2e --no-audit --no-fund

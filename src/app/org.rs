@@ -176,6 +176,12 @@ pub async fn community(app: &App, actor: &Actor, id: i64) -> AppResult<st::Commu
     st::community(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
+/// The name of the company running a community, for the head of its printed forms.
+pub async fn company_name(app: &App, actor: &Actor, community_id: i64) -> AppResult<String> {
+    actor.sees(community_id)?;
+    st::company_name_of(app.store.read(), community_id).await?.ok_or(AppError::NotFound)
+}
+
 /// A community's time zone, for counting its days (an unknown stored zone is an error).
 pub async fn zone(app: &App, actor: &Actor, id: i64) -> AppResult<chrono_tz::Tz> {
     actor.sees(id)?;

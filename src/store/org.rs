@@ -73,6 +73,14 @@ pub async fn insert_company(tx: &mut AnyConnection, name: &str, now: i64) -> Res
         .await
 }
 
+/// The name of the company a community belongs to.
+pub async fn company_name_of(pool: &AnyPool, community_id: i64) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT c.name FROM companies c JOIN communities m ON m.company_id = c.id WHERE m.id = $1")
+        .bind(community_id)
+        .fetch_optional(pool)
+        .await
+}
+
 pub async fn companies(pool: &AnyPool) -> Result<Vec<Company>, sqlx::Error> {
     sqlx::query_as("SELECT id, name, version FROM companies ORDER BY id").fetch_all(pool).await
 }

@@ -124,6 +124,19 @@ async fn r_sheet_journey_through_the_pages() {
     assert_eq!(print.matches("class=\"four-part\"").count(), 4, "four parts");
     assert!(print.contains("<svg") && print.contains(&format!("/sheets/{id}")));
     assert!(print.contains("class=\"signed\"><img src=\"/attachments/"), "the drawn signatures are on the paper form");
+    // R-SHEET-11: each part says which it is and where it is filed; each has the request's
+    // signature in its registration and the acceptance's in its collection block, and a
+    // block for the department with its receipt, opinion and signature, then room for two
+    // more departments to be written in by hand.
+    for part in ["第一联", "第二联", "第三联", "第四联"] {
+        assert_eq!(print.matches(part).count(), 3, "{part}: its head, its archive row and its foot");
+    }
+    assert!(print.contains("收回后存入业主档案") && print.contains("收回后存入客服部会签单档案"));
+    assert_eq!(print.matches("<img src=\"/attachments/").count(), 8, "two signatures on each of the four parts");
+    assert_eq!(print.matches("class=\"department\"").count(), 12, "three department blocks a part");
+    assert_eq!(print.matches("已更换下水管").count(), 4);
+    assert_eq!(print.matches("李师傅").count(), 4);
+    assert_eq!(print.matches("请工程部今天上门").count(), 4);
     // The unit's page (the owner's file) lists it.
     let (_, units) = desk.get_json(&format!("/api/v1/communities/{c1}/units?room=3-2-1502")).await;
     let unit_page = desk.get(&format!("/units/{}", units[0]["id"])).await.text().await.unwrap();

@@ -1005,23 +1005,74 @@ async fn act_failed(s: &AppState, ctx: &Ctx, id: i64, f: &ActForm, e: AppError) 
 struct PrintPage {
     c: Chrome,
     cm: so::Community,
+    company: String,
     s: st::SheetRow,
     kind: String,
     channel: String,
+    /// "来访人"/"来电人"…, "来访事由"/"来电事由"… as the channel names them.
+    requester_label: &'static str,
+    reason_label: &'static str,
     registered: String,
-    handovers: Vec<HandoverView>,
-    acceptance: String,
+    printed: String,
     qr_svg: String,
     link: String,
-    parts: Vec<&'static str>,
-    /// The signatures captured on screen (registration, later signature, acceptance).
-    signatures: Vec<st::Attachment>,
+    /// The four parts (联): their label and where each goes on archiving (R-SHEET-11).
+    parts: Vec<PrintPart>,
+    /// One block per handover, then blank blocks up to [`PRINT_DEPARTMENT_BLOCKS`] for
+    /// departments the sheet is yet to be sent to by hand.
+    handovers: Vec<PrintHandover>,
+    /// The requester's signatures of the request (at registration or signed later).
+    requester_signatures: Vec<st::Attachment>,
+    /// Extensions, suspensions, terminations and matters beyond the centre, with who
+    /// signed them (R-SHEET-8, R-SHEET-10).
+    explanations: Vec<String>,
+    acceptance: Option<PrintAcceptance>,
+    /// The party's signatures of the acceptance (at collection, on the technician's
+    /// phone, or signed later).
+    acceptance_signatures: Vec<st::Attachment>,
+    archived: String,
+    archived_by: String,
 }
 
-/// The paper four-part form (四联单), A4, with a QR code back to the record.
+struct PrintPart {
+    label: &'static str,
+    keeps: &'static str,
+}
+
+/// A department's block of the form: what the record holds, or blank to fill in by hand.
+#[derive(Default)]
+struct PrintHandover {
+    no: i64,
+    department: String,
+    opinion: String,
+    sent: String,
+    received: String,
+    received_by: String,
+    result: String,
+    signer: String,
+    returned: String,
+    received_back: String,
+    received_back_by: String,
+}
+
+/// The collection and acceptance as recorded (R-SHEET-7).
+struct PrintAcceptance {
+    opinion: String,
+    confirmation: String,
+    signer: String,
+    at: String,
+    by: String,
+}
+
+/// Department blocks every printed form has room for: a sheet printed at registration
+/// goes round the departments on paper and is filled in by hand.
+const PRINT_DEPARTMENT_BLOCKS: usize = 3;
+
+/// The paper four-part form (四联单): A4, one part a page, with a QR code back to the record.
 async fn print(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, headers: axum::http::HeaderMap) -> PageResult {
     let d = sheet::detail(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
     let cm = org::community(&s.app, &ctx.actor, d.sheet.community_id).await.page(ctx.lang)?;
+    let company = org::company_name(&s.app, &ctx.actor, cm.id).await.page(ctx.lang)?;
     let c = Chrome::of(&ctx);
     let tz = super::community_zone(&s, &ctx, cm.id).await?;
     let base = if s.app.config.public_url.is_empty() {
@@ -1030,43 +1081,93 @@ async fn print(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, headers
         s.app.config.public_url.trim_end_matches('/').to_string()
     };
     let link = format!("{base}/sheets/{id}");
-    let acceptance = d
+    let collected = d.events.iter().rev().find(|e| e.name == "collected");
+    let acceptance = collected.map(|e| {
+        let v: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
+        let pick = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+        let conf = v.get("confirmation").cloned().unwrap_or_default();
+        let (confirmation, signer) = match conf.get("by").and_then(|x| x.as_str()) {
+            Some("phone") => (c.t.get("sheet.confirmed_by_phone").to_string(), String::new()),
+            Some("signature") => (
+                c.t.get("sheet.confirmed_by_signature").to_string(),
+                conf.get("signer").and_then(|x| x.as_str()).unwrap_or("").to_string(),
+            ),
+            _ => (c.t.get("print.answered_on_the_spot").to_string(), String::new()),
+        };
+        PrintAcceptance { opinion: pick("opinion"), confirmation, signer, at: when(e.at, tz), by: e.by_name.clone() }
+    });
+    // Which signature is which: the request's is made at registration or signed for it
+    // later (补签) before collection; the acceptance's at or after collection, or on the
+    // technician's phone when the repair was done. A follow-up's signature is neither.
+    let captured: Vec<i64> = d.events.iter().filter(|e| e.name == "signature_captured").map(|e| e.at).collect();
+    let follow_up_signatures: Vec<i64> = d.follow_ups.iter().filter_map(|f| f.signature_id).collect();
+    let collected_at = collected.map(|e| e.at);
+    let (requester_signatures, acceptance_signatures): (Vec<_>, Vec<_>) = d
+        .attachments
+        .into_iter()
+        .filter(|a| a.purpose == "signature" && !follow_up_signatures.contains(&a.id))
+        .partition(|a| {
+            let before_collection = collected_at.is_none_or(|at| a.created_at < at);
+            before_collection && (a.created_at <= d.sheet.registered_at || captured.contains(&a.created_at))
+        });
+    let explanations = d
         .events
         .iter()
-        .rev()
-        .find(|e| e.name == "collected")
-        .map(|e| describe_event(&c, &e.name, &e.data))
-        .unwrap_or_default();
-    let handovers = d
-        .handovers
-        .into_iter()
-        .map(|h| HandoverView {
-            state: c.t.get(&format!("handover.{}", h.state)).to_string(),
-            sent: when(h.handed_over_at, tz),
-            received: h.acknowledged_at.map(|v| when(v, tz)).unwrap_or_default(),
-            returned: h.returned_at.map(|v| when(v, tz)).unwrap_or_default(),
-            received_back: h.received_at.map(|v| when(v, tz)).unwrap_or_default(),
-            can_acknowledge: false,
-            can_return: false,
-            can_receive: false,
-            h,
+        .filter(|e| {
+            matches!(e.name.as_str(), "extended" | "suspended" | "terminated" | "beyond_centre" | "third_party_receipt")
+        })
+        .map(|e| {
+            format!(
+                "{} {} · {}{}",
+                when(e.at, tz),
+                c.t.get(&format!("sheet_event.{}", e.name)),
+                describe_event(&c, &e.name, &e.data),
+                c.paren(&e.by_name)
+            )
         })
         .collect();
-    let parts = if c.t.is_en() {
-        vec!["Owner's file copy", "Customer-service archive copy", "Department copy", "Department copy"]
-    } else {
-        vec!["存档联（业主档案）", "客服部归档联", "各部门存留联", "各部门存留联"]
-    };
+    let archived = d.events.iter().rev().find(|e| e.name == "archived");
+    let mut handovers: Vec<PrintHandover> = d
+        .handovers
+        .into_iter()
+        .map(|h| PrintHandover {
+            no: h.no,
+            sent: when(h.handed_over_at, tz),
+            received: h.acknowledged_at.map(|v| when(v, tz)).unwrap_or_default(),
+            received_by: h.acknowledged_by_name.unwrap_or_default(),
+            returned: h.returned_at.map(|v| when(v, tz)).unwrap_or_default(),
+            received_back: h.received_at.map(|v| when(v, tz)).unwrap_or_default(),
+            received_back_by: h.received_by_name.unwrap_or_default(),
+            department: h.department_name,
+            opinion: h.opinion,
+            result: h.result,
+            signer: h.signer,
+        })
+        .collect();
+    while handovers.len() < PRINT_DEPARTMENT_BLOCKS {
+        handovers.push(PrintHandover { no: handovers.len() as i64 + 1, ..Default::default() });
+    }
+    let parts = (1..=4)
+        .map(|n| PrintPart { label: c.t.get(&format!("print.part_{n}")), keeps: c.t.get(&format!("print.keeps_{n}")) })
+        .collect();
     Ok(render(&PrintPage {
         kind: kind_label(&c, &d.sheet.kind),
         channel: channel_label(&c, &d.sheet.channel),
+        requester_label: c.t.get(&format!("sheet.requester_by.{}", d.sheet.channel)),
+        reason_label: c.t.get(&format!("sheet.reason_by.{}", d.sheet.channel)),
         registered: when(d.sheet.registered_at, tz),
+        printed: when(ctx.now, tz),
         qr_svg: super::sign_in::qr_svg(&link),
-        handovers,
-        acceptance,
         link,
         parts,
-        signatures: d.attachments.into_iter().filter(|a| a.purpose == "signature").collect(),
+        handovers,
+        requester_signatures,
+        explanations,
+        acceptance,
+        acceptance_signatures,
+        archived: archived.map(|e| when(e.at, tz)).unwrap_or_default(),
+        archived_by: archived.map(|e| e.by_name.clone()).unwrap_or_default(),
+        company,
         c,
         cm,
         s: d.sheet,
