@@ -1046,6 +1046,39 @@ const tests = [
         expect(clicks <= 5, `a phone repair from home took ${clicks} clicks`);
         console.log(`# phone repair from home: ${clicks} clicks`);
         await shoot(page, 'registered-in-five-clicks');
+
+        // A frequent request from the quick registrations on home: the button, the finder, 登记.
+        let quick = 0;
+        await page.goto('/');
+        const preset = page.locator('nav.presets a', { hasText: '水龙头滴水' });
+        expect(await preset.count() === 1, 'the desk\'s home offers the quick registration 水龙头滴水');
+        quick += 1;
+        await preset.click();
+        await page.waitForURL(/\/sheets\/new\?/);
+        expect((await form.locator('textarea[name=reason]').inputValue()).includes('水龙头'), 'the quick registration filled the reason');
+        expect((await form.locator('select[name="repair.category"]').inputValue()) === 'water', 'and the repair category');
+        expect((await form.locator('select[name=channel]').inputValue()) === 'phone', 'and the channel');
+        expect((await page.locator('#requester-label').innerText()).includes('来电人'), 'the labels follow the channel it set');
+        await page.locator('#finder').fill('3-2-16');
+        await page.locator('#finder-results button.candidate').first().waitFor({ state: 'visible' });
+        await page.locator('#finder').press('Enter');
+        await page.keyboard.press('Enter');
+        quick += 1;
+        await submitAndWait(page, submit);
+        expect(/^\/sheets\/\d+$/.test(pathOf(page)), `the quick registration is registered, now at ${pathOf(page)}${await complaints(page)}`);
+        expect(quick <= 2, `a quick registration from home took ${quick} clicks`);
+        console.log(`# quick registration from home: ${quick} clicks`);
+
+        // On the form itself a quick registration fills in place and keeps what was typed.
+        await page.goto('/sheets/new');
+        await form.locator('input[name=room_no]').fill('3-2-1502');
+        await form.locator('input[name=requester_name]').fill('郑先生');
+        await page.locator('#presets a', { hasText: '装修时间' }).click();
+        expect(/\/sheets\/new$/.test(pathOf(page)), 'the form stays where it is');
+        expect((await form.locator('input[name=room_no]').inputValue()) === '3-2-1502', 'the room typed stays');
+        expect((await form.locator('select[name=kind]').inputValue()) === 'inquiry', 'the kind is the preset\'s');
+        expect(await page.locator('#inquiry-fields').isVisible(), 'an inquiry shows 当场答复');
+        expect((await form.locator('textarea[name="inquiry.answer"]').inputValue()).includes('8:00'), 'answered from the knowledge base');
       } catch (e) {
         await shoot(desk.page, 'five-clicks-failure');
         throw e;

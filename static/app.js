@@ -196,3 +196,28 @@ document.addEventListener("keydown", (e) => {
   e.preventDefault();
   window.location.assign(link.href);
 });
+// A quick registration fills the registration form in place, keeping the room, the
+// requester and the phone already typed (without a script, its link opens the form filled).
+document.addEventListener("click", (e) => {
+  const b = e.target.closest("a[data-preset]");
+  const form = document.getElementById("sheet-form");
+  if (!b || !form) return;
+  e.preventDefault();
+  const set = (name, value) => {
+    const el = form.querySelector(`[name="${name}"]`);
+    if (!el || value === undefined) return;
+    el.value = value;
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  };
+  set("kind", b.dataset.kind);
+  if (b.dataset.channel) set("channel", b.dataset.channel);
+  set("reason", b.dataset.reason);
+  set("repair.category", b.dataset.category);
+  set("inquiry.answer", b.dataset.answer);
+  set("inquiry.basis", b.dataset.basis);
+  set("inquiry.article_id", b.dataset.article);
+  document.querySelectorAll("a[data-preset]").forEach((x) => x.removeAttribute("aria-current"));
+  b.setAttribute("aria-current", "true");
+  const reason = form.querySelector("[name=reason]");
+  if (reason) reason.focus();
+});

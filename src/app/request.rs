@@ -1349,6 +1349,144 @@ pub async fn save_article(
     srq::article(app.store.read(), id).await?.ok_or(AppError::NotFound)
 }
 
+/// A quick registration (常用登记) as a manager writes it.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct PresetInput {
+    /// The button's words, at most 20 characters.
+    pub title: String,
+    /// The sheet's kind (`repair`, `inquiry` …).
+    pub kind: String,
+    /// `visit`, `phone`, `letter`, `other`; empty keeps the form's channel.
+    #[serde(default)]
+    pub channel: String,
+    /// The reason it writes on the sheet (来访/来电事由), which the desk may complete.
+    pub reason: String,
+    /// A repair's category (kind `repair`, or paid work under `special_service`).
+    #[serde(default)]
+    pub repair_category: String,
+    /// An inquiry answered at once from this knowledge-base article (kind `inquiry`).
+    #[serde(default)]
+    pub article_id: Option<i64>,
+    /// Order among the community's quick registrations, smallest first (0–999).
+    #[serde(default)]
+    pub position: i64,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+/// Check a quick registration: every field is one the registration form would accept.
+async fn checked_preset(app: &App, c: i64, input: &PresetInput) -> AppResult<()> {
+    let mut errors = FieldErrors::default();
+    let title = input.title.trim();
+    if title.is_empty() {
+        errors.push("title", ValidationError::new("required"));
+    } else if title.chars().count() > 20 {
+        errors.push("title", ValidationError::new("text.too_long").with("max", 20));
+    }
+    let kind = SheetKind::parse(&input.kind).map_err(|e| errors.push("kind", e)).ok();
+    if !input.channel.trim().is_empty() {
+        let _ = huiqian_domain::sheet::Channel::parse(&input.channel).map_err(|e| errors.push("channel", e));
+    }
+    let reason = input.reason.trim();
+    if reason.is_empty() {
+        errors.push("reason", ValidationError::new("required"));
+    } else if reason.chars().count() > 1000 {
+        errors.push("reason", ValidationError::new("text.too_long").with("max", 1000));
+    }
+    let repairs = matches!(kind, Some(SheetKind::Repair | SheetKind::SpecialService));
+    match (input.repair_category.trim(), kind) {
+        ("", Some(SheetKind::Repair)) => errors.push("repair_category", ValidationError::new("required")),
+        ("", _) => {}
+        (_, _) if !repairs => errors.push("repair_category", ValidationError::new("preset.category_for_repairs")),
+        (code, _) => {
+            let _ = RepairCategory::parse(code).map_err(|e| errors.push("repair_category", e));
+        }
+    }
+    if let Some(id) = input.article_id {
+        if kind != Some(SheetKind::Inquiry) {
+            errors.push("article_id", ValidationError::new("preset.article_for_inquiries"));
+        } else if srq::article(app.store.read(), id).await?.is_none_or(|a| a.community_id != c || a.active == 0) {
+            errors.push("article_id", ValidationError::new("article.unknown"));
+        }
+    }
+    if !(0..=999).contains(&input.position) {
+        errors.push("position", ValidationError::new("number.range").with("min", 0).with("max", 999));
+    }
+    errors.into_result().map_err(AppError::Validation)
+}
+
+/// Add or change a community's quick registration (customer service's managers).
+pub async fn save_preset(
+    app: &App,
+    actor: &Actor,
+    c: i64,
+    id: Option<i64>,
+    input: &PresetInput,
+) -> AppResult<srq::Preset> {
+    let now = app.clock.now();
+    let authority = actor.authorize(Permission::ManageRequests, c)?;
+    app.community_exists(c).await?;
+    let author = actor.audit_user_id().ok_or(AppError::Forbidden)?;
+    checked_preset(app, c, input).await?;
+    let fields = srq::PresetFields {
+        title: input.title.trim(),
+        kind: input.kind.trim(),
+        channel: input.channel.trim(),
+        reason: input.reason.trim(),
+        repair_category: input.repair_category.trim(),
+        article_id: input.article_id,
+        position: input.position,
+        active: input.active,
+    };
+    let mut tx = app.store.begin().await?;
+    let id = match id {
+        None => srq::insert_preset(&mut tx, c, &fields, author, now).await?,
+        Some(id) => {
+            let before =
+                srq::preset(app.store.read(), id).await?.filter(|p| p.community_id == c).ok_or(AppError::NotFound)?;
+            let version = input.version.unwrap_or(before.version);
+            if !srq::update_preset(&mut tx, id, version, &fields, now).await? {
+                return Err(AppError::Conflict { code: "stale_version" });
+            }
+            id
+        }
+    };
+    audit::record(
+        app,
+        &mut tx,
+        actor,
+        &authority,
+        "preset.saved",
+        "preset",
+        id,
+        json!({"title": fields.title, "kind": fields.kind, "channel": fields.channel, "reason": fields.reason,
+               "repair_category": fields.repair_category, "article_id": fields.article_id,
+               "position": fields.position, "active": fields.active}),
+    )
+    .await?;
+    tx.commit().await?;
+    srq::preset(app.store.read(), id).await?.ok_or(AppError::NotFound)
+}
+
+/// A community's quick registrations, for whoever works there; `active_only` for the desk.
+pub async fn presets(app: &App, actor: &Actor, c: i64, active_only: bool) -> AppResult<Vec<srq::Preset>> {
+    actor.sees(c)?;
+    Ok(srq::presets(app.store.read(), c, active_only).await?)
+}
+
+/// What a quick registration fills in, with its article's answer for an inquiry.
+pub async fn preset_for_form(app: &App, actor: &Actor, id: i64) -> AppResult<(srq::Preset, Option<srq::Article>)> {
+    let p = srq::preset(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.sees(p.community_id)?;
+    let article = match p.article_id {
+        Some(a) => srq::article(app.store.read(), a).await?.filter(|x| x.active == 1),
+        None => None,
+    };
+    Ok((p, article))
+}
+
 /// The knowledge base searched by words: articles sharing the most character pairs and
 /// words with the question first (R-RECV-2).
 pub async fn search_articles(app: &App, actor: &Actor, c: i64, q: &str) -> AppResult<Vec<srq::Article>> {

@@ -325,6 +325,7 @@ async fn request_lists(app: &App, actor: &Actor, community: i64) -> Result<(), B
             "停车管理办法（业主大会通过）；价格备案",
         ),
     ];
+    let mut articles = Vec::with_capacity(ARTICLES.len());
     for (title, answer, basis) in ARTICLES {
         let input = rq::ArticleInput {
             title: (*title).into(),
@@ -333,7 +334,32 @@ async fn request_lists(app: &App, actor: &Actor, community: i64) -> Result<(), B
             active: true,
             version: None,
         };
-        rq::save_article(app, actor, community, None, &input).await.map_err(fail)?;
+        let saved = rq::save_article(app, actor, community, None, &input).await.map_err(fail)?;
+        articles.push(saved.id);
+    }
+    // The desk's quick registrations: (button, kind, channel, reason, category, article).
+    const PRESETS: &[(&str, &str, &str, &str, &str, Option<usize>)] = &[
+        ("水龙头滴水", "repair", "phone", "水龙头关不紧，一直滴水", "water", None),
+        ("下水道堵塞", "repair", "phone", "下水道堵塞，排水很慢", "water", None),
+        ("灯不亮", "repair", "phone", "灯不亮，换灯泡后仍不亮", "electrical", None),
+        ("门锁故障", "repair", "visit", "入户门锁打不开", "door_window", None),
+        ("装修时间", "inquiry", "phone", "咨询装修施工时间", "", Some(0)),
+        ("停水停电", "inquiry", "phone", "咨询停水停电安排", "", Some(2)),
+        ("噪音扰民", "situation_report", "phone", "反映夜间噪音扰民", "", None),
+    ];
+    for (i, (title, kind, channel, reason, category, article)) in PRESETS.iter().enumerate() {
+        let input = rq::PresetInput {
+            title: (*title).into(),
+            kind: (*kind).into(),
+            channel: (*channel).into(),
+            reason: (*reason).into(),
+            repair_category: (*category).into(),
+            article_id: article.map(|a| articles[a]),
+            position: (i as i64 + 1) * 10,
+            active: true,
+            version: None,
+        };
+        rq::save_preset(app, actor, community, None, &input).await.map_err(fail)?;
     }
     Ok(())
 }

@@ -22,8 +22,8 @@ macro_rules! migrations {
     };
 }
 
-pub static MIGRATIONS_SQLITE: &[Migration] = migrations!("sqlite": 1 "foundation", 2 "sheets", 3 "clocks_and_notices", 4 "sheet_search", 5 "sheet_queues", 6 "requests", 7 "requester_phone", 8 "board_repairs_only", 9 "technician_jobs_covered", 10 "follow_ups", 11 "follow_up_year", 12 "reports", 13 "report_indexes", 14 "credentials_and_keyed_audit", 15 "sheet_returns", 16 "calendar_spans", 17 "follow_up_attempts", 18 "weekly_review", 19 "person_id_numbers", 20 "notice_params", 21 "repair_photos");
-pub static MIGRATIONS_POSTGRES: &[Migration] = migrations!("postgres": 1 "foundation", 2 "sheets", 3 "clocks_and_notices", 4 "sheet_search", 5 "sheet_queues", 6 "requests", 7 "requester_phone", 8 "board_repairs_only", 9 "technician_jobs_covered", 10 "follow_ups", 11 "follow_up_year", 12 "reports", 13 "report_indexes", 14 "credentials_and_keyed_audit", 15 "sheet_returns", 16 "calendar_spans", 17 "follow_up_attempts", 18 "weekly_review", 19 "person_id_numbers", 20 "notice_params", 21 "repair_photos");
+pub static MIGRATIONS_SQLITE: &[Migration] = migrations!("sqlite": 1 "foundation", 2 "sheets", 3 "clocks_and_notices", 4 "sheet_search", 5 "sheet_queues", 6 "requests", 7 "requester_phone", 8 "board_repairs_only", 9 "technician_jobs_covered", 10 "follow_ups", 11 "follow_up_year", 12 "reports", 13 "report_indexes", 14 "credentials_and_keyed_audit", 15 "sheet_returns", 16 "calendar_spans", 17 "follow_up_attempts", 18 "weekly_review", 19 "person_id_numbers", 20 "notice_params", 21 "repair_photos", 22 "sheet_presets");
+pub static MIGRATIONS_POSTGRES: &[Migration] = migrations!("postgres": 1 "foundation", 2 "sheets", 3 "clocks_and_notices", 4 "sheet_search", 5 "sheet_queues", 6 "requests", 7 "requester_phone", 8 "board_repairs_only", 9 "technician_jobs_covered", 10 "follow_ups", 11 "follow_up_year", 12 "reports", 13 "report_indexes", 14 "credentials_and_keyed_audit", 15 "sheet_returns", 16 "calendar_spans", 17 "follow_up_attempts", 18 "weekly_review", 19 "person_id_numbers", 20 "notice_params", 21 "repair_photos", 22 "sheet_presets");
 
 fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))

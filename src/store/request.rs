@@ -772,6 +772,111 @@ pub async fn update_article(
     super::update_at_version(tx, q, id, version).await
 }
 
+// ---- quick registrations ----
+
+/// A community's quick registration (常用登记): what it fills in on the registration form.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, Serialize, utoipa::ToSchema)]
+pub struct Preset {
+    pub id: i64,
+    pub community_id: i64,
+    /// The button's words (漏水, 下水道堵塞 …).
+    pub title: String,
+    pub kind: String,
+    /// Empty: the form keeps its channel.
+    pub channel: String,
+    pub reason: String,
+    /// A repair's category; empty for other kinds.
+    pub repair_category: String,
+    /// For an inquiry: the knowledge-base article whose answer it gives at once.
+    pub article_id: Option<i64>,
+    /// Order among the community's quick registrations, smallest first.
+    pub position: i64,
+    pub active: i64,
+    pub version: i64,
+}
+
+const PRESET_COLUMNS: &str =
+    "id, community_id, title, kind, channel, reason, repair_category, article_id, ordinal AS position, active, version";
+
+pub async fn presets(pool: &AnyPool, community_id: i64, active_only: bool) -> Result<Vec<Preset>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PRESET_COLUMNS} FROM sheet_presets WHERE community_id = $1 AND (active = 1 OR $2 = 0) \
+         ORDER BY ordinal, id"
+    ))
+    .bind(community_id)
+    .bind(super::flag(active_only))
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn preset(pool: &AnyPool, id: i64) -> Result<Option<Preset>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {PRESET_COLUMNS} FROM sheet_presets WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// A quick registration's contents, as written.
+pub struct PresetFields<'a> {
+    pub title: &'a str,
+    pub kind: &'a str,
+    pub channel: &'a str,
+    pub reason: &'a str,
+    pub repair_category: &'a str,
+    pub article_id: Option<i64>,
+    pub position: i64,
+    pub active: bool,
+}
+
+pub async fn insert_preset(
+    tx: &mut AnyConnection,
+    community_id: i64,
+    p: &PresetFields<'_>,
+    by: i64,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO sheet_presets (community_id, title, kind, channel, reason, repair_category, article_id, ordinal, \
+         active, created_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(community_id)
+    .bind(p.title)
+    .bind(p.kind)
+    .bind(p.channel)
+    .bind(p.reason)
+    .bind(p.repair_category)
+    .bind(p.article_id)
+    .bind(p.position)
+    .bind(super::flag(p.active))
+    .bind(by)
+    .bind(now)
+    .fetch_one(tx)
+    .await
+}
+
+pub async fn update_preset(
+    tx: &mut AnyConnection,
+    id: i64,
+    version: i64,
+    p: &PresetFields<'_>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let q = sqlx::query(
+        "UPDATE sheet_presets SET title = $1, kind = $2, channel = $3, reason = $4, repair_category = $5, \
+         article_id = $6, ordinal = $7, active = $8, updated_at = $9, version = version + 1 WHERE id = $10 AND version = $11",
+    )
+    .bind(p.title)
+    .bind(p.kind)
+    .bind(p.channel)
+    .bind(p.reason)
+    .bind(p.repair_category)
+    .bind(p.article_id)
+    .bind(p.position)
+    .bind(super::flag(p.active))
+    .bind(now);
+    super::update_at_version(tx, q, id, version).await
+}
+
 // ---- timers ----
 
 /// Make the sheet's pending timers exactly `timers` (name, due): ones already sent stay sent;

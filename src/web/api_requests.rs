@@ -24,6 +24,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_price_item))
         .routes(routes!(list_articles, create_article))
         .routes(routes!(update_article))
+        .routes(routes!(list_presets, create_preset))
+        .routes(routes!(update_preset))
         .routes(routes!(reveal_phone))
 }
 
@@ -204,6 +206,50 @@ async fn update_article(
     ApiJson(b): ApiJson<rq::ArticleInput>,
 ) -> ApiResult<Json<srq::Article>> {
     api(rq::save_article(&s.app, &a.actor, id, Some(article), &b).await, a.lang).map(Json)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PresetQuery {
+    /// Only those the desk is offered (active); otherwise every one, for the settings.
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+/// A community's quick registrations (常用登记): the desk's frequent requests, in order.
+#[utoipa::path(get, path = "/communities/{id}/sheet-presets", tag = "requests", params(("id" = i64, Path), PresetQuery),
+    responses((status = 200, body = [srq::Preset]), (status = 404, body = ErrorBody)))]
+async fn list_presets(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    Query(q): Query<PresetQuery>,
+) -> ApiResult<Json<Vec<srq::Preset>>> {
+    api(rq::presets(&s.app, &a.actor, id, q.active.unwrap_or(false)).await, a.lang).map(Json)
+}
+
+#[utoipa::path(post, path = "/communities/{id}/sheet-presets", tag = "requests", params(("id" = i64, Path)),
+    request_body = rq::PresetInput,
+    responses((status = 201, body = srq::Preset), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_preset(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<rq::PresetInput>,
+) -> ApiResult<(StatusCode, Json<srq::Preset>)> {
+    let p = api(rq::save_preset(&s.app, &a.actor, id, None, &b).await, a.lang)?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+#[utoipa::path(put, path = "/communities/{id}/sheet-presets/{preset}", tag = "requests",
+    params(("id" = i64, Path), ("preset" = i64, Path)), request_body = rq::PresetInput,
+    responses((status = 200, body = srq::Preset), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_preset(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path((id, preset)): Path<(i64, i64)>,
+    ApiJson(b): ApiJson<rq::PresetInput>,
+) -> ApiResult<Json<srq::Preset>> {
+    api(rq::save_preset(&s.app, &a.actor, id, Some(preset), &b).await, a.lang).map(Json)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

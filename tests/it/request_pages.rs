@@ -503,6 +503,34 @@ async fn r_recv_2_settings_price_list_and_knowledge_base() {
     .await;
     assert_eq!(r.status(), 303);
 
+    // Quick registrations: an inquiry answered from the article just written; a wrong
+    // combination comes back with its message at the field and what was typed.
+    let html = manager.get("/requests/settings").await.text().await.unwrap();
+    let article = html.split("id=\"article-").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let preset = |category: &'static str| {
+        vec![
+            ("community_id", c1.clone()),
+            ("title", "装修押金".into()),
+            ("kind", "inquiry".into()),
+            ("channel", "".into()),
+            ("reason", "咨询装修押金退还".into()),
+            ("repair_category", category.into()),
+            ("article_id", article.clone()),
+            ("position", "10".into()),
+        ]
+    };
+    let r = post("/requests/settings/presets", preset("water")).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("只有报修或特约服务才有报修类别") && html.contains("咨询装修押金退还</textarea>"));
+    let r = post("/requests/settings/presets", preset("")).await;
+    assert_eq!(r.status(), 303);
+    let html = desk.get(&format!("/sheets/new?community_id={c1}")).await.text().await.unwrap();
+    assert!(
+        html.contains("data-answer=\"装修完工验收合格后 30 日内退还\"") && html.contains(">装修押金</a>"),
+        "{html}"
+    );
+
     // An inquiry: the knowledge base answers, the desk uses it.
     let id = register(&desk, t.c1, &[("kind", "inquiry"), ("reason", "装修押金什么时候退")]).await;
     let frag =

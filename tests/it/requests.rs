@@ -964,6 +964,77 @@ async fn r_rep_5_photos_before_and_after_the_repair_from_the_day_page() {
     assert!(r.text().await.unwrap().contains("维修前后照片只用于报修单"));
 }
 
+/// Quick registrations (常用登记): customer service's manager keeps the desk's frequent
+/// requests; each is checked as the registration form would check it, changed at its
+/// version, audited, offered on the desk's home and fills the registration form.
+#[tokio::test]
+async fn quick_registrations_fill_the_form_from_home() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let url = format!("/api/v1/communities/{}/sheet-presets", t.c1);
+    let tap = json!({"title": "水龙头滴水", "kind": "repair", "channel": "phone", "reason": "水龙头关不紧，一直滴水",
+                     "repair_category": "water", "position": 10});
+    let (s, _) = desk.post_json(&url, &tap).await;
+    assert_eq!(s, 403, "the desk uses them; the manager keeps them");
+    let before = t.count("sheet_presets").await;
+    let (s, e) = manager
+        .post_json(
+            &url,
+            &json!({"title": "一个非常非常非常非常非常长的按钮文字超过二十个字", "kind": "inquiry", "reason": " ",
+                    "repair_category": "water", "position": 1000, "channel": "fax"}),
+        )
+        .await;
+    assert_eq!(s, 422, "{e}");
+    for f in ["title", "reason", "repair_category", "position", "channel"] {
+        assert!(names_field(&e, f), "{f}: {e}");
+    }
+    let (s, e) = manager.post_json(&url, &json!({"title": "漏水", "kind": "repair", "reason": "漏水"})).await;
+    assert!(s == 422 && names_field(&e, "repair_category"), "a repair needs its category: {e}");
+    assert_eq!(t.count("sheet_presets").await, before, "refused, nothing written");
+    let (s, p) = manager.post_json(&url, &tap).await;
+    assert_eq!(s, 201, "{p}");
+    let (_, list) = desk.get_json(&format!("{url}?active=true")).await;
+    assert_eq!(list[0]["title"], "水龙头滴水");
+
+    // Changed at the version read; the second of two edits is told, not overwritten.
+    let edit = |title: &str, version: &Value| {
+        let mut b = tap.clone();
+        b["title"] = json!(title);
+        b["version"] = version.clone();
+        b
+    };
+    let put = format!("{url}/{}", p["id"]);
+    let (s, _) = manager.put_json(&put, &edit("龙头滴水", &p["version"])).await;
+    assert_eq!(s, 200);
+    let (s, e) = manager.put_json(&put, &edit("滴水", &p["version"])).await;
+    assert_eq!(s, 409, "{e}");
+    let (_, trail) = manager.get_json(&format!("/api/v1/audit?community_id={}&action=preset.saved", t.c1)).await;
+    assert_eq!(trail.as_array().unwrap().len(), 2, "each save is audited");
+
+    // The desk's home offers it; it opens the registration form filled in.
+    let home = desk.get("/").await.text().await.unwrap();
+    assert!(
+        home.contains(&format!("id=\"home-preset-{}\"", p["id"])) && home.contains("龙头滴水"),
+        "on the desk's home"
+    );
+    let form = desk.get(&format!("/sheets/new?preset={}", p["id"])).await.text().await.unwrap();
+    assert!(form.contains("水龙头关不紧，一直滴水</textarea>"), "the reason is filled in");
+    assert!(form.contains("<option value=\"water\" data-suggested=\"紧急\" selected>"), "the category is chosen");
+    assert!(form.contains("<option value=\"phone\" selected>"), "the channel is the preset's");
+
+    // Withdrawn: off the desk's list, kept for the settings.
+    let mut off = edit("龙头滴水", &json!(p["version"].as_i64().unwrap() + 1));
+    off["active"] = json!(false);
+    let (s, v) = manager.put_json(&put, &off).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, list) = desk.get_json(&format!("{url}?active=true")).await;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+    let (_, list) = manager.get_json(&url).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
 /// R-RECV-3: the head of any department may write the reply; a member may not.
 #[tokio::test]
 async fn r_recv_3_a_department_head_replies_to_a_suggestion() {

@@ -5,8 +5,9 @@
 use crate::i18n::{Lang, has, t};
 use chrono_tz::Tz;
 use huiqian_domain::auth::Role;
-use huiqian_domain::sheet::Channel;
-use huiqian_domain::unit::OccupantRelation;
+use huiqian_domain::sheet::request::RepairCategory;
+use huiqian_domain::sheet::{Channel, SheetKind};
+use huiqian_domain::unit::{DepartmentKind, OccupantRelation};
 use serde_json::Value;
 
 /// What was done: `audit_action.<action>`, or for a step of a sheet its event's name.
@@ -117,6 +118,15 @@ fn value(lang: Lang, key: &str, v: &Value, zone: Tz) -> String {
         Value::String(s) if key == "role" => term(lang, Role::parse(s), s),
         Value::String(s) if key == "relation" => term(lang, OccupantRelation::parse(s).ok(), s),
         Value::String(s) if key == "channel" => term(lang, Channel::parse(s).ok(), s),
+        Value::String(s) if key == "repair_category" || (key == "category" && RepairCategory::parse(s).is_ok()) => {
+            term(lang, RepairCategory::parse(s).ok(), s)
+        }
+        // A sheet's kind, a price item's (labour, material) or a department's.
+        Value::String(s) if key == "kind" => match SheetKind::parse(s) {
+            Ok(k) => term(lang, Some(k), s),
+            Err(_) if has(lang, &format!("price_item.{s}")) => t(lang, &format!("price_item.{s}")).to_string(),
+            Err(_) => term(lang, DepartmentKind::parse(s).ok(), s),
+        },
         Value::String(s) => s.clone(),
         Value::Array(items) => {
             let sep = if lang == Lang::En { ", " } else { "、" };
@@ -193,6 +203,9 @@ mod tests {
         let lines = changes(Lang::En, r#"{"role":"move_in_receptionist","usernames":["hy.desk","hy.tech"]}"#, ZONE);
         assert!(lines.iter().any(|(_, v)| v == Role::MoveInReceptionist.label_en()), "{lines:?}");
         assert!(lines.iter().any(|(_, v)| v == "hy.desk, hy.tech"), "{lines:?}");
+        let lines = changes(Lang::Zh, r#"{"kind":"situation_report","repair_category":"door_window"}"#, ZONE);
+        assert!(lines.iter().any(|(_, v)| v == SheetKind::SituationReport.label_zh()), "{lines:?}");
+        assert!(lines.iter().any(|(_, v)| v == RepairCategory::DoorWindow.label_zh()), "{lines:?}");
     }
 
     /// Every action the code writes to the trail, and every step of a sheet, has words in

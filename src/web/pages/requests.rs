@@ -33,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/requests/settings/prices/{item}", post(edit_price))
         .route("/requests/settings/articles", post(new_article))
         .route("/requests/settings/articles/{article}", post(edit_article))
+        .route("/requests/settings/presets", post(new_preset))
+        .route("/requests/settings/presets/{preset}", post(edit_preset))
 }
 
 // ---- small helpers shared with the sheet pages ----
@@ -1039,7 +1041,36 @@ struct SettingsPage {
     articles: Vec<srq::Article>,
     article_form: Form,
     kinds: Vec<(String, String)>,
+    presets: Vec<PresetRow>,
+    preset_form: Form,
+    preset_choices: PresetChoices,
     saved: bool,
+}
+
+/// A quick registration on the settings page, its form's values.
+pub struct PresetRow {
+    pub p: srq::Preset,
+    pub form: Form,
+}
+
+/// The choices a quick registration's form offers.
+pub struct PresetChoices {
+    pub kinds: Vec<(String, String)>,
+    pub channels: Vec<(String, String)>,
+    pub categories: Vec<(String, String)>,
+    pub articles: Vec<(String, String)>,
+}
+
+fn preset_values(p: &srq::Preset) -> Form {
+    Form::with(&[
+        ("title", p.title.clone()),
+        ("kind", p.kind.clone()),
+        ("channel", p.channel.clone()),
+        ("reason", p.reason.clone()),
+        ("repair_category", p.repair_category.clone()),
+        ("article_id", p.article_id.map(|a| a.to_string()).unwrap_or_default()),
+        ("position", p.position.to_string()),
+    ])
 }
 
 #[derive(Deserialize)]
@@ -1078,6 +1109,7 @@ enum Failed {
     Rules(Form, i64),
     Price(Form),
     Article(Form),
+    Preset(Form, Option<i64>),
 }
 
 async fn settings_view(
@@ -1100,11 +1132,38 @@ async fn settings_view(
         .map(|p| PriceRow { price: Money::from_fen(p.price_fen).yuan_string(), p })
         .collect();
     let articles = if can_rules { rq::articles(&s.app, &ctx.actor, cm.id).await.page(ctx.lang)? } else { vec![] };
+    let mut presets: Vec<PresetRow> = if can_rules {
+        rq::presets(&s.app, &ctx.actor, cm.id, false)
+            .await
+            .page(ctx.lang)?
+            .into_iter()
+            .map(|p| PresetRow { form: preset_values(&p), p })
+            .collect()
+    } else {
+        vec![]
+    };
+    let mut preset_form = Form::with(&[("position", ((presets.len() + 1) * 10).to_string())]);
     let (rules, version, price_form, article_form) = match failed {
         Failed::None => (rules_form(&current), current.version, Form::default(), Form::default()),
         Failed::Rules(f, v) => (f, v, Form::default(), Form::default()),
         Failed::Price(f) => (rules_form(&current), current.version, f, Form::default()),
         Failed::Article(f) => (rules_form(&current), current.version, Form::default(), f),
+        Failed::Preset(f, id) => {
+            match presets.iter_mut().find(|r| Some(r.p.id) == id) {
+                Some(row) => row.form = f,
+                None => preset_form = f,
+            }
+            (rules_form(&current), current.version, Form::default(), Form::default())
+        }
+    };
+    let preset_choices = PresetChoices {
+        kinds: c.options(&huiqian_domain::sheet::SheetKind::ALL),
+        channels: with_blank(c.t.get("preset.channel_any"), c.options(&huiqian_domain::sheet::Channel::ALL)),
+        categories: with_blank(c.t.get("preset.no_category"), c.options(RepairCategory::ALL)),
+        articles: with_blank(
+            c.t.get("preset.no_article"),
+            articles.iter().filter(|a| a.active == 1).map(|a| (a.id.to_string(), a.title.clone())).collect(),
+        ),
     };
     Ok(page(
         status,
@@ -1122,6 +1181,9 @@ async fn settings_view(
             price_form,
             articles,
             article_form,
+            presets,
+            preset_form,
+            preset_choices,
             saved,
             c,
         },
@@ -1291,6 +1353,77 @@ async fn edit_article(
     AxForm(f): AxForm<ArticleForm>,
 ) -> PageResult {
     save_article(s, ctx, Some(article), f).await
+}
+
+#[derive(Deserialize, Default)]
+struct PresetForm {
+    community_id: i64,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    repair_category: String,
+    #[serde(default)]
+    article_id: String,
+    #[serde(default)]
+    position: String,
+    #[serde(default)]
+    active: Option<String>,
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+async fn save_preset(s: AppState, ctx: Ctx, id: Option<i64>, f: PresetForm) -> PageResult {
+    // Not a whole number: out of range, refused at the field.
+    let position = match f.position.trim() {
+        "" => 0,
+        p => p.parse().unwrap_or(-1),
+    };
+    let input = rq::PresetInput {
+        title: f.title.clone(),
+        kind: f.kind.clone(),
+        channel: f.channel.clone(),
+        reason: f.reason.clone(),
+        repair_category: f.repair_category.clone(),
+        article_id: f.article_id.trim().parse().ok(),
+        position,
+        active: id.is_none() || f.active.is_some(),
+        version: f.version,
+    };
+    match rq::save_preset(&s.app, &ctx.actor, f.community_id, id, &input).await {
+        Ok(_) => Ok(see_other(&format!("/requests/settings?community_id={}&saved=1#presets", f.community_id))),
+        Err(e) => {
+            let mut form = Form::with(&[
+                ("title", f.title.clone()),
+                ("kind", f.kind.clone()),
+                ("channel", f.channel.clone()),
+                ("reason", f.reason.clone()),
+                ("repair_category", f.repair_category.clone()),
+                ("article_id", f.article_id.clone()),
+                ("position", f.position.clone()),
+            ]);
+            let status = form.fail(e, ctx.lang)?;
+            settings_view(&s, &ctx, Some(f.community_id), Failed::Preset(form, id), status, false).await
+        }
+    }
+}
+
+async fn new_preset(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<PresetForm>) -> PageResult {
+    save_preset(s, ctx, None, f).await
+}
+
+async fn edit_preset(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(preset): Path<i64>,
+    AxForm(f): AxForm<PresetForm>,
+) -> PageResult {
+    save_preset(s, ctx, Some(preset), f).await
 }
 
 #[derive(Deserialize, Default)]

@@ -108,6 +108,17 @@ struct NewPage {
     /// The requester's and the reason's labels for each channel (来访人/来电人/来函人 …),
     /// as (channel, requester, reason); the form shows the chosen channel's.
     channel_words: Vec<(String, String, String)>,
+    /// The community's quick registrations, each with what it fills in.
+    presets: Vec<PresetButton>,
+}
+
+/// A quick registration's button on the registration form: a link that works on its own,
+/// and the values a script fills in without leaving what was typed.
+pub struct PresetButton {
+    pub p: crate::store::request::Preset,
+    pub answer: String,
+    pub basis: String,
+    pub article_id: String,
 }
 
 impl NewPage {
@@ -146,8 +157,32 @@ async fn new_page(s: &AppState, ctx: &Ctx, list: &[so::Community], community_id:
             (ch.to_string(), who, c.t.get(&format!("sheet.reason_by.{ch}")).to_string())
         })
         .collect();
+    let presets = crate::app::request::presets(&s.app, &ctx.actor, community_id, true)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| kinds.iter().any(|(k, _)| *k == p.kind))
+        .collect::<Vec<_>>();
+    let articles = if presets.iter().any(|p| p.article_id.is_some()) {
+        crate::app::request::articles(&s.app, &ctx.actor, community_id).await.unwrap_or_default()
+    } else {
+        vec![]
+    };
+    let presets = presets
+        .into_iter()
+        .map(|p| {
+            let article = p.article_id.and_then(|a| articles.iter().find(|x| x.id == a && x.active == 1));
+            PresetButton {
+                answer: article.map(|a| a.answer.clone()).unwrap_or_default(),
+                basis: article.map(|a| a.basis.clone()).unwrap_or_default(),
+                article_id: article.map(|a| a.id.to_string()).unwrap_or_default(),
+                p,
+            }
+        })
+        .collect();
     NewPage {
         kinds,
+        presets,
         channel_words,
         channels: channel_options(&c),
         communities: list.iter().map(|x| (x.id.to_string(), x.name.clone())).collect(),
@@ -163,16 +198,34 @@ async fn new_page(s: &AppState, ctx: &Ctx, list: &[so::Community], community_id:
 struct CommunityQuery {
     community_id: Option<i64>,
     room_no: Option<String>,
+    /// A quick registration (常用登记) to fill the form with.
+    preset: Option<i64>,
+    /// The channel to keep when a quick registration leaves it open.
+    channel: Option<String>,
 }
 
 async fn new_sheet(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQuery>) -> PageResult {
     let list = registering(&s, &ctx).await?;
-    let cm = pick(&list, q.community_id, ctx.lang)?;
-    let f = Form::with(&[
-        ("channel", "visit".into()),
-        ("kind", "repair".into()),
-        ("room_no", q.room_no.unwrap_or_default()),
-    ]);
+    let channel = q.channel.filter(|c| huiqian_domain::sheet::Channel::parse(c).is_ok()).unwrap_or("visit".into());
+    let mut f =
+        Form::with(&[("channel", channel), ("kind", "repair".into()), ("room_no", q.room_no.unwrap_or_default())]);
+    let mut community_id = q.community_id;
+    if let Some(id) = q.preset {
+        let (p, article) = crate::app::request::preset_for_form(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
+        community_id = Some(p.community_id);
+        f.values.insert("kind".into(), p.kind);
+        if !p.channel.is_empty() {
+            f.values.insert("channel".into(), p.channel);
+        }
+        f.values.insert("reason".into(), p.reason);
+        f.values.insert("repair.category".into(), p.repair_category);
+        if let Some(a) = article {
+            f.values.insert("inquiry.answer".into(), a.answer);
+            f.values.insert("inquiry.basis".into(), a.basis);
+            f.values.insert("inquiry.article_id".into(), a.id.to_string());
+        }
+    }
+    let cm = pick(&list, community_id, ctx.lang)?;
     Ok(render(&new_page(&s, &ctx, &list, cm.id, f, uuid::Uuid::new_v4().to_string()).await))
 }
 

@@ -350,6 +350,8 @@ pub struct Dashboard {
     pub tiles: Vec<Tile>,
     /// (receptionist, registered, recovered, rate %); managers only.
     pub recovery: Option<Vec<(String, i64, i64, i64)>>,
+    /// The community's quick registrations (id, button), for whoever registers there.
+    pub presets: Vec<(i64, String)>,
 }
 
 async fn dashboards(
@@ -449,7 +451,18 @@ async fn dashboards(
                 })
                 .collect()
         });
-        out.push(Dashboard { community: d.community, community_id: c, tiles, recovery });
+        // The desk starts its common requests from here: one tap to a filled form.
+        let presets = if wants.desk && ctx.actor.authorize(huiqian_domain::auth::Permission::RegisterSheet, c).is_ok() {
+            crate::app::request::presets(&s.app, &ctx.actor, c, true)
+                .await
+                .page(ctx.lang)?
+                .into_iter()
+                .map(|p| (p.id, p.title))
+                .collect()
+        } else {
+            vec![]
+        };
+        out.push(Dashboard { community: d.community, community_id: c, tiles, recovery, presets });
     }
     Ok(out)
 }
