@@ -1149,6 +1149,48 @@ const tests = [
     },
   },
   {
+    name: 'three screens: the desk PC (1366×768), the technician\'s phone (390×844) and the manager\'s tablet (820×1180) show every main page without sideways scrolling, in both languages; screenshots of each',
+    async run({ browser, base, shoot }) {
+      const sizes = [['pc', 1366, 768], ['phone', 390, 844], ['tablet', 820, 1180]];
+      const tour = [
+        ['hy.desk', ['/', '/sheets/new', '/queues', '/handovers', '/requests/ledger/repairs']],
+        ['hy.tech', ['/', '/repairs/day']],
+        ['hy.dispatcher', ['/repairs/board']],
+        ['hy.cs_manager', ['/follow-ups', '/reports/weekly', '/requests/settings']],
+      ];
+      const wide = [];
+      let shots = 0;
+      for (const [size, width, height] of sizes) {
+        for (const [username, paths] of tour) {
+          const { context, page } = await newPage(browser, base, { viewport: { width, height }, hasTouch: size !== 'pc', isMobile: size === 'phone' });
+          try {
+            await signIn(page, username);
+            for (const lang of ['zh-CN', 'en']) {
+              if ((await htmlLang(page)) !== lang) {
+                await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.locator('#lang-switch').click()]);
+              }
+              for (const p of paths) {
+                const r = await page.goto(p);
+                expect(r && r.status() === 200, `${username} ${p} answered ${r && r.status()}`);
+                const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+                if (over > 1) wide.push(`${size} ${lang} ${username} ${p}: ${over}px wider than the screen`);
+                if (lang === 'zh-CN' || size === 'pc') {
+                  await shoot(page, `screen-${size}-${lang}-${username.replace('.', '-')}${p.replace(/\//g, '-').replace(/-$/, '') || '-home'}`);
+                  shots += 1;
+                }
+              }
+            }
+            await useChinese(page);
+          } finally {
+            await context.close();
+          }
+        }
+      }
+      console.log(`# screenshots at three sizes: ${shots}`);
+      expect(wide.length === 0, `pages wider than the screen (a sideways scroll):\n${wide.join('\n')}`);
+    },
+  },
+  {
     name: 'accessibility: axe-core finds no serious or critical violation on the main pages of the desk, the dispatcher, the technician, the managers and the administrator',
     async run({ browser, base }) {
       const axeSource = fs.readFileSync(path.join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
