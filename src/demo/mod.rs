@@ -2,12 +2,15 @@
 //! --demo`), and the larger generated database the benchmarks run on (`huiqian
 //! bench-data`, see `docs/benchmarks.md`).
 //!
-//! Both are written straight into an empty database in bulk, one transaction and one
-//! audit entry per community, so that the demo is there within a second of starting.
+//! The company's estates, residents and staff are written straight into an empty database
+//! in bulk, one transaction and one audit entry per community. Its eight weeks of work are
+//! then played through the use-cases themselves ([`history`]), each step by the demo
+//! account whose part it is, at its instant in the past.
 
 pub mod bench;
 pub mod bench_follow_ups;
 pub mod bench_sheets;
+pub mod history;
 pub mod synth;
 
 use crate::app::people::{seal, today_in};
@@ -145,8 +148,13 @@ async fn demo_present(app: &App) -> Result<bool, BoxError> {
 
 /// Load the demo company if the database is empty; returns whether it did.
 pub async fn load_if_empty(app: &App) -> Result<bool, BoxError> {
+    Ok(load(app).await?.is_some())
+}
+
+/// Load the demo company if the database is empty, and say what its history holds.
+pub async fn load(app: &App) -> Result<Option<history::Summary>, BoxError> {
     if !database_is_empty(app).await? {
-        return Ok(false);
+        return Ok(None);
     }
     let started = std::time::Instant::now();
     let actor = Actor::cli();
@@ -155,6 +163,7 @@ pub async fn load_if_empty(app: &App) -> Result<bool, BoxError> {
     let company = org::create_company(app, &actor, COMPANY).await.map_err(fail)?;
     let mut factory = PersonFactory::new(today_in(chrono_tz::Asia::Shanghai, app.clock.now()));
     let mut ids = Vec::new();
+    let mut residents = Vec::new();
     for c in &COMMUNITIES {
         let community = org::create_community(
             app,
@@ -175,7 +184,8 @@ pub async fn load_if_empty(app: &App) -> Result<bool, BoxError> {
         let mut plan = Plan::default();
         (plan.buildings, plan.units) = synth::estate(&mut rng, &c.estate);
         synth::demo_residents(&mut rng, &mut factory, &mut plan);
-        write_plan(app, &actor, community.id, &plan, "demo.loaded").await?;
+        let (_, person_ids) = write_plan(app, &actor, community.id, &plan, "demo.loaded").await?;
+        residents.push((community.id, requesters(&plan, &person_ids)));
         ids.push(community.id);
     }
     let hash = hash.await?;
@@ -184,8 +194,29 @@ pub async fn load_if_empty(app: &App) -> Result<bool, BoxError> {
     for &community in &ids {
         request_lists(app, &author, community).await?;
     }
-    tracing::info!(ms = started.elapsed().as_millis() as u64, "demo company loaded");
-    Ok(true)
+    let summary = history::play(app, &residents).await?;
+    tracing::info!(
+        ms = started.elapsed().as_millis() as u64,
+        sheets = summary.sheets,
+        steps = summary.steps,
+        refused = summary.refused.len(),
+        "demo company loaded"
+    );
+    Ok(Some(summary))
+}
+
+/// The residents who come to the desk: everyone living in or owning a unit, with a
+/// phone on file so the desk can call them back.
+fn requesters(plan: &Plan, person_ids: &[i64]) -> Vec<history::Requester> {
+    plan.links
+        .iter()
+        .filter(|l| plan.persons[l.person].phone.is_some())
+        .map(|l| history::Requester {
+            room_no: plan.units[l.unit].room.as_str().to_string(),
+            person_id: person_ids[l.person],
+            name: plan.persons[l.person].name.as_str().to_string(),
+        })
+        .collect()
 }
 
 /// Write a community's generated contents in one transaction, with one audit entry

@@ -1,15 +1,19 @@
 //! The demo company (`huiqian serve --demo`): loaded once, only into an empty database,
 //! the same every time, with valid personal data and log-ins for every role that need
-//! no second factor.
+//! no second factor — and eight weeks of the desk's work played through the use-cases, so
+//! that every role finds something to do.
 
 use crate::harness::{fresh_database_url, test_config};
-use huiqian::app::{Actor, App, audit, org};
+use huiqian::app::{Actor, App, Clock, audit, org, report};
 use huiqian::config::AuthConfig;
 use huiqian::demo;
 use huiqian::domain::auth::Role;
 use huiqian::domain::person::{IdDocument, IdKind, Phone, check_digit};
+use huiqian::domain::sheet::lifecycle::Recorded;
+use huiqian::domain::sheet::{Event, Sheet};
 use serde_json::{Value, json};
-use std::collections::HashSet;
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 async fn open_in(dir: &std::path::Path, tweak: impl FnOnce(&mut huiqian::config::Config)) -> App {
     let url = fresh_database_url(dir).await;
@@ -154,7 +158,18 @@ async fn demo_personal_data_is_valid() {
     assert!(units.iter().any(|u| u.0 == "3-2-1502"));
 }
 
+/// A sheet as a first look sees it: number, kind, channel, state, reason, requester, the
+/// minute it was registered, writes.
+type SheetLine = (String, String, String, String, String, String, i64, i64);
+
 async fn snapshot(app: &App) -> Vec<String> {
+    let sheets: Vec<SheetLine> = sqlx::query_as(
+        "SELECT s.number, s.kind, s.channel, s.state, s.reason, s.requester_name, s.registered_at / 60000, s.version \
+         FROM sheets s ORDER BY s.community_id, s.number",
+    )
+    .fetch_all(app.store.read())
+    .await
+    .unwrap();
     let rows: Vec<(String, i64, String, String, String, String, String)> = sqlx::query_as(
         "SELECT u.room_no, u.area_centi, u.status, o.relation, p.name, p.phone_masked, p.id_masked \
          FROM occupancies o JOIN units u ON u.id = o.unit_id JOIN persons p ON p.id = o.person_id \
@@ -167,18 +182,35 @@ async fn snapshot(app: &App) -> Vec<String> {
         .fetch_all(app.store.read())
         .await
         .unwrap();
-    rows.iter().map(|r| format!("{r:?}")).chain(users.iter().map(|u| format!("{u:?}"))).collect()
+    rows.iter()
+        .map(|r| format!("{r:?}"))
+        .chain(users.iter().map(|u| format!("{u:?}")))
+        .chain(sheets.iter().map(|s| format!("{s:?}")))
+        .collect()
+}
+
+/// An application on a clock set to `at`, so that two loads play their history up to the
+/// same minute.
+async fn open_at(dir: &std::path::Path, at: i64) -> App {
+    let url = fresh_database_url(dir).await;
+    let app = huiqian::cli::open_on(test_config(dir, &url), true, Clock::shifted()).await.expect("open database");
+    app.clock.advance(at - app.clock.now());
+    app
 }
 
 #[tokio::test]
 async fn demo_is_the_same_every_time() {
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = open_in(d1.path(), |_| {}).await;
-    let b = open_in(d2.path(), |_| {}).await;
+    // Both loads at the same instant (the middle of a minute): the same history.
+    let at = chrono::Utc::now().timestamp_millis() / 60_000 * 60_000 + 30_000;
+    let a = open_at(d1.path(), at).await;
     assert!(demo::load_if_empty(&a).await.unwrap());
+    let b = open_at(d2.path(), at).await;
     assert!(demo::load_if_empty(&b).await.unwrap());
     let (sa, sb) = (snapshot(&a).await, snapshot(&b).await);
-    assert!(sa.len() > 600);
+    assert!(sa.len() > 900, "{}", sa.len());
+    let first = sa.iter().zip(&sb).position(|(x, y)| x != y);
+    assert_eq!(first.map(|i| (&sa[i], &sb[i])), None, "the loads differ");
     assert_eq!(sa, sb);
 }
 
@@ -273,4 +305,239 @@ async fn bench_data_fills_an_empty_database_only() {
     assert!(!demo::load_if_empty(&app).await.unwrap());
     let r = audit::verify(&app, &[]).await.unwrap();
     assert!(r.ok(), "{:?}", r.problems);
+}
+
+/// What a first look finds (R-SHEET-1 … R-SHEET-11, R-REP, R-CMP, R-FU, R-CMP-8): sheets of
+/// every kind, from every channel and in every state, some overdue, some waiting for the
+/// resident's later signature (补签) and some beyond the centre; repairs on the board and
+/// in the technician's day; complaints judged and followed up; suggestions answered;
+/// follow-ups reviewed, one with a corrective action; past weeks' tables kept, analysed and
+/// acknowledged — all played through the use-cases, none of it in the future, and every
+/// sheet's events replaying to what its row says.
+#[tokio::test]
+async fn demo_history_is_lived_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_in(dir.path(), |_| {}).await;
+    let started = std::time::Instant::now();
+    let summary = demo::load(&app).await.unwrap().expect("loaded");
+    let took = started.elapsed();
+    assert!(summary.refused.is_empty(), "refused steps:\n{}", summary.refused.join("\n"));
+    assert!(took.as_secs() < 60, "the demo took {took:?} to load");
+    eprintln!("demo loaded in {took:?}: {} sheets, {} steps", summary.sheets, summary.steps);
+    let now = app.clock.now();
+
+    let per = |sql: &'static str| {
+        let app = app.clone();
+        async move {
+            let rows: Vec<(String, i64)> = sqlx::query_as(sql).fetch_all(app.store.read()).await.unwrap();
+            rows.into_iter().collect::<HashMap<String, i64>>()
+        }
+    };
+    let total = count(&app, "SELECT COUNT(*) FROM sheets").await;
+    assert!((250..=700).contains(&total), "{total} sheets");
+    for code in ["HY", "LY"] {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sheets s JOIN communities c ON c.id = s.community_id WHERE c.code = $1",
+        )
+        .bind(code)
+        .fetch_one(app.store.read())
+        .await
+        .unwrap();
+        assert!(n >= 80, "{code}: {n} sheets");
+    }
+    let kinds = per("SELECT kind, COUNT(*) FROM sheets GROUP BY kind").await;
+    for k in huiqian::domain::sheet::SheetKind::ALL {
+        assert!(kinds.get(k.as_str()).copied().unwrap_or(0) > 0, "no {k:?}: {kinds:?}");
+    }
+    let channels = per("SELECT channel, COUNT(*) FROM sheets GROUP BY channel").await;
+    for c in huiqian::domain::sheet::Channel::ALL {
+        assert!(channels.get(c.as_str()).copied().unwrap_or(0) > 0, "no {c:?}: {channels:?}");
+    }
+    let states = per("SELECT state, COUNT(*) FROM sheets GROUP BY state").await;
+    for s in ["registered", "dispatched", "awaiting_acceptance", "suspended", "collected", "archived"] {
+        assert!(states.get(s).copied().unwrap_or(0) > 0, "no {s} sheets: {states:?}");
+    }
+    assert!(states["archived"] * 2 > total, "older sheets are mostly closed: {states:?}");
+    let handovers = per("SELECT state, COUNT(*) FROM sheet_handovers GROUP BY state").await;
+    for s in ["handed_over", "acknowledged", "in_progress", "returned", "terminated", "suspended"] {
+        assert!(handovers.get(s).copied().unwrap_or(0) > 0, "no {s} handovers: {handovers:?}");
+    }
+
+    // Overdue against their clocks (R-SHEET-7), waiting for 补签 (R-SHEET-3), beyond the
+    // centre (R-SHEET-10), signatures waived by a manager.
+    let open = "state IN ('registered', 'dispatched', 'awaiting_acceptance', 'suspended')";
+    let overdue: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM sheets WHERE {open} AND due_at < $1"))
+        .bind(now)
+        .fetch_one(app.store.read())
+        .await
+        .unwrap();
+    assert!(overdue > 0, "nothing overdue");
+    assert!(count(&app, "SELECT COUNT(*) FROM sheets WHERE state = 'collected' AND signature_pending = 1").await > 0);
+    let events = per("SELECT CASE WHEN data LIKE '%\"type\":\"beyond_centre\"%' THEN 'beyond' \
+         WHEN data LIKE '%\"type\":\"signature_waived\"%' THEN 'waived' \
+         WHEN data LIKE '%\"type\":\"signature_captured\"%' THEN 'captured' \
+         WHEN data LIKE '%\"type\":\"extended\"%' THEN 'extended' \
+         WHEN data LIKE '%\"type\":\"complaint_judged\"%' THEN 'judged' \
+         WHEN data LIKE '%\"type\":\"solution_recorded\"%' THEN 'solution' \
+         WHEN data LIKE '%\"type\":\"suggestion_replied\"%' THEN 'replied' \
+         WHEN data LIKE '%\"type\":\"inquiry_answered\"%' THEN 'answered' \
+         WHEN data LIKE '%\"type\":\"charge_confirmed\"%' THEN 'charged' \
+         WHEN data LIKE '%\"type\":\"repair_completed\"%' THEN 'completed' \
+         ELSE 'other' END AS what, COUNT(*) FROM sheet_events GROUP BY what")
+    .await;
+    for e in ["beyond", "waived", "captured", "extended", "judged", "replied", "answered", "charged", "completed"] {
+        assert!(events.get(e).copied().unwrap_or(0) > 0, "no {e} events: {events:?}");
+    }
+
+    // Repairs on the dispatcher's board and in the technician's day (R-REP-2, R-REP-3).
+    let unassigned = count(
+        &app,
+        "SELECT COUNT(*) FROM requests WHERE class_rank IS NOT NULL AND technician_id IS NULL AND closed = 0",
+    )
+    .await;
+    let jobs = count(
+        &app,
+        "SELECT COUNT(*) FROM requests WHERE technician_id IS NOT NULL AND completed_at IS NULL AND closed = 0",
+    )
+    .await;
+    assert!(unassigned > 0 && jobs > 0, "{unassigned} unassigned, {jobs} open jobs");
+
+    // Follow-ups recorded, reviewed and still to do; corrective actions (R-FU-3, R-FU-4).
+    let follow_ups = per("SELECT state, COUNT(*) FROM follow_ups GROUP BY state").await;
+    for s in ["pending", "done", "reviewed"] {
+        assert!(follow_ups.get(s).copied().unwrap_or(0) > 0, "no {s} follow-ups: {follow_ups:?}");
+    }
+    let complaints_followed =
+        count(&app, "SELECT COUNT(*) FROM follow_ups f JOIN sheets s ON s.id = f.sheet_id WHERE s.kind = 'complaint'")
+            .await;
+    assert!(complaints_followed > 5, "{complaints_followed} complaints followed up");
+    let capas = per("SELECT state, COUNT(*) FROM capas GROUP BY state").await;
+    assert!(capas.get("verified").copied().unwrap_or(0) > 0, "no verified corrective action: {capas:?}");
+    assert!(capas.values().sum::<i64>() >= 2, "{capas:?}");
+
+    // The past weeks' tables, kept, analysed and acknowledged (R-CMP-8).
+    for code in ["HY", "LY"] {
+        let weeks: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT w.week_start, w.analysis, w.acknowledged_at FROM weekly_reports w \
+             JOIN communities c ON c.id = w.community_id WHERE c.code = $1 ORDER BY w.week_start",
+        )
+        .bind(code)
+        .fetch_all(app.store.read())
+        .await
+        .unwrap();
+        assert!(weeks.len() >= 7, "{code}: {weeks:?}");
+        assert!(weeks.iter().filter(|w| w.2.is_some()).count() >= 6, "{code}: {weeks:?}");
+        // The week that ended last Sunday may still wait for this Monday's analysis.
+        assert!(weeks[..weeks.len() - 1].iter().all(|w| !w.1.is_empty()), "{code}: {weeks:?}");
+    }
+
+    // Nothing in the future; numbers without gaps (R-SHEET-2); every sheet's events replay
+    // to its row, its handovers and its version.
+    let latest = count(&app, "SELECT MAX(at) FROM sheet_events").await;
+    assert!(latest <= now, "an event {} ms in the future", latest - now);
+    let rows = sqlx::query("SELECT sheet_id, at, by_user_id, data FROM sheet_events ORDER BY sheet_id, seq")
+        .fetch_all(app.store.read())
+        .await
+        .unwrap();
+    let mut history: BTreeMap<i64, Vec<Recorded>> = BTreeMap::new();
+    for r in rows {
+        let event: Event = serde_json::from_str(&r.get::<String, _>(3)).expect("stored event parses");
+        history.entry(r.get(0)).or_default().push(Recorded { event, at: r.get(1), by: r.get(2) });
+    }
+    let sheet_handovers: HashMap<(i64, i64), String> = sqlx::query("SELECT sheet_id, no, state FROM sheet_handovers")
+        .fetch_all(app.store.read())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect();
+    let sheets =
+        sqlx::query("SELECT id, state, signature_pending, first_contact_id, version, community_id, seq FROM sheets")
+            .fetch_all(app.store.read())
+            .await
+            .unwrap();
+    let mut seqs: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for s in &sheets {
+        let id: i64 = s.get(0);
+        let events = &history[&id];
+        assert!(events.windows(2).all(|w| w[0].at <= w[1].at), "sheet {id}: events out of order");
+        let replayed = Sheet::replay(events).expect("starts with the registration");
+        assert_eq!(replayed.state.as_str(), s.get::<String, _>(1), "sheet {id}");
+        assert_eq!(i64::from(replayed.signature_owed()), s.get::<i64, _>(2), "sheet {id}");
+        assert_eq!(replayed.first_contact, s.get::<i64, _>(3), "sheet {id}");
+        // One write for each step taken, however many events it made.
+        assert!((1..=events.len() as i64).contains(&s.get::<i64, _>(4)), "sheet {id}: version");
+        for h in &replayed.handovers {
+            assert_eq!(sheet_handovers[&(id, i64::from(h.no))], h.state.as_str(), "sheet {id} handover {}", h.no);
+        }
+        seqs.entry(s.get(5)).or_default().push(s.get(6));
+    }
+    for (community, mut seq) in seqs {
+        seq.sort_unstable();
+        assert!(seq.iter().enumerate().all(|(i, n)| *n == i as i64 + 1), "community {community}: gaps");
+    }
+    let r = audit::verify(&app, &[]).await.unwrap();
+    assert!(r.ok(), "{:?}", r.problems);
+}
+
+/// Every role with a home dashboard finds work on it in both communities: the desk its
+/// open sheets and follow-ups, the manager follow-ups to review and corrective actions,
+/// the dispatcher repairs to assign, the technician jobs, management this week's
+/// complaints and the open sheets (R-ROLE-2, R-SHEET-9).
+#[tokio::test]
+async fn demo_every_role_home_dashboard_has_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open_in(dir.path(), |_| {}).await;
+    assert!(demo::load_if_empty(&app).await.unwrap());
+    let communities = huiqian::store::org::communities(app.store.read(), None).await.unwrap();
+    for c in &demo::COMMUNITIES {
+        let community: Vec<_> = communities.iter().filter(|x| x.code == c.code).cloned().collect();
+        for (role, suffix, _) in &demo::STAFF {
+            let name = demo::username(c, suffix);
+            let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+                .bind(&name)
+                .fetch_one(app.store.read())
+                .await
+                .unwrap();
+            let actor = huiqian::app::auth::cli_actor_for(&app, id).await.unwrap();
+            let boards = report::home(&app, &actor, &community, "", "").await.unwrap();
+            let Some(d) = boards.first() else {
+                // The roles without a dashboard: nothing of theirs is counted there.
+                assert!(
+                    matches!(
+                        role,
+                        Role::MoveInReceptionist
+                            | Role::Archivist
+                            | Role::SecurityOfficer
+                            | Role::FinanceClerk
+                            | Role::SystemAdmin
+                    ),
+                    "{name} has no dashboard"
+                );
+                continue;
+            };
+            let (w, n) = (&d.wants, &d.counts);
+            if w.desk && *role == Role::Receptionist {
+                assert!(n.my_open > 0 && n.my_overdue > 0, "{name}: {n:?}");
+            }
+            if w.follow_up && matches!(role, Role::Receptionist | Role::BuildingManager) {
+                assert!(n.my_follow_ups > 0, "{name}: {n:?}");
+            }
+            if w.review {
+                assert!(n.to_review > 0, "{name}: {n:?}");
+            }
+            if w.dispatch {
+                assert!(n.unassigned + n.late_arrivals > 0, "{name}: {n:?}");
+            }
+            if w.technician {
+                assert!(n.my_jobs > 0, "{name}: {n:?}");
+            }
+            if let Some((open, late)) = d.open {
+                assert!(open > 0 && late > 0, "{name}: {open} open, {late} late");
+            }
+            if let Some(recovery) = &d.recovery {
+                assert!(!recovery.is_empty(), "{name}: no recovery rates");
+            }
+        }
+    }
 }
