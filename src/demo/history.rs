@@ -14,7 +14,8 @@ use super::synth::Rng;
 use super::{BoxError, COMMUNITIES, SEED, STAFF, username};
 use crate::app::request::{ComplaintIntake, FlowAction, QuoteLine, RepairIntake};
 use crate::app::sheet::{Action, RegisterInput, SheetAction};
-use crate::app::{Actor, App, AppError, Clock, followup, report, request as rq, sheet};
+use crate::app::{Actor, App, AppError, Clock, followup, notify, report, request as rq, sheet};
+use crate::i18n::Lang;
 use crate::store::{auth as sa, org as so, sheet as st};
 use chrono::{Datelike, Duration, NaiveDate, Timelike};
 use huiqian_domain::unit::DepartmentKind;
@@ -1225,10 +1226,32 @@ pub(crate) async fn play(app: &App, communities: &[(i64, Vec<Requester>)]) -> Re
             }
         }
     }
+    past.set(until);
+    read_notices(&past.app, &refs, until - DAY).await.map_err(|e| refused("reading notices", &e))?;
     for problem in &summary.refused {
         tracing::warn!(problem = %problem, "a demo history step was refused");
     }
     Ok(summary)
+}
+
+/// Staff read what they were told: everything up to a day old is read, the last day's
+/// notices wait in their inboxes.
+async fn read_notices(app: &App, refs: &[Refs], before: i64) -> Result<(), AppError> {
+    for r in refs {
+        for (_, _, actor, _) in &r.users {
+            loop {
+                let list = notify::inbox(app, actor, true, Lang::default()).await?;
+                let old: Vec<i64> = list.iter().filter(|(n, _)| n.created_at < before).map(|(n, _)| n.id).collect();
+                if old.is_empty() {
+                    break;
+                }
+                for id in old {
+                    notify::mark_read(app, actor, id).await?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn load_refs(app: &App, ci: usize, id: i64, requesters: Vec<Requester>) -> Result<Refs, BoxError> {
