@@ -114,6 +114,73 @@ pub fn tf<K: AsRef<str>, V: AsRef<str>>(lang: Lang, key: &str, params: &[(K, V)]
     s
 }
 
+/// A template's parts: fixed text and `{name}` placeholders, in order.
+fn template_parts(template: &str) -> Vec<(bool, &str)> {
+    let mut out = vec![];
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        let Some(end) = rest[i..].find('}') else { break };
+        if i > 0 {
+            out.push((false, &rest[..i]));
+        }
+        out.push((true, &rest[i + 1..i + end]));
+        rest = &rest[i + end + 1..];
+    }
+    if !rest.is_empty() {
+        out.push((false, rest));
+    }
+    out
+}
+
+/// The placeholders' values if `text` is written after `template`.
+fn read_after<'a>(template: &str, text: &'a str) -> Option<Vec<(String, &'a str)>> {
+    let parts = template_parts(template);
+    let mut values = vec![];
+    let mut at = 0;
+    for (i, (is_var, part)) in parts.iter().enumerate() {
+        if !is_var {
+            if !text[at..].starts_with(part) {
+                return None;
+            }
+            at += part.len();
+            continue;
+        }
+        let end = match parts.get(i + 1) {
+            Some((false, next)) => at + text[at..].find(next)?,
+            _ => text.len(),
+        };
+        values.push((part.to_string(), &text[at..end]));
+        at = end;
+    }
+    (at == text.len()).then_some(values)
+}
+
+/// Text the program itself wrote into the record — in Chinese, the language of the paper
+/// form it prints on ("报修派工", "当场答复：…", "…（材料：…）") — in the reader's language.
+/// The phrases are the `stored.*` messages; a Chinese term inside one (a role, an outcome)
+/// is given in English too. Anything else is a person's own words and is left as written.
+pub fn stored(lang: Lang, text: &str, terms: &[(&str, &str)]) -> String {
+    if lang == Lang::Zh {
+        return text.to_string();
+    }
+    let mut phrases: Vec<(&String, &String)> =
+        table(Lang::Zh).iter().filter(|(k, _)| k.starts_with("stored.")).collect();
+    phrases.sort();
+    for (key, template) in phrases {
+        if let Some(values) = read_after(template, text) {
+            let values: Vec<(String, String)> = values
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = terms.iter().find(|(z, _)| *z == v).map_or(v, |(_, e)| e);
+                    (k, v.to_string())
+                })
+                .collect();
+            return tf(lang, key, &values);
+        }
+    }
+    text.to_string()
+}
+
 /// All keys of a language (for the completeness test).
 pub fn keys(lang: Lang) -> Vec<String> {
     let mut v: Vec<String> = table(lang).keys().cloned().collect();
@@ -154,6 +221,20 @@ pub(crate) fn sources(dir: &std::path::Path, endings: &[&str], out: &mut Vec<std
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_the_program_wrote_reads_in_english() {
+        let terms = [("前台接待员", "Front-desk receptionist")];
+        assert_eq!(stored(Lang::En, "报修派工", &terms), t(Lang::En, "stored.repair_dispatch"));
+        assert_eq!(stored(Lang::En, "更换灯泡（材料：LED 灯泡 1 个）", &terms), "更换灯泡 (materials: LED 灯泡 1 个)");
+        assert_eq!(stored(Lang::En, "当场答复：可以代收", &terms), "Answered on the spot: 可以代收");
+        assert!(stored(Lang::En, "安保员受理，交客服部首接", &terms).starts_with("Taken in by 安保员"));
+        assert!(
+            stored(Lang::En, "前台接待员受理，交客服部首接", &terms).starts_with("Taken in by Front-desk receptionist")
+        );
+        assert_eq!(stored(Lang::En, "卫生间漏水", &terms), "卫生间漏水", "a person's words stay as written");
+        assert_eq!(stored(Lang::Zh, "报修派工", &terms), "报修派工");
+    }
 
     #[test]
     fn every_key_exists_in_both_languages() {

@@ -352,6 +352,17 @@ pub async fn mark_read(app: &App, actor: &Actor, id: i64) -> AppResult<()> {
     Ok(())
 }
 
+/// Mark every one of one's notices made before `before` (all of them: now) as read;
+/// how many were unread. One's own inbox only, as one notice at a time.
+pub async fn mark_all_read(app: &App, actor: &Actor, before: Option<i64>) -> AppResult<u64> {
+    let now = app.clock.now();
+    actor.own_account()?;
+    let mut tx = app.store.begin().await?;
+    let n = st::mark_all_read(&mut tx, actor.user_id(), before.unwrap_or(now + 1), now).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 /// How many of one's notifications are unread (the header's badge).
 pub async fn unread_count(app: &App, actor: &Actor) -> AppResult<i64> {
     Ok(st::unread_count(app.store.read(), actor.user_id()).await?)

@@ -15,7 +15,6 @@ use super::{BoxError, COMMUNITIES, SEED, STAFF, username};
 use crate::app::request::{ComplaintIntake, FlowAction, QuoteLine, RepairIntake};
 use crate::app::sheet::{Action, RegisterInput, SheetAction};
 use crate::app::{Actor, App, AppError, Clock, followup, notify, report, request as rq, sheet};
-use crate::i18n::Lang;
 use crate::store::{auth as sa, org as so, sheet as st};
 use chrono::{Datelike, Duration, NaiveDate, Timelike};
 use huiqian_domain::unit::DepartmentKind;
@@ -710,7 +709,7 @@ fn complaint(w: &mut Writer, r: &Refs, input: &mut RegisterInput, sig: &str, p: 
         cause: cause.into(),
         course: course.into(),
         people_unknown: true,
-        against: if category == "服务态度" { "department".into() } else { String::new() },
+        against: Some(if category == "服务态度" { "department".into() } else { "service".into() }),
         against_department_id: (category == "服务态度").then(|| r.department(DepartmentKind::Security)),
         ..Default::default()
     });
@@ -1239,16 +1238,7 @@ pub(crate) async fn play(app: &App, communities: &[(i64, Vec<Requester>)]) -> Re
 async fn read_notices(app: &App, refs: &[Refs], before: i64) -> Result<(), AppError> {
     for r in refs {
         for (_, _, actor, _) in &r.users {
-            loop {
-                let list = notify::inbox(app, actor, true, Lang::default()).await?;
-                let old: Vec<i64> = list.iter().filter(|(n, _)| n.created_at < before).map(|(n, _)| n.id).collect();
-                if old.is_empty() {
-                    break;
-                }
-                for id in old {
-                    notify::mark_read(app, actor, id).await?;
-                }
-            }
+            notify::mark_all_read(app, actor, Some(before)).await?;
         }
     }
     Ok(())

@@ -165,6 +165,17 @@ pub async fn mark_read(tx: &mut AnyConnection, user_id: i64, id: i64, now: i64) 
     super::stamp_own(tx, "notifications", "read_at", id, user_id, now).await
 }
 
+/// Mark one's unread notices made before `before` as read; how many.
+pub async fn mark_all_read(tx: &mut AnyConnection, user_id: i64, before: i64, now: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL AND created_at < $3")
+        .bind(now)
+        .bind(user_id)
+        .bind(before)
+        .execute(tx)
+        .await?
+        .rows_affected())
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct Pending {
     pub id: i64,

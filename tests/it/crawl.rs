@@ -234,8 +234,15 @@ fn chinese_literals() -> Vec<String> {
     let mut out = BTreeSet::new();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        // The code before its tests.
-        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        // The code before its tests, without its comments.
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or("")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
         for (i, piece) in code.split('"').enumerate() {
             if i % 2 == 1 && piece.chars().filter(|&c| is_cjk(c)).count() >= 2 && !piece.contains('\n') {
                 out.insert(piece.to_string());

@@ -286,3 +286,41 @@ async fn notices_speak_the_readers_language() {
     let html = desk.get("/inbox").await.text().await.unwrap();
     assert!(html.contains(&format!("First contact: {number}")) && !html.contains("首接责任"), "the inbox page too");
 }
+
+/// 全部标为已读: the inbox marks at once what it showed; a notice that came after the page
+/// was read stays unread, and no one marks another's.
+#[tokio::test]
+async fn the_inbox_marks_all_it_showed_as_read() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let tech = t.as_role(Role::Technician).await;
+    let manager = t.as_role(Role::CsManager).await;
+    let take_in = |reason: &'static str| {
+        let tech = &tech;
+        let url = format!("/api/v1/communities/{}/sheets", t.c1);
+        async move {
+            let body = json!({"kind": "repair", "channel": "visit", "requester_name": "王秀英", "reason": reason,
+                              "repair": {"category": "electrical"}, "signature": crate::sheets::SIGNATURE});
+            assert_eq!(tech.post_json(&url, &body).await.0, 201);
+        }
+    };
+    take_in("楼道灯不亮").await;
+    take_in("电梯按钮失灵").await;
+    async fn unread(c: &crate::harness::Client) -> usize {
+        let (_, list) = c.get_json("/api/v1/me/notifications").await;
+        list.as_array().unwrap().iter().filter(|n| n["read_at"].is_null()).count()
+    }
+    let mine = unread(&desk).await;
+    assert!(mine >= 2, "the desk was told of both");
+    let managers = unread(&manager).await;
+    let html = desk.get("/inbox").await.text().await.unwrap();
+    assert!(html.contains("id=\"read-all\"") && html.contains("全部标为已读"));
+    let before: String = html.split("name=\"before\" value=\"").nth(1).unwrap().split('"').next().unwrap().into();
+    t.advance(60_000);
+    take_in("单元门禁坏了").await;
+    let r = desk.post_form("/inbox/read-all", &[("before", before.as_str())]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(unread(&desk).await, 1, "what came after the page was read is still to read");
+    assert_eq!(unread(&manager).await, managers, "only one's own inbox");
+}

@@ -5,7 +5,7 @@
 use crate::i18n::{Lang, has, t};
 use chrono_tz::Tz;
 use huiqian_domain::auth::Role;
-use huiqian_domain::sheet::request::RepairCategory;
+use huiqian_domain::sheet::request::{AgainstKind, FlagReason, RepairCategory, RepairClass, RepairSource};
 use huiqian_domain::sheet::{Channel, SheetKind};
 use huiqian_domain::unit::{DepartmentKind, OccupantRelation};
 use serde_json::Value;
@@ -118,6 +118,20 @@ fn value(lang: Lang, key: &str, v: &Value, zone: Tz) -> String {
         Value::String(s) if key == "role" => term(lang, Role::parse(s), s),
         Value::String(s) if key == "relation" => term(lang, OccupantRelation::parse(s).ok(), s),
         Value::String(s) if key == "channel" => term(lang, Channel::parse(s).ok(), s),
+        // The step a sheet's event records.
+        Value::String(s) if key == "type" && has(lang, &format!("sheet_event.{s}")) => {
+            t(lang, &format!("sheet_event.{s}")).to_string()
+        }
+        Value::String(s) if key == "against" => term(lang, AgainstKind::parse(s).ok(), s),
+        Value::String(s) if key.ends_with("department_kind") => term(lang, DepartmentKind::parse(s).ok(), s),
+        Value::String(s) if key == "class" => term(lang, RepairClass::parse(s).ok(), s),
+        Value::String(s) if key == "source" => term(lang, RepairSource::parse(s).ok(), s),
+        Value::String(s) if key == "reason" && FlagReason::parse(s).is_ok() => term(lang, FlagReason::parse(s).ok(), s),
+        // Codes of a few words the manual has no term for: how an acceptance was confirmed,
+        // where a complaint went, what an attachment is.
+        Value::String(s) if has(lang, &format!("audit_value.{key}.{s}")) => {
+            t(lang, &format!("audit_value.{key}.{s}")).to_string()
+        }
         Value::String(s) if key == "repair_category" || (key == "category" && RepairCategory::parse(s).is_ok()) => {
             term(lang, RepairCategory::parse(s).ok(), s)
         }
@@ -127,12 +141,21 @@ fn value(lang: Lang, key: &str, v: &Value, zone: Tz) -> String {
             Err(_) if has(lang, &format!("price_item.{s}")) => t(lang, &format!("price_item.{s}")).to_string(),
             Err(_) => term(lang, DepartmentKind::parse(s).ok(), s),
         },
-        Value::String(s) => s.clone(),
+        Value::String(s) => super::stored_text(lang, s),
         Value::Array(items) => {
             let sep = if lang == Lang::En { ", " } else { "、" };
             items.iter().map(|i| value(lang, key, i, zone)).collect::<Vec<_>>().join(sep)
         }
-        Value::Object(_) => v.to_string(),
+        // A part of an event (a complaint's details, a confirmation): its fields in words.
+        Value::Object(map) => {
+            let sep = if lang == Lang::En { "; " } else { "；" };
+            let colon = if lang == Lang::En { ": " } else { "：" };
+            map.iter()
+                .filter(|(_, v)| !v.is_null() && v.as_str() != Some(""))
+                .map(|(k, v)| format!("{}{colon}{}", field(lang, k), value(lang, k, v, zone)))
+                .collect::<Vec<_>>()
+                .join(sep)
+        }
     }
 }
 
@@ -192,6 +215,41 @@ mod tests {
                 }
             }
         }
+        // And every field and code a sheet's event stores (the audit entry of a step carries it).
+        let events = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/domain/tests/stored_events.jsonl"),
+        )
+        .unwrap();
+        let mut codes = std::collections::BTreeSet::new();
+        fn walk(
+            v: &Value,
+            key: &str,
+            fields: &mut std::collections::BTreeSet<String>,
+            codes: &mut std::collections::BTreeSet<(String, String)>,
+        ) {
+            match v {
+                Value::Object(map) => {
+                    for (k, v) in map {
+                        fields.insert(k.clone());
+                        walk(v, k, fields, codes);
+                    }
+                }
+                Value::String(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+                    codes.insert((key.to_string(), s.clone()));
+                }
+                _ => {}
+            }
+        }
+        for line in events.lines().filter(|l| !l.trim().is_empty()) {
+            walk(&serde_json::from_str(line).unwrap(), "", &mut fields, &mut codes);
+        }
+        let unread: Vec<_> = codes
+            .iter()
+            .flat_map(|kv| [Lang::Zh, Lang::En].map(|lang| (kv, lang)))
+            .filter(|((k, v), lang)| value(*lang, k, &Value::String(v.clone()), ZONE) == *v)
+            .map(|((k, v), lang)| format!("{k}={v} ({})", lang.code()))
+            .collect();
+        assert!(unread.is_empty(), "stored codes without words: {unread:?}");
         assert!(fields.len() > 60, "the scan found the fields: {fields:?}");
         let missing: Vec<_> = fields
             .iter()

@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/inbox", get(inbox))
         .route("/inbox/count", get(count))
         .route("/inbox/{id}/read", post(read))
+        .route("/inbox/read-all", post(read_all))
         .route("/communities/{id}/settings", get(settings))
         .route("/communities/{id}/settings/target", post(set_target))
         .route("/communities/{id}/settings/week", post(set_week))
@@ -38,12 +39,17 @@ pub struct NoticeView {
 struct InboxPage {
     c: Chrome,
     notices: Vec<NoticeView>,
+    /// When the page was read: 全部标为已读 marks what it showed.
+    now: i64,
+    unread: usize,
 }
 
 async fn inbox(State(s): State<AppState>, ctx: Ctx) -> PageResult {
     let list = notify::inbox(&s.app, &ctx.actor, false, ctx.lang).await.page(ctx.lang)?;
-    let notices = list.into_iter().map(|(n, zone)| NoticeView { at: when(n.created_at, zone), n }).collect();
-    Ok(render(&InboxPage { c: Chrome::of(&ctx), notices }))
+    let notices: Vec<NoticeView> =
+        list.into_iter().map(|(n, zone)| NoticeView { at: when(n.created_at, zone), n }).collect();
+    let unread = notices.iter().filter(|v| v.n.read_at.is_none()).count();
+    Ok(render(&InboxPage { c: Chrome::of(&ctx), notices, now: ctx.now + 1, unread }))
 }
 
 /// The unread count shown in the header (loaded by htmx after the page).
@@ -51,6 +57,18 @@ async fn count(State(s): State<AppState>, ctx: Ctx) -> PageResult {
     let n = crate::app::notify::unread_count(&s.app, &ctx.actor).await.page(ctx.lang)?;
     Ok(Html(if n > 0 { format!("<span class=\"badge\" id=\"unread\">{n}</span>") } else { String::new() })
         .into_response())
+}
+
+/// 全部标为已读: what was there when the page was shown (`before`), not what came since.
+#[derive(serde::Deserialize)]
+struct ReadAll {
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+async fn read_all(State(s): State<AppState>, ctx: Ctx, AxForm(f): AxForm<ReadAll>) -> PageResult {
+    notify::mark_all_read(&s.app, &ctx.actor, f.before).await.page(ctx.lang)?;
+    Ok(see_other("/inbox"))
 }
 
 async fn read(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> PageResult {

@@ -105,6 +105,20 @@ impl Chrome {
     }
 }
 
+/// Text the program wrote into the record, read in `lang` (see [`crate::i18n::stored`]),
+/// with the manual's terms it may hold (a role, a follow-up's outcome and method).
+pub fn stored_text(lang: crate::i18n::Lang, text: &str) -> String {
+    use huiqian_domain::followup::visit::{Method, Outcome};
+    static TERMS: std::sync::OnceLock<Vec<(&'static str, &'static str)>> = std::sync::OnceLock::new();
+    let terms = TERMS.get_or_init(|| {
+        let roles = huiqian_domain::auth::Role::ALL.iter().map(|r| (r.label_zh(), r.label_en()));
+        let outcomes = Outcome::ALL.iter().map(|o| (o.label_zh(), o.label_en()));
+        let methods = Method::ALL.iter().map(|m| (m.label_zh(), m.label_en()));
+        roles.chain(outcomes).chain(methods).collect()
+    });
+    crate::i18n::stored(lang, text, terms)
+}
+
 /// The manual's terms (roles, kinds, statuses …) carry a Chinese and an English label.
 pub trait Labelled: Copy {
     fn code(self) -> &'static str;
@@ -148,6 +162,11 @@ impl Chrome {
     /// " (Emergency)" in English.
     pub fn paren(&self, aside: impl std::fmt::Display) -> String {
         if self.t.is_en() { format!(" ({aside})") } else { format!("（{aside}）") }
+    }
+
+    /// Text the program wrote into the record (报修派工, 当场答复：…) in the page's language.
+    pub fn stored(&self, text: &str) -> String {
+        stored_text(self.t.0, text)
     }
 
     /// A term's label in the page's language.

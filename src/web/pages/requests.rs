@@ -413,7 +413,7 @@ impl Panel<'_> {
         self.fact("complaint.people", unknown(dt.people_unknown, dt.people.clone()));
         let mut against = dt.against.map(|a| c.label(a).to_string()).unwrap_or_default();
         if let Some(dep) = dt.against_department {
-            against = format!("{against}：{}", self.dep_name(dep));
+            against = format!("{against}{}{}", c.t.get("common.colon"), self.dep_name(dep));
         }
         if !dt.against_name.is_empty() {
             against = format!("{against}{}", c.paren(&dt.against_name));
@@ -430,7 +430,9 @@ impl Panel<'_> {
             self.fact("complaint.judgement", format!("{verdict} · {}", j.explanation));
             let route = match &j.route {
                 Some(Route::Department { department, .. }) => self.dep_name(*department),
-                Some(Route::Developer { contact }) => format!("{}：{contact}", c.t.get("complaint.developer")),
+                Some(Route::Developer { contact }) => {
+                    format!("{}{}{contact}", c.t.get("complaint.developer"), c.t.get("common.colon"))
+                }
                 None => String::new(),
             };
             self.fact("complaint.route", route);

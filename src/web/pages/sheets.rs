@@ -599,7 +599,8 @@ struct SheetPage {
 
 fn describe_event(c: &Chrome, name: &str, data: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
-    let pick = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    // What people wrote as they wrote it; what the program wrote in the reader's language.
+    let pick = |k: &str| c.stored(v.get(k).and_then(|x| x.as_str()).unwrap_or(""));
     match name {
         "dispatched" => format!("#{} {}", v.get("handover").and_then(|x| x.as_i64()).unwrap_or(0), pick("opinion")),
         "acknowledged" | "work_started" | "return_received" => {
