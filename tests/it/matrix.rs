@@ -97,6 +97,9 @@ fn table() -> Vec<(&'static str, &'static str, Need)> {
         ("get", "/api/v1/communities/{id}/articles", In(ViewCommunity)),
         ("post", "/api/v1/communities/{id}/articles", In(ManageRequests)),
         ("put", "/api/v1/communities/{id}/articles/{article}", In(ManageRequests)),
+        ("get", "/api/v1/communities/{id}/sheet-presets", In(ViewCommunity)),
+        ("post", "/api/v1/communities/{id}/sheet-presets", In(ManageRequests)),
+        ("put", "/api/v1/communities/{id}/sheet-presets/{preset}", In(ManageRequests)),
         ("get", "/api/v1/communities/{id}/follow-ups", In(FollowUp)),
         ("get", "/api/v1/follow-ups/{id}", In(FollowUp)),
         ("post", "/api/v1/follow-ups/{id}/record", In(FollowUp)),
@@ -171,6 +174,7 @@ struct Fixture {
     sheet: i64,
     price_item: i64,
     article: i64,
+    preset: i64,
     follow_up: i64,
     capa: i64,
 }
@@ -276,6 +280,26 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     .await
     .unwrap()
     .id;
+    let preset = huiqian::app::request::save_preset(
+        &t.app,
+        &author,
+        community,
+        None,
+        &huiqian::app::request::PresetInput {
+            title: "停水".into(),
+            kind: "inquiry".into(),
+            channel: "phone".into(),
+            reason: "咨询停水安排".into(),
+            repair_category: String::new(),
+            article_id: Some(article),
+            position: 10,
+            active: true,
+            version: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
     // A follow-up task on the sheet, with a corrective-action report.
     let mut tx = t.app.store.begin().await.unwrap();
     let now = t.now();
@@ -303,6 +327,7 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
         capa,
         price_item,
         article,
+        preset,
         sheet: sheet.id,
         community,
         building: b.id,
@@ -347,6 +372,7 @@ fn path_for(path: &str, f: &Fixture) -> String {
         .replace("{name}", name)
         .replace("{item}", &f.price_item.to_string())
         .replace("{article}", &f.article.to_string())
+        .replace("{preset}", &f.preset.to_string())
         .replace("{period}", "2026-11")
         .replace("{user}", &f.staff.to_string())
         .replace("{measure}", "registered")
@@ -414,6 +440,10 @@ fn body_for(method: &str, path: &str, n: usize) -> Value {
         }
         ("post", "/api/v1/communities/{id}/articles") | ("put", "/api/v1/communities/{id}/articles/{article}") => {
             json!({"title": format!("停水通知{n}"), "answer": "计划停水提前一天张贴通知。", "basis": "《供水管理办法》"})
+        }
+        ("post", "/api/v1/communities/{id}/sheet-presets")
+        | ("put", "/api/v1/communities/{id}/sheet-presets/{preset}") => {
+            json!({"title": format!("漏水{n}"), "kind": "repair", "reason": "厨房漏水", "repair_category": "water"})
         }
         ("post", "/api/v1/follow-ups/{id}/record") => {
             json!({"version": 1, "method": "phone", "outcome": "satisfied", "content": "业主表示满意"})
