@@ -856,7 +856,7 @@ const tests = [
     },
   },
   {
-    name: 'R-REP-2 the dispatcher\'s board refreshes itself: a repair registered at the desk appears without a reload, countdowns carry their unit, and the board waits while an assignment is being filled in',
+    name: 'R-REP-2 the dispatcher\'s board refreshes itself: a repair registered at the desk appears without a reload, countdowns carry their unit, the board waits while an assignment is being filled in, and a new emergency is announced with a sound',
     async run({ browser, base, shoot }) {
       const desk = await newPage(browser, base, { viewport: { width: 1366, height: 768 } });
       const disp = await newPage(browser, base, { viewport: { width: 1366, height: 768 } });
@@ -892,6 +892,22 @@ const tests = [
         await disp.page.goto(`/sheets/${first.id}`);
         const countdown = (await disp.page.locator('#arrival-clock .countdown').innerText()).trim();
         expect(/^(还剩|已超时) \d+(天|小时|分钟)/.test(countdown), `a countdown says its unit: ${JSON.stringify(countdown)}`);
+
+        // An emergency arrives: the board announces it, and beeps where the sound is on.
+        await disp.page.goto('/repairs/board');
+        await disp.page.locator('#board-sound').check();
+        await disp.page.reload();
+        expect(await disp.page.locator('#board-sound').isChecked(), 'the sound setting is kept at this desk');
+        expect(await disp.page.locator('#board-alert').isHidden(), 'no alert before an emergency');
+        const burst = await callApi(desk.page, 'POST', `/api/v1/communities/${community}/sheets`, {
+          kind: 'repair', channel: 'phone', room_no: '3-2-1502', requester_name: '孙女士', reason: '厨房水管爆裂，水漫到客厅',
+          repair: { category: 'water' },
+        });
+        await disp.page.locator(`#board-live tr[data-sheet="${burst.id}"][data-emergency]`).waitFor({ state: 'attached', timeout: 30_000 });
+        const alert = disp.page.locator('#board-alert');
+        await alert.waitFor({ state: 'visible' });
+        expect((await alert.innerText()).includes(burst.number), `the alert names the emergency: ${await alert.innerText()}`);
+        expect(await live.getAttribute('data-beeps') === '1', 'the sound played once for it');
       } catch (e) {
         await shoot(disp.page, 'board-live-failure');
         throw e;

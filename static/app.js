@@ -185,6 +185,39 @@ document.addEventListener("DOMContentLoaded", () => {
     } catch (_) { /* offline for a moment: the next round tries again */ }
   };
   setInterval(refresh, 1000 * Number(live.dataset.refreshSeconds || 20));
+  // A new emergency (water, heating, gas: at once, R-REP-3) is announced on the page and,
+  // if the dispatcher turned the sound on at this desk, with three short beeps.
+  const sound = document.getElementById("board-sound");
+  const alert = document.getElementById("board-alert");
+  const key = "huiqian.board.sound";
+  if (sound) {
+    sound.checked = localStorage.getItem(key) === "on";
+    sound.addEventListener("change", () => localStorage.setItem(key, sound.checked ? "on" : "off"));
+  }
+  const emergencies = () => Array.from(live.querySelectorAll("tr[data-emergency]"));
+  const seen = new Set(emergencies().map((r) => r.dataset.sheet));
+  const beep = () => {
+    try {
+      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      [0, 0.35, 0.7].forEach((at) => {
+        const o = ctx.createOscillator(); const g = ctx.createGain();
+        o.frequency.value = 880; g.gain.value = 0.2;
+        o.connect(g); g.connect(ctx.destination);
+        o.start(ctx.currentTime + at); o.stop(ctx.currentTime + at + 0.2);
+      });
+    } catch (_) { /* no sound on this machine: the banner still says it */ }
+    live.dataset.beeps = String(Number(live.dataset.beeps || 0) + 1);
+  };
+  live.addEventListener("board:refreshed", () => {
+    const fresh = emergencies().filter((r) => !seen.has(r.dataset.sheet));
+    fresh.forEach((r) => seen.add(r.dataset.sheet));
+    if (!fresh.length) return;
+    if (alert) {
+      alert.textContent = `${alert.dataset.text} ${fresh.map((r) => r.dataset.number).join(", ")}`;
+      alert.hidden = false;
+    }
+    if (sound && sound.checked) beep();
+  });
   document.addEventListener("board:refreshed", () => document.querySelectorAll(".countdown[data-due]").length && window.dispatchEvent(new Event("countdowns")));
 });
 
