@@ -369,7 +369,8 @@ async fn request_lists(app: &App, actor: &Actor, community: i64) -> Result<(), B
         articles.push(saved.id);
     }
     // The desk's quick registrations: (button, kind, channel, reason, category, article).
-    const PRESETS: &[(&str, &str, &str, &str, &str, Option<usize>)] = &[
+    type Preset = (&'static str, &'static str, &'static str, &'static str, &'static str, Option<usize>);
+    const PRESETS: &[Preset] = &[
         ("水龙头滴水", "repair", "phone", "水龙头关不紧，一直滴水", "water", None),
         ("下水道堵塞", "repair", "phone", "下水道堵塞，排水很慢", "water", None),
         ("灯不亮", "repair", "phone", "灯不亮，换灯泡后仍不亮", "electrical", None),
