@@ -324,3 +324,31 @@ async fn the_inbox_marks_all_it_showed_as_read() {
     assert_eq!(unread(&desk).await, 1, "what came after the page was read is still to read");
     assert_eq!(unread(&manager).await, managers, "only one's own inbox");
 }
+
+/// The menu's unread badge stays two characters wide: past 99 it says 99+ (a director
+/// back from leave has hundreds), with the number in its title; marking all read clears it.
+#[tokio::test]
+async fn the_unread_badge_keeps_the_menu_on_one_line() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let (id, director) = t.staff("director_two", "二号主任", Role::CentreDirector).await;
+    let mut tx = t.app.store.begin().await.unwrap();
+    for i in 0..120 {
+        sqlx::query(
+            "INSERT INTO notifications (user_id, community_id, kind, title, body, dedupe, created_at) \
+             VALUES ($1, $2, 'capa_opened', '纠正措施', '请处理', $3, $4)",
+        )
+        .bind(id)
+        .bind(t.c1)
+        .bind(format!("badge-test:{i}"))
+        .bind(t.now() - 60_000)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let badge = director.get("/inbox/count").await.text().await.unwrap();
+    assert!(badge.contains(">99+<") && badge.contains("title=\"120\""), "{badge}");
+    assert_eq!(director.post_form("/inbox/read-all", &[]).await.status(), 303);
+    assert_eq!(director.get("/inbox/count").await.text().await.unwrap(), "", "nothing left to read");
+}

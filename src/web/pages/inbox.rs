@@ -55,8 +55,15 @@ async fn inbox(State(s): State<AppState>, ctx: Ctx) -> PageResult {
 /// The unread count shown in the header (loaded by htmx after the page).
 async fn count(State(s): State<AppState>, ctx: Ctx) -> PageResult {
     let n = crate::app::notify::unread_count(&s.app, &ctx.actor).await.page(ctx.lang)?;
-    Ok(Html(if n > 0 { format!("<span class=\"badge\" id=\"unread\">{n}</span>") } else { String::new() })
-        .into_response())
+    // Three digits would push the menu onto a second line: past 99 the badge says 99+,
+    // its title the number.
+    let shown = if n > 99 { "99+".to_string() } else { n.to_string() };
+    Ok(Html(if n > 0 {
+        format!("<span class=\"badge\" id=\"unread\" title=\"{n}\">{shown}</span>")
+    } else {
+        String::new()
+    })
+    .into_response())
 }
 
 /// 全部标为已读: what was there when the page was shown (`before`), not what came since.
