@@ -360,7 +360,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
         }
         FlowAction::AnswerInquiry { answer, basis, article_id } => {
             if let Some(id) = article_id
-                && srq::article(app.store.read(), *id).await?.is_none_or(|x| x.community_id != c)
+                && !is_article_of(app, c, *id).await?
             {
                 return Err(AppError::field("article_id", ValidationError::new("article.unknown")));
             }
@@ -526,7 +526,7 @@ pub(crate) async fn answered_at_registration(
         }
     }
     if let Some(id) = inquiry.article_id
-        && srq::article(app.store.read(), id).await?.is_none_or(|x| x.community_id != community_id)
+        && !is_article_of(app, community_id, id).await?
     {
         errors.push("inquiry.article_id", ValidationError::new("article.unknown"));
     }
@@ -1407,7 +1407,7 @@ async fn checked_preset(app: &App, c: i64, input: &PresetInput) -> AppResult<()>
     if let Some(id) = input.article_id {
         if kind != Some(SheetKind::Inquiry) {
             errors.push("article_id", ValidationError::new("preset.article_for_inquiries"));
-        } else if srq::article(app.store.read(), id).await?.is_none_or(|a| a.community_id != c || a.active == 0) {
+        } else if !is_article_of(app, c, id).await? {
             errors.push("article_id", ValidationError::new("article.unknown"));
         }
     }
@@ -1485,6 +1485,12 @@ pub async fn preset_for_form(app: &App, actor: &Actor, id: i64) -> AppResult<(sr
         None => None,
     };
     Ok((p, article))
+}
+
+/// Whether `id` is one of the community's knowledge-base articles still in use: the only
+/// ones an answer may cite.
+async fn is_article_of(app: &App, c: i64, id: i64) -> AppResult<bool> {
+    Ok(srq::article(app.store.read(), id).await?.is_some_and(|a| a.community_id == c && a.active == 1))
 }
 
 /// The knowledge base searched by words: articles sharing the most character pairs and

@@ -6,12 +6,11 @@
 //! community's and departments' names, what a resident said — is theirs and is left as
 //! it is.
 
-use crate::harness::{fresh_database_url, test_config};
+use crate::harness::{self, Client, fresh_database_url, test_config};
 use huiqian::app::App;
 use huiqian::demo;
 use huiqian::i18n::{Lang, keys, t};
-use reqwest::header::{HeaderMap, HeaderValue};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 /// Instances of one address pattern (`/sheets/N`) visited per role and language: the
@@ -378,38 +377,18 @@ async fn data_names(app: &App) -> HashSet<String> {
     out
 }
 
-struct Signed {
-    http: reqwest::Client,
-}
-
-async fn sign_in(base: &str, username: &str, locale: &str) -> Signed {
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let plain = reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap();
-    let r = plain
-        .post(format!("{base}/api/v1/auth/sign-in"))
-        .json(&json!({"username": username, "password": demo::PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "sign-in of {username}");
-    let body: Value = r.json().await.unwrap();
-    let mut h = HeaderMap::new();
-    h.insert("x-csrf-token", HeaderValue::from_str(body["csrf_token"].as_str().unwrap()).unwrap());
-    let http = reqwest::Client::builder()
-        .cookie_provider(jar)
-        .default_headers(h)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = http.put(format!("{base}/api/v1/me/locale")).json(&json!({ "locale": locale })).send().await.unwrap();
+/// `username` signed in and reading in `locale`.
+async fn sign_in(base: &str, username: &str, locale: &str) -> Client {
+    let who = harness::sign_in(base, username, demo::PASSWORD).await;
+    let r = who.http.put(who.url("/api/v1/me/locale")).json(&json!({ "locale": locale })).send().await.unwrap();
     assert_eq!(r.status(), 204, "{username} chooses {locale}");
-    Signed { http }
+    who
 }
 
 /// One role's crawl in one language: the faults found, and how many pages were read.
 async fn crawl(
     base: &str,
-    who: &Signed,
+    who: &Client,
     lang: &str,
     vocabulary: &Vocabulary,
     data: &HashSet<String>,
@@ -480,12 +459,7 @@ async fn every_page_as_every_role_speaks_one_language() {
     cfg.demo = true;
     let app = huiqian::cli::open_with(cfg, true).await.expect("open database");
     assert!(demo::load_if_empty(&app).await.unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let serve_app = app.clone();
-    tokio::spawn(async move {
-        let _ = huiqian::web::serve(serve_app, listener).await;
-    });
+    let base = harness::serve(&app).await;
     let vocabulary = Vocabulary::new();
     let data = data_names(&app).await;
     let mut report: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -239,12 +239,7 @@ async fn demo_log_ins_need_no_second_factor() {
     .await;
     assert!(app.config.auth.require_totp_roles.iter().any(|r| r == "system_admin"));
     assert!(demo::load_if_empty(&app).await.unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let serve_app = app.clone();
-    tokio::spawn(async move {
-        let _ = huiqian::web::serve(serve_app, listener).await;
-    });
+    let base = crate::harness::serve(&app).await;
     for (username, communities) in [("hy.desk", 1), ("admin", 2), ("hy.director", 1)] {
         let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
         let r = http

@@ -142,6 +142,46 @@ pub async fn new_staff(
     auth::create_staff(app, &Actor::cli(), &s, options).await.unwrap().id
 }
 
+/// Serve `app` on a free loopback port; its base address.
+pub async fn serve(app: &App) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = app.clone();
+    tokio::spawn(async move {
+        let _ = huiqian::web::serve(serving, listener).await;
+    });
+    format!("http://{addr}")
+}
+
+/// Sign `username` in over the API at `base`: a client that keeps the session's cookie and
+/// sends its CSRF token.
+pub async fn sign_in(base: &str, username: &str, password: &str) -> Client {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let http = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{base}/api/v1/auth/sign-in"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "sign-in of {username}");
+    let body: Value = r.json().await.unwrap();
+    let csrf = body["csrf_token"].as_str().unwrap().to_string();
+    let mut h = HeaderMap::new();
+    h.insert("x-csrf-token", HeaderValue::from_str(&csrf).unwrap());
+    let http = reqwest::Client::builder()
+        .cookie_provider(jar)
+        .default_headers(h)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Client { http, base: base.to_string(), csrf }
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
@@ -153,22 +193,8 @@ impl TestApp {
         let mut cfg = test_config(dir.path(), &db_url);
         tweak(&mut cfg);
         let s = seed(cfg).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let serve_app = s.app.clone();
-        tokio::spawn(async move {
-            let _ = huiqian::web::serve(serve_app, listener).await;
-        });
-        TestApp {
-            app: s.app,
-            base: format!("http://{addr}"),
-            company: s.company,
-            c1: s.c1,
-            c2: s.c2,
-            users: s.users,
-            db_url,
-            _dir: dir,
-        }
+        let base = serve(&s.app).await;
+        TestApp { app: s.app, base, company: s.company, c1: s.c1, c2: s.c2, users: s.users, db_url, _dir: dir }
     }
 
     /// Now, on the application's clock.
@@ -193,30 +219,7 @@ impl TestApp {
 
     /// Sign in through the API; the client then sends the CSRF token with every request.
     pub async fn client(&self, username: &str) -> Client {
-        let jar = Arc::new(reqwest::cookie::Jar::default());
-        let http = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let r = http
-            .post(self.url("/api/v1/auth/sign-in"))
-            .json(&json!({"username": username, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "sign-in of {username}");
-        let body: Value = r.json().await.unwrap();
-        let csrf = body["csrf_token"].as_str().unwrap().to_string();
-        let mut h = HeaderMap::new();
-        h.insert("x-csrf-token", HeaderValue::from_str(&csrf).unwrap());
-        let http = reqwest::Client::builder()
-            .cookie_provider(jar)
-            .default_headers(h)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Client { http, base: self.base.clone(), csrf }
+        sign_in(&self.base, username, PASSWORD).await
     }
 
     pub async fn as_role(&self, role: Role) -> Client {

@@ -89,11 +89,7 @@ pub fn changes(lang: Lang, changes: &str, zone: Tz) -> Vec<(String, String)> {
 
 /// A stored code of the manual's terms in the reader's language.
 fn term<L: super::Labelled>(lang: Lang, parsed: Option<L>, code: &str) -> String {
-    match parsed {
-        Some(l) if lang == Lang::En => l.en().to_string(),
-        Some(l) => l.zh().to_string(),
-        None => code.to_string(),
-    }
+    parsed.map_or_else(|| code.to_string(), |l| l.in_lang(lang).to_string())
 }
 
 fn field(lang: Lang, key: &str) -> String {

@@ -124,6 +124,11 @@ pub trait Labelled: Copy {
     fn code(self) -> &'static str;
     fn zh(self) -> &'static str;
     fn en(self) -> &'static str;
+
+    /// The label in `lang`.
+    fn in_lang(self, lang: crate::i18n::Lang) -> &'static str {
+        if lang == crate::i18n::Lang::En { self.en() } else { self.zh() }
+    }
 }
 
 macro_rules! labelled {
@@ -171,7 +176,7 @@ impl Chrome {
 
     /// A term's label in the page's language.
     pub fn label<L: Labelled>(&self, l: L) -> &'static str {
-        if self.t.is_en() { l.en() } else { l.zh() }
+        l.in_lang(self.t.0)
     }
 
     /// The label of a stored code, or the code itself if it is not one of the terms.

@@ -200,15 +200,15 @@ struct CommunityQuery {
     room_no: Option<String>,
     /// A quick registration (常用登记) to fill the form with.
     preset: Option<i64>,
-    /// The channel to keep when a quick registration leaves it open.
-    channel: Option<String>,
 }
 
 async fn new_sheet(State(s): State<AppState>, ctx: Ctx, Query(q): Query<CommunityQuery>) -> PageResult {
     let list = registering(&s, &ctx).await?;
-    let channel = q.channel.filter(|c| huiqian_domain::sheet::Channel::parse(c).is_ok()).unwrap_or("visit".into());
-    let mut f =
-        Form::with(&[("channel", channel), ("kind", "repair".into()), ("room_no", q.room_no.unwrap_or_default())]);
+    let mut f = Form::with(&[
+        ("channel", "visit".into()),
+        ("kind", "repair".into()),
+        ("room_no", q.room_no.unwrap_or_default()),
+    ]);
     let mut community_id = q.community_id;
     if let Some(id) = q.preset {
         let (p, article) = crate::app::request::preset_for_form(&s.app, &ctx.actor, id).await.page(ctx.lang)?;
