@@ -540,6 +540,72 @@ const tests = [
     },
   },
   {
+    name: 'R-SHEET-3 the signature pad by the keyboard alone: Tab reaches the name box, Enter confirms the typed name (not the form), drawing afterwards starts afresh, and the sheet records it as 键盘签名',
+    async run({ browser, base, shoot }) {
+      const desk = await newPage(browser, base, { viewport: { width: 1366, height: 768 } });
+      try {
+        const { page } = desk;
+        await signIn(page, 'hy.desk');
+        await useChinese(page);
+        await page.goto('/sheets/new');
+        const form = page.locator('#sheet-form');
+        expect(await form.locator('select[name=channel]').inputValue() === 'visit', 'a visit is signed at registration');
+        await page.locator('#finder').focus();
+        await page.keyboard.type('3-2-15');
+        await page.locator('#finder-results button.candidate').first().waitFor({ state: 'visible' });
+        await page.keyboard.press('Enter');
+        await page.keyboard.press('Enter');
+        const requester = (await form.locator('input[name=requester_name]').inputValue()).trim();
+        expect(requester !== '', 'choosing a unit with the keyboard fills the requester');
+        await form.locator('textarea[name=reason]').focus();
+        await page.keyboard.type('卫生间地漏反味，住户行动不便无法手写签字');
+        await form.locator('select[name="repair.category"]').selectOption('drainage');
+
+        // The keyboard alternative sits under the pad, labelled, and is reached with Tab.
+        const box = form.locator('.typed-signature[data-typed-for=signature]');
+        expect(await box.isVisible(), 'the pad offers a keyboard alternative');
+        const label = (await box.locator('label').innerText()).trim();
+        expect(label.includes('输入姓名'), `the name box has a label, reads ${JSON.stringify(label)}`);
+        await form.locator('[data-clear-signature=signature]').focus();
+        await page.keyboard.press('Tab');
+        expect(await page.evaluate(() => document.activeElement && document.activeElement.id === 'signature-name'), 'Tab from 重签 reaches the name box');
+        // Enter with nothing typed says what is missing and signs nothing.
+        await page.keyboard.press('Enter');
+        expect(pathOf(page) === '/sheets/new', 'Enter in the name box does not submit the form');
+        expect((await page.locator('#signature-status').innerText()).includes('请先输入'), 'an empty name is refused with a message');
+        expect(await form.locator('input[name=signature]').inputValue() === '', 'nothing is signed for an empty name');
+        await page.keyboard.type(requester);
+        await page.keyboard.press('Enter');
+        expect(pathOf(page) === '/sheets/new', 'confirming the name does not submit the form');
+        const status = await page.locator('#signature-status').innerText();
+        expect(status.includes(`已确认键盘签名：${requester}`), `the confirmation is announced, reads ${JSON.stringify(status)}`);
+        const typedImage = await form.locator('input[name=signature]').inputValue();
+        expect(typedImage.startsWith('data:image/png;base64,'), 'the typed name becomes the signature image');
+        expect(await form.locator('input[name=signature_typed]').inputValue() === '1', 'and is flagged as typed');
+        // Drawing afterwards is a drawn signature, started afresh.
+        await drawSignature(page, form.locator('canvas.signature-pad[data-target=signature]'));
+        expect(await form.locator('input[name=signature_typed]').inputValue() === '', 'a drawing is not a typed signature');
+        expect(await form.locator('input[name=signature]').inputValue() !== typedImage, 'the drawing replaces the typed name');
+        // Typed again, and sent with the keyboard.
+        await page.locator('#signature-name').focus();
+        await page.keyboard.press('Enter');
+        expect(await form.locator('input[name=signature_typed]').inputValue() === '1', 'confirming again makes it typed again');
+        await shoot(page, 'typed-signature-form');
+        await page.locator('#sheet-submit').focus();
+        await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.keyboard.press('Enter')]);
+        expect(/^\/sheets\/\d+$/.test(pathOf(page)), `the sheet should be registered, now at ${pathOf(page)}${await complaints(page)}`);
+        const caption = (await page.locator('.signatures figcaption').first().innerText()).trim();
+        expect(caption.includes(requester) && caption.includes('键盘签名'), `the sheet shows the signature as typed, reads ${JSON.stringify(caption)}`);
+        await shoot(page, 'typed-signature-sheet');
+      } catch (e) {
+        await shoot(desk.page, 'typed-signature-failure');
+        throw e;
+      } finally {
+        await desk.context.close();
+      }
+    },
+  },
+  {
     name: 'R-SHEET everyday journey: visit with drawn signature → engineering → collected and archived; printed form renders',
     async run({ browser, base, shoot }) {
       // Worded unlike any of the demo's sheets, so the archive search finds this one alone.

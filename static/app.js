@@ -8,32 +8,77 @@ document.addEventListener("submit", function (ev) {
   setTimeout(function () { form.dataset.submitting = ""; }, 4000);
 });
 
-// Signature pads: draw with a finger, a stylus or the mouse; the drawing is kept as a
-// PNG data URL in the hidden input named by data-target (empty until something is drawn).
+// Signature pads: draw with a finger, a stylus or the mouse, or type the name and confirm
+// it; the drawing is kept as a PNG data URL in the hidden input named by data-target
+// (empty until something is drawn), and "<target>-typed" says "1" for a typed name.
 function setupPad(canvas) {
   const input = document.getElementById(canvas.dataset.target);
   const ctx = canvas.getContext("2d");
   ctx.lineWidth = 2.5; ctx.lineCap = "round"; ctx.lineJoin = "round"; ctx.strokeStyle = "#111";
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const typed = document.getElementById(canvas.dataset.target + "-typed");
   let drawing = false, drawn = false;
+  const blank = () => { ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height); };
   const pos = (e) => {
     const r = canvas.getBoundingClientRect();
     return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
   };
-  canvas.addEventListener("pointerdown", (e) => { drawing = true; canvas.setPointerCapture(e.pointerId); const [x, y] = pos(e); ctx.beginPath(); ctx.moveTo(x, y); e.preventDefault(); });
+  canvas.addEventListener("pointerdown", (e) => {
+    // Drawing after a typed name starts a drawn signature afresh.
+    if (typed && typed.value === "1") { blank(); typed.value = ""; drawn = false; if (input) input.value = ""; }
+    drawing = true; canvas.setPointerCapture(e.pointerId);
+    const [x, y] = pos(e); ctx.beginPath(); ctx.moveTo(x, y); e.preventDefault();
+  });
   canvas.addEventListener("pointermove", (e) => { if (!drawing) return; const [x, y] = pos(e); ctx.lineTo(x, y); ctx.stroke(); drawn = true; e.preventDefault(); });
   const end = () => { if (drawing && drawn && input) input.value = canvas.toDataURL("image/png"); drawing = false; };
   canvas.addEventListener("pointerup", end);
   canvas.addEventListener("pointercancel", end);
   canvas.style.touchAction = "none";
-  canvas.clearPad = () => { ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height); drawn = false; if (input) input.value = ""; };
+  canvas.clearPad = () => { blank(); drawn = false; if (input) input.value = ""; if (typed) typed.value = ""; };
+  // The keyboard alternative: the name typed and confirmed is drawn on the pad in a
+  // hand-like face and sent as the signature, flagged as typed so it is recorded as such.
+  canvas.typeName = (name) => {
+    blank();
+    ctx.fillStyle = "#111"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+    let size = 84;
+    const face = (px) => `${px}px "KaiTi", "STKaiti", "AR PL UKai CN", "WenQuanYi Micro Hei", serif`;
+    ctx.font = face(size);
+    while (size > 24 && ctx.measureText(name).width > canvas.width - 40) { size -= 4; ctx.font = face(size); }
+    ctx.fillText(name, canvas.width / 2, canvas.height / 2);
+    drawn = true;
+    if (input) input.value = canvas.toDataURL("image/png");
+    if (typed) typed.value = "1";
+  };
 }
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("canvas.signature-pad").forEach(setupPad);
   document.querySelectorAll("[data-clear-signature]").forEach((b) => b.addEventListener("click", () => {
     const c = document.querySelector(`canvas[data-target="${b.dataset.clearSignature}"]`);
     if (c && c.clearPad) c.clearPad();
+    const status = document.getElementById(b.dataset.clearSignature + "-status");
+    if (status) status.textContent = "";
   }));
+  document.querySelectorAll("[data-typed-for]").forEach((box) => {
+    const pad = box.dataset.typedFor;
+    const canvas = document.querySelector(`canvas[data-target="${pad}"]`);
+    const name = document.getElementById(pad + "-name");
+    const button = box.querySelector("[data-type-signature]");
+    const status = document.getElementById(pad + "-status");
+    if (!canvas || !canvas.typeName || !name || !button) return;
+    box.hidden = false;
+    const confirm = () => {
+      const typed = name.value.trim();
+      if (!typed) { status.textContent = button.dataset.empty; name.focus(); return; }
+      canvas.typeName(typed);
+      status.textContent = button.dataset.done.replace("{name}", typed);
+      // The signer's box, when the form has one and it is empty, takes the typed name.
+      const signer = box.closest("form") && box.closest("form").querySelector("input[name=signer]");
+      if (signer && !signer.value.trim()) signer.value = typed;
+    };
+    button.addEventListener("click", confirm);
+    // Enter in the name box confirms the signature; it does not submit the form.
+    name.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); confirm(); } });
+  });
   // The registration form shows the signature pad only for a visit (R-SHEET-3).
   const channel = document.querySelector("#sheet-form select[name=channel]");
   const pad = document.querySelector("#sheet-form fieldset[data-for-channel]");

@@ -310,6 +310,10 @@ pub struct RecordInput {
     pub signature: String,
     #[serde(default)]
     pub signer: String,
+    /// The resident typed their name and confirmed it instead of drawing (the pad's
+    /// keyboard alternative); recorded as typed.
+    #[serde(default)]
+    pub signature_typed: bool,
 }
 
 /// Record a follow-up (R-FU-3). A resident not reached is tried again — the task stays
@@ -443,6 +447,7 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
                 s.mime,
                 "follow-up-signature.png",
                 input.signer.trim(),
+                input.signature_typed,
                 actor.user_id(),
                 now,
             )
@@ -474,16 +479,11 @@ pub async fn record(app: &App, actor: &Actor, id: i64, input: &RecordInput) -> A
             notify::send(app, &mut tx, u, c, f.sheet_id, &f.number, None, "capa_opened", &dedupe).await?;
         }
     }
-    audit::record(app,
-        &mut tx,
-        actor,
-        &authority,
-        "follow_up.recorded",
-        "follow_up",
-        id,
-        json!({"sheet": f.number, "method": method.as_str(), "outcome": outcome.as_str(), "contacted_at": rec.contacted_at, "attempt": f.attempt, "capa_id": capa_id}),
-    )
-    .await?;
+    let mut detail = json!({"sheet": f.number, "method": method.as_str(), "outcome": outcome.as_str(), "contacted_at": rec.contacted_at, "attempt": f.attempt, "capa_id": capa_id});
+    if signature_id.is_some() {
+        detail["signature_typed"] = json!(input.signature_typed);
+    }
+    audit::record(app, &mut tx, actor, &authority, "follow_up.recorded", "follow_up", id, detail).await?;
     tx.commit().await?;
     tracing::info!(outcome = outcome.as_str(), attempt = f.attempt, capa = ?capa_id, "follow-up recorded");
     get(app, actor, id).await

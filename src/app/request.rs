@@ -3,8 +3,8 @@
 //! complaint, the flows' projection and timers, the dispatcher's board, the technician's
 //! day, the ledgers, and the settings, price list and knowledge base a community keeps.
 
-use super::sheet::{On, Plan, Step, cs_part, refused, step_authority, stored_signature};
-use super::{Actor, App, AppError, AppResult, Authority, audit, files};
+use super::sheet::{On, Plan, Signed, Step, cs_part, refused, step_authority, stored_signature};
+use super::{Actor, App, AppError, AppResult, Authority, audit};
 use crate::store::{self, org, request as srq, sheet as st};
 use huiqian_domain::auth::{Permission, Role};
 use huiqian_domain::money::Money;
@@ -46,6 +46,9 @@ pub enum FlowAction {
         signature: String,
         #[serde(default)]
         signer: String,
+        /// Typed with the keyboard and confirmed rather than drawn.
+        #[serde(default)]
+        signature_typed: bool,
         #[serde(default)]
         phone_confirmed_at: Option<i64>,
         #[serde(default)]
@@ -58,6 +61,9 @@ pub enum FlowAction {
         materials: String,
         signature: String,
         signer: String,
+        /// Typed with the keyboard and confirmed rather than drawn.
+        #[serde(default)]
+        signature_typed: bool,
     },
     /// Customer service receives the signed repair slip (R-REP-5, within 24 hours).
     ReceiveSlip,
@@ -211,11 +217,11 @@ async fn department_kind(app: &App, c: i64, id: i64) -> AppResult<DepartmentKind
     DepartmentKind::parse(&d.kind).map_err(|e| AppError::field("department_id", e))
 }
 
-fn signature(app: &App, data: &str, signer: &str) -> AppResult<(files::Stored, String)> {
+fn signature(app: &App, data: &str, signer: &str, typed: bool) -> AppResult<Signed> {
     if data.trim().is_empty() {
         return Err(AppError::field("signature", ValidationError::new("signature.required")));
     }
-    stored_signature(app, data, signer)
+    stored_signature(app, data, signer, typed)
 }
 
 /// The engineering handover a repair rides on: its own, or the one that is out.
@@ -269,10 +275,10 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             let lines = priced(app, c, lines).await?;
             one(a, Command::Flow(FlowCommand::QuoteCharge { lines }))
         }
-        FlowAction::ConfirmCharge { signature: data, signer, phone_confirmed_at, phone_note } => {
+        FlowAction::ConfirmCharge { signature: data, signer, signature_typed, phone_confirmed_at, phone_note } => {
             let mut sig = None;
             let confirmation = if !data.trim().is_empty() {
-                sig = Some(signature(app, data, signer)?);
+                sig = Some(signature(app, data, signer, *signature_typed)?);
                 Some(Confirmation::Signature { signer: signer.clone() })
             } else {
                 phone_confirmed_at.map(|at| Confirmation::Phone { at, note: phone_note.clone() })
@@ -283,7 +289,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
                 signature: sig,
             }
         }
-        FlowAction::CompleteRepair { work_done, materials, signature: data, signer } => {
+        FlowAction::CompleteRepair { work_done, materials, signature: data, signer, signature_typed } => {
             let cmd = Command::Flow(FlowCommand::CompleteRepair {
                 work_done: work_done.clone(),
                 materials: materials.clone(),
@@ -292,7 +298,7 @@ pub(crate) async fn plan(app: &App, actor: &Actor, c: i64, sheet: &Sheet, action
             // The domain's rules first (no arrival, charge unconfirmed): that refusal is the
             // answer, not the missing signature, and no signature is stored for nothing.
             sheet.decide(&cmd, app.clock.now()).map_err(|r| AppError::rejected(r.0))?;
-            Plan { authority: a, commands: vec![cmd], signature: Some(signature(app, data, signer)?) }
+            Plan { authority: a, commands: vec![cmd], signature: Some(signature(app, data, signer, *signature_typed)?) }
         }
         FlowAction::ReceiveSlip => {
             sheet.admits(Step::ReceiveSlip, None).map_err(refused)?;

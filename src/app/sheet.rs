@@ -40,6 +40,11 @@ pub struct RegisterInput {
     /// For a visit: the requester's signature drawn on the screen (`data:image/png;base64,…`).
     #[serde(default)]
     pub signature: String,
+    /// The requester typed their name and confirmed it instead of drawing (the pad's
+    /// keyboard alternative): `signature` is then that name as the browser drew it, and
+    /// the signature is recorded as typed.
+    #[serde(default)]
+    pub signature_typed: bool,
     /// A repair's category and arrival class (kind `repair`, or paid work under `special_service`).
     #[serde(default)]
     pub repair: Option<super::request::RepairIntake>,
@@ -234,7 +239,11 @@ pub async fn register(
     let tz = community_tz(app, community_id).await?;
     let intake = parse_registration(app, actor, community_id, input).await?;
     let signature = match &intake.signature {
-        Some(png) => Some(files::store(app, "signature", png, files::Purpose::Signature)?),
+        Some(png) => Some(Signed {
+            file: files::store(app, "signature", png, files::Purpose::Signature)?,
+            signer: intake.name.as_str().to_string(),
+            typed: input.signature_typed,
+        }),
         None => None,
     };
     let now = app.clock.now();
@@ -335,7 +344,7 @@ struct Registration<'a> {
     community_id: i64,
     person_id: Option<i64>,
     intake: Intake,
-    signature: Option<files::Stored>,
+    signature: Option<Signed>,
     year: i64,
     now: i64,
     idempotency_key: Option<&'a str>,
@@ -398,30 +407,32 @@ async fn record_registration(
     let words = huiqian_domain::sheet::search::terms(&format!("{reason} {}", name.as_str()));
     st::insert_terms(&mut tx, community_id, id, &words).await?;
     let registered = append_events(&mut tx, id, 1, std::slice::from_ref(&first), authority).await?;
-    if let (Some(f), true) = (&signature, channel.signs_at_registration()) {
-        st::insert_attachment(
-            &mut tx,
-            community_id,
-            id,
-            "signature",
-            &f.sha256,
-            f.size,
-            f.mime,
-            "signature.png",
-            name.as_str(),
-            actor.user_id(),
-            now,
-        )
-        .await?;
+    if let (Some(s), true) = (&signature, channel.signs_at_registration()) {
+        insert_signature(&mut tx, community_id, id, s, actor.user_id(), now).await?;
     }
     // The flow's rows before the audit entries: appending to the audit chain takes its
     // head's lock until commit, so the chain is written last.
     let unit_id = unit.as_ref().map(|u| u.id);
     super::request::persist(app, &mut tx, &prepared, &domain_sheet, id, &no, community_id, unit_id, true).await?;
-    audit::record_covering(app, &mut tx, actor, authority, "sheet.registered", "sheet", id, json!({
+    let mut detail = json!({
         "number": no, "kind": kind.as_str(), "channel": channel.as_str(), "room_no": unit.as_ref().map(|u| u.room_no.clone()),
         "requester": name.as_str(), "phone": phone.masked, "signature_pending": domain_sheet.signature_pending,
-    }), &registered[0].covers).await?;
+    });
+    if let Some(s) = &signature {
+        detail["signature_typed"] = json!(s.typed);
+    }
+    audit::record_covering(
+        app,
+        &mut tx,
+        actor,
+        authority,
+        "sheet.registered",
+        "sheet",
+        id,
+        detail,
+        &registered[0].covers,
+    )
+    .await?;
     if let Some(projection) = &projection {
         let appended = append_events(&mut tx, id, 2, &follow, authority).await?;
         audit_appended(app, &mut tx, actor, authority, id, &no, &appended, None).await?;
@@ -506,6 +517,9 @@ pub enum SheetAction {
     CaptureSignature {
         signature: String,
         signer: String,
+        /// Typed with the keyboard and confirmed rather than drawn.
+        #[serde(default)]
+        signature_typed: bool,
     },
     /// Customer service's opinion, sent to a department (R-SHEET-4).
     Dispatch {
@@ -558,6 +572,9 @@ pub enum SheetAction {
         signature: String,
         #[serde(default)]
         signer: String,
+        /// The signature was typed with the keyboard and confirmed rather than drawn.
+        #[serde(default)]
+        signature_typed: bool,
         #[serde(default)]
         phone_confirmed_at: Option<i64>,
         #[serde(default)]
@@ -760,13 +777,50 @@ async fn handover_part(app: &App, actor: &Actor, c: i64, sheet: &Sheet, handover
 pub(crate) struct Plan {
     pub authority: Authority,
     pub commands: Vec<Command>,
-    pub signature: Option<(files::Stored, String)>,
+    pub signature: Option<Signed>,
 }
 
-/// A signature drawn on the form, stored as an image under the signer's name.
-pub(crate) fn stored_signature(app: &App, data: &str, signer: &str) -> AppResult<(files::Stored, String)> {
+/// A signature stored as an image: who signed, and whether they drew it or, with the pad's
+/// keyboard alternative, typed their name and confirmed it (recorded as typed).
+pub(crate) struct Signed {
+    pub file: files::Stored,
+    pub signer: String,
+    pub typed: bool,
+}
+
+/// A signature from the form, stored as an image under the signer's name.
+pub(crate) fn stored_signature(app: &App, data: &str, signer: &str, typed: bool) -> AppResult<Signed> {
     let png = files::signature_png(data).map_err(|e| AppError::field("signature", e))?;
-    Ok((files::store(app, "signature", &png, files::Purpose::Signature)?, signer.trim().to_string()))
+    let file = files::store(app, "signature", &png, files::Purpose::Signature)?;
+    Ok(Signed { file, signer: signer.trim().to_string(), typed })
+}
+
+/// Link a stored signature to its sheet, in the transaction of the step it signs.
+pub(crate) async fn insert_signature(
+    tx: &mut sqlx::AnyConnection,
+    community_id: i64,
+    sheet_id: i64,
+    s: &Signed,
+    by: i64,
+    now: i64,
+) -> AppResult<i64> {
+    let f = &s.file;
+    let name = "signature.png";
+    Ok(st::insert_attachment(
+        tx,
+        community_id,
+        sheet_id,
+        "signature",
+        &f.sha256,
+        f.size,
+        f.mime,
+        name,
+        &s.signer,
+        s.typed,
+        by,
+        now,
+    )
+    .await?)
 }
 
 /// Carry out an action on a sheet whose projection was read at `version`: who may, the
@@ -837,11 +891,11 @@ async fn command(
     c: i64,
     sheet: &Sheet,
     step: &SheetAction,
-) -> AppResult<(Command, Option<(files::Stored, String)>)> {
+) -> AppResult<(Command, Option<Signed>)> {
     let mut signature = None;
     let command = match step {
-        SheetAction::CaptureSignature { signature: data, signer } => {
-            signature = Some(stored_signature(app, data, signer)?);
+        SheetAction::CaptureSignature { signature: data, signer, signature_typed } => {
+            signature = Some(stored_signature(app, data, signer, *signature_typed)?);
             Command::CaptureSignature { signer: signer.clone() }
         }
         SheetAction::Dispatch { department_id, to_user_id, opinion } => {
@@ -886,13 +940,14 @@ async fn command(
             opinion,
             signature: data,
             signer,
+            signature_typed,
             phone_confirmed_at,
             phone_note,
             as_director,
             on_behalf,
         } => {
             let confirmation = if !data.trim().is_empty() {
-                signature = Some(stored_signature(app, data, signer)?);
+                signature = Some(stored_signature(app, data, signer, *signature_typed)?);
                 Some(Confirmation::Signature { signer: signer.clone() })
             } else if let Some(at) = phone_confirmed_at {
                 Some(Confirmation::Phone { at: *at, note: phone_note.clone() })
@@ -973,28 +1028,19 @@ async fn record(app: &App, actor: &Actor, plan: &Plan, t: Taken<'_>) -> AppResul
     if !st::update_projection(&mut tx, id, t.version, &projection.as_projection(), now).await? {
         return Err(AppError::Conflict { code: "stale_version" });
     }
-    let appended = match append_events(&mut tx, id, first_seq, &t.recs, &plan.authority).await {
+    let mut appended = match append_events(&mut tx, id, first_seq, &t.recs, &plan.authority).await {
         Err(AppError::Conflict { .. }) => return Err(AppError::Conflict { code: "stale_version" }),
         other => other?,
     };
     for h in sheet.handovers.iter().filter(|h| !t.before.handovers.contains(h)) {
         st::save_handover(&mut tx, c, id, h).await?;
     }
-    if let Some((f, signer)) = &plan.signature {
-        st::insert_attachment(
-            &mut tx,
-            c,
-            id,
-            "signature",
-            &f.sha256,
-            f.size,
-            f.mime,
-            "signature.png",
-            signer,
-            actor.user_id(),
-            now,
-        )
-        .await?;
+    if let Some(s) = &plan.signature {
+        insert_signature(&mut tx, c, id, s, actor.user_id(), now).await?;
+        // The step the signature confirms is the last event; its entry says how it was signed.
+        if let Some(last) = appended.last_mut() {
+            last.signature_typed = Some(s.typed);
+        }
     }
     // The flow's rows before the audit entries, which lock the chain's head until commit.
     super::request::persist(app, &mut tx, &prepared, sheet, id, &row.number, c, row.unit_id, false).await?;
@@ -1022,6 +1068,8 @@ struct Appended {
     name: &'static str,
     data: serde_json::Value,
     covers: store::audit::Covers,
+    /// For the step a signature confirms: whether it was typed rather than drawn.
+    signature_typed: Option<bool>,
 }
 
 /// Append events to a sheet's history from `first_seq`, as their authority's role: the one
@@ -1052,6 +1100,7 @@ async fn append_events(
             name: rec.event.name(),
             data: serde_json::to_value(&rec.event).expect("events serialise"),
             covers,
+            signature_typed: None,
         });
     }
     Ok(out)
@@ -1075,6 +1124,9 @@ async fn audit_appended(
         let mut detail = json!({"number": number, "event": a.data});
         if let Some(state) = state {
             detail["state"] = json!(state);
+        }
+        if let Some(typed) = a.signature_typed {
+            detail["signature_typed"] = json!(typed);
         }
         audit::record_covering(app, tx, actor, authority, &format!("sheet.{}", a.name), "sheet", id, detail, &a.covers)
             .await?;
@@ -1358,6 +1410,7 @@ pub async fn attach(
         stored.mime,
         &name,
         "",
+        false,
         actor.user_id(),
         now,
     )

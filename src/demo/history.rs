@@ -378,6 +378,7 @@ fn collect(w: &mut Writer, who: Who, opinion: &str, sig: &str, signer: &str) -> 
         opinion: opinion.into(),
         signature: if by_phone { String::new() } else { sig.into() },
         signer: if by_phone { String::new() } else { signer.into() },
+        signature_typed: false,
         phone_confirmed_at: by_phone.then_some(at - 5 * MINUTE),
         phone_note: if by_phone { "电话回复业主，业主认可处理结果".into() } else { String::new() },
         as_director: false,
@@ -396,7 +397,7 @@ fn close(w: &mut Writer, owed: bool, sig: &str, signer: &str) {
                 600,
                 3 * 1440,
                 DESK,
-                SheetAction::CaptureSignature { signature: sig.into(), signer: signer.into() },
+                SheetAction::CaptureSignature { signature: sig.into(), signer: signer.into(), signature_typed: false },
             ),
             55..=74 => w.act(
                 1440,
@@ -542,6 +543,7 @@ fn repair(w: &mut Writer, r: &Refs, input: &mut RegisterInput, sig: &str, p: &Pl
             FlowAction::ConfirmCharge {
                 signature: sig.into(),
                 signer: signer.clone(),
+                signature_typed: false,
                 phone_confirmed_at: None,
                 phone_note: String::new(),
             },
@@ -556,6 +558,7 @@ fn repair(w: &mut Writer, r: &Refs, input: &mut RegisterInput, sig: &str, p: &Pl
             materials: materials.into(),
             signature: sig.into(),
             signer: signer.clone(),
+            signature_typed: false,
         })),
     );
     // The slip back at the desk, a few late (R-REP-5: within 24 hours).
@@ -574,6 +577,7 @@ fn repair(w: &mut Writer, r: &Refs, input: &mut RegisterInput, sig: &str, p: &Pl
             opinion: "维修完成，业主验收满意".into(),
             signature: String::new(),
             signer: String::new(),
+            signature_typed: false,
             phone_confirmed_at: None,
             phone_note: String::new(),
             as_director: false,
@@ -799,6 +803,7 @@ fn complaint(w: &mut Writer, r: &Refs, input: &mut RegisterInput, sig: &str, p: 
                 opinion: "开发商已受理并答复业主".into(),
                 signature: String::new(),
                 signer: String::new(),
+                signature_typed: false,
                 phone_confirmed_at: Some(w.t),
                 phone_note: "电话告知业主".into(),
                 as_director: true,
@@ -933,6 +938,7 @@ fn beyond(w: &mut Writer, input: &mut RegisterInput, sig: &str, p: &Plot) {
             opinion: "相关单位已受理，告知业主".into(),
             signature: String::new(),
             signer: String::new(),
+            signature_typed: false,
             phone_confirmed_at: Some(w.t),
             phone_note: "电话告知业主".into(),
             as_director: true,
@@ -1004,6 +1010,7 @@ fn script(rng: &mut Rng, ci: usize, r: &Refs, at: i64, age_days: i64, sig: &str,
                         materials: materials.into(),
                         signature: sig.into(),
                         signer: signer.clone(),
+                        signature_typed: false,
                     })),
                 );
                 w.flow(30, 600, DESK, FlowAction::ReceiveSlip);
@@ -1015,6 +1022,7 @@ fn script(rng: &mut Rng, ci: usize, r: &Refs, at: i64, age_days: i64, sig: &str,
                         opinion: "现场维修完成".into(),
                         signature: String::new(),
                         signer: String::new(),
+                        signature_typed: false,
                         phone_confirmed_at: None,
                         phone_note: String::new(),
                         as_director: false,
@@ -1342,6 +1350,7 @@ fn on_behalf(action: &Action, actor: &Actor, first_contact: i64) -> Action {
             opinion,
             signature,
             signer,
+            signature_typed,
             phone_confirmed_at,
             phone_note,
             as_director,
@@ -1350,6 +1359,7 @@ fn on_behalf(action: &Action, actor: &Actor, first_contact: i64) -> Action {
             opinion: opinion.clone(),
             signature: signature.clone(),
             signer: signer.clone(),
+            signature_typed: *signature_typed,
             phone_confirmed_at: *phone_confirmed_at,
             phone_note: phone_note.clone(),
             as_director: false,
@@ -1383,6 +1393,7 @@ async fn record_follow_up(
         contacted_at: None,
         signature: sig,
         signer: task.requester_name.clone(),
+        signature_typed: false,
     };
     if phone {
         let mut input = visit(String::new());

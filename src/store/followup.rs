@@ -367,6 +367,8 @@ pub struct FollowUp {
     pub contacted_at: Option<i64>,
     pub signer: String,
     pub signature_id: Option<i64>,
+    /// 1 when the resident typed their name instead of drawing the signature.
+    pub signature_typed: i64,
     /// 1: recorded by phone over the cap when a community could still accept a warning
     /// (before the cap became a hard limit); kept for the ledger.
     pub over_cap: i64,
@@ -387,13 +389,14 @@ pub struct FollowUp {
 
 const FOLLOW_UP_SELECT: &str = "SELECT f.id, f.community_id, f.sheet_id, s.number, s.kind, u.room_no, s.requester_name, \
      s.requester_phone_masked, s.reason AS sheet_reason, f.reason, f.state, f.due_at, f.assigned_to, a.display_name AS assignee_name, \
-     f.created_at, f.method, f.outcome, f.content, f.contacted_at, f.signer, f.signature_id, f.over_cap, \
+     f.created_at, f.method, f.outcome, f.content, f.contacted_at, f.signer, f.signature_id, COALESCE(sig.typed, 0) AS signature_typed, f.over_cap, \
      f.attempt, f.note, f.excluded_user_id, \
      rb.display_name AS recorded_by_name, f.recorded_at, f.remarks, rv.display_name AS reviewer_name, f.reviewed_at, \
      c.id AS capa_id, c.state AS capa_state, f.version \
      FROM follow_ups f JOIN sheets s ON s.id = f.sheet_id LEFT JOIN units u ON u.id = s.unit_id \
      LEFT JOIN users a ON a.id = f.assigned_to LEFT JOIN users rb ON rb.id = f.recorded_by \
-     LEFT JOIN users rv ON rv.id = f.reviewed_by LEFT JOIN capas c ON c.follow_up_id = f.id";
+     LEFT JOIN users rv ON rv.id = f.reviewed_by LEFT JOIN capas c ON c.follow_up_id = f.id \
+     LEFT JOIN attachments sig ON sig.id = f.signature_id";
 
 pub async fn follow_up<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     ex: E,

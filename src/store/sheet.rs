@@ -672,6 +672,8 @@ pub struct Attachment {
     pub filename: String,
     pub signer: String,
     pub created_at: i64,
+    /// 1 for a signature typed with the keyboard rather than drawn.
+    pub typed: i64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -685,6 +687,7 @@ pub async fn insert_attachment(
     mime: &str,
     filename: &str,
     signer: &str,
+    typed: bool,
     by: i64,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
@@ -694,8 +697,8 @@ pub async fn insert_attachment(
         other => (other, ""),
     };
     sqlx::query_scalar(
-        "INSERT INTO attachments (community_id, sheet_id, purpose, sha256, size, mime, filename, signer, created_at, created_by, stage) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        "INSERT INTO attachments (community_id, sheet_id, purpose, sha256, size, mime, filename, signer, created_at, created_by, stage, typed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(community_id)
     .bind(sheet_id)
@@ -708,13 +711,14 @@ pub async fn insert_attachment(
     .bind(now)
     .bind(by)
     .bind(stage)
+    .bind(i64::from(typed))
     .fetch_one(tx)
     .await
 }
 
 pub async fn attachments_of(pool: &AnyPool, sheet_id: i64) -> Result<Vec<Attachment>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, community_id, sheet_id, CASE WHEN stage = '' THEN purpose ELSE stage END AS purpose, sha256, size, mime, filename, signer, created_at FROM attachments WHERE sheet_id = $1 ORDER BY id",
+        "SELECT id, community_id, sheet_id, CASE WHEN stage = '' THEN purpose ELSE stage END AS purpose, sha256, size, mime, filename, signer, created_at, typed FROM attachments WHERE sheet_id = $1 ORDER BY id",
     )
     .bind(sheet_id)
     .fetch_all(pool)
@@ -722,7 +726,7 @@ pub async fn attachments_of(pool: &AnyPool, sheet_id: i64) -> Result<Vec<Attachm
 }
 
 pub async fn attachment(pool: &AnyPool, id: i64) -> Result<Option<Attachment>, sqlx::Error> {
-    sqlx::query_as("SELECT id, community_id, sheet_id, CASE WHEN stage = '' THEN purpose ELSE stage END AS purpose, sha256, size, mime, filename, signer, created_at FROM attachments WHERE id = $1")
+    sqlx::query_as("SELECT id, community_id, sheet_id, CASE WHEN stage = '' THEN purpose ELSE stage END AS purpose, sha256, size, mime, filename, signer, created_at, typed FROM attachments WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await

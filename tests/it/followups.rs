@@ -273,11 +273,15 @@ async fn r_fu_2_3_records_in_person_and_by_phone_under_the_cap() {
     let (st, d) = record(
         &desk,
         &b,
-        json!({"method": "visit", "outcome": "satisfied", "content": "入户回访，业主满意", "signature": SIGNATURE, "signer": "王秀英"}),
+        json!({"method": "visit", "outcome": "satisfied", "content": "入户回访，业主满意", "signature": SIGNATURE, "signer": "王秀英", "signature_typed": true}),
     )
     .await;
     assert_eq!(st, 200, "{d}");
     assert_eq!(d["follow_up"]["signer"], "王秀英");
+    // Typed with the pad's keyboard alternative: recorded and shown as such.
+    assert_eq!(d["follow_up"]["signature_typed"], 1);
+    let page = desk.get(&format!("/follow-ups/{}", b["id"])).await.text().await.unwrap();
+    assert!(page.contains("（键盘签名）"), "the follow-up page says the signature was typed");
     let sig = d["follow_up"]["signature_id"].as_i64().expect("the signature is kept");
     let (_, sheet) = desk.get_json(&format!("/api/v1/sheets/{}", b["sheet_id"])).await;
     assert!(

@@ -414,3 +414,97 @@ async fn r_sheet_2_r_cmp_1_labels_follow_the_channel_and_say_what_they_mean() {
     assert!(html.contains("Water leak / burst pipe (Emergency)"), "English brackets");
     assert!(!html.contains('（') && !html.contains('）'), "no full-width brackets in the English form");
 }
+
+/// The signature pad's keyboard alternative (R-SHEET-3, R-SHEET-7): a requester who
+/// cannot draw types their name and confirms it. The sheet keeps the image and records
+/// it as typed: the sheet page and the printed form say 键盘签名 beside it, the API marks
+/// the attachment, and the audit entry of the step it signed says so. A drawn signature
+/// says none of this.
+#[tokio::test]
+async fn r_sheet_3_a_typed_signature_is_recorded_as_typed() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let c1 = t.c1.to_string();
+    let form = |reason: &'static str, typed: &'static str| {
+        vec![
+            ("community_id", c1.clone()),
+            ("channel", "visit".to_string()),
+            ("kind", "repair".to_string()),
+            ("room_no", "3-2-1502".to_string()),
+            ("requester_name", "王秀英".to_string()),
+            ("reason", reason.to_string()),
+            ("repair.category", "drainage".to_string()),
+            ("signature", SIGNATURE.to_string()),
+            ("signature_typed", typed.to_string()),
+        ]
+    };
+    let post = |f: Vec<(&'static str, String)>| {
+        let desk = &desk;
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = desk.post_form("/sheets/new", &pairs).await;
+            assert_eq!(r.status(), 303);
+            sheet_id(r.headers()["location"].to_str().unwrap())
+        }
+    };
+    let typed = post(form("卫生间地漏反味", "1")).await;
+    let drawn = post(form("阳台下水管滴水", "")).await;
+
+    let html = desk.get(&format!("/sheets/{typed}")).await.text().await.unwrap();
+    assert!(html.contains("（键盘签名）"), "the sheet page says the signature was typed");
+    let html = desk.get(&format!("/sheets/{drawn}")).await.text().await.unwrap();
+    assert!(!html.contains("（键盘签名）"), "a drawn signature is not called typed");
+    let print = desk.get(&format!("/sheets/{typed}/print")).await.text().await.unwrap();
+    assert!(print.contains("（键盘签名）"), "nor is it hidden on the printed form");
+    let kinds = |d: serde_json::Value| -> Vec<i64> {
+        d["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["purpose"] == "signature")
+            .map(|a| a["typed"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(kinds(desk.get_json(&format!("/api/v1/sheets/{typed}")).await.1), vec![1]);
+    assert_eq!(kinds(desk.get_json(&format!("/api/v1/sheets/{drawn}")).await.1), vec![0]);
+    let registered: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT changes FROM audit_log WHERE action = 'sheet.registered' AND entity_id IN ('{typed}', '{drawn}') ORDER BY seq"
+    ))
+    .fetch_all(t.app.store.read())
+    .await
+    .unwrap();
+    let typed_flag = |c: &str| serde_json::from_str::<serde_json::Value>(c).unwrap()["signature_typed"].clone();
+    assert_eq!(
+        registered.iter().map(|c| typed_flag(c)).collect::<Vec<_>>(),
+        vec![serde_json::json!(true), serde_json::json!(false)]
+    );
+
+    // A call waits for its later signature (补签): typed on the sheet page, it clears
+    // 待补签 and is recorded as typed in the audit entry of the capture.
+    let c = t.c1;
+    let phone = crate::sheets::register(&desk, c, "phone", "来电：楼道灯不亮").await;
+    let id = phone["id"].as_i64().unwrap();
+    let r = desk
+        .post_form(
+            &format!("/sheets/{id}/act"),
+            &[
+                ("action", "capture_signature"),
+                ("version", &version(&t, id).await),
+                ("signature", SIGNATURE),
+                ("signer", "王秀英"),
+                ("signature_typed", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (_, d) = desk.get_json(&format!("/api/v1/sheets/{id}")).await;
+    assert_eq!((d["sheet"]["signature_pending"].as_i64(), kinds(d)), (Some(0), vec![1]));
+    let captured: String = sqlx::query_scalar(&format!(
+        "SELECT changes FROM audit_log WHERE action = 'sheet.signature_captured' AND entity_id = '{id}'"
+    ))
+    .fetch_one(t.app.store.read())
+    .await
+    .unwrap();
+    assert_eq!(typed_flag(&captured), true);
+}

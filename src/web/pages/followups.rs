@@ -275,6 +275,9 @@ struct RecordForm {
     signature: String,
     #[serde(default)]
     signer: String,
+    /// "1" when the signature was typed with the keyboard and confirmed.
+    #[serde(default)]
+    signature_typed: String,
 }
 
 async fn record(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f): AxForm<RecordForm>) -> PageResult {
@@ -308,6 +311,7 @@ async fn record(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm
         contacted_at,
         signature: f.signature.clone(),
         signer: f.signer.clone(),
+        signature_typed: f.signature_typed == "1",
     };
     match fu::record(&s.app, &ctx.actor, id, &input).await {
         Ok(_) => Ok(see_other(&format!("/follow-ups/{id}"))),

@@ -249,6 +249,9 @@ struct NewForm {
     reason: String,
     #[serde(default)]
     signature: String,
+    /// "1" when the signature was typed with the keyboard and confirmed.
+    #[serde(default)]
+    signature_typed: String,
     /// Generated with the form: a double submit registers one sheet.
     #[serde(default)]
     key: String,
@@ -374,6 +377,7 @@ impl NewForm {
             requester_phone: get("requester_phone"),
             reason: get("reason"),
             signature: get("signature"),
+            signature_typed: get("signature_typed"),
             key: get("key"),
             repair_category: get("repair.category"),
             repair_class: get("repair.class"),
@@ -469,6 +473,7 @@ async fn create_sheet(State(s): State<AppState>, ctx: Ctx, req: axum::extract::R
         requester_phone: f.requester_phone.clone(),
         reason: f.reason.clone(),
         signature: f.signature.clone(),
+        signature_typed: f.signature_typed == "1",
         repair: f.repair_intake(),
         complaint: f.complaint_intake(tz),
         follow_up_requested: !f.follow_up_requested.is_empty(),
@@ -769,6 +774,9 @@ struct ActForm {
     signer: String,
     #[serde(default)]
     signature: String,
+    /// "1" when the signature was typed with the keyboard and confirmed.
+    #[serde(default)]
+    signature_typed: String,
     #[serde(default)]
     explanation: String,
     #[serde(default)]
@@ -853,6 +861,11 @@ struct ActForm {
 }
 
 impl ActForm {
+    /// The signature was typed with the keyboard and confirmed (the pad's hidden flag).
+    fn typed(&self) -> bool {
+        self.signature_typed == "1"
+    }
+
     /// Paid work's lines: up to four price-list items with their quantities (R-REP-4).
     fn quote_lines(&self) -> Result<Vec<crate::app::request::QuoteLine>, AppError> {
         let mut out = vec![];
@@ -913,6 +926,7 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
                 opinion: f.opinion.clone(),
                 signature: if by_phone { String::new() } else { f.signature.clone() },
                 signer: f.signer.clone(),
+                signature_typed: f.typed(),
                 phone_confirmed_at: by_phone.then_some(now),
                 phone_note: f.phone_note.clone(),
                 as_director: f.as_director.is_some(),
@@ -922,9 +936,11 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
         "archive" => A::Sheet(S::Archive),
         "receive_return" => A::Sheet(S::ReceiveReturn { handover: f.handover }),
         "waive_signature" => A::Sheet(S::WaiveSignature { reason: f.reason.clone() }),
-        "capture_signature" => {
-            A::Sheet(S::CaptureSignature { signature: f.signature.clone(), signer: f.signer.clone() })
-        }
+        "capture_signature" => A::Sheet(S::CaptureSignature {
+            signature: f.signature.clone(),
+            signer: f.signer.clone(),
+            signature_typed: f.typed(),
+        }),
         "reassign_first_contact" => A::Sheet(S::ReassignFirstContact {
             to_user_id: f.to_user_id.parse().unwrap_or(0),
             reason: f.reason.clone(),
@@ -945,6 +961,7 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
             A::Flow(F::ConfirmCharge {
                 signature: if by_phone { String::new() } else { f.signature.clone() },
                 signer: f.signer.clone(),
+                signature_typed: f.typed(),
                 phone_confirmed_at: by_phone.then_some(now),
                 phone_note: f.phone_note.clone(),
             })
@@ -954,6 +971,7 @@ async fn act(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm(f)
             materials: f.materials.clone(),
             signature: f.signature.clone(),
             signer: f.signer.clone(),
+            signature_typed: f.typed(),
         }),
         "receive_slip" => A::Flow(F::ReceiveSlip),
         "flag_complaint" => A::Flow(F::FlagComplaint { reason: f.flag_reason.clone(), note: f.note.clone() }),
