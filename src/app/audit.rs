@@ -336,19 +336,27 @@ pub async fn seal_on_upgrade(app: &App) -> AppResult<()> {
 
 // ---------------------------------------------------------------- checkpoints
 
-/// A line that vouches for the trail up to an entry: `seq hash key_id mac`, the MAC under
-/// the audit key. Kept outside the database (printed, mailed, on another machine), it
-/// shows a later truncation or rewrite of the trail up to that entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A line that vouches for a chain up to an entry: `chain seq hash key_id mac`, the MAC
+/// under the audit key. Kept outside the database (printed, mailed, on another machine),
+/// it shows a later truncation or rewrite of that chain up to that entry. Lines from
+/// before the chains were split (`seq hash key_id mac`) vouch for chain 0.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Checkpoint {
+    pub chain: i64,
+    /// The entry's place in its chain.
     pub seq: i64,
     pub hash: String,
 }
 
 impl Checkpoint {
-    fn mac(app: &App, seq: i64, hash: &str) -> String {
+    fn mac(app: &App, chain: Option<i64>, seq: i64, hash: &str) -> String {
         let mut m = app.secrets.audit().mac();
         m.update(b"huiqian audit checkpoint\0");
+        if let Some(chain) = chain {
+            m.update(b"chain ");
+            m.update(chain.to_string().as_bytes());
+            m.update(b"\0");
+        }
         m.update(seq.to_string().as_bytes());
         m.update(b"\0");
         m.update(hash.as_bytes());
@@ -356,29 +364,49 @@ impl Checkpoint {
     }
 
     pub fn line(&self, app: &App) -> String {
-        format!("{} {} {} {}", self.seq, self.hash, app.secrets.audit().id(), Self::mac(app, self.seq, &self.hash))
+        let mac = Self::mac(app, Some(self.chain), self.seq, &self.hash);
+        format!("{} {} {} {} {mac}", self.chain, self.seq, self.hash, app.secrets.audit().id())
+    }
+
+    /// The chain and place a line speaks of, without checking it (to sort lines).
+    pub fn place_of(line: &str) -> Option<(i64, i64)> {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        match parts[..] {
+            [seq, _, _, _] => Some((0, seq.parse().ok()?)),
+            [chain, seq, _, _, _] => Some((chain.parse().ok()?, seq.parse().ok()?)),
+            _ => None,
+        }
     }
 
     /// Read a line; `Err` says why it is not a genuine checkpoint of this key.
     pub fn parse(app: &App, line: &str) -> Result<Checkpoint, String> {
         let parts: Vec<&str> = line.split_whitespace().collect();
-        let [seq, hash, key_id, mac] = parts[..] else { return Err("not a checkpoint line".into()) };
-        let seq: i64 = seq.parse().map_err(|_| "not a checkpoint line".to_string())?;
+        let not = || "not a checkpoint line".to_string();
+        let (chain, seq, hash, key_id, mac) = match parts[..] {
+            [seq, hash, key_id, mac] => (None, seq, hash, key_id, mac),
+            [chain, seq, hash, key_id, mac] => (Some(chain.parse::<i64>().map_err(|_| not())?), seq, hash, key_id, mac),
+            _ => return Err(not()),
+        };
+        let seq: i64 = seq.parse().map_err(|_| not())?;
         if key_id != app.secrets.audit().id() {
             return Err(format!("made with another key ({key_id})"));
         }
-        let expected = Self::mac(app, seq, hash);
+        let expected = Self::mac(app, chain, seq, hash);
         if !crate::crypto::constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
             return Err("its seal does not match: the line was altered or forged".into());
         }
-        Ok(Checkpoint { seq, hash: hash.to_string() })
+        Ok(Checkpoint { chain: chain.unwrap_or(0), seq, hash: hash.to_string() })
     }
 }
 
-/// The trail's head as a checkpoint.
-pub async fn checkpoint(app: &App) -> AppResult<Checkpoint> {
-    let (seq, hash) = audit::head(app.store.read()).await?;
-    Ok(Checkpoint { seq, hash })
+/// Every chain's head as a checkpoint (chains with entries only).
+pub async fn checkpoints(app: &App) -> AppResult<Vec<Checkpoint>> {
+    let heads = audit::heads(app.store.read()).await?;
+    Ok(heads
+        .into_iter()
+        .filter(|h| h.seq > 0)
+        .map(|h| Checkpoint { chain: h.chain, seq: h.seq, hash: h.hash })
+        .collect())
 }
 
 /// The data folder's checkpoint file (backed up and restored with the database).
@@ -389,25 +417,30 @@ pub fn checkpoint_file(app: &App) -> PathBuf {
     app.config.data.join(CHECKPOINTS_FILE)
 }
 
-/// Append the head to the data folder's checkpoint file when it has moved on (the
-/// scheduler does this every hour).
-pub async fn keep_checkpoint(app: &App) -> AppResult<Option<Checkpoint>> {
+/// Append to the data folder's checkpoint file the head of every chain that has moved on
+/// since its last line there (the scheduler does this every hour). Returns those written.
+pub async fn keep_checkpoint(app: &App) -> AppResult<Vec<Checkpoint>> {
     use std::io::Write;
-    let cp = checkpoint(app).await?;
     let path = checkpoint_file(app);
-    let last = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| t.lines().rev().find_map(|l| Checkpoint::parse(app, l).ok()).map(|c| c.seq));
-    if cp.seq == 0 || last == Some(cp.seq) {
-        return Ok(None);
+    let mut kept: HashMap<i64, i64> = HashMap::new();
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        for c in text.lines().filter_map(|l| Checkpoint::parse(app, l).ok()) {
+            kept.insert(c.chain, c.seq);
+        }
+    }
+    let new: Vec<Checkpoint> =
+        checkpoints(app).await?.into_iter().filter(|c| kept.get(&c.chain) != Some(&c.seq)).collect();
+    if new.is_empty() {
+        return Ok(new);
     }
     let io = |e: std::io::Error| AppError::Internal(format!("{}: {e}", path.display()));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io)?;
-    writeln!(f, "{}", cp.line(app)).and_then(|_| f.sync_all()).map_err(io)?;
-    Ok(Some(cp))
+    let lines: String = new.iter().map(|c| format!("{}\n", c.line(app))).collect();
+    f.write_all(lines.as_bytes()).and_then(|_| f.sync_all()).map_err(io)?;
+    Ok(new)
 }
 
 // ---------------------------------------------------------------- verification
@@ -476,18 +509,41 @@ impl VerifyReport {
     }
 }
 
-/// Walk the chain from the first entry, recomputing every seal; then compare every sheet
-/// event with the entry that vouches for it, and the trail with the checkpoints in the
-/// data folder and in `extra` files.
+/// Where the walk stands in one chain: the next place expected and the last hash.
+struct ChainWalk {
+    next: i64,
+    prev_hash: String,
+}
+
+impl Default for ChainWalk {
+    fn default() -> Self {
+        ChainWalk { next: 1, prev_hash: GENESIS.to_string() }
+    }
+}
+
+/// How an entry is named in a report: its number in the trail, and (said after) its chain
+/// when that is a community's.
+fn entry_name(e: &Entry) -> (String, String) {
+    let whose = if e.chain == 0 { String::new() } else { format!(" (in community {}'s chain)", e.chain) };
+    (format!("entry {}", e.seq), whose)
+}
+
+fn chain_name(chain: i64) -> String {
+    if chain == 0 { "the trail's chain 0".to_string() } else { format!("community {chain}'s chain") }
+}
+
+/// Walk the trail from the first entry, recomputing every seal and following each
+/// community's chain; then compare every sheet event with the entry that vouches for it,
+/// and each chain with the checkpoints in the data folder and in `extra` files.
 pub async fn verify(app: &App, extra: &[PathBuf]) -> AppResult<VerifyReport> {
     let pool = app.store.read();
     let key = app.secrets.audit();
     let mut report = VerifyReport::default();
-    let mut prev_hash = GENESIS.to_string();
-    let mut expected_seq = 1i64;
+    let mut chains: HashMap<i64, ChainWalk> = HashMap::new();
     let mut last_seq = 0i64;
     let mut keyed_seen = false;
-    let mut hashes: HashMap<i64, String> = HashMap::new();
+    // The hash at each place a checkpoint vouches for, by (chain, place).
+    let mut hashes: HashMap<(i64, i64), String> = HashMap::new();
     let mut covered: HashMap<(i64, i64), (String, i64)> = HashMap::new();
     let mut seals: Vec<Seal> = Vec::new();
     let checkpoints = read_checkpoints(app, extra, &mut report);
@@ -497,15 +553,27 @@ pub async fn verify(app: &App, extra: &[PathBuf]) -> AppResult<VerifyReport> {
             break;
         }
         for e in &page {
-            if e.seq != expected_seq {
-                report.found(Damage::Deletion, format!("entries {expected_seq}..{} are missing", e.seq - 1));
-            }
-            if e.prev_hash != prev_hash {
+            let (name, whose) = entry_name(e);
+            let place = e.place();
+            // A community's entry is in its community's chain; only the entries from
+            // before the chains were split (no place of their own) are in chain 0.
+            if e.chain != 0 && (Some(e.chain) != e.community_id || e.chain_seq.is_none()) {
                 report.found(
                     Damage::Insertion,
-                    format!(
-                        "entry {} does not link to the entry before it (inserted, or the one before was altered or removed)",
-                        e.seq
+                    format!("{name} is in a chain that is not its community's (moved?){whose}"),
+                );
+            }
+            let walk = chains.entry(e.chain).or_default();
+            if place > walk.next {
+                report.found(
+                    Damage::Deletion,
+                    format!("entries {}..{} of {} are missing", walk.next, place - 1, chain_name(e.chain)),
+                );
+            }
+            if e.prev_hash != walk.prev_hash {
+                report.found(
+                    Damage::Insertion,
+                    format!("{name} does not link to the entry before it (inserted, or the one before was altered or removed){whose}"
                     ),
                 );
             }
@@ -513,25 +581,24 @@ pub async fn verify(app: &App, extra: &[PathBuf]) -> AppResult<VerifyReport> {
                 if keyed_seen {
                     report.found(
                         Damage::Insertion,
-                        format!("entry {} is not sealed with the key although entries before it are (forged?)", e.seq),
+                        format!("{name} is not sealed with the key although entries before it are (forged?){whose}"),
                     );
-                } else if audit::chain_hash(&e.prev_hash, e.seq, &e.fields()) != e.hash {
-                    report.found(Damage::Edit, format!("entry {} was altered after it was written", e.seq));
+                } else if audit::chain_hash(&e.prev_hash, place, &e.fields()) != e.hash {
+                    report.found(Damage::Edit, format!("{name} was altered after it was written{whose}"));
                 }
             } else if e.key_id != key.id() {
                 report.found(
                     Damage::Unverifiable,
-                    format!(
-                        "entry {} is sealed with another key ({}): was the secret key changed? It cannot be checked",
-                        e.seq, e.key_id
+                    format!("{name} is sealed with another key ({}): was the secret key changed? It cannot be checked{whose}",
+                        e.key_id
                     ),
                 );
                 keyed_seen = true;
             } else {
                 keyed_seen = true;
                 report.keyed += 1;
-                if audit::keyed_hash(key, &e.prev_hash, e.seq, &e.fields()) != e.hash {
-                    report.found(Damage::Edit, format!("entry {} was altered after it was written", e.seq));
+                if audit::keyed_hash(key, &e.prev_hash, place, &e.fields()) != e.hash {
+                    report.found(Damage::Edit, format!("{name} was altered after it was written{whose}"));
                 }
             }
             match Covers::parse(&e.covers) {
@@ -541,49 +608,68 @@ pub async fn verify(app: &App, extra: &[PathBuf]) -> AppResult<VerifyReport> {
                     }
                     seals.extend(c.sealed_events);
                 }
-                None => report.found(Damage::Edit, format!("entry {}'s list of sheet events cannot be read", e.seq)),
+                None => report.found(Damage::Edit, format!("{name}'s list of sheet events cannot be read{whose}")),
             }
-            if checkpoints.iter().any(|c| c.seq == e.seq) {
-                hashes.insert(e.seq, e.hash.clone());
+            if checkpoints.iter().any(|c| c.chain == e.chain && c.seq == place) {
+                hashes.insert((e.chain, place), e.hash.clone());
             }
-            prev_hash = e.hash.clone();
-            expected_seq = e.seq + 1;
+            walk.prev_hash = e.hash.clone();
+            walk.next = place + 1;
             last_seq = e.seq;
             report.checked += 1;
         }
     }
-    let (head_seq, head_hash) = audit::head(pool).await?;
-    if head_seq > last_seq {
-        report.found(
-            Damage::Truncation,
-            format!("the trail ends at entry {last_seq} but {head_seq} entries were written (entries at the end were removed)"),
-        );
-    } else if head_seq < last_seq {
-        report.found(
-            Damage::Insertion,
-            format!(
-                "entries {}..{last_seq} were added after the last one written (the head says {head_seq})",
-                head_seq + 1
-            ),
-        );
-    } else if head_seq > 0 && head_hash != prev_hash {
-        report.found(Damage::Edit, format!("the last entry ({last_seq}) is not the one that was written"));
+    let heads = audit::heads(pool).await?;
+    for h in &heads {
+        let (last, last_hash) =
+            chains.get(&h.chain).map(|w| (w.next - 1, w.prev_hash.as_str())).unwrap_or((0, GENESIS));
+        let chain = chain_name(h.chain);
+        if h.seq > last {
+            report.found(
+                Damage::Truncation,
+                format!(
+                    "{chain} ends at its entry {last} but {} were written (entries at the end were removed)",
+                    h.seq
+                ),
+            );
+        } else if h.seq < last {
+            report.found(
+                Damage::Insertion,
+                format!(
+                    "entries {}..{last} of {chain} were added after the last one written (its head says {})",
+                    h.seq + 1,
+                    h.seq
+                ),
+            );
+        } else if h.seq > 0 && h.hash != last_hash {
+            report.found(Damage::Edit, format!("the last entry of {chain} ({last}) is not the one that was written"));
+        }
+    }
+    for chain in chains.keys().filter(|c| !heads.iter().any(|h| h.chain == **c)) {
+        report
+            .found(Damage::Insertion, format!("{} has entries but no head: it was never written", chain_name(*chain)));
     }
     for c in &checkpoints {
         report.checkpoints += 1;
-        match hashes.get(&c.seq) {
+        let chain = chain_name(c.chain);
+        let last = chains.get(&c.chain).map(|w| w.next - 1).unwrap_or(0);
+        match hashes.get(&(c.chain, c.seq)) {
             Some(h) if *h == c.hash => {}
             Some(_) => report.found(
                 Damage::Edit,
-                format!("entry {} differs from the checkpoint kept of it: the trail up to it was rewritten", c.seq),
+                format!(
+                    "entry {} of {chain} differs from the checkpoint kept of it: the chain up to it was rewritten",
+                    c.seq
+                ),
             ),
-            None if c.seq > last_seq => report.found(
+            None if c.seq > last => report.found(
                 Damage::Truncation,
-                format!("a checkpoint vouches for entry {} but the trail ends at {last_seq}", c.seq),
+                format!("a checkpoint vouches for entry {} of {chain} but the chain ends at {last}", c.seq),
             ),
-            None => {
-                report.found(Damage::Deletion, format!("entry {}, which a checkpoint vouches for, is missing", c.seq))
-            }
+            None => report.found(
+                Damage::Deletion,
+                format!("entry {} of {chain}, which a checkpoint vouches for, is missing", c.seq),
+            ),
         }
     }
     verify_events(app, &mut report, covered, &seals).await?;
@@ -683,7 +769,7 @@ fn read_checkpoints(app: &App, extra: &[PathBuf], report: &mut VerifyReport) -> 
             }
         }
     }
-    out.sort_by_key(|c| c.seq);
+    out.sort();
     out.dedup();
     out
 }

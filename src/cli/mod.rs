@@ -313,8 +313,9 @@ async fn run(cli: Cli, cfg: Config) -> Result<ExitCode, BoxError> {
         Cmd::Audit(AuditCmd::Verify { checkpoints }) => audit_verify(cfg, &checkpoints).await,
         Cmd::Audit(AuditCmd::Checkpoint) => {
             let app = open(cfg).await?;
-            let cp = crate::app::audit::checkpoint(&app).await.map_err(|e| e.to_string())?;
-            println!("{}", cp.line(&app));
+            for cp in crate::app::audit::checkpoints(&app).await.map_err(|e| e.to_string())? {
+                println!("{}", cp.line(&app));
+            }
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "demo")]

@@ -64,6 +64,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Written, BoxError> {
     };
     let mut referenced = Vec::new();
     let mut checkpointed = true;
+    let mut chain_heads = std::collections::BTreeMap::new();
     let snapshot = work.path().join(DB_FILE);
     if backend == Backend::Sqlite {
         app.store.backup_sqlite(&snapshot.display().to_string()).await?;
@@ -72,6 +73,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Written, BoxError> {
         manifest.tables = snap.tables;
         manifest.audit_entries = snap.audit_entries;
         manifest.audit_head = snap.audit_head;
+        chain_heads = snap.audit_chains;
         manifest.migrations = snap.migrations;
         referenced = snap.attachment_hashes;
     } else {
@@ -96,8 +98,9 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Written, BoxError> {
     let checkpoints = std::fs::read_to_string(cfg.data.join(CHECKPOINTS_FILE)).ok().map(|text| {
         text.lines()
             .filter(|l| {
-                let seq = l.split_whitespace().next().and_then(|s| s.parse::<i64>().ok());
-                backend != Backend::Sqlite || seq.is_some_and(|s| s <= manifest.audit_entries as i64)
+                backend != Backend::Sqlite
+                    || crate::app::audit::Checkpoint::place_of(l)
+                        .is_some_and(|(chain, seq)| chain_heads.get(&chain).is_some_and(|h| seq <= *h))
             })
             .map(|l| format!("{l}\n"))
             .collect::<String>()

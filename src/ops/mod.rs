@@ -116,6 +116,8 @@ pub struct Snapshot {
     pub tables: BTreeMap<String, Summary>,
     pub audit_entries: i64,
     pub audit_head: String,
+    /// Each chain of the audit trail and how many entries it has.
+    pub audit_chains: BTreeMap<i64, i64>,
     pub migrations: Vec<i64>,
     /// SHA-256 of every attachment the database refers to.
     pub attachment_hashes: Vec<String>,
@@ -134,9 +136,18 @@ pub async fn inspect_sqlite(db: &Path) -> Result<Snapshot, BoxError> {
         let list = tables::tables(&mut c, Backend::Sqlite).await?;
         let summaries = tables::summarise_all(&mut c, &list).await?;
         let (audit_entries, audit_head) = crate::store::audit::head(store.read()).await?;
+        let audit_chains =
+            crate::store::audit::heads(store.read()).await?.into_iter().map(|h| (h.chain, h.seq)).collect();
         let migrations = tables::migration_versions(&mut c).await?;
         let attachment_hashes = tables::attachment_hashes(&mut c).await?;
-        Ok::<_, BoxError>(Snapshot { tables: summaries, audit_entries, audit_head, migrations, attachment_hashes })
+        Ok::<_, BoxError>(Snapshot {
+            tables: summaries,
+            audit_entries,
+            audit_head,
+            audit_chains,
+            migrations,
+            attachment_hashes,
+        })
     }
     .await;
     store.close().await;

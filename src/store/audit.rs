@@ -51,6 +51,14 @@ pub struct Entry {
     pub key_id: String,
     #[serde(skip)]
     pub covers: String,
+    /// The chain the entry is in: its community's, or 0 for entries of no community (and
+    /// for every entry written before the trail was chained per community).
+    #[serde(skip)]
+    pub chain: i64,
+    /// Its place in that chain; empty for the entries written before, whose place in
+    /// chain 0 is their `seq`.
+    #[serde(skip)]
+    pub chain_seq: Option<i64>,
 }
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -115,6 +123,11 @@ pub struct EntryFields<'a> {
 }
 
 impl Entry {
+    /// The entry's place in its chain (what its seal covers).
+    pub fn place(&self) -> i64 {
+        self.chain_seq.unwrap_or(self.seq)
+    }
+
     pub fn fields(&self) -> EntryFields<'_> {
         EntryFields {
             at: self.at,
@@ -250,13 +263,33 @@ pub async fn last_event_id(pool: &AnyPool) -> Result<i64, sqlx::Error> {
     Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM sheet_events").fetch_one(pool).await?.unwrap_or(0))
 }
 
-/// Append an entry inside the caller's transaction, sealed under `key`. Taking the head
-/// row (an UPDATE) serialises concurrent writers on PostgreSQL; SQLite has one writer
-/// anyway.
+/// The chain an entry of this community goes in.
+pub fn chain_of(community_id: Option<i64>) -> i64 {
+    community_id.unwrap_or(0)
+}
+
+/// Append an entry inside the caller's transaction, sealed under `key`, at the end of its
+/// community's chain. Taking the chain's head row (an UPDATE) serialises the writers of
+/// one community on PostgreSQL, and only those; SQLite has one writer anyway. Returns the
+/// entry's number in the trail.
 pub async fn append(tx: &mut AnyConnection, key: &AuditKey, e: &NewEntry<'_>) -> Result<i64, sqlx::Error> {
-    let row =
-        sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash").fetch_one(&mut *tx).await?;
-    let seq: i64 = row.get(0);
+    const TAKE: &str = "UPDATE audit_chains SET seq = seq + 1 WHERE chain = $1 RETURNING seq, hash";
+    let chain = chain_of(e.community_id);
+    let row = match sqlx::query(TAKE).bind(chain).fetch_optional(&mut *tx).await? {
+        Some(row) => row,
+        None => {
+            // The community's first entry starts its chain.
+            sqlx::query(
+                "INSERT INTO audit_chains (chain, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (chain) DO NOTHING",
+            )
+            .bind(chain)
+            .bind(GENESIS)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(TAKE).bind(chain).fetch_one(&mut *tx).await?
+        }
+    };
+    let place: i64 = row.get(0);
     let prev: String = row.get(1);
     let fields = EntryFields {
         at: e.at,
@@ -272,13 +305,12 @@ pub async fn append(tx: &mut AnyConnection, key: &AuditKey, e: &NewEntry<'_>) ->
         request_id: e.request_id,
         covers: &e.covers,
     };
-    let hash = keyed_hash(key, &prev, seq, &fields);
-    sqlx::query(
-        "INSERT INTO audit_log (seq, at, actor_user_id, actor_name, actor_role, community_id, action, \
-         entity_type, entity_id, changes, authority, request_id, prev_hash, hash, key_id, covers) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    let hash = keyed_hash(key, &prev, place, &fields);
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_log (at, actor_user_id, actor_name, actor_role, community_id, action, \
+         entity_type, entity_id, changes, authority, request_id, prev_hash, hash, key_id, covers, chain, chain_seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING seq",
     )
-    .bind(seq)
     .bind(e.at)
     .bind(e.actor_user_id)
     .bind(e.actor_name)
@@ -294,9 +326,11 @@ pub async fn append(tx: &mut AnyConnection, key: &AuditKey, e: &NewEntry<'_>) ->
     .bind(&hash)
     .bind(key.id())
     .bind(&e.covers)
-    .execute(&mut *tx)
+    .bind(chain)
+    .bind(place)
+    .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *tx).await?;
+    sqlx::query("UPDATE audit_chains SET hash = $1 WHERE chain = $2").bind(&hash).bind(chain).execute(&mut *tx).await?;
     Ok(seq)
 }
 
@@ -369,7 +403,42 @@ pub async fn page_in_order(pool: &AnyPool, after_seq: i64, limit: i64) -> Result
         .await
 }
 
+/// The head of a chain: how many entries it has and the last one's hash.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Head {
+    pub chain: i64,
+    pub seq: i64,
+    pub hash: String,
+}
+
+/// Every chain's head, by chain. A database from before the trail was chained per
+/// community (an old backup being inspected, not yet migrated) has its one head as chain 0.
+pub async fn heads(pool: &AnyPool) -> Result<Vec<Head>, sqlx::Error> {
+    match sqlx::query_as("SELECT chain, seq, hash FROM audit_chains ORDER BY chain").fetch_all(pool).await {
+        Ok(heads) => Ok(heads),
+        Err(_) => {
+            sqlx::query_as("SELECT CAST(0 AS BIGINT) AS chain, seq, hash FROM audit_head WHERE id = 1")
+                .fetch_all(pool)
+                .await
+        }
+    }
+}
+
+/// The whole trail's length and a digest of where every chain stands: the one hash of
+/// chain 0 while it is the only chain (as before the chains were split), else SHA-256
+/// over each chain's `chain:seq:hash`.
 pub async fn head(pool: &AnyPool) -> Result<(i64, String), sqlx::Error> {
-    let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(pool).await?;
-    Ok((r.get(0), r.get(1)))
+    use sha2::{Digest, Sha256};
+    let heads = heads(pool).await?;
+    let entries = heads.iter().map(|h| h.seq).sum();
+    if let [only] = &heads[..]
+        && only.chain == 0
+    {
+        return Ok((entries, only.hash.clone()));
+    }
+    let mut d = Sha256::new();
+    for h in &heads {
+        d.update(format!("{}:{}:{}\n", h.chain, h.seq, h.hash).as_bytes());
+    }
+    Ok((entries, hex::encode(d.finalize())))
 }
