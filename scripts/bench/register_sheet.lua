@@ -3,9 +3,14 @@
 -- first event and audit entry. A call needs no signature at registration. A repair is
 -- opened with its category (and lands on the dispatcher's board), a complaint with the
 -- details the desk must record (R-CMP-1).
--- Environment: TOKEN (hq_… with write scope, a receptionist), COMMUNITY (default 1).
+-- Environment: TOKEN (hq_… with write scope, a receptionist), COMMUNITY (default 1), or
+-- COMMUNITY_LIST (ids separated by commas) to register in each in turn, as the desks of a
+-- company with many communities do at once.
 local common = dofile((debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "") .. "common.lua")
-local path = "/api/v1/communities/" .. common.community() .. "/sheets"
+local paths = {}
+for c in string.gmatch(os.getenv("COMMUNITY_LIST") or common.community(), "[^,]+") do
+  paths[#paths + 1] = "/api/v1/communities/" .. c .. "/sheets"
+end
 local headers = common.json_headers(common.need("TOKEN"))
 local names = common.names
 local reasons = { "厨房下水道堵塞", "楼道灯不亮", "楼上装修噪音扰民", "入户门锁坏了", "卫生间漏水到楼下",
@@ -26,5 +31,5 @@ function request()
   local i = (n % #reasons) + 1
   local body = string.format('{"kind":"%s","channel":"phone","requester_name":"%s","requester_phone":"%s","reason":"%s"%s}',
                              kinds[i], names[(n % #names) + 1], phone, reasons[i], details[i])
-  return wrk.format("POST", path, headers, body)
+  return wrk.format("POST", paths[(n + (thread_no or 0)) % #paths + 1], headers, body)
 end

@@ -92,8 +92,13 @@ async fn tick_timers(app: &App, now: i64, report: &mut Tick) -> AppResult<()> {
     use crate::store::request as srq;
     let due = srq::due_timers(app.store.read(), now, 500).await?;
     report.read += due.len();
+    if due.is_empty() {
+        return Ok(());
+    }
+    // Every timer of the pass in one transaction: a commit per timer made the first pass of
+    // a day cost a commit per row. A timer another process claimed first is passed over.
+    let mut tx = app.store.begin().await?;
     for t in due {
-        let mut tx = app.store.begin().await?;
         if !srq::claim_timer(&mut tx, t.id, now).await? {
             continue;
         }
@@ -133,8 +138,8 @@ async fn tick_timers(app: &App, now: i64, report: &mut Tick) -> AppResult<()> {
             reminder.rule(),
         )
         .await?;
-        tx.commit().await?;
     }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -142,38 +147,46 @@ async fn tick_timers(app: &App, now: i64, report: &mut Tick) -> AppResult<()> {
 pub async fn tick(app: &App, now: i64) -> AppResult<Tick> {
     let due = st::due(app.store.read(), now, 500).await?;
     let mut report = Tick { read: due.len(), notices: 0 };
+    // The whole pass in one transaction (a commit per sheet made the first pass of a day
+    // cost a commit per row); a sheet another process claimed first is passed over.
+    let mut tx = if due.is_empty() { None } else { Some(app.store.begin().await?) };
+    let mut managers_of: std::collections::HashMap<i64, Vec<i64>> = std::collections::HashMap::new();
     for s in due {
+        let tx = tx.as_mut().expect("begun for the due sheets");
         let overdue = s.due_at.is_some_and(|d| d <= now);
         let target = if overdue { 3 } else { 1 };
-        let mut tx = app.store.begin().await?;
-        if !st::claim_level(&mut tx, s.id, target, s.due_at).await? {
+        if !st::claim_level(tx, s.id, target, s.due_at).await? {
             continue;
         }
         let stamp = s.due_at.unwrap_or(0);
         if s.notice_level < 1 && !overdue {
             report.notices += usize::from(
-                notify_user(app, &mut tx, s.first_contact_id, &s, "due_soon", &format!("due_soon:{}:{stamp}", s.id))
-                    .await?,
+                notify_user(app, tx, s.first_contact_id, &s, "due_soon", &format!("due_soon:{}:{stamp}", s.id)).await?,
             );
         }
         if overdue {
             report.notices += usize::from(
-                notify_user(app, &mut tx, s.first_contact_id, &s, "overdue", &format!("overdue:{}:{stamp}", s.id))
-                    .await?,
+                notify_user(app, tx, s.first_contact_id, &s, "overdue", &format!("overdue:{}:{stamp}", s.id)).await?,
             );
-            let mut conn = app.store.read().acquire().await?;
-            let managers = st::escalation_targets(&mut conn, s.community_id).await?;
-            drop(conn);
+            // Read inside the transaction, once per community in the pass.
+            let managers = match managers_of.get(&s.community_id) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = st::escalation_targets(tx, s.community_id).await?;
+                    managers_of.insert(s.community_id, m.clone());
+                    m
+                }
+            };
             for m in managers {
                 report.notices += usize::from(
-                    notify_user(app, &mut tx, m, &s, "escalated", &format!("escalated:{}:{stamp}:{m}", s.id)).await?,
+                    notify_user(app, tx, m, &s, "escalated", &format!("escalated:{}:{stamp}:{m}", s.id)).await?,
                 );
             }
         }
         let action = if overdue { "sheet.escalated" } else { "sheet.due_soon_warned" };
         crate::app::audit::record_system(
             app,
-            &mut tx,
+            tx,
             now,
             Some(s.community_id),
             action,
@@ -183,6 +196,8 @@ pub async fn tick(app: &App, now: i64) -> AppResult<Tick> {
             "R-SHEET-7",
         )
         .await?;
+    }
+    if let Some(tx) = tx {
         tx.commit().await?;
     }
     tick_timers(app, now, &mut report).await?;
