@@ -63,7 +63,14 @@ pub struct OwnAccount(());
 
 /// Permissions that only read; a read-only API token may use nothing else.
 pub fn is_read_only(p: Permission) -> bool {
-    matches!(p, Permission::ViewCommunity | Permission::ViewStaff | Permission::ViewAudit | Permission::ViewReports)
+    matches!(
+        p,
+        Permission::ViewCommunity
+            | Permission::ViewStaff
+            | Permission::ViewAudit
+            | Permission::ViewReports
+            | Permission::ViewKeys
+    )
 }
 
 impl Actor {

@@ -983,3 +983,49 @@ pub async fn role_grant(app: &App, actor: &Actor, role_id: i64) -> AppResult<st:
     }
     Ok(r)
 }
+
+/// A person present confirms a step with their own credentials at the time (R-KEY-7's
+/// two-person rule): their password, and their authenticator code when they have one. A
+/// wrong password counts toward the account's lockout as at sign-in; the answer does not
+/// say which of name and password was wrong. Returns the person confirmed.
+pub async fn confirm_in_person(
+    app: &App,
+    field: &'static str,
+    username: &str,
+    password: &str,
+    code: &str,
+) -> AppResult<st::User> {
+    let refused = || AppError::field(field, ValidationError::new("witness.credentials"));
+    let username = username.trim().to_lowercase();
+    let now = app.clock.now();
+    let mut conn = app.store.read().acquire().await?;
+    let user = st::user_by_name(&mut conn, &username).await?.filter(|u| u.active == 1);
+    let Some(user) = user else {
+        drop(conn);
+        let pw = password.to_string();
+        let _ = hashing(move || verify_password(&pw, dummy_hash())).await;
+        return Err(refused());
+    };
+    if let Some(until) = user.locked_until.filter(|t| *t > now) {
+        return Err(locked(until, now));
+    }
+    let hash = st::password_hash(&mut conn, user.id).await?;
+    drop(conn);
+    let pw = password.to_string();
+    let ok = hashing(move || verify_password(&pw, &hash)).await?;
+    let mut tx = app.store.begin().await?;
+    if !ok {
+        let lock_until = now + app.config.auth.lockout_minutes * 60_000;
+        st::record_failed_login(&mut tx, user.id, app.config.auth.max_failed_logins, lock_until).await?;
+        audit::record_self(app, &mut tx, Some(user.id), &user.username, "", "auth.witness_failed", json!({})).await?;
+        tx.commit().await?;
+        return Err(refused());
+    }
+    if user.totp_enabled == 1 && !check_totp(app, &mut tx, user.id, &user.username, code).await? {
+        tx.commit().await?;
+        return Err(AppError::field(field, ValidationError::new("witness.code")));
+    }
+    st::clear_failed_logins(&mut tx, user.id).await?;
+    tx.commit().await?;
+    Ok(user)
+}

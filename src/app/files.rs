@@ -156,6 +156,19 @@ pub fn signature_png(data_url: &str) -> Result<Vec<u8>, ValidationError> {
     Ok(bytes)
 }
 
+/// The bytes of a file sent as a data URL (`data:application/pdf;base64,…`, an image):
+/// its type is then checked from the bytes by [`store`], not taken from the URL.
+pub fn data_url(data_url: &str) -> Result<Vec<u8>, ValidationError> {
+    use base64::Engine;
+    let b64 = data_url
+        .trim()
+        .strip_prefix("data:")
+        .and_then(|rest| rest.split_once(";base64,"))
+        .map(|(_, b64)| b64)
+        .ok_or_else(|| ValidationError::new("upload.type"))?;
+    base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| ValidationError::new("upload.type"))
+}
+
 pub fn read(app: &App, sha256: &str) -> AppResult<Vec<u8>> {
     std::fs::read(path_of(app, sha256)).map_err(|e| AppError::Internal(e.to_string()))
 }

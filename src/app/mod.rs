@@ -11,6 +11,7 @@ pub mod followup;
 pub mod holidays;
 pub mod idempotency;
 pub mod import;
+pub mod keys;
 pub mod notify;
 mod now;
 pub mod org;

@@ -65,6 +65,22 @@ pub(crate) async fn send_to(
     kind: &str,
     dedupe: &str,
 ) -> AppResult<bool> {
+    send_about(app, tx, user, community_id, Some(sheet_id), number, due_at, kind, dedupe).await
+}
+
+/// A notice about something other than a sheet (a key, by its tag), or about a sheet.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn send_about(
+    app: &App,
+    tx: &mut store::Tx,
+    user: &sa::User,
+    community_id: i64,
+    sheet_id: Option<i64>,
+    number: &str,
+    due_at: Option<i64>,
+    kind: &str,
+    dedupe: &str,
+) -> AppResult<bool> {
     let now = app.clock.now();
     let user_id = user.id;
     let lang = Lang::parse(&user.locale).unwrap_or_default();
@@ -73,8 +89,7 @@ pub(crate) async fn send_to(
     let (title, body) = said.told(lang, kind, zone);
     let params = said.stored();
     let c = Some(community_id);
-    let Some(id) =
-        st::insert_notification(tx, user_id, c, Some(sheet_id), kind, &title, &body, &params, dedupe, now).await?
+    let Some(id) = st::insert_notification(tx, user_id, c, sheet_id, kind, &title, &body, &params, dedupe, now).await?
     else {
         return Ok(false);
     };
@@ -202,6 +217,7 @@ pub async fn tick(app: &App, now: i64) -> AppResult<Tick> {
     }
     tick_timers(app, now, &mut report).await?;
     report.notices += super::followup::tick_overdue(app, now).await?;
+    report.notices += super::keys::tick_overdue(app, now).await?;
     super::report::keep_last_week(app, now).await?;
     Ok(report)
 }

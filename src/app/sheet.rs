@@ -830,6 +830,11 @@ pub async fn act(app: &App, actor: &Actor, id: i64, version: i64, action: &Actio
     let row = st::sheet(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
     let c = row.community_id;
     actor.sees(c)?;
+    if matches!(action, Action::Sheet(SheetAction::Archive)) {
+        // R-KEY-3: a key taken for the work must be back before the sheet is filed.
+        let mut conn = app.store.read().acquire().await?;
+        super::keys::check_no_key_out(&mut conn, id).await?;
+    }
     let mut conn = app.store.read().acquire().await?;
     let rows = st::events(&mut conn, id).await?;
     drop(conn);

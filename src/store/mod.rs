@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bulk;
 pub mod clock;
 pub mod followup;
+pub mod keys;
 mod migrate;
 pub mod notify;
 pub mod org;

@@ -30,7 +30,8 @@ use utoipa_axum::routes;
          (name = "sheets", description = "Countersign sheets (会签单): registration, handovers, collection, archive"),
          (name = "requests", description = "Repairs, complaints, inquiries and suggestions on the sheet: the dispatcher's board, the technician's day, ledgers, price list, knowledge base"),
          (name = "follow-ups", description = "Follow-ups (回访): sampling on collection, tasks under the phone cap, reviews, corrective-action reports, the ledger"),
-         (name = "reports", description = "The weekly statistics table and staff performance"))
+         (name = "reports", description = "The weekly statistics table and staff performance"),
+         (name = "keys", description = "Key custody (钥匙管理): where every key is, receipts, sign-outs and returns, custody agreements, special rooms' approvals, the cabinet's seal, the daily blind count and its incidents, the ledger, vacant units"))
 )]
 struct ApiDoc;
 
@@ -108,6 +109,7 @@ pub fn router(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(super::api_sheets::router(upload_limit))
         .merge(super::api_requests::router())
         .merge(super::api_followups::router())
+        .merge(super::api_keys::router())
         .merge(super::api_reports::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

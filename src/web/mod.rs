@@ -5,6 +5,7 @@
 
 pub mod api;
 pub(crate) mod api_followups;
+pub(crate) mod api_keys;
 pub(crate) mod api_reports;
 pub(crate) mod api_requests;
 pub(crate) mod api_sheets;

@@ -84,6 +84,33 @@ fn table() -> Vec<(&'static str, &'static str, Need)> {
         ("put", "/api/v1/communities/{id}/calendar/days", In(ManageCommunity)),
         ("get", "/api/v1/holidays", AnyStaff),
         ("get", "/api/v1/holidays/{year}", AnyStaff),
+        ("get", "/api/v1/communities/{id}/keys", In(ViewKeys)),
+        ("post", "/api/v1/communities/{id}/keys", In(HandleKeys)),
+        ("get", "/api/v1/keys/{id}", In(ViewKeys)),
+        ("post", "/api/v1/keys/{id}/receipts", In(HandleKeys)),
+        ("post", "/api/v1/keys/{id}/sign-outs", In(HandleKeys)),
+        ("post", "/api/v1/keys/{id}/agreements", In(HandleKeys)),
+        ("post", "/api/v1/keys/{id}/approvals", In(HandleKeys)),
+        ("post", "/api/v1/key-sign-outs/{id}/returns", In(HandleKeys)),
+        ("get", "/api/v1/communities/{id}/key-approvals", In(ViewKeys)),
+        ("post", "/api/v1/key-approvals/{id}/decision", In(ApproveKeys)),
+        ("get", "/api/v1/communities/{id}/key-cabinets", In(ViewKeys)),
+        ("post", "/api/v1/communities/{id}/key-cabinets", In(ManageKeys)),
+        ("get", "/api/v1/key-cabinets/{id}/log", In(ViewKeys)),
+        ("post", "/api/v1/key-cabinets/{id}/seal", In(HandleKeys)),
+        // The person recording; the two who open confirm with their own credentials.
+        ("post", "/api/v1/key-cabinets/{id}/night-opening", In(ViewKeys)),
+        ("post", "/api/v1/key-cabinets/{id}/morning-opening", In(HandleKeys)),
+        ("get", "/api/v1/key-cabinets/{id}/count", In(HandleKeys)),
+        ("post", "/api/v1/key-cabinets/{id}/count", In(HandleKeys)),
+        ("get", "/api/v1/communities/{id}/key-incidents", In(ViewKeys)),
+        ("post", "/api/v1/key-incidents/{id}/report", In(HandleKeys)),
+        ("post", "/api/v1/key-incidents/{id}/resolve", In(ManageKeys)),
+        ("get", "/api/v1/communities/{id}/key-ledger", In(ViewKeys)),
+        ("get", "/api/v1/communities/{id}/vacant-units", In(ViewKeys)),
+        ("post", "/api/v1/units/{id}/inspections", In(HandleKeys)),
+        ("get", "/api/v1/communities/{id}/key-settings", In(ViewKeys)),
+        ("put", "/api/v1/communities/{id}/key-settings", In(ManageKeys)),
         // The State Council's notice is the company's: only a company-wide administrator loads one.
         ("post", "/api/v1/holidays", CompanyWide),
         ("get", "/api/v1/communities/{id}/repairs/board", Either(DispatchRepair, HandleSheet)),
@@ -177,6 +204,11 @@ struct Fixture {
     preset: i64,
     follow_up: i64,
     capa: i64,
+    key: i64,
+    cabinet: i64,
+    loan: i64,
+    approval: i64,
+    incident: i64,
 }
 
 async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
@@ -322,7 +354,13 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
     let capa =
         huiqian::store::followup::insert_capa(&mut tx, community, follow_up, sheet.id, "不满意", now).await.unwrap();
     tx.commit().await.unwrap();
+    let (key, cabinet, loan, approval, incident) = key_fixture(t, &author, &desk_actor, community, desk, s).await;
     Fixture {
+        key,
+        cabinet,
+        loan,
+        approval,
+        incident,
         follow_up,
         capa,
         price_item,
@@ -338,6 +376,100 @@ async fn fixture(t: &TestApp, community: i64, tag: &str) -> Fixture {
         staff: s,
         role_row: r,
     }
+}
+
+/// A cabinet with a special room's key (an approval asked for it) and a vacant unit's key
+/// signed out, and a count that found the special key missing (an incident).
+async fn key_fixture(
+    t: &TestApp,
+    manager: &huiqian::app::Actor,
+    desk: &huiqian::app::Actor,
+    community: i64,
+    desk_id: i64,
+    technician: i64,
+) -> (i64, i64, i64, i64, i64) {
+    use huiqian::app::keys;
+    let sig = crate::sheets::SIGNATURE.to_string();
+    let cabinet = keys::create_cabinet(
+        &t.app,
+        manager,
+        community,
+        &keys::CabinetInput {
+            name: "前台钥匙柜".into(), location: "客服中心".into(), keeper_id: Some(desk_id)
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let receipt = |q: i64| keys::ReceiveInput {
+        version: 0,
+        deliverer_name: "李工".into(),
+        deliverer_department: "工程部".into(),
+        delivered_at: None,
+        quantity: q,
+        signature: sig.clone(),
+        signature_typed: false,
+        note: String::new(),
+    };
+    let set = |tag: &str, room_no: &str, room: &str, special: &str, basis: &str| keys::KeySetInput {
+        cabinet_id: cabinet,
+        tag: tag.into(),
+        hook: "A-1".into(),
+        room_no: room_no.into(),
+        room: room.into(),
+        special: special.into(),
+        basis: basis.into(),
+        note: String::new(),
+        receipt: receipt(1),
+    };
+    let roof = keys::create_key_set(&t.app, desk, community, &set("T-001", "", "1号楼天台", "roof", "public_room"))
+        .await
+        .unwrap();
+    let unit =
+        keys::create_key_set(&t.app, desk, community, &set("T-002", "1-1-101", "", "", "vacant_unit")).await.unwrap();
+    let approval = keys::request_approval(
+        &t.app,
+        desk,
+        roof.key.id,
+        &keys::ApprovalRequest { reason: "检查屋面防水".into(), sheet_number: String::new() },
+    )
+    .await
+    .unwrap()
+    .id;
+    let out = keys::sign_out(
+        &t.app,
+        desk,
+        unit.key.id,
+        &keys::SignOutInput {
+            version: unit.key.version,
+            quantity: 1,
+            reason_kind: "inspection".into(),
+            reason: "空置房巡查".into(),
+            sheet_number: String::new(),
+            due_at: t.now() + 3_600_000,
+            taker_kind: "staff".into(),
+            taker_user_id: Some(technician),
+            taker_name: String::new(),
+            taker_phone: String::new(),
+            authorisation: String::new(),
+            agreement_person_id: None,
+            letter: String::new(),
+            authorisation_note: String::new(),
+            phone_confirmed_number: String::new(),
+            approval_id: None,
+            signature: sig.clone(),
+            signature_typed: false,
+        },
+    )
+    .await
+    .unwrap();
+    let loan = out.loans[0].loan.id;
+    let lines = vec![
+        keys::CountedLine { key_set_id: roof.key.id, counted: 0 },
+        keys::CountedLine { key_set_id: unit.key.id, counted: 0 },
+    ];
+    let count = keys::record_count(&t.app, desk, cabinet, &keys::CountInput { lines }).await.unwrap();
+    (roof.key.id, cabinet, loan, approval, count.incidents[0])
 }
 
 fn path_for(path: &str, f: &Fixture) -> String {
@@ -363,6 +495,16 @@ fn path_for(path: &str, f: &Fixture) -> String {
         f.follow_up
     } else if path.starts_with("/api/v1/capas/") {
         f.capa
+    } else if path.starts_with("/api/v1/keys/") {
+        f.key
+    } else if path.starts_with("/api/v1/key-cabinets/") {
+        f.cabinet
+    } else if path.starts_with("/api/v1/key-sign-outs/") {
+        f.loan
+    } else if path.starts_with("/api/v1/key-approvals/") {
+        f.approval
+    } else if path.starts_with("/api/v1/key-incidents/") {
+        f.incident
     } else {
         999_999
     };
@@ -377,7 +519,7 @@ fn path_for(path: &str, f: &Fixture) -> String {
         .replace("{user}", &f.staff.to_string())
         .replace("{measure}", "registered")
         .replace("{year}", "2026");
-    if path.ends_with("/recovery") || path.ends_with("/follow-up-ledger") {
+    if path.ends_with("/recovery") || path.ends_with("/follow-up-ledger") || path.ends_with("/key-ledger") {
         format!("{path}?from=0&to=9999999999999")
     } else {
         path
@@ -462,6 +604,35 @@ fn body_for(method: &str, path: &str, n: usize) -> Value {
         }),
         ("post", "/api/v1/communities/{id}/sheets") => {
             json!({"kind": "inquiry", "channel": "phone", "requester_name": "王秀英", "reason": "询问停水时间"})
+        }
+        // Key custody: bodies of the right shape; an allowed role may still be refused for
+        // what they say (422), never for who it is.
+        ("post", "/api/v1/communities/{id}/keys") => json!({"cabinet_id": 0, "tag": "", "basis": "public_room",
+            "receipt": {"deliverer_name": "", "deliverer_department": "", "quantity": 1, "signature": ""}}),
+        ("post", "/api/v1/keys/{id}/receipts") => {
+            json!({"version": 1, "deliverer_name": "", "deliverer_department": "", "quantity": 1, "signature": ""})
+        }
+        ("post", "/api/v1/keys/{id}/sign-outs") => json!({"version": 1, "quantity": 1, "reason_kind": "inspection",
+            "reason": "", "due_at": 0, "taker_kind": "staff", "signature": ""}),
+        ("post", "/api/v1/key-sign-outs/{id}/returns") => {
+            json!({"version": 1, "quantity": 1, "returner_name": "", "signature": ""})
+        }
+        ("post", "/api/v1/keys/{id}/agreements") => {
+            json!({"owner_name": "", "starts_at": 0, "ends_at": 0, "scope": [], "signature": ""})
+        }
+        ("post", "/api/v1/keys/{id}/approvals") => json!({"reason": ""}),
+        ("post", "/api/v1/key-approvals/{id}/decision") => json!({"version": 1, "approve": false, "note": ""}),
+        ("post", "/api/v1/communities/{id}/key-cabinets") => json!({"name": ""}),
+        ("post", "/api/v1/key-cabinets/{id}/seal") => json!({"version": 1, "seal_no": ""}),
+        ("post", "/api/v1/key-cabinets/{id}/night-opening") => json!({"version": 1, "reason": "", "first_username": "",
+            "first_password": "", "second_username": "", "second_password": ""}),
+        ("post", "/api/v1/key-cabinets/{id}/morning-opening") => json!({"version": 1, "seal_seen": "", "intact": true}),
+        ("post", "/api/v1/key-cabinets/{id}/count") => json!({"lines": []}),
+        ("post", "/api/v1/key-incidents/{id}/report") => json!({"version": 1, "report": ""}),
+        ("post", "/api/v1/key-incidents/{id}/resolve") => json!({"version": 1, "resolution": "found", "note": ""}),
+        ("post", "/api/v1/units/{id}/inspections") => json!({"condition": "unknown"}),
+        ("put", "/api/v1/communities/{id}/key-settings") => {
+            json!({"version": 99, "phone_confirmation": true, "count_due_hour": 22})
         }
         _ => json!({}),
     }

@@ -6,6 +6,7 @@
 pub mod auth;
 mod code;
 pub mod followup;
+pub mod keys;
 pub mod money;
 pub mod person;
 pub mod sheet;

@@ -204,6 +204,34 @@ impl Role {
             // The manual names the customer-service manager, or the centre director.
             ReviewFollowUp => matches!(self, CsManager | CentreDirector),
             ViewReports => matches!(self, CentreDirector | CsManager | CsSupervisor),
+            // The desk keeps the keys; building managers, security (the desk after hours),
+            // the engineering dispatcher (who sends technicians for them) and the managers see
+            // where they are.
+            ViewKeys => matches!(
+                self,
+                Receptionist
+                    | MoveInReceptionist
+                    | CsSupervisor
+                    | CsManager
+                    | CentreDirector
+                    | BuildingManager
+                    | SecurityOfficer
+                    | EngineeringDispatcher
+            ),
+            HandleKeys => matches!(
+                self,
+                Receptionist
+                    | MoveInReceptionist
+                    | CsSupervisor
+                    | CsManager
+                    | CentreDirector
+                    | BuildingManager
+                    | SecurityOfficer
+            ),
+            ManageKeys => matches!(self, SystemAdmin | CsManager | CentreDirector),
+            // Heads of a department by role; a head of another department by grant is
+            // recognised by the use-case.
+            ApproveKeys => matches!(self, CsManager | CentreDirector),
         }
     }
 }
@@ -244,10 +272,19 @@ pub enum Permission {
     /// The weekly statistics table, staff performance and the managers' dashboards
     /// (R-CMP-8, R-ROLE-3).
     ViewReports,
+    /// The key register: where every key is, its books and ledger (R-KEY-8).
+    ViewKeys,
+    /// Keys at the desk: receive, sign out, take back, seal and open the cabinet, count
+    /// (R-KEY-1, R-KEY-3, R-KEY-7, R-KEY-8); record a vacant unit's inspection (R-DUTY-3).
+    HandleKeys,
+    /// The key inventory and rules: cabinets, settings; resolve a key incident (R-KEY-8).
+    ManageKeys,
+    /// Approve a special room's key leaving (R-KEY-6): the department managers.
+    ApproveKeys,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 22] = [
         Permission::ViewCommunity,
         Permission::ManageStructure,
         Permission::ManageResidents,
@@ -266,6 +303,10 @@ impl Permission {
         Permission::FollowUp,
         Permission::ReviewFollowUp,
         Permission::ViewReports,
+        Permission::ViewKeys,
+        Permission::HandleKeys,
+        Permission::ManageKeys,
+        Permission::ApproveKeys,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -288,6 +329,10 @@ impl Permission {
             Permission::FollowUp => "follow_up",
             Permission::ReviewFollowUp => "review_follow_up",
             Permission::ViewReports => "view_reports",
+            Permission::ViewKeys => "view_keys",
+            Permission::HandleKeys => "handle_keys",
+            Permission::ManageKeys => "manage_keys",
+            Permission::ApproveKeys => "approve_keys",
         }
     }
 }
