@@ -696,7 +696,7 @@ pub async fn decide_approval(app: &App, actor: &Actor, id: i64, input: &Approval
         "key_approval.decided",
         "key_approval",
         id,
-        json!({"tag": a.tag, "state": state, "note": input.note.trim(), "expires_at": expires}),
+        json!({"tag": a.tag, "decision": state, "note": input.note.trim(), "expires_at": expires}),
     )
     .await?;
     tx.commit().await?;
@@ -1723,4 +1723,22 @@ pub(crate) async fn check_no_key_out(conn: &mut sqlx::AnyConnection, sheet_id: i
         Some(_) => Err(AppError::rejected("sheet.key_out")),
         None => Ok(()),
     }
+}
+
+/// The community of an incident, for the pages that go back to its list.
+pub async fn incident_community(app: &App, actor: &Actor, id: i64) -> AppResult<i64> {
+    Ok(load_incident(app, actor, id).await?.0.community_id)
+}
+
+/// The community of an approval.
+pub async fn approval_community(app: &App, actor: &Actor, id: i64) -> AppResult<i64> {
+    let a = sk::approval(app.store.read(), id).await?.ok_or(AppError::NotFound)?;
+    actor.sees(a.community_id)?;
+    Ok(a.community_id)
+}
+
+/// May the actor approve special rooms' sign-outs in the community (a page offers the
+/// buttons only then)?
+pub async fn may_approve(app: &App, actor: &Actor, c: i64) -> bool {
+    approving_authority(app, actor, c).await.is_ok()
 }

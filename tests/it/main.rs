@@ -18,6 +18,7 @@ mod faults;
 mod followups;
 mod import;
 mod instances;
+mod key_pages;
 mod keys;
 mod logs;
 mod manual;

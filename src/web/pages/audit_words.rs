@@ -98,6 +98,7 @@ fn field(lang: Lang, key: &str) -> String {
 }
 
 fn value(lang: Lang, key: &str, v: &Value, zone: Tz) -> String {
+    use huiqian_domain::keys;
     let is_time = key.ends_with("_at") || matches!(key, "at" | "since" | "until" | "next_attempt");
     match v {
         Value::Null => "—".to_string(),
@@ -130,6 +131,23 @@ fn value(lang: Lang, key: &str, v: &Value, zone: Tz) -> String {
         }
         Value::String(s) if key == "repair_category" || (key == "category" && RepairCategory::parse(s).is_ok()) => {
             term(lang, RepairCategory::parse(s).ok(), s)
+        }
+        // Key custody's terms (R-KEY-*).
+        Value::String(s) if key == "reason_kind" => term(lang, keys::ReasonKind::parse(s).ok(), s),
+        Value::String(s) if key == "taker_kind" => term(lang, keys::TakerKind::parse(s).ok(), s),
+        Value::String(s) if key == "basis" && keys::Basis::parse(s).is_ok() => {
+            term(lang, keys::Basis::parse(s).ok(), s)
+        }
+        Value::String(s) if key == "special" => term(lang, keys::SpecialRoom::parse(s).ok(), s),
+        Value::String(s) if key == "authorisation" => term(lang, keys::Authorisation::parse(s).ok(), s),
+        Value::String(s) if key == "resolution" => term(lang, keys::count::Resolution::parse(s).ok(), s),
+        Value::String(s) if key == "kind" && keys::count::IncidentKind::parse(s).is_ok() => {
+            term(lang, keys::count::IncidentKind::parse(s).ok(), s)
+        }
+        // The work a custody agreement allows, as its codes are kept (repair,emergency).
+        Value::String(s) if key == "scope" => {
+            let sep = if lang == Lang::En { ", " } else { "、" };
+            s.split(',').map(|x| term(lang, keys::ReasonKind::parse(x).ok(), x)).collect::<Vec<_>>().join(sep)
         }
         // A sheet's kind, a price item's (labour, material) or a department's.
         Value::String(s) if key == "kind" => match SheetKind::parse(s) {

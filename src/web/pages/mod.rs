@@ -6,6 +6,7 @@ mod admin;
 mod audit_words;
 mod followups;
 mod inbox;
+mod keys;
 mod org;
 mod people;
 mod reports;
@@ -36,6 +37,7 @@ pub fn router(upload_limit: usize) -> Router<AppState> {
         .merge(sheets::router(upload_limit))
         .merge(requests::router())
         .merge(followups::router())
+        .merge(keys::router())
         .merge(reports::router())
         .merge(inbox::router())
         .merge(admin::router(upload_limit))
@@ -62,6 +64,8 @@ pub struct Chrome {
     pub nav_reports: bool,
     /// Registering a sheet, from every page (the desk; security and technicians for repairs).
     pub nav_new_sheet: bool,
+    /// The key register (R-KEY-8).
+    pub nav_keys: bool,
 }
 
 impl Chrome {
@@ -82,6 +86,7 @@ impl Chrome {
             nav_follow_ups: g.may_anywhere(Permission::FollowUp),
             nav_reports: g.may_anywhere(Permission::ViewReports),
             nav_new_sheet: g.may_anywhere(Permission::RegisterSheet) || g.may_anywhere(Permission::RegisterRepair),
+            nav_keys: g.may_anywhere(Permission::ViewKeys),
         }
     }
 
@@ -101,6 +106,7 @@ impl Chrome {
             nav_follow_ups: false,
             nav_reports: false,
             nav_new_sheet: false,
+            nav_keys: false,
         }
     }
 }
@@ -160,6 +166,16 @@ labelled!(
     huiqian_domain::followup::visit::Method,
     huiqian_domain::followup::visit::Outcome,
     huiqian_domain::followup::capa::CapaState,
+    huiqian_domain::keys::Basis,
+    huiqian_domain::keys::SpecialRoom,
+    huiqian_domain::keys::ReasonKind,
+    huiqian_domain::keys::TakerKind,
+    huiqian_domain::keys::Authorisation,
+    huiqian_domain::keys::KeyState,
+    huiqian_domain::keys::cabinet::CabinetState,
+    huiqian_domain::keys::count::IncidentKind,
+    huiqian_domain::keys::count::IncidentState,
+    huiqian_domain::keys::count::Resolution,
 );
 
 impl Chrome {
