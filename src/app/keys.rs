@@ -555,6 +555,59 @@ pub async fn add_agreement(app: &App, actor: &Actor, id: i64, input: &AgreementI
     key_detail(app, actor, id).await
 }
 
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = KeyReleaseInput)]
+pub struct ReleaseInput {
+    /// The key set's version.
+    pub version: i64,
+    /// The owner (or the person the owner sent, named in the agreement) taking the keys.
+    pub receiver_name: String,
+    pub signature: String,
+    #[serde(default)]
+    pub signature_typed: bool,
+}
+
+/// The owner takes the keys back (the renovation is over, the unit is sold or let): every
+/// key must be on its hook; the agreements in force end; the receiver signs for them.
+pub async fn release(app: &App, actor: &Actor, id: i64, input: &ReleaseInput) -> AppResult<KeyDetail> {
+    let k = load_key(app, actor, id).await?;
+    let c = k.community_id;
+    let authority = actor.authorize(Permission::HandleKeys, c)?;
+    let mut errors = FieldErrors::default();
+    let receiver = input.receiver_name.trim();
+    if receiver.is_empty() {
+        errors.push("receiver_name", ValidationError::required());
+    }
+    too_long(&mut errors, "receiver_name", receiver);
+    check_signature(&mut errors, "signature", &input.signature);
+    errors.into_result().map_err(AppError::Validation)?;
+    if k.basis == Basis::PublicRoom.as_str() {
+        return Err(AppError::rejected("key.public_room_stays"));
+    }
+    let owner = is_owner(app, &k, receiver).await?;
+    let named = match sk::active_agreement(app.store.read(), id).await? {
+        Some(a) => sk::agreement_people(app.store.read(), &[a.id]).await?.iter().any(|p| p.name == receiver),
+        None => false,
+    };
+    if !owner && !named {
+        return Err(AppError::field("receiver_name", ValidationError::new("key.not_the_owner")));
+    }
+    let handed = k.total;
+    let book = book_of(&k)?.release().map_err(refused)?;
+    let now = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    if !sk::set_books(&mut tx, id, input.version, book.state.as_str(), book.total, book.out, now).await? {
+        return Err(stale());
+    }
+    let ended = sk::end_agreements(&mut tx, id, actor.user_id(), now).await?;
+    let sig =
+        signature(app, &mut tx, c, "signature", &input.signature, receiver, input.signature_typed, actor.user_id())
+            .await?;
+    audit::record(app, &mut tx, actor, &authority, "key_set.released", "key_set", id, json!({"tag": k.tag, "receiver": receiver, "quantity": handed, "agreements_ended": ended, "signature_id": sig, "signature_typed": input.signature_typed})).await?;
+    tx.commit().await?;
+    key_detail(app, actor, id).await
+}
+
 // ---- special rooms: approval (R-KEY-6) ----
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -1452,6 +1505,42 @@ pub async fn tick_overdue(app: &App, now: i64) -> AppResult<usize> {
     }
     tx.commit().await?;
     Ok(opened)
+}
+
+/// The scheduler: a cabinet not counted by the community's hour (R-KEY-8, "当日钥匙当日点清")
+/// is brought to the desk and its supervisors once a day.
+pub async fn tick_count_due(app: &App, now: i64) -> AppResult<usize> {
+    let due = sk::cabinets_with_keys(app.store.read()).await?;
+    let mut told = 0;
+    let mut tx: Option<store::Tx> = None;
+    for (cabinet, c, name) in due {
+        let Some(zone) = app.store.community_zone(c).await? else { continue };
+        let local = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default().with_timezone(&zone);
+        let settings = sk::settings(app.store.read(), c).await?;
+        if i64::from(chrono::Timelike::hour(&local)) < settings.count_due_hour {
+            continue;
+        }
+        let day = local.format("%Y-%m-%d").to_string();
+        if sk::counted_on(app.store.read(), cabinet, &day).await? {
+            continue;
+        }
+        if tx.is_none() {
+            tx = Some(app.store.begin().await?);
+        }
+        let t = tx.as_mut().expect("begun above");
+        for u in srq::users_with_roles(t, c, &["receptionist", "cs_supervisor"]).await? {
+            if let Some(user) = sa::user(&mut **t, u).await? {
+                let dedupe = format!("key_count_due:{cabinet}:{day}:{u}");
+                told += usize::from(
+                    notify::send_about(app, t, &user, c, None, &name, None, "key_count_due", &dedupe).await?,
+                );
+            }
+        }
+    }
+    if let Some(t) = tx {
+        t.commit().await?;
+    }
+    Ok(told)
 }
 
 // ---- incidents ----

@@ -218,6 +218,7 @@ pub async fn tick(app: &App, now: i64) -> AppResult<Tick> {
     tick_timers(app, now, &mut report).await?;
     report.notices += super::followup::tick_overdue(app, now).await?;
     report.notices += super::keys::tick_overdue(app, now).await?;
+    report.notices += super::keys::tick_count_due(app, now).await?;
     super::report::keep_last_week(app, now).await?;
     Ok(report)
 }

@@ -1340,3 +1340,24 @@ pub async fn department_heads(conn: &mut AnyConnection, c: i64) -> Result<Vec<i6
         .fetch_all(conn)
         .await
 }
+
+/// Every cabinet holding keys: id, community, name (for the count-due reminder).
+pub async fn cabinets_with_keys(pool: &AnyPool) -> Result<Vec<(i64, i64, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.community_id, c.name FROM key_cabinets c \
+         WHERE EXISTS (SELECT 1 FROM key_sets k WHERE k.cabinet_id = c.id AND k.state = 'held') ORDER BY c.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+}
+
+/// Was the cabinet counted on `day` (YYYY-MM-DD, the community's day)?
+pub async fn counted_on(pool: &AnyPool, cabinet_id: i64, day: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM key_counts WHERE cabinet_id = $1 AND day = $2")
+        .bind(cabinet_id)
+        .bind(day)
+        .fetch_one(pool)
+        .await?;
+    Ok(n > 0)
+}

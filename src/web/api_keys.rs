@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_out))
         .routes(routes!(return_keys))
         .routes(routes!(add_agreement))
+        .routes(routes!(release_keys))
         .routes(routes!(request_approval))
         .routes(routes!(list_approvals))
         .routes(routes!(decide_approval))
@@ -152,6 +153,20 @@ async fn add_agreement(
     ApiJson(b): ApiJson<k::AgreementInput>,
 ) -> ApiResult<Response> {
     super::api::idempotent(&s, &a, &idem, k::add_agreement(&s.app, &a.actor, id, &b)).await
+}
+
+/// The owner takes the keys back: all on the hook, the agreements in force end, the
+/// receiver signs (R-MOV-6).
+#[utoipa::path(post, path = "/keys/{id}/release", tag = "keys", params(("id" = i64, Path)),
+    request_body = k::ReleaseInput,
+    responses((status = 200, body = k::KeyDetail), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn release_keys(
+    State(s): State<AppState>,
+    a: ApiActor,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<k::ReleaseInput>,
+) -> ApiResult<Json<k::KeyDetail>> {
+    api(k::release(&s.app, &a.actor, id, &b).await, a.lang).map(Json)
 }
 
 /// Ask a department manager to let a special room's key leave (R-KEY-6).

@@ -566,3 +566,112 @@ async fn r_duty_3_vacant_units_show_their_keys_and_last_inspection() {
         (Some("attention"), Some("阳台窗未关，已关好"))
     );
 }
+
+/// R-MOV-6: the owner takes the keys back with every key on its hook; the agreement ends
+/// and the key is no longer held: nothing more goes out.
+#[tokio::test]
+async fn r_mov_6_the_owner_takes_the_keys_back_and_the_agreement_ends() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let cab = cabinet(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let (tech, _) = t.staff("tech_wu", "吴师傅", Role::Technician).await;
+    let k = key(&desk, &t, cab, "K-0040", "3-2-1502", "", "custody_agreement", 2).await;
+    let now = t.now();
+    let (_, k) = desk
+        .post_json(
+            &format!("/api/v1/keys/{}/agreements", k["key"]["id"]),
+            &json!({"owner_name": "王秀英", "starts_at": now - HOUR, "ends_at": now + 30 * 24 * HOUR, "scope": ["repair"], "signature": SIGNATURE}),
+        )
+        .await;
+    let release =
+        |k: &Value, who: &str| json!({"version": k["key"]["version"], "receiver_name": who, "signature": SIGNATURE});
+    let url = format!("/api/v1/keys/{}/release", k["key"]["id"]);
+    let (s, e) = desk.post_json(&url, &release(&k, "李四")).await;
+    assert!(s == 422 && names_field(&e, "receiver_name"), "only the owner (or a person the agreement names): {e}");
+    let (s, back) = desk.post_json(&url, &release(&k, "王秀英")).await;
+    assert_eq!(s, 200, "{back}");
+    assert_eq!((back["key"]["state"].as_str(), back["key"]["total"].as_i64()), (Some("released"), Some(0)));
+    assert_eq!(
+        back["agreements"][0]["agreement"]["state"].as_str().or(back["agreements"][0]["state"].as_str()),
+        Some("ended")
+    );
+    let (s, e) = sign_out(&desk, &t, &back, json!({"taker_user_id": tech, "reason_kind": "repair"})).await;
+    assert_eq!((s, code(&e)), (422, "key.released"), "{e}");
+}
+
+/// R-KEY-8: a cabinet not counted by the community's hour is brought to the desk, once.
+#[tokio::test]
+async fn r_key_8_a_cabinet_not_counted_by_the_hour_is_brought_to_the_desk_once() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let cab = cabinet(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    key(&desk, &t, cab, "K-0050", "3-2-1502", "", "vacant_unit", 1).await;
+    let m = t.as_role(Role::CsManager).await;
+    // Due by the hour it is now (community time): already late today.
+    let zone: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
+    let hour = chrono::Timelike::hour(&chrono::DateTime::from_timestamp_millis(t.now()).unwrap().with_timezone(&zone));
+    let (s, st) = m
+        .put_json(
+            &format!("/api/v1/communities/{}/key-settings", t.c1),
+            &json!({"version": 0, "phone_confirmation": true, "count_due_hour": hour}),
+        )
+        .await;
+    assert_eq!(s, 200, "{st}");
+    notify::tick(&t.app, t.now()).await.unwrap();
+    notify::tick(&t.app, t.now()).await.unwrap();
+    let (_, inbox) = desk.get_json("/api/v1/me/notifications").await;
+    let due = inbox.as_array().unwrap().iter().filter(|n| n["kind"] == "key_count_due").count();
+    assert_eq!(due, 1, "{inbox}");
+    // Counted, nothing more is said today.
+    let (_, form) = desk.get_json(&format!("/api/v1/key-cabinets/{cab}/count")).await;
+    let lines: Vec<Value> = form["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| json!({"key_set_id": l["key_set_id"], "counted": 1}))
+        .collect();
+    let (s, _) = desk.post_json(&format!("/api/v1/key-cabinets/{cab}/count"), &json!({"lines": lines})).await;
+    assert_eq!(s, 201);
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE kind = 'key_count_due'")
+        .fetch_one(t.app.store.read())
+        .await
+        .unwrap();
+    notify::tick(&t.app, t.now()).await.unwrap();
+    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE kind = 'key_count_due'")
+        .fetch_one(t.app.store.read())
+        .await
+        .unwrap();
+    assert_eq!(n, after);
+}
+
+/// A sign-out retried with the same `Idempotency-Key` (a dropped connection) gets the
+/// first answer; one sign-out is written.
+#[tokio::test]
+async fn a_retried_sign_out_is_written_once() {
+    let t = TestApp::spawn().await;
+    setup(&t).await;
+    let cab = cabinet(&t).await;
+    let desk = t.as_role(Role::Receptionist).await;
+    let (tech, _) = t.staff("tech_wu", "吴师傅", Role::Technician).await;
+    let k = key(&desk, &t, cab, "K-0060", "3-2-1502", "", "vacant_unit", 1).await;
+    let mut body = sign_out_body(&k, json!({"taker_user_id": tech}));
+    body["due_at"] = json!(t.now() + HOUR);
+    let send = || async {
+        desk.http
+            .post(desk.url(&format!("/api/v1/keys/{}/sign-outs", k["key"]["id"])))
+            .header("x-csrf-token", &desk.csrf)
+            .header("idempotency-key", "so-0060-1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    };
+    let first = send().await;
+    assert_eq!(first.status(), 201);
+    let again = send().await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(t.count("key_loans").await, 1);
+}

@@ -91,6 +91,7 @@ fn table() -> Vec<(&'static str, &'static str, Need)> {
         ("post", "/api/v1/keys/{id}/sign-outs", In(HandleKeys)),
         ("post", "/api/v1/keys/{id}/agreements", In(HandleKeys)),
         ("post", "/api/v1/keys/{id}/approvals", In(HandleKeys)),
+        ("post", "/api/v1/keys/{id}/release", In(HandleKeys)),
         ("post", "/api/v1/key-sign-outs/{id}/returns", In(HandleKeys)),
         ("get", "/api/v1/communities/{id}/key-approvals", In(ViewKeys)),
         ("post", "/api/v1/key-approvals/{id}/decision", In(ApproveKeys)),
@@ -621,6 +622,7 @@ fn body_for(method: &str, path: &str, n: usize) -> Value {
             json!({"owner_name": "", "starts_at": 0, "ends_at": 0, "scope": [], "signature": ""})
         }
         ("post", "/api/v1/keys/{id}/approvals") => json!({"reason": ""}),
+        ("post", "/api/v1/keys/{id}/release") => json!({"version": 1, "receiver_name": "", "signature": ""}),
         ("post", "/api/v1/key-approvals/{id}/decision") => json!({"version": 1, "approve": false, "note": ""}),
         ("post", "/api/v1/communities/{id}/key-cabinets") => json!({"name": ""}),
         ("post", "/api/v1/key-cabinets/{id}/seal") => json!({"version": 1, "seal_no": ""}),

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/keys/{id}/sign-out", post(sign_out))
         .route("/keys/{id}/approval", post(ask_approval))
         .route("/keys/{id}/agreement", post(agreement))
+        .route("/keys/{id}/release", post(release))
         .route("/key-sign-outs/{id}/return", post(give_back))
         .route("/communities/{id}/key-cabinets", get(cabinets).post(create_cabinet))
         .route("/key-cabinets/{id}/seal", post(seal))
@@ -79,6 +80,13 @@ fn tabs(c: &Chrome, community: i64, current: &str, manage: bool) -> Vec<Tab> {
     list.into_iter()
         .map(|(id, href, key)| Tab { href, title: c.t.get(key).to_string(), current: id == current, id: tab_id(id) })
         .collect()
+}
+
+/// An approval's state as people read it: one not used before its time has lapsed.
+fn approval_state(c: &Chrome, a: &sk::Approval, now: i64) -> String {
+    let lapsed = a.state == "approved" && a.expires_at.is_some_and(|t| t <= now);
+    let state = if lapsed { "expired" } else { a.state.as_str() };
+    c.t.get(&format!("keys.approval_{state}")).to_string()
 }
 
 fn tab_id(id: &str) -> &'static str {
@@ -457,6 +465,8 @@ struct ShowPage {
     authorisations: Vec<(String, String)>,
     can_handle: bool,
     can_sign_out: bool,
+    /// The owner may take the keys back (none out, not a public room's).
+    can_release: bool,
     phone_confirmation: bool,
     due_default: String,
     now_local: String,
@@ -549,13 +559,14 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, form: &str, status
         .approvals
         .into_iter()
         .map(|a| {
-            let state = c.t.get(&format!("keys.approval_{}", a.state)).to_string();
+            let state = approval_state(&c, &a, ctx.now);
             let at = when(a.created_at, tz);
             (a, state, at)
         })
         .collect();
     let r = key_row(&c, tz, d.key, ctx.now);
     let can_sign_out = handle && r.k.state == "held" && r.k.loan_id.is_none() && d.on_hook > 0;
+    let can_release = handle && r.k.state == "held" && r.k.loan_id.is_none() && r.k.basis != "public_room";
     let view = ShowPage {
         on_hook: d.on_hook,
         f,
@@ -585,6 +596,7 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, form: &str, status
             .collect(),
         can_handle: handle,
         can_sign_out,
+        can_release,
         phone_confirmation: settings.phone_confirmation == 1,
         due_default: huiqian_domain::time::format_local_input(ctx.now + 4 * 3_600_000, tz),
         now_local: huiqian_domain::time::format_local_input(ctx.now, tz),
@@ -920,6 +932,34 @@ async fn agreement(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, bod
         }
     };
     after(&s, &ctx, id, r, form, "agreement").await
+}
+
+#[derive(Deserialize, Default)]
+struct ReleaseForm {
+    version: i64,
+    #[serde(default)]
+    receiver_name: String,
+    #[serde(default)]
+    signature: String,
+    #[serde(default)]
+    signature_typed: String,
+}
+
+async fn release(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    AxForm(f): AxForm<ReleaseForm>,
+) -> PageResult {
+    let form = Form::with(&[("receiver_name", f.receiver_name.clone())]);
+    let input = k::ReleaseInput {
+        version: f.version,
+        receiver_name: f.receiver_name,
+        signature: f.signature,
+        signature_typed: f.signature_typed == "1",
+    };
+    let r = k::release(&s.app, &ctx.actor, id, &input).await;
+    after(&s, &ctx, id, r, form, "release").await
 }
 
 // ---- the tag label ----
@@ -1327,7 +1367,7 @@ async fn approvals_view(
     let rows = list
         .into_iter()
         .map(|a| {
-            let state = c.t.get(&format!("keys.approval_{}", a.state)).to_string();
+            let state = approval_state(&c, &a, ctx.now);
             let special = label_of(&c, SpecialRoom::parse(&a.special), &a.special);
             let at = when(a.created_at, tz);
             (a, state, special, at)
