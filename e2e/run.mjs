@@ -1874,6 +1874,211 @@ const tests = [
       }
     },
   },
+  {
+    name: 'R-KEY-6 R-KEY-3 R-KEY-8 special-room key journey: the CS manager adds a cabinet, the desk receives a roof key with the deliverer\'s signature, its sign-out is refused until the manager approves, the technician signs it out and back in person, and the blind count\'s missing key becomes an incident',
+    async run({ browser, base, shoot }) {
+      const stamp = Date.now().toString(36).toUpperCase();
+      const CABINET = `E2E 钥匙柜 ${stamp}`;
+      const TAG = 'E2E-ROOF-1';
+      const ROOM = '1号楼天台';
+      const ASK = '1号楼天台防水层巡查，需开天台门';
+      const REASON = '天台防水层及排水口巡查';
+      const desk = await newPage(browser, base, { viewport: { width: 1366, height: 900 } });
+      let mgr = null;
+      try {
+        const { page } = desk;
+        // Who the technician is, as the books will name him.
+        let tech;
+        {
+          const t = await newPage(browser, base);
+          try {
+            await signIn(t.page, 'hy.tech');
+            tech = (await callApi(t.page, 'GET', '/api/v1/me')).user;
+          } finally {
+            await t.context.close();
+          }
+        }
+
+        // The CS manager adds a cabinet of the test's own from the cabinets tab.
+        mgr = await newPage(browser, base, { viewport: { width: 1280, height: 900 } });
+        const m = mgr.page;
+        await signIn(m, 'hy.cs_manager');
+        await useChinese(m);
+        await submitAndWait(m, m.locator('#nav-keys'));
+        expect(pathOf(m).startsWith('/communities/') || pathOf(m) === '/keys', `#nav-keys should open the key register, got ${pathOf(m)}${await complaints(m)}`);
+        await submitAndWait(m, m.locator('#tab-key-cabinets'));
+        const cabinetsPath = pathOf(m);
+        const cm = cabinetsPath.match(/^\/communities\/(\d+)\/key-cabinets$/);
+        expect(cm, `the cabinets tab should open /communities/{id}/key-cabinets, got ${cabinetsPath}`);
+        const community = cm[1];
+        const adding = m.locator('#new-cabinet');
+        if (!(await adding.isVisible())) await m.locator('details:has(#new-cabinet) > summary').click();
+        await adding.locator('input[name=name]').fill(CABINET);
+        await adding.locator('input[name=location]').fill('客服中心前台');
+        await submitAndWait(m, adding.locator('button'));
+        expect(pathOf(m) === cabinetsPath, `adding a cabinet should come back to the cabinets, got ${pathOf(m)}${await complaints(m)}`);
+        const cabinetCard = m.locator('section.card[id^="cabinet-"]', { hasText: CABINET });
+        expect(await cabinetCard.count() === 1, `the cabinets should list ${CABINET}${await complaints(m)}`);
+        const cabinetId = (await cabinetCard.getAttribute('id')).replace('cabinet-', '');
+        const cabinetState = (await m.locator(`#cabinet-state-${cabinetId}`).innerText()).trim();
+        expect(cabinetState === '日间开启', `a new cabinet should be open for the day (日间开启), reads ${JSON.stringify(cabinetState)}`);
+
+        // The desk receives the roof key from the register's button; the deliverer signs.
+        await signIn(page, 'hy.desk');
+        await useChinese(page);
+        await page.goto(`/communities/${community}/keys`);
+        await submitAndWait(page, page.locator('#new-key'));
+        expect(pathOf(page) === `/communities/${community}/keys/new`, `接收新钥匙 should open the new key form, got ${pathOf(page)}`);
+        const form = page.locator('#new-key-form');
+        const cabinetValue = await form.locator('select[name=cabinet_id] option', { hasText: CABINET }).getAttribute('value');
+        expect(cabinetValue === cabinetId, `the form should offer ${CABINET} (cabinet ${cabinetId}), offers ${cabinetValue}`);
+        await form.locator('select[name=cabinet_id]').selectOption(cabinetId);
+        await form.locator('input[name=tag]').fill(TAG);
+        await form.locator('input[name=hook]').fill('A-01');
+        await form.locator('select[name=basis]').selectOption('public_room');
+        await form.locator('input[name=room]').fill(ROOM);
+        await form.locator('select[name=special]').selectOption('roof');
+        await form.locator('input[name=deliverer_name]').fill('王建国');
+        await form.locator('input[name=deliverer_department]').fill('工程部');
+        expect((await form.locator('input[name=quantity]').inputValue()) === '1', 'the quantity should default to 1');
+        await drawSignature(page, form.locator('canvas[data-target=key-sig-new]'));
+        expect((await form.locator('#key-sig-new').inputValue()).startsWith('data:image/png;base64,'), 'the deliverer\'s drawing should fill the signature');
+        await submitAndWait(page, page.locator('#new-key-submit'));
+        const km = pathOf(page).match(/^\/keys\/(\d+)$/);
+        expect(km, `receiving the key should open its page, got ${pathOf(page)}${await complaints(page)}`);
+        const keyId = km[1];
+        const keyPath = pathOf(page);
+        const heading = (await page.locator('h1').innerText()).replace(/\s+/g, ' ');
+        expect(heading.includes(TAG) && heading.includes(ROOM) && heading.includes('天台屋面'), `the key page should be headed with ${TAG}, ${ROOM} and 天台屋面: ${heading}`);
+        expect((await page.locator('#key-on-hook').innerText()).trim() === '1 / 1', `the new key should be on its hook, 1 / 1: ${await page.locator('#key-on-hook').innerText()}`);
+        const receipts = await page.locator('#key-receipts').innerText();
+        expect(receipts.includes('王建国') && receipts.includes('工程部'), `the receipt should name the deliverer and department: ${receipts}`);
+
+        // The sign-out form, filled in for the technician.
+        const fillSignOut = async (approval) => {
+          const out = page.locator('#sign-out-form');
+          expect(await out.count() === 1, `the key page should offer #sign-out-form${await complaints(page)}`);
+          const choices = await out.locator('#approval-select option').evaluateAll((os) => os.map((o) => ({ value: o.value, text: o.textContent || '' })));
+          if (approval) {
+            const usable = choices.find((o) => o.value && o.text.includes(ASK));
+            expect(usable, `the approval list should offer the approved request: ${JSON.stringify(choices)}`);
+            await out.locator('#approval-select').selectOption(usable.value);
+          } else {
+            expect(choices.every((o) => !o.value), `before any approval the list should offer none: ${JSON.stringify(choices)}`);
+          }
+          await out.locator('#taker-kind').selectOption('staff');
+          await out.locator('#taker-staff').selectOption(String(tech.id));
+          await out.locator('select[name=reason_kind]').selectOption('inspection');
+          await out.locator('input[name=reason]').fill(REASON);
+          await drawSignature(page, out.locator('canvas[data-target=key-sig-out]'));
+          expect((await out.locator('#key-sig-out').inputValue()).startsWith('data:image/png;base64,'), 'the taker\'s drawing should fill the signature');
+          return out;
+        };
+        const books = async () => (await callApi(page, 'GET', `/api/v1/keys/${keyId}`));
+
+        // Without approval the page refuses and nothing leaves the hook.
+        await fillSignOut(false);
+        await submitAndWait(page, page.locator('#sign-out-submit'));
+        const refusal = await complaints(page);
+        expect(refusal.includes('特殊房间钥匙须经部门经理批准后才能借出'), `signing a roof key out without approval should be refused with the approval message${refusal || ' (the page says nothing)'}`);
+        expect(await page.locator('#key-open-loan').count() === 0, 'a refused sign-out should leave nothing out');
+        const refused = await books();
+        expect(refused.key.out_qty === 0 && refused.loans.length === 0, `a refused sign-out should leave the books untouched: out ${refused.key.out_qty}, ${refused.loans.length} sign-out(s)`);
+
+        // The desk asks for approval on the key page.
+        await page.goto(keyPath);
+        const ask = page.locator('#approval-form');
+        expect(await ask.count() === 1, `the roof key's page should offer #approval-form${await complaints(page)}`);
+        await ask.locator('input[name=reason]').fill(ASK);
+        await submitAndWait(page, page.locator('#approval-submit'));
+        expect(pathOf(page) === keyPath, `asking should come back to the key, got ${pathOf(page)}${await complaints(page)}`);
+        const asked = (await page.locator('#key-approvals').innerText()).replace(/\s+/g, ' ');
+        expect(asked.includes(ASK) && asked.includes('待审批'), `the key page should list the request as 待审批: ${asked}`);
+
+        // The CS manager approves it from the approvals tab.
+        await m.goto(`/communities/${community}/keys`);
+        await submitAndWait(m, m.locator('#tab-key-approvals'));
+        expect(pathOf(m) === `/communities/${community}/key-approvals`, `the approvals tab should open the approvals, got ${pathOf(m)}`);
+        const request = m.locator('section.card[id^="approval-"]', { hasText: TAG }).filter({ hasText: ASK });
+        expect(await request.count() === 1, `the approvals should list ${TAG}'s request${await complaints(m)}`);
+        const decide = request.locator('form[id^="decide-"]');
+        expect(await decide.count() === 1, `the CS manager should be offered the decision on ${TAG}'s request`);
+        await decide.locator('input[name=note]').fill('同意，巡查后当日归还');
+        await submitAndWait(m, decide.locator('button[value=approve]'));
+        expect(pathOf(m) === `/communities/${community}/key-approvals`, `deciding should come back to the approvals, got ${pathOf(m)}${await complaints(m)}`);
+        const decided = (await m.locator('section.card[id^="approval-"]', { hasText: ASK }).innerText()).replace(/\s+/g, ' ');
+        expect(decided.includes('已批准'), `the request should now read 已批准: ${decided}`);
+
+        // The desk reloads the key page and signs it out on the approval.
+        await page.goto(keyPath);
+        await fillSignOut(true);
+        await submitAndWait(page, page.locator('#sign-out-submit'));
+        expect(pathOf(page) === keyPath, `signing out should come back to the key, got ${pathOf(page)}${await complaints(page)}`);
+        const openLoan = page.locator('#key-open-loan');
+        expect(await openLoan.count() === 1, `the key should now be out${await complaints(page)}`);
+        const loanText = (await openLoan.innerText()).replace(/\s+/g, ' ');
+        expect(loanText.includes(tech.display_name) && loanText.includes('巡查验房'), `the open sign-out should name ${tech.display_name} and 巡查验房: ${loanText.slice(0, 300)}`);
+        expect((await page.locator('#key-on-hook').innerText()).trim() === '0 / 1', `with the key out 0 / 1 should be on the hook: ${await page.locator('#key-on-hook').innerText()}`);
+        expect(await page.locator('#sign-out-form').count() === 0, 'a key that is out should offer no second sign-out');
+        await shoot(page, 'key-signed-out');
+
+        // It comes back: the returner is the taker, who signs.
+        const back = page.locator('#return-form');
+        expect((await back.locator('input[name=returner_name]').inputValue()) === tech.display_name, `the returner should default to the taker ${tech.display_name}`);
+        await drawSignature(page, back.locator('canvas[data-target=key-sig-back]'));
+        expect((await back.locator('#key-sig-back').inputValue()).startsWith('data:image/png;base64,'), 'the returner\'s drawing should fill the signature');
+        await submitAndWait(page, page.locator('#return-submit'));
+        expect(pathOf(page) === keyPath, `returning should come back to the key, got ${pathOf(page)}${await complaints(page)}`);
+        expect(await page.locator('#key-open-loan').count() === 0, `the returned key should no longer be out${await complaints(page)}`);
+        expect((await page.locator('#key-on-hook').innerText()).trim() === '1 / 1', `the returned key should be on its hook, 1 / 1: ${await page.locator('#key-on-hook').innerText()}`);
+        const history = page.locator('#key-history tr', { hasText: REASON });
+        expect(await history.count() === 1, `the history should list the sign-out: ${(await page.locator('#key-history').innerText()).slice(0, 400)}`);
+        const line = (await history.innerText()).replace(/\s+/g, ' ');
+        expect(line.includes(tech.display_name) && line.includes(`${tech.display_name} × 1`) && line.includes('全部归还'), `the history's line should show the sign-out to ${tech.display_name} and its return: ${line}`);
+        await shoot(page, 'key-page');
+
+        // The blind count: the books' numbers are not shown; the roof key is counted missing.
+        await page.goto(`/communities/${community}/key-cabinets`);
+        await submitAndWait(page, page.locator(`#count-${cabinetId}`));
+        expect(pathOf(page) === `/key-cabinets/${cabinetId}/count`, `清点 should open the cabinet's count, got ${pathOf(page)}`);
+        const sheet = page.locator('#count-lines');
+        const sheetText = await sheet.innerText();
+        expect(!sheetText.includes('在柜 / 在管') && !sheetText.includes('账面'), `the blind count must not show the books' numbers: ${sheetText.slice(0, 300)}`);
+        const boxes = sheet.locator('input[type=number]');
+        const names = await boxes.evaluateAll((is) => is.map((i) => ({ name: i.name, value: i.value })));
+        expect(names.every((b) => b.value === ''), `the count's boxes should start empty: ${JSON.stringify(names)}`);
+        const register = await callApi(page, 'GET', `/api/v1/communities/${community}/keys?limit=200`);
+        const onBooks = new Map(register.keys.filter((k) => String(k.cabinet_id) === cabinetId && k.state === 'held').map((k) => [`n-${k.id}`, k.total - k.out_qty]));
+        expect(names.some((b) => b.name === `n-${keyId}`), `the count should have a line for ${TAG}: ${JSON.stringify(names)}`);
+        expect(names.length === onBooks.size, `the count should list the ${onBooks.size} key set(s) the books hold in ${CABINET}, lists ${names.length}`);
+        for (const b of names) {
+          const n = b.name === `n-${keyId}` ? 0 : onBooks.get(b.name);
+          expect(n !== undefined, `the count has a line ${b.name} the register does not place in ${CABINET}`);
+          await sheet.locator(`input[name="${b.name}"]`).fill(String(n));
+        }
+        await submitAndWait(page, page.locator('#count-submit'));
+        const result = page.locator('#count-result');
+        expect(await result.count() === 1, `the count should say what it found${await complaints(page)}`);
+        const said = (await result.innerText()).replace(/\s+/g, ' ');
+        expect(/差异\s*1(?!\d)/.test(said) && /生成异常\s*1(?!\d)/.test(said), `the count should find 1 difference and open 1 incident: ${said}`);
+        await submitAndWait(page, page.locator('#count-incidents'));
+        expect(pathOf(page) === `/communities/${community}/key-incidents`, `the result's link should open the incidents, got ${pathOf(page)}`);
+        const incident = page.locator('section.card[id^="incident-"]', { hasText: TAG });
+        expect(await incident.count() === 1, `the incidents should list ${TAG}: ${(await page.locator('main').innerText()).slice(0, 400)}`);
+        const incidentText = (await incident.innerText()).replace(/\s+/g, ' ');
+        expect(incidentText.includes('清点差异') && /账面\s*1/.test(incidentText) && /实点数量\s*0/.test(incidentText),
+          `the incident should be a 清点差异 of 1 on the books, 0 counted: ${incidentText}`);
+        await shoot(page, 'key-incident');
+      } catch (e) {
+        await shoot(desk.page, 'key-failure');
+        if (mgr) await shoot(mgr.page, 'key-manager-failure');
+        throw e;
+      } finally {
+        if (mgr) await mgr.context.close();
+        await desk.context.close();
+      }
+    },
+  },
 ];
 
 // ---------------------------------------------------------------------------------------
