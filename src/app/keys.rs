@@ -1831,3 +1831,12 @@ pub async fn approval_community(app: &App, actor: &Actor, id: i64) -> AppResult<
 pub async fn may_approve(app: &App, actor: &Actor, c: i64) -> bool {
     approving_authority(app, actor, c).await.is_ok()
 }
+
+/// The keys taken for a sheet (its page shows them, and whether they are back), for those
+/// who see the key register; nobody else is shown any.
+pub async fn for_sheet(app: &App, actor: &Actor, c: i64, sheet_id: i64) -> AppResult<Vec<sk::Loan>> {
+    if actor.may_read(Permission::ViewKeys, c).is_err() {
+        return Ok(vec![]);
+    }
+    Ok(sk::loans_for_sheet(app.store.read(), sheet_id).await?)
+}

@@ -1361,3 +1361,11 @@ pub async fn counted_on(pool: &AnyPool, cabinet_id: i64, day: &str) -> Result<bo
         .await?;
     Ok(n > 0)
 }
+
+/// The sign-outs of keys taken for a sheet, newest first.
+pub async fn loans_for_sheet(pool: &AnyPool, sheet_id: i64) -> Result<Vec<Loan>, sqlx::Error> {
+    sqlx::query_as(&format!("{LOAN_SELECT} WHERE l.sheet_id = $1 ORDER BY l.issued_at DESC, l.id DESC LIMIT 20"))
+        .bind(sheet_id)
+        .fetch_all(pool)
+        .await
+}

@@ -212,6 +212,9 @@ async fn r_key_3_a_sheet_is_not_archived_while_its_key_is_out() {
     assert_eq!(out["loans"][0]["sheet_number"], sheet["number"]);
     let (s, e) = act(&desk, &sheet, json!({"action": "archive"})).await;
     assert_eq!((s, code(&e)), (422, "sheet.key_out"), "{e}");
+    // The sheet's page says which key is out for it, and with whom.
+    let page = desk.get(&format!("/sheets/{}", sheet["id"])).await.text().await.unwrap();
+    assert!(page.contains("id=\"sheet-keys\"") && page.contains("K-0003") && page.contains("吴师傅"), "{page}");
     let loan = &out["loans"][0];
     let (s, _) = give_back(&desk, loan, "吴师傅", json!({})).await;
     assert_eq!(s, 201);

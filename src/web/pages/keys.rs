@@ -418,6 +418,7 @@ async fn create(State(s): State<AppState>, ctx: Ctx, Path(id): Path<i64>, AxForm
 
 // ---- a key set ----
 
+#[derive(Clone)]
 pub struct LoanRow {
     pub l: sk::Loan,
     pub reason_kind: String,
@@ -524,8 +525,9 @@ async fn show_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, form: &str, status
             staff.push(entry);
         }
     }
-    let mut loans: Vec<LoanRow> = d.loans.into_iter().map(|v| loan_row(&c, tz, v)).collect();
-    let open = loans.iter().position(|l| l.l.closed_at.is_none()).map(|i| loans.remove(i));
+    // The open sign-out has its card, and its line in the history too.
+    let loans: Vec<LoanRow> = d.loans.into_iter().map(|v| loan_row(&c, tz, v)).collect();
+    let open = loans.iter().find(|l| l.l.closed_at.is_none()).cloned();
     let agreement_people = d
         .agreements
         .iter()

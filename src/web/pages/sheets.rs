@@ -600,6 +600,8 @@ struct SheetPage {
     f: Form,
     /// The repair, complaint, inquiry or suggestion on the sheet and its steps.
     flow: super::requests::FlowView,
+    /// Keys taken for the work (R-KEY-3): tag, who has them, until when, whether back.
+    keys: Vec<(crate::store::keys::Loan, String)>,
 }
 
 fn describe_event(c: &Chrome, name: &str, data: &str) -> String {
@@ -679,6 +681,13 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
         .collect();
     let staff = crate::app::auth::list_staff(&s.app, &ctx.actor).await.unwrap_or_default();
     let flow = super::requests::flow_view(s, ctx, &c, &d, &p, &deps, tz, kb).await;
+    let keys = crate::app::keys::for_sheet(&s.app, &ctx.actor, cid, d.sheet.id)
+        .await
+        .page(ctx.lang)?
+        .into_iter()
+        .map(|l| (when(l.due_at, tz), l))
+        .map(|(due, l)| (l, due))
+        .collect();
     let status = if f.errors.is_empty() && f.banner.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -721,6 +730,7 @@ async fn sheet_view(s: &AppState, ctx: &Ctx, id: i64, f: Form, kb: Option<&str>)
             is_director,
             mine_first_contact: d.sheet.first_contact_id == ctx.actor.user_id(),
             flow,
+            keys,
             c,
             cm,
             s: d.sheet,
