@@ -10,6 +10,8 @@
 //! is not played: what was registered in the last days is still open, at whatever point
 //! its script had reached.
 
+mod keys;
+
 use super::synth::Rng;
 use super::{BoxError, COMMUNITIES, SEED, STAFF, username};
 use crate::app::request::{ComplaintIntake, FlowAction, QuoteLine, RepairIntake};
@@ -33,6 +35,8 @@ const DAYS: i64 = 55;
 pub struct Summary {
     pub sheets: usize,
     pub steps: usize,
+    /// Steps of the key register (`app::keys`) played.
+    pub key_steps: usize,
     pub refused: Vec<String>,
     /// The instant the history was played up to (a minute before it was loaded).
     pub until: i64,
@@ -1136,6 +1140,8 @@ enum Entry {
     /// The CS manager sends a week's analysis to the director, who acknowledges it.
     Analyse(NaiveDate),
     Acknowledge(NaiveDate),
+    /// A step of the key register.
+    Key(usize),
 }
 
 /// The weekly tables' steps over the history: kept on Monday just after midnight, the
@@ -1181,6 +1187,18 @@ pub(crate) async fn play(app: &App, communities: &[(i64, Vec<Requester>)]) -> Re
     for (at, e) in weekly_entries(&mut wrng, today) {
         entries.push((at, entries.len(), e));
     }
+    let mut estates = Vec::with_capacity(refs.len());
+    for r in &refs {
+        estates.push(keys::estate(app, r.id).await.map_err(|e| refused("key estate", &e))?);
+    }
+    let mut key_plan = keys::plan(&estates, &scripts, until);
+    if std::env::var("TMP_NOKEYS").is_ok() {
+        key_plan.items.clear();
+    }
+    for (i, item) in key_plan.items.iter().enumerate() {
+        entries.push((item.at, entries.len(), Entry::Key(i)));
+    }
+    let mut books = keys::Books::new(&key_plan);
     entries.retain(|e| e.0 <= until);
     entries.sort_by_key(|e| (e.0, e.1));
     let past = Past::new(app);
@@ -1229,6 +1247,15 @@ pub(crate) async fn play(app: &App, communities: &[(i64, Vec<Requester>)]) -> Re
                     if let Err(e) = acknowledge(a, r, *week).await {
                         summary.refused.push(refused("weekly acknowledgement", &e));
                     }
+                }
+            }
+            Entry::Key(i) => {
+                let item = &key_plan.items[*i];
+                match keys::run(a, &refs, &key_plan, &mut books, &ids, item, &sig).await {
+                    Ok(true) => summary.key_steps += 1,
+                    // It waits on a row a refused step did not make (reported there).
+                    Ok(false) => {}
+                    Err(e) => summary.refused.push(refused(&keys::describe(&key_plan, item), &e)),
                 }
             }
         }

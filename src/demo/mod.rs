@@ -199,6 +199,7 @@ pub async fn load(app: &App) -> Result<Option<history::Summary>, BoxError> {
         ms = started.elapsed().as_millis() as u64,
         sheets = summary.sheets,
         steps = summary.steps,
+        key_steps = summary.key_steps,
         refused = summary.refused.len(),
         "demo company loaded"
     );

@@ -182,10 +182,26 @@ async fn snapshot(app: &App) -> Vec<String> {
         .fetch_all(app.store.read())
         .await
         .unwrap();
+    let keys: Vec<(String, String, String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT c.code, k.tag, k.room, k.state, k.total, k.out_qty, k.version FROM key_sets k \
+         JOIN communities c ON c.id = k.community_id ORDER BY c.code, k.tag",
+    )
+    .fetch_all(app.store.read())
+    .await
+    .unwrap();
+    let loans: Vec<(String, String, String, i64, Option<i64>, String)> = sqlx::query_as(
+        "SELECT k.tag, l.reason, l.taker_name, l.issued_at / 60000, l.closed_at / 60000, l.taker_phone_masked \
+         FROM key_loans l JOIN key_sets k ON k.id = l.key_set_id ORDER BY l.community_id, l.issued_at, k.tag",
+    )
+    .fetch_all(app.store.read())
+    .await
+    .unwrap();
     rows.iter()
         .map(|r| format!("{r:?}"))
         .chain(users.iter().map(|u| format!("{u:?}")))
         .chain(sheets.iter().map(|s| format!("{s:?}")))
+        .chain(keys.iter().map(|k| format!("{k:?}")))
+        .chain(loans.iter().map(|l| format!("{l:?}")))
         .collect()
 }
 
@@ -318,7 +334,10 @@ async fn demo_history_is_lived_in() {
     let took = started.elapsed();
     assert!(summary.refused.is_empty(), "refused steps:\n{}", summary.refused.join("\n"));
     assert!(took.as_secs() < 60, "the demo took {took:?} to load");
-    eprintln!("demo loaded in {took:?}: {} sheets, {} steps", summary.sheets, summary.steps);
+    eprintln!(
+        "demo loaded in {took:?}: {} sheets, {} steps, {} key steps",
+        summary.sheets, summary.steps, summary.key_steps
+    );
     let now = app.clock.now();
 
     let per = |sql: &'static str| {
@@ -426,6 +445,8 @@ async fn demo_history_is_lived_in() {
         assert!(weeks[..weeks.len() - 1].iter().all(|w| !w.1.is_empty()), "{code}: {weeks:?}");
     }
 
+    demo_key_register(&app, now).await;
+
     // Nothing in the future; numbers without gaps (R-SHEET-2); every sheet's events replay
     // to its row, its handovers and its version.
     let latest = count(&app, "SELECT MAX(at) FROM sheet_events").await;
@@ -473,6 +494,99 @@ async fn demo_history_is_lived_in() {
     }
     let r = audit::verify(&app, &[]).await.unwrap();
     assert!(r.ok(), "{:?}", r.problems);
+}
+
+/// Each community's key register (R-KEY-1 … R-KEY-8, R-MOV-6, R-DUTY-3), as its manager and
+/// the tables find it: a cabinet of 25–40 key sets of every basis and the special rooms,
+/// eight weeks of sign-outs and returns (some for repair sheets, back before the sheet
+/// could be archived), inspections, the seal log and daily counts with one difference
+/// reported and resolved; and now two or three keys out, one overdue with its incident
+/// open, a special room's approval waiting and one custody agreement in force.
+async fn demo_key_register(app: &App, now: i64) {
+    use huiqian::app::keys;
+    use huiqian::store::keys::Where;
+    let communities = huiqian::store::org::communities(app.store.read(), None).await.unwrap();
+    for c in &demo::COMMUNITIES {
+        let id = communities.iter().find(|x| x.code == c.code).unwrap().id;
+        let manager: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(demo::username(c, "cs_manager"))
+            .fetch_one(app.store.read())
+            .await
+            .unwrap();
+        let actor = huiqian::app::auth::cli_actor_for(app, manager).await.unwrap();
+        let all = keys::register(app, &actor, id, Where::All, "", 200, 0).await.unwrap();
+        let code = c.code;
+        assert!((25..=40).contains(&all.total), "{code}: {} key sets", all.total);
+        assert_eq!(all.cabinets.len(), 1, "{code}");
+        for basis in ["vacant_unit", "custody_agreement", "public_room"] {
+            assert!(all.keys.iter().any(|k| k.basis == basis), "{code}: no {basis} keys");
+        }
+        assert!(all.keys.iter().any(|k| k.state == "released"), "{code}: no renovation over, its key handed back");
+        for special in ["power", "plant", "roof", "gas"] {
+            assert!(all.keys.iter().any(|k| k.special == special), "{code}: no {special} room");
+        }
+        assert!(all.open_incidents >= 1 && all.pending_approvals >= 1, "{code}: {all:?}");
+        let out = keys::register(app, &actor, id, Where::Out, "", 200, 0).await.unwrap();
+        assert!((2..=3).contains(&out.total), "{code}: {} keys out", out.total);
+        assert_eq!(out.overdue, 1, "{code}: one key overdue");
+        let overdue = keys::register(app, &actor, id, Where::Overdue, "", 200, 0).await.unwrap();
+        let late = &overdue.keys[0];
+        assert!(late.loan_due_at.is_some_and(|d| d < now) && late.open_incidents == 1, "{code}: {late:?}");
+        let incidents = keys::incidents(app, &actor, id, false).await.unwrap();
+        assert!(
+            incidents.iter().any(|i| i.kind == "overdue" && i.state == "open" && i.key_set_id == Some(late.id)),
+            "{code}: {incidents:?}"
+        );
+        assert!(
+            incidents.iter().any(|i| i.kind == "count_difference" && i.state == "resolved" && !i.report.is_empty()),
+            "{code}: no count difference reported and resolved: {incidents:?}"
+        );
+        let pending = keys::approvals(app, &actor, id, true).await.unwrap();
+        assert!(pending.iter().all(|a| !a.special.is_empty()) && !pending.is_empty(), "{code}: {pending:?}");
+        let n = |sql: &'static str| {
+            let app = app.clone();
+            async move { sqlx::query_scalar::<_, i64>(sql).bind(id).bind(now).fetch_one(app.store.read()).await.unwrap() }
+        };
+        let in_force = n("SELECT COUNT(*) FROM key_agreements WHERE community_id = $1 AND state = 'active' \
+             AND starts_at <= $2 AND ends_at > $2")
+        .await;
+        assert_eq!(in_force, 1, "{code}: agreements in force");
+        let returned = n("SELECT COUNT(*) FROM key_loans WHERE community_id = $1 AND closed_at < $2").await;
+        let for_repairs =
+            n("SELECT COUNT(*) FROM key_loans WHERE community_id = $1 AND sheet_id IS NOT NULL AND closed_at < $2")
+                .await;
+        let contractors = n("SELECT COUNT(*) FROM key_loans WHERE community_id = $1 AND authorisation = 'agreement' \
+             AND issued_at < $2")
+        .await;
+        let approved =
+            n("SELECT COUNT(*) FROM key_approvals WHERE community_id = $1 AND state = 'used' AND decided_at < $2")
+                .await;
+        let inspections =
+            n("SELECT COUNT(*) FROM unit_inspections WHERE community_id = $1 AND inspected_at < $2").await;
+        let counts = n("SELECT COUNT(*) FROM key_counts WHERE community_id = $1 AND counted_at < $2").await;
+        let seals =
+            n("SELECT COUNT(*) FROM key_cabinet_log WHERE community_id = $1 AND step = 'sealed' AND at < $2").await;
+        let opened = n("SELECT COUNT(*) FROM key_cabinet_log WHERE community_id = $1 \
+             AND step = 'opened_in_morning' AND seal_intact = 1 AND at < $2")
+        .await;
+        eprintln!(
+            "{code}: {} key sets, {returned} returned sign-outs ({for_repairs} for repairs, {contractors} by \
+             contractors), {approved} approvals used, {inspections} inspections, {counts} counts, {seals} seals",
+            all.total
+        );
+        assert!(
+            returned >= 60 && for_repairs >= 2 && contractors >= 5,
+            "{code}: {returned} {for_repairs} {contractors}"
+        );
+        assert!(approved >= 3 && inspections >= 10, "{code}: {approved} approvals, {inspections} inspections");
+        assert!((45..=56).contains(&counts), "{code}: {counts} counts, most days");
+        assert!(seals >= 55 && (seals - opened).abs() <= 1, "{code}: {seals} seals, {opened} opened");
+        // Every repair's key was back before its sheet was archived.
+        let early = n("SELECT COUNT(*) FROM key_loans l JOIN sheets s ON s.id = l.sheet_id WHERE l.community_id = $1 \
+             AND s.archived_at IS NOT NULL AND (l.closed_at IS NULL OR l.closed_at > s.archived_at) AND $2 = $2")
+        .await;
+        assert_eq!(early, 0, "{code}");
+    }
 }
 
 /// Every role with a home dashboard finds work on it in both communities: the desk its
