@@ -1236,7 +1236,7 @@ const tests = [
     async run({ browser, base, shoot }) {
       const sizes = [['pc', 1366, 768], ['phone', 390, 844], ['tablet', 820, 1180]];
       const tour = [
-        ['hy.desk', ['/', '/sheets/new', '/queues', '/handovers', '/requests/ledger/repairs']],
+        ['hy.desk', ['/', '/sheets/new', '/queues', '/handovers', '/requests/ledger/repairs', '/keys']],
         ['hy.tech', ['/', '/repairs/day']],
         ['hy.dispatcher', ['/repairs/board']],
         ['hy.cs_manager', ['/follow-ups', '/reports/weekly', '/requests/settings']],
@@ -1279,7 +1279,7 @@ const tests = [
       const axeSource = fs.readFileSync(path.join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
       // The pages allow only their own scripts; axe is the test's, injected past that rule.
       const tour = [
-        ['hy.desk', ['/', '/sheets/new', '/queues', '/sheets', '/handovers', '/requests/ledger/repairs', '/requests/ledger/complaints', '/persons', '/inbox', '/account']],
+        ['hy.desk', ['/', '/sheets/new', '/queues', '/sheets', '/handovers', '/requests/ledger/repairs', '/requests/ledger/complaints', '/persons', '/inbox', '/account', '/keys']],
         ['hy.dispatcher', ['/', '/repairs/board']],
         ['hy.tech', ['/', '/repairs/day']],
         ['hy.cs_manager', ['/', '/follow-ups', '/reports/weekly', '/reports/staff', '/requests/settings', '/audit']],
@@ -1299,6 +1299,12 @@ const tests = [
             await page.goto('/sheets');
             const first = page.locator('a[href^="/sheets/"]').filter({ hasText: /KF-/ }).first();
             if (await first.count()) extra.push(await first.getAttribute('href'));
+            // A key's page with its forms, and the blind count, from the key register.
+            await page.goto('/keys');
+            for (const sel of ['#key-list a[href^="/keys/"]', 'a[href^="/key-cabinets/"][href$="/count"]']) {
+              const link = page.locator(sel).first();
+              if (await link.count()) extra.push(await link.getAttribute('href'));
+            }
           }
           for (const p of [...paths, ...extra]) {
             const r = await page.goto(p);
