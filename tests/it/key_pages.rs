@@ -36,7 +36,7 @@ async fn new_key(t: &TestApp, desk: &Client, cab: i64, tag: &str, quantity: &str
         .await;
     let s = r.status().as_u16();
     let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_string());
-    (s, location.unwrap_or_else(|| String::new()) + &r.text().await.unwrap())
+    (s, location.unwrap_or_default() + &r.text().await.unwrap())
 }
 
 async fn html(c: &Client, path: &str) -> String {
