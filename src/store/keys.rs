@@ -257,9 +257,6 @@ const OUT_FROM: &str = "FROM key_loans l JOIN key_sets k ON k.id = l.key_set_id 
      JOIN key_cabinets c ON c.id = k.cabinet_id LEFT JOIN units u ON u.id = k.unit_id \
      WHERE l.community_id = $1 AND l.closed_at IS NULL";
 
-const OUT_COUNT_FROM: &str = "FROM key_loans l JOIN key_sets k ON k.id = l.key_set_id \
-     WHERE l.community_id = $1 AND l.closed_at IS NULL";
-
 /// Which key sets a list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -287,22 +284,36 @@ pub async fn key_sets(
 ) -> Result<(Vec<KeySet>, i64), sqlx::Error> {
     // The keys out are found from their open sign-outs (a few dozen in a community, in the
     // partial index `key_loans_due`), not by looking at every key set for one; the total
-    // of a list of key sets counts key sets alone, without the joins a page shows.
-    let held = format!("{KEY_FROM} WHERE k.community_id = $1");
-    let (from, count_from, cond) = match which {
-        Where::All => (held.as_str(), "FROM key_sets k WHERE k.community_id = $1", ""),
-        Where::Vacant => (
-            held.as_str(),
-            "FROM key_sets k WHERE k.community_id = $1",
-            " AND k.basis = 'vacant_unit' AND k.state = 'held'",
-        ),
-        Where::Out => (OUT_FROM, OUT_COUNT_FROM, ""),
-        Where::Overdue => (OUT_FROM, OUT_COUNT_FROM, " AND l.due_at < $2"),
+    // counts key sets (or open sign-outs) alone, without the joins a page shows, in the
+    // same statement as the page (one round trip).
+    let conds = |k: &str, l: &str| {
+        let which = match which {
+            Where::All | Where::Out => String::new(),
+            Where::Vacant => format!(" AND {k}.basis = 'vacant_unit' AND {k}.state = 'held'"),
+            Where::Overdue => format!(" AND {l}.due_at < $2"),
+        };
+        let search =
+            if search.is_empty() { String::new() } else { format!(" AND ({k}.tag LIKE $3 OR {k}.room LIKE $3)") };
+        which + &search
     };
-    let search_cond = if search.is_empty() { "" } else { " AND (k.tag LIKE $3 OR k.room LIKE $3)" };
+    let (from, counted) = match which {
+        Where::All | Where::Vacant => (
+            format!("{KEY_FROM} WHERE k.community_id = $1"),
+            format!("SELECT COUNT(*) FROM key_sets kt WHERE kt.community_id = $1{}", conds("kt", "lt")),
+        ),
+        Where::Out | Where::Overdue => (
+            OUT_FROM.to_string(),
+            format!(
+                "SELECT COUNT(*) FROM key_loans lt JOIN key_sets kt ON kt.id = lt.key_set_id \
+                 WHERE lt.community_id = $1 AND lt.closed_at IS NULL{}",
+                conds("kt", "lt")
+            ),
+        ),
+    };
     let pattern = format!("%{}%", search.replace(['%', '_'], ""));
-    let rows: Vec<KeySet> = sqlx::query_as(&format!(
-        "SELECT {KEY_COLS} {from} AND $2 = $2 AND $3 = $3{cond}{search_cond} ORDER BY k.tag LIMIT $4 OFFSET $5"
+    let rows: Vec<Counted> = sqlx::query_as(&format!(
+        "SELECT {KEY_COLS}, ({counted}) AS list_total {from} AND $2 = $2 AND $3 = $3{} ORDER BY k.tag LIMIT $4 OFFSET $5",
+        conds("k", "l")
     ))
     .bind(community_id)
     .bind(now)
@@ -311,14 +322,28 @@ pub async fn key_sets(
     .bind(offset)
     .fetch_all(pool)
     .await?;
-    let total: i64 =
-        sqlx::query_scalar(&format!("SELECT COUNT(*) {count_from} AND $2 = $2 AND $3 = $3{cond}{search_cond}"))
-            .bind(community_id)
-            .bind(now)
-            .bind(&pattern)
-            .fetch_one(pool)
-            .await?;
-    Ok((rows, total))
+    let total = match rows.first() {
+        Some(r) => r.list_total,
+        None if offset == 0 => 0,
+        // Past the end: the total alone.
+        None => {
+            sqlx::query_scalar(&format!("{counted} AND $2 = $2 AND $3 = $3"))
+                .bind(community_id)
+                .bind(now)
+                .bind(&pattern)
+                .fetch_one(pool)
+                .await?
+        }
+    };
+    Ok((rows.into_iter().map(|r| r.key).collect(), total))
+}
+
+/// A key set of a list with the list's total.
+#[derive(FromRow)]
+struct Counted {
+    #[sqlx(flatten)]
+    key: KeySet,
+    list_total: i64,
 }
 
 pub async fn key_set<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
