@@ -113,6 +113,14 @@ enum Cmd {
         /// Write up to 1,000 sample sheet ids here, one a line.
         #[arg(long)]
         sheet_ids: Option<PathBuf>,
+        /// Key sets to generate, spread over the communities, with two years of their
+        /// books (the key benchmark, scripts/bench-keys.sh).
+        #[arg(long, default_value_t = 0)]
+        key_sets: usize,
+        /// Write sample key sets for signing out here, one a line:
+        /// `key_set_id version taker_user_id`.
+        #[arg(long)]
+        key_ids: Option<PathBuf>,
     },
     /// Time scheduler ticks on the current database: rows read and milliseconds per tick,
     /// and the plan of the query that finds due sheets.
@@ -321,9 +329,9 @@ async fn run(cli: Cli, cfg: Config) -> Result<ExitCode, BoxError> {
         #[cfg(feature = "demo")]
         Cmd::BenchTick { ticks } => bench_tick(cfg, ticks).await,
         #[cfg(feature = "demo")]
-        Cmd::BenchData { units, residents, communities, phones, sheets, sheet_ids } => {
+        Cmd::BenchData { units, residents, communities, phones, sheets, sheet_ids, key_sets, key_ids } => {
             let size = crate::demo::bench::Size { units, residents, communities, sheets };
-            bench_data(cfg, size, phones, sheet_ids).await
+            bench_data(cfg, size, phones, sheet_ids, key_sets, key_ids).await
         }
         Cmd::Config(ConfigCmd::Check) => config_check(&cfg),
     }
@@ -440,10 +448,12 @@ async fn bench_data(
     size: crate::demo::bench::Size,
     phones: Option<PathBuf>,
     sheet_ids: Option<PathBuf>,
+    key_sets: usize,
+    key_ids: Option<PathBuf>,
 ) -> Result<ExitCode, BoxError> {
     let sheets = size.sheets;
     let app = open(cfg).await?;
-    let g = crate::demo::bench::generate(&app, size).await?;
+    let g = crate::demo::bench::generate_with_keys(&app, size, key_sets).await?;
     println!(
         "generated {} units and {} residents in {} communities ({} database) in {} ms; \
          sign in as {} / {}",
@@ -501,6 +511,33 @@ async fn bench_data(
     }
     if let Some(path) = sheet_ids {
         let list: String = g.sample_sheets.iter().map(|i| format!("{i}\n")).collect();
+        std::fs::write(&path, list).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if key_sets > 0 {
+        let k = &g.keys;
+        println!(
+            "{} key sets in {} cabinets ({} handed back), {} custody agreements ({} in force), {} sign-outs \
+             ({} out now, {} overdue), {} approvals, {} inspections, {} counts ({} lines), {} cabinet log entries, \
+             {} incidents ({} open)",
+            k.key_sets,
+            k.cabinets,
+            k.released,
+            k.agreements,
+            k.in_force,
+            k.loans,
+            k.open,
+            k.overdue,
+            k.approvals,
+            k.inspections,
+            k.counts,
+            k.count_lines,
+            k.log,
+            k.incidents,
+            k.open_incidents
+        );
+    }
+    if let Some(path) = key_ids {
+        let list: String = g.sample_keys.iter().map(|l| format!("{l}\n")).collect();
         std::fs::write(&path, list).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)

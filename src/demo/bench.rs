@@ -1,6 +1,7 @@
 //! `huiqian bench-data`: a large generated database for the performance targets
 //! (`scripts/bench.sh`, `docs/benchmarks.md`). Same generators as the demo, other seed.
 
+use super::bench_keys::{self, KeyDesk, KeyUnit};
 use super::bench_sheets::{self, Desk, Requester};
 use super::synth::{self, Estate, PersonFactory, Plan, Rng};
 use super::{BoxError, database_is_empty, fail, write_plan};
@@ -52,6 +53,10 @@ pub struct Generated {
     /// What the sheets came to, and up to 1,000 sheet ids spread over all of them.
     pub sheets: bench_sheets::Counts,
     pub sample_sheets: Vec<i64>,
+    /// What the key register came to, and sample lines for the key benchmark's writes
+    /// (`key_set_id version taker_user_id`).
+    pub keys: bench_keys::Counts,
+    pub sample_keys: Vec<String>,
     pub millis: u128,
 }
 
@@ -64,6 +69,12 @@ fn share(total: usize, parts: usize, i: usize) -> usize {
 /// buildings (30 floors × 3 entrances × 2 units per landing), the residents, and the
 /// `bench` account holding cs_manager everywhere (no second factor).
 pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
+    generate_with_keys(app, size, 0).await
+}
+
+/// [`generate`], and `key_sets` key sets with two years of their books
+/// ([`bench_keys`]); the community staff are made for either.
+pub async fn generate_with_keys(app: &App, size: Size, key_sets: usize) -> Result<Generated, BoxError> {
     let now = app.clock.now();
     if size.communities == 0 || size.communities > 99 {
         return Err("--communities must be between 1 and 99".into());
@@ -79,6 +90,7 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
     let mut ids = Vec::new();
     let mut sample_phones = Vec::new();
     let mut requesters = Vec::new();
+    let mut key_units = Vec::new();
     for i in 0..size.communities {
         let code = format!("B{:02}", i + 1);
         let community = org::create_community(
@@ -129,7 +141,21 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
                     phone: plan.persons[l.person].phone.clone(),
                 })
                 .collect();
-            requesters.push((code, owners));
+            requesters.push((code.clone(), owners));
+        }
+        if key_sets > 0 {
+            let units: Vec<KeyUnit> = plan
+                .links
+                .iter()
+                .filter(|l| l.relation == OccupantRelation::Owner)
+                .map(|l| KeyUnit {
+                    unit_id: unit_ids[l.unit],
+                    room_no: plan.units[l.unit].room.as_str().to_string(),
+                    owner: plan.persons[l.person].name.as_str().to_string(),
+                    owner_phone: plan.persons[l.person].phone.clone(),
+                })
+                .collect();
+            key_units.push((code, units));
         }
         ids.push(community.id);
     }
@@ -159,7 +185,7 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
     let desk_user = insert(&mut tx, DESK_USERNAME, "基准前台").await?;
     let mut usernames = vec![USERNAME.to_string(), DESK_USERNAME.to_string()];
     let mut staff: Vec<(Vec<i64>, i64, Vec<i64>)> = Vec::new();
-    if size.sheets > 0 {
+    if size.sheets > 0 || key_sets > 0 {
         for i in 0..ids.len() {
             let mut receptionists = Vec::new();
             for k in 1..=3 {
@@ -193,6 +219,7 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
     .map_err(fail)?;
     tx.commit().await?;
     let mut desks = Vec::new();
+    let mut key_desks = Vec::new();
     for (i, &c) in ids.iter().enumerate() {
         let departments = so::departments(app.store.read(), c).await?;
         let dep = |kind: DepartmentKind| departments.iter().find(|d| d.kind == kind.as_str()).map(|d| d.id);
@@ -210,7 +237,20 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
             for &t in technicians {
                 auth::grant_role(app, &actor, t, Some(c), Role::Technician, eng, false).await.map_err(fail)?;
             }
-            let (code, owners) = std::mem::take(&mut requesters[i]);
+            if let Some((code, units)) = key_units.get_mut(i) {
+                let names = |ids: &[i64], what: &str| -> Vec<(i64, String)> {
+                    ids.iter().enumerate().map(|(k, &id)| (id, format!("{what}{}-{}", i + 1, k + 1))).collect()
+                };
+                key_desks.push(KeyDesk {
+                    community_id: c,
+                    code: code.clone(),
+                    receptionists: names(receptionists, "接待员"),
+                    technicians: names(technicians, "维修工"),
+                    manager: user,
+                    units: std::mem::take(units),
+                });
+            }
+            let Some((code, owners)) = requesters.get_mut(i).map(std::mem::take) else { continue };
             let mut by_kind = BTreeMap::new();
             for k in DepartmentKind::ALL {
                 if let Some(d) = dep(*k) {
@@ -238,6 +278,8 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
     } else {
         Default::default()
     };
+    let (keys, sample_keys) =
+        if key_sets > 0 { bench_keys::generate(app, &key_desks, key_sets, SEED).await? } else { Default::default() };
     Ok(Generated {
         communities: ids,
         units: size.units,
@@ -245,6 +287,8 @@ pub async fn generate(app: &App, size: Size) -> Result<Generated, BoxError> {
         sample_phones,
         sheets,
         sample_sheets,
+        keys,
+        sample_keys,
         millis: started.elapsed().as_millis(),
     })
 }

@@ -9,6 +9,7 @@
 
 pub mod bench;
 pub mod bench_follow_ups;
+pub mod bench_keys;
 pub mod bench_sheets;
 pub mod history;
 pub mod synth;

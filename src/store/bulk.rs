@@ -167,3 +167,122 @@ pub async fn follow_ups(
 pub async fn unit_buildings(pool: &AnyPool, community_id: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT id, building_id FROM units WHERE community_id = $1").bind(community_id).fetch_all(pool).await
 }
+
+/// The key custody tables written in bulk, each with its column list in the rows' value
+/// order (`crate::demo::bench_keys`).
+#[derive(Debug, Clone, Copy)]
+pub enum KeyTable {
+    /// community_id, phone_confirmation, count_due_hour, updated_at, updated_by
+    Settings,
+    /// id, community_id, name, location, keeper_id, state, seal_no, state_at, created_at,
+    /// created_by, version
+    Cabinets,
+    /// id, community_id, cabinet_id, tag, hook, unit_id, room, special, basis, state, total,
+    /// out_qty, created_at, created_by, updated_at, version
+    KeySets,
+    /// community_id, key_set_id, deliverer_name, deliverer_department, delivered_at,
+    /// quantity, signature_id, received_by, created_at
+    Receipts,
+    /// id, community_id, key_set_id, owner_name, starts_at, ends_at, scope, signature_id,
+    /// state, created_by, created_at, ended_by, ended_at, version
+    Agreements,
+    /// id, agreement_id, name, relation, phone_enc, phone_masked
+    AgreementPeople,
+    /// id, community_id, key_set_id, requested_by, reason, state, decided_by, decided_at,
+    /// expires_at, created_at, version
+    Approvals,
+    /// id, community_id, key_set_id, quantity, returned, reason_kind, reason, taker_kind,
+    /// taker_user_id, taker_name, taker_phone_enc, taker_phone_masked, authorisation,
+    /// agreement_id, agreement_person_id, phone_confirmed_by, phone_confirmed_at,
+    /// phone_confirmed_number, approval_id, taker_signature_id, issued_by, issued_at, due_at,
+    /// closed_at, version
+    Loans,
+    /// community_id, loan_id, quantity, returner_name, signature_id, received_by, returned_at
+    Returns,
+    /// community_id, unit_id, inspected_at, inspected_by, condition, note, loan_id
+    Inspections,
+    /// community_id, cabinet_id, step, seal_no, seal_intact, first_user, at
+    CabinetLog,
+    /// id, community_id, cabinet_id, day, counted_by, counted_at, lines, differences
+    Counts,
+    /// count_id, key_set_id, expected, counted
+    CountLines,
+    /// community_id, cabinet_id, key_set_id, kind, count_id, loan_id, expected, counted,
+    /// detail, state, opened_by, opened_at, report, reported_by, reported_at, resolution,
+    /// resolution_note, resolved_by, resolved_at, version
+    Incidents,
+}
+
+/// Rows of one key custody table in multi-row inserts.
+pub async fn key_rows(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    table: KeyTable,
+    rows: Vec<Vec<BulkValue>>,
+) -> Result<(), sqlx::Error> {
+    let (head, cols) = match table {
+        KeyTable::Settings => {
+            ("INSERT INTO key_settings (community_id, phone_confirmation, count_due_hour, updated_at, updated_by)", 5)
+        }
+        KeyTable::Cabinets => (
+            "INSERT INTO key_cabinets (id, community_id, name, location, keeper_id, state, seal_no, state_at, \
+             created_at, created_by, version)",
+            11,
+        ),
+        KeyTable::KeySets => (
+            "INSERT INTO key_sets (id, community_id, cabinet_id, tag, hook, unit_id, room, special, basis, state, \
+             total, out_qty, created_at, created_by, updated_at, version)",
+            16,
+        ),
+        KeyTable::Receipts => (
+            "INSERT INTO key_receipts (community_id, key_set_id, deliverer_name, deliverer_department, \
+             delivered_at, quantity, signature_id, received_by, created_at)",
+            9,
+        ),
+        KeyTable::Agreements => (
+            "INSERT INTO key_agreements (id, community_id, key_set_id, owner_name, starts_at, ends_at, scope, \
+             signature_id, state, created_by, created_at, ended_by, ended_at, version)",
+            14,
+        ),
+        KeyTable::AgreementPeople => {
+            ("INSERT INTO key_agreement_people (id, agreement_id, name, relation, phone_enc, phone_masked)", 6)
+        }
+        KeyTable::Approvals => (
+            "INSERT INTO key_approvals (id, community_id, key_set_id, requested_by, reason, state, decided_by, \
+             decided_at, expires_at, created_at, version)",
+            11,
+        ),
+        KeyTable::Loans => (
+            "INSERT INTO key_loans (id, community_id, key_set_id, quantity, returned, reason_kind, reason, \
+             taker_kind, taker_user_id, taker_name, taker_phone_enc, taker_phone_masked, authorisation, \
+             agreement_id, agreement_person_id, phone_confirmed_by, phone_confirmed_at, phone_confirmed_number, \
+             approval_id, taker_signature_id, issued_by, issued_at, due_at, closed_at, version)",
+            25,
+        ),
+        KeyTable::Returns => (
+            "INSERT INTO key_returns (community_id, loan_id, quantity, returner_name, signature_id, received_by, \
+             returned_at)",
+            7,
+        ),
+        KeyTable::Inspections => (
+            "INSERT INTO unit_inspections (community_id, unit_id, inspected_at, inspected_by, condition, note, \
+             loan_id)",
+            7,
+        ),
+        KeyTable::CabinetLog => {
+            ("INSERT INTO key_cabinet_log (community_id, cabinet_id, step, seal_no, seal_intact, first_user, at)", 7)
+        }
+        KeyTable::Counts => (
+            "INSERT INTO key_counts (id, community_id, cabinet_id, day, counted_by, counted_at, lines, differences)",
+            8,
+        ),
+        KeyTable::CountLines => ("INSERT INTO key_count_lines (count_id, key_set_id, expected, counted)", 4),
+        KeyTable::Incidents => (
+            "INSERT INTO key_incidents (community_id, cabinet_id, key_set_id, kind, count_id, loan_id, expected, \
+             counted, detail, state, opened_by, opened_at, report, reported_by, reported_at, resolution, \
+             resolution_note, resolved_by, resolved_at, version)",
+            20,
+        ),
+    };
+    insert_rows(tx, backend, head, cols, rows).await
+}

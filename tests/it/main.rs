@@ -7,6 +7,7 @@ mod harness;
 mod audit;
 mod auth;
 mod backup;
+mod bench_keys;
 mod bench_sheets;
 mod cli;
 mod copy;
