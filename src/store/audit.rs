@@ -61,6 +61,12 @@ pub struct Entry {
     pub chain_seq: Option<i64>,
 }
 
+/// An entry's columns, named: a statement that lists them keeps its shape when a migration
+/// changes the table (`SELECT *` prepared before the change would read a row of another
+/// width on a connection that cached it).
+const ENTRY_COLS: &str = "seq, at, actor_user_id, actor_name, actor_role, community_id, action, entity_type, \
+     entity_id, changes, authority, request_id, prev_hash, hash, key_id, covers, chain, chain_seq";
+
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The hash of an entry written before the chain was keyed: SHA-256 over the previous
@@ -352,7 +358,7 @@ pub struct Filter {
 }
 
 pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<Entry>, sqlx::Error> {
-    let mut sql = String::from("SELECT * FROM audit_log WHERE 1 = 1");
+    let mut sql = format!("SELECT {ENTRY_COLS} FROM audit_log WHERE 1 = 1");
     if let Some(list) = &f.communities {
         if list.is_empty() {
             return Ok(vec![]);
@@ -396,7 +402,7 @@ pub async fn list(pool: &AnyPool, f: &Filter) -> Result<Vec<Entry>, sqlx::Error>
 
 /// Entries in chain order, a page at a time (for verification of large trails).
 pub async fn page_in_order(pool: &AnyPool, after_seq: i64, limit: i64) -> Result<Vec<Entry>, sqlx::Error> {
-    sqlx::query_as::<_, Entry>("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+    sqlx::query_as::<_, Entry>(&format!("SELECT {ENTRY_COLS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"))
         .bind(after_seq)
         .bind(limit)
         .fetch_all(pool)
