@@ -191,7 +191,7 @@ async fn snapshot(app: &App) -> Vec<String> {
     .unwrap();
     let loans: Vec<(String, String, String, i64, Option<i64>, String)> = sqlx::query_as(
         "SELECT k.tag, l.reason, l.taker_name, l.issued_at / 60000, l.closed_at / 60000, l.taker_phone_masked \
-         FROM key_loans l JOIN key_sets k ON k.id = l.key_set_id ORDER BY l.community_id, l.issued_at, k.tag",
+         FROM key_loans l JOIN key_sets k ON k.id = l.key_set_id ORDER BY l.community_id, l.issued_at / 60000, k.tag",
     )
     .fetch_all(app.store.read())
     .await
