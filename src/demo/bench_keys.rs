@@ -567,9 +567,22 @@ async fn write_chunks(
     Ok(())
 }
 
-/// Write one community's key register; returns its counts and sample lines for the write
-/// benchmark (`key_set_id version taker_user_id`: held, not out, no approval needed).
-async fn write(app: &App, d: &KeyDesk, m: &Made, now: i64) -> Result<(Counts, Vec<String>), BoxError> {
+/// A community's rows as written, for the rows that refer to them.
+struct Ids {
+    sig: i64,
+    cabinets: Vec<i64>,
+    keys: Vec<i64>,
+    agreements: Vec<i64>,
+    people: Vec<i64>,
+    approvals: Vec<i64>,
+    counts: Vec<i64>,
+    /// Filled when the movements are written, in time order over every community.
+    loans: Vec<i64>,
+}
+
+/// Write a community's register but its movements: settings, cabinets, key sets and
+/// receipts, agreements, approvals, the cabinets' log and the counts.
+async fn write_books(app: &App, d: &KeyDesk, m: &Made, now: i64) -> Result<Ids, BoxError> {
     use BulkValue::{I, N, O, S};
     let backend = app.store.backend();
     let c = d.community_id;
@@ -597,7 +610,6 @@ async fn write(app: &App, d: &KeyDesk, m: &Made, now: i64) -> Result<(Counts, Ve
     let agreement_ids = store::allocate_ids(&mut tx, backend, "key_agreements", m.agreements.len()).await?;
     let person_ids = store::allocate_ids(&mut tx, backend, "key_agreement_people", m.agreements.len()).await?;
     let approval_ids = store::allocate_ids(&mut tx, backend, "key_approvals", m.approvals.len()).await?;
-    let loan_ids = store::allocate_ids(&mut tx, backend, "key_loans", m.loans.len()).await?;
     let count_ids = store::allocate_ids(&mut tx, backend, "key_counts", m.counts.len()).await?;
     let settings = vec![vec![I(c), I(1), I(22), I(now), I(d.manager)]];
     bulk::key_rows(&mut tx, backend, KeyTable::Settings, settings).await?;
@@ -710,78 +722,6 @@ async fn write(app: &App, d: &KeyDesk, m: &Made, now: i64) -> Result<(Counts, Ve
         ]
     });
     write_chunks(&mut tx, backend, KeyTable::Approvals, rows).await?;
-    let rows = m.loans.iter().enumerate().map(|(i, l)| {
-        let (kind, user, name, phone_enc, phone_masked, authorisation, agreement, person, called) = match l.taker {
-            Ok(t) => {
-                let (id, name) = &d.technicians[t];
-                ("staff", Some(*id), name.clone(), None, String::new(), "", None, None, None)
-            }
-            Err(a) => {
-                let ag = &m.agreements[a];
-                (
-                    "other",
-                    None,
-                    ag.foreman.clone(),
-                    Some(ag.phone_enc.clone()),
-                    ag.phone_masked.clone(),
-                    "agreement",
-                    Some(agreement_ids[a]),
-                    Some(person_ids[a]),
-                    Some(ag.owner_phone.clone()),
-                )
-            }
-        };
-        let agreement = agreement.or_else(|| {
-            m.agreements
-                .iter()
-                .position(|a| a.key == l.key)
-                .map(|a| agreement_ids[a])
-                .filter(|_| l.reason_kind != "other_work")
-        });
-        vec![
-            I(loan_ids[i]),
-            I(c),
-            I(key_ids[l.key]),
-            I(1),
-            I(i64::from(l.back.is_some())),
-            S(l.reason_kind.into()),
-            S(l.reason.into()),
-            S(kind.into()),
-            N(user),
-            S(name),
-            O(phone_enc),
-            S(phone_masked),
-            S(authorisation.into()),
-            N(agreement),
-            N(person),
-            N(called.as_ref().map(|_| desk(l.issued_by))),
-            N(called.as_ref().map(|_| l.issued - 2 * MINUTE)),
-            S(called.unwrap_or_default()),
-            N(l.approval.map(|a| approval_ids[a])),
-            I(sig),
-            I(desk(l.issued_by)),
-            I(l.issued),
-            I(l.due),
-            N(l.back.map(|b| b.0)),
-            I(1 + i64::from(l.back.is_some())),
-        ]
-    });
-    write_chunks(&mut tx, backend, KeyTable::Loans, rows).await?;
-    let taker_name = |l: &LoanRow| match l.taker {
-        Ok(t) => d.technicians[t].1.clone(),
-        Err(a) => m.agreements[a].foreman.clone(),
-    };
-    let rows = m.loans.iter().enumerate().filter_map(|(i, l)| {
-        let (back, by) = l.back?;
-        Some(vec![I(c), I(loan_ids[i]), I(1), S(taker_name(l)), I(sig), I(desk(by)), I(back)])
-    });
-    write_chunks(&mut tx, backend, KeyTable::Returns, rows).await?;
-    let rows = m.loans.iter().enumerate().filter_map(|(i, l)| {
-        let ((condition, note), (back, by)) = (l.condition?, l.back?);
-        let unit = d.units[m.keys[l.key].unit?].unit_id;
-        Some(vec![I(c), I(unit), I(back), I(desk(by)), S(condition.into()), S(note.into()), N(Some(loan_ids[i]))])
-    });
-    write_chunks(&mut tx, backend, KeyTable::Inspections, rows).await?;
     let rows = m.log.iter().map(|(cab, step, seal, intact, by, at)| {
         vec![I(c), I(cab_ids[*cab]), S((*step).into()), S(seal.clone()), N(*intact), I(desk(*by)), I(*at)]
     });
@@ -804,6 +744,180 @@ async fn write(app: &App, d: &KeyDesk, m: &Made, now: i64) -> Result<(Counts, Ve
         n.kept.iter().map(move |&(k, expected, counted)| vec![I(count_of[i]), I(key_of[k]), I(expected), I(counted)])
     });
     write_chunks(&mut tx, backend, KeyTable::CountLines, rows).await?;
+    tx.commit().await?;
+    Ok(Ids {
+        sig,
+        cabinets: cab_ids,
+        keys: key_ids,
+        agreements: agreement_ids,
+        people: person_ids,
+        approvals: approval_ids,
+        counts: count_ids,
+        loans: vec![],
+    })
+}
+
+/// One sign-out's row.
+fn loan_row(d: &KeyDesk, m: &Made, ids: &Ids, i: usize) -> Vec<BulkValue> {
+    use BulkValue::{I, N, O, S};
+    let l = &m.loans[i];
+    let desk = |i: usize| d.receptionists[i % d.receptionists.len()].0;
+    let (kind, user, name, phone_enc, phone_masked, authorisation, agreement, person, called) = match l.taker {
+        Ok(t) => {
+            let (id, name) = &d.technicians[t];
+            ("staff", Some(*id), name.clone(), None, String::new(), "", None, None, None)
+        }
+        Err(a) => {
+            let ag = &m.agreements[a];
+            (
+                "other",
+                None,
+                ag.foreman.clone(),
+                Some(ag.phone_enc.clone()),
+                ag.phone_masked.clone(),
+                "agreement",
+                Some(ids.agreements[a]),
+                Some(ids.people[a]),
+                Some(ag.owner_phone.clone()),
+            )
+        }
+    };
+    let agreement = agreement.or_else(|| {
+        m.agreements
+            .iter()
+            .position(|a| a.key == l.key)
+            .map(|a| ids.agreements[a])
+            .filter(|_| l.reason_kind != "other_work")
+    });
+    vec![
+        I(ids.loans[i]),
+        I(d.community_id),
+        I(ids.keys[l.key]),
+        I(1),
+        I(i64::from(l.back.is_some())),
+        S(l.reason_kind.into()),
+        S(l.reason.into()),
+        S(kind.into()),
+        N(user),
+        S(name),
+        O(phone_enc),
+        S(phone_masked),
+        S(authorisation.into()),
+        N(agreement),
+        N(person),
+        N(called.as_ref().map(|_| desk(l.issued_by))),
+        N(called.as_ref().map(|_| l.issued - 2 * MINUTE)),
+        S(called.unwrap_or_default()),
+        N(l.approval.map(|a| ids.approvals[a])),
+        I(ids.sig),
+        I(desk(l.issued_by)),
+        I(l.issued),
+        I(l.due),
+        N(l.back.map(|b| b.0)),
+        I(1 + i64::from(l.back.is_some())),
+    ]
+}
+
+/// Rows written per transaction when the movements are written.
+const PER_TX: usize = 100_000;
+
+/// Rows (community, index) in time order, written a transaction of [`PER_TX`] at a time.
+async fn write_in_order(
+    app: &App,
+    table: KeyTable,
+    mut order: Vec<(i64, usize, usize)>,
+    row: impl Fn(usize, usize) -> Vec<BulkValue>,
+) -> Result<(), BoxError> {
+    order.sort_unstable();
+    for part in order.chunks(PER_TX) {
+        let mut tx = app.store.begin().await?;
+        write_chunks(&mut tx, app.store.backend(), table, part.iter().map(|&(_, c, i)| row(c, i))).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// The sign-outs, returns and inspections of every community in the order they happened,
+/// numbered in that order, as a database that grew over two years holds them (written
+/// community by community and key set by key set, the table's order would follow the key
+/// sets, and PostgreSQL would plan for that).
+async fn write_movements(app: &App, desks: &[&KeyDesk], made: &[Made], ids: &mut [Ids]) -> Result<(), BoxError> {
+    use BulkValue::{I, N, S};
+    let mut issued: Vec<(i64, usize, usize)> = vec![];
+    for (c, m) in made.iter().enumerate() {
+        issued.extend(m.loans.iter().enumerate().map(|(i, l)| (l.issued, c, i)));
+    }
+    issued.sort_unstable();
+    let mut tx = app.store.begin().await?;
+    let first = bulk::reserve_ids(&mut tx, app.store.backend(), "key_loans", issued.len()).await?;
+    tx.commit().await?;
+    for (c, m) in made.iter().enumerate() {
+        ids[c].loans = vec![0; m.loans.len()];
+    }
+    for (rank, &(_, c, i)) in issued.iter().enumerate() {
+        ids[c].loans[i] = first + rank as i64;
+    }
+    let ids = &*ids;
+    write_in_order(app, KeyTable::Loans, issued, |c, i| loan_row(desks[c], &made[c], &ids[c], i)).await?;
+    let desk = |c: usize, i: usize| desks[c].receptionists[i % desks[c].receptionists.len()].0;
+    let mut returned = vec![];
+    let mut inspected = vec![];
+    for (c, m) in made.iter().enumerate() {
+        for (i, l) in m.loans.iter().enumerate() {
+            if let Some((back, _)) = l.back {
+                returned.push((back, c, i));
+                if l.condition.is_some() && m.keys[l.key].unit.is_some() {
+                    inspected.push((back, c, i));
+                }
+            }
+        }
+    }
+    write_in_order(app, KeyTable::Returns, returned, |c, i| {
+        let (d, m, l) = (desks[c], &made[c], &made[c].loans[i]);
+        let (back, by) = l.back.unwrap_or_default();
+        let taker = match l.taker {
+            Ok(t) => d.technicians[t].1.clone(),
+            Err(a) => m.agreements[a].foreman.clone(),
+        };
+        vec![I(d.community_id), I(ids[c].loans[i]), I(1), S(taker), I(ids[c].sig), I(desk(c, by)), I(back)]
+    })
+    .await?;
+    write_in_order(app, KeyTable::Inspections, inspected, |c, i| {
+        let (d, m, l) = (desks[c], &made[c], &made[c].loans[i]);
+        let (back, by) = l.back.unwrap_or_default();
+        let (condition, note) = l.condition.unwrap_or_default();
+        let unit = m.keys[l.key].unit.map_or(0, |u| d.units[u].unit_id);
+        vec![
+            I(d.community_id),
+            I(unit),
+            I(back),
+            I(desk(c, by)),
+            S(condition.into()),
+            S(note.into()),
+            N(Some(ids[c].loans[i])),
+        ]
+    })
+    .await?;
+    Ok(())
+}
+
+/// A community's incidents (they refer to its sign-outs and counts) and the audit entry
+/// vouching for its register; returns its counts and sample lines for the write benchmark
+/// (`key_set_id version taker_user_id`: held, not out, no approval needed).
+async fn write_incidents(
+    app: &App,
+    d: &KeyDesk,
+    m: &Made,
+    ids: &Ids,
+    now: i64,
+) -> Result<(Counts, Vec<String>), BoxError> {
+    use BulkValue::{I, N, S};
+    let backend = app.store.backend();
+    let c = d.community_id;
+    let desk = |i: usize| d.receptionists[i % d.receptionists.len()].0;
+    let (cab_ids, key_ids, count_ids, loan_ids) = (&ids.cabinets, &ids.keys, &ids.counts, &ids.loans);
+    let cabinets = cab_ids.len();
+    let mut tx = app.store.begin().await?;
     let rows = m.incidents.iter().map(|x| {
         let (expected, counted) = match x.count {
             Some(_) => {
@@ -900,15 +1014,24 @@ async fn write(app: &App, d: &KeyDesk, m: &Made, now: i64) -> Result<(Counts, Ve
 /// (`key_set_id version taker_user_id`).
 pub async fn generate(app: &App, desks: &[KeyDesk], n: usize, seed: u64) -> Result<(Counts, Vec<String>), BoxError> {
     let now = app.clock.now();
-    let mut total = Counts::default();
-    let mut samples = Vec::new();
+    let mut built: Vec<(&KeyDesk, Made)> = vec![];
     for (i, d) in desks.iter().enumerate() {
         let count = n / desks.len() + usize::from(i < n % desks.len());
         if count == 0 || d.receptionists.is_empty() || d.technicians.is_empty() {
             continue;
         }
-        let made = build(d, count, now, seed, &app.secrets);
-        let (counts, lines) = write(app, d, &made, now).await?;
+        built.push((d, build(d, count, now, seed, &app.secrets)));
+    }
+    let mut ids = Vec::with_capacity(built.len());
+    for (d, m) in &built {
+        ids.push(write_books(app, d, m, now).await?);
+    }
+    let (desks, made): (Vec<&KeyDesk>, Vec<Made>) = built.into_iter().unzip();
+    write_movements(app, &desks, &made, &mut ids).await?;
+    let mut total = Counts::default();
+    let mut samples = Vec::new();
+    for ((d, m), ids) in desks.iter().zip(&made).zip(&ids) {
+        let (counts, lines) = write_incidents(app, d, m, ids, now).await?;
         total.add(&counts);
         samples.extend(lines);
     }

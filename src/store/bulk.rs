@@ -286,3 +286,32 @@ pub async fn key_rows(
     };
     insert_rows(tx, backend, head, cols, rows).await
 }
+
+/// Reserve `n` consecutive ids of `table` for rows inserted in bulk with their ids: the
+/// first of them. SQLite has one writer, so the ids after the largest are free; PostgreSQL
+/// moves the identity sequence past them in one step (nothing else writes during a load).
+pub async fn reserve_ids(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    table: &'static str,
+    n: usize,
+) -> Result<i64, sqlx::Error> {
+    match backend {
+        Backend::Sqlite => {
+            let max: i64 =
+                sqlx::query_scalar(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}")).fetch_one(&mut *tx).await?;
+            Ok(max + 1)
+        }
+        Backend::Postgres => {
+            let sequence = format!("pg_get_serial_sequence('{table}', 'id')");
+            let first: i64 = sqlx::query_scalar(&format!("SELECT nextval({sequence})")).fetch_one(&mut *tx).await?;
+            if n > 1 {
+                sqlx::query(&format!("SELECT setval({sequence}, $1)"))
+                    .bind(first + n as i64 - 1)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok(first)
+        }
+    }
+}
