@@ -111,7 +111,10 @@ pub async fn register(
     offset: i64,
 ) -> AppResult<Register> {
     actor.may_read(Permission::ViewKeys, c)?;
-    let pool = app.store.read();
+    // The register's six fixed-shape statements run on PostgreSQL's cached generic plans:
+    // planning the page's joins cost more than running them (docs/benchmarks.md, "Key
+    // custody").
+    let pool = app.store.lists();
     let now = app.clock.now();
     let (keys, total) = sk::key_sets(pool, c, which, search.trim(), now, limit.clamp(1, 200), offset.max(0)).await?;
     let cabinets = sk::cabinets(pool, c).await?;
