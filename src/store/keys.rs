@@ -589,13 +589,36 @@ pub async fn agreement_people(pool: &AnyPool, agreement_ids: &[i64]) -> Result<V
     if agreement_ids.is_empty() {
         return Ok(vec![]);
     }
-    let list = agreement_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    sqlx::query_as(&format!(
-        "SELECT id, agreement_id, name, relation, phone_masked FROM key_agreement_people \
-         WHERE agreement_id IN ({list}) ORDER BY id"
-    ))
-    .fetch_all(pool)
-    .await
+    let mut out: Vec<AgreementPerson> = vec![];
+    for part in agreement_ids.chunks(IN_LIST_MAX) {
+        let (list, ids) = in_list(part);
+        let sql = format!(
+            "SELECT id, agreement_id, name, relation, phone_masked FROM key_agreement_people \
+             WHERE agreement_id IN ({list}) ORDER BY id"
+        );
+        let mut q = sqlx::query_as(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        out.extend(q.fetch_all(pool).await?);
+    }
+    out.sort_by_key(|p| p.id);
+    Ok(out)
+}
+
+/// The most ids bound in one `IN (…)` list.
+const IN_LIST_MAX: usize = 256;
+
+/// Placeholders of an `IN (…)` list for `ids` (at most [`IN_LIST_MAX`]), and the values to
+/// bind: padded to a power of two (at least 16) with the first id again, so that a handful
+/// of statement texts serve every length and stay prepared in the connection's cache. A
+/// list written out as literals is a new statement for every key set, prepared (and on
+/// PostgreSQL planned) afresh each time, pushing the prepared ones out of the cache.
+fn in_list(ids: &[i64]) -> (String, Vec<i64>) {
+    let size = ids.len().next_power_of_two().max(16);
+    let mut values = ids.to_vec();
+    values.resize(size, ids[0]);
+    ((1..=size).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "), values)
 }
 
 pub struct NewAgreement<'a> {
@@ -1026,13 +1049,22 @@ pub async fn returns(pool: &AnyPool, loan_ids: &[i64]) -> Result<Vec<Return>, sq
     if loan_ids.is_empty() {
         return Ok(vec![]);
     }
-    let list = loan_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    sqlx::query_as(&format!(
-        "SELECT r.id, r.loan_id, r.quantity, r.returner_name, r.signature_id, u.display_name AS received_by_name, \
-         r.returned_at FROM key_returns r JOIN users u ON u.id = r.received_by WHERE r.loan_id IN ({list}) ORDER BY r.id"
-    ))
-    .fetch_all(pool)
-    .await
+    let mut out: Vec<Return> = vec![];
+    for part in loan_ids.chunks(IN_LIST_MAX) {
+        let (list, ids) = in_list(part);
+        let sql = format!(
+            "SELECT r.id, r.loan_id, r.quantity, r.returner_name, r.signature_id, \
+             u.display_name AS received_by_name, r.returned_at FROM key_returns r JOIN users u ON u.id = r.received_by \
+             WHERE r.loan_id IN ({list}) ORDER BY r.id"
+        );
+        let mut q = sqlx::query_as(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        out.extend(q.fetch_all(pool).await?);
+    }
+    out.sort_by_key(|r| r.id);
+    Ok(out)
 }
 
 // ---- counts and incidents ----
