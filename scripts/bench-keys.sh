@@ -9,7 +9,7 @@
 # Prints a markdown table.
 #
 #   scripts/bench-keys.sh
-#   KEY_SETS=4000 DURATION=5s scripts/bench-keys.sh     # a quick try
+#   KEY_SETS=2000 COMMUNITIES=2 UNITS=4000 RESIDENTS=6000 DURATION=5s scripts/bench-keys.sh   # a quick try
 #
 # Environment: KEY_SETS (20000), COMMUNITIES (20), UNITS (50000), RESIDENTS (100000),
 # DURATION (15s), CONNECTIONS (32), THREADS (2), TIMEOUT (10s), BACKENDS ("sqlite postgres"),
@@ -41,8 +41,9 @@ build_release baseline
 start_work
 
 # The plans of the two read paths' queries (src/store/keys.rs: key_sets for all and for
-# the keys out, with their totals; the cabinets with their counts; the open incidents; the
-# count form's key sets) for community $2, cabinet $3, at time $4.
+# the keys out, with their totals, which the application reads as a scalar subquery of the
+# page's statement and which are shown apart here; the cabinets with their counts; the
+# open incidents; the count form's key sets) for community $2, cabinet $3, at time $4.
 explain_keys() { # backend community cabinet now_ms
     local b=$1 c=$2 cab=$3 now=$4 sql
     local cols="k.id, k.tag, k.hook, c.name, u.status, k.room, k.total, k.out_qty, l.id, l.taker_name, l.due_at,
